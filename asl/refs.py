@@ -1,0 +1,32 @@
+"""The plain values a workflow definition is built from: ARNs, names, ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WorkflowRefs:
+    """Everything the state machine definition refers to, as resolved strings.
+
+    The Pulumi workflow component fills these from resource outputs inside
+    ``Output.all(...).apply``; the emulation fills them from moto resources.
+    """
+
+    mode: str  # parameters.TASK_EXPORT | parameters.AUTO_EXPORT
+    stack: str  # Pulumi stack name, tagged on every per-run resource
+    name_prefix: str  # lower-case envName: prefix of per-run resource names
+    region: str
+    account_id: str
+    state_machine_name: str  # fixed name, so the role's policy can name the machine's executions
+    secret_arn: str
+    bucket_name: str
+    subnet_id: str  # where the SCRATCH_2 file system lives
+    lustre_security_group_id: str
+    compute_environment_arn: str
+    baseline_launch_template_id: str
+    baseline_launch_template_version: str
+    job_queue_arn: str
+    job_image: str
+    extract_parameters_function_arn: str
+    check_metrics_function_arn: str = ""  # autoexport only

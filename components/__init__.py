@@ -1,0 +1,26 @@
+"""The stack's ComponentResources, one module each, and the small helpers they share.
+
+- ``network.Network``: VPC, subnets, NAT.
+- ``data_bucket.DataBucket``: the results bucket.
+- ``compute_environment.ComputeEnvironment``: ECR, Batch compute environment, job queue.
+- ``runtime_secret.RuntimeSecret``: the secret of run-time parameters.
+- ``workflow.TaskExportWorkflow`` / ``workflow.AutoExportWorkflow``: Lambdas and state machine.
+- ``lambda_package``: the Lambdas' code archives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def assume_role_policy(service: str) -> dict:
+    """Trust policy letting ``service`` (e.g. ``lambda.amazonaws.com``) assume a role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def named(tags: Mapping[str, str], name: str) -> dict[str, str]:
+    """``tags`` plus a ``Name`` tag (shown by the EC2 console)."""
+    return {**tags, "Name": name}

@@ -1,0 +1,230 @@
+"""AWS Batch: the job image repository, the compute environment and its job queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components import assume_role_policy, named
+
+# FSx Lustre Guide, "Creating a file system fails": "allow inbound traffic on ports 988
+# and 1018-1023" between the file system and its clients.
+LUSTRE_PORT_RANGES = ((988, 988), (1018, 1023))
+# New compute environments default to ECS_AL2023 since 2026-01-12 and AL2 is blocked for
+# new ones from 2026-06-30; the per-run user data installs the client with dnf (AL2023).
+# Named explicitly so the AMI family cannot change under the user data.
+ECS_IMAGE_TYPE = "ECS_AL2023"
+# Containers reach IMDS through the docker bridge: one hop more than the instance.
+IMDS_HOP_LIMIT = 2
+JOB_EXECUTION_TIMEOUT_ON_UPDATE_MINUTES = 30
+
+
+@dataclass
+class ComputeEnvironmentArgs:
+    """Inputs of :class:`ComputeEnvironment` (values from validated stack settings)."""
+
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    ecr_repository_name: pulumi.Input[str]
+    compute_type: pulumi.Input[str]  # EC2 | SPOT
+    allocation_strategy: pulumi.Input[str]
+    instance_types: pulumi.Input[Sequence[str]]
+    min_vcpus: pulumi.Input[int]
+    max_vcpus: pulumi.Input[int]
+    desired_vcpus: pulumi.Input[int]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class ComputeEnvironment(pulumi.ComponentResource):
+    """The Batch side of the stack.
+
+    - ECR repository named ``ecrRepositoryName``, scanned on push. Not ``force_delete``:
+      ``pulumi destroy`` fails while it still holds images, so job images are never lost
+      by accident (delete them first if the repository is really to go).
+    - Instance role (ECS for EC2 + SSM core) and its instance profile.
+    - The Lustre security group, shared by the file systems and the Batch instances:
+      inbound TCP 988 and 1018-1023 from itself, all outbound.
+    - The baseline launch template: IMDSv2 required, hop limit 2, no user data.
+    - A managed compute environment (type, allocation strategy, instance types and vCPUs
+      from config) in the private subnets, using the baseline template's id and latest
+      version. No ``service_role``, so Batch uses its AWSServiceRoleForBatch service-linked
+      role, which the per-run launch-template update (an infrastructure update) requires.
+    - A job queue on that compute environment.
+
+    Each run points the compute environment at its own launch template and restores the
+    baseline when it ends. Pulumi keeps the baseline as desired state (no
+    ``ignore_changes``). Pulumi diffs against its state, not the live environment, so an
+    environment left on a per-run template (a run that died before restoring it) is only
+    put back by ``pulumi up --refresh``. Do not run ``pulumi up`` while a run is going:
+    both update the same compute environment.
+
+    Outputs: ``repository_url``, ``compute_environment_arn``, ``compute_environment_name``,
+    ``job_queue_arn``, ``job_queue_name``, ``lustre_security_group_id``,
+    ``baseline_launch_template_id``, ``baseline_launch_template_version`` (string),
+    ``instance_role_arn``.
+    """
+
+    def __init__(self, name: str, args: ComputeEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("batchlustre:index:ComputeEnvironment", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self.repository = self._create_repository()
+        self.instance_role, self.instance_profile = self._create_instance_role()
+        self.lustre_security_group = self._create_lustre_security_group()
+        self.baseline_launch_template = self._create_baseline_launch_template()
+        self.compute_environment = self._create_compute_environment()
+        self.job_queue = self._create_job_queue()
+
+        self.repository_url = self.repository.repository_url
+        self.compute_environment_arn = self.compute_environment.arn
+        self.compute_environment_name = self.compute_environment.name
+        self.job_queue_arn = self.job_queue.arn
+        self.job_queue_name = self.job_queue.name
+        self.lustre_security_group_id = self.lustre_security_group.id
+        self.baseline_launch_template_id = self.baseline_launch_template.id
+        self.baseline_launch_template_version = self.baseline_launch_template.latest_version.apply(str)
+        self.instance_role_arn = self.instance_role.arn
+        self.register_outputs(
+            {
+                "repository_url": self.repository_url,
+                "compute_environment_arn": self.compute_environment_arn,
+                "compute_environment_name": self.compute_environment_name,
+                "job_queue_arn": self.job_queue_arn,
+                "job_queue_name": self.job_queue_name,
+                "lustre_security_group_id": self.lustre_security_group_id,
+                "baseline_launch_template_id": self.baseline_launch_template_id,
+                "baseline_launch_template_version": self.baseline_launch_template_version,
+                "instance_role_arn": self.instance_role_arn,
+            }
+        )
+
+    def _tags(self, suffix: str) -> dict[str, str]:
+        return named(self._args.tags, f"{self._name}-{suffix}")
+
+    def _create_repository(self) -> aws.ecr.Repository:
+        return aws.ecr.Repository(
+            f"{self._name}-repository",
+            name=self._args.ecr_repository_name,
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            image_tag_mutability="MUTABLE",  # jobs run <repository>:latest
+            force_delete=False,
+            tags=self._tags("repository"),
+            opts=self._child,
+        )
+
+    def _create_instance_role(self) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
+        role = aws.iam.Role(
+            f"{self._name}-instance-role",
+            assume_role_policy=json.dumps(assume_role_policy("ec2.amazonaws.com")),
+            tags=self._tags("instance-role"),
+            opts=self._child,
+        )
+        for suffix, policy_arn in (
+            ("ecs", aws.iam.ManagedPolicy.AMAZON_EC2_CONTAINER_SERVICEFOR_EC2_ROLE),
+            ("ssm", aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE),
+        ):
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-instance-role-{suffix}", role=role.name, policy_arn=policy_arn, opts=self._child
+            )
+        profile = aws.iam.InstanceProfile(
+            f"{self._name}-instance-profile", role=role.name, tags=self._tags("instance-profile"), opts=self._child
+        )
+        return role, profile
+
+    def _create_lustre_security_group(self) -> aws.ec2.SecurityGroup:
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-lustre",
+            description="Lustre file systems and their Batch clients (TCP 988, 1018-1023 within the group)",
+            vpc_id=self._args.vpc_id,
+            tags=self._tags("lustre"),
+            opts=self._child,
+        )
+        for from_port, to_port in LUSTRE_PORT_RANGES:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-lustre-{from_port}-{to_port}",
+                security_group_id=group.id,
+                referenced_security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=from_port,
+                to_port=to_port,
+                description=f"Lustre TCP {from_port}-{to_port} from the group itself",
+                tags=self._tags(f"lustre-{from_port}-{to_port}"),
+                opts=self._child,
+            )
+        # The provider removes AWS's default allow-all egress rule, so it is declared here.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-lustre-egress",
+            security_group_id=group.id,
+            ip_protocol="-1",
+            cidr_ipv4="0.0.0.0/0",
+            description="All outbound (ECR, S3, Batch, package repositories)",
+            tags=self._tags("lustre-egress"),
+            opts=self._child,
+        )
+        return group
+
+    def _create_baseline_launch_template(self) -> aws.ec2.LaunchTemplate:
+        return aws.ec2.LaunchTemplate(
+            f"{self._name}-baseline",
+            description="Baseline for the compute environment between runs: IMDSv2, no file system",
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=IMDS_HOP_LIMIT,
+            ),
+            tags=self._tags("baseline"),
+            opts=self._child,
+        )
+
+    def _create_compute_environment(self) -> aws.batch.ComputeEnvironment:
+        args = self._args
+        template = self.baseline_launch_template
+        return aws.batch.ComputeEnvironment(
+            f"{self._name}-ce",
+            type="MANAGED",
+            state="ENABLED",
+            compute_resources=aws.batch.ComputeEnvironmentComputeResourcesArgs(
+                type=args.compute_type,
+                allocation_strategy=args.allocation_strategy,
+                instance_types=args.instance_types,
+                min_vcpus=args.min_vcpus,
+                max_vcpus=args.max_vcpus,
+                desired_vcpus=args.desired_vcpus,
+                subnets=args.private_subnet_ids,
+                security_group_ids=[self.lustre_security_group.id],
+                instance_role=self.instance_profile.arn,
+                launch_template=aws.batch.ComputeEnvironmentComputeResourcesLaunchTemplateArgs(
+                    launch_template_id=template.id,
+                    # An explicit number: Batch resolves $Latest/$Default only at creation or update.
+                    version=template.latest_version.apply(str),
+                ),
+                ec2_configurations=[
+                    aws.batch.ComputeEnvironmentComputeResourcesEc2ConfigurationArgs(image_type=ECS_IMAGE_TYPE)
+                ],
+                tags=self._tags("batch-instance"),
+            ),
+            update_policy=aws.batch.ComputeEnvironmentUpdatePolicyArgs(
+                terminate_jobs_on_update=False,
+                job_execution_timeout_minutes=JOB_EXECUTION_TIMEOUT_ON_UPDATE_MINUTES,
+            ),
+            tags=self._tags("ce"),
+            opts=self._child,
+        )
+
+    def _create_job_queue(self) -> aws.batch.JobQueue:
+        return aws.batch.JobQueue(
+            f"{self._name}-queue",
+            state="ENABLED",
+            priority=1,
+            compute_environment_orders=[
+                aws.batch.JobQueueComputeEnvironmentOrderArgs(compute_environment=self.compute_environment.arn, order=1)
+            ],
+            tags=self._tags("queue"),
+            opts=self._child,
+        )

@@ -1,0 +1,151 @@
+"""The VPC the compute environment and the per-run Lustre file systems live in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components import named
+
+AZ_COUNT = 2
+VPC_CIDR = "10.0.0.0/16"
+# Public subnets only hold the NAT gateway; private subnets hold the Batch instances
+# and the file systems' network interfaces, so they get the room.
+PUBLIC_SUBNET_CIDRS = ("10.0.0.0/24", "10.0.1.0/24")
+PRIVATE_SUBNET_CIDRS = ("10.0.16.0/20", "10.0.32.0/20")
+
+
+@dataclass
+class NetworkArgs:
+    """Inputs of :class:`Network`."""
+
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Network(pulumi.ComponentResource):
+    """A VPC over two availability zones: a public and a private subnet in each, an
+    internet gateway, one NAT gateway (with its Elastic IP) in the first public subnet,
+    and the route tables that send private traffic through the NAT gateway.
+
+    Outputs: ``vpc_id``, ``private_subnet_ids``, ``public_subnet_ids``.
+    """
+
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: pulumi.Output[list[str]]
+    public_subnet_ids: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("batchlustre:index:Network", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        zones = self._availability_zones()
+        self.vpc = self._create_vpc()
+        self.internet_gateway = self._create_internet_gateway()
+        self.public_subnets = [
+            self._create_subnet("public", i, zones[i], PUBLIC_SUBNET_CIDRS[i], public=True) for i in range(AZ_COUNT)
+        ]
+        self.private_subnets = [
+            self._create_subnet("private", i, zones[i], PRIVATE_SUBNET_CIDRS[i], public=False) for i in range(AZ_COUNT)
+        ]
+        self.nat_gateway = self._create_nat_gateway(self.public_subnets[0])
+        self._create_public_routes()
+        self._create_private_routes()
+
+        self.vpc_id = self.vpc.id
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in self.public_subnets])
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in self.private_subnets])
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+            }
+        )
+
+    def _tags(self, suffix: str) -> dict[str, str]:
+        return named(self._args.tags, f"{self._name}-{suffix}")
+
+    def _availability_zones(self) -> list[pulumi.Output[str]]:
+        # Only zones of the region itself (no Local Zones, which need opting in).
+        zones = aws.get_availability_zones_output(
+            state="available",
+            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        return [zones.names.apply(lambda names, i=i: _zone(names, i)) for i in range(AZ_COUNT)]
+
+    def _create_vpc(self) -> aws.ec2.Vpc:
+        return aws.ec2.Vpc(
+            f"{self._name}-vpc",
+            cidr_block=VPC_CIDR,
+            # The file systems' DNS names must resolve inside the VPC.
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=self._tags("vpc"),
+            opts=self._child,
+        )
+
+    def _create_internet_gateway(self) -> aws.ec2.InternetGateway:
+        return aws.ec2.InternetGateway(
+            f"{self._name}-igw", vpc_id=self.vpc.id, tags=self._tags("igw"), opts=self._child
+        )
+
+    def _create_subnet(
+        self, kind: str, index: int, zone: pulumi.Input[str], cidr: str, *, public: bool
+    ) -> aws.ec2.Subnet:
+        return aws.ec2.Subnet(
+            f"{self._name}-{kind}-{index}",
+            vpc_id=self.vpc.id,
+            cidr_block=cidr,
+            availability_zone=zone,
+            map_public_ip_on_launch=public,
+            tags=self._tags(f"{kind}-{index}"),
+            opts=self._child,
+        )
+
+    def _create_nat_gateway(self, subnet: aws.ec2.Subnet) -> aws.ec2.NatGateway:
+        eip = aws.ec2.Eip(f"{self._name}-nat-eip", domain="vpc", tags=self._tags("nat-eip"), opts=self._child)
+        return aws.ec2.NatGateway(
+            f"{self._name}-nat",
+            allocation_id=eip.id,
+            subnet_id=subnet.id,
+            tags=self._tags("nat"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.internet_gateway]),
+        )
+
+    def _create_public_routes(self) -> None:
+        table = aws.ec2.RouteTable(
+            f"{self._name}-public-rt",
+            vpc_id=self.vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=self.internet_gateway.id)],
+            tags=self._tags("public-rt"),
+            opts=self._child,
+        )
+        for i, subnet in enumerate(self.public_subnets):
+            aws.ec2.RouteTableAssociation(
+                f"{self._name}-public-rta-{i}", route_table_id=table.id, subnet_id=subnet.id, opts=self._child
+            )
+
+    def _create_private_routes(self) -> None:
+        table = aws.ec2.RouteTable(
+            f"{self._name}-private-rt",
+            vpc_id=self.vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=self.nat_gateway.id)],
+            tags=self._tags("private-rt"),
+            opts=self._child,
+        )
+        for i, subnet in enumerate(self.private_subnets):
+            aws.ec2.RouteTableAssociation(
+                f"{self._name}-private-rta-{i}", route_table_id=table.id, subnet_id=subnet.id, opts=self._child
+            )
+
+
+def _zone(names: list[str], index: int) -> str:
+    if len(names) < AZ_COUNT:
+        raise ValueError(f"the region has {len(names)} availability zones; this stack needs {AZ_COUNT}")
+    return names[index]

@@ -1,0 +1,289 @@
+"""The Step Functions workflow of each mode, with its Lambda functions and roles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+import asl
+from asl import iam, naming
+from asl.refs import WorkflowRefs
+from components import assume_role_policy, lambda_package, named
+from parameters import AUTO_EXPORT, TASK_EXPORT
+
+LOG_RETENTION_DAYS = 90
+LAMBDA_RUNTIME = "python3.12"
+# Step Functions' vended logs: this prefix keeps the log resource policy small
+# (Step Functions Developer Guide, "Logging using CloudWatch Logs").
+STATE_MACHINE_LOG_GROUP_PREFIX = "/aws/vendedlogs/states/"
+
+
+@dataclass
+class WorkflowArgs:
+    """Inputs of a workflow: names from settings and the other components' outputs."""
+
+    stack: str
+    name_prefix: str  # Settings.resource_prefix
+    max_vcpus: int  # computeEnvironmentMaxvCpus: the job must fit the compute environment
+    secret_arn: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    lustre_security_group_id: pulumi.Input[str]
+    compute_environment_arn: pulumi.Input[str]
+    baseline_launch_template_id: pulumi.Input[str]
+    baseline_launch_template_version: pulumi.Input[str]
+    job_queue_arn: pulumi.Input[str]
+    repository_url: pulumi.Input[str]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class _Workflow(pulumi.ComponentResource):
+    """What both workflows have: a log group, the ExtractParameters Lambda, the state
+    machine's role (policy from ``iam.state_machine_policy``) and the STANDARD state
+    machine (definition from ``asl.build_definition``), logging ALL with execution data.
+
+    The definition and policy are built from plain values (``WorkflowRefs``) once every
+    ARN is known, inside ``Output.all(...).apply``.
+
+    Outputs: ``state_machine_arn``, ``state_machine_name``, ``definition`` (JSON text),
+    ``extract_parameters_function_arn`` (+ ``check_metrics_function_arn`` in autoexport).
+    """
+
+    mode: str = ""
+
+    def __init__(
+        self, type_token: str, name: str, args: WorkflowArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(type_token, name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        self.state_machine_name = naming.state_machine_name(args.name_prefix, args.stack)
+
+        self.log_group = self._create_state_machine_log_group()
+        self.extract_parameters = self._create_function(
+            "extract-parameters",
+            handler=lambda_package.EXTRACT_PARAMETERS_HANDLER,
+            code=lambda_package.extract_parameters_archive(),
+            environment={
+                "MODE": self.mode,
+                "MAX_VCPUS": str(args.max_vcpus),
+                "NAME_PREFIX": args.name_prefix,
+            },
+            timeout=30,
+        )
+        self.check_metrics = self._create_mode_functions()
+
+        # (refs, definition dict): the policy is derived from the definition it must allow.
+        built = self._refs().apply(lambda refs: (refs, asl.build_definition(refs)))
+        self.definition = built.apply(lambda rd: json.dumps(rd[1]))
+        self.role = self._create_state_machine_role(
+            built.apply(lambda rd: json.dumps(iam.state_machine_policy(rd[0], rd[1])))
+        )
+        self.state_machine = self._create_state_machine()
+
+        self.state_machine_arn = self.state_machine.arn
+        self.extract_parameters_function_arn = self.extract_parameters.arn
+        outputs: dict[str, Any] = {
+            "state_machine_arn": self.state_machine_arn,
+            "state_machine_name": self.state_machine.name,
+            "definition": self.definition,
+            "extract_parameters_function_arn": self.extract_parameters_function_arn,
+        }
+        if self.check_metrics is not None:
+            outputs["check_metrics_function_arn"] = self.check_metrics.arn
+        self.register_outputs(outputs)
+
+    # --- overridden by the mode ---
+
+    def _create_mode_functions(self) -> aws.lambda_.Function | None:
+        """The CheckMetrics function in autoexport; nothing in taskexport."""
+        return None
+
+    # --- shared ---
+
+    def _tags(self, suffix: str) -> dict[str, str]:
+        return named(self._args.tags, f"{self._name}-{suffix}")
+
+    def _create_state_machine_log_group(self) -> aws.cloudwatch.LogGroup:
+        return aws.cloudwatch.LogGroup(
+            f"{self._name}-state-machine-logs",
+            name=f"{STATE_MACHINE_LOG_GROUP_PREFIX}{self.state_machine_name}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            tags=self._tags("state-machine-logs"),
+            opts=self._child,
+        )
+
+    def _create_function(
+        self,
+        suffix: str,
+        *,
+        handler: str,
+        code: pulumi.Archive,
+        environment: Mapping[str, pulumi.Input[str]],
+        timeout: int,
+        extra_policy: dict | None = None,
+    ) -> aws.lambda_.Function:
+        """A Lambda function with its own role (basic logging, plus ``extra_policy``) and log group."""
+        role = aws.iam.Role(
+            f"{self._name}-{suffix}-role",
+            assume_role_policy=json.dumps(assume_role_policy("lambda.amazonaws.com")),
+            tags=self._tags(f"{suffix}-role"),
+            opts=self._child,
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{self._name}-{suffix}-basic-execution",
+            role=role.name,
+            policy_arn=aws.iam.ManagedPolicy.AWS_LAMBDA_BASIC_EXECUTION_ROLE,
+            opts=self._child,
+        )
+        depends_on: list[pulumi.Resource] = [attachment]
+        if extra_policy is not None:
+            depends_on.append(
+                aws.iam.RolePolicy(
+                    f"{self._name}-{suffix}-policy", role=role.id, policy=json.dumps(extra_policy), opts=self._child
+                )
+            )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-{suffix}-logs",
+            retention_in_days=LOG_RETENTION_DAYS,
+            tags=self._tags(f"{suffix}-logs"),
+            opts=self._child,
+        )
+        return aws.lambda_.Function(
+            f"{self._name}-{suffix}",
+            runtime=LAMBDA_RUNTIME,
+            handler=handler,
+            code=code,
+            role=role.arn,
+            timeout=timeout,
+            memory_size=128,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
+            tags=self._tags(suffix),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+    def _refs(self) -> pulumi.Output[WorkflowRefs]:
+        args = self._args
+        invoke_opts = pulumi.InvokeOutputOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=invoke_opts)
+        region = aws.get_region_output(opts=invoke_opts)
+        check_metrics_arn: pulumi.Input[str] = self.check_metrics.arn if self.check_metrics is not None else ""
+        return pulumi.Output.all(
+            region=region.region,
+            account_id=identity.account_id,
+            secret_arn=args.secret_arn,
+            bucket_name=args.bucket_name,
+            private_subnet_ids=args.private_subnet_ids,
+            lustre_security_group_id=args.lustre_security_group_id,
+            compute_environment_arn=args.compute_environment_arn,
+            baseline_launch_template_id=args.baseline_launch_template_id,
+            baseline_launch_template_version=args.baseline_launch_template_version,
+            job_queue_arn=args.job_queue_arn,
+            repository_url=args.repository_url,
+            extract_parameters_function_arn=self.extract_parameters.arn,
+            check_metrics_function_arn=check_metrics_arn,
+        ).apply(self._make_refs)
+
+    def _make_refs(self, values: dict[str, Any]) -> WorkflowRefs:
+        return WorkflowRefs(
+            mode=self.mode,
+            stack=self._args.stack,
+            name_prefix=self._args.name_prefix,
+            region=values["region"],
+            account_id=values["account_id"],
+            state_machine_name=self.state_machine_name,
+            secret_arn=values["secret_arn"],
+            bucket_name=values["bucket_name"],
+            subnet_id=values["private_subnet_ids"][0],
+            lustre_security_group_id=values["lustre_security_group_id"],
+            compute_environment_arn=values["compute_environment_arn"],
+            baseline_launch_template_id=values["baseline_launch_template_id"],
+            baseline_launch_template_version=str(values["baseline_launch_template_version"]),
+            job_queue_arn=values["job_queue_arn"],
+            job_image=f"{values['repository_url']}:latest",
+            extract_parameters_function_arn=values["extract_parameters_function_arn"],
+            check_metrics_function_arn=values["check_metrics_function_arn"],
+        )
+
+    def _create_state_machine_role(self, workflow_policy: pulumi.Output[str]) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{self._name}-state-machine-role",
+            assume_role_policy=json.dumps(assume_role_policy("states.amazonaws.com")),
+            tags=self._tags("state-machine-role"),
+            opts=self._child,
+        )
+        self.workflow_policy = aws.iam.RolePolicy(
+            f"{self._name}-state-machine-policy",
+            role=role.id,
+            policy=workflow_policy,
+            opts=self._child,
+        )
+        return role
+
+    def _create_state_machine(self) -> aws.sfn.StateMachine:
+        return aws.sfn.StateMachine(
+            f"{self._name}-state-machine",
+            name=self.state_machine_name,
+            type="STANDARD",
+            role_arn=self.role.arn,
+            definition=self.definition,
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                level="ALL",
+                include_execution_data=True,
+                # Step Functions wants the log group ARN with its ":*" suffix.
+                log_destination=self.log_group.arn.apply(lambda arn: f"{arn}:*"),
+            ),
+            tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=False),
+            tags=self._tags("state-machine"),
+            # Step Functions checks the role's log-delivery permissions (in that policy) at creation.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.workflow_policy]),
+        )
+
+
+def check_metrics_policy() -> dict:
+    """CheckMetrics reads the export-queue metric; GetMetricData has no resource-level permissions."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ReadExportQueueMetric", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}
+        ],
+    }
+
+
+class TaskExportWorkflow(_Workflow):
+    """The taskexport workflow: results are exported by an explicit data repository task."""
+
+    mode = TASK_EXPORT
+
+    def __init__(self, name: str, args: WorkflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("batchlustre:index:TaskExportWorkflow", name, args, opts)
+
+
+class AutoExportWorkflow(_Workflow):
+    """The autoexport workflow: auto export runs during the job; the CheckMetrics Lambda
+    tells from the export-queue metric when it has drained."""
+
+    mode = AUTO_EXPORT
+
+    def __init__(self, name: str, args: WorkflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("batchlustre:index:AutoExportWorkflow", name, args, opts)
+
+    def _create_mode_functions(self) -> aws.lambda_.Function:
+        return self._create_function(
+            "check-metrics",
+            handler=lambda_package.CHECK_METRICS_HANDLER,
+            code=lambda_package.check_metrics_archive(),
+            environment={},
+            timeout=60,
+            extra_policy=check_metrics_policy(),
+        )
+
+
+WORKFLOWS: Mapping[str, type[_Workflow]] = {TASK_EXPORT: TaskExportWorkflow, AUTO_EXPORT: AutoExportWorkflow}

@@ -1,0 +1,172 @@
+"""The stack's long-lived resources, created in moto, and the ``WorkflowRefs`` pointing at them.
+
+The workflow under test is the one ``asl.build_definition(stack.refs)`` generates:
+this module only builds what the Pulumi program would have built before any run
+(network, bucket, secret, compute environment, queue, Lambdas, roles).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from asl.naming import stack_tags, state_machine_name
+from asl.refs import WorkflowRefs
+from emulation.core import PROJECT_DIR, Emulation
+from parameters import AUTO_EXPORT, BY_NAME, parameters_for
+
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": s}, "Action": "sts:AssumeRole"}
+                  for s in ("states.amazonaws.com", "lambda.amazonaws.com", "batch.amazonaws.com",
+                            "ec2.amazonaws.com")],
+}
+LUSTRE_PORTS = ((988, 988), (1018, 1023))  # AWS_FACTS.md: inbound TCP 988 and 1018-1023
+
+# Lambda handler module -> files shipped in its archive (as components/lambda_package.py ships them).
+LAMBDA_FILES = {
+    "extract_parameters": {"extract_parameters.py": "lambda/extract_parameters.py", "parameters.py": "parameters.py"},
+    "check_metrics": {"check_metrics.py": "lambda/check_metrics.py"},
+}
+
+
+@dataclass(frozen=True)
+class EmulatedStack:
+    refs: WorkflowRefs
+    role_arn: str  # the state machine's role
+    compute_environment_name: str
+    baseline_launch_template_name: str
+    secret_name: str
+    vpc_id: str
+
+
+def runtime_parameters(mode: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The secret's content: every runtime parameter of ``mode`` at its default, then ``overrides``."""
+    values = {p.name: p.defaults[mode] for p in parameters_for(mode, runtime=True)}
+    unknown = set(overrides or {}) - set(BY_NAME)
+    if unknown:
+        raise KeyError(f"not parameters: {sorted(unknown)}")
+    values.update(overrides or {})
+    return values
+
+
+def _zip(files: Mapping[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for member, path in files.items():
+            source = PROJECT_DIR / path
+            archive.writestr(member, source.read_text() if source.is_file() else "")
+    return buf.getvalue()
+
+
+def setup_stack(
+    emu: Emulation,
+    mode: str,
+    *,
+    runtime_params: Mapping[str, Any] | None = None,
+    secret_string: str | None = None,
+    stack: str = "test",
+    env_name: str | None = None,
+    max_vcpus: int = 256,
+) -> EmulatedStack:
+    """Create the stack's resources in ``emu``'s moto and return their refs.
+
+    ``runtime_params`` override the secret's defaults (e.g. short waits); ``secret_string``
+    replaces the secret's text entirely (to test a broken secret).
+    """
+    region, account = emu.region, emu.account_id
+    prefix = (env_name or BY_NAME["envName"].defaults[mode]).lower()
+    tags = stack_tags(stack, mode)
+    tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
+    session = boto3.Session(region_name=region)
+    ec2, iam = session.client("ec2"), session.client("iam")
+
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    sg_id = ec2.create_security_group(GroupName=f"{prefix}-lustre", Description="Lustre", VpcId=vpc_id)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": lo, "ToPort": hi, "UserIdGroupPairs": [{"GroupId": sg_id}]}
+        for lo, hi in LUSTRE_PORTS
+    ])
+
+    bucket = f"{prefix}-{stack}-data-{account}"
+    s3 = session.client("s3")
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+
+    secret_name = f"{prefix}-{stack}-runtime-parameters"
+    text = secret_string if secret_string is not None else json.dumps(runtime_parameters(mode, runtime_params))
+    secret_arn = session.client("secretsmanager").create_secret(Name=secret_name, SecretString=text, Tags=tag_list)["ARN"]
+
+    def role(name: str) -> str:
+        return iam.create_role(RoleName=f"{prefix}-{stack}-{name}", AssumeRolePolicyDocument=json.dumps(TRUST),
+                               Tags=tag_list)["Role"]["Arn"]
+
+    sfn_role, lambda_role, batch_role = role("workflow"), role("lambda"), role("batch-service")
+    role("instance")
+    profile = iam.create_instance_profile(InstanceProfileName=f"{prefix}-{stack}-instance")["InstanceProfile"]
+    iam.add_role_to_instance_profile(InstanceProfileName=profile["InstanceProfileName"],
+                                     RoleName=f"{prefix}-{stack}-instance")
+
+    baseline_name = f"{prefix}-{stack}-baseline"
+    baseline = ec2.create_launch_template(
+        LaunchTemplateName=baseline_name,
+        LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"}},
+    )["LaunchTemplate"]
+
+    batch = session.client("batch")
+    ce_name = f"{prefix}-{stack}-ce"
+    ce_arn = batch.create_compute_environment(
+        computeEnvironmentName=ce_name, type="MANAGED", state="ENABLED", serviceRole=batch_role,
+        computeResources={
+            "type": "SPOT", "allocationStrategy": "BEST_FIT_PROGRESSIVE", "minvCpus": 0, "maxvCpus": max_vcpus,
+            "desiredvCpus": 0, "instanceTypes": ["optimal"], "subnets": [subnet_id], "securityGroupIds": [sg_id],
+            "instanceRole": profile["Arn"],
+            "launchTemplate": {"launchTemplateId": baseline["LaunchTemplateId"], "version": "1"},
+        },
+        tags=tags,
+    )["computeEnvironmentArn"]
+    queue_arn = batch.create_job_queue(
+        jobQueueName=f"{prefix}-{stack}-queue", state="ENABLED", priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce_arn}], tags=tags,
+    )["jobQueueArn"]
+
+    lam = session.client("lambda")
+    env = {"MODE": mode, "MAX_VCPUS": str(max_vcpus), "NAME_PREFIX": prefix}
+
+    def function(module: str) -> str:
+        return lam.create_function(
+            FunctionName=f"{prefix}-{stack}-{module.replace('_', '-')}", Runtime="python3.12", Role=lambda_role,
+            Handler=f"{module}.handler", Code={"ZipFile": _zip(LAMBDA_FILES[module])}, Timeout=60,
+            Environment={"Variables": env}, Tags=tags,
+        )["FunctionArn"]
+
+    refs = WorkflowRefs(
+        mode=mode,
+        stack=stack,
+        name_prefix=prefix,
+        region=region,
+        account_id=account,
+        state_machine_name=state_machine_name(prefix, stack),
+        secret_arn=secret_arn,
+        bucket_name=bucket,
+        subnet_id=subnet_id,
+        lustre_security_group_id=sg_id,
+        compute_environment_arn=ce_arn,
+        baseline_launch_template_id=baseline["LaunchTemplateId"],
+        baseline_launch_template_version="1",
+        job_queue_arn=queue_arn,
+        job_image=f"{account}.dkr.ecr.{region}.amazonaws.com/{BY_NAME['ecrRepositoryName'].defaults[mode]}:latest",
+        extract_parameters_function_arn=function("extract_parameters"),
+        check_metrics_function_arn=function("check_metrics") if mode == AUTO_EXPORT else "",
+    )
+    return EmulatedStack(refs=refs, role_arn=sfn_role, compute_environment_name=ce_name,
+                         baseline_launch_template_name=baseline_name, secret_name=secret_name, vpc_id=vpc_id)

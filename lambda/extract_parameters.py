@@ -1,0 +1,155 @@
+"""ExtractParameters Lambda: validate the run-time secret at the start of every workflow run.
+
+Contract (docs/design.md, "Lambda contracts"):
+
+- event ``{"secretString": str, "executionName": str}``;
+- environment ``MODE`` (taskexport | autoexport), ``MAX_VCPUS`` (the compute
+  environment's maxvCpus), ``NAME_PREFIX`` (prefix of the per-run resource names);
+- returns ``{"ok": false, "error": "<one line naming key, value, accepted>", "params": {}, "derived": {}}``
+  or ``{"ok": true, "error": "", "params": {...}, "derived": {...}}`` (always the four keys, so the
+  state machine's ResultSelector can pick each).
+
+A bad secret or execution name is the user's mistake: it is reported as
+``ok: false`` so the workflow can fail with a readable message before creating
+anything. A bad environment or event shape is a deployment bug: it raises.
+
+``parameters.py`` is packaged next to this file in the deployed Lambda, so it is
+imported as a top-level module. Standard library only; Python 3.11 and 3.12.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from parameters import (
+    ASSOCIATION_UPDATE_MAX_POLLS,
+    AUTO_EXPORT,
+    JOB_TERMINATION_GRACE_POLLS,
+    MODES,
+    TASK_EXPORT,
+    ParameterError,
+    check_execution_name,
+    poll_limit,
+    validate_runtime,
+)
+
+# Auto export events of the data repository association (FSx API, AutoExportPolicy.Events).
+AUTO_EXPORT_EVENTS = ["NEW", "CHANGED", "DELETED"]
+
+# Batch job, job definition and launch template names: letters, digits, '-' and '_', at most 128.
+# The execution name is at most 80 characters (parameters.check_execution_name), plus '-':
+# a prefix of at most 47 keeps every derived name within 128.
+_NAME_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,47}$")
+
+# Wait between two export checks, by mode: the export task's status (taskexport)
+# or the export queue metric (autoexport).
+_EXPORT_WAIT = {TASK_EXPORT: "waitForDataRepositoryTaskSeconds", AUTO_EXPORT: "waitForCheckMetricsSeconds"}
+
+
+class ConfigurationError(RuntimeError):
+    """The Lambda's environment or event is wrong: a deployment bug, not a user mistake."""
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Validate the secret and the execution name; derive what the workflow needs."""
+    mode, max_vcpus, name_prefix = _environment()
+    secret_string = event["secretString"]
+    execution_name = event["executionName"]
+    if not isinstance(secret_string, str):
+        raise ConfigurationError(f"event secretString is a {type(secret_string).__name__}: expected a string")
+    if not isinstance(execution_name, str):
+        raise ConfigurationError(f"event executionName is a {type(execution_name).__name__}: expected a string")
+
+    # Collect every problem, so one failed run tells the user all there is to fix.
+    problems: list[str] = []
+    try:
+        check_execution_name(execution_name)
+    except ParameterError as err:
+        problems.append(str(err))
+    typed: dict[str, Any] | None = None
+    try:
+        raw = _parse_secret(secret_string)
+        typed = validate_runtime(raw, mode, max_vcpus)
+    except ParameterError as err:
+        problems.append(str(err))
+    if problems or typed is None:
+        return {"ok": False, "error": _one_line("; ".join(problems)), "params": {}, "derived": {}}
+    return {"ok": True, "error": "", "params": typed, "derived": derive(typed, mode, f"{name_prefix}-{execution_name}")}
+
+
+def derive(params: Mapping[str, Any], mode: str, run_name: str) -> dict[str, Any]:
+    """Values the state machine uses, computed from the validated runtime parameters."""
+    max_job_polls = poll_limit(params["jobTimeoutMinutes"], params["waitForJobCompletionSeconds"])
+    return {
+        "autoExportEvents": list(AUTO_EXPORT_EVENTS) if params["autoExport"] else [],
+        # Batch ResourceRequirements values are strings.
+        "jobVcpus": str(params["jobDefinitionVcpus"]),
+        "jobMemory": str(params["jobDefinitionMemory"]),
+        "launchTemplateName": run_name,
+        "jobDefinitionName": run_name,
+        "jobName": run_name,
+        "maxLustrePolls": poll_limit(params["lustreCreationTimeoutMinutes"], params["waitForLustreCreationSeconds"]),
+        "maxJobPolls": max_job_polls,
+        "maxJobPollsAfterTerminate": max_job_polls + JOB_TERMINATION_GRACE_POLLS,
+        "maxExportPolls": poll_limit(params["exportTimeoutMinutes"], params[_EXPORT_WAIT[mode]]),
+        "maxAssociationUpdatePolls": ASSOCIATION_UPDATE_MAX_POLLS,
+        "clientRequestToken": client_request_token(run_name),
+    }
+
+
+def client_request_token(run_name: str) -> str:
+    """Idempotency token of the run's create calls (the workflow appends "-fs", "-dra", ...).
+
+    FSx accepts at most 63 characters of [A-Za-z0-9_.-]; 48 hex characters leave room for the suffixes.
+    """
+    return hashlib.sha256(run_name.encode()).hexdigest()[:48]
+
+
+def _environment() -> tuple[str, int, str]:
+    """MODE, MAX_VCPUS and NAME_PREFIX; a missing or bad one is a deployment bug and raises."""
+    try:
+        mode = os.environ["MODE"]
+        max_vcpus_text = os.environ["MAX_VCPUS"]
+        name_prefix = os.environ["NAME_PREFIX"]
+    except KeyError as err:
+        raise ConfigurationError(f"environment variable {err.args[0]} is not set") from None
+    if mode not in MODES:
+        raise ConfigurationError(f"environment MODE={mode!r} is not accepted: accepted {' or '.join(MODES)}")
+    if not re.fullmatch(r"[0-9]+", max_vcpus_text.strip()) or int(max_vcpus_text) < 1:
+        raise ConfigurationError(f"environment MAX_VCPUS={max_vcpus_text!r} is not accepted: accepted an integer >= 1")
+    if not _NAME_PREFIX.match(name_prefix):
+        raise ConfigurationError(
+            f"environment NAME_PREFIX={name_prefix!r} is not accepted: accepted 1-47 letters, digits, '-' or '_'"
+        )
+    return mode, int(max_vcpus_text), name_prefix
+
+
+def _parse_secret(secret_string: str) -> Any:
+    """The secret's JSON; a parse error names the position only, never the secret's text."""
+    try:
+        return json.loads(secret_string, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as err:
+        # str(err) is "<msg>: line L column C (char N)": it does not quote the document.
+        raise ParameterError(f"secret content is not valid JSON: {err}") from None
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of duplicate keys silently; a hand-edited secret may hold both.
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ParameterError(
+                f"{json.dumps(key)} appears more than once in the secret: accepted each key once"
+            )
+        seen[key] = value
+    return seen
+
+
+def _one_line(text: str) -> str:
+    """Messages quote user-supplied keys; keep the error on one line whatever they hold."""
+    return " ".join(text.splitlines())

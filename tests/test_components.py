@@ -1,0 +1,421 @@
+"""What each component declares, checked on the inputs recorded by the mocks while the
+real program (``stack.main``) ran for each stack, applies included (``preview=False``)."""
+
+import inspect
+import json
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+import asl
+from asl import iam, naming
+from asl.refs import WorkflowRefs
+from offline_stacks import ACCOUNT_ID, REGION, load_stack_config, run_program
+from parameters import AUTO_EXPORT, TASK_EXPORT, parameters_for
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+VPC = "aws:ec2/vpc:Vpc"
+SUBNET = "aws:ec2/subnet:Subnet"
+NAT = "aws:ec2/natGateway:NatGateway"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+BUCKET = "aws:s3/bucket:Bucket"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+REPOSITORY = "aws:ecr/repository:Repository"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile"
+COMPUTE_ENVIRONMENT = "aws:batch/computeEnvironment:ComputeEnvironment"
+JOB_QUEUE = "aws:batch/jobQueue:JobQueue"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+FUNCTION = "aws:lambda/function:Function"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+
+AUTOEXPORT_ONLY_RUNTIME = {"waitForCheckMetricsSeconds", "lambdaPeriodSeconds", "lambdaTimeDiffMinutes"}
+
+# A non-default compute configuration, to see config values flow to the resources.
+CUSTOM = {
+    "batch-lustre:envName": "Prod-Env",
+    "batch-lustre:ecrRepositoryName": "team/lustre-job",
+    "batch-lustre:computeEnvironmentType": "EC2",
+    "batch-lustre:computeEnvironmentAllocationStrategy": "BEST_FIT_PROGRESSIVE",
+    "batch-lustre:computeEnvironmentInstanceTypes": '["c6i", "m6i.4xlarge"]',
+    "batch-lustre:computeEnvironmentMinvCpus": "2",
+    "batch-lustre:computeEnvironmentDesiredvCpus": "4",
+    "batch-lustre:computeEnvironmentMaxvCpus": "64",
+    "batch-lustre:lustreStorageCapacity": "4800",
+    "batch-lustre:jobDefinitionVcpus": "16",
+}
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {mode: run_program(mode) for mode in (TASK_EXPORT, AUTO_EXPORT)}
+
+
+@pytest.fixture(scope="module")
+def custom():
+    return run_program(TASK_EXPORT, config={**load_stack_config(TASK_EXPORT), **CUSTOM})
+
+
+@pytest.fixture(params=[TASK_EXPORT, AUTO_EXPORT])
+def run(request, runs):
+    return runs[request.param]
+
+
+def _policy(resource, key="policy"):
+    return json.loads(resource.inputs[key])
+
+
+def _role_of_function(run, function):
+    return next(r for r in run.of_type(ROLE) if r.state["arn"] == function.inputs["role"])
+
+
+# --- Network ---
+
+
+def test_network_has_a_public_and_a_private_subnet_in_each_of_two_zones(run):
+    vpc = run.one(VPC)
+    subnets = run.of_type(SUBNET)
+    assert len(subnets) == 4
+    assert all(s.inputs["vpcId"] == vpc.id for s in subnets)
+    private = [s for s in subnets if "private" in s.name]
+    public = [s for s in subnets if "public" in s.name]
+    assert {s.inputs["availabilityZone"] for s in private} == {"us-east-1a", "us-east-1b"}
+    assert {s.inputs["availabilityZone"] for s in public} == {"us-east-1a", "us-east-1b"}
+    assert not any(s.inputs["mapPublicIpOnLaunch"] for s in private)
+    assert vpc.inputs["enableDnsSupport"] and vpc.inputs["enableDnsHostnames"]
+
+
+def test_private_subnets_reach_out_through_one_nat_gateway_in_a_public_subnet(run):
+    nat = run.one(NAT)
+    assert "public" in run.by_id(nat.inputs["subnetId"]).name
+    private_table = run.one(ROUTE_TABLE, "private-rt")
+    assert private_table.inputs["routes"] == [{"cidrBlock": "0.0.0.0/0", "natGatewayId": nat.id}]
+    associated = {
+        a.inputs["subnetId"]
+        for a in run.of_type(ROUTE_TABLE_ASSOCIATION)
+        if a.inputs["routeTableId"] == private_table.id
+    }
+    assert associated == {s.id for s in run.of_type(SUBNET) if "private" in s.name}
+
+
+# --- DataBucket ---
+
+
+def test_bucket_is_versioned_encrypted_and_blocks_public_access(run):
+    bucket = run.one(BUCKET)
+    versioning = run.one(VERSIONING)
+    assert versioning.inputs["bucket"] == bucket.id
+    assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+    encryption = run.one(ENCRYPTION)
+    assert encryption.inputs["bucket"] == bucket.id
+    assert encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    block = run.one(PUBLIC_ACCESS_BLOCK)
+    assert block.inputs["bucket"] == bucket.id
+    for setting in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
+        assert block.inputs[setting] is True, setting
+    assert not bucket.inputs.get("forceDestroy")
+
+
+def test_bucket_policy_denies_every_request_without_tls(run):
+    bucket = run.one(BUCKET)
+    policy = run.one(BUCKET_POLICY)
+    assert policy.inputs["bucket"] == bucket.id
+    [statement] = _policy(policy)["Statement"]
+    arn = bucket.state["arn"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "s3:*"
+    assert sorted(statement["Resource"]) == sorted([arn, f"{arn}/*"])
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+# --- ComputeEnvironment ---
+
+
+def test_lustre_security_group_allows_988_and_1018_to_1023_from_itself_only(run):
+    group = run.one(SECURITY_GROUP)
+    rules = run.of_type(INGRESS)
+    assert {(r.inputs["fromPort"], r.inputs["toPort"]) for r in rules} == {(988, 988), (1018, 1023)}
+    for rule in rules:
+        assert rule.inputs["ipProtocol"] == "tcp"
+        assert rule.inputs["securityGroupId"] == group.id
+        assert rule.inputs["referencedSecurityGroupId"] == group.id
+        assert "cidrIpv4" not in rule.inputs
+    [egress] = run.of_type(EGRESS)
+    assert egress.inputs["securityGroupId"] == group.id
+    assert (egress.inputs["ipProtocol"], egress.inputs["cidrIpv4"]) == ("-1", "0.0.0.0/0")
+
+
+def test_baseline_launch_template_requires_imdsv2_and_has_no_user_data(run):
+    template = run.one(LAUNCH_TEMPLATE)
+    metadata = template.inputs["metadataOptions"]
+    assert metadata["httpTokens"] == "required"
+    assert metadata["httpPutResponseHopLimit"] == 2
+    assert "userData" not in template.inputs
+
+
+def test_compute_environment_takes_type_strategy_instance_types_and_vcpus_from_config(custom):
+    resources = custom.one(COMPUTE_ENVIRONMENT).inputs["computeResources"]
+    assert resources["type"] == "EC2"
+    assert resources["allocationStrategy"] == "BEST_FIT_PROGRESSIVE"
+    assert resources["instanceTypes"] == ["c6i", "m6i.4xlarge"]
+    assert (resources["minVcpus"], resources["desiredVcpus"], resources["maxVcpus"]) == (2, 4, 64)
+
+
+def test_compute_environment_defaults_are_the_stack_file_values(run):
+    resources = run.one(COMPUTE_ENVIRONMENT).inputs["computeResources"]
+    assert (resources["type"], resources["allocationStrategy"], resources["instanceTypes"]) == (
+        "SPOT",
+        "BEST_FIT_PROGRESSIVE",
+        ["optimal"],
+    )
+    assert (resources["minVcpus"], resources["desiredVcpus"], resources["maxVcpus"]) == (0, 0, 256)
+
+
+def test_compute_environment_uses_the_baseline_launch_template_at_its_latest_version(run):
+    template = run.one(LAUNCH_TEMPLATE)
+    launch_template = run.one(COMPUTE_ENVIRONMENT).inputs["computeResources"]["launchTemplate"]
+    assert launch_template == {"launchTemplateId": template.id, "version": str(template.state["latestVersion"])}
+
+
+def test_compute_environment_runs_in_the_private_subnets_in_the_lustre_group(run):
+    environment = run.one(COMPUTE_ENVIRONMENT)
+    resources = environment.inputs["computeResources"]
+    assert resources["subnets"] == [run.one(SUBNET, "private-0").id, run.one(SUBNET, "private-1").id]
+    assert resources["securityGroupIds"] == [run.one(SECURITY_GROUP).id]
+    assert resources["instanceRole"] == run.one(INSTANCE_PROFILE).state["arn"]
+    assert resources["ec2Configurations"] == [{"imageType": "ECS_AL2023"}]
+    assert (environment.inputs["type"], environment.inputs["state"]) == ("MANAGED", "ENABLED")
+
+
+def test_compute_environment_has_no_service_role_so_batch_uses_its_service_linked_role(run):
+    assert "serviceRole" not in run.one(COMPUTE_ENVIRONMENT).inputs
+
+
+def test_compute_environment_update_policy_keeps_running_jobs(run):
+    assert run.one(COMPUTE_ENVIRONMENT).inputs["updatePolicy"] == {
+        "terminateJobsOnUpdate": False,
+        "jobExecutionTimeoutMinutes": 30,
+    }
+
+
+def test_job_queue_feeds_the_compute_environment(run):
+    queue = run.one(JOB_QUEUE)
+    assert queue.inputs["priority"] == 1
+    assert queue.inputs["state"] == "ENABLED"
+    assert queue.inputs["computeEnvironmentOrders"] == [
+        {"computeEnvironment": run.one(COMPUTE_ENVIRONMENT).state["arn"], "order": 1}
+    ]
+
+
+def test_instance_role_is_an_ecs_instance_with_ssm_and_its_profile(run):
+    role = run.one(ROLE, "instance-role")
+    assert _policy(role, "assumeRolePolicy")["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    attached = {a.inputs["policyArn"] for a in run.of_type(ATTACHMENT) if a.inputs["role"] == role.state["name"]}
+    assert attached == {
+        "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
+        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    }
+    assert run.one(INSTANCE_PROFILE).inputs["role"] == role.state["name"]
+
+
+def test_ecr_repository_is_named_from_config_scanned_on_push_and_keeps_its_images(run, custom):
+    expected = {TASK_EXPORT: "batch-job-with-lustre-task-export", AUTO_EXPORT: "batch-job-with-lustre-auto-export"}
+    repository = run.one(REPOSITORY)
+    assert repository.inputs["name"] == expected[run.stack]
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository.inputs["forceDelete"] is False
+    assert custom.one(REPOSITORY).inputs["name"] == "team/lustre-job"
+
+
+# --- RuntimeSecret ---
+
+
+def test_secret_holds_the_runtime_parameters_of_the_mode_with_their_defaults(run):
+    version = run.one(SECRET_VERSION)
+    assert version.inputs["secretId"] == run.one(SECRET).id
+    content = json.loads(version.inputs["secretString"])
+    mode = run.stack
+    assert content == {p.name: p.defaults[mode] for p in parameters_for(mode, runtime=True)}
+
+
+def test_secret_has_the_metric_settings_only_in_autoexport(runs):
+    taskexport = json.loads(runs[TASK_EXPORT].one(SECRET_VERSION).inputs["secretString"])
+    autoexport = json.loads(runs[AUTO_EXPORT].one(SECRET_VERSION).inputs["secretString"])
+    assert AUTOEXPORT_ONLY_RUNTIME <= set(autoexport)
+    assert not AUTOEXPORT_ONLY_RUNTIME & set(taskexport)
+
+
+def test_secret_takes_runtime_values_from_stack_config(custom):
+    content = json.loads(custom.one(SECRET_VERSION).inputs["secretString"])
+    assert (content["lustreStorageCapacity"], content["jobDefinitionVcpus"]) == (4800, 16)
+    assert "computeEnvironmentMaxvCpus" not in content  # not a runtime parameter
+
+
+# --- Workflows: Lambda functions ---
+
+
+def test_extract_parameters_runs_python312_with_parameters_py_beside_its_handler(run):
+    function = run.one(FUNCTION, "extract-parameters")
+    assert function.inputs["runtime"] == "python3.12"
+    assert function.inputs["handler"] == "extract_parameters.handler"
+    code = function.inputs["code"]
+    assert isinstance(code, pulumi.AssetArchive)
+    members = {name: Path(asset.path).resolve() for name, asset in code.assets.items()}
+    assert members == {
+        "extract_parameters.py": ROOT / "lambda" / "extract_parameters.py",
+        "parameters.py": ROOT / "parameters.py",
+    }
+    assert all(path.is_file() for path in members.values())
+
+
+def test_extract_parameters_environment_names_mode_max_vcpus_and_prefix(run, custom):
+    variables = run.one(FUNCTION, "extract-parameters").inputs["environment"]["variables"]
+    assert variables == {"MODE": run.stack, "MAX_VCPUS": "256", "NAME_PREFIX": run.stack}
+    variables = custom.one(FUNCTION, "extract-parameters").inputs["environment"]["variables"]
+    assert variables == {"MODE": TASK_EXPORT, "MAX_VCPUS": "64", "NAME_PREFIX": "prod-env"}
+
+
+def test_functions_have_their_own_lambda_role_with_basic_logging(run):
+    for function in run.of_type(FUNCTION):
+        role = _role_of_function(run, function)
+        assert _policy(role, "assumeRolePolicy")["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+        attached = {a.inputs["policyArn"] for a in run.of_type(ATTACHMENT) if a.inputs["role"] == role.state["name"]}
+        assert attached == {"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+        log_group = next(
+            g for g in run.of_type(LOG_GROUP) if g.state["name"] == function.inputs["loggingConfig"]["logGroup"]
+        )
+        assert log_group.inputs["retentionInDays"] == 90
+
+
+def test_check_metrics_exists_only_in_autoexport_and_may_read_metrics(runs):
+    assert [f.name for f in runs[TASK_EXPORT].of_type(FUNCTION)] == ["taskexport-extract-parameters"]
+    run = runs[AUTO_EXPORT]
+    function = run.one(FUNCTION, "check-metrics")
+    assert (function.inputs["runtime"], function.inputs["handler"]) == ("python3.12", "check_metrics.handler")
+    members = {name: Path(asset.path).resolve() for name, asset in function.inputs["code"].assets.items()}
+    assert members == {"check_metrics.py": ROOT / "lambda" / "check_metrics.py"}
+    role = _role_of_function(run, function)
+    [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
+    assert _policy(policy)["Statement"] == [
+        {"Sid": "ReadExportQueueMetric", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}
+    ]
+
+
+# --- Workflows: state machine ---
+
+
+def _expected_refs(run):
+    """The WorkflowRefs the workflow must build, derived independently from the recorded resources."""
+    extract_parameters = run.one(FUNCTION, "extract-parameters")
+    check_metrics = [f for f in run.of_type(FUNCTION) if f.name.endswith("check-metrics")]
+    prefix = extract_parameters.inputs["environment"]["variables"]["NAME_PREFIX"]
+    return WorkflowRefs(
+        mode=run.stack,
+        stack=run.stack,
+        name_prefix=prefix,
+        region=REGION,
+        account_id=ACCOUNT_ID,
+        state_machine_name=naming.state_machine_name(prefix, run.stack),
+        secret_arn=run.one(SECRET).state["arn"],
+        bucket_name=run.one(BUCKET).state["bucket"],
+        subnet_id=run.one(SUBNET, "private-0").id,
+        lustre_security_group_id=run.one(SECURITY_GROUP).id,
+        compute_environment_arn=run.one(COMPUTE_ENVIRONMENT).state["arn"],
+        baseline_launch_template_id=run.one(LAUNCH_TEMPLATE).id,
+        baseline_launch_template_version="1",
+        job_queue_arn=run.one(JOB_QUEUE).state["arn"],
+        job_image=run.one(REPOSITORY).state["repositoryUrl"] + ":latest",
+        extract_parameters_function_arn=extract_parameters.state["arn"],
+        check_metrics_function_arn=check_metrics[0].state["arn"] if check_metrics else "",
+    )
+
+
+def test_state_machine_definition_is_the_asl_builders_output_for_the_stacks_resources(run):
+    machine = run.one(STATE_MACHINE)
+    definition = json.loads(machine.inputs["definition"])
+    assert "CreateLustreFileSystem" in definition["States"]
+    assert definition == asl.build_definition(_expected_refs(run))
+
+
+def test_state_machine_role_policy_is_the_asl_iam_policy_of_its_definition(run):
+    machine = run.one(STATE_MACHINE)
+    role = next(r for r in run.of_type(ROLE) if r.state["arn"] == machine.inputs["roleArn"])
+    assert _policy(role, "assumeRolePolicy")["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
+    [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
+    refs = _expected_refs(run)
+    assert _policy(policy) == iam.state_machine_policy(refs, asl.build_definition(refs))
+
+
+def test_state_machine_is_standard_named_for_the_stack_and_logs_everything(run):
+    machine = run.one(STATE_MACHINE)
+    log_group = run.one(LOG_GROUP, "state-machine-logs")
+    assert machine.inputs["type"] == "STANDARD"
+    assert machine.inputs["name"] == naming.state_machine_name(run.stack, run.stack)
+    assert machine.inputs["loggingConfiguration"] == {
+        "level": "ALL",
+        "includeExecutionData": True,
+        "logDestination": log_group.state["arn"] + ":*",
+    }
+    assert machine.inputs["tracingConfiguration"] == {"enabled": False}
+    assert log_group.inputs["retentionInDays"] == 90
+    assert log_group.inputs["name"].startswith("/aws/vendedlogs/states/")
+
+
+def test_workflow_component_type_matches_the_mode(runs):
+    assert runs[TASK_EXPORT].one("batchlustre:index:TaskExportWorkflow").name == "taskexport"
+    assert runs[AUTO_EXPORT].one("batchlustre:index:AutoExportWorkflow").name == "autoexport"
+    assert not runs[TASK_EXPORT].of_type("batchlustre:index:AutoExportWorkflow")
+
+
+# --- Stack outputs and tags ---
+
+
+def test_stack_outputs_name_the_resources_users_need(run):
+    assert run.outputs == {
+        "mode": run.stack,
+        "stateMachineArn": run.one(STATE_MACHINE).state["arn"],
+        "secretName": run.one(SECRET).state["name"],
+        "bucketName": run.one(BUCKET).state["bucket"],
+        "ecrRepositoryUrl": run.one(REPOSITORY).state["repositoryUrl"],
+        "jobQueue": run.one(JOB_QUEUE).state["name"],
+        "computeEnvironment": run.one(COMPUTE_ENVIRONMENT).state["name"],
+    }
+
+
+def _takes_tags(type_token):
+    _, module_and_file, class_name = type_token.split(":")
+    module = module_and_file.split("/")[0]
+    resource_class = getattr(getattr(aws, {"lambda": "lambda_"}.get(module, module)), class_name)
+    return "tags" in inspect.signature(resource_class._internal_init).parameters
+
+
+def test_every_taggable_resource_carries_the_stack_and_mode_tags(run):
+    taggable = [r for r in run.resources if r.custom and _takes_tags(r.type)]
+    assert len({r.type for r in taggable}) >= 15  # the check covers the stack, not a corner of it
+    for resource in taggable:
+        tags = resource.inputs.get("tags", {})
+        assert tags.get(naming.TAG_STACK) == run.stack, (resource.type, resource.name)
+        assert tags.get(naming.TAG_MODE) == run.stack, (resource.type, resource.name)
+
+
+def test_instances_launched_by_batch_carry_the_stack_tags(run):
+    tags = run.one(COMPUTE_ENVIRONMENT).inputs["computeResources"]["tags"]
+    assert {k: tags[k] for k in (naming.TAG_STACK, naming.TAG_MODE)} == naming.stack_tags(run.stack, run.stack)

@@ -1,0 +1,215 @@
+"""Stack config validation: every bad value is refused with one line naming key, value and
+what is accepted, and the program stops before declaring any resource."""
+
+import re
+
+import pulumi
+import pytest
+
+from offline_stacks import RecordingMocks, load_stack_config, run_program
+from parameters import AUTO_EXPORT, TASK_EXPORT, ParameterError, parameters_for
+from settings import load_settings
+from stack import read_stack_config
+
+# pulumi_aws warns about its own deprecated resource classes when the mocks load its modules.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
+
+# name -> (mode, config changes, (key, value) pairs the message must show as key=value
+# (quoted or not), fragments saying what is accepted)
+BAD_CONFIGS = {
+    "capacity not a SCRATCH_2 size": (
+        TASK_EXPORT,
+        {"lustreStorageCapacity": 1000},
+        [("lustreStorageCapacity", "1000")],
+        ["1200, 2400 or a multiple of 2400"],
+    ),
+    "lustre 2.10 has no data repository associations": (
+        TASK_EXPORT,
+        {"lustreFileSystemTypeVersion": "2.10"},
+        [("lustreFileSystemTypeVersion", "2.10")],
+        ["2.12", "2.15"],
+    ),
+    "BEST_FIT refuses launch-template updates": (
+        TASK_EXPORT,
+        {"computeEnvironmentAllocationStrategy": "BEST_FIT"},
+        [("computeEnvironmentAllocationStrategy", "BEST_FIT")],
+        ["BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED"],
+    ),
+    "spot strategy with on-demand instances": (
+        TASK_EXPORT,
+        {"computeEnvironmentType": "EC2", "computeEnvironmentAllocationStrategy": "SPOT_CAPACITY_OPTIMIZED"},
+        [("computeEnvironmentAllocationStrategy", "SPOT_CAPACITY_OPTIMIZED"), ("computeEnvironmentType", "EC2")],
+        ["BEST_FIT_PROGRESSIVE"],
+    ),
+    "fargate cannot mount lustre": (
+        TASK_EXPORT,
+        {"computeEnvironmentType": "FARGATE"},
+        [("computeEnvironmentType", "FARGATE")],
+        ["EC2 or SPOT"],
+    ),
+    "min above desired": (
+        TASK_EXPORT,
+        {"computeEnvironmentMinvCpus": 8, "computeEnvironmentDesiredvCpus": 4},
+        [("computeEnvironmentMinvCpus", "8"), ("computeEnvironmentDesiredvCpus", "4")],
+        ["min <= desired <= max"],
+    ),
+    "desired above max": (
+        TASK_EXPORT,
+        {"computeEnvironmentDesiredvCpus": 512},
+        [("computeEnvironmentDesiredvCpus", "512"), ("computeEnvironmentMaxvCpus", "256")],
+        ["min <= desired <= max"],
+    ),
+    "zero wait": (
+        TASK_EXPORT,
+        {"waitForJobCompletionSeconds": 0},
+        [("waitForJobCompletionSeconds", "0")],
+        ["from 1 to 3600"],
+    ),
+    "no instance types": (
+        TASK_EXPORT,
+        {"computeEnvironmentInstanceTypes": []},
+        [("computeEnvironmentInstanceTypes", "[]")],
+        ["non-empty list"],
+    ),
+    "ecr repository name with capitals": (
+        TASK_EXPORT,
+        {"ecrRepositoryName": "My_Repo"},
+        [("ecrRepositoryName", "My_Repo")],
+        ["lowercase"],
+    ),
+    "autoexport without auto export": (
+        AUTO_EXPORT,
+        {"autoExport": False},
+        [("autoExport", "false")],
+        ["accepted true"],
+    ),
+    "misspelled key": (
+        TASK_EXPORT,
+        {"lustreStorageCapcity": 2400},
+        [],
+        ["lustreStorageCapcity", "is not a parameter", "lustreStorageCapacity"],
+    ),
+    "parameter of the other mode": (
+        TASK_EXPORT,
+        {"waitForCheckMetricsSeconds": 60},
+        [],
+        ["waitForCheckMetricsSeconds", "is not a parameter", "taskexport"],
+    ),
+}
+
+
+def _shows(message, key, value):
+    """``message`` shows ``key=value``, the value quoted or not, and not as the start of a longer value."""
+    return re.search(rf"{key}=['\"]?{re.escape(value)}['\"]?(?![\w.])", message) is not None
+
+
+def _defaults(mode):
+    return {p.name: p.defaults[mode] for p in parameters_for(mode)}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_bad_value_is_refused_with_a_one_line_message_naming_key_value_and_rule(case):
+    mode, changes, shown, accepted = BAD_CONFIGS[case]
+    with pytest.raises(ParameterError) as caught:
+        load_settings(mode, {**_defaults(mode), **changes})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "accepted" in message
+    for key, value in shown:
+        assert _shows(message, key, value), (key, value, message)
+    for fragment in accepted:
+        assert fragment in message
+
+
+def test_unknown_mode_is_refused_naming_the_accepted_modes():
+    with pytest.raises(ParameterError) as caught:
+        load_settings("batch", {})
+    assert _shows(str(caught.value), "mode", "batch")
+    assert "taskexport or autoexport" in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", [TASK_EXPORT, AUTO_EXPORT])
+def test_defaults_are_accepted(mode):
+    assert dict(load_settings(mode, _defaults(mode)).values) == _defaults(mode)
+
+
+def test_numbers_and_booleans_spelled_as_strings_are_accepted():
+    settings = load_settings(TASK_EXPORT, {"lustreStorageCapacity": "2400", "deleteLustre": "true"})
+    assert settings["lustreStorageCapacity"] == 2400
+    assert settings["deleteLustre"] is True
+
+
+def test_runtime_defaults_hold_the_runtime_parameters_only():
+    settings = load_settings(AUTO_EXPORT, {})
+    assert set(settings.runtime_defaults) == {p.name for p in parameters_for(AUTO_EXPORT, runtime=True)}
+    assert "envName" not in settings.runtime_defaults
+    assert settings.resource_prefix == "autoexport"
+
+
+# --- reading Pulumi config (strings, as the engine hands them) ---
+
+
+def _read(config):
+    pulumi.runtime.set_all_config(config)
+    return read_stack_config(pulumi.Config("batch-lustre"))
+
+
+def test_read_stack_config_decodes_a_yaml_list_and_keeps_other_values_as_strings():
+    mode, raw = _read(
+        {
+            "aws:region": "us-east-1",
+            "batch-lustre:mode": "taskexport",
+            "batch-lustre:computeEnvironmentInstanceTypes": '["c6i", "m6i.4xlarge"]',
+            "batch-lustre:lustreStorageCapacity": "4800",
+        }
+    )
+    assert mode == "taskexport"
+    assert raw == {"computeEnvironmentInstanceTypes": ["c6i", "m6i.4xlarge"], "lustreStorageCapacity": "4800"}
+
+
+def test_read_stack_config_passes_a_comma_separated_list_to_the_parameter_check():
+    _, raw = _read({"batch-lustre:mode": "taskexport", "batch-lustre:computeEnvironmentInstanceTypes": "c6i, m6i"})
+    assert load_settings("taskexport", raw)["computeEnvironmentInstanceTypes"] == ["c6i", "m6i"]
+
+
+def test_read_stack_config_passes_unknown_keys_on_so_a_typo_is_reported():
+    mode, raw = _read({"batch-lustre:mode": "taskexport", "batch-lustre:lustreStorageCapcity": "4800"})
+    with pytest.raises(ParameterError) as caught:
+        load_settings(mode, raw)
+    assert "lustreStorageCapcity" in str(caught.value)
+    assert "is not a parameter" in str(caught.value)
+
+
+def test_read_stack_config_ignores_other_namespaces():
+    _, raw = _read({"batch-lustre:mode": "autoexport", "aws:region": "us-east-1", "other:envName": "x"})
+    assert raw == {}
+
+
+# --- the program stops before any resource ---
+
+
+def test_bad_config_stops_the_program_with_its_one_line_message_before_any_resource():
+    config = {**load_stack_config("taskexport"), "batch-lustre:lustreStorageCapacity": "1000"}
+    mocks = RecordingMocks()
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program("taskexport", config=config, mocks=mocks)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert _shows(message, "lustreStorageCapacity", "1000")
+    assert "1200, 2400 or a multiple of 2400" in message
+    assert mocks.resources == []
+
+
+def test_missing_mode_stops_the_program_before_any_resource():
+    config = {k: v for k, v in load_stack_config("autoexport").items() if k != "batch-lustre:mode"}
+    mocks = RecordingMocks()
+    with pytest.raises(pulumi.RunError, match="batch-lustre:mode is missing from stack config: accepted taskexport or"):
+        run_program("autoexport", config=config, mocks=mocks)
+    assert mocks.resources == []
+
+
+def test_good_config_declares_resources():
+    # The counterpart of the two tests above: the same runner does record resources.
+    mocks = RecordingMocks()
+    run_program("taskexport", mocks=mocks)
+    assert len(mocks.resources) > 20

@@ -1,0 +1,68 @@
+"""The per-run launch template's user data and metadata options."""
+
+import email
+import shutil
+import subprocess
+
+import pytest
+from conftest import sample_refs
+
+from asl import build_definition
+from asl.user_data import TEMPLATE, render, user_data_expression
+
+DNS, MOUNT = "fs-0123456789abcdef0.fsx.us-east-1.amazonaws.com", "abcdefgh"
+
+
+def script():
+    message = email.message_from_string(render(DNS, MOUNT))
+    assert message.is_multipart()
+    parts = [p for p in message.walk() if p.get_content_type() == "text/x-shellscript"]
+    assert len(parts) == 1
+    return parts[0].get_payload()
+
+
+def test_user_data_is_mime_multipart_with_one_shell_script_part():
+    assert script().startswith("#!/bin/bash")
+
+
+def test_installs_the_lustre_client_on_al2023_and_al2():
+    text = script()
+    assert "dnf install -y lustre-client" in text
+    assert "amazon-linux-extras install -y lustre" in text
+
+
+def test_mounts_by_dns_name_and_mount_name_with_the_documented_options():
+    text = script()
+    assert f'DNS_NAME="{DNS}"' in text and f'MOUNT_NAME="{MOUNT}"' in text
+    assert 'mount -t lustre -o noatime,flock "$DNS_NAME@tcp:/$MOUNT_NAME" "$MOUNT_DIR"' in text
+
+
+def test_host_fails_loudly_when_the_mount_is_missing():
+    text = script()
+    assert 'mountpoint -q "$MOUNT_DIR" || fail_loudly' in text
+    assert "shutdown -h now" in text
+
+
+def test_never_starts_or_restarts_ecs():
+    text = script()
+    assert "systemctl" not in text and "ecs.service" not in text and "service ecs" not in text
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is needed to parse the script")
+def test_script_is_valid_bash():
+    result = subprocess.run(["bash", "-n"], input=script(), text=True, capture_output=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_template_needs_no_intrinsic_escapes():
+    """States.Format literals would need escapes for these; moto mishandles escaped braces."""
+    assert "'" not in TEMPLATE and "\\" not in TEMPLATE
+    assert TEMPLATE.count("{") == TEMPLATE.count("{}") == 2
+
+
+def test_launch_template_renders_the_user_data_from_the_described_file_system():
+    state = build_definition(sample_refs("taskexport"))["States"]["CreateLaunchTemplate"]
+    data = state["Parameters"]["LaunchTemplateData"]
+    assert data["UserData.$"] == user_data_expression(
+        "$.fsStatus.FileSystem.DNSName", "$.fsStatus.FileSystem.LustreConfiguration.MountName")
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
