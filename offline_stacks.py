@@ -257,7 +257,7 @@ def _show(key: str, value: Any) -> str:
             return "\n        " + json.dumps(json.loads(value), indent=2).replace("\n", "\n        ")
         except ValueError:
             return value
-    return json.dumps(value, default=str)
+    return json.dumps(value, default=str, sort_keys=True)
 
 
 def main(argv: list[str]) -> int:

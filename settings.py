@@ -28,10 +28,10 @@ from parameters import (
 # Fargate cannot take a launch template nor mount Lustre, so of botocore's
 # Batch CRType enum only these two are usable.
 USABLE_COMPUTE_TYPES = ("EC2", "SPOT")
-# Launch-template updates need an allocation strategy other than BEST_FIT
-# (AWS Batch User Guide, "Updating compute environments").
-STRATEGIES_REFUSING_UPDATES = ("BEST_FIT",)
-SPOT_ONLY_STRATEGIES = ("SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED")
+# Launch-template updates (infrastructure updates) need one of these allocation strategies
+# (AWS_FACTS, AWS Batch: "Updating compute environments"); a newer botocore value is not
+# accepted until it is known to allow them.
+STRATEGIES_ALLOWING_UPDATES = ("BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED")
 
 
 @cache
@@ -46,9 +46,9 @@ def accepted_compute_types() -> list[str]:
 
 
 def accepted_allocation_strategies(compute_type: str) -> list[str]:
-    strategies = [s for s in botocore_enum("batch", "CRAllocationStrategy") if s not in STRATEGIES_REFUSING_UPDATES]
+    strategies = [s for s in botocore_enum("batch", "CRAllocationStrategy") if s in STRATEGIES_ALLOWING_UPDATES]
     if compute_type != "SPOT":
-        strategies = [s for s in strategies if s not in SPOT_ONLY_STRATEGIES]
+        strategies = [s for s in strategies if not s.startswith("SPOT_")]
     return strategies
 
 

@@ -229,7 +229,11 @@ def add_compute_and_job(g: Graph, refs: WorkflowRefs) -> None:
             "TagSpecifications": [{"ResourceType": "launch-template", "Tags": tag_list(refs)}],
         },
         next_state="UpdateComputeEnvironment", result_path="$.lt",
-        result_selector={"LaunchTemplateId.$": "$.LaunchTemplate.LaunchTemplateId"},
+        # Batch resolves "$Latest" once, when the environment is updated: name the version explicitly.
+        result_selector={
+            "LaunchTemplateId.$": "$.LaunchTemplate.LaunchTemplateId",
+            "Version.$": "States.Format('{}', $.LaunchTemplate.LatestVersionNumber)",
+        },
         retry=RETRY_WRITE, catch_to=RECORD_FAILURE_BEFORE_JOB,
     ))
     g.add("UpdateComputeEnvironment", aws_sdk(
@@ -237,7 +241,7 @@ def add_compute_and_job(g: Graph, refs: WorkflowRefs) -> None:
         {
             "ComputeEnvironment": refs.compute_environment_arn,
             "ComputeResources": {"LaunchTemplate": {"LaunchTemplateId.$": "$.lt.LaunchTemplateId",
-                                                    "Version": "$Latest"}},
+                                                    "Version.$": "$.lt.Version"}},
         },
         next_state="CreateJobDefinition", result_path="$.ceUpdate",
         result_selector={"ComputeEnvironmentArn.$": "$.ComputeEnvironmentArn"},

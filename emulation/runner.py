@@ -18,16 +18,10 @@ import boto3
 from moto.batch.models import batch_backends
 from moto.ec2.models import ec2_backends
 from moto.fsx.models import fsx_backends
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from emulation.core import Emulation, active
 from emulation.stack import EmulatedStack
-
-TERMINAL_EVENTS = {
-    "ExecutionSucceeded": "SUCCEEDED",
-    "ExecutionFailed": "FAILED",
-    "ExecutionAborted": "ABORTED",
-    "ExecutionTimedOut": "TIMED_OUT",
-}
 
 
 @dataclass
@@ -128,11 +122,11 @@ def run_workflow(
     real_start = time.monotonic()
     execution_arn = sfn.start_execution(stateMachineArn=machine_arn, name=execution_name,
                                         input=json.dumps(execution_input or {}))["executionArn"]
-    status = _wait(sfn, execution_arn, real_start + timeout_seconds)
+    status = _wait(emu, execution_arn, real_start + timeout_seconds)
     if status == "RUNNING":
         sfn.stop_execution(executionArn=execution_arn, error="EmulationTimeout",
                            cause=f"not ended within {timeout_seconds} real seconds")
-        _wait(sfn, execution_arn, time.monotonic() + 5.0)
+        _wait(emu, execution_arn, time.monotonic() + 5.0)
     real_seconds = time.monotonic() - real_start
     events = _history(sfn, execution_arn)
     emu.clock.settle()
@@ -155,13 +149,13 @@ def run_workflow(
     )
 
 
-def _wait(sfn: Any, execution_arn: str, deadline: float) -> str:
+def _wait(emu: Emulation, execution_arn: str, deadline: float) -> str:
+    """Poll the execution's status in moto's backend (describe_execution fails on outputs with datetimes)."""
+    execution = stepfunctions_parser_backends[emu.account_id][emu.region].describe_execution(execution_arn)
     while True:
-        events = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=1)["events"]
-        if events and events[0]["type"] in TERMINAL_EVENTS:
-            return TERMINAL_EVENTS[events[0]["type"]]
-        if time.monotonic() > deadline:
-            return "RUNNING"
+        status = str(getattr(execution.exec_status, "value", execution.exec_status))
+        if status != "RUNNING" or time.monotonic() > deadline:
+            return status
         time.sleep(0.002)
 
 

@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from unittest import mock
 import botocore.session
 from botocore.errorfactory import ClientExceptionsFactory
 from botocore.model import ListShape, ServiceModel, StructureShape
+from jsonpath_ng.ext import parse as parse_json_path
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state import state as state_module
@@ -46,6 +49,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp as timestamp_module
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401  (imports every ASL component)
+from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
 from moto.stepfunctions.parser.backend import execution as execution_module
 
 from emulation.clock import EmulatedClock, clock_datetime_module
@@ -165,6 +170,7 @@ def install(
     faults_for: Callable[[], list[Fault]],
 ) -> None:
     _install_time(stack, clock_for)
+    _install_json_path(stack)
     stack.enter_context(mock.patch.dict(aws_sdk_module._SERVICE_ERROR_NAMES,
                                         {k.lower(): v for k, v in SERVICE_ERROR_PREFIXES.items()}))
 
@@ -209,6 +215,33 @@ def _logged(original: Callable[..., Any], clock_for: Callable[[], EmulatedClock]
             raise
 
     return eval_service_task
+
+
+_INDEFINITE = re.compile(r"\[\*\]|\.\*|\.\.|\[\?|\[[^\]]*[:,][^\]]*\]")
+
+
+def extract_json(path: str, data: Any) -> Any:
+    """JSONPath as Step Functions evaluates it: a definite path gives one value, an indefinite one a list.
+
+    moto 5.2.5 returns ``[value]`` for ``$.FileSystems[0].Lifecycle`` (a definite path
+    below an array index); Step Functions (Jayway JsonPath) returns ``value``.
+    """
+    matches = parse_json_path(path).find(data)
+    indefinite = bool(_INDEFINITE.search(path))
+    if not matches:
+        if indefinite:
+            return []
+        raise json_path_module.NoSuchJsonPathError(json_path=path, data=data)
+    if indefinite:
+        return [m.value for m in matches]
+    return matches[0].value
+
+
+def _install_json_path(stack: ExitStack) -> None:
+    original = json_path_module.extract_json
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "extract_json", None) is original:
+            stack.enter_context(mock.patch.object(module, "extract_json", extract_json))
 
 
 def _install_time(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> None:

@@ -124,8 +124,9 @@ def walk_output(shape, path):
 def test_result_selector_paths_exist_in_the_response(mode, name, service, action, state):
     op = operation(service, action)
     for value in state.get("ResultSelector", {}).values():
-        if isinstance(value, str) and value.startswith("$."):
-            walk_output(op.output_shape, value)
+        # Plain paths and paths inside intrinsic functions alike.
+        for path in re.findall(r"(?<!\$)\$\.[A-Za-z0-9.\[\]]+", value if isinstance(value, str) else ""):
+            walk_output(op.output_shape, path)
 
 
 def test_the_checker_finds_a_misspelt_member():

@@ -41,6 +41,18 @@ BAD_CONFIGS = {
         [("computeEnvironmentAllocationStrategy", "SPOT_CAPACITY_OPTIMIZED"), ("computeEnvironmentType", "EC2")],
         ["BEST_FIT_PROGRESSIVE"],
     ),
+    "a strategy botocore knows but not known to allow launch-template updates": (
+        TASK_EXPORT,
+        {"computeEnvironmentAllocationStrategy": "BEST_FIT_PROGRESSIVE_ORDERED"},
+        [("computeEnvironmentAllocationStrategy", "BEST_FIT_PROGRESSIVE_ORDERED")],
+        ["BEST_FIT_PROGRESSIVE, SPOT_CAPACITY_OPTIMIZED, SPOT_PRICE_CAPACITY_OPTIMIZED"],
+    ),
+    "metric window shorter than two periods": (
+        AUTO_EXPORT,
+        {"lambdaPeriodSeconds": 600, "lambdaTimeDiffMinutes": 15},
+        [("lambdaTimeDiffMinutes", "15"), ("lambdaPeriodSeconds", "600")],
+        ["at least two periods"],
+    ),
     "fargate cannot mount lustre": (
         TASK_EXPORT,
         {"computeEnvironmentType": "FARGATE"},
