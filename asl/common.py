@@ -25,6 +25,7 @@ from asl.refs import WorkflowRefs
 from asl.states import (
     RETRY_CLEANUP,
     RETRY_READ,
+    RETRY_THROTTLED,
     RETRY_WRITE,
     Graph,
     aws_sdk,
@@ -56,7 +57,6 @@ EXPORT_PATH = FILE_SYSTEM_PATH.lstrip("/")  # data repository task paths are rel
 AFTER_JOB = "AfterJob"  # each variant adds this state: get the job's results into S3
 CLEANUP = "Cleanup"
 MARK_DATA_SAFE = "MarkDataSafe"
-RECORD_FAILURE_BEFORE_JOB = "RecordFailureBeforeJob"
 LOOPS = ("lustre", "job", "export", "association")
 
 
@@ -83,7 +83,7 @@ def add_run_start(g: Graph, refs: WorkflowRefs) -> str:
         {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 2},
         next_state="IsOnlyRun", result_path="$.concurrency",
         result_selector={"running.$": "States.ArrayLength($.Executions)"},
-        retry=RETRY_READ, catch_to=RECORD_FAILURE_BEFORE_JOB,
+        retry=RETRY_READ, catch_to=failed_before_job(g, "CheckNoOtherRun"),
     ))
     g.add("IsOnlyRun", choice(
         [{"Variable": "$.concurrency.running", "NumericGreaterThan": 1, "Next": "ConcurrentRunRefused"}],
@@ -98,7 +98,7 @@ def add_run_start(g: Graph, refs: WorkflowRefs) -> str:
         "secretsmanager", "getSecretValue", {"SecretId": refs.secret_arn},
         next_state="ExtractParameters", result_path="$.secret",
         result_selector={"SecretString.$": "$.SecretString"},
-        retry=RETRY_READ, catch_to=RECORD_FAILURE_BEFORE_JOB,
+        retry=RETRY_READ, catch_to=failed_before_job(g, "GetSecret"),
     ))
     g.add("ExtractParameters", invoke_lambda(
         refs.extract_parameters_function_arn,
@@ -108,7 +108,7 @@ def add_run_start(g: Graph, refs: WorkflowRefs) -> str:
             "ok.$": "$.Payload.ok", "error.$": "$.Payload.error",
             "params.$": "$.Payload.params", "derived.$": "$.Payload.derived",
         },
-        catch_to=RECORD_FAILURE_BEFORE_JOB,
+        catch_to=failed_before_job(g, "ExtractParameters"),
     ))
     g.add("AreParametersValid", choice(
         [{"Variable": "$.config.ok", "BooleanEquals": True, "Next": "CreateLustreFileSystem"}],
@@ -134,14 +134,14 @@ def add_file_system(g: Graph, refs: WorkflowRefs) -> None:
         },
         next_state="WaitForFileSystem", result_path="$.fs",
         result_selector={"FileSystemId.$": "$.FileSystem.FileSystemId"},
-        retry=RETRY_WRITE, catch_to=RECORD_FAILURE_BEFORE_JOB,
+        retry=RETRY_WRITE, catch_to=failed_before_job(g, "CreateLustreFileSystem"),
     ))
     g.add("WaitForFileSystem", wait(f"{PARAMS}.waitForLustreCreationSeconds", "CheckFileSystemStatus"))
     g.add("CheckFileSystemStatus", aws_sdk(
         "fsx", "describeFileSystems", {"FileSystemIds.$": "States.Array($.fs.FileSystemId)"},
         next_state="IsFileSystemAvailable", result_path="$.fsStatus",
         result_selector={"Lifecycle.$": "$.FileSystems[0].Lifecycle", "FileSystem.$": "$.FileSystems[0]"},
-        retry=RETRY_READ, catch_to=RECORD_FAILURE_BEFORE_JOB,
+        retry=RETRY_READ, catch_to=failed_before_job(g, "CheckFileSystemStatus"),
     ))
     g.add("IsFileSystemAvailable", choice(
         [
@@ -176,13 +176,13 @@ def add_file_system(g: Graph, refs: WorkflowRefs) -> None:
         },
         next_state="CountLustrePoll", result_path="$.dra",
         result_selector={"AssociationId.$": "$.Association.AssociationId"},
-        retry=RETRY_WRITE, catch_to=RECORD_FAILURE_BEFORE_JOB,
+        retry=RETRY_WRITE, catch_to=failed_before_job(g, "CreateDataRepositoryAssociation"),
     ))
     g.add("CheckDataRepositoryAssociation", aws_sdk(
         "fsx", "describeDataRepositoryAssociations", {"AssociationIds.$": "States.Array($.dra.AssociationId)"},
         next_state="IsFileSystemAndAssociationAvailable", result_path="$.draStatus",
         result_selector={"Lifecycle.$": "$.Associations[0].Lifecycle"},
-        retry=RETRY_READ, catch_to=RECORD_FAILURE_BEFORE_JOB,
+        retry=RETRY_READ, catch_to=failed_before_job(g, "CheckDataRepositoryAssociation"),
     ))
     # MISCONFIGURED may recover within 15 minutes (FSx Lustre Guide, DRA lifecycle): keep waiting, bounded.
     g.add("IsFileSystemAndAssociationAvailable", choice(
@@ -210,6 +210,16 @@ def add_file_system(g: Graph, refs: WorkflowRefs) -> None:
     ))
 
 
+def dns_name_expression(refs: WorkflowRefs) -> str:
+    """The file system's DNS name, built from its id (FSx Lustre names are ``<id>.fsx.<region>.<domain>``).
+
+    Not read from the response: Step Functions spells aws-sdk result members as the Java SDK v2 does
+    (``DNSName`` comes back as ``DnsName``), so a path to it is a trap whichever way it is spelt.
+    """
+    domain = "amazonaws.com.cn" if refs.region.startswith("cn-") else "amazonaws.com"
+    return f"States.Format('{{}}.fsx.{refs.region}.{domain}', $.fs.FileSystemId)"
+
+
 def add_compute_and_job(g: Graph, refs: WorkflowRefs) -> None:
     """Launch template, compute environment, job definition, job, and the bounded wait for the job."""
     fs = "$.fsStatus.FileSystem"
@@ -219,7 +229,7 @@ def add_compute_and_job(g: Graph, refs: WorkflowRefs) -> None:
             "LaunchTemplateName.$": f"{DERIVED}.launchTemplateName",
             "ClientToken.$": client_token("lt"),
             "LaunchTemplateData": {
-                "UserData.$": user_data_expression(f"{fs}.DNSName", f"{fs}.LustreConfiguration.MountName"),
+                "UserData.$": user_data_expression(dns_name_expression(refs), f"{fs}.LustreConfiguration.MountName"),
                 "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled",
                                     "HttpPutResponseHopLimit": 2},
                 "TagSpecifications": [
@@ -234,7 +244,7 @@ def add_compute_and_job(g: Graph, refs: WorkflowRefs) -> None:
             "LaunchTemplateId.$": "$.LaunchTemplate.LaunchTemplateId",
             "Version.$": "States.Format('{}', $.LaunchTemplate.LatestVersionNumber)",
         },
-        retry=RETRY_WRITE, catch_to=RECORD_FAILURE_BEFORE_JOB,
+        retry=RETRY_WRITE, catch_to=failed_before_job(g, "CreateLaunchTemplate"),
     ))
     g.add("UpdateComputeEnvironment", aws_sdk(
         "batch", "updateComputeEnvironment",
@@ -245,7 +255,7 @@ def add_compute_and_job(g: Graph, refs: WorkflowRefs) -> None:
         },
         next_state="CreateJobDefinition", result_path="$.ceUpdate",
         result_selector={"ComputeEnvironmentArn.$": "$.ComputeEnvironmentArn"},
-        retry=RETRY_WRITE, catch_to=RECORD_FAILURE_BEFORE_JOB,
+        retry=RETRY_WRITE, catch_to=failed_before_job(g, "UpdateComputeEnvironment"),
     ))
     g.add("CreateJobDefinition", aws_sdk(
         "batch", "registerJobDefinition",
@@ -276,7 +286,7 @@ def add_compute_and_job(g: Graph, refs: WorkflowRefs) -> None:
         },
         next_state="SubmitJob", result_path="$.jobDefinition",
         result_selector={"JobDefinitionArn.$": "$.JobDefinitionArn"},
-        retry=RETRY_WRITE, catch_to=RECORD_FAILURE_BEFORE_JOB,
+        retry=RETRY_THROTTLED, catch_to=failed_before_job(g, "CreateJobDefinition"),
     ))
     g.add("SubmitJob", aws_sdk(
         "batch", "submitJob",
@@ -289,7 +299,7 @@ def add_compute_and_job(g: Graph, refs: WorkflowRefs) -> None:
         },
         next_state="WaitForJobCompletion", result_path="$.job",
         result_selector={"JobId.$": "$.JobId"},
-        retry=RETRY_WRITE, catch_to=RECORD_FAILURE_BEFORE_JOB,
+        retry=RETRY_THROTTLED, catch_to=failed_before_job(g, "SubmitJob"),
     ))
     g.add("WaitForJobCompletion", wait(f"{PARAMS}.waitForJobCompletionSeconds", "CheckJobStatus"))
     g.add("CheckJobStatus", aws_sdk(
@@ -348,10 +358,22 @@ def add_compute_and_job(g: Graph, refs: WorkflowRefs) -> None:
         {"Reason": "the job had not ended, so its results may not be in S3"}, "$.keep", CLEANUP))
 
 
+def failed_before_job(g: Graph, step: str) -> str:
+    """The state recording that ``step`` failed before the job ran; returns its name.
+
+    The run fails with Error ``<step>Failed`` and a Cause holding the original error and cause (a Fail
+    state's error is never a reserved ``States.*`` name).
+    """
+    name = f"{step}Failed"
+    g.add(name, pass_parameters(
+        {"Error": name, "Cause.$": "States.Format('{}: {}', $.error.Error, $.error.Cause)"},
+        "$.failure", "NothingToExport",
+    ))
+    return name
+
+
 def add_failure_before_job(g: Graph) -> None:
     """Failures before the job ran: nothing was written to the file system, so nothing is lost by deleting it."""
-    g.add(RECORD_FAILURE_BEFORE_JOB, pass_parameters(
-        {"Error.$": "$.error.Error", "Cause.$": "$.error.Cause"}, "$.failure", "NothingToExport"))
     g.add("NothingToExport", pass_result(True, "$.dataSafe", CLEANUP))
     g.add(MARK_DATA_SAFE, pass_result(True, "$.dataSafe", CLEANUP))
 

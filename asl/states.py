@@ -17,19 +17,18 @@ LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 RETRY_READ = [
     {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 4, "BackoffRate": 2.0},
 ]
-# Creates and updates carry a client token where the API has one, or are only
-# retried on errors that mean the request was not carried out.
-THROTTLING_ERRORS = [
-    "FSx.ThrottlingException",
-    "Batch.TooManyRequestsException",
-    "Ec2.RequestLimitExceededException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.ServiceException",
-    "SecretsManager.ThrottlingException",
-    "Sfn.ThrottlingException",
-]
+# Creates carry a per-run client token (FSx, EC2) or are idempotent (UpdateComputeEnvironment): any
+# failure may be retried.
 RETRY_WRITE = [
-    {"ErrorEquals": THROTTLING_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 4, "BackoffRate": 2.0},
+    {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 4, "BackoffRate": 2.0},
+]
+# RegisterJobDefinition and SubmitJob have no client token: a retry after a request that was carried out
+# would leave a second revision or run a second job. Only throttling is retried: Batch models no
+# throttling error, so it arrives as the service's generic error (Step Functions names aws-sdk errors
+# after the Java SDK v2 exception classes).
+RETRY_THROTTLED = [
+    {"ErrorEquals": ["Batch.BatchException", "Batch.TooManyRequestsException"],
+     "IntervalSeconds": 2, "MaxAttempts": 4, "BackoffRate": 2.0},
 ]
 # Cleanup must get through transient refusals: a compute environment still
 # UPDATING, a data repository task still running (DeleteFileSystem is refused

@@ -69,9 +69,9 @@ def _check_template(template: str) -> None:
 _check_template(TEMPLATE)
 
 
-def user_data_expression(dns_name_path: str, mount_name_path: str) -> str:
-    """The intrinsic that renders the user data, base64-encoded, from two state-data paths."""
-    return f"States.Base64Encode(States.Format('{TEMPLATE}', {dns_name_path}, {mount_name_path}))"
+def user_data_expression(dns_name: str, mount_name: str) -> str:
+    """The intrinsic that renders the user data, base64-encoded, from two intrinsic arguments (paths or calls)."""
+    return f"States.Base64Encode(States.Format('{TEMPLATE}', {dns_name}, {mount_name}))"
 
 
 def render(dns_name: str, mount_name: str) -> str:

@@ -1,18 +1,47 @@
 """Offline emulated AWS (moto plus what moto lacks) on which the real state machines run end to end.
 
+    from emulation import BatchScenario, Emulation, Scenario, run_workflow, setup_stack
+    import asl
+
+    with Emulation(Scenario(batch=BatchScenario.host_ec2_then_succeeds(2))) as emu:
+        stack = setup_stack(emu, "taskexport", runtime_params={"jobTimeoutMinutes": 120})
+        result = run_workflow(asl.build_definition(stack.refs), role_arn=stack.role_arn,
+                              name=stack.refs.state_machine_name, execution_name="run-1", stack=stack)
+        result.status, result.error, result.calls, result.leftovers, result.lustre
+        emu.s3_objects(stack.refs.bucket_name)
+
+Time: nothing sleeps. Wait states and Retry intervals advance an emulated clock by their
+full length (so the secret can keep realistic waits, and durations measured on the
+clock are realistic), and every lifecycle (file system, association, task, job attempt,
+auto export queue, metric datapoints) is an event on that clock. A whole run takes
+about a second of real time. ``emu.advance(seconds)`` moves the clock from a test.
+
 What is added to moto, and where:
-- ``clock``: emulated time; Wait states and lifecycles run on it, nothing sleeps.
-- ``sfn``: Step Functions interpreter patches (time, SDK casing, error names, call log, faults).
-- ``fsx`` / ``fsx_api``: Lustre lifecycles, data repository associations and tasks, file contents, export.
-- ``batch``: jobs without docker (attempts, retry strategy, files written onto Lustre), CE updates.
+- ``clock``: the emulated clock and its scheduled events.
+- ``scenario``: what the emulated AWS does (outcomes, durations, injected faults).
+- ``sfn``: Step Functions interpreter patches (time, SDK casing, error names, JSONPath,
+  States.ALL vs States.Runtime, call log, faults).
+- ``fsx`` / ``fsx_api``: Lustre lifecycles, data repository associations and tasks, file
+  contents, export to S3; wired into moto's FSx backend and responses.
+- ``batch``: jobs without docker (attempts, retry strategy, files written onto the Lustre
+  file system the launch template mounts), compute environment launch template updates.
 - ``lambdas``: Lambda invoke runs the real handler from ``lambda/`` in-process.
 - ``metrics``: AgeOfOldestQueuedMessage datapoints from the auto export queue.
+- ``core``: ``Emulation``, the context that installs and removes all of the above.
 - ``stack``: the stack's resources in moto, and the ``WorkflowRefs`` to build the definition from.
-- ``runner``: run a definition, get status, timeline, calls, leftovers and the file system's lifetime.
+- ``runner``: run a definition; status, timeline, calls, leftovers, the file system's lifetime.
 """
 
 from emulation.core import Emulation, active
-from emulation.runner import LustreLifetime, RunResult, StateVisit, run_workflow
+from emulation.runner import (
+    LustreLifetime,
+    RunResult,
+    StartedRun,
+    StateVisit,
+    finish_workflow,
+    run_workflow,
+    start_workflow,
+)
 from emulation.scenario import (
     BatchScenario,
     Fault,
@@ -34,9 +63,12 @@ __all__ = [
     "MetricsScenario",
     "RunResult",
     "Scenario",
+    "StartedRun",
     "StateVisit",
     "active",
+    "finish_workflow",
     "run_workflow",
     "runtime_parameters",
     "setup_stack",
+    "start_workflow",
 ]

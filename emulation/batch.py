@@ -362,8 +362,11 @@ def _host_scratch_path(job_def: JobDefinition) -> str | None:
     return None
 
 
-def _decode_user_data(user_data: str) -> str:
+def _decode_user_data(user_data: Any) -> str:
+    """moto keeps UserData as a Base64EncodedString; accept that or plain base64 text."""
     try:
+        if hasattr(user_data, "decode") and not isinstance(user_data, (str, bytes)):
+            return str(user_data.decode())
         return base64.b64decode(user_data).decode("utf-8", errors="replace")
     except Exception:
         return ""

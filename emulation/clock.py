@@ -45,6 +45,8 @@ class EmulatedClock:
         self.lock = threading.RLock()
         self.waited_seconds = 0.0  # total of the Wait states and retry intervals that were skipped
         self.waits = 0
+        self.waits_released = threading.Event()  # cleared: Wait states block (real time) until set again
+        self.waits_released.set()
 
     # --- reading -----------------------------------------------------------------------------
     def seconds(self) -> float:

@@ -10,10 +10,14 @@ other tests in the same process see stock moto.
 
 from __future__ import annotations
 
+import functools
+import os
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import boto3
 from moto import mock_aws
 from moto.batch.models import batch_backends
 from moto.core.config import default_user_config
@@ -32,6 +36,11 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 
 _ACTIVE: list[Emulation] = []
+
+
+@functools.cache
+def _shared_session() -> boto3.Session:
+    return boto3.Session()
 
 
 def active() -> Emulation:
@@ -74,7 +83,12 @@ class Emulation:
     def __enter__(self) -> Emulation:
         stack = ExitStack()
         try:
+            # No AMI catalogue (nothing here launches instances): saves a quarter second per emulation.
+            stack.enter_context(mock.patch.dict(os.environ, {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}))
             stack.enter_context(mock_aws())
+            # moto resets boto3's default session on start; reuse one, so botocore's service models
+            # are parsed once per process instead of once per emulation.
+            stack.enter_context(mock.patch.object(boto3, "DEFAULT_SESSION", _shared_session()))
             previous = dict(default_user_config.get("stepfunctions", {}))
             default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
             stack.callback(lambda: default_user_config.__setitem__("stepfunctions", previous))
@@ -92,6 +106,7 @@ class Emulation:
 
     def __exit__(self, *exc: object) -> None:
         assert self._stack is not None
+        self.release_waits()
         self._stack.close()
         self._stack = None
 
@@ -102,6 +117,13 @@ class Emulation:
 
     def now(self) -> float:
         return self.clock.seconds()
+
+    def hold_waits(self) -> None:
+        """From now on, an execution that reaches a Wait state stays there (RUNNING) until ``release_waits``."""
+        self.clock.waits_released.clear()
+
+    def release_waits(self) -> None:
+        self.clock.waits_released.set()
 
     # --- moto glue -------------------------------------------------------------------------------
     def _s3(self) -> Any:

@@ -44,17 +44,21 @@ class LambdaRunner:
     source_dir: Path
     extra_paths: list[Path] = field(default_factory=list)  # also importable (e.g. the project root: parameters.py)
     invocations: list[Invocation] = field(default_factory=list)
+    _warm: dict[tuple[str, float], ModuleType] = field(default_factory=dict)
 
     def load(self, module_name: str) -> ModuleType:
-        """A fresh copy of ``<source_dir>/<module_name>.py`` (module state never leaks between invocations)."""
+        """``<source_dir>/<module_name>.py``, loaded once per emulation and file version (a warm Lambda)."""
         path = self.source_dir / f"{module_name}.py"
         if not path.is_file():
             raise FileNotFoundError(f"Lambda handler module {path} does not exist")
-        spec = importlib.util.spec_from_file_location(f"emulated_lambda_{module_name}_{uuid.uuid4().hex}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        key = (str(path), path.stat().st_mtime)
+        if key not in self._warm:
+            spec = importlib.util.spec_from_file_location(f"emulated_lambda_{module_name}_{uuid.uuid4().hex}", path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._warm[key] = module
+        return self._warm[key]
 
     def invoke(self, fn: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         """Run the handler; returns (payload JSON, errored, log text) like moto's docker path."""

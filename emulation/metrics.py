@@ -73,7 +73,7 @@ class ExportQueueMetric:
                 "MetricName": METRIC_NAME,
                 "Dimensions": [{"Name": "FileSystemId", "Value": file_system_id},
                                {"Name": "Publisher", "Value": "AutoExport"}],
-                "Timestamp": self.clock.at(at),
+                "Timestamp": self.clock.at(at).replace(tzinfo=None),  # moto compares naive UTC
                 "Value": value,
                 "Unit": "Seconds",
             }],

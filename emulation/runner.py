@@ -108,6 +108,30 @@ def run_workflow(
 
     ``stack`` (from ``setup_stack``) enables the leftover checks, which need the run prefix and the baseline.
     """
+    started = start_workflow(definition, role_arn=role_arn, name=name, execution_name=execution_name,
+                             execution_input=execution_input, emulation=emulation)
+    return finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    execution_arn: str
+    execution_name: str
+    started_at: float  # emulated second
+    real_start: float
+    emulation: Emulation
+
+
+def start_workflow(
+    definition: dict[str, Any],
+    *,
+    role_arn: str,
+    name: str,
+    execution_name: str,
+    execution_input: dict[str, Any] | None = None,
+    emulation: Emulation | None = None,
+) -> StartedRun:
+    """Create or update state machine ``name`` and start one execution; returns at once."""
     emu = emulation or active()
     sfn = boto3.client("stepfunctions", region_name=emu.region)
     text = json.dumps(definition)
@@ -117,33 +141,40 @@ def run_workflow(
         machine_arn = existing[0]
     else:
         machine_arn = sfn.create_state_machine(name=name, definition=text, roleArn=role_arn)["stateMachineArn"]
-    first_call = len(emu.calls.calls)
-    started_at = emu.now()
-    real_start = time.monotonic()
+    started_at, real_start = emu.now(), time.monotonic()
     execution_arn = sfn.start_execution(stateMachineArn=machine_arn, name=execution_name,
                                         input=json.dumps(execution_input or {}))["executionArn"]
-    status = _wait(emu, execution_arn, real_start + timeout_seconds)
+    return StartedRun(execution_arn, execution_name, started_at, real_start, emu)
+
+
+def finish_workflow(started: StartedRun, *, stack: EmulatedStack | None = None,
+                    timeout_seconds: float = 60.0) -> RunResult:
+    """Wait (at most ``timeout_seconds`` real seconds, then stop it) for a started execution; report on it."""
+    emu = started.emulation
+    sfn = boto3.client("stepfunctions", region_name=emu.region)
+    execution_arn = started.execution_arn
+    status = _wait(emu, execution_arn, time.monotonic() + timeout_seconds)
     if status == "RUNNING":
         sfn.stop_execution(executionArn=execution_arn, error="EmulationTimeout",
                            cause=f"not ended within {timeout_seconds} real seconds")
         _wait(emu, execution_arn, time.monotonic() + 5.0)
-    real_seconds = time.monotonic() - real_start
+    real_seconds = time.monotonic() - started.real_start
     events = _history(sfn, execution_arn)
     emu.clock.settle()
     error, cause, output = _outcome(events)
-    calls = emu.calls.calls[first_call:]
+    calls = emu.calls.of(execution_arn)
     return RunResult(
         execution_arn=execution_arn,
         status=status,
         error=error,
         cause=cause,
         output=output,
-        timeline=_timeline(emu, events, started_at),
-        calls=emu.calls.counts(first_call),
+        timeline=_timeline(emu, events, started.started_at),
+        calls=emu.calls.counts(execution_arn),
         call_errors=[(c.operation, c.error) for c in calls if c.error],
-        leftovers=leftovers(emu, stack, execution_name) if stack is not None else None,
-        lustre=lustre_lifetime(emu, started_at),
-        emulated_seconds=emu.now() - started_at,
+        leftovers=leftovers(emu, stack, started.execution_name) if stack is not None else None,
+        lustre=lustre_lifetime(emu, started.started_at),
+        emulated_seconds=emu.now() - started.started_at,
         real_seconds=real_seconds,
         events=events,
     )
@@ -243,9 +274,11 @@ def lustre_lifetime(emu: Emulation, since: float = 0.0) -> LustreLifetime | None
     job_end = job.stopped_at if job is not None else None
     ends = [t.end_time for t in emu.fsx.tasks.values() if t.file_system_id == fs.file_system_id
             and t.task_type == "EXPORT_TO_REPOSITORY" and t.lifecycle == "SUCCEEDED" and t.end_time is not None]
-    if fs.queue_drained_at is not None:
+    if fs.queue_drained_at is not None and not fs.queue:
         ends.append(fs.queue_drained_at)
     export_done = max(ends) if ends else None
+    if export_done is not None and job_end is not None:
+        export_done = max(export_done, job_end)  # auto export may have drained while the job still ran
 
     def span(a: float | None, b: float | None) -> float | None:
         return None if a is None or b is None else b - a

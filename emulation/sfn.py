@@ -4,15 +4,27 @@
   emulated clock instead of sleeping; ``$$.State.EnteredTime``, ``$$.Execution.StartTime``,
   history event timestamps and the execution's stop date read the emulated clock.
 - AWS SDK integrations: moto 5.2.5 passes Parameters to boto3 unchanged and returns
-  botocore's keys unchanged, so a Batch ``JobName`` is silently dropped and results come
-  back camelCase. Step Functions itself accepts PascalCase members for every service and
+  botocore's keys unchanged, so a Batch ``JobName`` never reaches the request (a missing
+  required member fails the task with ``States.Runtime``) and results come back camelCase. Step Functions itself accepts PascalCase members for every service and
   returns PascalCase keys (AWS_FACTS.md). The request/response normalisation of LocalStack
   (the code moto's interpreter is taken from) is restored here, with response keys spelt
   as the Java SDK v2 names them (``DNSName`` -> ``DnsName``, ``jobId`` -> ``JobId``,
   ``ResourceARN`` stays).
 - Error names: moto names an aws-sdk error ``<service>.<Code>Exception`` with the service
-  spelt as in the Resource (``fsx.BadRequestException``); Step Functions spells the prefix
-  ``FSx``, ``Batch``, ``Ec2``... (AWS_FACTS.md). Bindings for those are added.
+  spelt as in the Resource (``fsx.BadRequestException``; an error code botocore does not
+  model: ``fsx.fsxException``); Step Functions spells the prefix ``FSx``, ``Batch``, ``Ec2``...
+  (AWS_FACTS.md). Bindings for those are added: ``FSx.BadRequestException``,
+  ``Batch.ClientException``, and for unmodeled codes such as throttling ``FSx.FSxException``,
+  ``Batch.BatchException``, ``Ec2.Ec2Exception``.
+- JSONPath: a definite path below an array index (``$.FileSystems[0].Lifecycle``) gives the
+  value, not moto's ``[value]``.
+- ``States.ALL`` does not catch ``States.Runtime`` nor ``States.DataLimitExceeded`` (Step
+  Functions developer guide, "Error names"); moto catches them, which hides e.g. a JSONPath
+  that does not resolve in a Task's Parameters (in AWS that fails the execution, skipping
+  every cleanup state).
+- ``Emulation.hold_waits()`` makes Wait states block until released, so an execution can be
+  kept RUNNING while another one starts (concurrent-run tests).
+- Clients: one boto3 client per service and region instead of one per task call.
 - Call log: every aws-sdk and lambda:invoke call the state machine makes is recorded
   (botocore event hooks on the caller's session never see the interpreter's own clients).
 - Faults: a scenario can make a given call fail with a given AWS error code.
@@ -35,6 +47,7 @@ from botocore.errorfactory import ClientExceptionsFactory
 from botocore.model import ListShape, ServiceModel, StructureShape
 from jsonpath_ng.ext import parse as parse_json_path
 from moto.stepfunctions.parser import models as parser_models
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
@@ -50,6 +63,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function import tim
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401  (imports every ASL component)
+from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
 from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
 from moto.stepfunctions.parser.backend import execution as execution_module
 
@@ -76,6 +90,7 @@ _BOTO_NAMES = {"sfn": "stepfunctions", "states": "stepfunctions"}
 class Call:
     operation: str  # as in the Resource: "fsx:describeFileSystems", "lambda:invoke"
     at: float  # emulated second
+    execution_arn: str = ""
     error: str | None = None  # AWS error code when the call failed
 
 
@@ -83,9 +98,13 @@ class Call:
 class CallLog:
     calls: list[Call] = field(default_factory=list)
 
-    def counts(self, since: int = 0) -> dict[str, int]:
+    def of(self, execution_arn: str) -> list[Call]:
+        return [c for c in self.calls if c.execution_arn == execution_arn]
+
+    def counts(self, execution_arn: str | None = None) -> dict[str, int]:
+        """Calls by operation (of one execution, or of all)."""
         out: dict[str, int] = {}
-        for call in self.calls[since:]:
+        for call in self.calls if execution_arn is None else self.of(execution_arn):
             out[call.operation] = out.get(call.operation, 0) + 1
         return dict(sorted(out.items()))
 
@@ -171,6 +190,8 @@ def install(
 ) -> None:
     _install_time(stack, clock_for)
     _install_json_path(stack)
+    _install_catch_all(stack)
+    _install_client_cache(stack)
     stack.enter_context(mock.patch.dict(aws_sdk_module._SERVICE_ERROR_NAMES,
                                         {k.lower(): v for k, v in SERVICE_ERROR_PREFIXES.items()}))
 
@@ -200,7 +221,11 @@ def _logged(original: Callable[..., Any], clock_for: Callable[[], EmulatedClock]
 
     def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
         service, action = self.resource.api_name, self.resource.api_action
-        call = Call(f"{service}:{action}", clock_for().seconds())
+        try:
+            execution_arn = env.states.context_object.context_object_data["Execution"]["Id"]
+        except (AttributeError, KeyError, TypeError):
+            execution_arn = ""
+        call = Call(f"{service}:{action}", clock_for().seconds(), execution_arn)
         calls_for().calls.append(call)
         faults = faults_for()
         for i, fault in enumerate(faults):
@@ -220,13 +245,18 @@ def _logged(original: Callable[..., Any], clock_for: Callable[[], EmulatedClock]
 _INDEFINITE = re.compile(r"\[\*\]|\.\*|\.\.|\[\?|\[[^\]]*[:,][^\]]*\]")
 
 
+@cache
+def _parsed_path(path: str) -> Any:
+    return parse_json_path(path)  # jsonpath_ng builds a parser per call: parse each path once
+
+
 def extract_json(path: str, data: Any) -> Any:
     """JSONPath as Step Functions evaluates it: a definite path gives one value, an indefinite one a list.
 
     moto 5.2.5 returns ``[value]`` for ``$.FileSystems[0].Lifecycle`` (a definite path
     below an array index); Step Functions (Jayway JsonPath) returns ``value``.
     """
-    matches = parse_json_path(path).find(data)
+    matches = _parsed_path(path).find(data)
     indefinite = bool(_INDEFINITE.search(path))
     if not matches:
         if indefinite:
@@ -244,11 +274,47 @@ def _install_json_path(stack: ExitStack) -> None:
             stack.enter_context(mock.patch.object(module, "extract_json", extract_json))
 
 
+def _install_client_cache(stack: ExitStack) -> None:
+    """One boto3 client per (service, region) instead of one per task call (client creation costs ~15 ms)."""
+    original = boto_client_module.boto_client_for
+    clients: dict[tuple[str, str], Any] = {}
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (service, region)
+        if key not in clients:
+            clients[key] = original(region=region, service=service, state_credentials=state_credentials)
+        return clients[key]
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
+            stack.enter_context(mock.patch.object(module, "boto_client_for", boto_client_for))
+
+
+UNCATCHABLE_BY_ALL = ("States.Runtime", "States.DataLimitExceeded")
+
+
+def _install_catch_all(stack: ExitStack) -> None:
+    original = ErrorEqualsDecl._eval_body
+
+    def eval_body(self: ErrorEqualsDecl, env: Any) -> None:
+        error_name = env.stack[-1]
+        names = [e.error_name for e in self.error_names]
+        if (getattr(error_name, "error_name", None) in UNCATCHABLE_BY_ALL and "States.ALL" in names
+                and error_name.error_name not in names):
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    stack.enter_context(mock.patch.object(ErrorEqualsDecl, "_eval_body", eval_body))
+
+
 def _install_time(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> None:
     clock = clock_for()
     clock_module = clock_datetime_module(clock)
 
     def wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
+        clock_for().waits_released.wait(timeout=120)  # Emulation.hold_waits(): keep this execution RUNNING
         if wait_seconds > 0 and env.is_running():
             clock_for().skip_wait(float(wait_seconds))
 

@@ -84,8 +84,11 @@ def setup_stack(
     prefix = (env_name or BY_NAME["envName"].defaults[mode]).lower()
     tags = stack_tags(stack, mode)
     tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
-    session = boto3.Session(region_name=region)
-    ec2, iam = session.client("ec2"), session.client("iam")
+    # The default session: botocore's service models load once per process, not once per stack.
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=region)
+
+    ec2, iam = client("ec2"), client("iam")
 
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
@@ -96,7 +99,7 @@ def setup_stack(
     ])
 
     bucket = f"{prefix}-{stack}-data-{account}"
-    s3 = session.client("s3")
+    s3 = client("s3")
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket)
     else:
@@ -104,7 +107,7 @@ def setup_stack(
 
     secret_name = f"{prefix}-{stack}-runtime-parameters"
     text = secret_string if secret_string is not None else json.dumps(runtime_parameters(mode, runtime_params))
-    secret_arn = session.client("secretsmanager").create_secret(Name=secret_name, SecretString=text, Tags=tag_list)["ARN"]
+    secret_arn = client("secretsmanager").create_secret(Name=secret_name, SecretString=text, Tags=tag_list)["ARN"]
 
     def role(name: str) -> str:
         return iam.create_role(RoleName=f"{prefix}-{stack}-{name}", AssumeRolePolicyDocument=json.dumps(TRUST),
@@ -122,7 +125,7 @@ def setup_stack(
         LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"}},
     )["LaunchTemplate"]
 
-    batch = session.client("batch")
+    batch = client("batch")
     ce_name = f"{prefix}-{stack}-ce"
     ce_arn = batch.create_compute_environment(
         computeEnvironmentName=ce_name, type="MANAGED", state="ENABLED", serviceRole=batch_role,
@@ -139,7 +142,7 @@ def setup_stack(
         computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce_arn}], tags=tags,
     )["jobQueueArn"]
 
-    lam = session.client("lambda")
+    lam = client("lambda")
     env = {"MODE": mode, "MAX_VCPUS": str(max_vcpus), "NAME_PREFIX": prefix}
 
     def function(module: str) -> str:

@@ -116,6 +116,9 @@ def walk_output(shape, path):
         else:
             members = {pascal(m): s for m, s in shape.members.items()}
             assert member in members, f"{path}: {member} is not a member of {shape.name}"
+            # Step Functions spells result members as the Java SDK v2 does: an acronym is not kept
+            # (DNSName comes back as DnsName), so a path through one cannot be trusted either way.
+            assert not re.search(r"[A-Z]{2}", member), f"{path}: {member} is spelt differently by Step Functions"
             shape = members[member]
     return shape
 
@@ -142,3 +145,18 @@ def test_the_checker_finds_a_bad_enum_and_a_missing_required_member():
     check_value(op.input_shape, {"Type": "EXPORT", "FileSystemId.$": "$.x"}, "x", problems)
     assert any("'EXPORT' is not one of" in p for p in problems)
     assert any("required member Report missing" in p for p in problems)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_paths_into_a_described_file_system_avoid_acronym_members(mode):
+    """$.fsStatus.FileSystem holds a whole DescribeFileSystems item: every path into it is checked too."""
+    defn = build_definition(sample_refs(mode))
+    shape = operation("fsx", "describeFileSystems").output_shape.members["FileSystems"].member
+    for path in set(re.findall(r"\$\.fsStatus\.FileSystem(?:\.[A-Za-z0-9]+)+", str(defn))):
+        walk_output(shape, "$" + path[len("$.fsStatus.FileSystem"):])
+
+
+def test_the_output_walker_refuses_an_acronym_member():
+    shape = operation("fsx", "describeFileSystems").output_shape.members["FileSystems"].member
+    with pytest.raises(AssertionError, match="DNSName is spelt differently"):
+        walk_output(shape, "$.DNSName")

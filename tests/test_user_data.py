@@ -64,5 +64,15 @@ def test_launch_template_renders_the_user_data_from_the_described_file_system():
     state = build_definition(sample_refs("taskexport"))["States"]["CreateLaunchTemplate"]
     data = state["Parameters"]["LaunchTemplateData"]
     assert data["UserData.$"] == user_data_expression(
-        "$.fsStatus.FileSystem.DNSName", "$.fsStatus.FileSystem.LustreConfiguration.MountName")
+        "States.Format('{}.fsx.us-east-1.amazonaws.com', $.fs.FileSystemId)",
+        "$.fsStatus.FileSystem.LustreConfiguration.MountName")
     assert data["MetadataOptions"]["HttpTokens"] == "required"
+
+
+def test_dns_name_follows_the_partition_of_the_region():
+    import dataclasses
+
+    from asl.common import dns_name_expression
+
+    refs = dataclasses.replace(sample_refs("taskexport"), region="cn-north-1")
+    assert dns_name_expression(refs) == "States.Format('{}.fsx.cn-north-1.amazonaws.com.cn', $.fs.FileSystemId)"

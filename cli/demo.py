@@ -1,0 +1,195 @@
+"""``demo``: the whole thing offline, on the emulated AWS of ``emulation/`` (no credentials, no network).
+
+The stack's resources are created in moto, the state machine is the one ``asl`` generates for the
+mode, and the run is started and followed by the same code as ``run``. Then: what is in the bucket,
+what the run left behind (nothing, when it went well) and the run's figures on the emulated clock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Annotated, Any
+from unittest import mock
+
+import typer
+from rich.table import Table
+
+import automation
+from asl import build_definition
+from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, PollOption, clock, console, fail, one_line_errors
+from cli.progress import follow_and_report
+from cli.scenarios import SCENARIOS, NamedScenario, scenario_names
+from parameters import MODES, check_mode
+
+# Variables that would send boto3 to a real account, or to a profile this machine may not have.
+REAL_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+                      "AWS_ENDPOINT_URL", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
+
+
+@contextmanager
+def offline_aws(region: str) -> Iterator[None]:
+    """Fake credentials and no profile for the demo's duration (moto answers every call).
+
+    moto's Step Functions interpreter logs every error a state catches, with the whole state
+    as text; the run's own report says what matters, so those logs are silenced meanwhile.
+    """
+    cleared = {k: v for k, v in os.environ.items() if k not in REAL_AWS_VARIABLES}
+    cleared.update({"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_SESSION_TOKEN": "demo",
+                    "AWS_DEFAULT_REGION": region})
+    interpreter_log = logging.getLogger("moto.stepfunctions.parser")
+    level = interpreter_log.level
+    interpreter_log.setLevel(logging.CRITICAL)
+    try:
+        with mock.patch.dict(os.environ, cleared, clear=True):
+            yield
+    finally:
+        interpreter_log.setLevel(level)
+
+
+def deploy_emulated(emu: Any, mode: str, *, stack: str | None = None,
+                    runtime_params: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, str]]:
+    """What `pulumi up` makes, in the emulation ``emu``: the stack's resources and its state machine.
+
+    Returns the ``emulation.EmulatedStack`` and the stack outputs, as ``stack.py`` exports them.
+    """
+    from emulation import setup_stack
+
+    stack_name = stack or mode
+    emulated = setup_stack(emu, mode, stack=stack_name, runtime_params=dict(runtime_params or {}))
+    refs = emulated.refs
+    sfn = automation.aws_client("stepfunctions", emu.region)
+    machine = sfn.create_state_machine(name=refs.state_machine_name, roleArn=emulated.role_arn,
+                                       definition=json.dumps(build_definition(refs)))["stateMachineArn"]
+    outputs = {"mode": mode, "stateMachineArn": machine, "secretName": emulated.secret_name,
+               "bucketName": refs.bucket_name, "computeEnvironment": emulated.compute_environment_name,
+               "jobQueue": refs.job_queue_arn.rsplit("/", 1)[-1]}
+    return emulated, outputs
+
+
+def choose(name: str, mode: str) -> NamedScenario:
+    """The scenario ``name`` for ``mode``; ``typer.Exit`` with a one-line error otherwise."""
+    check_mode(mode)
+    if name not in SCENARIOS:
+        fail(f"--scenario={name!r} is not accepted: accepted {', '.join(scenario_names(mode))}", EXIT_BAD_INPUT)
+    chosen = SCENARIOS[name]
+    if mode not in chosen.modes:
+        fail(f"--scenario={name!r} is not accepted with --mode={mode}: accepted {', '.join(scenario_names(mode))}",
+             EXIT_BAD_INPUT)
+    return chosen
+
+
+def show_scenarios() -> None:
+    table = Table(title="emulation scenarios (demo --scenario NAME)", title_justify="left")
+    for column in ("name", "modes", "expected", "what happens"):
+        table.add_column(column, overflow="fold")
+    for name, item in SCENARIOS.items():
+        table.add_row(name, ", ".join(item.modes), item.expected, item.description)
+    console.print(table)
+
+
+def demo(
+    mode: Annotated[str, typer.Option("--mode", "-m", help=f"Workflow variant: {' or '.join(MODES)}.")] = MODES[0],
+    scenario: Annotated[str, typer.Option("--scenario", help="What the emulated AWS does (see --list).")] = "success",
+    list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+    settings: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE", help="Runtime parameter for this demo run (repeatable), checked as "
+                                           "`params set` checks it, e.g. --set waitForLustreCreationSeconds=120.")]
+    = None,
+    poll_seconds: PollOption = 0.05,
+    timeout_seconds: Annotated[float, typer.Option("--timeout-seconds", min=1.0,
+                                                   help="Real seconds to wait for the run.")] = 300.0,
+) -> None:
+    """Run the workflow end to end on an emulated AWS: no credentials, no network. Exit code 0 only if it SUCCEEDED."""
+    if list_scenarios:
+        show_scenarios()
+        return
+    with one_line_errors():
+        chosen = choose(scenario, mode)
+        overrides = dict(chosen.runtime_params)
+        for text in settings or []:
+            key, value = automation.parse_assignment(text)
+            overrides[key] = automation.check_assignment(mode, key, value)
+    # Imported here: the emulation patches moto and is only needed by the demo.
+    from emulation import Emulation
+
+    region = "us-east-1"
+    with one_line_errors(), offline_aws(region), Emulation(chosen.build(), region=region) as emu:
+        stack, outputs = deploy_emulated(emu, mode, runtime_params=overrides)
+        refs = stack.refs
+        sfn, s3 = automation.aws_client("stepfunctions", region), automation.aws_client("s3", region)
+        console.print(f"[bold]demo[/] of the {mode} workflow on an emulated AWS, scenario [bold]{scenario}[/]: "
+                      f"{chosen.description}")
+        _show_stack(outputs, overrides)
+        started = emu.now()
+        handle = automation.start_run(mode, stack_outputs=outputs, sfn=sfn)
+        outcome = follow_and_report(console, handle, sfn=sfn, s3=s3, bucket=refs.bucket_name,
+                                    poll_seconds=poll_seconds, now=emu.clock.now, timeout_seconds=timeout_seconds)
+        if outcome.status == "RUNNING":
+            sfn.stop_execution(executionArn=handle.execution_arn, error="DemoTimeout",
+                               cause=f"not ended within {timeout_seconds} real seconds")
+            fail(f"the run did not end within --timeout-seconds={timeout_seconds}: stopped it")
+        _show_aftermath(emu, stack, handle, started, outcome, chosen)
+    if not outcome.succeeded:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _show_stack(outputs: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    table = Table(title="emulated stack (what `pulumi up` would have made)", title_justify="left")
+    table.add_column("output", style="bold")
+    table.add_column("value", overflow="fold")
+    for name, value in outputs.items():
+        table.add_row(name, str(value))
+    console.print(table)
+    changed = ", ".join(f"{k}={json.dumps(v)}" for k, v in overrides.items()) or "none"
+    console.print(f"secret {outputs['secretName']}: the mode's runtime parameters at their defaults, except: "
+                  f"{changed}", soft_wrap=True)
+
+
+def _show_aftermath(emu: Any, stack: Any, handle: automation.RunHandle, started: float,
+                    outcome: automation.RunOutcome, chosen: NamedScenario) -> None:
+    from emulation.runner import leftovers, lustre_lifetime
+
+    left = leftovers(emu, stack, handle.name)
+    problems = [f"file system {fs} ({state})" for fs, state in left.file_systems]
+    problems += [f"launch template {t}" for t in left.launch_templates]
+    problems += [f"job definition {d.rsplit('/', 1)[-1]}" for d in left.active_job_definitions]
+    problems += [f"job {j} not ended" for j in left.unfinished_jobs]
+    if not left.compute_environment_restored:
+        problems.append(f"compute environment still on launch template {left.compute_environment_launch_template}")
+    if problems:
+        console.print("[yellow]left behind:[/] " + "; ".join(problems)
+                      + "  (`batch-lustre sweep` finds and deletes per-run leftovers)", soft_wrap=True)
+    else:
+        console.print("[green]nothing left behind:[/] no file system, launch template, job definition or running job; "
+                      "the compute environment is back on its baseline launch template")
+
+    figures = Table(title="the run's figures (emulated time)", title_justify="left")
+    figures.add_column("figure", style="bold")
+    figures.add_column("value", justify="right")
+    figures.add_row("run duration", clock(emu.now() - started))
+    figures.add_row("states entered", str(outcome.states_entered))
+    calls = emu.calls.counts(handle.execution_arn)
+    figures.add_row("AWS calls by the state machine", str(sum(calls.values())))
+    lifetime = lustre_lifetime(emu, started)
+    if lifetime is not None:
+        for label, value in (("file system creating", lifetime.creating),
+                             ("  then waiting for the job", lifetime.waiting_before_job),
+                             ("  job running", lifetime.job),
+                             ("  job end until export done", lifetime.after_job_until_export_done),
+                             ("  export done until delete", lifetime.after_export_until_delete),
+                             ("file system lifetime", lifetime.total)):
+            figures.add_row(label, clock(value) if value is not None else "-")
+    console.print(figures)
+    console.print("calls: " + ", ".join(f"{op} x{n}" for op, n in calls.items()), soft_wrap=True)
+    got = outcome.status + (f": {outcome.error}" if outcome.error else "")
+    matches = got == chosen.expected or (chosen.expected == "FAILED" and outcome.status == "FAILED")
+    console.print(f"scenario expected {chosen.expected}; the run ended {got}"
+                  + ("" if matches else "  [bold red](not as expected)[/]"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

@@ -1,0 +1,119 @@
+"""``batch-lustre params show|set`` against the emulated AWS: round trip, and refusals that change nothing."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from cli.demo import deploy_emulated
+from emulation import Emulation, Scenario, runtime_parameters
+
+runner = CliRunner()
+@pytest.fixture
+def secret():
+    """An emulated secret holding the taskexport stack's runtime parameters at their defaults (as ``pulumi up``
+    writes it): (name, a function reading (version id, text))."""
+    with Emulation(Scenario()) as emu:
+        client = boto3.client("secretsmanager", region_name=emu.region)
+        name = "taskexport-runtime-parameters"
+        client.create_secret(Name=name, SecretString=json.dumps(runtime_parameters("taskexport"), sort_keys=True))
+
+        def current():
+            found = client.get_secret_value(SecretId=name)
+            return found["VersionId"], found["SecretString"]
+
+        yield name, current
+
+
+def test_the_secret_of_the_emulated_stack_is_the_one_params_reads():
+    with Emulation(Scenario()) as emu:
+        stack, _ = deploy_emulated(emu, "taskexport")
+        shown = params("show", "-s", "taskexport", "--secret-id", stack.secret_name)
+    assert shown.exit_code == 0, shown.output
+    assert "every value is as in Pulumi.taskexport.yaml" in shown.output
+
+
+def params(*args: str):
+    return runner.invoke(app, ["params", *args], env={"COLUMNS": "200"})
+
+
+def test_set_then_show_round_trips_and_show_marks_what_differs_from_stack_config(secret):
+    name, current = secret
+    result = params("set", "-s", "taskexport", "--secret-id", name, "lustreStorageCapacity=4800", "deleteLustre=false")
+    assert result.exit_code == 0, result.output
+    assert "lustreStorageCapacity: 2400 -> 4800" in result.output
+    assert "deleteLustre: true -> false" in result.output
+    stored = json.loads(current()[1])
+    assert stored["lustreStorageCapacity"] == 4800 and stored["deleteLustre"] is False
+
+    shown = params("show", "-s", "taskexport", "--secret-id", name)
+    assert shown.exit_code == 0, shown.output
+    rows = {line.split("│")[1].strip(): line for line in shown.output.splitlines() if line.count("│") >= 4}
+    assert "4800" in rows["lustreStorageCapacity"] and "*" in rows["lustreStorageCapacity"]
+    assert "*" not in rows["lustreImportedFileChunkSize"]
+    assert "differs from Pulumi.taskexport.yaml: deleteLustre, lustreStorageCapacity" in shown.output
+
+
+def test_show_of_an_untouched_secret_says_every_value_is_as_in_stack_config(secret):
+    name, _ = secret
+    shown = params("show", "-s", "taskexport", "--secret-id", name)
+    assert shown.exit_code == 0, shown.output
+    assert "every value is as in Pulumi.taskexport.yaml" in shown.output
+
+
+@pytest.mark.parametrize(("assignment", "message"), [
+    ("lustreStoragecapacity=2400",
+     "error: lustreStoragecapacity is not a runtime parameter of mode taskexport: accepted keys autoExport, "),
+    ("lustreStorageCapacity=1000",
+     'error: lustreStorageCapacity="1000" is not accepted: accepted 1200, 2400 or a multiple of 2400 (GiB, SCRATCH_2)'),
+    ("deleteLustre=maybe", 'error: deleteLustre="maybe" is not accepted: accepted true or false'),
+    ("jobDefinitionVcpus=1024",
+     "error: jobDefinitionVcpus=1024 is not accepted: accepted at most computeEnvironmentMaxvCpus=256"),
+    ("envName=Other", "error: envName is a stack config parameter, not a runtime one"),
+    ("deleteLustre", "error: 'deleteLustre' is not accepted: accepted KEY=VALUE"),
+])
+def test_a_refused_edit_is_one_line_exit_2_and_changes_nothing(secret, assignment, message):
+    name, current = secret
+    before = current()
+    # A valid assignment next to the refused one is not written either.
+    result = params("set", "-s", "taskexport", "--secret-id", name, "waitForJobCompletionSeconds=60", assignment)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert result.stderr.count("\n") == 1
+    assert current() == before
+
+
+def test_an_unknown_stack_is_one_line_exit_2():
+    result = params("show", "-s", "prod")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: stack 'prod' is not accepted: accepted autoexport, taskexport "
+                             f"(a stack needs a Pulumi.<stack>.yaml in {__import__('automation').ROOT})\n")
+
+
+def test_an_unknown_secret_is_one_line_exit_1(secret):
+    result = params("show", "-s", "taskexport", "--secret-id", "no-such-secret")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: secret 'no-such-secret' could not be read: ResourceNotFoundException")
+    assert result.stderr.count("\n") == 1
+
+
+def test_without_secret_id_nor_outputs_file_the_missing_pulumi_cli_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = params("show", "-s", "taskexport")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the pulumi CLI is not on PATH: install it from "
+                                    "https://www.pulumi.com/docs/install/")
+    assert result.stderr.count("\n") == 1
+
+
+def test_the_secret_name_comes_from_the_stack_outputs_file(secret, tmp_path):
+    name, _ = secret
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"secretName": name}))
+    shown = params("show", "-s", "taskexport", "--outputs-file", str(outputs))
+    assert shown.exit_code == 0, shown.output
+    assert f"in secret {name}" in shown.output

@@ -1,0 +1,159 @@
+"""``batch-lustre run`` and ``status`` against the emulated AWS: live progress, outcome, exit codes, refusals."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from cli.demo import deploy_emulated
+from emulation import BatchScenario, Emulation, Scenario
+
+runner = CliRunner()
+# Fewer polling turns (same outcome): the emulated file system takes about 12 minutes, the job 15.
+QUICK = {"waitForLustreCreationSeconds": 300, "waitForJobCompletionSeconds": 600,
+         "waitForDataRepositoryTaskSeconds": 120}
+
+
+@pytest.fixture
+def deployed(tmp_path):
+    """Deploy the taskexport stack on an emulation of ``scenario``; returns (emulation, outputs file)."""
+    active = []
+
+    def deploy(scenario: Scenario | None = None):
+        emu = Emulation(scenario or Scenario()).__enter__()
+        active.append(emu)
+        _, outputs = deploy_emulated(emu, "taskexport", runtime_params=QUICK)
+        path = tmp_path / "outputs.json"
+        path.write_text(json.dumps(outputs))
+        return emu, str(path)
+
+    yield deploy
+    for emu in active:
+        stop_held_runs(emu)
+        emu.__exit__(None, None, None)
+
+
+def wait_until_held(execution_arn: str, seconds: float = 10.0) -> None:
+    """Until the execution waits in a Wait state (``Emulation.hold_waits``) or has ended."""
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        types = {e["type"] for e in sfn.get_execution_history(executionArn=execution_arn)["events"]}
+        if "WaitStateEntered" in types or types & {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted"}:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{execution_arn} reached no Wait state within {seconds} s")
+
+
+def stop_held_runs(emu) -> None:
+    """Stop every RUNNING execution, then let held Wait states go: nothing runs on after the emulation."""
+    sfn = boto3.client("stepfunctions", region_name=emu.region)
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
+                                             statusFilter="RUNNING")["executions"]:
+            wait_until_held(execution["executionArn"])
+            sfn.stop_execution(executionArn=execution["executionArn"], error="TestOver", cause="test ended")
+    emu.release_waits()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_a_successful_run_shows_its_states_file_system_and_exported_files_and_exits_0(deployed):
+    _, outputs = deployed()
+    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "ok-run", "--poll-seconds", "0.01")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for state in ("CreateLustreFileSystem", "SubmitJob", "CreateDataRepositoryTask", "DeleteFSx"):
+        assert state in out
+    assert "file system fs-" in out
+    assert "SUCCEEDED  run ok-run in " in out
+    assert "deleted" in out
+    assert "results/output.txt" in out and "results/summary.json" in out
+
+
+def test_a_failed_run_shows_error_and_cause_and_exits_1(deployed):
+    _, outputs = deployed(Scenario(batch=BatchScenario.app_error(3)))
+    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--poll-seconds", "0.01")
+    assert result.exit_code == 1, result.output
+    assert "FAILED  run " in result.output
+    assert "Error: JobFailed" in result.output
+    assert "Cause: Job " in result.output
+
+
+def test_detach_starts_the_run_and_returns_at_once(deployed):
+    emu, outputs = deployed()
+    emu.hold_waits()
+    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--detach", "--name", "detached")
+    status = invoke("status", "-s", "taskexport", "--outputs-file", outputs)
+    assert result.exit_code == 0, result.output
+    assert "started run detached of stack taskexport" in result.output
+    assert "detached" in status.output and "RUNNING" in status.output
+
+
+def test_a_second_run_while_one_is_running_is_refused_in_one_line(deployed):
+    emu, outputs = deployed()
+    emu.hold_waits()  # the first run waits at its first Wait state
+    first = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--detach", "--name", "first")
+    second = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "second")
+    assert first.exit_code == 0
+    assert second.exit_code == 1
+    assert second.stderr == ("error: run refused: run first of stack taskexport is RUNNING and runs share the "
+                             "compute environment; wait for it to end (batch-lustre status -s taskexport)\n")
+
+
+def test_status_lists_recent_runs_with_outcome_duration_and_error(deployed):
+    _, outputs = deployed(Scenario(batch=BatchScenario.app_error(3)))
+    invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "broken", "--poll-seconds", "0.01")
+    result = runner.invoke(app, ["status", "-s", "taskexport", "--outputs-file", outputs], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "broken" in line)
+    assert "FAILED" in row and "JobFailed" in row
+    assert any(part.strip().count(":") == 2 for part in row.split("│"))  # a H:MM:SS duration
+
+
+def test_status_without_runs_says_so(deployed):
+    _, outputs = deployed()
+    result = invoke("status", "-s", "taskexport", "--outputs-file", outputs)
+    assert result.exit_code == 0
+    assert "stack taskexport has no runs yet" in result.output
+
+
+@pytest.mark.parametrize("command", ["run", "status"])
+def test_an_unknown_stack_is_one_line_exit_2(command):
+    result = invoke(command, "-s", "staging")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: stack 'staging' is not accepted: accepted autoexport, taskexport")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["run", "status"])
+def test_without_the_pulumi_cli_nor_outputs_file_the_error_is_one_line(command, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = invoke(command, "-s", "taskexport")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the pulumi CLI is not on PATH: install it from")
+    assert "curl -fsSL https://get.pulumi.com | sh" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_outputs_without_the_state_machine_are_named_in_one_line(tmp_path):
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({"bucketName": "b"}))
+    result = invoke("status", "-s", "taskexport", "--outputs-file", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: stack taskexport has no output stateMachineArn")
+
+
+def test_an_invalid_run_name_is_one_line_exit_2(deployed):
+    _, outputs = deployed()
+    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "my run")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: execution name=\"my run\" is not accepted: accepted 1-80 letters, digits, "
+                             "'-' or '_'\n")
