@@ -13,9 +13,11 @@ PATH (``PulumiCliMissing`` otherwise).
 
 Run operations (``start_run``, ``follow_run``, ``wait_for_run``, ``run``, ``list_runs``) and the
 runtime parameters (``read_parameters``, ``update_parameters``) use boto3 against the resources named
-by the stack outputs. Every function raises an ``AutomationError`` subclass (or
-``parameters.ParameterError`` for a refused value) whose message is one line saying what was wrong
-and what is accepted; nothing is printed.
+by the stack outputs (from Pulumi, or from a ``pulumi stack output --json`` file: ``outputs_file``).
+
+Every function raises an ``AutomationError`` subclass (or ``parameters.ParameterError`` for a refused
+value) whose message is one line saying what was wrong and what is accepted; nothing is printed.
+The repository is the directory of this file; ``BATCH_LUSTRE_PROJECT_DIR`` points at another checkout.
 
 The execution history (``GetExecutionHistory``) is the source of every run's progress and outcome,
 not ``DescribeExecution`` (whose output moto cannot serialise when it holds datetimes).
@@ -177,7 +179,7 @@ def pulumi_stack(stack: str, *, create: bool = False, work_dir: Path = ROOT) -> 
         raise PulumiCliMissing(f"the pulumi CLI could not be run ({err}): {INSTALL_HINT}") from None
     except auto.errors.StackNotFoundError:
         raise UnknownStack(f"stack {stack!r} has not been deployed: deploy it first "
-                           f"(batch-lustre deploy -s {stack})") from None
+                           f"(batch-lustre deploy {stack})") from None
     except auto.errors.CommandError as err:
         raise _command_failed("stack select", stack, err) from None
 
@@ -203,7 +205,7 @@ def _pulumi_call(command: str, stack: str, action: Callable[[], Any]) -> Any:
         raise PulumiCliMissing(f"the pulumi CLI could not be run ({err}): {INSTALL_HINT}") from None
     except auto.errors.StackNotFoundError:
         raise UnknownStack(f"stack {stack!r} has not been deployed: deploy it first "
-                           f"(batch-lustre deploy -s {stack})") from None
+                           f"(batch-lustre deploy {stack})") from None
     except auto.errors.CommandError as err:
         raise _command_failed(command, stack, err) from None
 
@@ -492,7 +494,7 @@ def start_run(
     if running:
         names = ", ".join(e["name"] for e in running)
         raise RunRefused(f"run refused: run {names} of stack {stack} is RUNNING and runs share the compute "
-                         f"environment; wait for it to end (batch-lustre status -s {stack})")
+                         f"environment; wait for it to end (batch-lustre status {stack})")
     arn = sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
     return RunHandle(name=name, execution_arn=arn, state_machine_arn=machine)
 

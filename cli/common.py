@@ -24,8 +24,8 @@ err_console = Console(stderr=True, highlight=False)
 
 StackOption = Annotated[
     str,
-    typer.Option("--stack", "-s", envvar="BATCH_LUSTRE_STACK", show_envvar=True,
-                 help="Pulumi stack name (taskexport or autoexport: a Pulumi.<stack>.yaml in the repository)."),
+    typer.Argument(metavar="STACK", show_default=False,
+                   help="Pulumi stack name (taskexport or autoexport: a Pulumi.<stack>.yaml in the repository)."),
 ]
 OutputsFileOption = Annotated[
     Path | None,

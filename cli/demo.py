@@ -22,7 +22,7 @@ import automation
 from asl import build_definition
 from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, PollOption, clock, console, fail, one_line_errors
 from cli.progress import follow_and_report
-from cli.scenarios import SCENARIOS, NamedScenario, scenario_names
+from cli.scenarios import SCENARIOS, NamedScenario, build, scenario_names
 from parameters import MODES, check_mode
 
 # Variables that would send boto3 to a real account, or to a profile this machine may not have.
@@ -82,6 +82,15 @@ def choose(name: str, mode: str) -> NamedScenario:
     return chosen
 
 
+@contextmanager
+def _emulation(chosen: NamedScenario, region: str) -> Iterator[Any]:
+    """The emulated AWS of the scenario (imported here: only the demo needs moto and its patches)."""
+    from emulation import Emulation
+
+    with Emulation(build(chosen), region=region) as emu:
+        yield emu
+
+
 def show_scenarios() -> None:
     table = Table(title="emulation scenarios (demo --scenario NAME)", title_justify="left")
     for column in ("name", "modes", "expected", "what happens"):
@@ -113,11 +122,8 @@ def demo(
         for text in settings or []:
             key, value = automation.parse_assignment(text)
             overrides[key] = automation.check_assignment(mode, key, value)
-    # Imported here: the emulation patches moto and is only needed by the demo.
-    from emulation import Emulation
-
     region = "us-east-1"
-    with one_line_errors(), offline_aws(region), Emulation(chosen.build(), region=region) as emu:
+    with one_line_errors(), offline_aws(region), _emulation(chosen, region) as emu:
         stack, outputs = deploy_emulated(emu, mode, runtime_params=overrides)
         refs = stack.refs
         sfn, s3 = automation.aws_client("stepfunctions", region), automation.aws_client("s3", region)
@@ -127,7 +133,7 @@ def demo(
         started = emu.now()
         handle = automation.start_run(mode, stack_outputs=outputs, sfn=sfn)
         outcome = follow_and_report(console, handle, sfn=sfn, s3=s3, bucket=refs.bucket_name,
-                                    poll_seconds=poll_seconds, now=emu.clock.now, timeout_seconds=timeout_seconds)
+                                    poll_seconds=poll_seconds, now=None, timeout_seconds=timeout_seconds)
         if outcome.status == "RUNNING":
             sfn.stop_execution(executionArn=handle.execution_arn, error="DemoTimeout",
                                cause=f"not ended within {timeout_seconds} real seconds")

@@ -155,7 +155,7 @@ def draw(definition: dict[str, Any], out: Path, title: str) -> Layout:
     legend += [Line2D([], [], color=NORMAL_EDGE[0], label="next"),
                Line2D([], [], color=EDGE_STYLES[CHOICE][0], label="choice (value tested)"),
                Line2D([], [], color=EDGE_STYLES[CATCH][0], linestyle=(0, (4, 3)), label="catch (error)")]
-    ax.legend(handles=legend, loc="upper right", ncol=5, fontsize=7, frameon=False)
+    ax.legend(handles=legend, loc="upper center", ncol=9, fontsize=8, frameon=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format=out.suffix.lstrip(".").lower(), dpi=110)
     plt.close(fig)

@@ -21,7 +21,7 @@ FACT_LABELS = {
     "fileSystemId": "file system {}",
     "fileSystem": "file system is {}",
     "association": "data repository association is {}",
-    "jobId": "job {}",
+    "jobId": "submitted job {}",
     "job": "job is {}",
     "export": "export task is {}",
     "exportQueue": "export queue: {}",
@@ -42,11 +42,14 @@ class RunProgress:
     they change. The live line shows the elapsed time, the current state and the file system.
     """
 
-    def __init__(self, console: Console, handle: RunHandle, now: Callable[[], dt.datetime] = real_now) -> None:
+    def __init__(self, console: Console, handle: RunHandle,
+                 now: Callable[[], dt.datetime] | None = real_now) -> None:
         self.console = console
         self.handle = handle
-        self.now = now
+        self.now = now  # None: the elapsed time is that of the latest event (a replay, e.g. the demo)
         self.started_at: dt.datetime | None = None
+        self.latest: dt.datetime | None = None
+        self._spinner = Spinner("dots")
         self.state = "starting"
         self.visit = 0
         self.facts: dict[str, str] = {}
@@ -63,6 +66,7 @@ class RunProgress:
         return clock(moment - self.started_at) if self.started_at is not None else clock(0)
 
     def on_event(self, event: RunEvent, outcome: RunOutcome) -> None:
+        self.latest = event.timestamp
         if event.type == "ExecutionStarted":
             self.started_at = event.timestamp
         if event.state is not None and event.type.endswith("StateEntered"):
@@ -76,19 +80,24 @@ class RunProgress:
                                         style="cyan"))
 
     def __rich__(self) -> RenderableType:
-        elapsed = clock(self.now() - self.started_at) if self.started_at is not None else clock(0)
+        current = self.now() if self.now is not None else self.latest
+        elapsed = clock(current - self.started_at) if self.started_at is not None and current else clock(0)
         state = self.state + (f" (turn {self.visit})" if self.visit > 1 else "")
         parts = [f"run {self.handle.name}", f"elapsed {elapsed}", state]
         if "fileSystemId" in self.facts:
             parts.append(f"{self.facts['fileSystemId']} {self.facts.get('fileSystem', '')}".strip())
         if "job" in self.facts:
             parts.append(f"job {self.facts['job']}")
-        return Spinner("dots", text=Text("  |  ".join(parts)))
+        line = Table.grid(padding=(0, 1))
+        line.add_column(no_wrap=True)
+        line.add_column(no_wrap=True, overflow="ellipsis")
+        line.add_row(self._spinner, Text("  |  ".join(parts)))
+        return line
 
 
 def follow_and_report(
     console: Console, handle: RunHandle, *, sfn: Any, s3: Any, bucket: str, poll_seconds: float,
-    now: Callable[[], dt.datetime] = real_now, timeout_seconds: float | None = None,
+    now: Callable[[], dt.datetime] | None = real_now, timeout_seconds: float | None = None,
 ) -> RunOutcome:
     """Follow the run live, then print its outcome and what it exported; return the outcome."""
     console.print(f"[bold]run {handle.name}[/] of {handle.state_machine_arn.rsplit(':', 1)[-1]}")

@@ -40,13 +40,13 @@ def run(
         handle = automation.start_run(stack, stack_outputs=found, name=name, sfn=sfn)
         if detach:
             console.print(f"started run [bold]{handle.name}[/] of stack {stack}: {handle.execution_arn}")
-            console.print(f"follow it with `batch-lustre status -s {stack}`")
+            console.print(f"follow it with `batch-lustre status {stack}`")
             return
         try:
             outcome = follow_and_report(console, handle, sfn=sfn, s3=automation.aws_client("s3", region),
                                         bucket=bucket, poll_seconds=poll_seconds)
         except KeyboardInterrupt:
-            fail(f"stopped following; run {handle.name} goes on (batch-lustre status -s {stack})", 130)
+            fail(f"stopped following; run {handle.name} goes on (batch-lustre status {stack})", 130)
     if not outcome.succeeded:
         raise typer.Exit(EXIT_FAILED)
 
@@ -62,7 +62,7 @@ def status(
         machine = automation.required_output(found, "stateMachineArn", stack)
         runs = automation.list_runs(machine, region=automation.stack_region(stack), limit=limit)
     if not runs:
-        console.print(f"stack {stack} has no runs yet (start one with `batch-lustre run -s {stack}`)")
+        console.print(f"stack {stack} has no runs yet (start one with `batch-lustre run {stack}`)")
         return
     table = Table(title=f"recent runs of stack {stack}", title_justify="left")
     for column in ("run", "status", "started", "duration", "error"):

@@ -168,7 +168,7 @@ def test_preview_returns_the_planned_changes(fake_pulumi):
 def test_outputs_of_a_stack_never_deployed_raise_unknown_stack(fake_pulumi):
     with pytest.raises(automation.UnknownStack) as raised:
         automation.outputs("taskexport")
-    assert str(raised.value) == "stack 'taskexport' has not been deployed: deploy it first (batch-lustre deploy -s taskexport)"
+    assert str(raised.value) == "stack 'taskexport' has not been deployed: deploy it first (batch-lustre deploy taskexport)"
 
 
 def test_destroy_runs_pulumi_destroy_of_the_stack(fake_pulumi):
@@ -332,3 +332,32 @@ def test_new_run_names_are_accepted_execution_names():
     name = automation.new_run_name()
     check_execution_name(name)
     assert name.startswith("run-") and name != automation.new_run_name()
+
+
+class PagingHistory:
+    """GetExecutionHistory as AWS pages it: reverseOrder, maxResults and nextToken honoured (moto ignores them)."""
+
+    def __init__(self, count: int) -> None:
+        self.events = [{"id": i, "type": "PassStateEntered"} for i in range(1, count + 1)]
+        self.calls = 0
+
+    def get_execution_history(self, executionArn, reverseOrder=False, maxResults=100, nextToken=None):
+        self.calls += 1
+        ordered = self.events[::-1] if reverseOrder else self.events
+        start = int(nextToken or 0)
+        page = ordered[start:start + maxResults]
+        more = start + maxResults < len(ordered)
+        return {"events": page, **({"nextToken": str(start + maxResults)} if more else {})}
+
+
+def test_history_reader_returns_each_event_once_in_order_reading_newest_pages_only():
+    history = PagingHistory(450)
+    reader = automation.HistoryReader("arn:aws:states:us-east-1:1:execution:m:r", history)
+    assert [e["id"] for e in reader.new_events()] == list(range(1, 451))
+    assert history.calls == 3  # 200 + 200 + 50
+
+    history.events += [{"id": i, "type": "PassStateEntered"} for i in range(451, 461)]
+    history.calls = 0
+    assert [e["id"] for e in reader.new_events()] == list(range(451, 461))
+    assert history.calls == 1  # the newest page holds every new event
+    assert reader.new_events() == []

@@ -32,7 +32,7 @@ def secret():
 def test_the_secret_of_the_emulated_stack_is_the_one_params_reads():
     with Emulation(Scenario()) as emu:
         stack, _ = deploy_emulated(emu, "taskexport")
-        shown = params("show", "-s", "taskexport", "--secret-id", stack.secret_name)
+        shown = params("show", "taskexport", "--secret-id", stack.secret_name)
     assert shown.exit_code == 0, shown.output
     assert "every value is as in Pulumi.taskexport.yaml" in shown.output
 
@@ -43,14 +43,14 @@ def params(*args: str):
 
 def test_set_then_show_round_trips_and_show_marks_what_differs_from_stack_config(secret):
     name, current = secret
-    result = params("set", "-s", "taskexport", "--secret-id", name, "lustreStorageCapacity=4800", "deleteLustre=false")
+    result = params("set", "taskexport", "--secret-id", name, "lustreStorageCapacity=4800", "deleteLustre=false")
     assert result.exit_code == 0, result.output
     assert "lustreStorageCapacity: 2400 -> 4800" in result.output
     assert "deleteLustre: true -> false" in result.output
     stored = json.loads(current()[1])
     assert stored["lustreStorageCapacity"] == 4800 and stored["deleteLustre"] is False
 
-    shown = params("show", "-s", "taskexport", "--secret-id", name)
+    shown = params("show", "taskexport", "--secret-id", name)
     assert shown.exit_code == 0, shown.output
     rows = {line.split("│")[1].strip(): line for line in shown.output.splitlines() if line.count("│") >= 4}
     assert "4800" in rows["lustreStorageCapacity"] and "*" in rows["lustreStorageCapacity"]
@@ -60,7 +60,7 @@ def test_set_then_show_round_trips_and_show_marks_what_differs_from_stack_config
 
 def test_show_of_an_untouched_secret_says_every_value_is_as_in_stack_config(secret):
     name, _ = secret
-    shown = params("show", "-s", "taskexport", "--secret-id", name)
+    shown = params("show", "taskexport", "--secret-id", name)
     assert shown.exit_code == 0, shown.output
     assert "every value is as in Pulumi.taskexport.yaml" in shown.output
 
@@ -80,7 +80,7 @@ def test_a_refused_edit_is_one_line_exit_2_and_changes_nothing(secret, assignmen
     name, current = secret
     before = current()
     # A valid assignment next to the refused one is not written either.
-    result = params("set", "-s", "taskexport", "--secret-id", name, "waitForJobCompletionSeconds=60", assignment)
+    result = params("set", "taskexport", "--secret-id", name, "waitForJobCompletionSeconds=60", assignment)
     assert result.exit_code == 2
     assert result.stderr.startswith(message)
     assert result.stderr.count("\n") == 1
@@ -88,14 +88,14 @@ def test_a_refused_edit_is_one_line_exit_2_and_changes_nothing(secret, assignmen
 
 
 def test_an_unknown_stack_is_one_line_exit_2():
-    result = params("show", "-s", "prod")
+    result = params("show", "prod")
     assert result.exit_code == 2
     assert result.stderr == ("error: stack 'prod' is not accepted: accepted autoexport, taskexport "
                              f"(a stack needs a Pulumi.<stack>.yaml in {__import__('automation').ROOT})\n")
 
 
 def test_an_unknown_secret_is_one_line_exit_1(secret):
-    result = params("show", "-s", "taskexport", "--secret-id", "no-such-secret")
+    result = params("show", "taskexport", "--secret-id", "no-such-secret")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: secret 'no-such-secret' could not be read: ResourceNotFoundException")
     assert result.stderr.count("\n") == 1
@@ -103,7 +103,7 @@ def test_an_unknown_secret_is_one_line_exit_1(secret):
 
 def test_without_secret_id_nor_outputs_file_the_missing_pulumi_cli_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    result = params("show", "-s", "taskexport")
+    result = params("show", "taskexport")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: the pulumi CLI is not on PATH: install it from "
                                     "https://www.pulumi.com/docs/install/")
@@ -114,6 +114,6 @@ def test_the_secret_name_comes_from_the_stack_outputs_file(secret, tmp_path):
     name, _ = secret
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"secretName": name}))
-    shown = params("show", "-s", "taskexport", "--outputs-file", str(outputs))
+    shown = params("show", "taskexport", "--outputs-file", str(outputs))
     assert shown.exit_code == 0, shown.output
     assert f"in secret {name}" in shown.output

@@ -67,7 +67,7 @@ def invoke(*args: str):
 
 def test_a_successful_run_shows_its_states_file_system_and_exported_files_and_exits_0(deployed):
     _, outputs = deployed()
-    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "ok-run", "--poll-seconds", "0.01")
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--name", "ok-run", "--poll-seconds", "0.01")
     assert result.exit_code == 0, result.output
     out = result.output
     for state in ("CreateLustreFileSystem", "SubmitJob", "CreateDataRepositoryTask", "DeleteFSx"):
@@ -80,7 +80,7 @@ def test_a_successful_run_shows_its_states_file_system_and_exported_files_and_ex
 
 def test_a_failed_run_shows_error_and_cause_and_exits_1(deployed):
     _, outputs = deployed(Scenario(batch=BatchScenario.app_error(3)))
-    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--poll-seconds", "0.01")
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--poll-seconds", "0.01")
     assert result.exit_code == 1, result.output
     assert "FAILED  run " in result.output
     assert "Error: JobFailed" in result.output
@@ -90,8 +90,8 @@ def test_a_failed_run_shows_error_and_cause_and_exits_1(deployed):
 def test_detach_starts_the_run_and_returns_at_once(deployed):
     emu, outputs = deployed()
     emu.hold_waits()
-    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--detach", "--name", "detached")
-    status = invoke("status", "-s", "taskexport", "--outputs-file", outputs)
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--detach", "--name", "detached")
+    status = invoke("status", "taskexport", "--outputs-file", outputs)
     assert result.exit_code == 0, result.output
     assert "started run detached of stack taskexport" in result.output
     assert "detached" in status.output and "RUNNING" in status.output
@@ -100,18 +100,18 @@ def test_detach_starts_the_run_and_returns_at_once(deployed):
 def test_a_second_run_while_one_is_running_is_refused_in_one_line(deployed):
     emu, outputs = deployed()
     emu.hold_waits()  # the first run waits at its first Wait state
-    first = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--detach", "--name", "first")
-    second = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "second")
+    first = invoke("run", "taskexport", "--outputs-file", outputs, "--detach", "--name", "first")
+    second = invoke("run", "taskexport", "--outputs-file", outputs, "--name", "second")
     assert first.exit_code == 0
     assert second.exit_code == 1
     assert second.stderr == ("error: run refused: run first of stack taskexport is RUNNING and runs share the "
-                             "compute environment; wait for it to end (batch-lustre status -s taskexport)\n")
+                             "compute environment; wait for it to end (batch-lustre status taskexport)\n")
 
 
 def test_status_lists_recent_runs_with_outcome_duration_and_error(deployed):
     _, outputs = deployed(Scenario(batch=BatchScenario.app_error(3)))
-    invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "broken", "--poll-seconds", "0.01")
-    result = runner.invoke(app, ["status", "-s", "taskexport", "--outputs-file", outputs], env={"COLUMNS": "160"})
+    invoke("run", "taskexport", "--outputs-file", outputs, "--name", "broken", "--poll-seconds", "0.01")
+    result = runner.invoke(app, ["status", "taskexport", "--outputs-file", outputs], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "broken" in line)
     assert "FAILED" in row and "JobFailed" in row
@@ -120,14 +120,14 @@ def test_status_lists_recent_runs_with_outcome_duration_and_error(deployed):
 
 def test_status_without_runs_says_so(deployed):
     _, outputs = deployed()
-    result = invoke("status", "-s", "taskexport", "--outputs-file", outputs)
+    result = invoke("status", "taskexport", "--outputs-file", outputs)
     assert result.exit_code == 0
     assert "stack taskexport has no runs yet" in result.output
 
 
 @pytest.mark.parametrize("command", ["run", "status"])
 def test_an_unknown_stack_is_one_line_exit_2(command):
-    result = invoke(command, "-s", "staging")
+    result = invoke(command, "staging")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: stack 'staging' is not accepted: accepted autoexport, taskexport")
     assert result.stderr.count("\n") == 1
@@ -136,7 +136,7 @@ def test_an_unknown_stack_is_one_line_exit_2(command):
 @pytest.mark.parametrize("command", ["run", "status"])
 def test_without_the_pulumi_cli_nor_outputs_file_the_error_is_one_line(command, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    result = invoke(command, "-s", "taskexport")
+    result = invoke(command, "taskexport")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: the pulumi CLI is not on PATH: install it from")
     assert "curl -fsSL https://get.pulumi.com | sh" in result.stderr
@@ -146,14 +146,14 @@ def test_without_the_pulumi_cli_nor_outputs_file_the_error_is_one_line(command, 
 def test_outputs_without_the_state_machine_are_named_in_one_line(tmp_path):
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps({"bucketName": "b"}))
-    result = invoke("status", "-s", "taskexport", "--outputs-file", str(path))
+    result = invoke("status", "taskexport", "--outputs-file", str(path))
     assert result.exit_code == 1
     assert result.stderr.startswith("error: stack taskexport has no output stateMachineArn")
 
 
 def test_an_invalid_run_name_is_one_line_exit_2(deployed):
     _, outputs = deployed()
-    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "my run")
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--name", "my run")
     assert result.exit_code == 2
     assert result.stderr == ("error: execution name=\"my run\" is not accepted: accepted 1-80 letters, digits, "
                              "'-' or '_'\n")

@@ -30,7 +30,7 @@ def invoke(*args: str):
 @pytest.mark.parametrize("command", STACK_COMMANDS)
 def test_without_the_pulumi_cli_each_command_says_how_to_install_it_in_one_line(command, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    result = invoke(command, "-s", "taskexport", *(["--yes"] if command == "destroy" else []))
+    result = invoke(command, "taskexport", *(["--yes"] if command == "destroy" else []))
     assert result.exit_code == 1
     assert result.stderr == ("error: the pulumi CLI is not on PATH: install it from https://www.pulumi.com/docs/install/ "
                              "(e.g. `curl -fsSL https://get.pulumi.com | sh`)\n")
@@ -38,14 +38,14 @@ def test_without_the_pulumi_cli_each_command_says_how_to_install_it_in_one_line(
 
 @pytest.mark.parametrize("command", STACK_COMMANDS)
 def test_an_unknown_stack_is_one_line_exit_2(command):
-    result = invoke(command, "-s", "prod", *(["--yes"] if command == "destroy" else []))
+    result = invoke(command, "prod", *(["--yes"] if command == "destroy" else []))
     assert result.exit_code == 2
     assert result.stderr.startswith("error: stack 'prod' is not accepted: accepted autoexport, taskexport")
     assert result.stderr.count("\n") == 1
 
 
 def test_deploy_streams_pulumi_output_and_shows_the_stack_outputs(fake):
-    result = invoke("deploy", "-s", "taskexport")
+    result = invoke("deploy", "taskexport")
     assert result.exit_code == 0, result.output
     assert "Updating (taskexport)" in result.output
     assert "secretName" in result.output and "bucketName" in result.output
@@ -53,29 +53,29 @@ def test_deploy_streams_pulumi_output_and_shows_the_stack_outputs(fake):
 
 def test_preview_summarises_the_planned_changes(fake):
     fake.deployed("taskexport")
-    result = invoke("preview", "-s", "taskexport")
+    result = invoke("preview", "taskexport")
     assert result.exit_code == 0, result.output
     assert "preview of taskexport: 42 to create" in result.output
 
 
 def test_outputs_json_can_be_used_as_an_outputs_file(fake, tmp_path):
     fake.deployed("taskexport")
-    invoke("deploy", "-s", "taskexport")
-    result = invoke("outputs", "-s", "taskexport", "--json")
+    invoke("deploy", "taskexport")
+    result = invoke("outputs", "taskexport", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["bucketName"] == "b"
 
 
 def test_outputs_of_a_stack_never_deployed_is_one_line_exit_2(fake):
-    result = invoke("outputs", "-s", "autoexport")
+    result = invoke("outputs", "autoexport")
     assert result.exit_code == 2
     assert result.stderr == ("error: stack 'autoexport' has not been deployed: deploy it first "
-                             "(batch-lustre deploy -s autoexport)\n")
+                             "(batch-lustre deploy autoexport)\n")
 
 
 def test_destroy_asks_first_and_a_no_changes_nothing(fake):
     fake.deployed("taskexport")
-    result = runner.invoke(app, ["destroy", "-s", "taskexport"], input="n\n")
+    result = runner.invoke(app, ["destroy", "taskexport"], input="n\n")
     assert result.exit_code == 1
     assert "Destroy every resource of stack taskexport" in result.output
     assert result.stderr.endswith("error: destroy cancelled: nothing was changed\n")
@@ -84,7 +84,7 @@ def test_destroy_asks_first_and_a_no_changes_nothing(fake):
 
 def test_destroy_yes_runs_pulumi_destroy(fake):
     fake.deployed("taskexport")
-    result = invoke("destroy", "-s", "taskexport", "--yes")
+    result = invoke("destroy", "taskexport", "--yes")
     assert result.exit_code == 0, result.output
     assert "Destroying (taskexport)" in result.output
     assert any(c[:1] == ["destroy"] for c in fake.commands())
@@ -92,7 +92,7 @@ def test_destroy_yes_runs_pulumi_destroy(fake):
 
 def test_a_failed_deploy_is_one_line_with_pulumis_error(fake):
     fake.fail("up", "error: stack taskexport: lustreStorageCapacity=1000 is not accepted")
-    result = invoke("deploy", "-s", "taskexport")
+    result = invoke("deploy", "taskexport")
     assert result.exit_code == 1
     assert result.stderr == ("error: pulumi up of stack taskexport failed (exit code 1): "
                              "error: stack taskexport: lustreStorageCapacity=1000 is not accepted\n")

@@ -102,7 +102,7 @@ def stack_with_leftovers(tmp_path):
 
 
 def sweep(outputs: str, *args: str, answer: str | None = None):
-    return runner.invoke(app, ["sweep", "-s", "taskexport", "--outputs-file", outputs, *args], input=answer,
+    return runner.invoke(app, ["sweep", "taskexport", "--outputs-file", outputs, *args], input=answer,
                          env={"COLUMNS": "250"})
 
 
@@ -157,7 +157,7 @@ def test_nothing_to_sweep_says_so(tmp_path):
 
 
 def test_an_unknown_stack_is_one_line_exit_2():
-    result = runner.invoke(app, ["sweep", "-s", "nope", "--yes"])
+    result = runner.invoke(app, ["sweep", "nope", "--yes"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: stack 'nope' is not accepted: accepted autoexport, taskexport")
     assert result.stderr.count("\n") == 1
@@ -165,7 +165,7 @@ def test_an_unknown_stack_is_one_line_exit_2():
 
 def test_without_the_pulumi_cli_nor_outputs_file_the_error_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    result = runner.invoke(app, ["sweep", "-s", "taskexport"])
+    result = runner.invoke(app, ["sweep", "taskexport"])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: the pulumi CLI is not on PATH")
     assert result.stderr.count("\n") == 1
