@@ -12,7 +12,8 @@ State data layout of a run (all under ``$``):
   jobFailure           {Error, Cause}: the job failed (results are still exported first)
   keep                 {Reason}: the file system must be kept (its data is not provably in S3)
   dataSafe             true once nothing on the file system is missing from S3
-  cleanupErrors.<step> errors of cleanup steps (cleanup goes on after each)
+  cleanupErrors.<step> errors of cleanup steps (cleanup goes on after each); cleanupErrors.fileSystemKept
+                       says the file system was left because DeleteFileSystem was refused
   fileSystemOutcome    {FileSystemDeleted, Reason}
 """
 
@@ -428,26 +429,51 @@ def add_cleanup_and_finish(g: Graph, refs: WorkflowRefs) -> None:
         {"FileSystemDeleted": False, "Reason": "its data is not provably in S3"}, "$.fileSystemOutcome", "Finish"))
     g.add("KeepFileSystemOnRequest", pass_result(
         {"FileSystemDeleted": False, "Reason": "deleteLustre=false"}, "$.fileSystemOutcome", "Finish"))
-    g.add("DeleteFSx", aws_sdk(
+    delete = aws_sdk(
         "fsx", "deleteFileSystem",
         {"FileSystemId.$": "$.fs.FileSystemId", "ClientRequestToken.$": client_token("delete")},
         next_state="Finish", result_path="$.fileSystemOutcome",
         result_selector={"FileSystemDeleted": True, "Lifecycle.$": "$.Lifecycle"},
         retry=RETRY_CLEANUP, catch_to="DeleteFSxFailed", catch_path="$.cleanupErrors.deleteFileSystem",
-    ))
+    )
+    # DeleteFileSystem is refused (BadRequest) while a data repository task is PENDING/EXECUTING, e.g. the
+    # IMPORT task of the association, which can run for hours on a large bucket: keep asking, every 5 minutes
+    # for 2 hours, before giving up (the cleanup retries alone last about 12 minutes).
+    delete["Retry"] = [{"ErrorEquals": ["FSx.BadRequestException"], "IntervalSeconds": 300, "MaxAttempts": 24,
+                        "BackoffRate": 1.0}, *delete["Retry"]]
+    g.add("DeleteFSx", delete)
     g.add("DeleteFSxFailed", pass_result(
-        {"FileSystemDeleted": False, "Reason": "DeleteFileSystem was refused"}, "$.fileSystemOutcome", "Finish"))
+        {"FileSystemDeleted": False, "Reason": "DeleteFileSystem was refused"}, "$.fileSystemOutcome",
+        "RecordFileSystemKept"))
+    # The file system is left behind: the run's Cause must say so, whatever else failed.
+    g.add("RecordFileSystemKept", pass_parameters(
+        {"Message.$": "States.Format('file system {} was kept: DeleteFileSystem was refused', $.fs.FileSystemId)"},
+        "$.cleanupErrors.fileSystemKept", "Finish"))
     g.add("Finish", choice(
         [
             {"And": [{"Variable": "$.failure", "IsPresent": True}, {"Variable": "$.keep", "IsPresent": True}],
              "Next": "AddKeptFileSystemToFailure"},
+            {"And": [{"Variable": "$.failure", "IsPresent": True}, {"Variable": "$.cleanupErrors", "IsPresent": True}],
+             "Next": "AddCleanupErrorsToFailure"},
             {"Variable": "$.failure", "IsPresent": True, "Next": "RunFailed"},
             {"Variable": "$.keep", "IsPresent": True, "Next": "ExportNotConfirmed"},
+            {"And": [{"Variable": "$.jobFailure", "IsPresent": True},
+                     {"Variable": "$.cleanupErrors", "IsPresent": True}],
+             "Next": "AddCleanupErrorsToJobFailure"},
             {"Variable": "$.jobFailure", "IsPresent": True, "Next": "JobFailed"},
             {"Variable": "$.cleanupErrors", "IsPresent": True, "Next": "CleanupIncomplete"},
         ],
         "SummarizeRun",
     ))
+    # A failed run whose cleanup also failed says both (a compute environment left on the run's launch
+    # template, or a file system left behind, must not go unmentioned).
+    for record, target in (("failure", "RunFailed"), ("jobFailure", "JobFailed")):
+        g.add(f"AddCleanupErrorsTo{record[0].upper()}{record[1:]}", pass_parameters(
+            {"Error.$": f"$.{record}.Error",
+             "Cause.$": f"States.Format('{{}} Cleanup steps failed too: {{}}', $.{record}.Cause, "
+                        "States.JsonToString($.cleanupErrors))"},
+            f"$.{record}", target,
+        ))
     g.add("AddKeptFileSystemToFailure", pass_parameters(
         {"Error.$": "$.failure.Error",
          "Cause.$": "States.Format('{} File system {} was kept: {}.', $.failure.Cause, $.fs.FileSystemId, "

@@ -32,7 +32,7 @@ RETRY_THROTTLED = [
 ]
 # Cleanup must get through transient refusals: a compute environment still
 # UPDATING, a data repository task still running (DeleteFileSystem is refused
-# while one is PENDING/EXECUTING). Bounded: about 40 minutes in all.
+# while one is PENDING/EXECUTING). Bounded: 15 s growing by half each time, about 12 minutes in all.
 RETRY_CLEANUP = [
     {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 15, "MaxAttempts": 8, "BackoffRate": 1.5},
 ]

@@ -30,6 +30,8 @@ from asl.states import (
 )
 
 EXPORT_REPORT_PREFIX = "fsx-export-reports"
+# Step Functions' name of FSx's DataRepositoryTaskExecuting error (another task runs on the file system).
+TASK_EXECUTING = "FSx.DataRepositoryTaskExecutingException"
 
 
 def _keep(reason_format: str, *paths: str) -> dict[str, Any]:
@@ -82,7 +84,11 @@ def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
               "$.dra.AssociationId", "$.draStatus.Lifecycle"),
         "$.keep", CLEANUP,
     ))
-    g.add("CreateDataRepositoryTask", aws_sdk(
+    # FSx runs one data repository task at a time per file system: CreateDataRepositoryTask is refused
+    # (DataRepositoryTaskExecuting) while another is PENDING/EXECUTING, such as the IMPORT task the
+    # association started (BatchImportMetaDataOnCreate), which may outlast a short job. Wait for it,
+    # within the export's bound, instead of failing the quick retries and keeping the file system.
+    create = aws_sdk(
         "fsx", "createDataRepositoryTask",
         {
             "ClientRequestToken.$": client_token("export"),
@@ -100,6 +106,20 @@ def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
         next_state="WaitForDataRepositoryTask", result_path="$.exportTask",
         result_selector={"TaskId.$": "$.DataRepositoryTask.TaskId"},
         retry=RETRY_WRITE, catch_to="ExportTaskNotCreated", catch_path="$.exportError",
+    )
+    # MaxAttempts 0: the first Retry entry naming the error decides, so the quick retries are skipped.
+    create["Retry"] = [{"ErrorEquals": [TASK_EXECUTING], "MaxAttempts": 0}, *create["Retry"]]
+    create["Catch"] = [{"ErrorEquals": [TASK_EXECUTING], "ResultPath": "$.exportError", "Next": "OtherTaskRunning"},
+                       *create["Catch"]]
+    g.add("CreateDataRepositoryTask", create)
+    g.add("OtherTaskRunning", count_poll("export", "IsOtherTaskWaitOver"))
+    g.add("IsOtherTaskWaitOver", poll_bound("export", f"{DERIVED}.maxExportPolls", "OtherTaskStillRunning",
+                                            "WaitForOtherTask"))
+    g.add("WaitForOtherTask", wait(f"{PARAMS}.waitForDataRepositoryTaskSeconds", "CreateDataRepositoryTask"))
+    g.add("OtherTaskStillRunning", pass_parameters(
+        _keep("another data repository task was still running after exportTimeoutMinutes={}, so the export "
+              "task could not start: {}", f"{PARAMS}.exportTimeoutMinutes", "$.exportError.Cause"),
+        "$.keep", CLEANUP,
     ))
     g.add("ExportTaskNotCreated", pass_parameters(
         _keep("the export task could not be created: {}", "$.exportError.Cause"), "$.keep", CLEANUP))

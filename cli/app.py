@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import typer
 
-from cli import demo, graph, params, runs, stack_commands, sweep
+from cli import demo, graph, params, runs, scenario_commands, stack_commands, sweep
 
 app = typer.Typer(
     name="batch-lustre",
     help="Operate the batch-lustre stacks: deploy them, edit runtime parameters, start and follow runs, "
-         "clean up leftovers, draw the workflow, or try it all offline (demo).",
+         "clean up leftovers, draw the workflow, or try it all offline (demo, scenarios).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -25,6 +25,7 @@ runs.register(app)
 sweep.register(app)
 graph.register(app)
 demo.register(app)
+scenario_commands.register(app)
 
 
 def main() -> None:

@@ -30,6 +30,9 @@ What is added to moto, and where:
 - ``core``: ``Emulation``, the context that installs and removes all of the above.
 - ``stack``: the stack's resources in moto, and the ``WorkflowRefs`` to build the definition from.
 - ``runner``: run a definition; status, timeline, calls, leftovers, the file system's lifetime.
+- ``catalogue``: the named scenarios (demo, ``batch-lustre scenarios``, tests) and what each must end with.
+- ``catalogue_run``: run one scenario of the catalogue on a fresh stack; judge it against its expectation
+  and the rules every run keeps.
 """
 
 from emulation.core import Emulation, active

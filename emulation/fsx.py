@@ -71,6 +71,8 @@ class FileSystemState:
     queue_last_done: float = 0.0
     queue_drained_at: float | None = None  # last time the auto export queue became empty
     lost_on_delete: list[str] = field(default_factory=list)  # files never exported when it was deleted
+    # When DeleteFileSystem was accepted: path of each file on it -> its content was in S3 at that moment.
+    in_s3_at_delete: dict[str, bool] | None = None
 
     @property
     def gone(self) -> bool:
@@ -225,6 +227,7 @@ class FsxModel:
                 "BadRequest",
                 f"Cannot delete file system {file_system_id} while data repository task {running[0]} is in progress.",
             )
+        fs.in_s3_at_delete = {path: self.in_s3(fs, path) for path in sorted(fs.files)}
         fs.lifecycle, fs.delete_requested_at = "DELETING", self.clock.seconds()
         for dra in self.associations.values():
             if dra.file_system_id == file_system_id:
@@ -578,6 +581,16 @@ class FsxModel:
         bucket, key = dra.s3_location(path)
         self.put_object(bucket, key, lustre_file.data)
         lustre_file.exported_version = lustre_file.version
+
+    def in_s3(self, fs: FileSystemState, path: str) -> bool:
+        """Whether the bucket holds file ``path`` of ``fs`` now, with the same content."""
+        lustre_file = fs.files.get(path)
+        dra = next((a for a in self.associations.values()
+                    if a.file_system_id == fs.file_system_id and a.covers(path)), None)
+        if lustre_file is None or dra is None:
+            return False
+        bucket, key = dra.s3_location(path)
+        return self.list_objects(bucket, key).get(key) == lustre_file.data
 
     def queue_oldest(self, file_system_id: str) -> float | None:
         """When the oldest file still queued for auto export was queued (None: queue empty)."""

@@ -1,6 +1,8 @@
 """Shared test setup: the repository root and lambda/ are importable; no AWS credentials leak in."""
 
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +17,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_PROFILE", None)
+# The CLI's rich consoles take their width when cli.common is imported: a wide, fixed width keeps
+# table cells whole whatever terminal (or pytest-xdist worker) the tests run in.
+os.environ["COLUMNS"] = "250"
 
 
 def sample_refs(mode: str):
@@ -41,3 +46,18 @@ def sample_refs(mode: str):
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-extract-parameters",
         check_metrics_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-check-metrics",
     )
+
+
+def find_python_312() -> str | None:
+    """A working Python 3.12 (the Lambda runtime's version): $PYTHON312, python3.12 on PATH or a pyenv build."""
+    candidates = [os.environ.get("PYTHON312"), shutil.which("python3.12")]
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
+    for candidate in filter(None, candidates):
+        try:
+            probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+                                   capture_output=True, text=True, timeout=30)
+        except OSError:
+            continue
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return candidate
+    return None

@@ -18,7 +18,6 @@ import ast
 import copy
 import json
 import os
-import shutil
 import subprocess
 import sysconfig
 from datetime import UTC, datetime, timedelta, timezone
@@ -31,6 +30,7 @@ import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
+from conftest import find_python_312
 from moto import mock_aws
 from moto.cloudwatch.models import CloudWatchBackend
 
@@ -395,21 +395,6 @@ def test_handler_uses_nothing_removed_or_deprecated_in_python_312():
     assert not {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)} & DEPRECATED_IN_312
     # boto3 and the standard library only (the Lambda runtime ships boto3).
     assert imported <= {"__future__", "boto3", "math", "os", "collections", "datetime", "typing"}
-
-
-def find_python_312() -> str | None:
-    """A working Python 3.12 (the Lambda runtime's version): $PYTHON312, python3.12 on PATH or a pyenv build."""
-    candidates = [os.environ.get("PYTHON312"), shutil.which("python3.12")]
-    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
-    for candidate in filter(None, candidates):
-        try:
-            probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
-                                   capture_output=True, text=True, timeout=30)
-        except OSError:
-            continue
-        if probe.returncode == 0 and probe.stdout.strip() == "True":
-            return candidate
-    return None
 
 
 def test_handler_runs_under_python_312():

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import extract_parameters
 import pytest
+from conftest import find_python_312
 
 import parameters
 from parameters import AUTO_EXPORT, TASK_EXPORT
@@ -290,21 +291,6 @@ def test_handler_uses_nothing_removed_or_deprecated_in_python_312():
     assert not attributes & DEPRECATED_IN_312
     # Deployed, parameters.py sits next to the handler: the handler needs nothing else from the repository.
     assert imported <= {"__future__", "hashlib", "json", "os", "re", "collections", "typing", "parameters"}
-
-
-def find_python_312() -> str | None:
-    """A working Python 3.12 (the Lambda runtime's version): $PYTHON312, python3.12 on PATH or a pyenv build."""
-    candidates = [os.environ.get("PYTHON312"), shutil.which("python3.12")]
-    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
-    for candidate in filter(None, candidates):
-        try:
-            probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
-                                   capture_output=True, text=True, timeout=30)
-        except OSError:
-            continue
-        if probe.returncode == 0 and probe.stdout.strip() == "True":
-            return candidate
-    return None
 
 
 def test_handler_runs_under_python_312(tmp_path):
