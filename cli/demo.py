@@ -8,13 +8,10 @@ what the run left behind (nothing, when it went well) and the run's figures on t
 from __future__ import annotations
 
 import json
-import logging
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
-from unittest import mock
 
 import typer
 from rich.table import Table
@@ -23,35 +20,11 @@ import automation
 from asl import build_definition
 from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, PollOption, clock, console, fail, one_line_errors
 from cli.progress import follow_and_report
+from emulation.environment import offline_environment
 from parameters import MODES, check_mode
 
 if TYPE_CHECKING:
     from emulation.catalogue import NamedScenario
-
-# Variables that would send boto3 to a real account, or to a profile this machine may not have.
-REAL_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-                      "AWS_ENDPOINT_URL", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
-
-
-@contextmanager
-def offline_aws(region: str) -> Iterator[None]:
-    """Fake credentials and no profile for the demo's duration (moto answers every call).
-
-    moto's Step Functions interpreter logs every error a state catches, with the whole state
-    as text; the run's own report says what matters, so those logs are silenced meanwhile.
-    """
-    cleared = {k: v for k, v in os.environ.items() if k not in REAL_AWS_VARIABLES}
-    cleared.update({"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_SESSION_TOKEN": "demo",
-                    "AWS_DEFAULT_REGION": region})
-    interpreter_log = logging.getLogger("moto.stepfunctions.parser")
-    level = interpreter_log.level
-    interpreter_log.setLevel(logging.CRITICAL)
-    try:
-        with mock.patch.dict(os.environ, cleared, clear=True):
-            yield
-    finally:
-        interpreter_log.setLevel(level)
-
 
 def catalogue() -> ModuleType:
     """``emulation.catalogue``, imported only when a scenario is chosen.
@@ -59,7 +32,7 @@ def catalogue() -> ModuleType:
     The emulation imports moto, which cannot even be imported while AWS_PROFILE names a profile this
     machine lacks: import it offline.
     """
-    with offline_aws("us-east-1"):
+    with offline_environment("us-east-1"):
         from emulation import catalogue as module
     return module
 
@@ -146,7 +119,7 @@ def demo(
             key, value = automation.parse_assignment(text)
             overrides[key] = automation.check_assignment(mode, key, value)
     region = "us-east-1"
-    with one_line_errors(), offline_aws(region), _emulation(chosen, region) as emu:
+    with one_line_errors(), offline_environment(region), _emulation(chosen, region) as emu:
         stack, outputs = deploy_emulated(emu, mode, runtime_params=overrides,
                                          secret_string=chosen.secret_string(mode))
         refs = stack.refs

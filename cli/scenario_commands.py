@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, clock, console, fail
-from cli.demo import offline_aws
+from emulation.environment import offline_environment
 from parameters import MODES, check_mode
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def load_catalogue() -> tuple[ModuleType, ModuleType]:
 
     moto cannot even be imported while AWS_PROFILE names a profile this machine lacks: import offline.
     """
-    with offline_aws(REGION):
+    with offline_environment(REGION):
         from emulation import catalogue, catalogue_run
     return catalogue, catalogue_run
 

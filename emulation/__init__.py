@@ -30,48 +30,41 @@ What is added to moto, and where:
 - ``core``: ``Emulation``, the context that installs and removes all of the above.
 - ``stack``: the stack's resources in moto, and the ``WorkflowRefs`` to build the definition from.
 - ``runner``: run a definition; status, timeline, calls, leftovers, the file system's lifetime.
+- ``environment``: fake credentials and no real account for the emulation's duration (no moto import).
 - ``catalogue``: the named scenarios (demo, ``batch-lustre scenarios``, tests) and what each must end with.
 - ``catalogue_run``: run one scenario of the catalogue on a fresh stack; judge it against its expectation
   and the rules every run keeps.
 """
 
-from emulation.core import Emulation, active
-from emulation.runner import (
-    LustreLifetime,
-    RunResult,
-    StartedRun,
-    StateVisit,
-    finish_workflow,
-    run_workflow,
-    start_workflow,
-)
-from emulation.scenario import (
-    BatchScenario,
-    Fault,
-    FsxScenario,
-    JobAttempt,
-    MetricsScenario,
-    Scenario,
-)
-from emulation.stack import EmulatedStack, runtime_parameters, setup_stack
+import importlib
+from typing import Any
 
-__all__ = [
-    "BatchScenario",
-    "EmulatedStack",
-    "Emulation",
-    "Fault",
-    "FsxScenario",
-    "JobAttempt",
-    "LustreLifetime",
-    "MetricsScenario",
-    "RunResult",
-    "Scenario",
-    "StartedRun",
-    "StateVisit",
-    "active",
-    "finish_workflow",
-    "run_workflow",
-    "runtime_parameters",
-    "setup_stack",
-    "start_workflow",
-]
+# Names are imported from their modules on first use, so that ``emulation.environment`` can be
+# imported (and entered) before moto is.
+_EXPORTS = {
+    "Emulation": "emulation.core",
+    "active": "emulation.core",
+    "LustreLifetime": "emulation.runner",
+    "RunResult": "emulation.runner",
+    "StartedRun": "emulation.runner",
+    "StateVisit": "emulation.runner",
+    "finish_workflow": "emulation.runner",
+    "run_workflow": "emulation.runner",
+    "start_workflow": "emulation.runner",
+    "BatchScenario": "emulation.scenario",
+    "Fault": "emulation.scenario",
+    "FsxScenario": "emulation.scenario",
+    "JobAttempt": "emulation.scenario",
+    "MetricsScenario": "emulation.scenario",
+    "Scenario": "emulation.scenario",
+    "EmulatedStack": "emulation.stack",
+    "runtime_parameters": "emulation.stack",
+    "setup_stack": "emulation.stack",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'emulation' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

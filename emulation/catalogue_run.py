@@ -20,14 +20,10 @@ Two kinds of checks:
 from __future__ import annotations
 
 import json
-import logging
-import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from unittest import mock
 
 import boto3
 
@@ -43,6 +39,7 @@ from emulation.catalogue import (
     default_secret,
 )
 from emulation.core import Emulation
+from emulation.environment import offline_environment
 from emulation.runner import (
     Leftovers,
     LustreLifetime,
@@ -75,11 +72,6 @@ DELETE_REFUSED = "DeleteFileSystem was refused"
 # The calls that create a per-run resource.
 CREATES = ("fsx:createFileSystem", "fsx:createDataRepositoryAssociation", "ec2:createLaunchTemplate",
            "batch:registerJobDefinition", "batch:submitJob")
-# Variables that would send boto3 to a real account, or to a profile this machine may not have.
-REAL_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-                      "AWS_ENDPOINT_URL", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
-
-
 @dataclass
 class ExecutionReport:
     """One execution of the scenario and what the emulation saw of it."""
@@ -128,25 +120,6 @@ class ScenarioResult:
         return [*self.mismatches, *self.violations]
 
 
-@contextmanager
-def offline_environment() -> Iterator[None]:
-    """Fake credentials, no profile, and moto's Step Functions interpreter quiet.
-
-    moto logs every error a state catches (with the whole state as text); the result says what matters.
-    """
-    cleared = {k: v for k, v in os.environ.items() if k not in REAL_AWS_VARIABLES}
-    cleared.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION})
-    interpreter_log = logging.getLogger("moto.stepfunctions.parser")
-    level = interpreter_log.level
-    interpreter_log.setLevel(logging.CRITICAL)
-    try:
-        with mock.patch.dict(os.environ, cleared, clear=True):
-            yield
-    finally:
-        interpreter_log.setLevel(level)
-
-
 def run_scenario(name: str, mode: str, *, timeout_seconds: float = 60.0,
                  transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> ScenarioResult:
     """Run scenario ``name`` of the catalogue in ``mode`` on a fresh emulated stack; judge the outcome.
@@ -157,7 +130,7 @@ def run_scenario(name: str, mode: str, *, timeout_seconds: float = 60.0,
     if mode not in entry.modes:
         raise ValueError(f"scenario {name!r} does not apply to mode {mode!r}: it applies to {', '.join(entry.modes)}")
     real_start = time.monotonic()
-    with offline_environment(), Emulation(entry.scenario(), region=REGION) as emu:
+    with offline_environment(REGION), Emulation(entry.scenario(), region=REGION) as emu:
         stack = setup_stack(emu, mode, runtime_params=dict(entry.runtime_params),
                             secret_string=entry.secret_string(mode))
         definition = build_definition(stack.refs)

@@ -1,10 +1,14 @@
 """Shared test setup: the repository root and lambda/ are importable; no AWS credentials leak in."""
 
+import ast
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 for path in (ROOT, ROOT / "lambda"):
@@ -61,3 +65,42 @@ def find_python_312() -> str | None:
         if probe.returncode == 0 and probe.stdout.strip() == "True":
             return candidate
     return None
+
+
+def wait_until_held(execution_arn: str, seconds: float = 10.0) -> None:
+    """Until the execution waits in a Wait state (``Emulation.hold_waits``) or has ended."""
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        types = {e["type"] for e in sfn.get_execution_history(executionArn=execution_arn)["events"]}
+        if "WaitStateEntered" in types or types & {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted"}:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{execution_arn} reached no Wait state within {seconds} s")
+
+
+def stop_held_runs(emu) -> None:
+    """Stop every RUNNING execution, then let held Wait states go: nothing runs on after the emulation."""
+    sfn = boto3.client("stepfunctions", region_name=emu.region)
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
+                                             statusFilter="RUNNING")["executions"]:
+            wait_until_held(execution["executionArn"])
+            sfn.stop_execution(executionArn=execution["executionArn"], error="TestOver", cause="test ended")
+    emu.release_waits()
+
+
+# Modules removed in Python 3.12 (PEP 594 / 632) and datetime calls deprecated in 3.12 (the Lambda runtime).
+REMOVED_IN_312 = {"distutils", "imp", "asynchat", "asyncore", "smtpd"}
+DEPRECATED_IN_312 = {"utcnow", "utcfromtimestamp"}
+
+
+def python312_scan(path: Path) -> tuple[set[str], set[str]]:
+    """The top-level modules a source file imports, and what it uses that Python 3.12 removed or deprecated."""
+    tree = ast.parse(path.read_text(), feature_version=(3, 11))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    return imported, (imported & REMOVED_IN_312) | (attributes & DEPRECATED_IN_312)

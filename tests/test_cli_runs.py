@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 
-import boto3
 import pytest
+from conftest import stop_held_runs
 from typer.testing import CliRunner
 
 from cli.app import app
@@ -36,29 +35,6 @@ def deployed(tmp_path):
     for emu in active:
         stop_held_runs(emu)
         emu.__exit__(None, None, None)
-
-
-def wait_until_held(execution_arn: str, seconds: float = 10.0) -> None:
-    """Until the execution waits in a Wait state (``Emulation.hold_waits``) or has ended."""
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        types = {e["type"] for e in sfn.get_execution_history(executionArn=execution_arn)["events"]}
-        if "WaitStateEntered" in types or types & {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted"}:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"{execution_arn} reached no Wait state within {seconds} s")
-
-
-def stop_held_runs(emu) -> None:
-    """Stop every RUNNING execution, then let held Wait states go: nothing runs on after the emulation."""
-    sfn = boto3.client("stepfunctions", region_name=emu.region)
-    for machine in sfn.list_state_machines()["stateMachines"]:
-        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
-                                             statusFilter="RUNNING")["executions"]:
-            wait_until_held(execution["executionArn"])
-            sfn.stop_execution(executionArn=execution["executionArn"], error="TestOver", cause="test ended")
-    emu.release_waits()
 
 
 def invoke(*args: str):

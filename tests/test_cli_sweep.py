@@ -4,10 +4,10 @@ a confirmation that says plainly that a file system's data may not be in S3."""
 from __future__ import annotations
 
 import json
-import time
 
 import boto3
 import pytest
+from conftest import stop_held_runs, wait_until_held
 from typer.testing import CliRunner
 
 import automation
@@ -50,29 +50,6 @@ def alive() -> dict[str, set[str]]:
         "launch_templates": {t["LaunchTemplateId"] for t in ec2.describe_launch_templates()["LaunchTemplates"]},
         "job_definitions": {d["jobDefinitionArn"] for d in batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]},
     }
-
-
-def wait_until_held(execution_arn: str, seconds: float = 10.0) -> None:
-    """Until the execution waits in a Wait state (``Emulation.hold_waits``) or has ended."""
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        types = {e["type"] for e in sfn.get_execution_history(executionArn=execution_arn)["events"]}
-        if "WaitStateEntered" in types or types & {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted"}:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"{execution_arn} reached no Wait state within {seconds} s")
-
-
-def stop_held_runs(emu) -> None:
-    """Stop every RUNNING execution, then let held Wait states go: nothing runs on after the emulation."""
-    sfn = boto3.client("stepfunctions", region_name=emu.region)
-    for machine in sfn.list_state_machines()["stateMachines"]:
-        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
-                                             statusFilter="RUNNING")["executions"]:
-            wait_until_held(execution["executionArn"])
-            sfn.stop_execution(executionArn=execution["executionArn"], error="TestOver", cause="test ended")
-    emu.release_waits()
 
 
 @pytest.fixture
