@@ -141,7 +141,9 @@ def outcome_report(outcome: RunOutcome, bucket: str, exported: list[StoredObject
         lines.append(Text.assemble(("Error: ", "bold red"), outcome.error or "-"))
         lines.append(Text.assemble(("Cause: ", "bold red"), shorten(outcome.cause or "-")))
     if exported:
-        table = Table(title=f"written to s3://{bucket} during the run", title_justify="left")
+        # The bucket name on its own line: as a table title it would wrap to the table's width.
+        lines.append(Text(f"written to s3://{bucket} during the run:"))
+        table = Table()
         table.add_column("key")
         table.add_column("bytes", justify="right")
         for item in exported:
