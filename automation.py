@@ -428,7 +428,7 @@ FACT_PATHS = {
     "fileSystem": ("fsStatus", "Lifecycle"),
     "association": ("draStatus", "Lifecycle"),
     "jobId": ("job", "JobId"),
-    "job": ("jobStatus", "Status"),
+    "job": ("watchedJob", "Status"),
     "export": ("exportStatus", "Lifecycle"),
     "exportQueue": ("metrics", "reason"),
 }

@@ -1,44 +1,53 @@
-"""autoexport: after the job, wait until the CloudWatch export-queue metric says auto export has drained."""
+"""autoexport: after the job, prove that auto export has drained, or export what is pending with a task.
+
+The FSx DeleteFileSystem API reference advises, before deleting, waiting for AgeOfOldestQueuedMessage to be
+zero (automatic export) or running an export data repository task. "No datapoints" proves nothing (the
+metric has datapoints only while the queue is active; docs/aws-rules.md). So the file system is deleted
+only after one of two proofs: a 0 datapoint stamped after the job ended (``CheckMetrics`` says DRAINED), or,
+when the metric cannot prove it (no datapoint for ``lambdaTimeDiffMinutes`` after the job, or still queued
+at ``exportTimeoutMinutes``), auto export turned off and one EXPORT_TO_REPOSITORY task that SUCCEEDED.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from asl.common import AFTER_JOB, CLEANUP, DERIVED, MARK_DATA_SAFE, PARAMS, build
+from asl.common import AFTER_JOB, MARK_DATA_SAFE, PARAMS, build
 from asl.refs import WorkflowRefs
-from asl.states import Graph, choice, count_poll, invoke_lambda, pass_parameters, poll_bound, wait
+from asl.states import Graph, choice, invoke_lambda, next_poll, polls_over, start_polls, wait_poll
+from asl.task_export import add_export_task
+
+EXPORT_PENDING_FILES = "ExportPendingFiles"
 
 
 def add_metric_wait(g: Graph, refs: WorkflowRefs) -> None:
-    g.add(AFTER_JOB, wait(f"{PARAMS}.waitForCheckMetricsSeconds", "CheckMetrics"))
+    g.add(AFTER_JOB, start_polls("metrics", "WaitForCheckMetrics", schedule="export"))
+    g.add("WaitForCheckMetrics", wait_poll("metrics", "CheckMetrics"))
     g.add("CheckMetrics", invoke_lambda(
         refs.check_metrics_function_arn,
         {
             "fileSystemId.$": "$.fs.FileSystemId",
-            "jobEndedAt.$": "$.jobStatus.CheckedAt",
+            "jobEndedAt.$": "$.jobEnd.EndedAt",
             "now.$": "$$.State.EnteredTime",
             "periodSeconds.$": f"{PARAMS}.lambdaPeriodSeconds",
             "timeDiffMinutes.$": f"{PARAMS}.lambdaTimeDiffMinutes",
         },
         next_state="IsExportDone", result_path="$.metrics",
-        result_selector={"exportDone.$": "$.Payload.exportDone", "reason.$": "$.Payload.reason"},
-        catch_to="MetricsUnreadable", catch_path="$.exportError",
-    ))
-    g.add("MetricsUnreadable", pass_parameters(
-        {"Reason.$": "States.Format('the export queue metric could not be read: {}', $.exportError.Cause)"},
-        "$.keep", CLEANUP,
+        result_selector={"state.$": "$.Payload.state", "exportDone.$": "$.Payload.exportDone",
+                         "fallback.$": "$.Payload.fallback", "reason.$": "$.Payload.reason"},
+        catch_to=EXPORT_PENDING_FILES, catch_path="$.metricsError",
     ))
     g.add("IsExportDone", choice(
-        [{"Variable": "$.metrics.exportDone", "BooleanEquals": True, "Next": MARK_DATA_SAFE}],
-        "CountExportPoll",
+        [
+            {"Variable": "$.metrics.state", "StringEquals": "DRAINED", "Next": MARK_DATA_SAFE},
+            # The metric cannot prove it (no datapoint since the job ended, for lambdaTimeDiffMinutes).
+            {"Variable": "$.metrics.fallback", "BooleanEquals": True, "Next": EXPORT_PENDING_FILES},
+            polls_over("metrics", EXPORT_PENDING_FILES),
+        ],
+        "CountMetricsPoll",
     ))
-    g.add("CountExportPoll", count_poll("export", "IsExportWaitOver"))
-    g.add("IsExportWaitOver", poll_bound("export", f"{DERIVED}.maxExportPolls", "ExportTimedOut", AFTER_JOB))
-    g.add("ExportTimedOut", pass_parameters(
-        {"Reason.$": "States.Format('auto export had not drained after exportTimeoutMinutes={} ({})', "
-                     f"{PARAMS}.exportTimeoutMinutes, $.metrics.reason)"},
-        "$.keep", CLEANUP,
-    ))
+    g.add("CountMetricsPoll", next_poll("metrics", "WaitForCheckMetrics", schedule="export"))
+    add_export_task(g, refs, entry=EXPORT_PENDING_FILES)
 
 
 def build_auto_export(refs: WorkflowRefs) -> dict[str, Any]:
@@ -46,5 +55,6 @@ def build_auto_export(refs: WorkflowRefs) -> dict[str, Any]:
     if not refs.check_metrics_function_arn:
         raise ValueError("autoexport needs refs.check_metrics_function_arn")
     return build(refs, add_metric_wait,
-                 "batch-lustre autoexport: FSx for Lustre scratch for one Batch job, results exported by auto "
-                 "export, file system deleted once the export queue metric shows it drained")
+                 "batch-lustre autoexport: FSx for Lustre scratch for a Batch job (or array), results exported by "
+                 "auto export; the file system is deleted once the export queue metric shows it drained after the "
+                 "job, or an export task exported whatever was pending")

@@ -6,6 +6,9 @@ PROJECT = "batch-lustre"
 TAG_STACK = f"{PROJECT}:stack"
 TAG_MODE = f"{PROJECT}:mode"
 TAG_RUN = f"{PROJECT}:run"
+# On a file system a run kept (data not provably in S3, deleteLustre=false, delete refused): the run-cleanup
+# state machine leaves it to the user.
+TAG_KEPT = f"{PROJECT}:kept"
 
 # Where the job sees the file system, and where the host mounts it.
 HOST_MOUNT_DIR = "/fsx"

@@ -27,6 +27,7 @@ class WorkflowRefs:
     baseline_launch_template_id: str
     baseline_launch_template_version: str
     job_queue_arn: str
-    job_image: str
+    job_repository_url: str  # the job image is <job_repository_url>:<imageTag> (default tag "latest")
     extract_parameters_function_arn: str
+    summarize_job_function_arn: str
     check_metrics_function_arn: str = ""  # autoexport only

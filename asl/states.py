@@ -12,10 +12,32 @@ State = dict[str, Any]
 
 AWS_SDK = "arn:aws:states:::aws-sdk:"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+# The optimized Batch integration that waits for the job (Step Functions developer guide, "Run a Job (.sync)").
+BATCH_SUBMIT_JOB_SYNC = "arn:aws:states:::batch:submitJob.sync"
 
-# Describe calls are idempotent: retry any task failure (throttling included).
+# How Step Functions spells a service in aws-sdk error names is documented only by example ("FSx.", "Batch.");
+# the prefix's casing and the "Exception" suffix of unmodelled codes are not settled (docs/aws-rules.md).
+# A branch that depends on an error name lists every spelling, so it holds whichever AWS uses.
+_PREFIX_SPELLINGS = {
+    "FSx": ("FSx", "Fsx", "FSX", "fsx"),
+    "Batch": ("Batch", "batch", "AWSBatch"),
+    "Ec2": ("Ec2", "EC2", "ec2"),
+}
+
+
+def error_names(service: str, code: str) -> list[str]:
+    """Every spelling of an aws-sdk / optimized-integration error name: prefixes x with and without ``Exception``."""
+    base = code[: -len("Exception")] if code.endswith("Exception") else code
+    names = []
+    for prefix in _PREFIX_SPELLINGS.get(service, (service,)):
+        for suffix in ("Exception", ""):
+            names.append(f"{prefix}.{base}{suffix}")
+    return names
+
+# Describe calls are idempotent: retry any task failure (throttling included). Two retries: a polling loop
+# asks again at its next turn anyway, and every retry adds 3 events to the execution history (asl/history.py).
 RETRY_READ = [
-    {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 4, "BackoffRate": 2.0},
+    {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 2, "BackoffRate": 2.0},
 ]
 # Creates carry a per-run client token (FSx, EC2) or are idempotent (UpdateComputeEnvironment): any
 # failure may be retried.
@@ -24,10 +46,11 @@ RETRY_WRITE = [
 ]
 # RegisterJobDefinition and SubmitJob have no client token: a retry after a request that was carried out
 # would leave a second revision or run a second job. Only throttling is retried: Batch models no
-# throttling error, so it arrives as the service's generic error (Step Functions names aws-sdk errors
-# after the Java SDK v2 exception classes).
+# throttling error, so it arrives as the service's generic error or as the throttling code, under
+# whichever spelling Step Functions gives it.
 RETRY_THROTTLED = [
-    {"ErrorEquals": ["Batch.BatchException", "Batch.TooManyRequestsException"],
+    {"ErrorEquals": [*error_names("Batch", "BatchException"), *error_names("Batch", "TooManyRequestsException"),
+                     *error_names("Batch", "ThrottlingException")],
      "IntervalSeconds": 2, "MaxAttempts": 4, "BackoffRate": 2.0},
 ]
 # Cleanup must get through transient refusals: a compute environment still
@@ -41,19 +64,49 @@ RETRY_CLEANUP = [
 class Graph:
     """An ordered set of named states; rendering gives the ASL ``States`` map."""
 
-    def __init__(self) -> None:
+    def __init__(self, within: Graph | None = None) -> None:
         self._states: dict[str, State] = {}
+        # State names are unique in the whole machine, Parallel branches included: a branch's graph
+        # shares the set of names taken with the graph it is part of.
+        self._taken: set[str] = within._taken if within is not None else set()
 
     def add(self, name: str, state: State) -> str:
-        if name in self._states:
+        if name in self._taken:
             raise ValueError(f"duplicate state name {name!r}")
+        self._taken.add(name)
         self._states[name] = state
         return name
 
     def render(self, start_at: str, comment: str) -> dict[str, Any]:
+        """The ASL document; refuses a missing target or an unreachable state (as CDK's state graph does)."""
+        return {"Comment": comment, **self.branch(start_at)}
+
+    def branch(self, start_at: str) -> dict[str, Any]:
+        """``{"StartAt", "States"}``: a whole machine or one branch of a Parallel, checked."""
         if start_at not in self._states:
             raise ValueError(f"StartAt {start_at!r} is not a state")
-        return {"Comment": comment, "StartAt": start_at, "States": dict(self._states)}
+        reachable, todo = set(), [start_at]
+        while todo:
+            name = todo.pop()
+            if name in reachable:
+                continue
+            reachable.add(name)
+            for target in targets(self._states[name]):
+                if target not in self._states:
+                    raise ValueError(f"state {name!r} goes to {target!r}, which is not a state")
+                todo.append(target)
+        unreachable = sorted(set(self._states) - reachable)
+        if unreachable:
+            raise ValueError(f"states not reachable from {start_at!r}: {', '.join(unreachable)}")
+        return {"StartAt": start_at, "States": dict(self._states)}
+
+
+def targets(state: State) -> list[str]:
+    """The states ``state`` can go to next (Next, Default, Choice rules, Catch)."""
+    out = [state[key] for key in ("Next", "Default") if key in state]
+    out += [rule["Next"] for rule in state.get("Choices", [])]
+    out += [catch["Next"] for catch in state.get("Catch", [])]
+    return out
 
 
 def aws_sdk(
@@ -155,19 +208,88 @@ def failure_record(error: str, cause_format: str, *paths: str) -> dict[str, Any]
     return {"Error": error, "Cause": cause_format}
 
 
-# Poll counters live in state data under $.polls.<name>.count.
-def counter_path(name: str) -> str:
-    return f"$.polls.{name}.count"
+# Bounded polling loops with growing waits. The loop's record lives under $.polls.<loop>:
+#   count  checks done so far; wait  seconds of the next Wait; limit  index of the last wait (len - 1).
+# The schedule is $.config.derived.waits.<loop> (ExtractParameters: it starts short, grows up to the seed's
+# interval, and its sum covers the loop's time bound). After check number ``count + 1``, a loop whose
+# ``count`` reached ``limit`` is over.
+WAITS = "$.config.derived.waits"
 
 
-def count_poll(name: str, next_state: str) -> State:
+def poll_record(loop: str) -> str:
+    return f"$.polls.{loop}"
+
+
+def start_polls(loop: str, next_state: str, schedule: str | None = None) -> State:
+    """Pass that starts ``loop``: no check yet, the first wait of its schedule (``schedule``, default ``loop``)."""
+    waits = f"{WAITS}.{schedule or loop}"
     return pass_parameters(
-        {"count.$": f"States.MathAdd({counter_path(name)}, 1)"}, f"$.polls.{name}", next_state
+        {"count": 0, "wait.$": f"States.ArrayGetItem({waits}, 0)",
+         "limit.$": f"States.MathAdd(States.ArrayLength({waits}), -1)"},
+        poll_record(loop), next_state,
     )
 
 
-def poll_bound(name: str, limit_path: str, over: str, again: str) -> State:
-    """Choice ending a polling loop once its counter reaches ``limit_path``."""
-    return choice(
-        [{"Variable": counter_path(name), "NumericGreaterThanEqualsPath": limit_path, "Next": over}], again
+def wait_poll(loop: str, next_state: str) -> State:
+    return wait(f"{poll_record(loop)}.wait", next_state)
+
+
+def next_poll(loop: str, next_state: str, schedule: str | None = None) -> State:
+    """Pass counting one more check of ``loop`` and taking the next wait of its schedule."""
+    record, waits = poll_record(loop), f"{WAITS}.{schedule or loop}"
+    return pass_parameters(
+        {"count.$": f"States.MathAdd({record}.count, 1)",
+         "wait.$": f"States.ArrayGetItem({waits}, States.MathAdd({record}.count, 1))",
+         "limit.$": f"{record}.limit"},
+        record, next_state,
     )
+
+
+def polls_over(loop: str, over: str) -> dict[str, Any]:
+    """Choice rule: ``loop`` has used every wait of its schedule."""
+    record = poll_record(loop)
+    return {"Variable": f"{record}.count", "NumericGreaterThanEqualsPath": f"{record}.limit", "Next": over}
+
+
+def parallel(branches: list[dict[str, Any]], *, next_state: str, catch_to: str | None = None) -> State:
+    """A Parallel whose branches each end with the whole state data; their outputs are merged, later branches
+    winning on a top-level key both set (each branch writes its own keys)."""
+    merged = "$[0]"
+    for i in range(1, len(branches)):
+        merged = f"States.JsonMerge({merged}, $[{i}], false)"
+    state: State = {
+        "Type": "Parallel",
+        "Branches": branches,
+        "ResultSelector": {"merged.$": merged},
+        "ResultPath": "$.parallel",
+        "OutputPath": "$.parallel.merged",
+        "Next": next_state,
+    }
+    if catch_to:
+        state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch_to}]
+    return state
+
+
+def ends_branch(state: State) -> State:
+    """``state`` ending its Parallel branch (End instead of Next)."""
+    out = {k: v for k, v in state.items() if k != "Next"}
+    out["End"] = True
+    return out
+
+
+def succeed() -> State:
+    return {"Type": "Succeed"}
+
+
+def all_states(definition: dict[str, Any]) -> dict[str, State]:
+    """Every state of a definition by name, the states of Parallel branches included."""
+    found: dict[str, State] = {}
+
+    def visit(states: dict[str, State]) -> None:
+        for name, state in states.items():
+            found[name] = state
+            for branch in state.get("Branches", []):
+                visit(branch["States"])
+
+    visit(definition["States"])
+    return found

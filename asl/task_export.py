@@ -1,4 +1,8 @@
-"""taskexport: after the job, an explicit EXPORT_TO_REPOSITORY task, tracked by the TaskId it returned."""
+"""The export section: an EXPORT_TO_REPOSITORY task, tracked by the TaskId it returned.
+
+taskexport runs it after every job; autoexport runs it when the export-queue metric cannot prove that
+auto export has drained; the run-cleanup state machine runs it before deleting a run's file system.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from asl.common import (
     AFTER_JOB,
     AUTO_IMPORT_EVENTS,
     CLEANUP,
-    DERIVED,
     EXPORT_PATH,
     MARK_DATA_SAFE,
     PARAMS,
@@ -23,15 +26,17 @@ from asl.states import (
     Graph,
     aws_sdk,
     choice,
-    count_poll,
+    error_names,
+    next_poll,
     pass_parameters,
-    poll_bound,
-    wait,
+    polls_over,
+    start_polls,
+    wait_poll,
 )
 
 EXPORT_REPORT_PREFIX = "fsx-export-reports"
-# Step Functions' name of FSx's DataRepositoryTaskExecuting error (another task runs on the file system).
-TASK_EXECUTING = "FSx.DataRepositoryTaskExecutingException"
+# FSx refuses a data repository task while another one runs on the file system (DataRepositoryTaskExecuting).
+TASK_EXECUTING = error_names("FSx", "DataRepositoryTaskExecutingException")
 
 
 def _keep(reason_format: str, *paths: str) -> dict[str, Any]:
@@ -39,11 +44,12 @@ def _keep(reason_format: str, *paths: str) -> dict[str, Any]:
     return {"Reason.$": f"States.Format('{reason_format}', {', '.join(paths)})"} if paths else {"Reason": reason_format}
 
 
-def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
+def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> None:
+    """The export section, entered at ``entry``; it ends at ``MarkDataSafe`` or with ``$.keep`` at ``Cleanup``."""
     # AWS requires auto export to be off before an EXPORT_TO_REPOSITORY task runs.
-    g.add(AFTER_JOB, choice(
+    g.add(entry, choice(
         [{"Variable": f"{PARAMS}.autoExport", "BooleanEquals": True, "Next": "DisableAutoExport"}],
-        "CreateDataRepositoryTask",
+        "StartOtherTaskPolls",
     ))
     g.add("DisableAutoExport", aws_sdk(
         "fsx", "updateDataRepositoryAssociation",
@@ -51,14 +57,15 @@ def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
             "AssociationId.$": "$.dra.AssociationId",
             "S3": {"AutoImportPolicy": {"Events": AUTO_IMPORT_EVENTS}, "AutoExportPolicy": {"Events": []}},
         },
-        next_state="WaitForAssociationUpdate", result_path=None,
+        next_state="StartAssociationUpdatePolls", result_path=None,
         retry=RETRY_WRITE, catch_to="AutoExportNotDisabled", catch_path="$.exportError",
     ))
     g.add("AutoExportNotDisabled", pass_parameters(
         _keep("auto export could not be turned off before the export task: {}", "$.exportError.Cause"),
         "$.keep", CLEANUP,
     ))
-    g.add("WaitForAssociationUpdate", wait(f"{PARAMS}.waitForLustreCreationSeconds", "CheckAssociationUpdate"))
+    g.add("StartAssociationUpdatePolls", start_polls("associationUpdate", "WaitForAssociationUpdate"))
+    g.add("WaitForAssociationUpdate", wait_poll("associationUpdate", "CheckAssociationUpdate"))
     g.add("CheckAssociationUpdate", aws_sdk(
         "fsx", "describeDataRepositoryAssociations", {"AssociationIds.$": "States.Array($.dra.AssociationId)"},
         next_state="IsAssociationUpdated", result_path="$.draStatus",
@@ -67,18 +74,17 @@ def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
     ))
     g.add("IsAssociationUpdated", choice(
         [
-            {"Variable": "$.draStatus.Lifecycle", "StringEquals": "AVAILABLE", "Next": "CreateDataRepositoryTask"},
+            {"Variable": "$.draStatus.Lifecycle", "StringEquals": "AVAILABLE", "Next": "StartOtherTaskPolls"},
             {"Variable": "$.draStatus.Lifecycle", "StringEquals": "FAILED", "Next": "AssociationFailedAfterJob"},
+            polls_over("associationUpdate", "AssociationUpdateTimedOut"),
         ],
-        "CountAssociationPoll",
+        "CountAssociationUpdatePoll",
     ))
+    g.add("CountAssociationUpdatePoll", next_poll("associationUpdate", "WaitForAssociationUpdate"))
     g.add("AssociationFailedAfterJob", pass_parameters(
         _keep("data repository association {} became FAILED before the export", "$.dra.AssociationId"),
         "$.keep", CLEANUP,
     ))
-    g.add("CountAssociationPoll", count_poll("association", "IsAssociationWaitOver"))
-    g.add("IsAssociationWaitOver", poll_bound(
-        "association", f"{DERIVED}.maxAssociationUpdatePolls", "AssociationUpdateTimedOut", "WaitForAssociationUpdate"))
     g.add("AssociationUpdateTimedOut", pass_parameters(
         _keep("data repository association {} stayed {} after auto export was turned off",
               "$.dra.AssociationId", "$.draStatus.Lifecycle"),
@@ -88,6 +94,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
     # (DataRepositoryTaskExecuting) while another is PENDING/EXECUTING, such as the IMPORT task the
     # association started (BatchImportMetaDataOnCreate), which may outlast a short job. Wait for it,
     # within the export's bound, instead of failing the quick retries and keeping the file system.
+    g.add("StartOtherTaskPolls", start_polls("otherTask", "CreateDataRepositoryTask"))
     create = aws_sdk(
         "fsx", "createDataRepositoryTask",
         {
@@ -103,19 +110,18 @@ def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
             },
             "Tags": tag_list(refs),
         },
-        next_state="WaitForDataRepositoryTask", result_path="$.exportTask",
+        next_state="StartExportPolls", result_path="$.exportTask",
         result_selector={"TaskId.$": "$.DataRepositoryTask.TaskId"},
         retry=RETRY_WRITE, catch_to="ExportTaskNotCreated", catch_path="$.exportError",
     )
     # MaxAttempts 0: the first Retry entry naming the error decides, so the quick retries are skipped.
-    create["Retry"] = [{"ErrorEquals": [TASK_EXECUTING], "MaxAttempts": 0}, *create["Retry"]]
-    create["Catch"] = [{"ErrorEquals": [TASK_EXECUTING], "ResultPath": "$.exportError", "Next": "OtherTaskRunning"},
+    create["Retry"] = [{"ErrorEquals": TASK_EXECUTING, "MaxAttempts": 0}, *create["Retry"]]
+    create["Catch"] = [{"ErrorEquals": TASK_EXECUTING, "ResultPath": "$.exportError", "Next": "IsOtherTaskWaitOver"},
                        *create["Catch"]]
     g.add("CreateDataRepositoryTask", create)
-    g.add("OtherTaskRunning", count_poll("export", "IsOtherTaskWaitOver"))
-    g.add("IsOtherTaskWaitOver", poll_bound("export", f"{DERIVED}.maxExportPolls", "OtherTaskStillRunning",
-                                            "WaitForOtherTask"))
-    g.add("WaitForOtherTask", wait(f"{PARAMS}.waitForDataRepositoryTaskSeconds", "CreateDataRepositoryTask"))
+    g.add("IsOtherTaskWaitOver", choice([polls_over("otherTask", "OtherTaskStillRunning")], "WaitForOtherTask"))
+    g.add("WaitForOtherTask", wait_poll("otherTask", "CountOtherTaskPoll"))
+    g.add("CountOtherTaskPoll", next_poll("otherTask", "CreateDataRepositoryTask"))
     g.add("OtherTaskStillRunning", pass_parameters(
         _keep("another data repository task was still running after exportTimeoutMinutes={}, so the export "
               "task could not start: {}", f"{PARAMS}.exportTimeoutMinutes", "$.exportError.Cause"),
@@ -123,8 +129,8 @@ def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
     ))
     g.add("ExportTaskNotCreated", pass_parameters(
         _keep("the export task could not be created: {}", "$.exportError.Cause"), "$.keep", CLEANUP))
-    g.add("WaitForDataRepositoryTask", wait(f"{PARAMS}.waitForDataRepositoryTaskSeconds",
-                                            "CheckDataRepositoryTasks"))
+    g.add("StartExportPolls", start_polls("export", "WaitForDataRepositoryTask"))
+    g.add("WaitForDataRepositoryTask", wait_poll("export", "CheckDataRepositoryTasks"))
     # Tracked by its own TaskId: the IMPORT task started with the association is another task.
     g.add("CheckDataRepositoryTasks", aws_sdk(
         "fsx", "describeDataRepositoryTasks", {"TaskIds.$": "States.Array($.exportTask.TaskId)"},
@@ -144,9 +150,11 @@ def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
             {"Variable": "$.exportStatus.Lifecycle", "StringEquals": "SUCCEEDED", "Next": MARK_DATA_SAFE},
             {"Or": [{"Variable": "$.exportStatus.Lifecycle", "StringEquals": s} for s in ("FAILED", "CANCELED")],
              "Next": "ExportTaskFailed"},
+            polls_over("export", "ExportTimedOut"),
         ],
         "CountExportPoll",
     ))
+    g.add("CountExportPoll", next_poll("export", "WaitForDataRepositoryTask"))
     g.add("ExportIncomplete", pass_parameters(
         _keep("export task {} could not export {} files (report under s3://" + refs.bucket_name + "/"
               + EXPORT_REPORT_PREFIX + ")", "$.exportTask.TaskId", "$.exportStatus.Task.Status.FailedCount"),
@@ -154,9 +162,6 @@ def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
     ))
     g.add("ExportTaskFailed", pass_parameters(
         _keep("export task {} ended {}", "$.exportTask.TaskId", "$.exportStatus.Lifecycle"), "$.keep", CLEANUP))
-    g.add("CountExportPoll", count_poll("export", "IsExportWaitOver"))
-    g.add("IsExportWaitOver", poll_bound("export", f"{DERIVED}.maxExportPolls", "ExportTimedOut",
-                                         "WaitForDataRepositoryTask"))
     g.add("ExportTimedOut", pass_parameters(
         _keep("export task {} was still {} after exportTimeoutMinutes={}", "$.exportTask.TaskId",
               "$.exportStatus.Lifecycle", f"{PARAMS}.exportTimeoutMinutes"),
@@ -167,6 +172,5 @@ def add_export_task(g: Graph, refs: WorkflowRefs) -> None:
 def build_task_export(refs: WorkflowRefs) -> dict[str, Any]:
     """The taskexport state machine definition."""
     return build(refs, add_export_task,
-                 "batch-lustre taskexport: FSx for Lustre scratch for one Batch job, results exported by an "
-                 "EXPORT_TO_REPOSITORY task, file system deleted once the export succeeded")
-
+                 "batch-lustre taskexport: FSx for Lustre scratch for a Batch job (or array), results exported by "
+                 "an EXPORT_TO_REPOSITORY task, file system deleted once the export succeeded")

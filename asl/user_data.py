@@ -15,6 +15,11 @@ from __future__ import annotations
 from asl.naming import HOST_MOUNT_DIR, HOST_SCRATCH_DIR
 
 BOUNDARY = "==BATCHLUSTREBOUNDARY=="
+# A host may boot before the file system is AVAILABLE (warm capacity): it keeps trying to mount for
+# MOUNT_ATTEMPTS x MOUNT_RETRY_SECONDS (30 minutes), then shuts down. The launch template sets
+# InstanceInitiatedShutdownBehavior=terminate, so such a host is terminated, not stopped.
+MOUNT_ATTEMPTS = 120
+MOUNT_RETRY_SECONDS = 15
 
 # The two {} are DNSName and MountName, in that order.
 TEMPLATE = f"""MIME-Version: 1.0
@@ -42,10 +47,10 @@ else
   fail_loudly "neither dnf (AL2023) nor amazon-linux-extras (AL2) is here to install the Lustre client"
 fi
 mkdir -p "$MOUNT_DIR"
-for attempt in 1 2 3 4 5 6 7 8 9 10; do
+for attempt in $(seq 1 {MOUNT_ATTEMPTS}); do
   mount -t lustre -o noatime,flock "$DNS_NAME@tcp:/$MOUNT_NAME" "$MOUNT_DIR" && break
-  echo "batch-lustre: mount attempt $attempt failed" >&2
-  sleep 15
+  echo "batch-lustre: mount attempt $attempt failed (the file system may still be being created)" >&2
+  sleep {MOUNT_RETRY_SECONDS}
 done
 mountpoint -q "$MOUNT_DIR" || fail_loudly "$DNS_NAME@tcp:/$MOUNT_NAME is not mounted at $MOUNT_DIR"
 mkdir -p "{HOST_SCRATCH_DIR}"

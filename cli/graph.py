@@ -53,8 +53,9 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
         compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/{prefix}-ce",
         baseline_launch_template_id="lt-00000000000000000", baseline_launch_template_version="1",
         job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{prefix}-queue",
-        job_image=f"{account}.dkr.ecr.{region}.amazonaws.com/{prefix}:latest",
+        job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/{prefix}",
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-extract-parameters",
+        summarize_job_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-summarize-job",
         check_metrics_function_arn=(f"arn:aws:lambda:{region}:{account}:function:{prefix}-check-metrics"
                                     if mode == AUTO_EXPORT else ""),
     )

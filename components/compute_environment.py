@@ -56,11 +56,11 @@ class ComputeEnvironment(pulumi.ComponentResource):
     - A job queue on that compute environment.
 
     Each run points the compute environment at its own launch template and restores the
-    baseline when it ends. Pulumi keeps the baseline as desired state (no
-    ``ignore_changes``). Pulumi diffs against its state, not the live environment, so an
-    environment left on a per-run template (a run that died before restoring it) is only
-    put back by ``pulumi up --refresh``. Do not run ``pulumi up`` while a run is going:
-    both update the same compute environment.
+    baseline when it ends; a run that ends without its cleanup is put back by the run-cleanup
+    state machine. Pulumi keeps the baseline launch template as desired state. ``desiredvCpus``
+    is ignored after creation: Batch changes it by itself (and each run's warm capacity raises
+    it), and refuses to lower it by an update, so a refresh or an update must not fight it.
+    Do not run ``pulumi up`` while a run is going: both update the same compute environment.
 
     Outputs: ``repository_url``, ``compute_environment_arn``, ``compute_environment_name``,
     ``job_queue_arn``, ``job_queue_name``, ``lustre_security_group_id``,
@@ -214,7 +214,9 @@ class ComputeEnvironment(pulumi.ComponentResource):
                 job_execution_timeout_minutes=JOB_EXECUTION_TIMEOUT_ON_UPDATE_MINUTES,
             ),
             tags=self._tags("ce"),
-            opts=self._child,
+            # Batch changes desiredvCpus by itself (scaling, and each run's warm capacity) and refuses to
+            # lower it by an update (docs/aws-rules.md): a refresh or an update must not try to put it back.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["computeResources.desiredVcpus"]),
         )
 
     def _create_job_queue(self) -> aws.batch.JobQueue:

@@ -25,6 +25,9 @@ EXTRACT_PARAMETERS_HANDLER = "extract_parameters.handler"
 CHECK_METRICS_FILES: Mapping[str, str] = {"check_metrics.py": "lambda/check_metrics.py"}
 CHECK_METRICS_HANDLER = "check_metrics.handler"
 
+SUMMARIZE_JOB_FILES: Mapping[str, str] = {"summarize_job.py": "lambda/summarize_job.py"}
+SUMMARIZE_JOB_HANDLER = "summarize_job.handler"
+
 
 def project_path(relative: str) -> str:
     """``relative`` (to the project directory) as a path usable from the working directory."""
@@ -46,3 +49,7 @@ def extract_parameters_archive() -> pulumi.AssetArchive:
 
 def check_metrics_archive() -> pulumi.AssetArchive:
     return lambda_archive(CHECK_METRICS_FILES)
+
+
+def summarize_job_archive() -> pulumi.AssetArchive:
+    return lambda_archive(SUMMARIZE_JOB_FILES)

@@ -77,6 +77,14 @@ class _Workflow(pulumi.ComponentResource):
             },
             timeout=30,
         )
+        self.summarize_job = self._create_function(
+            "summarize-job",
+            handler=lambda_package.SUMMARIZE_JOB_HANDLER,
+            code=lambda_package.summarize_job_archive(),
+            environment={},
+            timeout=60,
+            extra_policy=summarize_job_policy(),
+        )
         self.check_metrics = self._create_mode_functions()
 
         # (refs, definition dict): the policy is derived from the definition it must allow.
@@ -94,6 +102,7 @@ class _Workflow(pulumi.ComponentResource):
             "state_machine_name": self.state_machine.name,
             "definition": self.definition,
             "extract_parameters_function_arn": self.extract_parameters_function_arn,
+            "summarize_job_function_arn": self.summarize_job.arn,
         }
         if self.check_metrics is not None:
             outputs["check_metrics_function_arn"] = self.check_metrics.arn
@@ -188,6 +197,7 @@ class _Workflow(pulumi.ComponentResource):
             job_queue_arn=args.job_queue_arn,
             repository_url=args.repository_url,
             extract_parameters_function_arn=self.extract_parameters.arn,
+            summarize_job_function_arn=self.summarize_job.arn,
             check_metrics_function_arn=check_metrics_arn,
         ).apply(self._make_refs)
 
@@ -207,8 +217,9 @@ class _Workflow(pulumi.ComponentResource):
             baseline_launch_template_id=values["baseline_launch_template_id"],
             baseline_launch_template_version=str(values["baseline_launch_template_version"]),
             job_queue_arn=values["job_queue_arn"],
-            job_image=f"{values['repository_url']}:latest",
+            job_repository_url=values["repository_url"],
             extract_parameters_function_arn=values["extract_parameters_function_arn"],
+            summarize_job_function_arn=values["summarize_job_function_arn"],
             check_metrics_function_arn=values["check_metrics_function_arn"],
         )
 
@@ -245,6 +256,18 @@ class _Workflow(pulumi.ComponentResource):
             # Step Functions checks the role's log-delivery permissions (in that policy) at creation.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.workflow_policy]),
         )
+
+
+def summarize_job_policy() -> dict:
+    """SummarizeJobFailure reads the failed job (and an array's failed children): neither call has
+    resource-level permissions (Service Authorization Reference, AWS Batch)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ReadFailedJobs", "Effect": "Allow", "Action": ["batch:DescribeJobs", "batch:ListJobs"],
+             "Resource": "*"}
+        ],
+    }
 
 
 def check_metrics_policy() -> dict:

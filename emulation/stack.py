@@ -33,6 +33,7 @@ LUSTRE_PORTS = ((988, 988), (1018, 1023))  # AWS_FACTS.md: inbound TCP 988 and 1
 LAMBDA_FILES = {
     "extract_parameters": {"extract_parameters.py": "lambda/extract_parameters.py", "parameters.py": "parameters.py"},
     "check_metrics": {"check_metrics.py": "lambda/check_metrics.py"},
+    "summarize_job": {"summarize_job.py": "lambda/summarize_job.py"},
 }
 
 
@@ -167,8 +168,9 @@ def setup_stack(
         baseline_launch_template_id=baseline["LaunchTemplateId"],
         baseline_launch_template_version="1",
         job_queue_arn=queue_arn,
-        job_image=f"{account}.dkr.ecr.{region}.amazonaws.com/{BY_NAME['ecrRepositoryName'].defaults[mode]}:latest",
+        job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/{BY_NAME['ecrRepositoryName'].defaults[mode]}",
         extract_parameters_function_arn=function("extract_parameters"),
+        summarize_job_function_arn=function("summarize_job"),
         check_metrics_function_arn=function("check_metrics") if mode == AUTO_EXPORT else "",
     )
     return EmulatedStack(refs=refs, role_arn=sfn_role, compute_environment_name=ce_name,

@@ -46,8 +46,9 @@ def sample_refs(mode: str):
         baseline_launch_template_id="lt-0123456789abcdef0",
         baseline_launch_template_version="1",
         job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{mode}-queue",
-        job_image=f"{account}.dkr.ecr.{region}.amazonaws.com/batch-job:latest",
+        job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/batch-job",
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-extract-parameters",
+        summarize_job_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-summarize-job",
         check_metrics_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-check-metrics",
     )
 

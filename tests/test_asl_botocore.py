@@ -13,7 +13,7 @@ import pytest
 from conftest import sample_refs
 
 from asl import build_definition
-from asl.states import AWS_SDK
+from asl.states import AWS_SDK, BATCH_SUBMIT_JOB_SYNC, all_states
 from parameters import MODES
 
 BOTOCORE_SERVICE = {"sfn": "stepfunctions"}
@@ -25,10 +25,16 @@ def pascal(name):
 
 
 def sdk_tasks(mode):
-    for name, state in build_definition(sample_refs(mode))["States"].items():
-        if state.get("Type") == "Task" and state["Resource"].startswith(AWS_SDK):
+    """Every aws-sdk Task (Parallel branches included), and the optimized Batch integration's SubmitJob,
+    whose Parameters are SubmitJob's request members (Step Functions developer guide, "AWS Batch")."""
+    for name, state in all_states(build_definition(sample_refs(mode))).items():
+        if state.get("Type") != "Task":
+            continue
+        if state["Resource"].startswith(AWS_SDK):
             service, action = state["Resource"][len(AWS_SDK):].split(":")
             yield name, service, action, state
+        elif state["Resource"] == BATCH_SUBMIT_JOB_SYNC:
+            yield name, "batch", "submitJob", state
 
 
 def operation(service, action):

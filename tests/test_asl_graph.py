@@ -4,7 +4,7 @@ import pytest
 from conftest import sample_refs
 
 from asl import build_definition
-from asl.states import Graph
+from asl.states import Graph, all_states
 from parameters import MODES
 
 MODES_PARAM = pytest.mark.parametrize("mode", MODES)
@@ -13,8 +13,7 @@ SEED_STATES = {
     "common": ["GetSecret", "ExtractParameters", "CreateLustreFileSystem", "CreateDataRepositoryAssociation",
                "WaitForFileSystem", "CheckFileSystemStatus", "CheckDataRepositoryAssociation",
                "IsFileSystemAndAssociationAvailable", "CreateLaunchTemplate", "UpdateComputeEnvironment",
-               "CreateJobDefinition", "SubmitJob", "WaitForJobCompletion", "CheckJobStatus", "IsJobComplete",
-               "DeleteFSx"],
+               "CreateJobDefinition", "SubmitJob", "DeleteFSx"],
     "taskexport": ["CreateDataRepositoryTask", "WaitForDataRepositoryTask", "CheckDataRepositoryTasks",
                    "IsDataRepositoryTaskComplete"],
     "autoexport": ["CheckMetrics"],
@@ -35,8 +34,29 @@ def successors(state):
     return targets
 
 
+def states(defn):
+    """Every state, those of Parallel branches included."""
+    return all_states(defn)
+
+
 def edges(defn):
-    return {name: successors(state) for name, state in defn["States"].items()}
+    """One flat graph: a Parallel leads to each branch's start, and each branch's end leads to the Parallel's Next
+    (and its Catch targets)."""
+    graph = {}
+
+    def visit(machine, join):
+        for name, state in machine["States"].items():
+            out = successors(state)
+            if state["Type"] == "Parallel":
+                out = out + [branch["StartAt"] for branch in state["Branches"]]
+                for branch in state["Branches"]:
+                    visit(branch, successors(state))
+            if join is not None and (state.get("End") or state["Type"] == "Succeed"):
+                out = out + join
+            graph[name] = out
+
+    visit(defn, None)
+    return graph
 
 
 def reachable(graph, start, removed=frozenset()):
@@ -85,27 +105,27 @@ def test_every_transition_target_exists(mode):
     defn = definition(mode)
     for name, targets in edges(defn).items():
         for target in targets:
-            assert target in defn["States"], f"{name} -> {target} does not exist"
+            assert target in states(defn), f"{name} -> {target} does not exist"
 
 
 @MODES_PARAM
 def test_every_state_is_reachable(mode):
     defn = definition(mode)
-    unreachable = set(defn["States"]) - reachable(edges(defn), defn["StartAt"])
+    unreachable = set(states(defn)) - reachable(edges(defn), defn["StartAt"])
     assert not unreachable
 
 
 @MODES_PARAM
 def test_the_seed_state_names_are_there(mode):
-    names = set(definition(mode)["States"])
+    names = set(states(definition(mode)))
     missing = [s for s in SEED_STATES["common"] + SEED_STATES[mode] if s not in names]
     assert not missing
 
 
 def _counter_states(defn):
     return {
-        name: s["ResultPath"] for name, s in defn["States"].items()
-        if s["Type"] == "Pass" and "States.MathAdd" in str(s.get("Parameters", ""))
+        name: s["ResultPath"] for name, s in states(defn).items()
+        if s["Type"] == "Pass" and "count.$" in s.get("Parameters", {})
     }
 
 
@@ -122,15 +142,15 @@ def test_every_cycle_passes_through_a_poll_counter(mode):
 @MODES_PARAM
 def test_every_poll_counter_has_a_limit_that_leaves_its_loop(mode):
     defn = definition(mode)
-    graph = edges(defn)
+    graph, all_ = edges(defn), states(defn)
     loops = strongly_connected(graph)
     for counter_state, counter_path in _counter_states(defn).items():
         loop = next(c for c in loops if counter_state in c)
         exits = [
-            rule for name in loop if defn["States"][name]["Type"] == "Choice"
-            for rule in defn["States"][name]["Choices"]
-            if rule.get("Variable") == f"{counter_path}.count" and "NumericGreaterThanEqualsPath" in rule
-            and rule["Next"] not in loop
+            rule for name in loop if all_[name]["Type"] == "Choice"
+            for rule in all_[name]["Choices"]
+            if rule.get("Variable") == f"{counter_path}.count" and rule.get("NumericGreaterThanEqualsPath")
+            == f"{counter_path}.limit" and rule["Next"] not in loop
         ]
         assert exits, f"{counter_state} counts polls but nothing ends the loop on it"
 
@@ -140,7 +160,8 @@ def test_every_failure_after_the_file_system_exists_passes_through_cleanup(mode)
     defn = definition(mode)
     graph = edges(defn)
     after_create = reachable(graph, "CreateLustreFileSystem", removed=frozenset({"Cleanup"}))
-    fails = {n for n in after_create if defn["States"][n]["Type"] in ("Fail", "Succeed")}
+    top = defn["States"]
+    fails = {n for n in after_create if n in top and top[n]["Type"] in ("Fail", "Succeed")}
     assert not fails, f"end states reachable from CreateLustreFileSystem without Cleanup: {fails}"
 
 
@@ -157,14 +178,14 @@ def test_delete_file_system_only_after_data_is_safe(mode):
 @MODES_PARAM
 def test_every_task_after_start_is_caught(mode):
     defn = definition(mode)
-    for name, state in defn["States"].items():
-        if state["Type"] == "Task":
+    for name, state in states(defn).items():
+        if state["Type"] in ("Task", "Parallel"):
             assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), name
 
 
 @MODES_PARAM
 def test_every_fail_state_states_an_error_and_a_cause(mode):
-    for name, state in definition(mode)["States"].items():
+    for name, state in states(definition(mode)).items():
         if state["Type"] == "Fail":
             assert ("Error" in state or "ErrorPath" in state) and ("Cause" in state or "CausePath" in state), name
 
@@ -177,13 +198,53 @@ def test_duplicate_state_names_are_refused():
 
 
 @MODES_PARAM
-def test_failed_job_is_never_waited_on_again(mode):
+def test_the_job_is_waited_on_without_polling_and_bounded_by_the_job_timeout(mode):
+    all_ = states(definition(mode))
+    for name in ("SubmitJob", "SubmitArrayJob"):
+        submit = all_[name]
+        assert submit["Resource"] == "arn:aws:states:::batch:submitJob.sync"
+        assert submit["TimeoutSecondsPath"] == "$.config.derived.jobTimeoutSeconds"
+        assert submit["Parameters"]["Timeout"] == {"AttemptDurationSeconds.$": "$.config.derived.jobTimeoutSeconds"}
+        catches = {c["ErrorEquals"][0]: c["Next"] for c in submit["Catch"]}
+        assert catches["States.Timeout"] == "FindTimedOutJob"
+        assert catches["States.TaskFailed"] == "SummarizeJobFailure"
+    assert "ArrayProperties" in all_["SubmitArrayJob"]["Parameters"]
+    assert "ArrayProperties" not in all_["SubmitJob"]["Parameters"]
+
+
+@MODES_PARAM
+def test_a_timed_out_job_is_terminated_before_its_results_are_exported(mode):
+    graph = edges(definition(mode))
+    after = reachable(graph, "FindTimedOutJob", removed=frozenset({"AfterJob"}))
+    assert "TerminateTimedOutJob" in after and "RecordJobTimedOut" in after
+
+
+@MODES_PARAM
+def test_the_job_is_submitted_only_once_file_system_association_and_compute_are_ready(mode):
+    """The only way to RunJob is past IsPrepared, after both branches of the preparation ended without failure."""
     defn = definition(mode)
-    choices = defn["States"]["IsJobComplete"]["Choices"]
-    failed = [c for c in choices if c.get("StringEquals") == "FAILED"]
-    assert failed and failed[0]["Next"] == "RecordJobFailure"
-    after_failure = reachable(edges(defn), "RecordJobFailure")
-    assert "WaitForJobCompletion" not in after_failure
+    graph = edges(defn)
+    preds = [n for n, ts in graph.items() if "RunJob" in ts]
+    assert preds == ["IsPrepared"]
+    assert defn["States"]["IsPrepared"]["Choices"] == [
+        {"Variable": "$.failure", "IsPresent": True, "Next": "NothingToExport"}]
+    branch_ends = {name for name, s in states(defn).items() if s["Type"] == "Succeed" and name not in defn["States"]}
+    assert branch_ends >= {"FileSystemReady", "ComputeReady"}
+    assert "FileSystemReady" in graph["IsFileSystemAndAssociationAvailable"]
+    assert "ComputeReady" in graph["CreateJobDefinition"]
+
+
+@MODES_PARAM
+def test_an_invalid_compute_environment_fails_the_run_at_once(mode):
+    rules = states(definition(mode))["IsComputeEnvironmentValid"]["Choices"]
+    assert rules[0] == {"Variable": "$.ce.Environment.Status", "StringEquals": "INVALID",
+                        "Next": "ComputeEnvironmentInvalid"}
+
+
+@MODES_PARAM
+def test_a_host_that_fails_its_mount_is_terminated_not_stopped(mode):
+    data = states(definition(mode))["CreateLaunchTemplate"]["Parameters"]["LaunchTemplateData"]
+    assert data["InstanceInitiatedShutdownBehavior"] == "terminate"
 
 
 def test_taskexport_tracks_its_export_task_by_the_id_it_returned():
@@ -206,12 +267,19 @@ def test_taskexport_turns_auto_export_off_before_the_export_task():
 def test_failed_export_keeps_the_file_system(mode):
     """Every way the export can end without proof sets $.keep and never MarkDataSafe."""
     defn = definition(mode)
-    keepers = [n for n, s in defn["States"].items() if s.get("ResultPath") == "$.keep"]
+    keepers = [n for n, s in states(defn).items() if s.get("ResultPath") == "$.keep"]
     assert keepers
+    # A keeper inside the job's Parallel hands over to IsJobDone, whose first rule sends a kept run to Cleanup.
+    assert defn["States"]["IsJobDone"]["Choices"][0] == {"Variable": "$.keep", "IsPresent": True, "Next": "Cleanup"}
     for name in keepers:
-        assert "MarkDataSafe" not in reachable(edges(defn), name), name
+        assert "MarkDataSafe" not in reachable(edges(defn), name, removed=frozenset({"IsJobDone"})), name
 
 
-def test_autoexport_has_no_export_task():
-    names = definition("autoexport")["States"]
-    assert not any("createDataRepositoryTask" in s.get("Resource", "") for s in names.values())
+def test_autoexport_deletes_only_after_a_drained_metric_or_a_successful_export_task():
+    defn = definition("autoexport")
+    graph = edges(defn)
+    preds = sorted(n for n, ts in graph.items() if "MarkDataSafe" in ts)
+    assert preds == ["IsDataRepositoryTaskComplete", "IsExportDone"]
+    drained = [r for r in defn["States"]["IsExportDone"]["Choices"] if r["Next"] == "MarkDataSafe"]
+    assert drained == [{"Variable": "$.metrics.state", "StringEquals": "DRAINED", "Next": "MarkDataSafe"}]
+    assert "CreateDataRepositoryTask" in reachable(graph, "ExportPendingFiles")

@@ -305,8 +305,22 @@ def test_functions_have_their_own_lambda_role_with_basic_logging(run):
         assert log_group.inputs["retentionInDays"] == 90
 
 
+def test_summarize_job_reads_failed_jobs_only(runs):
+    for mode, run in runs.items():
+        function = run.one(FUNCTION, "summarize-job")
+        assert (function.inputs["runtime"], function.inputs["handler"]) == ("python3.12", "summarize_job.handler")
+        members = {name: Path(asset.path).resolve() for name, asset in function.inputs["code"].assets.items()}
+        assert members == {"summarize_job.py": ROOT / "lambda" / "summarize_job.py"}, mode
+        role = _role_of_function(run, function)
+        [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
+        assert _policy(policy)["Statement"] == [
+            {"Sid": "ReadFailedJobs", "Effect": "Allow", "Action": ["batch:DescribeJobs", "batch:ListJobs"],
+             "Resource": "*"}]
+
+
 def test_check_metrics_exists_only_in_autoexport_and_may_read_metrics(runs):
-    assert [f.name for f in runs[TASK_EXPORT].of_type(FUNCTION)] == ["taskexport-extract-parameters"]
+    assert sorted(f.name for f in runs[TASK_EXPORT].of_type(FUNCTION)) == [
+        "taskexport-extract-parameters", "taskexport-summarize-job"]
     run = runs[AUTO_EXPORT]
     function = run.one(FUNCTION, "check-metrics")
     assert (function.inputs["runtime"], function.inputs["handler"]) == ("python3.12", "check_metrics.handler")
@@ -326,6 +340,7 @@ def _expected_refs(run):
     """The WorkflowRefs the workflow must build, derived independently from the recorded resources."""
     extract_parameters = run.one(FUNCTION, "extract-parameters")
     check_metrics = [f for f in run.of_type(FUNCTION) if f.name.endswith("check-metrics")]
+    summarize_job = run.one(FUNCTION, "summarize-job")
     prefix = extract_parameters.inputs["environment"]["variables"]["NAME_PREFIX"]
     return WorkflowRefs(
         mode=run.stack,
@@ -342,8 +357,9 @@ def _expected_refs(run):
         baseline_launch_template_id=run.one(LAUNCH_TEMPLATE).id,
         baseline_launch_template_version="1",
         job_queue_arn=run.one(JOB_QUEUE).state["arn"],
-        job_image=run.one(REPOSITORY).state["repositoryUrl"] + ":latest",
+        job_repository_url=run.one(REPOSITORY).state["repositoryUrl"],
         extract_parameters_function_arn=extract_parameters.state["arn"],
+        summarize_job_function_arn=summarize_job.state["arn"],
         check_metrics_function_arn=check_metrics[0].state["arn"] if check_metrics else "",
     )
 

@@ -8,6 +8,7 @@ import pytest
 from conftest import sample_refs
 
 from asl import build_definition
+from asl.states import all_states
 from asl.user_data import TEMPLATE, render, user_data_expression
 
 DNS, MOUNT = "fs-0123456789abcdef0.fsx.us-east-1.amazonaws.com", "abcdefgh"
@@ -61,11 +62,12 @@ def test_the_template_needs_no_intrinsic_escapes():
 
 
 def test_launch_template_renders_the_user_data_from_the_described_file_system():
-    state = build_definition(sample_refs("taskexport"))["States"]["CreateLaunchTemplate"]
+    state = all_states(build_definition(sample_refs("taskexport")))["CreateLaunchTemplate"]
     data = state["Parameters"]["LaunchTemplateData"]
+    # The mount name comes from CreateFileSystem's response: the launch template is made while the file
+    # system is still CREATING.
     assert data["UserData.$"] == user_data_expression(
-        "States.Format('{}.fsx.us-east-1.amazonaws.com', $.fs.FileSystemId)",
-        "$.fsStatus.FileSystem.LustreConfiguration.MountName")
+        "States.Format('{}.fsx.us-east-1.amazonaws.com', $.fs.FileSystemId)", "$.fs.MountName")
     assert data["MetadataOptions"]["HttpTokens"] == "required"
 
 
