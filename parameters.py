@@ -8,7 +8,10 @@ This module is the single source for:
 - stack config validation (``settings.load_settings``),
 - the secret's initial content (``runtime_defaults``),
 - the validation done at the start of every run (``lambda/extract_parameters.py``
-  ships this file next to the handler).
+  ships this file next to the handler), including the execution input's per-run
+  overrides (``validate_overrides``),
+- the waits between checks (``backoff_schedule``) and the history budget that bounds
+  how many checks a loop may make (``LOOP_CHECK_LIMITS``, applied by ``cross_field_problems``).
 
 It is plain standard-library Python so that it runs unchanged in the Lambda
 runtime (Python 3.12) and in the Pulumi program (Python 3.11).
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 TASK_EXPORT = "taskexport"
@@ -127,6 +130,11 @@ PARAMETERS: tuple[Parameter, ...] = (
               "job attempts (Batch allows 1-10)"),
     Parameter("jobDefinitionVcpus", "int", _both(32), _BOTH, *_int_range(1, 100000), "vCPUs per job"),
     Parameter("jobDefinitionMemory", "int", _both(30000), _BOTH, *_int_range(4, 10_000_000), "memory per job in MiB"),
+    Parameter(
+        "warmComputeCapacity", "bool", _both(True), _BOTH, "true or false", None,
+        "while the file system is created, raise the compute environment's desiredvCpus to what the job needs "
+        "(at most maxvCpus) so hosts boot and wait for the mount",
+    ),
     Parameter("waitForLustreCreationSeconds", "int", _both(30), _BOTH, *_wait,
               "seconds between file system status checks"),
     Parameter("waitForJobCompletionSeconds", "int", _both(300), _BOTH, *_wait, "seconds between job status checks"),
@@ -147,16 +155,225 @@ PARAMETERS: tuple[Parameter, ...] = (
               "give up if the file system and its association are not AVAILABLE by then"),
     Parameter("jobTimeoutMinutes", "int", _both(1440), _BOTH, *_timeout,
               "terminate the job if it has not ended this long after submission"),
-    Parameter("exportTimeoutMinutes", "int", _both(720), _BOTH, *_timeout,
+    Parameter("jobRunnableTimeoutMinutes", "int", _both(20), _BOTH, *_int_range(5, 1440),
+              "terminate a job (every child of an array) still waiting to start this long after submission"),
+    # autoexport checks the metric every waitForCheckMetricsSeconds (60 s): 720 minutes would be about 720
+    # checks, past the history budget (LOOP_CHECK_LIMITS); 240 minutes is 245.
+    Parameter("exportTimeoutMinutes", "int", {TASK_EXPORT: 720, AUTO_EXPORT: 240}, _BOTH, *_timeout,
               "give up waiting for the export (file system kept) after this long"),
 )
 
 BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
 
-# Polls allowed after jobTimeoutMinutes, once the job was asked to terminate.
-JOB_TERMINATION_GRACE_POLLS = 10
-# Polls allowed for the association to leave UPDATING after auto export is turned off.
-ASSOCIATION_UPDATE_MAX_POLLS = 60
+# --- Waits between checks (workflow v2): a backoff capped by the seed's interval ---------------------------------
+# The first check of a loop comes BACKOFF_FIRST_SECONDS after it starts; each wait is BACKOFF_GROWTH times the one
+# before, up to the seed's interval (the longest wait). Both are to be tuned from emulation measurements: this is
+# the one place that sets them (derived.waits, the history budget and its tests all follow).
+BACKOFF_FIRST_SECONDS = 5
+BACKOFF_GROWTH = 1.5
+
+# Time bounds of the loops that no parameter sets (docs/workflow-v2.md, "Loop bounds").
+COMPUTE_ENVIRONMENT_TIMEOUT_MINUTES = 30
+ASSOCIATION_UPDATE_TIMEOUT_MINUTES = 30
+JOB_STOP_TIMEOUT_MINUTES = 10
+
+# --- History budget -----------------------------------------------------------------------------------------------
+# A STANDARD execution fails, uncaught, when its history reaches 25,000 events (Step Functions service quotas). The
+# job is waited on by .sync (its history does not grow with the job's length); what grows is the polling loops.
+# Checks allowed per loop: a parameter set whose schedule for a loop is longer is refused. asl/history.py computes,
+# from each mode's definition, the worst-case history of a run whose every loop uses its whole limit (every retry
+# of every call included), and tests/test_asl_history.py shows it under 25,000 for both modes.
+HISTORY_EVENT_LIMIT = 25_000
+LOOP_CHECK_LIMITS: dict[str, int] = {
+    "fileSystem": 200,  # defaults: 60 min, longest wait 30 s = 123 checks
+    "computeEnvironment": 70,  # defaults: 30 min at 30 s = 63 checks
+    "associationUpdate": 70,  # defaults: 30 min at 30 s = 63 checks
+    "otherTask": 160,  # defaults: taskexport 720 min at 300 s = 153; autoexport 240 min at 300 s = 57 checks
+    "export": 160,  # as otherTask
+    "metrics": 250,  # autoexport defaults: 240 min at 60 s = 245 checks
+    "runnable": 60,  # defaults: 20 min at 300 s = 13 checks
+    "jobStop": 30,  # defaults: 10 min at 300 s = 11 checks
+}
+# autoexport has no seed interval for an export task (it runs one only when the metric cannot prove the export):
+# its checks wait at most this long.
+AUTO_EXPORT_TASK_WAIT_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A waiting loop of the workflow: its time bound and the parameter whose seconds are its longest wait."""
+
+    name: str  # key of derived.waits and LOOP_CHECK_LIMITS
+    what: str  # "checks of ..." for messages
+    wait_parameter: Mapping[str, str]  # mode -> parameter (seconds): the longest wait
+    bound_parameter: str | None = None  # parameter (minutes) that bounds the loop; None: fixed_minutes
+    fixed_minutes: int = 0
+    fixed_wait: Mapping[str, int] = field(default_factory=dict)  # mode -> longest wait, where no parameter sets it
+
+    def applies_to(self, mode: str) -> bool:
+        return mode in self.wait_parameter or mode in self.fixed_wait
+
+    def wait_name(self, mode: str) -> str | None:
+        return self.wait_parameter.get(mode)
+
+    def max_wait(self, values: Mapping[str, Any], mode: str) -> int:
+        name = self.wait_parameter.get(mode)
+        return int(values[name]) if name is not None else self.fixed_wait[mode]
+
+
+_LUSTRE_WAIT = _both("waitForLustreCreationSeconds")
+_EXPORT_TASK_WAIT = {TASK_EXPORT: "waitForDataRepositoryTaskSeconds"}
+_AUTO_EXPORT_TASK_WAIT = {AUTO_EXPORT: AUTO_EXPORT_TASK_WAIT_SECONDS}
+_METRICS_WAIT = {AUTO_EXPORT: "waitForCheckMetricsSeconds"}
+_JOB_WAIT = _both("waitForJobCompletionSeconds")
+
+LOOPS: tuple[Loop, ...] = (
+    Loop("fileSystem", "checks of the file system and its association", _LUSTRE_WAIT, "lustreCreationTimeoutMinutes"),
+    Loop("computeEnvironment", "checks of the compute environment", _LUSTRE_WAIT,
+         fixed_minutes=COMPUTE_ENVIRONMENT_TIMEOUT_MINUTES),
+    Loop("associationUpdate", "checks of the association update", _LUSTRE_WAIT,
+         fixed_minutes=ASSOCIATION_UPDATE_TIMEOUT_MINUTES),
+    Loop("otherTask", "checks of another data repository task", _EXPORT_TASK_WAIT, "exportTimeoutMinutes",
+         fixed_wait=_AUTO_EXPORT_TASK_WAIT),
+    Loop("export", "checks of the export task", _EXPORT_TASK_WAIT, "exportTimeoutMinutes",
+         fixed_wait=_AUTO_EXPORT_TASK_WAIT),
+    Loop("metrics", "checks of the export queue metric", _METRICS_WAIT, "exportTimeoutMinutes"),
+    Loop("runnable", "checks of a job waiting to start", _JOB_WAIT, "jobRunnableTimeoutMinutes"),
+    Loop("jobStop", "checks of a terminated job", _JOB_WAIT, fixed_minutes=JOB_STOP_TIMEOUT_MINUTES),
+)
+
+
+def _round_half_up(value: float) -> int:
+    return math.floor(value + 0.5)
+
+
+def _growth_waits(max_wait_seconds: int) -> list[int]:
+    """The waits before the cap is reached: first, first x growth, ... (whole seconds), each < max_wait_seconds."""
+    waits: list[int] = []
+    exact = float(min(BACKOFF_FIRST_SECONDS, max_wait_seconds))
+    while True:
+        wait = min(max_wait_seconds, max(1, _round_half_up(exact)))
+        if wait >= max_wait_seconds:
+            return waits
+        waits.append(wait)
+        exact *= BACKOFF_GROWTH
+
+
+def _check_wait(max_wait_seconds: int) -> None:
+    if isinstance(max_wait_seconds, bool) or not isinstance(max_wait_seconds, int) or max_wait_seconds < 1:
+        raise ValueError(f"max_wait_seconds={max_wait_seconds!r} is not accepted: accepted an integer >= 1")
+
+
+def check_count(bound_seconds: int, max_wait_seconds: int) -> int:
+    """``len(backoff_schedule(bound_seconds, max_wait_seconds))``, without building the list."""
+    _check_wait(max_wait_seconds)
+    total = 0
+    growth = _growth_waits(max_wait_seconds)
+    for count, wait in enumerate(growth, start=1):
+        total += wait
+        if total >= bound_seconds:
+            return count
+    return len(growth) + max(1, math.ceil((bound_seconds - total) / max_wait_seconds))
+
+
+def backoff_schedule(bound_seconds: int, max_wait_seconds: int) -> list[int]:
+    """Waits (whole seconds) between the checks of a loop bounded by ``bound_seconds``.
+
+    The first wait is min(BACKOFF_FIRST_SECONDS, max_wait_seconds); each next one is BACKOFF_GROWTH times longer
+    (rounded half up), capped at ``max_wait_seconds``. The list is the shortest whose sum covers
+    ``bound_seconds``, and has at least one element: the loop ends after ``len(list)`` checks.
+    """
+    count = check_count(bound_seconds, max_wait_seconds)
+    growth = _growth_waits(max_wait_seconds)
+    return (growth + [max_wait_seconds] * count)[:count]
+
+
+def loop_bound_seconds(loop: Loop, values: Mapping[str, Any]) -> int:
+    """The loop's time bound in seconds (from its parameter, or fixed)."""
+    minutes = values[loop.bound_parameter] if loop.bound_parameter else loop.fixed_minutes
+    return int(minutes) * 60
+
+
+def loop_schedules(values: Mapping[str, Any], mode: str) -> dict[str, list[int]]:
+    """``derived.waits``: every loop's backoff schedule for validated runtime parameters ``values``."""
+    return {
+        loop.name: backoff_schedule(loop_bound_seconds(loop, values), loop.max_wait(values, mode))
+        for loop in LOOPS if loop.applies_to(mode)
+    }
+
+
+def _history_problems(values: Mapping[str, Any], mode: str) -> list[str]:
+    """Loops whose schedule is longer than LOOP_CHECK_LIMITS allows (checked when their parameters are present)."""
+    problems = []
+    history = f"the run could outgrow Step Functions' {HISTORY_EVENT_LIMIT:,}-event execution history"
+    for loop in LOOPS:
+        if not loop.applies_to(mode):
+            continue
+        wait_name = loop.wait_name(mode)
+        if wait_name is not None and not isinstance(values.get(wait_name), int):
+            continue
+        if loop.bound_parameter is not None and not isinstance(values.get(loop.bound_parameter), int):
+            continue
+        wait, limit = loop.max_wait(values, mode), LOOP_CHECK_LIMITS[loop.name]
+        bound_seconds = loop_bound_seconds(loop, values)
+        if wait < 1 or check_count(bound_seconds, wait) <= limit:
+            continue
+        if wait_name is None:  # a fixed wait: only the bound can change (a loop with a fixed wait has a bound param)
+            bound_name = str(loop.bound_parameter)
+            max_bound = _most_minutes(wait, limit, BY_NAME[bound_name])
+            problems.append(
+                f"{bound_name}={values[bound_name]} is not accepted in mode {mode}: accepted at most {limit} "
+                f"{loop.what}, each at most {wait} s apart ({history}); accepted {bound_name} <= {max_bound}"
+            )
+            continue
+        min_wait = _least_wait(bound_seconds, limit, BY_NAME[wait_name])
+        raise_wait = f"{wait_name} >= {min_wait}" if min_wait is not None else None
+        if loop.bound_parameter is None:
+            fix = f"raise {wait_name} (e.g. {raise_wait})" if raise_wait else f"no {wait_name} is long enough"
+            problems.append(
+                f"{wait_name}={wait} is not accepted: accepted at most {limit} {loop.what} in "
+                f"{loop.fixed_minutes} minutes ({history}); {fix}"
+            )
+            continue
+        bound_name, bound = loop.bound_parameter, values[loop.bound_parameter]
+        max_bound = _most_minutes(wait, limit, BY_NAME[bound_name])
+        examples = [e for e in (raise_wait, f"{bound_name} <= {max_bound}" if max_bound is not None else None) if e]
+        hint = f" (e.g. {' or '.join(examples)})" if examples else ""
+        problems.append(
+            f"{bound_name}={bound} with {wait_name}={wait} is not accepted: accepted at most {limit} {loop.what} "
+            f"({history}); raise {wait_name} or lower {bound_name}{hint}"
+        )
+    return problems
+
+
+def _least_wait(bound_seconds: int, limit: int, wait_param: Parameter) -> int | None:
+    """The shortest accepted wait whose schedule fits ``limit`` checks (check_count falls as the wait grows)."""
+    low, high = 1, 3600
+    while wait_param.check is not None and not wait_param.check(high) and high > low:
+        high -= 1
+    if check_count(bound_seconds, high) > limit:
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if check_count(bound_seconds, middle) <= limit:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _most_minutes(wait: int, limit: int, bound_param: Parameter) -> int | None:
+    """The longest accepted bound (minutes) whose schedule at ``wait`` fits ``limit`` checks."""
+    low, high = 0, 10080
+    while low < high:
+        middle = (low + high + 1) // 2
+        if check_count(middle * 60, wait) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    while low > 0 and bound_param.check is not None and not bound_param.check(low):
+        low -= 1
+    return low if low > 0 else None
 
 _EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
@@ -284,6 +501,7 @@ def cross_field_problems(values: Mapping[str, Any], mode: str) -> list[str]:
             "a window of at least two periods (lambdaTimeDiffMinutes * 60 >= 2 * lambdaPeriodSeconds), "
             "or a metric window could hold no datapoint and read as a drained export queue"
         )
+    problems.extend(_history_problems(values, mode))
     return problems
 
 
@@ -314,6 +532,124 @@ def check_execution_name(name: str) -> None:
         )
 
 
-def poll_limit(timeout_minutes: int, wait_seconds: int) -> int:
-    """How many status checks fit in ``timeout_minutes`` when checking every ``wait_seconds``."""
-    return max(1, math.ceil(timeout_minutes * 60 / wait_seconds))
+# --- Per-run overrides: the execution input (docs/workflow-v2.md, "Execution input") --------------------------------
+INPUT_KEYS = ("command", "environment", "vcpus", "memory", "imageTag", "arraySize", "warmComputeCapacity")
+MAX_COMMAND_ITEMS = 100
+MAX_COMMAND_ITEM_CHARS = 4096
+MAX_ENVIRONMENT_VARIABLES = 100
+# Batch reserves names starting AWS_BATCH (SubmitJob ContainerOverrides.environment).
+RESERVED_ENVIRONMENT_PREFIX = "AWS_BATCH"
+# Batch ArrayProperties.size: 2-10,000 (1 here means "not an array job").
+MAX_ARRAY_SIZE = 10_000
+_ENVIRONMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# ECR image tag.
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_SHOWN_CHARS = 120
+
+
+def _show_short(value: Any) -> str:
+    """A value for a message, cut short: a 4 KiB command must not make a 4 KiB error."""
+    shown = _show(value)
+    return shown if len(shown) <= _SHOWN_CHARS else shown[: _SHOWN_CHARS - 3] + "..."
+
+
+def validate_overrides(raw_input: Any, max_vcpus: int) -> dict[str, Any]:
+    """Validate the execution input (per-run overrides); every problem goes into one ParameterError.
+
+    Returns the given keys only, typed. ``max_vcpus`` is the compute environment's maxvCpus: a job asking for
+    more would never leave RUNNABLE. (vcpus x arraySize is not bounded by it: the children queue.)
+    """
+    if not isinstance(raw_input, Mapping):
+        raise ParameterError(
+            f"execution input={_show_short(raw_input)} is not accepted: accepted a JSON object with any of the "
+            f"keys {', '.join(INPUT_KEYS)}"
+        )
+    problems: list[str] = []
+    typed: dict[str, Any] = {}
+    for key in raw_input:
+        if key not in INPUT_KEYS:
+            problems.append(
+                f"execution input key {_show_short(key)} is not accepted: accepted keys {', '.join(INPUT_KEYS)}"
+            )
+    checks: dict[str, Callable[[Any], Any]] = {
+        "command": _command,
+        "environment": _environment,
+        "vcpus": lambda v: _input_int("vcpus", v, 1, max_vcpus, f"computeEnvironmentMaxvCpus={max_vcpus}"),
+        "memory": lambda v: _input_int("memory", v, 4, 10_000_000, "10000000 (MiB)"),
+        "imageTag": _image_tag,
+        "arraySize": lambda v: _input_int("arraySize", v, 1, MAX_ARRAY_SIZE, f"{MAX_ARRAY_SIZE} (1: a single job)"),
+        "warmComputeCapacity": _input_bool,
+    }
+    for key in INPUT_KEYS:
+        if key in raw_input:
+            try:
+                typed[key] = checks[key](raw_input[key])
+            except ParameterError as err:
+                problems.append(str(err))
+    if problems:
+        raise ParameterError("; ".join(problems))
+    return typed
+
+
+def _input_problem(key: str, value: Any, accepted: str) -> ParameterError:
+    return ParameterError(f"execution input {key}={_show_short(value)} is not accepted: accepted {accepted}")
+
+
+def _input_int(key: str, value: Any, low: int, high: int, high_text: str) -> int:
+    accepted = f"an integer from {low} to {high_text}"
+    try:
+        typed = coerce(BY_NAME["jobDefinitionVcpus"], value)  # any int parameter: the int spellings
+    except ParameterError:
+        raise _input_problem(key, value, accepted) from None
+    if not low <= typed <= high:
+        raise _input_problem(key, value, accepted)
+    return typed
+
+
+def _input_bool(value: Any) -> bool:
+    try:
+        return bool(coerce(BY_NAME["warmComputeCapacity"], value))
+    except ParameterError:
+        raise _input_problem("warmComputeCapacity", value, "true or false") from None
+
+
+def _command(value: Any) -> list[str]:
+    accepted = (
+        f"a list of 1 to {MAX_COMMAND_ITEMS} strings of 1 to {MAX_COMMAND_ITEM_CHARS} characters "
+        "(the container's command)"
+    )
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= MAX_COMMAND_ITEMS
+        or not all(isinstance(item, str) and 1 <= len(item) <= MAX_COMMAND_ITEM_CHARS for item in value)
+    ):
+        raise _input_problem("command", value, accepted)
+    return list(value)
+
+
+def _environment(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or len(value) > MAX_ENVIRONMENT_VARIABLES:
+        raise _input_problem(
+            "environment", value, f"a JSON object of at most {MAX_ENVIRONMENT_VARIABLES} names to string values"
+        )
+    problems = []
+    for name, text in value.items():
+        shown = f"environment.{_key(name)}"
+        if not _ENVIRONMENT_NAME.match(name) or name.startswith(RESERVED_ENVIRONMENT_PREFIX):
+            problems.append(
+                f"execution input environment name {_show_short(name)} is not accepted: accepted names matching "
+                f"[A-Za-z_][A-Za-z0-9_]* not starting {RESERVED_ENVIRONMENT_PREFIX} (Batch reserves those)"
+            )
+        elif not isinstance(text, str):
+            problems.append(str(_input_problem(shown, text, "a string")))
+    if problems:
+        raise ParameterError("; ".join(problems))
+    return dict(value)
+
+
+def _image_tag(value: Any) -> str:
+    if not isinstance(value, str) or not _IMAGE_TAG.match(value):
+        raise _input_problem(
+            "imageTag", value, "an image tag: a letter, digit or _ then up to 127 letters, digits, _ . or -"
+        )
+    return value

@@ -17,6 +17,7 @@ from asl import naming
 from components.compute_environment import ComputeEnvironment, ComputeEnvironmentArgs
 from components.data_bucket import DataBucket, DataBucketArgs
 from components.network import Network, NetworkArgs
+from components.run_cleanup import RunCleanup, RunCleanupArgs
 from components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
 from components.workflow import WORKFLOWS, WorkflowArgs
 from parameters import BY_NAME, MODES, ParameterError
@@ -91,27 +92,38 @@ def build_stack(settings: Settings, stack: str) -> None:
         ),
     )
     secret = RuntimeSecret(prefix, RuntimeSecretArgs(values=settings.runtime_defaults, tags=tags))
-    workflow = WORKFLOWS[settings.mode](
+    workflow_args = WorkflowArgs(
+        stack=stack,
+        name_prefix=prefix,
+        max_vcpus=settings["computeEnvironmentMaxvCpus"],
+        secret_arn=secret.secret_arn,
+        bucket_name=bucket.bucket_name,
+        private_subnet_ids=network.private_subnet_ids,
+        lustre_security_group_id=compute.lustre_security_group_id,
+        compute_environment_arn=compute.compute_environment_arn,
+        baseline_launch_template_id=compute.baseline_launch_template_id,
+        baseline_launch_template_version=compute.baseline_launch_template_version,
+        job_queue_arn=compute.job_queue_arn,
+        repository_url=compute.repository_url,
+        tags=tags,
+    )
+    workflow = WORKFLOWS[settings.mode](prefix, workflow_args)
+    # A run that ends without reaching its own Cleanup (stopped, timed out, failed by a limit or a runtime
+    # error) is cleaned up by a second state machine, started by the run's status change event.
+    run_cleanup = RunCleanup(
         prefix,
-        WorkflowArgs(
-            stack=stack,
-            name_prefix=prefix,
-            max_vcpus=settings["computeEnvironmentMaxvCpus"],
-            secret_arn=secret.secret_arn,
-            bucket_name=bucket.bucket_name,
-            private_subnet_ids=network.private_subnet_ids,
-            lustre_security_group_id=compute.lustre_security_group_id,
-            compute_environment_arn=compute.compute_environment_arn,
-            baseline_launch_template_id=compute.baseline_launch_template_id,
-            baseline_launch_template_version=compute.baseline_launch_template_version,
-            job_queue_arn=compute.job_queue_arn,
-            repository_url=compute.repository_url,
-            tags=tags,
+        RunCleanupArgs(
+            mode=settings.mode,
+            workflow=workflow_args,
+            workflow_state_machine_arn=workflow.state_machine_arn,
+            workflow_state_machine_name=workflow.state_machine_name,
+            extract_parameters_function_arn=workflow.extract_parameters_function_arn,
         ),
     )
 
     pulumi.export("mode", settings.mode)
     pulumi.export("stateMachineArn", workflow.state_machine_arn)
+    pulumi.export("runCleanupStateMachineArn", run_cleanup.state_machine_arn)
     pulumi.export("secretName", secret.secret_name)
     pulumi.export("bucketName", bucket.bucket_name)
     pulumi.export("ecrRepositoryUrl", compute.repository_url)

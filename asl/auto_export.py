@@ -21,7 +21,7 @@ EXPORT_PENDING_FILES = "ExportPendingFiles"
 
 
 def add_metric_wait(g: Graph, refs: WorkflowRefs) -> None:
-    g.add(AFTER_JOB, start_polls("metrics", "WaitForCheckMetrics", schedule="export"))
+    g.add(AFTER_JOB, start_polls("metrics", "WaitForCheckMetrics"))
     g.add("WaitForCheckMetrics", wait_poll("metrics", "CheckMetrics"))
     g.add("CheckMetrics", invoke_lambda(
         refs.check_metrics_function_arn,
@@ -46,7 +46,7 @@ def add_metric_wait(g: Graph, refs: WorkflowRefs) -> None:
         ],
         "CountMetricsPoll",
     ))
-    g.add("CountMetricsPoll", next_poll("metrics", "WaitForCheckMetrics", schedule="export"))
+    g.add("CountMetricsPoll", next_poll("metrics", "WaitForCheckMetrics"))
     add_export_task(g, refs, entry=EXPORT_PENDING_FILES)
 
 

@@ -1,8 +1,19 @@
-"""The state machine role's policy, derived from the definition: exactly what it calls, narrowly scoped.
+"""IAM policies derived from what the code calls: exactly the actions it needs, narrowly scoped.
 
-Each Task of the definition maps to one IAM action; the table below says on
-which resources (ARN formats from the Service Authorization Reference) and
-which dependent actions a call needs (tag-on-create, service-linked roles).
+State machine roles: each Task of the definition maps to the IAM action(s) its call needs; the
+table ``_grants`` says on which resources (ARN formats from the Service Authorization Reference)
+and with which conditions, and which dependent actions a call needs:
+- tag-on-create: an FSx or Batch call carrying ``Tags`` also needs ``fsx:TagResource`` /
+  ``batch:TagResource``; ``ec2:CreateLaunchTemplate`` with ``TagSpecifications`` needs ``ec2:CreateTags``
+  (condition ``ec2:CreateAction``);
+- ``fsx:CreateDataRepositoryAssociation``: FSx checks that the caller can reach the bucket prefix
+  (s3:Get*, s3:List*, s3:PutObject) and creates a service-linked role for the file system's S3 access;
+- ``fsx:CreateFileSystem``: FSx's own service-linked role;
+- ``arn:aws:states:::batch:submitJob.sync``: batch:SubmitJob, DescribeJobs, TerminateJob and the managed
+  EventBridge rule (Step Functions developer guide, "IAM policies for AWS Batch").
+Sources and what is assumed: ``docs/aws-rules.md``, section "IAM".
+
+Lambda roles: ``lambda_policy(refs, module)`` from ``LAMBDA_ACTIONS`` (what each handler calls).
 """
 
 from __future__ import annotations
@@ -17,6 +28,17 @@ from asl.states import AWS_SDK, LAMBDA_INVOKE
 # Step Functions' aws-sdk service names that differ from the IAM prefix.
 IAM_PREFIX = {"sfn": "states"}
 
+# Optimized integrations: Task resource -> IAM actions it needs (Step Functions developer guide, "IAM
+# policies for AWS Batch": Run a Job (.sync) / Request Response).
+BATCH_SUBMIT_JOB = "arn:aws:states:::batch:submitJob"
+BATCH_SUBMIT_JOB_SYNC = "arn:aws:states:::batch:submitJob.sync"
+SYNC_BATCH_RULE = "StepFunctionsGetEventsForBatchJobsRule"
+INTEGRATION_ACTIONS: dict[str, tuple[str, ...]] = {
+    BATCH_SUBMIT_JOB: ("batch:SubmitJob",),
+    BATCH_SUBMIT_JOB_SYNC: ("batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob",
+                            "events:PutTargets", "events:PutRule", "events:DescribeRule"),
+}
+
 # Actions the state machine's own logging needs (Step Functions Developer Guide, "Logging using CloudWatch
 # Logs"): none of them supports resource-level permissions.
 LOGGING_ACTIONS = [
@@ -24,24 +46,65 @@ LOGGING_ACTIONS = [
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
 ]
 
+FSX_SERVICE = "fsx.amazonaws.com"
+FSX_S3_SERVICE = "s3.data-source.lustre.fsx.amazonaws.com"
+
+# What each Lambda handler (lambda/<module>.py) calls with boto3. A handler that calls nothing has ().
+LAMBDA_ACTIONS: dict[str, tuple[str, ...]] = {
+    "extract_parameters": (),
+    "check_metrics": ("cloudwatch:GetMetricData",),
+    "summarize_job": ("batch:DescribeJobs", "batch:ListJobs"),
+    "find_run_resources": (
+        "fsx:DescribeFileSystems", "fsx:DescribeDataRepositoryAssociations", "fsx:ListTagsForResource",
+        "ec2:DescribeLaunchTemplates", "ec2:DeleteLaunchTemplate",
+        "batch:DescribeJobDefinitions", "batch:ListJobs", "batch:TerminateJob", "batch:DescribeComputeEnvironments",
+        "batch:UpdateComputeEnvironment", "batch:DeregisterJobDefinition",
+    ),
+}
+
+
+def task_states(definition: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every Task state of ``definition``, in Parallel branches and Map iterators too."""
+    for state in definition["States"].values():
+        if state.get("Type") == "Task":
+            yield state
+        for branch in state.get("Branches", []):
+            yield from task_states(branch)
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from task_states(state[key])
+
+
+def task_actions(state: dict[str, Any]) -> tuple[str, ...]:
+    """The IAM actions a Task's call needs (its dependent actions aside)."""
+    resource = state["Resource"]
+    if resource.startswith(AWS_SDK):
+        service, api_action = resource[len(AWS_SDK):].split(":")
+        return (f"{IAM_PREFIX.get(service, service)}:{api_action[0].upper()}{api_action[1:]}",)
+    if resource in (LAMBDA_INVOKE, f"{LAMBDA_INVOKE}.waitForTaskToken") or resource.startswith("arn:aws:lambda:"):
+        return ("lambda:InvokeFunction",)
+    if resource in INTEGRATION_ACTIONS:
+        return INTEGRATION_ACTIONS[resource]
+    raise ValueError(f"no IAM mapping for Task resource {resource}")
+
 
 def called_actions(definition: dict[str, Any]) -> set[str]:
-    """IAM actions of every Task in ``definition`` (e.g. ``fsx:CreateFileSystem``)."""
-    return {action for action, _ in _tasks(definition)}
+    """IAM actions of every Task in ``definition`` (e.g. ``fsx:CreateFileSystem``), integrations' included."""
+    return {action for state in task_states(definition) for action in task_actions(state)}
 
 
-def _tasks(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for state in definition["States"].values():
-        if state.get("Type") != "Task":
-            continue
-        resource = state["Resource"]
-        if resource.startswith(AWS_SDK):
-            service, api_action = resource[len(AWS_SDK):].split(":")
-            yield f"{IAM_PREFIX.get(service, service)}:{api_action[0].upper()}{api_action[1:]}", state
-        elif resource == LAMBDA_INVOKE:
-            yield "lambda:InvokeFunction", state
-        else:
-            raise ValueError(f"no IAM mapping for Task resource {resource}")
+def dependent_actions(definition: dict[str, Any]) -> set[str]:
+    """Actions needed by a call beyond the called action: tag-on-create (FSx, Batch, EC2)."""
+    needed = set()
+    for state in task_states(definition):
+        parameters = {key.removesuffix(".$"): value for key, value in (state.get("Parameters") or {}).items()}
+        for action in task_actions(state):
+            service = action.split(":")[0]
+            if "Tags" in parameters and service in ("fsx", "batch"):
+                needed.add(f"{service}:TagResource")
+            if action == "ec2:CreateLaunchTemplate" and "TagSpecifications" in parameters:
+                needed.add("ec2:CreateTags")
+    return needed
 
 
 def _statement(actions: list[str], resources: list[str], condition: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -52,15 +115,19 @@ def _statement(actions: list[str], resources: list[str], condition: dict[str, An
 
 
 def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
-    """For each IAM action the workflow may call: the statements that allow it."""
+    """For each IAM action the stack's code may call: the statements that allow it (and what it depends on)."""
     region, account, prefix = refs.region, refs.account_id, refs.name_prefix
     fsx = f"arn:aws:fsx:{region}:{account}"
     batch = f"arn:aws:batch:{region}:{account}"
     launch_templates = f"arn:aws:ec2:{region}:{account}:launch-template/*"
-    job_definitions = f"{batch}:job-definition/{prefix}-*"
+    job_definitions = f"{batch}:job-definition/{prefix}-*"  # RegisterJobDefinition: job-definition/<name>
+    job_definition_revisions = f"{job_definitions}:*"  # job-definition/<name>:<revision>
+    jobs = f"{batch}:job/*"
     this_stack_request = {"StringEquals": {f"aws:RequestTag/{TAG_STACK}": refs.stack}}
     this_stack_resource = {"StringEquals": {f"aws:ResourceTag/{TAG_STACK}": refs.stack}}
-    s3_link_role = "arn:aws:iam::*:role/aws-service-role/s3.data-source.lustre.fsx.amazonaws.com/*"
+    service_roles = f"arn:aws:iam::{account}:role/aws-service-role"
+    bucket = f"arn:aws:s3:::{refs.bucket_name}"
+    everything = ["*"]
     return {
         "states:ListExecutions": [_statement(
             ["states:ListExecutions"], [f"arn:aws:states:{region}:{account}:stateMachine:{refs.state_machine_name}"])],
@@ -68,76 +135,114 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
         "fsx:CreateFileSystem": [
             _statement(["fsx:CreateFileSystem"], [f"{fsx}:file-system/*"], this_stack_request),
             # FSx creates its service-linked role on first use.
-            _statement(["iam:CreateServiceLinkedRole"],
-                       ["arn:aws:iam::*:role/aws-service-role/fsx.amazonaws.com/*"],
-                       {"StringLike": {"iam:AWSServiceName": "fsx.amazonaws.com"}}),
+            _statement(["iam:CreateServiceLinkedRole"], [f"{service_roles}/{FSX_SERVICE}/*"],
+                       {"StringLike": {"iam:AWSServiceName": FSX_SERVICE}}),
         ],
-        "fsx:TagResource": [_statement(
-            ["fsx:TagResource"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*", f"{fsx}:task/*"],
-            this_stack_request)],
-        "fsx:DescribeFileSystems": [_statement(["fsx:DescribeFileSystems"], ["*"])],
+        "fsx:TagResource": [
+            # Tags on create (file system, association, task): the request carries this stack's tag.
+            _statement(["fsx:TagResource"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*", f"{fsx}:task/*"],
+                       this_stack_request),
+            # Tagging an existing resource (a kept file system): only this stack's.
+            _statement(["fsx:TagResource"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*", f"{fsx}:task/*"],
+                       this_stack_resource),
+        ],
+        "fsx:ListTagsForResource": [_statement(
+            ["fsx:ListTagsForResource"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*", f"{fsx}:task/*"])],
+        "fsx:DescribeFileSystems": [_statement(["fsx:DescribeFileSystems"], everything)],
         "fsx:CreateDataRepositoryAssociation": [
             _statement(["fsx:CreateDataRepositoryAssociation"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*"]),
-            # AWS_FACTS: FSx with an S3 data repository needs these on its S3 service-linked role.
-            _statement(["iam:CreateServiceLinkedRole", "iam:AttachRolePolicy", "iam:PutRolePolicy"], [s3_link_role]),
+            # FSx validates that the caller can reach the bucket prefix ("s3:Get*, s3:List* and s3:PutObject").
+            _statement(["s3:GetBucketLocation", "s3:ListBucket"], [bucket]),
+            _statement(["s3:GetObject", "s3:PutObject"], [f"{bucket}/*"]),
+            # The file system's S3 access role (AWSServiceRoleForFSxS3Access_<fs-id>), created and given its policy.
+            _statement(["iam:CreateServiceLinkedRole"], [f"{service_roles}/{FSX_S3_SERVICE}/*"],
+                       {"StringLike": {"iam:AWSServiceName": FSX_S3_SERVICE}}),
+            _statement(["iam:AttachRolePolicy", "iam:PutRolePolicy"], [f"{service_roles}/{FSX_S3_SERVICE}/*"]),
         ],
-        "fsx:DescribeDataRepositoryAssociations": [_statement(["fsx:DescribeDataRepositoryAssociations"], ["*"])],
+        "fsx:DescribeDataRepositoryAssociations": [_statement(["fsx:DescribeDataRepositoryAssociations"], everything)],
         "fsx:UpdateDataRepositoryAssociation": [
             _statement(["fsx:UpdateDataRepositoryAssociation"], [f"{fsx}:association/*/*"])],
         "fsx:CreateDataRepositoryTask": [
             _statement(["fsx:CreateDataRepositoryTask"], [f"{fsx}:file-system/*", f"{fsx}:task/*"])],
-        "fsx:DescribeDataRepositoryTasks": [_statement(["fsx:DescribeDataRepositoryTasks"], ["*"])],
+        "fsx:DescribeDataRepositoryTasks": [_statement(["fsx:DescribeDataRepositoryTasks"], everything)],
         "fsx:DeleteFileSystem": [
             _statement(["fsx:DeleteFileSystem"], [f"{fsx}:file-system/*"], this_stack_resource)],
         "ec2:CreateLaunchTemplate": [
-            _statement(["ec2:CreateLaunchTemplate"], [launch_templates]),
-            _statement(["ec2:CreateTags"], [launch_templates],
-                       {"StringEquals": {"ec2:CreateAction": "CreateLaunchTemplate"}}),
-        ],
+            _statement(["ec2:CreateLaunchTemplate"], [launch_templates], this_stack_request)],
+        "ec2:CreateTags": [_statement(["ec2:CreateTags"], [launch_templates],
+                                      {"StringEquals": {"ec2:CreateAction": "CreateLaunchTemplate"}})],
         "ec2:DeleteLaunchTemplate": [
             _statement(["ec2:DeleteLaunchTemplate"], [launch_templates], this_stack_resource)],
+        "ec2:DescribeLaunchTemplates": [_statement(["ec2:DescribeLaunchTemplates"], everything)],
         "batch:UpdateComputeEnvironment": [
             _statement(["batch:UpdateComputeEnvironment"], [refs.compute_environment_arn])],
-        "batch:RegisterJobDefinition": [
-            _statement(["batch:RegisterJobDefinition"], [job_definitions]),
-        ],
-        "batch:TagResource": [_statement(["batch:TagResource"], [f"{job_definitions}:*", f"{batch}:job/*"])],
-        "batch:SubmitJob": [_statement(
-            ["batch:SubmitJob"], [refs.job_queue_arn, job_definitions, f"{job_definitions}:*", f"{batch}:job/*"])],
-        "batch:DescribeJobs": [_statement(["batch:DescribeJobs"], ["*"])],
-        "batch:TerminateJob": [_statement(["batch:TerminateJob"], [f"{batch}:job/*"])],
+        "batch:DescribeComputeEnvironments": [_statement(["batch:DescribeComputeEnvironments"], everything)],
+        "batch:RegisterJobDefinition": [_statement(["batch:RegisterJobDefinition"], [job_definitions])],
+        "batch:DescribeJobDefinitions": [_statement(["batch:DescribeJobDefinitions"], everything)],
+        # Tags on create: RegisterJobDefinition (the new revision) and SubmitJob (the job; AWS has also been
+        # seen to name the job definition revision).
+        "batch:TagResource": [_statement(["batch:TagResource"], [job_definition_revisions, jobs])],
+        "batch:SubmitJob": [_statement(["batch:SubmitJob"], [refs.job_queue_arn, job_definitions, jobs])],
+        "batch:DescribeJobs": [_statement(["batch:DescribeJobs"], everything)],
+        "batch:ListJobs": [_statement(["batch:ListJobs"], everything)],
+        "batch:TerminateJob": [_statement(["batch:TerminateJob"], [jobs])],
         "batch:DeregisterJobDefinition": [
-            _statement(["batch:DeregisterJobDefinition"], [f"{job_definitions}:*"])],
+            _statement(["batch:DeregisterJobDefinition"], [job_definition_revisions])],
+        "events:PutTargets": [_statement(["events:DescribeRule", "events:PutRule", "events:PutTargets"],
+                                         [f"arn:aws:events:{region}:{account}:rule/{SYNC_BATCH_RULE}"])],
+        "cloudwatch:GetMetricData": [_statement(["cloudwatch:GetMetricData"], everything)],
     }
 
 
+# Actions granted by another action's statements (the same statement covers them).
+_GRANTED_WITH = {"events:PutRule": "events:PutTargets", "events:DescribeRule": "events:PutTargets"}
+
+
 def _lambda_statement(definition: dict[str, Any]) -> dict[str, Any]:
-    functions = sorted({
-        state["Parameters"]["FunctionName"] for action, state in _tasks(definition) if action == "lambda:InvokeFunction"
-    })
-    return _statement(["lambda:InvokeFunction"], [arn for f in functions for arn in (f, f"{f}:*")])
+    functions = set()
+    for state in task_states(definition):
+        if task_actions(state) == ("lambda:InvokeFunction",):
+            resource = state["Resource"]
+            functions.add(resource if resource.startswith("arn:aws:lambda:") else state["Parameters"]["FunctionName"])
+    return _statement(["lambda:InvokeFunction"], [arn for f in sorted(functions) for arn in (f, f"{f}:*")])
 
 
-def _tagging_actions(definition: dict[str, Any]) -> set[str]:
-    """Tag-on-create needs the service's TagResource as well (FSx, Batch)."""
-    needed = set()
-    for action, state in _tasks(definition):
-        service = action.split(":")[0]
-        if "Tags" in state.get("Parameters", {}) and service in ("fsx", "batch"):
-            needed.add(f"{service}:TagResource")
-    return needed
+def _policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _statements_for(actions: set[str], grants: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    for action in sorted(actions):
+        key = _GRANTED_WITH.get(action, action)
+        if key not in grants:
+            raise ValueError(f"no grant defined for {action}")
+        statements.extend(s for s in grants[key] if s not in statements)
+    return statements
 
 
 def state_machine_policy(refs: WorkflowRefs, definition: dict[str, Any]) -> dict[str, Any]:
     """The IAM policy document of the state machine role for ``definition``."""
     grants = _grants(refs)
-    statements = []
-    for action in sorted(called_actions(definition) | _tagging_actions(definition)):
-        if action == "lambda:InvokeFunction":
-            statements.append(_lambda_statement(definition))
-        elif action in grants:
-            statements.extend(grants[action])
-        else:
-            raise ValueError(f"no grant defined for {action}")
+    actions = called_actions(definition) | dependent_actions(definition)
+    statements = _statements_for(actions - {"lambda:InvokeFunction"}, grants)
+    if "lambda:InvokeFunction" in actions:
+        statements.append(_lambda_statement(definition))
     statements.append(_statement(LOGGING_ACTIONS, ["*"]))
-    return {"Version": "2012-10-17", "Statement": statements}
+    return _policy(statements)
+
+
+def run_cleanup_policy(refs: WorkflowRefs, definition: dict[str, Any]) -> dict[str, Any]:
+    """The run-cleanup state machine's role policy: derived from its definition exactly as the main one's
+    (the same kinds of calls on the same stack-scoped resources), so the same derivation is used."""
+    return state_machine_policy(refs, definition)
+
+
+def lambda_policy(refs: WorkflowRefs, module: str) -> dict[str, Any] | None:
+    """The policy of Lambda handler ``module``'s role beyond basic logging (None: it calls nothing)."""
+    if module not in LAMBDA_ACTIONS:
+        raise KeyError(f"no IAM actions declared for Lambda handler {module!r}: add it to asl.iam.LAMBDA_ACTIONS")
+    actions = set(LAMBDA_ACTIONS[module])
+    if not actions:
+        return None
+    return _policy(_statements_for(actions, _grants(refs)))

@@ -5,6 +5,8 @@
 - ``compute_environment.ComputeEnvironment``: ECR, Batch compute environment, job queue.
 - ``runtime_secret.RuntimeSecret``: the secret of run-time parameters.
 - ``workflow.TaskExportWorkflow`` / ``workflow.AutoExportWorkflow``: Lambdas and state machine.
+- ``run_cleanup.RunCleanup``: the run-cleanup state machine, its FindRunResources Lambda and the EventBridge
+  rule that starts it after a run ended FAILED, TIMED_OUT or ABORTED.
 - ``lambda_package``: the Lambdas' code archives.
 """
 

@@ -18,12 +18,14 @@ This module itself needs only the scenario dataclasses and ``parameters`` (impor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from emulation.scenario import (
+    ATTEMPT_HOST_EC2,
     DRA_FAILED,
     DRA_MISCONFIGURED_THEN_AVAILABLE,
     FS_FAILED,
@@ -33,6 +35,7 @@ from emulation.scenario import (
     BatchScenario,
     Fault,
     FsxScenario,
+    JobAttempt,
     MetricsScenario,
     Scenario,
 )
@@ -42,6 +45,10 @@ from parameters import AUTO_EXPORT, MODES, TASK_EXPORT, parameters_for
 SINGLE = "single"
 SECOND_WHILE_FIRST_RUNS = "second-while-first-runs"  # the second starts once the first waits in a Wait state
 BOTH_AT_ONCE = "both-at-once"  # both start back to back, before either can end
+# A person stops the run (StopExecution) once its job runs / while the file system is being created: the run
+# ends ABORTED without reaching its Cleanup, and the run-cleanup state machine must clean up after it.
+ABORT_DURING_JOB = "abort-during-job"
+ABORT_WHILE_CREATING = "abort-while-creating"
 
 REFUSED = "ConcurrentRunRefused"
 FS = "{fs}"  # in ``says``: the file system id of the run
@@ -61,6 +68,12 @@ class Expected:
     call_errors: tuple[str, ...] = ()  # "service:action:Code": calls that failed (and were handled)
     job_attempts: int | None = None  # attempts of the Batch job
     creates_nothing: bool = False  # refused before CreateFileSystem
+    # What the run-cleanup state machine (started by EventBridge after a run that failed, timed out or was
+    # aborted) must end with: None when it must not have run at all, "" when it may or may not have run;
+    # otherwise "SUCCEEDED" or "FAILED: <Error>".
+    run_cleanup: str | None = ""
+    run_cleanup_says: tuple[str, ...] = ()
+    failed_children: int | None = None  # array jobs: children that FAILED
 
     @property
     def label(self) -> str:
@@ -78,6 +91,9 @@ class NamedScenario:
     expected: Expected = field(default_factory=Expected)
     expected_by_mode: Mapping[str, Expected] = field(default_factory=dict)
     runs: str = SINGLE
+    execution_input: Mapping[str, Any] = field(default_factory=dict)  # StartExecution input: per-run overrides
+    history_limit: int | None = None  # lower Step Functions' 25,000-event history limit for this scenario
+    execution_timeout_seconds: int | None = None  # the state machine's TimeoutSeconds
 
     def expectation(self, mode: str) -> Expected:
         """What a run in ``mode`` must end with (for two runs: the run that goes ahead)."""
@@ -89,7 +105,10 @@ class NamedScenario:
             return f"first {self.expectation(mode).label}; second FAILED: {REFUSED}"
         if self.runs == BOTH_AT_ONCE:
             return f"at most one {self.expectation(mode).label}; the other(s) FAILED: {REFUSED}"
-        return self.expectation(mode).label
+        expected = self.expectation(mode)
+        if expected.run_cleanup:
+            return f"{expected.label}; run cleanup {expected.run_cleanup}"
+        return expected.label
 
     def secret_string(self, mode: str) -> str | None:
         return None if self.secret is None else self.secret(mode)
@@ -124,6 +143,8 @@ def _invalid(*fragments: str) -> Expected:
 
 
 KEPT = "File system " + FS + " was kept"
+# Each child of an array writes its own results ({index}: the child's AWS_BATCH_JOB_ARRAY_INDEX).
+ARRAY_FILES: dict[str, bytes] = {"results/{index}/output.txt": b"result of child {index}\n"}
 # Short bounds, so a wait that never ends gives up after a few emulated hours at most.
 NEVER_AVAILABLE_PARAMS = {"lustreCreationTimeoutMinutes": 30, "waitForLustreCreationSeconds": 120}
 QUEUE_STUCK_PARAMS = {"exportTimeoutMinutes": 60, "waitForCheckMetricsSeconds": 300}
@@ -199,7 +220,7 @@ SCENARIOS: dict[str, NamedScenario] = {
     "job-fails": NamedScenario(
         "the job's container exits with code 3: its results are exported, then the run fails",
         lambda: Scenario(batch=BatchScenario.app_error(3)),
-        expected=Expected("FAILED", "JobFailed", says=("FAILED; its results are exported", '"ExitCode":3'),
+        expected=Expected("FAILED", "JobFailed", says=("exit code 3", "Its results were exported before cleanup"),
                           job_attempts=1)),
     "spot-reclaimed-then-succeeds": NamedScenario(
         "the Spot instance is reclaimed twice (Host EC2 ... terminated); Batch retries the job, which then succeeds",
@@ -243,21 +264,29 @@ SCENARIOS: dict[str, NamedScenario] = {
                           says=("Cannot update: environment INVALID",
                                 "file system " + FS + " was kept: DeleteFileSystem was refused"))),
     "no-metrics": NamedScenario(
-        "the export-queue metric has no datapoints: the run waits lambdaTimeDiffMinutes of quiet, then succeeds",
+        "the export-queue metric has no datapoints after the job: it proves nothing, so auto export is turned off "
+        "and an export task exports what is pending; the file system is deleted once that task succeeded",
         lambda: Scenario(metrics=MetricsScenario(behaviour=METRIC_NONE)), modes=(AUTO_EXPORT,),
-        expected=Expected(saw=(("CheckMetrics", "metrics.exportDone", True),))),
+        expected=Expected(saw=(("CheckMetrics", "metrics.state", "UNPROVEN"),
+                               ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED")))),
+    "late-datapoints": NamedScenario(
+        "the export-queue metric's datapoints arrive 5 minutes late: the run never calls the export done before a 0 "
+        "stamped after the job is seen",
+        lambda: Scenario(metrics=MetricsScenario.late(5)), modes=(AUTO_EXPORT,),
+        expected=Expected(saw=(("CheckMetrics", "metrics.state", "DRAINED"),))),
     "metric-drains-after-job": NamedScenario(
         "auto export is slow (15 minutes per file): the metric is above 0 after the job, then 0; the run waits, "
         "then succeeds",
         lambda: Scenario(fsx=FsxScenario(auto_export_latency_seconds=900.0)), modes=(AUTO_EXPORT,),
-        expected=Expected(saw=(("CheckMetrics", "metrics.exportDone", False),
-                               ("CheckMetrics", "metrics.exportDone", True)))),
+        expected=Expected(saw=(("CheckMetrics", "metrics.state", "QUEUED"),
+                               ("CheckMetrics", "metrics.state", "DRAINED")))),
     "export-queue-stuck": NamedScenario(
-        "the auto export queue never drains: the run gives up after exportTimeoutMinutes and keeps the file system",
+        "the export-queue metric never reaches 0: after exportTimeoutMinutes auto export is turned off and an "
+        "export task exports what is pending; the file system is deleted once that task succeeded",
         lambda: Scenario(metrics=MetricsScenario(behaviour=METRIC_NEVER_ZERO)), modes=(AUTO_EXPORT,),
         runtime_params=QUEUE_STUCK_PARAMS,
-        expected=Expected("FAILED", "ExportNotConfirmed",
-                          says=(KEPT, "had not drained after exportTimeoutMinutes=60"), keeps_file_system=True)),
+        expected=Expected(saw=(("CheckMetrics", "metrics.state", "QUEUED"),
+                               ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED")))),
     # --- transient errors -----------------------------------------------------------------------
     "throttled-describe": NamedScenario(
         "DescribeFileSystems and DescribeJobs are throttled twice each: the states' Retry gets through",
@@ -269,6 +298,68 @@ SCENARIOS: dict[str, NamedScenario] = {
         "CreateFileSystem is throttled twice, then accepted (retried with the same client token: one file system)",
         lambda: Scenario(faults=[Fault("fsx:createFileSystem", "ThrottlingException", times=2)]),
         expected=Expected(call_errors=("fsx:createFileSystem:ThrottlingException",))),
+    # --- the compute environment and the job's start ---------------------------------------------
+    "compute-environment-invalid": NamedScenario(
+        "the compute environment goes INVALID on the run's launch template: the run fails at once, before submitting "
+        "a job that could never start, and deletes the file system",
+        lambda: Scenario(batch=BatchScenario.compute_environment_invalid()),
+        expected=Expected("FAILED", "ComputeEnvironmentInvalid", says=("INVALID",))),
+    "no-capacity": NamedScenario(
+        "no instance can be had (capacity): the job stays RUNNABLE; after jobRunnableTimeoutMinutes it is "
+        "terminated and the file system deleted, instead of billing until jobTimeoutMinutes",
+        lambda: Scenario(batch=BatchScenario.no_capacity()),
+        expected=Expected("FAILED", "JobStuckRunnable", says=("jobRunnableTimeoutMinutes=20",))),
+    # --- array jobs and per-run inputs -----------------------------------------------------------
+    "array-1000": NamedScenario(
+        "an array job of 1,000 children sharing the file system, each writing its own results: every child's "
+        "output reaches S3",
+        lambda: Scenario(batch=BatchScenario(files=dict(ARRAY_FILES))), execution_input={"arraySize": 1000},
+        expected=Expected(says=('"arraySize": 1000',))),
+    "array-children-fail": NamedScenario(
+        "3 of 100 children exit with code 2: the results are exported, the run fails naming how many failed and "
+        "the first ones with their exit code",
+        lambda: Scenario(batch=dataclasses.replace(BatchScenario.array_children_fail([7, 42, 99], exit_code=2),
+                                                    files=dict(ARRAY_FILES))),
+        execution_input={"arraySize": 100},
+        expected=Expected("FAILED", "JobFailed", says=("3 of 100", "#7", "exit code 2"))),
+    "array-spot-reclaimed": NamedScenario(
+        "Spot reclaims hit 5 of 200 children once each: Batch retries them (Host EC2 ...), the array succeeds",
+        lambda: Scenario(batch=BatchScenario(
+            files=dict(ARRAY_FILES),
+            child_attempts={i: [JobAttempt(ATTEMPT_HOST_EC2, run_seconds=120.0), JobAttempt()]
+                            for i in (0, 50, 100, 150, 199)})),
+        execution_input={"arraySize": 200},
+        expected=Expected(says=('"arraySize": 200',))),
+    "overrides": NamedScenario(
+        "the run's input overrides the command, an environment variable, vCPUs and memory, and the image tag",
+        Scenario,
+        execution_input={"command": ["python", "simulate.py", "--steps", "10"], "environment": {"CASE": "a1"},
+                         "vcpus": 8, "memory": 16000, "imageTag": "v2"}),
+    "invalid-override": NamedScenario(
+        "the run's input asks for an array of 20,000 children (at most 10,000): refused before anything is created",
+        Scenario, execution_input={"arraySize": 20000},
+        expected=_invalid("arraySize=20000 is not accepted")),
+    # --- runs that end without reaching their own cleanup ----------------------------------------
+    "history-limit": NamedScenario(
+        "the run reaches Step Functions' execution-history limit (lowered to 400 events here) while it waits for "
+        "the file system: it fails at once, no Catch runs; the run-cleanup state machine deletes the file system",
+        Scenario, history_limit=400,
+        expected=Expected("FAILED", "States.Runtime", run_cleanup="SUCCEEDED")),
+    "aborted-during-job": NamedScenario(
+        "a person stops the run while its job runs: the run ends ABORTED without its Cleanup; the run-cleanup state "
+        "machine terminates the job, exports what it wrote, and deletes the file system",
+        Scenario, runs=ABORT_DURING_JOB,
+        expected=Expected("ABORTED", None, run_cleanup="SUCCEEDED")),
+    "aborted-while-creating": NamedScenario(
+        "a person stops the run while the file system is being created: nothing ran, so the run-cleanup state "
+        "machine deletes the file system without an export",
+        Scenario, runs=ABORT_WHILE_CREATING,
+        expected=Expected("ABORTED", None, run_cleanup="SUCCEEDED")),
+    "timed-out": NamedScenario(
+        "the state machine's own time-out (TimeoutSeconds, 20 minutes here) ends the run during its job: TIMED_OUT; "
+        "the run-cleanup state machine terminates the job, exports, and deletes the file system",
+        Scenario, execution_timeout_seconds=1200,
+        expected=Expected("TIMED_OUT", None, run_cleanup="SUCCEEDED")),
     # --- two runs on the same stack -------------------------------------------------------------
     "second-run-refused": NamedScenario(
         "a second run starts while the first waits for its file system: the second is refused before creating "

@@ -50,6 +50,7 @@ from emulation.runner import (
     leftovers,
     lustre_lifetime,
     start_workflow,
+    transitions,
 )
 from emulation.stack import EmulatedStack, setup_stack
 
@@ -147,7 +148,7 @@ def run_scenario(name: str, mode: str, *, timeout_seconds: float = 60.0,
             status=ahead.result.status, error=ahead.result.error, cause=ahead.result.cause,
             executions=reports,
             leftovers=_leftover_lines(emu, stack, reports),
-            transitions=sum(len(r.result.timeline) for r in reports),
+            transitions=sum(transitions(r.result.events) for r in reports),
             calls=_merged_calls(reports),
             lustre=lustre_lifetime(emu, started_at) if ahead.file_system_id else None,
             timeline=ahead.result.timeline,

@@ -23,10 +23,11 @@ from moto.batch.models import batch_backends
 from moto.core.config import default_user_config
 from moto.s3.models import s3_backends
 
-from emulation import batch, fsx_api, lambdas, sfn
+from emulation import batch, batch_sync, events, fsx_api, iam, lambdas, sfn
 from emulation.batch import BatchModel, EmulatedJob, launch_template_data
 from emulation.clock import EmulatedClock
 from emulation.fsx import FsxModel
+from emulation.iam import IamAuthorizer
 from emulation.lambdas import LambdaRunner
 from emulation.metrics import ExportQueueMetric
 from emulation.scenario import METRIC_NEVER_ZERO, Scenario
@@ -77,6 +78,8 @@ class Emulation:
         self.batch = BatchModel(self.clock, self.scenario.batch, self.fsx, region, self.account_id,
                                 current_launch_template=self._job_launch_template)
         self.lambdas = LambdaRunner(lambda_source_dir or PROJECT_DIR / "lambda", extra_paths=[PROJECT_DIR])
+        self.iam = IamAuthorizer(self.account_id, region)  # every call authorised against its role's policies
+        self.events = events.StatusEvents(self.clock, self.account_id, region)  # Step Functions -> EventBridge
         self._stack: ExitStack | None = None
 
     # --- context ---------------------------------------------------------------------------------
@@ -93,9 +96,12 @@ class Emulation:
             default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
             stack.callback(lambda: default_user_config.__setitem__("stepfunctions", previous))
             sfn.install(stack, lambda: self.clock, lambda: self.calls, lambda: self.faults)
+            events.install(stack, lambda: self.events)
             fsx_api.install(stack, lambda: self.fsx, self.lock)
             batch.install(stack, lambda: self.batch, self.lock)
+            batch_sync.install(stack, lambda: self.batch, self.lock)
             lambdas.install(stack, lambda: self.lambdas)
+            iam.install(stack, lambda: self)
         except BaseException:
             stack.close()
             raise

@@ -94,6 +94,7 @@ class Association:
     lifecycle: str = "CREATING"
     failure: str | None = None
     pending_s3: dict[str, Any] | None = None  # applied when an update completes
+    available_at: float | None = None  # first time AVAILABLE (emulated second)
 
     def export_events(self) -> list[str]:
         return list(((self.s3 or {}).get("AutoExportPolicy") or {}).get("Events") or [])
@@ -163,6 +164,9 @@ class FsxModel:
     tasks: dict[str, RepositoryTask] = field(default_factory=dict)
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, client token) -> id
     removed: list[str] = field(default_factory=list)  # file systems whose deletion completed
+    # Associations and tasks of deleted file systems (records for the run figures; not in the API any more).
+    removed_associations: dict[str, Association] = field(default_factory=dict)
+    removed_tasks: dict[str, RepositoryTask] = field(default_factory=dict)
     remove_from_backend: Callable[[str], None] | None = None
 
     # --- file systems ----------------------------------------------------------------------------
@@ -240,9 +244,9 @@ class FsxModel:
         fs.lost_on_delete = sorted(p for p, f in fs.files.items() if f.exported_version < f.version)
         fs.queue.clear()
         for dra_id in [a for a, dra in self.associations.items() if dra.file_system_id == fs.file_system_id]:
-            del self.associations[dra_id]
+            self.removed_associations[dra_id] = self.associations.pop(dra_id)
         for task_id in [t for t, task in self.tasks.items() if task.file_system_id == fs.file_system_id]:
-            del self.tasks[task_id]
+            self.removed_tasks[task_id] = self.tasks.pop(task_id)
         self.removed.append(fs.file_system_id)
         if self.remove_from_backend is not None:
             self.remove_from_backend(fs.file_system_id)
@@ -314,6 +318,8 @@ class FsxModel:
             dra.lifecycle = lifecycle
             if lifecycle == "AVAILABLE":
                 dra.failure = None
+                if dra.available_at is None:
+                    dra.available_at = self.clock.seconds()
             elif lifecycle == "MISCONFIGURED":
                 dra.failure = "Amazon FSx cannot configure event notifications on the S3 bucket (emulated)."
 

@@ -7,6 +7,10 @@ replaced, so ``lambda:Invoke`` through boto3 and the Step Functions
 function's ``Environment.Variables`` set in ``os.environ`` for the call. An
 exception becomes a function error whose payload is Lambda's
 ``{"errorMessage", "errorType", "stackTrace"}``.
+
+While a handler runs, every boto3 call it makes is authorised against the function's execution role
+(``emulation.iam.acting_as``; the check itself is installed by ``emulation.iam.install``), with the
+function's name as the role session, as Lambda names it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any
 from unittest import mock
 
 from moto.awslambda.models import LambdaFunction
+
+from emulation.iam import acting_as
 
 _ENV_LOCK = threading.Lock()  # os.environ is process-wide: one handler at a time
 
@@ -72,7 +78,8 @@ class LambdaRunner:
             **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
         }
         context = _Context(fn)
-        with _ENV_LOCK, mock.patch.dict(os.environ, env), _on_path([self.source_dir, *self.extra_paths]):
+        with (_ENV_LOCK, mock.patch.dict(os.environ, env), _on_path([self.source_dir, *self.extra_paths]),
+              acting_as(str(fn.role), fn.function_name)):
             try:
                 handler: Callable[[Any, Any], Any] = getattr(self.load(module_name), function)
                 result = handler(event, context)

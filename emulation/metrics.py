@@ -4,7 +4,10 @@ AWS_FACTS.md: 1-minute period; datapoints only while the queue is active. Here,
 once a file system's auto export queue gets an entry, a datapoint is published
 every emulated minute: the age in seconds of the oldest queued file, then (when
 the queue has drained) 0 for ``zero_minutes`` minutes, then nothing. The scenario
-can suppress every datapoint, or make the queue stuck (never 0).
+can suppress every datapoint, make the queue stuck (never 0), or make datapoints
+late: with ``delay_minutes`` each datapoint is stamped with its period's start but
+reaches CloudWatch (GetMetricData returns it) that many minutes later, as real
+CloudWatch datapoints can (so "the newest datapoint" lags behind the queue).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class ExportQueueMetric:
     region: str
     queue_oldest: Callable[[str], float | None]  # file system id -> when its oldest queued file was queued
     published: list[tuple[str, float, float]] = field(default_factory=list)  # (fs id, emulated second, value)
+    visible: list[tuple[str, float, float]] = field(default_factory=list)  # those CloudWatch has (delay_minutes)
     _ticking: set[str] = field(default_factory=set)
     _zeros: dict[str, int] = field(default_factory=dict)
 
@@ -67,6 +71,15 @@ class ExportQueueMetric:
 
     def _publish(self, file_system_id: str, at: float, value: float) -> None:
         self.published.append((file_system_id, at, value))
+        delay = self.scenario.delay_minutes * 60
+        if delay > 0:
+            self.clock.schedule(at + delay, lambda _: self._put(file_system_id, at, value), "late metric datapoint")
+        else:
+            self._put(file_system_id, at, value)
+
+    def _put(self, file_system_id: str, at: float, value: float) -> None:
+        """The datapoint of the period starting at emulated second ``at`` reaches CloudWatch."""
+        self.visible.append((file_system_id, at, value))
         cloudwatch_backends[self.account_id][self.region].put_metric_data(
             NAMESPACE,
             [{

@@ -5,10 +5,16 @@ execution, waits for its end (bounded in real seconds; emulated time runs much
 faster), and returns a ``RunResult``: status, error/cause, output, the states'
 timeline on the emulated clock, the AWS calls the state machine made, the
 resources the run left behind, and the Lustre file system's lifetime split.
+
+Also: ``stop_workflow`` (StopExecution: ABORTED), ``execution_timeout_seconds`` (the state machine's
+TimeoutSeconds: TIMED_OUT on the emulated clock), ``wait_for_executions`` (executions that EventBridge
+started, e.g. the run-cleanup state machine), ``transitions`` (states entered) and ``figures`` (the file
+system figures of a run, ``RunFigures``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -85,6 +91,9 @@ class RunResult:
     emulated_seconds: float
     real_seconds: float
     events: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    history_events: int = 0  # events in the execution's history (quota: 25,000)
+    transitions: int = 0  # states entered (``transitions(events)``)
+    figures: RunFigures | None = None  # the file system figures of the run (``figures(result)``)
 
     def visits(self, state_name: str) -> list[StateVisit]:
         return [v for v in self.timeline if v.name == state_name]
@@ -103,13 +112,16 @@ def run_workflow(
     stack: EmulatedStack | None = None,
     emulation: Emulation | None = None,
     timeout_seconds: float = 60.0,
+    execution_timeout_seconds: int | None = None,
 ) -> RunResult:
     """Run ``definition`` as state machine ``name`` once, named ``execution_name``; wait at most ``timeout_seconds``.
 
     ``stack`` (from ``setup_stack``) enables the leftover checks, which need the run prefix and the baseline.
+    ``execution_timeout_seconds`` sets the state machine's TimeoutSeconds (emulated seconds; TIMED_OUT).
     """
     started = start_workflow(definition, role_arn=role_arn, name=name, execution_name=execution_name,
-                             execution_input=execution_input, emulation=emulation)
+                             execution_input=execution_input, emulation=emulation,
+                             execution_timeout_seconds=execution_timeout_seconds)
     return finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)
 
 
@@ -130,10 +142,16 @@ def start_workflow(
     execution_name: str,
     execution_input: dict[str, Any] | None = None,
     emulation: Emulation | None = None,
+    execution_timeout_seconds: int | None = None,
 ) -> StartedRun:
-    """Create or update state machine ``name`` and start one execution; returns at once."""
+    """Create or update state machine ``name`` and start one execution; returns at once.
+
+    ``execution_timeout_seconds``: the state machine's top-level TimeoutSeconds (overrides the definition's).
+    """
     emu = emulation or active()
     sfn = boto3.client("stepfunctions", region_name=emu.region)
+    if execution_timeout_seconds is not None:
+        definition = {**definition, "TimeoutSeconds": int(execution_timeout_seconds)}
     text = json.dumps(definition)
     existing = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == name]
     if existing:
@@ -159,11 +177,12 @@ def finish_workflow(started: StartedRun, *, stack: EmulatedStack | None = None,
                            cause=f"not ended within {timeout_seconds} real seconds")
         _wait(emu, execution_arn, time.monotonic() + 5.0)
     real_seconds = time.monotonic() - started.real_start
+    _until_end_published(emu, execution_arn, time.monotonic() + 5.0)
     events = _history(sfn, execution_arn)
     emu.clock.settle()
     error, cause, output = _outcome(events)
     calls = emu.calls.of(execution_arn)
-    return RunResult(
+    result = RunResult(
         execution_arn=execution_arn,
         status=status,
         error=error,
@@ -177,7 +196,67 @@ def finish_workflow(started: StartedRun, *, stack: EmulatedStack | None = None,
         emulated_seconds=emu.now() - started.started_at,
         real_seconds=real_seconds,
         events=events,
+        history_events=len(events),
+        transitions=transitions(events),
     )
+    result.figures = run_figures(emu, result, started.started_at)
+    return result
+
+
+def stop_workflow(started: StartedRun, error: str | None = None, cause: str | None = None, *,
+                  stack: EmulatedStack | None = None, timeout_seconds: float = 60.0) -> RunResult:
+    """StopExecution (with ``error`` and ``cause``): the execution ends ABORTED where it is; report on it.
+
+    Typically after ``emu.hold_waits()`` parked it in a Wait state. No state of it runs after the stop, so a
+    run stopped this way never reaches its own cleanup.
+    """
+    sfn = boto3.client("stepfunctions", region_name=started.emulation.region)
+    kwargs = {k: v for k, v in (("error", error), ("cause", cause)) if v is not None}
+    sfn.stop_execution(executionArn=started.execution_arn, **kwargs)
+    return finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)
+
+
+def wait_for_executions(emu: Emulation, state_machine_arn: str, timeout_seconds: float = 60.0, *,
+                        at_least: int = 0, stack: EmulatedStack | None = None) -> list[RunResult]:
+    """Every execution of ``state_machine_arn`` (e.g. started by an EventBridge rule), once all have ended.
+
+    Delivers the pending EventBridge status events first (advancing the emulated clock by their latency),
+    waits (real seconds, bounded) until at least ``at_least`` executions exist and all have ended, and
+    returns their ``RunResult``s in start order.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    backend = stepfunctions_parser_backends[emu.account_id][emu.region]
+    while True:
+        emu.events.flush()
+        executions = list(backend.describe_state_machine(state_machine_arn).executions)
+        running = [e for e in executions if _status_of(e) == "RUNNING"]
+        ended_unpublished = [e for e in executions if _status_of(e) != "RUNNING"
+                             and not emu.events.ended_published(e.exec_arn)]
+        settled = len(executions) >= at_least and not running and not ended_unpublished and not emu.events.pending()
+        if settled or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    results = []
+    for execution in sorted(executions, key=lambda e: emu.clock.seconds_of(e.start_date)):
+        started = StartedRun(execution.exec_arn, execution.name, emu.clock.seconds_of(execution.start_date),
+                             time.monotonic(), emu)
+        results.append(finish_workflow(started, stack=stack, timeout_seconds=max(1.0, deadline - time.monotonic())))
+    return results
+
+
+def _status_of(execution: Any) -> str:
+    return str(getattr(execution.exec_status, "value", execution.exec_status))
+
+
+def _until_end_published(emu: Emulation, execution_arn: str, deadline: float) -> None:
+    """The execution's end event reaches the bus just after its status changes: wait for it (bounded)."""
+    while not emu.events.ended_published(execution_arn) and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def transitions(events: list[dict[str, Any]]) -> int:
+    """State transitions of an execution: the states it entered (billing counts one per state entered)."""
+    return sum(1 for e in events if e["type"].endswith("StateEntered"))
 
 
 def _wait(emu: Emulation, execution_arn: str, deadline: float) -> str:
@@ -292,3 +371,119 @@ def lustre_lifetime(emu: Emulation, since: float = 0.0) -> LustreLifetime | None
         after_export_until_delete=span(export_done, fs.delete_requested_at),
         total=span(fs.created_at, fs.delete_requested_at),
     )
+
+
+# --- file system figures (issue 9) -----------------------------------------------------------------
+
+CHECK_METRICS_STATE = "CheckMetrics"  # docs/workflow-v2.md (autoexport)
+
+
+@dataclass
+class RunFigures:
+    """The figures of one run, in emulated seconds (None: the phase did not happen)."""
+
+    fs_lifetime_s: float | None  # CreateFileSystem accepted -> DeleteFileSystem accepted
+    fs_available_before_job_s: float | None  # file system AVAILABLE -> job (first attempt / first child) RUNNING
+    association_available_before_job_s: float | None  # association AVAILABLE -> the same
+    # job (the parent) ended -> CreateDataRepositoryTask accepted (taskexport); autoexport: -> the first
+    # CheckMetrics after the job ended, or the fallback export task
+    after_job_until_export_requested_s: float | None
+    # export task SUCCEEDED (or auto export queue drained) -> DeleteFileSystem accepted
+    after_export_done_until_delete_requested_s: float | None
+    transitions: int
+    history_events: int
+    status: str
+    error: str | None
+
+
+def figures(result: RunResult, emulation: Emulation | None = None) -> dict[str, Any]:
+    """``RunFigures`` of a run as a dict, in the stable order of the dataclass's fields."""
+    found = result.figures
+    if found is None:
+        found = run_figures(emulation or active(), result, 0.0)
+    return dataclasses.asdict(found)
+
+
+def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigures:
+    """Compute a run's figures from the emulation's records (file systems, associations, tasks, jobs) and history."""
+    name = result.execution_arn.rsplit(":", 1)[-1]
+    fs = _run_file_system(emu, result, started_at)
+    parent, job_running = _run_job(emu, name, started_at)
+    job_end = parent.stopped_at if parent is not None else None
+
+    def span(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else b - a
+
+    dra_available = export_requested = export_done = None
+    if fs is not None:
+        fs_id = fs.file_system_id
+        dras = [d for d in [*emu.fsx.associations.values(), *emu.fsx.removed_associations.values()]
+                if d.file_system_id == fs_id and d.available_at is not None]
+        dra_available = min((d.available_at for d in dras), default=None)
+        exports = sorted((t for t in [*emu.fsx.tasks.values(), *emu.fsx.removed_tasks.values()]
+                          if t.file_system_id == fs_id and t.task_type == "EXPORT_TO_REPOSITORY"),
+                         key=lambda t: t.created_at)
+        if job_end is not None:
+            exports = [t for t in exports if t.created_at >= job_end]
+            checks = [at for at in _entered(emu, result.events, CHECK_METRICS_STATE) if at >= job_end]
+            requested = [*checks, *(t.created_at for t in exports[:1])]
+            export_requested = min(requested) if requested else None
+        done = [t.end_time for t in exports if t.lifecycle == "SUCCEEDED" and t.end_time is not None]
+        if fs.queue_drained_at is not None and not fs.queue:
+            # auto export drained (it may have drained while the job still ran: nothing was left when it ended)
+            done.append(max(fs.queue_drained_at, job_end) if job_end is not None else fs.queue_drained_at)
+        export_done = min(done) if done else None
+    return RunFigures(
+        fs_lifetime_s=span(fs.created_at, fs.delete_requested_at) if fs is not None else None,
+        fs_available_before_job_s=span(fs.available_at, job_running) if fs is not None else None,
+        association_available_before_job_s=span(dra_available, job_running),
+        after_job_until_export_requested_s=span(job_end, export_requested),
+        after_export_done_until_delete_requested_s=span(export_done, fs.delete_requested_at) if fs else None,
+        transitions=result.transitions or transitions(result.events),
+        history_events=result.history_events or len(result.events),
+        status=result.status,
+        error=result.error,
+    )
+
+
+def _entered(emu: Emulation, events: list[dict[str, Any]], state: str) -> list[float]:
+    """Emulated seconds at which ``state`` was entered."""
+    return [emu.clock.seconds_of(e["timestamp"]) for e in events
+            if e["type"].endswith("StateEntered") and e.get("stateEnteredEventDetails", {}).get("name") == state]
+
+
+def _run_file_system(emu: Emulation, result: RunResult, started_at: float) -> Any:
+    """The file system this execution created (from its CreateFileSystem result; else the first created since)."""
+    for event in result.events:
+        details = event.get("taskSucceededEventDetails") or {}
+        if event["type"] == "TaskSucceeded" and details.get("resource") == "createFileSystem":
+            try:
+                fs_id = json.loads(details.get("output") or "{}").get("FileSystem", {}).get("FileSystemId")
+            except ValueError:
+                fs_id = None
+            if fs_id in emu.fsx.file_systems:
+                return emu.fsx.file_systems[fs_id]
+    created = sorted((fs for fs in emu.fsx.file_systems.values() if fs.created_at >= started_at),
+                     key=lambda fs: fs.created_at)
+    return created[0] if created else None
+
+
+def _run_jobs(emu: Emulation, execution_name: str, started_at: float) -> list[Any]:
+    jobs = [j for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == execution_name]
+    return jobs or [j for j in emu.batch.jobs.values() if j.created_at >= started_at]
+
+
+def _run_job(emu: Emulation, execution_name: str, started_at: float) -> tuple[Any, float | None]:
+    """The run's (parent) job and when its first attempt, or first array child, was RUNNING."""
+    jobs = _run_jobs(emu, execution_name, started_at)
+    parents = [j for j in jobs if ":" not in j.job_id and getattr(j, "array_parent", None) is None
+               and getattr(j, "parent_id", None) is None]
+    parent = min(parents or jobs, key=lambda j: j.created_at, default=None)
+    if parent is None:
+        return None, None
+    starts = [j.started_at for j in jobs if j.started_at is not None and j.created_at >= parent.created_at]
+    for child in getattr(parent, "children", None) or []:  # array children: ids "<parent id>:<index>"
+        child_start = getattr(emu.batch.jobs.get(child) if isinstance(child, str) else child, "started_at", None)
+        if child_start is not None:
+            starts.append(child_start)
+    return parent, min(starts) if starts else None

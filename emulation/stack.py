@@ -16,6 +16,8 @@ from typing import Any
 
 import boto3
 
+from asl import build_definition
+from asl import iam as asl_iam
 from asl.naming import stack_tags, state_machine_name
 from asl.refs import WorkflowRefs
 from emulation.core import PROJECT_DIR, Emulation
@@ -114,7 +116,7 @@ def setup_stack(
         return iam.create_role(RoleName=f"{prefix}-{stack}-{name}", AssumeRolePolicyDocument=json.dumps(TRUST),
                                Tags=tag_list)["Role"]["Arn"]
 
-    sfn_role, lambda_role, batch_role = role("workflow"), role("lambda"), role("batch-service")
+    sfn_role, batch_role = role("workflow"), role("batch-service")
     role("instance")
     profile = iam.create_instance_profile(InstanceProfileName=f"{prefix}-{stack}-instance")["InstanceProfile"]
     iam.add_role_to_instance_profile(InstanceProfileName=profile["InstanceProfileName"],
@@ -146,9 +148,13 @@ def setup_stack(
     lam = client("lambda")
     env = {"MODE": mode, "MAX_VCPUS": str(max_vcpus), "NAME_PREFIX": prefix}
 
+    lambda_roles: dict[str, str] = {}  # handler module -> its own role (as components/workflow.py gives each)
+
     def function(module: str) -> str:
+        lambda_roles[module] = role(f"fn-{module.replace('_', '-')}")
         return lam.create_function(
-            FunctionName=f"{prefix}-{stack}-{module.replace('_', '-')}", Runtime="python3.12", Role=lambda_role,
+            FunctionName=f"{prefix}-{stack}-{module.replace('_', '-')}", Runtime="python3.12",
+            Role=lambda_roles[module],
             Handler=f"{module}.handler", Code={"ZipFile": _zip(LAMBDA_FILES[module])}, Timeout=60,
             Environment={"Variables": env}, Tags=tags,
         )["FunctionArn"]
@@ -173,5 +179,28 @@ def setup_stack(
         summarize_job_function_arn=function("summarize_job"),
         check_metrics_function_arn=function("check_metrics") if mode == AUTO_EXPORT else "",
     )
-    return EmulatedStack(refs=refs, role_arn=sfn_role, compute_environment_name=ce_name,
-                         baseline_launch_template_name=baseline_name, secret_name=secret_name, vpc_id=vpc_id)
+    emulated = EmulatedStack(refs=refs, role_arn=sfn_role, compute_environment_name=ce_name,
+                             baseline_launch_template_name=baseline_name, secret_name=secret_name, vpc_id=vpc_id)
+    # The roles' policies, as the Pulumi program deploys them: each Lambda's, and the state machine's for the
+    # definition built from these refs (attach_workflow_policy replaces it for another definition).
+    for module, role_arn in lambda_roles.items():
+        document = asl_iam.lambda_policy(refs, module)
+        if document is not None:
+            put_role_policy(emu, role_arn, "handler", document)
+    attach_workflow_policy(emu, emulated, build_definition(refs))
+    return emulated
+
+
+def put_role_policy(emu: Emulation, role_arn: str, name: str, document: dict[str, Any]) -> None:
+    """Attach ``document`` to role ``role_arn`` as inline policy ``name`` (replacing one of that name)."""
+    boto3.client("iam", region_name=emu.region).put_role_policy(
+        RoleName=role_arn.rsplit("/", 1)[-1], PolicyName=name, PolicyDocument=json.dumps(document))
+
+
+def attach_workflow_policy(emu: Emulation, stack: EmulatedStack, definition: dict[str, Any], *,
+                           role_arn: str | None = None) -> dict[str, Any]:
+    """Give the state machine role (or ``role_arn``, e.g. the run-cleanup machine's) the policy derived from
+    ``definition`` (``asl.iam.state_machine_policy``), replacing the previous one; returns the document."""
+    document = asl_iam.state_machine_policy(stack.refs, definition)
+    put_role_policy(emu, role_arn or stack.role_arn, "workflow", document)
+    return document

@@ -1,29 +1,52 @@
-"""CheckMetrics Lambda (autoexport): has the FSx auto-export queue drained since the job ended?
+"""CheckMetrics Lambda (autoexport): is the FSx auto-export queue proven drained since the job ended?
 
-Contract (docs/design.md, "Lambda contracts"):
+Contract (docs/workflow-v2.md, "CheckMetrics", issue 7.4):
 
 - event ``{"fileSystemId": str, "jobEndedAt": ISO-8601, "now": ISO-8601,
   "periodSeconds": int, "timeDiffMinutes": int}``;
-- returns ``{"exportDone": bool, "reason": str, "latestValue": float | None, "datapoints": int}``.
+- returns ``{"state": "DRAINED" | "QUEUED" | "UNPROVEN", "reason": str, "latestValue": float | None,
+  "datapoints": int, "exportDone": bool, "fallback": bool, "minutesSinceJobEnded": float}``.
+  ``exportDone`` is ``state == "DRAINED"`` (kept for the state machine of workflow v1). ``fallback`` is
+  true when the state is UNPROVEN and the job ended at least ``timeDiffMinutes`` ago: "UNPROVEN for
+  lambdaTimeDiffMinutes after the job's end" leads to the fallback export task, and Step Functions cannot
+  subtract times to tell it itself. ``minutesSinceJobEnded`` says how long ago (for the reason and logs).
 
-One ``GetMetricData`` call per invocation reads ``AWS/FSx AgeOfOldestQueuedMessage``
-(dimensions ``FileSystemId`` and ``Publisher=AutoExport``, statistic Maximum) over
-``[now - timeDiffMinutes, now]``. Datapoints whose timestamp is at or after
-``jobEndedAt - periodSeconds`` count (the period that holds the job's end counts):
+What AWS says. The FSx DeleteFileSystem API reference: "To ensure all of your data is written back to S3
+before deleting your file system, you can either monitor for the AgeOfOldestQueuedMessage metric to be zero
+(if using automatic export) or you can run an export data repository task." (FSx API Reference,
+DeleteFileSystem; the same in the FSx for Lustre guide, "Deleting a file system".) The metric has datapoints
+only while the queue is active (shared/AWS_FACTS.md, FSx), so "no datapoint" proves nothing: it is UNPROVEN,
+never DRAINED, and the state machine falls back to an export task.
 
-- some count: the newest is 0 -> done; the newest is > 0 -> not done;
-- none count: done only once ``now - jobEndedAt >= timeDiffMinutes``.
+Which datapoints count: those whose period starts at or after ``jobEndedAt``. The reasoning:
 
-Why "no datapoints" can mean done (shared/AWS_FACTS.md, FSx for Lustre): the metric has
-datapoints only while the export queue is active, so a check that needs a 0 datapoint
-could wait forever. A queue quiet for ``timeDiffMinutes`` after the job ended is done.
-A newest value > 0 that stops being published leaves the window after ``timeDiffMinutes``
-and then counts as quiet, so no case waits forever; the state machine bounds the polls
-(``maxExportPolls``) in any case.
+- GetMetricData returns one value per period: "CloudWatch aggregates data points based on the length of the
+  period that you specify" (GetMetricStatistics API reference), and a returned datapoint is stamped with the
+  START of its period: StartTime "is inclusive; results include data points with the specified time stamp",
+  EndTime is exclusive, and the GetMetricData reference's own example reads "if you make a query at 01:05:23
+  for the previous 10-second period ... you receive data from 01:05:10 to 01:05:20": the period
+  [01:05:10, 01:05:20) is the datapoint stamped 01:05:10. moto stamps its buckets the same way
+  (``period_start_time``).
+- So a datapoint stamped ``t`` with period ``P`` is the Maximum of what FSx published in ``[t, t + P)``. If
+  ``t < jobEndedAt`` that interval holds moments before the job ended, when the job could still write files;
+  a 0 there may predate the last writes. Only ``t >= jobEndedAt`` makes every sample of the period one taken
+  after the job ended, and the Maximum being 0 then means the queue was empty for that whole period.
+- Decision on the counted datapoints: the newest is 0 -> DRAINED; the newest is > 0 -> QUEUED; none -> UNPROVEN.
+  The newest decides because the queue can only shrink once the job has stopped writing; a value > 0 after a 0
+  (files queued late) is caught because the newest, not any, must be 0.
+- Late datapoints (CloudWatch makes a period's datapoint visible minutes after the period) only delay DRAINED:
+  until they arrive the newest counted datapoint is older, or there is none (UNPROVEN).
 
-``datapoints`` is how many datapoints counted for the decision; ``latestValue`` is the
-newest of them (None when none counted). ``now`` comes from the event (the state
-machine's clock), not from this Lambda's clock, so the decision is reproducible.
+The query reads ``[min(jobEndedAt, now - timeDiffMinutes), now)``, StartTime rounded down to a whole period
+(CloudWatch rounds StartTime down to the minute and aligns periods to the clock; aligning here makes moto's
+buckets, which start at StartTime, the same): every datapoint since the job ended is in the answer however long
+ago that was, so a drained queue's zeros are not missed because the checks are far apart. Lookback is capped at
+``MAX_LOOKBACK_MINUTES`` (1-minute datapoints are kept 15 days).
+
+One ``GetMetricData`` call per invocation (AWS/FSx AgeOfOldestQueuedMessage, dimensions FileSystemId and
+Publisher=AutoExport, statistic Maximum). An incomplete answer (NextToken, StatusCode other than Complete, no
+result for the query) is UNPROVEN: never decide on part of the data. ``now`` comes from the event (the state
+machine's clock), so a decision is reproducible.
 
 boto3 and the standard library only; Python 3.11 and 3.12.
 """
@@ -43,8 +66,15 @@ METRIC_NAME = "AgeOfOldestQueuedMessage"
 PUBLISHER = "AutoExport"
 STAT = "Maximum"
 QUERY_ID = "exportQueueAge"
+DRAINED = "DRAINED"
+QUEUED = "QUEUED"
+UNPROVEN = "UNPROVEN"
+STATES = (DRAINED, QUEUED, UNPROVEN)
+# 14 days: within the 15 days CloudWatch keeps 1-minute datapoints, and at most 20,160 datapoints at 60 s
+# (GetMetricData returns at most 100,800 per call).
+MAX_LOOKBACK_MINUTES = 14 * 24 * 60
 # Unit is deliberately not sent: a Unit filter that does not match the published unit
-# returns no datapoints, which this check would read as "queue quiet".
+# returns no datapoints.
 
 _client: Any = None
 
@@ -59,39 +89,50 @@ def cloudwatch_client() -> Any:
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """Read the export queue metric once and decide whether the export is done."""
+    """Read the export queue metric once and say whether the queue is proven drained since the job ended."""
     file_system_id = _text(event, "fileSystemId")
     job_ended_at = parse_time(_text(event, "jobEndedAt"), "jobEndedAt")
     now = parse_time(_text(event, "now"), "now")
     period = _positive_int(event, "periodSeconds")
     time_diff_minutes = _positive_int(event, "timeDiffMinutes")
 
-    response = cloudwatch_client().get_metric_data(**build_request(file_system_id, now, period, time_diff_minutes))
-    # One call is the rule: MaxDatapoints covers the whole window, so a complete answer has
-    # no NextToken. If AWS still says the answer is partial, do not page (and do not decide on
-    # part of the data): report not done and let the next poll ask again.
+    request = build_request(file_system_id, now, period, time_diff_minutes, job_ended_at=job_ended_at)
+    response = cloudwatch_client().get_metric_data(**request)
+    since_end = _minutes_since(job_ended_at, now)
+    # One call is the rule: MaxDatapoints covers the whole window, so a complete answer has no NextToken.
+    # If AWS still says the answer is partial, do not page and do not decide on part of the data.
     results = [r for r in response.get("MetricDataResults", []) if r.get("Id") == QUERY_ID]
-    # No result for the query at all is not "no datapoints": treat it as incomplete too.
     status = results[0].get("StatusCode", "Complete") if results else "no result"
     if response.get("NextToken") or status != "Complete":
-        return {
-            "exportDone": False,
-            "reason": (
-                f"metric data incomplete (StatusCode={status}, "
-                f"NextToken {'present' if response.get('NextToken') else 'absent'}); checking again"
-            ),
-            "latestValue": None,
-            "datapoints": 0,
-        }
-    timestamps = results[0].get("Timestamps", [])
-    values = results[0].get("Values", [])
-    return decide(timestamps, values, job_ended_at=job_ended_at, now=now, period_seconds=period,
-                  time_diff_minutes=time_diff_minutes)
+        reason = (
+            f"metric data incomplete (StatusCode={status}, "
+            f"NextToken {'present' if response.get('NextToken') else 'absent'}); not proven drained"
+        )
+        return _result(UNPROVEN, reason, None, 0, since_end, time_diff_minutes)
+    return decide(results[0].get("Timestamps", []), results[0].get("Values", []), job_ended_at=job_ended_at,
+                  now=now, period_seconds=period, time_diff_minutes=time_diff_minutes)
 
 
-def build_request(file_system_id: str, now: datetime, period_seconds: int, time_diff_minutes: int) -> dict[str, Any]:
-    """The GetMetricData request: one metric, the whole window, oldest datapoint first."""
-    window_seconds = time_diff_minutes * 60
+def window_start(now: datetime, period_seconds: int, time_diff_minutes: int, job_ended_at: datetime | None) -> datetime:
+    """StartTime: the earlier of the job's end and ``now - timeDiffMinutes``, down to a whole period."""
+    start = now - timedelta(minutes=time_diff_minutes)
+    if job_ended_at is not None and job_ended_at < start:
+        start = job_ended_at
+    start = max(start, now - timedelta(minutes=MAX_LOOKBACK_MINUTES))
+    epoch = start.timestamp()
+    return start - timedelta(seconds=epoch - math.floor(epoch / period_seconds) * period_seconds)
+
+
+def build_request(
+    file_system_id: str,
+    now: datetime,
+    period_seconds: int,
+    time_diff_minutes: int,
+    *,
+    job_ended_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The GetMetricData request: one metric, the whole window, oldest datapoint first, in one page."""
+    start = window_start(now, period_seconds, time_diff_minutes, job_ended_at)
     return {
         "MetricDataQueries": [
             {
@@ -111,15 +152,13 @@ def build_request(file_system_id: str, now: datetime, period_seconds: int, time_
                 "ReturnData": True,
             }
         ],
-        "StartTime": now - timedelta(minutes=time_diff_minutes),
+        "StartTime": start,
         "EndTime": now,
         "ScanBy": "TimestampAscending",
-        # Every period of the window, plus one because CloudWatch rounds StartTime down to the whole
-        # minute (GetMetricData API reference) and the window need not align with the period, plus one
-        # spare: the answer fits in one page (lambdaTimeDiffMinutes <= 1440 keeps this small). Without
-        # it the default is 100,800; past MaxDatapoints AWS pages, and TimestampAscending would then
-        # leave out the newest datapoints, which decide.
-        "MaxDatapoints": math.ceil(window_seconds / period_seconds) + 2,
+        # Every period of the window plus one spare, so the answer is one page. Without it the default is
+        # 100,800; past MaxDatapoints AWS pages, and TimestampAscending would leave out the newest datapoints,
+        # which decide.
+        "MaxDatapoints": math.ceil((now - start).total_seconds() / period_seconds) + 1,
     }
 
 
@@ -133,38 +172,45 @@ def decide(
     time_diff_minutes: int,
 ) -> dict[str, Any]:
     """The decision on the datapoints of the window (see the module docstring)."""
-    since = job_ended_at - timedelta(seconds=period_seconds)
+    since_end = _minutes_since(job_ended_at, now)
+    points = list(zip(timestamps, values, strict=True))
     # Sort rather than trust ScanBy: the newest datapoint decides.
-    counted = sorted((t, float(v)) for t, v in zip(timestamps, values, strict=True) if t >= since)
-    if counted:
-        newest_at, newest = counted[-1]
-        where = f"at {_iso(newest_at)} ({len(counted)} datapoints since {_iso(since)})"
-        # A 0 from the minute that holds the job's end may predate the job's last writes: it counts
-        # only when it is from after the job ended (else the quiet rule decides once it leaves the window).
-        done = newest == 0 and newest_at >= job_ended_at
-        if done:
-            reason = f"export queue drained: AgeOfOldestQueuedMessage is 0 {where}"
-        elif newest == 0:
-            reason = f"export queue was empty {where}, but that is before the job ended: waiting for a later datapoint"
-        else:
-            reason = f"export queue not drained: oldest queued message was {newest:g} s old {where}"
-        return {"exportDone": done, "reason": reason, "latestValue": newest, "datapoints": len(counted)}
-
-    quiet_minutes = (now - job_ended_at).total_seconds() / 60
-    ignored = len(timestamps)
-    earlier = f"; {ignored} earlier datapoints ignored" if ignored else ""
-    if quiet_minutes >= time_diff_minutes:
+    counted = sorted((t, float(v)) for t, v in points if t >= job_ended_at)
+    ignored = len(points) - len(counted)
+    earlier = f"; {ignored} datapoints of periods that started before the job ended ignored" if ignored else ""
+    if not counted:
         reason = (
-            f"no export queue activity for {time_diff_minutes} minutes since the job ended "
-            f"(ended {quiet_minutes:.1f} minutes ago at {_iso(job_ended_at)}){earlier}"
+            f"no datapoint of a period ({period_seconds} s) that started after the job ended at "
+            f"{_iso(job_ended_at)} ({since_end:.1f} minutes ago){earlier}: the export queue is not proven drained"
         )
-        return {"exportDone": True, "reason": reason, "latestValue": None, "datapoints": 0}
-    reason = (
-        f"no datapoints yet; waiting until {time_diff_minutes} minutes after the job ended "
-        f"({quiet_minutes:.1f} minutes so far, until {_iso(job_ended_at + timedelta(minutes=time_diff_minutes))})"
-        f"{earlier}"
-    )
-    return {"exportDone": False, "reason": reason, "latestValue": None, "datapoints": 0}
+        return _result(UNPROVEN, reason, None, 0, since_end, time_diff_minutes)
+    newest_at, newest = counted[-1]
+    where = f"in the period starting {_iso(newest_at)} ({len(counted)} datapoints since the job ended{earlier})"
+    if newest == 0:
+        return _result(DRAINED, f"export queue drained: AgeOfOldestQueuedMessage is 0 {where}", newest,
+                       len(counted), since_end, time_diff_minutes)
+    reason = f"export queue not drained: oldest queued message was {newest:g} s old {where}"
+    return _result(QUEUED, reason, newest, len(counted), since_end, time_diff_minutes)
+
+
+def _result(state: str, reason: str, latest: float | None, datapoints: int, since_end: float,
+            time_diff_minutes: int) -> dict[str, Any]:
+    fallback = state == UNPROVEN and since_end >= time_diff_minutes
+    if fallback:
+        reason += f"; unproven for {time_diff_minutes} minutes (lambdaTimeDiffMinutes) since the job ended"
+    return {
+        "state": state,
+        "reason": " ".join(reason.splitlines()),
+        "latestValue": latest,
+        "datapoints": datapoints,
+        "exportDone": state == DRAINED,
+        "fallback": fallback,
+        "minutesSinceJobEnded": round(since_end, 1),
+    }
+
+
+def _minutes_since(job_ended_at: datetime, now: datetime) -> float:
+    return (now - job_ended_at).total_seconds() / 60
 
 
 def parse_time(text: str, name: str = "time") -> datetime:

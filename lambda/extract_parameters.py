@@ -1,17 +1,32 @@
 """ExtractParameters Lambda: validate the run-time secret at the start of every workflow run.
 
-Contract (docs/design.md, "Lambda contracts"):
+Contract (docs/workflow-v2.md, "ExtractParameters"):
 
-- event ``{"secretString": str, "executionName": str}``;
+- event ``{"secretString": str, "executionName": str, "input": object}`` (``input`` is the execution
+  input, ``$$.Execution.Input``: the per-run overrides; absent means ``{}``);
 - environment ``MODE`` (taskexport | autoexport), ``MAX_VCPUS`` (the compute
   environment's maxvCpus), ``NAME_PREFIX`` (prefix of the per-run resource names);
 - returns ``{"ok": false, "error": "<one line naming key, value, accepted>", "params": {}, "derived": {}}``
   or ``{"ok": true, "error": "", "params": {...}, "derived": {...}}`` (always the four keys, so the
   state machine's ResultSelector can pick each).
 
-A bad secret or execution name is the user's mistake: it is reported as
-``ok: false`` so the workflow can fail with a readable message before creating
-anything. A bad environment or event shape is a deployment bug: it raises.
+A bad secret, execution name or execution input is the user's mistake: it is
+reported as ``ok: false`` (every problem in one line) so the workflow can fail
+with a readable message before creating anything. A bad environment or event
+shape is a deployment bug: it raises.
+
+``derived`` (every key always present):
+
+- ``autoExportEvents``, ``launchTemplateName``, ``jobDefinitionName``, ``jobName``, ``clientRequestToken``;
+- ``jobVcpus``, ``jobMemory``: strings (Batch ResourceRequirements values), the override or the secret's;
+- ``imageTag``: ``"latest"`` unless overridden;
+- ``containerOverrides``: ``{"Environment": [{"Name", "Value"}...]}`` plus ``"Command"`` when given;
+- ``arraySize``: int, 1 = a single job;
+- ``warmCapacity``: ``{}`` or ``{"DesiredvCpus": min(MAX_VCPUS, vcpus x arraySize)}``;
+- ``jobTimeoutSeconds``: ``jobTimeoutMinutes * 60``;
+- ``waits``: loop name -> list of wait seconds (``parameters.loop_schedules``), the mode's loops only:
+  ``fileSystem``, ``computeEnvironment``, ``associationUpdate``, ``otherTask``, ``export``, ``runnable``,
+  ``jobStop`` in both modes, and ``metrics`` in autoexport.
 
 ``parameters.py`` is packaged next to this file in the deployed Lambda, so it is
 imported as a top-level module. Standard library only; Python 3.11 and 3.12.
@@ -27,28 +42,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from parameters import (
-    ASSOCIATION_UPDATE_MAX_POLLS,
-    AUTO_EXPORT,
-    JOB_TERMINATION_GRACE_POLLS,
     MODES,
-    TASK_EXPORT,
     ParameterError,
     check_execution_name,
-    poll_limit,
+    loop_schedules,
+    validate_overrides,
     validate_runtime,
 )
 
 # Auto export events of the data repository association (FSx API, AutoExportPolicy.Events).
 AUTO_EXPORT_EVENTS = ["NEW", "CHANGED", "DELETED"]
+DEFAULT_IMAGE_TAG = "latest"
 
 # Batch job, job definition and launch template names: letters, digits, '-' and '_', at most 128.
 # The execution name is at most 80 characters (parameters.check_execution_name), plus '-':
 # a prefix of at most 47 keeps every derived name within 128.
 _NAME_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,47}$")
-
-# Wait between two export checks, by mode: the export task's status (taskexport)
-# or the export queue metric (autoexport).
-_EXPORT_WAIT = {TASK_EXPORT: "waitForDataRepositoryTaskSeconds", AUTO_EXPORT: "waitForCheckMetricsSeconds"}
 
 
 class ConfigurationError(RuntimeError):
@@ -64,6 +73,9 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         raise ConfigurationError(f"event secretString is a {type(secret_string).__name__}: expected a string")
     if not isinstance(execution_name, str):
         raise ConfigurationError(f"event executionName is a {type(execution_name).__name__}: expected a string")
+    # No input at all (a state machine that does not pass it, or StartExecution without input) is no override;
+    # an input that is present but not an object is the user's mistake, refused below.
+    execution_input = event.get("input", {})
 
     # Collect every problem, so one failed run tells the user all there is to fix.
     problems: list[str] = []
@@ -77,27 +89,51 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         typed = validate_runtime(raw, mode, max_vcpus)
     except ParameterError as err:
         problems.append(str(err))
-    if problems or typed is None:
+    overrides: dict[str, Any] | None = None
+    try:
+        overrides = validate_overrides(execution_input, max_vcpus)
+    except ParameterError as err:
+        problems.append(str(err))
+    if problems or typed is None or overrides is None:
         return {"ok": False, "error": _one_line("; ".join(problems)), "params": {}, "derived": {}}
-    return {"ok": True, "error": "", "params": typed, "derived": derive(typed, mode, f"{name_prefix}-{execution_name}")}
+    derived = derive(typed, mode, f"{name_prefix}-{execution_name}", overrides, max_vcpus=max_vcpus)
+    return {"ok": True, "error": "", "params": typed, "derived": derived}
 
 
-def derive(params: Mapping[str, Any], mode: str, run_name: str) -> dict[str, Any]:
-    """Values the state machine uses, computed from the validated runtime parameters."""
-    max_job_polls = poll_limit(params["jobTimeoutMinutes"], params["waitForJobCompletionSeconds"])
+def derive(
+    params: Mapping[str, Any],
+    mode: str,
+    run_name: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    max_vcpus: int,
+) -> dict[str, Any]:
+    """Values the state machine uses, from the validated runtime parameters and per-run overrides."""
+    overrides = overrides or {}
+    vcpus = overrides.get("vcpus", params["jobDefinitionVcpus"])
+    memory = overrides.get("memory", params["jobDefinitionMemory"])
+    array_size = overrides.get("arraySize", 1)
+    warm = overrides.get("warmComputeCapacity", params["warmComputeCapacity"])
+    container_overrides: dict[str, Any] = {
+        "Environment": [{"Name": name, "Value": value} for name, value in overrides.get("environment", {}).items()],
+    }
+    if "command" in overrides:
+        container_overrides["Command"] = list(overrides["command"])
     return {
         "autoExportEvents": list(AUTO_EXPORT_EVENTS) if params["autoExport"] else [],
         # Batch ResourceRequirements values are strings.
-        "jobVcpus": str(params["jobDefinitionVcpus"]),
-        "jobMemory": str(params["jobDefinitionMemory"]),
+        "jobVcpus": str(vcpus),
+        "jobMemory": str(memory),
+        "imageTag": overrides.get("imageTag", DEFAULT_IMAGE_TAG),
+        "containerOverrides": container_overrides,
+        "arraySize": array_size,
+        # Every child of an array asks for vcpus; the environment cannot go past maxvCpus (the rest queue).
+        "warmCapacity": {"DesiredvCpus": min(max_vcpus, vcpus * array_size)} if warm else {},
+        "jobTimeoutSeconds": params["jobTimeoutMinutes"] * 60,
+        "waits": loop_schedules(params, mode),
         "launchTemplateName": run_name,
         "jobDefinitionName": run_name,
         "jobName": run_name,
-        "maxLustrePolls": poll_limit(params["lustreCreationTimeoutMinutes"], params["waitForLustreCreationSeconds"]),
-        "maxJobPolls": max_job_polls,
-        "maxJobPollsAfterTerminate": max_job_polls + JOB_TERMINATION_GRACE_POLLS,
-        "maxExportPolls": poll_limit(params["exportTimeoutMinutes"], params[_EXPORT_WAIT[mode]]),
-        "maxAssociationUpdatePolls": ASSOCIATION_UPDATE_MAX_POLLS,
         "clientRequestToken": client_request_token(run_name),
     }
 

@@ -1,12 +1,17 @@
-"""CheckMetrics Lambda against moto's CloudWatch (docs/design.md, Lambda contracts; shared/AWS_FACTS.md, FSx).
+"""CheckMetrics Lambda against moto's CloudWatch (docs/workflow-v2.md, "CheckMetrics", issue 7.4).
+
+DRAINED only when the newest datapoint of a period that started at or after the job's end is 0; QUEUED when it
+is above 0; UNPROVEN when there is none (the metric has datapoints only while the queue is active, so silence
+proves nothing). See the module docstring of lambda/check_metrics.py for why a period that started before the
+job ended does not count.
 
 moto's GetMetricData (5.2.5), as read in its source and checked by these tests:
-- it keeps datapoints with StartTime <= timestamp < EndTime and buckets them by Period from StartTime
-  (real CloudWatch aligns buckets to the clock; with a StartTime on a whole minute both agree for 60 s);
+- it keeps datapoints with StartTime <= timestamp < EndTime and buckets them by Period from StartTime, stamping
+  each bucket with its start (the handler aligns StartTime to the period, so buckets fall on the clock as in
+  CloudWatch);
 - it computes the statistic per bucket (Maximum here) and honours ScanBy;
 - with Dimensions it needs the exact set of dimensions and the metric name, but it does NOT compare the
-  namespace then (a datapoint of another namespace with the same name and dimensions is returned), so the
-  namespace is checked on the request instead (test_request_is_what_the_design_says);
+  namespace then, so the namespace is checked on the request instead (test_request_is_what_the_contract_says);
 - it ignores MaxDatapoints, never returns NextToken and always says StatusCode Complete: the incomplete-answer
   branch is tested with botocore's Stubber;
 - PutMetricData accepts the AWS/ namespace and any timestamp (real AWS refuses both), so the FSx metric can be faked.
@@ -38,11 +43,17 @@ HANDLER_FILE = ROOT / "lambda" / "check_metrics.py"
 FS = "fs-0123456789abcdef0"
 OTHER_FS = "fs-0fedcba9876543210"
 METRIC = "AgeOfOldestQueuedMessage"
+RESULT_KEYS = {"state", "reason", "latestValue", "datapoints", "exportDone", "fallback", "minutesSinceJobEnded"}
 
 
 def utc_now_minute() -> datetime:
-    """Real UTC now on a whole minute: moto buckets from StartTime, so buckets fall on whole minutes."""
+    """Real UTC now on a whole minute."""
     return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def utc_now_five_minutes() -> datetime:
+    now = utc_now_minute()
+    return now - timedelta(minutes=now.minute % 5)
 
 
 @pytest.fixture
@@ -82,6 +93,16 @@ def put(cw, now: datetime, points, fs: str = FS, publisher: str | None = "AutoEx
     ])
 
 
+def check_result(result: dict) -> dict:
+    assert set(result) == RESULT_KEYS
+    assert result["state"] in check_metrics.STATES
+    assert result["exportDone"] is (result["state"] == "DRAINED")
+    assert result["fallback"] is False or result["state"] == "UNPROVEN"
+    assert isinstance(result["reason"], str) and len(result["reason"].splitlines()) == 1
+    assert json.loads(json.dumps(result)) == result  # Step Functions gets JSON
+    return result
+
+
 def invoke(aws, now: datetime, job_ended_minutes_ago: float, *, period: int = 60, time_diff: int = 15,
            fs: str = FS, now_text: str | None = None, job_ended_text: str | None = None) -> dict:
     """Run the handler once; it must make exactly one GetMetricData call."""
@@ -96,124 +117,130 @@ def invoke(aws, now: datetime, job_ended_minutes_ago: float, *, period: int = 60
     result = check_metrics.handler(event, None)
     assert len(aws.sent) - sent_before == 1, "the handler must call GetMetricData exactly once"
     assert len(aws.served) - served_before == 1, "moto must have served exactly one GetMetricData"
-    assert set(result) == {"exportDone", "reason", "latestValue", "datapoints"}
-    assert isinstance(result["reason"], str) and len(result["reason"].splitlines()) == 1
-    assert json.loads(json.dumps(result)) == result  # Step Functions gets JSON
-    return result
+    return check_result(result)
 
 
-# --- no datapoints: the queue is quiet (the metric has datapoints only while the queue is active) -----------------
+def state(result: dict) -> tuple:
+    return result["state"], result["latestValue"], result["datapoints"]
 
 
-def test_no_datapoints_and_job_ended_long_ago_is_done(aws):
-    result = invoke(aws, utc_now_minute(), job_ended_minutes_ago=60)
-    assert result == {
-        "exportDone": True,
-        "reason": result["reason"],
-        "latestValue": None,
-        "datapoints": 0,
-    }
-    assert result["reason"].startswith("no export queue activity for 15 minutes since the job ended")
-    assert "60.0 minutes ago" in result["reason"]
+# --- no datapoint after the job's end: UNPROVEN, never DRAINED ---------------------------------------------------
 
 
-def test_no_datapoints_and_job_ended_2_minutes_ago_is_not_done(aws):
-    result = invoke(aws, utc_now_minute(), job_ended_minutes_ago=2)
+@pytest.mark.parametrize("minutes_ago", [2, 15, 60, 600])
+def test_no_datapoints_is_unproven_however_long_ago_the_job_ended(aws, minutes_ago):
+    result = invoke(aws, utc_now_minute(), job_ended_minutes_ago=minutes_ago)
+    assert state(result) == ("UNPROVEN", None, 0)
     assert result["exportDone"] is False
-    assert (result["latestValue"], result["datapoints"]) == (None, 0)
-    assert result["reason"].startswith("no datapoints yet; waiting until 15 minutes after the job ended")
-    assert "2.0 minutes so far" in result["reason"]
+    assert result["minutesSinceJobEnded"] == float(minutes_ago)
+    assert "not proven drained" in result["reason"]
 
 
-def test_quiet_exactly_time_diff_minutes_is_done(aws):
+def test_unproven_asks_for_the_fallback_once_time_diff_minutes_have_passed_since_the_job_ended(aws):
     now = utc_now_minute()
-    assert invoke(aws, now, job_ended_minutes_ago=15)["exportDone"] is True
-    assert invoke(aws, now, job_ended_minutes_ago=14.9)["exportDone"] is False
+    assert invoke(aws, now, job_ended_minutes_ago=14.99, time_diff=15)["fallback"] is False
+    result = invoke(aws, now, job_ended_minutes_ago=15, time_diff=15)
+    assert result["fallback"] is True
+    assert "unproven for 15 minutes (lambdaTimeDiffMinutes) since the job ended" in result["reason"]
+    assert invoke(aws, now, job_ended_minutes_ago=40, time_diff=60)["fallback"] is False
 
 
-# --- datapoints after the job ended: the newest decides -----------------------------------------------------------
+def test_queued_never_asks_for_the_fallback_the_export_timeout_does(aws):
+    now = utc_now_minute()
+    put(aws.cw, now, [(1, 300.0)])
+    result = invoke(aws, now, job_ended_minutes_ago=500, time_diff=15)
+    assert (result["state"], result["fallback"]) == ("QUEUED", False)
 
 
-def test_backlog_then_zero_after_job_end_is_done(aws):
+def test_datapoints_only_before_the_job_ended_are_unproven(aws):
+    now = utc_now_minute()
+    put(aws.cw, now, [(12, 30.0), (10, 0.0)])
+    result = invoke(aws, now, job_ended_minutes_ago=5)
+    assert state(result) == ("UNPROVEN", None, 0)
+    assert "2 datapoints of periods that started before the job ended ignored" in result["reason"]
+
+
+def test_a_zero_before_the_job_ended_does_not_count(aws):
+    # The newest datapoint of all is 0, but its period started before the job's last writes could be queued.
+    now = utc_now_minute()
+    put(aws.cw, now, [(8, 40.0), (6, 0.0)])
+    assert state(invoke(aws, now, job_ended_minutes_ago=5.5)) == ("UNPROVEN", None, 0)
+
+
+def test_a_zero_after_the_job_ended_counts(aws):
+    now = utc_now_minute()
+    put(aws.cw, now, [(8, 40.0), (6, 0.0), (4, 0.0)])
+    result = invoke(aws, now, job_ended_minutes_ago=5.5)
+    assert state(result) == ("DRAINED", 0.0, 1)
+    assert result["exportDone"] is True
+    assert result["reason"].startswith("export queue drained: AgeOfOldestQueuedMessage is 0")
+
+
+def test_a_period_that_holds_the_job_end_does_not_count_but_one_starting_at_it_does(aws):
+    # Period [-6 min, -5 min) holds the end at -5.5 min: it does not count. A period starting exactly at the end counts.
+    now = utc_now_minute()
+    put(aws.cw, now, [(6, 0.0)])
+    assert invoke(aws, now, job_ended_minutes_ago=5.5)["state"] == "UNPROVEN"
+    assert state(invoke(aws, now, job_ended_minutes_ago=6)) == ("DRAINED", 0.0, 1)
+
+
+# --- datapoints after the job ended: the newest decides ----------------------------------------------------------
+
+
+def test_backlog_then_zero_after_job_end_is_drained(aws):
     now = utc_now_minute()
     put(aws.cw, now, [(9, 120.0), (8, 60.0), (7, 30.0), (3, 0.0)])
-    result = invoke(aws, now, job_ended_minutes_ago=10)
-    assert result["exportDone"] is True
-    assert (result["latestValue"], result["datapoints"]) == (0.0, 4)
-    assert result["reason"].startswith("export queue drained")
+    assert state(invoke(aws, now, job_ended_minutes_ago=10)) == ("DRAINED", 0.0, 4)
 
 
-def test_newest_above_zero_is_not_done(aws):
+def test_newest_above_zero_is_queued(aws):
     now = utc_now_minute()
     put(aws.cw, now, [(9, 0.0), (5, 30.0), (2, 45.0)])
     result = invoke(aws, now, job_ended_minutes_ago=10)
+    assert state(result) == ("QUEUED", 45.0, 3)
     assert result["exportDone"] is False
-    assert (result["latestValue"], result["datapoints"]) == (45.0, 3)
     assert "oldest queued message was 45 s old" in result["reason"]
 
 
 @pytest.mark.parametrize("value", [1.0, 0.5])
-def test_any_newest_above_zero_is_not_done(aws, value):
+def test_any_newest_above_zero_is_queued(aws, value):
     now = utc_now_minute()
     put(aws.cw, now, [(4, 0.0), (1, value)])
-    result = invoke(aws, now, job_ended_minutes_ago=5)
-    assert (result["exportDone"], result["latestValue"]) == (False, value)
-    assert f"oldest queued message was {value:g} s old" in result["reason"]
+    assert state(invoke(aws, now, job_ended_minutes_ago=5)) == ("QUEUED", value, 2)
 
 
 def test_maximum_of_the_period_decides(aws):
-    # Two datapoints in one 5-minute period: the Maximum is 50 (Average 25, Minimum 0 would differ).
-    now = utc_now_minute()
+    # Two datapoints in one 5-minute period that started after the job ended: the Maximum is 50 (Minimum 0 would
+    # read as drained).
+    now = utc_now_five_minutes()
     put(aws.cw, now, [(4, 50.0), (1, 0.0)])
-    result = invoke(aws, now, job_ended_minutes_ago=2, period=300)
-    assert (result["exportDone"], result["latestValue"], result["datapoints"]) == (False, 50.0, 1)
+    assert state(invoke(aws, now, job_ended_minutes_ago=6, period=300)) == ("QUEUED", 50.0, 1)
     sent = aws.sent[-1]
     assert sent["MetricDataQueries"][0]["MetricStat"]["Period"] == 300
-    assert sent["MaxDatapoints"] == 5  # 15 min / 5 min + 2
+    assert sent["MaxDatapoints"] == 4  # 15 min / 5 min + 1
 
 
-def test_datapoint_of_the_period_holding_the_job_end_counts(aws):
-    # Counted: timestamp >= jobEndedAt - period. Job ended 5 min ago, period 60 s: 6 min ago counts, 7 does not.
-    now = utc_now_minute()
-    put(aws.cw, now, [(7, 90.0)])
-    assert invoke(aws, now, job_ended_minutes_ago=5)["datapoints"] == 0
-    put(aws.cw, now, [(6, 80.0)])
-    result = invoke(aws, now, job_ended_minutes_ago=5)
-    assert (result["exportDone"], result["latestValue"], result["datapoints"]) == (False, 80.0, 1)
+def test_a_five_minute_period_holding_the_job_end_does_not_count(aws):
+    now = utc_now_five_minutes()
+    put(aws.cw, now, [(4, 0.0), (1, 0.0)])
+    # The period [-5 min, now) started before the job ended at -2 min.
+    assert invoke(aws, now, job_ended_minutes_ago=2, period=300)["state"] == "UNPROVEN"
 
 
-def test_period_sets_which_datapoints_count(aws):
-    # Job ended 2 min ago; a datapoint 4 min ago is before jobEndedAt - 60 s but within jobEndedAt - 300 s.
-    now = utc_now_minute()
-    put(aws.cw, now, [(4, 50.0)])
-    assert invoke(aws, now, job_ended_minutes_ago=2, period=60)["datapoints"] == 0
-    assert invoke(aws, now, job_ended_minutes_ago=2, period=300)["datapoints"] == 1
-
-
-# --- datapoints only before the job ended: not done until the queue has been quiet ----------------------------------
-
-
-def test_datapoints_only_before_job_end_wait_until_quiet(aws):
-    now = utc_now_minute()
-    put(aws.cw, now, [(12, 30.0), (10, 0.0)])
-    result = invoke(aws, now, job_ended_minutes_ago=5)
-    assert (result["exportDone"], result["latestValue"], result["datapoints"]) == (False, None, 0)
-    assert result["reason"].startswith("no datapoints yet; waiting until 15 minutes after the job ended")
-    assert "2 earlier datapoints ignored" in result["reason"]
-    # 11 minutes later the job ended 16 minutes ago and nothing was queued since: done.
-    later = now + timedelta(minutes=11)
-    result = invoke(aws, later, job_ended_minutes_ago=16)
-    assert (result["exportDone"], result["datapoints"]) == (True, 0)
-
-
-def test_newest_above_zero_that_stops_being_published_does_not_wait_forever(aws):
-    # The metric has datapoints only while the queue is active: a last value > 0 may never be followed by a 0.
+def test_a_value_above_zero_that_stops_being_published_stays_queued(aws):
+    # The window reaches back to the job's end: an old value > 0 is still the newest, and silence after it
+    # proves nothing (the state machine gives up at exportTimeoutMinutes and exports with a task).
     now = utc_now_minute()
     put(aws.cw, now, [(40, 10.0), (38, 20.0)])
-    assert invoke(aws, now - timedelta(minutes=30), job_ended_minutes_ago=11)["exportDone"] is False
-    # Once those datapoints are older than the window, the queue has been quiet timeDiffMinutes: done.
-    result = invoke(aws, now, job_ended_minutes_ago=41)
-    assert (result["exportDone"], result["datapoints"]) == (True, 0)
+    assert state(invoke(aws, now, job_ended_minutes_ago=41)) == ("QUEUED", 20.0, 2)
+
+
+def test_zeros_older_than_the_metric_window_still_prove_the_drain(aws):
+    # The checks may be far apart (waitForCheckMetricsSeconds up to an hour): the zeros right after the drain
+    # are read however long ago they were, as long as they came after the job ended.
+    now = utc_now_minute()
+    put(aws.cw, now, [(55, 30.0), (50, 0.0)])
+    assert state(invoke(aws, now, job_ended_minutes_ago=60, time_diff=15)) == ("DRAINED", 0.0, 2)
 
 
 # --- only this file system's auto-export queue counts -------------------------------------------------------------
@@ -221,18 +248,15 @@ def test_newest_above_zero_that_stops_being_published_does_not_wait_forever(aws)
 
 def test_other_file_system_and_auto_import_do_not_count(aws):
     now = utc_now_minute()
-    put(aws.cw, now, [(2, 99.0)], fs=OTHER_FS)
-    put(aws.cw, now, [(2, 77.0)], publisher="AutoImport")
-    put(aws.cw, now, [(2, 55.0)], publisher=None)  # FileSystemId only: another metric for CloudWatch
-    result = invoke(aws, now, job_ended_minutes_ago=30)
-    assert (result["exportDone"], result["latestValue"], result["datapoints"]) == (True, None, 0)
+    put(aws.cw, now, [(2, 0.0)], fs=OTHER_FS)
+    put(aws.cw, now, [(2, 0.0)], publisher="AutoImport")
+    put(aws.cw, now, [(2, 0.0)], publisher=None)  # FileSystemId only: another metric for CloudWatch
+    assert state(invoke(aws, now, job_ended_minutes_ago=30)) == ("UNPROVEN", None, 0)
     # Control: the same query does see this file system's auto-export datapoint.
     put(aws.cw, now, [(2, 12.0)])
-    result = invoke(aws, now, job_ended_minutes_ago=30)
-    assert (result["exportDone"], result["latestValue"], result["datapoints"]) == (False, 12.0, 1)
+    assert state(invoke(aws, now, job_ended_minutes_ago=30)) == ("QUEUED", 12.0, 1)
     # And the other file system's own check sees only its own datapoint.
-    result = invoke(aws, now, job_ended_minutes_ago=30, fs=OTHER_FS)
-    assert (result["latestValue"], result["datapoints"]) == (99.0, 1)
+    assert state(invoke(aws, now, job_ended_minutes_ago=30, fs=OTHER_FS)) == ("DRAINED", 0.0, 1)
 
 
 def test_region_comes_from_aws_region(aws, monkeypatch):
@@ -260,17 +284,18 @@ def test_region_comes_from_aws_region(aws, monkeypatch):
 ], ids=["Z", "millis-Z", "micros-Z", "+00:00", "+02:00"])
 def test_time_spellings(aws, spelling):
     now = utc_now_minute()
-    job_end = now - timedelta(minutes=15)
-    done = invoke(aws, now, 0, now_text=spelling(now), job_ended_text=spelling(job_end))
-    assert done["exportDone"] is True
-    not_yet = invoke(aws, now, 0, now_text=spelling(now), job_ended_text=spelling(job_end + timedelta(seconds=1)))
-    assert not_yet["exportDone"] is False
+    job_end = now - timedelta(minutes=10)
+    put(aws.cw, now, [(10, 0.0)])  # the period starting exactly at the job's end
+    drained = invoke(aws, now, 0, now_text=spelling(now), job_ended_text=spelling(job_end))
+    assert drained["state"] == "DRAINED"
+    later_end = invoke(aws, now, 0, now_text=spelling(now), job_ended_text=spelling(job_end + timedelta(seconds=1)))
+    assert later_end["state"] == "UNPROVEN"
 
 
 # --- the request ----------------------------------------------------------------------------------------------------
 
 
-def test_request_is_what_the_design_says(aws):
+def test_request_is_what_the_contract_says(aws):
     now = utc_now_minute()
     invoke(aws, now, job_ended_minutes_ago=3, time_diff=20)
     assert aws.sent[-1] == {
@@ -290,8 +315,30 @@ def test_request_is_what_the_design_says(aws):
         "StartTime": now - timedelta(minutes=20),
         "EndTime": now,
         "ScanBy": "TimestampAscending",
-        "MaxDatapoints": 22,  # every minute of the window, one for misalignment, one spare: one page
+        "MaxDatapoints": 21,  # every minute of the window and one spare: one page
     }
+
+
+def test_window_reaches_back_to_the_job_end_on_a_whole_period(aws):
+    now = utc_now_minute()
+    invoke(aws, now, job_ended_minutes_ago=44.5, time_diff=20)
+    sent = aws.sent[-1]
+    assert sent["StartTime"] == now - timedelta(minutes=45)  # 44.5 minutes ago, down to the minute
+    assert sent["MaxDatapoints"] == 46
+
+
+def test_window_start_is_aligned_to_the_period():
+    now = datetime(2024, 1, 1, 12, 7, 30, tzinfo=UTC)
+    assert check_metrics.window_start(now, 300, 15, None) == datetime(2024, 1, 1, 11, 50, tzinfo=UTC)
+    assert check_metrics.window_start(now, 60, 15, now - timedelta(minutes=30, seconds=10)) == \
+        datetime(2024, 1, 1, 11, 37, tzinfo=UTC)
+
+
+def test_window_lookback_is_capped_at_14_days():
+    now = datetime(2024, 1, 30, 0, 0, tzinfo=UTC)
+    request = check_metrics.build_request(FS, now, 60, 15, job_ended_at=now - timedelta(days=20))
+    assert request["StartTime"] == now - timedelta(days=14)
+    assert request["MaxDatapoints"] == 14 * 24 * 60 + 1 <= 100_800
 
 
 def test_request_validates_against_botocore_model(aws):
@@ -330,31 +377,141 @@ def metric_result(now_minutes_ago, values, status="Complete") -> dict:
 
 @pytest.mark.parametrize(("status", "next_token"), [("PartialData", "token"), ("Complete", "token"),
                                                     ("InternalError", None)])
-def test_incomplete_answer_is_not_done_and_not_paged(monkeypatch, status, next_token):
+def test_incomplete_answer_is_unproven_and_not_paged(monkeypatch, status, next_token):
     response = {"MetricDataResults": [metric_result([1], [0.0], status)]}
     if next_token:
         response["NextToken"] = next_token
     stubber, event = stubbed(monkeypatch, response)
     with stubber:
-        result = check_metrics.handler(event, None)
+        result = check_result(check_metrics.handler(event, None))
         stubber.assert_no_pending_responses()  # exactly one call (a second one would raise)
-    assert result["exportDone"] is False  # the 0 in a partial answer must not say "done"
+    assert state(result) == ("UNPROVEN", None, 0)  # the 0 in a partial answer must not say "drained"
     assert result["reason"].startswith(f"metric data incomplete (StatusCode={status}")
+    assert result["fallback"] is True  # the job ended 30 minutes ago: the export task decides
 
 
-def test_answer_without_the_query_result_is_not_done(monkeypatch):
+def test_answer_without_the_query_result_is_unproven(monkeypatch):
     stubber, event = stubbed(monkeypatch, {"MetricDataResults": []})
     with stubber:
-        result = check_metrics.handler(event, None)
-    assert result["exportDone"] is False
+        result = check_result(check_metrics.handler(event, None))
+    assert result["state"] == "UNPROVEN"
     assert result["reason"].startswith("metric data incomplete (StatusCode=no result")
 
 
 def test_newest_decides_whatever_the_order_of_the_answer(monkeypatch):
     stubber, event = stubbed(monkeypatch, {"MetricDataResults": [metric_result([1, 5, 9], [0.0, 40.0, 90.0])]})
     with stubber:
-        result = check_metrics.handler(event, None)
-    assert (result["exportDone"], result["latestValue"], result["datapoints"]) == (True, 0.0, 3)
+        assert state(check_metrics.handler(event, None)) == ("DRAINED", 0.0, 3)
+    stubber, event = stubbed(monkeypatch, {"MetricDataResults": [metric_result([9, 1, 5], [0.0, 40.0, 0.0])]})
+    with stubber:
+        assert state(check_metrics.handler(event, None)) == ("QUEUED", 40.0, 3)
+
+
+# --- the emulated metric (emulation/metrics.py): late datapoints, none at all, never zero -------------------------
+
+
+def emulated_queue(metrics_scenario, write_files: bool = True):
+    """An Emulation with an AVAILABLE file system whose auto export queue got two files at the job's end."""
+    from emulation import Emulation, FsxScenario, Scenario
+
+    emu = Emulation(Scenario(fsx=FsxScenario(auto_export_latency_seconds=90, auto_export_seconds_per_file=30),
+                             metrics=metrics_scenario))
+    emu.__enter__()
+    ec2, fsx = boto3.client("ec2", region_name="us-east-1"), boto3.client("fsx", region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="data")
+    fs_id = fsx.create_file_system(
+        FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[subnet], FileSystemTypeVersion="2.15",
+        LustreConfiguration={"DeploymentType": "SCRATCH_2"},
+    )["FileSystem"]["FileSystemId"]
+    emu.advance(emu.scenario.fsx.creation_seconds)
+    fsx.create_data_repository_association(
+        FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath="s3://data/",
+        BatchImportMetaDataOnCreate=True, S3={"AutoExportPolicy": {"Events": ["NEW", "CHANGED", "DELETED"]}},
+    )
+    emu.advance(emu.scenario.fsx.association_seconds)
+    if write_files:
+        emu.fsx.write_file(fs_id, "/scratch/a.txt", b"A")
+        emu.fsx.write_file(fs_id, "/scratch/b.txt", b"B")  # queued: drained 90 + 30 s later
+    return emu, fs_id, emu.clock.now()
+
+
+def check_emulated(emu, fs_id: str, job_ended_at: datetime) -> dict:
+    check_metrics._client = None  # a client of this emulation's moto
+    try:
+        event = {"fileSystemId": fs_id, "jobEndedAt": job_ended_at.isoformat(), "now": emu.clock.now().isoformat(),
+                 "periodSeconds": 60, "timeDiffMinutes": 15}
+        return check_result(check_metrics.handler(event, None))
+    finally:
+        check_metrics._client = None
+
+
+def test_emulated_queue_is_drained_a_minute_after_it_empties():
+    from emulation import MetricsScenario
+
+    emu, fs_id, ended = emulated_queue(MetricsScenario())
+    try:
+        emu.advance(30)
+        assert check_emulated(emu, fs_id, ended)["state"] in ("QUEUED", "UNPROVEN")
+        emu.advance(120 + 60)  # emptied 120 s after the writes; the next whole minute publishes a 0
+        assert check_emulated(emu, fs_id, ended)["state"] == "DRAINED"
+    finally:
+        emu.__exit__(None, None, None)
+
+
+def test_late_datapoints_delay_drained_and_never_make_it_early():
+    from emulation import MetricsScenario
+
+    emu, fs_id, ended = emulated_queue(MetricsScenario.late(delay_minutes=5))
+    try:
+        emu.advance(120 + 60 + 30)  # emptied, and a 0 published, but not visible for 5 minutes
+        assert emu.metrics.published and emu.metrics.published[-1][2] == 0
+        early = check_emulated(emu, fs_id, ended)
+        assert early["state"] in ("QUEUED", "UNPROVEN")
+        emu.advance(5 * 60)
+        late = check_emulated(emu, fs_id, ended)
+        assert late["state"] == "DRAINED"
+        # What was visible at each check was stamped with its period, not with when it arrived.
+        assert all(at <= emu.clock.seconds() - 5 * 60 for _, at, _ in emu.metrics.visible)
+    finally:
+        emu.__exit__(None, None, None)
+
+
+def test_late_datapoints_make_the_first_checks_unproven():
+    from emulation import MetricsScenario
+
+    emu, fs_id, ended = emulated_queue(MetricsScenario.late(delay_minutes=5))
+    try:
+        emu.advance(4 * 60)  # the queue has been active and drained, but no datapoint is visible yet
+        assert emu.metrics.published and not emu.metrics.visible
+        assert check_emulated(emu, fs_id, ended)["state"] == "UNPROVEN"
+    finally:
+        emu.__exit__(None, None, None)
+
+
+def test_emulated_no_datapoints_at_all_is_unproven_even_after_the_queue_drained():
+    from emulation import MetricsScenario
+
+    emu, fs_id, ended = emulated_queue(MetricsScenario.no_datapoints())
+    try:
+        emu.advance(3600)
+        assert emu.s3_objects("data") == {"a.txt": b"A", "b.txt": b"B"}  # drained, yet nothing says so
+        assert state(check_emulated(emu, fs_id, ended)) == ("UNPROVEN", None, 0)
+    finally:
+        emu.__exit__(None, None, None)
+
+
+def test_emulated_queue_that_never_reaches_zero_is_queued():
+    from emulation import MetricsScenario
+
+    emu, fs_id, ended = emulated_queue(MetricsScenario.never_zero())
+    try:
+        emu.advance(3600)
+        result = check_emulated(emu, fs_id, ended)
+        assert result["state"] == "QUEUED" and result["latestValue"] > 3000
+    finally:
+        emu.__exit__(None, None, None)
 
 
 # --- bad events are bugs of the state machine: they raise ----------------------------------------------------------
@@ -406,18 +563,17 @@ def test_handler_runs_under_python_312():
         "now = datetime.now(timezone.utc).replace(second=0, microsecond=0)\n"
         "check_metrics._client = None\n"
         "stubber = Stubber(check_metrics.cloudwatch_client())\n"
-        "empty = {'MetricDataResults': [{'Id': 'exportQueueAge', 'StatusCode': 'Complete', 'Timestamps': [], 'Values': []}]}\n"
-        "drained = {'MetricDataResults': [{'Id': 'exportQueueAge', 'StatusCode': 'Complete',\n"
-        "           'Timestamps': [now - timedelta(minutes=1)], 'Values': [0.0]}]}\n"
-        "for response in (empty, empty, drained):\n"
-        "    stubber.add_response('get_metric_data', response)\n"
-        "event = {'fileSystemId': 'fs-1', 'now': now.isoformat(), 'periodSeconds': 60, 'timeDiffMinutes': 15}\n"
+        "def answer(points):\n"
+        "    return {'MetricDataResults': [{'Id': 'exportQueueAge', 'StatusCode': 'Complete',\n"
+        "            'Timestamps': [now - timedelta(minutes=m) for m, _ in points], 'Values': [v for _, v in points]}]}\n"
+        "for points in ([], [(1, 7.0)], [(1, 0.0)]):\n"
+        "    stubber.add_response('get_metric_data', answer(points))\n"
+        "event = {'fileSystemId': 'fs-1', 'now': now.isoformat(), 'periodSeconds': 60, 'timeDiffMinutes': 15,\n"
+        "         'jobEndedAt': (now - timedelta(minutes=2)).isoformat()}\n"
         "with stubber:\n"
-        "    done = check_metrics.handler({**event, 'jobEndedAt': (now - timedelta(minutes=20)).isoformat()}, None)\n"
-        "    wait = check_metrics.handler({**event, 'jobEndedAt': (now - timedelta(minutes=2)).isoformat()}, None)\n"
-        "    drained = check_metrics.handler({**event, 'jobEndedAt': (now - timedelta(minutes=2)).isoformat()}, None)\n"
+        "    results = [check_metrics.handler(event, None) for _ in range(3)]\n"
         "    stubber.assert_no_pending_responses()\n"
-        "print(json.dumps([done, wait, drained]))\n"
+        "print(json.dumps(results))\n"
     )
     environment = {
         "PATH": os.environ.get("PATH", ""),
@@ -426,17 +582,6 @@ def test_handler_runs_under_python_312():
     }
     completed = subprocess.run([python, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
-    done, wait, drained = json.loads(completed.stdout)
-    assert done["exportDone"] is True and wait["exportDone"] is False
+    unproven, queued, drained = json.loads(completed.stdout)
+    assert (unproven["state"], queued["state"], drained["state"]) == ("UNPROVEN", "QUEUED", "DRAINED")
     assert drained["exportDone"] is True and drained["latestValue"] == 0.0
-
-
-def test_a_zero_from_before_the_job_ended_does_not_mean_drained(aws):
-    # The minute holding the job's end may show 0 before the job's last writes were queued.
-    now = utc_now_minute()
-    put(aws.cw, now, [(6, 0.0)])
-    result = invoke(aws, now, job_ended_minutes_ago=5.5)
-    assert (result["exportDone"], result["latestValue"]) == (False, 0.0)
-    assert "before the job ended" in result["reason"]
-    put(aws.cw, now, [(4, 0.0)])
-    assert invoke(aws, now, job_ended_minutes_ago=5.5)["exportDone"] is True

@@ -294,7 +294,10 @@ def test_extract_parameters_environment_names_mode_max_vcpus_and_prefix(run, cus
 
 
 def test_functions_have_their_own_lambda_role_with_basic_logging(run):
+    """(FindRunResources logs through a policy scoped to its own log group: tests/test_run_cleanup.py.)"""
     for function in run.of_type(FUNCTION):
+        if function.name.endswith("find-run-resources"):
+            continue
         role = _role_of_function(run, function)
         assert _policy(role, "assumeRolePolicy")["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
         attached = {a.inputs["policyArn"] for a in run.of_type(ATTACHMENT) if a.inputs["role"] == role.state["name"]}
@@ -320,7 +323,7 @@ def test_summarize_job_reads_failed_jobs_only(runs):
 
 def test_check_metrics_exists_only_in_autoexport_and_may_read_metrics(runs):
     assert sorted(f.name for f in runs[TASK_EXPORT].of_type(FUNCTION)) == [
-        "taskexport-extract-parameters", "taskexport-summarize-job"]
+        "taskexport-extract-parameters", "taskexport-run-cleanup-find-run-resources", "taskexport-summarize-job"]
     run = runs[AUTO_EXPORT]
     function = run.one(FUNCTION, "check-metrics")
     assert (function.inputs["runtime"], function.inputs["handler"]) == ("python3.12", "check_metrics.handler")
@@ -365,14 +368,14 @@ def _expected_refs(run):
 
 
 def test_state_machine_definition_is_the_asl_builders_output_for_the_stacks_resources(run):
-    machine = run.one(STATE_MACHINE)
+    machine = run.one(STATE_MACHINE, f"{run.stack}-state-machine")
     definition = json.loads(machine.inputs["definition"])
     assert "CreateLustreFileSystem" in definition["States"]
     assert definition == asl.build_definition(_expected_refs(run))
 
 
 def test_state_machine_role_policy_is_the_asl_iam_policy_of_its_definition(run):
-    machine = run.one(STATE_MACHINE)
+    machine = run.one(STATE_MACHINE, f"{run.stack}-state-machine")
     role = next(r for r in run.of_type(ROLE) if r.state["arn"] == machine.inputs["roleArn"])
     assert _policy(role, "assumeRolePolicy")["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
     [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
@@ -381,8 +384,8 @@ def test_state_machine_role_policy_is_the_asl_iam_policy_of_its_definition(run):
 
 
 def test_state_machine_is_standard_named_for_the_stack_and_logs_everything(run):
-    machine = run.one(STATE_MACHINE)
-    log_group = run.one(LOG_GROUP, "state-machine-logs")
+    machine = run.one(STATE_MACHINE, f"{run.stack}-state-machine")
+    log_group = run.one(LOG_GROUP, f"{run.stack}-state-machine-logs")
     assert machine.inputs["type"] == "STANDARD"
     assert machine.inputs["name"] == naming.state_machine_name(run.stack, run.stack)
     assert machine.inputs["loggingConfiguration"] == {
@@ -407,7 +410,8 @@ def test_workflow_component_type_matches_the_mode(runs):
 def test_stack_outputs_name_the_resources_users_need(run):
     assert run.outputs == {
         "mode": run.stack,
-        "stateMachineArn": run.one(STATE_MACHINE).state["arn"],
+        "stateMachineArn": run.one(STATE_MACHINE, f"{run.stack}-state-machine").state["arn"],
+        "runCleanupStateMachineArn": run.one(STATE_MACHINE, "run-cleanup-state-machine").state["arn"],
         "secretName": run.one(SECRET).state["name"],
         "bucketName": run.one(BUCKET).state["bucket"],
         "ecrRepositoryUrl": run.one(REPOSITORY).state["repositoryUrl"],

@@ -6,7 +6,6 @@ behaves as AWS_FACTS.md says AWS does, through boto3 and through Step Functions 
 
 from __future__ import annotations
 
-import base64
 import functools
 import io
 import json
@@ -18,13 +17,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from asl.user_data import render
 from emulation import (
-    BatchScenario,
     Emulation,
     Fault,
     FsxScenario,
-    JobAttempt,
     MetricsScenario,
     Scenario,
     finish_workflow,
@@ -32,9 +28,7 @@ from emulation import (
     setup_stack,
     start_workflow,
 )
-from emulation.batch import Attempt, parse_lustre_mount, retry_action
 from emulation.scenario import (
-    ATTEMPT_HOST_EC2,
     DRA_FAILED,
     DRA_MISCONFIGURED_THEN_AVAILABLE,
     FS_FAILED,
@@ -46,11 +40,6 @@ from emulation.sfn import sfn_key
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/test-workflow"
-# The job definition's retry strategy as the workflow registers it (asl/common.py).
-RETRY_HOST_EC2_ONLY = {
-    "attempts": 5,
-    "evaluateOnExit": [{"onStatusReason": "Host EC2*", "action": "RETRY"}, {"onReason": "*", "action": "EXIT"}],
-}
 
 
 @functools.cache
@@ -367,152 +356,7 @@ def test_metric_scenarios_none_at_all_and_never_zero(behaviour):
             assert len(values) >= 59 and min(values) > 0 and emu.s3_objects("data") == {}
 
 
-# --- Batch --------------------------------------------------------------------------------------
-
-def batch_setup(emu: Emulation, retry: dict | None = None, user_data: str | None = None) -> tuple[str, str, str]:
-    """The stack, a per-run launch template mounting a new AVAILABLE file system, a job definition."""
-    stack = setup_stack(emu, "taskexport")
-    fs_id = client("fsx").create_file_system(
-        FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[stack.refs.subnet_id],
-        FileSystemTypeVersion="2.15", LustreConfiguration={"DeploymentType": "SCRATCH_2"},
-    )["FileSystem"]["FileSystemId"]
-    emu.advance(emu.scenario.fsx.creation_seconds)
-    fs = client("fsx").describe_file_systems(FileSystemIds=[fs_id])["FileSystems"][0]
-    script = user_data if user_data is not None else render(fs["DNSName"], fs["LustreConfiguration"]["MountName"])
-    lt_id = client("ec2").create_launch_template(
-        LaunchTemplateName="run-lt", LaunchTemplateData={"UserData": base64.b64encode(script.encode()).decode()},
-    )["LaunchTemplate"]["LaunchTemplateId"]
-    batch = client("batch")
-    batch.update_compute_environment(computeEnvironment=stack.refs.compute_environment_arn,
-                                     computeResources={"launchTemplate": {"launchTemplateId": lt_id,
-                                                                          "version": "$Latest"}})
-    job_def = batch.register_job_definition(
-        jobDefinitionName="run-jd", type="container", retryStrategy=retry or RETRY_HOST_EC2_ONLY,
-        containerProperties={
-            "image": stack.refs.job_image,
-            "resourceRequirements": [{"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "2048"}],
-            "volumes": [{"name": "scratch", "host": {"sourcePath": "/fsx/scratch"}}],
-            "mountPoints": [{"sourceVolume": "scratch", "containerPath": "/scratch"}],
-        },
-    )["jobDefinitionArn"]
-    job_id = batch.submit_job(jobName="run-job", jobQueue=stack.refs.job_queue_arn, jobDefinition=job_def)["jobId"]
-    return fs_id, job_id, stack.refs.compute_environment_arn
-
-
-def job(job_id: str) -> dict:
-    return client("batch").describe_jobs(jobs=[job_id])["jobs"][0]
-
-
-def statuses_until_done(emu: Emulation, job_id: str, step: float = 30.0) -> list[str]:
-    seen = [job(job_id)["status"]]
-    for _ in range(10_000):
-        emu.advance(step)
-        status = job(job_id)["status"]
-        if status != seen[-1]:
-            seen.append(status)
-        if status in ("SUCCEEDED", "FAILED"):
-            return seen
-    raise AssertionError(f"job never ended: {seen}")
-
-
-def test_job_succeeds_through_every_status_and_writes_its_files_onto_the_mounted_lustre():
-    files = {"out/result.txt": b"42\n"}
-    with Emulation(Scenario(batch=BatchScenario.succeeds(run_seconds=600, files=files))) as emu:
-        fs_id, job_id, _ = batch_setup(emu)
-        statuses_until_done(emu, job_id)
-        assert [status for status, _ in emu.batch.jobs[job_id].history] == [
-            "SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"]
-        done = job(job_id)
-        assert done["attempts"][0]["container"]["exitCode"] == 0
-        assert done["stoppedAt"] - done["startedAt"] == 600_000
-        assert emu.fsx.file_systems[fs_id].files["/scratch/out/result.txt"].data == b"42\n"
-        assert emu.batch.mount_problems == []
-
-
-def test_app_error_exits_at_once_under_the_workflows_retry_strategy():
-    with Emulation(Scenario(batch=BatchScenario.app_error(exit_code=3))) as emu:
-        _, job_id, _ = batch_setup(emu)
-        statuses_until_done(emu, job_id)
-        failed = job(job_id)
-        assert failed["status"] == "FAILED"
-        assert [a["container"]["exitCode"] for a in failed["attempts"]] == [3]
-
-
-def test_host_ec2_attempts_are_retried_then_the_job_succeeds():
-    with Emulation(Scenario(batch=BatchScenario.host_ec2_then_succeeds(host_failures=2))) as emu:
-        _, job_id, _ = batch_setup(emu)
-        statuses_until_done(emu, job_id)
-        done = job(job_id)
-        assert done["status"] == "SUCCEEDED"
-        assert len(done["attempts"]) == 3
-        assert done["attempts"][0]["statusReason"].startswith("Host EC2 (instance i-")
-        assert "exitCode" not in done["attempts"][0]["container"]
-        history = [status for status, _ in emu.batch.jobs[job_id].history]
-        assert history.count("RUNNABLE") == 3  # back to RUNNABLE after each lost host
-
-
-def test_host_ec2_on_every_attempt_fails_after_the_strategys_attempts():
-    retry = {**RETRY_HOST_EC2_ONLY, "attempts": 3}
-    with Emulation(Scenario(batch=BatchScenario.host_ec2_always())) as emu:
-        _, job_id, _ = batch_setup(emu, retry=retry)
-        statuses_until_done(emu, job_id)
-        failed = job(job_id)
-        assert failed["status"] == "FAILED"
-        assert len(failed["attempts"]) == 3
-        assert failed["statusReason"].startswith("Host EC2")
-
-
-def test_retry_strategy_evaluation_follows_the_batch_rules():
-    host = Attempt("i-1", status_reason="Host EC2 (instance i-1) terminated.")
-    app = Attempt("i-1", exit_code=3, status_reason="Essential container in task exited")
-    assert retry_action(RETRY_HOST_EC2_ONLY, host) == "RETRY"
-    assert retry_action(RETRY_HOST_EC2_ONLY, app) == "EXIT"  # "*" matches an absent reason
-    assert retry_action({"attempts": 2}, app) == "RETRY"  # no rule matches: retried
-    on_code = {"evaluateOnExit": [{"onExitCode": "1*", "action": "EXIT"}]}
-    assert retry_action(on_code, Attempt("i", exit_code=137)) == "EXIT"
-    assert retry_action(on_code, Attempt("i", exit_code=3)) == "RETRY"
-
-
-def test_terminating_a_running_job_fails_it_with_the_reason():
-    with Emulation(Scenario(batch=BatchScenario.succeeds(run_seconds=10_000))) as emu:
-        _, job_id, _ = batch_setup(emu)
-        while job(job_id)["status"] != "RUNNING":
-            emu.advance(10)
-        client("batch").terminate_job(jobId=job_id, reason="too long")
-        emu.advance(emu.scenario.batch.terminate_seconds)
-        failed = job(job_id)
-        assert (failed["status"], failed["statusReason"]) == ("FAILED", "too long")
-
-
-def test_a_wrong_mount_name_keeps_the_job_runnable_and_is_reported():
-    with Emulation() as emu:
-        stack_fs = "fs-00000000.fsx.us-east-1.amazonaws.com"
-        _, job_id, _ = batch_setup(emu, user_data=render(stack_fs, "wrongname"))
-        emu.advance(24 * 3600)
-        assert job(job_id)["status"] == "RUNNABLE"  # the user data shuts the host down (mountpoint -q)
-        assert "wrong DNSName/MountName" in emu.batch.mount_problems[0].reason
-
-
-def test_update_compute_environment_records_the_launch_template_or_fails_by_scenario():
-    with Emulation() as emu:
-        _, _, ce_arn = batch_setup(emu)
-        ce = client("batch").describe_compute_environments(computeEnvironments=[ce_arn])["computeEnvironments"][0]
-        lt_id = client("ec2").describe_launch_templates(LaunchTemplateNames=["run-lt"])["LaunchTemplates"][0][
-            "LaunchTemplateId"]
-        assert ce["computeResources"]["launchTemplate"] == {"launchTemplateId": lt_id, "version": "$Latest"}
-    with Emulation(Scenario(batch=BatchScenario(update_compute_environment_error="CE is UPDATING"))) as emu:
-        stack = setup_stack(emu, "taskexport")
-        with pytest.raises(ClientError) as err:
-            client("batch").update_compute_environment(
-                computeEnvironment=stack.refs.compute_environment_arn,
-                computeResources={"launchTemplate": {"launchTemplateId": stack.refs.baseline_launch_template_id}})
-        assert err.value.response["Error"]["Code"] == "ClientException"
-
-
-def test_parse_lustre_mount_expands_the_user_data_variables():
-    assert parse_lustre_mount(render("fs-1.fsx.eu-west-1.amazonaws.com", "abcdefgh")) == {
-        "dns_name": "fs-1.fsx.eu-west-1.amazonaws.com", "mount_name": "abcdefgh", "mount_dir": "/fsx"}
-    assert parse_lustre_mount("#!/bin/bash\necho no mount here\n") is None
+# Batch: tests/test_emulation_batch.py.
 
 
 # --- Lambda -------------------------------------------------------------------------------------
@@ -671,15 +515,6 @@ def test_runner_reports_calls_timeline_leftovers_and_lustre_lifetime():
         assert result.leftovers.compute_environment_restored
         assert (result.lustre.creating, result.lustre.total, result.lustre.job) == (420.0, 600.0, None)
         assert emu.fsx.file_systems[fs_id].lifecycle == "DELETING"
-
-
-def test_job_retry_with_attempt_files_only_on_success():
-    attempts = [JobAttempt(ATTEMPT_HOST_EC2, run_seconds=100), JobAttempt(run_seconds=100, files={"f": b"1"})]
-    with Emulation(Scenario(batch=BatchScenario(attempts=attempts))) as emu:
-        fs_id, job_id, _ = batch_setup(emu)
-        statuses_until_done(emu, job_id)
-        assert job(job_id)["status"] == "SUCCEEDED"
-        assert list(emu.fsx.file_systems[fs_id].files) == ["/scratch/f"]
 
 
 def test_held_waits_keep_an_execution_running_while_another_starts():

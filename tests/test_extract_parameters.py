@@ -1,4 +1,5 @@
-"""ExtractParameters Lambda: the secret is validated at the start of every run (docs/design.md, Lambda contracts)."""
+"""ExtractParameters Lambda: the secret and the execution input (per-run overrides) are validated at the start of
+every run (docs/workflow-v2.md, "ExtractParameters" and "Execution input")."""
 
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ HANDLER_FILE = ROOT / "lambda" / "extract_parameters.py"
 MAX_VCPUS = 256
 PREFIX = "taskexport"
 EXEC = "run-2024_01"
+ABSENT = object()
+DERIVED_KEYS = {
+    "autoExportEvents", "jobVcpus", "jobMemory", "launchTemplateName", "jobDefinitionName", "jobName",
+    "clientRequestToken", "imageTag", "containerOverrides", "arraySize", "warmCapacity", "jobTimeoutSeconds", "waits",
+}
+# derived.waits keys per mode (docs/workflow-v2.md, "ExtractParameters"): the metric loop is autoexport's only.
+BOTH_LOOPS = {"fileSystem", "computeEnvironment", "associationUpdate", "otherTask", "export", "runnable", "jobStop"}
+LOOP_NAMES = {TASK_EXPORT: BOTH_LOOPS, AUTO_EXPORT: BOTH_LOOPS | {"metrics"}}
+GROWTH_TO_300 = [5, 8, 11, 17, 25, 38, 57, 85, 128, 192, 288]  # 854 s
 
 
 def stack_defaults(mode: str) -> dict:
@@ -42,9 +52,12 @@ def env(monkeypatch):
     return set_env
 
 
-def run(secret, execution_name: str = EXEC) -> dict:
+def run(secret, execution_name: str = EXEC, execution_input=ABSENT) -> dict:
     text = secret if isinstance(secret, str) else json.dumps(secret)
-    result = extract_parameters.handler({"secretString": text, "executionName": execution_name}, None)
+    event = {"secretString": text, "executionName": execution_name}
+    if execution_input is not ABSENT:
+        event["input"] = execution_input
+    result = extract_parameters.handler(event, None)
     # Whatever the outcome, the Lambda's answer must be JSON for Step Functions.
     assert json.loads(json.dumps(result)) == result
     return result
@@ -76,28 +89,36 @@ def test_defaults_of_each_mode_are_accepted(env, mode):
     # params holds every runtime parameter of the mode, no more, typed as the defaults.
     assert result["params"] == secret
     assert set(result["params"]) == {p.name for p in parameters.parameters_for(mode, runtime=True)}
-    assert set(result["derived"]) == {
-        "autoExportEvents", "jobVcpus", "jobMemory", "launchTemplateName", "jobDefinitionName", "jobName",
-        "maxLustrePolls", "maxJobPolls", "maxJobPollsAfterTerminate", "maxExportPolls", "maxAssociationUpdatePolls",
-        "clientRequestToken",
-    }
+    assert set(result["derived"]) == DERIVED_KEYS
+    assert set(result["derived"]["waits"]) == LOOP_NAMES[mode]
 
 
 def test_derived_values_of_taskexport_defaults(env):
     result = run(default_secret(TASK_EXPORT))
-    # Numbers worked out by hand from the defaults (timeout minutes * 60 / wait seconds, rounded up).
-    assert result["derived"] == {
+    # Numbers worked out by hand from the defaults (waits: 5 s, then x 1.5 rounded half up, capped at the seed's
+    # interval, until the sum covers the bound).
+    derived = result["derived"]
+    waits = derived.pop("waits")
+    assert waits["fileSystem"] == [5, 8, 11, 17, 25] + [30] * 118  # 66 + 3540 = 3606 s >= 60 min
+    assert waits["computeEnvironment"] == [5, 8, 11, 17, 25] + [30] * 58  # 66 + 1740 = 1806 s >= 30 min
+    assert waits["associationUpdate"] == waits["computeEnvironment"]
+    assert waits["export"] == GROWTH_TO_300 + [300] * 142  # 854 + 42600 = 43454 s >= 720 min
+    assert waits["otherTask"] == waits["export"]
+    assert waits["runnable"] == GROWTH_TO_300 + [300] * 2  # 1454 s >= 20 min
+    assert waits["jobStop"] == GROWTH_TO_300  # 854 s >= 10 min (566 s after ten waits is not)
+    assert "metrics" not in waits
+    assert derived == {
         "autoExportEvents": [],
         "jobVcpus": "32",
         "jobMemory": "30000",
+        "imageTag": "latest",
+        "containerOverrides": {"Environment": []},
+        "arraySize": 1,
+        "warmCapacity": {"DesiredvCpus": 32},  # warmComputeCapacity defaults to true; 32 vCPUs <= 256
+        "jobTimeoutSeconds": 86400,  # 1440 min
         "launchTemplateName": f"{PREFIX}-{EXEC}",
         "jobDefinitionName": f"{PREFIX}-{EXEC}",
         "jobName": f"{PREFIX}-{EXEC}",
-        "maxLustrePolls": 120,  # 60 min / 30 s
-        "maxJobPolls": 288,  # 1440 min / 300 s
-        "maxJobPollsAfterTerminate": 298,  # + JOB_TERMINATION_GRACE_POLLS (10)
-        "maxExportPolls": 144,  # 720 min / waitForDataRepositoryTaskSeconds 300 s
-        "maxAssociationUpdatePolls": 60,
         "clientRequestToken": extract_parameters.client_request_token(f"{PREFIX}-{EXEC}"),
     }
 
@@ -106,33 +127,47 @@ def test_derived_values_of_autoexport_defaults(env):
     env(mode=AUTO_EXPORT, prefix="autoexport")
     derived = run(default_secret(AUTO_EXPORT), execution_name="abc")["derived"]
     assert derived["autoExportEvents"] == ["NEW", "CHANGED", "DELETED"]
-    assert derived["maxExportPolls"] == 720  # 720 min / waitForCheckMetricsSeconds 60 s
+    waits = derived["waits"]
+    # The metric checks wait at most waitForCheckMetricsSeconds (60 s) for exportTimeoutMinutes (240 min):
+    # 5, 8, 11, 17, 25, 38, 57 (161 s), then 60 s each.
+    assert waits["metrics"] == [5, 8, 11, 17, 25, 38, 57] + [60] * 238  # 161 + 14280 = 14441 s >= 240 min
+    # The fallback export task's checks (and another task's) wait at most the fixed 300 s, not the metric's 60 s.
+    assert waits["export"] == GROWTH_TO_300 + [300] * 46  # 854 + 13800 = 14654 s >= 240 min
+    assert waits["otherTask"] == waits["export"]
+    assert waits["fileSystem"] == [5, 8, 11, 17, 25] + [30] * 118
+    assert waits["runnable"] == GROWTH_TO_300 + [300] * 2 and waits["jobStop"] == GROWTH_TO_300
     assert derived["jobName"] == derived["jobDefinitionName"] == derived["launchTemplateName"] == "autoexport-abc"
 
 
-def test_poll_limits_use_the_right_timeout_and_wait(env):
-    # Values chosen so that any swapped argument or wrong wait gives another number.
+def test_waits_use_the_right_bound_and_wait(env):
+    # Values chosen so that any swapped bound or wrong wait gives another list.
     secret = default_secret(TASK_EXPORT) | {
-        "lustreCreationTimeoutMinutes": 7, "waitForLustreCreationSeconds": 45,  # 420/45 = 9.3 -> 10
-        "jobTimeoutMinutes": 10, "waitForJobCompletionSeconds": 7,  # 600/7 = 85.7 -> 86
-        "exportTimeoutMinutes": 5, "waitForDataRepositoryTaskSeconds": 120,  # 300/120 = 2.5 -> 3
+        "lustreCreationTimeoutMinutes": 7, "waitForLustreCreationSeconds": 45,
+        "jobRunnableTimeoutMinutes": 6, "waitForJobCompletionSeconds": 25, "jobTimeoutMinutes": 11,
+        "exportTimeoutMinutes": 5, "waitForDataRepositoryTaskSeconds": 120,
         "jobDefinitionVcpus": 3, "jobDefinitionMemory": 5000, "autoExport": True,
     }
     derived = run(secret)["derived"]
-    assert derived["maxLustrePolls"] == 10
-    assert derived["maxJobPolls"] == 86
-    assert derived["maxJobPollsAfterTerminate"] == 86 + parameters.JOB_TERMINATION_GRACE_POLLS
-    assert derived["maxExportPolls"] == 3
-    assert derived["maxAssociationUpdatePolls"] == parameters.ASSOCIATION_UPDATE_MAX_POLLS
+    waits = derived["waits"]
+    growth_to_45 = [5, 8, 11, 17, 25, 38]  # 104 s
+    assert waits["fileSystem"] == growth_to_45 + [45] * 8  # 104 + 360 = 464 s >= 420 s > 419 s
+    assert waits["computeEnvironment"] == waits["associationUpdate"] == growth_to_45 + [45] * 38  # 1814 s >= 30 min
+    assert waits["export"] == waits["otherTask"] == [5, 8, 11, 17, 25, 38, 57, 85, 120]  # 366 s >= 300 s > 246 s
+    growth_to_25 = [5, 8, 11, 17]  # 41 s
+    assert waits["runnable"] == growth_to_25 + [25] * 13  # 366 s >= 6 min > 341 s
+    assert waits["jobStop"] == growth_to_25 + [25] * 23  # 616 s >= 10 min > 591 s
+    assert derived["jobTimeoutSeconds"] == 660
     assert (derived["jobVcpus"], derived["jobMemory"]) == ("3", "5000")
     # autoExport may be turned on in taskexport: the association then exports these events.
     assert derived["autoExportEvents"] == ["NEW", "CHANGED", "DELETED"]
 
 
-def test_autoexport_export_polls_use_the_metric_check_wait(env):
+def test_autoexport_metric_checks_use_the_metric_wait_and_export_task_checks_the_fixed_wait(env):
     env(mode=AUTO_EXPORT)
-    secret = default_secret(AUTO_EXPORT) | {"exportTimeoutMinutes": 5, "waitForCheckMetricsSeconds": 90}
-    assert run(secret)["derived"]["maxExportPolls"] == 4  # 300/90 = 3.3 -> 4
+    secret = default_secret(AUTO_EXPORT) | {"exportTimeoutMinutes": 60, "waitForCheckMetricsSeconds": 90}
+    waits = run(secret)["derived"]["waits"]
+    assert waits["metrics"] == [5, 8, 11, 17, 25, 38, 57, 85] + [90] * 38  # 246 + 3420 = 3666 s >= 60 min
+    assert waits["export"] == waits["otherTask"] == GROWTH_TO_300 + [300] * 10  # 854 + 3000 = 3854 s >= 60 min
 
 
 def test_string_spellings_are_accepted_and_typed(env):
@@ -177,6 +212,10 @@ BAD_VALUES = [
     (AUTO_EXPORT, "autoExport", "false", ["autoExport=false", "accepted true"]),
     (AUTO_EXPORT, "lambdaPeriodSeconds", 90, ["lambdaPeriodSeconds=90", "accepted a multiple of 60 from 60 to 3600"]),
     (AUTO_EXPORT, "lambdaTimeDiffMinutes", 0, ["lambdaTimeDiffMinutes=0", "accepted an integer from 5 to 1440"]),
+    (TASK_EXPORT, "warmComputeCapacity", "yes", ['warmComputeCapacity="yes"', "accepted true or false"]),
+    (AUTO_EXPORT, "jobRunnableTimeoutMinutes", 4, ["jobRunnableTimeoutMinutes=4", "accepted an integer from 5 to 1440"]),
+    (TASK_EXPORT, "jobRunnableTimeoutMinutes", 1441,
+     ["jobRunnableTimeoutMinutes=1441", "accepted an integer from 5 to 1440"]),
 ]
 
 
@@ -296,7 +335,7 @@ def test_handler_runs_under_python_312(tmp_path):
         "warnings.simplefilter('error')\n"
         "import extract_parameters as e\n"
         "assert sys.version_info[:2] == (3, 12), sys.version\n"
-        "ok = e.handler({'secretString': sys.argv[1], 'executionName': 'r1'}, None)\n"
+        "ok = e.handler({'secretString': sys.argv[1], 'executionName': 'r1', 'input': {'arraySize': 3}}, None)\n"
         "bad = e.handler({'secretString': '{', 'executionName': 'r 1'}, None)\n"
         "print(json.dumps([ok, bad]))\n"
     )
@@ -307,7 +346,9 @@ def test_handler_runs_under_python_312(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     ok, bad = json.loads(completed.stdout)
-    assert ok["ok"] is True and ok["derived"]["jobName"] == "p-r1" and ok["derived"]["maxExportPolls"] == 720
+    assert ok["ok"] is True and ok["derived"]["jobName"] == "p-r1"
+    assert set(ok["derived"]["waits"]) == LOOP_NAMES[AUTO_EXPORT] and len(ok["derived"]["waits"]["metrics"]) == 245
+    assert ok["derived"]["arraySize"] == 3 and ok["derived"]["warmCapacity"] == {"DesiredvCpus": 96}
     assert bad["ok"] is False and "execution name=" in bad["error"] and "not valid JSON" in bad["error"]
 
 
@@ -324,3 +365,170 @@ def test_metric_window_must_hold_two_periods(env):
     secret = default_secret(AUTO_EXPORT) | {"lambdaPeriodSeconds": 600, "lambdaTimeDiffMinutes": 15}
     assert_refused(run(secret), "lambdaTimeDiffMinutes=15", "lambdaPeriodSeconds=600",
                    "at least two periods")
+
+
+# --- the execution input: per-run overrides (docs/workflow-v2.md, "Execution input") -----------------------------
+
+
+def test_absent_input_is_no_override(env):
+    derived = run(default_secret(TASK_EXPORT))["derived"]
+    assert (derived["jobVcpus"], derived["jobMemory"], derived["imageTag"], derived["arraySize"]) == \
+        ("32", "30000", "latest", 1)
+    assert derived["containerOverrides"] == {"Environment": []}
+
+
+def test_empty_input_is_no_override(env):
+    assert run(default_secret(TASK_EXPORT), execution_input={})["derived"] == run(default_secret(TASK_EXPORT))["derived"]
+
+
+def test_every_override_reaches_derived(env):
+    overrides = {
+        "command": ["python", "train.py", "--epochs", "3"],
+        "environment": {"STAGE": "test", "_X1": ""},
+        "vcpus": 8,
+        "memory": 16000,
+        "imageTag": "v1.2.3_rc-1",
+        "arraySize": 4,
+        "warmComputeCapacity": True,
+    }
+    derived = run(default_secret(TASK_EXPORT), execution_input=overrides)["derived"]
+    assert derived["containerOverrides"] == {
+        "Environment": [{"Name": "STAGE", "Value": "test"}, {"Name": "_X1", "Value": ""}],
+        "Command": ["python", "train.py", "--epochs", "3"],
+    }
+    assert (derived["jobVcpus"], derived["jobMemory"], derived["imageTag"], derived["arraySize"]) == \
+        ("8", "16000", "v1.2.3_rc-1", 4)
+    assert derived["warmCapacity"] == {"DesiredvCpus": 32}  # 8 vCPUs x 4 children
+
+
+def test_environment_without_command_has_no_command_key(env):
+    derived = run(default_secret(TASK_EXPORT), execution_input={"environment": {"A": "1"}})["derived"]
+    assert derived["containerOverrides"] == {"Environment": [{"Name": "A", "Value": "1"}]}
+
+
+def test_warm_capacity_is_capped_at_max_vcpus_but_the_array_is_not_refused(env):
+    # 32 vCPUs x 100 children = 3200 > 256: the children queue, the warm capacity stops at maxvCpus.
+    result = run(default_secret(TASK_EXPORT), execution_input={"arraySize": 100})
+    assert result["ok"] is True, result
+    assert result["derived"]["warmCapacity"] == {"DesiredvCpus": MAX_VCPUS}
+
+
+def test_warm_compute_capacity_false_in_the_secret_gives_no_warm_capacity(env):
+    derived = run(default_secret(TASK_EXPORT) | {"warmComputeCapacity": False})["derived"]
+    assert derived["warmCapacity"] == {}
+
+
+def test_warm_compute_capacity_in_the_input_overrides_the_secret(env):
+    cold = run(default_secret(TASK_EXPORT), execution_input={"warmComputeCapacity": False})["derived"]
+    assert cold["warmCapacity"] == {}
+    warm = run(default_secret(TASK_EXPORT) | {"warmComputeCapacity": False},
+               execution_input={"warmComputeCapacity": True, "vcpus": 2})["derived"]
+    assert warm["warmCapacity"] == {"DesiredvCpus": 2}
+
+
+def test_job_timeout_seconds_follow_job_timeout_minutes(env):
+    assert run(default_secret(TASK_EXPORT) | {"jobTimeoutMinutes": 90})["derived"]["jobTimeoutSeconds"] == 5400
+
+
+def test_vcpus_override_equal_to_max_vcpus_is_accepted(env):
+    assert run(default_secret(TASK_EXPORT), execution_input={"vcpus": MAX_VCPUS})["derived"]["jobVcpus"] == "256"
+
+
+BAD_INPUTS = [
+    # (input, fragments of the error)
+    ({"vcpus": 257}, ["execution input vcpus=257 is not accepted", "from 1 to computeEnvironmentMaxvCpus=256"]),
+    ({"vcpus": 0}, ["execution input vcpus=0", "accepted an integer from 1"]),
+    ({"vcpus": True}, ["execution input vcpus=true", "accepted an integer"]),
+    ({"vcpus": "many"}, ['execution input vcpus="many"', "accepted an integer"]),
+    ({"memory": 3}, ["execution input memory=3", "accepted an integer from 4 to 10000000"]),
+    ({"memory": 10_000_001}, ["execution input memory=10000001", "from 4 to 10000000"]),
+    ({"arraySize": 0}, ["execution input arraySize=0", "from 1 to 10000"]),
+    ({"arraySize": 10_001}, ["execution input arraySize=10001", "from 1 to 10000"]),
+    ({"arraySize": 2.5}, ["execution input arraySize=2.5", "accepted an integer"]),
+    ({"warmComputeCapacity": "yes"}, ['execution input warmComputeCapacity="yes"', "accepted true or false"]),
+    ({"imageTag": "-latest"}, ['execution input imageTag="-latest"', "accepted an image tag"]),
+    ({"imageTag": "a" * 129}, ["execution input imageTag=", "up to 127"]),
+    ({"imageTag": "v1:2"}, ['execution input imageTag="v1:2"', "accepted an image tag"]),
+    ({"command": []}, ["execution input command=[]", "accepted a list of 1 to 100 strings"]),
+    ({"command": "python x.py"}, ['execution input command="python x.py"', "accepted a list of 1 to 100 strings"]),
+    ({"command": ["a"] * 101}, ["execution input command=", "1 to 100 strings"]),
+    ({"command": ["ok", ""]}, ['execution input command=["ok", ""]', "of 1 to 4096 characters"]),
+    ({"command": ["x" * 4097]}, ["execution input command=", "of 1 to 4096 characters"]),
+    ({"command": ["a", 1]}, ['execution input command=["a", 1]', "strings"]),
+    ({"environment": ["A=1"]}, ['execution input environment=["A=1"]', "accepted a JSON object"]),
+    ({"environment": {f"V{i}": "x" for i in range(101)}}, ["execution input environment=", "at most 100"]),
+    ({"environment": {"AWS_BATCH_JOB_ID": "x"}},
+     ['execution input environment name "AWS_BATCH_JOB_ID" is not accepted', "not starting AWS_BATCH"]),
+    ({"environment": {"1ABC": "x"}}, ['environment name "1ABC"', "[A-Za-z_][A-Za-z0-9_]*"]),
+    ({"environment": {"A-B": "x"}}, ['environment name "A-B"', "accepted names matching"]),
+    ({"environment": {"A": 1}}, ["execution input environment.A=1 is not accepted", "accepted a string"]),
+    ({"vcpu": 4}, ['execution input key "vcpu" is not accepted', "accepted keys command, environment, vcpus, memory, "
+                   "imageTag, arraySize, warmComputeCapacity"]),
+]
+
+
+@pytest.mark.parametrize(("execution_input", "fragments"), BAD_INPUTS, ids=lambda x: str(x)[:40])
+def test_bad_override_is_refused_naming_key_value_and_accepted(env, execution_input, fragments):
+    assert_refused(run(default_secret(TASK_EXPORT), execution_input=execution_input), *fragments)
+
+
+@pytest.mark.parametrize("execution_input", [[], "text", 42, None, [{"vcpus": 2}]])
+def test_input_that_is_not_an_object_is_refused(env, execution_input):
+    assert_refused(run(default_secret(TASK_EXPORT), execution_input=execution_input),
+                   f"execution input={json.dumps(execution_input)} is not accepted",
+                   "accepted a JSON object with any of the keys command, environment")
+
+
+def test_a_huge_bad_value_is_cut_short_in_the_error(env):
+    error = assert_refused(run(default_secret(TASK_EXPORT), execution_input={"command": ["x" * 4097]}))
+    assert len(error) < 400 and "..." in error
+
+
+def test_environment_name_with_a_newline_still_gives_one_line(env):
+    assert_refused(run(default_secret(TASK_EXPORT), execution_input={"environment": {"A\nB": "1"}}),
+                   'environment name "A\\nB"')
+
+
+def test_override_problems_join_the_secret_and_execution_name_problems(env):
+    result = run(default_secret(TASK_EXPORT) | {"lustreStorageCapacity": 1000}, execution_name="my run",
+                 execution_input={"vcpus": 999, "colour": "red"})
+    assert_refused(result, "execution name=", "lustreStorageCapacity=1000", "execution input vcpus=999",
+                   'execution input key "colour"')
+
+
+def test_every_bad_override_is_reported_at_once(env):
+    assert_refused(run(default_secret(TASK_EXPORT), execution_input={"memory": 1, "arraySize": -1}),
+                   "execution input memory=1", "execution input arraySize=-1")
+
+
+# --- history budget, as the Lambda sees it (the rule itself: tests/test_parameters_history_budget.py) -----------
+
+
+def test_secret_whose_schedule_outgrows_the_history_budget_is_refused(env):
+    secret = default_secret(TASK_EXPORT) | {"lustreCreationTimeoutMinutes": 10080, "waitForLustreCreationSeconds": 60}
+    assert_refused(run(secret), "lustreCreationTimeoutMinutes=10080 with waitForLustreCreationSeconds=60 is not "
+                   "accepted: accepted at most 200 checks", "25,000-event execution history",
+                   "raise waitForLustreCreationSeconds or lower lustreCreationTimeoutMinutes")
+
+
+def test_autoexport_secret_whose_export_task_checks_outgrow_the_budget_is_refused_naming_only_the_bound(env):
+    # The fallback export task waits at most a fixed 300 s: only exportTimeoutMinutes can make it too long.
+    env(mode=AUTO_EXPORT)
+    secret = default_secret(AUTO_EXPORT) | {"exportTimeoutMinutes": 800, "waitForCheckMetricsSeconds": 3600}
+    error = assert_refused(run(secret), "exportTimeoutMinutes=800 is not accepted in mode autoexport: accepted at most "
+                           "160 checks of the export task, each at most 300 s apart",
+                           "accepted exportTimeoutMinutes <= 759")
+    assert "waitForCheckMetricsSeconds" not in error
+
+
+@pytest.mark.parametrize("mode", [TASK_EXPORT, AUTO_EXPORT])
+def test_every_wait_list_covers_its_bound_and_respects_its_limit(env, mode):
+    env(mode=mode)
+    secret = default_secret(mode) | {"jobRunnableTimeoutMinutes": 45, "exportTimeoutMinutes": 30}
+    waits = run(secret)["derived"]["waits"]
+    bounds = {"fileSystem": 60, "computeEnvironment": 30, "associationUpdate": 30, "otherTask": 30, "export": 30,
+              "runnable": 45, "jobStop": 10} | ({"metrics": 30} if mode == AUTO_EXPORT else {})
+    assert set(waits) == set(bounds)
+    for loop, minutes in bounds.items():
+        assert sum(waits[loop]) >= minutes * 60 > sum(waits[loop][:-1]), loop
+        assert len(waits[loop]) <= parameters.LOOP_CHECK_LIMITS[loop], loop

@@ -95,6 +95,45 @@ BAD_CONFIGS = {
         [("autoExport", "false")],
         ["accepted true"],
     ),
+    "a schedule longer than the history budget allows": (
+        TASK_EXPORT,
+        {"lustreCreationTimeoutMinutes": 10080, "waitForLustreCreationSeconds": 1},
+        [("lustreCreationTimeoutMinutes", "10080"), ("waitForLustreCreationSeconds", "1")],
+        ["accepted at most 200 checks of the file system", "25,000-event execution history",
+         "raise waitForLustreCreationSeconds or lower lustreCreationTimeoutMinutes"],
+    ),
+    "a fixed-bound loop checked too often": (
+        AUTO_EXPORT,
+        {"waitForJobCompletionSeconds": 5},
+        [("waitForJobCompletionSeconds", "5")],
+        ["accepted at most 30 checks of a terminated job in 10 minutes", "waitForJobCompletionSeconds >= "],
+    ),
+    "autoexport metric checks past the history budget": (
+        AUTO_EXPORT,
+        {"exportTimeoutMinutes": 720},
+        [("exportTimeoutMinutes", "720"), ("waitForCheckMetricsSeconds", "60")],
+        ["accepted at most 250 checks of the export queue metric",
+         "raise waitForCheckMetricsSeconds or lower exportTimeoutMinutes"],
+    ),
+    "autoexport fallback export task (fixed 300 s wait) past the history budget": (
+        AUTO_EXPORT,
+        {"exportTimeoutMinutes": 800, "waitForCheckMetricsSeconds": 3600},
+        [("exportTimeoutMinutes", "800")],
+        ["is not accepted in mode autoexport", "accepted at most 160 checks of the export task, each at most 300 s "
+         "apart", "accepted exportTimeoutMinutes <= 759"],
+    ),
+    "runnable timeout below 5 minutes": (
+        TASK_EXPORT,
+        {"jobRunnableTimeoutMinutes": 2},
+        [("jobRunnableTimeoutMinutes", "2")],
+        ["from 5 to 1440"],
+    ),
+    "warm compute capacity not a boolean": (
+        AUTO_EXPORT,
+        {"warmComputeCapacity": "sometimes"},
+        [("warmComputeCapacity", "sometimes")],
+        ["true or false"],
+    ),
     "misspelled key": (
         TASK_EXPORT,
         {"lustreStorageCapcity": 2400},
@@ -225,3 +264,10 @@ def test_good_config_declares_resources():
     mocks = RecordingMocks()
     run_program("taskexport", mocks=mocks)
     assert len(mocks.resources) > 20
+
+
+def test_the_new_runtime_parameters_are_runtime_with_the_contract_defaults():
+    for mode in (TASK_EXPORT, AUTO_EXPORT):
+        runtime = load_settings(mode, {}).runtime_defaults
+        assert runtime["warmComputeCapacity"] is True
+        assert runtime["jobRunnableTimeoutMinutes"] == 20

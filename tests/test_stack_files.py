@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from offline_stacks import load_stack_config, run_program
-from parameters import MODES, parameters_for
+from parameters import LOOP_CHECK_LIMITS, MODES, cross_field_problems, loop_schedules, parameters_for
 from settings import load_settings
 from stack import read_stack_config
 
@@ -55,6 +55,27 @@ def test_stack_file_as_pulumi_hands_it_over_validates_to_the_defaults(mode):
     assert mode_value == mode
     settings = load_settings(mode_value, raw)
     assert dict(settings.values) == {p.name: p.defaults[mode] for p in parameters_for(mode)}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stack_file_sets_the_workflow_v2_parameters(mode):
+    config = _stack_file(mode)
+    assert config[f"{NAMESPACE}:warmComputeCapacity"] is True
+    assert config[f"{NAMESPACE}:jobRunnableTimeoutMinutes"] == 20
+
+
+def test_autoexport_stack_file_export_timeout_fits_the_history_budget():
+    # autoexport checks the export queue metric every 60 s: 720 minutes (taskexport's default) would be about 725
+    # checks, past LOOP_CHECK_LIMITS["metrics"]; 240 minutes is 245.
+    auto = {p.name: p.defaults["autoexport"] for p in parameters_for("autoexport", runtime=True)}
+    auto |= {name: _stack_file("autoexport")[f"{NAMESPACE}:{name}"] for name in auto}
+    assert auto["exportTimeoutMinutes"] == 240 and auto["waitForCheckMetricsSeconds"] == 60
+    metric_checks = len(loop_schedules(auto, "autoexport")["metrics"])
+    assert metric_checks == 245 <= LOOP_CHECK_LIMITS["metrics"]
+    assert not cross_field_problems(auto, "autoexport")
+    refused = cross_field_problems(auto | {"exportTimeoutMinutes": 720}, "autoexport")
+    assert any("exportTimeoutMinutes=720 with waitForCheckMetricsSeconds=60" in p for p in refused), refused
+    assert _stack_file("taskexport")[f"{NAMESPACE}:exportTimeoutMinutes"] == 720
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")

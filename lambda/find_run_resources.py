@@ -1,0 +1,429 @@
+"""FindRunResources Lambda: what a run that ended without its own cleanup left behind; undo the quick parts.
+
+Contract (docs/workflow-v2.md, "Run cleanup after an abnormal end"):
+
+- event ``{"executionName", "stack", "mode", "namePrefix", "computeEnvironmentArn",
+  "baselineLaunchTemplateId", "baselineLaunchTemplateVersion", "jobQueueArn"}`` (every value a string);
+- returns ``{"fileSystem": {"FileSystemId", "ResourceARN", "Lifecycle", "AssociationId", "Kept"} | None,
+  "jobsRan": bool, "jobsUnfinished": [job ids], "actions": [one line each], "errors": [one line each]}``.
+
+What it does, in order (each step goes on after the previous one failed; a failure is one line in ``errors``):
+
+1. the run's file system: tagged ``batch-lustre:run`` = the execution name and ``batch-lustre:stack`` = the
+   stack (DescribeFileSystems has no tag filter: every page is read), its lifecycle, its data repository
+   association, and whether it carries ``batch-lustre:kept`` (the run kept it on purpose). Never deleted here:
+   the run-cleanup state machine exports first.
+2. the run's jobs (ListJobs on the queue, JOB_NAME = ``<namePrefix>-<executionName>``): whether any of them ran
+   (a container reached RUNNING, in any attempt; so something may have been written), and TerminateJob for
+   those not ended (for an array job, the parent and its STARTING/RUNNING children).
+3. the compute environment: put back on the baseline launch template if it is still on the run's.
+4. the run's launch template (unless the compute environment still uses it) and ACTIVE job definitions.
+
+Idempotent: a second call finds nothing left to do and reports no action. Quick work only: a few API calls
+per resource, nothing waited for (the state machine does the waiting).
+A bad event is a deployment bug: it raises. boto3 and the standard library only; Python 3.11 and 3.12.
+"""
+
+# No ``from __future__ import annotations``: dataclasses then look their module up in sys.modules, which a
+# handler loaded from a file (the emulation's Lambda runner) is not in. The annotations below run on 3.11+.
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Tags of per-run resources (asl/naming.py; this file is shipped alone, so they are spelt here too).
+TAG_STACK = "batch-lustre:stack"
+TAG_RUN = "batch-lustre:run"
+TAG_KEPT = "batch-lustre:kept"
+
+TERMINATE_REASON = "batch-lustre run-cleanup: the run ended without its cleanup"
+JOB_ENDED = frozenset({"SUCCEEDED", "FAILED"})
+JOB_STARTED = frozenset({"STARTING", "RUNNING", "SUCCEEDED"})  # a container was (being) started
+FILE_SYSTEM_GONE = frozenset({"DELETING"})
+# An array parent is only ever SUBMITTED, PENDING, FAILED or SUCCEEDED (Batch guide, "Array jobs"):
+# whether a child ran is read from its statusSummary. FAILED children are counted as having run,
+# since a child that ran and then failed cannot be told from one cancelled before it started.
+ARRAY_CHILD_MAY_HAVE_RUN = ("STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+ARRAY_CHILD_TO_TERMINATE = ("STARTING", "RUNNING")  # cancelling the parent leaves these running
+DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes at most 100 job ids
+LAUNCH_TEMPLATE_NOT_FOUND = ("InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateId.NotFound",
+                             "InvalidLaunchTemplateName.NotFound", "InvalidLaunchTemplateId.NotFoundException")
+
+EVENT_KEYS = ("executionName", "stack", "mode", "namePrefix", "computeEnvironmentArn",
+              "baselineLaunchTemplateId", "baselineLaunchTemplateVersion", "jobQueueArn")
+
+# Throttling is retried by the SDK, longer than its default.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+
+
+class ConfigurationError(RuntimeError):
+    """The event is not what the run-cleanup state machine sends: a deployment bug."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """The run whose resources are looked for, and the stack's resources it may have changed."""
+
+    execution_name: str
+    stack: str
+    mode: str
+    name_prefix: str
+    compute_environment_arn: str
+    baseline_launch_template_id: str
+    baseline_launch_template_version: str
+    job_queue_arn: str
+
+    @property
+    def resource_name(self) -> str:
+        """Name of the run's launch template, job definition and job (asl/common.py, derived names)."""
+        return f"{self.name_prefix}-{self.execution_name}"
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> "Run":
+        if not isinstance(event, Mapping):
+            raise ConfigurationError(f"event is a {type(event).__name__}: expected an object with {EVENT_KEYS}")
+        problems = [key for key in EVENT_KEYS if not isinstance(event.get(key), str) or not event.get(key)]
+        if problems:
+            raise ConfigurationError(f"event keys {problems} are missing or not non-empty strings")
+        return cls(*(event[key] for key in EVENT_KEYS))
+
+
+@dataclass
+class Report:
+    """What was done and what went wrong, one line each."""
+
+    actions: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def did(self, line: str) -> None:
+        self.actions.append(_one_line(line))
+
+    def failed(self, what: str, err: Exception) -> None:
+        self.errors.append(_one_line(f"{what}: {_describe(err)}"))
+
+    def problem(self, line: str) -> None:
+        self.errors.append(_one_line(line))
+
+
+@dataclass
+class Jobs:
+    ran: bool
+    unfinished: list[str]
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Look the run's resources up and undo the quick parts (see the module docstring)."""
+    run = Run.from_event(event)
+    return clean_up_run(
+        run,
+        fsx=boto3.client("fsx", config=_CLIENT_CONFIG),
+        batch=boto3.client("batch", config=_CLIENT_CONFIG),
+        ec2=boto3.client("ec2", config=_CLIENT_CONFIG),
+    )
+
+
+def clean_up_run(run: Run, *, fsx: Any, batch: Any, ec2: Any) -> dict[str, Any]:
+    """The handler's work, on the given clients."""
+    report = Report()
+    file_system = find_file_system(fsx, run, report)
+    jobs = stop_jobs(batch, run, report)
+    template = find_launch_template(ec2, run, report)
+    still_on_run_template = restore_compute_environment(batch, run, template, report)
+    if template is not None:
+        if still_on_run_template:
+            report.problem(f"launch template {template['LaunchTemplateId']} ({run.resource_name}) was not deleted: "
+                           f"compute environment {run.compute_environment_arn} still uses it")
+        else:
+            delete_launch_template(ec2, template, report)
+    deregister_job_definitions(batch, run, report)
+    return {
+        "fileSystem": file_system,
+        "jobsRan": jobs.ran,
+        "jobsUnfinished": jobs.unfinished,
+        "actions": report.actions,
+        "errors": report.errors,
+    }
+
+
+# --- file system ---------------------------------------------------------------------------------
+
+
+def find_file_system(fsx: Any, run: Run, report: Report) -> dict[str, Any] | None:
+    """The run's file system (tagged with the run and the stack), or None."""
+    try:
+        found = [fs for page in fsx.get_paginator("describe_file_systems").paginate()
+                 for fs in page.get("FileSystems", []) if _belongs_to(tags_of(fs), run)]
+    except (ClientError, BotoCoreError) as err:
+        report.failed("DescribeFileSystems", err)
+        return None
+    if not found:
+        return None
+    # The one to act on first: neither being deleted nor kept; then the newest.
+    found.sort(key=lambda fs: (_lifecycle(fs) in FILE_SYSTEM_GONE, TAG_KEPT in tags_of(fs),
+                               -_timestamp(fs.get("CreationTime"))))
+    chosen, others = found[0], found[1:]
+    for other in others:
+        if _lifecycle(other) not in FILE_SYSTEM_GONE and TAG_KEPT not in tags_of(other):
+            report.problem(f"file system {other['FileSystemId']} ({_lifecycle(other)}) is also tagged "
+                           f"{TAG_RUN}={run.execution_name}: not handled, clean it up by hand")
+    file_system_id, lifecycle = chosen["FileSystemId"], _lifecycle(chosen)
+    kept = tags_of(chosen).get(TAG_KEPT)
+    result: dict[str, Any] = {
+        "FileSystemId": file_system_id,
+        "ResourceARN": chosen.get("ResourceARN", ""),
+        "Lifecycle": lifecycle,
+        "AssociationId": None,
+        "Kept": kept is not None,
+    }
+    if kept is not None:
+        report.did(f"file system {file_system_id} is kept ({TAG_KEPT}={kept}): left as it is")
+    elif lifecycle in FILE_SYSTEM_GONE:
+        report.did(f"file system {file_system_id} is already {lifecycle}")
+    else:
+        result["AssociationId"] = find_association(fsx, file_system_id, report)
+    return result
+
+
+def find_association(fsx: Any, file_system_id: str, report: Report) -> str | None:
+    """The file system's data repository association (an AVAILABLE one first), or None."""
+    try:
+        associations = list(_pages(fsx.describe_data_repository_associations, "Associations",
+                                   Filters=[{"Name": "file-system-id", "Values": [file_system_id]}]))
+    except (ClientError, BotoCoreError) as err:
+        report.failed(f"DescribeDataRepositoryAssociations of {file_system_id}", err)
+        return None
+    usable = [a for a in associations if a.get("Lifecycle") != "DELETING"]
+    usable.sort(key=lambda a: a.get("Lifecycle") != "AVAILABLE")
+    return usable[0]["AssociationId"] if usable else None
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+def stop_jobs(batch: Any, run: Run, report: Report) -> Jobs:
+    """Whether the run's job ran, and TerminateJob for those not ended (their ids are returned)."""
+    try:
+        summaries = [job for page in batch.get_paginator("list_jobs").paginate(
+            jobQueue=run.job_queue_arn, filters=[{"name": "JOB_NAME", "values": [run.resource_name]}])
+            for job in page.get("jobSummaryList", [])
+            # The JOB_NAME filter is case-insensitive: only this run's exact name.
+            if job.get("jobName") == run.resource_name]
+    except (ClientError, BotoCoreError) as err:
+        report.failed(f"ListJobs {run.resource_name}", err)
+        return Jobs(ran=True, unfinished=[])  # unknown: assume it ran, so its data is exported first
+    described = describe_jobs(batch, [job["jobId"] for job in summaries], report)
+    ran = False
+    unfinished: list[str] = []
+    for summary in summaries:
+        job_id = summary["jobId"]
+        job = described.get(job_id)
+        ran = ran or job is None or job_ran(job)
+        status = (job or summary).get("status", "")
+        if status in JOB_ENDED:
+            continue
+        unfinished.append(job_id)
+        try:
+            batch.terminate_job(jobId=job_id, reason=TERMINATE_REASON)
+            report.did(f"job {job_id} ({run.resource_name}, {status}) asked to terminate")
+        except (ClientError, BotoCoreError) as err:
+            report.failed(f"TerminateJob {job_id}", err)
+        if job is not None and job.get("arrayProperties", {}).get("size"):
+            terminate_started_children(batch, job, report)
+    return Jobs(ran=ran, unfinished=unfinished)
+
+
+def describe_jobs(batch: Any, job_ids: list[str], report: Report) -> dict[str, dict[str, Any]]:
+    described: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX):
+        chunk = job_ids[start:start + DESCRIBE_JOBS_MAX]
+        try:
+            described.update({job["jobId"]: job for job in batch.describe_jobs(jobs=chunk).get("jobs", [])})
+        except (ClientError, BotoCoreError) as err:
+            report.failed(f"DescribeJobs {chunk}", err)
+    return described
+
+
+def job_ran(job: Mapping[str, Any]) -> bool:
+    """Whether a container of ``job`` may have run: so something may have been written to the file system.
+
+    A job waiting for its next attempt is RUNNABLE again, but its earlier attempts ran: they are in
+    ``attempts`` (each listed once it ended, with ``startedAt`` if its container started).
+    """
+    summary = job.get("arrayProperties", {}).get("statusSummary")
+    if job.get("arrayProperties", {}).get("size"):
+        return summary is None or any(summary.get(status, 0) for status in ARRAY_CHILD_MAY_HAVE_RUN)
+    return (job.get("status") in JOB_STARTED or job.get("startedAt") is not None
+            or any(attempt.get("startedAt") is not None for attempt in job.get("attempts", [])))
+
+
+def terminate_started_children(batch: Any, parent: Mapping[str, Any], report: Report) -> None:
+    for status in ARRAY_CHILD_TO_TERMINATE:
+        try:
+            children = [job for page in batch.get_paginator("list_jobs").paginate(
+                arrayJobId=parent["jobId"], jobStatus=status) for job in page.get("jobSummaryList", [])]
+        except (ClientError, BotoCoreError) as err:
+            report.failed(f"ListJobs children of {parent['jobId']} in {status}", err)
+            continue
+        for child in children:
+            try:
+                batch.terminate_job(jobId=child["jobId"], reason=TERMINATE_REASON)
+                report.did(f"array child {child['jobId']} ({status}) asked to terminate")
+            except (ClientError, BotoCoreError) as err:
+                report.failed(f"TerminateJob {child['jobId']}", err)
+
+
+# --- compute environment, launch template, job definitions ---------------------------------------
+
+
+def find_launch_template(ec2: Any, run: Run, report: Report) -> dict[str, Any] | None:
+    """The run's launch template (its name, tagged with this stack), or None."""
+    try:
+        templates = ec2.describe_launch_templates(LaunchTemplateNames=[run.resource_name]).get("LaunchTemplates", [])
+    except ClientError as err:
+        if _code(err) in LAUNCH_TEMPLATE_NOT_FOUND:
+            return None
+        report.failed(f"DescribeLaunchTemplates {run.resource_name}", err)
+        return None
+    except BotoCoreError as err:
+        report.failed(f"DescribeLaunchTemplates {run.resource_name}", err)
+        return None
+    # Another stack with the same name prefix may have a template of the same name: not this run's.
+    ours = [t for t in templates if tags_of(t).get(TAG_STACK) == run.stack]
+    return ours[0] if ours else None
+
+
+def restore_compute_environment(batch: Any, run: Run, template: Mapping[str, Any] | None, report: Report) -> bool:
+    """Put the compute environment back on the baseline if it is on the run's launch template.
+
+    Not waited for while it is UPDATING (whether Batch then refuses an update is not documented): a refusal is
+    an error line, and the run-cleanup state machine calls this Lambda once more a few minutes later.
+    Returns whether it (still, or as far as is known) uses the run's launch template.
+    """
+    environment = _describe_compute_environment(batch, run, report)
+    if environment is None:
+        return True  # unknown: the launch template is not deleted
+    current = (environment.get("computeResources") or {}).get("launchTemplate") or {}
+    if not _is_run_template(current, run, template):
+        return False
+    baseline = {"launchTemplateId": run.baseline_launch_template_id, "version": run.baseline_launch_template_version}
+    try:
+        batch.update_compute_environment(computeEnvironment=run.compute_environment_arn,
+                                         computeResources={"launchTemplate": baseline})
+    except (ClientError, BotoCoreError) as err:
+        report.failed(f"UpdateComputeEnvironment {run.compute_environment_arn} back to "
+                      f"{run.baseline_launch_template_id} version {run.baseline_launch_template_version}", err)
+        return True
+    report.did(f"compute environment {run.compute_environment_arn} put back on launch template "
+               f"{run.baseline_launch_template_id} version {run.baseline_launch_template_version} "
+               f"(was on the run's {current.get('launchTemplateId') or current.get('launchTemplateName')})")
+    return False
+
+
+def _describe_compute_environment(batch: Any, run: Run, report: Report) -> dict[str, Any] | None:
+    try:
+        environments = batch.describe_compute_environments(
+            computeEnvironments=[run.compute_environment_arn]).get("computeEnvironments", [])
+    except (ClientError, BotoCoreError) as err:
+        report.failed(f"DescribeComputeEnvironments {run.compute_environment_arn}", err)
+        return None
+    if not environments:
+        report.problem(f"compute environment {run.compute_environment_arn} was not found")
+        return None
+    return dict(environments[0])
+
+
+def _is_run_template(current: Mapping[str, Any], run: Run, template: Mapping[str, Any] | None) -> bool:
+    if current.get("launchTemplateName") == run.resource_name:
+        return True
+    return template is not None and current.get("launchTemplateId") == template["LaunchTemplateId"]
+
+
+def delete_launch_template(ec2: Any, template: Mapping[str, Any], report: Report) -> None:
+    template_id = template["LaunchTemplateId"]
+    try:
+        ec2.delete_launch_template(LaunchTemplateId=template_id)
+    except ClientError as err:
+        if _code(err) not in LAUNCH_TEMPLATE_NOT_FOUND:
+            report.failed(f"DeleteLaunchTemplate {template_id}", err)
+        return
+    except BotoCoreError as err:
+        report.failed(f"DeleteLaunchTemplate {template_id}", err)
+        return
+    report.did(f"launch template {template_id} ({template.get('LaunchTemplateName')}) deleted")
+
+
+def deregister_job_definitions(batch: Any, run: Run, report: Report) -> None:
+    """Deregister the ACTIVE revisions of the run's job definition (tagged with this stack)."""
+    try:
+        definitions = [d for page in batch.get_paginator("describe_job_definitions").paginate(
+            jobDefinitionName=run.resource_name, status="ACTIVE") for d in page.get("jobDefinitions", [])]
+    except (ClientError, BotoCoreError) as err:
+        report.failed(f"DescribeJobDefinitions {run.resource_name}", err)
+        return
+    for definition in definitions:
+        if definition.get("status") != "ACTIVE" or (definition.get("tags") or {}).get(TAG_STACK) != run.stack:
+            continue
+        arn = definition["jobDefinitionArn"]
+        try:
+            batch.deregister_job_definition(jobDefinition=arn)
+        except (ClientError, BotoCoreError) as err:
+            report.failed(f"DeregisterJobDefinition {arn}", err)
+            continue
+        report.did(f"job definition {arn} deregistered")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def tags_of(resource: Mapping[str, Any]) -> dict[str, str]:
+    """``Tags`` (a Key/Value list, as FSx and EC2 return them) as a dict."""
+    tags: Iterable[Mapping[str, str]] = resource.get("Tags") or []
+    return {tag["Key"]: tag.get("Value", "") for tag in tags}
+
+
+def _pages(call: Callable[..., Mapping[str, Any]], key: str, **kwargs: Any) -> Iterator[Any]:
+    """Every item under ``key`` of every page of ``call`` (NextToken paging: for calls boto3 has no paginator for)."""
+    while True:
+        page = call(**kwargs)
+        yield from page.get(key, [])
+        token = page.get("NextToken")
+        if not token:
+            return
+        kwargs["NextToken"] = token
+
+
+def _belongs_to(tags: Mapping[str, str], run: Run) -> bool:
+    return tags.get(TAG_RUN) == run.execution_name and tags.get(TAG_STACK) == run.stack
+
+
+def _lifecycle(file_system: Mapping[str, Any]) -> str:
+    return str(file_system.get("Lifecycle") or "UNKNOWN")
+
+
+def _timestamp(value: Any) -> float:
+    if value is None:
+        return 0.0
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def _describe(err: Exception) -> str:
+    if isinstance(err, ClientError):
+        return f"{_code(err) or 'ClientError'}: {err.response.get('Error', {}).get('Message', '')}"
+    return f"{type(err).__name__}: {err}"
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -1,0 +1,487 @@
+"""FindRunResources (lambda/find_run_resources.py) on the emulated AWS: what a run left behind is found by its
+tags and names, its jobs are stopped, its compute changes undone, and nothing else is touched.
+
+The resources are left behind as the workflow makes them (asl/common.py: names ``<prefix>-<executionName>``,
+tags ``batch-lustre:stack``/``mode``/``run``), by ``leave_run`` (also used by tests/test_run_cleanup.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import find_run_resources as frr
+import pytest
+from botocore.exceptions import ClientError
+from conftest import python312_scan
+
+from asl import iam
+from asl.naming import HOST_SCRATCH_DIR, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK
+from asl.user_data import render
+from emulation import BatchScenario, Emulation, JobAttempt, Scenario, setup_stack
+from emulation.scenario import ATTEMPT_HOST_EC2
+from emulation.stack import EmulatedStack
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDLER = ROOT / "lambda" / "find_run_resources.py"
+REGION = "us-east-1"
+RUN = "run-1"
+FILES = {"results/out.txt": b"42\n", "results/log.txt": b"done\n"}
+LONG_JOB = BatchScenario(attempts=[JobAttempt(run_seconds=3600)], files=dict(FILES))
+
+
+def client(service: str):
+    return boto3.client(service, region_name=REGION)
+
+
+@dataclass
+class LeftBehind:
+    """What ``leave_run`` made: ids and names of the run's resources (None: not made)."""
+
+    file_system_id: str
+    association_id: str | None = None
+    launch_template_id: str | None = None
+    job_definition_arn: str | None = None
+    job_id: str | None = None
+
+
+def run_tags(stack: EmulatedStack, execution_name: str, *, stack_name: str | None = None) -> dict[str, str]:
+    refs = stack.refs
+    return {TAG_STACK: stack_name or refs.stack, TAG_MODE: refs.mode, TAG_RUN: execution_name,
+            "Name": f"{refs.name_prefix}-{execution_name}"}
+
+
+def key_values(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def advance_until(emu: Emulation, done, what: str, step: float = 30.0, limit: float = 48 * 3600.0) -> None:
+    waited = 0.0
+    while not done():
+        if waited > limit:
+            raise AssertionError(f"{what}: not within {limit} emulated seconds")
+        emu.advance(step)
+        waited += step
+
+
+def leave_run(emu: Emulation, stack: EmulatedStack, execution_name: str = RUN, *, job: str | None = "running",
+              association: bool = True, on_compute_environment: bool = True, array_size: int | None = None,
+              stack_name: str | None = None) -> LeftBehind:
+    """Make what a run of ``stack`` named ``execution_name`` makes, as the workflow makes it, and stop there.
+
+    ``job``: None (no job: the run stopped before submitting it), "submitted" (submitted, not waited for),
+    "running" (RUNNING, every file of the scenario written), "ended" (ended).
+    """
+    refs, tags = stack.refs, run_tags(stack, execution_name, stack_name=stack_name)
+    fsx, ec2, batch = client("fsx"), client("ec2"), client("batch")
+    fs_id = fsx.create_file_system(
+        FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[refs.subnet_id],
+        SecurityGroupIds=[refs.lustre_security_group_id], FileSystemTypeVersion="2.15",
+        LustreConfiguration={"DeploymentType": "SCRATCH_2"}, Tags=key_values(tags),
+    )["FileSystem"]["FileSystemId"]
+    left = LeftBehind(fs_id)
+    advance_until(emu, lambda: emu.fsx.file_systems[fs_id].lifecycle == "AVAILABLE", "file system AVAILABLE")
+    if not association:
+        return left
+    auto_export = ["NEW", "CHANGED", "DELETED"] if refs.mode == "autoexport" else []
+    left.association_id = fsx.create_data_repository_association(
+        FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath=f"s3://{refs.bucket_name}/",
+        BatchImportMetaDataOnCreate=True,
+        S3={"AutoImportPolicy": {"Events": ["NEW", "CHANGED", "DELETED"]}, "AutoExportPolicy": {"Events": auto_export}},
+        Tags=key_values(tags),
+    )["Association"]["AssociationId"]
+    advance_until(emu, lambda: emu.fsx.associations[left.association_id].lifecycle == "AVAILABLE"
+                  and not list(emu.fsx.running_tasks(fs_id)), "association AVAILABLE, import done")
+    if job is None:
+        return left
+    name = f"{refs.name_prefix}-{execution_name}"
+    described = fsx.describe_file_systems(FileSystemIds=[fs_id])["FileSystems"][0]
+    user_data = render(described["DNSName"], described["LustreConfiguration"]["MountName"])
+    left.launch_template_id = ec2.create_launch_template(
+        LaunchTemplateName=name, LaunchTemplateData={"UserData": base64.b64encode(user_data.encode()).decode()},
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": key_values(tags)}],
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    if on_compute_environment:
+        batch.update_compute_environment(
+            computeEnvironment=refs.compute_environment_arn,
+            computeResources={"launchTemplate": {"launchTemplateId": left.launch_template_id, "version": "1"}})
+    batch_tags = {k: v for k, v in tags.items() if k != "Name"}
+    left.job_definition_arn = batch.register_job_definition(
+        jobDefinitionName=name, type="container", platformCapabilities=["EC2"],
+        containerProperties={
+            "image": f"{refs.job_repository_url}:latest",
+            "resourceRequirements": [{"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "2048"}],
+            "volumes": [{"name": "scratch", "host": {"sourcePath": HOST_SCRATCH_DIR}}],
+            "mountPoints": [{"sourceVolume": "scratch", "containerPath": "/scratch", "readOnly": False}],
+        },
+        retryStrategy={"attempts": 3, "evaluateOnExit": [{"onStatusReason": "Host EC2*", "action": "RETRY"},
+                                                         {"onReason": "*", "action": "EXIT"}]},
+        propagateTags=True, tags=batch_tags,
+    )["jobDefinitionArn"]
+    array = {"arrayProperties": {"size": array_size}} if array_size else {}
+    left.job_id = batch.submit_job(jobName=name, jobQueue=refs.job_queue_arn, jobDefinition=left.job_definition_arn,
+                                   propagateTags=True, tags=batch_tags, **array)["jobId"]
+    model = emu.batch.jobs[left.job_id]
+    if job == "running":
+        if array_size:
+            advance_until(emu, lambda: any(emu.batch.jobs[c].status == "RUNNING" for c in model.children),
+                          "an array child RUNNING", step=5.0)
+        else:
+            advance_until(emu, lambda: len(model.files_written) == len(emu.scenario.batch.files)
+                          and model.status == "RUNNING", "job RUNNING, files written", step=10.0)
+    elif job == "ended":
+        advance_until(emu, lambda: model.status in ("SUCCEEDED", "FAILED"), "job ended")
+    return left
+
+
+def event(stack: EmulatedStack, execution_name: str = RUN, **changes: str) -> dict[str, str]:
+    """FindRunResources' event, as run-cleanup sends it."""
+    refs = stack.refs
+    return {
+        "executionName": execution_name, "stack": refs.stack, "mode": refs.mode, "namePrefix": refs.name_prefix,
+        "computeEnvironmentArn": refs.compute_environment_arn,
+        "baselineLaunchTemplateId": refs.baseline_launch_template_id,
+        "baselineLaunchTemplateVersion": refs.baseline_launch_template_version,
+        "jobQueueArn": refs.job_queue_arn, **changes,
+    }
+
+
+def find(stack: EmulatedStack, execution_name: str = RUN, **changes: str) -> dict:
+    return frr.handler(event(stack, execution_name, **changes), None)
+
+
+def compute_environment_template(stack: EmulatedStack) -> dict:
+    ce = client("batch").describe_compute_environments(
+        computeEnvironments=[stack.refs.compute_environment_arn])["computeEnvironments"][0]
+    return ce["computeResources"]["launchTemplate"]
+
+
+def launch_template_exists(template_id: str) -> bool:
+    """(moto answers an unknown id with an empty list; EC2 with InvalidLaunchTemplateId.NotFound.)"""
+    try:
+        return bool(client("ec2").describe_launch_templates(LaunchTemplateIds=[template_id])["LaunchTemplates"])
+    except ClientError:
+        return False
+
+
+def job_definition_status(arn: str) -> str:
+    return client("batch").describe_job_definitions(jobDefinitions=[arn])["jobDefinitions"][0]["status"]
+
+
+def job_status(job_id: str) -> dict:
+    return client("batch").describe_jobs(jobs=[job_id])["jobs"][0]
+
+
+# --- the file system ----------------------------------------------------------------------------
+
+
+def test_finds_the_runs_file_system_by_its_run_and_stack_tags():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        ours = leave_run(emu, stack, job=None)
+        leave_run(emu, stack, "run-2", job=None)
+        leave_run(emu, stack, job=None, stack_name="another-stack")  # same run name, another stack
+        found = find(stack)
+        assert found["fileSystem"] == {
+            "FileSystemId": ours.file_system_id, "Lifecycle": "AVAILABLE", "AssociationId": ours.association_id,
+            "Kept": False,
+            "ResourceARN": f"arn:aws:fsx:{REGION}:{emu.account_id}:file-system/{ours.file_system_id}",
+        }
+        assert found["errors"] == []
+
+
+def test_a_run_that_left_nothing_finds_nothing_and_does_nothing():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        leave_run(emu, stack, "run-2")
+        assert find(stack) == {"fileSystem": None, "jobsRan": False, "jobsUnfinished": [], "actions": [],
+                               "errors": []}
+
+
+def test_a_file_system_without_association_is_found_with_none():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack, association=False, job=None)
+        assert find(stack)["fileSystem"]["FileSystemId"] == left.file_system_id
+        assert find(stack)["fileSystem"]["AssociationId"] is None
+
+
+def test_a_creating_file_system_is_reported_creating():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        fs_id = client("fsx").create_file_system(
+            FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[stack.refs.subnet_id],
+            FileSystemTypeVersion="2.15", LustreConfiguration={"DeploymentType": "SCRATCH_2"},
+            Tags=key_values(run_tags(stack, RUN)))["FileSystem"]["FileSystemId"]
+        assert find(stack)["fileSystem"]["FileSystemId"] == fs_id
+        assert find(stack)["fileSystem"]["Lifecycle"] == "CREATING"
+
+
+def test_a_file_system_the_run_kept_is_reported_kept_and_left_alone():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack, job=None)
+        arn = f"arn:aws:fsx:{REGION}:{emu.account_id}:file-system/{left.file_system_id}"
+        client("fsx").tag_resource(ResourceARN=arn, Tags=[{"Key": TAG_KEPT, "Value": "true"}])
+        found = find(stack)
+        assert found["fileSystem"]["Kept"] is True
+        assert found["fileSystem"]["AssociationId"] is None
+        assert found["actions"] == [f"file system {left.file_system_id} is kept ({TAG_KEPT}=true): left as it is"]
+        assert emu.fsx.file_systems[left.file_system_id].lifecycle == "AVAILABLE"
+
+
+def test_a_file_system_being_deleted_is_reported_deleting():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack, job=None)
+        client("fsx").delete_file_system(FileSystemId=left.file_system_id)
+        found = find(stack)
+        assert found["fileSystem"]["Lifecycle"] == "DELETING"
+        assert found["actions"] == [f"file system {left.file_system_id} is already DELETING"]
+
+
+def test_the_file_system_is_never_deleted_by_the_lambda():
+    with Emulation(Scenario(batch=LONG_JOB)) as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack)
+        find(stack)
+        emu.advance(3600)
+        assert emu.fsx.file_systems[left.file_system_id].lifecycle == "AVAILABLE"
+        assert emu.fsx.file_systems[left.file_system_id].delete_requested_at is None
+
+
+# --- jobs -----------------------------------------------------------------------------------------
+
+
+def test_a_running_job_is_terminated_and_counts_as_having_run():
+    with Emulation(Scenario(batch=LONG_JOB)) as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack)
+        found = find(stack)
+        assert found["jobsRan"] is True
+        assert found["jobsUnfinished"] == [left.job_id]
+        assert f"job {left.job_id} ({stack.refs.name_prefix}-{RUN}, RUNNING) asked to terminate" in found["actions"]
+        advance_until(emu, lambda: job_status(left.job_id)["status"] == "FAILED", "terminated job FAILED")
+        assert job_status(left.job_id)["statusReason"] == frr.TERMINATE_REASON
+
+
+def test_a_job_that_never_started_did_not_run():
+    with Emulation(Scenario(batch=BatchScenario(capacity_available=False))) as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack, job="submitted")
+        emu.advance(600)
+        assert job_status(left.job_id)["status"] == "RUNNABLE"
+        found = find(stack)
+        assert found["jobsRan"] is False
+        assert found["jobsUnfinished"] == [left.job_id]
+        emu.advance(60)
+        assert job_status(left.job_id)["status"] == "FAILED"
+
+
+def test_a_job_waiting_for_its_next_attempt_has_run():
+    """RUNNABLE again after a host went away: its first attempt ran (and may have written files)."""
+    lost_then_stuck = BatchScenario(attempts=[JobAttempt(ATTEMPT_HOST_EC2, run_seconds=300)], files=dict(FILES))
+    with Emulation(Scenario(batch=lost_then_stuck)) as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack, job="submitted")
+        model = emu.batch.jobs[left.job_id]
+        advance_until(emu, lambda: len(model.attempts) >= 1 and model.attempts[0].stopped_at is not None
+                      and model.status in ("RUNNABLE", "STARTING"), "first attempt lost", step=5.0)
+        found = find(stack)
+        assert found["jobsRan"] is True
+        assert found["jobsUnfinished"] == [left.job_id]
+
+
+def test_an_ended_job_is_left_as_it_is_and_counts_as_having_run():
+    with Emulation(Scenario(batch=BatchScenario.succeeds(run_seconds=120))) as emu:
+        stack = setup_stack(emu, "taskexport")
+        leave_run(emu, stack, job="ended")
+        found = find(stack)
+        assert found["jobsRan"] is True
+        assert found["jobsUnfinished"] == []
+        assert not [a for a in found["actions"] if "terminate" in a]
+
+
+def test_only_the_runs_exact_job_name_is_stopped():
+    """ListJobs' JOB_NAME filter is case-insensitive: a run named RUN-1 is another run."""
+    with Emulation(Scenario(batch=LONG_JOB)) as emu:
+        stack = setup_stack(emu, "taskexport")
+        other = leave_run(emu, stack, "RUN-1")
+        found = find(stack)
+        assert found["jobsUnfinished"] == []
+        emu.advance(120)
+        assert job_status(other.job_id)["status"] == "RUNNING"
+
+
+def test_an_array_job_is_terminated_with_its_running_children():
+    with Emulation(Scenario(batch=LONG_JOB)) as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack, array_size=3)
+        children = emu.batch.jobs[left.job_id].children
+        found = find(stack)
+        assert found["jobsRan"] is True
+        assert found["jobsUnfinished"] == [left.job_id]
+        terminated = [a for a in found["actions"] if a.startswith("array child")]
+        assert terminated, found["actions"]
+        advance_until(emu, lambda: job_status(left.job_id)["status"] in ("SUCCEEDED", "FAILED"), "array ended")
+        assert {emu.batch.jobs[c].status for c in children} == {"FAILED"}
+
+
+def test_whether_a_job_ran_is_read_from_its_status_start_attempts_or_array_summary():
+    assert frr.job_ran({"status": "RUNNING"})
+    assert frr.job_ran({"status": "FAILED", "startedAt": 1})
+    assert frr.job_ran({"status": "RUNNABLE", "attempts": [{"startedAt": 1, "stoppedAt": 2}]})
+    assert not frr.job_ran({"status": "RUNNABLE", "attempts": []})
+    assert not frr.job_ran({"status": "FAILED", "attempts": [{"stoppedAt": 2}]})  # cancelled before it started
+    assert not frr.job_ran({"status": "PENDING", "arrayProperties": {"size": 3, "statusSummary": {"RUNNABLE": 3}}})
+    assert frr.job_ran({"status": "PENDING", "arrayProperties": {"size": 3, "statusSummary": {"RUNNING": 1}}})
+    assert frr.job_ran({"status": "PENDING", "arrayProperties": {"size": 3}})  # no summary: assumed to have run
+
+
+# --- compute environment, launch template, job definitions --------------------------------------
+
+
+def test_the_compute_environment_is_put_back_when_it_is_on_the_runs_template():
+    with Emulation(Scenario(batch=LONG_JOB)) as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack)
+        assert compute_environment_template(stack)["launchTemplateId"] == left.launch_template_id
+        found = find(stack)
+        assert compute_environment_template(stack) == {
+            "launchTemplateId": stack.refs.baseline_launch_template_id,
+            "version": stack.refs.baseline_launch_template_version}
+        assert not launch_template_exists(left.launch_template_id)
+        assert any(a.startswith("compute environment") for a in found["actions"])
+        assert found["errors"] == []
+
+
+def test_a_compute_environment_on_another_runs_template_is_left_there():
+    with Emulation(Scenario(batch=LONG_JOB)) as emu:
+        stack = setup_stack(emu, "taskexport")
+        ours = leave_run(emu, stack, on_compute_environment=False, job="submitted")
+        later = leave_run(emu, stack, "run-2")
+        found = find(stack)
+        assert compute_environment_template(stack)["launchTemplateId"] == later.launch_template_id
+        assert not launch_template_exists(ours.launch_template_id)  # not in use: deleted
+        assert launch_template_exists(later.launch_template_id)
+        assert not any(a.startswith("compute environment") for a in found["actions"])
+
+
+def test_a_launch_template_of_another_stack_is_left_alone():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        name = f"{stack.refs.name_prefix}-{RUN}"
+        other = client("ec2").create_launch_template(
+            LaunchTemplateName=name, LaunchTemplateData={},
+            TagSpecifications=[{"ResourceType": "launch-template",
+                                "Tags": key_values(run_tags(stack, RUN, stack_name="another-stack"))}],
+        )["LaunchTemplate"]["LaunchTemplateId"]
+        found = find(stack)
+        assert launch_template_exists(other)
+        assert found["actions"] == [] and found["errors"] == []
+
+
+def test_the_runs_active_job_definitions_are_deregistered_and_no_others():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        batch, name = client("batch"), f"{stack.refs.name_prefix}-{RUN}"
+        properties = {"image": "busybox", "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                                   {"type": "MEMORY", "value": "512"}]}
+        ours = [batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties=properties,
+                                              tags={TAG_STACK: stack.refs.stack})["jobDefinitionArn"]
+                for _ in range(2)]
+        other = batch.register_job_definition(jobDefinitionName=f"{stack.refs.name_prefix}-run-2", type="container",
+                                              containerProperties=properties,
+                                              tags={TAG_STACK: stack.refs.stack})["jobDefinitionArn"]
+        found = find(stack)
+        assert [job_definition_status(arn) for arn in ours] == ["INACTIVE", "INACTIVE"]
+        assert job_definition_status(other) == "ACTIVE"
+        assert [a for a in found["actions"] if a.startswith("job definition")] == [
+            f"job definition {arn} deregistered" for arn in ours]
+
+
+# --- the whole ------------------------------------------------------------------------------------
+
+
+def test_a_second_call_does_nothing():
+    with Emulation(Scenario(batch=LONG_JOB)) as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack)
+        first = find(stack)
+        assert len(first["actions"]) == 4, first["actions"]  # job, compute environment, template, definition
+        advance_until(emu, lambda: job_status(left.job_id)["status"] == "FAILED", "terminated job FAILED")
+        second = find(stack)
+        assert second["actions"] == [] and second["errors"] == []
+        assert second["jobsUnfinished"] == []
+        assert second["fileSystem"] == first["fileSystem"]
+
+
+def test_a_failed_step_is_one_error_line_and_the_other_steps_go_on():
+    with Emulation(Scenario(batch=LONG_JOB)) as emu:
+        stack = setup_stack(emu, "taskexport")
+        left = leave_run(emu, stack)
+        missing = stack.refs.compute_environment_arn.replace(stack.compute_environment_name, "no-such-ce")
+        found = find(stack, computeEnvironmentArn=missing)
+        assert found["errors"] == [f"compute environment {missing} was not found", (
+            f"launch template {left.launch_template_id} ({stack.refs.name_prefix}-{RUN}) was not deleted: "
+            f"compute environment {missing} still uses it")]
+        assert found["fileSystem"]["FileSystemId"] == left.file_system_id
+        assert job_definition_status(left.job_definition_arn) == "INACTIVE"
+        assert found["jobsUnfinished"] == [left.job_id]
+
+
+def test_an_event_without_the_runs_names_is_refused():
+    with pytest.raises(frr.ConfigurationError, match="jobQueueArn"):
+        frr.Run.from_event({k: v for k, v in event_example().items() if k != "jobQueueArn"})
+    with pytest.raises(frr.ConfigurationError, match="executionName"):
+        frr.Run.from_event({**event_example(), "executionName": ""})
+
+
+def event_example() -> dict[str, str]:
+    return {"executionName": RUN, "stack": "s", "mode": "taskexport", "namePrefix": "p",
+            "computeEnvironmentArn": "arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
+            "baselineLaunchTemplateId": "lt-0", "baselineLaunchTemplateVersion": "1",
+            "jobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/q"}
+
+
+def test_the_run_names_are_those_of_the_workflow():
+    assert frr.Run.from_event(event_example()).resource_name == f"p-{RUN}"
+    assert (frr.TAG_STACK, frr.TAG_RUN, frr.TAG_KEPT) == (TAG_STACK, TAG_RUN, TAG_KEPT)
+
+
+# --- packaging and permissions ---------------------------------------------------------------------
+
+
+def _called_operations() -> set[str]:
+    """boto3 operations the handler calls: ``<client>.<operation>(...)``, paginators, and ``_pages(<client>.<op>``."""
+    tree = ast.parse(HANDLER.read_text())
+    clients = {"fsx", "batch", "ec2"}
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in clients:
+            if node.attr != "get_paginator":
+                found.add(f"{node.value.id}:{node.attr}")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_paginator"
+                and isinstance(node.func.value, ast.Name) and node.args and isinstance(node.args[0], ast.Constant)):
+            found.add(f"{node.func.value.id}:{node.args[0].value}")
+    return found
+
+
+def test_the_lambda_role_allows_every_call_the_handler_makes():
+    called = set()
+    for item in _called_operations():
+        service, method = item.split(":")
+        operation = client(service).meta.method_to_api_mapping[method]
+        called.add(f"{service}:{operation}")
+    assert {"batch:ListJobs", "batch:TerminateJob", "fsx:DescribeFileSystems"} <= called  # the scan sees the calls
+    declared = set(iam.LAMBDA_ACTIONS["find_run_resources"])
+    assert called - declared == set(), "asl.iam.LAMBDA_ACTIONS['find_run_resources'] misses these"
+
+
+def test_the_handler_runs_on_the_lambda_runtime():
+    imported, removed_or_deprecated = python312_scan(HANDLER)
+    assert imported <= {"boto3", "botocore", "collections", "dataclasses", "typing"}
+    assert removed_or_deprecated == set()
