@@ -57,7 +57,8 @@ LAMBDA_ACTIONS: dict[str, tuple[str, ...]] = {
     "find_run_resources": (
         "fsx:DescribeFileSystems", "fsx:DescribeDataRepositoryAssociations", "fsx:ListTagsForResource",
         "ec2:DescribeLaunchTemplates", "ec2:DeleteLaunchTemplate",
-        "batch:DescribeJobDefinitions", "batch:ListJobs", "batch:TerminateJob", "batch:DescribeComputeEnvironments",
+        "batch:DescribeJobDefinitions", "batch:ListJobs", "batch:DescribeJobs", "batch:TerminateJob",
+        "batch:DescribeComputeEnvironments",
         "batch:UpdateComputeEnvironment", "batch:DeregisterJobDefinition",
     ),
 }

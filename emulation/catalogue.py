@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from asl.states import all_states
 from emulation.scenario import (
     ATTEMPT_HOST_EC2,
     DRA_FAILED,
@@ -94,6 +95,8 @@ class NamedScenario:
     execution_input: Mapping[str, Any] = field(default_factory=dict)  # StartExecution input: per-run overrides
     history_limit: int | None = None  # lower Step Functions' 25,000-event history limit for this scenario
     execution_timeout_seconds: int | None = None  # the state machine's TimeoutSeconds
+    # A change to the generated definition the scenario needs to happen (e.g. a host that cannot mount).
+    definition_change: Callable[[dict[str, Any]], None] | None = None
 
     def expectation(self, mode: str) -> Expected:
         """What a run in ``mode`` must end with (for two runs: the run that goes ahead)."""
@@ -269,10 +272,18 @@ SCENARIOS: dict[str, NamedScenario] = {
         lambda: Scenario(metrics=MetricsScenario(behaviour=METRIC_NONE)), modes=(AUTO_EXPORT,),
         expected=Expected(saw=(("CheckMetrics", "metrics.state", "UNPROVEN"),
                                ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED")))),
+    "no-metrics-slow-export": NamedScenario(
+        "no datapoints at all and a slow auto export (30 minutes a file): quiet metrics prove nothing, so the run "
+        "exports with a task instead of deleting files that are not in S3 yet",
+        lambda: Scenario(metrics=MetricsScenario(behaviour=METRIC_NONE),
+                         fsx=FsxScenario(auto_export_latency_seconds=1800.0)), modes=(AUTO_EXPORT,),
+        expected=Expected(saw=(("CheckMetrics", "metrics.state", "UNPROVEN"),
+                               ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED")))),
     "late-datapoints": NamedScenario(
-        "the export-queue metric's datapoints arrive 5 minutes late: the run never calls the export done before a 0 "
-        "stamped after the job is seen",
-        lambda: Scenario(metrics=MetricsScenario.late(5)), modes=(AUTO_EXPORT,),
+        "auto export is slow (15 minutes a file) and the export-queue metric's datapoints arrive 5 minutes late: the "
+        "run calls the export done only once a 0 stamped after the job is seen, never earlier",
+        lambda: Scenario(metrics=MetricsScenario.late(5), fsx=FsxScenario(auto_export_latency_seconds=900.0)),
+        modes=(AUTO_EXPORT,),
         expected=Expected(saw=(("CheckMetrics", "metrics.state", "DRAINED"),))),
     "metric-drains-after-job": NamedScenario(
         "auto export is slow (15 minutes per file): the metric is above 0 after the job, then 0; the run waits, "
@@ -308,6 +319,12 @@ SCENARIOS: dict[str, NamedScenario] = {
         "no instance can be had (capacity): the job stays RUNNABLE; after jobRunnableTimeoutMinutes it is "
         "terminated and the file system deleted, instead of billing until jobTimeoutMinutes",
         lambda: Scenario(batch=BatchScenario.no_capacity()),
+        expected=Expected("FAILED", "JobStuckRunnable", says=("jobRunnableTimeoutMinutes=20",))),
+    "mount-fails": NamedScenario(
+        "every host fails to mount the file system (here: a wrong mount name in the launch template): each host "
+        "shuts itself down and is terminated, not stopped; the job never starts and is ended after "
+        "jobRunnableTimeoutMinutes",
+        Scenario, definition_change=lambda d: wrong_mount_name(d),
         expected=Expected("FAILED", "JobStuckRunnable", says=("jobRunnableTimeoutMinutes=20",))),
     # --- array jobs and per-run inputs -----------------------------------------------------------
     "array-1000": NamedScenario(
@@ -349,12 +366,12 @@ SCENARIOS: dict[str, NamedScenario] = {
         "a person stops the run while its job runs: the run ends ABORTED without its Cleanup; the run-cleanup state "
         "machine terminates the job, exports what it wrote, and deletes the file system",
         Scenario, runs=ABORT_DURING_JOB,
-        expected=Expected("ABORTED", None, run_cleanup="SUCCEEDED")),
+        expected=Expected("ABORTED", "StoppedByOperator", run_cleanup="SUCCEEDED")),
     "aborted-while-creating": NamedScenario(
         "a person stops the run while the file system is being created: nothing ran, so the run-cleanup state "
         "machine deletes the file system without an export",
         Scenario, runs=ABORT_WHILE_CREATING,
-        expected=Expected("ABORTED", None, run_cleanup="SUCCEEDED")),
+        expected=Expected("ABORTED", "StoppedByOperator", run_cleanup="SUCCEEDED")),
     "timed-out": NamedScenario(
         "the state machine's own time-out (TimeoutSeconds, 20 minutes here) ends the run during its job: TIMED_OUT; "
         "the run-cleanup state machine terminates the job, exports, and deletes the file system",
@@ -370,6 +387,12 @@ SCENARIOS: dict[str, NamedScenario] = {
         "other, nothing leaks",
         Scenario, runs=BOTH_AT_ONCE),
 }
+
+
+def wrong_mount_name(definition: dict[str, Any]) -> None:
+    """The launch template mounts a name the file system does not answer to (as a wrong MountName would)."""
+    data = all_states(definition)["CreateLaunchTemplate"]["Parameters"]["LaunchTemplateData"]
+    data["UserData.$"] = data["UserData.$"].replace("$.fs.MountName", "$.fs.FileSystemId")
 
 
 def scenario_names(mode: str | None = None, *, single_run_only: bool = False) -> list[str]:

@@ -21,14 +21,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import boto3
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from asl import build_definition
+from emulation import sfn as emulated_sfn
 from emulation.catalogue import (
+    ABORT_DURING_JOB,
+    ABORT_WHILE_CREATING,
     BOTH_AT_ONCE,
     FS,
     REFUSED,
@@ -46,13 +52,15 @@ from emulation.runner import (
     RunResult,
     StartedRun,
     StateVisit,
+    figures,
     finish_workflow,
     leftovers,
     lustre_lifetime,
     start_workflow,
     transitions,
+    wait_for_executions,
 )
-from emulation.stack import EmulatedStack, setup_stack
+from emulation.stack import EmulatedStack, RunCleanupStack, attach_workflow_policy, setup_run_cleanup, setup_stack
 
 REGION = "us-east-1"
 RULES = (
@@ -68,7 +76,12 @@ RULES = (
     "every file the job wrote is in the bucket after a run that succeeded",
     "the job wrote onto the Lustre file system (nothing lost on the host's disk)",
     "of two runs at once at most one goes ahead, and a refused run creates nothing",
+    "no instance left stopped (a host that fails its mount is terminated)",
+    "a run that ended without its own cleanup (aborted, timed out, failed by a limit or a runtime error) is "
+    "cleaned up by the run-cleanup state machine, which ends saying what it did",
 )
+# Statuses of a run that did not reach its own Cleanup, whatever its Error.
+ENDED_WITHOUT_CLEANUP = ("ABORTED", "TIMED_OUT")
 DELETE_REFUSED = "DeleteFileSystem was refused"
 # The calls that create a per-run resource.
 CREATES = ("fsx:createFileSystem", "fsx:createDataRepositoryAssociation", "ec2:createLaunchTemplate",
@@ -111,6 +124,8 @@ class ScenarioResult:
     timeline: list[StateVisit] = field(default_factory=list)  # of the run that went ahead (or the first)
     emulated_seconds: float = 0.0
     real_seconds: float = 0.0
+    run_cleanups: list[RunResult] = field(default_factory=list)  # run-cleanup executions EventBridge started
+    figures: dict[str, Any] = field(default_factory=dict)  # emulation.runner.figures of the run that went ahead
 
     @property
     def passed(self) -> bool:
@@ -122,23 +137,36 @@ class ScenarioResult:
 
 
 def run_scenario(name: str, mode: str, *, timeout_seconds: float = 60.0,
-                 transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> ScenarioResult:
+                 transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 policy_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 with_run_cleanup: bool = True) -> ScenarioResult:
     """Run scenario ``name`` of the catalogue in ``mode`` on a fresh emulated stack; judge the outcome.
 
-    ``transform`` changes the generated definition before it runs (to check that the rules catch a defect).
+    To show that the rules catch a defect (the workflow "before the fix"): ``transform`` changes the generated
+    definition before it runs, ``policy_transform`` the state machine role's policy, and ``with_run_cleanup=False``
+    deploys no run-cleanup state machine.
     """
     entry = SCENARIOS[name]
     if mode not in entry.modes:
         raise ValueError(f"scenario {name!r} does not apply to mode {mode!r}: it applies to {', '.join(entry.modes)}")
     real_start = time.monotonic()
-    with offline_environment(REGION), Emulation(entry.scenario(), region=REGION) as emu:
+    with (offline_environment(REGION), Emulation(entry.scenario(), region=REGION) as emu,
+          _history_limit(entry.history_limit)):
         stack = setup_stack(emu, mode, runtime_params=dict(entry.runtime_params),
                             secret_string=entry.secret_string(mode))
         definition = build_definition(stack.refs)
+        if entry.definition_change is not None:
+            entry.definition_change(definition)
+        policy = attach_workflow_policy(emu, stack, definition)
         if transform is not None:
             definition = transform(definition)
+        if policy_transform is not None:
+            attach_workflow_policy(emu, stack, definition, document=policy_transform(policy))
+        cleanup = setup_run_cleanup(emu, stack) if with_run_cleanup else None
         started_at = emu.now()
         runs = _execute(emu, stack, entry, definition, timeout_seconds)
+        cleanups = (wait_for_executions(emu, cleanup.state_machine_arn, timeout_seconds=timeout_seconds, stack=stack)
+                    if cleanup is not None else [])
         reports = [_report(emu, stack, run) for run in runs]
         ahead = _went_ahead(reports)
         result = ScenarioResult(
@@ -153,20 +181,58 @@ def run_scenario(name: str, mode: str, *, timeout_seconds: float = 60.0,
             lustre=lustre_lifetime(emu, started_at) if ahead.file_system_id else None,
             timeline=ahead.result.timeline,
             emulated_seconds=emu.now() - started_at,
+            run_cleanups=cleanups,
+            figures=figures(ahead.result, emu),
         )
-        result.violations = rule_violations(emu, stack, entry, mode, reports)
-        result.mismatches = expectation_mismatches(emu, entry, mode, reports)
+        result.violations = rule_violations(emu, stack, entry, mode, reports, cleanups, cleanup)
+        result.mismatches = expectation_mismatches(emu, entry, mode, reports, cleanups)
     result.real_seconds = time.monotonic() - real_start
     return result
 
 
 # --- running ---------------------------------------------------------------------------------------
 
+@contextmanager
+def _history_limit(limit: int | None) -> Iterator[None]:
+    """Step Functions' history limit lowered for one scenario (so that reaching it takes a short run)."""
+    if limit is None:
+        yield
+        return
+    with mock.patch.object(emulated_sfn, "MAX_HISTORY_EVENTS", limit):
+        yield
+
+
+# Emulated seconds after the start at which a person stops the run: while the file system is being created
+# (it takes 7 minutes), and while the job runs (it starts about 12.5 minutes in and runs 10).
+STOP_WHILE_CREATING_AT = 120.0
+STOP_DURING_JOB_AT = 1080.0
+
+
+def _stop_at(emu: Emulation, started: StartedRun, seconds: float) -> None:
+    """StopExecution of ``started`` at emulated second ``started + seconds``, as a person would."""
+    backend = stepfunctions_parser_backends[emu.account_id][emu.region]
+
+    def stop(_at: float) -> None:
+        # As StopExecution does (emulation/sfn.py): the execution ends ABORTED where it is, at this emulated time.
+        execution = backend.describe_execution(started.execution_arn)
+        execution.stop(stop_date=emu.clock.now(), error="StoppedByOperator",
+                       cause="stopped from the console while the run was going")
+
+    emu.clock.schedule(started.started_at + seconds, stop, f"stop {started.execution_name}")
+
+
 def _execute(emu: Emulation, stack: EmulatedStack, entry: NamedScenario, definition: dict[str, Any],
              timeout_seconds: float) -> list[RunResult]:
     def start(execution_name: str) -> StartedRun:
         return start_workflow(definition, role_arn=stack.role_arn, name=stack.refs.state_machine_name,
-                              execution_name=execution_name, emulation=emu)
+                              execution_name=execution_name, emulation=emu,
+                              execution_input=dict(entry.execution_input) or None,
+                              execution_timeout_seconds=entry.execution_timeout_seconds)
+
+    if entry.runs in (ABORT_DURING_JOB, ABORT_WHILE_CREATING):
+        started = start("run-1")
+        _stop_at(emu, started, STOP_DURING_JOB_AT if entry.runs == ABORT_DURING_JOB else STOP_WHILE_CREATING_AT)
+        return [finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)]
 
     if entry.runs == SECOND_WHILE_FIRST_RUNS:
         emu.hold_waits()
@@ -291,15 +357,26 @@ def _says(result: RunResult) -> str:
     return result.cause or ""
 
 
+def _ended_without_cleanup(result: RunResult) -> bool:
+    """The run ended before its own Cleanup could run (stopped, timed out, or an error no Catch takes)."""
+    return result.status in ENDED_WITHOUT_CLEANUP or (result.error or "").startswith("States.")
+
+
 def rule_violations(emu: Emulation, stack: EmulatedStack, entry: NamedScenario, mode: str,
-                    reports: list[ExecutionReport]) -> list[str]:
+                    reports: list[ExecutionReport], cleanups: list[RunResult] | None = None,
+                    cleanup: RunCleanupStack | None = None) -> list[str]:
     """The rules every run keeps (``RULES``) that these executions broke, one line each."""
     problems: list[str] = []
+    cleanups = cleanups or []
     delete_lustre = _delete_lustre(entry, mode)
     for report in reports:
         result, who = report.result, report.name
-        if result.status not in ("SUCCEEDED", "FAILED"):
+        if result.status == "RUNNING" or (result.status not in ("SUCCEEDED", "FAILED")
+                                          and result.status != entry.expectation(mode).status):
             problems.append(f"{who}: ended {result.status} ({result.error})")
+        if _ended_without_cleanup(result) and not cleanups:
+            problems.append(f"{who}: ended {result.status} ({result.error}) without its cleanup, and no run "
+                            "cleanup followed")
         if result.status == "FAILED" and not (result.error and (result.cause or "").strip()):
             problems.append(f"{who}: failed without an Error and a Cause")
         left = report.leftovers
@@ -312,7 +389,13 @@ def rule_violations(emu: Emulation, stack: EmulatedStack, entry: NamedScenario, 
         problems.append(f"compute environment not back on its baseline: {left.compute_environment_launch_template}")
     if left.unfinished_jobs:
         problems.append(f"jobs not ended: {', '.join(left.unfinished_jobs)}")
-    problems += _file_system_rules(emu, reports, delete_lustre)
+    problems += _file_system_rules(emu, reports, delete_lustre, cleanups)
+    stopped = emu.batch.stopped_instances()
+    if stopped:
+        problems.append(f"instances left stopped (billing for their volumes): {', '.join(map(str, stopped))}")
+    for run in cleanups:
+        if run.status not in ("SUCCEEDED", "FAILED") or (run.status == "FAILED" and not (run.cause or "").strip()):
+            problems.append(f"run cleanup {run.execution_arn.rsplit(':', 1)[-1]} ended {run.status} ({run.error})")
     if len(reports) > 1:
         ahead = [r for r in reports if r.result.error != REFUSED]
         if len(ahead) > 1:
@@ -323,7 +406,8 @@ def rule_violations(emu: Emulation, stack: EmulatedStack, entry: NamedScenario, 
     return problems
 
 
-def _file_system_rules(emu: Emulation, reports: list[ExecutionReport], delete_lustre: bool) -> list[str]:
+def _file_system_rules(emu: Emulation, reports: list[ExecutionReport], delete_lustre: bool,
+                       cleanups: list[RunResult]) -> list[str]:
     problems: list[str] = []
     left = dict(reports[0].leftovers.file_systems)
     owners = {r.file_system_id: r for r in reports if r.file_system_id}
@@ -332,12 +416,12 @@ def _file_system_rules(emu: Emulation, reports: list[ExecutionReport], delete_lu
         if owner is None:
             problems.append(f"file system {fs_id} left, made by no run of this scenario")
             continue
-        says = _says(owner.result)
+        says = _says(owner.result) + " ".join(_says(c) for c in cleanups)
         if not delete_lustre:
             if "deleteLustre=false" not in says:
                 problems.append(f"file system {fs_id} kept (deleteLustre=false) but the run does not say so")
             continue
-        if owner.result.status != "FAILED" or fs_id not in says or "kept" not in says:
+        if (owner.result.status == "SUCCEEDED" and not cleanups) or fs_id not in says or "kept" not in says:
             problems.append(f"file system {fs_id} left and the run's Cause does not say it was kept")
         elif DELETE_REFUSED in says:
             continue  # AWS refused to delete it (for hours): nothing more the run could do than say so
@@ -372,10 +456,10 @@ def _unsafe_files(emu: Emulation, report: ExecutionReport, fs_id: str) -> list[s
 
 
 def expectation_mismatches(emu: Emulation, entry: NamedScenario, mode: str,
-                           reports: list[ExecutionReport]) -> list[str]:
+                           reports: list[ExecutionReport], cleanups: list[RunResult] | None = None) -> list[str]:
     """How the executions differ from the scenario's expectation, one line each."""
     expected = entry.expectation(mode)
-    problems: list[str] = []
+    problems: list[str] = _run_cleanup_mismatches(expected, cleanups or [])
     if entry.runs == SECOND_WHILE_FIRST_RUNS:
         first, second = reports
         if second.result.error != REFUSED:
@@ -390,6 +474,19 @@ def expectation_mismatches(emu: Emulation, entry: NamedScenario, mode: str,
                 problems += _single_mismatches(expected, report, f"{report.name}: ")
         return problems
     return _single_mismatches(expected, reports[0])
+
+
+def _run_cleanup_mismatches(expected: Expected, cleanups: list[RunResult]) -> list[str]:
+    got = [c.status + (f": {c.error}" if c.error else "") for c in cleanups]
+    if expected.run_cleanup is None:
+        return [f"run cleanup ran ({', '.join(got)}), expected none"] if cleanups else []
+    if not expected.run_cleanup:
+        return []
+    problems = [] if got == [expected.run_cleanup] else [f"run cleanup: expected {expected.run_cleanup}, got "
+                                                         f"{', '.join(got) or 'none'}"]
+    says = " ".join(_says(c) for c in cleanups)
+    problems += [f"run cleanup lacks {text!r}" for text in expected.run_cleanup_says if text not in says]
+    return problems
 
 
 def _single_mismatches(expected: Expected, report: ExecutionReport, who: str = "") -> list[str]:

@@ -36,6 +36,7 @@ LAMBDA_FILES = {
     "extract_parameters": {"extract_parameters.py": "lambda/extract_parameters.py", "parameters.py": "parameters.py"},
     "check_metrics": {"check_metrics.py": "lambda/check_metrics.py"},
     "summarize_job": {"summarize_job.py": "lambda/summarize_job.py"},
+    "find_run_resources": {"find_run_resources.py": "lambda/find_run_resources.py"},
 }
 
 
@@ -198,9 +199,64 @@ def put_role_policy(emu: Emulation, role_arn: str, name: str, document: dict[str
 
 
 def attach_workflow_policy(emu: Emulation, stack: EmulatedStack, definition: dict[str, Any], *,
-                           role_arn: str | None = None) -> dict[str, Any]:
+                           role_arn: str | None = None, document: dict[str, Any] | None = None) -> dict[str, Any]:
     """Give the state machine role (or ``role_arn``, e.g. the run-cleanup machine's) the policy derived from
-    ``definition`` (``asl.iam.state_machine_policy``), replacing the previous one; returns the document."""
-    document = asl_iam.state_machine_policy(stack.refs, definition)
+    ``definition`` (``asl.iam.state_machine_policy``), or ``document``, replacing the previous one; returns it."""
+    document = document if document is not None else asl_iam.state_machine_policy(stack.refs, definition)
     put_role_policy(emu, role_arn or stack.role_arn, "workflow", document)
     return document
+
+
+@dataclass(frozen=True)
+class RunCleanupStack:
+    """The run-cleanup state machine, its function, and the EventBridge rule that starts it."""
+
+    state_machine_arn: str
+    role_arn: str
+    find_run_resources_function_arn: str
+    rule_name: str
+    definition: dict[str, Any]
+
+
+def setup_run_cleanup(emu: Emulation, stack: EmulatedStack) -> RunCleanupStack:
+    """Deploy what ``components/run_cleanup.py`` deploys: the FindRunResources function (and its role), the
+    run-cleanup state machine (and its role, policy derived from its definition), and the EventBridge rule on
+    the workflow's abnormal ends with its target (and the target's role, allowed only to start it)."""
+    from asl.run_cleanup import (
+        build_run_cleanup,
+        run_cleanup_state_machine_name,
+        start_run_cleanup_policy,
+        status_change_event_pattern,
+    )
+
+    refs, region = stack.refs, emu.region
+    iam, lam = boto3.client("iam", region_name=region), boto3.client("lambda", region_name=region)
+    sfn, events = boto3.client("stepfunctions", region_name=region), boto3.client("events", region_name=region)
+    prefix = f"{refs.name_prefix}-{refs.stack}"
+
+    def role(name: str, service: str) -> str:
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+        return iam.create_role(RoleName=f"{prefix}-{name}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+    function_role = role("find-run-resources", "lambda.amazonaws.com")
+    put_role_policy(emu, function_role, "handler", asl_iam.lambda_policy(refs, "find_run_resources"))
+    function_arn = lam.create_function(
+        FunctionName=f"{prefix}-find-run-resources", Runtime="python3.12", Role=function_role,
+        Handler="find_run_resources.handler", Code={"ZipFile": _zip(LAMBDA_FILES["find_run_resources"])},
+        Timeout=300,
+    )["FunctionArn"]
+    definition = build_run_cleanup(refs, find_run_resources_function_arn=function_arn,
+                                   extract_parameters_function_arn=refs.extract_parameters_function_arn)
+    machine_role = role("run-cleanup", "states.amazonaws.com")
+    attach_workflow_policy(emu, stack, definition, role_arn=machine_role)
+    machine_arn = sfn.create_state_machine(
+        name=run_cleanup_state_machine_name(refs.name_prefix, refs.stack), definition=json.dumps(definition),
+        roleArn=machine_role)["stateMachineArn"]
+    workflow_arn = f"arn:aws:states:{region}:{emu.account_id}:stateMachine:{refs.state_machine_name}"
+    target_role = role("run-cleanup-events", "events.amazonaws.com")
+    put_role_policy(emu, target_role, "start-run-cleanup", start_run_cleanup_policy(machine_arn))
+    rule = f"{prefix}-run-ended-without-cleanup"
+    events.put_rule(Name=rule, EventPattern=json.dumps(status_change_event_pattern(workflow_arn)))
+    events.put_targets(Rule=rule, Targets=[{"Id": "run-cleanup", "Arn": machine_arn, "RoleArn": target_role}])
+    return RunCleanupStack(machine_arn, machine_role, function_arn, rule, definition)

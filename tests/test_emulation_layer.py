@@ -427,6 +427,7 @@ def test_retry_intervals_advance_the_emulated_clock():
                                      "MaxAttempts": 2, "BackoffRate": 2.0}], Catch=CATCH_ALL),
         **DONE}}
     with Emulation() as emu:
+        emu.iam.enforce = False  # made-up definitions and roles: IAM is test_emulation_iam.py's
         result = run(definition)
         assert result.calls == {"fsx:describeFileSystems": 3}
         assert emu.now() == 300  # 100 + 200
@@ -447,7 +448,8 @@ def test_aws_sdk_errors_are_named_as_step_functions_names_them():
         "Done": {"Type": "Pass", "End": True},
     }}
     faults = [Fault("fsx:describeFileSystems", "ThrottlingException", "Rate exceeded")]
-    with Emulation(Scenario(faults=faults)):
+    with Emulation(Scenario(faults=faults)) as emu:
+        emu.iam.enforce = False  # made-up definitions and roles: IAM is test_emulation_iam.py's
         result = run(definition)
         names = {k: result.output[k]["Error"] for k in ("fsx", "task", "batch", "throttled")}
         assert names == {
@@ -472,7 +474,8 @@ def test_aws_sdk_tasks_take_pascal_case_members_and_return_step_functions_casing
                                                          "ResourceRequirements[0].Value"},
                                ResultPath="$.described"),
         **DONE}}
-    with Emulation():
+    with Emulation() as emu:
+        emu.iam.enforce = False  # made-up definitions and roles: IAM is test_emulation_iam.py's
         result = run(definition)
         assert result.status == "SUCCEEDED", result.cause
         assert set(result.output["registered"]) == {"JobDefinitionArn", "JobDefinitionName", "Revision"}
@@ -493,6 +496,7 @@ def test_states_all_does_not_catch_a_runtime_error():
 
 def test_runner_reports_calls_timeline_leftovers_and_lustre_lifetime():
     with Emulation() as emu:
+        emu.iam.enforce = False  # made-up definitions and roles: IAM is test_emulation_iam.py's
         stack = setup_stack(emu, "taskexport")
         fs_id = client("fsx").create_file_system(
             FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[stack.refs.subnet_id],
@@ -528,6 +532,7 @@ def test_held_waits_keep_an_execution_running_while_another_starts():
         "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Done"},
         **DONE}}
     with Emulation() as emu:
+        emu.iam.enforce = False  # made-up definitions and roles: IAM is test_emulation_iam.py's
         emu.hold_waits()
         first = start_workflow(definition, role_arn=ROLE, name="probe", execution_name="first")
         deadline = time.monotonic() + 10

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from asl.states import all_states
 from emulation.catalogue import SCENARIOS, cases
 from emulation.catalogue_run import run_scenario
 from parameters import AUTO_EXPORT, TASK_EXPORT
@@ -76,7 +77,117 @@ def test_the_expectation_catches_a_file_system_kept_without_a_reason():
     def never_delete(states: dict[str, Any]) -> None:
         states["ShouldDeleteLustre"]["Default"] = "Finish"
 
-    result = run_scenario("success", TASK_EXPORT, transform=_broken(never_delete))
+    # (Without the run cleanup, which would delete a file system whose data is safe after the run fails.)
+    result = run_scenario("success", TASK_EXPORT, transform=_broken(never_delete), with_run_cleanup=False)
     assert not result.passed
     assert any("left and the run's Cause does not say it was kept" in v for v in result.violations)
     assert any("kept, expected deleted" in m for m in result.mismatches)
+
+
+# --- Each AWS rule the emulation enforces fails the workflow as it was before its fix (issue 7) -------------
+# The scenario of the same name passes with the fix (test_scenario_ends_as_expected_and_keeps_every_rule).
+
+
+def _nested(change: Any):
+    """A transform that changes states anywhere in the definition, Parallel branches included."""
+    def transform(definition: dict[str, Any]) -> dict[str, Any]:
+        changed = copy.deepcopy(definition)
+        change(all_states(changed))
+        return changed
+    return transform
+
+
+def _without_s3(policy: dict[str, Any]) -> dict[str, Any]:
+    """The state machine's policy as the first build made it: no S3 permission at all."""
+    statements = [s for s in policy["Statement"]
+                  if not any(str(a).startswith("s3:") for a in (s["Action"] if isinstance(s["Action"], list)
+                                                                 else [s["Action"]]))]
+    assert len(statements) < len(policy["Statement"]), "the fixed policy grants S3 access"
+    return {**policy, "Statement": statements}
+
+
+@pytest.mark.parametrize("mode", [TASK_EXPORT, AUTO_EXPORT])
+def test_without_s3_access_fsx_refuses_the_association_as_it_would_on_aws(mode):
+    result = run_scenario("success", mode, policy_transform=_without_s3)
+    assert result.got == "FAILED: CreateDataRepositoryAssociationFailed", result.got
+    assert "unable to validate access to the S3 bucket" in (result.cause or "")
+    assert not result.leftovers, result.leftovers  # the run still cleaned up after itself
+
+
+def test_a_run_that_hits_the_history_limit_leaves_its_file_system_without_the_run_cleanup():
+    result = run_scenario("history-limit", TASK_EXPORT, with_run_cleanup=False)
+    assert result.error == "States.Runtime"
+    assert any("without its cleanup, and no run cleanup followed" in v for v in result.violations)
+    assert any(line.startswith("file system ") for line in result.leftovers)
+
+
+def test_a_runtime_error_skips_cleanup_and_the_run_cleanup_undoes_it():
+    def read_past_the_result(states: dict[str, Any]) -> None:  # [1] of a one-element list: States.Runtime
+        states["CheckFileSystemStatus"]["ResultSelector"]["Lifecycle.$"] = "$.FileSystems[1].Lifecycle"
+
+    broken = run_scenario("success", TASK_EXPORT, transform=_nested(read_past_the_result), with_run_cleanup=False)
+    assert broken.error == "States.Runtime" and any(line.startswith("file system ") for line in broken.leftovers)
+    cleaned = run_scenario("success", TASK_EXPORT, transform=_nested(read_past_the_result))
+    assert cleaned.error == "States.Runtime"
+    assert [c.status for c in cleaned.run_cleanups] == ["SUCCEEDED"] and not cleaned.leftovers, cleaned.leftovers
+    assert not cleaned.violations, cleaned.violations
+
+
+def test_an_aborted_run_leaves_its_resources_without_the_run_cleanup():
+    result = run_scenario("aborted-during-job", TASK_EXPORT, with_run_cleanup=False)
+    assert result.status == "ABORTED"
+    assert any("without its cleanup" in v for v in result.violations)
+    assert any(line.startswith("file system ") for line in result.leftovers)
+
+
+def test_without_the_compute_environment_wait_an_invalid_environment_costs_the_runnable_timeout():
+    def submit_without_waiting(states: dict[str, Any]) -> None:
+        for name in ("UpdateComputeEnvironment", "UpdateComputeEnvironmentWithoutWarming"):
+            states[name]["Next"] = "CreateJobDefinition"
+
+    before = run_scenario("compute-environment-invalid", TASK_EXPORT, transform=_nested(submit_without_waiting))
+    after = run_scenario("compute-environment-invalid", TASK_EXPORT)
+    assert before.error != "ComputeEnvironmentInvalid" and not before.passed
+    assert after.passed and after.error == "ComputeEnvironmentInvalid"
+    assert after.emulated_seconds < before.emulated_seconds
+
+
+def test_without_the_watchdog_a_job_stuck_runnable_bills_until_the_job_timeout():
+    def no_watchdog(states: dict[str, Any]) -> None:
+        states["StartRunnablePolls"].clear()
+        states["StartRunnablePolls"].update({"Type": "Succeed"})
+
+    before = run_scenario("no-capacity", TASK_EXPORT, transform=_nested(no_watchdog))
+    after = run_scenario("no-capacity", TASK_EXPORT)
+    assert not before.passed and before.error == "JobTimedOut", before.got  # terminated at jobTimeoutMinutes
+    assert after.passed
+    assert before.emulated_seconds > 24 * 3600 > 3600 > after.emulated_seconds
+
+
+def test_a_host_that_fails_its_mount_is_stopped_not_terminated_without_the_shutdown_behaviour():
+    def default_shutdown(states: dict[str, Any]) -> None:
+        del states["CreateLaunchTemplate"]["Parameters"]["LaunchTemplateData"]["InstanceInitiatedShutdownBehavior"]
+
+    result = run_scenario("mount-fails", TASK_EXPORT, transform=_nested(default_shutdown))
+    assert any("instances left stopped" in v for v in result.violations), result.violations
+
+
+def test_counting_quiet_metrics_as_drained_deletes_files_that_are_not_in_s3():
+    def quiet_means_drained(states: dict[str, Any]) -> None:  # the first build's rule
+        for rule in states["IsExportDone"]["Choices"]:
+            if rule.get("Variable") == "$.metrics.fallback":
+                rule["Next"] = "MarkDataSafe"
+
+    result = run_scenario("no-metrics-slow-export", AUTO_EXPORT, transform=_nested(quiet_means_drained))
+    assert any("accepted while" in v and "not in S3" in v for v in result.violations), result.violations
+
+
+@pytest.mark.parametrize(("prefix", "suffix"), [("Fsx", True), ("fsx", True), ("FSx", False)])
+def test_branches_on_error_names_hold_whatever_the_fsx_prefix_spelling(prefix, suffix):
+    """CreateDataRepositoryTask refused while the import runs (DataRepositoryTaskExecuting), then DeleteFileSystem
+    refused while a task runs (BadRequest): both branches hold under each spelling AWS might use."""
+    from emulation import error_names
+
+    with error_names.spelling(prefix, exception_suffix=suffix):
+        result = run_scenario("import-running-at-export", TASK_EXPORT)
+    assert result.passed, result.problems
