@@ -15,6 +15,15 @@ Run operations (``start_run``, ``follow_run``, ``wait_for_run``, ``run``, ``list
 runtime parameters (``read_parameters``, ``update_parameters``) use boto3 against the resources named
 by the stack outputs (from Pulumi, or from a ``pulumi stack output --json`` file: ``outputs_file``).
 
+Per-run overrides (docs/workflow-v2.md, "Execution input"): ``start_run`` and ``run`` take
+``overrides``, a mapping with any of the keys ``command`` (list of strings), ``environment`` (name ->
+value), ``vcpus``, ``memory`` (MiB), ``imageTag``, ``arraySize``, ``warmComputeCapacity``; they become
+the execution input, checked first by ``parameters.validate_overrides`` exactly as the workflow's
+ExtractParameters checks them (a refused one raises ``ParameterError`` and starts nothing):
+
+    automation.run("taskexport", overrides={"command": ["python", "sim.py", "--steps", "10"],
+                                            "environment": {"STEPS": "10"}, "vcpus": 4, "memory": 8192})
+
 Every function raises an ``AutomationError`` subclass (or ``parameters.ParameterError`` for a refused
 value) whose message is one line saying what was wrong and what is accepted; nothing is printed.
 The repository is the directory of this file; ``BATCH_LUSTRE_PROJECT_DIR`` points at another checkout.
@@ -46,6 +55,7 @@ from parameters import (
     ParameterError,
     check_execution_name,
     parameters_for,
+    validate_overrides,
     validate_runtime,
     validate_value,
 )
@@ -476,11 +486,46 @@ def running_executions(state_machine_arn: str, sfn: Any) -> list[dict[str, Any]]
                                maxResults=100).get("executions", [])
 
 
+def compute_environment_max_vcpus(
+    stack: str, stack_outputs: Mapping[str, Any], *, batch: Any | None = None, work_dir: Path = ROOT,
+) -> int:
+    """maxvCpus of the stack's compute environment: the bound ExtractParameters checks ``vcpus`` against.
+
+    Read from the deployed compute environment (stack output ``computeEnvironment``), which the stack
+    deploys with the same value it gives ExtractParameters; from ``Pulumi.<stack>.yaml`` when that
+    output is missing.
+    """
+    name = stack_outputs.get("computeEnvironment")
+    if isinstance(name, str) and name:
+        batch = batch or aws_client("batch", region_of(str(stack_outputs.get("stateMachineArn", ""))))
+        for env in batch.describe_compute_environments(computeEnvironments=[name]).get("computeEnvironments", []):
+            found = (env.get("computeResources") or {}).get("maxvCpus")
+            if isinstance(found, int):
+                return found
+    return int(stack_settings(stack, work_dir)["computeEnvironmentMaxvCpus"])
+
+
+def run_input(overrides: Mapping[str, Any] | None, max_vcpus: int) -> dict[str, Any]:
+    """The execution input for per-run ``overrides``: the given keys, typed, as ExtractParameters accepts them.
+
+    ``ParameterError`` (one line: key, value, what is accepted) for anything ExtractParameters would refuse.
+    """
+    return validate_overrides({} if overrides is None else overrides, max_vcpus)
+
+
 def start_run(
     stack: str, *, stack_outputs: Mapping[str, Any] | None = None, outputs_file: Path | None = None,
-    name: str | None = None, sfn: Any | None = None, work_dir: Path = ROOT,
+    name: str | None = None, sfn: Any | None = None, overrides: Mapping[str, Any] | None = None,
+    max_vcpus: int | None = None, batch: Any | None = None, work_dir: Path = ROOT,
 ) -> RunHandle:
     """Start a run of the stack's state machine, unless one is RUNNING (``RunRefused``).
+
+    ``overrides``: per-run overrides (keys ``command``, ``environment``, ``vcpus``, ``memory``, ``imageTag``,
+    ``arraySize``, ``warmComputeCapacity``; see the module docstring), sent as the execution input. They are
+    checked first, with ``parameters.validate_overrides`` as ExtractParameters checks them, against
+    ``max_vcpus`` (default: the deployed compute environment's maxvCpus, ``compute_environment_max_vcpus``,
+    read with ``batch``): a refused one raises ``ParameterError`` and nothing is started. None or ``{}``
+    sends ``{}``: the secret's values apply.
 
     The state machine refuses a concurrent run itself too (ConcurrentRunRefused); this check
     refuses it before an execution is even created.
@@ -489,13 +534,19 @@ def start_run(
     machine = required_output(found, "stateMachineArn", stack)
     name = name or new_run_name()
     check_execution_name(name)
+    execution_input: dict[str, Any] = {}
+    if overrides is not None and not (isinstance(overrides, Mapping) and not overrides):
+        if max_vcpus is None:
+            max_vcpus = compute_environment_max_vcpus(stack, found, batch=batch, work_dir=work_dir)
+        execution_input = run_input(overrides, max_vcpus)
     sfn = sfn or aws_client("stepfunctions", region_of(machine))
     running = running_executions(machine, sfn)
     if running:
         names = ", ".join(e["name"] for e in running)
         raise RunRefused(f"run refused: run {names} of stack {stack} is RUNNING and runs share the compute "
                          f"environment; wait for it to end (batch-lustre status {stack})")
-    arn = sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name=name,
+                              input=json.dumps(execution_input, sort_keys=True))["executionArn"]
     return RunHandle(name=name, execution_arn=arn, state_machine_arn=machine)
 
 
@@ -629,11 +680,12 @@ def wait_for_run(
 def run(
     stack: str, *, stack_outputs: Mapping[str, Any] | None = None, outputs_file: Path | None = None,
     name: str | None = None, sfn: Any | None = None, on_event: Callable[[RunEvent, RunOutcome], Any] | None = None,
-    poll_seconds: float = 5.0, timeout_seconds: float | None = None, work_dir: Path = ROOT,
+    poll_seconds: float = 5.0, timeout_seconds: float | None = None, overrides: Mapping[str, Any] | None = None,
+    work_dir: Path = ROOT,
 ) -> RunOutcome:
-    """Start a run and wait for it: ``start_run`` then ``wait_for_run``."""
+    """Start a run and wait for it: ``start_run`` (with its per-run ``overrides``) then ``wait_for_run``."""
     handle = start_run(stack, stack_outputs=stack_outputs, outputs_file=outputs_file, name=name, sfn=sfn,
-                       work_dir=work_dir)
+                       overrides=overrides, work_dir=work_dir)
     return wait_for_run(handle.execution_arn, sfn=sfn, on_event=on_event, poll_seconds=poll_seconds,
                         timeout_seconds=timeout_seconds)
 

@@ -267,7 +267,7 @@ def denial_message(principal: str, action: str, resource: str, *, explicit: bool
 
 @cache
 def _exceptions(service: str) -> Any:
-    model = botocore.session.get_session().get_service_model(service)
+    model = _service_model(service)
     return ClientExceptionsFactory().create_client_exceptions(model)
 
 
@@ -731,9 +731,16 @@ def authorize_call(emu: Any, role_arn: str, service: str, operation: str, parame
             authorizer.service_linked_roles.add(check.resource)
 
 
+@cache
+def _service_model(service: str) -> Any:
+    """botocore's model of ``service``, loaded once per process (loading it costs tens of milliseconds)."""
+    return botocore.session.get_session().get_service_model(service)
+
+
+@cache
 def _operation(service: str, action: str) -> str:
     """The botocore operation of an ASL action (``describeFileSystems`` -> ``DescribeFileSystems``)."""
-    model = botocore.session.get_session().get_service_model(service)
+    model = _service_model(service)
     for name in model.operation_names:
         if name.lower() == action.lower():
             return str(name)

@@ -100,6 +100,7 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401  (imports every ASL component)
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
 from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
@@ -230,6 +231,7 @@ def install(
     _install_payload_limit(stack)
     _install_execution_timeout(stack, clock_for)
     _install_stop_execution(stack, clock_for)
+    _install_parse_cache(stack)
 
     def normalise_parameters(self: StateTaskServiceAwsSdk, parameters: dict, *args: Any, **kwargs: Any) -> None:
         service, action = self.resource.api_name, self.resource.api_action
@@ -586,3 +588,22 @@ def _install_stop_execution(stack: ExitStack, clock_for: Callable[[], EmulatedCl
 def _status(execution: Any) -> str:
     status = execution.exec_status
     return str(getattr(status, "value", status))
+
+
+_PARSED: dict[str, Any] = {}
+
+
+def _install_parse_cache(stack: ExitStack) -> None:
+    """Parse each definition once per process: moto parses it (ANTLR, about 2 s for this project's definitions) on
+    create, on update, for static analysis and for every execution. The parsed program holds no execution's
+    state (that lives in the execution's Environment), so executions share it."""
+    original = AmazonStateLanguageParser.parse
+
+    def parse(definition: str) -> Any:
+        if definition not in _PARSED:
+            if len(_PARSED) > 32:
+                _PARSED.clear()
+            _PARSED[definition] = original(definition)
+        return _PARSED[definition]
+
+    stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))
