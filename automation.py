@@ -516,7 +516,7 @@ def run_input(overrides: Mapping[str, Any] | None, max_vcpus: int) -> dict[str, 
 def start_run(
     stack: str, *, stack_outputs: Mapping[str, Any] | None = None, outputs_file: Path | None = None,
     name: str | None = None, sfn: Any | None = None, overrides: Mapping[str, Any] | None = None,
-    max_vcpus: int | None = None, batch: Any | None = None, work_dir: Path = ROOT,
+    max_vcpus: int | None = None, batch: Any | None = None, check_overrides: bool = True, work_dir: Path = ROOT,
 ) -> RunHandle:
     """Start a run of the stack's state machine, unless one is RUNNING (``RunRefused``).
 
@@ -525,7 +525,8 @@ def start_run(
     checked first, with ``parameters.validate_overrides`` as ExtractParameters checks them, against
     ``max_vcpus`` (default: the deployed compute environment's maxvCpus, ``compute_environment_max_vcpus``,
     read with ``batch``): a refused one raises ``ParameterError`` and nothing is started. None or ``{}``
-    sends ``{}``: the secret's values apply.
+    sends ``{}``: the secret's values apply. ``check_overrides=False`` sends them unchecked, to see the
+    workflow refuse them itself (the demo's scenarios of a bad input).
 
     The state machine refuses a concurrent run itself too (ConcurrentRunRefused); this check
     refuses it before an execution is even created.
@@ -534,8 +535,10 @@ def start_run(
     machine = required_output(found, "stateMachineArn", stack)
     name = name or new_run_name()
     check_execution_name(name)
-    execution_input: dict[str, Any] = {}
-    if overrides is not None and not (isinstance(overrides, Mapping) and not overrides):
+    execution_input: Any = {}
+    if not check_overrides:
+        execution_input = {} if overrides is None else overrides
+    elif overrides is not None and not (isinstance(overrides, Mapping) and not overrides):
         if max_vcpus is None:
             max_vcpus = compute_environment_max_vcpus(stack, found, batch=batch, work_dir=work_dir)
         execution_input = run_input(overrides, max_vcpus)
@@ -546,7 +549,7 @@ def start_run(
         raise RunRefused(f"run refused: run {names} of stack {stack} is RUNNING and runs share the compute "
                          f"environment; wait for it to end (batch-lustre status {stack})")
     arn = sfn.start_execution(stateMachineArn=machine, name=name,
-                              input=json.dumps(execution_input, sort_keys=True))["executionArn"]
+                              input=json.dumps(dict(execution_input), sort_keys=True))["executionArn"]
     return RunHandle(name=name, execution_arn=arn, state_machine_arn=machine)
 
 
@@ -735,6 +738,40 @@ def list_runs(state_machine_arn: str, *, sfn: Any | None = None, region: str | N
         runs.append(RunSummary(execution["name"], execution["executionArn"], execution["status"],
                                execution.get("startDate"), execution.get("stopDate"), error))
     return runs
+
+
+def execution_input(execution_arn: str, sfn: Any) -> Any:
+    """The input an execution was started with (from its ExecutionStarted event), parsed; None if unreadable."""
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1)["events"]
+    # The oldest event (moto ignores maxResults: it answers every event, oldest first).
+    first = min(events, key=lambda e: e["id"]) if events else None
+    if first is None or first["type"] != "ExecutionStarted":
+        return None
+    try:
+        return json.loads(first.get("executionStartedEventDetails", {}).get("input") or "null")
+    except ValueError:
+        return None
+
+
+def run_cleanup_of(run_name: str, run_cleanup_state_machine_arn: str, *, sfn: Any | None = None,
+                   since: dt.datetime | None = None) -> dict[str, Any] | None:
+    """The run-cleanup execution EventBridge started after run ``run_name`` ended without success, or None (yet).
+
+    The stack's rule hands the run's "Step Functions Execution Status Change" event to the run-cleanup state
+    machine (stack output ``runCleanupStateMachineArn``) as its input: ``detail.name`` is the run's name.
+    Executions started before ``since`` (a minute of clock skew allowed) are not looked at.
+    """
+    sfn = sfn or aws_client("stepfunctions", region_of(run_cleanup_state_machine_arn))
+    floor = None if since is None else since - dt.timedelta(minutes=1)
+    found = [e for e in iter_executions(run_cleanup_state_machine_arn, sfn)
+             if floor is None or e.get("startDate") is None or e["startDate"] >= floor]
+    found.sort(key=lambda e: e.get("startDate") or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
+    for execution in found:
+        event = execution_input(execution["executionArn"], sfn)
+        detail = event.get("detail") if isinstance(event, dict) else None
+        if isinstance(detail, dict) and detail.get("name") == run_name:
+            return execution
+    return None
 
 
 def run_error(execution_arn: str, sfn: Any) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import demo, graph, params, runs, scenario_commands, stack_commands, sweep
+from cli import acceptance, demo, graph, params, runs, scenario_commands, stack_commands, sweep
 
 app = typer.Typer(
     name="batch-lustre",
@@ -22,6 +22,7 @@ app = typer.Typer(
 stack_commands.register(app)
 app.add_typer(params.app, name="params")
 runs.register(app)
+acceptance.register(app)
 sweep.register(app)
 graph.register(app)
 demo.register(app)

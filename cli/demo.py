@@ -7,7 +7,9 @@ what the run left behind (nothing, when it went well) and the run's figures on t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
@@ -19,6 +21,17 @@ from rich.table import Table
 import automation
 from asl import build_definition
 from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, PollOption, clock, console, fail, one_line_errors
+from cli.overrides import (
+    ArraySizeOption,
+    CommandOption,
+    EnvOption,
+    ImageTagOption,
+    MemoryOption,
+    VcpusOption,
+    WarmOption,
+    describe,
+    from_flags,
+)
 from cli.progress import follow_and_report
 from emulation.environment import offline_environment
 from parameters import MODES, check_mode
@@ -37,19 +50,25 @@ def catalogue() -> ModuleType:
     return module
 
 
+# maxvCpus of the emulated compute environment (emulation.stack.setup_stack's default, and its MAX_VCPUS).
+EMULATED_MAX_VCPUS = 256
+
+
 def deploy_emulated(emu: Any, mode: str, *, stack: str | None = None,
                     runtime_params: Mapping[str, Any] | None = None,
-                    secret_string: str | None = None) -> tuple[Any, dict[str, str]]:
+                    secret_string: str | None = None, run_cleanup: bool = False) -> tuple[Any, dict[str, str]]:
     """What `pulumi up` makes, in the emulation ``emu``: the stack's resources and its state machine.
 
     Returns the ``emulation.EmulatedStack`` and the stack outputs, as ``stack.py`` exports them.
-    ``secret_string`` replaces the secret's whole text (a broken secret).
+    ``secret_string`` replaces the secret's whole text (a broken secret). ``run_cleanup``: also the
+    run-cleanup state machine and the EventBridge rule that starts it after a run that did not succeed
+    (output ``runCleanupStateMachineArn``); its deliveries happen when the emulated clock moves.
     """
     from emulation import setup_stack
 
     stack_name = stack or mode
     emulated = setup_stack(emu, mode, stack=stack_name, runtime_params=dict(runtime_params or {}),
-                           secret_string=secret_string)
+                           secret_string=secret_string, max_vcpus=EMULATED_MAX_VCPUS)
     refs = emulated.refs
     sfn = automation.aws_client("stepfunctions", emu.region)
     machine = sfn.create_state_machine(name=refs.state_machine_name, roleArn=emulated.role_arn,
@@ -57,6 +76,10 @@ def deploy_emulated(emu: Any, mode: str, *, stack: str | None = None,
     outputs = {"mode": mode, "stateMachineArn": machine, "secretName": emulated.secret_name,
                "bucketName": refs.bucket_name, "computeEnvironment": emulated.compute_environment_name,
                "jobQueue": refs.job_queue_arn.rsplit("/", 1)[-1]}
+    if run_cleanup:
+        from emulation.stack import setup_run_cleanup
+
+        outputs["runCleanupStateMachineArn"] = setup_run_cleanup(emu, emulated).state_machine_arn
     return emulated, outputs
 
 
@@ -85,6 +108,82 @@ def _emulation(chosen: NamedScenario, region: str) -> Iterator[Any]:
         yield emu
 
 
+class SteppedEmulatedTime:
+    """A clock for a command that polls a stack deployed in the emulation (``acceptance --emulated``).
+
+    ``now`` is the emulated time. Wait states are held (``Emulation.hold_waits``) but during a pause, which lets
+    the executions go on for a moment of real time and holds them again: whoever polls sees each run between two
+    Waits, as one polling a real run sees it, however fast emulated time runs. A pause then delivers the due
+    EventBridge events (the run-cleanup state machine starts), and when no execution runs, lets ``seconds`` of
+    emulated time pass, as waiting does. Bounded by ``real_limit_seconds`` of real time (``AutomationError``).
+    """
+
+    STEP_SECONDS = 0.05
+
+    def __init__(self, emu: Any, real_limit_seconds: float = 300.0) -> None:
+        self.emu = emu
+        self.deadline = time.monotonic() + real_limit_seconds
+        self.real_limit_seconds = real_limit_seconds
+        emu.hold_waits()
+
+    def now(self) -> dt.datetime:
+        return self.emu.clock.now()
+
+    def pause(self, seconds: float) -> None:
+        if time.monotonic() > self.deadline:
+            raise automation.AutomationError(f"the emulated runs did not end within {self.real_limit_seconds} real "
+                                             "seconds")
+        self.emu.release_waits()
+        time.sleep(self.STEP_SECONDS)
+        self.emu.hold_waits()
+        self.emu.events.flush()
+        if not self.running():
+            self.emu.advance(seconds)
+
+    def running(self) -> list[str]:
+        """ARNs of the RUNNING executions of every state machine."""
+        sfn = automation.aws_client("stepfunctions", self.emu.region)
+        return [e["executionArn"] for m in sfn.list_state_machines()["stateMachines"]
+                for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"], statusFilter="RUNNING")["executions"]]
+
+    def close(self) -> None:
+        """Let every held execution go, and stop those still RUNNING: nothing runs on after the emulation."""
+        self.emu.release_waits()
+        sfn = automation.aws_client("stepfunctions", self.emu.region)
+        for arn in self.running():
+            sfn.stop_execution(executionArn=arn, error="EmulationOver", cause="the command ended")
+
+
+@contextmanager
+def emulated_account(stack: str, scenario: str, *, files: Mapping[str, bytes] | None = None,
+                     runtime_params: Mapping[str, Any] | None = None) -> Iterator[tuple[dict[str, str], Any, str]]:
+    """Stack ``stack`` deployed in an emulated AWS, for a command that works on a deployed stack.
+
+    The mode is the stack's (``Pulumi.<stack>.yaml``); the emulated AWS does what ``scenario`` says, its job
+    writing ``files`` (relative to /scratch) when given; the secret holds the mode's defaults, then
+    ``runtime_params``, then the scenario's own; the run-cleanup state machine is deployed. Yields the stack
+    outputs, a ``SteppedEmulatedTime`` and the region; the AWS clients of the region reach the emulation.
+    """
+    mode = automation.stack_settings(stack).mode
+    chosen = choose(scenario, mode)
+    behaviour = chosen.scenario()
+    if files is not None:
+        behaviour.batch.files = dict(files)
+    region = "us-east-1"
+    with offline_environment(region):
+        from emulation import Emulation
+
+        with Emulation(behaviour, region=region) as emu:
+            _, outputs = deploy_emulated(emu, mode, stack=stack,
+                                         runtime_params={**(runtime_params or {}), **chosen.runtime_params},
+                                         secret_string=chosen.secret_string(mode), run_cleanup=True)
+            clock = SteppedEmulatedTime(emu)
+            try:
+                yield outputs, clock, region
+            finally:
+                clock.close()
+
+
 def show_scenarios() -> None:
     found = catalogue()
     table = Table(title="emulation scenarios (demo --scenario NAME)", title_justify="left")
@@ -107,17 +206,34 @@ def demo(
     poll_seconds: PollOption = 0.05,
     timeout_seconds: Annotated[float, typer.Option("--timeout-seconds", min=1.0,
                                                    help="Real seconds to wait for the run.")] = 300.0,
+    command: CommandOption = None,
+    env: EnvOption = None,
+    vcpus: VcpusOption = None,
+    memory: MemoryOption = None,
+    image_tag: ImageTagOption = None,
+    array_size: ArraySizeOption = None,
+    warm: WarmOption = None,
 ) -> None:
-    """Run the workflow end to end on an emulated AWS: no credentials, no network. Exit code 0 only if it SUCCEEDED."""
+    """Run the workflow end to end on an emulated AWS: no credentials, no network. Exit code 0 only if it SUCCEEDED.
+
+    The per-run override flags are those of `batch-lustre run`: they become the run's execution input and go
+    through the workflow as on AWS (the emulated job does not run a container: it writes the scenario's files
+    whatever its command).
+    """
     if list_scenarios:
         show_scenarios()
         return
     with one_line_errors():
+        raw = from_flags(command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag,
+                         array_size=array_size, warm=warm)
         chosen = choose(scenario, mode)
         overrides = dict(chosen.runtime_params)
         for text in settings or []:
             key, value = automation.parse_assignment(text)
             overrides[key] = automation.check_assignment(mode, key, value)
+        # The flags are checked before anything is emulated, against the emulated compute environment's
+        # maxvCpus; the scenario's own input is what the scenario is about (maybe one the workflow refuses).
+        execution_input = {**dict(chosen.execution_input), **automation.run_input(raw, EMULATED_MAX_VCPUS)}
     region = "us-east-1"
     with one_line_errors(), offline_environment(region), _emulation(chosen, region) as emu:
         stack, outputs = deploy_emulated(emu, mode, runtime_params=overrides,
@@ -127,8 +243,11 @@ def demo(
         console.print(f"[bold]demo[/] of the {mode} workflow on an emulated AWS, scenario [bold]{scenario}[/]: "
                       f"{chosen.description}")
         _show_stack(outputs, overrides)
+        if execution_input:
+            console.print(f"per-run overrides (execution input): {describe(execution_input)}", soft_wrap=True)
         started = emu.now()
-        handle = automation.start_run(mode, stack_outputs=outputs, sfn=sfn)
+        handle = automation.start_run(mode, stack_outputs=outputs, sfn=sfn, overrides=execution_input,
+                                      check_overrides=False)
         outcome = follow_and_report(console, handle, sfn=sfn, s3=s3, bucket=refs.bucket_name,
                                     poll_seconds=poll_seconds, now=None, timeout_seconds=timeout_seconds)
         if outcome.status == "RUNNING":

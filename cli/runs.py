@@ -20,6 +20,17 @@ from cli.common import (
     one_line_errors,
     when,
 )
+from cli.overrides import (
+    ArraySizeOption,
+    CommandOption,
+    EnvOption,
+    ImageTagOption,
+    MemoryOption,
+    VcpusOption,
+    WarmOption,
+    describe,
+    from_flags,
+)
 from cli.progress import STATUS_STYLES, follow_and_report
 
 
@@ -30,14 +41,34 @@ def run(
     = None,
     outputs_file: OutputsFileOption = None,
     poll_seconds: PollOption = 5.0,
+    command: CommandOption = None,
+    env: EnvOption = None,
+    vcpus: VcpusOption = None,
+    memory: MemoryOption = None,
+    image_tag: ImageTagOption = None,
+    array_size: ArraySizeOption = None,
+    warm: WarmOption = None,
 ) -> None:
-    """Start a run of the stack's workflow and follow it live. Exit code 0 only if the run SUCCEEDED."""
+    """Start a run of the stack's workflow and follow it live. Exit code 0 only if the run SUCCEEDED.
+
+    The per-run overrides (--command, --env, --vcpus, --memory, --image-tag, --array-size, --warm/--no-warm) are
+    the run's execution input; they are checked as the workflow checks them before anything starts (a refused
+    one: one line, exit code 2, no run started).
+    """
     with one_line_errors():
+        raw = from_flags(command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag,
+                         array_size=array_size, warm=warm)
         found = automation.load_outputs(stack, outputs_file)
         bucket = automation.required_output(found, "bucketName", stack)
         region = automation.stack_region(stack)
         sfn = automation.aws_client("stepfunctions", region)
-        handle = automation.start_run(stack, stack_outputs=found, name=name, sfn=sfn)
+        max_vcpus = automation.compute_environment_max_vcpus(
+            stack, found, batch=automation.aws_client("batch", region)) if raw else None
+        execution_input = automation.run_input(raw, max_vcpus) if max_vcpus is not None else {}
+        handle = automation.start_run(stack, stack_outputs=found, name=name, sfn=sfn, overrides=execution_input,
+                                      max_vcpus=max_vcpus)
+        if execution_input:
+            console.print(f"per-run overrides: {describe(execution_input)}", soft_wrap=True)
         if detach:
             console.print(f"started run [bold]{handle.name}[/] of stack {stack}: {handle.execution_arn}")
             console.print(f"follow it with `batch-lustre status {stack}`")

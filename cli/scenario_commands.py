@@ -10,6 +10,7 @@ The catalogue is ``emulation/catalogue.py``; the run and the rules are ``emulati
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -18,16 +19,30 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, clock, console, fail
+from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, clock, console, err_console, fail
 from emulation.environment import offline_environment
 from parameters import MODES, check_mode
 
 if TYPE_CHECKING:
     from emulation.catalogue_run import ScenarioResult
-    from emulation.runner import StateVisit
+    from emulation.runner import RunResult, StateVisit
 
 REGION = "us-east-1"
 LONGEST_LOOP = 12  # states in the longest polling loop folded into one timeline row
+# ``--json``: the figures of the run that went ahead (emulation.runner.RunFigures, emulated seconds), then the
+# verdict. These keys, exactly, in this order: what tools may rely on.
+FIGURE_KEYS = (
+    "fs_lifetime_s",
+    "fs_available_before_job_s",
+    "association_available_before_job_s",
+    "after_job_until_export_requested_s",
+    "after_export_done_until_delete_requested_s",
+    "transitions",
+    "history_events",
+    "status",
+    "error",
+)
+JSON_KEYS = ("scenario", "mode", "passed", "problems", *FIGURE_KEYS)
 
 
 def load_catalogue() -> tuple[ModuleType, ModuleType]:
@@ -48,11 +63,17 @@ def scenarios(
         "--mode", "-m", show_default=False,
         help=f"Only this mode ({' or '.join(MODES)}); default: every mode the scenario applies to.")] = None,
     list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print JSON instead of tables: NAME --mode M gives one object; otherwise a list of objects, "
+                       "one per scenario and mode; with --list, a list of {name, modes, description}. Each object "
+                       "has exactly the keys " + ", ".join(JSON_KEYS) + " (durations in emulated seconds, null "
+                       "when the phase did not happen).")] = False,
 ) -> None:
     """Run the scenarios on an emulated AWS (no credentials, no network) and judge them. Exit code 0 only if all pass.
 
     Without NAME: every scenario, one table row per scenario and mode (expected, got, leftovers, transitions).
-    With NAME: that scenario's timeline of states on the emulated clock, AWS calls and file system lifetime.
+    With NAME: that scenario's timeline of states on the emulated clock, AWS calls, the run-cleanup executions
+    and the run's figures.
     """
     if mode is not None:
         try:
@@ -61,11 +82,20 @@ def scenarios(
             fail(str(err), EXIT_BAD_INPUT)
     catalogue, catalogue_run = load_catalogue()
     if list_scenarios:
-        _show_catalogue(catalogue)
+        if as_json:
+            print_json([{"name": n, "modes": list(e.modes), "description": e.description}
+                        for n, e in catalogue.SCENARIOS.items()])
+        else:
+            _show_catalogue(catalogue)
         return
     if name is None:
         cases = [(n, m) for n, m in catalogue.cases() if mode is None or m == mode]
-        results = _run(catalogue_run, cases)
+        results = _run(catalogue_run, cases, quiet=as_json)
+        if as_json:
+            print_json([result_json(r) for r in results])
+            if not all(r.passed for r in results):
+                raise typer.Exit(EXIT_FAILED)
+            return
         console.print(scenario_table(results))
         _show_problems(results)
         failed = [r for r in results if not r.passed]
@@ -80,20 +110,36 @@ def scenarios(
     if mode is not None and mode not in entry.modes:
         fail(f"scenario={name!r} is not accepted with --mode={mode}: it applies to {' and '.join(entry.modes)}",
              EXIT_BAD_INPUT)
-    results = _run(catalogue_run, [(name, m) for m in entry.modes if mode is None or m == mode])
-    for result in results:
-        show_result(result)
+    results = _run(catalogue_run, [(name, m) for m in entry.modes if mode is None or m == mode], quiet=as_json)
+    if as_json:
+        print_json(result_json(results[0]) if mode is not None else [result_json(r) for r in results])
+    else:
+        for result in results:
+            show_result(result)
     if not all(r.passed for r in results):
         raise typer.Exit(EXIT_FAILED)
 
 
-def _run(catalogue_run: ModuleType, cases: Sequence[tuple[str, str]]) -> list[ScenarioResult]:
+def _run(catalogue_run: ModuleType, cases: Sequence[tuple[str, str]], *, quiet: bool = False) -> list[ScenarioResult]:
+    """Run the cases; the progress line goes to stderr when stdout is for JSON."""
     results = []
-    with console.status("") as status:
+    with (err_console if quiet else console).status("") as status:
         for i, (name, mode) in enumerate(cases, 1):
             status.update(f"scenario {i}/{len(cases)}: {name} ({mode})")
             results.append(catalogue_run.run_scenario(name, mode))
     return results
+
+
+def result_json(result: ScenarioResult) -> dict[str, Any]:
+    """One scenario run as ``--json`` prints it: exactly ``JSON_KEYS``."""
+    found = result.figures or {}
+    return {"scenario": result.name, "mode": result.mode, "passed": result.passed, "problems": list(result.problems),
+            **{key: found.get(key) for key in FIGURE_KEYS}}
+
+
+def print_json(document: Any) -> None:
+    """``document`` as JSON on stdout, nothing else (no markup, no wrapping)."""
+    typer.echo(json.dumps(document, indent=2))
 
 
 def _show_catalogue(catalogue: ModuleType) -> None:
@@ -179,6 +225,8 @@ def show_result(result: ScenarioResult) -> None:
     console.print("left behind: " + ("; ".join(result.leftovers) or "nothing"), soft_wrap=True)
     for execution in result.executions:
         console.print(timeline_table(execution.name, execution.result.timeline))
+    if result.run_cleanups:
+        console.print(run_cleanup_table(result.run_cleanups))
     console.print(figures_table(result))
 
 
@@ -195,10 +243,57 @@ def timeline_table(execution_name: str, visits: Sequence[StateVisit]) -> Table:
     return table
 
 
+def run_cleanup_did(run: RunResult) -> str:
+    """What one run-cleanup execution did, in one line: its output (succeeded) or its Cause (failed)."""
+    if run.status == "SUCCEEDED":
+        output = run.output if isinstance(run.output, dict) else {}
+        fate = output.get("fileSystem") if isinstance(output.get("fileSystem"), dict) else {}
+        parts = []
+        if fate:
+            parts.append("file system " + ("deleted" if fate.get("FileSystemDeleted") else
+                                           f"not deleted ({fate.get('Reason') or fate.get('Lifecycle') or '?'})"))
+        actions = output.get("actions")
+        if isinstance(actions, list):
+            parts.append("; ".join(str(a) for a in actions) if actions else "nothing else left to undo")
+        return "; ".join(parts) or json.dumps(run.output)
+    return f"{run.error or '-'}: {run.cause or '-'}"
+
+
+def run_cleanup_table(runs: Sequence[RunResult]) -> Table:
+    """The run-cleanup executions EventBridge started after the run: status, duration, what they did."""
+    table = Table(title="run-cleanup executions (started by EventBridge after the run ended without success)",
+                  title_justify="left")
+    table.add_column("execution", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("emulated duration", justify="right")
+    table.add_column("what it did", overflow="fold")
+    for run in runs:
+        style = "green" if run.status == "SUCCEEDED" else "bold red"
+        table.add_row(run.execution_arn.rsplit(":", 1)[-1], f"[{style}]{run.status}[/]",
+                      clock(run.emulated_seconds), run_cleanup_did(run))
+    return table
+
+
+# (RunFigures key, label) of the figures table: the file system's billable phases of the run that went ahead.
+FIGURE_LABELS = (
+    ("fs_lifetime_s", "file system lifetime (create accepted -> delete accepted)"),
+    ("fs_available_before_job_s", "  file system AVAILABLE before the job ran"),
+    ("association_available_before_job_s", "  association AVAILABLE before the job ran"),
+    ("after_job_until_export_requested_s", "  after the job until the export was requested"),
+    ("after_export_done_until_delete_requested_s", "  after the export was done until delete requested"),
+)
+
+
 def figures_table(result: ScenarioResult) -> Table:
     table = Table(title="figures", title_justify="left")
     table.add_column("figure", style="bold")
     table.add_column("value", justify="right")
+    found = result.figures or {}
+    for key, label in FIGURE_LABELS:
+        value = found.get(key)
+        table.add_row(label, clock(value) if value is not None else "-")
+    if "history_events" in found:
+        table.add_row("history events (of the run that went ahead)", str(found["history_events"]))
     table.add_row("state transitions", str(result.transitions))
     table.add_row("emulated duration", clock(result.emulated_seconds))
     table.add_row("AWS calls", str(sum(result.calls.values())))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asl.states import all_states
+from emulation.error_names import HISTORY_LIMIT_ERROR
 from emulation.scenario import (
     ATTEMPT_HOST_EC2,
     DRA_FAILED,
@@ -361,7 +362,7 @@ SCENARIOS: dict[str, NamedScenario] = {
         "the run reaches Step Functions' execution-history limit (lowered to 400 events here) while it waits for "
         "the file system: it fails at once, no Catch runs; the run-cleanup state machine deletes the file system",
         Scenario, history_limit=400,
-        expected=Expected("FAILED", "States.Runtime", run_cleanup="SUCCEEDED")),
+        expected=Expected("FAILED", HISTORY_LIMIT_ERROR, run_cleanup="SUCCEEDED")),
     "aborted-during-job": NamedScenario(
         "a person stops the run while its job runs: the run ends ABORTED without its Cleanup; the run-cleanup state "
         "machine terminates the job, exports what it wrote, and deletes the file system",

@@ -57,6 +57,7 @@ from emulation.runner import (
     leftovers,
     lustre_lifetime,
     start_workflow,
+    stop_workflow,
     transitions,
     wait_for_executions,
 )
@@ -136,7 +137,7 @@ class ScenarioResult:
         return [*self.mismatches, *self.violations]
 
 
-def run_scenario(name: str, mode: str, *, timeout_seconds: float = 60.0,
+def run_scenario(name: str, mode: str, *, timeout_seconds: float = 180.0,
                  transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
                  policy_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
                  with_run_cleanup: bool = True) -> ScenarioResult:
@@ -202,9 +203,8 @@ def _history_limit(limit: int | None) -> Iterator[None]:
         yield
 
 
-# Emulated seconds after the start at which a person stops the run: while the file system is being created
-# (it takes 7 minutes), and while the job runs (it starts about 12.5 minutes in and runs 10).
-STOP_WHILE_CREATING_AT = 120.0
+# Emulated seconds after the start at which a person stops a run while its job runs (it starts about 12.5
+# minutes in and runs 10).
 STOP_DURING_JOB_AT = 1080.0
 
 
@@ -229,9 +229,19 @@ def _execute(emu: Emulation, stack: EmulatedStack, entry: NamedScenario, definit
                               execution_input=dict(entry.execution_input) or None,
                               execution_timeout_seconds=entry.execution_timeout_seconds)
 
-    if entry.runs in (ABORT_DURING_JOB, ABORT_WHILE_CREATING):
+    if entry.runs == ABORT_WHILE_CREATING:
+        emu.hold_waits()  # both preparation branches park in their first Wait: the file system is CREATING
+        try:
+            started = start("run-1")
+            _until(lambda: _waits_entered(emu, started.execution_arn) >= 2, timeout_seconds)
+            stopped = stop_workflow(started, "StoppedByOperator", "stopped from the console while the run was going",
+                                    stack=stack, timeout_seconds=timeout_seconds)
+        finally:
+            emu.release_waits()
+        return [stopped]
+    if entry.runs == ABORT_DURING_JOB:
         started = start("run-1")
-        _stop_at(emu, started, STOP_DURING_JOB_AT if entry.runs == ABORT_DURING_JOB else STOP_WHILE_CREATING_AT)
+        _stop_at(emu, started, STOP_DURING_JOB_AT)
         return [finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)]
 
     if entry.runs == SECOND_WHILE_FIRST_RUNS:
@@ -263,6 +273,10 @@ def _until(condition: Any, timeout_seconds: float) -> None:
 def _history(emu: Emulation, execution_arn: str) -> list[dict[str, Any]]:
     sfn = boto3.client("stepfunctions", region_name=emu.region)
     return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+
+
+def _waits_entered(emu: Emulation, execution_arn: str) -> int:
+    return sum(e["type"] == "WaitStateEntered" for e in _history(emu, execution_arn))
 
 
 def _entered_a_wait(emu: Emulation, execution_arn: str) -> bool:

@@ -224,7 +224,7 @@ def secret():
 
 # Fewer polling turns, same outcome (the emulated file system takes about 12 minutes, the job 15).
 QUICK = {"waitForLustreCreationSeconds": 300, "waitForJobCompletionSeconds": 600,
-         "waitForDataRepositoryTaskSeconds": 120}
+         "waitForDataRepositoryTaskSeconds": 300}
 
 
 @pytest.fixture
@@ -361,3 +361,87 @@ def test_history_reader_returns_each_event_once_in_order_reading_newest_pages_on
     assert [e["id"] for e in reader.new_events()] == list(range(451, 461))
     assert history.calls == 1  # the newest page holds every new event
     assert reader.new_events() == []
+
+
+# --- per-run overrides (issue 9) -------------------------------------------------------------------------
+
+
+def started_input(emu, execution_arn: str):
+    return automation.execution_input(execution_arn, boto3.client("stepfunctions", region_name=emu.region))
+
+
+def executions(found) -> list:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    return sfn.list_executions(stateMachineArn=found["stateMachineArn"])["executions"]
+
+
+def stop(emu, handle) -> None:
+    from conftest import wait_until_held
+
+    wait_until_held(handle.execution_arn)
+    boto3.client("stepfunctions", region_name=emu.region).stop_execution(
+        executionArn=handle.execution_arn, error="TestOver", cause="test ended")
+    emu.release_waits()
+
+
+def test_start_run_sends_the_overrides_typed_as_the_execution_input(emulated):
+    emu, _, found = emulated
+    emu.hold_waits()  # only the input matters: the run stays at its first Wait
+    handle = automation.start_run("taskexport", stack_outputs=found, overrides={
+        "command": ["python", "sim.py"], "environment": {"CASE": "a1"}, "vcpus": "4", "memory": 8192,
+        "imageTag": "v2", "arraySize": 1, "warmComputeCapacity": "false"})
+    try:
+        assert started_input(emu, handle.execution_arn) == {
+            "command": ["python", "sim.py"], "environment": {"CASE": "a1"}, "vcpus": 4, "memory": 8192,
+            "imageTag": "v2", "arraySize": 1, "warmComputeCapacity": False}
+    finally:
+        stop(emu, handle)
+
+
+def test_start_run_without_overrides_sends_an_empty_input(emulated):
+    emu, _, found = emulated
+    emu.hold_waits()
+    handle = automation.start_run("taskexport", stack_outputs=found, overrides={})
+    try:
+        assert started_input(emu, handle.execution_arn) == {}
+    finally:
+        stop(emu, handle)
+
+
+@pytest.mark.parametrize(("overrides", "kwargs", "message"), [
+    ({"vcpus": 257}, {}, "execution input vcpus=257 is not accepted: accepted an integer from 1 to "
+                         "computeEnvironmentMaxvCpus=256"),  # the deployed compute environment's maxvCpus
+    ({"vcpus": 9}, {"max_vcpus": 8}, "execution input vcpus=9 is not accepted: accepted an integer from 1 to "
+                                     "computeEnvironmentMaxvCpus=8"),
+    ({"vcpu": 4}, {}, 'execution input key "vcpu" is not accepted: accepted keys command, environment, vcpus, '
+                      "memory, imageTag, arraySize, warmComputeCapacity"),
+    ({"command": "python sim.py"}, {}, 'execution input command="python sim.py" is not accepted: accepted a list of '
+                                       "1 to 100 strings"),
+    ({"arraySize": 0, "memory": 2}, {}, "execution input memory=2 is not accepted: accepted an integer from 4 to "
+                                        "10000000 (MiB); execution input arraySize=0 is not accepted"),
+    (["vcpus"], {}, 'execution input=["vcpus"] is not accepted: accepted a JSON object'),
+])
+def test_start_run_refuses_bad_overrides_as_extract_parameters_would_and_starts_nothing(
+        emulated, overrides, kwargs, message):
+    _, _, found = emulated
+    with pytest.raises(ParameterError) as raised:
+        automation.start_run("taskexport", stack_outputs=found, overrides=overrides, **kwargs)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+    assert executions(found) == []
+
+
+def test_run_cleanup_of_finds_the_execution_event_bridge_started_for_a_failed_run():
+    from emulation.runner import wait_for_executions
+
+    with Emulation(Scenario()) as emu:
+        _, found = deploy_emulated(emu, "taskexport", runtime_params={"lustreStorageCapacity": 1000},
+                                   run_cleanup=True)
+        with pytest.raises(automation.RunFailed):  # refused at once: InvalidParameters
+            automation.run("taskexport", stack_outputs=found, name="refused", poll_seconds=0.01, timeout_seconds=30)
+        machine = found["runCleanupStateMachineArn"]
+        assert automation.run_cleanup_of("refused", machine) is None  # EventBridge has not delivered yet
+        wait_for_executions(emu, machine, at_least=1)
+        execution = automation.run_cleanup_of("refused", machine)
+        assert execution is not None and execution["status"] in ("SUCCEEDED", "FAILED")
+        assert automation.run_cleanup_of("another-run", machine) is None

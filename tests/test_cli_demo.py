@@ -16,7 +16,7 @@ NO_AWS = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION
 
 # Fewer polling turns, same outcomes (the emulated file system takes about 12 minutes, the job 15).
 QUICK = {"waitForLustreCreationSeconds": 300, "waitForJobCompletionSeconds": 600,
-         "waitForDataRepositoryTaskSeconds": 120, "waitForCheckMetricsSeconds": 300}
+         "waitForDataRepositoryTaskSeconds": 300, "waitForCheckMetricsSeconds": 300}
 
 
 def demo(*args: str, quick: bool = True):
@@ -43,11 +43,41 @@ def test_demo_runs_the_workflow_without_aws_credentials_and_leaves_nothing_behin
     assert "scenario expected SUCCEEDED; the run ended SUCCEEDED" in out
 
 
-def test_demo_of_the_autoexport_workflow_succeeds():
-    result = demo("--mode", "autoexport")
+def test_demo_of_the_autoexport_workflow_succeeds_with_the_override_flags_as_its_execution_input(monkeypatch):
+    import automation
+
+    inputs = []
+    start_run = automation.start_run
+
+    def recording(*args, **kwargs):
+        handle = start_run(*args, **kwargs)
+        sfn = kwargs["sfn"]
+        inputs.append(automation.execution_input(handle.execution_arn, sfn))
+        return handle
+
+    monkeypatch.setattr(automation, "start_run", recording)
+    result = demo("--mode", "autoexport", "--command", "python sim.py --steps 10", "--env", "CASE=a1",
+                  "--vcpus", "2", "--memory", "4096", "--image-tag", "v2", "--warm")
     assert result.exit_code == 0, result.output
     assert "CheckMetrics" in result.output
     assert "nothing left behind" in result.output
+    assert inputs == [{"command": ["python", "sim.py", "--steps", "10"], "environment": {"CASE": "a1"}, "vcpus": 2,
+                       "memory": 4096, "imageTag": "v2", "warmComputeCapacity": True}]
+    assert ('per-run overrides (execution input): command=["python", "sim.py", "--steps", "10"], '
+            'environment={"CASE": "a1"}, vcpus=2, memory=4096, imageTag="v2", warmComputeCapacity=true') in result.output
+
+
+def test_a_refused_override_flag_is_one_line_exit_2_before_anything_is_emulated(monkeypatch):
+    from cli import demo as demo_module
+
+    monkeypatch.setattr(demo_module, "_emulation", lambda *a: (_ for _ in ()).throw(AssertionError("emulated")))
+    result = demo("--vcpus", "300", quick=False)
+    assert result.exit_code == 2
+    assert result.stderr == ("error: execution input vcpus=300 is not accepted: accepted an integer from 1 to "
+                             "computeEnvironmentMaxvCpus=256\n")
+    result = demo("--env", "NOEQUALS", quick=False)
+    assert result.exit_code == 2
+    assert result.stderr == "error: --env='NOEQUALS' is not accepted: accepted NAME=VALUE, e.g. --env STEPS=10\n"
 
 
 def test_a_failing_scenario_shows_error_and_cause_and_exits_1():

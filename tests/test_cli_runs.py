@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 from conftest import stop_held_runs
 from typer.testing import CliRunner
 
+import automation
 from cli.app import app
 from cli.demo import deploy_emulated
 from emulation import BatchScenario, Emulation, Scenario
@@ -15,7 +17,7 @@ from emulation import BatchScenario, Emulation, Scenario
 runner = CliRunner()
 # Fewer polling turns (same outcome): the emulated file system takes about 12 minutes, the job 15.
 QUICK = {"waitForLustreCreationSeconds": 300, "waitForJobCompletionSeconds": 600,
-         "waitForDataRepositoryTaskSeconds": 120}
+         "waitForDataRepositoryTaskSeconds": 300}
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ def test_a_failed_run_shows_error_and_cause_and_exits_1(deployed):
     assert result.exit_code == 1, result.output
     assert "FAILED  run " in result.output
     assert "Error: JobFailed" in result.output
-    assert "Cause: Job " in result.output
+    assert "Cause: job " in result.output
 
 
 def test_detach_starts_the_run_and_returns_at_once(deployed):
@@ -133,3 +135,90 @@ def test_an_invalid_run_name_is_one_line_exit_2(deployed):
     assert result.exit_code == 2
     assert result.stderr == ("error: execution name=\"my run\" is not accepted: accepted 1-80 letters, digits, "
                              "'-' or '_'\n")
+
+
+# --- per-run overrides (issue 9) -------------------------------------------------------------------------
+
+
+def started_inputs(emu) -> list[dict]:
+    """The input of every execution of the stack's state machine, as StartExecution received it."""
+    sfn = boto3.client("stepfunctions", region_name=emu.region)
+    found = []
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]:
+            found.append(automation.execution_input(execution["executionArn"], sfn))
+    return found
+
+
+def test_override_flags_become_the_execution_input(deployed):
+    emu, outputs = deployed()
+    emu.hold_waits()  # the run stays at its first Wait: only its input matters here
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--detach", "--name", "with-overrides",
+                    "--command", "python sim.py --steps 10 --label 'two words'", "--env", "STEPS=10",
+                    "--env", "MODE=a=b", "--vcpus", "4", "--memory", "8192", "--image-tag", "v2.1",
+                    "--array-size", "3", "--no-warm")
+    assert result.exit_code == 0, result.output
+    assert started_inputs(emu) == [{
+        "command": ["python", "sim.py", "--steps", "10", "--label", "two words"],
+        "environment": {"STEPS": "10", "MODE": "a=b"}, "vcpus": 4, "memory": 8192, "imageTag": "v2.1",
+        "arraySize": 3, "warmComputeCapacity": False}]
+    assert 'per-run overrides: command=["python", "sim.py", "--steps", "10", "--label", "two words"]' in result.output
+
+
+def test_without_override_flags_the_input_is_empty(deployed):
+    emu, outputs = deployed()
+    emu.hold_waits()
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--detach")
+    assert result.exit_code == 0, result.output
+    assert started_inputs(emu) == [{}]
+    assert "per-run overrides" not in result.output
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--vcpus", "0"], "error: execution input vcpus=0 is not accepted: accepted an integer from 1 to "
+                       "computeEnvironmentMaxvCpus=256\n"),
+    (["--vcpus", "257"], "error: execution input vcpus=257 is not accepted: accepted an integer from 1 to "
+                         "computeEnvironmentMaxvCpus=256\n"),
+    (["--memory", "lots"], 'error: execution input memory="lots" is not accepted: accepted an integer from 4 to '
+                           "10000000 (MiB)\n"),
+    (["--array-size", "20000"], "error: execution input arraySize=20000 is not accepted: accepted an integer from 1 "
+                                "to 10000 (1: a single job)\n"),
+    (["--image-tag", "-bad"], 'error: execution input imageTag="-bad" is not accepted: accepted an image tag: a '
+                              "letter, digit or _ then up to 127 letters, digits, _ . or -\n"),
+    (["--env", "AWS_BATCH_X=1"], 'error: execution input environment name "AWS_BATCH_X" is not accepted: accepted '
+                                 "names matching [A-Za-z_][A-Za-z0-9_]* not starting AWS_BATCH (Batch reserves "
+                                 "those)\n"),
+    (["--env", "STEPS"], "error: --env='STEPS' is not accepted: accepted NAME=VALUE, e.g. --env STEPS=10\n"),
+    (["--command", "python 'sim.py"], "error: --command=\"python 'sim.py\" is not accepted (No closing quotation): "
+                                      "accepted a command line whose quotes are balanced, e.g. --command "
+                                      '"python sim.py --steps 10"\n'),
+    (["--command", ""], "error: --command='' is not accepted: accepted a command of at least one word, e.g. "
+                          '--command "python sim.py --steps 10"\n'),
+])
+def test_a_bad_override_is_one_line_exit_2_and_starts_nothing(deployed, flags, message):
+    emu, outputs = deployed()
+    result = invoke("run", "taskexport", "--outputs-file", outputs, *flags)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == message
+    assert started_inputs(emu) == []
+
+
+def test_the_refusal_is_word_for_word_the_one_the_workflow_would_give(deployed, monkeypatch):
+    import extract_parameters
+
+    from emulation import runtime_parameters
+
+    monkeypatch.setenv("MODE", "taskexport")
+    monkeypatch.setenv("MAX_VCPUS", "256")
+    monkeypatch.setenv("NAME_PREFIX", "taskexport")
+    workflow = extract_parameters.handler({"secretString": json.dumps(runtime_parameters("taskexport")),
+                                           "executionName": "run-1",
+                                           "input": {"vcpus": 0, "memory": "lots", "environment": {"1X": "y"}}},
+                                          None)
+    emu, outputs = deployed()
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--vcpus", "0", "--memory", "lots",
+                    "--env", "1X=y")
+    assert not workflow["ok"]
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {workflow['error']}\n"
+    assert started_inputs(emu) == []
