@@ -41,7 +41,6 @@ from cli.common import (
     fail,
     one_line_errors,
 )
-from cli.overrides import ImageTagOption
 from cli.progress import RunProgress, real_now
 from parameters import BY_NAME, ParameterError, check_execution_name, validate_value
 
@@ -465,7 +464,10 @@ def acceptance(
         "--cleanup-wait-minutes", metavar="N",
         help="After a run that did not succeed: how long to wait for its run-cleanup execution to end.")]
     = str(DEFAULT_CLEANUP_WAIT_MINUTES),
-    image_tag: ImageTagOption = None,
+    image_tag: Annotated[str | None, typer.Option(
+        "--image-tag", metavar="TAG", show_default=False,
+        help="Tag of the job image in the stack's ECR repository (default: latest); the image must have `sh`.")]
+    = None,
     name: Annotated[str | None, typer.Option(
         "--name", help="Execution name (default: acceptance-<UTC time>-<random>).")] = None,
     outputs_file: OutputsFileOption = None,

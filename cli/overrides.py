@@ -24,7 +24,7 @@ CommandOption = Annotated[
         help="The job's command for this run, one string split into words as a POSIX shell splits it: quotes group "
              "words, nothing is expanded and no shell runs it, e.g. --command \"python sim.py --steps 10\". For "
              "pipes, redirections or $VARIABLES run a shell: --command \"sh -c 'python sim.py > /scratch/log'\". "
-             "Default: the image's own command. [execution input: command]"),
+             "Default: the image's own command. (execution input key command)"),
 ]
 EnvOption = Annotated[
     list[str] | None,
@@ -37,7 +37,7 @@ VcpusOption = Annotated[
     str | None,
     typer.Option("--vcpus", metavar="N", show_default=False, rich_help_panel=PANEL,
                  help="vCPUs of the job, 1 to the compute environment's maxvCpus. Default: the secret's "
-                      "jobDefinitionVcpus. [execution input: vcpus]"),
+                      "jobDefinitionVcpus. (execution input key vcpus)"),
 ]
 MemoryOption = Annotated[
     str | None,
@@ -55,7 +55,7 @@ ArraySizeOption = Annotated[
     str | None,
     typer.Option("--array-size", metavar="N", show_default=False, rich_help_panel=PANEL,
                  help="1: one job (the default); 2 to 10000: an array job of N children sharing the file system, "
-                      "each seeing AWS_BATCH_JOB_ARRAY_INDEX. [execution input: arraySize]"),
+                      "each seeing AWS_BATCH_JOB_ARRAY_INDEX. (execution input key arraySize)"),
 ]
 WarmOption = Annotated[
     bool | None,

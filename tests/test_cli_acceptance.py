@@ -142,3 +142,24 @@ def test_cost_is_capacity_times_minutes_over_sixty():
                                       fs_counted_until=start + dt.timedelta(minutes=30))
     assert report.fs_minutes == 30.0 and report.gib_hours == 600.0 and not report.fs_still_exists
     assert "lived 30.0 min until its deletion was accepted = 600.0 GiB-hours" in acceptance_module.cost_line(report)
+
+
+def test_the_account_path_reads_the_outputs_file_and_checks_the_deployed_stack(tmp_path):
+    """Without --emulated: stack outputs from a file, clients of the stack's region, the wall clock (moto answers)."""
+    import json
+
+    from cli.demo import deploy_emulated
+    from emulation import BatchScenario, Emulation, Scenario
+
+    files = {MARKER: acceptance_module.marker_content(NAME)}
+    with Emulation(Scenario(batch=BatchScenario.succeeds(files=files))) as emu:
+        _, outputs = deploy_emulated(emu, "taskexport", runtime_params={"lustreStorageCapacity": 1200},
+                                     run_cleanup=True)
+        path = tmp_path / "outputs.json"
+        path.write_text(json.dumps(outputs))
+        result = runner.invoke(app, ["acceptance", "taskexport", "--outputs-file", str(path), "--name", NAME,
+                                     "--poll-seconds", "0.2"])
+    assert result.exit_code == 0, result.output
+    out = summary(result.output)
+    assert out.startswith(f"acceptance of stack taskexport, run {NAME}: PASS")
+    assert f"{MARKER} is in the bucket, as the job wrote it" in out and "left behind: nothing" in out

@@ -12,7 +12,7 @@ from cli.app import app
 
 runner = CliRunner()
 COMMANDS = [[], ["deploy"], ["preview"], ["destroy"], ["outputs"], ["params"], ["params", "show"], ["params", "set"],
-            ["run"], ["status"], ["sweep"], ["graph"], ["demo"],
+            ["run"], ["status"], ["acceptance"], ["sweep"], ["graph"], ["demo"],
             ["scenarios"]]
 
 
@@ -27,5 +27,5 @@ def test_help(command, flag):
 def test_python_dash_m_cli_runs_the_same_app():
     result = subprocess.run([sys.executable, "-m", "cli", "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    for command in ("deploy", "params", "run", "status", "sweep", "graph", "demo", "scenarios"):
+    for command in ("deploy", "params", "run", "status", "acceptance", "sweep", "graph", "demo", "scenarios"):
         assert command in result.stdout

@@ -439,3 +439,18 @@ def test_every_taggable_resource_carries_the_stack_and_mode_tags(run):
 def test_instances_launched_by_batch_carry_the_stack_tags(run):
     tags = run.one(COMPUTE_ENVIRONMENT).inputs["computeResources"]["tags"]
     assert {k: tags[k] for k in (naming.TAG_STACK, naming.TAG_MODE)} == naming.stack_tags(run.stack, run.stack)
+
+
+def test_compute_environment_ignores_desired_vcpus_that_batch_and_warm_runs_change(monkeypatch):
+    """Batch changes desiredvCpus by itself and refuses to lower it by an update: a refresh or an update after runs
+    must not try to put the stack's value back (docs/aws-rules.md, "Pulumi and Batch desired vCPUs")."""
+    seen = []
+    original = aws.batch.ComputeEnvironment.__init__
+
+    def record(self, resource_name, *args, **kwargs):
+        seen.append(kwargs.get("opts"))
+        original(self, resource_name, *args, **kwargs)
+
+    monkeypatch.setattr(aws.batch.ComputeEnvironment, "__init__", record)
+    run_program(TASK_EXPORT)
+    assert len(seen) == 1 and seen[0].ignore_changes == ["computeResources.desiredVcpus"]
