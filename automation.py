@@ -24,6 +24,10 @@ ExtractParameters checks them (a refused one raises ``ParameterError`` and start
     automation.run("taskexport", overrides={"command": ["python", "sim.py", "--steps", "10"],
                                             "environment": {"STEPS": "10"}, "vcpus": 4, "memory": 8192})
 
+``run_input`` is that check alone; ``compute_environment_max_vcpus`` the bound it checks ``vcpus`` against;
+``execution_input`` reads what a run was started with; ``run_cleanup_of`` finds the run-cleanup execution
+EventBridge started after a run that did not succeed.
+
 Every function raises an ``AutomationError`` subclass (or ``parameters.ParameterError`` for a refused
 value) whose message is one line saying what was wrong and what is accepted; nothing is printed.
 The repository is the directory of this file; ``BATCH_LUSTRE_PROJECT_DIR`` points at another checkout.

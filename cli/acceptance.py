@@ -20,6 +20,7 @@ intercepts them) and the clock (``TimeSource``) differ.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -143,7 +144,8 @@ class Report:
     fs_delete_accepted: dt.datetime | None = None  # DeleteFileSystem accepted (by the run or its run cleanup)
     fs_state_at_end: str | None = None  # its lifecycle when the check ended; "gone"; None: no file system
     fs_counted_until: dt.datetime | None = None
-    stopped_for_budget: bool = False
+    stop_requested: bool = False  # StopExecution was asked for (once), the budget being spent
+    stopped_for_budget: bool = False  # ...and accepted
     run_cleanup: str | None = None  # "<execution> SUCCEEDED: what it did" ...; None: none was waited for
     marker_found: bool = False
     leftovers: list[str] = field(default_factory=list)
@@ -180,27 +182,31 @@ def check_secret(stack: str, stack_outputs: dict[str, Any], secrets: Any) -> int
     secret_id = automation.required_output(stack_outputs, "secretName", stack)
     found = automation.read_parameters(stack, secret_id=secret_id, client=secrets)
     current = found.current
-    hint = f"set it with `batch-lustre params set {stack} lustreStorageCapacity=1200`"
-    shown = current.get("lustreStorageCapacity", "missing")
-    try:
-        capacity = validate_value(BY_NAME["lustreStorageCapacity"], current.get("lustreStorageCapacity"))
-    except ParameterError:
-        capacity = None
+    capacity = _secret_value(current, "lustreStorageCapacity")
     if capacity != SMALLEST_CAPACITY_GIB:
         raise ParameterError(
-            f"lustreStorageCapacity={shown} in the secret of stack {stack} is not accepted by the acceptance check: "
-            f"accepted {SMALLEST_CAPACITY_GIB} (the smallest SCRATCH_2 file system, the cheapest check); {hint} "
+            f"lustreStorageCapacity={_shown(current, 'lustreStorageCapacity')} in the secret of stack {stack} is not "
+            f"accepted by the acceptance check: accepted {SMALLEST_CAPACITY_GIB} (the smallest SCRATCH_2 file "
+            f"system, the cheapest check); set it with `batch-lustre params set {stack} lustreStorageCapacity=1200` "
             "(and back after the check)")
-    try:
-        delete = validate_value(BY_NAME["deleteLustre"], current.get("deleteLustre", True))
-    except ParameterError:
-        delete = None
-    if delete is not True:
+    if _secret_value(current, "deleteLustre") is not True:
         raise ParameterError(
-            f"deleteLustre={current.get('deleteLustre')} in the secret of stack {stack} is not accepted by the "
+            f"deleteLustre={_shown(current, 'deleteLustre')} in the secret of stack {stack} is not accepted by the "
             "acceptance check: accepted true (the run's file system would be kept and bill on); set it with "
             f"`batch-lustre params set {stack} deleteLustre=true`")
-    return capacity
+    return int(capacity)
+
+
+def _secret_value(document: dict[str, Any], key: str) -> Any:
+    """The secret's value of ``key``, typed; None when missing or not valid."""
+    try:
+        return validate_value(BY_NAME[key], document[key])
+    except (KeyError, ParameterError):
+        return None
+
+
+def _shown(document: dict[str, Any], key: str) -> str:
+    return json.dumps(document[key]) if key in document else "(missing)"
 
 
 def run_acceptance(
@@ -220,7 +226,10 @@ def run_acceptance(
     if on_started is not None:
         on_started(handle)
     report = Report(stack, run, budget_minutes, bucket, status="RUNNING", capacity_gib=capacity)
-    _follow(report, handle, clients, time_source, poll_seconds, on_event)
+    try:
+        _follow(report, handle, clients, time_source, poll_seconds, on_event)
+    except Exception as err:  # noqa: BLE001 - without the check following it, the run would go on unguarded
+        _stop_unguarded(clients.found.sfn, handle, err)
     if report.status != "SUCCEEDED":
         _wait_for_run_cleanup(report, stack_outputs, clients, time_source, poll_seconds, cleanup_wait_minutes)
     _file_system_at_end(report, clients.found.fsx, time_source.now())
@@ -271,19 +280,48 @@ def _follow(report: Report, handle: automation.RunHandle, clients: AcceptanceCli
         outcome = tracker.outcome
         if outcome.status != "RUNNING":
             break
-        if (report.fs_created is not None and report.fs_delete_accepted is None and not report.stopped_for_budget
+        if (report.fs_created is not None and report.fs_delete_accepted is None and not report.stop_requested
                 and time_source.now() - report.fs_created > budget):
             lived = (time_source.now() - report.fs_created).total_seconds() / 60
-            sfn.stop_execution(
-                executionArn=handle.execution_arn, error=BUDGET_ERROR,
-                cause=f"batch-lustre acceptance: file system {report.file_system_id} lived {lived:.1f} min, longer "
-                      f"than --budget-fs-minutes={report.budget_minutes}; the run-cleanup state machine cleans up")
-            report.stopped_for_budget = True
-            report.notes.append(f"stopped the run after its file system lived {lived:.1f} min "
-                                f"(--budget-fs-minutes={report.budget_minutes})")
+            _stop(sfn, handle, report, lived)
         time_source.pause(poll_seconds)
     report.status, report.error, report.cause = outcome.status, outcome.error, outcome.cause
     report.started_at, report.stopped_at = outcome.started_at, outcome.stopped_at
+
+
+def _stop(sfn: Any, handle: automation.RunHandle, report: Report, lived: float) -> None:
+    """StopExecution of the run, its file system past the budget (the run-cleanup state machine then cleans up)."""
+    from botocore.exceptions import ClientError
+
+    report.stop_requested = True
+    try:
+        sfn.stop_execution(
+            executionArn=handle.execution_arn, error=BUDGET_ERROR,
+            cause=f"batch-lustre acceptance: file system {report.file_system_id} lived {lived:.1f} min, longer than "
+                  f"--budget-fs-minutes={report.budget_minutes}; the run-cleanup state machine cleans up")
+    except ClientError as err:  # it ended meanwhile: the next look at its history says how
+        info = err.response.get("Error", {})
+        report.notes.append(f"could not stop the run: {info.get('Code', '?')}: {info.get('Message', '')}")
+        return
+    report.stopped_for_budget = True
+    report.notes.append(f"stopped the run after its file system lived {lived:.1f} min "
+                        f"(--budget-fs-minutes={report.budget_minutes})")
+
+
+def _stop_unguarded(sfn: Any, handle: automation.RunHandle, err: Exception) -> None:
+    """Following the run failed: stop it (its budget can no longer be kept) and raise one line saying so."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    what = _one_line(f"{type(err).__name__}: {err}")
+    try:
+        sfn.stop_execution(executionArn=handle.execution_arn, error="AcceptanceCheckFailed",
+                           cause=f"batch-lustre acceptance could not follow the run: {what}")
+    except (BotoCoreError, ClientError):
+        raise automation.AutomationError(
+            f"following run {handle.name} failed ({what}) and it could not be stopped: stop it with `aws "
+            f"stepfunctions stop-execution --execution-arn {handle.execution_arn}`") from err
+    raise automation.AutomationError(f"following run {handle.name} failed ({what}): the run was stopped, its run "
+                                     "cleanup cleans up after it") from err
 
 
 def _wait_for_run_cleanup(report: Report, stack_outputs: dict[str, Any], clients: AcceptanceClients,

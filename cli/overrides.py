@@ -31,7 +31,7 @@ EnvOption = Annotated[
     typer.Option(
         "--env", metavar="NAME=VALUE", show_default=False, rich_help_panel=PANEL,
         help="An environment variable of the job's container (repeatable; the last of a NAME wins). "
-             "[execution input: environment]"),
+             "(execution input key environment)"),
 ]
 VcpusOption = Annotated[
     str | None,
@@ -43,13 +43,13 @@ MemoryOption = Annotated[
     str | None,
     typer.Option("--memory", metavar="MIB", show_default=False, rich_help_panel=PANEL,
                  help="Memory of the job in MiB, 4 to 10000000. Default: the secret's jobDefinitionMemory. "
-                      "[execution input: memory]"),
+                      "(execution input key memory)"),
 ]
 ImageTagOption = Annotated[
     str | None,
     typer.Option("--image-tag", metavar="TAG", show_default=False, rich_help_panel=PANEL,
                  help="Tag of the job image in the stack's ECR repository (default latest). "
-                      "[execution input: imageTag]"),
+                      "(execution input key imageTag)"),
 ]
 ArraySizeOption = Annotated[
     str | None,
@@ -62,7 +62,7 @@ WarmOption = Annotated[
     typer.Option("--warm/--no-warm", show_default=False, rich_help_panel=PANEL,
                  help="Raise the compute environment's desired vCPUs while the file system is created, so hosts "
                       "are ready for the job (or not). Default: the secret's warmComputeCapacity. "
-                      "[execution input: warmComputeCapacity]"),
+                      "(execution input key warmComputeCapacity)"),
 ]
 
 

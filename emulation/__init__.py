@@ -23,8 +23,14 @@ What is added to moto, and where:
   States.ALL vs States.Runtime, call log, faults).
 - ``fsx`` / ``fsx_api``: Lustre lifecycles, data repository associations and tasks, file
   contents, export to S3; wired into moto's FSx backend and responses.
-- ``batch``: jobs without docker (attempts, retry strategy, files written onto the Lustre
-  file system the launch template mounts), compute environment launch template updates.
+- ``batch``: jobs and array jobs without docker (attempts, retry strategy, files written onto the
+  Lustre file system the launch template mounts), compute environment states (UPDATING, VALID,
+  INVALID), hosts that boot, mount in their user data, or shut down (terminated or stopped).
+- ``batch_sync``: Step Functions' ``submitJob.sync`` integration on the emulated clock.
+- ``iam``: every call of a state machine or a Lambda authorised against its role's policies, plus
+  the checks AWS makes beyond the called action (FSx's S3 access check, service-linked roles).
+- ``events``: "Step Functions Execution Status Change" events delivered to EventBridge rules.
+- ``error_names``: the one table of error names the emulation raises, each with its source.
 - ``lambdas``: Lambda invoke runs the real handler from ``lambda/`` in-process.
 - ``metrics``: AgeOfOldestQueuedMessage datapoints from the auto export queue.
 - ``core``: ``Emulation``, the context that installs and removes all of the above.

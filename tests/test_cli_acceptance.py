@@ -83,7 +83,7 @@ def test_past_the_budget_the_run_is_stopped_its_run_cleanup_deletes_the_file_sys
                          "acceptance check: accepted 1200 (the smallest SCRATCH_2 file system, the cheapest check); "
                          "set it with `batch-lustre params set taskexport lustreStorageCapacity=1200` (and back "
                          "after the check)\n"),
-    ("keep-file-system", "error: deleteLustre=False in the secret of stack taskexport is not accepted by the "
+    ("keep-file-system", "error: deleteLustre=false in the secret of stack taskexport is not accepted by the "
                          "acceptance check: accepted true (the run's file system would be kept and bill on); set it "
                          "with `batch-lustre params set taskexport deleteLustre=true`\n"),
 ])
@@ -163,3 +163,38 @@ def test_the_account_path_reads_the_outputs_file_and_checks_the_deployed_stack(t
     out = summary(result.output)
     assert out.startswith(f"acceptance of stack taskexport, run {NAME}: PASS")
     assert f"{MARKER} is in the bucket, as the job wrote it" in out and "left behind: nothing" in out
+
+
+def test_if_following_the_run_fails_the_run_is_stopped_rather_than_left_unguarded():
+    import boto3
+    from conftest import wait_until_held
+
+    import automation
+    from cli.demo import emulated_account
+
+    class Broken:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def now(self):
+            return self.inner.now()
+
+        def pause(self, seconds):
+            for arn in self.inner.running():
+                wait_until_held(arn)  # stopped at a Wait, as the emulation stops runs deterministically
+            raise ConnectionError("network gone")
+
+    files = {MARKER: acceptance_module.marker_content(NAME)}
+    with emulated_account("taskexport", "success", files=files,
+                          runtime_params={"lustreStorageCapacity": 1200}) as (outputs, clock, region):
+        with pytest.raises(automation.AutomationError) as raised:
+            acceptance_module.run_acceptance("taskexport", outputs, name=NAME, time_source=Broken(clock),
+                                             clients=acceptance_module.AcceptanceClients.for_region(region))
+        sfn = boto3.client("stepfunctions", region_name=region)
+        run = sfn.list_executions(stateMachineArn=outputs["stateMachineArn"])["executions"]
+        events = sfn.get_execution_history(executionArn=run[0]["executionArn"])["events"]
+        diag = [(e["type"], e.get("executionFailedEventDetails"), (e.get("stateEnteredEventDetails") or {}).get("name"))
+                for e in events][-6:]
+    assert str(raised.value) == (f"following run {NAME} failed (ConnectionError: network gone): the run was stopped, "
+                                 "its run cleanup cleans up after it")
+    assert [(e["name"], e["status"]) for e in run] == [(NAME, "ABORTED")], diag

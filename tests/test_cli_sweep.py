@@ -4,6 +4,7 @@ a confirmation that says plainly that a file system's data may not be in S3."""
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -65,17 +66,31 @@ def stack_with_leftovers(tmp_path):
         made = {"ended": make_run_resources("ended", subnet=subnet),
                 "other": make_run_resources("ended", stack="autoexport", subnet=subnet),
                 "gone": make_run_resources("gone", subnet=subnet)}
-        boto3.client("batch", region_name=REGION).update_compute_environment(
-            computeEnvironment=outputs["computeEnvironment"],
-            computeResources={"launchTemplate": {"launchTemplateId": made["gone"]["launch_template"], "version": "1"}})
         emu.hold_waits()
         handle = automation.start_run("taskexport", stack_outputs=outputs, name="busy")
         wait_until_held(handle.execution_arn)  # its own file system exists by then
+        # The busy run puts the compute environment on its own launch template while its file system is created
+        # (in parallel): once it has, point it at run gone's, which a sweep must then leave alone.
+        batch = boto3.client("batch", region_name=REGION)
+        until_switched(batch, outputs["computeEnvironment"], stack.refs.baseline_launch_template_id)
+        batch.update_compute_environment(
+            computeEnvironment=outputs["computeEnvironment"],
+            computeResources={"launchTemplate": {"launchTemplateId": made["gone"]["launch_template"], "version": "1"}})
         made["busy"] = make_run_resources("busy", subnet=subnet)
         path = tmp_path / "outputs.json"
         path.write_text(json.dumps(outputs))
         yield str(path), made
         stop_held_runs(emu)
+
+
+def until_switched(batch, compute_environment: str, baseline_id: str, seconds: float = 10.0) -> None:
+    """Until the compute environment is on another launch template than its baseline (bounded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        env = batch.describe_compute_environments(computeEnvironments=[compute_environment])["computeEnvironments"][0]
+        if env["computeResources"]["launchTemplate"]["launchTemplateId"] != baseline_id:
+            return
+        time.sleep(0.01)
 
 
 def sweep(outputs: str, *args: str, answer: str | None = None):
