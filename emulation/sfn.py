@@ -357,6 +357,11 @@ def _install_time(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> N
 
     def wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
         _hold(clock_for(), env)  # Emulation.hold_waits(): keep this execution RUNNING
+        if threading.current_thread().name.startswith("BranchWorker_"):
+            # A Wait in a Parallel branch moves the clock the whole execution shares: first let the sibling
+            # branches take the steps they are due to take now (in AWS they would, within milliseconds), so a
+            # branch's waits cannot run ahead of, e.g., the job's submission in the other branch.
+            time.sleep(BRANCH_WAIT_YIELD_SECONDS)
         if wait_seconds > 0 and env.is_running():
             _wait_while_running(clock_for(), float(wait_seconds), env)
 
@@ -565,7 +570,8 @@ def _install_execution_timeout(stack: ExitStack, clock_for: Callable[[], Emulate
     stack.enter_context(mock.patch.object(Program, "eval", program_eval))
 
 
-STOP_WAIT_SECONDS = 5.0  # real seconds StopExecution waits for the execution to leave its state
+STOP_WAIT_SECONDS = 5.0
+BRANCH_WAIT_YIELD_SECONDS = 0.02  # real seconds a Wait in a Parallel branch leaves its siblings first  # real seconds StopExecution waits for the execution to leave its state
 
 
 def _install_stop_execution(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> None:
