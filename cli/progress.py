@@ -136,7 +136,9 @@ def outcome_report(outcome: RunOutcome, bucket: str, exported: list[StoredObject
         else:
             lines.append(Text(f"file system {fs_id}"))
     if "jobId" in outcome.facts:
-        lines.append(Text(f"job {outcome.facts['jobId']}: {outcome.facts.get('job', '?')}"))
+        # The run succeeds only if the job (every child of an array) did; otherwise: the last status seen.
+        status = "SUCCEEDED" if outcome.succeeded else outcome.facts.get("job", "?")
+        lines.append(Text(f"job {outcome.facts['jobId']}: {status}"))
     if not outcome.succeeded:
         lines.append(Text.assemble(("Error: ", "bold red"), outcome.error or "-"))
         lines.append(Text.assemble(("Cause: ", "bold red"), shorten(outcome.cause or "-")))
