@@ -28,6 +28,7 @@ from typing import Annotated, Any, Protocol
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import automation
 from asl.naming import CONTAINER_SCRATCH_DIR
@@ -463,18 +464,18 @@ def print_summary(out: Console, report: Report) -> None:
     verdict = "[bold green]PASS[/]" if report.passed else "[bold red]FAIL[/]"
     out.print(f"\nacceptance of stack {report.stack}, run {report.run}: {verdict}", soft_wrap=True)
     for reason in report.reasons:
-        out.print(f"  [red]-[/] {reason}", soft_wrap=True)
+        out.print(f"  [red]-[/] {escape(reason)}", soft_wrap=True)
     duration = (report.stopped_at - report.started_at) if report.started_at and report.stopped_at else None
-    out.print(f"  run: {report.status}" + (f": {report.error}" if report.error else "") + f" in {clock(duration)}",
-              soft_wrap=True)
-    for note in report.notes:
-        out.print(f"  {note}", soft_wrap=True)
+    lines = [f"run: {report.status}" + (f": {report.error}" if report.error else "") + f" in {clock(duration)}",
+             *report.notes]
     if report.run_cleanup:
-        out.print(f"  run cleanup: {report.run_cleanup}", soft_wrap=True)
-    out.print(f"  result: {report.marker_url} " + ("is in the bucket, as the job wrote it" if report.marker_found
-                                                   else "missing"), soft_wrap=True)
-    out.print("  left behind: " + ("; ".join(report.leftovers) or "nothing"), soft_wrap=True)
-    out.print("  " + cost_line(report), soft_wrap=True)
+        lines.append(f"run cleanup: {report.run_cleanup}")
+    lines.append(f"result: {report.marker_url} " + ("is in the bucket, as the job wrote it" if report.marker_found
+                                                    else "missing"))
+    lines.append("left behind: " + ("; ".join(report.leftovers) or "nothing"))
+    lines.append(cost_line(report))
+    for line in lines:  # AWS's words (a Cause, an error message) are shown as they are, never as markup
+        out.print(f"  {escape(line)}", soft_wrap=True)
 
 
 # --- the command ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.common import EXIT_BAD_INPUT, EXIT_FAILED, clock, console, err_console, fail
@@ -270,7 +271,7 @@ def run_cleanup_table(runs: Sequence[RunResult]) -> Table:
     for run in runs:
         style = "green" if run.status == "SUCCEEDED" else "bold red"
         table.add_row(run.execution_arn.rsplit(":", 1)[-1], f"[{style}]{run.status}[/]",
-                      clock(run.emulated_seconds), run_cleanup_did(run))
+                      clock(run.emulated_seconds), escape(run_cleanup_did(run)))
     return table
 
 
