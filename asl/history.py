@@ -53,8 +53,8 @@ def state_events(state: Mapping[str, Any], limits: Mapping[str, int]) -> int:
     return events
 
 
-def _loops(graph: Mapping[str, list[str]]) -> list[set[str]]:
-    """Strongly connected sets of states with a cycle (Tarjan)."""
+def loops(graph: Mapping[str, list[str]]) -> list[set[str]]:
+    """Strongly connected sets of states with a cycle (Tarjan): the loops of a state graph."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -136,19 +136,19 @@ def worst_case_events(definition: Mapping[str, Any], limits: Mapping[str, int], 
     # loop count against one limit): they, and every state on a path from one to another, form one region
     # whose cost is the record's turns times the costliest turn, plus one visit of the states between.
     by_record: dict[tuple[str, str], list[set[str]]] = {}
-    for loop in _loops(graph):
+    for loop in loops(graph):
         counted = {found for n in loop if (found := poll_loop_of(states[n])) is not None}
         if len(counted) != 1:
             raise ValueError(f"loop {sorted(loop)} advances {len(counted)} poll records: its turns are not bounded")
         by_record.setdefault(counted.pop(), []).append(loop)
     component_of: dict[str, str] = {name: name for name in states}
     node_cost: dict[str, int] = {}
-    for record, loops in by_record.items():
-        members = set().union(*loops)
+    for record, record_loops in by_record.items():
+        members = set().union(*record_loops)
         between = {n for n in states if n not in members
                    and _reaches(graph, members, n) and _reaches(graph, {n}, members)}
         key = min(members)
-        turn = max(sum(cost[n] for n in loop) for loop in loops)
+        turn = max(sum(cost[n] for n in loop) for loop in record_loops)
         node_cost[key] = (limits[record[1]] + 1) * turn + sum(cost[n] for n in between)
         for n in members | between:
             if component_of[n] != n:

@@ -4,6 +4,7 @@ import pytest
 from conftest import sample_refs
 
 from asl import build_definition
+from asl.history import loops
 from asl.states import Graph, all_states
 from parameters import MODES
 
@@ -70,36 +71,6 @@ def reachable(graph, start, removed=frozenset()):
     return seen
 
 
-def strongly_connected(graph):
-    """Tarjan's algorithm: the loops of the graph."""
-    index, low, stack, on, out = {}, {}, [], set(), []
-
-    def visit(v):
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on.add(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = set()
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.add(w)
-                if w == v:
-                    break
-            out.append(comp)
-
-    for v in graph:
-        if v not in index:
-            visit(v)
-    return [c for c in out if len(c) > 1 or any(v in graph[v] for v in c)]
-
-
 @MODES_PARAM
 def test_every_transition_target_exists(mode):
     defn = definition(mode)
@@ -133,19 +104,19 @@ def _counter_states(defn):
 def test_every_cycle_passes_through_a_poll_counter(mode):
     defn = definition(mode)
     graph = edges(defn)
-    assert strongly_connected(graph), "the workflow polls, so it must have loops"
+    assert loops(graph), "the workflow polls, so it must have loops"
     counters = set(_counter_states(defn))
     without = {n: [t for t in ts if t not in counters] for n, ts in graph.items() if n not in counters}
-    assert strongly_connected(without) == [], "a loop that increments no counter could run forever"
+    assert loops(without) == [], "a loop that increments no counter could run forever"
 
 
 @MODES_PARAM
 def test_every_poll_counter_has_a_limit_that_leaves_its_loop(mode):
     defn = definition(mode)
     graph, all_ = edges(defn), states(defn)
-    loops = strongly_connected(graph)
+    found = loops(graph)
     for counter_state, counter_path in _counter_states(defn).items():
-        loop = next(c for c in loops if counter_state in c)
+        loop = next(c for c in found if counter_state in c)
         exits = [
             rule for name in loop if all_[name]["Type"] == "Choice"
             for rule in all_[name]["Choices"]

@@ -24,7 +24,7 @@ from test_find_run_resources import FILES, LONG_JOB, RUN, client, leave_run
 import asl
 from asl import iam
 from asl.common import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
-from asl.history import HISTORY_LIMIT, worst_case_events
+from asl.history import HISTORY_LIMIT, loops, worst_case_events
 from asl.naming import TAG_KEPT, TAG_RUN
 from asl.run_cleanup import (
     STATUS_CHANGE_DETAIL_TYPE,
@@ -65,41 +65,6 @@ def reachable(edges: dict[str, list[str]], start: str, removed: frozenset[str] =
         seen.add(node)
         todo.extend(edges[node])
     return seen
-
-
-def cycles(edges: dict[str, list[str]]) -> list[set[str]]:
-    """Strongly connected sets of states that hold a cycle (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    out: list[set[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on.add(v)
-        for w in edges[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = set()
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                component.add(w)
-                if w == v:
-                    break
-            if len(component) > 1 or v in edges[v]:
-                out.append(component)
-
-    for v in edges:
-        if v not in index:
-            visit(v)
-    return out
 
 
 def counters(defn: dict) -> dict[str, str]:
@@ -174,13 +139,13 @@ def test_no_file_system_is_touched_before_the_jobs_asked_to_terminate_have_ended
 def test_every_loop_counts_its_checks_and_ends_on_its_limit(mode):
     defn = definition(mode)
     edges = graph(defn)
-    loops = cycles(edges)
-    assert len(loops) >= 4, "jobs, file system, and the export section's loops"
+    found = loops(edges)
+    assert len(found) >= 4, "jobs, file system, and the export section's loops"
     counting = set(counters(defn))
     without = {n: [t for t in ts if t not in counting] for n, ts in edges.items() if n not in counting}
-    assert cycles(without) == [], "a loop that counts nothing could run forever"
+    assert loops(without) == [], "a loop that counts nothing could run forever"
     for counter, record in counters(defn).items():
-        loop = next(c for c in loops if counter in c)
+        loop = next(c for c in found if counter in c)
         exits = [rule for n in loop if defn["States"][n]["Type"] == "Choice" for rule in defn["States"][n]["Choices"]
                  if rule.get("Variable") == f"{record}.count"
                  and rule.get("NumericGreaterThanEqualsPath") == f"{record}.limit" and rule["Next"] not in loop]
