@@ -268,19 +268,19 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
         return sync_resolver()
 
     def thread_routine(self: BranchWorker) -> None:
-        execution = execution_arn(self.env)
-        with activity.lock:
-            activity.branches[execution] += 1
         try:
             original_routine(self)
         finally:
             with activity.lock:
-                activity.branches[execution] -= 1
+                activity.branches[execution_arn(self.env)] -= 1
 
     def branches_eval_body(self: BranchesDecl, env: Any) -> None:
+        # Every branch is counted before the first one starts: a branch whose thread starts late (a loaded
+        # machine) must not let a sibling's .sync task think it is alone and move the clock to its timeout.
         execution = execution_arn(env)
         with activity.lock:
             activity.parallels[execution] += 1
+            activity.branches[execution] += len(self.programs)
         try:
             original_branches(self, env)
         finally:
