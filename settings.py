@@ -8,12 +8,15 @@ enum for them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import botocore.session
+import yaml
 
 from parameters import (
     AUTO_EXPORT,
@@ -99,3 +102,12 @@ def load_settings(mode: str, raw: Mapping[str, Any]) -> Settings:
 
 def is_auto_export(settings: Settings) -> bool:
     return settings.mode == AUTO_EXPORT
+
+
+def load_stack_config(stack: str, project_dir: Path) -> dict[str, str]:
+    """``Pulumi.<stack>.yaml``'s config as Pulumi hands it to the program: every scalar as
+    written (a string), structured values (lists) as JSON text."""
+    with open(project_dir / f"Pulumi.{stack}.yaml", encoding="utf-8") as f:
+        document = yaml.load(f, Loader=yaml.BaseLoader)  # BaseLoader: scalars stay strings, as in Pulumi
+    config = (document or {}).get("config") or {}
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}

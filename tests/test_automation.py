@@ -15,9 +15,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-import automation
-from cli.demo import deploy_emulated
-from emulation import BatchScenario, Emulation, Scenario, runtime_parameters
+from batch_lustre import automation
+from batch_lustre.cli.demo import deploy_emulated
+from batch_lustre.emulation import BatchScenario, Emulation, Scenario, runtime_parameters
 from parameters import ParameterError
 
 FAKE_PULUMI = r'''
@@ -432,7 +432,7 @@ def test_start_run_refuses_bad_overrides_as_extract_parameters_would_and_starts_
 
 
 def test_run_cleanup_of_finds_the_execution_event_bridge_started_for_a_failed_run():
-    from emulation.runner import wait_for_executions
+    from batch_lustre.emulation.runner import wait_for_executions
 
     with Emulation(Scenario()) as emu:
         _, found = deploy_emulated(emu, "taskexport", runtime_params={"lustreStorageCapacity": 1000},

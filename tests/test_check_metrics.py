@@ -412,7 +412,7 @@ def test_newest_decides_whatever_the_order_of_the_answer(monkeypatch):
 
 def emulated_queue(metrics_scenario, write_files: bool = True):
     """An Emulation with an AVAILABLE file system whose auto export queue got two files at the job's end."""
-    from emulation import Emulation, FsxScenario, Scenario
+    from batch_lustre.emulation import Emulation, FsxScenario, Scenario
 
     emu = Emulation(Scenario(fsx=FsxScenario(auto_export_latency_seconds=90, auto_export_seconds_per_file=30),
                              metrics=metrics_scenario))
@@ -448,7 +448,7 @@ def check_emulated(emu, fs_id: str, job_ended_at: datetime) -> dict:
 
 
 def test_emulated_queue_is_drained_a_minute_after_it_empties():
-    from emulation import MetricsScenario
+    from batch_lustre.emulation import MetricsScenario
 
     emu, fs_id, ended = emulated_queue(MetricsScenario())
     try:
@@ -461,7 +461,7 @@ def test_emulated_queue_is_drained_a_minute_after_it_empties():
 
 
 def test_late_datapoints_delay_drained_and_never_make_it_early():
-    from emulation import MetricsScenario
+    from batch_lustre.emulation import MetricsScenario
 
     emu, fs_id, ended = emulated_queue(MetricsScenario.late(delay_minutes=5))
     try:
@@ -479,7 +479,7 @@ def test_late_datapoints_delay_drained_and_never_make_it_early():
 
 
 def test_late_datapoints_make_the_first_checks_unproven():
-    from emulation import MetricsScenario
+    from batch_lustre.emulation import MetricsScenario
 
     emu, fs_id, ended = emulated_queue(MetricsScenario.late(delay_minutes=5))
     try:
@@ -491,7 +491,7 @@ def test_late_datapoints_make_the_first_checks_unproven():
 
 
 def test_emulated_no_datapoints_at_all_is_unproven_even_after_the_queue_drained():
-    from emulation import MetricsScenario
+    from batch_lustre.emulation import MetricsScenario
 
     emu, fs_id, ended = emulated_queue(MetricsScenario.no_datapoints())
     try:
@@ -503,7 +503,7 @@ def test_emulated_no_datapoints_at_all_is_unproven_even_after_the_queue_drained(
 
 
 def test_emulated_queue_that_never_reaches_zero_is_queued():
-    from emulation import MetricsScenario
+    from batch_lustre.emulation import MetricsScenario
 
     emu, fs_id, ended = emulated_queue(MetricsScenario.never_zero())
     try:

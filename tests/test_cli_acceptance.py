@@ -12,8 +12,8 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
-from cli import acceptance as acceptance_module
-from cli.app import app
+from batch_lustre.cli import acceptance as acceptance_module
+from batch_lustre.cli.app import app
 
 runner = CliRunner()
 NAME = "acceptance-test-run"
@@ -89,7 +89,7 @@ def test_past_the_budget_the_run_is_stopped_its_run_cleanup_deletes_the_file_sys
                          "with `batch-lustre params set taskexport deleteLustre=true`\n"),
 ])
 def test_a_secret_not_fit_for_the_check_is_refused_in_one_line_before_anything_starts(scenario, message, monkeypatch):
-    import automation
+    from batch_lustre import automation
 
     monkeypatch.setattr(automation, "start_run", lambda *a, **k: pytest.fail("a run was started"))
     result = acceptance("--scenario", scenario)
@@ -149,8 +149,8 @@ def test_the_account_path_reads_the_outputs_file_and_checks_the_deployed_stack(t
     """Without --emulated: stack outputs from a file, clients of the stack's region, the wall clock (moto answers)."""
     import json
 
-    from cli.demo import deploy_emulated
-    from emulation import BatchScenario, Emulation, Scenario
+    from batch_lustre.cli.demo import deploy_emulated
+    from batch_lustre.emulation import BatchScenario, Emulation, Scenario
 
     files = {MARKER: acceptance_module.marker_content(NAME)}
     with Emulation(Scenario(batch=BatchScenario.succeeds(files=files))) as emu:
@@ -170,8 +170,8 @@ def test_if_following_the_run_fails_the_run_is_stopped_rather_than_left_unguarde
     import boto3
     from conftest import wait_until_held
 
-    import automation
-    from cli.demo import emulated_account
+    from batch_lustre import automation
+    from batch_lustre.cli.demo import emulated_account
 
     class Broken:
         def __init__(self, inner):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from cli.app import app
-from emulation.catalogue import SCENARIOS, scenario_names
+from batch_lustre.cli.app import app
+from batch_lustre.emulation.catalogue import SCENARIOS, scenario_names
 
 runner = CliRunner()
 NO_AWS = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None,
@@ -44,7 +44,7 @@ def test_demo_runs_the_workflow_without_aws_credentials_and_leaves_nothing_behin
 
 
 def test_demo_of_the_autoexport_workflow_succeeds_with_the_override_flags_as_its_execution_input(monkeypatch):
-    import automation
+    from batch_lustre import automation
 
     inputs = []
     start_run = automation.start_run
@@ -68,7 +68,7 @@ def test_demo_of_the_autoexport_workflow_succeeds_with_the_override_flags_as_its
 
 
 def test_a_refused_override_flag_is_one_line_exit_2_before_anything_is_emulated(monkeypatch):
-    from cli import demo as demo_module
+    from batch_lustre.cli import demo as demo_module
 
     monkeypatch.setattr(demo_module, "_emulation", lambda *a: (_ for _ in ()).throw(AssertionError("emulated")))
     result = demo("--vcpus", "300", quick=False)

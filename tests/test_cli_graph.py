@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from asl import build_definition
-from cli.app import app
-from cli.graph import TYPE_COLOURS, placeholder_refs, subtitle
-from cli.workflow_layout import CATCH, edges_of, layout
+from batch_lustre.cli.app import app
+from batch_lustre.cli.graph import TYPE_COLOURS, placeholder_refs, subtitle
+from batch_lustre.cli.workflow_layout import CATCH, edges_of, layout
 from parameters import MODES
 
 runner = CliRunner()

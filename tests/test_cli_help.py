@@ -8,7 +8,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from cli.app import app
+from batch_lustre.cli.app import app
 
 runner = CliRunner()
 COMMANDS = [[], ["deploy"], ["preview"], ["destroy"], ["outputs"], ["params"], ["params", "show"], ["params", "set"],
@@ -25,7 +25,7 @@ def test_help(command, flag):
 
 
 def test_python_dash_m_cli_runs_the_same_app():
-    result = subprocess.run([sys.executable, "-m", "cli", "--help"], capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-m", "batch_lustre.cli", "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     for command in ("deploy", "params", "run", "status", "acceptance", "sweep", "graph", "demo", "scenarios"):
         assert command in result.stdout

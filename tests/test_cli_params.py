@@ -8,9 +8,9 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from cli.app import app
-from cli.demo import deploy_emulated
-from emulation import Emulation, Scenario, runtime_parameters
+from batch_lustre.cli.app import app
+from batch_lustre.cli.demo import deploy_emulated
+from batch_lustre.emulation import Emulation, Scenario, runtime_parameters
 
 runner = CliRunner()
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_an_unknown_stack_is_one_line_exit_2():
     result = params("show", "prod")
     assert result.exit_code == 2
     assert result.stderr == ("error: stack 'prod' is not accepted: accepted autoexport, taskexport "
-                             f"(a stack needs a Pulumi.<stack>.yaml in {__import__('automation').ROOT})\n")
+                             f"(a stack needs a Pulumi.<stack>.yaml in {__import__('batch_lustre.automation', fromlist=['ROOT']).ROOT})\n")
 
 
 def test_an_unknown_secret_is_one_line_exit_1(secret):

@@ -9,10 +9,10 @@ import pytest
 from conftest import stop_held_runs
 from typer.testing import CliRunner
 
-import automation
-from cli.app import app
-from cli.demo import deploy_emulated
-from emulation import BatchScenario, Emulation, Scenario
+from batch_lustre import automation
+from batch_lustre.cli.app import app
+from batch_lustre.cli.demo import deploy_emulated
+from batch_lustre.emulation import BatchScenario, Emulation, Scenario
 
 runner = CliRunner()
 # Fewer polling turns (same outcome): the emulated file system takes about 12 minutes, the job 15.
@@ -206,7 +206,7 @@ def test_a_bad_override_is_one_line_exit_2_and_starts_nothing(deployed, flags, m
 def test_the_refusal_is_word_for_word_the_one_the_workflow_would_give(deployed, monkeypatch):
     import extract_parameters
 
-    from emulation import runtime_parameters
+    from batch_lustre.emulation import runtime_parameters
 
     monkeypatch.setenv("MODE", "taskexport")
     monkeypatch.setenv("MAX_VCPUS", "256")

@@ -10,10 +10,10 @@ import re
 
 from typer.testing import CliRunner
 
-from cli.app import app
-from cli.scenario_commands import JSON_KEYS, fold_timeline
-from emulation.catalogue import SCENARIOS
-from emulation.runner import StateVisit
+from batch_lustre.cli.app import app
+from batch_lustre.cli.scenario_commands import JSON_KEYS, fold_timeline
+from batch_lustre.emulation.catalogue import SCENARIOS
+from batch_lustre.emulation.runner import StateVisit
 
 runner = CliRunner()
 NO_AWS = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None,
@@ -56,7 +56,7 @@ def test_a_two_run_scenario_shows_both_timelines():
 
 
 def test_all_scenarios_of_a_selection_make_one_table_row_each(monkeypatch):
-    from emulation import catalogue
+    from batch_lustre.emulation import catalogue
 
     monkeypatch.setattr(catalogue, "cases", lambda: [("success", "taskexport"), ("invalid-type", "autoexport")])
     result = scenarios()
@@ -69,7 +69,7 @@ def test_all_scenarios_of_a_selection_make_one_table_row_each(monkeypatch):
 
 
 def test_a_failing_scenario_is_marked_and_exits_1(monkeypatch):
-    from emulation import catalogue
+    from batch_lustre.emulation import catalogue
 
     wrong = catalogue.Expected("FAILED", "JobFailed")
     monkeypatch.setitem(catalogue.SCENARIOS, "success",
@@ -135,7 +135,7 @@ def test_one_scenario_in_one_mode_as_json_is_one_object_with_exactly_the_stable_
 
 
 def test_the_catalogue_as_json_is_a_list_of_those_objects_and_a_failure_exits_1(monkeypatch):
-    from emulation import catalogue
+    from batch_lustre.emulation import catalogue
 
     wrong = catalogue.Expected("FAILED", "JobFailed")
     monkeypatch.setitem(catalogue.SCENARIOS, "success",

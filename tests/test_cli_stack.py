@@ -9,7 +9,7 @@ import pytest
 from test_automation import FakePulumi
 from typer.testing import CliRunner
 
-from cli.app import app
+from batch_lustre.cli.app import app
 
 runner = CliRunner()
 STACK_COMMANDS = ["deploy", "preview", "destroy", "outputs"]

@@ -11,12 +11,12 @@ import pytest
 from conftest import stop_held_runs, wait_until_held
 from typer.testing import CliRunner
 
-import automation
 from asl.naming import TAG_MODE, TAG_RUN, TAG_STACK
-from cli.app import app
-from cli.demo import deploy_emulated
-from emulation import Emulation, FsxScenario, Scenario
-from emulation.scenario import FS_FAILED
+from batch_lustre import automation
+from batch_lustre.cli.app import app
+from batch_lustre.cli.demo import deploy_emulated
+from batch_lustre.emulation import Emulation, FsxScenario, Scenario
+from batch_lustre.emulation.scenario import FS_FAILED
 
 runner = CliRunner()
 REGION = "us-east-1"

@@ -8,11 +8,11 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 import pytest
+from offline_stacks import ACCOUNT_ID, REGION, load_stack_config, run_program
 
 import asl
 from asl import iam, naming
 from asl.refs import WorkflowRefs
-from offline_stacks import ACCOUNT_ID, REGION, load_stack_config, run_program
 from parameters import AUTO_EXPORT, TASK_EXPORT, parameters_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")

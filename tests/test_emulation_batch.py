@@ -19,8 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from asl.user_data import render
-from emulation import BatchScenario, Emulation, FsxScenario, JobAttempt, Scenario, run_workflow
-from emulation.batch import (
+from batch_lustre.emulation import BatchScenario, Emulation, FsxScenario, JobAttempt, Scenario, run_workflow
+from batch_lustre.emulation.batch import (
     CAPACITY_REASON,
     DESIRED_LOWERED_MESSAGE,
     HOST_READY,
@@ -33,8 +33,8 @@ from emulation.batch import (
     parse_mount_retry,
     retry_action,
 )
-from emulation.batch_sync import SYNC_RULE_ACTIONS, add_sync_call_hook, sync_call_hooks
-from emulation.scenario import ATTEMPT_HOST_EC2
+from batch_lustre.emulation.batch_sync import SYNC_RULE_ACTIONS, add_sync_call_hook, sync_call_hooks
+from batch_lustre.emulation.scenario import ATTEMPT_HOST_EC2
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/test-workflow"

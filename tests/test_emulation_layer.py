@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from emulation import (
+from batch_lustre.emulation import (
     Emulation,
     Fault,
     FsxScenario,
@@ -28,7 +28,7 @@ from emulation import (
     setup_stack,
     start_workflow,
 )
-from emulation.scenario import (
+from batch_lustre.emulation.scenario import (
     DRA_FAILED,
     DRA_MISCONFIGURED_THEN_AVAILABLE,
     FS_FAILED,
@@ -36,7 +36,7 @@ from emulation.scenario import (
     METRIC_NEVER_ZERO,
     METRIC_NONE,
 )
-from emulation.sfn import sfn_key
+from batch_lustre.emulation.sfn import sfn_key
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/test-workflow"

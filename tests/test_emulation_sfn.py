@@ -24,9 +24,9 @@ import boto3
 import pytest
 
 from asl.states import error_names as asl_error_names
-from emulation import Emulation, Fault, Scenario, error_names, events, run_workflow, sfn, start_workflow
-from emulation.fsx import Association, FileSystemState, RepositoryTask
-from emulation.runner import (
+from batch_lustre.emulation import Emulation, Fault, Scenario, error_names, events, run_workflow, sfn, start_workflow
+from batch_lustre.emulation.fsx import Association, FileSystemState, RepositoryTask
+from batch_lustre.emulation.runner import (
     RunFigures,
     RunResult,
     figures,
@@ -413,7 +413,7 @@ ERROR_NAME = re.compile(r"(States\.[A-Za-z]+|[A-Z][A-Za-z0-9]*\.[A-Za-z]+Excepti
 
 
 def test_no_error_name_is_spelt_outside_the_table():
-    """Every literal error name in emulation/ comes from emulation/error_names.py."""
+    """Every literal error name in emulation/ comes from batch_lustre.emulation/error_names.py."""
     root = Path(__file__).resolve().parent.parent / "emulation"
     found = []
     for path in sorted(root.glob("*.py")):

@@ -21,9 +21,9 @@ from conftest import python312_scan
 from asl import iam
 from asl.naming import HOST_SCRATCH_DIR, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK
 from asl.user_data import render
-from emulation import BatchScenario, Emulation, JobAttempt, Scenario, setup_stack
-from emulation.scenario import ATTEMPT_HOST_EC2
-from emulation.stack import EmulatedStack
+from batch_lustre.emulation import BatchScenario, Emulation, JobAttempt, Scenario, setup_stack
+from batch_lustre.emulation.scenario import ATTEMPT_HOST_EC2
+from batch_lustre.emulation.stack import EmulatedStack
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLER = ROOT / "lambda" / "find_run_resources.py"

@@ -35,9 +35,17 @@ from asl.run_cleanup import (
     status_change_event_pattern,
 )
 from asl.states import targets
-from emulation import BatchScenario, Emulation, FsxScenario, Scenario, run_workflow, setup_stack, start_workflow
-from emulation.runner import RunResult, leftovers, stop_workflow, wait_for_executions
-from emulation.stack import TRUST, EmulatedStack, attach_workflow_policy, put_role_policy
+from batch_lustre.emulation import (
+    BatchScenario,
+    Emulation,
+    FsxScenario,
+    Scenario,
+    run_workflow,
+    setup_stack,
+    start_workflow,
+)
+from batch_lustre.emulation.runner import RunResult, leftovers, stop_workflow, wait_for_executions
+from batch_lustre.emulation.stack import TRUST, EmulatedStack, attach_workflow_policy, put_role_policy
 from parameters import LOOP_CHECK_LIMITS, MODES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -493,9 +501,8 @@ def test_an_input_that_is_not_an_abnormal_end_of_a_run_is_refused(event, error):
 
 @pytest.fixture
 def mocks():
-    from pulumi.runtime import settings as runtime_settings
-
     from offline_stacks import RecordingMocks
+    from pulumi.runtime import settings as runtime_settings
 
     recording = RecordingMocks()
     runtime_settings.ROOT.set(None)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from asl.states import all_states
-from emulation.catalogue import SCENARIOS, cases
-from emulation.catalogue_run import run_scenario
+from batch_lustre.emulation.catalogue import SCENARIOS, cases
+from batch_lustre.emulation.catalogue_run import run_scenario
 from parameters import AUTO_EXPORT, TASK_EXPORT
 
 ISSUE_LIST = {  # the scenarios issue 3 asks for, by catalogue name, with the modes each must cover
@@ -186,7 +186,7 @@ def test_counting_quiet_metrics_as_drained_deletes_files_that_are_not_in_s3():
 def test_branches_on_error_names_hold_whatever_the_fsx_prefix_spelling(prefix, suffix):
     """CreateDataRepositoryTask refused while the import runs (DataRepositoryTaskExecuting), then DeleteFileSystem
     refused while a task runs (BadRequest): both branches hold under each spelling AWS might use."""
-    from emulation import error_names
+    from batch_lustre.emulation import error_names
 
     with error_names.spelling(prefix, exception_suffix=suffix):
         result = run_scenario("import-running-at-export", TASK_EXPORT)

@@ -5,8 +5,8 @@ import re
 
 import pulumi
 import pytest
-
 from offline_stacks import RecordingMocks, load_stack_config, run_program
+
 from parameters import AUTO_EXPORT, TASK_EXPORT, ParameterError, parameters_for
 from settings import load_settings
 from stack import read_stack_config

@@ -7,8 +7,8 @@ from pathlib import Path
 import pulumi
 import pytest
 import yaml
-
 from offline_stacks import load_stack_config, run_program
+
 from parameters import LOOP_CHECK_LIMITS, MODES, cross_field_problems, loop_schedules, parameters_for
 from settings import load_settings
 from stack import read_stack_config

@@ -1,0 +1,139 @@
+"""Per-run resources a run left behind: find them by tag, tell which run they belong to, delete them.
+
+Every per-run resource carries ``batch-lustre:stack`` and ``batch-lustre:run`` (the execution name,
+``asl/naming.py``). A leftover is one whose run is not RUNNING (ended, or unknown to the state machine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from asl.naming import TAG_RUN, TAG_STACK
+from batch_lustre import automation
+
+FILE_SYSTEM = "file system"
+LAUNCH_TEMPLATE = "launch template"
+JOB_DEFINITION = "job definition"
+GONE_LIFECYCLES = ("DELETING",)  # already on its way out
+
+
+@dataclass(frozen=True)
+class Leftover:
+    kind: str  # FILE_SYSTEM | LAUNCH_TEMPLATE | JOB_DEFINITION
+    resource_id: str  # file system id, launch template id, job definition ARN
+    name: str
+    run: str  # the run (execution name) that made it
+    run_status: str  # SUCCEEDED, FAILED... or "not found"
+    detail: str = ""  # lifecycle of a file system, the run's Error...
+    in_use: str | None = None  # why it must not be deleted (None: it may be)
+
+
+@dataclass
+class Clients:
+    fsx: Any
+    ec2: Any
+    batch: Any
+    sfn: Any
+
+    @classmethod
+    def for_region(cls, region: str | None) -> Clients:
+        return cls(*(automation.aws_client(s, region) for s in ("fsx", "ec2", "batch", "stepfunctions")))
+
+
+def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in items or []}
+
+
+def runs_by_name(state_machine_arn: str, sfn: Any) -> dict[str, dict[str, Any]]:
+    """Execution name -> execution (name, status, ARN...), for every run of the state machine."""
+    return {e["name"]: e for e in automation.iter_executions(state_machine_arn, sfn)}
+
+
+def find(stack: str, stack_outputs: Mapping[str, Any], clients: Clients) -> tuple[list[Leftover], list[Leftover]]:
+    """(leftovers of ended runs, resources of RUNNING runs) tagged with ``stack``."""
+    machine = automation.required_output(stack_outputs, "stateMachineArn", stack)
+    runs = runs_by_name(machine, clients.sfn)
+    found = _file_systems(stack, clients.fsx) + _launch_templates(stack, clients.ec2) + _job_definitions(
+        stack, clients.batch)
+    in_use = _launch_templates_in_use(stack_outputs.get("computeEnvironment"), clients.batch)
+    errors: dict[str, str | None] = {}
+    ended, running = [], []
+    for kind, resource_id, name, run, detail in found:
+        execution = runs.get(run)
+        status = execution["status"] if execution else "not found"
+        if kind == FILE_SYSTEM and execution and status not in ("RUNNING", "SUCCEEDED"):
+            # Why the run kept it: the Error it ended with (e.g. ExportNotConfirmed).
+            if run not in errors:
+                errors[run] = automation.run_error(execution["executionArn"], clients.sfn)
+            detail = f"{detail}; run ended with {errors[run]}" if errors[run] else detail
+        item = Leftover(kind, resource_id, name, run, status, detail,
+                        in_use.get(resource_id) if kind == LAUNCH_TEMPLATE else None)
+        (running if status == "RUNNING" else ended).append(item)
+    return ended, running
+
+
+def _file_systems(stack: str, fsx: Any) -> list[tuple[str, str, str, str, str]]:
+    found = []
+    for page in fsx.get_paginator("describe_file_systems").paginate():
+        for fs in page.get("FileSystems", []):
+            tags = _tags(fs.get("Tags"))
+            lifecycle = fs.get("Lifecycle") or "?"
+            if tags.get(TAG_STACK) == stack and TAG_RUN in tags and lifecycle not in GONE_LIFECYCLES:
+                found.append((FILE_SYSTEM, fs["FileSystemId"], tags.get("Name", fs["FileSystemId"]), tags[TAG_RUN],
+                              lifecycle))
+    return found
+
+
+def _launch_templates(stack: str, ec2: Any) -> list[tuple[str, str, str, str, str]]:
+    found = []
+    pages = ec2.get_paginator("describe_launch_templates").paginate(
+        Filters=[{"Name": f"tag:{TAG_STACK}", "Values": [stack]}])
+    for page in pages:
+        for template in page.get("LaunchTemplates", []):
+            tags = _tags(template.get("Tags"))
+            if tags.get(TAG_STACK) == stack and TAG_RUN in tags:  # the baseline template has no run tag
+                found.append((LAUNCH_TEMPLATE, template["LaunchTemplateId"], template["LaunchTemplateName"],
+                              tags[TAG_RUN], ""))
+    return found
+
+
+def _job_definitions(stack: str, batch: Any) -> list[tuple[str, str, str, str, str]]:
+    found = []
+    for page in batch.get_paginator("describe_job_definitions").paginate(status="ACTIVE"):
+        for definition in page.get("jobDefinitions", []):
+            tags = definition.get("tags") or {}
+            if tags.get(TAG_STACK) == stack and TAG_RUN in tags:
+                found.append((JOB_DEFINITION, definition["jobDefinitionArn"],
+                              f"{definition['jobDefinitionName']}:{definition['revision']}", tags[TAG_RUN], ""))
+    return found
+
+
+def _launch_templates_in_use(compute_environment: Any, batch: Any) -> dict[str, str]:
+    """Launch template id -> why it is in use (the compute environment still points at it)."""
+    if not isinstance(compute_environment, str) or not compute_environment:
+        return {}
+    described = batch.describe_compute_environments(computeEnvironments=[compute_environment])
+    in_use = {}
+    for env in described.get("computeEnvironments", []):
+        template = (env.get("computeResources") or {}).get("launchTemplate") or {}
+        if template.get("launchTemplateId"):
+            in_use[template["launchTemplateId"]] = (
+                f"compute environment {env['computeEnvironmentName']} still uses it: point the environment back "
+                "at the stack's baseline launch template first"
+            )
+    return in_use
+
+
+def delete(item: Leftover, clients: Clients) -> None:
+    """Delete one leftover (a file system's deletion only starts: it is DELETING when this returns)."""
+    if item.kind == FILE_SYSTEM:
+        clients.fsx.delete_file_system(FileSystemId=item.resource_id)
+    elif item.kind == LAUNCH_TEMPLATE:
+        clients.ec2.delete_launch_template(LaunchTemplateId=item.resource_id)
+    elif item.kind == JOB_DEFINITION:
+        clients.batch.deregister_job_definition(jobDefinition=item.resource_id)
+    else:
+        raise ValueError(f"kind={item.kind!r} is not accepted: accepted {FILE_SYSTEM}, {LAUNCH_TEMPLATE}, "
+                         f"{JOB_DEFINITION}")

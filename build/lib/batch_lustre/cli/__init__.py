@@ -1,0 +1,1 @@
+"""The operator's command line of batch-lustre (``batch-lustre --help``, or ``python -m cli --help``)."""

@@ -1,0 +1,318 @@
+"""``scenarios``: run the catalogue of scenarios on the emulated AWS and judge each run.
+
+``batch-lustre scenarios`` runs every scenario in every mode it applies to and prints one table row per
+run: what was expected, what happened, what was left behind, how many state transitions it took, and
+whether it passed (the expectation met and every rule kept). ``batch-lustre scenarios NAME`` runs one
+scenario and prints its timeline of states on the emulated clock and its figures.
+
+The catalogue is ``emulation/catalogue.py``; the run and the rules are ``emulation/catalogue_run.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from batch_lustre.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, clock, console, err_console, fail
+from batch_lustre.emulation.environment import offline_environment
+from parameters import MODES, check_mode
+
+if TYPE_CHECKING:
+    from batch_lustre.emulation.catalogue_run import ScenarioResult
+    from batch_lustre.emulation.runner import RunResult, StateVisit
+
+REGION = "us-east-1"
+LONGEST_LOOP = 12  # states in the longest polling loop folded into one timeline row
+# ``--json``: the figures of the run that went ahead (emulation.runner.RunFigures, emulated seconds), then the
+# verdict. These keys, exactly, in this order: what tools may rely on.
+FIGURE_KEYS = (
+    "fs_lifetime_s",
+    "fs_available_before_job_s",
+    "association_available_before_job_s",
+    "after_job_until_export_requested_s",
+    "after_export_done_until_delete_requested_s",
+    "transitions",
+    "history_events",
+    "status",
+    "error",
+)
+JSON_KEYS = ("scenario", "mode", "passed", "problems", *FIGURE_KEYS)
+
+
+def load_catalogue() -> tuple[ModuleType, ModuleType]:
+    """``emulation.catalogue`` and ``emulation.catalogue_run``, imported only when a scenario runs.
+
+    moto cannot even be imported while AWS_PROFILE names a profile this machine lacks: import offline.
+    """
+    with offline_environment(REGION):
+        from batch_lustre.emulation import catalogue, catalogue_run
+    return catalogue, catalogue_run
+
+
+def scenarios(
+    name: Annotated[str | None, typer.Argument(
+        metavar="NAME", show_default=False,
+        help="Run only this scenario and print its timeline of states and its figures (see --list).")] = None,
+    mode: Annotated[str | None, typer.Option(
+        "--mode", "-m", show_default=False,
+        help=f"Only this mode ({' or '.join(MODES)}); default: every mode the scenario applies to.")] = None,
+    list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print JSON instead of tables: NAME --mode M gives one object; otherwise a list of objects, "
+                       "one per scenario and mode; with --list, a list of {name, modes, description}. Each object "
+                       "has exactly the keys " + ", ".join(JSON_KEYS) + " (durations in emulated seconds, null "
+                       "when the phase did not happen).")] = False,
+) -> None:
+    """Run the scenarios on an emulated AWS (no credentials, no network) and judge them. Exit code 0 only if all pass.
+
+    Without NAME: every scenario, one table row per scenario and mode (expected, got, leftovers, transitions).
+    With NAME: that scenario's timeline of states on the emulated clock, AWS calls, the run-cleanup executions
+    and the run's figures.
+    """
+    if mode is not None:
+        try:
+            check_mode(mode)
+        except ValueError as err:
+            fail(str(err), EXIT_BAD_INPUT)
+    catalogue, catalogue_run = load_catalogue()
+    if list_scenarios:
+        if as_json:
+            print_json([{"name": n, "modes": list(e.modes), "description": e.description}
+                        for n, e in catalogue.SCENARIOS.items()])
+        else:
+            _show_catalogue(catalogue)
+        return
+    if name is None:
+        cases = [(n, m) for n, m in catalogue.cases() if mode is None or m == mode]
+        results = _run(catalogue_run, cases, quiet=as_json)
+        if as_json:
+            print_json([result_json(r) for r in results])
+            if not all(r.passed for r in results):
+                raise typer.Exit(EXIT_FAILED)
+            return
+        console.print(scenario_table(results))
+        _show_problems(results)
+        failed = [r for r in results if not r.passed]
+        console.print(f"{len(results) - len(failed)} of {len(results)} scenario runs passed"
+                      + (f"; [bold red]{len(failed)} failed[/]" if failed else ""))
+        if failed:
+            raise typer.Exit(EXIT_FAILED)
+        return
+    if name not in catalogue.SCENARIOS:
+        fail(f"scenario={name!r} is not accepted: accepted {', '.join(catalogue.SCENARIOS)}", EXIT_BAD_INPUT)
+    entry = catalogue.SCENARIOS[name]
+    if mode is not None and mode not in entry.modes:
+        fail(f"scenario={name!r} is not accepted with --mode={mode}: it applies to {' and '.join(entry.modes)}",
+             EXIT_BAD_INPUT)
+    results = _run(catalogue_run, [(name, m) for m in entry.modes if mode is None or m == mode], quiet=as_json)
+    if as_json:
+        print_json(result_json(results[0]) if mode is not None else [result_json(r) for r in results])
+    else:
+        for result in results:
+            show_result(result)
+    if not all(r.passed for r in results):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _run(catalogue_run: ModuleType, cases: Sequence[tuple[str, str]], *, quiet: bool = False) -> list[ScenarioResult]:
+    """Run the cases; the progress line goes to stderr when stdout is for JSON."""
+    results = []
+    with (err_console if quiet else console).status("") as status:
+        for i, (name, mode) in enumerate(cases, 1):
+            status.update(f"scenario {i}/{len(cases)}: {name} ({mode})")
+            results.append(catalogue_run.run_scenario(name, mode))
+    return results
+
+
+def result_json(result: ScenarioResult) -> dict[str, Any]:
+    """One scenario run as ``--json`` prints it: exactly ``JSON_KEYS``."""
+    found = result.figures or {}
+    return {"scenario": result.name, "mode": result.mode, "passed": result.passed, "problems": list(result.problems),
+            **{key: found.get(key) for key in FIGURE_KEYS}}
+
+
+def print_json(document: Any) -> None:
+    """``document`` as JSON on stdout, nothing else (no markup, no wrapping)."""
+    typer.echo(json.dumps(document, indent=2))
+
+
+def _show_catalogue(catalogue: ModuleType) -> None:
+    table = Table(title="scenarios (batch-lustre scenarios NAME)", title_justify="left")
+    for column in ("name", "modes", "expected", "what happens"):
+        table.add_column(column, overflow="fold")
+    for name, entry in catalogue.SCENARIOS.items():
+        table.add_row(name, ", ".join(entry.modes), expected_text(entry.expected_label(entry.modes[0]),
+                                                                  entry.expectation(entry.modes[0])),
+                      entry.description)
+    console.print(table)
+
+
+def expected_text(label: str, expected: Any) -> str:
+    """The expected outcome, with the file system kept when it is."""
+    return label + (", file system kept" if expected.keeps_file_system else "")
+
+
+def scenario_table(results: Sequence[ScenarioResult]) -> Table:
+    """One row per scenario run: scenario, mode, expected, got, leftovers, transitions, pass/fail."""
+    table = Table(title="scenarios on the emulated AWS", title_justify="left")
+    table.add_column("scenario", no_wrap=True)
+    table.add_column("mode", no_wrap=True)
+    table.add_column("expected", overflow="fold")
+    table.add_column("got", overflow="fold")
+    table.add_column("leftovers", overflow="fold")
+    table.add_column("transitions", justify="right")
+    table.add_column("result", no_wrap=True)
+    for r in results:
+        table.add_row(r.name, r.mode, expected_text(r.expected_label, r.expected), r.got,
+                      "; ".join(r.leftovers) or "none", str(r.transitions),
+                      "[green]pass[/]" if r.passed else "[bold red]FAIL[/]")
+    return table
+
+
+def _show_problems(results: Sequence[ScenarioResult]) -> None:
+    for r in results:
+        for problem in r.problems:
+            console.print(f"[red]{r.name} ({r.mode}):[/] {problem}", soft_wrap=True)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    entered: float
+    exited: float | None
+    states: tuple[str, ...]  # one state, or the states of one turn of a loop
+    turns: int  # how many times in a row
+
+
+def fold_timeline(visits: Sequence[StateVisit]) -> list[TimelineRow]:
+    """The timeline with each polling loop's repeated turns folded into one row."""
+    names = [v.name for v in visits]
+    rows: list[TimelineRow] = []
+    i = 0
+    while i < len(visits):
+        best: tuple[int, int] | None = None  # (turns, length)
+        for length in range(2, LONGEST_LOOP + 1):
+            block = names[i:i + length]
+            if len(block) < length:
+                break
+            turns = 1
+            while names[i + turns * length:i + (turns + 1) * length] == block:
+                turns += 1
+            if turns >= 2 and (best is None or turns * length > best[0] * best[1]):
+                best = (turns, length)
+        turns, length = best or (1, 1)
+        last = visits[i + turns * length - 1]
+        rows.append(TimelineRow(visits[i].entered, last.exited, tuple(names[i:i + length]), turns))
+        i += turns * length
+    return rows
+
+
+def show_result(result: ScenarioResult) -> None:
+    """One scenario run: verdict, timeline of states, figures."""
+    verdict = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
+    console.print(f"\n[bold]{result.name}[/] ({result.mode}): {result.description}", soft_wrap=True)
+    console.print(f"expected {expected_text(result.expected_label, result.expected)}; got {result.got}  {verdict}",
+                  soft_wrap=True)
+    if result.cause:
+        console.print(f"Cause: {result.cause}", soft_wrap=True)
+    for problem in result.problems:
+        console.print(f"[red]problem:[/] {problem}", soft_wrap=True)
+    console.print("left behind: " + ("; ".join(result.leftovers) or "nothing"), soft_wrap=True)
+    for execution in result.executions:
+        console.print(timeline_table(execution.name, execution.result.timeline))
+    if result.run_cleanups:
+        console.print(run_cleanup_table(result.run_cleanups))
+    console.print(figures_table(result))
+
+
+def timeline_table(execution_name: str, visits: Sequence[StateVisit]) -> Table:
+    table = Table(title=f"timeline of execution {execution_name} (emulated time since its start)",
+                  title_justify="left")
+    table.add_column("at", justify="right", no_wrap=True)
+    table.add_column("until", justify="right", no_wrap=True)
+    table.add_column("state(s)", overflow="fold")
+    table.add_column("turns", justify="right")
+    for row in fold_timeline(visits):
+        states = row.states[0] if len(row.states) == 1 else " > ".join(row.states)
+        table.add_row(clock(row.entered), clock(row.exited), states, f"x{row.turns}" if row.turns > 1 else "")
+    return table
+
+
+def run_cleanup_did(run: RunResult) -> str:
+    """What one run-cleanup execution did, in one line: its output (succeeded) or its Cause (failed)."""
+    if run.status == "SUCCEEDED":
+        output = run.output if isinstance(run.output, dict) else {}
+        fate = output.get("fileSystem") if isinstance(output.get("fileSystem"), dict) else {}
+        parts = []
+        if fate:
+            parts.append("file system " + ("deleted" if fate.get("FileSystemDeleted") else
+                                           f"not deleted ({fate.get('Reason') or fate.get('Lifecycle') or '?'})"))
+        actions = output.get("actions")
+        if isinstance(actions, list):
+            parts.append("; ".join(str(a) for a in actions) if actions else "nothing else left to undo")
+        return "; ".join(parts) or json.dumps(run.output)
+    return f"{run.error or '-'}: {run.cause or '-'}"
+
+
+def run_cleanup_table(runs: Sequence[RunResult]) -> Table:
+    """The run-cleanup executions EventBridge started after the run: status, duration, what they did."""
+    table = Table(title="run-cleanup executions (started by EventBridge after the run ended without success)",
+                  title_justify="left")
+    table.add_column("execution", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("emulated duration", justify="right")
+    table.add_column("what it did", overflow="fold")
+    for run in runs:
+        style = "green" if run.status == "SUCCEEDED" else "bold red"
+        table.add_row(run.execution_arn.rsplit(":", 1)[-1], f"[{style}]{run.status}[/]",
+                      clock(run.emulated_seconds), escape(run_cleanup_did(run)))
+    return table
+
+
+# (RunFigures key, label) of the figures table: the file system's billable phases of the run that went ahead.
+FIGURE_LABELS = (
+    ("fs_lifetime_s", "file system lifetime (create accepted -> delete accepted)"),
+    ("fs_available_before_job_s", "  file system AVAILABLE before the job ran"),
+    ("association_available_before_job_s", "  association AVAILABLE before the job ran"),
+    ("after_job_until_export_requested_s", "  after the job until the export was requested"),
+    ("after_export_done_until_delete_requested_s", "  after the export was done until delete requested"),
+)
+
+
+def figures_table(result: ScenarioResult) -> Table:
+    table = Table(title="figures", title_justify="left")
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    found = result.figures or {}
+    for key, label in FIGURE_LABELS:
+        value = found.get(key)
+        table.add_row(label, clock(value) if value is not None else "-")
+    if "history_events" in found:
+        table.add_row("history events (of the run that went ahead)", str(found["history_events"]))
+    table.add_row("state transitions", str(result.transitions))
+    table.add_row("emulated duration", clock(result.emulated_seconds))
+    table.add_row("AWS calls", str(sum(result.calls.values())))
+    for operation, count in result.calls.items():
+        table.add_row(f"  {operation}", str(count))
+    lifetime = result.lustre
+    if lifetime is None:
+        table.add_row("file system lifetime", "no file system")
+    else:
+        for label, value in ((f"file system {lifetime.file_system_id}: creating", lifetime.creating),
+                             ("  waiting before the job", lifetime.waiting_before_job),
+                             ("  job", lifetime.job),
+                             ("  after the job until export done", lifetime.after_job_until_export_done),
+                             ("  after export until delete requested", lifetime.after_export_until_delete),
+                             ("  lifetime until delete requested", lifetime.total)):
+            table.add_row(label, clock(value))
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scenarios")(scenarios)

@@ -1,0 +1,73 @@
+"""``deploy``, ``preview``, ``destroy``, ``outputs``: the stack through the Pulumi Automation API."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from batch_lustre import automation
+from batch_lustre.cli.common import StackOption, console, fail, one_line_errors
+
+
+def _echo(line: str) -> None:
+    typer.echo(line.rstrip("\n"))
+
+
+def deploy(stack: StackOption) -> None:
+    """Deploy the stack (`pulumi up`), then show its outputs."""
+    with one_line_errors():
+        found = automation.deploy(stack, on_output=_echo)
+    _show_outputs(stack, found)
+
+
+def preview(stack: StackOption) -> None:
+    """Show what a deploy would change (`pulumi preview`)."""
+    with one_line_errors():
+        changes = automation.preview(stack, on_output=_echo)
+    summary = ", ".join(f"{count} to {op}" for op, count in sorted(changes.items()) if count) or "no changes"
+    console.print(f"[bold]preview of {stack}:[/] {summary}")
+
+
+def destroy(
+    stack: StackOption,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete every resource of the stack (`pulumi destroy`)."""
+    if not yes and not typer.confirm(
+        f"Destroy every resource of stack {stack} (state machine, compute environment, bucket, secret)? "
+        "Runs' leftovers are not Pulumi resources: run `batch-lustre sweep` first", default=False,
+    ):
+        fail("destroy cancelled: nothing was changed")
+    with one_line_errors():
+        changes = automation.destroy(stack, on_output=_echo)
+    console.print(f"[bold]destroyed {stack}:[/] " + (", ".join(f"{n} {op}" for op, n in changes.items()) or "nothing"))
+
+
+def outputs(
+    stack: StackOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (usable as --outputs-file).")] = False,
+) -> None:
+    """Show the stack outputs (`pulumi stack output`)."""
+    with one_line_errors():
+        found = automation.outputs(stack)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2, sort_keys=True))
+    else:
+        _show_outputs(stack, found)
+
+
+def _show_outputs(stack: str, found: dict) -> None:
+    table = Table(title=f"outputs of stack {stack}", title_justify="left")
+    table.add_column("output", style="bold")
+    table.add_column("value", overflow="fold")
+    for name, value in sorted(found.items()):
+        table.add_row(name, value if isinstance(value, str) else json.dumps(value))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (deploy, preview, destroy, outputs):
+        app.command(command.__name__)(command)

@@ -1,0 +1,79 @@
+"""``sweep``: find and delete what ended runs left behind (file systems, launch templates, job definitions)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from botocore.exceptions import ClientError
+from rich.table import Table
+
+from batch_lustre import automation
+from batch_lustre.cli import leftovers
+from batch_lustre.cli.common import EXIT_FAILED, OutputsFileOption, StackOption, console, fail, one_line_errors
+
+ORDER = {leftovers.JOB_DEFINITION: 0, leftovers.LAUNCH_TEMPLATE: 1, leftovers.FILE_SYSTEM: 2}
+
+
+def sweep(
+    stack: StackOption,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking for confirmation.")] = False,
+    outputs_file: OutputsFileOption = None,
+) -> None:
+    """Find per-run resources of ended runs (tagged batch-lustre:stack=STACK) and delete them, after confirmation."""
+    with one_line_errors():
+        found = automation.load_outputs(stack, outputs_file)
+        bucket = found.get("bucketName", "the bucket")
+        clients = leftovers.Clients.for_region(automation.stack_region(stack))
+        ended, running = leftovers.find(stack, found, clients)
+    for item in running:
+        console.print(f"left alone: {item.kind} {item.name} of run {item.run}, which is RUNNING")
+    if not ended:
+        console.print(f"nothing to sweep: no per-run resource of an ended run of stack {stack}")
+        return
+    ended.sort(key=lambda i: (ORDER[i.kind], i.run, i.name))
+    console.print(_table(stack, ended))
+    blocked = [i for i in ended if i.in_use]
+    for item in blocked:
+        console.print(f"[yellow]left alone:[/] {item.kind} {item.name}: {item.in_use}")
+    doomed = [i for i in ended if not i.in_use]
+    if not doomed:
+        return
+    file_systems = [i for i in doomed if i.kind == leftovers.FILE_SYSTEM]
+    if file_systems:
+        console.print(
+            f"[bold red]WARNING: deleting {len(file_systems)} file system(s) deletes everything on them, for good.[/] "
+            "A run keeps its file system only when its data is not provably in S3 (or with deleteLustre=false), "
+            f"so files on them may be missing from s3://{bucket} and would be lost. Copy what you need first.",
+            soft_wrap=True,
+        )
+    question = f"Delete these {len(doomed)} resource(s)"
+    question += f", including {len(file_systems)} file system(s) and any data on them not in S3?" if file_systems \
+        else "?"
+    if not yes and not typer.confirm(question, default=False):
+        fail("sweep cancelled: nothing was deleted")
+    failures = 0
+    for item in doomed:
+        try:
+            leftovers.delete(item, clients)
+            console.print(f"deleted {item.kind} {item.name}" + (" (now DELETING)" if item.kind == leftovers.FILE_SYSTEM
+                                                                 else ""))
+        except ClientError as err:
+            failures += 1
+            info = err.response.get("Error", {})
+            console.print(f"[red]could not delete {item.kind} {item.name}:[/] {info.get('Code')}: {info.get('Message')}")
+    if failures:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _table(stack: str, items: list[leftovers.Leftover]) -> Table:
+    table = Table(title=f"left behind by ended runs of stack {stack}", title_justify="left")
+    for column in ("kind", "name", "id", "run", "run status", "state"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(item.kind, item.name, item.resource_id, item.run, item.run_status, item.detail)
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep")(sweep)
