@@ -82,27 +82,47 @@ _timeout = _int_range(1, 10080)
 
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter(
-        "envName", "str", {TASK_EXPORT: "TaskExport", AUTO_EXPORT: "AutoExport"}, _NONE,
-        "a letter then up to 39 letters, digits or hyphens", _ENV_NAME.match,
+        "envName",
+        "str",
+        {TASK_EXPORT: "TaskExport", AUTO_EXPORT: "AutoExport"},
+        _NONE,
+        "a letter then up to 39 letters, digits or hyphens",
+        _ENV_NAME.match,
         "environment name, prefix of every resource name",
     ),
     Parameter(
-        "ecrRepositoryName", "str",
+        "ecrRepositoryName",
+        "str",
         {TASK_EXPORT: "batch-job-with-lustre-task-export", AUTO_EXPORT: "batch-job-with-lustre-auto-export"},
-        _NONE, "an ECR repository name (2-256 lowercase letters, digits, . _ - /)", _ECR_NAME.match,
+        _NONE,
+        "an ECR repository name (2-256 lowercase letters, digits, . _ - /)",
+        _ECR_NAME.match,
         "ECR repository the job image is pulled from",
     ),
     Parameter(
-        "computeEnvironmentType", "str", _both("SPOT"), _NONE, "", None,
+        "computeEnvironmentType",
+        "str",
+        _both("SPOT"),
+        _NONE,
+        "",
+        None,
         "Batch compute resource type (EC2 or SPOT: Fargate cannot mount Lustre)",
     ),
     Parameter(
-        "computeEnvironmentAllocationStrategy", "str", _both("BEST_FIT_PROGRESSIVE"), _NONE, "", None,
+        "computeEnvironmentAllocationStrategy",
+        "str",
+        _both("BEST_FIT_PROGRESSIVE"),
+        _NONE,
+        "",
+        None,
         "allocation strategy; it must allow launch-template updates",
     ),
     Parameter(
-        "computeEnvironmentInstanceTypes", "str_list", _both(["optimal"]), _NONE,
-        "a non-empty list of EC2 instance types or families (e.g. [\"optimal\"], [\"c6i\", \"m6i.4xlarge\"])",
+        "computeEnvironmentInstanceTypes",
+        "str_list",
+        _both(["optimal"]),
+        _NONE,
+        'a non-empty list of EC2 instance types or families (e.g. ["optimal"], ["c6i", "m6i.4xlarge"])',
         lambda v: bool(v) and all(_INSTANCE_TYPE.match(t) for t in v),
         "instance types of the compute environment",
     ),
@@ -110,57 +130,133 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("computeEnvironmentMaxvCpus", "int", _both(256), _NONE, *_int_range(1, 100000), "maximum vCPUs"),
     Parameter("computeEnvironmentDesiredvCpus", "int", _both(0), _NONE, *_int_range(0, 100000), "desired vCPUs"),
     Parameter(
-        "autoExport", "bool", {TASK_EXPORT: False, AUTO_EXPORT: True}, _BOTH, "true or false", None,
+        "autoExport",
+        "bool",
+        {TASK_EXPORT: False, AUTO_EXPORT: True},
+        _BOTH,
+        "true or false",
+        None,
         "export to S3 automatically while the job runs",
     ),
-    Parameter("deleteLustre", "bool", _both(True), _BOTH, "true or false", None,
-              "delete the file system once its data is safely in S3"),
     Parameter(
-        "lustreFileSystemTypeVersion", "str", _both("2.15"), _BOTH, "\"2.12\" or \"2.15\"",
+        "deleteLustre",
+        "bool",
+        _both(True),
+        _BOTH,
+        "true or false",
+        None,
+        "delete the file system once its data is safely in S3",
+    ),
+    Parameter(
+        "lustreFileSystemTypeVersion",
+        "str",
+        _both("2.15"),
+        _BOTH,
+        '"2.12" or "2.15"',
         lambda v: v in ("2.12", "2.15"),
         "Lustre version (data repository associations need 2.12 or 2.15)",
     ),
     Parameter(
-        "lustreStorageCapacity", "int", _both(2400), _BOTH,
-        "1200, 2400 or a multiple of 2400 (GiB, SCRATCH_2)", _scratch2_capacity, "storage capacity in GiB",
+        "lustreStorageCapacity",
+        "int",
+        _both(2400),
+        _BOTH,
+        "1200, 2400 or a multiple of 2400 (GiB, SCRATCH_2)",
+        _scratch2_capacity,
+        "storage capacity in GiB",
     ),
-    Parameter("lustreImportedFileChunkSize", "int", _both(1024), _BOTH, *_int_range(1, 512000),
-              "import chunk size in MiB"),
-    Parameter("jobDefinitionRetryAttempts", "int", _both(5), _BOTH, *_int_range(1, 10),
-              "job attempts (Batch allows 1-10)"),
+    Parameter(
+        "lustreImportedFileChunkSize", "int", _both(1024), _BOTH, *_int_range(1, 512000), "import chunk size in MiB"
+    ),
+    Parameter(
+        "jobDefinitionRetryAttempts", "int", _both(5), _BOTH, *_int_range(1, 10), "job attempts (Batch allows 1-10)"
+    ),
     Parameter("jobDefinitionVcpus", "int", _both(32), _BOTH, *_int_range(1, 100000), "vCPUs per job"),
     Parameter("jobDefinitionMemory", "int", _both(30000), _BOTH, *_int_range(4, 10_000_000), "memory per job in MiB"),
     Parameter(
-        "warmComputeCapacity", "bool", _both(True), _BOTH, "true or false", None,
+        "warmComputeCapacity",
+        "bool",
+        _both(True),
+        _BOTH,
+        "true or false",
+        None,
         "while the file system is created, raise the compute environment's desiredvCpus to what the job needs "
         "(at most maxvCpus) so hosts boot and wait for the mount",
     ),
-    Parameter("waitForLustreCreationSeconds", "int", _both(30), _BOTH, *_wait,
-              "seconds between file system status checks"),
-    Parameter("waitForJobCompletionSeconds", "int", _both(300), _BOTH, *_wait, "seconds between job status checks"),
-    Parameter("waitForDataRepositoryTaskSeconds", "int", {TASK_EXPORT: 300}, _TASK_ONLY, *_wait,
-              "seconds between export task status checks"),
-    Parameter("waitForCheckMetricsSeconds", "int", {AUTO_EXPORT: 60}, _AUTO_ONLY, *_wait,
-              "seconds between export-queue metric checks"),
     Parameter(
-        "lambdaPeriodSeconds", "int", {AUTO_EXPORT: 60}, _AUTO_ONLY, "a multiple of 60 from 60 to 3600",
-        lambda v: 60 <= v <= 3600 and v % 60 == 0, "metric period of the export-queue check",
+        "waitForLustreCreationSeconds", "int", _both(30), _BOTH, *_wait, "seconds between file system status checks"
+    ),
+    Parameter("waitForJobCompletionSeconds", "int", _both(300), _BOTH, *_wait, "seconds between job status checks"),
+    Parameter(
+        "waitForDataRepositoryTaskSeconds",
+        "int",
+        {TASK_EXPORT: 300},
+        _TASK_ONLY,
+        *_wait,
+        "seconds between export task status checks",
+    ),
+    Parameter(
+        "waitForCheckMetricsSeconds",
+        "int",
+        {AUTO_EXPORT: 60},
+        _AUTO_ONLY,
+        *_wait,
+        "seconds between export-queue metric checks",
+    ),
+    Parameter(
+        "lambdaPeriodSeconds",
+        "int",
+        {AUTO_EXPORT: 60},
+        _AUTO_ONLY,
+        "a multiple of 60 from 60 to 3600",
+        lambda v: 60 <= v <= 3600 and v % 60 == 0,
+        "metric period of the export-queue check",
     ),
     # At least 5 minutes: CloudWatch publishes datapoints late, and a shorter quiet window could
     # call the export done before the last files left the queue (seed: "lambdaTimeDiffMinutes").
-    Parameter("lambdaTimeDiffMinutes", "int", {AUTO_EXPORT: 15}, _AUTO_ONLY, *_int_range(5, 1440),
-              "metric window; also how long the queue must stay quiet after the job"),
+    Parameter(
+        "lambdaTimeDiffMinutes",
+        "int",
+        {AUTO_EXPORT: 15},
+        _AUTO_ONLY,
+        *_int_range(5, 1440),
+        "metric window; also how long the queue must stay quiet after the job",
+    ),
     # Bounds on every wait: not in the seeds, which could wait forever.
-    Parameter("lustreCreationTimeoutMinutes", "int", _both(60), _BOTH, *_timeout,
-              "give up if the file system and its association are not AVAILABLE by then"),
-    Parameter("jobTimeoutMinutes", "int", _both(1440), _BOTH, *_timeout,
-              "terminate the job if it has not ended this long after submission"),
-    Parameter("jobRunnableTimeoutMinutes", "int", _both(20), _BOTH, *_int_range(5, 1440),
-              "terminate a job (every child of an array) still waiting to start this long after submission"),
+    Parameter(
+        "lustreCreationTimeoutMinutes",
+        "int",
+        _both(60),
+        _BOTH,
+        *_timeout,
+        "give up if the file system and its association are not AVAILABLE by then",
+    ),
+    Parameter(
+        "jobTimeoutMinutes",
+        "int",
+        _both(1440),
+        _BOTH,
+        *_timeout,
+        "terminate the job if it has not ended this long after submission",
+    ),
+    Parameter(
+        "jobRunnableTimeoutMinutes",
+        "int",
+        _both(20),
+        _BOTH,
+        *_int_range(5, 1440),
+        "terminate a job (every child of an array) still waiting to start this long after submission",
+    ),
     # autoexport checks the metric every waitForCheckMetricsSeconds (60 s): 720 minutes would be about 720
     # checks, past the history budget (LOOP_CHECK_LIMITS); 240 minutes is 245.
-    Parameter("exportTimeoutMinutes", "int", {TASK_EXPORT: 720, AUTO_EXPORT: 240}, _BOTH, *_timeout,
-              "give up waiting for the export (file system kept) after this long"),
+    Parameter(
+        "exportTimeoutMinutes",
+        "int",
+        {TASK_EXPORT: 720, AUTO_EXPORT: 240},
+        _BOTH,
+        *_timeout,
+        "give up waiting for the export (file system kept) after this long",
+    ),
 )
 
 BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}
@@ -229,14 +325,32 @@ _JOB_WAIT = _both("waitForJobCompletionSeconds")
 
 LOOPS: tuple[Loop, ...] = (
     Loop("fileSystem", "checks of the file system and its association", _LUSTRE_WAIT, "lustreCreationTimeoutMinutes"),
-    Loop("computeEnvironment", "checks of the compute environment", _LUSTRE_WAIT,
-         fixed_minutes=COMPUTE_ENVIRONMENT_TIMEOUT_MINUTES),
-    Loop("associationUpdate", "checks of the association update", _LUSTRE_WAIT,
-         fixed_minutes=ASSOCIATION_UPDATE_TIMEOUT_MINUTES),
-    Loop("otherTask", "checks of another data repository task", _EXPORT_TASK_WAIT, "exportTimeoutMinutes",
-         fixed_wait=_AUTO_EXPORT_TASK_WAIT),
-    Loop("export", "checks of the export task", _EXPORT_TASK_WAIT, "exportTimeoutMinutes",
-         fixed_wait=_AUTO_EXPORT_TASK_WAIT),
+    Loop(
+        "computeEnvironment",
+        "checks of the compute environment",
+        _LUSTRE_WAIT,
+        fixed_minutes=COMPUTE_ENVIRONMENT_TIMEOUT_MINUTES,
+    ),
+    Loop(
+        "associationUpdate",
+        "checks of the association update",
+        _LUSTRE_WAIT,
+        fixed_minutes=ASSOCIATION_UPDATE_TIMEOUT_MINUTES,
+    ),
+    Loop(
+        "otherTask",
+        "checks of another data repository task",
+        _EXPORT_TASK_WAIT,
+        "exportTimeoutMinutes",
+        fixed_wait=_AUTO_EXPORT_TASK_WAIT,
+    ),
+    Loop(
+        "export",
+        "checks of the export task",
+        _EXPORT_TASK_WAIT,
+        "exportTimeoutMinutes",
+        fixed_wait=_AUTO_EXPORT_TASK_WAIT,
+    ),
     Loop("metrics", "checks of the export queue metric", _METRICS_WAIT, "exportTimeoutMinutes"),
     Loop("runnable", "checks of a job waiting to start", _JOB_WAIT, "jobRunnableTimeoutMinutes"),
     Loop("jobStop", "checks of a terminated job", _JOB_WAIT, fixed_minutes=JOB_STOP_TIMEOUT_MINUTES),
@@ -298,7 +412,8 @@ def loop_schedules(values: Mapping[str, Any], mode: str) -> dict[str, list[int]]
     """``derived.waits``: every loop's backoff schedule for validated runtime parameters ``values``."""
     return {
         loop.name: backoff_schedule(loop_bound_seconds(loop, values), loop.max_wait(values, mode))
-        for loop in LOOPS if loop.applies_to(mode)
+        for loop in LOOPS
+        if loop.applies_to(mode)
     }
 
 
@@ -375,15 +490,14 @@ def _most_minutes(wait: int, limit: int, bound_param: Parameter) -> int | None:
         low -= 1
     return low if low > 0 else None
 
+
 _EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
 def parameters_for(mode: str, runtime: bool | None = None) -> list[Parameter]:
     """Parameters of ``mode``; with ``runtime`` set, only those that are (not) in the secret."""
     check_mode(mode)
-    return [
-        p for p in PARAMETERS if p.applies_to(mode) and (runtime is None or p.is_runtime(mode) == runtime)
-    ]
+    return [p for p in PARAMETERS if p.applies_to(mode) and (runtime is None or p.is_runtime(mode) == runtime)]
 
 
 def check_mode(mode: str) -> None:
@@ -487,8 +601,10 @@ def cross_field_problems(values: Mapping[str, Any], mode: str) -> list[str]:
             "autoExport=false is not accepted in mode autoexport: accepted true "
             "(without auto export nothing reaches S3; use the taskexport stack for explicit export)"
         )
-    lo, want, hi = (values.get(k) for k in (
-        "computeEnvironmentMinvCpus", "computeEnvironmentDesiredvCpus", "computeEnvironmentMaxvCpus"))
+    lo, want, hi = (
+        values.get(k)
+        for k in ("computeEnvironmentMinvCpus", "computeEnvironmentDesiredvCpus", "computeEnvironmentMaxvCpus")
+    )
     if None not in (lo, want, hi) and not (lo <= want <= hi):
         problems.append(
             f"computeEnvironmentMinvCpus={lo}, computeEnvironmentDesiredvCpus={want}, "
@@ -527,9 +643,7 @@ def validate_runtime(raw: Mapping[str, Any], mode: str, max_vcpus: int) -> dict[
 def check_execution_name(name: str) -> None:
     """Per-run resource names embed the execution name; Batch names allow only [A-Za-z0-9_-]."""
     if not isinstance(name, str) or not _EXECUTION_NAME.match(name):
-        raise ParameterError(
-            f"execution name={_show(name)} is not accepted: accepted 1-80 letters, digits, '-' or '_'"
-        )
+        raise ParameterError(f"execution name={_show(name)} is not accepted: accepted 1-80 letters, digits, '-' or '_'")
 
 
 # --- Per-run overrides: the execution input (docs/workflow-v2.md, "Execution input") --------------------------------

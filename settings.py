@@ -85,8 +85,7 @@ def load_settings(mode: str, raw: Mapping[str, Any]) -> Settings:
     compute_type = typed["computeEnvironmentType"]
     if compute_type not in accepted_compute_types():
         problems.append(
-            f"computeEnvironmentType={compute_type!r} is not accepted: accepted "
-            f"{' or '.join(accepted_compute_types())}"
+            f"computeEnvironmentType={compute_type!r} is not accepted: accepted {' or '.join(accepted_compute_types())}"
         )
     strategy = typed["computeEnvironmentAllocationStrategy"]
     strategies = accepted_allocation_strategies(compute_type)

@@ -23,29 +23,41 @@ EXPORT_PENDING_FILES = "ExportPendingFiles"
 def add_metric_wait(g: Graph, refs: WorkflowRefs) -> None:
     g.add(AFTER_JOB, start_polls("metrics", "WaitForCheckMetrics"))
     g.add("WaitForCheckMetrics", wait_poll("metrics", "CheckMetrics"))
-    g.add("CheckMetrics", invoke_lambda(
-        refs.check_metrics_function_arn,
-        {
-            "fileSystemId.$": "$.fs.FileSystemId",
-            "jobEndedAt.$": "$.jobEnd.EndedAt",
-            "now.$": "$$.State.EnteredTime",
-            "periodSeconds.$": f"{PARAMS}.lambdaPeriodSeconds",
-            "timeDiffMinutes.$": f"{PARAMS}.lambdaTimeDiffMinutes",
-        },
-        next_state="IsExportDone", result_path="$.metrics",
-        result_selector={"state.$": "$.Payload.state", "exportDone.$": "$.Payload.exportDone",
-                         "fallback.$": "$.Payload.fallback", "reason.$": "$.Payload.reason"},
-        catch_to=EXPORT_PENDING_FILES, catch_path="$.metricsError",
-    ))
-    g.add("IsExportDone", choice(
-        [
-            {"Variable": "$.metrics.state", "StringEquals": "DRAINED", "Next": MARK_DATA_SAFE},
-            # The metric cannot prove it (no datapoint since the job ended, for lambdaTimeDiffMinutes).
-            {"Variable": "$.metrics.fallback", "BooleanEquals": True, "Next": EXPORT_PENDING_FILES},
-            polls_over("metrics", EXPORT_PENDING_FILES),
-        ],
-        "CountMetricsPoll",
-    ))
+    g.add(
+        "CheckMetrics",
+        invoke_lambda(
+            refs.check_metrics_function_arn,
+            {
+                "fileSystemId.$": "$.fs.FileSystemId",
+                "jobEndedAt.$": "$.jobEnd.EndedAt",
+                "now.$": "$$.State.EnteredTime",
+                "periodSeconds.$": f"{PARAMS}.lambdaPeriodSeconds",
+                "timeDiffMinutes.$": f"{PARAMS}.lambdaTimeDiffMinutes",
+            },
+            next_state="IsExportDone",
+            result_path="$.metrics",
+            result_selector={
+                "state.$": "$.Payload.state",
+                "exportDone.$": "$.Payload.exportDone",
+                "fallback.$": "$.Payload.fallback",
+                "reason.$": "$.Payload.reason",
+            },
+            catch_to=EXPORT_PENDING_FILES,
+            catch_path="$.metricsError",
+        ),
+    )
+    g.add(
+        "IsExportDone",
+        choice(
+            [
+                {"Variable": "$.metrics.state", "StringEquals": "DRAINED", "Next": MARK_DATA_SAFE},
+                # The metric cannot prove it (no datapoint since the job ended, for lambdaTimeDiffMinutes).
+                {"Variable": "$.metrics.fallback", "BooleanEquals": True, "Next": EXPORT_PENDING_FILES},
+                polls_over("metrics", EXPORT_PENDING_FILES),
+            ],
+            "CountMetricsPoll",
+        ),
+    )
     g.add("CountMetricsPoll", next_poll("metrics", "WaitForCheckMetrics"))
     add_export_task(g, refs, entry=EXPORT_PENDING_FILES)
 
@@ -54,7 +66,10 @@ def build_auto_export(refs: WorkflowRefs) -> dict[str, Any]:
     """The autoexport state machine definition."""
     if not refs.check_metrics_function_arn:
         raise ValueError("autoexport needs refs.check_metrics_function_arn")
-    return build(refs, add_metric_wait,
-                 "batch-lustre autoexport: FSx for Lustre scratch for a Batch job (or array), results exported by "
-                 "auto export; the file system is deleted once the export queue metric shows it drained after the "
-                 "job, or an export task exported whatever was pending")
+    return build(
+        refs,
+        add_metric_wait,
+        "batch-lustre autoexport: FSx for Lustre scratch for a Batch job (or array), results exported by "
+        "auto export; the file system is deleted once the export queue metric shows it drained after the "
+        "job, or an export task exported whatever was pending",
+    )

@@ -38,7 +38,7 @@ def poll_loop_of(state: Mapping[str, Any]) -> tuple[str, str] | None:
         match = re.search(r"\$\.config\.derived\.waits\.(\w+)", str(parameters.get("wait.$", "")))
         if match is None:
             raise ValueError(f"poll record {path} takes its waits from no schedule")
-        return path[len("$.polls."):], match.group(1)
+        return path[len("$.polls.") :], match.group(1)
     return None
 
 
@@ -145,8 +145,9 @@ def worst_case_events(definition: Mapping[str, Any], limits: Mapping[str, int], 
     node_cost: dict[str, int] = {}
     for record, record_loops in by_record.items():
         members = set().union(*record_loops)
-        between = {n for n in states if n not in members
-                   and _reaches(graph, members, n) and _reaches(graph, {n}, members)}
+        between = {
+            n for n in states if n not in members and _reaches(graph, members, n) and _reaches(graph, {n}, members)
+        }
         key = min(members)
         turn = max(sum(cost[n] for n in loop) for loop in record_loops)
         node_cost[key] = (limits[record[1]] + 1) * turn + sum(cost[n] for n in between)

@@ -35,15 +35,27 @@ BATCH_SUBMIT_JOB_SYNC = "arn:aws:states:::batch:submitJob.sync"
 SYNC_BATCH_RULE = "StepFunctionsGetEventsForBatchJobsRule"
 INTEGRATION_ACTIONS: dict[str, tuple[str, ...]] = {
     BATCH_SUBMIT_JOB: ("batch:SubmitJob",),
-    BATCH_SUBMIT_JOB_SYNC: ("batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob",
-                            "events:PutTargets", "events:PutRule", "events:DescribeRule"),
+    BATCH_SUBMIT_JOB_SYNC: (
+        "batch:SubmitJob",
+        "batch:DescribeJobs",
+        "batch:TerminateJob",
+        "events:PutTargets",
+        "events:PutRule",
+        "events:DescribeRule",
+    ),
 }
 
 # Actions the state machine's own logging needs (Step Functions Developer Guide, "Logging using CloudWatch
 # Logs"): none of them supports resource-level permissions.
 LOGGING_ACTIONS = [
-    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
 ]
 
 FSX_SERVICE = "fsx.amazonaws.com"
@@ -55,11 +67,18 @@ LAMBDA_ACTIONS: dict[str, tuple[str, ...]] = {
     "check_metrics": ("cloudwatch:GetMetricData",),
     "summarize_job": ("batch:DescribeJobs", "batch:ListJobs"),
     "find_run_resources": (
-        "fsx:DescribeFileSystems", "fsx:DescribeDataRepositoryAssociations", "fsx:ListTagsForResource",
-        "ec2:DescribeLaunchTemplates", "ec2:DeleteLaunchTemplate",
-        "batch:DescribeJobDefinitions", "batch:ListJobs", "batch:DescribeJobs", "batch:TerminateJob",
+        "fsx:DescribeFileSystems",
+        "fsx:DescribeDataRepositoryAssociations",
+        "fsx:ListTagsForResource",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DeleteLaunchTemplate",
+        "batch:DescribeJobDefinitions",
+        "batch:ListJobs",
+        "batch:DescribeJobs",
+        "batch:TerminateJob",
         "batch:DescribeComputeEnvironments",
-        "batch:UpdateComputeEnvironment", "batch:DeregisterJobDefinition",
+        "batch:UpdateComputeEnvironment",
+        "batch:DeregisterJobDefinition",
     ),
 }
 
@@ -80,7 +99,7 @@ def task_actions(state: dict[str, Any]) -> tuple[str, ...]:
     """The IAM actions a Task's call needs (its dependent actions aside)."""
     resource = state["Resource"]
     if resource.startswith(AWS_SDK):
-        service, api_action = resource[len(AWS_SDK):].split(":")
+        service, api_action = resource[len(AWS_SDK) :].split(":")
         return (f"{IAM_PREFIX.get(service, service)}:{api_action[0].upper()}{api_action[1:]}",)
     if resource in (LAMBDA_INVOKE, f"{LAMBDA_INVOKE}.waitForTaskToken") or resource.startswith("arn:aws:lambda:"):
         return ("lambda:InvokeFunction",)
@@ -130,25 +149,38 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
     bucket = f"arn:aws:s3:::{refs.bucket_name}"
     everything = ["*"]
     return {
-        "states:ListExecutions": [_statement(
-            ["states:ListExecutions"], [f"arn:aws:states:{region}:{account}:stateMachine:{refs.state_machine_name}"])],
+        "states:ListExecutions": [
+            _statement(
+                ["states:ListExecutions"], [f"arn:aws:states:{region}:{account}:stateMachine:{refs.state_machine_name}"]
+            )
+        ],
         "secretsmanager:GetSecretValue": [_statement(["secretsmanager:GetSecretValue"], [refs.secret_arn])],
         "fsx:CreateFileSystem": [
             _statement(["fsx:CreateFileSystem"], [f"{fsx}:file-system/*"], this_stack_request),
             # FSx creates its service-linked role on first use.
-            _statement(["iam:CreateServiceLinkedRole"], [f"{service_roles}/{FSX_SERVICE}/*"],
-                       {"StringLike": {"iam:AWSServiceName": FSX_SERVICE}}),
+            _statement(
+                ["iam:CreateServiceLinkedRole"],
+                [f"{service_roles}/{FSX_SERVICE}/*"],
+                {"StringLike": {"iam:AWSServiceName": FSX_SERVICE}},
+            ),
         ],
         "fsx:TagResource": [
             # Tags on create (file system, association, task): the request carries this stack's tag.
-            _statement(["fsx:TagResource"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*", f"{fsx}:task/*"],
-                       this_stack_request),
+            _statement(
+                ["fsx:TagResource"],
+                [f"{fsx}:file-system/*", f"{fsx}:association/*/*", f"{fsx}:task/*"],
+                this_stack_request,
+            ),
             # Tagging an existing resource (a kept file system): only this stack's.
-            _statement(["fsx:TagResource"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*", f"{fsx}:task/*"],
-                       this_stack_resource),
+            _statement(
+                ["fsx:TagResource"],
+                [f"{fsx}:file-system/*", f"{fsx}:association/*/*", f"{fsx}:task/*"],
+                this_stack_resource,
+            ),
         ],
-        "fsx:ListTagsForResource": [_statement(
-            ["fsx:ListTagsForResource"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*", f"{fsx}:task/*"])],
+        "fsx:ListTagsForResource": [
+            _statement(["fsx:ListTagsForResource"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*", f"{fsx}:task/*"])
+        ],
         "fsx:DescribeFileSystems": [_statement(["fsx:DescribeFileSystems"], everything)],
         "fsx:CreateDataRepositoryAssociation": [
             _statement(["fsx:CreateDataRepositoryAssociation"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*"]),
@@ -156,27 +188,33 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
             _statement(["s3:GetBucketLocation", "s3:ListBucket"], [bucket]),
             _statement(["s3:GetObject", "s3:PutObject"], [f"{bucket}/*"]),
             # The file system's S3 access role (AWSServiceRoleForFSxS3Access_<fs-id>), created and given its policy.
-            _statement(["iam:CreateServiceLinkedRole"], [f"{service_roles}/{FSX_S3_SERVICE}/*"],
-                       {"StringLike": {"iam:AWSServiceName": FSX_S3_SERVICE}}),
+            _statement(
+                ["iam:CreateServiceLinkedRole"],
+                [f"{service_roles}/{FSX_S3_SERVICE}/*"],
+                {"StringLike": {"iam:AWSServiceName": FSX_S3_SERVICE}},
+            ),
             _statement(["iam:AttachRolePolicy", "iam:PutRolePolicy"], [f"{service_roles}/{FSX_S3_SERVICE}/*"]),
         ],
         "fsx:DescribeDataRepositoryAssociations": [_statement(["fsx:DescribeDataRepositoryAssociations"], everything)],
         "fsx:UpdateDataRepositoryAssociation": [
-            _statement(["fsx:UpdateDataRepositoryAssociation"], [f"{fsx}:association/*/*"])],
+            _statement(["fsx:UpdateDataRepositoryAssociation"], [f"{fsx}:association/*/*"])
+        ],
         "fsx:CreateDataRepositoryTask": [
-            _statement(["fsx:CreateDataRepositoryTask"], [f"{fsx}:file-system/*", f"{fsx}:task/*"])],
+            _statement(["fsx:CreateDataRepositoryTask"], [f"{fsx}:file-system/*", f"{fsx}:task/*"])
+        ],
         "fsx:DescribeDataRepositoryTasks": [_statement(["fsx:DescribeDataRepositoryTasks"], everything)],
-        "fsx:DeleteFileSystem": [
-            _statement(["fsx:DeleteFileSystem"], [f"{fsx}:file-system/*"], this_stack_resource)],
-        "ec2:CreateLaunchTemplate": [
-            _statement(["ec2:CreateLaunchTemplate"], [launch_templates], this_stack_request)],
-        "ec2:CreateTags": [_statement(["ec2:CreateTags"], [launch_templates],
-                                      {"StringEquals": {"ec2:CreateAction": "CreateLaunchTemplate"}})],
-        "ec2:DeleteLaunchTemplate": [
-            _statement(["ec2:DeleteLaunchTemplate"], [launch_templates], this_stack_resource)],
+        "fsx:DeleteFileSystem": [_statement(["fsx:DeleteFileSystem"], [f"{fsx}:file-system/*"], this_stack_resource)],
+        "ec2:CreateLaunchTemplate": [_statement(["ec2:CreateLaunchTemplate"], [launch_templates], this_stack_request)],
+        "ec2:CreateTags": [
+            _statement(
+                ["ec2:CreateTags"], [launch_templates], {"StringEquals": {"ec2:CreateAction": "CreateLaunchTemplate"}}
+            )
+        ],
+        "ec2:DeleteLaunchTemplate": [_statement(["ec2:DeleteLaunchTemplate"], [launch_templates], this_stack_resource)],
         "ec2:DescribeLaunchTemplates": [_statement(["ec2:DescribeLaunchTemplates"], everything)],
         "batch:UpdateComputeEnvironment": [
-            _statement(["batch:UpdateComputeEnvironment"], [refs.compute_environment_arn])],
+            _statement(["batch:UpdateComputeEnvironment"], [refs.compute_environment_arn])
+        ],
         "batch:DescribeComputeEnvironments": [_statement(["batch:DescribeComputeEnvironments"], everything)],
         "batch:RegisterJobDefinition": [_statement(["batch:RegisterJobDefinition"], [job_definitions])],
         "batch:DescribeJobDefinitions": [_statement(["batch:DescribeJobDefinitions"], everything)],
@@ -187,10 +225,13 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
         "batch:DescribeJobs": [_statement(["batch:DescribeJobs"], everything)],
         "batch:ListJobs": [_statement(["batch:ListJobs"], everything)],
         "batch:TerminateJob": [_statement(["batch:TerminateJob"], [jobs])],
-        "batch:DeregisterJobDefinition": [
-            _statement(["batch:DeregisterJobDefinition"], [job_definition_revisions])],
-        "events:PutTargets": [_statement(["events:DescribeRule", "events:PutRule", "events:PutTargets"],
-                                         [f"arn:aws:events:{region}:{account}:rule/{SYNC_BATCH_RULE}"])],
+        "batch:DeregisterJobDefinition": [_statement(["batch:DeregisterJobDefinition"], [job_definition_revisions])],
+        "events:PutTargets": [
+            _statement(
+                ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
+                [f"arn:aws:events:{region}:{account}:rule/{SYNC_BATCH_RULE}"],
+            )
+        ],
         "cloudwatch:GetMetricData": [_statement(["cloudwatch:GetMetricData"], everything)],
     }
 

@@ -85,8 +85,9 @@ GONE_LIFECYCLES = ("DELETING", "DELETED")  # DELETED: DescribeFileSystems no lon
 
 # Value of the batch-lustre:kept tag run-cleanup puts on a file system it keeps. FSx tag values take letters,
 # digits, spaces and _.:/=+-@ only (FSx API, Tag): the reason, free text, goes in the failure's Cause.
-KEPT_TAG_NOT_SAFE = ("States.Format('run {} ended {}: its data is not provably in S3', "
-                     "$.run.executionName, $.run.status)")
+KEPT_TAG_NOT_SAFE = (
+    "States.Format('run {} ended {}: its data is not provably in S3', $.run.executionName, $.run.status)"
+)
 
 
 def run_cleanup_state_machine_name(name_prefix: str, stack: str) -> str:
@@ -107,8 +108,9 @@ def start_run_cleanup_policy(run_cleanup_state_machine_arn: str) -> dict[str, An
     """The policy of the role EventBridge starts run-cleanup with: StartExecution of that machine only."""
     return {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["states:StartExecution"],
-                       "Resource": [run_cleanup_state_machine_arn]}],
+        "Statement": [
+            {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [run_cleanup_state_machine_arn]}
+        ],
     }
 
 
@@ -127,95 +129,165 @@ def build_run_cleanup(
     _add_reused_sections(g, refs)
     _add_cleanup(g, refs)
     _add_finish(g, refs, find_run_resources_function_arn)
-    return for_the_run(g.render(
-        "CheckRunEvent",
-        f"batch-lustre {refs.mode} run-cleanup: after a run ended FAILED, TIMED_OUT or ABORTED without its own "
-        "cleanup, stop its jobs, undo its compute changes, export its file system and delete it once the data "
-        "is in S3",
-    ))
+    return for_the_run(
+        g.render(
+            "CheckRunEvent",
+            f"batch-lustre {refs.mode} run-cleanup: after a run ended FAILED, TIMED_OUT or ABORTED without its own "
+            "cleanup, stop its jobs, undo its compute changes, export its file system and delete it once the data "
+            "is in S3",
+        )
+    )
 
 
 def _add_run_event(g: Graph) -> None:
-    g.add("CheckRunEvent", choice(
-        [{"And": [{"Variable": f"$.detail.{key}", "IsPresent": True} for key in ("name", "executionArn", "status")],
-          "Next": "IsRunEndedWithoutCleanup"}],
+    g.add(
+        "CheckRunEvent",
+        choice(
+            [
+                {
+                    "And": [
+                        {"Variable": f"$.detail.{key}", "IsPresent": True} for key in ("name", "executionArn", "status")
+                    ],
+                    "Next": "IsRunEndedWithoutCleanup",
+                }
+            ],
+            "NotARunStatusEvent",
+        ),
+    )
+    g.add(
         "NotARunStatusEvent",
-    ))
-    g.add("NotARunStatusEvent", fail(
-        "NotARunStatusEvent",
-        "run-cleanup starts from an EventBridge 'Step Functions Execution Status Change' event: detail.name, "
-        "detail.executionArn and detail.status are required",
-    ))
-    g.add("IsRunEndedWithoutCleanup", choice(
-        [{"Or": [{"Variable": "$.detail.status", "StringEquals": s} for s in ENDED_WITHOUT_CLEANUP],
-          "Next": "ReadRunEvent"}],
+        fail(
+            "NotARunStatusEvent",
+            "run-cleanup starts from an EventBridge 'Step Functions Execution Status Change' event: detail.name, "
+            "detail.executionArn and detail.status are required",
+        ),
+    )
+    g.add(
+        "IsRunEndedWithoutCleanup",
+        choice(
+            [
+                {
+                    "Or": [{"Variable": "$.detail.status", "StringEquals": s} for s in ENDED_WITHOUT_CLEANUP],
+                    "Next": "ReadRunEvent",
+                }
+            ],
+            "RunNotEndedWithoutCleanup",
+        ),
+    )
+    g.add(
         "RunNotEndedWithoutCleanup",
-    ))
-    g.add("RunNotEndedWithoutCleanup", fail(
-        "RunNotEndedWithoutCleanup",
-        "run-cleanup acts only on runs that ended FAILED, TIMED_OUT or ABORTED (a RUNNING run still owns its "
-        "resources; a SUCCEEDED run went through its own Cleanup)",
-    ))
+        fail(
+            "RunNotEndedWithoutCleanup",
+            "run-cleanup acts only on runs that ended FAILED, TIMED_OUT or ABORTED (a RUNNING run still owns its "
+            "resources; a SUCCEEDED run went through its own Cleanup)",
+        ),
+    )
     # The event (with the run's input and output) is replaced by this machine's own state data.
-    g.add("ReadRunEvent", pass_parameters(
-        {
-            "run": {"executionName.$": "$.detail.name", "executionArn.$": "$.detail.executionArn",
-                    "status.$": "$.detail.status"},
-            "polls": {},
-            # Its own token: a retried create stays idempotent, and does not collide with the run's request.
-            "cleanupToken": {"clientRequestToken.$": "States.Hash($$.Execution.Id, 'MD5')"},
-            "cleanupErrors": {},
-            "earlierFindings": None,
-            "fileSystemOutcome": {"FileSystemDeleted": False, "Reason": "no file system of the run was found"},
-        },
-        "$", "GetSecret",
-    ))
+    g.add(
+        "ReadRunEvent",
+        pass_parameters(
+            {
+                "run": {
+                    "executionName.$": "$.detail.name",
+                    "executionArn.$": "$.detail.executionArn",
+                    "status.$": "$.detail.status",
+                },
+                "polls": {},
+                # Its own token: a retried create stays idempotent, and does not collide with the run's request.
+                "cleanupToken": {"clientRequestToken.$": "States.Hash($$.Execution.Id, 'MD5')"},
+                "cleanupErrors": {},
+                "earlierFindings": None,
+                "fileSystemOutcome": {"FileSystemDeleted": False, "Reason": "no file system of the run was found"},
+            },
+            "$",
+            "GetSecret",
+        ),
+    )
 
 
 def _add_parameters(g: Graph, refs: WorkflowRefs, extract_parameters_function_arn: str) -> None:
     """The run-time parameters, as the run read them. Unreadable ones do not stop the lookup: the file
     system is then kept, since deleteLustre is unknown."""
-    g.add("GetSecret", aws_sdk(
-        "secretsmanager", "getSecretValue", {"SecretId": refs.secret_arn},
-        next_state="ExtractParameters", result_path="$.secret",
-        result_selector={"SecretString.$": "$.SecretString"},
-        retry=RETRY_READ, catch_to="SecretUnreadable",
-    ))
-    g.add("SecretUnreadable", pass_parameters(
-        {"Reason.$": "States.Format('the run-time parameters could not be read from the secret: {}', $.error.Cause)"},
-        "$.parametersProblem", "FindRunResources",
-    ))
-    g.add("ExtractParameters", invoke_lambda(
-        extract_parameters_function_arn,
-        {"secretString.$": "$.secret.SecretString", "executionName.$": "$.run.executionName", "input": {}},
-        next_state="AreParametersValid", result_path="$.config",
-        result_selector={
-            "ok.$": "$.Payload.ok", "error.$": "$.Payload.error",
-            "params.$": "$.Payload.params", "derived.$": "$.Payload.derived",
-        },
-        catch_to="ExtractParametersFailed",
-    ))
-    g.add("ExtractParametersFailed", pass_parameters(
-        {"Reason.$": "States.Format('the run-time parameters could not be read: {}', $.error.Cause)"},
-        "$.parametersProblem", "FindRunResources",
-    ))
-    g.add("AreParametersValid", choice(
-        [{"Variable": "$.config.ok", "BooleanEquals": True, "Next": "UseOwnClientToken"}],
+    g.add(
+        "GetSecret",
+        aws_sdk(
+            "secretsmanager",
+            "getSecretValue",
+            {"SecretId": refs.secret_arn},
+            next_state="ExtractParameters",
+            result_path="$.secret",
+            result_selector={"SecretString.$": "$.SecretString"},
+            retry=RETRY_READ,
+            catch_to="SecretUnreadable",
+        ),
+    )
+    g.add(
+        "SecretUnreadable",
+        pass_parameters(
+            {
+                "Reason.$": "States.Format('the run-time parameters could not be read from the secret: {}', $.error.Cause)"
+            },
+            "$.parametersProblem",
+            "FindRunResources",
+        ),
+    )
+    g.add(
+        "ExtractParameters",
+        invoke_lambda(
+            extract_parameters_function_arn,
+            {"secretString.$": "$.secret.SecretString", "executionName.$": "$.run.executionName", "input": {}},
+            next_state="AreParametersValid",
+            result_path="$.config",
+            result_selector={
+                "ok.$": "$.Payload.ok",
+                "error.$": "$.Payload.error",
+                "params.$": "$.Payload.params",
+                "derived.$": "$.Payload.derived",
+            },
+            catch_to="ExtractParametersFailed",
+        ),
+    )
+    g.add(
+        "ExtractParametersFailed",
+        pass_parameters(
+            {"Reason.$": "States.Format('the run-time parameters could not be read: {}', $.error.Cause)"},
+            "$.parametersProblem",
+            "FindRunResources",
+        ),
+    )
+    g.add(
+        "AreParametersValid",
+        choice(
+            [{"Variable": "$.config.ok", "BooleanEquals": True, "Next": "UseOwnClientToken"}],
+            "ParametersInvalid",
+        ),
+    )
+    g.add(
         "ParametersInvalid",
-    ))
-    g.add("ParametersInvalid", pass_parameters(
-        {"Reason.$": "States.Format('the run-time parameters are invalid: {}', $.config.error)"},
-        "$.parametersProblem", "FindRunResources",
-    ))
-    g.add("UseOwnClientToken", pass_parameters(
-        {"ok.$": "$.config.ok", "error.$": "$.config.error", "params.$": "$.config.params",
-         "derived.$": "States.JsonMerge($.config.derived, $.cleanupToken, false)"},
-        "$.config", "FindRunResources",
-    ))
+        pass_parameters(
+            {"Reason.$": "States.Format('the run-time parameters are invalid: {}', $.config.error)"},
+            "$.parametersProblem",
+            "FindRunResources",
+        ),
+    )
+    g.add(
+        "UseOwnClientToken",
+        pass_parameters(
+            {
+                "ok.$": "$.config.ok",
+                "error.$": "$.config.error",
+                "params.$": "$.config.params",
+                "derived.$": "States.JsonMerge($.config.derived, $.cleanupToken, false)",
+            },
+            "$.config",
+            "FindRunResources",
+        ),
+    )
 
 
-def _find_run_resources(refs: WorkflowRefs, function_arn: str, next_state: str, result_path: str,
-                        catch_to: str, catch_path: str = "$.error") -> dict[str, Any]:
+def _find_run_resources(
+    refs: WorkflowRefs, function_arn: str, next_state: str, result_path: str, catch_to: str, catch_path: str = "$.error"
+) -> dict[str, Any]:
     return invoke_lambda(
         function_arn,
         {
@@ -228,97 +300,176 @@ def _find_run_resources(refs: WorkflowRefs, function_arn: str, next_state: str, 
             "baselineLaunchTemplateVersion": refs.baseline_launch_template_version,
             "jobQueueArn": refs.job_queue_arn,
         },
-        next_state=next_state, result_path=result_path,
+        next_state=next_state,
+        result_path=result_path,
         result_selector={
-            "fileSystem.$": "$.Payload.fileSystem", "jobsRan.$": "$.Payload.jobsRan",
-            "jobsUnfinished.$": "$.Payload.jobsUnfinished", "actions.$": "$.Payload.actions",
+            "fileSystem.$": "$.Payload.fileSystem",
+            "jobsRan.$": "$.Payload.jobsRan",
+            "jobsUnfinished.$": "$.Payload.jobsUnfinished",
+            "actions.$": "$.Payload.actions",
             "errors.$": "$.Payload.errors",
         },
-        catch_to=catch_to, catch_path=catch_path,
+        catch_to=catch_to,
+        catch_path=catch_path,
     )
 
 
 def _add_find_run_resources(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
-    g.add("FindRunResources", _find_run_resources(refs, function_arn, "IsFileSystemLeft", "$.found",
-                                                  "FindRunResourcesFailed"))
-    g.add("FindRunResourcesFailed", pass_parameters(
-        {"Error": "FindRunResourcesFailed",
-         "Cause.$": "States.Format('The resources of run {} could not be looked up, so nothing was cleaned up: {}', "
-                    "$.run.executionName, $.error.Cause)"},
-        "$.failure", "RunCleanupFailed",
-    ))
-    g.add("IsFileSystemLeft", choice(
-        [
-            {"Variable": "$.found.fileSystem", "IsNull": True, "Next": "FinishRunCleanup"},
-            {"Variable": "$.found.fileSystem.Kept", "BooleanEquals": True, "Next": "FileSystemKeptByRun"},
-            {"Variable": "$.found.fileSystem.Lifecycle", "StringEquals": "DELETING",
-             "Next": "FileSystemAlreadyDeleting"},
-        ],
-        "RecordFileSystem",
-    ))
-    g.add("FileSystemKeptByRun", pass_parameters(
-        {"FileSystemDeleted": False,
-         "Reason": f"the run kept it on purpose (tag {TAG_KEPT}): left as it is",
-         "FileSystemId.$": "$.found.fileSystem.FileSystemId"},
-        "$.fileSystemOutcome", "FinishRunCleanup",
-    ))
-    g.add("FileSystemAlreadyDeleting", pass_parameters(
-        {"FileSystemDeleted": True, "Reason": "it was already being deleted",
-         "FileSystemId.$": "$.found.fileSystem.FileSystemId"},
-        "$.fileSystemOutcome", "FinishRunCleanup",
-    ))
+    g.add(
+        "FindRunResources",
+        _find_run_resources(refs, function_arn, "IsFileSystemLeft", "$.found", "FindRunResourcesFailed"),
+    )
+    g.add(
+        "FindRunResourcesFailed",
+        pass_parameters(
+            {
+                "Error": "FindRunResourcesFailed",
+                "Cause.$": "States.Format('The resources of run {} could not be looked up, so nothing was cleaned up: {}', "
+                "$.run.executionName, $.error.Cause)",
+            },
+            "$.failure",
+            "RunCleanupFailed",
+        ),
+    )
+    g.add(
+        "IsFileSystemLeft",
+        choice(
+            [
+                {"Variable": "$.found.fileSystem", "IsNull": True, "Next": "FinishRunCleanup"},
+                {"Variable": "$.found.fileSystem.Kept", "BooleanEquals": True, "Next": "FileSystemKeptByRun"},
+                {
+                    "Variable": "$.found.fileSystem.Lifecycle",
+                    "StringEquals": "DELETING",
+                    "Next": "FileSystemAlreadyDeleting",
+                },
+            ],
+            "RecordFileSystem",
+        ),
+    )
+    g.add(
+        "FileSystemKeptByRun",
+        pass_parameters(
+            {
+                "FileSystemDeleted": False,
+                "Reason": f"the run kept it on purpose (tag {TAG_KEPT}): left as it is",
+                "FileSystemId.$": "$.found.fileSystem.FileSystemId",
+            },
+            "$.fileSystemOutcome",
+            "FinishRunCleanup",
+        ),
+    )
+    g.add(
+        "FileSystemAlreadyDeleting",
+        pass_parameters(
+            {
+                "FileSystemDeleted": True,
+                "Reason": "it was already being deleted",
+                "FileSystemId.$": "$.found.fileSystem.FileSystemId",
+            },
+            "$.fileSystemOutcome",
+            "FinishRunCleanup",
+        ),
+    )
     # From here on, every path goes through Cleanup.
-    g.add("RecordFileSystem", pass_parameters(
-        {"FileSystemId.$": "$.found.fileSystem.FileSystemId"}, "$.fs", "RecordFileSystemLifecycle",
-    ))
-    g.add("RecordFileSystemLifecycle", pass_parameters(
-        {"Lifecycle.$": "$.found.fileSystem.Lifecycle"}, "$.fsStatus", "AreParametersKnown"))
-    g.add("AreParametersKnown", choice(
-        [{"Variable": "$.parametersProblem", "IsPresent": True, "Next": "KeepFileSystemParametersUnknown"}],
-        "AreJobsUnfinished",
-    ))
-    g.add("KeepFileSystemParametersUnknown", pass_parameters(
-        {"Reason.$": "States.Format('deleteLustre is unknown: {}', $.parametersProblem.Reason)"}, "$.keep", CLEANUP))
+    g.add(
+        "RecordFileSystem",
+        pass_parameters(
+            {"FileSystemId.$": "$.found.fileSystem.FileSystemId"},
+            "$.fs",
+            "RecordFileSystemLifecycle",
+        ),
+    )
+    g.add(
+        "RecordFileSystemLifecycle",
+        pass_parameters({"Lifecycle.$": "$.found.fileSystem.Lifecycle"}, "$.fsStatus", "AreParametersKnown"),
+    )
+    g.add(
+        "AreParametersKnown",
+        choice(
+            [{"Variable": "$.parametersProblem", "IsPresent": True, "Next": "KeepFileSystemParametersUnknown"}],
+            "AreJobsUnfinished",
+        ),
+    )
+    g.add(
+        "KeepFileSystemParametersUnknown",
+        pass_parameters(
+            {"Reason.$": "States.Format('deleteLustre is unknown: {}', $.parametersProblem.Reason)"}, "$.keep", CLEANUP
+        ),
+    )
 
 
 def _add_wait_for_jobs(g: Graph) -> None:
     """A job asked to terminate may write to the file system until it has ended: wait (bounded) for that."""
-    g.add("AreJobsUnfinished", choice(
-        [{"Variable": "$.found.jobsUnfinished[0]", "IsPresent": True, "Next": "StartJobsEndPolls"}],
-        "IsFileSystemReady",
-    ))
+    g.add(
+        "AreJobsUnfinished",
+        choice(
+            [{"Variable": "$.found.jobsUnfinished[0]", "IsPresent": True, "Next": "StartJobsEndPolls"}],
+            "IsFileSystemReady",
+        ),
+    )
     g.add("StartJobsEndPolls", start_polls(JOBS_END_LOOP, "WaitForJobsToEnd", JOBS_END_SCHEDULE))
     g.add("WaitForJobsToEnd", wait_poll(JOBS_END_LOOP, "CheckJobsEnded"))
-    g.add("CheckJobsEnded", aws_sdk(
-        "batch", "describeJobs", {"Jobs.$": "$.found.jobsUnfinished"},
-        next_state="SummarizeJobStatuses", result_path="$.jobsCheck",
-        result_selector={"statuses.$": "$.Jobs[*].Status"},
-        retry=RETRY_READ, catch_to="JobsStatusUnknown",
-    ))
-    g.add("SummarizeJobStatuses", pass_parameters(
-        {f"{status}.$": f"States.ArrayContains($.jobsCheck.statuses, '{status}')" for status in OPEN_JOB_STATUSES},
-        "$.jobsOpen", "HaveJobsEnded",
-    ))
-    g.add("HaveJobsEnded", choice(
-        [
-            {"Not": {"Or": [{"Variable": f"$.jobsOpen.{status}", "BooleanEquals": True}
-                            for status in OPEN_JOB_STATUSES]},
-             "Next": "IsFileSystemReady"},
-            polls_over(JOBS_END_LOOP, "JobsDidNotEnd"),
-        ],
-        "CountJobsEndCheck",
-    ))
+    g.add(
+        "CheckJobsEnded",
+        aws_sdk(
+            "batch",
+            "describeJobs",
+            {"Jobs.$": "$.found.jobsUnfinished"},
+            next_state="SummarizeJobStatuses",
+            result_path="$.jobsCheck",
+            result_selector={"statuses.$": "$.Jobs[*].Status"},
+            retry=RETRY_READ,
+            catch_to="JobsStatusUnknown",
+        ),
+    )
+    g.add(
+        "SummarizeJobStatuses",
+        pass_parameters(
+            {f"{status}.$": f"States.ArrayContains($.jobsCheck.statuses, '{status}')" for status in OPEN_JOB_STATUSES},
+            "$.jobsOpen",
+            "HaveJobsEnded",
+        ),
+    )
+    g.add(
+        "HaveJobsEnded",
+        choice(
+            [
+                {
+                    "Not": {
+                        "Or": [
+                            {"Variable": f"$.jobsOpen.{status}", "BooleanEquals": True} for status in OPEN_JOB_STATUSES
+                        ]
+                    },
+                    "Next": "IsFileSystemReady",
+                },
+                polls_over(JOBS_END_LOOP, "JobsDidNotEnd"),
+            ],
+            "CountJobsEndCheck",
+        ),
+    )
     g.add("CountJobsEndCheck", next_poll(JOBS_END_LOOP, "WaitForJobsToEnd", JOBS_END_SCHEDULE))
-    g.add("JobsDidNotEnd", pass_parameters(
-        {"Reason.$": "States.Format('job(s) {} had not ended 10 minutes after being asked to terminate, so they may "
-                     "still write to it', States.JsonToString($.found.jobsUnfinished))"},
-        "$.keep", CLEANUP,
-    ))
-    g.add("JobsStatusUnknown", pass_parameters(
-        {"Reason.$": "States.Format('the status of job(s) {} could not be read: {}', "
-                     "States.JsonToString($.found.jobsUnfinished), $.error.Cause)"},
-        "$.keep", CLEANUP,
-    ))
+    g.add(
+        "JobsDidNotEnd",
+        pass_parameters(
+            {
+                "Reason.$": "States.Format('job(s) {} had not ended 10 minutes after being asked to terminate, so they may "
+                "still write to it', States.JsonToString($.found.jobsUnfinished))"
+            },
+            "$.keep",
+            CLEANUP,
+        ),
+    )
+    g.add(
+        "JobsStatusUnknown",
+        pass_parameters(
+            {
+                "Reason.$": "States.Format('the status of job(s) {} could not be read: {}', "
+                "States.JsonToString($.found.jobsUnfinished), $.error.Cause)"
+            },
+            "$.keep",
+            CLEANUP,
+        ),
+    )
 
 
 def _lifecycle_rules(waiting: str) -> list[dict[str, Any]]:
@@ -342,51 +493,96 @@ def _add_wait_for_file_system(g: Graph) -> None:
     g.add("StartFileSystemPolls", start_polls(FILE_SYSTEM_LOOP, "WaitForFileSystemAvailable", FILE_SYSTEM_SCHEDULE))
     g.add("WaitForFileSystemAvailable", wait_poll(FILE_SYSTEM_LOOP, "CheckFileSystemLifecycle"))
     check = aws_sdk(
-        "fsx", "describeFileSystems", {"FileSystemIds.$": "States.Array($.fs.FileSystemId)"},
-        next_state="IsFileSystemAvailableNow", result_path="$.fsStatus",
+        "fsx",
+        "describeFileSystems",
+        {"FileSystemIds.$": "States.Array($.fs.FileSystemId)"},
+        next_state="IsFileSystemAvailableNow",
+        result_path="$.fsStatus",
         result_selector={"Lifecycle.$": "$.FileSystems[0].Lifecycle"},
-        retry=RETRY_READ, catch_to="FileSystemStatusUnknown",
+        retry=RETRY_READ,
+        catch_to="FileSystemStatusUnknown",
     )
-    check["Catch"] = [{"ErrorEquals": FILE_SYSTEM_NOT_FOUND_ERRORS, "ResultPath": "$.error",
-                       "Next": "FileSystemVanished"}, *check["Catch"]]
+    check["Catch"] = [
+        {"ErrorEquals": FILE_SYSTEM_NOT_FOUND_ERRORS, "ResultPath": "$.error", "Next": "FileSystemVanished"},
+        *check["Catch"],
+    ]
     g.add("CheckFileSystemLifecycle", check)
-    g.add("IsFileSystemAvailableNow", choice(_lifecycle_rules("IsFileSystemWaitOver"),
-                                             "UnexpectedFileSystemLifecycle"))
-    g.add("IsFileSystemWaitOver", choice([polls_over(FILE_SYSTEM_LOOP, "FileSystemNotAvailable")],
-                                         "CountFileSystemCheck"))
+    g.add("IsFileSystemAvailableNow", choice(_lifecycle_rules("IsFileSystemWaitOver"), "UnexpectedFileSystemLifecycle"))
+    g.add(
+        "IsFileSystemWaitOver", choice([polls_over(FILE_SYSTEM_LOOP, "FileSystemNotAvailable")], "CountFileSystemCheck")
+    )
     g.add("CountFileSystemCheck", next_poll(FILE_SYSTEM_LOOP, "WaitForFileSystemAvailable", FILE_SYSTEM_SCHEDULE))
     g.add("FileSystemVanished", pass_result({"Lifecycle": "DELETED"}, "$.fsStatus", CLEANUP))
-    g.add("FileSystemStatusUnknown", pass_parameters(
-        {"Reason.$": "States.Format('its status could not be read: {}', $.error.Cause)"}, "$.keep", CLEANUP))
-    g.add("FileSystemNotAvailable", pass_parameters(
-        {"Reason.$": "States.Format('it was still {} after lustreCreationTimeoutMinutes={}', $.fsStatus.Lifecycle, "
-                     f"{PARAMS}.lustreCreationTimeoutMinutes)"},
-        "$.keep", CLEANUP,
-    ))
-    g.add("UnexpectedFileSystemLifecycle", pass_parameters(
-        {"Reason.$": "States.Format('its lifecycle is {}', $.fsStatus.Lifecycle)"}, "$.keep", CLEANUP))
-    g.add("IsFailedFileSystemEmpty", choice(
-        [{"Variable": "$.found.jobsRan", "BooleanEquals": False, "Next": "NothingToExport"}],
+    g.add(
+        "FileSystemStatusUnknown",
+        pass_parameters(
+            {"Reason.$": "States.Format('its status could not be read: {}', $.error.Cause)"}, "$.keep", CLEANUP
+        ),
+    )
+    g.add(
+        "FileSystemNotAvailable",
+        pass_parameters(
+            {
+                "Reason.$": "States.Format('it was still {} after lustreCreationTimeoutMinutes={}', $.fsStatus.Lifecycle, "
+                f"{PARAMS}.lustreCreationTimeoutMinutes)"
+            },
+            "$.keep",
+            CLEANUP,
+        ),
+    )
+    g.add(
+        "UnexpectedFileSystemLifecycle",
+        pass_parameters({"Reason.$": "States.Format('its lifecycle is {}', $.fsStatus.Lifecycle)"}, "$.keep", CLEANUP),
+    )
+    g.add(
+        "IsFailedFileSystemEmpty",
+        choice(
+            [{"Variable": "$.found.jobsRan", "BooleanEquals": False, "Next": "NothingToExport"}],
+            "FileSystemFailedAfterJob",
+        ),
+    )
+    g.add(
         "FileSystemFailedAfterJob",
-    ))
-    g.add("FileSystemFailedAfterJob", pass_result(
-        {"Reason": "it is FAILED, so what the job wrote to it cannot be exported"}, "$.keep", CLEANUP))
+        pass_result({"Reason": "it is FAILED, so what the job wrote to it cannot be exported"}, "$.keep", CLEANUP),
+    )
     # Nothing was written to a file system whose job never ran: its data is safe without an export.
-    g.add("WasJobRun", choice(
-        [{"Variable": "$.found.jobsRan", "BooleanEquals": False, "Next": "NothingToExport"}],
+    g.add(
+        "WasJobRun",
+        choice(
+            [{"Variable": "$.found.jobsRan", "BooleanEquals": False, "Next": "NothingToExport"}],
+            "HasAssociation",
+        ),
+    )
+    g.add(
         "HasAssociation",
-    ))
-    g.add("HasAssociation", choice(
-        [{"Variable": "$.found.fileSystem.AssociationId", "IsPresent": False, "Next": "NoAssociationToExportThrough"},
-         {"Variable": "$.found.fileSystem.AssociationId", "IsNull": True, "Next": "NoAssociationToExportThrough"}],
+        choice(
+            [
+                {
+                    "Variable": "$.found.fileSystem.AssociationId",
+                    "IsPresent": False,
+                    "Next": "NoAssociationToExportThrough",
+                },
+                {
+                    "Variable": "$.found.fileSystem.AssociationId",
+                    "IsNull": True,
+                    "Next": "NoAssociationToExportThrough",
+                },
+            ],
+            "RecordAssociation",
+        ),
+    )
+    g.add(
+        "NoAssociationToExportThrough",
+        pass_result(
+            {"Reason": "the job ran, but the file system has no data repository association to export through"},
+            "$.keep",
+            CLEANUP,
+        ),
+    )
+    g.add(
         "RecordAssociation",
-    ))
-    g.add("NoAssociationToExportThrough", pass_result(
-        {"Reason": "the job ran, but the file system has no data repository association to export through"},
-        "$.keep", CLEANUP,
-    ))
-    g.add("RecordAssociation", pass_parameters(
-        {"AssociationId.$": "$.found.fileSystem.AssociationId"}, "$.dra", AFTER_JOB))
+        pass_parameters({"AssociationId.$": "$.found.fileSystem.AssociationId"}, "$.dra", AFTER_JOB),
+    )
 
 
 def _add_reused_sections(g: Graph, refs: WorkflowRefs) -> None:
@@ -414,69 +610,119 @@ def for_the_run(value: Any, key: str = "") -> Any:
 def _add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
     """``Cleanup`` of run-cleanup: the compute resources were handled by FindRunResources; what is left is the
     file system. Deleted only when its data is safe and deleteLustre is true; otherwise tagged kept."""
-    g.add(CLEANUP, choice(
-        [
-            {"Or": [{"Variable": "$.fsStatus.Lifecycle", "StringEquals": s} for s in GONE_LIFECYCLES],
-             "Next": "FileSystemAlreadyGone"},
-            {"Variable": "$.dataSafe", "IsPresent": False, "Next": "KeepFileSystem"},
-            {"Variable": f"{PARAMS}.deleteLustre", "IsPresent": False, "Next": "KeepFileSystem"},
-            {"Variable": f"{PARAMS}.deleteLustre", "BooleanEquals": False, "Next": "KeepFileSystemOnRequest"},
-        ],
-        "DeleteFileSystem",
-    ))
-    g.add("FileSystemAlreadyGone", pass_parameters(
-        {"FileSystemDeleted": True, "Reason": "it was deleted meanwhile", "FileSystemId.$": "$.fs.FileSystemId"},
-        "$.fileSystemOutcome", "FinishRunCleanup",
-    ))
-    g.add("KeepFileSystem", choice(
-        [{"Variable": "$.keep.Reason", "IsPresent": True, "Next": "LabelFileSystemNotSafe"}],
+    g.add(
+        CLEANUP,
+        choice(
+            [
+                {
+                    "Or": [{"Variable": "$.fsStatus.Lifecycle", "StringEquals": s} for s in GONE_LIFECYCLES],
+                    "Next": "FileSystemAlreadyGone",
+                },
+                {"Variable": "$.dataSafe", "IsPresent": False, "Next": "KeepFileSystem"},
+                {"Variable": f"{PARAMS}.deleteLustre", "IsPresent": False, "Next": "KeepFileSystem"},
+                {"Variable": f"{PARAMS}.deleteLustre", "BooleanEquals": False, "Next": "KeepFileSystemOnRequest"},
+            ],
+            "DeleteFileSystem",
+        ),
+    )
+    g.add(
+        "FileSystemAlreadyGone",
+        pass_parameters(
+            {"FileSystemDeleted": True, "Reason": "it was deleted meanwhile", "FileSystemId.$": "$.fs.FileSystemId"},
+            "$.fileSystemOutcome",
+            "FinishRunCleanup",
+        ),
+    )
+    g.add(
+        "KeepFileSystem",
+        choice(
+            [{"Variable": "$.keep.Reason", "IsPresent": True, "Next": "LabelFileSystemNotSafe"}],
+            "DataNotProvablySafe",
+        ),
+    )
+    g.add(
         "DataNotProvablySafe",
-    ))
-    g.add("DataNotProvablySafe", pass_result({"Reason": "its data is not provably in S3"}, "$.keep",
-                                             "LabelFileSystemNotSafe"))
+        pass_result({"Reason": "its data is not provably in S3"}, "$.keep", "LabelFileSystemNotSafe"),
+    )
     # Tag values allow letters, digits, spaces and _.:/=+-@ only (FSx API, Tag): the reason goes in the
     # failure's Cause, the tag holds a short label.
-    g.add("LabelFileSystemNotSafe", pass_parameters(
-        {"Reason.$": "$.keep.Reason", "Tag.$": KEPT_TAG_NOT_SAFE}, "$.keep", "TagFileSystemKept"))
-    g.add("KeepFileSystemOnRequest", pass_result(
-        {"Reason": "deleteLustre=false", "Tag": "deleteLustre=false", "OnRequest": True}, "$.keep",
-        "TagFileSystemKept"))
-    delete = aws_sdk(
-        "fsx", "deleteFileSystem",
-        {"FileSystemId.$": "$.fs.FileSystemId", "ClientRequestToken.$": client_token("delete")},
-        next_state="FinishRunCleanup", result_path="$.fileSystemOutcome",
-        result_selector={"FileSystemDeleted": True, "FileSystemId.$": "$.FileSystemId", "Lifecycle.$": "$.Lifecycle"},
-        retry=RETRY_CLEANUP, catch_to="DeleteFileSystemRefused", catch_path="$.cleanupErrors.deleteFileSystem",
+    g.add(
+        "LabelFileSystemNotSafe",
+        pass_parameters({"Reason.$": "$.keep.Reason", "Tag.$": KEPT_TAG_NOT_SAFE}, "$.keep", "TagFileSystemKept"),
     )
-    delete["Retry"] = [{"ErrorEquals": DELETE_REFUSED_ERRORS, "IntervalSeconds": 300, "MaxAttempts": 24,
-                        "BackoffRate": 1.0}, *delete["Retry"]]
-    delete["Catch"] = [{"ErrorEquals": FILE_SYSTEM_NOT_FOUND_ERRORS, "ResultPath": "$.error",
-                        "Next": "FileSystemAlreadyGone"}, *delete["Catch"]]
+    g.add(
+        "KeepFileSystemOnRequest",
+        pass_result(
+            {"Reason": "deleteLustre=false", "Tag": "deleteLustre=false", "OnRequest": True},
+            "$.keep",
+            "TagFileSystemKept",
+        ),
+    )
+    delete = aws_sdk(
+        "fsx",
+        "deleteFileSystem",
+        {"FileSystemId.$": "$.fs.FileSystemId", "ClientRequestToken.$": client_token("delete")},
+        next_state="FinishRunCleanup",
+        result_path="$.fileSystemOutcome",
+        result_selector={"FileSystemDeleted": True, "FileSystemId.$": "$.FileSystemId", "Lifecycle.$": "$.Lifecycle"},
+        retry=RETRY_CLEANUP,
+        catch_to="DeleteFileSystemRefused",
+        catch_path="$.cleanupErrors.deleteFileSystem",
+    )
+    delete["Retry"] = [
+        {"ErrorEquals": DELETE_REFUSED_ERRORS, "IntervalSeconds": 300, "MaxAttempts": 24, "BackoffRate": 1.0},
+        *delete["Retry"],
+    ]
+    delete["Catch"] = [
+        {"ErrorEquals": FILE_SYSTEM_NOT_FOUND_ERRORS, "ResultPath": "$.error", "Next": "FileSystemAlreadyGone"},
+        *delete["Catch"],
+    ]
     g.add("DeleteFileSystem", delete)
-    g.add("DeleteFileSystemRefused", pass_parameters(
-        {"Reason.$": "States.Format('DeleteFileSystem was refused: {}', $.cleanupErrors.deleteFileSystem.Cause)",
-         "Tag": "run-cleanup: DeleteFileSystem was refused"},
-        "$.keep", "TagFileSystemKept",
-    ))
+    g.add(
+        "DeleteFileSystemRefused",
+        pass_parameters(
+            {
+                "Reason.$": "States.Format('DeleteFileSystem was refused: {}', $.cleanupErrors.deleteFileSystem.Cause)",
+                "Tag": "run-cleanup: DeleteFileSystem was refused",
+            },
+            "$.keep",
+            "TagFileSystemKept",
+        ),
+    )
     # Tagged kept, so that a later run-cleanup of the same run leaves it to the user as well.
-    g.add("TagFileSystemKept", aws_sdk(
-        "fsx", "tagResource",
-        {"ResourceARN.$": file_system_arn(refs), "Tags": [{"Key": TAG_KEPT, "Value.$": "$.keep.Tag"}]},
-        next_state="RecordFileSystemKept", result_path=None,
-        retry=RETRY_READ, catch_to="RecordFileSystemKept", catch_path="$.cleanupErrors.tagFileSystemKept",
-    ))
-    g.add("RecordFileSystemKept", pass_parameters(
-        {"FileSystemDeleted": False, "Reason.$": "$.keep.Reason", "FileSystemId.$": "$.fs.FileSystemId"},
-        "$.fileSystemOutcome", "FinishRunCleanup",
-    ))
+    g.add(
+        "TagFileSystemKept",
+        aws_sdk(
+            "fsx",
+            "tagResource",
+            {"ResourceARN.$": file_system_arn(refs), "Tags": [{"Key": TAG_KEPT, "Value.$": "$.keep.Tag"}]},
+            next_state="RecordFileSystemKept",
+            result_path=None,
+            retry=RETRY_READ,
+            catch_to="RecordFileSystemKept",
+            catch_path="$.cleanupErrors.tagFileSystemKept",
+        ),
+    )
+    g.add(
+        "RecordFileSystemKept",
+        pass_parameters(
+            {"FileSystemDeleted": False, "Reason.$": "$.keep.Reason", "FileSystemId.$": "$.fs.FileSystemId"},
+            "$.fileSystemOutcome",
+            "FinishRunCleanup",
+        ),
+    )
 
 
 def _outcome_rules() -> list[dict[str, Any]]:
     """How run-cleanup ends: failing, naming a file system it kept or what it could not undo; else succeeding."""
     return [
-        {"And": [{"Variable": "$.keep", "IsPresent": True},
-                 {"Not": {"Variable": "$.keep.OnRequest", "IsPresent": True}}],
-         "Next": "ReportFileSystemKept"},
+        {
+            "And": [
+                {"Variable": "$.keep", "IsPresent": True},
+                {"Not": {"Variable": "$.keep.OnRequest", "IsPresent": True}},
+            ],
+            "Next": "ReportFileSystemKept",
+        },
         {"Variable": "$.found.errors[0]", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
         {"Variable": "$.cleanupErrors.tagFileSystemKept", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
         {"Variable": "$.cleanupErrors.findRunResourcesAgain", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
@@ -486,37 +732,74 @@ def _outcome_rules() -> list[dict[str, Any]]:
 def _add_finish(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
     # A step of FindRunResources that failed (a compute environment still UPDATING, throttling) is tried once
     # more a few minutes later (the Lambda is idempotent); its latest result is the one reported.
-    g.add("FinishRunCleanup", choice(
-        [{"Variable": "$.found.errors[0]", "IsPresent": True, "Next": "KeepEarlierFindings"}, *_outcome_rules()],
-        "SummarizeRunCleanup",
-    ))
-    g.add("KeepEarlierFindings", pass_parameters(
-        {"actions.$": "$.found.actions", "errors.$": "$.found.errors"}, "$.earlierFindings",
-        "WaitBeforeFindingAgain"))
-    g.add("WaitBeforeFindingAgain", {"Type": "Wait", "Seconds": FIND_AGAIN_AFTER_SECONDS,
-                                     "Next": "FindRunResourcesAgain"})
-    g.add("FindRunResourcesAgain", _find_run_resources(
-        refs, function_arn, "FinishAfterFindingAgain", "$.found", "FinishAfterFindingAgain",
-        catch_path="$.cleanupErrors.findRunResourcesAgain"))
+    g.add(
+        "FinishRunCleanup",
+        choice(
+            [{"Variable": "$.found.errors[0]", "IsPresent": True, "Next": "KeepEarlierFindings"}, *_outcome_rules()],
+            "SummarizeRunCleanup",
+        ),
+    )
+    g.add(
+        "KeepEarlierFindings",
+        pass_parameters(
+            {"actions.$": "$.found.actions", "errors.$": "$.found.errors"},
+            "$.earlierFindings",
+            "WaitBeforeFindingAgain",
+        ),
+    )
+    g.add(
+        "WaitBeforeFindingAgain", {"Type": "Wait", "Seconds": FIND_AGAIN_AFTER_SECONDS, "Next": "FindRunResourcesAgain"}
+    )
+    g.add(
+        "FindRunResourcesAgain",
+        _find_run_resources(
+            refs,
+            function_arn,
+            "FinishAfterFindingAgain",
+            "$.found",
+            "FinishAfterFindingAgain",
+            catch_path="$.cleanupErrors.findRunResourcesAgain",
+        ),
+    )
     g.add("FinishAfterFindingAgain", choice(_outcome_rules(), "SummarizeRunCleanup"))
-    g.add("ReportFileSystemKept", pass_parameters(
-        {"Error": "FileSystemKept",
-         "Cause.$": "States.Format('Run {} ended {}. Its file system {} was kept: {}. Other problems: {} {}', "
-                    "$.run.executionName, $.run.status, $.fs.FileSystemId, $.keep.Reason, "
-                    "States.JsonToString($.found.errors), States.JsonToString($.cleanupErrors))"},
-        "$.failure", "RunCleanupFailed",
-    ))
-    g.add("ReportRunCleanupIncomplete", pass_parameters(
-        {"Error": "RunCleanupIncomplete",
-         "Cause.$": "States.Format('Run {} ended {}. run-cleanup could not undo everything: {} {}', "
-                    "$.run.executionName, $.run.status, States.JsonToString($.found.errors), "
-                    "States.JsonToString($.cleanupErrors))"},
-        "$.failure", "RunCleanupFailed",
-    ))
+    g.add(
+        "ReportFileSystemKept",
+        pass_parameters(
+            {
+                "Error": "FileSystemKept",
+                "Cause.$": "States.Format('Run {} ended {}. Its file system {} was kept: {}. Other problems: {} {}', "
+                "$.run.executionName, $.run.status, $.fs.FileSystemId, $.keep.Reason, "
+                "States.JsonToString($.found.errors), States.JsonToString($.cleanupErrors))",
+            },
+            "$.failure",
+            "RunCleanupFailed",
+        ),
+    )
+    g.add(
+        "ReportRunCleanupIncomplete",
+        pass_parameters(
+            {
+                "Error": "RunCleanupIncomplete",
+                "Cause.$": "States.Format('Run {} ended {}. run-cleanup could not undo everything: {} {}', "
+                "$.run.executionName, $.run.status, States.JsonToString($.found.errors), "
+                "States.JsonToString($.cleanupErrors))",
+            },
+            "$.failure",
+            "RunCleanupFailed",
+        ),
+    )
     g.add("RunCleanupFailed", fail_from("$.failure.Error", "$.failure.Cause"))
-    g.add("SummarizeRunCleanup", pass_parameters(
-        {"run.$": "$.run", "fileSystem.$": "$.fileSystemOutcome", "actions.$": "$.found.actions",
-         "earlierFindings.$": "$.earlierFindings"},
-        "$", "RunCleanupSucceeded",
-    ))
+    g.add(
+        "SummarizeRunCleanup",
+        pass_parameters(
+            {
+                "run.$": "$.run",
+                "fileSystem.$": "$.fileSystemOutcome",
+                "actions.$": "$.found.actions",
+                "earlierFindings.$": "$.earlierFindings",
+            },
+            "$",
+            "RunCleanupSucceeded",
+        ),
+    )
     g.add("RunCleanupSucceeded", succeed())

@@ -34,6 +34,7 @@ def error_names(service: str, code: str) -> list[str]:
             names.append(f"{prefix}.{base}{suffix}")
     return names
 
+
 # Describe calls are idempotent: retry any task failure (throttling included). Two retries: a polling loop
 # asks again at its next turn anyway, and every retry adds 3 events to the execution history (asl/history.py).
 RETRY_READ = [
@@ -49,9 +50,16 @@ RETRY_WRITE = [
 # throttling error, so it arrives as the service's generic error or as the throttling code, under
 # whichever spelling Step Functions gives it.
 RETRY_THROTTLED = [
-    {"ErrorEquals": [*error_names("Batch", "BatchException"), *error_names("Batch", "TooManyRequestsException"),
-                     *error_names("Batch", "ThrottlingException")],
-     "IntervalSeconds": 2, "MaxAttempts": 4, "BackoffRate": 2.0},
+    {
+        "ErrorEquals": [
+            *error_names("Batch", "BatchException"),
+            *error_names("Batch", "TooManyRequestsException"),
+            *error_names("Batch", "ThrottlingException"),
+        ],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 4,
+        "BackoffRate": 2.0,
+    },
 ]
 # Cleanup must get through transient refusals: a compute environment still
 # UPDATING, a data repository task still running (DeleteFileSystem is refused
@@ -157,8 +165,12 @@ def invoke_lambda(
         "ResultPath": result_path,
         "Retry": [
             {
-                "ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException",
-                                "Lambda.SdkClientException", "Lambda.TooManyRequestsException"],
+                "ErrorEquals": [
+                    "Lambda.ServiceException",
+                    "Lambda.AWSLambdaException",
+                    "Lambda.SdkClientException",
+                    "Lambda.TooManyRequestsException",
+                ],
                 "IntervalSeconds": 2,
                 "MaxAttempts": 4,
                 "BackoffRate": 2.0,
@@ -224,9 +236,13 @@ def start_polls(loop: str, next_state: str, schedule: str | None = None) -> Stat
     """Pass that starts ``loop``: no check yet, the first wait of its schedule (``schedule``, default ``loop``)."""
     waits = f"{WAITS}.{schedule or loop}"
     return pass_parameters(
-        {"count": 0, "wait.$": f"States.ArrayGetItem({waits}, 0)",
-         "limit.$": f"States.MathAdd(States.ArrayLength({waits}), -1)"},
-        poll_record(loop), next_state,
+        {
+            "count": 0,
+            "wait.$": f"States.ArrayGetItem({waits}, 0)",
+            "limit.$": f"States.MathAdd(States.ArrayLength({waits}), -1)",
+        },
+        poll_record(loop),
+        next_state,
     )
 
 
@@ -238,10 +254,13 @@ def next_poll(loop: str, next_state: str, schedule: str | None = None) -> State:
     """Pass counting one more check of ``loop`` and taking the next wait of its schedule."""
     record, waits = poll_record(loop), f"{WAITS}.{schedule or loop}"
     return pass_parameters(
-        {"count.$": f"States.MathAdd({record}.count, 1)",
-         "wait.$": f"States.ArrayGetItem({waits}, States.MathAdd({record}.count, 1))",
-         "limit.$": f"{record}.limit"},
-        record, next_state,
+        {
+            "count.$": f"States.MathAdd({record}.count, 1)",
+            "wait.$": f"States.ArrayGetItem({waits}, States.MathAdd({record}.count, 1))",
+            "limit.$": f"{record}.limit",
+        },
+        record,
+        next_state,
     )
 
 

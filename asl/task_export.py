@@ -47,56 +47,93 @@ def _keep(reason_format: str, *paths: str) -> dict[str, Any]:
 def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> None:
     """The export section, entered at ``entry``; it ends at ``MarkDataSafe`` or with ``$.keep`` at ``Cleanup``."""
     # AWS requires auto export to be off before an EXPORT_TO_REPOSITORY task runs.
-    g.add(entry, choice(
-        [{"Variable": f"{PARAMS}.autoExport", "BooleanEquals": True, "Next": "DisableAutoExport"}],
-        "StartOtherTaskPolls",
-    ))
-    g.add("DisableAutoExport", aws_sdk(
-        "fsx", "updateDataRepositoryAssociation",
-        {
-            "AssociationId.$": "$.dra.AssociationId",
-            "S3": {"AutoImportPolicy": {"Events": AUTO_IMPORT_EVENTS}, "AutoExportPolicy": {"Events": []}},
-        },
-        next_state="StartAssociationUpdatePolls", result_path=None,
-        retry=RETRY_WRITE, catch_to="AutoExportNotDisabled", catch_path="$.exportError",
-    ))
-    g.add("AutoExportNotDisabled", pass_parameters(
-        _keep("auto export could not be turned off before the export task: {}", "$.exportError.Cause"),
-        "$.keep", CLEANUP,
-    ))
+    g.add(
+        entry,
+        choice(
+            [{"Variable": f"{PARAMS}.autoExport", "BooleanEquals": True, "Next": "DisableAutoExport"}],
+            "StartOtherTaskPolls",
+        ),
+    )
+    g.add(
+        "DisableAutoExport",
+        aws_sdk(
+            "fsx",
+            "updateDataRepositoryAssociation",
+            {
+                "AssociationId.$": "$.dra.AssociationId",
+                "S3": {"AutoImportPolicy": {"Events": AUTO_IMPORT_EVENTS}, "AutoExportPolicy": {"Events": []}},
+            },
+            next_state="StartAssociationUpdatePolls",
+            result_path=None,
+            retry=RETRY_WRITE,
+            catch_to="AutoExportNotDisabled",
+            catch_path="$.exportError",
+        ),
+    )
+    g.add(
+        "AutoExportNotDisabled",
+        pass_parameters(
+            _keep("auto export could not be turned off before the export task: {}", "$.exportError.Cause"),
+            "$.keep",
+            CLEANUP,
+        ),
+    )
     g.add("StartAssociationUpdatePolls", start_polls("associationUpdate", "WaitForAssociationUpdate"))
     g.add("WaitForAssociationUpdate", wait_poll("associationUpdate", "CheckAssociationUpdate"))
-    g.add("CheckAssociationUpdate", aws_sdk(
-        "fsx", "describeDataRepositoryAssociations", {"AssociationIds.$": "States.Array($.dra.AssociationId)"},
-        next_state="IsAssociationUpdated", result_path="$.draStatus",
-        result_selector={"Lifecycle.$": "$.Associations[0].Lifecycle"},
-        retry=RETRY_READ, catch_to="AutoExportNotDisabled", catch_path="$.exportError",
-    ))
-    g.add("IsAssociationUpdated", choice(
-        [
-            {"Variable": "$.draStatus.Lifecycle", "StringEquals": "AVAILABLE", "Next": "StartOtherTaskPolls"},
-            {"Variable": "$.draStatus.Lifecycle", "StringEquals": "FAILED", "Next": "AssociationFailedAfterJob"},
-            polls_over("associationUpdate", "AssociationUpdateTimedOut"),
-        ],
-        "CountAssociationUpdatePoll",
-    ))
+    g.add(
+        "CheckAssociationUpdate",
+        aws_sdk(
+            "fsx",
+            "describeDataRepositoryAssociations",
+            {"AssociationIds.$": "States.Array($.dra.AssociationId)"},
+            next_state="IsAssociationUpdated",
+            result_path="$.draStatus",
+            result_selector={"Lifecycle.$": "$.Associations[0].Lifecycle"},
+            retry=RETRY_READ,
+            catch_to="AutoExportNotDisabled",
+            catch_path="$.exportError",
+        ),
+    )
+    g.add(
+        "IsAssociationUpdated",
+        choice(
+            [
+                {"Variable": "$.draStatus.Lifecycle", "StringEquals": "AVAILABLE", "Next": "StartOtherTaskPolls"},
+                {"Variable": "$.draStatus.Lifecycle", "StringEquals": "FAILED", "Next": "AssociationFailedAfterJob"},
+                polls_over("associationUpdate", "AssociationUpdateTimedOut"),
+            ],
+            "CountAssociationUpdatePoll",
+        ),
+    )
     g.add("CountAssociationUpdatePoll", next_poll("associationUpdate", "WaitForAssociationUpdate"))
-    g.add("AssociationFailedAfterJob", pass_parameters(
-        _keep("data repository association {} became FAILED before the export", "$.dra.AssociationId"),
-        "$.keep", CLEANUP,
-    ))
-    g.add("AssociationUpdateTimedOut", pass_parameters(
-        _keep("data repository association {} stayed {} after auto export was turned off",
-              "$.dra.AssociationId", "$.draStatus.Lifecycle"),
-        "$.keep", CLEANUP,
-    ))
+    g.add(
+        "AssociationFailedAfterJob",
+        pass_parameters(
+            _keep("data repository association {} became FAILED before the export", "$.dra.AssociationId"),
+            "$.keep",
+            CLEANUP,
+        ),
+    )
+    g.add(
+        "AssociationUpdateTimedOut",
+        pass_parameters(
+            _keep(
+                "data repository association {} stayed {} after auto export was turned off",
+                "$.dra.AssociationId",
+                "$.draStatus.Lifecycle",
+            ),
+            "$.keep",
+            CLEANUP,
+        ),
+    )
     # FSx runs one data repository task at a time per file system: CreateDataRepositoryTask is refused
     # (DataRepositoryTaskExecuting) while another is PENDING/EXECUTING, such as the IMPORT task the
     # association started (BatchImportMetaDataOnCreate), which may outlast a short job. Wait for it,
     # within the export's bound, instead of failing the quick retries and keeping the file system.
     g.add("StartOtherTaskPolls", start_polls("otherTask", "CreateDataRepositoryTask"))
     create = aws_sdk(
-        "fsx", "createDataRepositoryTask",
+        "fsx",
+        "createDataRepositoryTask",
         {
             "ClientRequestToken.$": client_token("export"),
             "Type": "EXPORT_TO_REPOSITORY",
@@ -110,67 +147,128 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
             },
             "Tags": tag_list(refs),
         },
-        next_state="StartExportPolls", result_path="$.exportTask",
+        next_state="StartExportPolls",
+        result_path="$.exportTask",
         result_selector={"TaskId.$": "$.DataRepositoryTask.TaskId"},
-        retry=RETRY_WRITE, catch_to="ExportTaskNotCreated", catch_path="$.exportError",
+        retry=RETRY_WRITE,
+        catch_to="ExportTaskNotCreated",
+        catch_path="$.exportError",
     )
     # MaxAttempts 0: the first Retry entry naming the error decides, so the quick retries are skipped.
     create["Retry"] = [{"ErrorEquals": TASK_EXECUTING, "MaxAttempts": 0}, *create["Retry"]]
-    create["Catch"] = [{"ErrorEquals": TASK_EXECUTING, "ResultPath": "$.exportError", "Next": "IsOtherTaskWaitOver"},
-                       *create["Catch"]]
+    create["Catch"] = [
+        {"ErrorEquals": TASK_EXECUTING, "ResultPath": "$.exportError", "Next": "IsOtherTaskWaitOver"},
+        *create["Catch"],
+    ]
     g.add("CreateDataRepositoryTask", create)
     g.add("IsOtherTaskWaitOver", choice([polls_over("otherTask", "OtherTaskStillRunning")], "WaitForOtherTask"))
     g.add("WaitForOtherTask", wait_poll("otherTask", "CountOtherTaskPoll"))
     g.add("CountOtherTaskPoll", next_poll("otherTask", "CreateDataRepositoryTask"))
-    g.add("OtherTaskStillRunning", pass_parameters(
-        _keep("another data repository task was still running after exportTimeoutMinutes={}, so the export "
-              "task could not start: {}", f"{PARAMS}.exportTimeoutMinutes", "$.exportError.Cause"),
-        "$.keep", CLEANUP,
-    ))
-    g.add("ExportTaskNotCreated", pass_parameters(
-        _keep("the export task could not be created: {}", "$.exportError.Cause"), "$.keep", CLEANUP))
+    g.add(
+        "OtherTaskStillRunning",
+        pass_parameters(
+            _keep(
+                "another data repository task was still running after exportTimeoutMinutes={}, so the export "
+                "task could not start: {}",
+                f"{PARAMS}.exportTimeoutMinutes",
+                "$.exportError.Cause",
+            ),
+            "$.keep",
+            CLEANUP,
+        ),
+    )
+    g.add(
+        "ExportTaskNotCreated",
+        pass_parameters(_keep("the export task could not be created: {}", "$.exportError.Cause"), "$.keep", CLEANUP),
+    )
     g.add("StartExportPolls", start_polls("export", "WaitForDataRepositoryTask"))
     g.add("WaitForDataRepositoryTask", wait_poll("export", "CheckDataRepositoryTasks"))
     # Tracked by its own TaskId: the IMPORT task started with the association is another task.
-    g.add("CheckDataRepositoryTasks", aws_sdk(
-        "fsx", "describeDataRepositoryTasks", {"TaskIds.$": "States.Array($.exportTask.TaskId)"},
-        next_state="IsDataRepositoryTaskComplete", result_path="$.exportStatus",
-        result_selector={"Lifecycle.$": "$.DataRepositoryTasks[0].Lifecycle", "Task.$": "$.DataRepositoryTasks[0]"},
-        retry=RETRY_READ, catch_to="ExportStatusUnknown", catch_path="$.exportError",
-    ))
-    g.add("ExportStatusUnknown", pass_parameters(
-        _keep("the status of export task {} could not be read", "$.exportTask.TaskId"), "$.keep", CLEANUP))
-    g.add("IsDataRepositoryTaskComplete", choice(
-        [
-            {"And": [
-                {"Variable": "$.exportStatus.Lifecycle", "StringEquals": "SUCCEEDED"},
-                {"Variable": "$.exportStatus.Task.Status.FailedCount", "IsPresent": True},
-                {"Variable": "$.exportStatus.Task.Status.FailedCount", "NumericGreaterThan": 0},
-            ], "Next": "ExportIncomplete"},
-            {"Variable": "$.exportStatus.Lifecycle", "StringEquals": "SUCCEEDED", "Next": MARK_DATA_SAFE},
-            {"Or": [{"Variable": "$.exportStatus.Lifecycle", "StringEquals": s} for s in ("FAILED", "CANCELED")],
-             "Next": "ExportTaskFailed"},
-            polls_over("export", "ExportTimedOut"),
-        ],
-        "CountExportPoll",
-    ))
+    g.add(
+        "CheckDataRepositoryTasks",
+        aws_sdk(
+            "fsx",
+            "describeDataRepositoryTasks",
+            {"TaskIds.$": "States.Array($.exportTask.TaskId)"},
+            next_state="IsDataRepositoryTaskComplete",
+            result_path="$.exportStatus",
+            result_selector={"Lifecycle.$": "$.DataRepositoryTasks[0].Lifecycle", "Task.$": "$.DataRepositoryTasks[0]"},
+            retry=RETRY_READ,
+            catch_to="ExportStatusUnknown",
+            catch_path="$.exportError",
+        ),
+    )
+    g.add(
+        "ExportStatusUnknown",
+        pass_parameters(
+            _keep("the status of export task {} could not be read", "$.exportTask.TaskId"), "$.keep", CLEANUP
+        ),
+    )
+    g.add(
+        "IsDataRepositoryTaskComplete",
+        choice(
+            [
+                {
+                    "And": [
+                        {"Variable": "$.exportStatus.Lifecycle", "StringEquals": "SUCCEEDED"},
+                        {"Variable": "$.exportStatus.Task.Status.FailedCount", "IsPresent": True},
+                        {"Variable": "$.exportStatus.Task.Status.FailedCount", "NumericGreaterThan": 0},
+                    ],
+                    "Next": "ExportIncomplete",
+                },
+                {"Variable": "$.exportStatus.Lifecycle", "StringEquals": "SUCCEEDED", "Next": MARK_DATA_SAFE},
+                {
+                    "Or": [{"Variable": "$.exportStatus.Lifecycle", "StringEquals": s} for s in ("FAILED", "CANCELED")],
+                    "Next": "ExportTaskFailed",
+                },
+                polls_over("export", "ExportTimedOut"),
+            ],
+            "CountExportPoll",
+        ),
+    )
     g.add("CountExportPoll", next_poll("export", "WaitForDataRepositoryTask"))
-    g.add("ExportIncomplete", pass_parameters(
-        _keep("export task {} could not export {} files (report under s3://" + refs.bucket_name + "/"
-              + EXPORT_REPORT_PREFIX + ")", "$.exportTask.TaskId", "$.exportStatus.Task.Status.FailedCount"),
-        "$.keep", CLEANUP,
-    ))
-    g.add("ExportTaskFailed", pass_parameters(
-        _keep("export task {} ended {}", "$.exportTask.TaskId", "$.exportStatus.Lifecycle"), "$.keep", CLEANUP))
-    g.add("ExportTimedOut", pass_parameters(
-        _keep("export task {} was still {} after exportTimeoutMinutes={}", "$.exportTask.TaskId",
-              "$.exportStatus.Lifecycle", f"{PARAMS}.exportTimeoutMinutes"),
-        "$.keep", CLEANUP,
-    ))
+    g.add(
+        "ExportIncomplete",
+        pass_parameters(
+            _keep(
+                "export task {} could not export {} files (report under s3://"
+                + refs.bucket_name
+                + "/"
+                + EXPORT_REPORT_PREFIX
+                + ")",
+                "$.exportTask.TaskId",
+                "$.exportStatus.Task.Status.FailedCount",
+            ),
+            "$.keep",
+            CLEANUP,
+        ),
+    )
+    g.add(
+        "ExportTaskFailed",
+        pass_parameters(
+            _keep("export task {} ended {}", "$.exportTask.TaskId", "$.exportStatus.Lifecycle"), "$.keep", CLEANUP
+        ),
+    )
+    g.add(
+        "ExportTimedOut",
+        pass_parameters(
+            _keep(
+                "export task {} was still {} after exportTimeoutMinutes={}",
+                "$.exportTask.TaskId",
+                "$.exportStatus.Lifecycle",
+                f"{PARAMS}.exportTimeoutMinutes",
+            ),
+            "$.keep",
+            CLEANUP,
+        ),
+    )
 
 
 def build_task_export(refs: WorkflowRefs) -> dict[str, Any]:
     """The taskexport state machine definition."""
-    return build(refs, add_export_task,
-                 "batch-lustre taskexport: FSx for Lustre scratch for a Batch job (or array), results exported by "
-                 "an EXPORT_TO_REPOSITORY task, file system deleted once the export succeeded")
+    return build(
+        refs,
+        add_export_task,
+        "batch-lustre taskexport: FSx for Lustre scratch for a Batch job (or array), results exported by "
+        "an EXPORT_TO_REPOSITORY task, file system deleted once the export succeeded",
+    )

@@ -67,30 +67,42 @@ class RunCleanup(pulumi.ComponentResource):
         refs = self._refs()
         self.find_run_resources = self._create_find_run_resources(refs)
         built = pulumi.Output.all(refs, self.find_run_resources.arn, args.extract_parameters_function_arn).apply(
-            lambda values: (values[0], build_run_cleanup(
-                values[0], find_run_resources_function_arn=values[1], extract_parameters_function_arn=values[2])))
+            lambda values: (
+                values[0],
+                build_run_cleanup(
+                    values[0], find_run_resources_function_arn=values[1], extract_parameters_function_arn=values[2]
+                ),
+            )
+        )
         self.definition = built.apply(lambda rd: json.dumps(rd[1]))
         self.log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-state-machine-logs",
-            aws.cloudwatch.LogGroupArgs(name=f"{STATE_MACHINE_LOG_GROUP_PREFIX}{self.state_machine_name}",
-                                        retention_in_days=LOG_RETENTION_DAYS, tags=self._tags("state-machine-logs")),
+            aws.cloudwatch.LogGroupArgs(
+                name=f"{STATE_MACHINE_LOG_GROUP_PREFIX}{self.state_machine_name}",
+                retention_in_days=LOG_RETENTION_DAYS,
+                tags=self._tags("state-machine-logs"),
+            ),
             opts=self._child,
         )
         self.role, self.role_policy = self._create_role(
-            "state-machine", "states.amazonaws.com",
-            built.apply(lambda rd: json.dumps(iam.state_machine_policy(rd[0], rd[1]))))
+            "state-machine",
+            "states.amazonaws.com",
+            built.apply(lambda rd: json.dumps(iam.state_machine_policy(rd[0], rd[1]))),
+        )
         self.state_machine = self._create_state_machine()
         self.rule, self.target = self._create_rule()
 
         self.state_machine_arn = self.state_machine.arn
         self.find_run_resources_function_arn = self.find_run_resources.arn
-        self.register_outputs({
-            "state_machine_arn": self.state_machine_arn,
-            "state_machine_name": self.state_machine.name,
-            "definition": self.definition,
-            "find_run_resources_function_arn": self.find_run_resources_function_arn,
-            "rule_arn": self.rule.arn,
-        })
+        self.register_outputs(
+            {
+                "state_machine_arn": self.state_machine_arn,
+                "state_machine_name": self.state_machine.name,
+                "definition": self.definition,
+                "find_run_resources_function_arn": self.find_run_resources_function_arn,
+                "rule_arn": self.rule.arn,
+            }
+        )
 
     def _tags(self, suffix: str) -> dict[str, str]:
         return named(self._args.workflow.tags, f"{self._name}-{suffix}")
@@ -144,23 +156,27 @@ class RunCleanup(pulumi.ComponentResource):
         """A role ``service`` assumes, with ``policy`` as its inline policy."""
         role = aws.iam.Role(
             f"{self._name}-{suffix}-role",
-            aws.iam.RoleArgs(assume_role_policy=json.dumps(assume_role_policy(service)),
-                             tags=self._tags(f"{suffix}-role")),
+            aws.iam.RoleArgs(
+                assume_role_policy=json.dumps(assume_role_policy(service)), tags=self._tags(f"{suffix}-role")
+            ),
             opts=self._child,
         )
         role_policy = aws.iam.RolePolicy(
-            f"{self._name}-{suffix}-policy", aws.iam.RolePolicyArgs(role=role.id, policy=policy), opts=self._child)
+            f"{self._name}-{suffix}-policy", aws.iam.RolePolicyArgs(role=role.id, policy=policy), opts=self._child
+        )
         return role, role_policy
 
     def _create_find_run_resources(self, refs: pulumi.Output[WorkflowRefs]) -> aws.lambda_.Function:
         log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-find-run-resources-logs",
-            aws.cloudwatch.LogGroupArgs(retention_in_days=LOG_RETENTION_DAYS,
-                                        tags=self._tags("find-run-resources-logs")),
+            aws.cloudwatch.LogGroupArgs(
+                retention_in_days=LOG_RETENTION_DAYS, tags=self._tags("find-run-resources-logs")
+            ),
             opts=self._child,
         )
         policy = pulumi.Output.all(refs, log_group.arn).apply(
-            lambda values: json.dumps(find_run_resources_policy(values[0], values[1])))
+            lambda values: json.dumps(find_run_resources_policy(values[0], values[1]))
+        )
         role, role_policy = self._create_role("find-run-resources", "lambda.amazonaws.com", policy)
         return aws.lambda_.Function(
             f"{self._name}-find-run-resources",
@@ -205,14 +221,17 @@ class RunCleanup(pulumi.ComponentResource):
             aws.cloudwatch.EventRuleArgs(
                 description="A run of the batch-lustre workflow ended FAILED, TIMED_OUT or ABORTED: start run-cleanup",
                 event_pattern=pulumi.Output.from_input(self._args.workflow_state_machine_arn).apply(
-                    lambda arn: json.dumps(status_change_event_pattern(arn))),
+                    lambda arn: json.dumps(status_change_event_pattern(arn))
+                ),
                 tags=self._tags("rule"),
             ),
             opts=self._child,
         )
         events_role, events_policy = self._create_role(
-            "events", "events.amazonaws.com",
-            self.state_machine.arn.apply(lambda arn: json.dumps(start_run_cleanup_policy(arn))))
+            "events",
+            "events.amazonaws.com",
+            self.state_machine.arn.apply(lambda arn: json.dumps(start_run_cleanup_policy(arn))),
+        )
         target = aws.cloudwatch.EventTarget(
             f"{self._name}-target",
             aws.cloudwatch.EventTargetArgs(
@@ -232,6 +251,7 @@ def find_run_resources_policy(refs: WorkflowRefs, log_group_arn: str) -> dict[st
     own log group (its only logging permissions: the log group exists, so no logs:CreateLogGroup)."""
     document = iam.lambda_policy(refs, FIND_RUN_RESOURCES_MODULE)
     statements = list(document["Statement"]) if document is not None else []
-    statements.append({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                       "Resource": [f"{log_group_arn}:*"]})
+    statements.append(
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [f"{log_group_arn}:*"]}
+    )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -264,8 +264,12 @@ def summarize_job_policy() -> dict:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "ReadFailedJobs", "Effect": "Allow", "Action": ["batch:DescribeJobs", "batch:ListJobs"],
-             "Resource": "*"}
+            {
+                "Sid": "ReadFailedJobs",
+                "Effect": "Allow",
+                "Action": ["batch:DescribeJobs", "batch:ListJobs"],
+                "Resource": "*",
+            }
         ],
     }
 

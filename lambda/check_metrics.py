@@ -109,8 +109,14 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             f"NextToken {'present' if response.get('NextToken') else 'absent'}); not proven drained"
         )
         return _result(UNPROVEN, reason, None, 0, since_end, time_diff_minutes)
-    return decide(results[0].get("Timestamps", []), results[0].get("Values", []), job_ended_at=job_ended_at,
-                  now=now, period_seconds=period, time_diff_minutes=time_diff_minutes)
+    return decide(
+        results[0].get("Timestamps", []),
+        results[0].get("Values", []),
+        job_ended_at=job_ended_at,
+        now=now,
+        period_seconds=period,
+        time_diff_minutes=time_diff_minutes,
+    )
 
 
 def window_start(now: datetime, period_seconds: int, time_diff_minutes: int, job_ended_at: datetime | None) -> datetime:
@@ -187,14 +193,21 @@ def decide(
     newest_at, newest = counted[-1]
     where = f"in the period starting {_iso(newest_at)} ({len(counted)} datapoints since the job ended{earlier})"
     if newest == 0:
-        return _result(DRAINED, f"export queue drained: AgeOfOldestQueuedMessage is 0 {where}", newest,
-                       len(counted), since_end, time_diff_minutes)
+        return _result(
+            DRAINED,
+            f"export queue drained: AgeOfOldestQueuedMessage is 0 {where}",
+            newest,
+            len(counted),
+            since_end,
+            time_diff_minutes,
+        )
     reason = f"export queue not drained: oldest queued message was {newest:g} s old {where}"
     return _result(QUEUED, reason, newest, len(counted), since_end, time_diff_minutes)
 
 
-def _result(state: str, reason: str, latest: float | None, datapoints: int, since_end: float,
-            time_diff_minutes: int) -> dict[str, Any]:
+def _result(
+    state: str, reason: str, latest: float | None, datapoints: int, since_end: float, time_diff_minutes: int
+) -> dict[str, Any]:
     fallback = state == UNPROVEN and since_end >= time_diff_minutes
     if fallback:
         reason += f"; unproven for {time_diff_minutes} minutes (lambdaTimeDiffMinutes) since the job ended"

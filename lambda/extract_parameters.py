@@ -179,9 +179,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
         if key in seen:
-            raise ParameterError(
-                f"{json.dumps(key)} appears more than once in the secret: accepted each key once"
-            )
+            raise ParameterError(f"{json.dumps(key)} appears more than once in the secret: accepted each key once")
         seen[key] = value
     return seen
 

@@ -49,11 +49,23 @@ FILE_SYSTEM_GONE = frozenset({"DELETING"})
 ARRAY_CHILD_MAY_HAVE_RUN = ("STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 ARRAY_CHILD_TO_TERMINATE = ("STARTING", "RUNNING")  # cancelling the parent leaves these running
 DESCRIBE_JOBS_MAX = 100  # DescribeJobs takes at most 100 job ids
-LAUNCH_TEMPLATE_NOT_FOUND = ("InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateId.NotFound",
-                             "InvalidLaunchTemplateName.NotFound", "InvalidLaunchTemplateId.NotFoundException")
+LAUNCH_TEMPLATE_NOT_FOUND = (
+    "InvalidLaunchTemplateName.NotFoundException",
+    "InvalidLaunchTemplateId.NotFound",
+    "InvalidLaunchTemplateName.NotFound",
+    "InvalidLaunchTemplateId.NotFoundException",
+)
 
-EVENT_KEYS = ("executionName", "stack", "mode", "namePrefix", "computeEnvironmentArn",
-              "baselineLaunchTemplateId", "baselineLaunchTemplateVersion", "jobQueueArn")
+EVENT_KEYS = (
+    "executionName",
+    "stack",
+    "mode",
+    "namePrefix",
+    "computeEnvironmentArn",
+    "baselineLaunchTemplateId",
+    "baselineLaunchTemplateVersion",
+    "jobQueueArn",
+)
 
 # Throttling is retried by the SDK, longer than its default.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
@@ -134,8 +146,10 @@ def clean_up_run(run: Run, *, fsx: Any, batch: Any, ec2: Any) -> dict[str, Any]:
     still_on_run_template = restore_compute_environment(batch, run, template, report)
     if template is not None:
         if still_on_run_template:
-            report.problem(f"launch template {template['LaunchTemplateId']} ({run.resource_name}) was not deleted: "
-                           f"compute environment {run.compute_environment_arn} still uses it")
+            report.problem(
+                f"launch template {template['LaunchTemplateId']} ({run.resource_name}) was not deleted: "
+                f"compute environment {run.compute_environment_arn} still uses it"
+            )
         else:
             delete_launch_template(ec2, template, report)
     deregister_job_definitions(batch, run, report)
@@ -154,21 +168,32 @@ def clean_up_run(run: Run, *, fsx: Any, batch: Any, ec2: Any) -> dict[str, Any]:
 def find_file_system(fsx: Any, run: Run, report: Report) -> dict[str, Any] | None:
     """The run's file system (tagged with the run and the stack), or None."""
     try:
-        found = [fs for page in fsx.get_paginator("describe_file_systems").paginate()
-                 for fs in page.get("FileSystems", []) if _belongs_to(tags_of(fs), run)]
+        found = [
+            fs
+            for page in fsx.get_paginator("describe_file_systems").paginate()
+            for fs in page.get("FileSystems", [])
+            if _belongs_to(tags_of(fs), run)
+        ]
     except (ClientError, BotoCoreError) as err:
         report.failed("DescribeFileSystems", err)
         return None
     if not found:
         return None
     # The one to act on first: neither being deleted nor kept; then the newest.
-    found.sort(key=lambda fs: (_lifecycle(fs) in FILE_SYSTEM_GONE, TAG_KEPT in tags_of(fs),
-                               -_timestamp(fs.get("CreationTime"))))
+    found.sort(
+        key=lambda fs: (
+            _lifecycle(fs) in FILE_SYSTEM_GONE,
+            TAG_KEPT in tags_of(fs),
+            -_timestamp(fs.get("CreationTime")),
+        )
+    )
     chosen, others = found[0], found[1:]
     for other in others:
         if _lifecycle(other) not in FILE_SYSTEM_GONE and TAG_KEPT not in tags_of(other):
-            report.problem(f"file system {other['FileSystemId']} ({_lifecycle(other)}) is also tagged "
-                           f"{TAG_RUN}={run.execution_name}: not handled, clean it up by hand")
+            report.problem(
+                f"file system {other['FileSystemId']} ({_lifecycle(other)}) is also tagged "
+                f"{TAG_RUN}={run.execution_name}: not handled, clean it up by hand"
+            )
     file_system_id, lifecycle = chosen["FileSystemId"], _lifecycle(chosen)
     kept = tags_of(chosen).get(TAG_KEPT)
     result: dict[str, Any] = {
@@ -190,8 +215,13 @@ def find_file_system(fsx: Any, run: Run, report: Report) -> dict[str, Any] | Non
 def find_association(fsx: Any, file_system_id: str, report: Report) -> str | None:
     """The file system's data repository association (an AVAILABLE one first), or None."""
     try:
-        associations = list(_pages(fsx.describe_data_repository_associations, "Associations",
-                                   Filters=[{"Name": "file-system-id", "Values": [file_system_id]}]))
+        associations = list(
+            _pages(
+                fsx.describe_data_repository_associations,
+                "Associations",
+                Filters=[{"Name": "file-system-id", "Values": [file_system_id]}],
+            )
+        )
     except (ClientError, BotoCoreError) as err:
         report.failed(f"DescribeDataRepositoryAssociations of {file_system_id}", err)
         return None
@@ -206,11 +236,15 @@ def find_association(fsx: Any, file_system_id: str, report: Report) -> str | Non
 def stop_jobs(batch: Any, run: Run, report: Report) -> Jobs:
     """Whether the run's job ran, and TerminateJob for those not ended (their ids are returned)."""
     try:
-        summaries = [job for page in batch.get_paginator("list_jobs").paginate(
-            jobQueue=run.job_queue_arn, filters=[{"name": "JOB_NAME", "values": [run.resource_name]}])
+        summaries = [
+            job
+            for page in batch.get_paginator("list_jobs").paginate(
+                jobQueue=run.job_queue_arn, filters=[{"name": "JOB_NAME", "values": [run.resource_name]}]
+            )
             for job in page.get("jobSummaryList", [])
             # The JOB_NAME filter is case-insensitive: only this run's exact name.
-            if job.get("jobName") == run.resource_name]
+            if job.get("jobName") == run.resource_name
+        ]
     except (ClientError, BotoCoreError) as err:
         report.failed(f"ListJobs {run.resource_name}", err)
         return Jobs(ran=True, unfinished=[])  # unknown: assume it ran, so its data is exported first
@@ -238,7 +272,7 @@ def stop_jobs(batch: Any, run: Run, report: Report) -> Jobs:
 def describe_jobs(batch: Any, job_ids: list[str], report: Report) -> dict[str, dict[str, Any]]:
     described: dict[str, dict[str, Any]] = {}
     for start in range(0, len(job_ids), DESCRIBE_JOBS_MAX):
-        chunk = job_ids[start:start + DESCRIBE_JOBS_MAX]
+        chunk = job_ids[start : start + DESCRIBE_JOBS_MAX]
         try:
             described.update({job["jobId"]: job for job in batch.describe_jobs(jobs=chunk).get("jobs", [])})
         except (ClientError, BotoCoreError) as err:
@@ -255,15 +289,21 @@ def job_ran(job: Mapping[str, Any]) -> bool:
     summary = job.get("arrayProperties", {}).get("statusSummary")
     if job.get("arrayProperties", {}).get("size"):
         return summary is None or any(summary.get(status, 0) for status in ARRAY_CHILD_MAY_HAVE_RUN)
-    return (job.get("status") in JOB_STARTED or job.get("startedAt") is not None
-            or any(attempt.get("startedAt") is not None for attempt in job.get("attempts", [])))
+    return (
+        job.get("status") in JOB_STARTED
+        or job.get("startedAt") is not None
+        or any(attempt.get("startedAt") is not None for attempt in job.get("attempts", []))
+    )
 
 
 def terminate_started_children(batch: Any, parent: Mapping[str, Any], report: Report) -> None:
     for status in ARRAY_CHILD_TO_TERMINATE:
         try:
-            children = [job for page in batch.get_paginator("list_jobs").paginate(
-                arrayJobId=parent["jobId"], jobStatus=status) for job in page.get("jobSummaryList", [])]
+            children = [
+                job
+                for page in batch.get_paginator("list_jobs").paginate(arrayJobId=parent["jobId"], jobStatus=status)
+                for job in page.get("jobSummaryList", [])
+            ]
         except (ClientError, BotoCoreError) as err:
             report.failed(f"ListJobs children of {parent['jobId']} in {status}", err)
             continue
@@ -310,22 +350,29 @@ def restore_compute_environment(batch: Any, run: Run, template: Mapping[str, Any
         return False
     baseline = {"launchTemplateId": run.baseline_launch_template_id, "version": run.baseline_launch_template_version}
     try:
-        batch.update_compute_environment(computeEnvironment=run.compute_environment_arn,
-                                         computeResources={"launchTemplate": baseline})
+        batch.update_compute_environment(
+            computeEnvironment=run.compute_environment_arn, computeResources={"launchTemplate": baseline}
+        )
     except (ClientError, BotoCoreError) as err:
-        report.failed(f"UpdateComputeEnvironment {run.compute_environment_arn} back to "
-                      f"{run.baseline_launch_template_id} version {run.baseline_launch_template_version}", err)
+        report.failed(
+            f"UpdateComputeEnvironment {run.compute_environment_arn} back to "
+            f"{run.baseline_launch_template_id} version {run.baseline_launch_template_version}",
+            err,
+        )
         return True
-    report.did(f"compute environment {run.compute_environment_arn} put back on launch template "
-               f"{run.baseline_launch_template_id} version {run.baseline_launch_template_version} "
-               f"(was on the run's {current.get('launchTemplateId') or current.get('launchTemplateName')})")
+    report.did(
+        f"compute environment {run.compute_environment_arn} put back on launch template "
+        f"{run.baseline_launch_template_id} version {run.baseline_launch_template_version} "
+        f"(was on the run's {current.get('launchTemplateId') or current.get('launchTemplateName')})"
+    )
     return False
 
 
 def _describe_compute_environment(batch: Any, run: Run, report: Report) -> dict[str, Any] | None:
     try:
-        environments = batch.describe_compute_environments(
-            computeEnvironments=[run.compute_environment_arn]).get("computeEnvironments", [])
+        environments = batch.describe_compute_environments(computeEnvironments=[run.compute_environment_arn]).get(
+            "computeEnvironments", []
+        )
     except (ClientError, BotoCoreError) as err:
         report.failed(f"DescribeComputeEnvironments {run.compute_environment_arn}", err)
         return None
@@ -358,8 +405,13 @@ def delete_launch_template(ec2: Any, template: Mapping[str, Any], report: Report
 def deregister_job_definitions(batch: Any, run: Run, report: Report) -> None:
     """Deregister the ACTIVE revisions of the run's job definition (tagged with this stack)."""
     try:
-        definitions = [d for page in batch.get_paginator("describe_job_definitions").paginate(
-            jobDefinitionName=run.resource_name, status="ACTIVE") for d in page.get("jobDefinitions", [])]
+        definitions = [
+            d
+            for page in batch.get_paginator("describe_job_definitions").paginate(
+                jobDefinitionName=run.resource_name, status="ACTIVE"
+            )
+            for d in page.get("jobDefinitions", [])
+        ]
     except (ClientError, BotoCoreError) as err:
         report.failed(f"DescribeJobDefinitions {run.resource_name}", err)
         return

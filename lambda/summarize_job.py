@@ -108,8 +108,9 @@ def single_job_line(job_id: str, job: Mapping[str, Any]) -> str:
     )
 
 
-def _summarize_array(client: Any, job_id: str, job: Mapping[str, Any], array: Mapping[str, Any],
-                     notes: list[str]) -> dict[str, Any]:
+def _summarize_array(
+    client: Any, job_id: str, job: Mapping[str, Any], array: Mapping[str, Any], notes: list[str]
+) -> dict[str, Any]:
     size = _field(array, "size")
     failed = _failed_children(client, job_id, notes)
     if failed is None:  # ListJobs failed: the parent's status summary still counts them
@@ -180,8 +181,11 @@ def _describe(client: Any, job_ids: Iterable[str], notes: list[str]) -> dict[str
 def _answer(line: str, notes: list[str], failed_children: int, job_id: str) -> dict[str, Any]:
     if notes:
         line += f" ({'; '.join(notes)})"
-    return {"summary": _clip(" ".join(line.split()), MAX_SUMMARY_CHARS - 1), "failedChildren": failed_children,
-            "jobId": job_id}
+    return {
+        "summary": _clip(" ".join(line.split()), MAX_SUMMARY_CHARS - 1),
+        "failedChildren": failed_children,
+        "jobId": job_id,
+    }
 
 
 def _field(data: Any, name: str) -> Any:
@@ -213,8 +217,12 @@ def _exit_code(job: Mapping[str, Any]) -> str:
 def _reason(job: Mapping[str, Any]) -> str:
     attempts = _field(job, "attempts")
     last_attempt = attempts[-1] if isinstance(attempts, list) and attempts else {}
-    for text in (_field(job, "statusReason"), _field(_field(job, "container"), "reason"),
-                 _field(last_attempt, "statusReason"), _field(_last_attempt_container(job), "reason")):
+    for text in (
+        _field(job, "statusReason"),
+        _field(_field(job, "container"), "reason"),
+        _field(last_attempt, "statusReason"),
+        _field(_last_attempt_container(job), "reason"),
+    ):
         if isinstance(text, str) and text.strip():
             return _clip(" ".join(text.split()), MAX_REASON_CHARS)
     return "no status reason"

@@ -59,8 +59,12 @@ def find_python_312() -> str | None:
     candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
     for candidate in filter(None, candidates):
         try:
-            probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
-                                   capture_output=True, text=True, timeout=30)
+            probe = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
         except OSError:
             continue
         if probe.returncode == 0 and probe.stdout.strip() == "True":
@@ -84,8 +88,9 @@ def stop_held_runs(emu) -> None:
     """Stop every RUNNING execution, then let held Wait states go: nothing runs on after the emulation."""
     sfn = boto3.client("stepfunctions", region_name=emu.region)
     for machine in sfn.list_state_machines()["stateMachines"]:
-        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
-                                             statusFilter="RUNNING")["executions"]:
+        for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")[
+            "executions"
+        ]:
             wait_until_held(execution["executionArn"])
             sfn.stop_execution(executionArn=execution["executionArn"], error="TestOver", cause="test ended")
     emu.release_waits()
@@ -99,9 +104,11 @@ DEPRECATED_IN_312 = {"utcnow", "utcfromtimestamp"}
 def python312_scan(path: Path) -> tuple[set[str], set[str]]:
     """The top-level modules a source file imports, and what it uses that Python 3.12 removed or deprecated."""
     tree = ast.parse(path.read_text(), feature_version=(3, 11))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
     attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     return imported, (imported & REMOVED_IN_312) | (attributes & DEPRECATED_IN_312)

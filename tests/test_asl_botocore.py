@@ -31,7 +31,7 @@ def sdk_tasks(mode):
         if state.get("Type") != "Task":
             continue
         if state["Resource"].startswith(AWS_SDK):
-            service, action = state["Resource"][len(AWS_SDK):].split(":")
+            service, action = state["Resource"][len(AWS_SDK) :].split(":")
             yield name, service, action, state
         elif state["Resource"] == BATCH_SUBMIT_JOB_SYNC:
             yield name, "batch", "submitJob", state
@@ -159,7 +159,7 @@ def test_paths_into_a_described_file_system_avoid_acronym_members(mode):
     defn = build_definition(sample_refs(mode))
     shape = operation("fsx", "describeFileSystems").output_shape.members["FileSystems"].member
     for path in set(re.findall(r"\$\.fsStatus\.FileSystem(?:\.[A-Za-z0-9]+)+", str(defn))):
-        walk_output(shape, "$" + path[len("$.fsStatus.FileSystem"):])
+        walk_output(shape, "$" + path[len("$.fsStatus.FileSystem") :])
 
 
 def test_the_output_walker_refuses_an_acronym_member():

@@ -11,12 +11,27 @@ from parameters import MODES
 MODES_PARAM = pytest.mark.parametrize("mode", MODES)
 
 SEED_STATES = {
-    "common": ["GetSecret", "ExtractParameters", "CreateLustreFileSystem", "CreateDataRepositoryAssociation",
-               "WaitForFileSystem", "CheckFileSystemStatus", "CheckDataRepositoryAssociation",
-               "IsFileSystemAndAssociationAvailable", "CreateLaunchTemplate", "UpdateComputeEnvironment",
-               "CreateJobDefinition", "SubmitJob", "DeleteFSx"],
-    "taskexport": ["CreateDataRepositoryTask", "WaitForDataRepositoryTask", "CheckDataRepositoryTasks",
-                   "IsDataRepositoryTaskComplete"],
+    "common": [
+        "GetSecret",
+        "ExtractParameters",
+        "CreateLustreFileSystem",
+        "CreateDataRepositoryAssociation",
+        "WaitForFileSystem",
+        "CheckFileSystemStatus",
+        "CheckDataRepositoryAssociation",
+        "IsFileSystemAndAssociationAvailable",
+        "CreateLaunchTemplate",
+        "UpdateComputeEnvironment",
+        "CreateJobDefinition",
+        "SubmitJob",
+        "DeleteFSx",
+    ],
+    "taskexport": [
+        "CreateDataRepositoryTask",
+        "WaitForDataRepositoryTask",
+        "CheckDataRepositoryTasks",
+        "IsDataRepositoryTaskComplete",
+    ],
     "autoexport": ["CheckMetrics"],
 }
 
@@ -95,7 +110,8 @@ def test_the_seed_state_names_are_there(mode):
 
 def _counter_states(defn):
     return {
-        name: s["ResultPath"] for name, s in states(defn).items()
+        name: s["ResultPath"]
+        for name, s in states(defn).items()
         if s["Type"] == "Pass" and "count.$" in s.get("Parameters", {})
     }
 
@@ -118,10 +134,13 @@ def test_every_poll_counter_has_a_limit_that_leaves_its_loop(mode):
     for counter_state, counter_path in _counter_states(defn).items():
         loop = next(c for c in found if counter_state in c)
         exits = [
-            rule for name in loop if all_[name]["Type"] == "Choice"
+            rule
+            for name in loop
+            if all_[name]["Type"] == "Choice"
             for rule in all_[name]["Choices"]
-            if rule.get("Variable") == f"{counter_path}.count" and rule.get("NumericGreaterThanEqualsPath")
-            == f"{counter_path}.limit" and rule["Next"] not in loop
+            if rule.get("Variable") == f"{counter_path}.count"
+            and rule.get("NumericGreaterThanEqualsPath") == f"{counter_path}.limit"
+            and rule["Next"] not in loop
         ]
         assert exits, f"{counter_state} counts polls but nothing ends the loop on it"
 
@@ -198,7 +217,8 @@ def test_the_job_is_submitted_only_once_file_system_association_and_compute_are_
     preds = [n for n, ts in graph.items() if "RunJob" in ts]
     assert preds == ["IsPrepared"]
     assert defn["States"]["IsPrepared"]["Choices"] == [
-        {"Variable": "$.failure", "IsPresent": True, "Next": "NothingToExport"}]
+        {"Variable": "$.failure", "IsPresent": True, "Next": "NothingToExport"}
+    ]
     branch_ends = {name for name, s in states(defn).items() if s["Type"] == "Succeed" and name not in defn["States"]}
     assert branch_ends >= {"FileSystemReady", "ComputeReady"}
     assert "FileSystemReady" in graph["IsFileSystemAndAssociationAvailable"]
@@ -208,8 +228,11 @@ def test_the_job_is_submitted_only_once_file_system_association_and_compute_are_
 @MODES_PARAM
 def test_an_invalid_compute_environment_fails_the_run_at_once(mode):
     rules = states(definition(mode))["IsComputeEnvironmentValid"]["Choices"]
-    assert rules[0] == {"Variable": "$.ce.Environment.Status", "StringEquals": "INVALID",
-                        "Next": "ComputeEnvironmentInvalid"}
+    assert rules[0] == {
+        "Variable": "$.ce.Environment.Status",
+        "StringEquals": "INVALID",
+        "Next": "ComputeEnvironmentInvalid",
+    }
 
 
 @MODES_PARAM

@@ -37,8 +37,10 @@ def _loop_machine(count_in_loop: bool) -> dict:
     g = Graph()
     g.add("Start", start_polls("x", "Wait"))
     g.add("Wait", wait_poll("x", "Check"))
-    g.add("Check", {"Type": "Choice", "Choices": [polls_over("x", "Done")], "Default": "Count" if count_in_loop
-                    else "Wait"})
+    g.add(
+        "Check",
+        {"Type": "Choice", "Choices": [polls_over("x", "Done")], "Default": "Count" if count_in_loop else "Wait"},
+    )
     if count_in_loop:
         g.add("Count", next_poll("x", "Wait"))
     g.add("Done", {"Type": "Succeed"})

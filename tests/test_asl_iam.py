@@ -33,8 +33,13 @@ DEPENDENT_ACTIONS = {
     "fsx:TagResource",  # tags on create (FSx)
     "batch:TagResource",  # tags on create (Batch)
     "ec2:CreateTags",  # TagSpecifications on CreateLaunchTemplate
-    "iam:CreateServiceLinkedRole", "iam:AttachRolePolicy", "iam:PutRolePolicy",  # FSx service-linked roles
-    "s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject", "s3:PutObject",  # FSx's bucket access validation
+    "iam:CreateServiceLinkedRole",
+    "iam:AttachRolePolicy",
+    "iam:PutRolePolicy",  # FSx service-linked roles
+    "s3:GetBucketLocation",
+    "s3:ListBucket",
+    "s3:GetObject",
+    "s3:PutObject",  # FSx's bucket access validation
     *LOGGING_ACTIONS,  # the state machine's own logging
 }
 
@@ -77,8 +82,10 @@ def action_details(action):
 
 def resource_types(action):
     service = action.split(":")[0]
-    return [(kind, IAM.resources.get_resource_type_details(service, kind["name"]))
-            for kind in action_details(action).get("resourceTypes", [])]
+    return [
+        (kind, IAM.resources.get_resource_type_details(service, kind["name"]))
+        for kind in action_details(action).get("resourceTypes", [])
+    ]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -135,8 +142,9 @@ def test_every_condition_key_is_supported_by_the_action(name, refs, doc):
             for kind, details in resource_types(action):
                 supported += kind.get("conditionKeys", []) + details.get("conditionKeys", [])
             for key in keys:
-                assert any(re.match(key_pattern(s), key, re.IGNORECASE) for s in supported), \
+                assert any(re.match(key_pattern(s), key, re.IGNORECASE) for s in supported), (
                     f"{action} does not support condition key {key}"
+                )
 
 
 def test_deleting_a_file_system_is_limited_to_this_stacks_file_systems():
@@ -148,8 +156,10 @@ def test_deleting_a_file_system_is_limited_to_this_stacks_file_systems():
 def test_tagging_is_allowed_on_create_with_this_stacks_tag_or_on_this_stacks_resources():
     refs, _, doc = policy("taskexport")
     conditions = [s["Condition"] for s in doc["Statement"] if s["Action"] == ["fsx:TagResource"]]
-    assert conditions == [{"StringEquals": {"aws:RequestTag/batch-lustre:stack": refs.stack}},
-                          {"StringEquals": {"aws:ResourceTag/batch-lustre:stack": refs.stack}}]
+    assert conditions == [
+        {"StringEquals": {"aws:RequestTag/batch-lustre:stack": refs.stack}},
+        {"StringEquals": {"aws:ResourceTag/batch-lustre:stack": refs.stack}},
+    ]
 
 
 def test_the_bucket_access_fsx_validates_is_scoped_to_the_stacks_bucket():
@@ -199,8 +209,10 @@ def test_an_unknown_task_resource_is_refused():
 def one_task(resource, parameters, *, parallel=False):
     task = {"Type": "Task", "Resource": resource, "Parameters": parameters, "End": True}
     if parallel:  # the Task inside a Parallel branch
-        return {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True,
-                                                 "Branches": [{"StartAt": "T", "States": {"T": task}}]}}}
+        return {
+            "StartAt": "P",
+            "States": {"P": {"Type": "Parallel", "End": True, "Branches": [{"StartAt": "T", "States": {"T": task}}]}},
+        }
     return {"StartAt": "T", "States": {"T": task}}
 
 
@@ -210,8 +222,11 @@ def statements_of(doc, action):
 
 def test_submit_job_sync_grants_what_step_functions_needs_for_it():
     refs = sample_refs("taskexport")
-    defn = one_task(BATCH_SUBMIT_JOB_SYNC, {"JobName": "j", "JobQueue": refs.job_queue_arn,
-                                            "JobDefinition": "taskexport-j", "Tags": {"a": "b"}}, parallel=True)
+    defn = one_task(
+        BATCH_SUBMIT_JOB_SYNC,
+        {"JobName": "j", "JobQueue": refs.job_queue_arn, "JobDefinition": "taskexport-j", "Tags": {"a": "b"}},
+        parallel=True,
+    )
     doc = state_machine_policy(refs, defn)
     [events] = statements_of(doc, "events:PutTargets")
     assert events["Action"] == ["events:DescribeRule", "events:PutRule", "events:PutTargets"]
@@ -253,7 +268,9 @@ def test_lambda_policies_match_what_the_pulumi_component_deploys():
         if not hasattr(workflow, function):
             continue
         component = getattr(workflow, function)()
-        expected = {(a, r) for s in component["Statement"] for a in _listed(s["Action"]) for r in _listed(s["Resource"])}
+        expected = {
+            (a, r) for s in component["Statement"] for a in _listed(s["Action"]) for r in _listed(s["Resource"])
+        }
         ours = {(a, r) for s in lambda_policy(refs, module)["Statement"] for a in s["Action"] for r in s["Resource"]}
         assert ours == expected, module
 

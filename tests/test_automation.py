@@ -20,7 +20,7 @@ from batch_lustre.cli.demo import deploy_emulated
 from batch_lustre.emulation import BatchScenario, Emulation, Scenario, runtime_parameters
 from parameters import ParameterError
 
-FAKE_PULUMI = r'''
+FAKE_PULUMI = r"""
 import json, os, sys
 from pathlib import Path
 
@@ -70,7 +70,7 @@ elif command == "destroy":
 else:
     print("fake pulumi: unexpected command %r" % args, file=sys.stderr)
     sys.exit(3)
-'''
+"""
 
 
 class FakePulumi:
@@ -83,8 +83,9 @@ class FakePulumi:
         self.bin.mkdir()
         (root / "fake_pulumi.py").write_text(FAKE_PULUMI)
         script = self.bin / "pulumi"
-        script.write_text(f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(root / 'fake_pulumi.py')!r}, "
-                          "run_name='__main__')\n")
+        script.write_text(
+            f"#!{sys.executable}\nimport runpy\nrunpy.run_path({str(root / 'fake_pulumi.py')!r}, run_name='__main__')\n"
+        )
         script.chmod(0o755)
 
     def deployed(self, *stacks: str) -> None:
@@ -122,10 +123,10 @@ def no_pulumi(tmp_path, monkeypatch):
 # --- stacks through the Pulumi Automation API -------------------------------------------------------
 
 
-@pytest.mark.parametrize("operation", [automation.deploy, automation.preview, automation.destroy,
-                                       automation.outputs])
+@pytest.mark.parametrize("operation", [automation.deploy, automation.preview, automation.destroy, automation.outputs])
 def test_every_stack_operation_without_the_pulumi_cli_raises_pulumi_cli_missing_with_how_to_install(
-        no_pulumi, operation):
+    no_pulumi, operation
+):
     with pytest.raises(automation.PulumiCliMissing) as raised:
         operation("taskexport")
     message = str(raised.value)
@@ -155,8 +156,11 @@ def test_deploy_runs_pulumi_up_on_the_repository_program_for_the_stack_and_retur
 def test_deploy_creates_a_stack_not_yet_known_to_the_backend(fake_pulumi):
     automation.deploy("autoexport")
     commands = [[a for a in c if not a.startswith("-")] for c in fake_pulumi.commands()]
-    assert commands[:3] == [["stack", "select", "autoexport"], ["stack", "init", "autoexport"],
-                            ["up", "auto.local", "autoexport"]]
+    assert commands[:3] == [
+        ["stack", "select", "autoexport"],
+        ["stack", "init", "autoexport"],
+        ["up", "auto.local", "autoexport"],
+    ]
 
 
 def test_preview_returns_the_planned_changes(fake_pulumi):
@@ -168,7 +172,10 @@ def test_preview_returns_the_planned_changes(fake_pulumi):
 def test_outputs_of_a_stack_never_deployed_raise_unknown_stack(fake_pulumi):
     with pytest.raises(automation.UnknownStack) as raised:
         automation.outputs("taskexport")
-    assert str(raised.value) == "stack 'taskexport' has not been deployed: deploy it first (batch-lustre deploy taskexport)"
+    assert (
+        str(raised.value)
+        == "stack 'taskexport' has not been deployed: deploy it first (batch-lustre deploy taskexport)"
+    )
 
 
 def test_destroy_runs_pulumi_destroy_of_the_stack(fake_pulumi):
@@ -183,8 +190,10 @@ def test_a_failing_pulumi_command_raises_one_line_with_its_exit_code_and_error_l
     fake_pulumi.fail("up", "warning: something\nerror: stack taskexport: lustreStorageCapacity=1000 is not accepted")
     with pytest.raises(automation.PulumiCommandFailed) as raised:
         automation.deploy("taskexport")
-    assert str(raised.value) == ("pulumi up of stack taskexport failed (exit code 1): "
-                                 "error: stack taskexport: lustreStorageCapacity=1000 is not accepted")
+    assert str(raised.value) == (
+        "pulumi up of stack taskexport failed (exit code 1): "
+        "error: stack taskexport: lustreStorageCapacity=1000 is not accepted"
+    )
 
 
 # --- stack outputs from a file ---------------------------------------------------------------------
@@ -218,13 +227,17 @@ def secret():
     with Emulation(Scenario()) as emu:
         name = "taskexport-runtime-parameters"
         boto3.client("secretsmanager", region_name=emu.region).create_secret(
-            Name=name, SecretString=json.dumps(runtime_parameters("taskexport"), sort_keys=True))
+            Name=name, SecretString=json.dumps(runtime_parameters("taskexport"), sort_keys=True)
+        )
         yield emu, name
 
 
 # Fewer polling turns, same outcome (the emulated file system takes about 12 minutes, the job 15).
-QUICK = {"waitForLustreCreationSeconds": 300, "waitForJobCompletionSeconds": 600,
-         "waitForDataRepositoryTaskSeconds": 300}
+QUICK = {
+    "waitForLustreCreationSeconds": 300,
+    "waitForJobCompletionSeconds": 600,
+    "waitForDataRepositoryTaskSeconds": 300,
+}
 
 
 @pytest.fixture
@@ -246,15 +259,28 @@ def test_update_parameters_writes_the_typed_document_and_read_parameters_shows_t
     assert after.problem is None
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("lustreStorageCapacity", "1000", "lustreStorageCapacity=\"1000\" is not accepted: accepted 1200, 2400 or a "
-                                      "multiple of 2400 (GiB, SCRATCH_2)"),
-    ("lustreStoragecapacity", "2400", "lustreStoragecapacity is not a runtime parameter of mode taskexport: "
-                                      "accepted keys autoExport, deleteLustre"),
-    ("envName", "Other", "envName is a stack config parameter, not a runtime one"),
-    ("jobDefinitionVcpus", "512", "jobDefinitionVcpus=512 is not accepted: accepted at most "
-                                  "computeEnvironmentMaxvCpus=256"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        (
+            "lustreStorageCapacity",
+            "1000",
+            'lustreStorageCapacity="1000" is not accepted: accepted 1200, 2400 or a multiple of 2400 (GiB, SCRATCH_2)',
+        ),
+        (
+            "lustreStoragecapacity",
+            "2400",
+            "lustreStoragecapacity is not a runtime parameter of mode taskexport: "
+            "accepted keys autoExport, deleteLustre",
+        ),
+        ("envName", "Other", "envName is a stack config parameter, not a runtime one"),
+        (
+            "jobDefinitionVcpus",
+            "512",
+            "jobDefinitionVcpus=512 is not accepted: accepted at most computeEnvironmentMaxvCpus=256",
+        ),
+    ],
+)
 def test_a_refused_parameter_raises_parameter_error_and_leaves_the_secret_unchanged(secret, key, value, message):
     emu, name = secret
     secrets = boto3.client("secretsmanager", region_name=emu.region)
@@ -278,8 +304,13 @@ def test_parse_assignment_needs_key_equals_value():
 def test_run_waits_for_a_successful_run_and_reports_its_file_system(emulated):
     _, _, found = emulated
     events = []
-    outcome = automation.run("taskexport", stack_outputs=found, poll_seconds=0.01, timeout_seconds=60,
-                             on_event=lambda event, _: events.append(event))
+    outcome = automation.run(
+        "taskexport",
+        stack_outputs=found,
+        poll_seconds=0.01,
+        timeout_seconds=60,
+        on_event=lambda event, _: events.append(event),
+    )
     assert outcome.status == "SUCCEEDED"
     assert outcome.file_system_id and outcome.file_system_id.startswith("fs-")
     assert outcome.duration is not None and outcome.duration.total_seconds() > 0
@@ -308,8 +339,10 @@ def test_start_run_refuses_while_another_run_is_running():
         with pytest.raises(automation.RunRefused) as raised:
             automation.start_run("taskexport", stack_outputs=found)
         sfn = boto3.client("stepfunctions", region_name=emu.region)
-        while not any(e["type"] == "WaitStateEntered"
-                      for e in sfn.get_execution_history(executionArn=first.execution_arn)["events"]):
+        while not any(
+            e["type"] == "WaitStateEntered"
+            for e in sfn.get_execution_history(executionArn=first.execution_arn)["events"]
+        ):
             time.sleep(0.01)
         sfn.stop_execution(executionArn=first.execution_arn, error="TestOver", cause="test ended")
         emu.release_waits()
@@ -345,7 +378,7 @@ class PagingHistory:
         self.calls += 1
         ordered = self.events[::-1] if reverseOrder else self.events
         start = int(nextToken or 0)
-        page = ordered[start:start + maxResults]
+        page = ordered[start : start + maxResults]
         more = start + maxResults < len(ordered)
         return {"events": page, **({"nextToken": str(start + maxResults)} if more else {})}
 
@@ -380,20 +413,37 @@ def stop(emu, handle) -> None:
 
     wait_until_held(handle.execution_arn)
     boto3.client("stepfunctions", region_name=emu.region).stop_execution(
-        executionArn=handle.execution_arn, error="TestOver", cause="test ended")
+        executionArn=handle.execution_arn, error="TestOver", cause="test ended"
+    )
     emu.release_waits()
 
 
 def test_start_run_sends_the_overrides_typed_as_the_execution_input(emulated):
     emu, _, found = emulated
     emu.hold_waits()  # only the input matters: the run stays at its first Wait
-    handle = automation.start_run("taskexport", stack_outputs=found, overrides={
-        "command": ["python", "sim.py"], "environment": {"CASE": "a1"}, "vcpus": "4", "memory": 8192,
-        "imageTag": "v2", "arraySize": 1, "warmComputeCapacity": "false"})
+    handle = automation.start_run(
+        "taskexport",
+        stack_outputs=found,
+        overrides={
+            "command": ["python", "sim.py"],
+            "environment": {"CASE": "a1"},
+            "vcpus": "4",
+            "memory": 8192,
+            "imageTag": "v2",
+            "arraySize": 1,
+            "warmComputeCapacity": "false",
+        },
+    )
     try:
         assert started_input(emu, handle.execution_arn) == {
-            "command": ["python", "sim.py"], "environment": {"CASE": "a1"}, "vcpus": 4, "memory": 8192,
-            "imageTag": "v2", "arraySize": 1, "warmComputeCapacity": False}
+            "command": ["python", "sim.py"],
+            "environment": {"CASE": "a1"},
+            "vcpus": 4,
+            "memory": 8192,
+            "imageTag": "v2",
+            "arraySize": 1,
+            "warmComputeCapacity": False,
+        }
     finally:
         stop(emu, handle)
 
@@ -408,21 +458,42 @@ def test_start_run_without_overrides_sends_an_empty_input(emulated):
         stop(emu, handle)
 
 
-@pytest.mark.parametrize(("overrides", "kwargs", "message"), [
-    ({"vcpus": 257}, {}, "execution input vcpus=257 is not accepted: accepted an integer from 1 to "
-                         "computeEnvironmentMaxvCpus=256"),  # the deployed compute environment's maxvCpus
-    ({"vcpus": 9}, {"max_vcpus": 8}, "execution input vcpus=9 is not accepted: accepted an integer from 1 to "
-                                     "computeEnvironmentMaxvCpus=8"),
-    ({"vcpu": 4}, {}, 'execution input key "vcpu" is not accepted: accepted keys command, environment, vcpus, '
-                      "memory, imageTag, arraySize, warmComputeCapacity"),
-    ({"command": "python sim.py"}, {}, 'execution input command="python sim.py" is not accepted: accepted a list of '
-                                       "1 to 100 strings"),
-    ({"arraySize": 0, "memory": 2}, {}, "execution input memory=2 is not accepted: accepted an integer from 4 to "
-                                        "10000000 (MiB); execution input arraySize=0 is not accepted"),
-    (["vcpus"], {}, 'execution input=["vcpus"] is not accepted: accepted a JSON object'),
-])
+@pytest.mark.parametrize(
+    ("overrides", "kwargs", "message"),
+    [
+        (
+            {"vcpus": 257},
+            {},
+            "execution input vcpus=257 is not accepted: accepted an integer from 1 to computeEnvironmentMaxvCpus=256",
+        ),  # the deployed compute environment's maxvCpus
+        (
+            {"vcpus": 9},
+            {"max_vcpus": 8},
+            "execution input vcpus=9 is not accepted: accepted an integer from 1 to computeEnvironmentMaxvCpus=8",
+        ),
+        (
+            {"vcpu": 4},
+            {},
+            'execution input key "vcpu" is not accepted: accepted keys command, environment, vcpus, '
+            "memory, imageTag, arraySize, warmComputeCapacity",
+        ),
+        (
+            {"command": "python sim.py"},
+            {},
+            'execution input command="python sim.py" is not accepted: accepted a list of 1 to 100 strings',
+        ),
+        (
+            {"arraySize": 0, "memory": 2},
+            {},
+            "execution input memory=2 is not accepted: accepted an integer from 4 to "
+            "10000000 (MiB); execution input arraySize=0 is not accepted",
+        ),
+        (["vcpus"], {}, 'execution input=["vcpus"] is not accepted: accepted a JSON object'),
+    ],
+)
 def test_start_run_refuses_bad_overrides_as_extract_parameters_would_and_starts_nothing(
-        emulated, overrides, kwargs, message):
+    emulated, overrides, kwargs, message
+):
     _, _, found = emulated
     with pytest.raises(ParameterError) as raised:
         automation.start_run("taskexport", stack_outputs=found, overrides=overrides, **kwargs)
@@ -435,8 +506,7 @@ def test_run_cleanup_of_finds_the_execution_event_bridge_started_for_a_failed_ru
     from batch_lustre.emulation.runner import wait_for_executions
 
     with Emulation(Scenario()) as emu:
-        _, found = deploy_emulated(emu, "taskexport", runtime_params={"lustreStorageCapacity": 1000},
-                                   run_cleanup=True)
+        _, found = deploy_emulated(emu, "taskexport", runtime_params={"lustreStorageCapacity": 1000}, run_cleanup=True)
         with pytest.raises(automation.RunFailed):  # refused at once: InvalidParameters
             automation.run("taskexport", stack_outputs=found, name="refused", poll_seconds=0.01, timeout_seconds=30)
         machine = found["runCleanupStateMachineArn"]

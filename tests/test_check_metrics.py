@@ -87,10 +87,13 @@ def put(cw, now: datetime, points, fs: str = FS, publisher: str | None = "AutoEx
     dimensions = [{"Name": "FileSystemId", "Value": fs}]
     if publisher:
         dimensions.append({"Name": "Publisher", "Value": publisher})
-    cw.put_metric_data(Namespace=namespace, MetricData=[
-        {"MetricName": METRIC, "Dimensions": dimensions, "Timestamp": now - timedelta(minutes=m), "Value": v}
-        for m, v in points
-    ])
+    cw.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {"MetricName": METRIC, "Dimensions": dimensions, "Timestamp": now - timedelta(minutes=m), "Value": v}
+            for m, v in points
+        ],
+    )
 
 
 def check_result(result: dict) -> dict:
@@ -103,8 +106,17 @@ def check_result(result: dict) -> dict:
     return result
 
 
-def invoke(aws, now: datetime, job_ended_minutes_ago: float, *, period: int = 60, time_diff: int = 15,
-           fs: str = FS, now_text: str | None = None, job_ended_text: str | None = None) -> dict:
+def invoke(
+    aws,
+    now: datetime,
+    job_ended_minutes_ago: float,
+    *,
+    period: int = 60,
+    time_diff: int = 15,
+    fs: str = FS,
+    now_text: str | None = None,
+    job_ended_text: str | None = None,
+) -> dict:
     """Run the handler once; it must make exactly one GetMetricData call."""
     sent_before, served_before = len(aws.sent), len(aws.served)
     event = {
@@ -275,13 +287,17 @@ def test_region_comes_from_aws_region(aws, monkeypatch):
 # --- times as Step Functions and Batch write them -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spelling", [
-    lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",  # $$.State.EnteredTime: milliseconds
-    lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z",
-    lambda t: t.isoformat(),  # +00:00
-    lambda t: t.astimezone(timezone(timedelta(hours=2))).isoformat(),
-], ids=["Z", "millis-Z", "micros-Z", "+00:00", "+02:00"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",  # $$.State.EnteredTime: milliseconds
+        lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z",
+        lambda t: t.isoformat(),  # +00:00
+        lambda t: t.astimezone(timezone(timedelta(hours=2))).isoformat(),
+    ],
+    ids=["Z", "millis-Z", "micros-Z", "+00:00", "+02:00"],
+)
 def test_time_spellings(aws, spelling):
     now = utc_now_minute()
     job_end = now - timedelta(minutes=10)
@@ -299,19 +315,24 @@ def test_request_is_what_the_contract_says(aws):
     now = utc_now_minute()
     invoke(aws, now, job_ended_minutes_ago=3, time_diff=20)
     assert aws.sent[-1] == {
-        "MetricDataQueries": [{
-            "Id": "exportQueueAge",
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": "AWS/FSx",
-                    "MetricName": "AgeOfOldestQueuedMessage",
-                    "Dimensions": [{"Name": "FileSystemId", "Value": FS}, {"Name": "Publisher", "Value": "AutoExport"}],
+        "MetricDataQueries": [
+            {
+                "Id": "exportQueueAge",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/FSx",
+                        "MetricName": "AgeOfOldestQueuedMessage",
+                        "Dimensions": [
+                            {"Name": "FileSystemId", "Value": FS},
+                            {"Name": "Publisher", "Value": "AutoExport"},
+                        ],
+                    },
+                    "Period": 60,
+                    "Stat": "Maximum",
                 },
-                "Period": 60,
-                "Stat": "Maximum",
-            },
-            "ReturnData": True,
-        }],
+                "ReturnData": True,
+            }
+        ],
         "StartTime": now - timedelta(minutes=20),
         "EndTime": now,
         "ScanBy": "TimestampAscending",
@@ -330,8 +351,9 @@ def test_window_reaches_back_to_the_job_end_on_a_whole_period(aws):
 def test_window_start_is_aligned_to_the_period():
     now = datetime(2024, 1, 1, 12, 7, 30, tzinfo=UTC)
     assert check_metrics.window_start(now, 300, 15, None) == datetime(2024, 1, 1, 11, 50, tzinfo=UTC)
-    assert check_metrics.window_start(now, 60, 15, now - timedelta(minutes=30, seconds=10)) == \
-        datetime(2024, 1, 1, 11, 37, tzinfo=UTC)
+    assert check_metrics.window_start(now, 60, 15, now - timedelta(minutes=30, seconds=10)) == datetime(
+        2024, 1, 1, 11, 37, tzinfo=UTC
+    )
 
 
 def test_window_lookback_is_capped_at_14_days():
@@ -364,19 +386,30 @@ def stubbed(monkeypatch, response: dict) -> tuple[Stubber, dict]:
     stubber = Stubber(client)  # validates the request and the response against the model
     stubber.add_response("get_metric_data", response)
     now = utc_now_minute()
-    event = {"fileSystemId": FS, "jobEndedAt": (now - timedelta(minutes=30)).isoformat(), "now": now.isoformat(),
-             "periodSeconds": 60, "timeDiffMinutes": 15}
+    event = {
+        "fileSystemId": FS,
+        "jobEndedAt": (now - timedelta(minutes=30)).isoformat(),
+        "now": now.isoformat(),
+        "periodSeconds": 60,
+        "timeDiffMinutes": 15,
+    }
     return stubber, event
 
 
 def metric_result(now_minutes_ago, values, status="Complete") -> dict:
     now = utc_now_minute()
-    return {"Id": "exportQueueAge", "Label": METRIC, "StatusCode": status,
-            "Timestamps": [now - timedelta(minutes=m) for m in now_minutes_ago], "Values": values}
+    return {
+        "Id": "exportQueueAge",
+        "Label": METRIC,
+        "StatusCode": status,
+        "Timestamps": [now - timedelta(minutes=m) for m in now_minutes_ago],
+        "Values": values,
+    }
 
 
-@pytest.mark.parametrize(("status", "next_token"), [("PartialData", "token"), ("Complete", "token"),
-                                                    ("InternalError", None)])
+@pytest.mark.parametrize(
+    ("status", "next_token"), [("PartialData", "token"), ("Complete", "token"), ("InternalError", None)]
+)
 def test_incomplete_answer_is_unproven_and_not_paged(monkeypatch, status, next_token):
     response = {"MetricDataResults": [metric_result([1], [0.0], status)]}
     if next_token:
@@ -414,21 +447,30 @@ def emulated_queue(metrics_scenario, write_files: bool = True):
     """An Emulation with an AVAILABLE file system whose auto export queue got two files at the job's end."""
     from batch_lustre.emulation import Emulation, FsxScenario, Scenario
 
-    emu = Emulation(Scenario(fsx=FsxScenario(auto_export_latency_seconds=90, auto_export_seconds_per_file=30),
-                             metrics=metrics_scenario))
+    emu = Emulation(
+        Scenario(
+            fsx=FsxScenario(auto_export_latency_seconds=90, auto_export_seconds_per_file=30), metrics=metrics_scenario
+        )
+    )
     emu.__enter__()
     ec2, fsx = boto3.client("ec2", region_name="us-east-1"), boto3.client("fsx", region_name="us-east-1")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="data")
     fs_id = fsx.create_file_system(
-        FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[subnet], FileSystemTypeVersion="2.15",
+        FileSystemType="LUSTRE",
+        StorageCapacity=2400,
+        SubnetIds=[subnet],
+        FileSystemTypeVersion="2.15",
         LustreConfiguration={"DeploymentType": "SCRATCH_2"},
     )["FileSystem"]["FileSystemId"]
     emu.advance(emu.scenario.fsx.creation_seconds)
     fsx.create_data_repository_association(
-        FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath="s3://data/",
-        BatchImportMetaDataOnCreate=True, S3={"AutoExportPolicy": {"Events": ["NEW", "CHANGED", "DELETED"]}},
+        FileSystemId=fs_id,
+        FileSystemPath="/scratch",
+        DataRepositoryPath="s3://data/",
+        BatchImportMetaDataOnCreate=True,
+        S3={"AutoExportPolicy": {"Events": ["NEW", "CHANGED", "DELETED"]}},
     )
     emu.advance(emu.scenario.fsx.association_seconds)
     if write_files:
@@ -440,8 +482,13 @@ def emulated_queue(metrics_scenario, write_files: bool = True):
 def check_emulated(emu, fs_id: str, job_ended_at: datetime) -> dict:
     check_metrics._client = None  # a client of this emulation's moto
     try:
-        event = {"fileSystemId": fs_id, "jobEndedAt": job_ended_at.isoformat(), "now": emu.clock.now().isoformat(),
-                 "periodSeconds": 60, "timeDiffMinutes": 15}
+        event = {
+            "fileSystemId": fs_id,
+            "jobEndedAt": job_ended_at.isoformat(),
+            "now": emu.clock.now().isoformat(),
+            "periodSeconds": 60,
+            "timeDiffMinutes": 15,
+        }
         return check_result(check_metrics.handler(event, None))
     finally:
         check_metrics._client = None
@@ -517,15 +564,29 @@ def test_emulated_queue_that_never_reaches_zero_is_queued():
 # --- bad events are bugs of the state machine: they raise ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("fileSystemId", ""), ("jobEndedAt", "yesterday"), ("jobEndedAt", "2024-01-01T00:00:00"),
-    ("now", 1700000000), ("periodSeconds", 0), ("periodSeconds", True), ("timeDiffMinutes", "15"),
-])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("fileSystemId", ""),
+        ("jobEndedAt", "yesterday"),
+        ("jobEndedAt", "2024-01-01T00:00:00"),
+        ("now", 1700000000),
+        ("periodSeconds", 0),
+        ("periodSeconds", True),
+        ("timeDiffMinutes", "15"),
+    ],
+)
 def test_bad_event_raises(monkeypatch, key, value):
     monkeypatch.setattr(check_metrics, "_client", object())  # no call may be made
     now = utc_now_minute()
-    event = {"fileSystemId": FS, "jobEndedAt": now.isoformat(), "now": now.isoformat(),
-             "periodSeconds": 60, "timeDiffMinutes": 15, key: value}
+    event = {
+        "fileSystemId": FS,
+        "jobEndedAt": now.isoformat(),
+        "now": now.isoformat(),
+        "periodSeconds": 60,
+        "timeDiffMinutes": 15,
+        key: value,
+    }
     with pytest.raises(ValueError, match=key):
         check_metrics.handler(event, None)
 
@@ -537,6 +598,7 @@ def test_missing_event_key_raises(monkeypatch):
 
 
 # --- runs on the Lambda runtime (Python 3.12) ---------------------------------------------------------------------
+
 
 def test_handler_uses_nothing_removed_or_deprecated_in_python_312():
     imported, problems = python312_scan(HANDLER_FILE)
@@ -578,7 +640,9 @@ def test_handler_runs_under_python_312():
     environment = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda"), sysconfig.get_paths()["purelib"]]),
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
     }
     completed = subprocess.run([python, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr

@@ -25,7 +25,7 @@ def acceptance(*args: str):
 
 
 def summary(output: str) -> str:
-    return output[output.index(f"acceptance of stack taskexport, run {NAME}: "):]
+    return output[output.index(f"acceptance of stack taskexport, run {NAME}: ") :]
 
 
 def test_a_run_that_goes_well_passes_with_its_result_in_s3_nothing_left_and_its_cost():
@@ -37,8 +37,11 @@ def test_a_run_that_goes_well_passes_with_its_result_in_s3_nothing_left_and_its_
     assert re.search(r"run: SUCCEEDED in \d:\d\d:\d\d", out)
     assert f"s3://taskexport-taskexport-data-123456789012/{MARKER} is in the bucket, as the job wrote it" in out
     assert "left behind: nothing" in out
-    cost = re.search(r"cost: file system (fs-\w+) \(1200 GiB\) lived (\d+\.\d) min until its deletion was accepted = "
-                     r"(\d+\.\d) GiB-hours \(1200 GiB x \d+\.\d min / 60\); budget 60 min", out)
+    cost = re.search(
+        r"cost: file system (fs-\w+) \(1200 GiB\) lived (\d+\.\d) min until its deletion was accepted = "
+        r"(\d+\.\d) GiB-hours \(1200 GiB x \d+\.\d min / 60\); budget 60 min",
+        out,
+    )
     assert cost, out
     minutes, gib_hours = float(cost.group(2)), float(cost.group(3))
     assert 10 < minutes < 60  # creation, association, the job, the export: well within the budget
@@ -55,13 +58,20 @@ def test_an_export_that_fails_fails_the_check_naming_the_kept_file_system_and_wh
     assert out.startswith(f"acceptance of stack taskexport, run {NAME}: FAIL")
     reasons = [line for line in out.splitlines() if line.startswith("  - ")]
     assert reasons[0].startswith("  - the run ended FAILED: ExportNotConfirmed: File system fs-")
-    assert any(f"left behind by run {NAME}: file system taskexport-{NAME} fs-" in r and "(AVAILABLE; run ended with "
-               "ExportNotConfirmed)" in r and "batch-lustre sweep taskexport" in r for r in reasons), reasons
+    assert any(
+        f"left behind by run {NAME}: file system taskexport-{NAME} fs-" in r
+        and "(AVAILABLE; run ended with ExportNotConfirmed)" in r
+        and "batch-lustre sweep taskexport" in r
+        for r in reasons
+    ), reasons
     assert any(f"{MARKER} is not in the bucket" in r for r in reasons), reasons
     # The run failed: its run-cleanup execution was waited for; it left the kept file system alone.
     assert re.search(r"run cleanup: \S+ SUCCEEDED: file system not deleted", out)
-    assert re.search(r"cost: file system fs-\w+ \(1200 GiB\) has lived \d+\.\d min so far = \d+\.\d GiB-hours, and "
-                     r"still exists \(AVAILABLE\): it bills until it is deleted \(batch-lustre sweep taskexport\)", out)
+    assert re.search(
+        r"cost: file system fs-\w+ \(1200 GiB\) has lived \d+\.\d min so far = \d+\.\d GiB-hours, and "
+        r"still exists \(AVAILABLE\): it bills until it is deleted \(batch-lustre sweep taskexport\)",
+        out,
+    )
 
 
 def test_past_the_budget_the_run_is_stopped_its_run_cleanup_deletes_the_file_system_and_the_check_fails():
@@ -79,15 +89,24 @@ def test_past_the_budget_the_run_is_stopped_its_run_cleanup_deletes_the_file_sys
     assert re.search(r"cost: file system fs-\w+ \(1200 GiB\) lived \d+\.\d min until its deletion was accepted", out)
 
 
-@pytest.mark.parametrize(("scenario", "message"), [
-    ("invalid-capacity", "error: lustreStorageCapacity=1000 in the secret of stack taskexport is not accepted by the "
-                         "acceptance check: accepted 1200 (the smallest SCRATCH_2 file system, the cheapest check); "
-                         "set it with `batch-lustre params set taskexport lustreStorageCapacity=1200` (and back "
-                         "after the check)\n"),
-    ("keep-file-system", "error: deleteLustre=false in the secret of stack taskexport is not accepted by the "
-                         "acceptance check: accepted true (the run's file system would be kept and bill on); set it "
-                         "with `batch-lustre params set taskexport deleteLustre=true`\n"),
-])
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        (
+            "invalid-capacity",
+            "error: lustreStorageCapacity=1000 in the secret of stack taskexport is not accepted by the "
+            "acceptance check: accepted 1200 (the smallest SCRATCH_2 file system, the cheapest check); "
+            "set it with `batch-lustre params set taskexport lustreStorageCapacity=1200` (and back "
+            "after the check)\n",
+        ),
+        (
+            "keep-file-system",
+            "error: deleteLustre=false in the secret of stack taskexport is not accepted by the "
+            "acceptance check: accepted true (the run's file system would be kept and bill on); set it "
+            "with `batch-lustre params set taskexport deleteLustre=true`\n",
+        ),
+    ],
+)
 def test_a_secret_not_fit_for_the_check_is_refused_in_one_line_before_anything_starts(scenario, message, monkeypatch):
     from batch_lustre import automation
 
@@ -97,15 +116,24 @@ def test_a_secret_not_fit_for_the_check_is_refused_in_one_line_before_anything_s
     assert result.stderr == message
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--budget-fs-minutes", "0"], "error: --budget-fs-minutes='0' is not accepted: accepted a whole number of "
-                                   "minutes, at least 1\n"),
-    (["--cleanup-wait-minutes", "soon"], "error: --cleanup-wait-minutes='soon' is not accepted: accepted a whole "
-                                         "number of minutes, at least 1\n"),
-    (["--name", "my run"], "error: execution name=\"my run\" is not accepted: accepted 1-80 letters, digits, '-' or "
-                           "'_'\n"),
-    (["--scenario", "meteor-strike"], "error: --scenario='meteor-strike' is not accepted: accepted success, "),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--budget-fs-minutes", "0"],
+            "error: --budget-fs-minutes='0' is not accepted: accepted a whole number of minutes, at least 1\n",
+        ),
+        (
+            ["--cleanup-wait-minutes", "soon"],
+            "error: --cleanup-wait-minutes='soon' is not accepted: accepted a whole number of minutes, at least 1\n",
+        ),
+        (
+            ["--name", "my run"],
+            "error: execution name=\"my run\" is not accepted: accepted 1-80 letters, digits, '-' or '_'\n",
+        ),
+        (["--scenario", "meteor-strike"], "error: --scenario='meteor-strike' is not accepted: accepted success, "),
+    ],
+)
 def test_bad_flags_are_one_line_exit_2(args, message):
     result = runner.invoke(app, ["acceptance", "taskexport", "--emulated", *args])
     assert result.exit_code == 2, result.output
@@ -115,8 +143,10 @@ def test_bad_flags_are_one_line_exit_2(args, message):
 def test_scenario_without_emulated_and_an_unknown_stack_are_one_line_exit_2():
     result = runner.invoke(app, ["acceptance", "taskexport", "--scenario", "export-fails"])
     assert result.exit_code == 2
-    assert result.stderr == ("error: --scenario='export-fails' is not accepted without --emulated: accepted only "
-                             "with --emulated (a real account does what it does)\n")
+    assert result.stderr == (
+        "error: --scenario='export-fails' is not accepted without --emulated: accepted only "
+        "with --emulated (a real account does what it does)\n"
+    )
     result = runner.invoke(app, ["acceptance", "staging"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: stack 'staging' is not accepted: accepted autoexport, taskexport")
@@ -137,10 +167,19 @@ def test_cost_is_capacity_times_minutes_over_sixty():
     import datetime as dt
 
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    report = acceptance_module.Report("taskexport", NAME, 60, "bucket", status="SUCCEEDED",
-                                      file_system_id="fs-1", capacity_gib=1200, fs_created=start,
-                                      fs_delete_accepted=start + dt.timedelta(minutes=30), fs_state_at_end="gone",
-                                      fs_counted_until=start + dt.timedelta(minutes=30))
+    report = acceptance_module.Report(
+        "taskexport",
+        NAME,
+        60,
+        "bucket",
+        status="SUCCEEDED",
+        file_system_id="fs-1",
+        capacity_gib=1200,
+        fs_created=start,
+        fs_delete_accepted=start + dt.timedelta(minutes=30),
+        fs_state_at_end="gone",
+        fs_counted_until=start + dt.timedelta(minutes=30),
+    )
     assert report.fs_minutes == 30.0 and report.gib_hours == 600.0 and not report.fs_still_exists
     assert "lived 30.0 min until its deletion was accepted = 600.0 GiB-hours" in acceptance_module.cost_line(report)
 
@@ -154,12 +193,14 @@ def test_the_account_path_reads_the_outputs_file_and_checks_the_deployed_stack(t
 
     files = {MARKER: acceptance_module.marker_content(NAME)}
     with Emulation(Scenario(batch=BatchScenario.succeeds(files=files))) as emu:
-        _, outputs = deploy_emulated(emu, "taskexport", runtime_params={"lustreStorageCapacity": 1200},
-                                     run_cleanup=True)
+        _, outputs = deploy_emulated(
+            emu, "taskexport", runtime_params={"lustreStorageCapacity": 1200}, run_cleanup=True
+        )
         path = tmp_path / "outputs.json"
         path.write_text(json.dumps(outputs))
-        result = runner.invoke(app, ["acceptance", "taskexport", "--outputs-file", str(path), "--name", NAME,
-                                     "--poll-seconds", "0.2"])
+        result = runner.invoke(
+            app, ["acceptance", "taskexport", "--outputs-file", str(path), "--name", NAME, "--poll-seconds", "0.2"]
+        )
     assert result.exit_code == 0, result.output
     out = summary(result.output)
     assert out.startswith(f"acceptance of stack taskexport, run {NAME}: PASS")
@@ -186,17 +227,29 @@ def test_if_following_the_run_fails_the_run_is_stopped_rather_than_left_unguarde
             raise ConnectionError("network gone")
 
     files = {MARKER: acceptance_module.marker_content(NAME)}
-    with emulated_account("taskexport", "success", files=files,
-                          runtime_params={"lustreStorageCapacity": 1200}) as (outputs, clock, region):
+    with emulated_account("taskexport", "success", files=files, runtime_params={"lustreStorageCapacity": 1200}) as (
+        outputs,
+        clock,
+        region,
+    ):
         with pytest.raises(automation.AutomationError) as raised:
-            acceptance_module.run_acceptance("taskexport", outputs, name=NAME, time_source=Broken(clock),
-                                             clients=acceptance_module.AcceptanceClients.for_region(region))
+            acceptance_module.run_acceptance(
+                "taskexport",
+                outputs,
+                name=NAME,
+                time_source=Broken(clock),
+                clients=acceptance_module.AcceptanceClients.for_region(region),
+            )
         sfn = boto3.client("stepfunctions", region_name=region)
         run = sfn.list_executions(stateMachineArn=outputs["stateMachineArn"])["executions"]
         error = automation.run_error(run[0]["executionArn"], sfn)
-    assert str(raised.value) == (f"following run {NAME} failed (ConnectionError: network gone): the run was stopped, "
-                                 "its run cleanup cleans up after it")
+    assert str(raised.value) == (
+        f"following run {NAME} failed (ConnectionError: network gone): the run was stopped, "
+        "its run cleanup cleans up after it"
+    )
     # Stopped: ABORTED (or, stopped while a Task of a Parallel branch is under way, FAILED with States.Runtime in
     # the emulation), not left RUNNING.
-    assert [(e["name"], e["status"], error) for e in run] in ([(NAME, "ABORTED", "AcceptanceCheckFailed")],
-                                                              [(NAME, "FAILED", "States.Runtime")])
+    assert [(e["name"], e["status"], error) for e in run] in (
+        [(NAME, "ABORTED", "AcceptanceCheckFailed")],
+        [(NAME, "FAILED", "States.Runtime")],
+    )

@@ -8,25 +8,43 @@ from batch_lustre.cli.app import app
 from batch_lustre.emulation.catalogue import SCENARIOS, scenario_names
 
 runner = CliRunner()
-NO_AWS = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None,
-          "AWS_DEFAULT_REGION": None, "AWS_REGION": None, "AWS_PROFILE": "no-such-profile",
-          "AWS_CONFIG_FILE": "/nonexistent/config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
-          "COLUMNS": "200"}
+NO_AWS = {
+    "AWS_ACCESS_KEY_ID": None,
+    "AWS_SECRET_ACCESS_KEY": None,
+    "AWS_SESSION_TOKEN": None,
+    "AWS_DEFAULT_REGION": None,
+    "AWS_REGION": None,
+    "AWS_PROFILE": "no-such-profile",
+    "AWS_CONFIG_FILE": "/nonexistent/config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+    "COLUMNS": "200",
+}
 
 
 # Fewer polling turns, same outcomes (the emulated file system takes about 12 minutes, the job 15).
-QUICK = {"waitForLustreCreationSeconds": 300, "waitForJobCompletionSeconds": 600,
-         "waitForDataRepositoryTaskSeconds": 300, "waitForCheckMetricsSeconds": 300}
+QUICK = {
+    "waitForLustreCreationSeconds": 300,
+    "waitForJobCompletionSeconds": 600,
+    "waitForDataRepositoryTaskSeconds": 300,
+    "waitForCheckMetricsSeconds": 300,
+}
 
 
 def demo(*args: str, quick: bool = True):
     name = args[args.index("--scenario") + 1] if "--scenario" in args else "success"
     mode = args[args.index("--mode") + 1] if "--mode" in args else "taskexport"
     scenario = SCENARIOS.get(name)
-    sets = [] if not quick or scenario is None else [
-        f"--set={k}={v}" for k, v in QUICK.items()
-        if k not in scenario.runtime_params and (k != "waitForDataRepositoryTaskSeconds" or mode == "taskexport")
-        and (k != "waitForCheckMetricsSeconds" or mode == "autoexport")]
+    sets = (
+        []
+        if not quick or scenario is None
+        else [
+            f"--set={k}={v}"
+            for k, v in QUICK.items()
+            if k not in scenario.runtime_params
+            and (k != "waitForDataRepositoryTaskSeconds" or mode == "taskexport")
+            and (k != "waitForCheckMetricsSeconds" or mode == "autoexport")
+        ]
+    )
     return runner.invoke(app, ["demo", "--poll-seconds", "0.1", *sets, *args], env=NO_AWS)
 
 
@@ -56,15 +74,38 @@ def test_demo_of_the_autoexport_workflow_succeeds_with_the_override_flags_as_its
         return handle
 
     monkeypatch.setattr(automation, "start_run", recording)
-    result = demo("--mode", "autoexport", "--command", "python sim.py --steps 10", "--env", "CASE=a1",
-                  "--vcpus", "2", "--memory", "4096", "--image-tag", "v2", "--warm")
+    result = demo(
+        "--mode",
+        "autoexport",
+        "--command",
+        "python sim.py --steps 10",
+        "--env",
+        "CASE=a1",
+        "--vcpus",
+        "2",
+        "--memory",
+        "4096",
+        "--image-tag",
+        "v2",
+        "--warm",
+    )
     assert result.exit_code == 0, result.output
     assert "CheckMetrics" in result.output
     assert "nothing left behind" in result.output
-    assert inputs == [{"command": ["python", "sim.py", "--steps", "10"], "environment": {"CASE": "a1"}, "vcpus": 2,
-                       "memory": 4096, "imageTag": "v2", "warmComputeCapacity": True}]
-    assert ('per-run overrides (execution input): command=["python", "sim.py", "--steps", "10"], '
-            'environment={"CASE": "a1"}, vcpus=2, memory=4096, imageTag="v2", warmComputeCapacity=true') in result.output
+    assert inputs == [
+        {
+            "command": ["python", "sim.py", "--steps", "10"],
+            "environment": {"CASE": "a1"},
+            "vcpus": 2,
+            "memory": 4096,
+            "imageTag": "v2",
+            "warmComputeCapacity": True,
+        }
+    ]
+    assert (
+        'per-run overrides (execution input): command=["python", "sim.py", "--steps", "10"], '
+        'environment={"CASE": "a1"}, vcpus=2, memory=4096, imageTag="v2", warmComputeCapacity=true'
+    ) in result.output
 
 
 def test_a_refused_override_flag_is_one_line_exit_2_before_anything_is_emulated(monkeypatch):
@@ -73,8 +114,10 @@ def test_a_refused_override_flag_is_one_line_exit_2_before_anything_is_emulated(
     monkeypatch.setattr(demo_module, "_emulation", lambda *a: (_ for _ in ()).throw(AssertionError("emulated")))
     result = demo("--vcpus", "300", quick=False)
     assert result.exit_code == 2
-    assert result.stderr == ("error: execution input vcpus=300 is not accepted: accepted an integer from 1 to "
-                             "computeEnvironmentMaxvCpus=256\n")
+    assert result.stderr == (
+        "error: execution input vcpus=300 is not accepted: accepted an integer from 1 to "
+        "computeEnvironmentMaxvCpus=256\n"
+    )
     result = demo("--env", "NOEQUALS", quick=False)
     assert result.exit_code == 2
     assert result.stderr == "error: --env='NOEQUALS' is not accepted: accepted NAME=VALUE, e.g. --env STEPS=10\n"
@@ -119,7 +162,9 @@ def test_an_unknown_scenario_is_one_line_exit_2_naming_the_accepted_ones():
 def test_a_scenario_of_the_other_mode_is_one_line_exit_2():
     result = demo("--mode", "autoexport", "--scenario", "export-fails")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: --scenario='export-fails' is not accepted with --mode=autoexport: accepted ")
+    assert result.stderr.startswith(
+        "error: --scenario='export-fails' is not accepted with --mode=autoexport: accepted "
+    )
 
 
 def test_a_refused_set_is_one_line_exit_2():

@@ -84,8 +84,12 @@ def test_layout_puts_the_start_first_and_edges_between_adjacent_layers(definitio
 
 
 def test_box_subtitles_say_what_a_state_does():
-    assert subtitle({"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:fsx:createFileSystem"}) == \
-        "fsx:createFileSystem"
-    assert subtitle({"Type": "Wait", "SecondsPath": "$.config.params.waitForJobCompletionSeconds"}) == \
-        "wait waitForJobCompletionSeconds"
+    assert (
+        subtitle({"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:fsx:createFileSystem"})
+        == "fsx:createFileSystem"
+    )
+    assert (
+        subtitle({"Type": "Wait", "SecondsPath": "$.config.params.waitForJobCompletionSeconds"})
+        == "wait waitForJobCompletionSeconds"
+    )
     assert subtitle({"Type": "Fail", "Error": "InvalidParameters"}) == "fail: InvalidParameters"

@@ -11,9 +11,23 @@ from typer.testing import CliRunner
 from batch_lustre.cli.app import app
 
 runner = CliRunner()
-COMMANDS = [[], ["deploy"], ["preview"], ["destroy"], ["outputs"], ["params"], ["params", "show"], ["params", "set"],
-            ["run"], ["status"], ["acceptance"], ["sweep"], ["graph"], ["demo"],
-            ["scenarios"]]
+COMMANDS = [
+    [],
+    ["deploy"],
+    ["preview"],
+    ["destroy"],
+    ["outputs"],
+    ["params"],
+    ["params", "show"],
+    ["params", "set"],
+    ["run"],
+    ["status"],
+    ["acceptance"],
+    ["sweep"],
+    ["graph"],
+    ["demo"],
+    ["scenarios"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "batch-lustre")
@@ -25,7 +39,9 @@ def test_help(command, flag):
 
 
 def test_python_dash_m_cli_runs_the_same_app():
-    result = subprocess.run([sys.executable, "-m", "batch_lustre.cli", "--help"], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "batch_lustre.cli", "--help"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     for command in ("deploy", "params", "run", "status", "acceptance", "sweep", "graph", "demo", "scenarios"):
         assert command in result.stdout

@@ -13,6 +13,8 @@ from batch_lustre.cli.demo import deploy_emulated
 from batch_lustre.emulation import Emulation, Scenario, runtime_parameters
 
 runner = CliRunner()
+
+
 @pytest.fixture
 def secret():
     """An emulated secret holding the taskexport stack's runtime parameters at their defaults (as ``pulumi up``
@@ -65,17 +67,26 @@ def test_show_of_an_untouched_secret_says_every_value_is_as_in_stack_config(secr
     assert "every value is as in Pulumi.taskexport.yaml" in shown.output
 
 
-@pytest.mark.parametrize(("assignment", "message"), [
-    ("lustreStoragecapacity=2400",
-     "error: lustreStoragecapacity is not a runtime parameter of mode taskexport: accepted keys autoExport, "),
-    ("lustreStorageCapacity=1000",
-     'error: lustreStorageCapacity="1000" is not accepted: accepted 1200, 2400 or a multiple of 2400 (GiB, SCRATCH_2)'),
-    ("deleteLustre=maybe", 'error: deleteLustre="maybe" is not accepted: accepted true or false'),
-    ("jobDefinitionVcpus=1024",
-     "error: jobDefinitionVcpus=1024 is not accepted: accepted at most computeEnvironmentMaxvCpus=256"),
-    ("envName=Other", "error: envName is a stack config parameter, not a runtime one"),
-    ("deleteLustre", "error: 'deleteLustre' is not accepted: accepted KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        (
+            "lustreStoragecapacity=2400",
+            "error: lustreStoragecapacity is not a runtime parameter of mode taskexport: accepted keys autoExport, ",
+        ),
+        (
+            "lustreStorageCapacity=1000",
+            'error: lustreStorageCapacity="1000" is not accepted: accepted 1200, 2400 or a multiple of 2400 (GiB, SCRATCH_2)',
+        ),
+        ("deleteLustre=maybe", 'error: deleteLustre="maybe" is not accepted: accepted true or false'),
+        (
+            "jobDefinitionVcpus=1024",
+            "error: jobDefinitionVcpus=1024 is not accepted: accepted at most computeEnvironmentMaxvCpus=256",
+        ),
+        ("envName=Other", "error: envName is a stack config parameter, not a runtime one"),
+        ("deleteLustre", "error: 'deleteLustre' is not accepted: accepted KEY=VALUE"),
+    ],
+)
 def test_a_refused_edit_is_one_line_exit_2_and_changes_nothing(secret, assignment, message):
     name, current = secret
     before = current()
@@ -90,8 +101,10 @@ def test_a_refused_edit_is_one_line_exit_2_and_changes_nothing(secret, assignmen
 def test_an_unknown_stack_is_one_line_exit_2():
     result = params("show", "prod")
     assert result.exit_code == 2
-    assert result.stderr == ("error: stack 'prod' is not accepted: accepted autoexport, taskexport "
-                             f"(a stack needs a Pulumi.<stack>.yaml in {__import__('batch_lustre.automation', fromlist=['ROOT']).ROOT})\n")
+    assert result.stderr == (
+        "error: stack 'prod' is not accepted: accepted autoexport, taskexport "
+        f"(a stack needs a Pulumi.<stack>.yaml in {__import__('batch_lustre.automation', fromlist=['ROOT']).ROOT})\n"
+    )
 
 
 def test_an_unknown_secret_is_one_line_exit_1(secret):
@@ -105,8 +118,9 @@ def test_without_secret_id_nor_outputs_file_the_missing_pulumi_cli_is_one_line(t
     monkeypatch.setenv("PATH", str(tmp_path))
     result = params("show", "taskexport")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: the pulumi CLI is not on PATH: install it from "
-                                    "https://www.pulumi.com/docs/install/")
+    assert result.stderr.startswith(
+        "error: the pulumi CLI is not on PATH: install it from https://www.pulumi.com/docs/install/"
+    )
     assert result.stderr.count("\n") == 1
 
 

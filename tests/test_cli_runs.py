@@ -16,8 +16,11 @@ from batch_lustre.emulation import BatchScenario, Emulation, Scenario
 
 runner = CliRunner()
 # Fewer polling turns (same outcome): the emulated file system takes about 12 minutes, the job 15.
-QUICK = {"waitForLustreCreationSeconds": 300, "waitForJobCompletionSeconds": 600,
-         "waitForDataRepositoryTaskSeconds": 300}
+QUICK = {
+    "waitForLustreCreationSeconds": 300,
+    "waitForJobCompletionSeconds": 600,
+    "waitForDataRepositoryTaskSeconds": 300,
+}
 
 
 @pytest.fixture
@@ -82,8 +85,10 @@ def test_a_second_run_while_one_is_running_is_refused_in_one_line(deployed):
     second = invoke("run", "taskexport", "--outputs-file", outputs, "--name", "second")
     assert first.exit_code == 0
     assert second.exit_code == 1
-    assert second.stderr == ("error: run refused: run first of stack taskexport is RUNNING and runs share the "
-                             "compute environment; wait for it to end (batch-lustre status taskexport)\n")
+    assert second.stderr == (
+        "error: run refused: run first of stack taskexport is RUNNING and runs share the "
+        "compute environment; wait for it to end (batch-lustre status taskexport)\n"
+    )
 
 
 def test_status_lists_recent_runs_with_outcome_duration_and_error(deployed):
@@ -133,8 +138,9 @@ def test_an_invalid_run_name_is_one_line_exit_2(deployed):
     _, outputs = deployed()
     result = invoke("run", "taskexport", "--outputs-file", outputs, "--name", "my run")
     assert result.exit_code == 2
-    assert result.stderr == ("error: execution name=\"my run\" is not accepted: accepted 1-80 letters, digits, "
-                             "'-' or '_'\n")
+    assert result.stderr == (
+        "error: execution name=\"my run\" is not accepted: accepted 1-80 letters, digits, '-' or '_'\n"
+    )
 
 
 # --- per-run overrides (issue 9) -------------------------------------------------------------------------
@@ -153,15 +159,42 @@ def started_inputs(emu) -> list[dict]:
 def test_override_flags_become_the_execution_input(deployed):
     emu, outputs = deployed()
     emu.hold_waits()  # the run stays at its first Wait: only its input matters here
-    result = invoke("run", "taskexport", "--outputs-file", outputs, "--detach", "--name", "with-overrides",
-                    "--command", "python sim.py --steps 10 --label 'two words'", "--env", "STEPS=10",
-                    "--env", "MODE=a=b", "--vcpus", "4", "--memory", "8192", "--image-tag", "v2.1",
-                    "--array-size", "3", "--no-warm")
+    result = invoke(
+        "run",
+        "taskexport",
+        "--outputs-file",
+        outputs,
+        "--detach",
+        "--name",
+        "with-overrides",
+        "--command",
+        "python sim.py --steps 10 --label 'two words'",
+        "--env",
+        "STEPS=10",
+        "--env",
+        "MODE=a=b",
+        "--vcpus",
+        "4",
+        "--memory",
+        "8192",
+        "--image-tag",
+        "v2.1",
+        "--array-size",
+        "3",
+        "--no-warm",
+    )
     assert result.exit_code == 0, result.output
-    assert started_inputs(emu) == [{
-        "command": ["python", "sim.py", "--steps", "10", "--label", "two words"],
-        "environment": {"STEPS": "10", "MODE": "a=b"}, "vcpus": 4, "memory": 8192, "imageTag": "v2.1",
-        "arraySize": 3, "warmComputeCapacity": False}]
+    assert started_inputs(emu) == [
+        {
+            "command": ["python", "sim.py", "--steps", "10", "--label", "two words"],
+            "environment": {"STEPS": "10", "MODE": "a=b"},
+            "vcpus": 4,
+            "memory": 8192,
+            "imageTag": "v2.1",
+            "arraySize": 3,
+            "warmComputeCapacity": False,
+        }
+    ]
     assert 'per-run overrides: command=["python", "sim.py", "--steps", "10", "--label", "two words"]' in result.output
 
 
@@ -174,27 +207,53 @@ def test_without_override_flags_the_input_is_empty(deployed):
     assert "per-run overrides" not in result.output
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--vcpus", "0"], "error: execution input vcpus=0 is not accepted: accepted an integer from 1 to "
-                       "computeEnvironmentMaxvCpus=256\n"),
-    (["--vcpus", "257"], "error: execution input vcpus=257 is not accepted: accepted an integer from 1 to "
-                         "computeEnvironmentMaxvCpus=256\n"),
-    (["--memory", "lots"], 'error: execution input memory="lots" is not accepted: accepted an integer from 4 to '
-                           "10000000 (MiB)\n"),
-    (["--array-size", "20000"], "error: execution input arraySize=20000 is not accepted: accepted an integer from 1 "
-                                "to 10000 (1: a single job)\n"),
-    (["--image-tag", "-bad"], 'error: execution input imageTag="-bad" is not accepted: accepted an image tag: a '
-                              "letter, digit or _ then up to 127 letters, digits, _ . or -\n"),
-    (["--env", "AWS_BATCH_X=1"], 'error: execution input environment name "AWS_BATCH_X" is not accepted: accepted '
-                                 "names matching [A-Za-z_][A-Za-z0-9_]* not starting AWS_BATCH (Batch reserves "
-                                 "those)\n"),
-    (["--env", "STEPS"], "error: --env='STEPS' is not accepted: accepted NAME=VALUE, e.g. --env STEPS=10\n"),
-    (["--command", "python 'sim.py"], "error: --command=\"python 'sim.py\" is not accepted (No closing quotation): "
-                                      "accepted a command line whose quotes are balanced, e.g. --command "
-                                      '"python sim.py --steps 10"\n'),
-    (["--command", ""], "error: --command='' is not accepted: accepted a command of at least one word, e.g. "
-                          '--command "python sim.py --steps 10"\n'),
-])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--vcpus", "0"],
+            "error: execution input vcpus=0 is not accepted: accepted an integer from 1 to "
+            "computeEnvironmentMaxvCpus=256\n",
+        ),
+        (
+            ["--vcpus", "257"],
+            "error: execution input vcpus=257 is not accepted: accepted an integer from 1 to "
+            "computeEnvironmentMaxvCpus=256\n",
+        ),
+        (
+            ["--memory", "lots"],
+            'error: execution input memory="lots" is not accepted: accepted an integer from 4 to 10000000 (MiB)\n',
+        ),
+        (
+            ["--array-size", "20000"],
+            "error: execution input arraySize=20000 is not accepted: accepted an integer from 1 "
+            "to 10000 (1: a single job)\n",
+        ),
+        (
+            ["--image-tag", "-bad"],
+            'error: execution input imageTag="-bad" is not accepted: accepted an image tag: a '
+            "letter, digit or _ then up to 127 letters, digits, _ . or -\n",
+        ),
+        (
+            ["--env", "AWS_BATCH_X=1"],
+            'error: execution input environment name "AWS_BATCH_X" is not accepted: accepted '
+            "names matching [A-Za-z_][A-Za-z0-9_]* not starting AWS_BATCH (Batch reserves "
+            "those)\n",
+        ),
+        (["--env", "STEPS"], "error: --env='STEPS' is not accepted: accepted NAME=VALUE, e.g. --env STEPS=10\n"),
+        (
+            ["--command", "python 'sim.py"],
+            'error: --command="python \'sim.py" is not accepted (No closing quotation): '
+            "accepted a command line whose quotes are balanced, e.g. --command "
+            '"python sim.py --steps 10"\n',
+        ),
+        (
+            ["--command", ""],
+            "error: --command='' is not accepted: accepted a command of at least one word, e.g. "
+            '--command "python sim.py --steps 10"\n',
+        ),
+    ],
+)
 def test_a_bad_override_is_one_line_exit_2_and_starts_nothing(deployed, flags, message):
     emu, outputs = deployed()
     result = invoke("run", "taskexport", "--outputs-file", outputs, *flags)
@@ -211,13 +270,16 @@ def test_the_refusal_is_word_for_word_the_one_the_workflow_would_give(deployed, 
     monkeypatch.setenv("MODE", "taskexport")
     monkeypatch.setenv("MAX_VCPUS", "256")
     monkeypatch.setenv("NAME_PREFIX", "taskexport")
-    workflow = extract_parameters.handler({"secretString": json.dumps(runtime_parameters("taskexport")),
-                                           "executionName": "run-1",
-                                           "input": {"vcpus": 0, "memory": "lots", "environment": {"1X": "y"}}},
-                                          None)
+    workflow = extract_parameters.handler(
+        {
+            "secretString": json.dumps(runtime_parameters("taskexport")),
+            "executionName": "run-1",
+            "input": {"vcpus": 0, "memory": "lots", "environment": {"1X": "y"}},
+        },
+        None,
+    )
     emu, outputs = deployed()
-    result = invoke("run", "taskexport", "--outputs-file", outputs, "--vcpus", "0", "--memory", "lots",
-                    "--env", "1X=y")
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--vcpus", "0", "--memory", "lots", "--env", "1X=y")
     assert not workflow["ok"]
     assert result.exit_code == 2
     assert result.stderr == f"error: {workflow['error']}\n"

@@ -32,8 +32,10 @@ def test_without_the_pulumi_cli_each_command_says_how_to_install_it_in_one_line(
     monkeypatch.setenv("PATH", str(tmp_path))
     result = invoke(command, "taskexport", *(["--yes"] if command == "destroy" else []))
     assert result.exit_code == 1
-    assert result.stderr == ("error: the pulumi CLI is not on PATH: install it from https://www.pulumi.com/docs/install/ "
-                             "(e.g. `curl -fsSL https://get.pulumi.com | sh`)\n")
+    assert result.stderr == (
+        "error: the pulumi CLI is not on PATH: install it from https://www.pulumi.com/docs/install/ "
+        "(e.g. `curl -fsSL https://get.pulumi.com | sh`)\n"
+    )
 
 
 @pytest.mark.parametrize("command", STACK_COMMANDS)
@@ -69,8 +71,9 @@ def test_outputs_json_can_be_used_as_an_outputs_file(fake, tmp_path):
 def test_outputs_of_a_stack_never_deployed_is_one_line_exit_2(fake):
     result = invoke("outputs", "autoexport")
     assert result.exit_code == 2
-    assert result.stderr == ("error: stack 'autoexport' has not been deployed: deploy it first "
-                             "(batch-lustre deploy autoexport)\n")
+    assert result.stderr == (
+        "error: stack 'autoexport' has not been deployed: deploy it first (batch-lustre deploy autoexport)\n"
+    )
 
 
 def test_destroy_asks_first_and_a_no_changes_nothing(fake):
@@ -94,5 +97,7 @@ def test_a_failed_deploy_is_one_line_with_pulumis_error(fake):
     fake.fail("up", "error: stack taskexport: lustreStorageCapacity=1000 is not accepted")
     result = invoke("deploy", "taskexport")
     assert result.exit_code == 1
-    assert result.stderr == ("error: pulumi up of stack taskexport failed (exit code 1): "
-                             "error: stack taskexport: lustreStorageCapacity=1000 is not accepted\n")
+    assert result.stderr == (
+        "error: pulumi up of stack taskexport failed (exit code 1): "
+        "error: stack taskexport: lustreStorageCapacity=1000 is not accepted\n"
+    )

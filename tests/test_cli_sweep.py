@@ -30,26 +30,41 @@ def make_run_resources(run: str, stack: str = "taskexport", subnet: str = "subne
     """A file system, a launch template and a job definition of run ``run``, as the workflow tags them."""
     tag_list = [{"Key": k, "Value": v} for k, v in tags(run, stack).items()]
     fsx, ec2, batch = (boto3.client(s, region_name=REGION) for s in ("fsx", "ec2", "batch"))
-    fs = fsx.create_file_system(FileSystemType="LUSTRE", StorageCapacity=1200, SubnetIds=[subnet],
-                                FileSystemTypeVersion="2.15", LustreConfiguration={"DeploymentType": "SCRATCH_2"},
-                                Tags=tag_list)["FileSystem"]["FileSystemId"]
+    fs = fsx.create_file_system(
+        FileSystemType="LUSTRE",
+        StorageCapacity=1200,
+        SubnetIds=[subnet],
+        FileSystemTypeVersion="2.15",
+        LustreConfiguration={"DeploymentType": "SCRATCH_2"},
+        Tags=tag_list,
+    )["FileSystem"]["FileSystemId"]
     template = ec2.create_launch_template(
-        LaunchTemplateName=f"taskexport-{run}-{stack}", LaunchTemplateData={},
-        TagSpecifications=[{"ResourceType": "launch-template", "Tags": tag_list}])["LaunchTemplate"]["LaunchTemplateId"]
+        LaunchTemplateName=f"taskexport-{run}-{stack}",
+        LaunchTemplateData={},
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": tag_list}],
+    )["LaunchTemplate"]["LaunchTemplateId"]
     definition = batch.register_job_definition(
-        jobDefinitionName=f"taskexport-{run}-{stack}", type="container", tags=tags(run, stack),
-        containerProperties={"image": "busybox", "resourceRequirements": [
-            {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}]})["jobDefinitionArn"]
+        jobDefinitionName=f"taskexport-{run}-{stack}",
+        type="container",
+        tags=tags(run, stack),
+        containerProperties={
+            "image": "busybox",
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}],
+        },
+    )["jobDefinitionArn"]
     return {"file_system": fs, "launch_template": template, "job_definition": definition}
 
 
 def alive() -> dict[str, set[str]]:
     fsx, ec2, batch = (boto3.client(s, region_name=REGION) for s in ("fsx", "ec2", "batch"))
     return {
-        "file_systems": {f["FileSystemId"] for f in fsx.describe_file_systems()["FileSystems"]
-                         if f.get("Lifecycle") != "DELETING"},
+        "file_systems": {
+            f["FileSystemId"] for f in fsx.describe_file_systems()["FileSystems"] if f.get("Lifecycle") != "DELETING"
+        },
         "launch_templates": {t["LaunchTemplateId"] for t in ec2.describe_launch_templates()["LaunchTemplates"]},
-        "job_definitions": {d["jobDefinitionArn"] for d in batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]},
+        "job_definitions": {
+            d["jobDefinitionArn"] for d in batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"]
+        },
     }
 
 
@@ -63,9 +78,11 @@ def stack_with_leftovers(tmp_path):
         with pytest.raises(automation.RunFailed):
             automation.run("taskexport", stack_outputs=outputs, name="ended", poll_seconds=0.01, timeout_seconds=30)
         subnet = stack.refs.subnet_id
-        made = {"ended": make_run_resources("ended", subnet=subnet),
-                "other": make_run_resources("ended", stack="autoexport", subnet=subnet),
-                "gone": make_run_resources("gone", subnet=subnet)}
+        made = {
+            "ended": make_run_resources("ended", subnet=subnet),
+            "other": make_run_resources("ended", stack="autoexport", subnet=subnet),
+            "gone": make_run_resources("gone", subnet=subnet),
+        }
         emu.hold_waits()
         handle = automation.start_run("taskexport", stack_outputs=outputs, name="busy")
         wait_until_held(handle.execution_arn)  # its own file system exists by then
@@ -75,7 +92,8 @@ def stack_with_leftovers(tmp_path):
         until_switched(batch, outputs["computeEnvironment"], stack.refs.baseline_launch_template_id)
         batch.update_compute_environment(
             computeEnvironment=outputs["computeEnvironment"],
-            computeResources={"launchTemplate": {"launchTemplateId": made["gone"]["launch_template"], "version": "1"}})
+            computeResources={"launchTemplate": {"launchTemplateId": made["gone"]["launch_template"], "version": "1"}},
+        )
         made["busy"] = make_run_resources("busy", subnet=subnet)
         path = tmp_path / "outputs.json"
         path.write_text(json.dumps(outputs))
@@ -94,12 +112,12 @@ def until_switched(batch, compute_environment: str, baseline_id: str, seconds: f
 
 
 def sweep(outputs: str, *args: str, answer: str | None = None):
-    return runner.invoke(app, ["sweep", "taskexport", "--outputs-file", outputs, *args], input=answer,
-                         env={"COLUMNS": "250"})
+    return runner.invoke(
+        app, ["sweep", "taskexport", "--outputs-file", outputs, *args], input=answer, env={"COLUMNS": "250"}
+    )
 
 
-def test_sweep_lists_leftovers_warns_that_file_system_data_may_be_lost_and_a_no_deletes_nothing(
-        stack_with_leftovers):
+def test_sweep_lists_leftovers_warns_that_file_system_data_may_be_lost_and_a_no_deletes_nothing(stack_with_leftovers):
     outputs, made = stack_with_leftovers
     before = alive()
     result = sweep(outputs, answer="n\n")

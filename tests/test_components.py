@@ -317,13 +317,21 @@ def test_summarize_job_reads_failed_jobs_only(runs):
         role = _role_of_function(run, function)
         [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
         assert _policy(policy)["Statement"] == [
-            {"Sid": "ReadFailedJobs", "Effect": "Allow", "Action": ["batch:DescribeJobs", "batch:ListJobs"],
-             "Resource": "*"}]
+            {
+                "Sid": "ReadFailedJobs",
+                "Effect": "Allow",
+                "Action": ["batch:DescribeJobs", "batch:ListJobs"],
+                "Resource": "*",
+            }
+        ]
 
 
 def test_check_metrics_exists_only_in_autoexport_and_may_read_metrics(runs):
     assert sorted(f.name for f in runs[TASK_EXPORT].of_type(FUNCTION)) == [
-        "taskexport-extract-parameters", "taskexport-run-cleanup-find-run-resources", "taskexport-summarize-job"]
+        "taskexport-extract-parameters",
+        "taskexport-run-cleanup-find-run-resources",
+        "taskexport-summarize-job",
+    ]
     run = runs[AUTO_EXPORT]
     function = run.one(FUNCTION, "check-metrics")
     assert (function.inputs["runtime"], function.inputs["handler"]) == ("python3.12", "check_metrics.handler")

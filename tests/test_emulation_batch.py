@@ -70,8 +70,10 @@ mountpoint -q "$MOUNT_DIR" || shutdown -h now
 """
     if not mime:
         return script
-    return ('MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="==B=="\n\n--==B==\n'
-            'Content-Type: text/x-shellscript; charset="us-ascii"\n\n' + script + "\n--==B==--\n")
+    return (
+        'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="==B=="\n\n--==B==\n'
+        'Content-Type: text/x-shellscript; charset="us-ascii"\n\n' + script + "\n--==B==--\n"
+    )
 
 
 @dataclass
@@ -84,33 +86,58 @@ class Env:
     mount_name: str = ""
 
 
-def environment(emu: Emulation, *, max_vcpus: int = 256, vcpus: int = 2, retry: dict | None = None,
-                timeout: int | None = None) -> Env:
+def environment(
+    emu: Emulation, *, max_vcpus: int = 256, vcpus: int = 2, retry: dict | None = None, timeout: int | None = None
+) -> Env:
     """A managed compute environment on a baseline launch template (no user data), its queue, a job definition."""
     ec2, iam, batch = client("ec2"), client("iam"), client("batch")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     sg = ec2.create_security_group(GroupName="batch", Description="batch", VpcId=vpc)["GroupId"]
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
     role = iam.create_role(RoleName="batch-service", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     iam.create_role(RoleName="instance", AssumeRolePolicyDocument=trust)
     profile = iam.create_instance_profile(InstanceProfileName="instance")["InstanceProfile"]
     iam.add_role_to_instance_profile(InstanceProfileName="instance", RoleName="instance")
-    baseline = ec2.create_launch_template(LaunchTemplateName="baseline", LaunchTemplateData={
-        "MetadataOptions": {"HttpTokens": "required"}})["LaunchTemplate"]["LaunchTemplateId"]
+    baseline = ec2.create_launch_template(
+        LaunchTemplateName="baseline", LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required"}}
+    )["LaunchTemplate"]["LaunchTemplateId"]
     ce = batch.create_compute_environment(
-        computeEnvironmentName="batch-ce", type="MANAGED", state="ENABLED", serviceRole=role,
-        computeResources={"type": "SPOT", "allocationStrategy": "BEST_FIT_PROGRESSIVE", "minvCpus": 0,
-                          "maxvCpus": max_vcpus, "desiredvCpus": 0, "instanceTypes": ["optimal"],
-                          "subnets": [subnet], "securityGroupIds": [sg], "instanceRole": profile["Arn"],
-                          "launchTemplate": {"launchTemplateId": baseline, "version": "1"}},
+        computeEnvironmentName="batch-ce",
+        type="MANAGED",
+        state="ENABLED",
+        serviceRole=role,
+        computeResources={
+            "type": "SPOT",
+            "allocationStrategy": "BEST_FIT_PROGRESSIVE",
+            "minvCpus": 0,
+            "maxvCpus": max_vcpus,
+            "desiredvCpus": 0,
+            "instanceTypes": ["optimal"],
+            "subnets": [subnet],
+            "securityGroupIds": [sg],
+            "instanceRole": profile["Arn"],
+            "launchTemplate": {"launchTemplateId": baseline, "version": "1"},
+        },
     )["computeEnvironmentArn"]
-    queue = batch.create_job_queue(jobQueueName="queue", state="ENABLED", priority=1,
-                                   computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])["jobQueueArn"]
+    queue = batch.create_job_queue(
+        jobQueueName="queue",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+    )["jobQueueArn"]
     extra = {"timeout": {"attemptDurationSeconds": timeout}} if timeout else {}
     job_def = batch.register_job_definition(
-        jobDefinitionName="run-jd", type="container", retryStrategy=retry or RETRY_HOST_EC2_ONLY,
+        jobDefinitionName="run-jd",
+        type="container",
+        retryStrategy=retry or RETRY_HOST_EC2_ONLY,
         containerProperties={
             "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/job:latest",
             "command": ["run"],
@@ -118,7 +145,8 @@ def environment(emu: Emulation, *, max_vcpus: int = 256, vcpus: int = 2, retry: 
             "resourceRequirements": [{"type": "VCPU", "value": str(vcpus)}, {"type": "MEMORY", "value": "2048"}],
             "volumes": [{"name": "scratch", "host": {"sourcePath": "/fsx/scratch"}}],
             "mountPoints": [{"sourceVolume": "scratch", "containerPath": "/scratch"}],
-        }, **extra,
+        },
+        **extra,
     )["jobDefinitionArn"]
     return Env(ce, queue, job_def)
 
@@ -127,8 +155,12 @@ def file_system(emu: Emulation, env: Env) -> Env:
     """A SCRATCH_2 file system being created (CREATING for FsxScenario.creation_seconds)."""
     subnet = client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
     fs = client("fsx").create_file_system(
-        FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[subnet], FileSystemTypeVersion="2.15",
-        LustreConfiguration={"DeploymentType": "SCRATCH_2"})["FileSystem"]
+        FileSystemType="LUSTRE",
+        StorageCapacity=2400,
+        SubnetIds=[subnet],
+        FileSystemTypeVersion="2.15",
+        LustreConfiguration={"DeploymentType": "SCRATCH_2"},
+    )["FileSystem"]
     env.fs_id, env.dns_name, env.mount_name = fs["FileSystemId"], fs["DNSName"], fs["LustreConfiguration"]["MountName"]
     return env
 
@@ -143,10 +175,22 @@ def use_template(env: Env, data: dict, *, desired: int | None = None, name: str 
     return lt["LaunchTemplateId"]
 
 
-def lustre_template(env: Env, *, terminate: bool = False, attempts: int = 10, interval: int = 15,
-                    mount_name: str | None = None, mime: bool = True) -> dict:
-    data = {"UserData": base64.b64encode(user_data(env.dns_name, mount_name or env.mount_name, attempts=attempts,
-                                                   interval=interval, mime=mime).encode()).decode()}
+def lustre_template(
+    env: Env,
+    *,
+    terminate: bool = False,
+    attempts: int = 10,
+    interval: int = 15,
+    mount_name: str | None = None,
+    mime: bool = True,
+) -> dict:
+    data = {
+        "UserData": base64.b64encode(
+            user_data(
+                env.dns_name, mount_name or env.mount_name, attempts=attempts, interval=interval, mime=mime
+            ).encode()
+        ).decode()
+    }
     if terminate:
         data["InstanceInitiatedShutdownBehavior"] = "terminate"
     return data
@@ -166,8 +210,9 @@ def ce(env: Env) -> dict:
 
 
 def submit(env: Env, name: str = "run-job", **kwargs: object) -> str:
-    return client("batch").submit_job(jobName=name, jobQueue=env.queue_arn, jobDefinition=env.job_def,
-                                      **kwargs)["jobId"]
+    return client("batch").submit_job(jobName=name, jobQueue=env.queue_arn, jobDefinition=env.job_def, **kwargs)[
+        "jobId"
+    ]
 
 
 def job(job_id: str) -> dict:
@@ -192,6 +237,7 @@ def until_done(emu: Emulation, job_id: str, step: float = 30.0) -> dict:
 
 
 # --- compute environment -------------------------------------------------------------------------
+
 
 def test_update_compute_environment_is_updating_for_the_scenarios_time_then_valid():
     with Emulation() as emu:
@@ -220,8 +266,10 @@ def test_update_onto_a_bad_template_leaves_the_environment_invalid_and_jobs_runn
         assert (job(job_id)["status"], job(job_id)["statusReason"]) == ("RUNNABLE", INVALID_CE_REASON)
         assert emu.batch.live_hosts() == []
         baseline = client("ec2").describe_launch_templates(LaunchTemplateNames=["baseline"])["LaunchTemplates"][0]
-        client("batch").update_compute_environment(computeEnvironment=env.ce_arn, computeResources={
-            "launchTemplate": {"launchTemplateId": baseline["LaunchTemplateId"], "version": "1"}})
+        client("batch").update_compute_environment(
+            computeEnvironment=env.ce_arn,
+            computeResources={"launchTemplate": {"launchTemplateId": baseline["LaunchTemplateId"], "version": "1"}},
+        )
         emu.advance(UPDATE)
         assert ce(env)["status"] == "VALID"  # back on the original template
 
@@ -256,12 +304,14 @@ def test_update_compute_environment_fails_by_scenario():
     with Emulation(Scenario(batch=BatchScenario(update_compute_environment_error="CE is UPDATING"))) as emu:
         env = environment(emu)
         with pytest.raises(ClientError) as err:
-            client("batch").update_compute_environment(computeEnvironment=env.ce_arn,
-                                                       computeResources={"desiredvCpus": 2})
+            client("batch").update_compute_environment(
+                computeEnvironment=env.ce_arn, computeResources={"desiredvCpus": 2}
+            )
         assert err.value.response["Error"] == {"Code": "ClientException", "Message": "CE is UPDATING"}
 
 
 # --- hosts -------------------------------------------------------------------------------------------
+
 
 def test_warm_hosts_wait_in_their_user_data_for_the_file_system_then_take_the_job_at_once():
     with Emulation() as emu:  # file system AVAILABLE at 420 s
@@ -360,19 +410,28 @@ def test_a_job_needing_more_vcpus_than_the_environment_allows_stays_runnable():
 
 def test_parse_mount_retry_reads_the_user_datas_bound():
     assert parse_mount_retry(user_data("fs-1.fsx.us-east-1.amazonaws.com", "abc", attempts=7, interval=20)) == (7, 20.0)
-    assert parse_mount_retry("for i in 1 2 3; do\n mount -t lustre a@tcp:/b /fsx && break\n sleep 5\ndone\n") == (3, 5.0)
-    deadline = ("END=$((SECONDS + 600))\nuntil mount -t lustre a@tcp:/b /fsx; do\n"
-                "  [ $SECONDS -ge $END ] && break\n  sleep 30\ndone\n")
+    assert parse_mount_retry("for i in 1 2 3; do\n mount -t lustre a@tcp:/b /fsx && break\n sleep 5\ndone\n") == (
+        3,
+        5.0,
+    )
+    deadline = (
+        "END=$((SECONDS + 600))\nuntil mount -t lustre a@tcp:/b /fsx; do\n"
+        "  [ $SECONDS -ge $END ] && break\n  sleep 30\ndone\n"
+    )
     assert parse_mount_retry(deadline) == (21, 30.0)
     assert parse_mount_retry("mount -t lustre a@tcp:/b /fsx\n") == (1, 0.0)
     # The workflow's own user data has a retry loop the emulation understands.
     attempts, interval = parse_mount_retry(render("fs-1.fsx.us-east-1.amazonaws.com", "abcdefgh"))
     assert attempts > 1 and interval > 0
     assert parse_lustre_mount(render("fs-1.fsx.eu-west-1.amazonaws.com", "abcdefgh")) == {
-        "dns_name": "fs-1.fsx.eu-west-1.amazonaws.com", "mount_name": "abcdefgh", "mount_dir": "/fsx"}
+        "dns_name": "fs-1.fsx.eu-west-1.amazonaws.com",
+        "mount_name": "abcdefgh",
+        "mount_dir": "/fsx",
+    }
 
 
 # --- jobs --------------------------------------------------------------------------------------------
+
 
 def test_app_error_exits_at_once_under_the_workflows_retry_strategy():
     with Emulation(Scenario(batch=BatchScenario.app_error(exit_code=3))) as emu:
@@ -451,9 +510,16 @@ def test_terminating_a_running_job_fails_it_with_the_reason():
 def test_container_overrides_are_applied_and_shown():
     with Emulation() as emu:
         env = ready(emu)
-        job_id = submit(env, containerOverrides={
-            "command": ["run", "--fast"], "environment": [{"name": "MODE", "value": "x"}],
-            "resourceRequirements": [{"type": "VCPU", "value": "4"}]}, tags={"k": "v"}, propagateTags=True)
+        job_id = submit(
+            env,
+            containerOverrides={
+                "command": ["run", "--fast"],
+                "environment": [{"name": "MODE", "value": "x"}],
+                "resourceRequirements": [{"type": "VCPU", "value": "4"}],
+            },
+            tags={"k": "v"},
+            propagateTags=True,
+        )
         container = job(job_id)["container"]
         assert container["command"] == ["run", "--fast"]
         assert {e["name"]: e["value"] for e in container["environment"]} == {"FROM_DEFINITION": "1", "MODE": "x"}
@@ -466,6 +532,7 @@ def test_container_overrides_are_applied_and_shown():
 
 
 # --- array jobs --------------------------------------------------------------------------------------
+
 
 def test_an_array_of_1000_children_all_succeed_in_parallel_and_fast():
     files = {"out/part-{index}.txt": b"child {index}\n"}
@@ -532,6 +599,7 @@ def test_terminating_an_array_parent_terminates_its_children():
 
 # --- ListJobs ----------------------------------------------------------------------------------------
 
+
 def test_list_jobs_by_name_filter_returns_any_status_newest_first_and_by_status_only_that_status():
     with Emulation(Scenario(batch=BatchScenario.succeeds(run_seconds=600))) as emu:
         env = ready(emu)
@@ -541,7 +609,9 @@ def test_list_jobs_by_name_filter_returns_any_status_newest_first_and_by_status_
         second = submit(env, "run-a")
         by_name = batch.list_jobs(jobQueue=env.queue_arn, filters=[{"name": "JOB_NAME", "values": ["run-a"]}])
         assert [(j["jobId"], j["status"]) for j in by_name["jobSummaryList"]] == [
-            (second, "SUBMITTED"), (first, "SUBMITTED")]
+            (second, "SUBMITTED"),
+            (first, "SUBMITTED"),
+        ]
         prefix = batch.list_jobs(jobQueue=env.queue_arn, filters=[{"name": "JOB_NAME", "values": ["RUN*"]}])
         assert len(prefix["jobSummaryList"]) == 2
         assert batch.list_jobs(jobQueue=env.queue_arn)["jobSummaryList"] == []  # default: RUNNING only
@@ -570,6 +640,7 @@ def test_list_jobs_of_an_array_is_paged_and_the_queue_listing_shows_only_the_par
 
 # --- batch:submitJob.sync ----------------------------------------------------------------------------
 
+
 def no_iam(emu: Emulation) -> None:
     """These probes use a role with no policies: the IAM check (emulation/iam.py, when installed) is off."""
     if getattr(emu, "iam", None) is not None:
@@ -578,18 +649,29 @@ def no_iam(emu: Emulation) -> None:
 
 def event_at(emu: Emulation, result, kind: str, state: str | None = None) -> float:
     """Emulated second of the first history event of ``kind`` (of state ``state``, for a state's exit)."""
-    return emu.clock.seconds_of(next(
-        e["timestamp"] for e in result.events if e["type"] == kind
-        and (state is None or e.get("stateExitedEventDetails", {}).get("name") == state)))
+    return emu.clock.seconds_of(
+        next(
+            e["timestamp"]
+            for e in result.events
+            if e["type"] == kind and (state is None or e.get("stateExitedEventDetails", {}).get("name") == state)
+        )
+    )
 
 
 def submit_state(env: Env, *, next_state: str | None = None, **extra: object) -> dict:
-    state = {"Type": "Task", "Resource": SYNC,
-             "Parameters": {"JobName": "probe", "JobQueue": env.queue_arn, "JobDefinition": env.job_def,
-                            "ContainerOverrides": {"Command": ["run", "probe"],
-                                                   "Environment": [{"Name": "MODE", "Value": "probe"}]},
-                            "Tags": {"batch-lustre:run": "probe"}, "PropagateTags": True},
-             **extra}
+    state = {
+        "Type": "Task",
+        "Resource": SYNC,
+        "Parameters": {
+            "JobName": "probe",
+            "JobQueue": env.queue_arn,
+            "JobDefinition": env.job_def,
+            "ContainerOverrides": {"Command": ["run", "probe"], "Environment": [{"Name": "MODE", "Value": "probe"}]},
+            "Tags": {"batch-lustre:run": "probe"},
+            "PropagateTags": True,
+        },
+        **extra,
+    }
     state.update({"Next": next_state} if next_state else {"End": True})
     return state
 
@@ -598,9 +680,20 @@ def test_sync_task_waits_on_the_emulated_clock_and_returns_the_job_in_step_funct
     with Emulation(Scenario(batch=BatchScenario.succeeds(run_seconds=600))) as emu:
         no_iam(emu)
         env = ready(emu)
-        definition = {"StartAt": "Run", "States": {"Run": submit_state(env, ResultSelector={
-            "JobId.$": "$.JobId", "Status.$": "$.Status", "ExitCode.$": "$.Container.ExitCode",
-            "Env.$": "$.Container.Environment"})}}
+        definition = {
+            "StartAt": "Run",
+            "States": {
+                "Run": submit_state(
+                    env,
+                    ResultSelector={
+                        "JobId.$": "$.JobId",
+                        "Status.$": "$.Status",
+                        "ExitCode.$": "$.Container.ExitCode",
+                        "Env.$": "$.Container.Environment",
+                    },
+                )
+            },
+        }
         result = run_workflow(definition, role_arn=ROLE, name="probe", execution_name="ok")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         assert (result.output["Status"], result.output["ExitCode"]) == ("SUCCEEDED", 0)
@@ -619,8 +712,12 @@ def test_sync_task_of_a_failed_job_fails_with_states_taskfailed_and_the_job_as_c
     with Emulation(Scenario(batch=BatchScenario.app_error(exit_code=3))) as emu:
         no_iam(emu)
         env = ready(emu)
-        result = run_workflow({"StartAt": "Run", "States": {"Run": submit_state(env)}}, role_arn=ROLE,
-                              name="probe", execution_name="failed")
+        result = run_workflow(
+            {"StartAt": "Run", "States": {"Run": submit_state(env)}},
+            role_arn=ROLE,
+            name="probe",
+            execution_name="failed",
+        )
         assert (result.status, result.error) == ("FAILED", "States.TaskFailed")
         cause = json.loads(result.cause)
         assert (cause["Status"], cause["StatusReason"]) == ("FAILED", "Essential container in task exited")
@@ -633,8 +730,9 @@ def test_sync_task_times_out_on_the_emulated_clock_and_leaves_the_job_running():
         no_iam(emu)
         env = ready(emu)
         definition = {"StartAt": "Run", "States": {"Run": submit_state(env, TimeoutSecondsPath="$.timeout")}}
-        result = run_workflow(definition, role_arn=ROLE, name="probe", execution_name="slow",
-                              execution_input={"timeout": 300})
+        result = run_workflow(
+            definition, role_arn=ROLE, name="probe", execution_name="slow", execution_input={"timeout": 300}
+        )
         assert (result.status, result.error) == ("FAILED", "States.Timeout")
         assert event_at(emu, result, "TaskTimedOut") - event_at(emu, result, "TaskStateEntered") == 300
         [submitted] = emu.batch.jobs.values()
@@ -653,8 +751,12 @@ def test_sync_call_hooks_see_the_rule_and_describe_calls_and_can_fail_the_task()
         no_iam(emu)
         env = ready(emu)
         add_sync_call_hook(hooks, deny_describe)
-        result = run_workflow({"StartAt": "Run", "States": {"Run": submit_state(env)}}, role_arn=ROLE,
-                              name="probe", execution_name="hooked")
+        result = run_workflow(
+            {"StartAt": "Run", "States": {"Run": submit_state(env)}},
+            role_arn=ROLE,
+            name="probe",
+            execution_name="hooked",
+        )
         assert seen == [*SYNC_RULE_ACTIONS, "batch:DescribeJobs"]
         assert result.status == "FAILED" and "AccessDenied" in (result.cause or "")
     assert deny_describe not in sync_call_hooks  # removed with its stack
@@ -664,11 +766,18 @@ def test_sync_task_of_an_array_job_waits_for_the_parent():
     with Emulation(Scenario(batch=BatchScenario.succeeds(run_seconds=300))) as emu:
         no_iam(emu)
         env = ready(emu)
-        definition = {"StartAt": "Run", "States": {"Run": submit_state(
-            env, ResultSelector={"Status.$": "$.Status", "Summary.$": "$.ArrayProperties.StatusSummary"})}}
+        definition = {
+            "StartAt": "Run",
+            "States": {
+                "Run": submit_state(
+                    env, ResultSelector={"Status.$": "$.Status", "Summary.$": "$.ArrayProperties.StatusSummary"}
+                )
+            },
+        }
         definition["States"]["Run"]["Parameters"]["ArrayProperties"] = {"Size.$": "$.size"}
-        result = run_workflow(definition, role_arn=ROLE, name="probe", execution_name="array",
-                              execution_input={"size": 40})
+        result = run_workflow(
+            definition, role_arn=ROLE, name="probe", execution_name="array", execution_input={"size": 40}
+        )
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         assert result.output["Status"] == "SUCCEEDED" and result.output["Summary"]["SUCCEEDED"] == 40
 
@@ -678,27 +787,50 @@ def test_sync_task_lets_a_parallel_watchdog_move_the_clock_and_terminate_a_stuck
     with Emulation(Scenario(batch=BatchScenario.no_capacity())) as emu:
         no_iam(emu)
         env = ready(emu)
-        job_branch = {"StartAt": "Run", "States": {"Run": submit_state(
-            env, next_state="Ended", TimeoutSeconds=7200,
-            Catch=[{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Ended"}]),
-            "Ended": {"Type": "Pass", "End": True}}}
-        find = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:batch:listJobs",
-                "Parameters": {"JobQueue": env.queue_arn, "Filters": [{"Name": "JOB_NAME", "Values": ["probe"]}]},
-                "ResultSelector": {"Count.$": "States.ArrayLength($.JobSummaryList)",
-                                   "Jobs.$": "$.JobSummaryList"},
-                "ResultPath": "$.found"}
-        watchdog = {"StartAt": "WaitForJob", "States": {
-            "WaitForJob": {"Type": "Wait", "Seconds": 60, "Next": "FindJob"},
-            "FindJob": {**find, "Next": "IsListed"},
-            "IsListed": {"Type": "Choice", "Choices": [{"Variable": "$.found.Count", "NumericGreaterThan": 0,
-                                                        "Next": "GiveItTime"}], "Default": "WaitForJob"},
-            "GiveItTime": {"Type": "Wait", "Seconds": 1200, "Next": "CheckJob"},
-            "CheckJob": {**find, "Next": "Terminate"},
-            "Terminate": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:batch:terminateJob",
-                          "Parameters": {"JobId.$": "$.found.Jobs[0].JobId", "Reason": "stuck RUNNABLE"},
-                          "ResultPath": None, "End": True}}}
-        definition = {"StartAt": "RunJob", "States": {"RunJob": {
-            "Type": "Parallel", "Branches": [job_branch, watchdog], "End": True}}}
+        job_branch = {
+            "StartAt": "Run",
+            "States": {
+                "Run": submit_state(
+                    env,
+                    next_state="Ended",
+                    TimeoutSeconds=7200,
+                    Catch=[{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Ended"}],
+                ),
+                "Ended": {"Type": "Pass", "End": True},
+            },
+        }
+        find = {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:batch:listJobs",
+            "Parameters": {"JobQueue": env.queue_arn, "Filters": [{"Name": "JOB_NAME", "Values": ["probe"]}]},
+            "ResultSelector": {"Count.$": "States.ArrayLength($.JobSummaryList)", "Jobs.$": "$.JobSummaryList"},
+            "ResultPath": "$.found",
+        }
+        watchdog = {
+            "StartAt": "WaitForJob",
+            "States": {
+                "WaitForJob": {"Type": "Wait", "Seconds": 60, "Next": "FindJob"},
+                "FindJob": {**find, "Next": "IsListed"},
+                "IsListed": {
+                    "Type": "Choice",
+                    "Choices": [{"Variable": "$.found.Count", "NumericGreaterThan": 0, "Next": "GiveItTime"}],
+                    "Default": "WaitForJob",
+                },
+                "GiveItTime": {"Type": "Wait", "Seconds": 1200, "Next": "CheckJob"},
+                "CheckJob": {**find, "Next": "Terminate"},
+                "Terminate": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:batch:terminateJob",
+                    "Parameters": {"JobId.$": "$.found.Jobs[0].JobId", "Reason": "stuck RUNNABLE"},
+                    "ResultPath": None,
+                    "End": True,
+                },
+            },
+        }
+        definition = {
+            "StartAt": "RunJob",
+            "States": {"RunJob": {"Type": "Parallel", "Branches": [job_branch, watchdog], "End": True}},
+        }
         result = run_workflow(definition, role_arn=ROLE, name="probe", execution_name="stuck")
         assert result.status == "SUCCEEDED", (result.error, result.cause)
         job_out, watch_out = result.output

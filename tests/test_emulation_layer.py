@@ -61,8 +61,13 @@ def create_fs(emu: Emulation, version: str = "2.15", token: str | None = None) -
     subnet, sg, _ = network(emu)
     kwargs = {"ClientRequestToken": token} if token else {}
     return client("fsx").create_file_system(
-        FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[subnet], SecurityGroupIds=[sg],
-        FileSystemTypeVersion=version, LustreConfiguration={"DeploymentType": "SCRATCH_2"}, **kwargs,
+        FileSystemType="LUSTRE",
+        StorageCapacity=2400,
+        SubnetIds=[subnet],
+        SecurityGroupIds=[sg],
+        FileSystemTypeVersion=version,
+        LustreConfiguration={"DeploymentType": "SCRATCH_2"},
+        **kwargs,
     )["FileSystem"]["FileSystemId"]
 
 
@@ -71,8 +76,11 @@ def available_fs_with_dra(emu: Emulation, auto_export: bool = False, prefix: str
     emu.advance(emu.scenario.fsx.creation_seconds)
     events = ["NEW", "CHANGED", "DELETED"] if auto_export else []
     dra = client("fsx").create_data_repository_association(
-        FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath=f"s3://data/{prefix}",
-        BatchImportMetaDataOnCreate=True, S3={"AutoExportPolicy": {"Events": events}},
+        FileSystemId=fs_id,
+        FileSystemPath="/scratch",
+        DataRepositoryPath=f"s3://data/{prefix}",
+        BatchImportMetaDataOnCreate=True,
+        S3={"AutoExportPolicy": {"Events": events}},
     )["Association"]["AssociationId"]
     emu.advance(emu.scenario.fsx.association_seconds)
     return fs_id, dra
@@ -88,7 +96,9 @@ def task_of(task_id: str) -> dict:
 
 def export_task(fs_id: str) -> str:
     return client("fsx").create_data_repository_task(
-        Type="EXPORT_TO_REPOSITORY", FileSystemId=fs_id, Paths=["scratch"],
+        Type="EXPORT_TO_REPOSITORY",
+        FileSystemId=fs_id,
+        Paths=["scratch"],
         Report={"Enabled": False},
     )["DataRepositoryTask"]["TaskId"]
 
@@ -98,8 +108,13 @@ def run(definition: dict, name: str = "probe", **kwargs) -> object:
 
 
 def task_state(resource: str, parameters: dict, next_state: str = "Done", **extra) -> dict:
-    return {"Type": "Task", "Resource": f"arn:aws:states:::aws-sdk:{resource}", "Parameters": parameters,
-            "Next": next_state, **extra}
+    return {
+        "Type": "Task",
+        "Resource": f"arn:aws:states:::aws-sdk:{resource}",
+        "Parameters": parameters,
+        "Next": next_state,
+        **extra,
+    }
 
 
 CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Done"}]
@@ -107,6 +122,7 @@ DONE = {"Done": {"Type": "Pass", "End": True}}
 
 
 # --- FSx: file system lifecycle -----------------------------------------------------------------
+
 
 def test_file_system_is_creating_until_the_scenario_creation_time_has_passed():
     with Emulation(Scenario(fsx=FsxScenario(creation_seconds=400))) as emu:
@@ -134,7 +150,9 @@ def test_create_file_system_is_idempotent_per_client_request_token():
     with Emulation() as emu:
         first = create_fs(emu, token="tok-1")
         again = client("fsx").create_file_system(
-            ClientRequestToken="tok-1", FileSystemType="LUSTRE", StorageCapacity=2400,
+            ClientRequestToken="tok-1",
+            FileSystemType="LUSTRE",
+            StorageCapacity=2400,
             SubnetIds=[client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]],
         )["FileSystem"]["FileSystemId"]
         assert again == first
@@ -150,6 +168,7 @@ def test_describe_of_an_unknown_file_system_raises_file_system_not_found():
 
 # --- FSx: data repository associations -----------------------------------------------------------
 
+
 def test_association_goes_creating_then_available_and_starts_an_import_task():
     with Emulation(Scenario(fsx=FsxScenario(association_seconds=300))) as emu:
         fs_id = create_fs(emu)
@@ -157,12 +176,15 @@ def test_association_goes_creating_then_available_and_starts_an_import_task():
         emu.advance(emu.scenario.fsx.creation_seconds)
         fsx = client("fsx")
         dra = fsx.create_data_repository_association(
-            FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath="s3://data/in/",
+            FileSystemId=fs_id,
+            FileSystemPath="/scratch",
+            DataRepositoryPath="s3://data/in/",
             BatchImportMetaDataOnCreate=True,
         )["Association"]
         assert dra["Lifecycle"] == "CREATING"
-        tasks = fsx.describe_data_repository_tasks(
-            Filters=[{"Name": "file-system-id", "Values": [fs_id]}])["DataRepositoryTasks"]
+        tasks = fsx.describe_data_repository_tasks(Filters=[{"Name": "file-system-id", "Values": [fs_id]}])[
+            "DataRepositoryTasks"
+        ]
         assert [t["Type"] for t in tasks] == ["IMPORT_METADATA_FROM_REPOSITORY"]
         emu.advance(300)
         described = fsx.describe_data_repository_associations(AssociationIds=[dra["AssociationId"]])
@@ -175,18 +197,20 @@ def test_association_goes_creating_then_available_and_starts_an_import_task():
 
 
 def test_association_can_be_misconfigured_then_recover():
-    fsx_scenario = FsxScenario(association_outcome=DRA_MISCONFIGURED_THEN_AVAILABLE, association_seconds=100,
-                               misconfigured_seconds=600)
+    fsx_scenario = FsxScenario(
+        association_outcome=DRA_MISCONFIGURED_THEN_AVAILABLE, association_seconds=100, misconfigured_seconds=600
+    )
     with Emulation(Scenario(fsx=fsx_scenario)) as emu:
         fs_id = create_fs(emu)
         emu.advance(fsx_scenario.creation_seconds)
         dra_id = client("fsx").create_data_repository_association(
-            FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath="s3://data/")["Association"][
-            "AssociationId"]
+            FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath="s3://data/"
+        )["Association"]["AssociationId"]
 
         def lifecycle() -> str:
-            return client("fsx").describe_data_repository_associations(AssociationIds=[dra_id])[
-                "Associations"][0]["Lifecycle"]
+            return client("fsx").describe_data_repository_associations(AssociationIds=[dra_id])["Associations"][0][
+                "Lifecycle"
+            ]
 
         emu.advance(100)
         assert lifecycle() == "MISCONFIGURED"
@@ -205,7 +229,9 @@ def test_association_can_fail_and_fails_on_a_missing_bucket():
         fs_id = create_fs(emu)
         emu.advance(emu.scenario.fsx.creation_seconds)
         dra_id = client("fsx").create_data_repository_association(
-            FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath="s3://no-such-bucket/",
+            FileSystemId=fs_id,
+            FileSystemPath="/scratch",
+            DataRepositoryPath="s3://no-such-bucket/",
         )["Association"]["AssociationId"]
         emu.advance(emu.scenario.fsx.association_seconds)
         dra = client("fsx").describe_data_repository_associations(AssociationIds=[dra_id])["Associations"][0]
@@ -218,7 +244,8 @@ def test_association_refused_on_lustre_2_10_the_api_default():
         emu.advance(emu.scenario.fsx.creation_seconds)
         with pytest.raises(ClientError) as err:
             client("fsx").create_data_repository_association(
-                FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath="s3://data/")
+                FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath="s3://data/"
+            )
         assert err.value.response["Error"]["Code"] == "BadRequest"
 
 
@@ -226,8 +253,9 @@ def test_update_association_is_updating_then_available_with_the_new_policy():
     with Emulation(Scenario(fsx=FsxScenario(association_update_seconds=90))) as emu:
         fs_id, dra_id = available_fs_with_dra(emu, auto_export=True)
         fsx = client("fsx")
-        updated = fsx.update_data_repository_association(
-            AssociationId=dra_id, S3={"AutoExportPolicy": {"Events": []}})["Association"]
+        updated = fsx.update_data_repository_association(AssociationId=dra_id, S3={"AutoExportPolicy": {"Events": []}})[
+            "Association"
+        ]
         assert updated["Lifecycle"] == "UPDATING"
         emu.advance(90)
         dra = fsx.describe_data_repository_associations(AssociationIds=[dra_id])["Associations"][0]
@@ -239,6 +267,7 @@ def test_update_association_is_updating_then_available_with_the_new_policy():
 
 
 # --- FSx: export tasks, deletion ----------------------------------------------------------------
+
 
 def test_export_task_goes_pending_executing_succeeded_and_copies_the_written_files_to_s3():
     sc = FsxScenario(export_pending_seconds=20, export_base_seconds=60, export_seconds_per_file=10)
@@ -305,8 +334,10 @@ def test_delete_refused_while_a_task_runs_then_deleting_then_not_found():
         emu.advance(120)
         for call, code in [
             (lambda: fsx.describe_file_systems(FileSystemIds=[fs_id]), "FileSystemNotFound"),
-            (lambda: fsx.describe_data_repository_associations(AssociationIds=[dra_id]),
-             "DataRepositoryAssociationNotFound"),
+            (
+                lambda: fsx.describe_data_repository_associations(AssociationIds=[dra_id]),
+                "DataRepositoryAssociationNotFound",
+            ),
             (lambda: fsx.describe_data_repository_tasks(TaskIds=[task_id]), "DataRepositoryTaskNotFound"),
         ]:
             with pytest.raises(ClientError) as err:
@@ -316,14 +347,30 @@ def test_delete_refused_while_a_task_runs_then_deleting_then_not_found():
 
 # --- FSx: auto export and its CloudWatch metric -------------------------------------------------
 
+
 def datapoints(fs_id: str, emu: Emulation) -> list[float]:
     end = emu.clock.now().replace(tzinfo=None)
     result = client("cloudwatch").get_metric_data(
-        MetricDataQueries=[{"Id": "age", "MetricStat": {"Metric": {
-            "Namespace": "AWS/FSx", "MetricName": "AgeOfOldestQueuedMessage",
-            "Dimensions": [{"Name": "FileSystemId", "Value": fs_id}, {"Name": "Publisher", "Value": "AutoExport"}]},
-            "Period": 60, "Stat": "Maximum"}}],
-        StartTime=end - timedelta(hours=3), EndTime=end, ScanBy="TimestampAscending",
+        MetricDataQueries=[
+            {
+                "Id": "age",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/FSx",
+                        "MetricName": "AgeOfOldestQueuedMessage",
+                        "Dimensions": [
+                            {"Name": "FileSystemId", "Value": fs_id},
+                            {"Name": "Publisher", "Value": "AutoExport"},
+                        ],
+                    },
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=end - timedelta(hours=3),
+        EndTime=end,
+        ScanBy="TimestampAscending",
     )["MetricDataResults"][0]
     return result["Values"]
 
@@ -361,6 +408,7 @@ def test_metric_scenarios_none_at_all_and_never_zero(behaviour):
 
 # --- Lambda -------------------------------------------------------------------------------------
 
+
 def lambda_function(name: str, handler: str, env: dict[str, str]) -> str:
     iam = client("iam")
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -368,8 +416,13 @@ def lambda_function(name: str, handler: str, env: dict[str, str]) -> str:
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("placeholder.py", "")
     return client("lambda").create_function(
-        FunctionName=name, Runtime="python3.12", Role=role, Handler=handler,
-        Code={"ZipFile": archive.getvalue()}, Environment={"Variables": env})["FunctionArn"]
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler=handler,
+        Code={"ZipFile": archive.getvalue()},
+        Environment={"Variables": env},
+    )["FunctionArn"]
 
 
 def test_lambda_invoke_runs_the_handler_in_process_with_the_functions_environment(tmp_path):
@@ -394,8 +447,10 @@ def test_the_real_extract_parameters_lambda_runs_from_the_stack():
     with Emulation() as emu:
         stack = setup_stack(emu, "taskexport", runtime_params={"waitForJobCompletionSeconds": 60})
         secret = client("secretsmanager").get_secret_value(SecretId=stack.refs.secret_arn)["SecretString"]
-        out = client("lambda").invoke(FunctionName=stack.refs.extract_parameters_function_arn,
-                                      Payload=json.dumps({"secretString": secret, "executionName": "run-1"}))
+        out = client("lambda").invoke(
+            FunctionName=stack.refs.extract_parameters_function_arn,
+            Payload=json.dumps({"secretString": secret, "executionName": "run-1"}),
+        )
         result = json.loads(out["Payload"].read())
         assert result["ok"] is True
         assert result["params"]["waitForJobCompletionSeconds"] == 60
@@ -404,11 +459,15 @@ def test_the_real_extract_parameters_lambda_runs_from_the_stack():
 
 # --- Step Functions: time, casing, error names, calls -------------------------------------------
 
+
 def test_wait_states_advance_the_emulated_clock_instead_of_sleeping():
-    definition = {"StartAt": "Wait", "States": {
-        "Wait": {"Type": "Wait", "SecondsPath": "$.seconds", "Next": "Stamp"},
-        "Stamp": {"Type": "Pass", "Parameters": {"at.$": "$$.State.EnteredTime"}, "End": True},
-    }}
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {"Type": "Wait", "SecondsPath": "$.seconds", "Next": "Stamp"},
+            "Stamp": {"Type": "Pass", "Parameters": {"at.$": "$$.State.EnteredTime"}, "End": True},
+        },
+    }
     with Emulation() as emu:
         started = time.monotonic()
         result = run(definition, execution_input={"seconds": 7200})
@@ -421,11 +480,25 @@ def test_wait_states_advance_the_emulated_clock_instead_of_sleeping():
 
 
 def test_retry_intervals_advance_the_emulated_clock():
-    definition = {"StartAt": "Create", "States": {
-        "Create": task_state("fsx:describeFileSystems", {"FileSystemIds": ["fs-0123456789abcdef0"]},
-                             Retry=[{"ErrorEquals": ["FSx.FileSystemNotFoundException"], "IntervalSeconds": 100,
-                                     "MaxAttempts": 2, "BackoffRate": 2.0}], Catch=CATCH_ALL),
-        **DONE}}
+    definition = {
+        "StartAt": "Create",
+        "States": {
+            "Create": task_state(
+                "fsx:describeFileSystems",
+                {"FileSystemIds": ["fs-0123456789abcdef0"]},
+                Retry=[
+                    {
+                        "ErrorEquals": ["FSx.FileSystemNotFoundException"],
+                        "IntervalSeconds": 100,
+                        "MaxAttempts": 2,
+                        "BackoffRate": 2.0,
+                    }
+                ],
+                Catch=CATCH_ALL,
+            ),
+            **DONE,
+        },
+    }
     with Emulation() as emu:
         emu.iam.enforce = False  # made-up definitions and roles: IAM is test_emulation_iam.py's
         result = run(definition)
@@ -434,19 +507,36 @@ def test_retry_intervals_advance_the_emulated_clock():
 
 
 def test_aws_sdk_errors_are_named_as_step_functions_names_them():
-    definition = {"StartAt": "Fsx", "States": {
-        "Fsx": task_state("fsx:deleteFileSystem", {"FileSystemId": "fs-0123456789abcdef0"}, "Lt",
-                          Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.fsx", "Next": "Lt"}]),
-        "Lt": task_state("fsx:createDataRepositoryTask", {"Type": "EXPORT_TO_REPOSITORY",
-                                                          "FileSystemId": "fs-0123456789abcdef0",
-                                                          "Report": {"Enabled": False}}, "Ce",
-                         Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.task", "Next": "Ce"}]),
-        "Ce": task_state("batch:updateComputeEnvironment", {"ComputeEnvironment": "nope"}, "Throttled",
-                         Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.batch", "Next": "Throttled"}]),
-        "Throttled": task_state("fsx:describeFileSystems", {}, "Done",
-                                Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.throttled", "Next": "Done"}]),
-        "Done": {"Type": "Pass", "End": True},
-    }}
+    definition = {
+        "StartAt": "Fsx",
+        "States": {
+            "Fsx": task_state(
+                "fsx:deleteFileSystem",
+                {"FileSystemId": "fs-0123456789abcdef0"},
+                "Lt",
+                Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.fsx", "Next": "Lt"}],
+            ),
+            "Lt": task_state(
+                "fsx:createDataRepositoryTask",
+                {"Type": "EXPORT_TO_REPOSITORY", "FileSystemId": "fs-0123456789abcdef0", "Report": {"Enabled": False}},
+                "Ce",
+                Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.task", "Next": "Ce"}],
+            ),
+            "Ce": task_state(
+                "batch:updateComputeEnvironment",
+                {"ComputeEnvironment": "nope"},
+                "Throttled",
+                Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.batch", "Next": "Throttled"}],
+            ),
+            "Throttled": task_state(
+                "fsx:describeFileSystems",
+                {},
+                "Done",
+                Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.throttled", "Next": "Done"}],
+            ),
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
     faults = [Fault("fsx:describeFileSystems", "ThrottlingException", "Rate exceeded")]
     with Emulation(Scenario(faults=faults)) as emu:
         emu.iam.enforce = False  # made-up definitions and roles: IAM is test_emulation_iam.py's
@@ -462,18 +552,35 @@ def test_aws_sdk_errors_are_named_as_step_functions_names_them():
 
 
 def test_aws_sdk_tasks_take_pascal_case_members_and_return_step_functions_casing():
-    definition = {"StartAt": "Register", "States": {
-        "Register": task_state("batch:registerJobDefinition", {
-            "JobDefinitionName": "probe", "Type": "container",
-            "ContainerProperties": {"Image": "busybox", "ResourceRequirements": [
-                {"Type": "VCPU", "Value": "1"}, {"Type": "MEMORY", "Value": "512"}]}},
-            "Describe", ResultPath="$.registered"),
-        "Describe": task_state("batch:describeJobDefinitions", {"JobDefinitionName": "probe"}, "Done",
-                               ResultSelector={"name.$": "$.JobDefinitions[0].JobDefinitionName",
-                                               "vcpu.$": "$.JobDefinitions[0].ContainerProperties."
-                                                         "ResourceRequirements[0].Value"},
-                               ResultPath="$.described"),
-        **DONE}}
+    definition = {
+        "StartAt": "Register",
+        "States": {
+            "Register": task_state(
+                "batch:registerJobDefinition",
+                {
+                    "JobDefinitionName": "probe",
+                    "Type": "container",
+                    "ContainerProperties": {
+                        "Image": "busybox",
+                        "ResourceRequirements": [{"Type": "VCPU", "Value": "1"}, {"Type": "MEMORY", "Value": "512"}],
+                    },
+                },
+                "Describe",
+                ResultPath="$.registered",
+            ),
+            "Describe": task_state(
+                "batch:describeJobDefinitions",
+                {"JobDefinitionName": "probe"},
+                "Done",
+                ResultSelector={
+                    "name.$": "$.JobDefinitions[0].JobDefinitionName",
+                    "vcpu.$": "$.JobDefinitions[0].ContainerProperties.ResourceRequirements[0].Value",
+                },
+                ResultPath="$.described",
+            ),
+            **DONE,
+        },
+    }
     with Emulation() as emu:
         emu.iam.enforce = False  # made-up definitions and roles: IAM is test_emulation_iam.py's
         result = run(definition)
@@ -481,14 +588,24 @@ def test_aws_sdk_tasks_take_pascal_case_members_and_return_step_functions_casing
         assert set(result.output["registered"]) == {"JobDefinitionArn", "JobDefinitionName", "Revision"}
         assert result.output["described"] == {"name": "probe", "vcpu": "1"}  # a definite path gives a value
     assert [sfn_key(k) for k in ("DNSName", "jobId", "ResourceARN", "S3", "MountName")] == [
-        "DnsName", "JobId", "ResourceARN", "S3", "MountName"]
+        "DnsName",
+        "JobId",
+        "ResourceARN",
+        "S3",
+        "MountName",
+    ]
 
 
 def test_states_all_does_not_catch_a_runtime_error():
-    definition = {"StartAt": "Bad", "States": {
-        "Bad": task_state("fsx:describeFileSystems", {"FileSystemIds.$": "States.Array($.missing)"},
-                          Catch=CATCH_ALL),
-        **DONE}}
+    definition = {
+        "StartAt": "Bad",
+        "States": {
+            "Bad": task_state(
+                "fsx:describeFileSystems", {"FileSystemIds.$": "States.Array($.missing)"}, Catch=CATCH_ALL
+            ),
+            **DONE,
+        },
+    }
     with Emulation():
         result = run(definition)
         assert (result.status, result.error) == ("FAILED", "States.Runtime")
@@ -499,21 +616,28 @@ def test_runner_reports_calls_timeline_leftovers_and_lustre_lifetime():
         emu.iam.enforce = False  # made-up definitions and roles: IAM is test_emulation_iam.py's
         stack = setup_stack(emu, "taskexport")
         fs_id = client("fsx").create_file_system(
-            FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[stack.refs.subnet_id],
-            FileSystemTypeVersion="2.15", LustreConfiguration={"DeploymentType": "SCRATCH_2"},
+            FileSystemType="LUSTRE",
+            StorageCapacity=2400,
+            SubnetIds=[stack.refs.subnet_id],
+            FileSystemTypeVersion="2.15",
+            LustreConfiguration={"DeploymentType": "SCRATCH_2"},
         )["FileSystem"]["FileSystemId"]
         client("ec2").create_launch_template(LaunchTemplateName="taskexport-leak-lt", LaunchTemplateData={})
-        definition = {"StartAt": "Wait", "States": {
-            "Wait": {"Type": "Wait", "Seconds": 600, "Next": "Delete"},
-            "Delete": task_state("fsx:deleteFileSystem", {"FileSystemId": fs_id}, End=True),
-        }}
+        definition = {
+            "StartAt": "Wait",
+            "States": {
+                "Wait": {"Type": "Wait", "Seconds": 600, "Next": "Delete"},
+                "Delete": task_state("fsx:deleteFileSystem", {"FileSystemId": fs_id}, End=True),
+            },
+        }
         definition["States"]["Delete"].pop("Next")
-        result = run_workflow(definition, role_arn=stack.role_arn, name="probe", execution_name="leak",
-                              stack=stack)
+        result = run_workflow(definition, role_arn=stack.role_arn, name="probe", execution_name="leak", stack=stack)
         assert result.status == "SUCCEEDED"
         assert result.calls == {"fsx:deleteFileSystem": 1}
         assert [(v.name, v.entered, v.exited) for v in result.timeline] == [
-            ("Wait", 0.0, 600.0), ("Delete", 600.0, 600.0)]
+            ("Wait", 0.0, 600.0),
+            ("Delete", 600.0, 600.0),
+        ]
         assert result.leftovers.file_systems == []  # DELETING is not a leftover
         assert result.leftovers.launch_templates == ["taskexport-leak-lt"]
         assert result.leftovers.compute_environment_restored
@@ -522,23 +646,35 @@ def test_runner_reports_calls_timeline_leftovers_and_lustre_lifetime():
 
 
 def test_held_waits_keep_an_execution_running_while_another_starts():
-    definition = {"StartAt": "Others", "States": {
-        "Others": task_state("sfn:listExecutions", {"StateMachineArn.$": "$$.StateMachine.Id",
-                                                     "StatusFilter": "RUNNING"}, "Alone",
-                             ResultSelector={"running.$": "States.ArrayLength($.Executions)"}, ResultPath="$.others"),
-        "Alone": {"Type": "Choice", "Choices": [{"Variable": "$.others.running", "NumericGreaterThan": 1,
-                                                 "Next": "Refused"}], "Default": "Wait"},
-        "Refused": {"Type": "Fail", "Error": "ConcurrentRunRefused"},
-        "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Done"},
-        **DONE}}
+    definition = {
+        "StartAt": "Others",
+        "States": {
+            "Others": task_state(
+                "sfn:listExecutions",
+                {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING"},
+                "Alone",
+                ResultSelector={"running.$": "States.ArrayLength($.Executions)"},
+                ResultPath="$.others",
+            ),
+            "Alone": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.others.running", "NumericGreaterThan": 1, "Next": "Refused"}],
+                "Default": "Wait",
+            },
+            "Refused": {"Type": "Fail", "Error": "ConcurrentRunRefused"},
+            "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Done"},
+            **DONE,
+        },
+    }
     with Emulation() as emu:
         emu.iam.enforce = False  # made-up definitions and roles: IAM is test_emulation_iam.py's
         emu.hold_waits()
         first = start_workflow(definition, role_arn=ROLE, name="probe", execution_name="first")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(  # the first run is parked in its Wait state
-                e["type"] == "WaitStateEntered"
-                for e in client("stepfunctions").get_execution_history(executionArn=first.execution_arn)["events"]):
+            e["type"] == "WaitStateEntered"
+            for e in client("stepfunctions").get_execution_history(executionArn=first.execution_arn)["events"]
+        ):
             time.sleep(0.01)
         second = run(definition)
         emu.release_waits()

@@ -58,8 +58,10 @@ def emulation(scenario: Scenario | None = None) -> Iterator[Emulation]:
     with Emulation(scenario) as emu:
         for arn, service in ((ROLE, "states.amazonaws.com"), (EVENTS_ROLE, "events.amazonaws.com")):
             name = arn.rsplit("/", 1)[-1]
-            trust = {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+            }
             client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
             client("iam").put_role_policy(RoleName=name, PolicyName="all", PolicyDocument=ALLOW_ALL)
         yield emu
@@ -101,14 +103,22 @@ def entered(execution_arn: str, kind: str) -> bool:
 
 # A polling loop that never ends by itself: Task -> Pass -> Choice -> Task ...; every Task failure is caught
 # (States.ALL and, explicitly, States.Runtime) into a Cleanup state.
-POLL_FOREVER = {"StartAt": "Init", "States": {
-    "Init": {"Type": "Pass", "Result": {"n": 0}, "Next": "Check"},
-    "Check": task("fsx:describeFileSystems", {}, "Count", ResultPath=None,
-                  Catch=catch("States.Runtime") + catch("States.ALL")),
-    "Count": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "More"},
-    "More": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 100000, "Next": "Check"}],
-             "Default": "Done"},
-    **CLEANUP}}
+POLL_FOREVER = {
+    "StartAt": "Init",
+    "States": {
+        "Init": {"Type": "Pass", "Result": {"n": 0}, "Next": "Check"},
+        "Check": task(
+            "fsx:describeFileSystems", {}, "Count", ResultPath=None, Catch=catch("States.Runtime") + catch("States.ALL")
+        ),
+        "Count": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "More"},
+        "More": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.n", "NumericLessThan": 100000, "Next": "Check"}],
+            "Default": "Done",
+        },
+        **CLEANUP,
+    },
+}
 
 
 def test_history_quota_fails_the_execution_at_once_and_no_catch_or_cleanup_runs(monkeypatch):
@@ -148,27 +158,43 @@ BIG = "x" * 150_000  # two copies exceed 256 KiB, one does not
 
 
 def test_a_state_output_over_256_kib_fails_with_data_limit_exceeded():
-    definition = {"StartAt": "Double", "States": {
-        "Double": {"Type": "Pass", "Parameters": {"a.$": "$.s", "b.$": "$.s"}, "Next": "Done"},
-        "Done": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "Double",
+        "States": {
+            "Double": {"Type": "Pass", "Parameters": {"a.$": "$.s", "b.$": "$.s"}, "Next": "Done"},
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
     with emulation():
         result = run(definition, execution_input={"s": BIG})
         assert (result.status, result.error) == ("FAILED", error_names.STATES_DATA_LIMIT_EXCEEDED)
         assert "Done" not in result.states()
-        single = dict(definition, States={**definition["States"], "Double": {
-            "Type": "Pass", "Parameters": {"a.$": "$.s"}, "Next": "Done"}})
+        single = dict(
+            definition,
+            States={**definition["States"], "Double": {"Type": "Pass", "Parameters": {"a.$": "$.s"}, "Next": "Done"}},
+        )
         assert run(single, execution_name="run-2", execution_input={"s": BIG}).status == "SUCCEEDED"
 
 
-@pytest.mark.parametrize("names, expected", [
-    (("States.ALL",), ("FAILED", error_names.STATES_DATA_LIMIT_EXCEEDED)),
-    (("States.DataLimitExceeded",), ("SUCCEEDED", None)),  # named explicitly, it is caught
-])
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        (("States.ALL",), ("FAILED", error_names.STATES_DATA_LIMIT_EXCEEDED)),
+        (("States.DataLimitExceeded",), ("SUCCEEDED", None)),  # named explicitly, it is caught
+    ],
+)
 def test_a_task_input_over_256_kib_after_parameters_is_not_caught_by_states_all(names, expected):
-    definition = {"StartAt": "List", "States": {
-        "List": task("sfn:listExecutions", {"StateMachineArn.$": "$$.StateMachine.Id",
-                                            "Pad.$": "States.Array($.s, $.s)"}, Catch=catch(*names)),
-        **CLEANUP}}
+    definition = {
+        "StartAt": "List",
+        "States": {
+            "List": task(
+                "sfn:listExecutions",
+                {"StateMachineArn.$": "$$.StateMachine.Id", "Pad.$": "States.Array($.s, $.s)"},
+                Catch=catch(*names),
+            ),
+            **CLEANUP,
+        },
+    }
     with emulation() as emu:
         result = run(definition, execution_input={"s": BIG})
         assert (result.status, result.error) == expected
@@ -177,10 +203,18 @@ def test_a_task_input_over_256_kib_after_parameters_is_not_caught_by_states_all(
 
 
 def test_a_task_result_over_256_kib_fails_with_data_limit_exceeded_not_caught_by_states_all():
-    definition = {"StartAt": "Get", "States": {
-        "Get": task("secretsmanager:getSecretValue", {"SecretId": "big"}, ResultSelector={"ok": True},
-                    Catch=catch("States.ALL")),
-        **CLEANUP}}
+    definition = {
+        "StartAt": "Get",
+        "States": {
+            "Get": task(
+                "secretsmanager:getSecretValue",
+                {"SecretId": "big"},
+                ResultSelector={"ok": True},
+                Catch=catch("States.ALL"),
+            ),
+            **CLEANUP,
+        },
+    }
     with emulation():
         client("secretsmanager").create_secret(Name="big", SecretString="y" * 300_000)
         result = run(definition)
@@ -190,14 +224,22 @@ def test_a_task_result_over_256_kib_fails_with_data_limit_exceeded_not_caught_by
 
 # --- States.Runtime ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("names, expected", [
-    (("States.ALL",), ("FAILED", "States.Runtime")),
-    (("States.Runtime",), ("SUCCEEDED", None)),
-])
+
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        (("States.ALL",), ("FAILED", "States.Runtime")),
+        (("States.Runtime",), ("SUCCEEDED", None)),
+    ],
+)
 def test_states_runtime_is_not_caught_by_states_all(names, expected):
-    definition = {"StartAt": "Bad", "States": {
-        "Bad": task("fsx:describeFileSystems", {"FileSystemIds.$": "$.missing"}, Catch=catch(*names)),
-        **CLEANUP}}
+    definition = {
+        "StartAt": "Bad",
+        "States": {
+            "Bad": task("fsx:describeFileSystems", {"FileSystemIds.$": "$.missing"}, Catch=catch(*names)),
+            **CLEANUP,
+        },
+    }
     with emulation():
         result = run(definition)
         assert (result.status, result.error) == expected
@@ -205,9 +247,10 @@ def test_states_runtime_is_not_caught_by_states_all(names, expected):
 
 # --- ends without cleanup: StopExecution, TimeoutSeconds -----------------------------------------
 
-WAIT_THEN_CLEANUP = {"StartAt": "Wait", "States": {
-    "Wait": {"Type": "Wait", "Seconds": 3600, "Next": "Cleanup"},
-    "Cleanup": {"Type": "Pass", "End": True}}}
+WAIT_THEN_CLEANUP = {
+    "StartAt": "Wait",
+    "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "Next": "Cleanup"}, "Cleanup": {"Type": "Pass", "End": True}},
+}
 
 
 def test_stop_execution_aborts_the_run_where_it_waits_and_cleanup_never_runs():
@@ -254,16 +297,21 @@ RECORD_INPUT = {"StartAt": "Record", "States": {"Record": {"Type": "Pass", "End"
 
 
 def cleanup_rule(main_arn: str, cleanup_arn: str) -> None:
-    pattern = {"source": [events.SOURCE], "detail-type": [events.DETAIL_TYPE],
-               "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [main_arn]}}
+    pattern = {
+        "source": [events.SOURCE],
+        "detail-type": [events.DETAIL_TYPE],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [main_arn]},
+    }
     client("events").put_rule(Name="run-cleanup", EventPattern=json.dumps(pattern))
-    client("events").put_targets(Rule="run-cleanup", Targets=[
-        {"Id": "cleanup", "Arn": cleanup_arn, "RoleArn": EVENTS_ROLE}])
+    client("events").put_targets(
+        Rule="run-cleanup", Targets=[{"Id": "cleanup", "Arn": cleanup_arn, "RoleArn": EVENTS_ROLE}]
+    )
 
 
 def machine(name: str, definition: dict) -> str:
-    return client("stepfunctions").create_state_machine(name=name, definition=json.dumps(definition),
-                                                        roleArn=ROLE)["stateMachineArn"]
+    return client("stepfunctions").create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
 
 
 def end_run(emu: Emulation, status: str) -> RunResult:
@@ -292,12 +340,22 @@ def test_a_rule_on_abnormal_ends_starts_the_cleanup_state_machine_with_the_docum
         assert [c.status for c in cleanups] == ["SUCCEEDED"]
         event = cleanups[0].output
         assert {k: event[k] for k in ("version", "detail-type", "source", "account", "region", "resources")} == {
-            "version": "0", "detail-type": "Step Functions Execution Status Change", "source": "aws.states",
-            "account": ACCOUNT, "region": REGION, "resources": [main.execution_arn]}
+            "version": "0",
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": ACCOUNT,
+            "region": REGION,
+            "resources": [main.execution_arn],
+        }
         detail = event["detail"]
         assert {k: detail[k] for k in ("executionArn", "stateMachineArn", "name", "status", "input", "output")} == {
-            "executionArn": main.execution_arn, "stateMachineArn": main_arn, "name": "run-1", "status": status,
-            "input": "{}", "output": None}
+            "executionArn": main.execution_arn,
+            "stateMachineArn": main_arn,
+            "name": "run-1",
+            "status": status,
+            "input": "{}",
+            "output": None,
+        }
         assert isinstance(detail["startDate"], int) and detail["stopDate"] >= detail["startDate"]
         if status == "FAILED":
             assert (detail["error"], detail["cause"]) == ("Boom", "it broke")
@@ -342,8 +400,12 @@ def test_a_succeeded_run_starts_no_cleanup_and_a_rule_for_another_machine_does_n
         assert wait_for_executions(emu, cleanup_arn) == []
         assert emu.events.delivered == []
         statuses = [(e["detail"]["stateMachineArn"], e["detail"]["status"]) for e in emu.events.published]
-        assert statuses == [(main_arn, "RUNNING"), (main_arn, "SUCCEEDED"), (other_arn, "RUNNING"),
-                            (other_arn, "FAILED")]
+        assert statuses == [
+            (main_arn, "RUNNING"),
+            (main_arn, "SUCCEEDED"),
+            (other_arn, "RUNNING"),
+            (other_arn, "FAILED"),
+        ]
 
 
 # --- error names -----------------------------------------------------------------------------------
@@ -352,27 +414,42 @@ NOT_FOUND = "FSx.FileSystemNotFoundException"  # the default spelling
 
 
 def not_found_definition(error_equals: list[str]) -> dict:
-    return {"StartAt": "Describe", "States": {
-        "Describe": task("fsx:describeFileSystems", {"FileSystemIds": [MISSING_FS]}, "Done", ResultPath=None,
-                         Catch=[{"ErrorEquals": error_equals, "ResultPath": "$.error", "Next": "Handled"},
-                                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Other"}]),
-        "Handled": {"Type": "Pass", "End": True},
-        "Other": {"Type": "Pass", "End": True},
-        "Done": {"Type": "Pass", "End": True}}}
+    return {
+        "StartAt": "Describe",
+        "States": {
+            "Describe": task(
+                "fsx:describeFileSystems",
+                {"FileSystemIds": [MISSING_FS]},
+                "Done",
+                ResultPath=None,
+                Catch=[
+                    {"ErrorEquals": error_equals, "ResultPath": "$.error", "Next": "Handled"},
+                    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Other"},
+                ],
+            ),
+            "Handled": {"Type": "Pass", "End": True},
+            "Other": {"Type": "Pass", "End": True},
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
 
 
-@pytest.mark.parametrize("prefix, suffix, seen", [
-    ("FSx", True, "FSx.FileSystemNotFoundException"),
-    ("Fsx", True, "Fsx.FileSystemNotFoundException"),
-    ("Fsx", False, "Fsx.FileSystemNotFound"),
-    ("FSx", False, "FSx.FileSystemNotFound"),
-    ("fsx", True, "fsx.FileSystemNotFoundException"),
-])
+@pytest.mark.parametrize(
+    "prefix, suffix, seen",
+    [
+        ("FSx", True, "FSx.FileSystemNotFoundException"),
+        ("Fsx", True, "Fsx.FileSystemNotFoundException"),
+        ("Fsx", False, "Fsx.FileSystemNotFound"),
+        ("FSx", False, "FSx.FileSystemNotFound"),
+        ("fsx", True, "fsx.FileSystemNotFoundException"),
+    ],
+)
 def test_the_spelling_switch_changes_what_a_catch_sees(prefix, suffix, seen):
     with error_names.spelling(prefix, exception_suffix=suffix), emulation():
         one_spelling = run(not_found_definition([NOT_FOUND]), execution_name="one")
-        every_spelling = run(not_found_definition(asl_error_names("FSx", "FileSystemNotFoundException")),
-                             execution_name="every")
+        every_spelling = run(
+            not_found_definition(asl_error_names("FSx", "FileSystemNotFoundException")), execution_name="every"
+        )
     assert one_spelling.output["error"]["Error"] == seen
     assert one_spelling.states()[-1] == ("Handled" if seen == NOT_FOUND else "Other")
     assert every_spelling.states()[-1] == "Handled"  # asl.states.error_names holds whatever the spelling
@@ -380,30 +457,57 @@ def test_the_spelling_switch_changes_what_a_catch_sees(prefix, suffix, seen):
 
 
 def test_unmodelled_codes_and_batch_follow_the_spelling():
-    definition = {"StartAt": "Throttled", "States": {
-        "Throttled": task("fsx:describeFileSystems", {}, "Batch", ResultPath="$.fsx",
-                          Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.fsx", "Next": "Batch"}]),
-        "Batch": task("batch:updateComputeEnvironment", {"ComputeEnvironment": "nope"}, "Done", ResultPath="$.batch",
-                      Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.batch", "Next": "Done"}]),
-        "Done": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "Throttled",
+        "States": {
+            "Throttled": task(
+                "fsx:describeFileSystems",
+                {},
+                "Batch",
+                ResultPath="$.fsx",
+                Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.fsx", "Next": "Batch"}],
+            ),
+            "Batch": task(
+                "batch:updateComputeEnvironment",
+                {"ComputeEnvironment": "nope"},
+                "Done",
+                ResultPath="$.batch",
+                Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.batch", "Next": "Done"}],
+            ),
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
     faults = [Fault("fsx:describeFileSystems", "ThrottlingException")]
     with emulation(Scenario(faults=list(faults))):
         default = run(definition, execution_name="default")
-    with error_names.spelling("Fsx"), error_names.spelling("AWSBatch", service="batch", exception_suffix=False), \
-            emulation(Scenario(faults=list(faults))):
+    with (
+        error_names.spelling("Fsx"),
+        error_names.spelling("AWSBatch", service="batch", exception_suffix=False),
+        emulation(Scenario(faults=list(faults))),
+    ):
         switched = run(definition, execution_name="switched")
     assert (default.output["fsx"]["Error"], default.output["batch"]["Error"]) == (
-        "FSx.FSxException", "Batch.ClientException")
+        "FSx.FSxException",
+        "Batch.ClientException",
+    )
     assert (switched.output["fsx"]["Error"], switched.output["batch"]["Error"]) == (
-        "Fsx.FsxException", "AWSBatch.Client")
+        "Fsx.FsxException",
+        "AWSBatch.Client",
+    )
 
 
 def test_every_error_name_has_a_source_and_sfn_takes_its_prefixes_from_the_table():
     entries = error_names.table()
     assert entries and all(e.source for e in entries)
     names = {e.name for e in entries}
-    assert {"States.Runtime", "States.DataLimitExceeded", "FSx.BadRequestException", "FSx.FSxException",
-            "Batch.ClientException", "Lambda.ServiceException"} <= names
+    assert {
+        "States.Runtime",
+        "States.DataLimitExceeded",
+        "FSx.BadRequestException",
+        "FSx.FSxException",
+        "Batch.ClientException",
+        "Lambda.ServiceException",
+    } <= names
     assert sfn.SERVICE_ERROR_PREFIXES is error_names.SERVICE_ERROR_PREFIXES
     assert sfn.UNCATCHABLE_BY_ALL is error_names.UNCATCHABLE_BY_ALL
     assert error_names.SERVICE_PREFIXES["fsx"].source.startswith("Assumed")
@@ -427,10 +531,15 @@ def test_no_error_name_is_spelt_outside_the_table():
 
 # --- RunResult counts and the file system figures ------------------------------------------------
 
+
 def test_run_result_counts_history_events_and_transitions():
-    definition = {"StartAt": "Wait", "States": {
-        "Wait": {"Type": "Wait", "Seconds": 5, "Next": "Describe"},
-        "Describe": task("fsx:describeFileSystems", {}, None, ResultPath=None)}}
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {"Type": "Wait", "Seconds": 5, "Next": "Describe"},
+            "Describe": task("fsx:describeFileSystems", {}, None, ResultPath=None),
+        },
+    }
     with emulation():
         result = run(definition)
     # started, wait entered/exited, task entered/scheduled/started/succeeded/exited, succeeded
@@ -439,34 +548,90 @@ def test_run_result_counts_history_events_and_transitions():
     assert figures(result)["history_events"] == 9
 
 
-FIGURE_KEYS = ["fs_lifetime_s", "fs_available_before_job_s", "association_available_before_job_s",
-               "after_job_until_export_requested_s", "after_export_done_until_delete_requested_s", "transitions",
-               "history_events", "status", "error"]
+FIGURE_KEYS = [
+    "fs_lifetime_s",
+    "fs_available_before_job_s",
+    "association_available_before_job_s",
+    "after_job_until_export_requested_s",
+    "after_export_done_until_delete_requested_s",
+    "transitions",
+    "history_events",
+    "status",
+    "error",
+]
 
 
 def fake_result(events: list[dict] | None = None, name: str = "run-1") -> RunResult:
-    return RunResult(execution_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:execution:probe:{name}", status="SUCCEEDED",
-                     error=None, cause=None, output=None, timeline=[], calls={}, call_errors=[], leftovers=None,
-                     lustre=None, emulated_seconds=0.0, real_seconds=0.0, events=events or [],
-                     history_events=len(events or []), transitions=0)
+    return RunResult(
+        execution_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:execution:probe:{name}",
+        status="SUCCEEDED",
+        error=None,
+        cause=None,
+        output=None,
+        timeline=[],
+        calls={},
+        call_errors=[],
+        leftovers=None,
+        lustre=None,
+        emulated_seconds=0.0,
+        real_seconds=0.0,
+        events=events or [],
+        history_events=len(events or []),
+        transitions=0,
+    )
 
 
-def records(emu: Emulation, *, job_end: float, export: tuple[float, float] | None, drained: float | None,
-            delete: float) -> None:
+def records(
+    emu: Emulation, *, job_end: float, export: tuple[float, float] | None, drained: float | None, delete: float
+) -> None:
     """A file system created at 0, AVAILABLE at 420, association AVAILABLE at 700, a job RUNNING at 900."""
-    fs = FileSystemState("fs-1", created_at=0.0, type_version="2.15", deployment_type="SCRATCH_2", mount_name="m",
-                         lifecycle="DELETING", available_at=420.0, delete_requested_at=delete,
-                         queue_drained_at=drained)
+    fs = FileSystemState(
+        "fs-1",
+        created_at=0.0,
+        type_version="2.15",
+        deployment_type="SCRATCH_2",
+        mount_name="m",
+        lifecycle="DELETING",
+        available_at=420.0,
+        delete_requested_at=delete,
+        queue_drained_at=drained,
+    )
     emu.fsx.file_systems[fs.file_system_id] = fs
     emu.fsx.removed_associations["dra-1"] = Association(
-        "dra-1", "arn", "fs-1", "/scratch", "s3://data/", True, 1024, {}, created_at=430.0, tags=[],
-        lifecycle="DELETING", available_at=700.0)
+        "dra-1",
+        "arn",
+        "fs-1",
+        "/scratch",
+        "s3://data/",
+        True,
+        1024,
+        {},
+        created_at=430.0,
+        tags=[],
+        lifecycle="DELETING",
+        available_at=700.0,
+    )
     if export is not None:
-        emu.fsx.tasks["task-1"] = RepositoryTask("task-1", "arn", "fs-1", "EXPORT_TO_REPOSITORY", [], {},
-                                                 created_at=export[0], tags=[], lifecycle="SUCCEEDED",
-                                                 end_time=export[1])
-    emu.batch.jobs["job-1"] = SimpleNamespace(job_id="job-1", created_at=800.0, started_at=900.0, stopped_at=job_end,
-                                              tags={"batch-lustre:run": "run-1"}, files_written=["/scratch/out"])
+        emu.fsx.tasks["task-1"] = RepositoryTask(
+            "task-1",
+            "arn",
+            "fs-1",
+            "EXPORT_TO_REPOSITORY",
+            [],
+            {},
+            created_at=export[0],
+            tags=[],
+            lifecycle="SUCCEEDED",
+            end_time=export[1],
+        )
+    emu.batch.jobs["job-1"] = SimpleNamespace(
+        job_id="job-1",
+        created_at=800.0,
+        started_at=900.0,
+        stopped_at=job_end,
+        tags={"batch-lustre:run": "run-1"},
+        files_written=["/scratch/out"],
+    )
 
 
 def test_figures_of_a_taskexport_run_from_the_emulation_records():
@@ -474,10 +639,17 @@ def test_figures_of_a_taskexport_run_from_the_emulation_records():
         records(emu, job_end=1500.0, export=(1530.0, 1600.0), drained=None, delete=1650.0)
         got = figures(fake_result(), emu)
     assert list(got) == FIGURE_KEYS == [f.name for f in RunFigures.__dataclass_fields__.values()]
-    assert got == {"fs_lifetime_s": 1650.0, "fs_available_before_job_s": 480.0,
-                   "association_available_before_job_s": 200.0, "after_job_until_export_requested_s": 30.0,
-                   "after_export_done_until_delete_requested_s": 50.0, "transitions": 0, "history_events": 0,
-                   "status": "SUCCEEDED", "error": None}
+    assert got == {
+        "fs_lifetime_s": 1650.0,
+        "fs_available_before_job_s": 480.0,
+        "association_available_before_job_s": 200.0,
+        "after_job_until_export_requested_s": 30.0,
+        "after_export_done_until_delete_requested_s": 50.0,
+        "transitions": 0,
+        "history_events": 0,
+        "status": "SUCCEEDED",
+        "error": None,
+    }
 
 
 def test_figures_of_an_array_job_start_at_its_first_child_running_and_end_with_the_parent():
@@ -487,8 +659,14 @@ def test_figures_of_an_array_job_start_at_its_first_child_running_and_end_with_t
         parent.started_at, parent.children = None, ["job-1:0", "job-1:1"]
         for index, started in enumerate((950.0, 910.0)):
             emu.batch.jobs[f"job-1:{index}"] = SimpleNamespace(
-                job_id=f"job-1:{index}", parent_id="job-1", created_at=800.0, started_at=started, stopped_at=1400.0,
-                tags={}, files_written=[])
+                job_id=f"job-1:{index}",
+                parent_id="job-1",
+                created_at=800.0,
+                started_at=started,
+                stopped_at=1400.0,
+                tags={},
+                files_written=[],
+            )
         got = figures(fake_result(), emu)
     assert (got["fs_available_before_job_s"], got["association_available_before_job_s"]) == (490.0, 210.0)
     assert got["after_job_until_export_requested_s"] == 30.0  # from the parent's end, not the children's
@@ -497,8 +675,14 @@ def test_figures_of_an_array_job_start_at_its_first_child_running_and_end_with_t
 def test_figures_of_an_autoexport_run_count_to_the_first_check_metrics_and_the_drained_queue():
     with emulation() as emu:
         records(emu, job_end=1500.0, export=None, drained=1560.0, delete=1700.0)
-        check = [{"type": "TaskStateEntered", "timestamp": emu.clock.at(at),
-                  "stateEnteredEventDetails": {"name": "CheckMetrics"}} for at in (1000.0, 1560.0, 1620.0)]
+        check = [
+            {
+                "type": "TaskStateEntered",
+                "timestamp": emu.clock.at(at),
+                "stateEnteredEventDetails": {"name": "CheckMetrics"},
+            }
+            for at in (1000.0, 1560.0, 1620.0)
+        ]
         got = run_figures(emu, fake_result(check), 0.0)
     assert (got.after_job_until_export_requested_s, got.after_export_done_until_delete_requested_s) == (60.0, 140.0)
 
@@ -506,5 +690,10 @@ def test_figures_of_an_autoexport_run_count_to_the_first_check_metrics_and_the_d
 def test_figures_are_none_for_phases_that_did_not_happen():
     with emulation():
         got = figures(run({"StartAt": "Ok", "States": {"Ok": {"Type": "Pass", "End": True}}}))
-    assert got == {**dict.fromkeys(FIGURE_KEYS[:5]), "transitions": 1, "history_events": 4, "status": "SUCCEEDED",
-                   "error": None}
+    assert got == {
+        **dict.fromkeys(FIGURE_KEYS[:5]),
+        "transitions": 1,
+        "history_events": 4,
+        "status": "SUCCEEDED",
+        "error": None,
+    }

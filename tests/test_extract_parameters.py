@@ -24,8 +24,19 @@ PREFIX = "taskexport"
 EXEC = "run-2024_01"
 ABSENT = object()
 DERIVED_KEYS = {
-    "autoExportEvents", "jobVcpus", "jobMemory", "launchTemplateName", "jobDefinitionName", "jobName",
-    "clientRequestToken", "imageTag", "containerOverrides", "arraySize", "warmCapacity", "jobTimeoutSeconds", "waits",
+    "autoExportEvents",
+    "jobVcpus",
+    "jobMemory",
+    "launchTemplateName",
+    "jobDefinitionName",
+    "jobName",
+    "clientRequestToken",
+    "imageTag",
+    "containerOverrides",
+    "arraySize",
+    "warmCapacity",
+    "jobTimeoutSeconds",
+    "waits",
 }
 # derived.waits keys per mode (docs/workflow-v2.md, "ExtractParameters"): the metric loop is autoexport's only.
 BOTH_LOOPS = {"fileSystem", "computeEnvironment", "associationUpdate", "otherTask", "export", "runnable", "jobStop"}
@@ -142,10 +153,16 @@ def test_derived_values_of_autoexport_defaults(env):
 def test_waits_use_the_right_bound_and_wait(env):
     # Values chosen so that any swapped bound or wrong wait gives another list.
     secret = default_secret(TASK_EXPORT) | {
-        "lustreCreationTimeoutMinutes": 7, "waitForLustreCreationSeconds": 45,
-        "jobRunnableTimeoutMinutes": 6, "waitForJobCompletionSeconds": 25, "jobTimeoutMinutes": 11,
-        "exportTimeoutMinutes": 5, "waitForDataRepositoryTaskSeconds": 120,
-        "jobDefinitionVcpus": 3, "jobDefinitionMemory": 5000, "autoExport": True,
+        "lustreCreationTimeoutMinutes": 7,
+        "waitForLustreCreationSeconds": 45,
+        "jobRunnableTimeoutMinutes": 6,
+        "waitForJobCompletionSeconds": 25,
+        "jobTimeoutMinutes": 11,
+        "exportTimeoutMinutes": 5,
+        "waitForDataRepositoryTaskSeconds": 120,
+        "jobDefinitionVcpus": 3,
+        "jobDefinitionMemory": 5000,
+        "autoExport": True,
     }
     derived = run(secret)["derived"]
     waits = derived["waits"]
@@ -172,8 +189,11 @@ def test_autoexport_metric_checks_use_the_metric_wait_and_export_task_checks_the
 
 def test_string_spellings_are_accepted_and_typed(env):
     secret = default_secret(TASK_EXPORT) | {
-        "lustreStorageCapacity": "4800", "deleteLustre": "true", "autoExport": "False",
-        "jobDefinitionVcpus": " 16 ", "jobDefinitionMemory": 8000.0,
+        "lustreStorageCapacity": "4800",
+        "deleteLustre": "true",
+        "autoExport": "False",
+        "jobDefinitionVcpus": " 16 ",
+        "jobDefinitionMemory": 8000.0,
     }
     result = run(secret)
     assert result["ok"] is True, result
@@ -199,13 +219,43 @@ BAD_VALUES = [
     # (mode, key, value, fragments of the error)
     (TASK_EXPORT, "lustreStorageCapacity", 1000, ["lustreStorageCapacity=1000", "accepted 1200, 2400 or a multiple"]),
     (TASK_EXPORT, "lustreStorageCapacity", "3600", ['lustreStorageCapacity="3600"', "accepted 1200, 2400"]),
-    (TASK_EXPORT, "lustreFileSystemTypeVersion", "2.10", ['lustreFileSystemTypeVersion="2.10"', 'accepted "2.12" or "2.15"']),
+    (
+        TASK_EXPORT,
+        "lustreFileSystemTypeVersion",
+        "2.10",
+        ['lustreFileSystemTypeVersion="2.10"', 'accepted "2.12" or "2.15"'],
+    ),
     (TASK_EXPORT, "lustreFileSystemTypeVersion", 2.1, ["lustreFileSystemTypeVersion=2.1", 'accepted "2.12" or "2.15"']),
-    (TASK_EXPORT, "jobDefinitionVcpus", 257, ["jobDefinitionVcpus=257", "accepted at most computeEnvironmentMaxvCpus=256"]),
-    (TASK_EXPORT, "jobDefinitionRetryAttempts", 0, ["jobDefinitionRetryAttempts=0", "accepted an integer from 1 to 10"]),
-    (TASK_EXPORT, "jobDefinitionRetryAttempts", 11, ["jobDefinitionRetryAttempts=11", "accepted an integer from 1 to 10"]),
-    (TASK_EXPORT, "waitForJobCompletionSeconds", 0, ["waitForJobCompletionSeconds=0", "accepted an integer from 1 to 3600"]),
-    (TASK_EXPORT, "waitForLustreCreationSeconds", "soon", ['waitForLustreCreationSeconds="soon"', "accepted an integer"]),
+    (
+        TASK_EXPORT,
+        "jobDefinitionVcpus",
+        257,
+        ["jobDefinitionVcpus=257", "accepted at most computeEnvironmentMaxvCpus=256"],
+    ),
+    (
+        TASK_EXPORT,
+        "jobDefinitionRetryAttempts",
+        0,
+        ["jobDefinitionRetryAttempts=0", "accepted an integer from 1 to 10"],
+    ),
+    (
+        TASK_EXPORT,
+        "jobDefinitionRetryAttempts",
+        11,
+        ["jobDefinitionRetryAttempts=11", "accepted an integer from 1 to 10"],
+    ),
+    (
+        TASK_EXPORT,
+        "waitForJobCompletionSeconds",
+        0,
+        ["waitForJobCompletionSeconds=0", "accepted an integer from 1 to 3600"],
+    ),
+    (
+        TASK_EXPORT,
+        "waitForLustreCreationSeconds",
+        "soon",
+        ['waitForLustreCreationSeconds="soon"', "accepted an integer"],
+    ),
     (TASK_EXPORT, "deleteLustre", "yes", ['deleteLustre="yes"', "accepted true or false"]),
     (TASK_EXPORT, "jobTimeoutMinutes", 10081, ["jobTimeoutMinutes=10081", "accepted an integer from 1 to 10080"]),
     (AUTO_EXPORT, "autoExport", False, ["autoExport=false", "mode autoexport", "accepted true"]),
@@ -213,9 +263,18 @@ BAD_VALUES = [
     (AUTO_EXPORT, "lambdaPeriodSeconds", 90, ["lambdaPeriodSeconds=90", "accepted a multiple of 60 from 60 to 3600"]),
     (AUTO_EXPORT, "lambdaTimeDiffMinutes", 0, ["lambdaTimeDiffMinutes=0", "accepted an integer from 5 to 1440"]),
     (TASK_EXPORT, "warmComputeCapacity", "yes", ['warmComputeCapacity="yes"', "accepted true or false"]),
-    (AUTO_EXPORT, "jobRunnableTimeoutMinutes", 4, ["jobRunnableTimeoutMinutes=4", "accepted an integer from 5 to 1440"]),
-    (TASK_EXPORT, "jobRunnableTimeoutMinutes", 1441,
-     ["jobRunnableTimeoutMinutes=1441", "accepted an integer from 5 to 1440"]),
+    (
+        AUTO_EXPORT,
+        "jobRunnableTimeoutMinutes",
+        4,
+        ["jobRunnableTimeoutMinutes=4", "accepted an integer from 5 to 1440"],
+    ),
+    (
+        TASK_EXPORT,
+        "jobRunnableTimeoutMinutes",
+        1441,
+        ["jobRunnableTimeoutMinutes=1441", "accepted an integer from 5 to 1440"],
+    ),
 ]
 
 
@@ -232,34 +291,46 @@ def test_missing_key_is_refused(env):
 
 
 def test_unknown_key_is_refused_with_the_accepted_keys(env):
-    error = assert_refused(run(default_secret(TASK_EXPORT) | {"lustreCapacity": 2400}),
-                           "lustreCapacity is not a parameter", "accepted keys", "lustreStorageCapacity")
+    error = assert_refused(
+        run(default_secret(TASK_EXPORT) | {"lustreCapacity": 2400}),
+        "lustreCapacity is not a parameter",
+        "accepted keys",
+        "lustreStorageCapacity",
+    )
     # The accepted keys listed are those of the mode.
     assert "waitForCheckMetricsSeconds" not in error
 
 
 def test_key_of_the_other_mode_is_refused(env):
     env(mode=AUTO_EXPORT)
-    assert_refused(run(default_secret(AUTO_EXPORT) | {"waitForDataRepositoryTaskSeconds": 300}),
-                   "waitForDataRepositoryTaskSeconds is not a parameter of the secret in mode autoexport")
+    assert_refused(
+        run(default_secret(AUTO_EXPORT) | {"waitForDataRepositoryTaskSeconds": 300}),
+        "waitForDataRepositoryTaskSeconds is not a parameter of the secret in mode autoexport",
+    )
 
 
 def test_unknown_key_with_a_newline_still_gives_one_line(env):
-    assert_refused(run(default_secret(TASK_EXPORT) | {"bad\nkey": 1}), "bad", "key\" is not a parameter")
+    assert_refused(run(default_secret(TASK_EXPORT) | {"bad\nkey": 1}), "bad", 'key" is not a parameter')
 
 
 def test_every_problem_is_reported_at_once(env):
     secret = default_secret(TASK_EXPORT) | {"lustreStorageCapacity": 1000, "jobDefinitionRetryAttempts": 0}
-    assert_refused(run(secret, execution_name="my run"),
-                   "execution name=", "lustreStorageCapacity=1000", "jobDefinitionRetryAttempts=0")
+    assert_refused(
+        run(secret, execution_name="my run"),
+        "execution name=",
+        "lustreStorageCapacity=1000",
+        "jobDefinitionRetryAttempts=0",
+    )
 
 
 @pytest.mark.parametrize("text", ["[]", "[1, 2]", '"text"', "42", "null", "true"])
 def test_secret_that_is_not_an_object_is_refused(env, text):
-    assert_refused(run(text), f"secret content={json.dumps(json.loads(text))} is not accepted", "accepted a JSON object")
+    assert_refused(
+        run(text), f"secret content={json.dumps(json.loads(text))} is not accepted", "accepted a JSON object"
+    )
 
 
-@pytest.mark.parametrize("text", ['{"lustreStorageCapacity": "s3cr3t-value", ', "{'a': 1}", "", "{\"a\": 1} trailing"])
+@pytest.mark.parametrize("text", ['{"lustreStorageCapacity": "s3cr3t-value", ', "{'a': 1}", "", '{"a": 1} trailing'])
 def test_malformed_json_is_refused_without_echoing_the_secret(env, text):
     error = assert_refused(run(text), "secret content is not valid JSON: ", "line 1 column")
     assert "s3cr3t" not in error and "trailing" not in error and "'a'" not in error
@@ -272,8 +343,11 @@ def test_duplicate_key_is_refused(env):
 
 @pytest.mark.parametrize("name", ["my run", "run:1", "", "x" * 81, "run/1", "é"])
 def test_bad_execution_name_is_refused(env, name):
-    assert_refused(run(default_secret(TASK_EXPORT), execution_name=name),
-                   f"execution name={json.dumps(name)} is not accepted", "accepted 1-80 letters, digits")
+    assert_refused(
+        run(default_secret(TASK_EXPORT), execution_name=name),
+        f"execution name={json.dumps(name)} is not accepted",
+        "accepted 1-80 letters, digits",
+    )
 
 
 def test_longest_execution_name_gives_names_batch_accepts(env):
@@ -293,10 +367,19 @@ def test_missing_environment_variable_raises(env, monkeypatch, variable):
         run(default_secret(TASK_EXPORT))
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("MODE", "bogus"), ("MODE", ""), ("MAX_VCPUS", "abc"), ("MAX_VCPUS", "0"), ("MAX_VCPUS", ""),
-    ("NAME_PREFIX", ""), ("NAME_PREFIX", "a b"), ("NAME_PREFIX", "p" * 48),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MODE", "bogus"),
+        ("MODE", ""),
+        ("MAX_VCPUS", "abc"),
+        ("MAX_VCPUS", "0"),
+        ("MAX_VCPUS", ""),
+        ("NAME_PREFIX", ""),
+        ("NAME_PREFIX", "a b"),
+        ("NAME_PREFIX", "p" * 48),
+    ],
+)
 def test_bad_environment_raises(env, monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(extract_parameters.ConfigurationError, match=variable):
@@ -313,6 +396,7 @@ def test_bad_event_raises(env):
 
 
 # --- runs on the Lambda runtime (Python 3.12) ---------------------------------------------------------------------
+
 
 def test_handler_uses_nothing_removed_or_deprecated_in_python_312():
     imported, problems = python312_scan(HANDLER_FILE)
@@ -342,7 +426,11 @@ def test_handler_runs_under_python_312(tmp_path):
     environment = {"PATH": os.environ.get("PATH", ""), "MODE": AUTO_EXPORT, "MAX_VCPUS": "256", "NAME_PREFIX": "p"}
     completed = subprocess.run(
         [python, "-I", "-c", script, json.dumps(default_secret(AUTO_EXPORT))],
-        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
     ok, bad = json.loads(completed.stdout)
@@ -363,8 +451,7 @@ def test_client_request_token_is_per_run_and_fits_fsx_with_the_workflows_suffixe
 def test_metric_window_must_hold_two_periods(env):
     env(mode=AUTO_EXPORT)
     secret = default_secret(AUTO_EXPORT) | {"lambdaPeriodSeconds": 600, "lambdaTimeDiffMinutes": 15}
-    assert_refused(run(secret), "lambdaTimeDiffMinutes=15", "lambdaPeriodSeconds=600",
-                   "at least two periods")
+    assert_refused(run(secret), "lambdaTimeDiffMinutes=15", "lambdaPeriodSeconds=600", "at least two periods")
 
 
 # --- the execution input: per-run overrides (docs/workflow-v2.md, "Execution input") -----------------------------
@@ -372,13 +459,19 @@ def test_metric_window_must_hold_two_periods(env):
 
 def test_absent_input_is_no_override(env):
     derived = run(default_secret(TASK_EXPORT))["derived"]
-    assert (derived["jobVcpus"], derived["jobMemory"], derived["imageTag"], derived["arraySize"]) == \
-        ("32", "30000", "latest", 1)
+    assert (derived["jobVcpus"], derived["jobMemory"], derived["imageTag"], derived["arraySize"]) == (
+        "32",
+        "30000",
+        "latest",
+        1,
+    )
     assert derived["containerOverrides"] == {"Environment": []}
 
 
 def test_empty_input_is_no_override(env):
-    assert run(default_secret(TASK_EXPORT), execution_input={})["derived"] == run(default_secret(TASK_EXPORT))["derived"]
+    assert (
+        run(default_secret(TASK_EXPORT), execution_input={})["derived"] == run(default_secret(TASK_EXPORT))["derived"]
+    )
 
 
 def test_every_override_reaches_derived(env):
@@ -396,8 +489,12 @@ def test_every_override_reaches_derived(env):
         "Environment": [{"Name": "STAGE", "Value": "test"}, {"Name": "_X1", "Value": ""}],
         "Command": ["python", "train.py", "--epochs", "3"],
     }
-    assert (derived["jobVcpus"], derived["jobMemory"], derived["imageTag"], derived["arraySize"]) == \
-        ("8", "16000", "v1.2.3_rc-1", 4)
+    assert (derived["jobVcpus"], derived["jobMemory"], derived["imageTag"], derived["arraySize"]) == (
+        "8",
+        "16000",
+        "v1.2.3_rc-1",
+        4,
+    )
     assert derived["warmCapacity"] == {"DesiredvCpus": 32}  # 8 vCPUs x 4 children
 
 
@@ -421,8 +518,10 @@ def test_warm_compute_capacity_false_in_the_secret_gives_no_warm_capacity(env):
 def test_warm_compute_capacity_in_the_input_overrides_the_secret(env):
     cold = run(default_secret(TASK_EXPORT), execution_input={"warmComputeCapacity": False})["derived"]
     assert cold["warmCapacity"] == {}
-    warm = run(default_secret(TASK_EXPORT) | {"warmComputeCapacity": False},
-               execution_input={"warmComputeCapacity": True, "vcpus": 2})["derived"]
+    warm = run(
+        default_secret(TASK_EXPORT) | {"warmComputeCapacity": False},
+        execution_input={"warmComputeCapacity": True, "vcpus": 2},
+    )["derived"]
     assert warm["warmCapacity"] == {"DesiredvCpus": 2}
 
 
@@ -457,13 +556,20 @@ BAD_INPUTS = [
     ({"command": ["a", 1]}, ['execution input command=["a", 1]', "strings"]),
     ({"environment": ["A=1"]}, ['execution input environment=["A=1"]', "accepted a JSON object"]),
     ({"environment": {f"V{i}": "x" for i in range(101)}}, ["execution input environment=", "at most 100"]),
-    ({"environment": {"AWS_BATCH_JOB_ID": "x"}},
-     ['execution input environment name "AWS_BATCH_JOB_ID" is not accepted', "not starting AWS_BATCH"]),
+    (
+        {"environment": {"AWS_BATCH_JOB_ID": "x"}},
+        ['execution input environment name "AWS_BATCH_JOB_ID" is not accepted', "not starting AWS_BATCH"],
+    ),
     ({"environment": {"1ABC": "x"}}, ['environment name "1ABC"', "[A-Za-z_][A-Za-z0-9_]*"]),
     ({"environment": {"A-B": "x"}}, ['environment name "A-B"', "accepted names matching"]),
     ({"environment": {"A": 1}}, ["execution input environment.A=1 is not accepted", "accepted a string"]),
-    ({"vcpu": 4}, ['execution input key "vcpu" is not accepted', "accepted keys command, environment, vcpus, memory, "
-                   "imageTag, arraySize, warmComputeCapacity"]),
+    (
+        {"vcpu": 4},
+        [
+            'execution input key "vcpu" is not accepted',
+            "accepted keys command, environment, vcpus, memory, imageTag, arraySize, warmComputeCapacity",
+        ],
+    ),
 ]
 
 
@@ -474,9 +580,11 @@ def test_bad_override_is_refused_naming_key_value_and_accepted(env, execution_in
 
 @pytest.mark.parametrize("execution_input", [[], "text", 42, None, [{"vcpus": 2}]])
 def test_input_that_is_not_an_object_is_refused(env, execution_input):
-    assert_refused(run(default_secret(TASK_EXPORT), execution_input=execution_input),
-                   f"execution input={json.dumps(execution_input)} is not accepted",
-                   "accepted a JSON object with any of the keys command, environment")
+    assert_refused(
+        run(default_secret(TASK_EXPORT), execution_input=execution_input),
+        f"execution input={json.dumps(execution_input)} is not accepted",
+        "accepted a JSON object with any of the keys command, environment",
+    )
 
 
 def test_a_huge_bad_value_is_cut_short_in_the_error(env):
@@ -485,20 +593,32 @@ def test_a_huge_bad_value_is_cut_short_in_the_error(env):
 
 
 def test_environment_name_with_a_newline_still_gives_one_line(env):
-    assert_refused(run(default_secret(TASK_EXPORT), execution_input={"environment": {"A\nB": "1"}}),
-                   'environment name "A\\nB"')
+    assert_refused(
+        run(default_secret(TASK_EXPORT), execution_input={"environment": {"A\nB": "1"}}), 'environment name "A\\nB"'
+    )
 
 
 def test_override_problems_join_the_secret_and_execution_name_problems(env):
-    result = run(default_secret(TASK_EXPORT) | {"lustreStorageCapacity": 1000}, execution_name="my run",
-                 execution_input={"vcpus": 999, "colour": "red"})
-    assert_refused(result, "execution name=", "lustreStorageCapacity=1000", "execution input vcpus=999",
-                   'execution input key "colour"')
+    result = run(
+        default_secret(TASK_EXPORT) | {"lustreStorageCapacity": 1000},
+        execution_name="my run",
+        execution_input={"vcpus": 999, "colour": "red"},
+    )
+    assert_refused(
+        result,
+        "execution name=",
+        "lustreStorageCapacity=1000",
+        "execution input vcpus=999",
+        'execution input key "colour"',
+    )
 
 
 def test_every_bad_override_is_reported_at_once(env):
-    assert_refused(run(default_secret(TASK_EXPORT), execution_input={"memory": 1, "arraySize": -1}),
-                   "execution input memory=1", "execution input arraySize=-1")
+    assert_refused(
+        run(default_secret(TASK_EXPORT), execution_input={"memory": 1, "arraySize": -1}),
+        "execution input memory=1",
+        "execution input arraySize=-1",
+    )
 
 
 # --- history budget, as the Lambda sees it (the rule itself: tests/test_parameters_history_budget.py) -----------
@@ -506,18 +626,25 @@ def test_every_bad_override_is_reported_at_once(env):
 
 def test_secret_whose_schedule_outgrows_the_history_budget_is_refused(env):
     secret = default_secret(TASK_EXPORT) | {"lustreCreationTimeoutMinutes": 10080, "waitForLustreCreationSeconds": 60}
-    assert_refused(run(secret), "lustreCreationTimeoutMinutes=10080 with waitForLustreCreationSeconds=60 is not "
-                   "accepted: accepted at most 200 checks", "25,000-event execution history",
-                   "raise waitForLustreCreationSeconds or lower lustreCreationTimeoutMinutes")
+    assert_refused(
+        run(secret),
+        "lustreCreationTimeoutMinutes=10080 with waitForLustreCreationSeconds=60 is not "
+        "accepted: accepted at most 200 checks",
+        "25,000-event execution history",
+        "raise waitForLustreCreationSeconds or lower lustreCreationTimeoutMinutes",
+    )
 
 
 def test_autoexport_secret_whose_export_task_checks_outgrow_the_budget_is_refused_naming_only_the_bound(env):
     # The fallback export task waits at most a fixed 300 s: only exportTimeoutMinutes can make it too long.
     env(mode=AUTO_EXPORT)
     secret = default_secret(AUTO_EXPORT) | {"exportTimeoutMinutes": 800, "waitForCheckMetricsSeconds": 3600}
-    error = assert_refused(run(secret), "exportTimeoutMinutes=800 is not accepted in mode autoexport: accepted at most "
-                           "160 checks of the export task, each at most 300 s apart",
-                           "accepted exportTimeoutMinutes <= 759")
+    error = assert_refused(
+        run(secret),
+        "exportTimeoutMinutes=800 is not accepted in mode autoexport: accepted at most "
+        "160 checks of the export task, each at most 300 s apart",
+        "accepted exportTimeoutMinutes <= 759",
+    )
     assert "waitForCheckMetricsSeconds" not in error
 
 
@@ -526,8 +653,15 @@ def test_every_wait_list_covers_its_bound_and_respects_its_limit(env, mode):
     env(mode=mode)
     secret = default_secret(mode) | {"jobRunnableTimeoutMinutes": 45, "exportTimeoutMinutes": 30}
     waits = run(secret)["derived"]["waits"]
-    bounds = {"fileSystem": 60, "computeEnvironment": 30, "associationUpdate": 30, "otherTask": 30, "export": 30,
-              "runnable": 45, "jobStop": 10} | ({"metrics": 30} if mode == AUTO_EXPORT else {})
+    bounds = {
+        "fileSystem": 60,
+        "computeEnvironment": 30,
+        "associationUpdate": 30,
+        "otherTask": 30,
+        "export": 30,
+        "runnable": 45,
+        "jobStop": 10,
+    } | ({"metrics": 30} if mode == AUTO_EXPORT else {})
     assert set(waits) == set(bounds)
     for loop, minutes in bounds.items():
         assert sum(waits[loop]) >= minutes * 60 > sum(waits[loop][:-1]), loop

@@ -50,8 +50,12 @@ class LeftBehind:
 
 def run_tags(stack: EmulatedStack, execution_name: str, *, stack_name: str | None = None) -> dict[str, str]:
     refs = stack.refs
-    return {TAG_STACK: stack_name or refs.stack, TAG_MODE: refs.mode, TAG_RUN: execution_name,
-            "Name": f"{refs.name_prefix}-{execution_name}"}
+    return {
+        TAG_STACK: stack_name or refs.stack,
+        TAG_MODE: refs.mode,
+        TAG_RUN: execution_name,
+        "Name": f"{refs.name_prefix}-{execution_name}",
+    }
 
 
 def key_values(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -67,9 +71,17 @@ def advance_until(emu: Emulation, done, what: str, step: float = 30.0, limit: fl
         waited += step
 
 
-def leave_run(emu: Emulation, stack: EmulatedStack, execution_name: str = RUN, *, job: str | None = "running",
-              association: bool = True, on_compute_environment: bool = True, array_size: int | None = None,
-              stack_name: str | None = None) -> LeftBehind:
+def leave_run(
+    emu: Emulation,
+    stack: EmulatedStack,
+    execution_name: str = RUN,
+    *,
+    job: str | None = "running",
+    association: bool = True,
+    on_compute_environment: bool = True,
+    array_size: int | None = None,
+    stack_name: str | None = None,
+) -> LeftBehind:
     """Make what a run of ``stack`` named ``execution_name`` makes, as the workflow makes it, and stop there.
 
     ``job``: None (no job: the run stopped before submitting it), "submitted" (submitted, not waited for),
@@ -78,9 +90,13 @@ def leave_run(emu: Emulation, stack: EmulatedStack, execution_name: str = RUN, *
     refs, tags = stack.refs, run_tags(stack, execution_name, stack_name=stack_name)
     fsx, ec2, batch = client("fsx"), client("ec2"), client("batch")
     fs_id = fsx.create_file_system(
-        FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[refs.subnet_id],
-        SecurityGroupIds=[refs.lustre_security_group_id], FileSystemTypeVersion="2.15",
-        LustreConfiguration={"DeploymentType": "SCRATCH_2"}, Tags=key_values(tags),
+        FileSystemType="LUSTRE",
+        StorageCapacity=2400,
+        SubnetIds=[refs.subnet_id],
+        SecurityGroupIds=[refs.lustre_security_group_id],
+        FileSystemTypeVersion="2.15",
+        LustreConfiguration={"DeploymentType": "SCRATCH_2"},
+        Tags=key_values(tags),
     )["FileSystem"]["FileSystemId"]
     left = LeftBehind(fs_id)
     advance_until(emu, lambda: emu.fsx.file_systems[fs_id].lifecycle == "AVAILABLE", "file system AVAILABLE")
@@ -88,50 +104,79 @@ def leave_run(emu: Emulation, stack: EmulatedStack, execution_name: str = RUN, *
         return left
     auto_export = ["NEW", "CHANGED", "DELETED"] if refs.mode == "autoexport" else []
     left.association_id = fsx.create_data_repository_association(
-        FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath=f"s3://{refs.bucket_name}/",
+        FileSystemId=fs_id,
+        FileSystemPath="/scratch",
+        DataRepositoryPath=f"s3://{refs.bucket_name}/",
         BatchImportMetaDataOnCreate=True,
         S3={"AutoImportPolicy": {"Events": ["NEW", "CHANGED", "DELETED"]}, "AutoExportPolicy": {"Events": auto_export}},
         Tags=key_values(tags),
     )["Association"]["AssociationId"]
-    advance_until(emu, lambda: emu.fsx.associations[left.association_id].lifecycle == "AVAILABLE"
-                  and not list(emu.fsx.running_tasks(fs_id)), "association AVAILABLE, import done")
+    advance_until(
+        emu,
+        lambda: (
+            emu.fsx.associations[left.association_id].lifecycle == "AVAILABLE"
+            and not list(emu.fsx.running_tasks(fs_id))
+        ),
+        "association AVAILABLE, import done",
+    )
     if job is None:
         return left
     name = f"{refs.name_prefix}-{execution_name}"
     described = fsx.describe_file_systems(FileSystemIds=[fs_id])["FileSystems"][0]
     user_data = render(described["DNSName"], described["LustreConfiguration"]["MountName"])
     left.launch_template_id = ec2.create_launch_template(
-        LaunchTemplateName=name, LaunchTemplateData={"UserData": base64.b64encode(user_data.encode()).decode()},
+        LaunchTemplateName=name,
+        LaunchTemplateData={"UserData": base64.b64encode(user_data.encode()).decode()},
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": key_values(tags)}],
     )["LaunchTemplate"]["LaunchTemplateId"]
     if on_compute_environment:
         batch.update_compute_environment(
             computeEnvironment=refs.compute_environment_arn,
-            computeResources={"launchTemplate": {"launchTemplateId": left.launch_template_id, "version": "1"}})
+            computeResources={"launchTemplate": {"launchTemplateId": left.launch_template_id, "version": "1"}},
+        )
     batch_tags = {k: v for k, v in tags.items() if k != "Name"}
     left.job_definition_arn = batch.register_job_definition(
-        jobDefinitionName=name, type="container", platformCapabilities=["EC2"],
+        jobDefinitionName=name,
+        type="container",
+        platformCapabilities=["EC2"],
         containerProperties={
             "image": f"{refs.job_repository_url}:latest",
             "resourceRequirements": [{"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "2048"}],
             "volumes": [{"name": "scratch", "host": {"sourcePath": HOST_SCRATCH_DIR}}],
             "mountPoints": [{"sourceVolume": "scratch", "containerPath": "/scratch", "readOnly": False}],
         },
-        retryStrategy={"attempts": 3, "evaluateOnExit": [{"onStatusReason": "Host EC2*", "action": "RETRY"},
-                                                         {"onReason": "*", "action": "EXIT"}]},
-        propagateTags=True, tags=batch_tags,
+        retryStrategy={
+            "attempts": 3,
+            "evaluateOnExit": [{"onStatusReason": "Host EC2*", "action": "RETRY"}, {"onReason": "*", "action": "EXIT"}],
+        },
+        propagateTags=True,
+        tags=batch_tags,
     )["jobDefinitionArn"]
     array = {"arrayProperties": {"size": array_size}} if array_size else {}
-    left.job_id = batch.submit_job(jobName=name, jobQueue=refs.job_queue_arn, jobDefinition=left.job_definition_arn,
-                                   propagateTags=True, tags=batch_tags, **array)["jobId"]
+    left.job_id = batch.submit_job(
+        jobName=name,
+        jobQueue=refs.job_queue_arn,
+        jobDefinition=left.job_definition_arn,
+        propagateTags=True,
+        tags=batch_tags,
+        **array,
+    )["jobId"]
     model = emu.batch.jobs[left.job_id]
     if job == "running":
         if array_size:
-            advance_until(emu, lambda: any(emu.batch.jobs[c].status == "RUNNING" for c in model.children),
-                          "an array child RUNNING", step=5.0)
+            advance_until(
+                emu,
+                lambda: any(emu.batch.jobs[c].status == "RUNNING" for c in model.children),
+                "an array child RUNNING",
+                step=5.0,
+            )
         else:
-            advance_until(emu, lambda: len(model.files_written) == len(emu.scenario.batch.files)
-                          and model.status == "RUNNING", "job RUNNING, files written", step=10.0)
+            advance_until(
+                emu,
+                lambda: len(model.files_written) == len(emu.scenario.batch.files) and model.status == "RUNNING",
+                "job RUNNING, files written",
+                step=10.0,
+            )
     elif job == "ended":
         advance_until(emu, lambda: model.status in ("SUCCEEDED", "FAILED"), "job ended")
     return left
@@ -141,11 +186,15 @@ def event(stack: EmulatedStack, execution_name: str = RUN, **changes: str) -> di
     """FindRunResources' event, as run-cleanup sends it."""
     refs = stack.refs
     return {
-        "executionName": execution_name, "stack": refs.stack, "mode": refs.mode, "namePrefix": refs.name_prefix,
+        "executionName": execution_name,
+        "stack": refs.stack,
+        "mode": refs.mode,
+        "namePrefix": refs.name_prefix,
         "computeEnvironmentArn": refs.compute_environment_arn,
         "baselineLaunchTemplateId": refs.baseline_launch_template_id,
         "baselineLaunchTemplateVersion": refs.baseline_launch_template_version,
-        "jobQueueArn": refs.job_queue_arn, **changes,
+        "jobQueueArn": refs.job_queue_arn,
+        **changes,
     }
 
 
@@ -154,8 +203,9 @@ def find(stack: EmulatedStack, execution_name: str = RUN, **changes: str) -> dic
 
 
 def compute_environment_template(stack: EmulatedStack) -> dict:
-    ce = client("batch").describe_compute_environments(
-        computeEnvironments=[stack.refs.compute_environment_arn])["computeEnvironments"][0]
+    ce = client("batch").describe_compute_environments(computeEnvironments=[stack.refs.compute_environment_arn])[
+        "computeEnvironments"
+    ][0]
     return ce["computeResources"]["launchTemplate"]
 
 
@@ -186,7 +236,9 @@ def test_finds_the_runs_file_system_by_its_run_and_stack_tags():
         leave_run(emu, stack, job=None, stack_name="another-stack")  # same run name, another stack
         found = find(stack)
         assert found["fileSystem"] == {
-            "FileSystemId": ours.file_system_id, "Lifecycle": "AVAILABLE", "AssociationId": ours.association_id,
+            "FileSystemId": ours.file_system_id,
+            "Lifecycle": "AVAILABLE",
+            "AssociationId": ours.association_id,
             "Kept": False,
             "ResourceARN": f"arn:aws:fsx:{REGION}:{emu.account_id}:file-system/{ours.file_system_id}",
         }
@@ -197,8 +249,7 @@ def test_a_run_that_left_nothing_finds_nothing_and_does_nothing():
     with Emulation() as emu:
         stack = setup_stack(emu, "taskexport")
         leave_run(emu, stack, "run-2")
-        assert find(stack) == {"fileSystem": None, "jobsRan": False, "jobsUnfinished": [], "actions": [],
-                               "errors": []}
+        assert find(stack) == {"fileSystem": None, "jobsRan": False, "jobsUnfinished": [], "actions": [], "errors": []}
 
 
 def test_a_file_system_without_association_is_found_with_none():
@@ -213,9 +264,13 @@ def test_a_creating_file_system_is_reported_creating():
     with Emulation() as emu:
         stack = setup_stack(emu, "taskexport")
         fs_id = client("fsx").create_file_system(
-            FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=[stack.refs.subnet_id],
-            FileSystemTypeVersion="2.15", LustreConfiguration={"DeploymentType": "SCRATCH_2"},
-            Tags=key_values(run_tags(stack, RUN)))["FileSystem"]["FileSystemId"]
+            FileSystemType="LUSTRE",
+            StorageCapacity=2400,
+            SubnetIds=[stack.refs.subnet_id],
+            FileSystemTypeVersion="2.15",
+            LustreConfiguration={"DeploymentType": "SCRATCH_2"},
+            Tags=key_values(run_tags(stack, RUN)),
+        )["FileSystem"]["FileSystemId"]
         assert find(stack)["fileSystem"]["FileSystemId"] == fs_id
         assert find(stack)["fileSystem"]["Lifecycle"] == "CREATING"
 
@@ -288,8 +343,16 @@ def test_a_job_waiting_for_its_next_attempt_has_run():
         stack = setup_stack(emu, "taskexport")
         left = leave_run(emu, stack, job="submitted")
         model = emu.batch.jobs[left.job_id]
-        advance_until(emu, lambda: len(model.attempts) >= 1 and model.attempts[0].stopped_at is not None
-                      and model.status in ("RUNNABLE", "STARTING"), "first attempt lost", step=5.0)
+        advance_until(
+            emu,
+            lambda: (
+                len(model.attempts) >= 1
+                and model.attempts[0].stopped_at is not None
+                and model.status in ("RUNNABLE", "STARTING")
+            ),
+            "first attempt lost",
+            step=5.0,
+        )
         found = find(stack)
         assert found["jobsRan"] is True
         assert found["jobsUnfinished"] == [left.job_id]
@@ -352,7 +415,8 @@ def test_the_compute_environment_is_put_back_when_it_is_on_the_runs_template():
         found = find(stack)
         assert compute_environment_template(stack) == {
             "launchTemplateId": stack.refs.baseline_launch_template_id,
-            "version": stack.refs.baseline_launch_template_version}
+            "version": stack.refs.baseline_launch_template_version,
+        }
         assert not launch_template_exists(left.launch_template_id)
         assert any(a.startswith("compute environment") for a in found["actions"])
         assert found["errors"] == []
@@ -375,9 +439,14 @@ def test_a_launch_template_of_another_stack_is_left_alone():
         stack = setup_stack(emu, "taskexport")
         name = f"{stack.refs.name_prefix}-{RUN}"
         other = client("ec2").create_launch_template(
-            LaunchTemplateName=name, LaunchTemplateData={},
-            TagSpecifications=[{"ResourceType": "launch-template",
-                                "Tags": key_values(run_tags(stack, RUN, stack_name="another-stack"))}],
+            LaunchTemplateName=name,
+            LaunchTemplateData={},
+            TagSpecifications=[
+                {
+                    "ResourceType": "launch-template",
+                    "Tags": key_values(run_tags(stack, RUN, stack_name="another-stack")),
+                }
+            ],
         )["LaunchTemplate"]["LaunchTemplateId"]
         found = find(stack)
         assert launch_template_exists(other)
@@ -388,19 +457,31 @@ def test_the_runs_active_job_definitions_are_deregistered_and_no_others():
     with Emulation() as emu:
         stack = setup_stack(emu, "taskexport")
         batch, name = client("batch"), f"{stack.refs.name_prefix}-{RUN}"
-        properties = {"image": "busybox", "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                                                   {"type": "MEMORY", "value": "512"}]}
-        ours = [batch.register_job_definition(jobDefinitionName=name, type="container", containerProperties=properties,
-                                              tags={TAG_STACK: stack.refs.stack})["jobDefinitionArn"]
-                for _ in range(2)]
-        other = batch.register_job_definition(jobDefinitionName=f"{stack.refs.name_prefix}-run-2", type="container",
-                                              containerProperties=properties,
-                                              tags={TAG_STACK: stack.refs.stack})["jobDefinitionArn"]
+        properties = {
+            "image": "busybox",
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+        }
+        ours = [
+            batch.register_job_definition(
+                jobDefinitionName=name,
+                type="container",
+                containerProperties=properties,
+                tags={TAG_STACK: stack.refs.stack},
+            )["jobDefinitionArn"]
+            for _ in range(2)
+        ]
+        other = batch.register_job_definition(
+            jobDefinitionName=f"{stack.refs.name_prefix}-run-2",
+            type="container",
+            containerProperties=properties,
+            tags={TAG_STACK: stack.refs.stack},
+        )["jobDefinitionArn"]
         found = find(stack)
         assert [job_definition_status(arn) for arn in ours] == ["INACTIVE", "INACTIVE"]
         assert job_definition_status(other) == "ACTIVE"
         assert [a for a in found["actions"] if a.startswith("job definition")] == [
-            f"job definition {arn} deregistered" for arn in ours]
+            f"job definition {arn} deregistered" for arn in ours
+        ]
 
 
 # --- the whole ------------------------------------------------------------------------------------
@@ -425,9 +506,13 @@ def test_a_failed_step_is_one_error_line_and_the_other_steps_go_on():
         left = leave_run(emu, stack)
         missing = stack.refs.compute_environment_arn.replace(stack.compute_environment_name, "no-such-ce")
         found = find(stack, computeEnvironmentArn=missing)
-        assert found["errors"] == [f"compute environment {missing} was not found", (
-            f"launch template {left.launch_template_id} ({stack.refs.name_prefix}-{RUN}) was not deleted: "
-            f"compute environment {missing} still uses it")]
+        assert found["errors"] == [
+            f"compute environment {missing} was not found",
+            (
+                f"launch template {left.launch_template_id} ({stack.refs.name_prefix}-{RUN}) was not deleted: "
+                f"compute environment {missing} still uses it"
+            ),
+        ]
         assert found["fileSystem"]["FileSystemId"] == left.file_system_id
         assert job_definition_status(left.job_definition_arn) == "INACTIVE"
         assert found["jobsUnfinished"] == [left.job_id]
@@ -441,10 +526,16 @@ def test_an_event_without_the_runs_names_is_refused():
 
 
 def event_example() -> dict[str, str]:
-    return {"executionName": RUN, "stack": "s", "mode": "taskexport", "namePrefix": "p",
-            "computeEnvironmentArn": "arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
-            "baselineLaunchTemplateId": "lt-0", "baselineLaunchTemplateVersion": "1",
-            "jobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/q"}
+    return {
+        "executionName": RUN,
+        "stack": "s",
+        "mode": "taskexport",
+        "namePrefix": "p",
+        "computeEnvironmentArn": "arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
+        "baselineLaunchTemplateId": "lt-0",
+        "baselineLaunchTemplateVersion": "1",
+        "jobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/q",
+    }
 
 
 def test_the_run_names_are_those_of_the_workflow():
@@ -464,8 +555,14 @@ def _called_operations() -> set[str]:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in clients:
             if node.attr != "get_paginator":
                 found.add(f"{node.value.id}:{node.attr}")
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_paginator"
-                and isinstance(node.func.value, ast.Name) and node.args and isinstance(node.args[0], ast.Constant)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get_paginator"
+            and isinstance(node.func.value, ast.Name)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             found.add(f"{node.func.value.id}:{node.args[0].value}")
     return found
 

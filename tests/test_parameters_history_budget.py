@@ -42,16 +42,32 @@ CONTRACT_LOOPS = {
     "runnable": ("jobRunnableTimeoutMinutes", JOB_WAIT),
     "jobStop": (10, JOB_WAIT),
 }
-CHOSEN_LIMITS = {"fileSystem": 200, "computeEnvironment": 70, "associationUpdate": 70, "otherTask": 160,
-                 "export": 160, "metrics": 250, "runnable": 60, "jobStop": 30}
+CHOSEN_LIMITS = {
+    "fileSystem": 200,
+    "computeEnvironment": 70,
+    "associationUpdate": 70,
+    "otherTask": 160,
+    "export": 160,
+    "metrics": 250,
+    "runnable": 60,
+    "jobStop": 30,
+}
 # How each loop's refusal names it.
-WHAT = {"fileSystem": "checks of the file system and its association",
-        "computeEnvironment": "checks of the compute environment", "associationUpdate": "checks of the association update",
-        "otherTask": "checks of another data repository task", "export": "checks of the export task",
-        "metrics": "checks of the export queue metric",
-        "runnable": "checks of a job waiting to start", "jobStop": "checks of a terminated job"}
-BOUND_RANGES = {"lustreCreationTimeoutMinutes": (1, 10080), "exportTimeoutMinutes": (1, 10080),
-                "jobRunnableTimeoutMinutes": (5, 1440)}
+WHAT = {
+    "fileSystem": "checks of the file system and its association",
+    "computeEnvironment": "checks of the compute environment",
+    "associationUpdate": "checks of the association update",
+    "otherTask": "checks of another data repository task",
+    "export": "checks of the export task",
+    "metrics": "checks of the export queue metric",
+    "runnable": "checks of a job waiting to start",
+    "jobStop": "checks of a terminated job",
+}
+BOUND_RANGES = {
+    "lustreCreationTimeoutMinutes": (1, 10080),
+    "exportTimeoutMinutes": (1, 10080),
+    "jobRunnableTimeoutMinutes": (5, 1440),
+}
 HISTORY = "(the run could outgrow Step Functions' 25,000-event execution history)"
 
 
@@ -111,8 +127,11 @@ def test_a_schedule_has_at_least_one_wait(bound):
     assert backoff_schedule(bound, 60) == [5]
 
 
-GRID = [(bound, wait) for bound in (1, 4, 5, 6, 59, 600, 1800, 3600, 43200, 86400) for wait in
-        (1, 2, 4, 5, 6, 7, 29, 30, 60, 299, 300, 3600)]
+GRID = [
+    (bound, wait)
+    for bound in (1, 4, 5, 6, 59, 600, 1800, 3600, 43200, 86400)
+    for wait in (1, 2, 4, 5, 6, 7, 29, 30, 60, 299, 300, 3600)
+]
 
 
 @pytest.mark.parametrize(("bound", "wait"), GRID)
@@ -136,7 +155,7 @@ def test_schedule_grows_by_the_factor_until_the_cap():
     assert len(growing) >= 10
     for before, after in zip(growing, growing[1:], strict=False):
         assert abs(after / before - BACKOFF_GROWTH) < 0.15  # whole seconds: rounding moves the ratio a little
-    assert schedule[len(growing):] == [3600] * (len(schedule) - len(growing))
+    assert schedule[len(growing) :] == [3600] * (len(schedule) - len(growing))
 
 
 @pytest.mark.parametrize(("bound", "wait"), GRID)
@@ -173,11 +192,17 @@ def test_each_mode_has_exactly_its_loops(mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_each_loop_waits_at_most_its_contract_wait_and_covers_its_bound(mode):
     # Distinct values, so a loop reading another loop's wait or bound gives another schedule.
-    values = defaults(mode) | {"waitForLustreCreationSeconds": 41, "waitForJobCompletionSeconds": 97,
-                               "lustreCreationTimeoutMinutes": 17, "exportTimeoutMinutes": 73,
-                               "jobRunnableTimeoutMinutes": 31}
-    values |= {TASK_EXPORT: {"waitForDataRepositoryTaskSeconds": 233},
-               AUTO_EXPORT: {"waitForCheckMetricsSeconds": 151}}[mode]
+    values = defaults(mode) | {
+        "waitForLustreCreationSeconds": 41,
+        "waitForJobCompletionSeconds": 97,
+        "lustreCreationTimeoutMinutes": 17,
+        "exportTimeoutMinutes": 73,
+        "jobRunnableTimeoutMinutes": 31,
+    }
+    values |= {
+        TASK_EXPORT: {"waitForDataRepositoryTaskSeconds": 233},
+        AUTO_EXPORT: {"waitForCheckMetricsSeconds": 151},
+    }[mode]
     for loop, schedule in loop_schedules(values, mode).items():
         wait = wait_of(loop, mode)
         longest = wait if isinstance(wait, int) else values[wait]
@@ -233,7 +258,8 @@ def shortest_accepted_wait(loop: str, mode: str, values: dict) -> int | None:
 # (loop, mode, wait): wait None where the mode's wait is fixed.
 BOUND_LOOPS = [
     (loop, mode, None if isinstance(wait_of(loop, mode), int) else wait)
-    for loop in ("fileSystem", "otherTask", "export", "metrics", "runnable") for mode in MODES
+    for loop in ("fileSystem", "otherTask", "export", "metrics", "runnable")
+    for mode in MODES
     if mode in CONTRACT_LOOPS[loop][1]
     for wait in ((1, 10, 30, 60, 300, 3600) if not isinstance(wait_of(loop, mode), int) else (None,))
 ]
@@ -284,8 +310,9 @@ def test_every_accepted_parameter_set_fits_every_limit(mode):
         values = defaults(mode) | {
             "waitForLustreCreationSeconds": rng.choice([rng.randint(1, 60), rng.randint(1, 3600)]),
             "waitForJobCompletionSeconds": rng.choice([rng.randint(1, 60), rng.randint(1, 3600)]),
-            {TASK_EXPORT: "waitForDataRepositoryTaskSeconds", AUTO_EXPORT: "waitForCheckMetricsSeconds"}[mode]:
-                rng.choice([rng.randint(1, 60), rng.randint(1, 3600)]),
+            {TASK_EXPORT: "waitForDataRepositoryTaskSeconds", AUTO_EXPORT: "waitForCheckMetricsSeconds"}[
+                mode
+            ]: rng.choice([rng.randint(1, 60), rng.randint(1, 3600)]),
             "lustreCreationTimeoutMinutes": rng.choice([rng.randint(1, 600), rng.randint(1, 10080)]),
             "exportTimeoutMinutes": rng.choice([rng.randint(1, 600), rng.randint(1, 10080)]),
             "jobRunnableTimeoutMinutes": rng.choice([rng.randint(5, 60), rng.randint(5, 1440)]),
@@ -315,31 +342,93 @@ def test_the_example_of_the_contract_is_refused_with_its_message():
 
 OVER_LIMIT = [
     # (loop, mode, changes, fragments)
-    ("fileSystem", TASK_EXPORT, {"lustreCreationTimeoutMinutes": 600, "waitForLustreCreationSeconds": 60},
-     ["lustreCreationTimeoutMinutes=600 with waitForLustreCreationSeconds=60", "at most 200 checks of the file system"]),
-    ("computeEnvironment", AUTO_EXPORT, {"waitForLustreCreationSeconds": 10},
-     ["waitForLustreCreationSeconds=10 is not accepted", "at most 70 checks of the compute environment in 30 minutes"]),
-    ("associationUpdate", TASK_EXPORT, {"waitForLustreCreationSeconds": 10},
-     ["waitForLustreCreationSeconds=10 is not accepted", "at most 70 checks of the association update in 30 minutes"]),
-    ("otherTask", TASK_EXPORT, {"exportTimeoutMinutes": 10080, "waitForDataRepositoryTaskSeconds": 300},
-     ["exportTimeoutMinutes=10080 with waitForDataRepositoryTaskSeconds=300",
-      "at most 160 checks of another data repository task"]),
-    ("export", TASK_EXPORT, {"exportTimeoutMinutes": 1000, "waitForDataRepositoryTaskSeconds": 300},
-     ["exportTimeoutMinutes=1000 with waitForDataRepositoryTaskSeconds=300", "at most 160 checks of the export task"]),
-    ("metrics", AUTO_EXPORT, {"exportTimeoutMinutes": 720, "waitForCheckMetricsSeconds": 60},
-     ["exportTimeoutMinutes=720 with waitForCheckMetricsSeconds=60", "at most 250 checks of the export queue metric"]),
+    (
+        "fileSystem",
+        TASK_EXPORT,
+        {"lustreCreationTimeoutMinutes": 600, "waitForLustreCreationSeconds": 60},
+        [
+            "lustreCreationTimeoutMinutes=600 with waitForLustreCreationSeconds=60",
+            "at most 200 checks of the file system",
+        ],
+    ),
+    (
+        "computeEnvironment",
+        AUTO_EXPORT,
+        {"waitForLustreCreationSeconds": 10},
+        [
+            "waitForLustreCreationSeconds=10 is not accepted",
+            "at most 70 checks of the compute environment in 30 minutes",
+        ],
+    ),
+    (
+        "associationUpdate",
+        TASK_EXPORT,
+        {"waitForLustreCreationSeconds": 10},
+        [
+            "waitForLustreCreationSeconds=10 is not accepted",
+            "at most 70 checks of the association update in 30 minutes",
+        ],
+    ),
+    (
+        "otherTask",
+        TASK_EXPORT,
+        {"exportTimeoutMinutes": 10080, "waitForDataRepositoryTaskSeconds": 300},
+        [
+            "exportTimeoutMinutes=10080 with waitForDataRepositoryTaskSeconds=300",
+            "at most 160 checks of another data repository task",
+        ],
+    ),
+    (
+        "export",
+        TASK_EXPORT,
+        {"exportTimeoutMinutes": 1000, "waitForDataRepositoryTaskSeconds": 300},
+        [
+            "exportTimeoutMinutes=1000 with waitForDataRepositoryTaskSeconds=300",
+            "at most 160 checks of the export task",
+        ],
+    ),
+    (
+        "metrics",
+        AUTO_EXPORT,
+        {"exportTimeoutMinutes": 720, "waitForCheckMetricsSeconds": 60},
+        [
+            "exportTimeoutMinutes=720 with waitForCheckMetricsSeconds=60",
+            "at most 250 checks of the export queue metric",
+        ],
+    ),
     # autoexport's export task waits are fixed (300 s): only the bound can change, and only the bound is named.
-    ("export", AUTO_EXPORT, {"exportTimeoutMinutes": 1000, "waitForCheckMetricsSeconds": 3600},
-     ["exportTimeoutMinutes=1000 is not accepted in mode autoexport",
-      "at most 160 checks of the export task, each at most 300 s apart", "accepted exportTimeoutMinutes <= 759"]),
-    ("otherTask", AUTO_EXPORT, {"exportTimeoutMinutes": 760, "waitForCheckMetricsSeconds": 3600},
-     ["exportTimeoutMinutes=760 is not accepted in mode autoexport",
-      "at most 160 checks of another data repository task, each at most 300 s apart",
-      "accepted exportTimeoutMinutes <= 759"]),
-    ("runnable", TASK_EXPORT, {"jobRunnableTimeoutMinutes": 1440, "waitForJobCompletionSeconds": 300},
-     ["jobRunnableTimeoutMinutes=1440 with waitForJobCompletionSeconds=300", "at most 60 checks of a job waiting"]),
-    ("jobStop", AUTO_EXPORT, {"waitForJobCompletionSeconds": 10},
-     ["waitForJobCompletionSeconds=10 is not accepted", "at most 30 checks of a terminated job in 10 minutes"]),
+    (
+        "export",
+        AUTO_EXPORT,
+        {"exportTimeoutMinutes": 1000, "waitForCheckMetricsSeconds": 3600},
+        [
+            "exportTimeoutMinutes=1000 is not accepted in mode autoexport",
+            "at most 160 checks of the export task, each at most 300 s apart",
+            "accepted exportTimeoutMinutes <= 759",
+        ],
+    ),
+    (
+        "otherTask",
+        AUTO_EXPORT,
+        {"exportTimeoutMinutes": 760, "waitForCheckMetricsSeconds": 3600},
+        [
+            "exportTimeoutMinutes=760 is not accepted in mode autoexport",
+            "at most 160 checks of another data repository task, each at most 300 s apart",
+            "accepted exportTimeoutMinutes <= 759",
+        ],
+    ),
+    (
+        "runnable",
+        TASK_EXPORT,
+        {"jobRunnableTimeoutMinutes": 1440, "waitForJobCompletionSeconds": 300},
+        ["jobRunnableTimeoutMinutes=1440 with waitForJobCompletionSeconds=300", "at most 60 checks of a job waiting"],
+    ),
+    (
+        "jobStop",
+        AUTO_EXPORT,
+        {"waitForJobCompletionSeconds": 10},
+        ["waitForJobCompletionSeconds=10 is not accepted", "at most 30 checks of a terminated job in 10 minutes"],
+    ),
 ]
 OVER_LIMIT_IDS = [f"{c[0]}-{c[1]}" for c in OVER_LIMIT]
 
@@ -365,8 +454,12 @@ def test_over_limit_set_of_each_loop_is_refused_naming_its_parameters(loop, mode
 def test_every_loop_and_every_fixed_wait_has_an_over_limit_case():
     covered = {(loop, mode) for loop, mode, _, _ in OVER_LIMIT}
     assert {loop for loop, _ in covered} == set(CONTRACT_LOOPS)
-    fixed = {(loop, mode) for loop, (_, waits) in CONTRACT_LOOPS.items() for mode, wait in waits.items()
-             if isinstance(wait, int)}
+    fixed = {
+        (loop, mode)
+        for loop, (_, waits) in CONTRACT_LOOPS.items()
+        for mode, wait in waits.items()
+        if isinstance(wait, int)
+    }
     assert fixed == {("export", AUTO_EXPORT), ("otherTask", AUTO_EXPORT)} and fixed <= covered
 
 

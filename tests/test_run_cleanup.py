@@ -56,8 +56,11 @@ MODES_PARAM = pytest.mark.parametrize("mode", MODES)
 
 def definition(mode: str) -> dict:
     refs = sample_refs(mode)
-    return build_run_cleanup(refs, find_run_resources_function_arn=FUNCTION,
-                             extract_parameters_function_arn=refs.extract_parameters_function_arn)
+    return build_run_cleanup(
+        refs,
+        find_run_resources_function_arn=FUNCTION,
+        extract_parameters_function_arn=refs.extract_parameters_function_arn,
+    )
 
 
 def graph(defn: dict) -> dict[str, list[str]]:
@@ -77,8 +80,11 @@ def reachable(edges: dict[str, list[str]], start: str, removed: frozenset[str] =
 
 def counters(defn: dict) -> dict[str, str]:
     """Poll-counting states (``asl.states.next_poll``) -> their poll record."""
-    return {name: s["ResultPath"] for name, s in defn["States"].items()
-            if s["Type"] == "Pass" and "count.$" in s.get("Parameters", {})}
+    return {
+        name: s["ResultPath"]
+        for name, s in defn["States"].items()
+        if s["Type"] == "Pass" and "count.$" in s.get("Parameters", {})
+    }
 
 
 # --- the graph ------------------------------------------------------------------------------------
@@ -119,7 +125,8 @@ def test_the_file_system_is_deleted_only_from_cleanup_when_its_data_is_safe(mode
     assert [n for n, ts in edges.items() if "NothingToExport" in ts] == ["IsFailedFileSystemEmpty", "WasJobRun"]
     for name in ("IsFailedFileSystemEmpty", "WasJobRun"):
         assert defn["States"][name]["Choices"] == [
-            {"Variable": "$.found.jobsRan", "BooleanEquals": False, "Next": "NothingToExport"}]
+            {"Variable": "$.found.jobsRan", "BooleanEquals": False, "Next": "NothingToExport"}
+        ]
 
 
 @MODES_PARAM
@@ -139,7 +146,8 @@ def test_no_file_system_is_touched_before_the_jobs_asked_to_terminate_have_ended
     without_jobs_wait = reachable(edges, "AreJobsUnfinished", removed=frozenset({"StartJobsEndPolls"}))
     assert "StartJobsEndPolls" in edges["AreJobsUnfinished"]
     assert defn["States"]["AreJobsUnfinished"]["Choices"] == [
-        {"Variable": "$.found.jobsUnfinished[0]", "IsPresent": True, "Next": "StartJobsEndPolls"}]
+        {"Variable": "$.found.jobsUnfinished[0]", "IsPresent": True, "Next": "StartJobsEndPolls"}
+    ]
     assert AFTER_JOB in without_jobs_wait  # reached directly only when no job was left unfinished
 
 
@@ -154,9 +162,15 @@ def test_every_loop_counts_its_checks_and_ends_on_its_limit(mode):
     assert loops(without) == [], "a loop that counts nothing could run forever"
     for counter, record in counters(defn).items():
         loop = next(c for c in found if counter in c)
-        exits = [rule for n in loop if defn["States"][n]["Type"] == "Choice" for rule in defn["States"][n]["Choices"]
-                 if rule.get("Variable") == f"{record}.count"
-                 and rule.get("NumericGreaterThanEqualsPath") == f"{record}.limit" and rule["Next"] not in loop]
+        exits = [
+            rule
+            for n in loop
+            if defn["States"][n]["Type"] == "Choice"
+            for rule in defn["States"][n]["Choices"]
+            if rule.get("Variable") == f"{record}.count"
+            and rule.get("NumericGreaterThanEqualsPath") == f"{record}.limit"
+            and rule["Next"] not in loop
+        ]
         assert exits, f"{counter} counts checks but nothing ends its loop"
 
 
@@ -180,20 +194,27 @@ def _literal_state_names(path: Path, *, strict: bool) -> set[str]:
     (the shared entry names CLEANUP, AFTER_JOB and MARK_DATA_SAFE aside)."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add" \
-                and node.args:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "add"
+            and node.args
+        ):
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 names.add(first.value)
-            elif strict and not (isinstance(first, ast.Name) and first.id in ("CLEANUP", "AFTER_JOB", "MARK_DATA_SAFE")):
+            elif strict and not (
+                isinstance(first, ast.Name) and first.id in ("CLEANUP", "AFTER_JOB", "MARK_DATA_SAFE")
+            ):
                 raise AssertionError(f"{path.name}:{first.lineno}: a state name that is not a plain literal")
     return names
 
 
 def test_state_names_are_plain_literals_a_text_search_finds():
     ours = _literal_state_names(SOURCE, strict=True)
-    shared = (_literal_state_names(ROOT / "asl" / "task_export.py", strict=False)
-              | _literal_state_names(ROOT / "asl" / "common.py", strict=False))
+    shared = _literal_state_names(ROOT / "asl" / "task_export.py", strict=False) | _literal_state_names(
+        ROOT / "asl" / "common.py", strict=False
+    )
     text = SOURCE.read_text()
     for mode in MODES:
         for name in definition(mode)["States"]:
@@ -216,29 +237,45 @@ def test_what_the_export_section_tags_names_the_run_not_run_cleanup(mode):
 def test_run_cleanup_uses_its_own_client_tokens_with_the_runs_parameters(mode):
     states = definition(mode)["States"]
     assert states["ExtractParameters"]["Parameters"]["Payload"] == {
-        "secretString.$": "$.secret.SecretString", "executionName.$": "$.run.executionName", "input": {}}
+        "secretString.$": "$.secret.SecretString",
+        "executionName.$": "$.run.executionName",
+        "input": {},
+    }
     assert states["UseOwnClientToken"]["Parameters"]["derived.$"] == (
-        "States.JsonMerge($.config.derived, $.cleanupToken, false)")
+        "States.JsonMerge($.config.derived, $.cleanupToken, false)"
+    )
     assert states["ReadRunEvent"]["Parameters"]["cleanupToken"] == {
-        "clientRequestToken.$": "States.Hash($$.Execution.Id, 'MD5')"}
+        "clientRequestToken.$": "States.Hash($$.Execution.Id, 'MD5')"
+    }
 
 
 def test_the_finder_is_called_with_the_runs_names_and_the_stacks_resources():
     refs = sample_refs("taskexport")
     payload = definition("taskexport")["States"]["FindRunResources"]["Parameters"]["Payload"]
     assert payload == {
-        "executionName.$": "$.run.executionName", "stack": refs.stack, "mode": refs.mode,
-        "namePrefix": refs.name_prefix, "computeEnvironmentArn": refs.compute_environment_arn,
+        "executionName.$": "$.run.executionName",
+        "stack": refs.stack,
+        "mode": refs.mode,
+        "namePrefix": refs.name_prefix,
+        "computeEnvironmentArn": refs.compute_environment_arn,
         "baselineLaunchTemplateId": refs.baseline_launch_template_id,
-        "baselineLaunchTemplateVersion": refs.baseline_launch_template_version, "jobQueueArn": refs.job_queue_arn}
+        "baselineLaunchTemplateVersion": refs.baseline_launch_template_version,
+        "jobQueueArn": refs.job_queue_arn,
+    }
 
 
 def test_the_role_policy_is_derived_from_the_definition():
     refs = sample_refs("taskexport")
     policy = iam.state_machine_policy(refs, definition("taskexport"))
     allowed = {a for s in policy["Statement"] for a in s["Action"]}
-    assert {"fsx:DeleteFileSystem", "fsx:TagResource", "fsx:CreateDataRepositoryTask", "batch:DescribeJobs",
-            "secretsmanager:GetSecretValue", "lambda:InvokeFunction"} <= allowed
+    assert {
+        "fsx:DeleteFileSystem",
+        "fsx:TagResource",
+        "fsx:CreateDataRepositoryTask",
+        "batch:DescribeJobs",
+        "secretsmanager:GetSecretValue",
+        "lambda:InvokeFunction",
+    } <= allowed
     invoke = next(s for s in policy["Statement"] if s["Action"] == ["lambda:InvokeFunction"])
     assert FUNCTION in invoke["Resource"] and refs.extract_parameters_function_arn in invoke["Resource"]
     assert "fsx:CreateFileSystem" not in allowed and "batch:SubmitJob" not in allowed
@@ -247,17 +284,22 @@ def test_the_role_policy_is_derived_from_the_definition():
 def test_the_rule_matches_abnormal_ends_of_the_workflow_only():
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:taskexport-taskexport-workflow"
     assert status_change_event_pattern(arn) == {
-        "source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
-        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [arn]}}
-    assert start_run_cleanup_policy("arn:x") == {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": ["arn:x"]}]}
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [arn]},
+    }
+    assert start_run_cleanup_policy("arn:x") == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": ["arn:x"]}],
+    }
     assert run_cleanup_state_machine_name("taskexport", "prod") == "taskexport-prod-run-cleanup"
 
 
 def test_the_definition_needs_both_function_arns():
     with pytest.raises(ValueError, match="FindRunResources"):
-        build_run_cleanup(sample_refs("taskexport"), find_run_resources_function_arn="",
-                          extract_parameters_function_arn="x")
+        build_run_cleanup(
+            sample_refs("taskexport"), find_run_resources_function_arn="", extract_parameters_function_arn="x"
+        )
 
 
 # --- end to end on the emulated AWS --------------------------------------------------------------
@@ -275,20 +317,29 @@ def deploy(emu: Emulation, stack: EmulatedStack) -> Deployed:
     """The FindRunResources function and the run-cleanup role, as the component deploys them."""
     refs, iam_client = stack.refs, boto3.client("iam", region_name=emu.region)
     prefix = f"{refs.name_prefix}-{refs.stack}"
-    function_role = iam_client.create_role(RoleName=f"{prefix}-find-run-resources",
-                                           AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    function_role = iam_client.create_role(
+        RoleName=f"{prefix}-find-run-resources", AssumeRolePolicyDocument=json.dumps(TRUST)
+    )["Role"]["Arn"]
     put_role_policy(emu, function_role, "handler", iam.lambda_policy(refs, "find_run_resources"))
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("find_run_resources.py", (ROOT / "lambda" / "find_run_resources.py").read_text())
     function_arn = client("lambda").create_function(
-        FunctionName=f"{prefix}-find-run-resources", Runtime="python3.12", Role=function_role,
-        Handler="find_run_resources.handler", Code={"ZipFile": archive.getvalue()}, Timeout=300,
+        FunctionName=f"{prefix}-find-run-resources",
+        Runtime="python3.12",
+        Role=function_role,
+        Handler="find_run_resources.handler",
+        Code={"ZipFile": archive.getvalue()},
+        Timeout=300,
     )["FunctionArn"]
-    defn = build_run_cleanup(refs, find_run_resources_function_arn=function_arn,
-                             extract_parameters_function_arn=refs.extract_parameters_function_arn)
-    role_arn = iam_client.create_role(RoleName=f"{prefix}-run-cleanup",
-                                      AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    defn = build_run_cleanup(
+        refs,
+        find_run_resources_function_arn=function_arn,
+        extract_parameters_function_arn=refs.extract_parameters_function_arn,
+    )
+    role_arn = iam_client.create_role(RoleName=f"{prefix}-run-cleanup", AssumeRolePolicyDocument=json.dumps(TRUST))[
+        "Role"
+    ]["Arn"]
     attach_workflow_policy(emu, stack, defn, role_arn=role_arn)
     return Deployed(defn, role_arn, function_arn, run_cleanup_state_machine_name(refs.name_prefix, refs.stack))
 
@@ -299,22 +350,45 @@ def status_event(emu: Emulation, stack: EmulatedStack, status: str = "ABORTED", 
     machine = f"arn:aws:states:{emu.region}:{emu.account_id}:stateMachine:{stack.refs.state_machine_name}"
     execution = f"arn:aws:states:{emu.region}:{emu.account_id}:execution:{stack.refs.state_machine_name}:{name}"
     return {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": STATUS_CHANGE_DETAIL_TYPE,
-        "source": STATUS_CHANGE_SOURCE, "account": emu.account_id, "time": "2026-01-01T00:00:00Z",
-        "region": emu.region, "resources": [execution],
-        "detail": {"executionArn": execution, "stateMachineArn": machine, "name": name, "status": status,
-                   "startDate": 1, "stopDate": 2, "input": "{}", "inputDetails": {"included": True},
-                   "output": None, "outputDetails": None},
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": STATUS_CHANGE_DETAIL_TYPE,
+        "source": STATUS_CHANGE_SOURCE,
+        "account": emu.account_id,
+        "time": "2026-01-01T00:00:00Z",
+        "region": emu.region,
+        "resources": [execution],
+        "detail": {
+            "executionArn": execution,
+            "stateMachineArn": machine,
+            "name": name,
+            "status": status,
+            "startDate": 1,
+            "stopDate": 2,
+            "input": "{}",
+            "inputDetails": {"included": True},
+            "output": None,
+            "outputDetails": None,
+        },
     }
 
 
-def clean_up(emu: Emulation, stack: EmulatedStack, deployed: Deployed, status: str = "ABORTED",
-             execution_name: str = "cleanup-1", execution_input: dict | None = None) -> RunResult:
-    return run_workflow(deployed.definition, role_arn=deployed.role_arn, name=deployed.name,
-                        execution_name=execution_name,
-                        execution_input=execution_input if execution_input is not None
-                        else status_event(emu, stack, status),
-                        timeout_seconds=120)
+def clean_up(
+    emu: Emulation,
+    stack: EmulatedStack,
+    deployed: Deployed,
+    status: str = "ABORTED",
+    execution_name: str = "cleanup-1",
+    execution_input: dict | None = None,
+) -> RunResult:
+    return run_workflow(
+        deployed.definition,
+        role_arn=deployed.role_arn,
+        name=deployed.name,
+        execution_name=execution_name,
+        execution_input=execution_input if execution_input is not None else status_event(emu, stack, status),
+        timeout_seconds=120,
+    )
 
 
 def nothing_left(emu: Emulation, stack: EmulatedStack, name: str = RUN) -> None:
@@ -344,15 +418,22 @@ def test_a_run_stopped_early_is_cleaned_up_by_run_cleanup_started_from_the_event
         refs, deployed = stack.refs, deploy(emu, stack)
         machine = f"arn:aws:states:{emu.region}:{emu.account_id}:stateMachine:{refs.state_machine_name}"
         cleanup_arn = client("stepfunctions").create_state_machine(
-            name=deployed.name, definition=json.dumps(deployed.definition), roleArn=deployed.role_arn,
+            name=deployed.name,
+            definition=json.dumps(deployed.definition),
+            roleArn=deployed.role_arn,
         )["stateMachineArn"]
         client("events").put_rule(Name=deployed.name, EventPattern=json.dumps(status_change_event_pattern(machine)))
-        client("events").put_targets(Rule=deployed.name, Targets=[
-            {"Id": "run-cleanup", "Arn": cleanup_arn, "RoleArn": f"arn:aws:iam::{emu.account_id}:role/events"}])
+        client("events").put_targets(
+            Rule=deployed.name,
+            Targets=[
+                {"Id": "run-cleanup", "Arn": cleanup_arn, "RoleArn": f"arn:aws:iam::{emu.account_id}:role/events"}
+            ],
+        )
         emu.hold_waits()
         try:
-            started = start_workflow(asl.build_definition(refs), role_arn=stack.role_arn,
-                                     name=refs.state_machine_name, execution_name=RUN)
+            started = start_workflow(
+                asl.build_definition(refs), role_arn=stack.role_arn, name=refs.state_machine_name, execution_name=RUN
+            )
             wait_until_waiting(started.execution_arn, 2)  # both preparation branches wait
             run = stop_workflow(started, "Stopped", "by the test", stack=stack)
         finally:
@@ -420,7 +501,8 @@ def test_a_file_system_the_run_kept_is_left_to_the_user():
         left = leave_run(emu, stack, job=None)
         client("fsx").tag_resource(
             ResourceARN=f"arn:aws:fsx:{emu.region}:{emu.account_id}:file-system/{left.file_system_id}",
-            Tags=[{"Key": TAG_KEPT, "Value": "true"}])
+            Tags=[{"Key": TAG_KEPT, "Value": "true"}],
+        )
         result = clean_up(emu, stack, deploy(emu, stack), status="FAILED")
         assert (result.status, result.error) == ("SUCCEEDED", None), result.cause
         assert result.output["fileSystem"]["FileSystemDeleted"] is False
@@ -435,8 +517,11 @@ def test_delete_lustre_false_exports_then_keeps_the_file_system_and_succeeds():
         result = clean_up(emu, stack, deploy(emu, stack))
         assert (result.status, result.error) == ("SUCCEEDED", None), result.cause
         assert emu.s3_objects(stack.refs.bucket_name, "results/") == FILES
-        assert result.output["fileSystem"] == {"FileSystemDeleted": False, "Reason": "deleteLustre=false",
-                                               "FileSystemId": left.file_system_id}
+        assert result.output["fileSystem"] == {
+            "FileSystemDeleted": False,
+            "Reason": "deleteLustre=false",
+            "FileSystemId": left.file_system_id,
+        }
         assert tags_of_file_system(left.file_system_id)[TAG_KEPT] == "deleteLustre=false"
 
 
@@ -448,8 +533,10 @@ def test_autoexport_turns_auto_export_off_then_exports_and_deletes():
         assert (result.status, result.error) == ("SUCCEEDED", None), result.cause
         assert result.calls.get("fsx:updateDataRepositoryAssociation") == 1
         assert result.calls.get("fsx:createDataRepositoryTask", 0) >= 1
-        assert emu.fsx.associations.get(left.association_id) is None or \
-            emu.fsx.associations[left.association_id].export_events() == []
+        assert (
+            emu.fsx.associations.get(left.association_id) is None
+            or emu.fsx.associations[left.association_id].export_events() == []
+        )
         assert emu.s3_objects(stack.refs.bucket_name, "results/") == FILES
         nothing_left(emu, stack)
 
@@ -481,11 +568,14 @@ def test_run_cleanup_a_second_time_finds_nothing_left_to_do():
         assert not {"fsx:deleteFileSystem", "fsx:createDataRepositoryTask", "batch:describeJobs"} & set(second.calls)
 
 
-@pytest.mark.parametrize("event, error", [
-    ({}, "NotARunStatusEvent"),
-    ({"detail": {"name": RUN, "executionArn": "arn", "status": "RUNNING"}}, "RunNotEndedWithoutCleanup"),
-    ({"detail": {"name": RUN, "executionArn": "arn", "status": "SUCCEEDED"}}, "RunNotEndedWithoutCleanup"),
-])
+@pytest.mark.parametrize(
+    "event, error",
+    [
+        ({}, "NotARunStatusEvent"),
+        ({"detail": {"name": RUN, "executionArn": "arn", "status": "RUNNING"}}, "RunNotEndedWithoutCleanup"),
+        ({"detail": {"name": RUN, "executionArn": "arn", "status": "SUCCEEDED"}}, "RunNotEndedWithoutCleanup"),
+    ],
+)
 def test_an_input_that_is_not_an_abnormal_end_of_a_run_is_refused(event, error):
     with Emulation() as emu:
         stack = setup_stack(emu, "taskexport")
@@ -496,7 +586,6 @@ def test_an_input_that_is_not_an_abnormal_end_of_a_run_is_refused(event, error):
 
 
 # --- the component ----------------------------------------------------------------------------------
-
 
 
 @pytest.fixture
@@ -516,20 +605,30 @@ def component(name: str = "taskexport"):
 
     account, region = "123456789012", "us-east-1"
     workflow = WorkflowArgs(
-        stack="taskexport", name_prefix="taskexport", max_vcpus=256,
-        secret_arn=f"arn:aws:secretsmanager:{region}:{account}:secret:params-AbCdEf", bucket_name="data-bucket",
-        private_subnet_ids=["subnet-0123456789abcdef0"], lustre_security_group_id="sg-0123456789abcdef0",
+        stack="taskexport",
+        name_prefix="taskexport",
+        max_vcpus=256,
+        secret_arn=f"arn:aws:secretsmanager:{region}:{account}:secret:params-AbCdEf",
+        bucket_name="data-bucket",
+        private_subnet_ids=["subnet-0123456789abcdef0"],
+        lustre_security_group_id="sg-0123456789abcdef0",
         compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/ce",
-        baseline_launch_template_id="lt-0123456789abcdef0", baseline_launch_template_version="1",
+        baseline_launch_template_id="lt-0123456789abcdef0",
+        baseline_launch_template_version="1",
         job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/queue",
-        repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/job", tags={"batch-lustre:stack": "taskexport"},
+        repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/job",
+        tags={"batch-lustre:stack": "taskexport"},
     )
-    return RunCleanup(name, RunCleanupArgs(
-        mode="taskexport", workflow=workflow,
-        workflow_state_machine_arn=f"arn:aws:states:{region}:{account}:stateMachine:taskexport-taskexport-workflow",
-        workflow_state_machine_name="taskexport-taskexport-workflow",
-        extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:extract-parameters",
-    ))
+    return RunCleanup(
+        name,
+        RunCleanupArgs(
+            mode="taskexport",
+            workflow=workflow,
+            workflow_state_machine_arn=f"arn:aws:states:{region}:{account}:stateMachine:taskexport-taskexport-workflow",
+            workflow_state_machine_name="taskexport-taskexport-workflow",
+            extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:extract-parameters",
+        ),
+    )
 
 
 def recorded(mocks, type_token: str) -> list:
@@ -553,8 +652,9 @@ def test_the_component_deploys_the_state_machine_from_its_builder(mocks):
         assert json.loads(machines[0].inputs["definition"]) == definition
         assert all(r.name.startswith("taskexport-run-cleanup") for r in mocks.resources if r.custom)
 
-    return pulumi.Output.all(cleanup.definition, cleanup.state_machine_arn,
-                             cleanup.find_run_resources_function_arn).apply(check)
+    return pulumi.Output.all(
+        cleanup.definition, cleanup.state_machine_arn, cleanup.find_run_resources_function_arn
+    ).apply(check)
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
@@ -566,13 +666,15 @@ def test_the_rule_starts_run_cleanup_on_the_workflows_abnormal_ends_with_a_role_
         machine_arn, _ = values
         rule = recorded(mocks, "aws:cloudwatch/eventRule:EventRule")[0]
         assert json.loads(rule.inputs["eventPattern"]) == status_change_event_pattern(
-            "arn:aws:states:us-east-1:123456789012:stateMachine:taskexport-taskexport-workflow")
+            "arn:aws:states:us-east-1:123456789012:stateMachine:taskexport-taskexport-workflow"
+        )
         target = recorded(mocks, "aws:cloudwatch/eventTarget:EventTarget")[0]
         assert target.inputs["arn"] == machine_arn and target.inputs["rule"] == rule.state["name"]
         roles = {r.name: r for r in recorded(mocks, "aws:iam/role:Role")}
         events_role = roles["taskexport-run-cleanup-events-role"]
         assert json.loads(events_role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
-            "Service": "events.amazonaws.com"}
+            "Service": "events.amazonaws.com"
+        }
         assert target.inputs["roleArn"] == events_role.state["arn"]
         policies = {p.name: json.loads(p.inputs["policy"]) for p in recorded(mocks, "aws:iam/rolePolicy:RolePolicy")}
         assert policies["taskexport-run-cleanup-events-policy"] == start_run_cleanup_policy(machine_arn)
@@ -591,8 +693,9 @@ def test_the_roles_allow_what_the_definition_and_the_handler_call(mocks):
         refs = sample_refs("taskexport")
         state_machine = policies["taskexport-run-cleanup-state-machine-policy"]
         allowed = {a for s in state_machine["Statement"] for a in s["Action"]}
-        assert allowed == {a for s in iam.state_machine_policy(refs, json.loads(definition_text))["Statement"]
-                           for a in s["Action"]}
+        assert allowed == {
+            a for s in iam.state_machine_policy(refs, json.loads(definition_text))["Statement"] for a in s["Action"]
+        }
         handler = policies["taskexport-run-cleanup-find-run-resources-policy"]
         handler_actions = {a for s in handler["Statement"] for a in s["Action"]}
         assert set(iam.LAMBDA_ACTIONS["find_run_resources"]) <= handler_actions
@@ -604,5 +707,6 @@ def test_the_roles_allow_what_the_definition_and_the_handler_call(mocks):
         assert set(function.inputs["code"].assets) == {"find_run_resources.py"}
 
     # The state machine (and the function) wait for their role's policy: once they are declared, so is it.
-    return pulumi.Output.all(cleanup.definition, cleanup.find_run_resources_function_arn,
-                             cleanup.state_machine_arn).apply(check)
+    return pulumi.Output.all(
+        cleanup.definition, cleanup.find_run_resources_function_arn, cleanup.state_machine_arn
+    ).apply(check)

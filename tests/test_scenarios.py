@@ -19,12 +19,29 @@ from batch_lustre.emulation.catalogue_run import run_scenario
 from parameters import AUTO_EXPORT, TASK_EXPORT
 
 ISSUE_LIST = {  # the scenarios issue 3 asks for, by catalogue name, with the modes each must cover
-    "success": 2, "keep-file-system": 2, "invalid-capacity": 2, "invalid-type": 2, "invalid-unknown-key": 2,
-    "invalid-missing-key": 2, "secret-not-json": 2, "file-system-fails": 2, "association-misconfigured": 2,
-    "association-fails": 2, "file-system-never-available": 2, "compute-update-refused": 2, "job-fails": 2,
-    "spot-reclaimed-then-succeeds": 2, "spot-reclaimed-always": 2, "export-fails": 1,
-    "import-running-at-export": 1, "no-metrics": 1, "metric-drains-after-job": 1, "export-queue-stuck": 1,
-    "throttled-describe": 2, "second-run-refused": 2, "two-runs-at-once": 2,
+    "success": 2,
+    "keep-file-system": 2,
+    "invalid-capacity": 2,
+    "invalid-type": 2,
+    "invalid-unknown-key": 2,
+    "invalid-missing-key": 2,
+    "secret-not-json": 2,
+    "file-system-fails": 2,
+    "association-misconfigured": 2,
+    "association-fails": 2,
+    "file-system-never-available": 2,
+    "compute-update-refused": 2,
+    "job-fails": 2,
+    "spot-reclaimed-then-succeeds": 2,
+    "spot-reclaimed-always": 2,
+    "export-fails": 1,
+    "import-running-at-export": 1,
+    "no-metrics": 1,
+    "metric-drains-after-job": 1,
+    "export-queue-stuck": 1,
+    "throttled-describe": 2,
+    "second-run-refused": 2,
+    "two-runs-at-once": 2,
 }
 
 
@@ -48,6 +65,7 @@ def _broken(change: Any):
         changed = copy.deepcopy(definition)
         change(changed["States"])
         return changed
+
     return transform
 
 
@@ -57,8 +75,9 @@ def test_the_rules_catch_a_file_system_deleted_before_its_data_is_in_s3():
 
     result = run_scenario("success", TASK_EXPORT, transform=_broken(skip_export))
     assert not result.passed
-    assert any("DeleteFileSystem" in v and "accepted while" in v and "not in S3" in v for v in result.violations), \
+    assert any("DeleteFileSystem" in v and "accepted while" in v and "not in S3" in v for v in result.violations), (
         result.violations
+    )
 
 
 def test_the_rules_catch_a_cleanup_that_leaves_the_run_s_resources():
@@ -90,18 +109,22 @@ def test_the_expectation_catches_a_file_system_kept_without_a_reason():
 
 def _nested(change: Any):
     """A transform that changes states anywhere in the definition, Parallel branches included."""
+
     def transform(definition: dict[str, Any]) -> dict[str, Any]:
         changed = copy.deepcopy(definition)
         change(all_states(changed))
         return changed
+
     return transform
 
 
 def _without_s3(policy: dict[str, Any]) -> dict[str, Any]:
     """The state machine's policy as the first build made it: no S3 permission at all."""
-    statements = [s for s in policy["Statement"]
-                  if not any(str(a).startswith("s3:") for a in (s["Action"] if isinstance(s["Action"], list)
-                                                                 else [s["Action"]]))]
+    statements = [
+        s
+        for s in policy["Statement"]
+        if not any(str(a).startswith("s3:") for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
+    ]
     assert len(statements) < len(policy["Statement"]), "the fixed policy grants S3 access"
     return {**policy, "Statement": statements}
 

@@ -99,8 +99,11 @@ BAD_CONFIGS = {
         TASK_EXPORT,
         {"lustreCreationTimeoutMinutes": 10080, "waitForLustreCreationSeconds": 1},
         [("lustreCreationTimeoutMinutes", "10080"), ("waitForLustreCreationSeconds", "1")],
-        ["accepted at most 200 checks of the file system", "25,000-event execution history",
-         "raise waitForLustreCreationSeconds or lower lustreCreationTimeoutMinutes"],
+        [
+            "accepted at most 200 checks of the file system",
+            "25,000-event execution history",
+            "raise waitForLustreCreationSeconds or lower lustreCreationTimeoutMinutes",
+        ],
     ),
     "a fixed-bound loop checked too often": (
         AUTO_EXPORT,
@@ -112,15 +115,20 @@ BAD_CONFIGS = {
         AUTO_EXPORT,
         {"exportTimeoutMinutes": 720},
         [("exportTimeoutMinutes", "720"), ("waitForCheckMetricsSeconds", "60")],
-        ["accepted at most 250 checks of the export queue metric",
-         "raise waitForCheckMetricsSeconds or lower exportTimeoutMinutes"],
+        [
+            "accepted at most 250 checks of the export queue metric",
+            "raise waitForCheckMetricsSeconds or lower exportTimeoutMinutes",
+        ],
     ),
     "autoexport fallback export task (fixed 300 s wait) past the history budget": (
         AUTO_EXPORT,
         {"exportTimeoutMinutes": 800, "waitForCheckMetricsSeconds": 3600},
         [("exportTimeoutMinutes", "800")],
-        ["is not accepted in mode autoexport", "accepted at most 160 checks of the export task, each at most 300 s "
-         "apart", "accepted exportTimeoutMinutes <= 759"],
+        [
+            "is not accepted in mode autoexport",
+            "accepted at most 160 checks of the export task, each at most 300 s apart",
+            "accepted exportTimeoutMinutes <= 759",
+        ],
     ),
     "runnable timeout below 5 minutes": (
         TASK_EXPORT,

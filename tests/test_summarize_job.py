@@ -45,13 +45,23 @@ def batch(monkeypatch):
         iam = boto3.client("iam", region_name=REGION)
         role = iam.create_role(RoleName="batch", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         client = boto3.client("batch", region_name=REGION)
-        ce = client.create_compute_environment(computeEnvironmentName="compute", type="UNMANAGED", state="ENABLED",
-                                               serviceRole=role)["computeEnvironmentArn"]
-        client.create_job_queue(jobQueueName=QUEUE, state="ENABLED", priority=1,
-                                computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
-        client.register_job_definition(jobDefinitionName=JOB_NAME, type="container", containerProperties={
-            "image": "busybox", "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                                         {"type": "MEMORY", "value": "512"}]})
+        ce = client.create_compute_environment(
+            computeEnvironmentName="compute", type="UNMANAGED", state="ENABLED", serviceRole=role
+        )["computeEnvironmentArn"]
+        client.create_job_queue(
+            jobQueueName=QUEUE,
+            state="ENABLED",
+            priority=1,
+            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}],
+        )
+        client.register_job_definition(
+            jobDefinitionName=JOB_NAME,
+            type="container",
+            containerProperties={
+                "image": "busybox",
+                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+            },
+        )
         yield client
 
 
@@ -98,7 +108,7 @@ def test_single_job_names_id_attempts_exit_code_reason_and_log_stream(batch):
     result = run(sync_cause(batch, job_id))
     assert result == {
         "summary": f"job {job_id} FAILED after 1 attempt(s): exit code 3, {APP_ERROR}, "
-                   f"log stream {JOB_NAME}/default/{job_id}",
+        f"log stream {JOB_NAME}/default/{job_id}",
         "failedChildren": 0,
         "jobId": job_id,
     }
@@ -108,7 +118,8 @@ def test_single_job_without_exit_code_says_none(batch):
     job_id = submit(batch)
     fail(job_id, exit_code=None, reason="Host EC2 (instance i-0abc) terminated.")
     assert run(sync_cause(batch, job_id))["summary"].startswith(
-        f"job {job_id} FAILED after 1 attempt(s): exit code none, Host EC2 (instance i-0abc) terminated., log stream ")
+        f"job {job_id} FAILED after 1 attempt(s): exit code none, Host EC2 (instance i-0abc) terminated., log stream "
+    )
 
 
 # --- array job ----------------------------------------------------------------------------------------------------
@@ -143,10 +154,13 @@ def test_array_job_children_are_ordered_by_index_not_by_listing(batch):
     for index in range(11):
         fail(f"{parent}:{index}", succeeded=index < 9)
     moto_job(parent)._child_jobs.reverse()  # ListJobs now answers #10 before #9
-    assert [j["jobId"] for j in batch.list_jobs(arrayJobId=parent, jobStatus="FAILED")["jobSummaryList"]] == \
-        [f"{parent}:10", f"{parent}:9"]
+    assert [j["jobId"] for j in batch.list_jobs(arrayJobId=parent, jobStatus="FAILED")["jobSummaryList"]] == [
+        f"{parent}:10",
+        f"{parent}:9",
+    ]
     assert run(sync_cause(batch, parent))["summary"].startswith(
-        f"array job {parent}: 2 of 11 children FAILED; first: #9 exit code 3 ({APP_ERROR}), #10 exit code 3")
+        f"array job {parent}: 2 of 11 children FAILED; first: #9 exit code 3 ({APP_ERROR}), #10 exit code 3"
+    )
 
 
 def test_the_summary_stays_under_1000_characters_and_on_one_line(batch):
@@ -175,8 +189,8 @@ def test_a_cause_that_is_not_json_for_a_job_that_cannot_be_found(batch):
     result = run("States.TaskFailed: something went wrong", job_name="taskexport-other-run")
     assert result == {
         "summary": "job taskexport-other-run in queue taskexport-queue: no description found (the failure's Cause "
-                   "is not a JSON job description (States.TaskFailed: something went wrong); no job named "
-                   "taskexport-other-run in queue taskexport-queue)",
+        "is not a JSON job description (States.TaskFailed: something went wrong); no job named "
+        "taskexport-other-run in queue taskexport-queue)",
         "failedChildren": 0,
         "jobId": "",
     }
@@ -197,9 +211,17 @@ def stubbed(monkeypatch) -> Stubber:
 
 
 def child(job_id: str, index: int, exit_code: int | None, reason: str) -> dict:
-    detail = {"jobName": JOB_NAME, "jobId": job_id, "jobQueue": QUEUE, "status": "FAILED", "statusReason": reason,
-              "jobDefinition": "jd", "startedAt": 1, "arrayProperties": {"index": index},
-              "container": {"logStreamName": f"jd/default/{job_id}"}}
+    detail = {
+        "jobName": JOB_NAME,
+        "jobId": job_id,
+        "jobQueue": QUEUE,
+        "status": "FAILED",
+        "statusReason": reason,
+        "jobDefinition": "jd",
+        "startedAt": 1,
+        "arrayProperties": {"index": index},
+        "container": {"logStreamName": f"jd/default/{job_id}"},
+    }
     if exit_code is not None:
         detail["container"]["exitCode"] = exit_code
     return detail
@@ -207,32 +229,64 @@ def child(job_id: str, index: int, exit_code: int | None, reason: str) -> dict:
 
 def test_array_children_from_real_batch_shapes_and_paged_listing(monkeypatch):
     stubber = stubbed(monkeypatch)
-    parent = {"JobId": "p-1", "JobName": JOB_NAME, "Status": "FAILED", "ArrayProperties": {"Size": 40,
-              "StatusSummary": {"FAILED": 3, "SUCCEEDED": 37}}}
-    stubber.add_response("describe_jobs", {"jobs": [{
-        "jobName": JOB_NAME, "jobId": "p-1", "jobQueue": QUEUE, "status": "FAILED", "jobDefinition": "jd",
-        "startedAt": 1, "arrayProperties": {"size": 40, "statusSummary": {"FAILED": 3, "SUCCEEDED": 37}}}]},
-        {"jobs": ["p-1"]})
+    parent = {
+        "JobId": "p-1",
+        "JobName": JOB_NAME,
+        "Status": "FAILED",
+        "ArrayProperties": {"Size": 40, "StatusSummary": {"FAILED": 3, "SUCCEEDED": 37}},
+    }
+    stubber.add_response(
+        "describe_jobs",
+        {
+            "jobs": [
+                {
+                    "jobName": JOB_NAME,
+                    "jobId": "p-1",
+                    "jobQueue": QUEUE,
+                    "status": "FAILED",
+                    "jobDefinition": "jd",
+                    "startedAt": 1,
+                    "arrayProperties": {"size": 40, "statusSummary": {"FAILED": 3, "SUCCEEDED": 37}},
+                }
+            ]
+        },
+        {"jobs": ["p-1"]},
+    )
     # Child ids that do not end in their index: the index must come from arrayProperties.
-    stubber.add_response("list_jobs", {"jobSummaryList": [
-        {"jobId": "c-a", "jobName": JOB_NAME, "arrayProperties": {"index": 31}},
-        {"jobId": "c-b", "jobName": JOB_NAME, "arrayProperties": {"index": 7}}], "nextToken": "page-2"},
-        {"arrayJobId": "p-1", "jobStatus": "FAILED"})
-    stubber.add_response("list_jobs", {"jobSummaryList": [
-        {"jobId": "c-c", "jobName": JOB_NAME, "arrayProperties": {"index": 12}}]},
-        {"arrayJobId": "p-1", "jobStatus": "FAILED", "nextToken": "page-2"})
-    stubber.add_response("describe_jobs", {"jobs": [
-        child("c-c", 12, 2, "Essential container in task exited"),
-        child("c-a", 31, None, "Host EC2 (instance i-1) terminated."),
-        child("c-b", 7, 137, "OutOfMemoryError: Container killed due to memory usage")]},
-        {"jobs": ["c-b", "c-c", "c-a"]})
+    stubber.add_response(
+        "list_jobs",
+        {
+            "jobSummaryList": [
+                {"jobId": "c-a", "jobName": JOB_NAME, "arrayProperties": {"index": 31}},
+                {"jobId": "c-b", "jobName": JOB_NAME, "arrayProperties": {"index": 7}},
+            ],
+            "nextToken": "page-2",
+        },
+        {"arrayJobId": "p-1", "jobStatus": "FAILED"},
+    )
+    stubber.add_response(
+        "list_jobs",
+        {"jobSummaryList": [{"jobId": "c-c", "jobName": JOB_NAME, "arrayProperties": {"index": 12}}]},
+        {"arrayJobId": "p-1", "jobStatus": "FAILED", "nextToken": "page-2"},
+    )
+    stubber.add_response(
+        "describe_jobs",
+        {
+            "jobs": [
+                child("c-c", 12, 2, "Essential container in task exited"),
+                child("c-a", 31, None, "Host EC2 (instance i-1) terminated."),
+                child("c-b", 7, 137, "OutOfMemoryError: Container killed due to memory usage"),
+            ]
+        },
+        {"jobs": ["c-b", "c-c", "c-a"]},
+    )
     with stubber:
         result = run(json.dumps(parent))
         stubber.assert_no_pending_responses()
     assert result == {
         "summary": "array job p-1: 3 of 40 children FAILED; first: #7 exit code 137 (OutOfMemoryError: Container "
-                   "killed due to memory usage), #12 exit code 2 (Essential container in task exited), #31 exit code "
-                   "none (Host EC2 (instance i-1) terminated.); log stream of #7: jd/default/c-b",
+        "killed due to memory usage), #12 exit code 2 (Essential container in task exited), #31 exit code "
+        "none (Host EC2 (instance i-1) terminated.); log stream of #7: jd/default/c-b",
         "failedChildren": 3,
         "jobId": "p-1",
     }
@@ -241,14 +295,21 @@ def test_array_children_from_real_batch_shapes_and_paged_listing(monkeypatch):
 def test_pascal_case_cause_is_used_when_describe_jobs_is_refused(monkeypatch):
     stubber = stubbed(monkeypatch)
     stubber.add_client_error("describe_jobs", "AccessDeniedException", http_status_code=403)
-    cause = {"JobId": "j-1", "JobName": JOB_NAME, "Status": "FAILED", "StatusReason": APP_ERROR,
-             "Attempts": [{"Container": {"ExitCode": 1, "LogStreamName": "jd/default/a1"}},
-                          {"Container": {"ExitCode": 4, "LogStreamName": "jd/default/a2"}}]}
+    cause = {
+        "JobId": "j-1",
+        "JobName": JOB_NAME,
+        "Status": "FAILED",
+        "StatusReason": APP_ERROR,
+        "Attempts": [
+            {"Container": {"ExitCode": 1, "LogStreamName": "jd/default/a1"}},
+            {"Container": {"ExitCode": 4, "LogStreamName": "jd/default/a2"}},
+        ],
+    }
     with stubber:
         result = run(json.dumps(cause))
     assert result == {
         "summary": f"job j-1 FAILED after 2 attempt(s): exit code 4, {APP_ERROR}, log stream jd/default/a2 "
-                   "(DescribeJobs failed: AccessDeniedException)",
+        "(DescribeJobs failed: AccessDeniedException)",
         "failedChildren": 0,
         "jobId": "j-1",
     }
@@ -256,25 +317,48 @@ def test_pascal_case_cause_is_used_when_describe_jobs_is_refused(monkeypatch):
 
 def test_array_counts_come_from_the_status_summary_when_list_jobs_is_refused(monkeypatch):
     stubber = stubbed(monkeypatch)
-    stubber.add_response("describe_jobs", {"jobs": [{
-        "jobName": JOB_NAME, "jobId": "p-2", "jobQueue": QUEUE, "status": "FAILED", "jobDefinition": "jd",
-        "startedAt": 1, "arrayProperties": {"size": 9, "statusSummary": {"FAILED": 2, "SUCCEEDED": 7}}}]})
+    stubber.add_response(
+        "describe_jobs",
+        {
+            "jobs": [
+                {
+                    "jobName": JOB_NAME,
+                    "jobId": "p-2",
+                    "jobQueue": QUEUE,
+                    "status": "FAILED",
+                    "jobDefinition": "jd",
+                    "startedAt": 1,
+                    "arrayProperties": {"size": 9, "statusSummary": {"FAILED": 2, "SUCCEEDED": 7}},
+                }
+            ]
+        },
+    )
     stubber.add_client_error("list_jobs", "TooManyRequestsException", http_status_code=429)
     with stubber:
         result = run(json.dumps({"jobId": "p-2"}))
-    assert result == {"summary": "array job p-2: 2 of 9 children FAILED (ListJobs failed: TooManyRequestsException)",
-                      "failedChildren": 2, "jobId": "p-2"}
+    assert result == {
+        "summary": "array job p-2: 2 of 9 children FAILED (ListJobs failed: TooManyRequestsException)",
+        "failedChildren": 2,
+        "jobId": "p-2",
+    }
 
 
 def test_lookup_by_name_asks_the_queue_with_a_job_name_filter(monkeypatch):
     stubber = stubbed(monkeypatch)
-    stubber.add_response("list_jobs", {"jobSummaryList": [
-        {"jobId": "old", "jobName": JOB_NAME, "createdAt": 100},
-        {"jobId": "new", "jobName": JOB_NAME, "createdAt": 200},
-        {"jobId": "new:0", "jobName": JOB_NAME, "createdAt": 300}]},  # an array child: never the job itself
-        {"jobQueue": QUEUE, "filters": [{"name": "JOB_NAME", "values": [JOB_NAME]}]})
-    stubber.add_response("describe_jobs", {"jobs": [child("new", 0, 5, "boom") | {"arrayProperties": {}}]},
-                         {"jobs": ["new"]})
+    stubber.add_response(
+        "list_jobs",
+        {
+            "jobSummaryList": [
+                {"jobId": "old", "jobName": JOB_NAME, "createdAt": 100},
+                {"jobId": "new", "jobName": JOB_NAME, "createdAt": 200},
+                {"jobId": "new:0", "jobName": JOB_NAME, "createdAt": 300},
+            ]
+        },  # an array child: never the job itself
+        {"jobQueue": QUEUE, "filters": [{"name": "JOB_NAME", "values": [JOB_NAME]}]},
+    )
+    stubber.add_response(
+        "describe_jobs", {"jobs": [child("new", 0, 5, "boom") | {"arrayProperties": {}}]}, {"jobs": ["new"]}
+    )
     with stubber:
         result = run("not json")
         stubber.assert_no_pending_responses()
@@ -334,10 +418,14 @@ def test_handler_runs_under_python_312():
     environment = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda"), sysconfig.get_paths()["purelib"]]),
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
     }
     completed = subprocess.run([python, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == {
         "summary": "job j FAILED after 1 attempt(s): exit code 9, r, log stream d/default/j",
-        "failedChildren": 0, "jobId": "j"}
+        "failedChildren": 0,
+        "jobId": "j",
+    }

@@ -67,7 +67,8 @@ def test_launch_template_renders_the_user_data_from_the_described_file_system():
     # The mount name comes from CreateFileSystem's response: the launch template is made while the file
     # system is still CREATING.
     assert data["UserData.$"] == user_data_expression(
-        "States.Format('{}.fsx.us-east-1.amazonaws.com', $.fs.FileSystemId)", "$.fs.MountName")
+        "States.Format('{}.fsx.us-east-1.amazonaws.com', $.fs.FileSystemId)", "$.fs.MountName"
+    )
     assert data["MetadataOptions"]["HttpTokens"] == "required"
 
 

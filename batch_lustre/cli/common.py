@@ -24,14 +24,20 @@ err_console = Console(stderr=True, highlight=False)
 
 StackOption = Annotated[
     str,
-    typer.Argument(metavar="STACK", show_default=False,
-                   help="Pulumi stack name (taskexport or autoexport: a Pulumi.<stack>.yaml in the repository)."),
+    typer.Argument(
+        metavar="STACK",
+        show_default=False,
+        help="Pulumi stack name (taskexport or autoexport: a Pulumi.<stack>.yaml in the repository).",
+    ),
 ]
 OutputsFileOption = Annotated[
     Path | None,
-    typer.Option("--outputs-file", dir_okay=False,
-                 help="Stack outputs as JSON (e.g. from `pulumi stack output --json -s STACK`), "
-                      "instead of asking Pulumi (which needs the pulumi CLI)."),
+    typer.Option(
+        "--outputs-file",
+        dir_okay=False,
+        help="Stack outputs as JSON (e.g. from `pulumi stack output --json -s STACK`), "
+        "instead of asking Pulumi (which needs the pulumi CLI).",
+    ),
 ]
 PollOption = Annotated[
     float,
@@ -57,8 +63,10 @@ def one_line_errors() -> Iterator[None]:
     except automation.AutomationError as err:
         fail(str(err), EXIT_FAILED)
     except NoCredentialsError:
-        fail("no AWS credentials found: configure them (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID), "
-             "or try `batch-lustre demo`, which needs none")
+        fail(
+            "no AWS credentials found: configure them (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID), "
+            "or try `batch-lustre demo`, which needs none"
+        )
     except ClientError as err:
         info = err.response.get("Error", {})
         fail(f"AWS refused {err.operation_name}: {info.get('Code', '?')}: {info.get('Message', '')}")

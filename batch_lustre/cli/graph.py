@@ -45,19 +45,26 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
     check_mode(mode)
     account, region, prefix = "123456789012", "us-east-1", mode
     return WorkflowRefs(
-        mode=mode, stack=mode, name_prefix=prefix, region=region, account_id=account,
+        mode=mode,
+        stack=mode,
+        name_prefix=prefix,
+        region=region,
+        account_id=account,
         state_machine_name=state_machine_name(prefix, mode),
         secret_arn=f"arn:aws:secretsmanager:{region}:{account}:secret:{prefix}-runtime-parameters",
-        bucket_name=f"{prefix}-data", subnet_id="subnet-00000000000000000",
+        bucket_name=f"{prefix}-data",
+        subnet_id="subnet-00000000000000000",
         lustre_security_group_id="sg-00000000000000000",
         compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/{prefix}-ce",
-        baseline_launch_template_id="lt-00000000000000000", baseline_launch_template_version="1",
+        baseline_launch_template_id="lt-00000000000000000",
+        baseline_launch_template_version="1",
         job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{prefix}-queue",
         job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/{prefix}",
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-extract-parameters",
         summarize_job_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-summarize-job",
-        check_metrics_function_arn=(f"arn:aws:lambda:{region}:{account}:function:{prefix}-check-metrics"
-                                    if mode == AUTO_EXPORT else ""),
+        check_metrics_function_arn=(
+            f"arn:aws:lambda:{region}:{account}:function:{prefix}-check-metrics" if mode == AUTO_EXPORT else ""
+        ),
     )
 
 
@@ -137,25 +144,53 @@ def draw(definition: dict[str, Any], out: Path, title: str) -> Layout:
         w, h = sizes[name]
         fill, border = TYPE_COLOURS.get(state["Type"], ("#ffffff", "#000000"))
         terminal = state["Type"] in ("Fail", "Succeed")
-        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.08",
-                                    facecolor=fill, edgecolor=border, linewidth=2.0 if terminal else 1.0, zorder=3))
-        ax.text(x, y - 0.08, name, ha="center", va="center", fontsize=8, zorder=4,
-                fontweight="bold" if terminal or name == definition["StartAt"] else "normal")
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - w / 2, y - h / 2),
+                w,
+                h,
+                boxstyle="round,pad=0,rounding_size=0.08",
+                facecolor=fill,
+                edgecolor=border,
+                linewidth=2.0 if terminal else 1.0,
+                zorder=3,
+            )
+        )
+        ax.text(
+            x,
+            y - 0.08,
+            name,
+            ha="center",
+            va="center",
+            fontsize=8,
+            zorder=4,
+            fontweight="bold" if terminal or name == definition["StartAt"] else "normal",
+        )
         ax.text(x, y + 0.13, subtitle(state), ha="center", va="center", fontsize=6, color="#444444", zorder=4)
 
     start_x, start_y = at(placed.positions[definition["StartAt"]])
     ax.plot([start_x], [start_y - 0.75], marker="o", markersize=9, color="black", zorder=4)
-    ax.add_patch(FancyArrowPatch((start_x, start_y - 0.7), (start_x, start_y - BOX_HEIGHT / 2),
-                                 arrowstyle="-|>", mutation_scale=10, color="black", zorder=2))
+    ax.add_patch(
+        FancyArrowPatch(
+            (start_x, start_y - 0.7),
+            (start_x, start_y - BOX_HEIGHT / 2),
+            arrowstyle="-|>",
+            mutation_scale=10,
+            color="black",
+            zorder=2,
+        )
+    )
 
     left = -X_UNIT / 2
     ax.text(left, -header - 0.25, title, fontsize=13, fontweight="bold", va="top")
     comment = textwrap.fill(definition.get("Comment", ""), 150)
     ax.text(left, -header + 0.1, comment, fontsize=7, color="#444444", va="top")
     legend = [Patch(facecolor=f, edgecolor=b, label=t) for t, (f, b) in TYPE_COLOURS.items()]
-    legend += [Line2D([], [], color=NORMAL_EDGE[0], label="next"),
-               Line2D([], [], color=EDGE_STYLES[CHOICE][0], label="choice (value tested)"),
-               Line2D([], [], color=EDGE_STYLES[CATCH][0], linestyle=(0, (4, 3)), label="catch (error)")]
+    legend += [
+        Line2D([], [], color=NORMAL_EDGE[0], label="next"),
+        Line2D([], [], color=EDGE_STYLES[CHOICE][0], label="choice (value tested)"),
+        Line2D([], [], color=EDGE_STYLES[CATCH][0], linestyle=(0, (4, 3)), label="catch (error)"),
+    ]
     ax.legend(handles=legend, loc="upper center", ncol=9, fontsize=8, frameon=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format=out.suffix.lstrip(".").lower(), dpi=110)
@@ -168,35 +203,64 @@ def _draw_edge(ax: Any, edge: Edge, points: list[tuple[float, float]], clip: Any
     if edge.source == edge.target:
         route = points
     else:
-        route = [clip((points[0][0] / X_UNIT, points[0][1] / Y_UNIT), edge.source, points[1]), *points[1:-1],
-                 clip((points[-1][0] / X_UNIT, points[-1][1] / Y_UNIT), edge.target, points[-2])]
-    ax.add_patch(arrow_cls(path=_smooth_path(route), arrowstyle="-|>", mutation_scale=9, color=colour,
-                           linestyle=style, linewidth=0.9, alpha=0.85 if edge.kind == CATCH else 1.0, zorder=2))
+        route = [
+            clip((points[0][0] / X_UNIT, points[0][1] / Y_UNIT), edge.source, points[1]),
+            *points[1:-1],
+            clip((points[-1][0] / X_UNIT, points[-1][1] / Y_UNIT), edge.target, points[-2]),
+        ]
+    ax.add_patch(
+        arrow_cls(
+            path=_smooth_path(route),
+            arrowstyle="-|>",
+            mutation_scale=9,
+            color=colour,
+            linestyle=style,
+            linewidth=0.9,
+            alpha=0.85 if edge.kind == CATCH else 1.0,
+            zorder=2,
+        )
+    )
     if edge.kind in (CHOICE, DEFAULT) and edge.label:
         (x0, y0), (x1, y1) = route[0], route[1]
         t = min(0.5, 0.35 / max(1e-6, abs(y1 - y0)))
-        ax.text(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, textwrap.shorten(edge.label, 34), fontsize=5.5,
-                ha="center", va="center", color=colour, zorder=5,
-                bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+        ax.text(
+            x0 + (x1 - x0) * t,
+            y0 + (y1 - y0) * t,
+            textwrap.shorten(edge.label, 34),
+            fontsize=5.5,
+            ha="center",
+            va="center",
+            color=colour,
+            zorder=5,
+            bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.9},
+        )
 
 
 def graph(
     mode: Annotated[str, typer.Option("--mode", "-m", help=f"Workflow variant: {' or '.join(MODES)}.")] = MODES[0],
-    output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False,
-                                                 help="Picture file; its suffix (.svg or .png) picks the format. "
-                                                      "Default: workflow-<mode>.svg")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            dir_okay=False,
+            help="Picture file; its suffix (.svg or .png) picks the format. Default: workflow-<mode>.svg",
+        ),
+    ] = None,
 ) -> None:
     """Draw the workflow of a mode (the generated state machine definition) as an SVG or PNG picture."""
     with one_line_errors():
         check_mode(mode)
         target = output or Path(f"workflow-{mode}.svg")
         if target.suffix.lstrip(".").lower() not in FORMATS:
-            fail(f"--output={str(target)!r} is not accepted: accepted a file name ending in .svg or .png",
-                 EXIT_BAD_INPUT)
+            fail(
+                f"--output={str(target)!r} is not accepted: accepted a file name ending in .svg or .png", EXIT_BAD_INPUT
+            )
         definition = build_definition(placeholder_refs(mode))
         placed = draw(definition, target, f"batch-lustre {mode} workflow")
-    console.print(f"wrote {target}: {len(definition['States'])} states, {len(placed.routes)} transitions, "
-                  f"{placed.layers} layers")
+    console.print(
+        f"wrote {target}: {len(definition['States'])} states, {len(placed.routes)} transitions, {placed.layers} layers"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -57,18 +57,34 @@ def load_catalogue() -> tuple[ModuleType, ModuleType]:
 
 
 def scenarios(
-    name: Annotated[str | None, typer.Argument(
-        metavar="NAME", show_default=False,
-        help="Run only this scenario and print its timeline of states and its figures (see --list).")] = None,
-    mode: Annotated[str | None, typer.Option(
-        "--mode", "-m", show_default=False,
-        help=f"Only this mode ({' or '.join(MODES)}); default: every mode the scenario applies to.")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="NAME",
+            show_default=False,
+            help="Run only this scenario and print its timeline of states and its figures (see --list).",
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            "-m",
+            show_default=False,
+            help=f"Only this mode ({' or '.join(MODES)}); default: every mode the scenario applies to.",
+        ),
+    ] = None,
     list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print JSON instead of tables: NAME --mode M gives one object; otherwise a list of objects, "
-                       "one per scenario and mode; with --list, a list of {name, modes, description}. Each object "
-                       "has exactly the keys " + ", ".join(JSON_KEYS) + " (durations in emulated seconds, null "
-                       "when the phase did not happen).")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print JSON instead of tables: NAME --mode M gives one object; otherwise a list of objects, "
+            "one per scenario and mode; with --list, a list of {name, modes, description}. Each object "
+            "has exactly the keys " + ", ".join(JSON_KEYS) + " (durations in emulated seconds, null "
+            "when the phase did not happen).",
+        ),
+    ] = False,
 ) -> None:
     """Run the scenarios on an emulated AWS (no credentials, no network) and judge them. Exit code 0 only if all pass.
 
@@ -84,8 +100,12 @@ def scenarios(
     catalogue, catalogue_run = load_catalogue()
     if list_scenarios:
         if as_json:
-            print_json([{"name": n, "modes": list(e.modes), "description": e.description}
-                        for n, e in catalogue.SCENARIOS.items()])
+            print_json(
+                [
+                    {"name": n, "modes": list(e.modes), "description": e.description}
+                    for n, e in catalogue.SCENARIOS.items()
+                ]
+            )
         else:
             _show_catalogue(catalogue)
         return
@@ -100,8 +120,10 @@ def scenarios(
         console.print(scenario_table(results))
         _show_problems(results)
         failed = [r for r in results if not r.passed]
-        console.print(f"{len(results) - len(failed)} of {len(results)} scenario runs passed"
-                      + (f"; [bold red]{len(failed)} failed[/]" if failed else ""))
+        console.print(
+            f"{len(results) - len(failed)} of {len(results)} scenario runs passed"
+            + (f"; [bold red]{len(failed)} failed[/]" if failed else "")
+        )
         if failed:
             raise typer.Exit(EXIT_FAILED)
         return
@@ -109,8 +131,10 @@ def scenarios(
         fail(f"scenario={name!r} is not accepted: accepted {', '.join(catalogue.SCENARIOS)}", EXIT_BAD_INPUT)
     entry = catalogue.SCENARIOS[name]
     if mode is not None and mode not in entry.modes:
-        fail(f"scenario={name!r} is not accepted with --mode={mode}: it applies to {' and '.join(entry.modes)}",
-             EXIT_BAD_INPUT)
+        fail(
+            f"scenario={name!r} is not accepted with --mode={mode}: it applies to {' and '.join(entry.modes)}",
+            EXIT_BAD_INPUT,
+        )
     results = _run(catalogue_run, [(name, m) for m in entry.modes if mode is None or m == mode], quiet=as_json)
     if as_json:
         print_json(result_json(results[0]) if mode is not None else [result_json(r) for r in results])
@@ -134,8 +158,13 @@ def _run(catalogue_run: ModuleType, cases: Sequence[tuple[str, str]], *, quiet: 
 def result_json(result: ScenarioResult) -> dict[str, Any]:
     """One scenario run as ``--json`` prints it: exactly ``JSON_KEYS``."""
     found = result.figures or {}
-    return {"scenario": result.name, "mode": result.mode, "passed": result.passed, "problems": list(result.problems),
-            **{key: found.get(key) for key in FIGURE_KEYS}}
+    return {
+        "scenario": result.name,
+        "mode": result.mode,
+        "passed": result.passed,
+        "problems": list(result.problems),
+        **{key: found.get(key) for key in FIGURE_KEYS},
+    }
 
 
 def print_json(document: Any) -> None:
@@ -148,9 +177,12 @@ def _show_catalogue(catalogue: ModuleType) -> None:
     for column in ("name", "modes", "expected", "what happens"):
         table.add_column(column, overflow="fold")
     for name, entry in catalogue.SCENARIOS.items():
-        table.add_row(name, ", ".join(entry.modes), expected_text(entry.expected_label(entry.modes[0]),
-                                                                  entry.expectation(entry.modes[0])),
-                      entry.description)
+        table.add_row(
+            name,
+            ", ".join(entry.modes),
+            expected_text(entry.expected_label(entry.modes[0]), entry.expectation(entry.modes[0])),
+            entry.description,
+        )
     console.print(table)
 
 
@@ -170,9 +202,15 @@ def scenario_table(results: Sequence[ScenarioResult]) -> Table:
     table.add_column("transitions", justify="right")
     table.add_column("result", no_wrap=True)
     for r in results:
-        table.add_row(r.name, r.mode, expected_text(r.expected_label, r.expected), r.got,
-                      "; ".join(r.leftovers) or "none", str(r.transitions),
-                      "[green]pass[/]" if r.passed else "[bold red]FAIL[/]")
+        table.add_row(
+            r.name,
+            r.mode,
+            expected_text(r.expected_label, r.expected),
+            r.got,
+            "; ".join(r.leftovers) or "none",
+            str(r.transitions),
+            "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
+        )
     return table
 
 
@@ -198,17 +236,17 @@ def fold_timeline(visits: Sequence[StateVisit]) -> list[TimelineRow]:
     while i < len(visits):
         best: tuple[int, int] | None = None  # (turns, length)
         for length in range(2, LONGEST_LOOP + 1):
-            block = names[i:i + length]
+            block = names[i : i + length]
             if len(block) < length:
                 break
             turns = 1
-            while names[i + turns * length:i + (turns + 1) * length] == block:
+            while names[i + turns * length : i + (turns + 1) * length] == block:
                 turns += 1
             if turns >= 2 and (best is None or turns * length > best[0] * best[1]):
                 best = (turns, length)
         turns, length = best or (1, 1)
         last = visits[i + turns * length - 1]
-        rows.append(TimelineRow(visits[i].entered, last.exited, tuple(names[i:i + length]), turns))
+        rows.append(TimelineRow(visits[i].entered, last.exited, tuple(names[i : i + length]), turns))
         i += turns * length
     return rows
 
@@ -217,8 +255,9 @@ def show_result(result: ScenarioResult) -> None:
     """One scenario run: verdict, timeline of states, figures."""
     verdict = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
     console.print(f"\n[bold]{result.name}[/] ({result.mode}): {result.description}", soft_wrap=True)
-    console.print(f"expected {expected_text(result.expected_label, result.expected)}; got {result.got}  {verdict}",
-                  soft_wrap=True)
+    console.print(
+        f"expected {expected_text(result.expected_label, result.expected)}; got {result.got}  {verdict}", soft_wrap=True
+    )
     if result.cause:
         console.print(f"Cause: {result.cause}", soft_wrap=True)
     for problem in result.problems:
@@ -232,8 +271,7 @@ def show_result(result: ScenarioResult) -> None:
 
 
 def timeline_table(execution_name: str, visits: Sequence[StateVisit]) -> Table:
-    table = Table(title=f"timeline of execution {execution_name} (emulated time since its start)",
-                  title_justify="left")
+    table = Table(title=f"timeline of execution {execution_name} (emulated time since its start)", title_justify="left")
     table.add_column("at", justify="right", no_wrap=True)
     table.add_column("until", justify="right", no_wrap=True)
     table.add_column("state(s)", overflow="fold")
@@ -251,8 +289,14 @@ def run_cleanup_did(run: RunResult) -> str:
         fate = output.get("fileSystem") if isinstance(output.get("fileSystem"), dict) else {}
         parts = []
         if fate:
-            parts.append("file system " + ("deleted" if fate.get("FileSystemDeleted") else
-                                           f"not deleted ({fate.get('Reason') or fate.get('Lifecycle') or '?'})"))
+            parts.append(
+                "file system "
+                + (
+                    "deleted"
+                    if fate.get("FileSystemDeleted")
+                    else f"not deleted ({fate.get('Reason') or fate.get('Lifecycle') or '?'})"
+                )
+            )
         actions = output.get("actions")
         if isinstance(actions, list):
             parts.append("; ".join(str(a) for a in actions) if actions else "nothing else left to undo")
@@ -262,16 +306,22 @@ def run_cleanup_did(run: RunResult) -> str:
 
 def run_cleanup_table(runs: Sequence[RunResult]) -> Table:
     """The run-cleanup executions EventBridge started after the run: status, duration, what they did."""
-    table = Table(title="run-cleanup executions (started by EventBridge after the run ended without success)",
-                  title_justify="left")
+    table = Table(
+        title="run-cleanup executions (started by EventBridge after the run ended without success)",
+        title_justify="left",
+    )
     table.add_column("execution", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("emulated duration", justify="right")
     table.add_column("what it did", overflow="fold")
     for run in runs:
         style = "green" if run.status == "SUCCEEDED" else "bold red"
-        table.add_row(run.execution_arn.rsplit(":", 1)[-1], f"[{style}]{run.status}[/]",
-                      clock(run.emulated_seconds), escape(run_cleanup_did(run)))
+        table.add_row(
+            run.execution_arn.rsplit(":", 1)[-1],
+            f"[{style}]{run.status}[/]",
+            clock(run.emulated_seconds),
+            escape(run_cleanup_did(run)),
+        )
     return table
 
 
@@ -304,12 +354,14 @@ def figures_table(result: ScenarioResult) -> Table:
     if lifetime is None:
         table.add_row("file system lifetime", "no file system")
     else:
-        for label, value in ((f"file system {lifetime.file_system_id}: creating", lifetime.creating),
-                             ("  waiting before the job", lifetime.waiting_before_job),
-                             ("  job", lifetime.job),
-                             ("  after the job until export done", lifetime.after_job_until_export_done),
-                             ("  after export until delete requested", lifetime.after_export_until_delete),
-                             ("  lifetime until delete requested", lifetime.total)):
+        for label, value in (
+            (f"file system {lifetime.file_system_id}: creating", lifetime.creating),
+            ("  waiting before the job", lifetime.waiting_before_job),
+            ("  job", lifetime.job),
+            ("  after the job until export done", lifetime.after_job_until_export_done),
+            ("  after export until delete requested", lifetime.after_export_until_delete),
+            ("  lifetime until delete requested", lifetime.total),
+        ):
             table.add_row(label, clock(value))
     return table
 

@@ -38,7 +38,8 @@ def destroy(
     """Delete every resource of the stack (`pulumi destroy`)."""
     if not yes and not typer.confirm(
         f"Destroy every resource of stack {stack} (state machine, compute environment, bucket, secret)? "
-        "Runs' leftovers are not Pulumi resources: run `batch-lustre sweep` first", default=False,
+        "Runs' leftovers are not Pulumi resources: run `batch-lustre sweep` first",
+        default=False,
     ):
         fail("destroy cancelled: nothing was changed")
     with one_line_errors():

@@ -176,12 +176,14 @@ def layout(definition: dict[str, Any], sweeps: int = 12) -> Layout:
     return Layout(positions, routes, back, depth + 1, max(xs) - min(xs))
 
 
-def _coordinates(nodes_in: dict[int, list[str]], up: dict[str, list[str]], down: dict[str, list[str]],
-                 depth: int, rounds: int = 20) -> dict[str, float]:
+def _coordinates(
+    nodes_in: dict[int, list[str]], up: dict[str, list[str]], down: dict[str, list[str]], depth: int, rounds: int = 20
+) -> dict[str, float]:
     """x of every node: pulled towards its neighbours, keeping the layer's order and spacing.
 
     States are one unit apart; dummy points (edges) a third of a unit, so bundles of edges stay narrow.
     """
+
     def gap(a: str, b: str) -> float:
         dummies = a.startswith("\0") + b.startswith("\0")
         return {0: 1.0, 1: 0.6, 2: 0.25}[dummies]

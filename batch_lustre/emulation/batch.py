@@ -73,18 +73,27 @@ APP_ERROR_REASON = "Essential container in task exited"
 TIMEOUT_REASON = "Job attempt duration exceeded timeout"
 TIMEOUT_EXIT_CODE = 137  # SIGKILL after the SIGTERM grace period (Batch guide, "Job timeouts")
 # Batch guide, "Error message when you update the desiredvCpus setting".
-DESIRED_LOWERED_MESSAGE = ("Manually scaling down compute environment is not supported. Disconnecting job queues "
-                           "from compute environment will cause it to scale-down to minvCpus.")
+DESIRED_LOWERED_MESSAGE = (
+    "Manually scaling down compute environment is not supported. Disconnecting job queues "
+    "from compute environment will cause it to scale-down to minvCpus."
+)
 # Batch guide, "Jobs stuck in a RUNNABLE status" (and its capacity / invalid compute environment pages).
-CAPACITY_REASON = ("CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested for "
-                   "instance type [{}]")
-MAX_RESOURCE_REASON = ("MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - CE(s) associated with the job queue "
-                       "cannot meet the CPU requirement of the job.")
-JOB_RESOURCE_REASON = ("MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) "
-                       "is higher than that can be met by the CE(s) attached to the job queue.")
+CAPACITY_REASON = (
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested for instance type [{}]"
+)
+MAX_RESOURCE_REASON = (
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - CE(s) associated with the job queue "
+    "cannot meet the CPU requirement of the job."
+)
+JOB_RESOURCE_REASON = (
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement (vCPU/memory/GPU) "
+    "is higher than that can be met by the CE(s) attached to the job queue."
+)
 INVALID_CE_REASON = "ACTION_REQUIRED - CE(s) associated with the job queue are invalid."
-NOT_MIME_REASON = ("CLIENT_ERROR - The launch template user data is not in MIME multi-part archive format "
-                   "(AWS Batch needs it to merge its own user data)")
+NOT_MIME_REASON = (
+    "CLIENT_ERROR - The launch template user data is not in MIME multi-part archive format "
+    "(AWS Batch needs it to merge its own user data)"
+)
 VALID_REASON = "ComputeEnvironment Healthy"
 UPDATING_REASON = "ComputeEnvironment is being updated"
 SCALE_IN_REASON = "idle: scaled in by the compute environment"
@@ -274,19 +283,28 @@ class BatchModel:
             cr = dict(env.compute_resources or {})
             ref = dict(cr["launchTemplate"]) if cr.get("launchTemplate") else None
             state = ComputeEnvironmentState(
-                arn=env.arn, name=env.name, min_vcpus=int(cr.get("minvCpus") or 0),
+                arn=env.arn,
+                name=env.name,
+                min_vcpus=int(cr.get("minvCpus") or 0),
                 max_vcpus=int(cr.get("maxvCpus") or 0),
                 desired_vcpus=int(cr.get("desiredvCpus") or cr.get("minvCpus") or 0),
                 instance_types=list(cr.get("instanceTypes") or ["optimal"]),
                 template_data=launch_template_data(self.account_id, self.region, cr),
-                template_ref=ref, original_template_ref=ref,
+                template_ref=ref,
+                original_template_ref=ref,
             )
             self.environments[env.arn] = state
         return state
 
-    def update_environment(self, backend: BatchBackend, identifier: str, state: str | None,
-                           compute_resources: dict[str, Any] | None, service_role: str | None,
-                           original: Callable[..., tuple[str, str]]) -> tuple[str, str]:
+    def update_environment(
+        self,
+        backend: BatchBackend,
+        identifier: str,
+        state: str | None,
+        compute_resources: dict[str, Any] | None,
+        service_role: str | None,
+        original: Callable[..., tuple[str, str]],
+    ) -> tuple[str, str]:
         """UpdateComputeEnvironment: validate, apply, UPDATING for ``compute_update_seconds``, then the outcome."""
         if self.scenario.update_compute_environment_error:
             raise ClientException(self.scenario.update_compute_environment_error)
@@ -302,8 +320,9 @@ class BatchModel:
             if desired < ce.desired_vcpus:
                 raise ClientException(DESIRED_LOWERED_MESSAGE)
             if not new_min <= desired <= new_max:
-                raise ClientException(f"desiredvCpus ({desired}) must be between minvCpus ({new_min}) and "
-                                      f"maxvCpus ({new_max})")
+                raise ClientException(
+                    f"desiredvCpus ({desired}) must be between minvCpus ({new_min}) and maxvCpus ({new_max})"
+                )
         template = cr.get("launchTemplate")
         if template:
             _check_launch_template(backend, template)
@@ -325,8 +344,9 @@ class BatchModel:
         ce.update_token += 1
         ce.status, ce.status_reason = "UPDATING", UPDATING_REASON
         token = ce.update_token
-        self._sched(self.scenario.compute_update_seconds,
-                               lambda at: self._update_done(ce, token, at), f"ce {ce.name} updated")
+        self._sched(
+            self.scenario.compute_update_seconds, lambda at: self._update_done(ce, token, at), f"ce {ce.name} updated"
+        )
         return name, arn
 
     def _update_done(self, ce: ComputeEnvironmentState, token: int, at: float) -> None:
@@ -334,8 +354,9 @@ class BatchModel:
             return  # a later update restarted UPDATING
         user_data = (ce.template_data or {}).get("UserData")
         script = _decode_user_data(user_data) if user_data else ""
-        if (self.scenario.compute_environment_outcome == CE_INVALID
-                and not _same_template(ce.template_ref, ce.original_template_ref)):
+        if self.scenario.compute_environment_outcome == CE_INVALID and not _same_template(
+            ce.template_ref, ce.original_template_ref
+        ):
             ce.status, ce.status_reason = "INVALID", self.scenario.compute_environment_invalid_reason
         elif script and not _is_mime_multipart(script):
             ce.status, ce.status_reason = "INVALID", NOT_MIME_REASON
@@ -368,8 +389,12 @@ class BatchModel:
         ce = self.environment(item["computeEnvironmentArn"])
         item["status"], item["statusReason"] = ce.status, ce.status_reason
         if isinstance(item.get("computeResources"), dict):
-            item["computeResources"] = {**item["computeResources"], "desiredvCpus": ce.desired_vcpus,
-                                        "minvCpus": ce.min_vcpus, "maxvCpus": ce.max_vcpus}
+            item["computeResources"] = {
+                **item["computeResources"],
+                "desiredvCpus": ce.desired_vcpus,
+                "minvCpus": ce.min_vcpus,
+                "maxvCpus": ce.max_vcpus,
+            }
         return item
 
     # --- hosts -------------------------------------------------------------------------------------
@@ -399,14 +424,18 @@ class BatchModel:
         data = ce.template_data or {}
         script = _decode_user_data(data["UserData"]) if data.get("UserData") else ""
         host = Host(
-            instance_id=f"i-{uuid.uuid4().hex[:17]}", compute_environment_arn=ce.arn, vcpus=vcpus,
-            generation=ce.generation, launched_at=at, warm=warm, script=script,
+            instance_id=f"i-{uuid.uuid4().hex[:17]}",
+            compute_environment_arn=ce.arn,
+            vcpus=vcpus,
+            generation=ce.generation,
+            launched_at=at,
+            warm=warm,
+            script=script,
             terminate_on_shutdown=str(data.get("InstanceInitiatedShutdownBehavior", "")).lower() == "terminate",
         )
         self.hosts[host.instance_id] = host
         ce.hosts.append(host)
-        self._sched(self.scenario.host_boot_seconds, lambda t: self._booted(host, t),
-                               f"host {host.instance_id} booted")
+        self._sched(self.scenario.host_boot_seconds, lambda t: self._booted(host, t), f"host {host.instance_id} booted")
         return host
 
     def _booted(self, host: Host, at: float) -> None:
@@ -421,8 +450,9 @@ class BatchModel:
         attempts, interval = parse_mount_retry(host.script)
         self._try_mount(host, mount, 1, attempts, interval, at)
 
-    def _try_mount(self, host: Host, mount: dict[str, str], attempt: int, attempts: int, interval: float,
-                   at: float) -> None:
+    def _try_mount(
+        self, host: Host, mount: dict[str, str], attempt: int, attempts: int, interval: float, at: float
+    ) -> None:
         if host.state != HOST_MOUNTING:
             return
         fs = self.fsx.by_mount(mount["dns_name"], mount["mount_name"])
@@ -431,12 +461,17 @@ class BatchModel:
             self._ready(host, at)
             return
         if attempt < attempts:
-            self._sched(interval, lambda t: self._try_mount(host, mount, attempt + 1, attempts, interval, t),
-                                   f"host {host.instance_id} mount")
+            self._sched(
+                interval,
+                lambda t: self._try_mount(host, mount, attempt + 1, attempts, interval, t),
+                f"host {host.instance_id} mount",
+            )
             return
         if fs is None:
-            why = (f"no file system answers {mount['dns_name']}@tcp:/{mount['mount_name']} "
-                   f"(wrong DNSName/MountName; mount.lustre rc=-22)")
+            why = (
+                f"no file system answers {mount['dns_name']}@tcp:/{mount['mount_name']} "
+                f"(wrong DNSName/MountName; mount.lustre rc=-22)"
+            )
         else:
             why = f"file system {fs.file_system_id} is {fs.lifecycle}"
         why += f" after {attempts} mount attempt(s) over {attempts * interval:.0f} s"
@@ -477,8 +512,12 @@ class BatchModel:
 
         def check(at: float) -> None:
             ce = self.environments[host.compute_environment_arn]
-            if host.state == HOST_READY and not host.jobs and host.idle_since == since and \
-                    sum(h.vcpus for h in ce.hosts) - host.vcpus >= ce.min_vcpus:
+            if (
+                host.state == HOST_READY
+                and not host.jobs
+                and host.idle_since == since
+                and sum(h.vcpus for h in ce.hosts) - host.vcpus >= ce.min_vcpus
+            ):
                 self._host_ended(host, HOST_TERMINATED, SCALE_IN_REASON, at)
 
         self._sched(seconds, check, f"host {host.instance_id} idle")
@@ -543,8 +582,14 @@ class BatchModel:
         # What is still queued found no room on a ready host: it needs the hosts on their way, or new ones.
         waiting = [v for v, ids in ce.queue.items() if ids]
         smallest, largest = min(waiting, default=1), max(waiting, default=1)
-        coming = sum(h.vcpus for h in ce.hosts if h.state in (HOST_BOOTING, HOST_MOUNTING) and not h.retiring
-                     and h.generation == ce.generation and h.vcpus >= smallest)
+        coming = sum(
+            h.vcpus
+            for h in ce.hosts
+            if h.state in (HOST_BOOTING, HOST_MOUNTING)
+            and not h.retiring
+            and h.generation == ce.generation
+            and h.vcpus >= smallest
+        )
         needed = ce.queued_vcpus - coming
         live = sum(h.vcpus for h in ce.hosts)
         while needed > 0 and live < ce.max_vcpus:
@@ -582,10 +627,21 @@ class BatchModel:
         self._schedule(ce)
 
     # --- jobs ------------------------------------------------------------------------------------
-    def submit(self, backend: BatchBackend, name: str, job_def_id: str, queue_id: str, tags: dict[str, str] | None,
-               parameters: dict[str, str] | None, timeout: dict[str, int] | None, *,
-               array_properties: dict[str, Any] | None = None, container_overrides: dict[str, Any] | None = None,
-               retry_strategy: dict[str, Any] | None = None, propagate_tags: bool | None = None) -> EmulatedJob:
+    def submit(
+        self,
+        backend: BatchBackend,
+        name: str,
+        job_def_id: str,
+        queue_id: str,
+        tags: dict[str, str] | None,
+        parameters: dict[str, str] | None,
+        timeout: dict[str, int] | None,
+        *,
+        array_properties: dict[str, Any] | None = None,
+        container_overrides: dict[str, Any] | None = None,
+        retry_strategy: dict[str, Any] | None = None,
+        propagate_tags: bool | None = None,
+    ) -> EmulatedJob:
         """SubmitJob (validated as the Batch API Reference says); an array job gets its children at once."""
         if not name or not JOB_NAME.match(name):
             raise ClientException("Job name should match valid pattern")
@@ -607,8 +663,10 @@ class BatchModel:
         overrides = dict(container_overrides or {})
         for item in overrides.get("environment") or []:
             if str(item.get("name", "")).startswith("AWS_BATCH"):
-                raise ClientException(f"Environment variable {item.get('name')} is reserved: names starting with "
-                                      "AWS_BATCH are set by AWS Batch")
+                raise ClientException(
+                    f"Environment variable {item.get('name')} is reserved: names starting with "
+                    "AWS_BATCH are set by AWS Batch"
+                )
         vcpus = _job_vcpus(job_def, overrides)
         envs = sorted(queue.env_order_json or [], key=lambda o: int(o.get("order", 0)))
         ce_arn = None
@@ -621,11 +679,21 @@ class BatchModel:
 
         def make(job_id: str, index: int | None, parent: str | None) -> EmulatedJob:
             job = EmulatedJob(
-                job_id=job_id, arn=f"arn:aws:batch:{self.region}:{self.account_id}:job/{job_id}", name=name,
-                queue_arn=queue.arn, job_definition=job_def, created_at=now, tags=dict(tags or {}),
-                parameters={**(job_def.parameters or {}), **(parameters or {})}, timeout=timeout,
-                retry_strategy=retry_strategy or job_def.retry_strategy, container_overrides=overrides,
-                propagate_tags=propagate_tags, vcpus=vcpus, array_index=index, parent_id=parent,
+                job_id=job_id,
+                arn=f"arn:aws:batch:{self.region}:{self.account_id}:job/{job_id}",
+                name=name,
+                queue_arn=queue.arn,
+                job_definition=job_def,
+                created_at=now,
+                tags=dict(tags or {}),
+                parameters={**(job_def.parameters or {}), **(parameters or {})},
+                timeout=timeout,
+                retry_strategy=retry_strategy or job_def.retry_strategy,
+                container_overrides=overrides,
+                propagate_tags=propagate_tags,
+                vcpus=vcpus,
+                array_index=index,
+                parent_id=parent,
                 compute_environment_arn=ce_arn,
             )
             self.jobs[job_id] = job
@@ -703,15 +771,19 @@ class BatchModel:
         timed_out = limit is not None and run_seconds > float(limit)
         if timed_out:
             run_seconds = float(limit)
-        files = plan.files if plan.files is not None else (
-            {} if plan.outcome == ATTEMPT_HOST_EC2 else self.scenario.files)
+        files = (
+            plan.files if plan.files is not None else ({} if plan.outcome == ATTEMPT_HOST_EC2 else self.scenario.files)
+        )
         index = str(job.array_index if job.array_index is not None else 0)
         for i, (rel, data) in enumerate(sorted(files.items())):
             rel, data = rel.replace("{index}", index), data.replace(b"{index}", index.encode())
             self._after(job, run_seconds * (i + 1) / (len(files) + 1), lambda t, r=rel, d=data: self._write(job, r, d))
         if timed_out:
-            self._after(job, run_seconds, lambda t: self._attempt_ended(job, t, TIMEOUT_EXIT_CODE, None,
-                                                                        TIMEOUT_REASON, retry=False))
+            self._after(
+                job,
+                run_seconds,
+                lambda t: self._attempt_ended(job, t, TIMEOUT_EXIT_CODE, None, TIMEOUT_REASON, retry=False),
+            )
         elif plan.outcome == ATTEMPT_SUCCEEDED:
             self._after(job, run_seconds, lambda t: self._attempt_ended(job, t, 0, None, None))
         elif plan.outcome == ATTEMPT_APP_ERROR:
@@ -728,8 +800,15 @@ class BatchModel:
 
             self._after(job, run_seconds, lost)
 
-    def _attempt_ended(self, job: EmulatedJob, at: float, exit_code: int | None, reason: str | None,
-                       status_reason: str | None, retry: bool = True) -> None:
+    def _attempt_ended(
+        self,
+        job: EmulatedJob,
+        at: float,
+        exit_code: int | None,
+        reason: str | None,
+        status_reason: str | None,
+        retry: bool = True,
+    ) -> None:
         attempt = job.attempts[-1]
         attempt.stopped_at, attempt.exit_code, attempt.reason = at, exit_code, reason
         attempt.status_reason = status_reason
@@ -793,11 +872,13 @@ class BatchModel:
             if a.stopped_at is None:
                 continue  # AWS lists an attempt once it has ended
             item: dict[str, Any] = {
-                "container": {"containerInstanceArn": f"arn:aws:ecs:{self.region}:{self.account_id}:"
-                                                      f"container-instance/{a.instance_id}",
-                              "taskArn": f"arn:aws:ecs:{self.region}:{self.account_id}:task/{a.task_id}",
-                              "logStreamName": self._log_stream(job, a),
-                              "networkInterfaces": []},
+                "container": {
+                    "containerInstanceArn": f"arn:aws:ecs:{self.region}:{self.account_id}:"
+                    f"container-instance/{a.instance_id}",
+                    "taskArn": f"arn:aws:ecs:{self.region}:{self.account_id}:task/{a.task_id}",
+                    "logStreamName": self._log_stream(job, a),
+                    "networkInterfaces": [],
+                },
                 "stoppedAt": ms(a.stopped_at),
             }
             if a.started_at is not None:
@@ -836,8 +917,11 @@ class BatchModel:
         if job.timeout:
             out["timeout"] = job.timeout
         if job.array_size is not None:
-            out["arrayProperties"] = {"statusSummary": dict(job.summary), "size": job.array_size,
-                                      "statusSummaryLastUpdatedAt": ms(job.summary_updated_at)}
+            out["arrayProperties"] = {
+                "statusSummary": dict(job.summary),
+                "size": job.array_size,
+                "statusSummaryLastUpdatedAt": ms(job.summary_updated_at),
+            }
         elif job.array_index is not None:
             out["arrayProperties"] = {"index": job.array_index}
         return out
@@ -865,8 +949,9 @@ class BatchModel:
         }
         last = job.attempts[-1] if job.attempts else None
         if last is not None:
-            container["containerInstanceArn"] = (f"arn:aws:ecs:{self.region}:{self.account_id}:"
-                                                 f"container-instance/{last.instance_id}")
+            container["containerInstanceArn"] = (
+                f"arn:aws:ecs:{self.region}:{self.account_id}:container-instance/{last.instance_id}"
+            )
             container["taskArn"] = f"arn:aws:ecs:{self.region}:{self.account_id}:task/{last.task_id}"
             container["logStreamName"] = self._log_stream(job, last)
         if job.status in TERMINAL and last is not None:
@@ -882,9 +967,14 @@ class BatchModel:
     def summary(self, job: EmulatedJob) -> dict[str, Any]:
         """ListJobs' JobSummary of ``job``."""
         ms = self._ms
-        out: dict[str, Any] = {"jobArn": job.arn, "jobId": job.job_id, "jobName": job.name,
-                               "createdAt": ms(job.created_at), "status": job.status,
-                               "jobDefinition": job.job_definition.arn}
+        out: dict[str, Any] = {
+            "jobArn": job.arn,
+            "jobId": job.job_id,
+            "jobName": job.name,
+            "createdAt": ms(job.created_at),
+            "status": job.status,
+            "jobDefinition": job.job_definition.arn,
+        }
         if job.status_reason:
             out["statusReason"] = job.status_reason
         if job.started_at is not None:
@@ -905,9 +995,15 @@ class BatchModel:
             out["arrayProperties"] = {"index": job.array_index}
         return out
 
-    def list_jobs(self, backend: BatchBackend, job_queue: str | None, array_job_id: str | None,
-                  job_status: str | None, filters: list[dict[str, Any]] | None,
-                  multi_node_job_id: str | None = None) -> list[EmulatedJob]:
+    def list_jobs(
+        self,
+        backend: BatchBackend,
+        job_queue: str | None,
+        array_job_id: str | None,
+        job_status: str | None,
+        filters: list[dict[str, Any]] | None,
+        multi_node_job_id: str | None = None,
+    ) -> list[EmulatedJob]:
         """ListJobs (Batch API Reference): by queue, with jobStatus (default RUNNING) or one filter (any
         status, newest first; the filter does not apply to array children); or the children of an array job."""
         if sum(bool(x) for x in (job_queue, array_job_id, multi_node_job_id)) != 1:
@@ -939,8 +1035,11 @@ class BatchModel:
         if name == "JOB_NAME":
             jobs = [j for j in jobs if any(_match(v, j.name, case=False) for v in values)]
         elif name == "JOB_DEFINITION":
-            jobs = [j for j in jobs if any(_match(v, j.job_definition.arn) or _match(v, j.job_definition.name)
-                                           for v in values)]
+            jobs = [
+                j
+                for j in jobs
+                if any(_match(v, j.job_definition.arn) or _match(v, j.job_definition.name) for v in values)
+            ]
         elif name in ("BEFORE_CREATED_AT", "AFTER_CREATED_AT"):
             limit = int(values[0]) if values else 0
             before = name == "BEFORE_CREATED_AT"
@@ -959,12 +1058,13 @@ class BatchModel:
         host_path = _host_scratch_path(job.job_definition)
         if host.file_system_id is None:
             problem = f"host {host.instance_id} mounted no Lustre file system (launch template user data)"
-        elif host_path is None or not (host_path == host.mount_dir.rstrip("/")
-                                       or host_path.startswith(host.mount_dir.rstrip("/") + "/")):
+        elif host_path is None or not (
+            host_path == host.mount_dir.rstrip("/") or host_path.startswith(host.mount_dir.rstrip("/") + "/")
+        ):
             problem = f"the job's {CONTAINER_SCRATCH_DIR} host path {host_path} is not under {host.mount_dir}"
         else:
             job.file_system_id = host.file_system_id
-            job.scratch_on_fs = host_path[len(host.mount_dir.rstrip("/")):] or "/"
+            job.scratch_on_fs = host_path[len(host.mount_dir.rstrip("/")) :] or "/"
             return
         self.mount_problems.append(MountProblem(job.job_id, problem, host.instance_id))
 
@@ -1028,8 +1128,14 @@ def _job_vcpus(job_def: JobDefinition, overrides: dict[str, Any]) -> int:
 
 def _host_scratch_path(job_def: JobDefinition) -> str | None:
     props = job_def.container_properties or {}
-    volume = next((m.get("sourceVolume") for m in props.get("mountPoints", [])
-                   if m.get("containerPath", "").rstrip("/") == CONTAINER_SCRATCH_DIR), None)
+    volume = next(
+        (
+            m.get("sourceVolume")
+            for m in props.get("mountPoints", [])
+            if m.get("containerPath", "").rstrip("/") == CONTAINER_SCRATCH_DIR
+        ),
+        None,
+    )
     for vol in props.get("volumes", []):
         if vol.get("name") == volume:
             return ((vol.get("host") or {}).get("sourcePath") or "").rstrip("/") or None
@@ -1077,8 +1183,12 @@ def _expander(script: str) -> Callable[[str], str]:
 
 def _mount_line(lines: list[str]) -> int | None:
     for i, line in enumerate(lines):
-        if "mount" in line and "lustre" in line and not line.lstrip().startswith("#") and _MOUNT.search(
-                line.replace('"', "").replace("'", "")):
+        if (
+            "mount" in line
+            and "lustre" in line
+            and not line.lstrip().startswith("#")
+            and _MOUNT.search(line.replace('"', "").replace("'", ""))
+        ):
             return i
     return None
 
@@ -1122,7 +1232,7 @@ def parse_mount_retry(script: str) -> tuple[int, float]:
     if start is None:
         return 1, 0.0
     end = next((i for i in range(at, len(lines)) if re.match(r"^\s*done\b", lines[i])), len(lines) - 1)
-    body = "\n".join(lines[start:end + 1])
+    body = "\n".join(lines[start : end + 1])
     sleep = _SLEEP.search(body)
     interval = float(sleep.group(1)) if sleep else 0.0
     header = lines[start]
@@ -1151,16 +1261,33 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
     original_update = BatchBackend.update_compute_environment
     original_describe_ce = BatchBackend.describe_compute_environments
 
-    def submit_job(self: BatchBackend, job_name: str, job_def_id: str, job_queue: str,
-                   array_properties: dict[str, Any] | None = None, depends_on: Any = None,
-                   container_overrides: Any = None, eks_properties_override: Any = None,
-                   timeout: dict[str, int] | None = None, parameters: dict[str, str] | None = None,
-                   tags: dict[str, str] | None = None) -> tuple[str, str, str]:
+    def submit_job(
+        self: BatchBackend,
+        job_name: str,
+        job_def_id: str,
+        job_queue: str,
+        array_properties: dict[str, Any] | None = None,
+        depends_on: Any = None,
+        container_overrides: Any = None,
+        eks_properties_override: Any = None,
+        timeout: dict[str, int] | None = None,
+        parameters: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> tuple[str, str, str]:
         with lock:
             model = model_for()
             model.clock.settle()
-            job = model.submit(self, job_name, job_def_id, job_queue, tags, parameters, timeout,
-                               array_properties=array_properties, container_overrides=container_overrides)
+            job = model.submit(
+                self,
+                job_name,
+                job_def_id,
+                job_queue,
+                tags,
+                parameters,
+                timeout,
+                array_properties=array_properties,
+                container_overrides=container_overrides,
+            )
             return job.name, job.job_id, job.arn
 
     def submitjob(self: BatchResponse) -> str:
@@ -1168,11 +1295,17 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
             model = model_for()
             model.clock.settle()
             job = model.submit(
-                self.batch_backend, self._get_param("jobName"), self._get_param("jobDefinition"),
-                self._get_param("jobQueue"), self._get_param("tags"), self._get_param("parameters"),
-                self._get_param("timeout"), array_properties=self._get_param("arrayProperties"),
+                self.batch_backend,
+                self._get_param("jobName"),
+                self._get_param("jobDefinition"),
+                self._get_param("jobQueue"),
+                self._get_param("tags"),
+                self._get_param("parameters"),
+                self._get_param("timeout"),
+                array_properties=self._get_param("arrayProperties"),
                 container_overrides=self._get_param("containerOverrides"),
-                retry_strategy=self._get_param("retryStrategy"), propagate_tags=self._get_param("propagateTags"),
+                retry_strategy=self._get_param("retryStrategy"),
+                propagate_tags=self._get_param("propagateTags"),
             )
             return json.dumps({"jobId": job.job_id, "jobName": job.name, "jobArn": job.arn})
 
@@ -1190,13 +1323,19 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
             model = model_for()
             model.clock.settle()
             filters = self._get_param("filters")
-            found = model.list_jobs(self.batch_backend, self._get_param("jobQueue"), self._get_param("arrayJobId"),
-                                    self._get_param("jobStatus"), filters, self._get_param("multiNodeJobId"))
+            found = model.list_jobs(
+                self.batch_backend,
+                self._get_param("jobQueue"),
+                self._get_param("arrayJobId"),
+                self._get_param("jobStatus"),
+                filters,
+                self._get_param("multiNodeJobId"),
+            )
             cap = LIST_PAGE_WITH_FILTERS if filters else LIST_PAGE
             size = min(int(self._get_param("maxResults") or cap), cap)
             token = self._get_param("nextToken")
             start = int(token) if token and str(token).isdigit() else 0
-            page = found[start:start + size]
+            page = found[start : start + size]
             out: dict[str, Any] = {"jobSummaryList": [model.summary(j) for j in page]}
             if start + size < len(found):
                 out["nextToken"] = str(start + size)
@@ -1218,15 +1357,23 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
             model.clock.settle()
             model.terminate(job_id, reason, only_before_starting=True)
 
-    def update_compute_environment(self: BatchBackend, compute_environment_name: str, state: str | None,
-                                   compute_resources: Any | None, service_role: str | None) -> tuple[str, str]:
+    def update_compute_environment(
+        self: BatchBackend,
+        compute_environment_name: str,
+        state: str | None,
+        compute_resources: Any | None,
+        service_role: str | None,
+    ) -> tuple[str, str]:
         with lock:
             model = model_for()
             model.clock.settle()
-            return model.update_environment(self, compute_environment_name, state, compute_resources,
-                                            service_role, original_update)
+            return model.update_environment(
+                self, compute_environment_name, state, compute_resources, service_role, original_update
+            )
 
-    def describe_compute_environments(self: BatchBackend, environments: list[str] | None = None) -> list[dict[str, Any]]:
+    def describe_compute_environments(
+        self: BatchBackend, environments: list[str] | None = None
+    ) -> list[dict[str, Any]]:
         with lock:
             model = model_for()
             model.clock.settle()
@@ -1261,8 +1408,11 @@ def launch_template_data(account_id: str, region: str, ce_resources: dict[str, A
         return None
     ec2 = ec2_backends[account_id][region]
     try:
-        lt = (ec2.get_launch_template(ref["launchTemplateId"]) if ref.get("launchTemplateId")
-              else ec2.get_launch_template_by_name(ref.get("launchTemplateName", "")))
+        lt = (
+            ec2.get_launch_template(ref["launchTemplateId"])
+            if ref.get("launchTemplateId")
+            else ec2.get_launch_template_by_name(ref.get("launchTemplateName", ""))
+        )
         return dict(lt.get_version(ref.get("version") or "$Default").data)
     except Exception:
         return None

@@ -105,8 +105,8 @@ class Association:
 
     def s3_location(self, path: str) -> tuple[str, str]:
         """Bucket and key of file ``path`` under this association's path mapping."""
-        bucket, _, prefix = self.data_repository_path[len("s3://"):].partition("/")
-        relative = path[len(self.file_system_path.rstrip("/")):].lstrip("/")
+        bucket, _, prefix = self.data_repository_path[len("s3://") :].partition("/")
+        relative = path[len(self.file_system_path.rstrip("/")) :].lstrip("/")
         prefix = prefix.rstrip("/")
         return bucket, f"{prefix}/{relative}" if prefix else relative
 
@@ -223,8 +223,9 @@ class FsxModel:
         fs = self.get(file_system_id)
         if fs.lifecycle == "DELETING":
             raise FsxError("BadRequest", f"File system {file_system_id} is already being deleted.")
-        running = [t.task_id for t in self.tasks.values() if t.file_system_id == file_system_id
-                   and t.lifecycle in TASK_RUNNING]
+        running = [
+            t.task_id for t in self.tasks.values() if t.file_system_id == file_system_id and t.lifecycle in TASK_RUNNING
+        ]
         if running:
             # AWS_FACTS.md: DeleteFileSystem is refused (HTTP 400) while a data repository task is PENDING/EXECUTING.
             raise FsxError(
@@ -264,8 +265,11 @@ class FsxModel:
                 f"(Lustre {fs.type_version}, {fs.deployment_type}): they need Lustre 2.12 or 2.15 and not SCRATCH_1.",
             )
         if fs.legacy_repository:
-            raise FsxError("BadRequest", "This file system has a data repository set with ImportPath/ExportPath; "
-                                         "data repository associations cannot be added to it.")
+            raise FsxError(
+                "BadRequest",
+                "This file system has a data repository set with ImportPath/ExportPath; "
+                "data repository associations cannot be added to it.",
+            )
         if fs.lifecycle != "AVAILABLE":
             raise FsxError("BadRequest", f"File system {fs.file_system_id} is {fs.lifecycle}, not AVAILABLE.")
         fs_path = params.get("FileSystemPath") or "/"
@@ -297,20 +301,31 @@ class FsxModel:
         if token:
             self.tokens[("dra", token)] = dra_id
         sc = self.scenario
-        bucket = repo_path[len("s3://"):].split("/", 1)[0]
+        bucket = repo_path[len("s3://") :].split("/", 1)[0]
         if sc.association_outcome == DRA_FAILED or not self.bucket_exists(bucket):
             why = f"bucket {bucket} does not exist" if not self.bucket_exists(bucket) else "emulated failure"
             self.clock.schedule_in(sc.association_seconds, lambda at: self._dra_failed(dra, why), "dra failed")
         elif sc.association_outcome == DRA_MISCONFIGURED_THEN_AVAILABLE:
             self.clock.schedule_in(sc.association_seconds, lambda at: self._dra_to(dra, "MISCONFIGURED"), "dra misc")
-            self.clock.schedule_in(sc.association_seconds + sc.misconfigured_seconds,
-                                   lambda at: self._dra_to(dra, "AVAILABLE"), "dra available")
+            self.clock.schedule_in(
+                sc.association_seconds + sc.misconfigured_seconds,
+                lambda at: self._dra_to(dra, "AVAILABLE"),
+                "dra available",
+            )
         else:
             self.clock.schedule_in(sc.association_seconds, lambda at: self._dra_to(dra, "AVAILABLE"), "dra available")
         if dra.batch_import:
             # AWS_FACTS.md: BatchImportMetaDataOnCreate=true starts an IMPORT task with the association.
-            self._start_task(fs, "IMPORT_METADATA_FROM_REPOSITORY", [fs_path.lstrip("/")], {"Enabled": False},
-                             [], region, account, association=dra)
+            self._start_task(
+                fs,
+                "IMPORT_METADATA_FROM_REPOSITORY",
+                [fs_path.lstrip("/")],
+                {"Enabled": False},
+                [],
+                region,
+                account,
+                association=dra,
+            )
         return dra
 
     def _dra_to(self, dra: Association, lifecycle: str) -> None:
@@ -333,8 +348,9 @@ class FsxModel:
     def association(self, association_id: str) -> Association:
         dra = self.associations.get(association_id)
         if dra is None:
-            raise FsxError("DataRepositoryAssociationNotFound",
-                           f"Data repository association {association_id} does not exist.")
+            raise FsxError(
+                "DataRepositoryAssociationNotFound", f"Data repository association {association_id} does not exist."
+            )
         return dra
 
     def describe_associations(self, ids: list[str] | None, filters: list[dict[str, Any]] | None) -> list[Association]:
@@ -352,15 +368,17 @@ class FsxModel:
     def update_association(self, params: dict[str, Any]) -> Association:
         dra = self.association(params.get("AssociationId", ""))
         if dra.lifecycle != "AVAILABLE":
-            raise FsxError("BadRequest", f"Data repository association {dra.association_id} is {dra.lifecycle}, "
-                                         "not AVAILABLE.")
+            raise FsxError(
+                "BadRequest", f"Data repository association {dra.association_id} is {dra.lifecycle}, not AVAILABLE."
+            )
         dra.lifecycle = "UPDATING"
         if params.get("ImportedFileChunkSize"):
             dra.chunk_size = int(params["ImportedFileChunkSize"])
         if "S3" in params:
             dra.pending_s3 = dict(params["S3"] or {})
-        self.clock.schedule_in(self.scenario.association_update_seconds, lambda at: self._dra_updated(dra),
-                               "dra updated")
+        self.clock.schedule_in(
+            self.scenario.association_update_seconds, lambda at: self._dra_updated(dra), "dra updated"
+        )
         return dra
 
     def _dra_updated(self, dra: Association) -> None:
@@ -385,27 +403,41 @@ class FsxModel:
         dras = [a for a in self.associations.values() if a.file_system_id == fs.file_system_id]
         if not dras:
             raise FsxError("BadRequest", f"File system {fs.file_system_id} has no data repository.")
-        running = [t for t in self.tasks.values() if t.file_system_id == fs.file_system_id
-                   and t.lifecycle in TASK_RUNNING]
+        running = [
+            t for t in self.tasks.values() if t.file_system_id == fs.file_system_id and t.lifecycle in TASK_RUNNING
+        ]
         if running:
-            raise FsxError("DataRepositoryTaskExecuting",
-                           f"Data repository task {running[0].task_id} is in progress on {fs.file_system_id}.")
+            raise FsxError(
+                "DataRepositoryTaskExecuting",
+                f"Data repository task {running[0].task_id} is in progress on {fs.file_system_id}.",
+            )
         if task_type == "EXPORT_TO_REPOSITORY":
             auto = [a.association_id for a in dras if a.export_events() or a.lifecycle == "UPDATING"]
             if auto:
                 # AWS_FACTS.md: auto export must be turned off before an EXPORT_TO_REPOSITORY task runs.
-                raise FsxError("BadRequest", f"Cannot run an export task while automatic export is enabled (or "
-                                             f"being updated) on data repository association {auto[0]}.")
+                raise FsxError(
+                    "BadRequest",
+                    f"Cannot run an export task while automatic export is enabled (or "
+                    f"being updated) on data repository association {auto[0]}.",
+                )
         paths = [p.strip("/") for p in params.get("Paths") or []]
-        task = self._start_task(fs, task_type, paths, dict(params["Report"]), list(params.get("Tags") or []),
-                                region, account)
+        task = self._start_task(
+            fs, task_type, paths, dict(params["Report"]), list(params.get("Tags") or []), region, account
+        )
         if token:
             self.tokens[("task", token)] = task.task_id
         return task
 
     def _start_task(
-        self, fs: FileSystemState, task_type: str, paths: list[str], report: dict[str, Any],
-        tags: list[dict[str, str]], region: str, account: str, association: Association | None = None,
+        self,
+        fs: FileSystemState,
+        task_type: str,
+        paths: list[str],
+        report: dict[str, Any],
+        tags: list[dict[str, str]],
+        region: str,
+        account: str,
+        association: Association | None = None,
     ) -> RepositoryTask:
         task_id = f"task-{_rand(17, '0123456789abcdef')}"
         task = RepositoryTask(
@@ -425,12 +457,12 @@ class FsxModel:
         else:
             pending = sc.export_pending_seconds
             duration = None  # known once the files are selected
-        self.clock.schedule_in(pending, lambda at: self._task_executing(task, at, association, duration),
-                               f"{task_type} executing")
+        self.clock.schedule_in(
+            pending, lambda at: self._task_executing(task, at, association, duration), f"{task_type} executing"
+        )
         return task
 
-    def _task_executing(self, task: RepositoryTask, at: float, dra: Association | None,
-                        duration: float | None) -> None:
+    def _task_executing(self, task: RepositoryTask, at: float, dra: Association | None, duration: float | None) -> None:
         if task.lifecycle != "PENDING":
             return
         task.lifecycle, task.start_time = "EXECUTING", at
@@ -444,17 +476,17 @@ class FsxModel:
             duration = self.scenario.export_base_seconds + self.scenario.export_seconds_per_file * len(task.selected)
         task.total = len(task.selected)
         outcome = "SUCCEEDED" if task.task_type != "EXPORT_TO_REPOSITORY" else self.scenario.export_outcome
-        self.clock.schedule_in(duration or 0.0, lambda end: self._task_done(task, end, dra, outcome),
-                               f"{task.task_type} done")
+        self.clock.schedule_in(
+            duration or 0.0, lambda end: self._task_done(task, end, dra, outcome), f"{task.task_type} done"
+        )
 
     def _export_selection(self, fs: FileSystemState, paths: list[str]) -> list[str]:
         roots = ["/" + p for p in paths] or ["/"]
         dras = [a for a in self.associations.values() if a.file_system_id == fs.file_system_id]
         return sorted(
-            p for p, f in fs.files.items()
-            if f.exported_version < f.version
-            and any(_covers(r, p) for r in roots)
-            and any(a.covers(p) for a in dras)
+            p
+            for p, f in fs.files.items()
+            if f.exported_version < f.version and any(_covers(r, p) for r in roots) and any(a.covers(p) for a in dras)
         )
 
     def _task_done(self, task: RepositoryTask, at: float, dra: Association | None, outcome: str) -> None:
@@ -465,7 +497,7 @@ class FsxModel:
             assert dra is not None
             bucket, prefix = dra.s3_location(dra.file_system_path)
             for key, body in self.list_objects(bucket, prefix).items():
-                path = dra.file_system_path.rstrip("/") + "/" + key[len(prefix):].lstrip("/")
+                path = dra.file_system_path.rstrip("/") + "/" + key[len(prefix) :].lstrip("/")
                 fs.files.setdefault(path, LustreFile(path, body, version=1, exported_version=1, written_at=at))
             task.succeeded = task.total
             self._task_end(task, at, "SUCCEEDED")
@@ -478,8 +510,8 @@ class FsxModel:
             self._copy_to_s3(fs, path)
         task.succeeded, task.failed = len(exported), task.total - len(exported)
         if task.failed and task.report.get("Enabled"):
-            bucket, _, prefix = str(task.report.get("Path", ""))[len("s3://"):].partition("/")
-            lines = "".join(f"{p},FAILED\n" for p in task.selected[:task.failed])
+            bucket, _, prefix = str(task.report.get("Path", ""))[len("s3://") :].partition("/")
+            lines = "".join(f"{p},FAILED\n" for p in task.selected[: task.failed])
             self.put_object(bucket, f"{prefix.rstrip('/')}/{task.task_id}/failures.csv".lstrip("/"), lines.encode())
         self._task_end(task, at, "SUCCEEDED")
 
@@ -550,8 +582,14 @@ class FsxModel:
         else:
             existing.data, existing.version, existing.written_at = data, existing.version + 1, now
             event = EXPORT_EVENTS_CHANGED
-        dras = [a for a in self.associations.values() if a.file_system_id == file_system_id and a.covers(path)
-                and a.lifecycle in ("AVAILABLE", "UPDATING") and event in a.export_events()]
+        dras = [
+            a
+            for a in self.associations.values()
+            if a.file_system_id == file_system_id
+            and a.covers(path)
+            and a.lifecycle in ("AVAILABLE", "UPDATING")
+            and event in a.export_events()
+        ]
         if dras:
             self._enqueue(fs, path)
 
@@ -580,8 +618,9 @@ class FsxModel:
 
     def _copy_to_s3(self, fs: FileSystemState, path: str) -> None:
         lustre_file = fs.files.get(path)
-        dra = next((a for a in self.associations.values()
-                    if a.file_system_id == fs.file_system_id and a.covers(path)), None)
+        dra = next(
+            (a for a in self.associations.values() if a.file_system_id == fs.file_system_id and a.covers(path)), None
+        )
         if lustre_file is None or dra is None:
             return
         bucket, key = dra.s3_location(path)
@@ -591,8 +630,9 @@ class FsxModel:
     def in_s3(self, fs: FileSystemState, path: str) -> bool:
         """Whether the bucket holds file ``path`` of ``fs`` now, with the same content."""
         lustre_file = fs.files.get(path)
-        dra = next((a for a in self.associations.values()
-                    if a.file_system_id == fs.file_system_id and a.covers(path)), None)
+        dra = next(
+            (a for a in self.associations.values() if a.file_system_id == fs.file_system_id and a.covers(path)), None
+        )
         if lustre_file is None or dra is None:
             return False
         bucket, key = dra.s3_location(path)

@@ -64,8 +64,13 @@ def install(stack: ExitStack, model_for: Callable[[], FsxModel], lock: Any) -> N
             fs = model.request_delete(file_system_id)
             kind = self.file_systems[file_system_id].file_system_type
             response = {"FinalBackupId": "", "FinalBackupTags": []}
-            return (fs.file_system_id, fs.lifecycle, response if kind == "WINDOWS" else None,
-                    response if kind == "LUSTRE" else None, response if kind == "OPEN_ZFS" else None)
+            return (
+                fs.file_system_id,
+                fs.lifecycle,
+                response if kind == "WINDOWS" else None,
+                response if kind == "LUSTRE" else None,
+                response if kind == "OPEN_ZFS" else None,
+            )
 
     def to_dict(self: FileSystem) -> dict[str, Any]:
         out = original_to_dict(self)

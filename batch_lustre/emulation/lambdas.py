@@ -78,19 +78,25 @@ class LambdaRunner:
             **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
         }
         context = _Context(fn)
-        with (_ENV_LOCK, mock.patch.dict(os.environ, env), _on_path([self.source_dir, *self.extra_paths]),
-              acting_as(str(fn.role), fn.function_name)):
+        with (
+            _ENV_LOCK,
+            mock.patch.dict(os.environ, env),
+            _on_path([self.source_dir, *self.extra_paths]),
+            acting_as(str(fn.role), fn.function_name),
+        ):
             try:
                 handler: Callable[[Any, Any], Any] = getattr(self.load(module_name), function)
                 result = handler(event, context)
                 payload, errored, error = json.dumps(result), False, None
             except Exception as err:  # the function's own error: reported, as Lambda does
                 error = type(err).__name__
-                payload = json.dumps({
-                    "errorMessage": str(err),
-                    "errorType": error,
-                    "stackTrace": traceback.format_exception(err)[-3:],
-                })
+                payload = json.dumps(
+                    {
+                        "errorMessage": str(err),
+                        "errorType": error,
+                        "stackTrace": traceback.format_exception(err)[-3:],
+                    }
+                )
                 result, errored = None, True
         self.invocations.append(Invocation(fn.function_name, event, result, error))
         return payload, errored, ""

@@ -44,8 +44,9 @@ class ExportQueueMetric:
         if self.scenario.behaviour == METRIC_NONE or file_system_id in self._ticking:
             return
         self._ticking.add(file_system_id)
-        self.clock.schedule(self._next_minute(self.clock.seconds()), lambda at: self._tick(file_system_id, at),
-                            "metric tick")
+        self.clock.schedule(
+            self._next_minute(self.clock.seconds()), lambda at: self._tick(file_system_id, at), "metric tick"
+        )
 
     def _next_minute(self, seconds: float) -> float:
         """The next whole wall-clock minute (datapoints are stamped at the start of their period)."""
@@ -82,12 +83,16 @@ class ExportQueueMetric:
         self.visible.append((file_system_id, at, value))
         cloudwatch_backends[self.account_id][self.region].put_metric_data(
             NAMESPACE,
-            [{
-                "MetricName": METRIC_NAME,
-                "Dimensions": [{"Name": "FileSystemId", "Value": file_system_id},
-                               {"Name": "Publisher", "Value": "AutoExport"}],
-                "Timestamp": self.clock.at(at).replace(tzinfo=None),  # moto compares naive UTC
-                "Value": value,
-                "Unit": "Seconds",
-            }],
+            [
+                {
+                    "MetricName": METRIC_NAME,
+                    "Dimensions": [
+                        {"Name": "FileSystemId", "Value": file_system_id},
+                        {"Name": "Publisher", "Value": "AutoExport"},
+                    ],
+                    "Timestamp": self.clock.at(at).replace(tzinfo=None),  # moto compares naive UTC
+                    "Value": value,
+                    "Unit": "Seconds",
+                }
+            ],
         )

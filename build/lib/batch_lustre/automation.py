@@ -119,8 +119,10 @@ class RunFailed(AutomationError):
         self.outcome = outcome
         self.error = outcome.error
         self.cause = outcome.cause
-        super().__init__(f"run {outcome.name} {outcome.status}: {outcome.error or 'no error'}: "
-                         f"{_one_line(outcome.cause or 'no cause')}")
+        super().__init__(
+            f"run {outcome.name} {outcome.status}: {outcome.error or 'no error'}: "
+            f"{_one_line(outcome.cause or 'no cause')}"
+        )
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -133,15 +135,17 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 def known_stacks(work_dir: Path = ROOT) -> list[str]:
     """Stacks of this project: one per ``Pulumi.<stack>.yaml`` in ``work_dir``."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in Path(work_dir).glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in Path(work_dir).glob("Pulumi.*.yaml"))
 
 
 def check_stack(stack: str, work_dir: Path = ROOT) -> None:
     """Raise ``UnknownStack`` unless ``stack`` has a ``Pulumi.<stack>.yaml`` in ``work_dir``."""
     stacks = known_stacks(work_dir)
     if stack not in stacks:
-        raise UnknownStack(f"stack {stack!r} is not accepted: accepted {', '.join(stacks) or 'none'} "
-                           f"(a stack needs a Pulumi.<stack>.yaml in {work_dir})")
+        raise UnknownStack(
+            f"stack {stack!r} is not accepted: accepted {', '.join(stacks) or 'none'} "
+            f"(a stack needs a Pulumi.<stack>.yaml in {work_dir})"
+        )
 
 
 def stack_config(stack: str, work_dir: Path = ROOT) -> dict[str, str]:
@@ -161,7 +165,7 @@ def stack_settings(stack: str, work_dir: Path = ROOT) -> Settings:
     for key, value in config.items():
         if not key.startswith(prefix) or key == MODE_KEY:
             continue
-        name = key[len(prefix):]
+        name = key[len(prefix) :]
         parameter = BY_NAME.get(name)
         if parameter is not None and parameter.kind == "str_list" and value.startswith("["):
             value = json.loads(value)
@@ -191,8 +195,9 @@ def pulumi_stack(stack: str, *, create: bool = False, work_dir: Path = ROOT) -> 
     except FileNotFoundError as err:  # the CLI vanished between the check and the call
         raise PulumiCliMissing(f"the pulumi CLI could not be run ({err}): {INSTALL_HINT}") from None
     except auto.errors.StackNotFoundError:
-        raise UnknownStack(f"stack {stack!r} has not been deployed: deploy it first "
-                           f"(batch-lustre deploy {stack})") from None
+        raise UnknownStack(
+            f"stack {stack!r} has not been deployed: deploy it first (batch-lustre deploy {stack})"
+        ) from None
     except auto.errors.CommandError as err:
         raise _command_failed("stack select", stack, err) from None
 
@@ -205,8 +210,9 @@ def _command_failed(command: str, stack: str, err: Exception) -> PulumiCommandFa
     lines = [line.strip() for line in (stderr + "\n" + stdout.partition(" stdout: ")[2]).splitlines() if line.strip()]
     errors = [line for line in lines if line.lower().startswith("error")]
     detail = (errors or lines or ["no output"])[-1]
-    return PulumiCommandFailed(f"pulumi {command} of stack {stack} failed (exit code {code.group(1) if code else '?'}): "
-                               f"{_one_line(detail)}")
+    return PulumiCommandFailed(
+        f"pulumi {command} of stack {stack} failed (exit code {code.group(1) if code else '?'}): {_one_line(detail)}"
+    )
 
 
 def _pulumi_call(command: str, stack: str, action: Callable[[], Any]) -> Any:
@@ -217,8 +223,9 @@ def _pulumi_call(command: str, stack: str, action: Callable[[], Any]) -> Any:
     except FileNotFoundError as err:
         raise PulumiCliMissing(f"the pulumi CLI could not be run ({err}): {INSTALL_HINT}") from None
     except auto.errors.StackNotFoundError:
-        raise UnknownStack(f"stack {stack!r} has not been deployed: deploy it first "
-                           f"(batch-lustre deploy {stack})") from None
+        raise UnknownStack(
+            f"stack {stack!r} has not been deployed: deploy it first (batch-lustre deploy {stack})"
+        ) from None
     except auto.errors.CommandError as err:
         raise _command_failed(command, stack, err) from None
 
@@ -262,8 +269,10 @@ def load_outputs(stack: str, outputs_file: Path | None = None, *, work_dir: Path
     try:
         loaded = json.loads(Path(outputs_file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise MissingOutput(f"outputs file {outputs_file} is not accepted ({_one_line(str(err))}): accepted "
-                            "a JSON object as `pulumi stack output --json` writes it") from None
+        raise MissingOutput(
+            f"outputs file {outputs_file} is not accepted ({_one_line(str(err))}): accepted "
+            "a JSON object as `pulumi stack output --json` writes it"
+        ) from None
     if not isinstance(loaded, dict):
         raise MissingOutput(f"outputs file {outputs_file} is not accepted: accepted a JSON object of stack outputs")
     return loaded
@@ -273,8 +282,10 @@ def required_output(stack_outputs: Mapping[str, Any], name: str, stack: str) -> 
     """``stack_outputs[name]`` as a string, or ``MissingOutput`` naming it."""
     value = stack_outputs.get(name)
     if not isinstance(value, str) or not value:
-        raise MissingOutput(f"stack {stack} has no output {name}: accepted outputs of a deployed stack "
-                            f"({', '.join(REQUIRED_OUTPUTS)}); has it been deployed?")
+        raise MissingOutput(
+            f"stack {stack} has no output {name}: accepted outputs of a deployed stack "
+            f"({', '.join(REQUIRED_OUTPUTS)}); has it been deployed?"
+        )
     return value
 
 
@@ -341,8 +352,12 @@ def _secret_document(text: str | None) -> dict[str, Any]:
 
 
 def read_parameters(
-    stack: str, *, secret_id: str | None = None, outputs_file: Path | None = None,
-    client: Any | None = None, work_dir: Path = ROOT,
+    stack: str,
+    *,
+    secret_id: str | None = None,
+    outputs_file: Path | None = None,
+    client: Any | None = None,
+    work_dir: Path = ROOT,
 ) -> RuntimeParameters:
     """The runtime parameters in the stack's secret (``secret_id`` or the output ``secretName``)."""
     settings = stack_settings(stack, work_dir)
@@ -352,8 +367,7 @@ def read_parameters(
     text = _get_secret(secrets_manager, secret_id)
     current = _secret_document(text)
     try:
-        validate_runtime(json.loads(text) if text else None, settings.mode,
-                         settings["computeEnvironmentMaxvCpus"])
+        validate_runtime(json.loads(text) if text else None, settings.mode, settings["computeEnvironmentMaxvCpus"])
         problem = None
     except ValueError as err:  # ParameterError, or JSON that does not parse
         problem = _one_line(str(err), 2000)
@@ -367,8 +381,10 @@ def _get_secret(client: Any, secret_id: str) -> str | None:
         return client.get_secret_value(SecretId=secret_id).get("SecretString")
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code", "")
-        raise AutomationError(f"secret {secret_id!r} could not be read: {code}: "
-                              f"{_one_line(err.response.get('Error', {}).get('Message', ''))}") from None
+        raise AutomationError(
+            f"secret {secret_id!r} could not be read: {code}: "
+            f"{_one_line(err.response.get('Error', {}).get('Message', ''))}"
+        ) from None
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -386,14 +402,21 @@ def check_assignment(mode: str, key: str, value: str) -> Any:
     if parameter is None or not parameter.applies_to(mode):
         raise ParameterError(f"{key} is not a runtime parameter of mode {mode}: accepted keys {', '.join(runtime)}")
     if not parameter.is_runtime(mode):
-        raise ParameterError(f"{key} is a stack config parameter, not a runtime one: change it with "
-                             f"`pulumi config set {PROJECT}:{key} VALUE` and deploy; accepted keys {', '.join(runtime)}")
+        raise ParameterError(
+            f"{key} is a stack config parameter, not a runtime one: change it with "
+            f"`pulumi config set {PROJECT}:{key} VALUE` and deploy; accepted keys {', '.join(runtime)}"
+        )
     return validate_value(parameter, value)
 
 
 def update_parameters(
-    stack: str, assignments: Mapping[str, str], *, secret_id: str | None = None,
-    outputs_file: Path | None = None, client: Any | None = None, work_dir: Path = ROOT,
+    stack: str,
+    assignments: Mapping[str, str],
+    *,
+    secret_id: str | None = None,
+    outputs_file: Path | None = None,
+    client: Any | None = None,
+    work_dir: Path = ROOT,
 ) -> tuple[RuntimeParameters, dict[str, Any]]:
     """Set runtime parameters in the stack's secret; returns (before, the new document written).
 
@@ -404,8 +427,9 @@ def update_parameters(
     settings = stack_settings(stack, work_dir)
     typed = {key: check_assignment(settings.mode, key, value) for key, value in assignments.items()}
     secrets_manager = client or aws_client("secretsmanager", stack_region(stack, work_dir))
-    before = read_parameters(stack, secret_id=secret_id, outputs_file=outputs_file, client=secrets_manager,
-                             work_dir=work_dir)
+    before = read_parameters(
+        stack, secret_id=secret_id, outputs_file=outputs_file, client=secrets_manager, work_dir=work_dir
+    )
     document = validate_runtime({**before.current, **typed}, settings.mode, settings["computeEnvironmentMaxvCpus"])
     secrets_manager.put_secret_value(SecretId=before.secret_id, SecretString=json.dumps(document, sort_keys=True))
     return before, document
@@ -485,12 +509,17 @@ def new_run_name(now: dt.datetime | None = None) -> str:
 
 def running_executions(state_machine_arn: str, sfn: Any) -> list[dict[str, Any]]:
     """The RUNNING executions of the state machine."""
-    return sfn.list_executions(stateMachineArn=state_machine_arn, statusFilter="RUNNING",
-                               maxResults=100).get("executions", [])
+    return sfn.list_executions(stateMachineArn=state_machine_arn, statusFilter="RUNNING", maxResults=100).get(
+        "executions", []
+    )
 
 
 def compute_environment_max_vcpus(
-    stack: str, stack_outputs: Mapping[str, Any], *, batch: Any | None = None, work_dir: Path = ROOT,
+    stack: str,
+    stack_outputs: Mapping[str, Any],
+    *,
+    batch: Any | None = None,
+    work_dir: Path = ROOT,
 ) -> int:
     """maxvCpus of the stack's compute environment: the bound ExtractParameters checks ``vcpus`` against.
 
@@ -517,9 +546,17 @@ def run_input(overrides: Mapping[str, Any] | None, max_vcpus: int) -> dict[str, 
 
 
 def start_run(
-    stack: str, *, stack_outputs: Mapping[str, Any] | None = None, outputs_file: Path | None = None,
-    name: str | None = None, sfn: Any | None = None, overrides: Mapping[str, Any] | None = None,
-    max_vcpus: int | None = None, batch: Any | None = None, check_overrides: bool = True, work_dir: Path = ROOT,
+    stack: str,
+    *,
+    stack_outputs: Mapping[str, Any] | None = None,
+    outputs_file: Path | None = None,
+    name: str | None = None,
+    sfn: Any | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    max_vcpus: int | None = None,
+    batch: Any | None = None,
+    check_overrides: bool = True,
+    work_dir: Path = ROOT,
 ) -> RunHandle:
     """Start a run of the stack's state machine, unless one is RUNNING (``RunRefused``).
 
@@ -549,10 +586,13 @@ def start_run(
     running = running_executions(machine, sfn)
     if running:
         names = ", ".join(e["name"] for e in running)
-        raise RunRefused(f"run refused: run {names} of stack {stack} is RUNNING and runs share the compute "
-                         f"environment; wait for it to end (batch-lustre status {stack})")
-    arn = sfn.start_execution(stateMachineArn=machine, name=name,
-                              input=json.dumps(dict(execution_input), sort_keys=True))["executionArn"]
+        raise RunRefused(
+            f"run refused: run {names} of stack {stack} is RUNNING and runs share the compute "
+            f"environment; wait for it to end (batch-lustre status {stack})"
+        )
+    arn = sfn.start_execution(
+        stateMachineArn=machine, name=name, input=json.dumps(dict(execution_input), sort_keys=True)
+    )["executionArn"]
     return RunHandle(name=name, execution_arn=arn, state_machine_arn=machine)
 
 
@@ -642,9 +682,13 @@ def _facts(output: str | None) -> dict[str, str]:
 
 
 def follow_run(
-    execution_arn: str, *, sfn: Any | None = None, region: str | None = None,
+    execution_arn: str,
+    *,
+    sfn: Any | None = None,
+    region: str | None = None,
     on_event: Callable[[RunEvent, RunOutcome], Any] | None = None,
-    poll_seconds: float = 5.0, timeout_seconds: float | None = None,
+    poll_seconds: float = 5.0,
+    timeout_seconds: float | None = None,
     sleep: Callable[[float], Any] = time.sleep,
 ) -> RunOutcome:
     """Read the run's history until it ends (or ``timeout_seconds`` pass); call ``on_event`` for each event.
@@ -668,14 +712,24 @@ def follow_run(
 
 
 def wait_for_run(
-    execution_arn: str, *, sfn: Any | None = None, region: str | None = None,
+    execution_arn: str,
+    *,
+    sfn: Any | None = None,
+    region: str | None = None,
     on_event: Callable[[RunEvent, RunOutcome], Any] | None = None,
-    poll_seconds: float = 5.0, timeout_seconds: float | None = None,
+    poll_seconds: float = 5.0,
+    timeout_seconds: float | None = None,
 ) -> RunOutcome:
     """Wait for the run to end: its outcome if it SUCCEEDED; ``RunFailed(error, cause)`` otherwise;
     ``RunStillRunning`` if ``timeout_seconds`` passed first."""
-    outcome = follow_run(execution_arn, sfn=sfn, region=region, on_event=on_event, poll_seconds=poll_seconds,
-                         timeout_seconds=timeout_seconds)
+    outcome = follow_run(
+        execution_arn,
+        sfn=sfn,
+        region=region,
+        on_event=on_event,
+        poll_seconds=poll_seconds,
+        timeout_seconds=timeout_seconds,
+    )
     if outcome.status == "RUNNING":
         raise RunStillRunning(f"run {outcome.name} is still RUNNING after {timeout_seconds} s of waiting")
     if not outcome.succeeded:
@@ -684,16 +738,31 @@ def wait_for_run(
 
 
 def run(
-    stack: str, *, stack_outputs: Mapping[str, Any] | None = None, outputs_file: Path | None = None,
-    name: str | None = None, sfn: Any | None = None, on_event: Callable[[RunEvent, RunOutcome], Any] | None = None,
-    poll_seconds: float = 5.0, timeout_seconds: float | None = None, overrides: Mapping[str, Any] | None = None,
+    stack: str,
+    *,
+    stack_outputs: Mapping[str, Any] | None = None,
+    outputs_file: Path | None = None,
+    name: str | None = None,
+    sfn: Any | None = None,
+    on_event: Callable[[RunEvent, RunOutcome], Any] | None = None,
+    poll_seconds: float = 5.0,
+    timeout_seconds: float | None = None,
+    overrides: Mapping[str, Any] | None = None,
     work_dir: Path = ROOT,
 ) -> RunOutcome:
     """Start a run and wait for it: ``start_run`` (with its per-run ``overrides``) then ``wait_for_run``."""
-    handle = start_run(stack, stack_outputs=stack_outputs, outputs_file=outputs_file, name=name, sfn=sfn,
-                       overrides=overrides, work_dir=work_dir)
-    return wait_for_run(handle.execution_arn, sfn=sfn, on_event=on_event, poll_seconds=poll_seconds,
-                        timeout_seconds=timeout_seconds)
+    handle = start_run(
+        stack,
+        stack_outputs=stack_outputs,
+        outputs_file=outputs_file,
+        name=name,
+        sfn=sfn,
+        overrides=overrides,
+        work_dir=work_dir,
+    )
+    return wait_for_run(
+        handle.execution_arn, sfn=sfn, on_event=on_event, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
+    )
 
 
 @dataclass(frozen=True)
@@ -725,8 +794,9 @@ def iter_executions(state_machine_arn: str, sfn: Any) -> Iterator[dict[str, Any]
         kwargs["nextToken"] = page["nextToken"]
 
 
-def list_runs(state_machine_arn: str, *, sfn: Any | None = None, region: str | None = None,
-              limit: int = 10) -> list[RunSummary]:
+def list_runs(
+    state_machine_arn: str, *, sfn: Any | None = None, region: str | None = None, limit: int = 10
+) -> list[RunSummary]:
     """The ``limit`` most recent runs, newest first, with the Error of those that did not succeed."""
     sfn = sfn or aws_client("stepfunctions", region or region_of(state_machine_arn))
     found = []
@@ -738,8 +808,16 @@ def list_runs(state_machine_arn: str, *, sfn: Any | None = None, region: str | N
         error = None
         if execution["status"] not in ("RUNNING", "SUCCEEDED"):
             error = run_error(execution["executionArn"], sfn)
-        runs.append(RunSummary(execution["name"], execution["executionArn"], execution["status"],
-                               execution.get("startDate"), execution.get("stopDate"), error))
+        runs.append(
+            RunSummary(
+                execution["name"],
+                execution["executionArn"],
+                execution["status"],
+                execution.get("startDate"),
+                execution.get("stopDate"),
+                error,
+            )
+        )
     return runs
 
 
@@ -756,8 +834,9 @@ def execution_input(execution_arn: str, sfn: Any) -> Any:
         return None
 
 
-def run_cleanup_of(run_name: str, run_cleanup_state_machine_arn: str, *, sfn: Any | None = None,
-                   since: dt.datetime | None = None) -> dict[str, Any] | None:
+def run_cleanup_of(
+    run_name: str, run_cleanup_state_machine_arn: str, *, sfn: Any | None = None, since: dt.datetime | None = None
+) -> dict[str, Any] | None:
     """The run-cleanup execution EventBridge started after run ``run_name`` ended without success, or None (yet).
 
     The stack's rule hands the run's "Step Functions Execution Status Change" event to the run-cleanup state
@@ -766,8 +845,11 @@ def run_cleanup_of(run_name: str, run_cleanup_state_machine_arn: str, *, sfn: An
     """
     sfn = sfn or aws_client("stepfunctions", region_of(run_cleanup_state_machine_arn))
     floor = None if since is None else since - dt.timedelta(minutes=1)
-    found = [e for e in iter_executions(run_cleanup_state_machine_arn, sfn)
-             if floor is None or e.get("startDate") is None or e["startDate"] >= floor]
+    found = [
+        e
+        for e in iter_executions(run_cleanup_state_machine_arn, sfn)
+        if floor is None or e.get("startDate") is None or e["startDate"] >= floor
+    ]
     found.sort(key=lambda e: e.get("startDate") or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
     for execution in found:
         event = execution_input(execution["executionArn"], sfn)
@@ -795,8 +877,9 @@ class StoredObject:
     last_modified: dt.datetime
 
 
-def objects_since(bucket: str, since: dt.datetime | None, *, s3: Any | None = None, region: str | None = None,
-                  limit: int = 1000) -> list[StoredObject]:
+def objects_since(
+    bucket: str, since: dt.datetime | None, *, s3: Any | None = None, region: str | None = None, limit: int = 1000
+) -> list[StoredObject]:
     """Objects of ``bucket`` written at or after ``since`` (a minute of clock skew allowed), up to ``limit``."""
     s3 = s3 or aws_client("s3", region)
     floor = None if since is None else since - dt.timedelta(minutes=1)

@@ -53,8 +53,10 @@ def project_dir() -> Path:
     found = find_project_dir()
     if found is None or not _is_project(found):
         where = f"{ENV_VAR}={os.environ[ENV_VAR]}" if os.environ.get(ENV_VAR) else f"from {Path.cwd()}"
-        raise ProjectNotFound(f"no batch-lustre project directory ({where}): run from the directory holding the "
-                              f"project's Pulumi.yaml, or set {ENV_VAR} to it")
+        raise ProjectNotFound(
+            f"no batch-lustre project directory ({where}): run from the directory holding the "
+            f"project's Pulumi.yaml, or set {ENV_VAR} to it"
+        )
     return found
 
 

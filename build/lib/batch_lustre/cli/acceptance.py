@@ -122,8 +122,11 @@ class AcceptanceClients:
 
     @classmethod
     def for_region(cls, region: str | None) -> AcceptanceClients:
-        return cls(leftovers.Clients.for_region(region), automation.aws_client("s3", region),
-                   automation.aws_client("secretsmanager", region))
+        return cls(
+            leftovers.Clients.for_region(region),
+            automation.aws_client("s3", region),
+            automation.aws_client("secretsmanager", region),
+        )
 
 
 @dataclass
@@ -189,12 +192,14 @@ def check_secret(stack: str, stack_outputs: dict[str, Any], secrets: Any) -> int
             f"lustreStorageCapacity={_shown(current, 'lustreStorageCapacity')} in the secret of stack {stack} is not "
             f"accepted by the acceptance check: accepted {SMALLEST_CAPACITY_GIB} (the smallest SCRATCH_2 file "
             f"system, the cheapest check); set it with `batch-lustre params set {stack} lustreStorageCapacity=1200` "
-            "(and back after the check)")
+            "(and back after the check)"
+        )
     if _secret_value(current, "deleteLustre") is not True:
         raise ParameterError(
             f"deleteLustre={_shown(current, 'deleteLustre')} in the secret of stack {stack} is not accepted by the "
             "acceptance check: accepted true (the run's file system would be kept and bill on); set it with "
-            f"`batch-lustre params set {stack} deleteLustre=true`")
+            f"`batch-lustre params set {stack} deleteLustre=true`"
+        )
     return int(capacity)
 
 
@@ -211,10 +216,17 @@ def _shown(document: dict[str, Any], key: str) -> str:
 
 
 def run_acceptance(
-    stack: str, stack_outputs: dict[str, Any], *, clients: AcceptanceClients, time_source: TimeSource,
-    name: str | None = None, budget_minutes: int = DEFAULT_BUDGET_MINUTES,
-    cleanup_wait_minutes: int = DEFAULT_CLEANUP_WAIT_MINUTES, image_tag: str | None = None,
-    poll_seconds: float = 30.0, on_event: Callable[[automation.RunEvent, automation.RunOutcome], Any] | None = None,
+    stack: str,
+    stack_outputs: dict[str, Any],
+    *,
+    clients: AcceptanceClients,
+    time_source: TimeSource,
+    name: str | None = None,
+    budget_minutes: int = DEFAULT_BUDGET_MINUTES,
+    cleanup_wait_minutes: int = DEFAULT_CLEANUP_WAIT_MINUTES,
+    image_tag: str | None = None,
+    poll_seconds: float = 30.0,
+    on_event: Callable[[automation.RunEvent, automation.RunOutcome], Any] | None = None,
     on_started: Callable[[automation.RunHandle], Any] | None = None,
 ) -> Report:
     """The acceptance check of ``stack`` (module docstring). Refusals before the start raise ``ParameterError``
@@ -222,8 +234,14 @@ def run_acceptance(
     bucket = automation.required_output(stack_outputs, "bucketName", stack)
     capacity = check_secret(stack, stack_outputs, clients.secrets)
     run = name or new_acceptance_name()
-    handle = automation.start_run(stack, stack_outputs=stack_outputs, name=run, sfn=clients.found.sfn,
-                                  overrides=job_overrides(run, image_tag), batch=clients.found.batch)
+    handle = automation.start_run(
+        stack,
+        stack_outputs=stack_outputs,
+        name=run,
+        sfn=clients.found.sfn,
+        overrides=job_overrides(run, image_tag),
+        batch=clients.found.batch,
+    )
     if on_started is not None:
         on_started(handle)
     report = Report(stack, run, budget_minutes, bucket, status="RUNNING", capacity_gib=capacity)
@@ -260,8 +278,14 @@ def _describe_file_system(fsx: Any, file_system_id: str) -> dict[str, Any] | Non
     return found[0] if found else None
 
 
-def _follow(report: Report, handle: automation.RunHandle, clients: AcceptanceClients, time_source: TimeSource,
-            poll_seconds: float, on_event: Callable[..., Any] | None) -> None:
+def _follow(
+    report: Report,
+    handle: automation.RunHandle,
+    clients: AcceptanceClients,
+    time_source: TimeSource,
+    poll_seconds: float,
+    on_event: Callable[..., Any] | None,
+) -> None:
     """Follow the run to its end; stop it once its file system has outlived the budget."""
     sfn = clients.found.sfn
     reader = automation.HistoryReader(handle.execution_arn, sfn)
@@ -281,8 +305,12 @@ def _follow(report: Report, handle: automation.RunHandle, clients: AcceptanceCli
         outcome = tracker.outcome
         if outcome.status != "RUNNING":
             break
-        if (report.fs_created is not None and report.fs_delete_accepted is None and not report.stop_requested
-                and time_source.now() - report.fs_created > budget):
+        if (
+            report.fs_created is not None
+            and report.fs_delete_accepted is None
+            and not report.stop_requested
+            and time_source.now() - report.fs_created > budget
+        ):
             lived = (time_source.now() - report.fs_created).total_seconds() / 60
             _stop(sfn, handle, report, lived)
         time_source.pause(poll_seconds)
@@ -297,16 +325,19 @@ def _stop(sfn: Any, handle: automation.RunHandle, report: Report, lived: float) 
     report.stop_requested = True
     try:
         sfn.stop_execution(
-            executionArn=handle.execution_arn, error=BUDGET_ERROR,
+            executionArn=handle.execution_arn,
+            error=BUDGET_ERROR,
             cause=f"batch-lustre acceptance: file system {report.file_system_id} lived {lived:.1f} min, longer than "
-                  f"--budget-fs-minutes={report.budget_minutes}; the run-cleanup state machine cleans up")
+            f"--budget-fs-minutes={report.budget_minutes}; the run-cleanup state machine cleans up",
+        )
     except ClientError as err:  # it ended meanwhile: the next look at its history says how
         info = err.response.get("Error", {})
         report.notes.append(f"could not stop the run: {info.get('Code', '?')}: {info.get('Message', '')}")
         return
     report.stopped_for_budget = True
-    report.notes.append(f"stopped the run after its file system lived {lived:.1f} min "
-                        f"(--budget-fs-minutes={report.budget_minutes})")
+    report.notes.append(
+        f"stopped the run after its file system lived {lived:.1f} min (--budget-fs-minutes={report.budget_minutes})"
+    )
 
 
 def _stop_unguarded(sfn: Any, handle: automation.RunHandle, err: Exception) -> None:
@@ -315,23 +346,36 @@ def _stop_unguarded(sfn: Any, handle: automation.RunHandle, err: Exception) -> N
 
     what = _one_line(f"{type(err).__name__}: {err}")
     try:
-        sfn.stop_execution(executionArn=handle.execution_arn, error="AcceptanceCheckFailed",
-                           cause=f"batch-lustre acceptance could not follow the run: {what}")
+        sfn.stop_execution(
+            executionArn=handle.execution_arn,
+            error="AcceptanceCheckFailed",
+            cause=f"batch-lustre acceptance could not follow the run: {what}",
+        )
     except (BotoCoreError, ClientError):
         raise automation.AutomationError(
             f"following run {handle.name} failed ({what}) and it could not be stopped: stop it with `aws "
-            f"stepfunctions stop-execution --execution-arn {handle.execution_arn}`") from err
-    raise automation.AutomationError(f"following run {handle.name} failed ({what}): the run was stopped, its run "
-                                     "cleanup cleans up after it") from err
+            f"stepfunctions stop-execution --execution-arn {handle.execution_arn}`"
+        ) from err
+    raise automation.AutomationError(
+        f"following run {handle.name} failed ({what}): the run was stopped, its run cleanup cleans up after it"
+    ) from err
 
 
-def _wait_for_run_cleanup(report: Report, stack_outputs: dict[str, Any], clients: AcceptanceClients,
-                          time_source: TimeSource, poll_seconds: float, wait_minutes: int) -> None:
+def _wait_for_run_cleanup(
+    report: Report,
+    stack_outputs: dict[str, Any],
+    clients: AcceptanceClients,
+    time_source: TimeSource,
+    poll_seconds: float,
+    wait_minutes: int,
+) -> None:
     """Wait (at most ``wait_minutes``) for the run-cleanup execution EventBridge starts after the run."""
     machine = stack_outputs.get("runCleanupStateMachineArn")
     if not isinstance(machine, str) or not machine:
-        report.reasons.append(f"stack {report.stack} has no output runCleanupStateMachineArn: nothing cleans up "
-                              f"after the run (deploy the stack again: batch-lustre deploy {report.stack})")
+        report.reasons.append(
+            f"stack {report.stack} has no output runCleanupStateMachineArn: nothing cleans up "
+            f"after the run (deploy the stack again: batch-lustre deploy {report.stack})"
+        )
         return
     sfn = clients.found.sfn
     deadline = time_source.now() + dt.timedelta(minutes=wait_minutes)
@@ -341,9 +385,11 @@ def _wait_for_run_cleanup(report: Report, stack_outputs: dict[str, Any], clients
         if execution is None:
             if time_source.now() >= deadline:
                 report.run_cleanup = f"none started within {wait_minutes} min"
-                report.reasons.append(f"no run-cleanup execution started for run {report.run} within "
-                                      f"--cleanup-wait-minutes={wait_minutes} (is the stack's EventBridge rule "
-                                      "enabled?)")
+                report.reasons.append(
+                    f"no run-cleanup execution started for run {report.run} within "
+                    f"--cleanup-wait-minutes={wait_minutes} (is the stack's EventBridge rule "
+                    "enabled?)"
+                )
                 return
             time_source.pause(poll_seconds)
     reader = automation.HistoryReader(execution["executionArn"], sfn)
@@ -357,9 +403,11 @@ def _wait_for_run_cleanup(report: Report, stack_outputs: dict[str, Any], clients
             break
         if time_source.now() >= deadline:
             report.run_cleanup = f"{outcome.name} still RUNNING after {wait_minutes} min"
-            report.reasons.append(f"run cleanup {outcome.name} was still RUNNING after "
-                                  f"--cleanup-wait-minutes={wait_minutes}: see `batch-lustre sweep {report.stack}` "
-                                  "once it ended")
+            report.reasons.append(
+                f"run cleanup {outcome.name} was still RUNNING after "
+                f"--cleanup-wait-minutes={wait_minutes}: see `batch-lustre sweep {report.stack}` "
+                "once it ended"
+            )
             return
         time_source.pause(poll_seconds)
     if outcome.status == "SUCCEEDED":
@@ -380,8 +428,14 @@ def _run_cleanup_did(output: Any) -> str:
     fate = output.get("fileSystem") if isinstance(output.get("fileSystem"), dict) else {}
     parts = []
     if fate:
-        parts.append("file system " + ("deleted" if fate.get("FileSystemDeleted")
-                                       else f"not deleted ({fate.get('Reason') or fate.get('Lifecycle') or '?'})"))
+        parts.append(
+            "file system "
+            + (
+                "deleted"
+                if fate.get("FileSystemDeleted")
+                else f"not deleted ({fate.get('Reason') or fate.get('Lifecycle') or '?'})"
+            )
+        )
     actions = output.get("actions")
     if isinstance(actions, list):
         parts.append("; ".join(str(a) for a in actions) if actions else "nothing else left to undo")
@@ -419,25 +473,33 @@ def _check_leftovers(report: Report, stack: str, stack_outputs: dict[str, Any], 
         if item.run != report.run:
             continue
         detail = f" ({item.detail})" if item.detail else ""
-        report.leftovers.append(f"{item.kind} {item.name} {item.resource_id}{detail}"
-                                if item.name != item.resource_id else f"{item.kind} {item.name}{detail}")
+        report.leftovers.append(
+            f"{item.kind} {item.name} {item.resource_id}{detail}"
+            if item.name != item.resource_id
+            else f"{item.kind} {item.name}{detail}"
+        )
 
 
 def _judge(report: Report) -> None:
     reasons: list[str] = []
     if report.stopped_for_budget:
-        reasons.append(f"the file system lived longer than --budget-fs-minutes={report.budget_minutes}: the run "
-                       f"was stopped (StopExecution), {report.status}")
+        reasons.append(
+            f"the file system lived longer than --budget-fs-minutes={report.budget_minutes}: the run "
+            f"was stopped (StopExecution), {report.status}"
+        )
     elif report.status != "SUCCEEDED":
         said = _one_line(report.cause or "-")
         reasons.append(f"the run ended {report.status}: {report.error or '-'}: {said}")
     minutes = report.fs_minutes
     if not report.stopped_for_budget and minutes is not None and minutes > report.budget_minutes:
-        reasons.append(f"the file system lived {minutes:.1f} min, longer than --budget-fs-minutes="
-                       f"{report.budget_minutes}")
+        reasons.append(
+            f"the file system lived {minutes:.1f} min, longer than --budget-fs-minutes={report.budget_minutes}"
+        )
     if report.leftovers:
-        reasons.append(f"left behind by run {report.run}: {'; '.join(report.leftovers)} (batch-lustre sweep "
-                       f"{report.stack} finds and deletes them)")
+        reasons.append(
+            f"left behind by run {report.run}: {'; '.join(report.leftovers)} (batch-lustre sweep "
+            f"{report.stack} finds and deletes them)"
+        )
     report.reasons[:0] = reasons  # the run's own outcome first, then what was checked after it
 
 
@@ -451,12 +513,16 @@ def cost_line(report: Report) -> str:
     minutes = report.fs_minutes or 0.0
     gib_hours = report.gib_hours or 0.0
     if report.fs_still_exists:
-        return (f"cost: file system {report.file_system_id} ({report.capacity_gib} GiB) has lived {minutes:.1f} min "
-                f"so far = {gib_hours:.1f} GiB-hours, and still exists ({report.fs_state_at_end}): it bills until it "
-                f"is deleted (batch-lustre sweep {report.stack}); budget {report.budget_minutes} min")
-    return (f"cost: file system {report.file_system_id} ({report.capacity_gib} GiB) lived {minutes:.1f} min until "
-            f"its deletion was accepted = {gib_hours:.1f} GiB-hours ({report.capacity_gib} GiB x {minutes:.1f} min "
-            f"/ 60); budget {report.budget_minutes} min")
+        return (
+            f"cost: file system {report.file_system_id} ({report.capacity_gib} GiB) has lived {minutes:.1f} min "
+            f"so far = {gib_hours:.1f} GiB-hours, and still exists ({report.fs_state_at_end}): it bills until it "
+            f"is deleted (batch-lustre sweep {report.stack}); budget {report.budget_minutes} min"
+        )
+    return (
+        f"cost: file system {report.file_system_id} ({report.capacity_gib} GiB) lived {minutes:.1f} min until "
+        f"its deletion was accepted = {gib_hours:.1f} GiB-hours ({report.capacity_gib} GiB x {minutes:.1f} min "
+        f"/ 60); budget {report.budget_minutes} min"
+    )
 
 
 def print_summary(out: Console, report: Report) -> None:
@@ -466,12 +532,16 @@ def print_summary(out: Console, report: Report) -> None:
     for reason in report.reasons:
         out.print(f"  [red]-[/] {escape(reason)}", soft_wrap=True)
     duration = (report.stopped_at - report.started_at) if report.started_at and report.stopped_at else None
-    lines = [f"run: {report.status}" + (f": {report.error}" if report.error else "") + f" in {clock(duration)}",
-             *report.notes]
+    lines = [
+        f"run: {report.status}" + (f": {report.error}" if report.error else "") + f" in {clock(duration)}",
+        *report.notes,
+    ]
     if report.run_cleanup:
         lines.append(f"run cleanup: {report.run_cleanup}")
-    lines.append(f"result: {report.marker_url} " + ("is in the bucket, as the job wrote it" if report.marker_found
-                                                    else "missing"))
+    lines.append(
+        f"result: {report.marker_url} "
+        + ("is in the bucket, as the job wrote it" if report.marker_found else "missing")
+    )
     lines.append("left behind: " + ("; ".join(report.leftovers) or "nothing"))
     lines.append(cost_line(report))
     for line in lines:  # AWS's words (a Cause, an error message) are shown as they are, never as markup
@@ -494,30 +564,55 @@ def _minutes(flag: str, text: str) -> int:
 
 def acceptance(
     stack: StackOption,
-    budget_fs_minutes: Annotated[str, typer.Option(
-        "--budget-fs-minutes", metavar="N",
-        help="Stop the run (StopExecution) and fail once its file system has lived longer than N minutes; the "
-             "stack's run-cleanup state machine then exports what the job wrote and deletes the file system.")]
-    = str(DEFAULT_BUDGET_MINUTES),
-    cleanup_wait_minutes: Annotated[str, typer.Option(
-        "--cleanup-wait-minutes", metavar="N",
-        help="After a run that did not succeed: how long to wait for its run-cleanup execution to end.")]
-    = str(DEFAULT_CLEANUP_WAIT_MINUTES),
-    image_tag: Annotated[str | None, typer.Option(
-        "--image-tag", metavar="TAG", show_default=False,
-        help="Tag of the job image in the stack's ECR repository (default: latest); the image must have `sh`.")]
-    = None,
-    name: Annotated[str | None, typer.Option(
-        "--name", help="Execution name (default: acceptance-<UTC time>-<random>).")] = None,
+    budget_fs_minutes: Annotated[
+        str,
+        typer.Option(
+            "--budget-fs-minutes",
+            metavar="N",
+            help="Stop the run (StopExecution) and fail once its file system has lived longer than N minutes; the "
+            "stack's run-cleanup state machine then exports what the job wrote and deletes the file system.",
+        ),
+    ] = str(DEFAULT_BUDGET_MINUTES),
+    cleanup_wait_minutes: Annotated[
+        str,
+        typer.Option(
+            "--cleanup-wait-minutes",
+            metavar="N",
+            help="After a run that did not succeed: how long to wait for its run-cleanup execution to end.",
+        ),
+    ] = str(DEFAULT_CLEANUP_WAIT_MINUTES),
+    image_tag: Annotated[
+        str | None,
+        typer.Option(
+            "--image-tag",
+            metavar="TAG",
+            show_default=False,
+            help="Tag of the job image in the stack's ECR repository (default: latest); the image must have `sh`.",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Execution name (default: acceptance-<UTC time>-<random>).")
+    ] = None,
     outputs_file: OutputsFileOption = None,
-    poll_seconds: Annotated[float, typer.Option(
-        "--poll-seconds", min=0.0, help="Seconds between two looks at the run.")] = 30.0,
-    emulated: Annotated[bool, typer.Option(
-        "--emulated", help="Check a stack deployed in an emulated AWS instead (no credentials, no network): the "
-                           "same check, on the stack `batch-lustre demo` runs.")] = False,
-    scenario: Annotated[str | None, typer.Option(
-        "--scenario", show_default=False,
-        help="With --emulated: what the emulated AWS does (batch-lustre demo --list); default success.")] = None,
+    poll_seconds: Annotated[
+        float, typer.Option("--poll-seconds", min=0.0, help="Seconds between two looks at the run.")
+    ] = 30.0,
+    emulated: Annotated[
+        bool,
+        typer.Option(
+            "--emulated",
+            help="Check a stack deployed in an emulated AWS instead (no credentials, no network): the "
+            "same check, on the stack `batch-lustre demo` runs.",
+        ),
+    ] = False,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            show_default=False,
+            help="With --emulated: what the emulated AWS does (batch-lustre demo --list); default success.",
+        ),
+    ] = None,
 ) -> None:
     """Check a deployed stack end to end on your AWS account, within a budget. Exit code 0 only on PASS.
 
@@ -533,8 +628,11 @@ def acceptance(
     minutes and GiB-hours (capacity x minutes / 60).
     """
     if scenario is not None and not emulated:
-        fail(f"--scenario={scenario!r} is not accepted without --emulated: accepted only with --emulated (a real "
-             "account does what it does)", EXIT_BAD_INPUT)
+        fail(
+            f"--scenario={scenario!r} is not accepted without --emulated: accepted only with --emulated (a real "
+            "account does what it does)",
+            EXIT_BAD_INPUT,
+        )
     budget = _minutes("--budget-fs-minutes", budget_fs_minutes)
     cleanup_wait = _minutes("--cleanup-wait-minutes", cleanup_wait_minutes)
     with one_line_errors():
@@ -545,35 +643,72 @@ def acceptance(
         from batch_lustre.cli.demo import emulated_account
 
         scenario = scenario or "success"
-        with one_line_errors(), emulated_account(
-                stack, scenario, files={marker_key(run): marker_content(run)},
-                runtime_params={"lustreStorageCapacity": SMALLEST_CAPACITY_GIB}) as (outputs, time_source, region):
+        with (
+            one_line_errors(),
+            emulated_account(
+                stack,
+                scenario,
+                files={marker_key(run): marker_content(run)},
+                runtime_params={"lustreStorageCapacity": SMALLEST_CAPACITY_GIB},
+            ) as (outputs, time_source, region),
+        ):
             console.print(f"[bold]acceptance[/] of stack {stack} on an emulated AWS, scenario [bold]{scenario}[/]")
-            report = _check(stack, outputs, AcceptanceClients.for_region(region), time_source, run, budget,
-                            cleanup_wait, image_tag, poll_seconds, now=None)
+            report = _check(
+                stack,
+                outputs,
+                AcceptanceClients.for_region(region),
+                time_source,
+                run,
+                budget,
+                cleanup_wait,
+                image_tag,
+                poll_seconds,
+                now=None,
+            )
     else:
         with one_line_errors():
             outputs = automation.load_outputs(stack, outputs_file)
             region = automation.stack_region(stack)
-            report = _check(stack, outputs, AcceptanceClients.for_region(region), RealTime(), run, budget,
-                            cleanup_wait, image_tag, poll_seconds, now=real_now)
+            report = _check(
+                stack,
+                outputs,
+                AcceptanceClients.for_region(region),
+                RealTime(),
+                run,
+                budget,
+                cleanup_wait,
+                image_tag,
+                poll_seconds,
+                now=real_now,
+            )
     print_summary(console, report)
     if not report.passed:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _check(stack: str, outputs: dict[str, Any], clients: AcceptanceClients, time_source: TimeSource, run: str,
-           budget: int, cleanup_wait: int, image_tag: str | None, poll_seconds: float,
-           now: Callable[[], dt.datetime] | None) -> Report:
+def _check(
+    stack: str,
+    outputs: dict[str, Any],
+    clients: AcceptanceClients,
+    time_source: TimeSource,
+    run: str,
+    budget: int,
+    cleanup_wait: int,
+    image_tag: str | None,
+    poll_seconds: float,
+    now: Callable[[], dt.datetime] | None,
+) -> Report:
     """``run_acceptance`` with the run drawn live, as ``batch-lustre run`` draws it."""
     started: list[automation.RunHandle] = []
     progress: list[RunProgress] = []
 
     def on_started(handle: automation.RunHandle) -> None:
         started.append(handle)
-        console.print(f"[bold]run {handle.name}[/] of {handle.state_machine_arn.rsplit(':', 1)[-1]}: 1 vCPU, "
-                      f"{JOB_MEMORY_MIB} MiB, writes {CONTAINER_SCRATCH_DIR}/{marker_key(handle.name)}; budget "
-                      f"{budget} file-system minutes")
+        console.print(
+            f"[bold]run {handle.name}[/] of {handle.state_machine_arn.rsplit(':', 1)[-1]}: 1 vCPU, "
+            f"{JOB_MEMORY_MIB} MiB, writes {CONTAINER_SCRATCH_DIR}/{marker_key(handle.name)}; budget "
+            f"{budget} file-system minutes"
+        )
         progress.append(RunProgress(console, handle, now).__enter__())
 
     def on_event(event: automation.RunEvent, outcome: automation.RunOutcome) -> None:
@@ -582,15 +717,28 @@ def _check(stack: str, outputs: dict[str, Any], clients: AcceptanceClients, time
             progress.pop().__exit__(None, None, None)
 
     try:
-        return run_acceptance(stack, outputs, clients=clients, time_source=time_source, name=run,
-                              budget_minutes=budget, cleanup_wait_minutes=cleanup_wait, image_tag=image_tag,
-                              poll_seconds=poll_seconds, on_event=on_event, on_started=on_started)
+        return run_acceptance(
+            stack,
+            outputs,
+            clients=clients,
+            time_source=time_source,
+            name=run,
+            budget_minutes=budget,
+            cleanup_wait_minutes=cleanup_wait,
+            image_tag=image_tag,
+            poll_seconds=poll_seconds,
+            on_event=on_event,
+            on_started=on_started,
+        )
     except KeyboardInterrupt:
         for live in progress:
             live.__exit__(None, None, None)
         if started:
-            fail(f"stopped following; run {started[0].name} goes on: stop it with `aws stepfunctions stop-execution "
-                 f"--execution-arn {started[0].execution_arn}` (its run cleanup then cleans up)", 130)
+            fail(
+                f"stopped following; run {started[0].name} goes on: stop it with `aws stepfunctions stop-execution "
+                f"--execution-arn {started[0].execution_arn}` (its run cleanup then cleans up)",
+                130,
+            )
         raise
     finally:
         for live in progress:

@@ -13,7 +13,7 @@ from batch_lustre.cli import acceptance, demo, graph, params, runs, scenario_com
 app = typer.Typer(
     name="batch-lustre",
     help="Operate the batch-lustre stacks: deploy them, edit runtime parameters, start and follow runs, "
-         "clean up leftovers, draw the workflow, or try it all offline (demo, scenarios).",
+    "clean up leftovers, draw the workflow, or try it all offline (demo, scenarios).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

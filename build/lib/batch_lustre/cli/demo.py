@@ -39,6 +39,7 @@ from parameters import MODES, check_mode
 if TYPE_CHECKING:
     from batch_lustre.emulation.catalogue import NamedScenario
 
+
 def catalogue() -> ModuleType:
     """``emulation.catalogue``, imported only when a scenario is chosen.
 
@@ -54,9 +55,15 @@ def catalogue() -> ModuleType:
 EMULATED_MAX_VCPUS = 256
 
 
-def deploy_emulated(emu: Any, mode: str, *, stack: str | None = None,
-                    runtime_params: Mapping[str, Any] | None = None,
-                    secret_string: str | None = None, run_cleanup: bool = False) -> tuple[Any, dict[str, str]]:
+def deploy_emulated(
+    emu: Any,
+    mode: str,
+    *,
+    stack: str | None = None,
+    runtime_params: Mapping[str, Any] | None = None,
+    secret_string: str | None = None,
+    run_cleanup: bool = False,
+) -> tuple[Any, dict[str, str]]:
     """What `pulumi up` makes, in the emulation ``emu``: the stack's resources and its state machine.
 
     Returns the ``emulation.EmulatedStack`` and the stack outputs, as ``stack.py`` exports them.
@@ -67,15 +74,27 @@ def deploy_emulated(emu: Any, mode: str, *, stack: str | None = None,
     from batch_lustre.emulation import setup_stack
 
     stack_name = stack or mode
-    emulated = setup_stack(emu, mode, stack=stack_name, runtime_params=dict(runtime_params or {}),
-                           secret_string=secret_string, max_vcpus=EMULATED_MAX_VCPUS)
+    emulated = setup_stack(
+        emu,
+        mode,
+        stack=stack_name,
+        runtime_params=dict(runtime_params or {}),
+        secret_string=secret_string,
+        max_vcpus=EMULATED_MAX_VCPUS,
+    )
     refs = emulated.refs
     sfn = automation.aws_client("stepfunctions", emu.region)
-    machine = sfn.create_state_machine(name=refs.state_machine_name, roleArn=emulated.role_arn,
-                                       definition=json.dumps(build_definition(refs)))["stateMachineArn"]
-    outputs = {"mode": mode, "stateMachineArn": machine, "secretName": emulated.secret_name,
-               "bucketName": refs.bucket_name, "computeEnvironment": emulated.compute_environment_name,
-               "jobQueue": refs.job_queue_arn.rsplit("/", 1)[-1]}
+    machine = sfn.create_state_machine(
+        name=refs.state_machine_name, roleArn=emulated.role_arn, definition=json.dumps(build_definition(refs))
+    )["stateMachineArn"]
+    outputs = {
+        "mode": mode,
+        "stateMachineArn": machine,
+        "secretName": emulated.secret_name,
+        "bucketName": refs.bucket_name,
+        "computeEnvironment": emulated.compute_environment_name,
+        "jobQueue": refs.job_queue_arn.rsplit("/", 1)[-1],
+    }
     if run_cleanup:
         from batch_lustre.emulation.stack import setup_run_cleanup
 
@@ -94,8 +113,10 @@ def choose(name: str, mode: str) -> NamedScenario:
     if mode not in chosen.modes:
         fail(f"--scenario={name!r} is not accepted with --mode={mode}: accepted {accepted}", EXIT_BAD_INPUT)
     if chosen.runs != found.SINGLE:
-        fail(f"--scenario={name!r} starts two runs, which the demo does not show: run `batch-lustre scenarios "
-             f"{name}`", EXIT_BAD_INPUT)
+        fail(
+            f"--scenario={name!r} starts two runs, which the demo does not show: run `batch-lustre scenarios {name}`",
+            EXIT_BAD_INPUT,
+        )
     return chosen
 
 
@@ -131,8 +152,9 @@ class SteppedEmulatedTime:
 
     def pause(self, seconds: float) -> None:
         if time.monotonic() > self.deadline:
-            raise automation.AutomationError(f"the emulated runs did not end within {self.real_limit_seconds} real "
-                                             "seconds")
+            raise automation.AutomationError(
+                f"the emulated runs did not end within {self.real_limit_seconds} real seconds"
+            )
         self.emu.release_waits()
         time.sleep(self.STEP_SECONDS)
         self.emu.hold_waits()
@@ -143,8 +165,11 @@ class SteppedEmulatedTime:
     def running(self) -> list[str]:
         """ARNs of the RUNNING executions of every state machine."""
         sfn = automation.aws_client("stepfunctions", self.emu.region)
-        return [e["executionArn"] for m in sfn.list_state_machines()["stateMachines"]
-                for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"], statusFilter="RUNNING")["executions"]]
+        return [
+            e["executionArn"]
+            for m in sfn.list_state_machines()["stateMachines"]
+            for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"], statusFilter="RUNNING")["executions"]
+        ]
 
     def close(self) -> None:
         """Let every held execution go, and stop those still RUNNING: nothing runs on after the emulation."""
@@ -155,8 +180,13 @@ class SteppedEmulatedTime:
 
 
 @contextmanager
-def emulated_account(stack: str, scenario: str, *, files: Mapping[str, bytes] | None = None,
-                     runtime_params: Mapping[str, Any] | None = None) -> Iterator[tuple[dict[str, str], Any, str]]:
+def emulated_account(
+    stack: str,
+    scenario: str,
+    *,
+    files: Mapping[str, bytes] | None = None,
+    runtime_params: Mapping[str, Any] | None = None,
+) -> Iterator[tuple[dict[str, str], Any, str]]:
     """Stack ``stack`` deployed in an emulated AWS, for a command that works on a deployed stack.
 
     The mode is the stack's (``Pulumi.<stack>.yaml``); the emulated AWS does what ``scenario`` says, its job
@@ -174,9 +204,14 @@ def emulated_account(stack: str, scenario: str, *, files: Mapping[str, bytes] | 
         from batch_lustre.emulation import Emulation
 
         with Emulation(behaviour, region=region) as emu:
-            _, outputs = deploy_emulated(emu, mode, stack=stack,
-                                         runtime_params={**(runtime_params or {}), **chosen.runtime_params},
-                                         secret_string=chosen.secret_string(mode), run_cleanup=True)
+            _, outputs = deploy_emulated(
+                emu,
+                mode,
+                stack=stack,
+                runtime_params={**(runtime_params or {}), **chosen.runtime_params},
+                secret_string=chosen.secret_string(mode),
+                run_cleanup=True,
+            )
             clock = SteppedEmulatedTime(emu)
             try:
                 yield outputs, clock, region
@@ -199,13 +234,19 @@ def demo(
     mode: Annotated[str, typer.Option("--mode", "-m", help=f"Workflow variant: {' or '.join(MODES)}.")] = MODES[0],
     scenario: Annotated[str, typer.Option("--scenario", help="What the emulated AWS does (see --list).")] = "success",
     list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
-    settings: Annotated[list[str] | None, typer.Option(
-        "--set", metavar="KEY=VALUE", help="Runtime parameter for this demo run (repeatable), checked as "
-                                           "`params set` checks it, e.g. --set waitForLustreCreationSeconds=120.")]
-    = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Runtime parameter for this demo run (repeatable), checked as "
+            "`params set` checks it, e.g. --set waitForLustreCreationSeconds=120.",
+        ),
+    ] = None,
     poll_seconds: PollOption = 0.05,
-    timeout_seconds: Annotated[float, typer.Option("--timeout-seconds", min=1.0,
-                                                   help="Real seconds to wait for the run.")] = 300.0,
+    timeout_seconds: Annotated[
+        float, typer.Option("--timeout-seconds", min=1.0, help="Real seconds to wait for the run.")
+    ] = 300.0,
     command: CommandOption = None,
     env: EnvOption = None,
     vcpus: VcpusOption = None,
@@ -224,8 +265,9 @@ def demo(
         show_scenarios()
         return
     with one_line_errors():
-        raw = from_flags(command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag,
-                         array_size=array_size, warm=warm)
+        raw = from_flags(
+            command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag, array_size=array_size, warm=warm
+        )
         chosen = choose(scenario, mode)
         overrides = dict(chosen.runtime_params)
         for text in settings or []:
@@ -236,23 +278,36 @@ def demo(
         execution_input = {**dict(chosen.execution_input), **automation.run_input(raw, EMULATED_MAX_VCPUS)}
     region = "us-east-1"
     with one_line_errors(), offline_environment(region), _emulation(chosen, region) as emu:
-        stack, outputs = deploy_emulated(emu, mode, runtime_params=overrides,
-                                         secret_string=chosen.secret_string(mode))
+        stack, outputs = deploy_emulated(emu, mode, runtime_params=overrides, secret_string=chosen.secret_string(mode))
         refs = stack.refs
         sfn, s3 = automation.aws_client("stepfunctions", region), automation.aws_client("s3", region)
-        console.print(f"[bold]demo[/] of the {mode} workflow on an emulated AWS, scenario [bold]{scenario}[/]: "
-                      f"{chosen.description}")
+        console.print(
+            f"[bold]demo[/] of the {mode} workflow on an emulated AWS, scenario [bold]{scenario}[/]: "
+            f"{chosen.description}"
+        )
         _show_stack(outputs, overrides)
         if execution_input:
             console.print(f"per-run overrides (execution input): {describe(execution_input)}", soft_wrap=True)
         started = emu.now()
-        handle = automation.start_run(mode, stack_outputs=outputs, sfn=sfn, overrides=execution_input,
-                                      check_overrides=False)
-        outcome = follow_and_report(console, handle, sfn=sfn, s3=s3, bucket=refs.bucket_name,
-                                    poll_seconds=poll_seconds, now=None, timeout_seconds=timeout_seconds)
+        handle = automation.start_run(
+            mode, stack_outputs=outputs, sfn=sfn, overrides=execution_input, check_overrides=False
+        )
+        outcome = follow_and_report(
+            console,
+            handle,
+            sfn=sfn,
+            s3=s3,
+            bucket=refs.bucket_name,
+            poll_seconds=poll_seconds,
+            now=None,
+            timeout_seconds=timeout_seconds,
+        )
         if outcome.status == "RUNNING":
-            sfn.stop_execution(executionArn=handle.execution_arn, error="DemoTimeout",
-                               cause=f"not ended within {timeout_seconds} real seconds")
+            sfn.stop_execution(
+                executionArn=handle.execution_arn,
+                error="DemoTimeout",
+                cause=f"not ended within {timeout_seconds} real seconds",
+            )
             fail(f"the run did not end within --timeout-seconds={timeout_seconds}: stopped it")
         _show_aftermath(emu, stack, handle, started, outcome, chosen.expectation(mode).label)
     if not outcome.succeeded:
@@ -267,12 +322,15 @@ def _show_stack(outputs: dict[str, Any], overrides: Mapping[str, Any]) -> None:
         table.add_row(name, str(value))
     console.print(table)
     changed = ", ".join(f"{k}={json.dumps(v)}" for k, v in overrides.items()) or "none"
-    console.print(f"secret {outputs['secretName']}: the mode's runtime parameters at their defaults, except: "
-                  f"{changed}", soft_wrap=True)
+    console.print(
+        f"secret {outputs['secretName']}: the mode's runtime parameters at their defaults, except: {changed}",
+        soft_wrap=True,
+    )
 
 
-def _show_aftermath(emu: Any, stack: Any, handle: automation.RunHandle, started: float,
-                    outcome: automation.RunOutcome, expected: str) -> None:
+def _show_aftermath(
+    emu: Any, stack: Any, handle: automation.RunHandle, started: float, outcome: automation.RunOutcome, expected: str
+) -> None:
     from batch_lustre.emulation.runner import leftovers, lustre_lifetime
 
     left = leftovers(emu, stack, handle.name)
@@ -283,11 +341,17 @@ def _show_aftermath(emu: Any, stack: Any, handle: automation.RunHandle, started:
     if not left.compute_environment_restored:
         problems.append(f"compute environment still on launch template {left.compute_environment_launch_template}")
     if problems:
-        console.print("[yellow]left behind:[/] " + "; ".join(problems)
-                      + "  (`batch-lustre sweep` finds and deletes per-run leftovers)", soft_wrap=True)
+        console.print(
+            "[yellow]left behind:[/] "
+            + "; ".join(problems)
+            + "  (`batch-lustre sweep` finds and deletes per-run leftovers)",
+            soft_wrap=True,
+        )
     else:
-        console.print("[green]nothing left behind:[/] no file system, launch template, job definition or running job; "
-                      "the compute environment is back on its baseline launch template")
+        console.print(
+            "[green]nothing left behind:[/] no file system, launch template, job definition or running job; "
+            "the compute environment is back on its baseline launch template"
+        )
 
     figures = Table(title="the run's figures (emulated time)", title_justify="left")
     figures.add_column("figure", style="bold")
@@ -298,19 +362,22 @@ def _show_aftermath(emu: Any, stack: Any, handle: automation.RunHandle, started:
     figures.add_row("AWS calls by the state machine", str(sum(calls.values())))
     lifetime = lustre_lifetime(emu, started)
     if lifetime is not None:
-        for label, value in (("file system creating", lifetime.creating),
-                             ("  then waiting for the job", lifetime.waiting_before_job),
-                             ("  job running", lifetime.job),
-                             ("  job end until export done", lifetime.after_job_until_export_done),
-                             ("  export done until delete", lifetime.after_export_until_delete),
-                             ("file system lifetime", lifetime.total)):
+        for label, value in (
+            ("file system creating", lifetime.creating),
+            ("  then waiting for the job", lifetime.waiting_before_job),
+            ("  job running", lifetime.job),
+            ("  job end until export done", lifetime.after_job_until_export_done),
+            ("  export done until delete", lifetime.after_export_until_delete),
+            ("file system lifetime", lifetime.total),
+        ):
             figures.add_row(label, clock(value) if value is not None else "-")
     console.print(figures)
     console.print("calls: " + ", ".join(f"{op} x{n}" for op, n in calls.items()), soft_wrap=True)
     got = outcome.status + (f": {outcome.error}" if outcome.error else "")
     matches = got == expected
-    console.print(f"scenario expected {expected}; the run ended {got}"
-                  + ("" if matches else "  [bold red](not as expected)[/]"))
+    console.print(
+        f"scenario expected {expected}; the run ended {got}" + ("" if matches else "  [bold red](not as expected)[/]")
+    )
 
 
 def register(app: typer.Typer) -> None:

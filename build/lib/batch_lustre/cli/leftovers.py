@@ -55,8 +55,11 @@ def find(stack: str, stack_outputs: Mapping[str, Any], clients: Clients) -> tupl
     """(leftovers of ended runs, resources of RUNNING runs) tagged with ``stack``."""
     machine = automation.required_output(stack_outputs, "stateMachineArn", stack)
     runs = runs_by_name(machine, clients.sfn)
-    found = _file_systems(stack, clients.fsx) + _launch_templates(stack, clients.ec2) + _job_definitions(
-        stack, clients.batch)
+    found = (
+        _file_systems(stack, clients.fsx)
+        + _launch_templates(stack, clients.ec2)
+        + _job_definitions(stack, clients.batch)
+    )
     in_use = _launch_templates_in_use(stack_outputs.get("computeEnvironment"), clients.batch)
     errors: dict[str, str | None] = {}
     ended, running = [], []
@@ -68,8 +71,9 @@ def find(stack: str, stack_outputs: Mapping[str, Any], clients: Clients) -> tupl
             if run not in errors:
                 errors[run] = automation.run_error(execution["executionArn"], clients.sfn)
             detail = f"{detail}; run ended with {errors[run]}" if errors[run] else detail
-        item = Leftover(kind, resource_id, name, run, status, detail,
-                        in_use.get(resource_id) if kind == LAUNCH_TEMPLATE else None)
+        item = Leftover(
+            kind, resource_id, name, run, status, detail, in_use.get(resource_id) if kind == LAUNCH_TEMPLATE else None
+        )
         (running if status == "RUNNING" else ended).append(item)
     return ended, running
 
@@ -81,21 +85,24 @@ def _file_systems(stack: str, fsx: Any) -> list[tuple[str, str, str, str, str]]:
             tags = _tags(fs.get("Tags"))
             lifecycle = fs.get("Lifecycle") or "?"
             if tags.get(TAG_STACK) == stack and TAG_RUN in tags and lifecycle not in GONE_LIFECYCLES:
-                found.append((FILE_SYSTEM, fs["FileSystemId"], tags.get("Name", fs["FileSystemId"]), tags[TAG_RUN],
-                              lifecycle))
+                found.append(
+                    (FILE_SYSTEM, fs["FileSystemId"], tags.get("Name", fs["FileSystemId"]), tags[TAG_RUN], lifecycle)
+                )
     return found
 
 
 def _launch_templates(stack: str, ec2: Any) -> list[tuple[str, str, str, str, str]]:
     found = []
     pages = ec2.get_paginator("describe_launch_templates").paginate(
-        Filters=[{"Name": f"tag:{TAG_STACK}", "Values": [stack]}])
+        Filters=[{"Name": f"tag:{TAG_STACK}", "Values": [stack]}]
+    )
     for page in pages:
         for template in page.get("LaunchTemplates", []):
             tags = _tags(template.get("Tags"))
             if tags.get(TAG_STACK) == stack and TAG_RUN in tags:  # the baseline template has no run tag
-                found.append((LAUNCH_TEMPLATE, template["LaunchTemplateId"], template["LaunchTemplateName"],
-                              tags[TAG_RUN], ""))
+                found.append(
+                    (LAUNCH_TEMPLATE, template["LaunchTemplateId"], template["LaunchTemplateName"], tags[TAG_RUN], "")
+                )
     return found
 
 
@@ -105,8 +112,15 @@ def _job_definitions(stack: str, batch: Any) -> list[tuple[str, str, str, str, s
         for definition in page.get("jobDefinitions", []):
             tags = definition.get("tags") or {}
             if tags.get(TAG_STACK) == stack and TAG_RUN in tags:
-                found.append((JOB_DEFINITION, definition["jobDefinitionArn"],
-                              f"{definition['jobDefinitionName']}:{definition['revision']}", tags[TAG_RUN], ""))
+                found.append(
+                    (
+                        JOB_DEFINITION,
+                        definition["jobDefinitionArn"],
+                        f"{definition['jobDefinitionName']}:{definition['revision']}",
+                        tags[TAG_RUN],
+                        "",
+                    )
+                )
     return found
 
 
@@ -135,5 +149,6 @@ def delete(item: Leftover, clients: Clients) -> None:
     elif item.kind == JOB_DEFINITION:
         clients.batch.deregister_job_definition(jobDefinition=item.resource_id)
     else:
-        raise ValueError(f"kind={item.kind!r} is not accepted: accepted {FILE_SYSTEM}, {LAUNCH_TEMPLATE}, "
-                         f"{JOB_DEFINITION}")
+        raise ValueError(
+            f"kind={item.kind!r} is not accepted: accepted {FILE_SYSTEM}, {LAUNCH_TEMPLATE}, {JOB_DEFINITION}"
+        )

@@ -20,49 +20,80 @@ PANEL = "Per-run overrides (this run only; the secret is not changed)"
 CommandOption = Annotated[
     str | None,
     typer.Option(
-        "--command", metavar="COMMAND", show_default=False, rich_help_panel=PANEL,
+        "--command",
+        metavar="COMMAND",
+        show_default=False,
+        rich_help_panel=PANEL,
         help="The job's command for this run, one string split into words as a POSIX shell splits it: quotes group "
-             "words, nothing is expanded and no shell runs it, e.g. --command \"python sim.py --steps 10\". For "
-             "pipes, redirections or $VARIABLES run a shell: --command \"sh -c 'python sim.py > /scratch/log'\". "
-             "Default: the image's own command. (execution input key command)"),
+        'words, nothing is expanded and no shell runs it, e.g. --command "python sim.py --steps 10". For '
+        "pipes, redirections or $VARIABLES run a shell: --command \"sh -c 'python sim.py > /scratch/log'\". "
+        "Default: the image's own command. (execution input key command)",
+    ),
 ]
 EnvOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--env", metavar="NAME=VALUE", show_default=False, rich_help_panel=PANEL,
+        "--env",
+        metavar="NAME=VALUE",
+        show_default=False,
+        rich_help_panel=PANEL,
         help="An environment variable of the job's container (repeatable; the last of a NAME wins). "
-             "(execution input key environment)"),
+        "(execution input key environment)",
+    ),
 ]
 VcpusOption = Annotated[
     str | None,
-    typer.Option("--vcpus", metavar="N", show_default=False, rich_help_panel=PANEL,
-                 help="vCPUs of the job, 1 to the compute environment's maxvCpus. Default: the secret's "
-                      "jobDefinitionVcpus. (execution input key vcpus)"),
+    typer.Option(
+        "--vcpus",
+        metavar="N",
+        show_default=False,
+        rich_help_panel=PANEL,
+        help="vCPUs of the job, 1 to the compute environment's maxvCpus. Default: the secret's "
+        "jobDefinitionVcpus. (execution input key vcpus)",
+    ),
 ]
 MemoryOption = Annotated[
     str | None,
-    typer.Option("--memory", metavar="MIB", show_default=False, rich_help_panel=PANEL,
-                 help="Memory of the job in MiB, 4 to 10000000. Default: the secret's jobDefinitionMemory. "
-                      "(execution input key memory)"),
+    typer.Option(
+        "--memory",
+        metavar="MIB",
+        show_default=False,
+        rich_help_panel=PANEL,
+        help="Memory of the job in MiB, 4 to 10000000. Default: the secret's jobDefinitionMemory. "
+        "(execution input key memory)",
+    ),
 ]
 ImageTagOption = Annotated[
     str | None,
-    typer.Option("--image-tag", metavar="TAG", show_default=False, rich_help_panel=PANEL,
-                 help="Tag of the job image in the stack's ECR repository (default latest). "
-                      "(execution input key imageTag)"),
+    typer.Option(
+        "--image-tag",
+        metavar="TAG",
+        show_default=False,
+        rich_help_panel=PANEL,
+        help="Tag of the job image in the stack's ECR repository (default latest). (execution input key imageTag)",
+    ),
 ]
 ArraySizeOption = Annotated[
     str | None,
-    typer.Option("--array-size", metavar="N", show_default=False, rich_help_panel=PANEL,
-                 help="1: one job (the default); 2 to 10000: an array job of N children sharing the file system, "
-                      "each seeing AWS_BATCH_JOB_ARRAY_INDEX. (execution input key arraySize)"),
+    typer.Option(
+        "--array-size",
+        metavar="N",
+        show_default=False,
+        rich_help_panel=PANEL,
+        help="1: one job (the default); 2 to 10000: an array job of N children sharing the file system, "
+        "each seeing AWS_BATCH_JOB_ARRAY_INDEX. (execution input key arraySize)",
+    ),
 ]
 WarmOption = Annotated[
     bool | None,
-    typer.Option("--warm/--no-warm", show_default=False, rich_help_panel=PANEL,
-                 help="Raise the compute environment's desired vCPUs while the file system is created, so hosts "
-                      "are ready for the job (or not). Default: the secret's warmComputeCapacity. "
-                      "(execution input key warmComputeCapacity)"),
+    typer.Option(
+        "--warm/--no-warm",
+        show_default=False,
+        rich_help_panel=PANEL,
+        help="Raise the compute environment's desired vCPUs while the file system is created, so hosts "
+        "are ready for the job (or not). Default: the secret's warmComputeCapacity. "
+        "(execution input key warmComputeCapacity)",
+    ),
 ]
 
 
@@ -82,11 +113,15 @@ def split_command(text: str) -> list[str]:
     try:
         words = shlex.split(text)
     except ValueError as err:  # an unbalanced quote, a trailing backslash
-        raise ParameterError(f"--command={text!r} is not accepted ({err}): accepted a command line whose quotes "
-                             "are balanced, e.g. --command \"python sim.py --steps 10\"") from None
+        raise ParameterError(
+            f"--command={text!r} is not accepted ({err}): accepted a command line whose quotes "
+            'are balanced, e.g. --command "python sim.py --steps 10"'
+        ) from None
     if not words:
-        raise ParameterError(f"--command={text!r} is not accepted: accepted a command of at least one word, "
-                             "e.g. --command \"python sim.py --steps 10\"")
+        raise ParameterError(
+            f"--command={text!r} is not accepted: accepted a command of at least one word, "
+            'e.g. --command "python sim.py --steps 10"'
+        )
     return words
 
 
@@ -102,8 +137,13 @@ def parse_environment(assignments: list[str]) -> dict[str, str]:
 
 
 def from_flags(
-    *, command: str | None = None, env: list[str] | None = None, vcpus: str | None = None,
-    memory: str | None = None, image_tag: str | None = None, array_size: str | None = None,
+    *,
+    command: str | None = None,
+    env: list[str] | None = None,
+    vcpus: str | None = None,
+    memory: str | None = None,
+    image_tag: str | None = None,
+    array_size: str | None = None,
     warm: bool | None = None,
 ) -> dict[str, Any]:
     """The execution input's keys the flags set (unchecked, but for the flags' own syntax): ``{}`` when none is."""
@@ -112,8 +152,13 @@ def from_flags(
         raw["command"] = split_command(command)
     if env:
         raw["environment"] = parse_environment(env)
-    for key, value in (("vcpus", _number(vcpus)), ("memory", _number(memory)), ("imageTag", image_tag),
-                       ("arraySize", _number(array_size)), ("warmComputeCapacity", warm)):
+    for key, value in (
+        ("vcpus", _number(vcpus)),
+        ("memory", _number(memory)),
+        ("imageTag", image_tag),
+        ("arraySize", _number(array_size)),
+        ("warmComputeCapacity", warm),
+    ):
         if value is not None:
             raw[key] = value
     return raw

@@ -14,8 +14,9 @@ from rich.table import Table
 from batch_lustre import automation
 from batch_lustre.cli.common import OutputsFileOption, StackOption, console, one_line_errors
 
-app = typer.Typer(help="Show or edit the runtime parameters (the stack's secret) used by the next runs.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Show or edit the runtime parameters (the stack's secret) used by the next runs.", no_args_is_help=True
+)
 
 SecretIdOption = Annotated[
     str | None,
@@ -42,12 +43,20 @@ def show(stack: StackOption, secret_id: SecretIdOption = None, outputs_file: Out
         secret_value = _show(found.current[name]) if name in found.current else "(missing)"
         config_value = _show(found.config[name]) if name in found.config else "(not a parameter)"
         differs = found.differs(name)
-        table.add_row(name, f"[yellow]{secret_value}[/]" if differs else secret_value,
-                      "[yellow]*[/]" if differs else "", config_value)
+        table.add_row(
+            name,
+            f"[yellow]{secret_value}[/]" if differs else secret_value,
+            "[yellow]*[/]" if differs else "",
+            config_value,
+        )
     console.print(table)
     changed = [n for n in found.names if found.differs(n)]
-    console.print(f"* differs from Pulumi.{stack}.yaml: {', '.join(changed)}" if changed
-                  else f"every value is as in Pulumi.{stack}.yaml", soft_wrap=True)
+    console.print(
+        f"* differs from Pulumi.{stack}.yaml: {', '.join(changed)}"
+        if changed
+        else f"every value is as in Pulumi.{stack}.yaml",
+        soft_wrap=True,
+    )
     if found.problem:
         console.print(f"[red]the next run would refuse this secret:[/] {found.problem}", soft_wrap=True)
 

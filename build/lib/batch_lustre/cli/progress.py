@@ -42,8 +42,7 @@ class RunProgress:
     they change. The live line shows the elapsed time, the current state and the file system.
     """
 
-    def __init__(self, console: Console, handle: RunHandle,
-                 now: Callable[[], dt.datetime] | None = real_now) -> None:
+    def __init__(self, console: Console, handle: RunHandle, now: Callable[[], dt.datetime] | None = real_now) -> None:
         self.console = console
         self.handle = handle
         self.now = now  # None: the elapsed time is that of the latest event (a replay, e.g. the demo)
@@ -76,8 +75,9 @@ class RunProgress:
         for fact, value in event.facts.items():
             if self.facts.get(fact) != value:
                 self.facts[fact] = value
-                self.console.print(Text(f"  {self._at(event.timestamp)}    {FACT_LABELS[fact].format(value)}",
-                                        style="cyan"))
+                self.console.print(
+                    Text(f"  {self._at(event.timestamp)}    {FACT_LABELS[fact].format(value)}", style="cyan")
+                )
 
     def __rich__(self) -> RenderableType:
         current = self.now() if self.now is not None else self.latest
@@ -96,14 +96,26 @@ class RunProgress:
 
 
 def follow_and_report(
-    console: Console, handle: RunHandle, *, sfn: Any, s3: Any, bucket: str, poll_seconds: float,
-    now: Callable[[], dt.datetime] | None = real_now, timeout_seconds: float | None = None,
+    console: Console,
+    handle: RunHandle,
+    *,
+    sfn: Any,
+    s3: Any,
+    bucket: str,
+    poll_seconds: float,
+    now: Callable[[], dt.datetime] | None = real_now,
+    timeout_seconds: float | None = None,
 ) -> RunOutcome:
     """Follow the run live, then print its outcome and what it exported; return the outcome."""
     console.print(f"[bold]run {handle.name}[/] of {handle.state_machine_arn.rsplit(':', 1)[-1]}")
     with RunProgress(console, handle, now) as progress:
-        outcome = automation.follow_run(handle.execution_arn, sfn=sfn, on_event=progress.on_event,
-                                        poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+        outcome = automation.follow_run(
+            handle.execution_arn,
+            sfn=sfn,
+            on_event=progress.on_event,
+            poll_seconds=poll_seconds,
+            timeout_seconds=timeout_seconds,
+        )
     if outcome.status == "RUNNING":
         return outcome
     exported = automation.objects_since(bucket, outcome.started_at, s3=s3)
@@ -115,8 +127,10 @@ def shorten(cause: str, limit: int = CAUSE_LIMIT) -> str:
     """``cause`` cut to ``limit`` characters, saying where the rest is."""
     if len(cause) <= limit:
         return cause
-    return (f"{cause[:limit]}... ({len(cause) - limit} more characters: "
-            "`aws stepfunctions get-execution-history --reverse-order --max-results 1` has the whole Cause)")
+    return (
+        f"{cause[:limit]}... ({len(cause) - limit} more characters: "
+        "`aws stepfunctions get-execution-history --reverse-order --max-results 1` has the whole Cause)"
+    )
 
 
 def outcome_report(outcome: RunOutcome, bucket: str, exported: list[StoredObject]) -> RenderableType:

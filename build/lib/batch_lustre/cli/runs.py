@@ -37,8 +37,9 @@ from batch_lustre.cli.progress import STATUS_STYLES, follow_and_report
 def run(
     stack: StackOption,
     detach: Annotated[bool, typer.Option("--detach", help="Start the run and return at once.")] = False,
-    name: Annotated[str | None, typer.Option("--name", help="Execution name (default: run-<UTC time>-<random>).")]
-    = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Execution name (default: run-<UTC time>-<random>).")
+    ] = None,
     outputs_file: OutputsFileOption = None,
     poll_seconds: PollOption = 5.0,
     command: CommandOption = None,
@@ -56,17 +57,22 @@ def run(
     one: one line, exit code 2, no run started).
     """
     with one_line_errors():
-        raw = from_flags(command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag,
-                         array_size=array_size, warm=warm)
+        raw = from_flags(
+            command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag, array_size=array_size, warm=warm
+        )
         found = automation.load_outputs(stack, outputs_file)
         bucket = automation.required_output(found, "bucketName", stack)
         region = automation.stack_region(stack)
         sfn = automation.aws_client("stepfunctions", region)
-        max_vcpus = automation.compute_environment_max_vcpus(
-            stack, found, batch=automation.aws_client("batch", region)) if raw else None
+        max_vcpus = (
+            automation.compute_environment_max_vcpus(stack, found, batch=automation.aws_client("batch", region))
+            if raw
+            else None
+        )
         execution_input = automation.run_input(raw, max_vcpus) if max_vcpus is not None else {}
-        handle = automation.start_run(stack, stack_outputs=found, name=name, sfn=sfn, overrides=execution_input,
-                                      max_vcpus=max_vcpus)
+        handle = automation.start_run(
+            stack, stack_outputs=found, name=name, sfn=sfn, overrides=execution_input, max_vcpus=max_vcpus
+        )
         if execution_input:
             console.print(f"per-run overrides: {describe(execution_input)}", soft_wrap=True)
         if detach:
@@ -74,8 +80,14 @@ def run(
             console.print(f"follow it with `batch-lustre status {stack}`")
             return
         try:
-            outcome = follow_and_report(console, handle, sfn=sfn, s3=automation.aws_client("s3", region),
-                                        bucket=bucket, poll_seconds=poll_seconds)
+            outcome = follow_and_report(
+                console,
+                handle,
+                sfn=sfn,
+                s3=automation.aws_client("s3", region),
+                bucket=bucket,
+                poll_seconds=poll_seconds,
+            )
         except KeyboardInterrupt:
             fail(f"stopped following; run {handle.name} goes on (batch-lustre status {stack})", 130)
     if not outcome.succeeded:

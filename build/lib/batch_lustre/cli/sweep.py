@@ -48,20 +48,24 @@ def sweep(
             soft_wrap=True,
         )
     question = f"Delete these {len(doomed)} resource(s)"
-    question += f", including {len(file_systems)} file system(s) and any data on them not in S3?" if file_systems \
-        else "?"
+    question += (
+        f", including {len(file_systems)} file system(s) and any data on them not in S3?" if file_systems else "?"
+    )
     if not yes and not typer.confirm(question, default=False):
         fail("sweep cancelled: nothing was deleted")
     failures = 0
     for item in doomed:
         try:
             leftovers.delete(item, clients)
-            console.print(f"deleted {item.kind} {item.name}" + (" (now DELETING)" if item.kind == leftovers.FILE_SYSTEM
-                                                                 else ""))
+            console.print(
+                f"deleted {item.kind} {item.name}" + (" (now DELETING)" if item.kind == leftovers.FILE_SYSTEM else "")
+            )
         except ClientError as err:
             failures += 1
             info = err.response.get("Error", {})
-            console.print(f"[red]could not delete {item.kind} {item.name}:[/] {info.get('Code')}: {info.get('Message')}")
+            console.print(
+                f"[red]could not delete {item.kind} {item.name}:[/] {info.get('Code')}: {info.get('Message')}"
+            )
     if failures:
         raise typer.Exit(EXIT_FAILED)
 

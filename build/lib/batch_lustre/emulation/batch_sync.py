@@ -73,8 +73,14 @@ from batch_lustre.emulation.sfn import to_boto_request, to_sfn_response
 
 # Parameters Step Functions accepts for batch:submitJob besides moto's list (Step Functions developer guide,
 # "Run AWS Batch workloads with Step Functions": the example Task sets PropagateTags; Batch API SubmitJob).
-EXTRA_SUBMIT_JOB_PARAMETERS = ("PropagateTags", "SchedulingPriorityOverride", "ShareIdentifier",
-                               "EksPropertiesOverride", "EcsPropertiesOverride", "NodeOverrides")
+EXTRA_SUBMIT_JOB_PARAMETERS = (
+    "PropagateTags",
+    "SchedulingPriorityOverride",
+    "ShareIdentifier",
+    "EksPropertiesOverride",
+    "EcsPropertiesOverride",
+    "NodeOverrides",
+)
 # What .sync needs besides SubmitJob/DescribeJobs (AWS_FACTS.md, "Step Functions"): the managed rule
 # StepFunctionsGetEventsForBatchJobsRule through which Step Functions learns that the job ended.
 SYNC_RULE_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
@@ -172,8 +178,9 @@ class _SyncJob:
     def __call__(self) -> dict[str, Any]:
         """DescribeJobs of the ended job, in Step Functions' casing; a FAILED job fails the task (States.TaskFailed)."""
         _call_hooks(self.env, DESCRIBE_JOBS_ACTION)
-        client = batch_service_module.boto_client_for(service="batch", region=self.region,
-                                                      state_credentials=self.credentials)
+        client = batch_service_module.boto_client_for(
+            service="batch", region=self.region, state_credentials=self.credentials
+        )
         jobs = client.describe_jobs(jobs=[self.job_id])["jobs"]
         if not jobs:
             raise RuntimeError(f"job {self.job_id} is gone")
@@ -181,17 +188,21 @@ class _SyncJob:
         to_sfn_response(job, _job_detail_shape())
         if job.get("Status") == "SUCCEEDED":
             return job
-        raise FailureEventException(FailureEvent(
-            env=self.env,
-            error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-            event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                resource=self.service._get_sfn_resource(),
-                resourceType=self.service._get_sfn_resource_type(),
-                error=StatesErrorNameType.StatesTaskFailed.to_name(),
-                cause=to_json_str(job),
-            )),
-        ))
+        raise FailureEventException(
+            FailureEvent(
+                env=self.env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        resource=self.service._get_sfn_resource(),
+                        resourceType=self.service._get_sfn_resource_type(),
+                        error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                        cause=to_json_str(job),
+                    )
+                ),
+            )
+        )
 
 
 def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) -> None:
@@ -202,29 +213,51 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
     original_branches = BranchesDecl._eval_body
 
     supported = batch_service_module._SUPPORTED_API_PARAM_BINDINGS
-    stack.enter_context(mock.patch.dict(
-        supported, {"submitjob": set(supported.get("submitjob", set())) | set(EXTRA_SUBMIT_JOB_PARAMETERS)}))
+    stack.enter_context(
+        mock.patch.dict(
+            supported, {"submitjob": set(supported.get("submitjob", set())) | set(EXTRA_SUBMIT_JOB_PARAMETERS)}
+        )
+    )
 
-    def normalise_parameters(self: StateTaskServiceBatch, parameters: dict, boto_service_name: str | None = None,
-                             service_action_name: str | None = None) -> None:
+    def normalise_parameters(
+        self: StateTaskServiceBatch,
+        parameters: dict,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
         shape = _operation(service_action_name or self.resource.api_action).input_shape
         if shape is not None:
             to_boto_request(parameters, shape)
 
-    def normalise_response(self: StateTaskServiceBatch, response: Any, boto_service_name: str | None = None,
-                           service_action_name: str | None = None) -> None:
+    def normalise_response(
+        self: StateTaskServiceBatch,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
         shape = _operation(service_action_name or self.resource.api_action).output_shape
         if shape is not None:
             to_sfn_response(response, shape)
 
-    def build_sync_resolver(self: StateTaskServiceBatch, env: Any, resource_runtime_part: Any,
-                            normalised_parameters: dict, state_credentials: Any) -> _SyncJob:
+    def build_sync_resolver(
+        self: StateTaskServiceBatch,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict,
+        state_credentials: Any,
+    ) -> _SyncJob:
         submission = env.stack.pop()
         job_id = submission.get("JobId") or submission.get("jobId")
         return _SyncJob(self, env, job_id, resource_runtime_part.region, state_credentials)
 
-    def eval_sync(self: StateTaskServiceBatch, env: Any, sync_resolver: Any, timeout_seconds: int | None,
-                  callback_endpoint: Any, heartbeat_endpoint: Any) -> Any:
+    def eval_sync(
+        self: StateTaskServiceBatch,
+        env: Any,
+        sync_resolver: Any,
+        timeout_seconds: int | None,
+        callback_endpoint: Any,
+        heartbeat_endpoint: Any,
+    ) -> Any:
         if not isinstance(sync_resolver, _SyncJob):
             return original_eval_sync(self, env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)
         model = model_for()
@@ -232,8 +265,11 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
         notice = model.scenario.sync_notice_seconds
         with lock:
             started = clock.seconds()
-        deadline = (started + float(timeout_seconds)
-                    if timeout_seconds and timeout_seconds < TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS else None)
+        deadline = (
+            started + float(timeout_seconds)
+            if timeout_seconds and timeout_seconds < TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS
+            else None
+        )
         for action in SYNC_RULE_ACTIONS:
             _call_hooks(env, action)
         waiter = _Waiter(execution_arn(env))

@@ -156,237 +156,377 @@ QUEUE_STUCK_PARAMS = {"exportTimeoutMinutes": 60, "waitForCheckMetricsSeconds": 
 SCENARIOS: dict[str, NamedScenario] = {
     # --- the happy path and its variants -------------------------------------------------------
     "success": NamedScenario(
-        "everything works: file system, job, export, cleanup", Scenario,
-        expected=Expected(says=('"FileSystemDeleted": true',))),
+        "everything works: file system, job, export, cleanup",
+        Scenario,
+        expected=Expected(says=('"FileSystemDeleted": true',)),
+    ),
     "keep-file-system": NamedScenario(
         "deleteLustre=false: the results reach S3 and the file system is kept, as asked",
-        Scenario, runtime_params={"deleteLustre": False},
-        expected=Expected(keeps_file_system=True, says=('"FileSystemDeleted": false', '"Reason": "deleteLustre=false"'))),
+        Scenario,
+        runtime_params={"deleteLustre": False},
+        expected=Expected(
+            keeps_file_system=True, says=('"FileSystemDeleted": false', '"Reason": "deleteLustre=false"')
+        ),
+    ),
     # --- the secret ---------------------------------------------------------------------------
     "invalid-capacity": NamedScenario(
         "the secret asks for lustreStorageCapacity=1000 (SCRATCH_2 takes 1200, 2400, n x 2400): refused at once",
-        Scenario, runtime_params={"lustreStorageCapacity": 1000},
-        expected=_invalid("lustreStorageCapacity=1000 is not accepted", "1200, 2400")),
+        Scenario,
+        runtime_params={"lustreStorageCapacity": 1000},
+        expected=_invalid("lustreStorageCapacity=1000 is not accepted", "1200, 2400"),
+    ),
     "invalid-type": NamedScenario(
-        "the secret holds jobDefinitionVcpus=\"lots\" (not an integer): refused at once",
-        Scenario, runtime_params={"jobDefinitionVcpus": "lots"},
-        expected=_invalid('jobDefinitionVcpus="lots" is not accepted')),
+        'the secret holds jobDefinitionVcpus="lots" (not an integer): refused at once',
+        Scenario,
+        runtime_params={"jobDefinitionVcpus": "lots"},
+        expected=_invalid('jobDefinitionVcpus="lots" is not accepted'),
+    ),
     "invalid-vcpus-over-max": NamedScenario(
         "the job asks for more vCPUs than the compute environment's maximum (it would wait forever): refused",
-        Scenario, runtime_params={"jobDefinitionVcpus": 512},
-        expected=_invalid("jobDefinitionVcpus=512 is not accepted", "computeEnvironmentMaxvCpus=256")),
+        Scenario,
+        runtime_params={"jobDefinitionVcpus": 512},
+        expected=_invalid("jobDefinitionVcpus=512 is not accepted", "computeEnvironmentMaxvCpus=256"),
+    ),
     "invalid-unknown-key": NamedScenario(
         "the secret holds a misspelt key (deleteLustreFs): refused, naming the accepted keys",
-        Scenario, secret=_secret_with(deleteLustreFs=False),
-        expected=_invalid("deleteLustreFs is not a parameter of the secret", "accepted keys")),
+        Scenario,
+        secret=_secret_with(deleteLustreFs=False),
+        expected=_invalid("deleteLustreFs is not a parameter of the secret", "accepted keys"),
+    ),
     "invalid-missing-key": NamedScenario(
         "the secret lacks jobTimeoutMinutes: refused, naming what is accepted",
-        Scenario, secret=_secret_with(jobTimeoutMinutes=None),
-        expected=_invalid("jobTimeoutMinutes is missing")),
+        Scenario,
+        secret=_secret_with(jobTimeoutMinutes=None),
+        expected=_invalid("jobTimeoutMinutes is missing"),
+    ),
     "invalid-auto-export-off": NamedScenario(
         "autoExport=false in the autoexport stack (nothing would reach S3): refused",
-        Scenario, modes=(AUTO_EXPORT,), runtime_params={"autoExport": False},
-        expected=_invalid("autoExport=false is not accepted in mode autoexport")),
+        Scenario,
+        modes=(AUTO_EXPORT,),
+        runtime_params={"autoExport": False},
+        expected=_invalid("autoExport=false is not accepted in mode autoexport"),
+    ),
     "secret-not-json": NamedScenario(
         "the secret's text is not valid JSON (a hand edit gone wrong): refused, naming the position only",
-        Scenario, secret=_malformed_json,
-        expected=_invalid("secret content is not valid JSON", "line ")),
+        Scenario,
+        secret=_malformed_json,
+        expected=_invalid("secret content is not valid JSON", "line "),
+    ),
     # --- the file system and its association --------------------------------------------------
     "file-system-fails": NamedScenario(
         "the file system becomes FAILED while being created: nothing ran, nothing to keep",
         lambda: Scenario(fsx=FsxScenario(outcome=FS_FAILED)),
-        expected=Expected("FAILED", "FileSystemFailed", says=(FS, "became FAILED"))),
+        expected=Expected("FAILED", "FileSystemFailed", says=(FS, "became FAILED")),
+    ),
     "file-system-refused": NamedScenario(
         "CreateFileSystem is refused (service quota): the run fails before creating anything",
         lambda: Scenario(fsx=FsxScenario(create_error=("ServiceLimitExceeded", "Total storage limit reached"))),
-        expected=Expected("FAILED", "CreateLustreFileSystemFailed", says=("ServiceLimitExceeded",),
-                          call_errors=("fsx:createFileSystem:ServiceLimitExceeded",), creates_nothing=True)),
+        expected=Expected(
+            "FAILED",
+            "CreateLustreFileSystemFailed",
+            says=("ServiceLimitExceeded",),
+            call_errors=("fsx:createFileSystem:ServiceLimitExceeded",),
+            creates_nothing=True,
+        ),
+    ),
     "file-system-never-available": NamedScenario(
         "the file system stays CREATING: the run gives up after lustreCreationTimeoutMinutes and deletes it",
-        lambda: Scenario(fsx=FsxScenario(outcome=FS_NEVER_AVAILABLE)), runtime_params=NEVER_AVAILABLE_PARAMS,
-        expected=Expected("FAILED", "LustreCreationTimedOut",
-                          says=(FS, "lustreCreationTimeoutMinutes=30", "last file system state CREATING"))),
+        lambda: Scenario(fsx=FsxScenario(outcome=FS_NEVER_AVAILABLE)),
+        runtime_params=NEVER_AVAILABLE_PARAMS,
+        expected=Expected(
+            "FAILED",
+            "LustreCreationTimedOut",
+            says=(FS, "lustreCreationTimeoutMinutes=30", "last file system state CREATING"),
+        ),
+    ),
     "association-misconfigured": NamedScenario(
         "the data repository association is MISCONFIGURED for 10 minutes, then AVAILABLE: the run waits, succeeds",
         lambda: Scenario(fsx=FsxScenario(association_outcome=DRA_MISCONFIGURED_THEN_AVAILABLE)),
-        expected=Expected(saw=(("CheckDataRepositoryAssociation", "draStatus.Lifecycle", "MISCONFIGURED"),
-                               ("CheckDataRepositoryAssociation", "draStatus.Lifecycle", "AVAILABLE")))),
+        expected=Expected(
+            saw=(
+                ("CheckDataRepositoryAssociation", "draStatus.Lifecycle", "MISCONFIGURED"),
+                ("CheckDataRepositoryAssociation", "draStatus.Lifecycle", "AVAILABLE"),
+            )
+        ),
+    ),
     "association-fails": NamedScenario(
         "the data repository association becomes FAILED: the run fails before the job, the file system is deleted",
         lambda: Scenario(fsx=FsxScenario(association_outcome=DRA_FAILED)),
-        expected=Expected("FAILED", "DataRepositoryAssociationFailed", says=(FS, "became FAILED"))),
+        expected=Expected("FAILED", "DataRepositoryAssociationFailed", says=(FS, "became FAILED")),
+    ),
     # --- Batch ----------------------------------------------------------------------------------
     "compute-update-refused": NamedScenario(
         "Batch refuses to switch the compute environment to the run's launch template",
         lambda: Scenario(batch=BatchScenario(update_compute_environment_error="Cannot update: environment INVALID")),
-        expected=Expected("FAILED", "UpdateComputeEnvironmentFailed", says=("Cannot update: environment INVALID",),
-                          call_errors=("batch:updateComputeEnvironment:ClientException",))),
+        expected=Expected(
+            "FAILED",
+            "UpdateComputeEnvironmentFailed",
+            says=("Cannot update: environment INVALID",),
+            call_errors=("batch:updateComputeEnvironment:ClientException",),
+        ),
+    ),
     "job-fails": NamedScenario(
         "the job's container exits with code 3: its results are exported, then the run fails",
         lambda: Scenario(batch=BatchScenario.app_error(3)),
-        expected=Expected("FAILED", "JobFailed", says=("exit code 3", "Its results were exported before cleanup"),
-                          job_attempts=1)),
+        expected=Expected(
+            "FAILED", "JobFailed", says=("exit code 3", "Its results were exported before cleanup"), job_attempts=1
+        ),
+    ),
     "spot-reclaimed-then-succeeds": NamedScenario(
         "the Spot instance is reclaimed twice (Host EC2 ... terminated); Batch retries the job, which then succeeds",
         lambda: Scenario(batch=BatchScenario.host_ec2_then_succeeds(2)),
-        expected=Expected(job_attempts=3)),
+        expected=Expected(job_attempts=3),
+    ),
     "spot-reclaimed-always": NamedScenario(
         "every attempt loses its Spot instance: the job fails after jobDefinitionRetryAttempts=3",
-        lambda: Scenario(batch=BatchScenario.host_ec2_always()), runtime_params={"jobDefinitionRetryAttempts": 3},
-        expected=Expected("FAILED", "JobFailed", says=("Host EC2 (instance",), job_attempts=3)),
+        lambda: Scenario(batch=BatchScenario.host_ec2_always()),
+        runtime_params={"jobDefinitionRetryAttempts": 3},
+        expected=Expected("FAILED", "JobFailed", says=("Host EC2 (instance",), job_attempts=3),
+    ),
     # --- getting the results into S3 ------------------------------------------------------------
     "export-fails": NamedScenario(
         "the export task FAILS: the file system is kept, as its data is not provably in S3",
-        lambda: Scenario(fsx=FsxScenario(export_outcome="FAILED")), modes=(TASK_EXPORT,),
-        expected=Expected("FAILED", "ExportNotConfirmed", says=(KEPT, "ended FAILED"), keeps_file_system=True)),
+        lambda: Scenario(fsx=FsxScenario(export_outcome="FAILED")),
+        modes=(TASK_EXPORT,),
+        expected=Expected("FAILED", "ExportNotConfirmed", says=(KEPT, "ended FAILED"), keeps_file_system=True),
+    ),
     "export-misses-files": NamedScenario(
         "the export task SUCCEEDS but could not export some files: the file system is kept",
-        lambda: Scenario(fsx=FsxScenario(export_outcome="SUCCEEDED_WITH_FAILED_FILES")), modes=(TASK_EXPORT,),
-        expected=Expected("FAILED", "ExportNotConfirmed", says=(KEPT, "could not export 1 files"),
-                          keeps_file_system=True)),
+        lambda: Scenario(fsx=FsxScenario(export_outcome="SUCCEEDED_WITH_FAILED_FILES")),
+        modes=(TASK_EXPORT,),
+        expected=Expected(
+            "FAILED", "ExportNotConfirmed", says=(KEPT, "could not export 1 files"), keeps_file_system=True
+        ),
+    ),
     "import-running-at-export": NamedScenario(
         "the association's IMPORT task runs for an hour, past the job's end: the export task waits for it "
         "and is tracked by its own TaskId",
-        lambda: Scenario(fsx=FsxScenario(import_seconds=3600.0)), modes=(TASK_EXPORT,),
+        lambda: Scenario(fsx=FsxScenario(import_seconds=3600.0)),
+        modes=(TASK_EXPORT,),
         expected=Expected(
             call_errors=("fsx:createDataRepositoryTask:DataRepositoryTaskExecuting",),
-            saw=(("CheckDataRepositoryTasks", "exportStatus.Task.Type", "EXPORT_TO_REPOSITORY"),
-                 ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED")))),
+            saw=(
+                ("CheckDataRepositoryTasks", "exportStatus.Task.Type", "EXPORT_TO_REPOSITORY"),
+                ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED"),
+            ),
+        ),
+    ),
     "import-running-at-early-failure": NamedScenario(
         "the run fails before the job (compute environment update refused) while the association's IMPORT task "
         "still runs for an hour: DeleteFileSystem is refused until it ends; the run keeps asking, then deletes",
-        lambda: Scenario(fsx=FsxScenario(import_seconds=3600.0),
-                         batch=BatchScenario(update_compute_environment_error="Cannot update: environment INVALID")),
-        expected=Expected("FAILED", "UpdateComputeEnvironmentFailed", says=("Cannot update: environment INVALID",),
-                          call_errors=("fsx:deleteFileSystem:BadRequest",))),
+        lambda: Scenario(
+            fsx=FsxScenario(import_seconds=3600.0),
+            batch=BatchScenario(update_compute_environment_error="Cannot update: environment INVALID"),
+        ),
+        expected=Expected(
+            "FAILED",
+            "UpdateComputeEnvironmentFailed",
+            says=("Cannot update: environment INVALID",),
+            call_errors=("fsx:deleteFileSystem:BadRequest",),
+        ),
+    ),
     "import-outlasts-cleanup": NamedScenario(
         "as above, but the IMPORT task runs for 4 hours: after 2 hours of refused deletes the file system is "
         "left, and the run's Cause says so",
-        lambda: Scenario(fsx=FsxScenario(import_seconds=4 * 3600.0),
-                         batch=BatchScenario(update_compute_environment_error="Cannot update: environment INVALID")),
-        expected=Expected("FAILED", "UpdateComputeEnvironmentFailed", keeps_file_system=True,
-                          says=("Cannot update: environment INVALID",
-                                "file system " + FS + " was kept: DeleteFileSystem was refused"))),
+        lambda: Scenario(
+            fsx=FsxScenario(import_seconds=4 * 3600.0),
+            batch=BatchScenario(update_compute_environment_error="Cannot update: environment INVALID"),
+        ),
+        expected=Expected(
+            "FAILED",
+            "UpdateComputeEnvironmentFailed",
+            keeps_file_system=True,
+            says=(
+                "Cannot update: environment INVALID",
+                "file system " + FS + " was kept: DeleteFileSystem was refused",
+            ),
+        ),
+    ),
     "no-metrics": NamedScenario(
         "the export-queue metric has no datapoints after the job: it proves nothing, so auto export is turned off "
         "and an export task exports what is pending; the file system is deleted once that task succeeded",
-        lambda: Scenario(metrics=MetricsScenario(behaviour=METRIC_NONE)), modes=(AUTO_EXPORT,),
-        expected=Expected(saw=(("CheckMetrics", "metrics.state", "UNPROVEN"),
-                               ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED")))),
+        lambda: Scenario(metrics=MetricsScenario(behaviour=METRIC_NONE)),
+        modes=(AUTO_EXPORT,),
+        expected=Expected(
+            saw=(
+                ("CheckMetrics", "metrics.state", "UNPROVEN"),
+                ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED"),
+            )
+        ),
+    ),
     "no-metrics-slow-export": NamedScenario(
         "no datapoints at all and a slow auto export (30 minutes a file): quiet metrics prove nothing, so the run "
         "exports with a task instead of deleting files that are not in S3 yet",
-        lambda: Scenario(metrics=MetricsScenario(behaviour=METRIC_NONE),
-                         fsx=FsxScenario(auto_export_latency_seconds=1800.0)), modes=(AUTO_EXPORT,),
-        expected=Expected(saw=(("CheckMetrics", "metrics.state", "UNPROVEN"),
-                               ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED")))),
+        lambda: Scenario(
+            metrics=MetricsScenario(behaviour=METRIC_NONE), fsx=FsxScenario(auto_export_latency_seconds=1800.0)
+        ),
+        modes=(AUTO_EXPORT,),
+        expected=Expected(
+            saw=(
+                ("CheckMetrics", "metrics.state", "UNPROVEN"),
+                ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED"),
+            )
+        ),
+    ),
     "late-datapoints": NamedScenario(
         "auto export is slow (15 minutes a file) and the export-queue metric's datapoints arrive 5 minutes late: the "
         "run calls the export done only once a 0 stamped after the job is seen, never earlier",
         lambda: Scenario(metrics=MetricsScenario.late(5), fsx=FsxScenario(auto_export_latency_seconds=900.0)),
         modes=(AUTO_EXPORT,),
-        expected=Expected(saw=(("CheckMetrics", "metrics.state", "DRAINED"),))),
+        expected=Expected(saw=(("CheckMetrics", "metrics.state", "DRAINED"),)),
+    ),
     "metric-drains-after-job": NamedScenario(
         "auto export is slow (15 minutes per file): the metric is above 0 after the job, then 0; the run waits, "
         "then succeeds",
-        lambda: Scenario(fsx=FsxScenario(auto_export_latency_seconds=900.0)), modes=(AUTO_EXPORT,),
-        expected=Expected(saw=(("CheckMetrics", "metrics.state", "QUEUED"),
-                               ("CheckMetrics", "metrics.state", "DRAINED")))),
+        lambda: Scenario(fsx=FsxScenario(auto_export_latency_seconds=900.0)),
+        modes=(AUTO_EXPORT,),
+        expected=Expected(
+            saw=(("CheckMetrics", "metrics.state", "QUEUED"), ("CheckMetrics", "metrics.state", "DRAINED"))
+        ),
+    ),
     "export-queue-stuck": NamedScenario(
         "the export-queue metric never reaches 0: after exportTimeoutMinutes auto export is turned off and an "
         "export task exports what is pending; the file system is deleted once that task succeeded",
-        lambda: Scenario(metrics=MetricsScenario(behaviour=METRIC_NEVER_ZERO)), modes=(AUTO_EXPORT,),
+        lambda: Scenario(metrics=MetricsScenario(behaviour=METRIC_NEVER_ZERO)),
+        modes=(AUTO_EXPORT,),
         runtime_params=QUEUE_STUCK_PARAMS,
-        expected=Expected(saw=(("CheckMetrics", "metrics.state", "QUEUED"),
-                               ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED")))),
+        expected=Expected(
+            saw=(
+                ("CheckMetrics", "metrics.state", "QUEUED"),
+                ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED"),
+            )
+        ),
+    ),
     # --- transient errors -----------------------------------------------------------------------
     "throttled-describe": NamedScenario(
         "DescribeFileSystems and DescribeJobs are throttled twice each: the states' Retry gets through",
-        lambda: Scenario(faults=[Fault("fsx:describeFileSystems", "ThrottlingException", times=2),
-                                 Fault("batch:describeJobs", "TooManyRequestsException", times=2)]),
-        expected=Expected(call_errors=("fsx:describeFileSystems:ThrottlingException",
-                                       "batch:describeJobs:TooManyRequestsException"))),
+        lambda: Scenario(
+            faults=[
+                Fault("fsx:describeFileSystems", "ThrottlingException", times=2),
+                Fault("batch:describeJobs", "TooManyRequestsException", times=2),
+            ]
+        ),
+        expected=Expected(
+            call_errors=("fsx:describeFileSystems:ThrottlingException", "batch:describeJobs:TooManyRequestsException")
+        ),
+    ),
     "throttled-create": NamedScenario(
         "CreateFileSystem is throttled twice, then accepted (retried with the same client token: one file system)",
         lambda: Scenario(faults=[Fault("fsx:createFileSystem", "ThrottlingException", times=2)]),
-        expected=Expected(call_errors=("fsx:createFileSystem:ThrottlingException",))),
+        expected=Expected(call_errors=("fsx:createFileSystem:ThrottlingException",)),
+    ),
     # --- the compute environment and the job's start ---------------------------------------------
     "compute-environment-invalid": NamedScenario(
         "the compute environment goes INVALID on the run's launch template: the run fails at once, before submitting "
         "a job that could never start, and deletes the file system",
         lambda: Scenario(batch=BatchScenario.compute_environment_invalid()),
-        expected=Expected("FAILED", "ComputeEnvironmentInvalid", says=("INVALID",))),
+        expected=Expected("FAILED", "ComputeEnvironmentInvalid", says=("INVALID",)),
+    ),
     "no-capacity": NamedScenario(
         "no instance can be had (capacity): the job stays RUNNABLE; after jobRunnableTimeoutMinutes it is "
         "terminated and the file system deleted, instead of billing until jobTimeoutMinutes",
         lambda: Scenario(batch=BatchScenario.no_capacity()),
-        expected=Expected("FAILED", "JobStuckRunnable", says=("jobRunnableTimeoutMinutes=20",))),
+        expected=Expected("FAILED", "JobStuckRunnable", says=("jobRunnableTimeoutMinutes=20",)),
+    ),
     "mount-fails": NamedScenario(
         "every host fails to mount the file system (here: a wrong mount name in the launch template): each host "
         "shuts itself down and is terminated, not stopped; the job never starts and is ended after "
         "jobRunnableTimeoutMinutes",
-        Scenario, definition_change=lambda d: wrong_mount_name(d),
-        expected=Expected("FAILED", "JobStuckRunnable", says=("jobRunnableTimeoutMinutes=20",))),
+        Scenario,
+        definition_change=lambda d: wrong_mount_name(d),
+        expected=Expected("FAILED", "JobStuckRunnable", says=("jobRunnableTimeoutMinutes=20",)),
+    ),
     # --- array jobs and per-run inputs -----------------------------------------------------------
     "array-1000": NamedScenario(
         "an array job of 1,000 children sharing the file system, each writing its own results: every child's "
         "output reaches S3",
-        lambda: Scenario(batch=BatchScenario(files=dict(ARRAY_FILES))), execution_input={"arraySize": 1000},
-        expected=Expected(says=('"arraySize": 1000',))),
+        lambda: Scenario(batch=BatchScenario(files=dict(ARRAY_FILES))),
+        execution_input={"arraySize": 1000},
+        expected=Expected(says=('"arraySize": 1000',)),
+    ),
     "array-children-fail": NamedScenario(
         "3 of 100 children exit with code 2: the results are exported, the run fails naming how many failed and "
         "the first ones with their exit code",
-        lambda: Scenario(batch=dataclasses.replace(BatchScenario.array_children_fail([7, 42, 99], exit_code=2),
-                                                    files=dict(ARRAY_FILES))),
+        lambda: Scenario(
+            batch=dataclasses.replace(
+                BatchScenario.array_children_fail([7, 42, 99], exit_code=2), files=dict(ARRAY_FILES)
+            )
+        ),
         execution_input={"arraySize": 100},
-        expected=Expected("FAILED", "JobFailed", says=("3 of 100", "#7", "exit code 2"))),
+        expected=Expected("FAILED", "JobFailed", says=("3 of 100", "#7", "exit code 2")),
+    ),
     "array-spot-reclaimed": NamedScenario(
         "Spot reclaims hit 5 of 200 children once each: Batch retries them (Host EC2 ...), the array succeeds",
-        lambda: Scenario(batch=BatchScenario(
-            files=dict(ARRAY_FILES),
-            child_attempts={i: [JobAttempt(ATTEMPT_HOST_EC2, run_seconds=120.0), JobAttempt()]
-                            for i in (0, 50, 100, 150, 199)})),
+        lambda: Scenario(
+            batch=BatchScenario(
+                files=dict(ARRAY_FILES),
+                child_attempts={
+                    i: [JobAttempt(ATTEMPT_HOST_EC2, run_seconds=120.0), JobAttempt()] for i in (0, 50, 100, 150, 199)
+                },
+            )
+        ),
         execution_input={"arraySize": 200},
-        expected=Expected(says=('"arraySize": 200',))),
+        expected=Expected(says=('"arraySize": 200',)),
+    ),
     "overrides": NamedScenario(
         "the run's input overrides the command, an environment variable, vCPUs and memory, and the image tag",
         Scenario,
-        execution_input={"command": ["python", "simulate.py", "--steps", "10"], "environment": {"CASE": "a1"},
-                         "vcpus": 8, "memory": 16000, "imageTag": "v2"}),
+        execution_input={
+            "command": ["python", "simulate.py", "--steps", "10"],
+            "environment": {"CASE": "a1"},
+            "vcpus": 8,
+            "memory": 16000,
+            "imageTag": "v2",
+        },
+    ),
     "invalid-override": NamedScenario(
         "the run's input asks for an array of 20,000 children (at most 10,000): refused before anything is created",
-        Scenario, execution_input={"arraySize": 20000},
-        expected=_invalid("arraySize=20000 is not accepted")),
+        Scenario,
+        execution_input={"arraySize": 20000},
+        expected=_invalid("arraySize=20000 is not accepted"),
+    ),
     # --- runs that end without reaching their own cleanup ----------------------------------------
     "history-limit": NamedScenario(
         "the run reaches Step Functions' execution-history limit (lowered to 400 events here) while it waits for "
         "the file system: it fails at once, no Catch runs; the run-cleanup state machine deletes the file system",
-        Scenario, history_limit=400,
-        expected=Expected("FAILED", HISTORY_LIMIT_ERROR, run_cleanup="SUCCEEDED")),
+        Scenario,
+        history_limit=400,
+        expected=Expected("FAILED", HISTORY_LIMIT_ERROR, run_cleanup="SUCCEEDED"),
+    ),
     "aborted-during-job": NamedScenario(
         "a person stops the run while its job runs: the run ends ABORTED without its Cleanup; the run-cleanup state "
         "machine terminates the job, exports what it wrote, and deletes the file system",
-        Scenario, runs=ABORT_DURING_JOB,
-        expected=Expected("ABORTED", "StoppedByOperator", run_cleanup="SUCCEEDED")),
+        Scenario,
+        runs=ABORT_DURING_JOB,
+        expected=Expected("ABORTED", "StoppedByOperator", run_cleanup="SUCCEEDED"),
+    ),
     "aborted-while-creating": NamedScenario(
         "a person stops the run while the file system is being created: nothing ran, so the run-cleanup state "
         "machine deletes the file system without an export",
-        Scenario, runs=ABORT_WHILE_CREATING,
-        expected=Expected("ABORTED", "StoppedByOperator", run_cleanup="SUCCEEDED")),
+        Scenario,
+        runs=ABORT_WHILE_CREATING,
+        expected=Expected("ABORTED", "StoppedByOperator", run_cleanup="SUCCEEDED"),
+    ),
     "timed-out": NamedScenario(
         "the state machine's own time-out (TimeoutSeconds, 20 minutes here) ends the run during its job: TIMED_OUT; "
         "the run-cleanup state machine terminates the job, exports, and deletes the file system",
-        Scenario, execution_timeout_seconds=1200,
-        expected=Expected("TIMED_OUT", None, run_cleanup="SUCCEEDED")),
+        Scenario,
+        execution_timeout_seconds=1200,
+        expected=Expected("TIMED_OUT", None, run_cleanup="SUCCEEDED"),
+    ),
     # --- two runs on the same stack -------------------------------------------------------------
     "second-run-refused": NamedScenario(
         "a second run starts while the first waits for its file system: the second is refused before creating "
         "anything, the first goes on undisturbed",
-        Scenario, runs=SECOND_WHILE_FIRST_RUNS),
+        Scenario,
+        runs=SECOND_WHILE_FIRST_RUNS,
+    ),
     "two-runs-at-once": NamedScenario(
         "two runs start at the same moment: at most one goes ahead (both may be refused), neither clobbers the "
         "other, nothing leaks",
-        Scenario, runs=BOTH_AT_ONCE),
+        Scenario,
+        runs=BOTH_AT_ONCE,
+    ),
 }
 
 
@@ -398,8 +538,11 @@ def wrong_mount_name(definition: dict[str, Any]) -> None:
 
 def scenario_names(mode: str | None = None, *, single_run_only: bool = False) -> list[str]:
     """Scenario names, of ``mode`` only if given (and only those starting one run, if asked)."""
-    return [name for name, s in SCENARIOS.items()
-            if (mode is None or mode in s.modes) and (not single_run_only or s.runs == SINGLE)]
+    return [
+        name
+        for name, s in SCENARIOS.items()
+        if (mode is None or mode in s.modes) and (not single_run_only or s.runs == SINGLE)
+    ]
 
 
 def cases() -> list[tuple[str, str]]:

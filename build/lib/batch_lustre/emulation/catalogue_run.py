@@ -91,8 +91,15 @@ RULES = (
 ENDED_WITHOUT_CLEANUP = ("ABORTED", "TIMED_OUT")
 DELETE_REFUSED = "DeleteFileSystem was refused"
 # The calls that create a per-run resource.
-CREATES = ("fsx:createFileSystem", "fsx:createDataRepositoryAssociation", "ec2:createLaunchTemplate",
-           "batch:registerJobDefinition", "batch:submitJob")
+CREATES = (
+    "fsx:createFileSystem",
+    "fsx:createDataRepositoryAssociation",
+    "ec2:createLaunchTemplate",
+    "batch:registerJobDefinition",
+    "batch:submitJob",
+)
+
+
 @dataclass
 class ExecutionReport:
     """One execution of the scenario and what the emulation saw of it."""
@@ -143,10 +150,15 @@ class ScenarioResult:
         return [*self.mismatches, *self.violations]
 
 
-def run_scenario(name: str, mode: str, *, timeout_seconds: float = 180.0,
-                 transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-                 policy_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-                 with_run_cleanup: bool = True) -> ScenarioResult:
+def run_scenario(
+    name: str,
+    mode: str,
+    *,
+    timeout_seconds: float = 180.0,
+    transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    policy_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    with_run_cleanup: bool = True,
+) -> ScenarioResult:
     """Run scenario ``name`` of the catalogue in ``mode`` on a fresh emulated stack; judge the outcome.
 
     To show that the rules catch a defect (the workflow "before the fix"): ``transform`` changes the generated
@@ -157,10 +169,14 @@ def run_scenario(name: str, mode: str, *, timeout_seconds: float = 180.0,
     if mode not in entry.modes:
         raise ValueError(f"scenario {name!r} does not apply to mode {mode!r}: it applies to {', '.join(entry.modes)}")
     real_start = time.monotonic()
-    with (offline_environment(REGION), Emulation(entry.scenario(), region=REGION) as emu,
-          _history_limit(entry.history_limit)):
-        stack = setup_stack(emu, mode, runtime_params=dict(entry.runtime_params),
-                            secret_string=entry.secret_string(mode))
+    with (
+        offline_environment(REGION),
+        Emulation(entry.scenario(), region=REGION) as emu,
+        _history_limit(entry.history_limit),
+    ):
+        stack = setup_stack(
+            emu, mode, runtime_params=dict(entry.runtime_params), secret_string=entry.secret_string(mode)
+        )
         definition = build_definition(stack.refs)
         if entry.definition_change is not None:
             entry.definition_change(definition)
@@ -172,15 +188,23 @@ def run_scenario(name: str, mode: str, *, timeout_seconds: float = 180.0,
         cleanup = setup_run_cleanup(emu, stack) if with_run_cleanup else None
         started_at = emu.now()
         runs = _execute(emu, stack, entry, definition, timeout_seconds)
-        cleanups = (wait_for_executions(emu, cleanup.state_machine_arn, timeout_seconds=timeout_seconds, stack=stack)
-                    if cleanup is not None else [])
+        cleanups = (
+            wait_for_executions(emu, cleanup.state_machine_arn, timeout_seconds=timeout_seconds, stack=stack)
+            if cleanup is not None
+            else []
+        )
         reports = [_report(emu, stack, run) for run in runs]
         ahead = _went_ahead(reports)
         result = ScenarioResult(
-            name=name, mode=mode, description=entry.description,
-            expected=entry.expectation(mode), expected_label=entry.expected_label(mode),
+            name=name,
+            mode=mode,
+            description=entry.description,
+            expected=entry.expectation(mode),
+            expected_label=entry.expected_label(mode),
             got="; ".join(f"{r.name} {r.got}" for r in reports) if len(reports) > 1 else reports[0].got,
-            status=ahead.result.status, error=ahead.result.error, cause=ahead.result.cause,
+            status=ahead.result.status,
+            error=ahead.result.error,
+            cause=ahead.result.cause,
             executions=reports,
             leftovers=_leftover_lines(emu, stack, reports),
             transitions=sum(transitions(r.result.events) for r in reports),
@@ -198,6 +222,7 @@ def run_scenario(name: str, mode: str, *, timeout_seconds: float = 180.0,
 
 
 # --- running ---------------------------------------------------------------------------------------
+
 
 @contextmanager
 def _history_limit(limit: int | None) -> Iterator[None]:
@@ -221,27 +246,41 @@ def _stop_at(emu: Emulation, started: StartedRun, seconds: float) -> None:
     def stop(_at: float) -> None:
         # As StopExecution does (emulation/sfn.py): the execution ends ABORTED where it is, at this emulated time.
         execution = backend.describe_execution(started.execution_arn)
-        execution.stop(stop_date=emu.clock.now(), error="StoppedByOperator",
-                       cause="stopped from the console while the run was going")
+        execution.stop(
+            stop_date=emu.clock.now(),
+            error="StoppedByOperator",
+            cause="stopped from the console while the run was going",
+        )
 
     emu.clock.schedule(started.started_at + seconds, stop, f"stop {started.execution_name}")
 
 
-def _execute(emu: Emulation, stack: EmulatedStack, entry: NamedScenario, definition: dict[str, Any],
-             timeout_seconds: float) -> list[RunResult]:
+def _execute(
+    emu: Emulation, stack: EmulatedStack, entry: NamedScenario, definition: dict[str, Any], timeout_seconds: float
+) -> list[RunResult]:
     def start(execution_name: str) -> StartedRun:
-        return start_workflow(definition, role_arn=stack.role_arn, name=stack.refs.state_machine_name,
-                              execution_name=execution_name, emulation=emu,
-                              execution_input=dict(entry.execution_input) or None,
-                              execution_timeout_seconds=entry.execution_timeout_seconds)
+        return start_workflow(
+            definition,
+            role_arn=stack.role_arn,
+            name=stack.refs.state_machine_name,
+            execution_name=execution_name,
+            emulation=emu,
+            execution_input=dict(entry.execution_input) or None,
+            execution_timeout_seconds=entry.execution_timeout_seconds,
+        )
 
     if entry.runs == ABORT_WHILE_CREATING:
         emu.hold_waits()  # both preparation branches park in their first Wait: the file system is CREATING
         try:
             started = start("run-1")
             _until(lambda: _waits_entered(emu, started.execution_arn) >= 2, timeout_seconds)
-            stopped = stop_workflow(started, "StoppedByOperator", "stopped from the console while the run was going",
-                                    stack=stack, timeout_seconds=timeout_seconds)
+            stopped = stop_workflow(
+                started,
+                "StoppedByOperator",
+                "stopped from the console while the run was going",
+                stack=stack,
+                timeout_seconds=timeout_seconds,
+            )
         finally:
             emu.release_waits()
         return [stopped]
@@ -290,11 +329,14 @@ def _entered_a_wait(emu: Emulation, execution_arn: str) -> bool:
 
 
 def _ended(emu: Emulation, execution_arn: str) -> bool:
-    return any(e["type"] in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
-               for e in _history(emu, execution_arn))
+    return any(
+        e["type"] in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
+        for e in _history(emu, execution_arn)
+    )
 
 
 # --- what each execution did ---------------------------------------------------------------------
+
 
 def state_outputs(result: RunResult, state: str) -> list[Any]:
     """The parsed output of every exit of ``state`` in the run's history."""
@@ -325,9 +367,13 @@ def _report(emu: Emulation, stack: EmulatedStack, result: RunResult) -> Executio
     fs_ids = [_dig(out, "fs.FileSystemId") for out in state_outputs(result, "CreateLustreFileSystem")]
     fs_id = next((f for f in fs_ids if isinstance(f, str)), None)
     jobs = [j for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == name]
-    return ExecutionReport(name=name, result=result, file_system_id=fs_id,
-                           leftovers=leftovers(emu, stack, name),
-                           job_attempts=len(jobs[0].attempts) if jobs else None)
+    return ExecutionReport(
+        name=name,
+        result=result,
+        file_system_id=fs_id,
+        leftovers=leftovers(emu, stack, name),
+        job_attempts=len(jobs[0].attempts) if jobs else None,
+    )
 
 
 def _went_ahead(reports: list[ExecutionReport]) -> ExecutionReport:
@@ -358,6 +404,7 @@ def _leftover_lines(emu: Emulation, stack: EmulatedStack, reports: list[Executio
 
 # --- judging -------------------------------------------------------------------------------------
 
+
 def _delete_lustre(entry: NamedScenario, mode: str) -> bool:
     """The run's deleteLustre, as its secret holds it (true when the secret does not say)."""
     values: dict[str, Any] = {**default_secret(mode), **entry.runtime_params}
@@ -382,21 +429,29 @@ def _ended_without_cleanup(result: RunResult) -> bool:
     return result.status in ENDED_WITHOUT_CLEANUP or (result.error or "").startswith("States.")
 
 
-def rule_violations(emu: Emulation, stack: EmulatedStack, entry: NamedScenario, mode: str,
-                    reports: list[ExecutionReport], cleanups: list[RunResult] | None = None,
-                    cleanup: RunCleanupStack | None = None) -> list[str]:
+def rule_violations(
+    emu: Emulation,
+    stack: EmulatedStack,
+    entry: NamedScenario,
+    mode: str,
+    reports: list[ExecutionReport],
+    cleanups: list[RunResult] | None = None,
+    cleanup: RunCleanupStack | None = None,
+) -> list[str]:
     """The rules every run keeps (``RULES``) that these executions broke, one line each."""
     problems: list[str] = []
     cleanups = cleanups or []
     delete_lustre = _delete_lustre(entry, mode)
     for report in reports:
         result, who = report.result, report.name
-        if result.status == "RUNNING" or (result.status not in ("SUCCEEDED", "FAILED")
-                                          and result.status != entry.expectation(mode).status):
+        if result.status == "RUNNING" or (
+            result.status not in ("SUCCEEDED", "FAILED") and result.status != entry.expectation(mode).status
+        ):
             problems.append(f"{who}: ended {result.status} ({result.error})")
         if _ended_without_cleanup(result) and not cleanups:
-            problems.append(f"{who}: ended {result.status} ({result.error}) without its cleanup, and no run "
-                            "cleanup followed")
+            problems.append(
+                f"{who}: ended {result.status} ({result.error}) without its cleanup, and no run cleanup followed"
+            )
         if result.status == "FAILED" and not (result.error and (result.cause or "").strip()):
             problems.append(f"{who}: failed without an Error and a Cause")
         left = report.leftovers
@@ -426,8 +481,9 @@ def rule_violations(emu: Emulation, stack: EmulatedStack, entry: NamedScenario, 
     return problems
 
 
-def _file_system_rules(emu: Emulation, reports: list[ExecutionReport], delete_lustre: bool,
-                       cleanups: list[RunResult]) -> list[str]:
+def _file_system_rules(
+    emu: Emulation, reports: list[ExecutionReport], delete_lustre: bool, cleanups: list[RunResult]
+) -> list[str]:
     problems: list[str] = []
     left = dict(reports[0].leftovers.file_systems)
     owners = {r.file_system_id: r for r in reports if r.file_system_id}
@@ -456,8 +512,9 @@ def _file_system_rules(emu: Emulation, reports: list[ExecutionReport], delete_lu
         if fs is not None and fs.in_s3_at_delete is not None:
             missing = sorted({p for j in jobs for p in j.files_written if not fs.in_s3_at_delete.get(p)})
             if missing:
-                problems.append(f"{report.name}: DeleteFileSystem {fs.file_system_id} accepted while "
-                                f"{', '.join(missing)} not in S3")
+                problems.append(
+                    f"{report.name}: DeleteFileSystem {fs.file_system_id} accepted while {', '.join(missing)} not in S3"
+                )
         if report.result.status == "SUCCEEDED" and fs is not None:
             missing = sorted({p for j in jobs for p in j.files_written if not emu.fsx.in_s3(fs, p)})
             if missing:
@@ -470,13 +527,19 @@ def _unsafe_files(emu: Emulation, report: ExecutionReport, fs_id: str) -> list[s
     fs = emu.fsx.file_systems.get(fs_id)
     if fs is None:
         return []
-    written = {p for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == report.name
-               for p in j.files_written}
+    written = {
+        p for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == report.name for p in j.files_written
+    }
     return sorted(p for p in written if not emu.fsx.in_s3(fs, p))
 
 
-def expectation_mismatches(emu: Emulation, entry: NamedScenario, mode: str,
-                           reports: list[ExecutionReport], cleanups: list[RunResult] | None = None) -> list[str]:
+def expectation_mismatches(
+    emu: Emulation,
+    entry: NamedScenario,
+    mode: str,
+    reports: list[ExecutionReport],
+    cleanups: list[RunResult] | None = None,
+) -> list[str]:
     """How the executions differ from the scenario's expectation, one line each."""
     expected = entry.expectation(mode)
     problems: list[str] = _run_cleanup_mismatches(expected, cleanups or [])
@@ -502,8 +565,11 @@ def _run_cleanup_mismatches(expected: Expected, cleanups: list[RunResult]) -> li
         return [f"run cleanup ran ({', '.join(got)}), expected none"] if cleanups else []
     if not expected.run_cleanup:
         return []
-    problems = [] if got == [expected.run_cleanup] else [f"run cleanup: expected {expected.run_cleanup}, got "
-                                                         f"{', '.join(got) or 'none'}"]
+    problems = (
+        []
+        if got == [expected.run_cleanup]
+        else [f"run cleanup: expected {expected.run_cleanup}, got {', '.join(got) or 'none'}"]
+    )
     says = " ".join(_says(c) for c in cleanups)
     problems += [f"run cleanup lacks {text!r}" for text in expected.run_cleanup_says if text not in says]
     return problems
@@ -521,8 +587,10 @@ def _single_mismatches(expected: Expected, report: ExecutionReport, who: str = "
             problems.append(f"{who}{'output' if result.status == 'SUCCEEDED' else 'Cause'} lacks {text!r}")
     kept = any(fs_id == report.file_system_id for fs_id, _ in report.leftovers.file_systems)
     if report.file_system_id and kept != expected.keeps_file_system:
-        problems.append(f"{who}file system {report.file_system_id} "
-                        f"{'kept' if kept else 'deleted'}, expected {'kept' if expected.keeps_file_system else 'deleted'}")
+        problems.append(
+            f"{who}file system {report.file_system_id} "
+            f"{'kept' if kept else 'deleted'}, expected {'kept' if expected.keeps_file_system else 'deleted'}"
+        )
     if expected.keeps_file_system and not report.file_system_id:
         problems.append(f"{who}expected a kept file system, the run created none")
     for state, path, value in expected.saw:

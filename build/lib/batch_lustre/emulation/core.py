@@ -54,8 +54,9 @@ def active() -> Emulation:
 class Emulation:
     """Emulated AWS for one test: clock, scenario, and the models moto lacks."""
 
-    def __init__(self, scenario: Scenario | None = None, *, region: str = "us-east-1",
-                 lambda_source_dir: Path | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario | None = None, *, region: str = "us-east-1", lambda_source_dir: Path | None = None
+    ) -> None:
         self.scenario = scenario or Scenario()
         self.region = region
         self.account_id = ACCOUNT_ID
@@ -72,11 +73,18 @@ class Emulation:
             metrics_stuck=self.scenario.metrics.behaviour == METRIC_NEVER_ZERO,
             remove_from_backend=fsx_api.remover(self.account_id, region),
         )
-        self.metrics = ExportQueueMetric(self.clock, self.scenario.metrics, self.account_id, region,
-                                         self.fsx.queue_oldest)
+        self.metrics = ExportQueueMetric(
+            self.clock, self.scenario.metrics, self.account_id, region, self.fsx.queue_oldest
+        )
         self.fsx.on_queue_active = self.metrics.queue_active
-        self.batch = BatchModel(self.clock, self.scenario.batch, self.fsx, region, self.account_id,
-                                current_launch_template=self._job_launch_template)
+        self.batch = BatchModel(
+            self.clock,
+            self.scenario.batch,
+            self.fsx,
+            region,
+            self.account_id,
+            current_launch_template=self._job_launch_template,
+        )
         self.lambdas = LambdaRunner(lambda_source_dir or PROJECT_DIR / "lambda", extra_paths=[PROJECT_DIR])
         self.iam = IamAuthorizer(self.account_id, region)  # every call authorised against its role's policies
         self.events = events.StatusEvents(self.clock, self.account_id, region)  # Step Functions -> EventBridge
@@ -155,7 +163,7 @@ class Emulation:
         """LaunchTemplateData of the compute environment(s) of the job's queue."""
         backend = batch_backends[self.account_id][self.region]
         queue = backend.get_job_queue(job.queue_arn)
-        for env in (queue.environments if queue is not None else []):
+        for env in queue.environments if queue is not None else []:
             data = launch_template_data(self.account_id, self.region, env.compute_resources or {})
             if data is not None:
                 return data

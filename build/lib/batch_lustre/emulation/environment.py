@@ -13,8 +13,15 @@ from contextlib import contextmanager
 from unittest import mock
 
 # Variables that would send boto3 to a real account, or to a profile this machine may not have.
-REAL_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-                      "AWS_ENDPOINT_URL", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
+REAL_AWS_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
 
 
 @contextmanager
@@ -25,8 +32,14 @@ def offline_environment(region: str) -> Iterator[None]:
     a run's own report says what matters, so those logs are silenced meanwhile.
     """
     cleared = {k: v for k, v in os.environ.items() if k not in REAL_AWS_VARIABLES}
-    cleared.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": region})
+    cleared.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": region,
+        }
+    )
     interpreter_log = logging.getLogger("moto.stepfunctions.parser")
     level = interpreter_log.level
     interpreter_log.setLevel(logging.CRITICAL)

@@ -28,19 +28,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 # --- sources ---------------------------------------------------------------------------------------
-ERROR_HANDLING = ("Step Functions developer guide, 'Handling errors in Step Functions workflows', Error names "
-                  "(https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html)")
-AWS_SDK_INTEGRATIONS = ("Step Functions developer guide, 'Learning to use AWS service SDK integrations in Step "
-                        "Functions' (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html)"
-                        ": '<ServiceName>.<ErrorName>', both Pascal case, always with an Exception suffix "
-                        "(examples AcmPca.ResourceNotFoundException, S3.BucketAlreadyExistsException)")
-HISTORY_QUOTA = ("Step Functions developer guide, 'Avoid reaching the history quota' "
-                 "(https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html)")
-BATCH_SYNC = ("Step Functions developer guide, 'Run AWS Batch workloads with Step Functions' "
-              "(https://docs.aws.amazon.com/step-functions/latest/dg/connect-batch.html), Run a Job (.sync); "
-              "/work/shared/AWS_FACTS.md 'Step Functions'")
-LAMBDA_ERRORS = (ERROR_HANDLING + ": 'Lambda.ServiceException and Lambda.SdkClientException'; Step Functions "
-                 "best practices, 'Handle transient Lambda service exceptions'")
+ERROR_HANDLING = (
+    "Step Functions developer guide, 'Handling errors in Step Functions workflows', Error names "
+    "(https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html)"
+)
+AWS_SDK_INTEGRATIONS = (
+    "Step Functions developer guide, 'Learning to use AWS service SDK integrations in Step "
+    "Functions' (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html)"
+    ": '<ServiceName>.<ErrorName>', both Pascal case, always with an Exception suffix "
+    "(examples AcmPca.ResourceNotFoundException, S3.BucketAlreadyExistsException)"
+)
+HISTORY_QUOTA = (
+    "Step Functions developer guide, 'Avoid reaching the history quota' "
+    "(https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html)"
+)
+BATCH_SYNC = (
+    "Step Functions developer guide, 'Run AWS Batch workloads with Step Functions' "
+    "(https://docs.aws.amazon.com/step-functions/latest/dg/connect-batch.html), Run a Job (.sync); "
+    "/work/shared/AWS_FACTS.md 'Step Functions'"
+)
+LAMBDA_ERRORS = (
+    ERROR_HANDLING + ": 'Lambda.ServiceException and Lambda.SdkClientException'; Step Functions "
+    "best practices, 'Handle transient Lambda service exceptions'"
+)
 FACTS = "/work/shared/AWS_FACTS.md, 'Step Functions': prefixes FSx, Ec2, Batch, CloudWatch, SecretsManager"
 
 
@@ -78,35 +88,63 @@ HISTORY_LIMIT_ERROR = STATES_RUNTIME
 
 def history_limit_cause(limit: int) -> str:
     """The Cause of an execution failed by the history quota (the wording is the emulation's)."""
-    return (f"The execution reached the maximum number of events in its history ({limit:,}, Step Functions "
-            f"service quotas): event number {limit:,} would not have been ExecutionSucceeded.")
+    return (
+        f"The execution reached the maximum number of events in its history ({limit:,}, Step Functions "
+        f"service quotas): event number {limit:,} would not have been ExecutionSucceeded."
+    )
 
 
-STATES: dict[str, ErrorEntry] = {e.name: e for e in (
-    ErrorEntry(STATES_ALL, "never raised: the wildcard of Retry/Catch; does not match States.Runtime nor "
-               "States.DataLimitExceeded", ERROR_HANDLING),
-    ErrorEntry(STATES_RUNTIME, "a JSONPath that selects nothing (Parameters, InputPath, ResultSelector), a "
-               "missing required API member, an unexpected interpreter exception", ERROR_HANDLING),
-    ErrorEntry(STATES_RUNTIME + " (history quota)", "the history of a STANDARD execution reaches "
-               "batch_lustre.emulation.sfn.MAX_HISTORY_EVENTS (25,000) events and event number 25,000 is not "
-               "ExecutionSucceeded: the execution fails at once, no Catch runs",
-               "Assumed: " + HISTORY_QUOTA + " says an ExecutionFailed event is logged but not with which "
-               "Error; States.Runtime (not catchable, not retriable) is the closest documented name"),
-    ErrorEntry(STATES_DATA_LIMIT_EXCEEDED, "a task's result, a state's output, or a Task's input after "
-               "Parameters larger than 256 KiB (UTF-8 JSON)", ERROR_HANDLING),
-    ErrorEntry(STATES_TASK_FAILED, "a Task fails (moto's generic task failure); a Batch job of "
-               "batch:submitJob.sync ends FAILED (Cause: the job description JSON)", ERROR_HANDLING + "; " + BATCH_SYNC),
-    ErrorEntry(STATES_TIMEOUT, "a Task runs longer than its TimeoutSeconds/TimeoutSecondsPath", ERROR_HANDLING),
-    ErrorEntry(STATES_HEARTBEAT_TIMEOUT, "a callback Task sends no heartbeat within HeartbeatSeconds "
-               "(moto; the workflow uses none)", ERROR_HANDLING),
-    ErrorEntry(STATES_BRANCH_FAILED, "a Parallel branch failed (moto)", ERROR_HANDLING),
-    ErrorEntry(STATES_NO_CHOICE_MATCHED, "a Choice state with no matching rule and no Default", ERROR_HANDLING),
-    ErrorEntry(STATES_INTRINSIC_FAILURE, "an intrinsic function fails (moto)", ERROR_HANDLING),
-    ErrorEntry(STATES_PARAMETER_PATH_FAILURE, "moto's name for some path failures in Parameters", ERROR_HANDLING),
-    ErrorEntry(STATES_RESULT_PATH_MATCH_FAILURE, "a ResultPath that cannot be applied (moto)", ERROR_HANDLING),
-    ErrorEntry(STATES_PERMISSIONS, "a Task whose role lacks a permission (emulation IAM check, where "
-               "installed)", ERROR_HANDLING),
-)}
+STATES: dict[str, ErrorEntry] = {
+    e.name: e
+    for e in (
+        ErrorEntry(
+            STATES_ALL,
+            "never raised: the wildcard of Retry/Catch; does not match States.Runtime nor States.DataLimitExceeded",
+            ERROR_HANDLING,
+        ),
+        ErrorEntry(
+            STATES_RUNTIME,
+            "a JSONPath that selects nothing (Parameters, InputPath, ResultSelector), a "
+            "missing required API member, an unexpected interpreter exception",
+            ERROR_HANDLING,
+        ),
+        ErrorEntry(
+            STATES_RUNTIME + " (history quota)",
+            "the history of a STANDARD execution reaches "
+            "batch_lustre.emulation.sfn.MAX_HISTORY_EVENTS (25,000) events and event number 25,000 is not "
+            "ExecutionSucceeded: the execution fails at once, no Catch runs",
+            "Assumed: " + HISTORY_QUOTA + " says an ExecutionFailed event is logged but not with which "
+            "Error; States.Runtime (not catchable, not retriable) is the closest documented name",
+        ),
+        ErrorEntry(
+            STATES_DATA_LIMIT_EXCEEDED,
+            "a task's result, a state's output, or a Task's input after Parameters larger than 256 KiB (UTF-8 JSON)",
+            ERROR_HANDLING,
+        ),
+        ErrorEntry(
+            STATES_TASK_FAILED,
+            "a Task fails (moto's generic task failure); a Batch job of "
+            "batch:submitJob.sync ends FAILED (Cause: the job description JSON)",
+            ERROR_HANDLING + "; " + BATCH_SYNC,
+        ),
+        ErrorEntry(STATES_TIMEOUT, "a Task runs longer than its TimeoutSeconds/TimeoutSecondsPath", ERROR_HANDLING),
+        ErrorEntry(
+            STATES_HEARTBEAT_TIMEOUT,
+            "a callback Task sends no heartbeat within HeartbeatSeconds (moto; the workflow uses none)",
+            ERROR_HANDLING,
+        ),
+        ErrorEntry(STATES_BRANCH_FAILED, "a Parallel branch failed (moto)", ERROR_HANDLING),
+        ErrorEntry(STATES_NO_CHOICE_MATCHED, "a Choice state with no matching rule and no Default", ERROR_HANDLING),
+        ErrorEntry(STATES_INTRINSIC_FAILURE, "an intrinsic function fails (moto)", ERROR_HANDLING),
+        ErrorEntry(STATES_PARAMETER_PATH_FAILURE, "moto's name for some path failures in Parameters", ERROR_HANDLING),
+        ErrorEntry(STATES_RESULT_PATH_MATCH_FAILURE, "a ResultPath that cannot be applied (moto)", ERROR_HANDLING),
+        ErrorEntry(
+            STATES_PERMISSIONS,
+            "a Task whose role lacks a permission (emulation IAM check, where installed)",
+            ERROR_HANDLING,
+        ),
+    )
+}
 
 
 # --- aws-sdk integrations: service prefixes --------------------------------------------------------
@@ -118,19 +156,26 @@ class ServicePrefix:
 
 
 _PASCAL = "Assumed: Pascal case of the SDK service name, as " + AWS_SDK_INTEGRATIONS
-SERVICE_PREFIXES: dict[str, ServicePrefix] = {p.service: p for p in (
-    ServicePrefix("fsx", "FSx", "Assumed: " + FACTS + "; not documented by Step Functions (Pascal case of 'fsx' "
-                  "could as well be 'Fsx'): see spelling()"),
-    ServicePrefix("batch", "Batch", FACTS),
-    ServicePrefix("ec2", "Ec2", FACTS),
-    ServicePrefix("cloudwatch", "CloudWatch", FACTS),
-    ServicePrefix("secretsmanager", "SecretsManager", FACTS),
-    ServicePrefix("lambda", "Lambda", _PASCAL),
-    ServicePrefix("s3", "S3", AWS_SDK_INTEGRATIONS),
-    ServicePrefix("iam", "Iam", _PASCAL),
-    ServicePrefix("sts", "Sts", _PASCAL),
-    ServicePrefix("sfn", "Sfn", _PASCAL + " (the Resource says 'sfn')"),
-)}
+SERVICE_PREFIXES: dict[str, ServicePrefix] = {
+    p.service: p
+    for p in (
+        ServicePrefix(
+            "fsx",
+            "FSx",
+            "Assumed: " + FACTS + "; not documented by Step Functions (Pascal case of 'fsx' "
+            "could as well be 'Fsx'): see spelling()",
+        ),
+        ServicePrefix("batch", "Batch", FACTS),
+        ServicePrefix("ec2", "Ec2", FACTS),
+        ServicePrefix("cloudwatch", "CloudWatch", FACTS),
+        ServicePrefix("secretsmanager", "SecretsManager", FACTS),
+        ServicePrefix("lambda", "Lambda", _PASCAL),
+        ServicePrefix("s3", "S3", AWS_SDK_INTEGRATIONS),
+        ServicePrefix("iam", "Iam", _PASCAL),
+        ServicePrefix("sts", "Sts", _PASCAL),
+        ServicePrefix("sfn", "Sfn", _PASCAL + " (the Resource says 'sfn')"),
+    )
+}
 # The default spelling: service (as in the Resource) -> prefix.
 SERVICE_ERROR_PREFIXES: dict[str, str] = {s: p.prefix for s, p in SERVICE_PREFIXES.items()}
 
@@ -138,8 +183,11 @@ SERVICE_ERROR_PREFIXES: dict[str, str] = {s: p.prefix for s, p in SERVICE_PREFIX
 # reaches an aws-sdk Task as sdk_error_name(service, code).
 _SDK_CODES: dict[str, tuple[tuple[str, str], ...]] = {
     "fsx": (
-        ("BadRequest", "refused request: DRA on an unsupported file system, not AVAILABLE, DeleteFileSystem "
-                       "while a data repository task runs or already DELETING, export with auto export on"),
+        (
+            "BadRequest",
+            "refused request: DRA on an unsupported file system, not AVAILABLE, DeleteFileSystem "
+            "while a data repository task runs or already DELETING, export with auto export on",
+        ),
         ("FileSystemNotFound", "an unknown or deleted file system"),
         ("DataRepositoryAssociationNotFound", "an unknown association"),
         ("DataRepositoryTaskNotFound", "an unknown data repository task"),
@@ -147,14 +195,20 @@ _SDK_CODES: dict[str, tuple[tuple[str, str], ...]] = {
         ("ServiceLimitExceeded", "a 9th data repository association"),
         ("UnsupportedOperation", "a data repository task type the emulation does not model"),
     ),
-    "batch": (("ClientException", "refused request (unknown/inactive job definition or queue, bad job name, "
-                                  "launch template problems)"),),
+    "batch": (
+        (
+            "ClientException",
+            "refused request (unknown/inactive job definition or queue, bad job name, launch template problems)",
+        ),
+    ),
     "ec2": (),
     "cloudwatch": (),
     "secretsmanager": (("ResourceNotFoundException", "an unknown secret (moto)"),),
 }
-_FSX_API = ("FSx API Reference, Errors of CreateDataRepositoryAssociation / DeleteFileSystem / "
-            "CreateDataRepositoryTask / Describe* (https://docs.aws.amazon.com/fsx/latest/APIReference/)")
+_FSX_API = (
+    "FSx API Reference, Errors of CreateDataRepositoryAssociation / DeleteFileSystem / "
+    "CreateDataRepositoryTask / Describe* (https://docs.aws.amazon.com/fsx/latest/APIReference/)"
+)
 _CODE_SOURCES = {
     "fsx": _FSX_API,
     "batch": "AWS Batch API Reference, Common errors: ClientException (https://docs.aws.amazon.com/batch/latest/APIReference/)",
@@ -239,30 +293,53 @@ def spelling(prefix: str, *, service: str = "fsx", exception_suffix: bool = True
 
 
 # --- the optimized integrations --------------------------------------------------------------------
-BATCH_OPTIMIZED: dict[str, ErrorEntry] = {e.name: e for e in (
-    ErrorEntry(STATES_TASK_FAILED, "batch:submitJob.sync: the job (for an array job, the parent) ended FAILED; "
-               "Cause is the job description JSON", BATCH_SYNC),
-    ErrorEntry(batch_optimized_error_name("ClientException"), "batch:submitJob(.sync)/terminateJob refused by Batch",
-               "Assumed: the optimized integration names a refused request Batch.<ErrorCode> (moto 5.2.5 "
-               "state_task_service_batch; not documented)"),
-)}
+BATCH_OPTIMIZED: dict[str, ErrorEntry] = {
+    e.name: e
+    for e in (
+        ErrorEntry(
+            STATES_TASK_FAILED,
+            "batch:submitJob.sync: the job (for an array job, the parent) ended FAILED; "
+            "Cause is the job description JSON",
+            BATCH_SYNC,
+        ),
+        ErrorEntry(
+            batch_optimized_error_name("ClientException"),
+            "batch:submitJob(.sync)/terminateJob refused by Batch",
+            "Assumed: the optimized integration names a refused request Batch.<ErrorCode> (moto 5.2.5 "
+            "state_task_service_batch; not documented)",
+        ),
+    )
+}
 LAMBDA_SERVICE_EXCEPTION = lambda_error_name("ServiceException")
 LAMBDA_SDK_CLIENT_EXCEPTION = lambda_error_name("SdkClientException")
 LAMBDA_TOO_MANY_REQUESTS = lambda_error_name("TooManyRequestsException")
 LAMBDA_AWS_LAMBDA_EXCEPTION = lambda_error_name("AWSLambdaException")
-LAMBDA: dict[str, ErrorEntry] = {e.name: e for e in (
-    ErrorEntry(LAMBDA_SERVICE_EXCEPTION, "transient Lambda service error (a Fault on lambda:invoke)",
-               LAMBDA_ERRORS),
-    ErrorEntry(LAMBDA_SDK_CLIENT_EXCEPTION, "transient client error (a Fault on lambda:invoke)", LAMBDA_ERRORS),
-    ErrorEntry(LAMBDA_TOO_MANY_REQUESTS, "Lambda throttling (a Fault on lambda:invoke)",
-               "Assumed: Lambda.<ErrorCode> as for ServiceException; Lambda API Reference Invoke errors"),
-    ErrorEntry(LAMBDA_AWS_LAMBDA_EXCEPTION, "never raised by the emulation; retried by the workflow",
-               "Assumed: the Java SDK's generic Lambda exception name"),
-    ErrorEntry("<errorType>", "the handler raised: the error name is the exception's class name "
-               "(e.g. ValueError); Cause is the errorMessage/errorType/stackTrace JSON",
-               "Step Functions developer guide, 'Invoke an AWS Lambda function with Step Functions' "
-               "(https://docs.aws.amazon.com/step-functions/latest/dg/connect-lambda.html)"),
-)}
+LAMBDA: dict[str, ErrorEntry] = {
+    e.name: e
+    for e in (
+        ErrorEntry(
+            LAMBDA_SERVICE_EXCEPTION, "transient Lambda service error (a Fault on lambda:invoke)", LAMBDA_ERRORS
+        ),
+        ErrorEntry(LAMBDA_SDK_CLIENT_EXCEPTION, "transient client error (a Fault on lambda:invoke)", LAMBDA_ERRORS),
+        ErrorEntry(
+            LAMBDA_TOO_MANY_REQUESTS,
+            "Lambda throttling (a Fault on lambda:invoke)",
+            "Assumed: Lambda.<ErrorCode> as for ServiceException; Lambda API Reference Invoke errors",
+        ),
+        ErrorEntry(
+            LAMBDA_AWS_LAMBDA_EXCEPTION,
+            "never raised by the emulation; retried by the workflow",
+            "Assumed: the Java SDK's generic Lambda exception name",
+        ),
+        ErrorEntry(
+            "<errorType>",
+            "the handler raised: the error name is the exception's class name "
+            "(e.g. ValueError); Cause is the errorMessage/errorType/stackTrace JSON",
+            "Step Functions developer guide, 'Invoke an AWS Lambda function with Step Functions' "
+            "(https://docs.aws.amazon.com/step-functions/latest/dg/connect-lambda.html)",
+        ),
+    )
+}
 
 
 def sdk_errors() -> dict[str, ErrorEntry]:
@@ -276,9 +353,11 @@ def sdk_errors() -> dict[str, ErrorEntry]:
             out[name] = ErrorEntry(name, when, source)
         unmodelled = sdk_error_name(service, UNMODELLED)
         out[unmodelled] = ErrorEntry(
-            unmodelled, "an error code botocore does not model for the service, e.g. a ThrottlingException Fault",
+            unmodelled,
+            "an error code botocore does not model for the service, e.g. a ThrottlingException Fault",
             "Assumed: <Prefix>.<Prefix>Exception as moto 5.2.5 names it; the real name of unmodelled codes "
-            "is not documented")
+            "is not documented",
+        )
     return out
 
 

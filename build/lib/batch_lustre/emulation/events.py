@@ -93,8 +93,9 @@ def _is_standard(execution: Execution) -> bool:
 class StatusEvents:
     """The status events of one emulation's executions and their delivery to EventBridge rules."""
 
-    def __init__(self, clock: EmulatedClock, account_id: str, region: str,
-                 latency_seconds: float = DELIVERY_LATENCY_SECONDS) -> None:
+    def __init__(
+        self, clock: EmulatedClock, account_id: str, region: str, latency_seconds: float = DELIVERY_LATENCY_SECONDS
+    ) -> None:
         self.clock = clock
         self.account_id = account_id
         self.region = region
@@ -201,8 +202,16 @@ class StatusEvents:
         if parsed.service != "states" or parsed.resource_type != "stateMachine":
             return  # only state machine targets are emulated
         execution_arn, error = "", None
-        delivery = Delivery(rule=rule.name, target=str(target.get("Id", "")), role_arn=target.get("RoleArn"),
-                            execution_arn="", target_arn=arn, rule_arn=rule.arn, at=at, event=event)
+        delivery = Delivery(
+            rule=rule.name,
+            target=str(target.get("Id", "")),
+            role_arn=target.get("RoleArn"),
+            execution_arn="",
+            target_arn=arn,
+            rule_arn=rule.arn,
+            at=at,
+            event=event,
+        )
         try:
             for hook in list(self.start_hooks):
                 hook(delivery)
@@ -228,8 +237,11 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
         return json.dumps(matches[0].value if matches else None)
     transformer = target.get("InputTransformer")
     if transformer:
-        out = EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
-                                        input_paths_map=transformer.get("InputPathsMap") or {}, event=event)
+        out = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap") or {},
+            event=event,
+        )
         return out if isinstance(out, str) else json.dumps(out)
     return json.dumps(event)
 

@@ -42,21 +42,30 @@ from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionRes
 
 # The error each service returns when IAM denies a call: code, HTTP status, source.
 ERROR_SHAPES: dict[str, tuple[str, int, str]] = {
-    "fsx": ("AccessDeniedException", 400,
-            "FSx API Reference, Common Errors; observed: 'StatusCode: 400 ... api error AccessDeniedException: User: "
-            "... is not authorized to perform: fsx:CreateFileSystem on resource: ...:file-system/*' "
-            "(aws-samples/eks-workshop-v2#1445)"),
-    "batch": ("AccessDeniedException", 403,
-              "observed: 'An error occurred (AccessDeniedException) when calling the SubmitJob operation' "
-              "(ministryofjustice/modernisation-platform#12909, JuliaCloud/AWS.jl#617: HTTP 403)"),
+    "fsx": (
+        "AccessDeniedException",
+        400,
+        "FSx API Reference, Common Errors; observed: 'StatusCode: 400 ... api error AccessDeniedException: User: "
+        "... is not authorized to perform: fsx:CreateFileSystem on resource: ...:file-system/*' "
+        "(aws-samples/eks-workshop-v2#1445)",
+    ),
+    "batch": (
+        "AccessDeniedException",
+        403,
+        "observed: 'An error occurred (AccessDeniedException) when calling the SubmitJob operation' "
+        "(ministryofjustice/modernisation-platform#12909, JuliaCloud/AWS.jl#617: HTTP 403)",
+    ),
     "lambda": ("AccessDeniedException", 403, "Lambda API Reference, Common Errors (HTTP 403)"),
     "secretsmanager": ("AccessDeniedException", 400, "Secrets Manager API Reference, Common Errors"),
     "stepfunctions": ("AccessDeniedException", 400, "Step Functions API Reference, Common Errors"),
     "events": ("AccessDeniedException", 400, "EventBridge API Reference (modelled AccessDeniedException)"),
-    "cloudwatch": ("AccessDenied", 403,
-                   "CloudWatch is awsQueryCompatible (botocore model): the query error code; observed "
-                   "'AccessDenied: User: ... is not authorized to perform: cloudwatch:...' "
-                   "(RafalWilinski/cloudwatch-public-metrics#6)"),
+    "cloudwatch": (
+        "AccessDenied",
+        403,
+        "CloudWatch is awsQueryCompatible (botocore model): the query error code; observed "
+        "'AccessDenied: User: ... is not authorized to perform: cloudwatch:...' "
+        "(RafalWilinski/cloudwatch-public-metrics#6)",
+    ),
     "ec2": ("UnauthorizedOperation", 403, "EC2 API Reference, Error codes (UnauthorizedOperation)"),
     "s3": ("AccessDenied", 403, "S3 API Reference, Error responses (AccessDenied)"),
     "iam": ("AccessDenied", 403, "IAM API Reference, Common Errors (query protocol)"),
@@ -70,8 +79,12 @@ FSX_S3_VALIDATION_MESSAGE = (
     "s3:Get*, s3:List* and s3:PutObject permissions to the S3 bucket prefix."
 )
 # What "s3:Get*, s3:List* and s3:PutObject" is checked as (Assumed: FSx does not list the exact actions).
-FSX_S3_VALIDATION_ACTIONS = (("s3:GetBucketLocation", "bucket"), ("s3:ListBucket", "bucket"),
-                             ("s3:GetObject", "prefix"), ("s3:PutObject", "prefix"))
+FSX_S3_VALIDATION_ACTIONS = (
+    ("s3:GetBucketLocation", "bucket"),
+    ("s3:ListBucket", "bucket"),
+    ("s3:GetObject", "prefix"),
+    ("s3:PutObject", "prefix"),
+)
 
 FSX_SERVICE = "fsx.amazonaws.com"
 FSX_S3_SERVICE = "s3.data-source.lustre.fsx.amazonaws.com"
@@ -124,6 +137,7 @@ class IamAuthorizer:
 
 
 # --- policies ------------------------------------------------------------------------------------
+
 
 def _glob(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     """IAM wildcard matching: ``*`` any run of characters, ``?`` one character."""
@@ -183,8 +197,13 @@ class _Statement(IAMPolicyStatement):
     apply (moto denies), actions match case-insensitively, ``NotResource``, every condition operator the
     project's policies use (``condition_holds``)."""
 
-    def is_action_permitted(self, action: str, resource: str = "*", principal: str | None = None,
-                            incoming_condition_values: dict[str, Any] | None = None) -> PermissionResult:
+    def is_action_permitted(
+        self,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, Any] | None = None,
+    ) -> PermissionResult:
         statement = self._statement
         if "NotAction" in statement:
             concerned = not any(_glob(a, action, ignore_case=True) for a in _listed(statement["NotAction"]))
@@ -202,9 +221,11 @@ class _Statement(IAMPolicyStatement):
 
     def _check_conditions(self, incoming_condition_values: dict[str, Any] | None) -> bool:
         context = incoming_condition_values or {}
-        return all(condition_holds(operator, key, wanted, context)
-                   for operator, keys in (self._statement.get("Condition") or {}).items()
-                   for key, wanted in keys.items())
+        return all(
+            condition_holds(operator, key, wanted, context)
+            for operator, keys in (self._statement.get("Condition") or {}).items()
+            for key, wanted in keys.items()
+        )
 
 
 class Policy(IAMPolicy):
@@ -247,7 +268,8 @@ def role_policies(account_id: str, role_arn: str) -> list[Policy]:
             "the emulation itself, turn checking off with emu.iam.enforce = False"
         ) from None
     return [Policy(document) for document in role.policies.values()] + [
-        Policy(managed) for managed in role.managed_policies.values()]
+        Policy(managed) for managed in role.managed_policies.values()
+    ]
 
 
 def assumed_role_arn(role_arn: str, session: str) -> str:
@@ -259,10 +281,14 @@ def assumed_role_arn(role_arn: str, session: str) -> str:
 def denial_message(principal: str, action: str, resource: str, *, explicit: bool = False) -> str:
     """AWS's access denied message (IAM User Guide, "Troubleshoot access denied error messages")."""
     if explicit:
-        return (f"User: {principal} is not authorized to perform: {action} on resource: {resource} "
-                "with an explicit deny in an identity-based policy")
-    return (f"User: {principal} is not authorized to perform: {action} on resource: {resource} "
-            f"because no identity-based policy allows the {action} action")
+        return (
+            f"User: {principal} is not authorized to perform: {action} on resource: {resource} "
+            "with an explicit deny in an identity-based policy"
+        )
+    return (
+        f"User: {principal} is not authorized to perform: {action} on resource: {resource} "
+        f"because no identity-based policy allows the {action} action"
+    )
 
 
 @cache
@@ -273,12 +299,15 @@ def _exceptions(service: str) -> Any:
 
 def client_error(service: str, operation: str, code: str, message: str, status: int) -> ClientError:
     """The exception botocore raises for ``code`` from ``service`` (its modelled class, or ClientError)."""
-    response = {"Error": {"Code": code, "Message": message},
-                "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "emulated-iam"}}
+    response = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "emulated-iam"},
+    }
     return _exceptions(service).from_code(code)(response, operation)
 
 
 # --- resolving a call into authorisation requests -------------------------------------------------
+
 
 def _get(params: Mapping[str, Any] | None, *path: str) -> Any:
     """``params[path...]`` with member names matched case-insensitively (ASL PascalCase or botocore's)."""
@@ -335,8 +364,14 @@ class _Call:
     def get(self, *path: str) -> Any:
         return _get(self.params, *path)
 
-    def check(self, action: str, resource: str, *contexts: Mapping[str, tuple[str, ...]], exists: bool = True,
-              error: tuple[str, str] | None = None) -> Check:
+    def check(
+        self,
+        action: str,
+        resource: str,
+        *contexts: Mapping[str, tuple[str, ...]],
+        exists: bool = True,
+        error: tuple[str, str] | None = None,
+    ) -> Check:
         merged: dict[str, tuple[str, ...]] = {"aws:requestedregion": (self.region,)}
         for context in contexts:
             merged.update(context)
@@ -416,6 +451,7 @@ def _invoke(c: _Call) -> list[Check]:
 
 # --- FSx -----------------------------------------------------------------------------------------
 
+
 def _fsx_tags(c: _Call, arn: str) -> dict[str, str]:
     return _tag_dict(c.backend("fsx").list_tags_for_resource(arn))
 
@@ -487,10 +523,12 @@ def _create_dra(c: _Call) -> list[Check]:
     # FSx validates, as the caller, that the bucket prefix can be read, listed and written.
     path = str(c.get("DataRepositoryPath") or "")
     if path.startswith("s3://"):
-        bucket, _, prefix = path[len("s3://"):].partition("/")
+        bucket, _, prefix = path[len("s3://") :].partition("/")
         targets = {"bucket": f"arn:aws:s3:::{bucket}", "prefix": f"arn:aws:s3:::{bucket}/{prefix}*"}
-        checks += [c.check(action, targets[kind], error=(FSX_S3_VALIDATION_CODE, FSX_S3_VALIDATION_MESSAGE))
-                   for action, kind in FSX_S3_VALIDATION_ACTIONS]
+        checks += [
+            c.check(action, targets[kind], error=(FSX_S3_VALIDATION_CODE, FSX_S3_VALIDATION_MESSAGE))
+            for action, kind in FSX_S3_VALIDATION_ACTIONS
+        ]
     return checks
 
 
@@ -533,6 +571,7 @@ def _fsx_tagging(c: _Call) -> list[Check]:
 
 # --- EC2 -----------------------------------------------------------------------------------------
 
+
 def _ec2_request_tags(c: _Call, resource_type: str) -> dict[str, str]:
     tags: dict[str, str] = {}
     for spec in c.get("TagSpecifications") or []:
@@ -567,6 +606,7 @@ def _delete_launch_template(c: _Call) -> list[Check]:
 
 # --- Batch ---------------------------------------------------------------------------------------
 
+
 def _batch_tags(c: _Call, arn: str) -> dict[str, tuple[str, ...]]:
     return _resource_context(_tag_dict(c.backend("batch").list_tags_for_resource(arn)))
 
@@ -593,11 +633,17 @@ def _pass_roles(c: _Call, *passed: tuple[tuple[str, ...], str]) -> list[Check]:
 def _update_compute_environment(c: _Call) -> list[Check]:
     identifier = str(c.get("computeEnvironment"))
     env = c.backend("batch").get_compute_environment(identifier)
-    arn = env.arn if env is not None else (
-        identifier if identifier.startswith("arn:") else c.arn("batch", f"compute-environment/{identifier}"))
-    return [c.check("batch:UpdateComputeEnvironment", arn, _batch_tags(c, arn), exists=env is not None),
-            *_pass_roles(c, (("serviceRole",), "batch.amazonaws.com"),
-                         (("computeResources", "instanceRole"), "ec2.amazonaws.com"))]
+    arn = (
+        env.arn
+        if env is not None
+        else (identifier if identifier.startswith("arn:") else c.arn("batch", f"compute-environment/{identifier}"))
+    )
+    return [
+        c.check("batch:UpdateComputeEnvironment", arn, _batch_tags(c, arn), exists=env is not None),
+        *_pass_roles(
+            c, (("serviceRole",), "batch.amazonaws.com"), (("computeResources", "instanceRole"), "ec2.amazonaws.com")
+        ),
+    ]
 
 
 @_resolves("batch", "RegisterJobDefinition")
@@ -609,8 +655,11 @@ def _register_job_definition(c: _Call) -> list[Check]:
     return [
         c.check("batch:RegisterJobDefinition", c.arn("batch", f"job-definition/{name}"), request),
         *_tag_on_create(c, "batch:TagResource", [new_revision], request),
-        *_pass_roles(c, (("containerProperties", "jobRoleArn"), "ecs-tasks.amazonaws.com"),
-                     (("containerProperties", "executionRoleArn"), "ecs-tasks.amazonaws.com")),
+        *_pass_roles(
+            c,
+            (("containerProperties", "jobRoleArn"), "ecs-tasks.amazonaws.com"),
+            (("containerProperties", "executionRoleArn"), "ecs-tasks.amazonaws.com"),
+        ),
     ]
 
 
@@ -633,8 +682,11 @@ def _submit_job(c: _Call) -> list[Check]:
     batch = c.backend("batch")
     queue_id = str(c.get("jobQueue"))
     queue = batch.get_job_queue(queue_id)
-    queue_arn = queue.arn if queue is not None else (
-        queue_id if queue_id.startswith("arn:") else c.arn("batch", f"job-queue/{queue_id}"))
+    queue_arn = (
+        queue.arn
+        if queue is not None
+        else (queue_id if queue_id.startswith("arn:") else c.arn("batch", f"job-queue/{queue_id}"))
+    )
     definition_arn, definition_tags, definition_exists = _job_definition(c, str(c.get("jobDefinition")))
     new = c.arn("batch", "job/*")
     request = _request_context(_tag_dict(c.get("tags")))
@@ -675,8 +727,9 @@ def iam_prefix(service: str) -> str:
     return _IAM_PREFIX.get(service, service)
 
 
-def resolve(emu: Any, service: str, operation: str, parameters: Mapping[str, Any] | None, *,
-            sync: bool = False) -> list[Check]:
+def resolve(
+    emu: Any, service: str, operation: str, parameters: Mapping[str, Any] | None, *, sync: bool = False
+) -> list[Check]:
     """The authorisation requests AWS makes for ``service``'s ``operation`` with ``parameters`` (botocore names)."""
     call = _Call(emu, service, operation, parameters or {})
     if sync:
@@ -699,8 +752,17 @@ def known_operations() -> list[tuple[str, str]]:
 
 # --- authorising ---------------------------------------------------------------------------------
 
-def authorize_call(emu: Any, role_arn: str, service: str, operation: str, parameters: Mapping[str, Any] | None, *,
-                   session: str = "emulated", sync: bool = False) -> None:
+
+def authorize_call(
+    emu: Any,
+    role_arn: str,
+    service: str,
+    operation: str,
+    parameters: Mapping[str, Any] | None,
+    *,
+    session: str = "emulated",
+    sync: bool = False,
+) -> None:
     """Authorise ``role_arn`` calling ``service``'s ``operation`` (botocore names); raise AWS's error if denied."""
     authorizer: IamAuthorizer = emu.iam
     if not authorizer.enforce:
@@ -722,8 +784,10 @@ def authorize_call(emu: Any, role_arn: str, service: str, operation: str, parame
             code, status, _ = ERROR_SHAPES[service]
             message = denial_message(principal, check.action, check.resource, explicit=decision == "explicit-deny")
             if service == "ec2":
-                message = (f"You are not authorized to perform this operation. {message}. "
-                           "Encoded authorization failure message: (emulated, not encoded)")
+                message = (
+                    f"You are not authorized to perform this operation. {message}. "
+                    "Encoded authorization failure message: (emulated, not encoded)"
+                )
         authorizer.denials.append(Denial(principal, check.action, check.resource, code, message))
         raise client_error(service, operation, code, message, status)
     for check in checks:
@@ -747,8 +811,15 @@ def _operation(service: str, action: str) -> str:
     raise UnknownIamAction(f"{service} has no API action {action!r}")
 
 
-def authorize_task(emu: Any, role_arn: str, service: str, action: str, parameters: Mapping[str, Any] | None, *,
-                   session: str = "emulated") -> None:
+def authorize_task(
+    emu: Any,
+    role_arn: str,
+    service: str,
+    action: str,
+    parameters: Mapping[str, Any] | None,
+    *,
+    session: str = "emulated",
+) -> None:
     """Authorise a state machine Task's call: ``service`` and ``action`` as in its Resource
     (``"fsx"``, ``"describeFileSystems"``; ``"lambda"``, ``"invoke"``; ``"batch"``, ``"submitJob.sync"``)."""
     sync = action.endswith(".sync")
@@ -801,8 +872,14 @@ def install(stack: ExitStack, emulation_for: Callable[[], Any]) -> None:
     def _make_api_call(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
         principal = current_principal()
         if principal is not None:
-            authorize_call(emulation_for(), principal[0], self.meta.service_model.service_name, operation_name,
-                           api_params, session=principal[1])
+            authorize_call(
+                emulation_for(),
+                principal[0],
+                self.meta.service_model.service_name,
+                operation_name,
+                api_params,
+                session=principal[1],
+            )
         return original(self, operation_name, api_params)
 
     stack.enter_context(mock.patch.object(BaseClient, "_make_api_call", _make_api_call))

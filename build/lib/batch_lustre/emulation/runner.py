@@ -54,13 +54,16 @@ class Leftovers:
     @property
     def compute_environment_restored(self) -> bool:
         current, baseline = self.compute_environment_launch_template or {}, self.baseline_launch_template or {}
-        return (current.get("launchTemplateId") == baseline.get("launchTemplateId")
-                and str(current.get("version")) == str(baseline.get("version")))
+        return current.get("launchTemplateId") == baseline.get("launchTemplateId") and str(
+            current.get("version")
+        ) == str(baseline.get("version"))
 
     @property
     def none(self) -> bool:
-        return not (self.file_systems or self.launch_templates or self.active_job_definitions
-                    or self.unfinished_jobs) and self.compute_environment_restored
+        return (
+            not (self.file_systems or self.launch_templates or self.active_job_definitions or self.unfinished_jobs)
+            and self.compute_environment_restored
+        )
 
 
 @dataclass
@@ -119,9 +122,15 @@ def run_workflow(
     ``stack`` (from ``setup_stack``) enables the leftover checks, which need the run prefix and the baseline.
     ``execution_timeout_seconds`` sets the state machine's TimeoutSeconds (emulated seconds; TIMED_OUT).
     """
-    started = start_workflow(definition, role_arn=role_arn, name=name, execution_name=execution_name,
-                             execution_input=execution_input, emulation=emulation,
-                             execution_timeout_seconds=execution_timeout_seconds)
+    started = start_workflow(
+        definition,
+        role_arn=role_arn,
+        name=name,
+        execution_name=execution_name,
+        execution_input=execution_input,
+        emulation=emulation,
+        execution_timeout_seconds=execution_timeout_seconds,
+    )
     return finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)
 
 
@@ -160,21 +169,26 @@ def start_workflow(
     else:
         machine_arn = sfn.create_state_machine(name=name, definition=text, roleArn=role_arn)["stateMachineArn"]
     started_at, real_start = emu.now(), time.monotonic()
-    execution_arn = sfn.start_execution(stateMachineArn=machine_arn, name=execution_name,
-                                        input=json.dumps(execution_input or {}))["executionArn"]
+    execution_arn = sfn.start_execution(
+        stateMachineArn=machine_arn, name=execution_name, input=json.dumps(execution_input or {})
+    )["executionArn"]
     return StartedRun(execution_arn, execution_name, started_at, real_start, emu)
 
 
-def finish_workflow(started: StartedRun, *, stack: EmulatedStack | None = None,
-                    timeout_seconds: float = 60.0) -> RunResult:
+def finish_workflow(
+    started: StartedRun, *, stack: EmulatedStack | None = None, timeout_seconds: float = 60.0
+) -> RunResult:
     """Wait (at most ``timeout_seconds`` real seconds, then stop it) for a started execution; report on it."""
     emu = started.emulation
     sfn = boto3.client("stepfunctions", region_name=emu.region)
     execution_arn = started.execution_arn
     status = _wait(emu, execution_arn, time.monotonic() + timeout_seconds)
     if status == "RUNNING":
-        sfn.stop_execution(executionArn=execution_arn, error="EmulationTimeout",
-                           cause=f"not ended within {timeout_seconds} real seconds")
+        sfn.stop_execution(
+            executionArn=execution_arn,
+            error="EmulationTimeout",
+            cause=f"not ended within {timeout_seconds} real seconds",
+        )
         _wait(emu, execution_arn, time.monotonic() + 5.0)
     real_seconds = time.monotonic() - started.real_start
     _until_end_published(emu, execution_arn, time.monotonic() + 5.0)
@@ -203,8 +217,14 @@ def finish_workflow(started: StartedRun, *, stack: EmulatedStack | None = None,
     return result
 
 
-def stop_workflow(started: StartedRun, error: str | None = None, cause: str | None = None, *,
-                  stack: EmulatedStack | None = None, timeout_seconds: float = 60.0) -> RunResult:
+def stop_workflow(
+    started: StartedRun,
+    error: str | None = None,
+    cause: str | None = None,
+    *,
+    stack: EmulatedStack | None = None,
+    timeout_seconds: float = 60.0,
+) -> RunResult:
     """StopExecution (with ``error`` and ``cause``): the execution ends ABORTED where it is; report on it.
 
     Typically after ``emu.hold_waits()`` parked it in a Wait state. No state of it runs after the stop, so a
@@ -216,8 +236,14 @@ def stop_workflow(started: StartedRun, error: str | None = None, cause: str | No
     return finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)
 
 
-def wait_for_executions(emu: Emulation, state_machine_arn: str, timeout_seconds: float = 60.0, *,
-                        at_least: int = 0, stack: EmulatedStack | None = None) -> list[RunResult]:
+def wait_for_executions(
+    emu: Emulation,
+    state_machine_arn: str,
+    timeout_seconds: float = 60.0,
+    *,
+    at_least: int = 0,
+    stack: EmulatedStack | None = None,
+) -> list[RunResult]:
     """Every execution of ``state_machine_arn`` (e.g. started by an EventBridge rule), once all have ended.
 
     Delivers the pending EventBridge status events first (advancing the emulated clock by their latency),
@@ -230,16 +256,18 @@ def wait_for_executions(emu: Emulation, state_machine_arn: str, timeout_seconds:
         emu.events.flush()
         executions = list(backend.describe_state_machine(state_machine_arn).executions)
         running = [e for e in executions if _status_of(e) == "RUNNING"]
-        ended_unpublished = [e for e in executions if _status_of(e) != "RUNNING"
-                             and not emu.events.ended_published(e.exec_arn)]
+        ended_unpublished = [
+            e for e in executions if _status_of(e) != "RUNNING" and not emu.events.ended_published(e.exec_arn)
+        ]
         settled = len(executions) >= at_least and not running and not ended_unpublished and not emu.events.pending()
         if settled or time.monotonic() > deadline:
             break
         time.sleep(0.005)
     results = []
     for execution in sorted(executions, key=lambda e: emu.clock.seconds_of(e.start_date)):
-        started = StartedRun(execution.exec_arn, execution.name, emu.clock.seconds_of(execution.start_date),
-                             time.monotonic(), emu)
+        started = StartedRun(
+            execution.exec_arn, execution.name, emu.clock.seconds_of(execution.start_date), time.monotonic(), emu
+        )
         results.append(finish_workflow(started, stack=stack, timeout_seconds=max(1.0, deadline - time.monotonic())))
     return results
 
@@ -325,8 +353,9 @@ def leftovers(emu: Emulation, stack: EmulatedStack, execution_name: str) -> Left
     ec2 = ec2_backends[emu.account_id][emu.region]
     templates = sorted(t.name for t in ec2.launch_templates.values() if t.name.startswith(run_prefix))
     batch = batch_backends[emu.account_id][emu.region]
-    job_defs = sorted(d.arn for d in batch._job_definitions.values()
-                      if d.status == "ACTIVE" and d.name.startswith(run_prefix))
+    job_defs = sorted(
+        d.arn for d in batch._job_definitions.values() if d.status == "ACTIVE" and d.name.startswith(run_prefix)
+    )
     env = batch.get_compute_environment(stack.refs.compute_environment_arn)
     current = dict((env.compute_resources or {}).get("launchTemplate") or {}) if env is not None else None
     return Leftovers(
@@ -334,16 +363,19 @@ def leftovers(emu: Emulation, stack: EmulatedStack, execution_name: str) -> Left
         launch_templates=templates,
         active_job_definitions=job_defs,
         compute_environment_launch_template=current,
-        baseline_launch_template={"launchTemplateId": stack.refs.baseline_launch_template_id,
-                                  "version": stack.refs.baseline_launch_template_version},
+        baseline_launch_template={
+            "launchTemplateId": stack.refs.baseline_launch_template_id,
+            "version": stack.refs.baseline_launch_template_version,
+        },
         unfinished_jobs=[j.job_id for j in emu.batch.jobs.values() if j.status not in ("SUCCEEDED", "FAILED")],
     )
 
 
 def lustre_lifetime(emu: Emulation, since: float = 0.0) -> LustreLifetime | None:
     """Phases of the first file system created at or after emulated second ``since``."""
-    created = sorted((fs for fs in emu.fsx.file_systems.values() if fs.created_at >= since),
-                     key=lambda fs: fs.created_at)
+    created = sorted(
+        (fs for fs in emu.fsx.file_systems.values() if fs.created_at >= since), key=lambda fs: fs.created_at
+    )
     if not created:
         return None
     fs = created[0]
@@ -351,8 +383,14 @@ def lustre_lifetime(emu: Emulation, since: float = 0.0) -> LustreLifetime | None
     job = jobs[0] if jobs else None
     job_start = job.started_at if job is not None else None
     job_end = job.stopped_at if job is not None else None
-    ends = [t.end_time for t in emu.fsx.tasks.values() if t.file_system_id == fs.file_system_id
-            and t.task_type == "EXPORT_TO_REPOSITORY" and t.lifecycle == "SUCCEEDED" and t.end_time is not None]
+    ends = [
+        t.end_time
+        for t in emu.fsx.tasks.values()
+        if t.file_system_id == fs.file_system_id
+        and t.task_type == "EXPORT_TO_REPOSITORY"
+        and t.lifecycle == "SUCCEEDED"
+        and t.end_time is not None
+    ]
     if fs.queue_drained_at is not None and not fs.queue:
         ends.append(fs.queue_drained_at)
     export_done = max(ends) if ends else None
@@ -417,12 +455,20 @@ def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigu
     dra_available = export_requested = export_done = None
     if fs is not None:
         fs_id = fs.file_system_id
-        dras = [d for d in [*emu.fsx.associations.values(), *emu.fsx.removed_associations.values()]
-                if d.file_system_id == fs_id and d.available_at is not None]
+        dras = [
+            d
+            for d in [*emu.fsx.associations.values(), *emu.fsx.removed_associations.values()]
+            if d.file_system_id == fs_id and d.available_at is not None
+        ]
         dra_available = min((d.available_at for d in dras), default=None)
-        exports = sorted((t for t in [*emu.fsx.tasks.values(), *emu.fsx.removed_tasks.values()]
-                          if t.file_system_id == fs_id and t.task_type == "EXPORT_TO_REPOSITORY"),
-                         key=lambda t: t.created_at)
+        exports = sorted(
+            (
+                t
+                for t in [*emu.fsx.tasks.values(), *emu.fsx.removed_tasks.values()]
+                if t.file_system_id == fs_id and t.task_type == "EXPORT_TO_REPOSITORY"
+            ),
+            key=lambda t: t.created_at,
+        )
         if job_end is not None:
             exports = [t for t in exports if t.created_at >= job_end]
             checks = [at for at in _entered(emu, result.events, CHECK_METRICS_STATE) if at >= job_end]
@@ -448,8 +494,11 @@ def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigu
 
 def _entered(emu: Emulation, events: list[dict[str, Any]], state: str) -> list[float]:
     """Emulated seconds at which ``state`` was entered."""
-    return [emu.clock.seconds_of(e["timestamp"]) for e in events
-            if e["type"].endswith("StateEntered") and e.get("stateEnteredEventDetails", {}).get("name") == state]
+    return [
+        emu.clock.seconds_of(e["timestamp"])
+        for e in events
+        if e["type"].endswith("StateEntered") and e.get("stateEnteredEventDetails", {}).get("name") == state
+    ]
 
 
 def _run_file_system(emu: Emulation, result: RunResult, started_at: float) -> Any:
@@ -463,8 +512,9 @@ def _run_file_system(emu: Emulation, result: RunResult, started_at: float) -> An
                 fs_id = None
             if fs_id in emu.fsx.file_systems:
                 return emu.fsx.file_systems[fs_id]
-    created = sorted((fs for fs in emu.fsx.file_systems.values() if fs.created_at >= started_at),
-                     key=lambda fs: fs.created_at)
+    created = sorted(
+        (fs for fs in emu.fsx.file_systems.values() if fs.created_at >= started_at), key=lambda fs: fs.created_at
+    )
     return created[0] if created else None
 
 
@@ -476,8 +526,11 @@ def _run_jobs(emu: Emulation, execution_name: str, started_at: float) -> list[An
 def _run_job(emu: Emulation, execution_name: str, started_at: float) -> tuple[Any, float | None]:
     """The run's (parent) job and when its first attempt, or first array child, was RUNNING."""
     jobs = _run_jobs(emu, execution_name, started_at)
-    parents = [j for j in jobs if ":" not in j.job_id and getattr(j, "array_parent", None) is None
-               and getattr(j, "parent_id", None) is None]
+    parents = [
+        j
+        for j in jobs
+        if ":" not in j.job_id and getattr(j, "array_parent", None) is None and getattr(j, "parent_id", None) is None
+    ]
     parent = min(parents or jobs, key=lambda j: j.created_at, default=None)
     if parent is None:
         return None, None

@@ -104,7 +104,8 @@ class BatchScenario:
     compute_update_seconds: float = 60.0  # UpdateComputeEnvironment: UPDATING this long, then the outcome
     compute_environment_outcome: str = CE_VALID  # of an update onto a launch template other than the original
     compute_environment_invalid_reason: str = (
-        "CLIENT_ERROR - The launch template of the compute environment is not valid (emulated)")
+        "CLIENT_ERROR - The launch template of the compute environment is not valid (emulated)"
+    )
     # Hosts.
     capacity_available: bool = True  # False: no instance can be launched (CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY)
     host_boot_seconds: float = 150.0  # launch -> user data starts (instance boot, lustre client install)
@@ -116,7 +117,9 @@ class BatchScenario:
 
     @classmethod
     def succeeds(cls, run_seconds: float = 600.0, files: dict[str, bytes] | None = None) -> BatchScenario:
-        return cls(attempts=[JobAttempt(run_seconds=run_seconds)], files=dict(DEFAULT_FILES if files is None else files))
+        return cls(
+            attempts=[JobAttempt(run_seconds=run_seconds)], files=dict(DEFAULT_FILES if files is None else files)
+        )
 
     @classmethod
     def app_error(cls, exit_code: int = 3, run_seconds: float = 300.0) -> BatchScenario:
@@ -148,8 +151,7 @@ class BatchScenario:
     def array_children_fail(cls, failing: list[int], exit_code: int = 3, run_seconds: float = 300.0) -> BatchScenario:
         """Array children ``failing`` exit with ``exit_code``; the others succeed."""
         failed = [JobAttempt(ATTEMPT_APP_ERROR, exit_code=exit_code, run_seconds=run_seconds)]
-        return cls(attempts=[JobAttempt(run_seconds=run_seconds)],
-                   child_attempts={i: list(failed) for i in failing})
+        return cls(attempts=[JobAttempt(run_seconds=run_seconds)], child_attempts={i: list(failed) for i in failing})
 
     def attempt(self, index: int, array_index: int | None = None) -> JobAttempt:
         """The plan of attempt ``index`` (0-based) of a job, or of array child ``array_index``."""

@@ -249,12 +249,19 @@ def install(
     stack.enter_context(mock.patch.object(StateTaskServiceAwsSdk, "_normalise_response", normalise_response))
 
     for cls in (StateTaskServiceAwsSdk, StateTaskServiceLambda, StateTaskServiceBatch):
-        stack.enter_context(mock.patch.object(cls, "_eval_service_task",
-                                              _logged(cls._eval_service_task, clock_for, calls_for, faults_for)))
+        stack.enter_context(
+            mock.patch.object(
+                cls, "_eval_service_task", _logged(cls._eval_service_task, clock_for, calls_for, faults_for)
+            )
+        )
 
 
-def _logged(original: Callable[..., Any], clock_for: Callable[[], EmulatedClock],
-            calls_for: Callable[[], CallLog], faults_for: Callable[[], list[Fault]]) -> Callable[..., Any]:
+def _logged(
+    original: Callable[..., Any],
+    clock_for: Callable[[], EmulatedClock],
+    calls_for: Callable[[], CallLog],
+    faults_for: Callable[[], list[Fault]],
+) -> Callable[..., Any]:
     from botocore.exceptions import ClientError
 
     from batch_lustre.emulation.iam import authorize_state_task
@@ -341,8 +348,11 @@ def _install_catch_all(stack: ExitStack) -> None:
     def eval_body(self: ErrorEqualsDecl, env: Any) -> None:
         error_name = env.stack[-1]
         names = [e.error_name for e in self.error_names]
-        if (getattr(error_name, "error_name", None) in UNCATCHABLE_BY_ALL and error_names.STATES_ALL in names
-                and error_name.error_name not in names):
+        if (
+            getattr(error_name, "error_name", None) in UNCATCHABLE_BY_ALL
+            and error_names.STATES_ALL in names
+            and error_name.error_name not in names
+        ):
             env.stack.pop()
             env.stack.append(False)
             return
@@ -366,8 +376,9 @@ def _install_time(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> N
             _wait_while_running(clock_for(), float(wait_seconds), env)
 
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
-    stack.enter_context(mock.patch.object(
-        retrier_decl, "time", SimpleNamespace(sleep=lambda s: clock_for().skip_wait(float(s)))))
+    stack.enter_context(
+        mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=lambda s: clock_for().skip_wait(float(s))))
+    )
     stack.enter_context(mock.patch.object(EventManager, "_get_current_timestamp", staticmethod(clock.now)))
     for module in (state_module, timestamp_module, parser_models, execution_module):
         stack.enter_context(mock.patch.object(module, "datetime", clock_module))
@@ -406,24 +417,29 @@ def _wait_while_running(clock: EmulatedClock, seconds: float, env: Any) -> None:
 
 # --- error names ---------------------------------------------------------------------------------
 
+
 def _install_error_names(stack: ExitStack) -> None:
     """aws-sdk and optimized Batch error names from ``error_names`` (spelling switchable while running)."""
 
     def service_error_name(service_name: str) -> str:
         # A service not in the table keeps moto's own binding (e.g. DynamoDb), else its Resource spelling.
         return error_names.service_prefix(
-            service_name, default=aws_sdk_module._SERVICE_ERROR_NAMES.get(service_name.lower(), service_name))
+            service_name, default=aws_sdk_module._SERVICE_ERROR_NAMES.get(service_name.lower(), service_name)
+        )
 
     def exception_name(norm_service_name: str, ex: Exception) -> str:
         class_name = type(ex).__name__
-        return error_names.sdk_error_name(_service_of(norm_service_name),
-                                          None if class_name == "ClientError" else class_name)
+        return error_names.sdk_error_name(
+            _service_of(norm_service_name), None if class_name == "ClientError" else class_name
+        )
 
     stack.enter_context(mock.patch.dict(aws_sdk_module._SERVICE_ERROR_NAMES, SERVICE_ERROR_PREFIXES))
-    stack.enter_context(mock.patch.object(StateTaskServiceAwsSdk, "_normalise_service_error_name",
-                                          staticmethod(service_error_name)))
-    stack.enter_context(mock.patch.object(StateTaskServiceAwsSdk, "_normalise_exception_name",
-                                          staticmethod(exception_name)))
+    stack.enter_context(
+        mock.patch.object(StateTaskServiceAwsSdk, "_normalise_service_error_name", staticmethod(service_error_name))
+    )
+    stack.enter_context(
+        mock.patch.object(StateTaskServiceAwsSdk, "_normalise_exception_name", staticmethod(exception_name))
+    )
 
     original_batch = StateTaskServiceBatch._from_error
 
@@ -472,8 +488,14 @@ def _install_history_limit(stack: ExitStack) -> None:
         setattr(env.event_manager, _LIMIT_LOCK, threading.RLock())
         return env
 
-    def add_event(self: EventManager, context: Any, event_type: Any, event_details: Any = None,
-                  timestamp: Any = None, update_source_event_id: bool = True) -> int:
+    def add_event(
+        self: EventManager,
+        context: Any,
+        event_type: Any,
+        event_details: Any = None,
+        timestamp: Any = None,
+        update_source_event_id: bool = True,
+    ) -> int:
         env = getattr(self, _ROOT_ENV, None)
         if env is None or not env.is_standard_workflow():
             return original_add(self, context, event_type, event_details, timestamp, update_source_event_id)
@@ -483,11 +505,13 @@ def _install_history_limit(stack: ExitStack) -> None:
             limit = MAX_HISTORY_EVENTS
             if len(self._history_event_list) < limit - 1 or event_type == HistoryEventType.ExecutionSucceeded:
                 return original_add(self, context, event_type, event_details, timestamp, update_source_event_id)
-            failure = ExecutionFailedEventDetails(error=error_names.HISTORY_LIMIT_ERROR,
-                                                  cause=error_names.history_limit_cause(limit))
+            failure = ExecutionFailedEventDetails(
+                error=error_names.HISTORY_LIMIT_ERROR, cause=error_names.history_limit_cause(limit)
+            )
             setattr(self, _LIMIT_FAILURE, failure)
-            event_id = original_add(self, context, HistoryEventType.ExecutionFailed,
-                                    EventDetails(executionFailedEventDetails=failure))
+            event_id = original_add(
+                self, context, HistoryEventType.ExecutionFailed, EventDetails(executionFailedEventDetails=failure)
+            )
         env.set_error(failure)
         return event_id
 
@@ -495,8 +519,7 @@ def _install_history_limit(stack: ExitStack) -> None:
         failure = getattr(self.event_manager, _LIMIT_FAILURE, None)
         original_set_error(self, failure if failure is not None else error)  # the quota's failure stays
 
-    stack.enter_context(mock.patch.object(ExecutionWorker, "_get_evaluation_environment",
-                                          get_evaluation_environment))
+    stack.enter_context(mock.patch.object(ExecutionWorker, "_get_evaluation_environment", get_evaluation_environment))
     stack.enter_context(mock.patch.object(EventManager, "add_event", add_event))
     stack.enter_context(mock.patch.object(Environment, "set_error", set_error))
 
@@ -507,6 +530,7 @@ def history_events(env: Environment) -> int:
 
 
 # --- payload quota -------------------------------------------------------------------------------
+
 
 def within_payload_quota(value: Any) -> bool:
     """At most MAX_PAYLOAD_BYTES as UTF-8 JSON (a string counts as itself)."""
@@ -525,28 +549,34 @@ def _install_payload_limit(stack: ExitStack) -> None:
 
     original_before = StateTaskService._before_eval_execution
 
-    def before_eval_execution(self: StateTaskService, env: Any, resource_runtime_part: Any, raw_parameters: Any,
-                              state_credentials: Any) -> None:
+    def before_eval_execution(
+        self: StateTaskService, env: Any, resource_runtime_part: Any, raw_parameters: Any, state_credentials: Any
+    ) -> None:
         if not within_payload_quota(raw_parameters):
             name = error_names.STATES_DATA_LIMIT_EXCEEDED
-            raise FailureEventException(FailureEvent(
-                env=env,
-                error_name=StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded),
-                event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                    error=name,
-                    cause=f"The state/task '{self._get_sfn_resource()}' has an input (after Parameters) with a "
-                          f"size exceeding the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES}).",
-                    resource=self._get_sfn_resource(),
-                    resourceType=self._get_sfn_resource_type(),
-                )),
-            ))
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            error=name,
+                            cause=f"The state/task '{self._get_sfn_resource()}' has an input (after Parameters) with a "
+                            f"size exceeding the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES}).",
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                        )
+                    ),
+                )
+            )
         original_before(self, env, resource_runtime_part, raw_parameters, state_credentials)
 
     stack.enter_context(mock.patch.object(StateTaskService, "_before_eval_execution", before_eval_execution))
 
 
 # --- ends without cleanup: TimeoutSeconds, StopExecution -----------------------------------------
+
 
 def _install_execution_timeout(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> None:
     """The state machine's TimeoutSeconds on the emulated clock (moto measures it in real seconds)."""

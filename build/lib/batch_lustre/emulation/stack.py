@@ -25,9 +25,10 @@ from parameters import AUTO_EXPORT, BY_NAME, parameters_for
 
 TRUST = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": s}, "Action": "sts:AssumeRole"}
-                  for s in ("states.amazonaws.com", "lambda.amazonaws.com", "batch.amazonaws.com",
-                            "ec2.amazonaws.com")],
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": s}, "Action": "sts:AssumeRole"}
+        for s in ("states.amazonaws.com", "lambda.amazonaws.com", "batch.amazonaws.com", "ec2.amazonaws.com")
+    ],
 }
 LUSTRE_PORTS = ((988, 988), (1018, 1023))  # AWS_FACTS.md: inbound TCP 988 and 1018-1023
 
@@ -88,6 +89,7 @@ def setup_stack(
     prefix = (env_name or BY_NAME["envName"].defaults[mode]).lower()
     tags = stack_tags(stack, mode)
     tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
+
     # The default session: botocore's service models load once per process, not once per stack.
     def client(service: str) -> Any:
         return boto3.client(service, region_name=region)
@@ -97,10 +99,13 @@ def setup_stack(
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     sg_id = ec2.create_security_group(GroupName=f"{prefix}-lustre", Description="Lustre", VpcId=vpc_id)["GroupId"]
-    ec2.authorize_security_group_ingress(GroupId=sg_id, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": lo, "ToPort": hi, "UserIdGroupPairs": [{"GroupId": sg_id}]}
-        for lo, hi in LUSTRE_PORTS
-    ])
+    ec2.authorize_security_group_ingress(
+        GroupId=sg_id,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": lo, "ToPort": hi, "UserIdGroupPairs": [{"GroupId": sg_id}]}
+            for lo, hi in LUSTRE_PORTS
+        ],
+    )
 
     bucket = f"{prefix}-{stack}-data-{account}"
     s3 = client("s3")
@@ -114,14 +119,16 @@ def setup_stack(
     secret_arn = client("secretsmanager").create_secret(Name=secret_name, SecretString=text, Tags=tag_list)["ARN"]
 
     def role(name: str) -> str:
-        return iam.create_role(RoleName=f"{prefix}-{stack}-{name}", AssumeRolePolicyDocument=json.dumps(TRUST),
-                               Tags=tag_list)["Role"]["Arn"]
+        return iam.create_role(
+            RoleName=f"{prefix}-{stack}-{name}", AssumeRolePolicyDocument=json.dumps(TRUST), Tags=tag_list
+        )["Role"]["Arn"]
 
     sfn_role, batch_role = role("workflow"), role("batch-service")
     role("instance")
     profile = iam.create_instance_profile(InstanceProfileName=f"{prefix}-{stack}-instance")["InstanceProfile"]
-    iam.add_role_to_instance_profile(InstanceProfileName=profile["InstanceProfileName"],
-                                     RoleName=f"{prefix}-{stack}-instance")
+    iam.add_role_to_instance_profile(
+        InstanceProfileName=profile["InstanceProfileName"], RoleName=f"{prefix}-{stack}-instance"
+    )
 
     baseline_name = f"{prefix}-{stack}-baseline"
     baseline = ec2.create_launch_template(
@@ -132,18 +139,30 @@ def setup_stack(
     batch = client("batch")
     ce_name = f"{prefix}-{stack}-ce"
     ce_arn = batch.create_compute_environment(
-        computeEnvironmentName=ce_name, type="MANAGED", state="ENABLED", serviceRole=batch_role,
+        computeEnvironmentName=ce_name,
+        type="MANAGED",
+        state="ENABLED",
+        serviceRole=batch_role,
         computeResources={
-            "type": "SPOT", "allocationStrategy": "BEST_FIT_PROGRESSIVE", "minvCpus": 0, "maxvCpus": max_vcpus,
-            "desiredvCpus": 0, "instanceTypes": ["optimal"], "subnets": [subnet_id], "securityGroupIds": [sg_id],
+            "type": "SPOT",
+            "allocationStrategy": "BEST_FIT_PROGRESSIVE",
+            "minvCpus": 0,
+            "maxvCpus": max_vcpus,
+            "desiredvCpus": 0,
+            "instanceTypes": ["optimal"],
+            "subnets": [subnet_id],
+            "securityGroupIds": [sg_id],
             "instanceRole": profile["Arn"],
             "launchTemplate": {"launchTemplateId": baseline["LaunchTemplateId"], "version": "1"},
         },
         tags=tags,
     )["computeEnvironmentArn"]
     queue_arn = batch.create_job_queue(
-        jobQueueName=f"{prefix}-{stack}-queue", state="ENABLED", priority=1,
-        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce_arn}], tags=tags,
+        jobQueueName=f"{prefix}-{stack}-queue",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce_arn}],
+        tags=tags,
     )["jobQueueArn"]
 
     lam = client("lambda")
@@ -154,10 +173,14 @@ def setup_stack(
     def function(module: str) -> str:
         lambda_roles[module] = role(f"fn-{module.replace('_', '-')}")
         return lam.create_function(
-            FunctionName=f"{prefix}-{stack}-{module.replace('_', '-')}", Runtime="python3.12",
+            FunctionName=f"{prefix}-{stack}-{module.replace('_', '-')}",
+            Runtime="python3.12",
             Role=lambda_roles[module],
-            Handler=f"{module}.handler", Code={"ZipFile": _zip(LAMBDA_FILES[module])}, Timeout=60,
-            Environment={"Variables": env}, Tags=tags,
+            Handler=f"{module}.handler",
+            Code={"ZipFile": _zip(LAMBDA_FILES[module])},
+            Timeout=60,
+            Environment={"Variables": env},
+            Tags=tags,
         )["FunctionArn"]
 
     refs = WorkflowRefs(
@@ -180,8 +203,14 @@ def setup_stack(
         summarize_job_function_arn=function("summarize_job"),
         check_metrics_function_arn=function("check_metrics") if mode == AUTO_EXPORT else "",
     )
-    emulated = EmulatedStack(refs=refs, role_arn=sfn_role, compute_environment_name=ce_name,
-                             baseline_launch_template_name=baseline_name, secret_name=secret_name, vpc_id=vpc_id)
+    emulated = EmulatedStack(
+        refs=refs,
+        role_arn=sfn_role,
+        compute_environment_name=ce_name,
+        baseline_launch_template_name=baseline_name,
+        secret_name=secret_name,
+        vpc_id=vpc_id,
+    )
     # The roles' policies, as the Pulumi program deploys them: each Lambda's, and the state machine's for the
     # definition built from these refs (attach_workflow_policy replaces it for another definition).
     for module, role_arn in lambda_roles.items():
@@ -195,11 +224,18 @@ def setup_stack(
 def put_role_policy(emu: Emulation, role_arn: str, name: str, document: dict[str, Any]) -> None:
     """Attach ``document`` to role ``role_arn`` as inline policy ``name`` (replacing one of that name)."""
     boto3.client("iam", region_name=emu.region).put_role_policy(
-        RoleName=role_arn.rsplit("/", 1)[-1], PolicyName=name, PolicyDocument=json.dumps(document))
+        RoleName=role_arn.rsplit("/", 1)[-1], PolicyName=name, PolicyDocument=json.dumps(document)
+    )
 
 
-def attach_workflow_policy(emu: Emulation, stack: EmulatedStack, definition: dict[str, Any], *,
-                           role_arn: str | None = None, document: dict[str, Any] | None = None) -> dict[str, Any]:
+def attach_workflow_policy(
+    emu: Emulation,
+    stack: EmulatedStack,
+    definition: dict[str, Any],
+    *,
+    role_arn: str | None = None,
+    document: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Give the state machine role (or ``role_arn``, e.g. the run-cleanup machine's) the policy derived from
     ``definition`` (``asl.iam.state_machine_policy``), or ``document``, replacing the previous one; returns it."""
     document = document if document is not None else asl_iam.state_machine_policy(stack.refs, definition)
@@ -235,24 +271,34 @@ def setup_run_cleanup(emu: Emulation, stack: EmulatedStack) -> RunCleanupStack:
     prefix = f"{refs.name_prefix}-{refs.stack}"
 
     def role(name: str, service: str) -> str:
-        trust = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
         return iam.create_role(RoleName=f"{prefix}-{name}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
     function_role = role("find-run-resources", "lambda.amazonaws.com")
     put_role_policy(emu, function_role, "handler", asl_iam.lambda_policy(refs, "find_run_resources"))
     function_arn = lam.create_function(
-        FunctionName=f"{prefix}-find-run-resources", Runtime="python3.12", Role=function_role,
-        Handler="find_run_resources.handler", Code={"ZipFile": _zip(LAMBDA_FILES["find_run_resources"])},
+        FunctionName=f"{prefix}-find-run-resources",
+        Runtime="python3.12",
+        Role=function_role,
+        Handler="find_run_resources.handler",
+        Code={"ZipFile": _zip(LAMBDA_FILES["find_run_resources"])},
         Timeout=300,
     )["FunctionArn"]
-    definition = build_run_cleanup(refs, find_run_resources_function_arn=function_arn,
-                                   extract_parameters_function_arn=refs.extract_parameters_function_arn)
+    definition = build_run_cleanup(
+        refs,
+        find_run_resources_function_arn=function_arn,
+        extract_parameters_function_arn=refs.extract_parameters_function_arn,
+    )
     machine_role = role("run-cleanup", "states.amazonaws.com")
     attach_workflow_policy(emu, stack, definition, role_arn=machine_role)
     machine_arn = sfn.create_state_machine(
-        name=run_cleanup_state_machine_name(refs.name_prefix, refs.stack), definition=json.dumps(definition),
-        roleArn=machine_role)["stateMachineArn"]
+        name=run_cleanup_state_machine_name(refs.name_prefix, refs.stack),
+        definition=json.dumps(definition),
+        roleArn=machine_role,
+    )["stateMachineArn"]
     workflow_arn = f"arn:aws:states:{region}:{emu.account_id}:stateMachine:{refs.state_machine_name}"
     target_role = role("run-cleanup-events", "events.amazonaws.com")
     put_role_policy(emu, target_role, "start-run-cleanup", start_run_cleanup_policy(machine_arn))
