@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.common import AFTER_JOB, MARK_DATA_SAFE, PARAMS, build
+from asl.paths import PARAMS
 from asl.refs import WorkflowRefs
+from asl.sections import AFTER_JOB, MARK_DATA_SAFE
 from asl.states import Graph, choice, invoke_lambda, next_poll, polls_over, start_polls, wait_poll
 from asl.task_export import add_export_task
+from asl.workflow import build
 
 EXPORT_PENDING_FILES = "ExportPendingFiles"
 

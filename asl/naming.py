@@ -1,6 +1,18 @@
-"""Names and tags shared by the stack's resources and every per-run resource."""
+"""Names and values that cross a boundary, defined once: used by the program (``stack.py``, ``components/``),
+the workflow's builders (``asl/``) and the tools (``batch_lustre/``: Automation API, CLI, emulation).
+
+- the project name and the tags on the stack's and every run's resources;
+- where the file system is mounted;
+- the stack outputs (what ``stack.py`` exports, what the tools read);
+- the Lustre ports the file system and its clients talk on;
+- the files of each Lambda function's archive.
+
+(The data repository event types are in ``parameters.py``: the ExtractParameters Lambda ships that file.)
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 PROJECT = "batch-lustre"
 TAG_STACK = f"{PROJECT}:stack"
@@ -15,6 +27,48 @@ HOST_MOUNT_DIR = "/fsx"
 FILE_SYSTEM_PATH = "/scratch"  # the DRA's directory on the file system
 HOST_SCRATCH_DIR = HOST_MOUNT_DIR + FILE_SYSTEM_PATH  # /fsx/scratch
 CONTAINER_SCRATCH_DIR = "/scratch"
+
+# --- Stack outputs: exported by stack.py, read by the tools (`pulumi stack output`) ---------------------------------
+OUTPUT_MODE = "mode"
+OUTPUT_STATE_MACHINE_ARN = "stateMachineArn"
+OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN = "runCleanupStateMachineArn"
+OUTPUT_SECRET_NAME = "secretName"
+OUTPUT_BUCKET_NAME = "bucketName"
+OUTPUT_ECR_REPOSITORY_URL = "ecrRepositoryUrl"
+OUTPUT_JOB_QUEUE = "jobQueue"
+OUTPUT_COMPUTE_ENVIRONMENT = "computeEnvironment"
+STACK_OUTPUTS = (
+    OUTPUT_MODE,
+    OUTPUT_STATE_MACHINE_ARN,
+    OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN,
+    OUTPUT_SECRET_NAME,
+    OUTPUT_BUCKET_NAME,
+    OUTPUT_ECR_REPOSITORY_URL,
+    OUTPUT_JOB_QUEUE,
+    OUTPUT_COMPUTE_ENVIRONMENT,
+)
+
+# --- Lustre network ---------------------------------------------------------------------------------------------
+# FSx Lustre Guide, "Creating a file system fails": "allow inbound traffic on ports 988 and 1018-1023" between the
+# file system and its clients. (from, to) TCP port ranges, both ends included.
+LUSTRE_PORT_RANGES: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))
+
+# --- Lambda archives --------------------------------------------------------------------------------------------
+# Handler module -> the files of its archive (member name -> file in the project directory). parameters.py is
+# shipped next to extract_parameters: the one definition of the parameters, used to validate the secret.
+LAMBDA_FILES: Mapping[str, Mapping[str, str]] = {
+    "extract_parameters": {"extract_parameters.py": "lambda/extract_parameters.py", "parameters.py": "parameters.py"},
+    "check_metrics": {"check_metrics.py": "lambda/check_metrics.py"},
+    "summarize_job": {"summarize_job.py": "lambda/summarize_job.py"},
+    "find_run_resources": {"find_run_resources.py": "lambda/find_run_resources.py"},
+}
+
+
+def lambda_handler(module: str) -> str:
+    """The handler setting of the Lambda function whose code is ``module`` (a key of ``LAMBDA_FILES``)."""
+    if module not in LAMBDA_FILES:
+        raise KeyError(f"{module!r} is not a Lambda module: accepted {', '.join(LAMBDA_FILES)}")
+    return f"{module}.handler"
 
 
 def stack_tags(stack: str, mode: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ Every path after the file system was found goes through ``Cleanup``. State data 
   run               {executionName, executionArn, status} of the run that ended
   polls.<loop>      poll records (the export section's and this machine's: jobsEnd, fileSystemAvailable)
   cleanupToken      {clientRequestToken}: this execution's own, merged into config.derived
-  secret, config    as in the workflow (asl/common.py); parametersProblem {Reason} when they are unreadable
+  secret, config    as in the workflow (asl/paths.py); parametersProblem {Reason} when they are unreadable
   found             FindRunResources' result
   fs, fsStatus      {FileSystemId} / {Lifecycle} of the run's file system
   dra               {AssociationId}: read by the export section
@@ -39,9 +39,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.common import AFTER_JOB, CLEANUP, PARAMS, add_failure_before_job, client_token, file_system_arn
+from asl.cleanup import add_failure_before_job
 from asl.naming import TAG_KEPT
+from asl.paths import PARAMS
 from asl.refs import WorkflowRefs
+from asl.run_resources import client_token, file_system_arn
+from asl.sections import AFTER_JOB, CLEANUP
 from asl.states import (
     RETRY_CLEANUP,
     RETRY_READ,

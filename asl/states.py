@@ -6,6 +6,7 @@ build time, so two steps can never silently share a name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 State = dict[str, Any]
@@ -109,7 +110,7 @@ class Graph:
         return {"StartAt": start_at, "States": dict(self._states)}
 
 
-def targets(state: State) -> list[str]:
+def targets(state: Mapping[str, Any]) -> list[str]:
     """The states ``state`` can go to next (Next, Default, Choice rules, Catch)."""
     out = [state[key] for key in ("Next", "Default") if key in state]
     out += [rule["Next"] for rule in state.get("Choices", [])]

@@ -8,18 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.common import (
-    AFTER_JOB,
-    AUTO_IMPORT_EVENTS,
-    CLEANUP,
-    EXPORT_PATH,
-    MARK_DATA_SAFE,
-    PARAMS,
-    build,
-    client_token,
-    tag_list,
-)
+from asl.paths import PARAMS
 from asl.refs import WorkflowRefs
+from asl.run_resources import AUTO_IMPORT_EVENTS, EXPORT_PATH, client_token, tag_list
+from asl.sections import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
 from asl.states import (
     RETRY_READ,
     RETRY_WRITE,
@@ -33,6 +25,7 @@ from asl.states import (
     start_polls,
     wait_poll,
 )
+from asl.workflow import build
 
 EXPORT_REPORT_PREFIX = "fsx-export-reports"
 # FSx refuses a data repository task while another one runs on the file system (DataRepositoryTaskExecuting).

@@ -90,7 +90,7 @@ class Run:
 
     @property
     def resource_name(self) -> str:
-        """Name of the run's launch template, job definition and job (asl/common.py, derived names)."""
+        """Name of the run's launch template, job definition and job (asl/compute_branch.py, asl/job.py, derived names)."""
         return f"{self.name_prefix}-{self.execution_name}"
 
     @classmethod

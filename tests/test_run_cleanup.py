@@ -23,7 +23,6 @@ from test_find_run_resources import FILES, LONG_JOB, RUN, client, leave_run
 
 import asl
 from asl import iam
-from asl.common import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
 from asl.history import HISTORY_LIMIT, loops, worst_case_events
 from asl.naming import TAG_KEPT, TAG_RUN
 from asl.run_cleanup import (
@@ -34,6 +33,7 @@ from asl.run_cleanup import (
     start_run_cleanup_policy,
     status_change_event_pattern,
 )
+from asl.sections import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
 from asl.states import targets
 from batch_lustre.emulation import (
     BatchScenario,
@@ -213,7 +213,7 @@ def _literal_state_names(path: Path, *, strict: bool) -> set[str]:
 def test_state_names_are_plain_literals_a_text_search_finds():
     ours = _literal_state_names(SOURCE, strict=True)
     shared = _literal_state_names(ROOT / "asl" / "task_export.py", strict=False) | _literal_state_names(
-        ROOT / "asl" / "common.py", strict=False
+        ROOT / "asl" / "cleanup.py", strict=False
     )
     text = SOURCE.read_text()
     for mode in MODES:

@@ -75,7 +75,7 @@ def test_launch_template_renders_the_user_data_from_the_described_file_system():
 def test_dns_name_follows_the_partition_of_the_region():
     import dataclasses
 
-    from asl.common import dns_name_expression
+    from asl.run_resources import dns_name_expression
 
     refs = dataclasses.replace(sample_refs("taskexport"), region="cn-north-1")
     assert dns_name_expression(refs) == "States.Format('{}.fsx.cn-north-1.amazonaws.com.cn', $.fs.FileSystemId)"

@@ -1,0 +1,181 @@
+"""Failures before the job (``NothingToExport``), ``MarkDataSafe``, and ``Cleanup``: undo every per-run change
+on every path (compute environment back on its baseline, launch template, job definition); delete the file
+system only when its data is safe, else keep and tag it. Every path ends at ``Finish`` (asl/finish.py)."""
+
+from __future__ import annotations
+
+from asl.naming import TAG_KEPT
+from asl.paths import PARAMS
+from asl.refs import WorkflowRefs
+from asl.run_resources import client_token, file_system_arn
+from asl.sections import CLEANUP, MARK_DATA_SAFE
+from asl.states import RETRY_CLEANUP, Graph, aws_sdk, choice, error_names, pass_parameters, pass_result
+
+
+def add_failure_before_job(g: Graph) -> None:
+    """Failures before the job ran: nothing was written to the file system, so nothing is lost by deleting it."""
+    g.add("NothingToExport", pass_result(True, "$.dataSafe", CLEANUP))
+    g.add(MARK_DATA_SAFE, pass_result(True, "$.dataSafe", CLEANUP))
+
+
+def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
+    """Undo every per-run change, on every path; delete the file system only when its data is safe."""
+    g.add(
+        CLEANUP,
+        choice(
+            [{"Variable": "$.ceUpdate", "IsPresent": True, "Next": "RestoreComputeEnvironment"}],
+            "CleanupLaunchTemplate",
+        ),
+    )
+    g.add(
+        "RestoreComputeEnvironment",
+        aws_sdk(
+            "batch",
+            "updateComputeEnvironment",
+            {
+                "ComputeEnvironment": refs.compute_environment_arn,
+                "ComputeResources": {
+                    "LaunchTemplate": {
+                        "LaunchTemplateId": refs.baseline_launch_template_id,
+                        "Version": refs.baseline_launch_template_version,
+                    }
+                },
+            },
+            next_state="CleanupLaunchTemplate",
+            result_path=None,
+            retry=RETRY_CLEANUP,
+            catch_to="CleanupLaunchTemplate",
+            catch_path="$.cleanupErrors.restoreComputeEnvironment",
+        ),
+    )
+    # A launch template the compute environment may still use is not deleted.
+    g.add(
+        "CleanupLaunchTemplate",
+        choice(
+            [
+                {
+                    "And": [
+                        {"Variable": "$.lt", "IsPresent": True},
+                        {"Variable": "$.cleanupErrors.restoreComputeEnvironment", "IsPresent": False},
+                    ],
+                    "Next": "DeleteLaunchTemplate",
+                }
+            ],
+            "CleanupJobDefinition",
+        ),
+    )
+    g.add(
+        "DeleteLaunchTemplate",
+        aws_sdk(
+            "ec2",
+            "deleteLaunchTemplate",
+            {"LaunchTemplateId.$": "$.lt.LaunchTemplateId"},
+            next_state="CleanupJobDefinition",
+            result_path=None,
+            retry=RETRY_CLEANUP,
+            catch_to="CleanupJobDefinition",
+            catch_path="$.cleanupErrors.deleteLaunchTemplate",
+        ),
+    )
+    g.add(
+        "CleanupJobDefinition",
+        choice(
+            [{"Variable": "$.jobDefinition", "IsPresent": True, "Next": "DeregisterJobDefinition"}],
+            "ShouldDeleteLustre",
+        ),
+    )
+    g.add(
+        "DeregisterJobDefinition",
+        aws_sdk(
+            "batch",
+            "deregisterJobDefinition",
+            {"JobDefinition.$": "$.jobDefinition.JobDefinitionArn"},
+            next_state="ShouldDeleteLustre",
+            result_path=None,
+            retry=RETRY_CLEANUP,
+            catch_to="ShouldDeleteLustre",
+            catch_path="$.cleanupErrors.deregisterJobDefinition",
+        ),
+    )
+    g.add(
+        "ShouldDeleteLustre",
+        choice(
+            [
+                {"Variable": "$.fs", "IsPresent": False, "Next": "Finish"},
+                {"Not": {"Variable": "$.dataSafe", "IsPresent": True}, "Next": "KeepFileSystemDataNotSafe"},
+                {"Variable": f"{PARAMS}.deleteLustre", "BooleanEquals": False, "Next": "KeepFileSystemOnRequest"},
+            ],
+            "DeleteFSx",
+        ),
+    )
+    g.add(
+        "KeepFileSystemDataNotSafe",
+        pass_result(
+            {"FileSystemDeleted": False, "Reason": "its data is not provably in S3"},
+            "$.fileSystemOutcome",
+            "TagFileSystemKept",
+        ),
+    )
+    g.add(
+        "KeepFileSystemOnRequest",
+        pass_result(
+            {"FileSystemDeleted": False, "Reason": "deleteLustre=false"}, "$.fileSystemOutcome", "TagFileSystemKept"
+        ),
+    )
+    delete = aws_sdk(
+        "fsx",
+        "deleteFileSystem",
+        {"FileSystemId.$": "$.fs.FileSystemId", "ClientRequestToken.$": client_token("delete")},
+        next_state="Finish",
+        result_path="$.fileSystemOutcome",
+        result_selector={"FileSystemDeleted": True, "Lifecycle.$": "$.Lifecycle"},
+        retry=RETRY_CLEANUP,
+        catch_to="DeleteFSxFailed",
+        catch_path="$.cleanupErrors.deleteFileSystem",
+    )
+    # DeleteFileSystem is refused (BadRequest) while a data repository task is PENDING/EXECUTING, e.g. the
+    # IMPORT task of the association, which can run for hours on a large bucket: keep asking, every 5 minutes
+    # for 2 hours, before giving up (the cleanup retries alone last about 12 minutes). Every spelling of the
+    # error is listed: Step Functions' prefix for FSx is not documented.
+    delete["Retry"] = [
+        {
+            "ErrorEquals": error_names("FSx", "BadRequestException"),
+            "IntervalSeconds": 300,
+            "MaxAttempts": 24,
+            "BackoffRate": 1.0,
+        },
+        *delete["Retry"],
+    ]
+    g.add("DeleteFSx", delete)
+    g.add(
+        "DeleteFSxFailed",
+        pass_result(
+            {"FileSystemDeleted": False, "Reason": "DeleteFileSystem was refused"},
+            "$.fileSystemOutcome",
+            "RecordFileSystemKept",
+        ),
+    )
+    # The file system is left behind: the run's Cause must say so, whatever else failed.
+    g.add(
+        "RecordFileSystemKept",
+        pass_parameters(
+            {"Message.$": "States.Format('file system {} was kept: DeleteFileSystem was refused', $.fs.FileSystemId)"},
+            "$.cleanupErrors.fileSystemKept",
+            "TagFileSystemKept",
+        ),
+    )
+    # A kept file system is tagged, so the run-cleanup state machine (which runs after every failed run)
+    # leaves it to the user instead of exporting and deleting it.
+    g.add(
+        "TagFileSystemKept",
+        aws_sdk(
+            "fsx",
+            "tagResource",
+            {"ResourceARN.$": file_system_arn(refs), "Tags": [{"Key": TAG_KEPT, "Value": "true"}]},
+            next_state="Finish",
+            result_path=None,
+            retry=RETRY_CLEANUP,
+            catch_to="Finish",
+            catch_path="$.cleanupErrors.tagFileSystemKept",
+        ),
+    )

@@ -1,0 +1,225 @@
+"""Branch Compute of ``PrepareFileSystemAndCompute``: the run's launch template (mounting the file system),
+the compute environment switched to it (and warmed, when asked) and VALID, the run's job definition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asl.naming import CONTAINER_SCRATCH_DIR, HOST_SCRATCH_DIR
+from asl.paths import DERIVED, PARAMS
+from asl.refs import WorkflowRefs
+from asl.run_resources import client_token, dns_name_expression, tag_list, tag_map
+from asl.sections import record_failure
+from asl.states import (
+    RETRY_READ,
+    RETRY_THROTTLED,
+    RETRY_WRITE,
+    Graph,
+    aws_sdk,
+    choice,
+    ends_branch,
+    failure_record,
+    next_poll,
+    pass_parameters,
+    polls_over,
+    start_polls,
+    succeed,
+    wait_poll,
+)
+from asl.user_data import user_data_expression
+
+
+def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
+    """The branch, its states added to a graph within ``g``; it ends normally, with ``$.failure`` on a failure."""
+    b = Graph(within=g)
+    b.add(
+        "CreateLaunchTemplate",
+        aws_sdk(
+            "ec2",
+            "createLaunchTemplate",
+            {
+                "LaunchTemplateName.$": f"{DERIVED}.launchTemplateName",
+                "ClientToken.$": client_token("lt"),
+                "LaunchTemplateData": {
+                    "UserData.$": user_data_expression(dns_name_expression(refs), "$.fs.MountName"),
+                    # A host whose mount fails shuts itself down: it must then be terminated, not stopped
+                    # (EC2's default shutdown behaviour), or it would stay and bill.
+                    "InstanceInitiatedShutdownBehavior": "terminate",
+                    "MetadataOptions": {
+                        "HttpTokens": "required",
+                        "HttpEndpoint": "enabled",
+                        "HttpPutResponseHopLimit": 2,
+                    },
+                    "TagSpecifications": [
+                        {"ResourceType": kind, "Tags": tag_list(refs)} for kind in ("instance", "volume")
+                    ],
+                },
+                "TagSpecifications": [{"ResourceType": "launch-template", "Tags": tag_list(refs)}],
+            },
+            next_state="UpdateComputeEnvironment",
+            result_path="$.lt",
+            # Batch resolves "$Latest" once, when the environment is updated: name the version explicitly.
+            result_selector={
+                "LaunchTemplateId.$": "$.LaunchTemplate.LaunchTemplateId",
+                "Version.$": "States.Format('{}', $.LaunchTemplate.LatestVersionNumber)",
+                "ComputeResources": {
+                    "LaunchTemplate": {
+                        "LaunchTemplateId.$": "$.LaunchTemplate.LaunchTemplateId",
+                        "Version.$": "States.Format('{}', $.LaunchTemplate.LatestVersionNumber)",
+                    }
+                },
+            },
+            retry=RETRY_WRITE,
+            catch_to=record_failure(b, "CreateLaunchTemplateFailed", None),
+        ),
+    )
+    # Warm capacity (derived.warmCapacity = {"DesiredvCpus": n}, or {}): hosts boot while the file system is
+    # created and wait in their user data until it is mountable. Batch refuses to lower desiredvCpus, so a
+    # refused update is tried again without it before the run gives up.
+    update = aws_sdk(
+        "batch",
+        "updateComputeEnvironment",
+        {
+            "ComputeEnvironment": refs.compute_environment_arn,
+            "ComputeResources.$": f"States.JsonMerge($.lt.ComputeResources, {DERIVED}.warmCapacity, false)",
+        },
+        next_state="StartComputeEnvironmentPolls",
+        result_path="$.ceUpdate",
+        result_selector={"ComputeEnvironmentArn.$": "$.ComputeEnvironmentArn"},
+        retry=RETRY_WRITE,
+        catch_to="WasWarmingAsked",
+    )
+    b.add("UpdateComputeEnvironment", update)
+    b.add(
+        "WasWarmingAsked",
+        choice(
+            [
+                {
+                    "Variable": f"{DERIVED}.warmCapacity.DesiredvCpus",
+                    "IsPresent": True,
+                    "Next": "UpdateComputeEnvironmentWithoutWarming",
+                }
+            ],
+            "UpdateComputeEnvironmentFailed",
+        ),
+    )
+    b.add(
+        "UpdateComputeEnvironmentWithoutWarming",
+        aws_sdk(
+            "batch",
+            "updateComputeEnvironment",
+            {"ComputeEnvironment": refs.compute_environment_arn, "ComputeResources.$": "$.lt.ComputeResources"},
+            next_state="StartComputeEnvironmentPolls",
+            result_path="$.ceUpdate",
+            result_selector={"ComputeEnvironmentArn.$": "$.ComputeEnvironmentArn"},
+            retry=RETRY_WRITE,
+            catch_to="UpdateComputeEnvironmentFailed",
+        ),
+    )
+    record_failure(b, "UpdateComputeEnvironmentFailed", None)
+    # The job must not wait on an environment that cannot run it: wait until it is VALID on this run's
+    # launch template, and fail at once when it is INVALID.
+    b.add("StartComputeEnvironmentPolls", start_polls("computeEnvironment", "WaitForComputeEnvironment"))
+    b.add("WaitForComputeEnvironment", wait_poll("computeEnvironment", "CheckComputeEnvironment"))
+    b.add(
+        "CheckComputeEnvironment",
+        aws_sdk(
+            "batch",
+            "describeComputeEnvironments",
+            {"ComputeEnvironments": [refs.compute_environment_arn]},
+            next_state="IsComputeEnvironmentValid",
+            result_path="$.ce",
+            result_selector={"Environment.$": "$.ComputeEnvironments[0]"},
+            retry=RETRY_READ,
+            catch_to=record_failure(b, "CheckComputeEnvironmentFailed", None),
+        ),
+    )
+    b.add(
+        "IsComputeEnvironmentValid",
+        choice(
+            [
+                {"Variable": "$.ce.Environment.Status", "StringEquals": "INVALID", "Next": "ComputeEnvironmentInvalid"},
+                {
+                    "And": [
+                        {"Variable": "$.ce.Environment.Status", "StringEquals": "VALID"},
+                        {
+                            "Variable": "$.ce.Environment.ComputeResources.LaunchTemplate.LaunchTemplateId",
+                            "StringEqualsPath": "$.lt.LaunchTemplateId",
+                        },
+                    ],
+                    "Next": "CreateJobDefinition",
+                },
+                polls_over("computeEnvironment", "ComputeEnvironmentNotReady"),
+            ],
+            "CountComputeEnvironmentPoll",
+        ),
+    )
+    b.add("CountComputeEnvironmentPoll", next_poll("computeEnvironment", "WaitForComputeEnvironment"))
+    b.add(
+        "ComputeEnvironmentInvalid",
+        ends_branch(
+            pass_parameters(
+                failure_record(
+                    "ComputeEnvironmentInvalid",
+                    "Compute environment became INVALID after it was pointed at the run launch template: {}",
+                    "States.JsonToString($.ce.Environment)",
+                ),
+                "$.failure",
+                "",
+            )
+        ),
+    )
+    b.add(
+        "ComputeEnvironmentNotReady",
+        ends_branch(
+            pass_parameters(
+                failure_record(
+                    "ComputeEnvironmentNotReady",
+                    "Compute environment was not VALID on the run launch template within its bound: {}",
+                    "States.JsonToString($.ce.Environment)",
+                ),
+                "$.failure",
+                "",
+            )
+        ),
+    )
+    b.add(
+        "CreateJobDefinition",
+        aws_sdk(
+            "batch",
+            "registerJobDefinition",
+            {
+                "JobDefinitionName.$": f"{DERIVED}.jobDefinitionName",
+                "Type": "container",
+                "PlatformCapabilities": ["EC2"],
+                "ContainerProperties": {
+                    "Image.$": f"States.Format('{refs.job_repository_url}:{{}}', {DERIVED}.imageTag)",
+                    "ResourceRequirements": [
+                        {"Type": "VCPU", "Value.$": f"{DERIVED}.jobVcpus"},
+                        {"Type": "MEMORY", "Value.$": f"{DERIVED}.jobMemory"},
+                    ],
+                    "Volumes": [{"Name": "scratch", "Host": {"SourcePath": HOST_SCRATCH_DIR}}],
+                    "MountPoints": [
+                        {"SourceVolume": "scratch", "ContainerPath": CONTAINER_SCRATCH_DIR, "ReadOnly": False}
+                    ],
+                },
+                # Retry only when the host went away (Spot reclaim, host failure); exit on the job's own errors.
+                "RetryStrategy": {
+                    "Attempts.$": f"{PARAMS}.jobDefinitionRetryAttempts",
+                    "EvaluateOnExit": [
+                        {"OnStatusReason": "Host EC2*", "Action": "RETRY"},
+                        {"OnReason": "*", "Action": "EXIT"},
+                    ],
+                },
+                "PropagateTags": True,
+                "Tags": tag_map(refs),
+            },
+            next_state="ComputeReady",
+            result_path="$.jobDefinition",
+            result_selector={"JobDefinitionArn.$": "$.JobDefinitionArn"},
+            retry=RETRY_THROTTLED,
+            catch_to=record_failure(b, "CreateJobDefinitionFailed", None),
+        ),
+    )
+    b.add("ComputeReady", succeed())
+    return b.branch("CreateLaunchTemplate")

@@ -1,0 +1,47 @@
+"""What every per-run resource carries: an idempotency token, the run's tags; the file system's ARN and DNS
+name built from its id; the data repository association's settings."""
+
+from __future__ import annotations
+
+from asl.naming import FILE_SYSTEM_PATH, TAG_MODE, TAG_RUN, TAG_STACK
+from asl.paths import DERIVED
+from asl.refs import WorkflowRefs
+
+AUTO_IMPORT_EVENTS = ["NEW", "CHANGED", "DELETED"]
+EXPORT_PATH = FILE_SYSTEM_PATH.lstrip("/")  # data repository task paths are relative to the mount point
+
+
+def client_token(suffix: str) -> str:
+    """An idempotency token per run and per operation (so a retried create never makes a second resource)."""
+    return f"States.Format('{{}}-{suffix}', $.config.derived.clientRequestToken)"
+
+
+def tag_list(refs: WorkflowRefs) -> list[dict[str, str]]:
+    """Key/Value tags (FSx, EC2) of every per-run resource."""
+    return [
+        {"Key": TAG_STACK, "Value": refs.stack},
+        {"Key": TAG_MODE, "Value": refs.mode},
+        {"Key": TAG_RUN, "Value.$": "$$.Execution.Name"},
+        {"Key": "Name", "Value.$": f"{DERIVED}.jobName"},
+    ]
+
+
+def tag_map(refs: WorkflowRefs) -> dict[str, str]:
+    """Map tags (Batch) of every per-run resource."""
+    return {TAG_STACK: refs.stack, TAG_MODE: refs.mode, f"{TAG_RUN}.$": "$$.Execution.Name"}
+
+
+def file_system_arn(refs: WorkflowRefs) -> str:
+    """The file system's ARN, built from its id (not read back from a response: see ``dns_name_expression``)."""
+    partition = "aws-cn" if refs.region.startswith("cn-") else "aws"
+    return f"States.Format('arn:{partition}:fsx:{refs.region}:{refs.account_id}:file-system/{{}}', $.fs.FileSystemId)"
+
+
+def dns_name_expression(refs: WorkflowRefs) -> str:
+    """The file system's DNS name, built from its id (FSx Lustre names are ``<id>.fsx.<region>.<domain>``).
+
+    Not read from the response: Step Functions spells aws-sdk result members as the Java SDK v2 does
+    (``DNSName`` comes back as ``DnsName``), so a path to it is a trap whichever way it is spelt.
+    """
+    domain = "amazonaws.com.cn" if refs.region.startswith("cn-") else "amazonaws.com"
+    return f"States.Format('{{}}.fsx.{refs.region}.{domain}', $.fs.FileSystemId)"

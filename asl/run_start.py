@@ -1,0 +1,83 @@
+"""Run start: refuse a concurrent run, read the secret, extract and validate the run-time parameters and the
+run's input (``InitializeRun`` ... ``AreParametersValid``)."""
+
+from __future__ import annotations
+
+from asl.refs import WorkflowRefs
+from asl.sections import record_failure
+from asl.states import RETRY_READ, Graph, aws_sdk, choice, fail, invoke_lambda, pass_result
+
+
+def add_run_start(g: Graph, refs: WorkflowRefs) -> str:
+    """Refuse a concurrent run, read and validate the parameters and the run's input. Returns the start state."""
+    g.add("InitializeRun", pass_result({}, "$.polls", "CheckNoOtherRun"))
+    g.add(
+        "CheckNoOtherRun",
+        aws_sdk(
+            "sfn",
+            "listExecutions",
+            {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 2},
+            next_state="IsOnlyRun",
+            result_path="$.concurrency",
+            result_selector={"running.$": "States.ArrayLength($.Executions)"},
+            retry=RETRY_READ,
+            catch_to=record_failure(g, "CheckNoOtherRunFailed", "NothingToExport"),
+        ),
+    )
+    g.add(
+        "IsOnlyRun",
+        choice(
+            [{"Variable": "$.concurrency.running", "NumericGreaterThan": 1, "Next": "ConcurrentRunRefused"}],
+            "GetSecret",
+        ),
+    )
+    g.add(
+        "ConcurrentRunRefused",
+        fail(
+            "ConcurrentRunRefused",
+            "Another run of this state machine is RUNNING. Runs share the compute environment and its launch "
+            "template, so this run was refused before creating anything. Start it again when the other run has ended.",
+        ),
+    )
+    g.add(
+        "GetSecret",
+        aws_sdk(
+            "secretsmanager",
+            "getSecretValue",
+            {"SecretId": refs.secret_arn},
+            next_state="ExtractParameters",
+            result_path="$.secret",
+            result_selector={"SecretString.$": "$.SecretString"},
+            retry=RETRY_READ,
+            catch_to=record_failure(g, "GetSecretFailed", "NothingToExport"),
+        ),
+    )
+    g.add(
+        "ExtractParameters",
+        invoke_lambda(
+            refs.extract_parameters_function_arn,
+            {
+                "secretString.$": "$.secret.SecretString",
+                "executionName.$": "$$.Execution.Name",
+                "input.$": "$$.Execution.Input",
+            },
+            next_state="AreParametersValid",
+            result_path="$.config",
+            result_selector={
+                "ok.$": "$.Payload.ok",
+                "error.$": "$.Payload.error",
+                "params.$": "$.Payload.params",
+                "derived.$": "$.Payload.derived",
+            },
+            catch_to=record_failure(g, "ExtractParametersFailed", "NothingToExport"),
+        ),
+    )
+    g.add(
+        "AreParametersValid",
+        choice(
+            [{"Variable": "$.config.ok", "BooleanEquals": True, "Next": "CreateLustreFileSystem"}],
+            "ParametersInvalid",
+        ),
+    )
+    g.add("ParametersInvalid", {"Type": "Fail", "Error": "InvalidParameters", "CausePath": "$.config.error"})
+    return "InitializeRun"
