@@ -5,13 +5,15 @@ modes it belongs to, whether it can be changed at run time (through the
 Secrets Manager secret) and the rule its value must follow.
 
 This module is the single source for:
-- stack config validation (``settings.load_settings``),
+- stack config validation (``settings.settings_from_config`` -> ``settings.load_settings``),
 - the secret's initial content (``runtime_defaults``),
 - the validation done at the start of every run (``lambda/extract_parameters.py``
   ships this file next to the handler), including the execution input's per-run
   overrides (``validate_overrides``),
 - the waits between checks (``backoff_schedule``) and the history budget that bounds
-  how many checks a loop may make (``LOOP_CHECK_LIMITS``, applied by ``cross_field_problems``).
+  how many checks a loop may make (``LOOP_CHECK_LIMITS``, applied by ``cross_field_problems``),
+- the data repository event types (``DATA_REPOSITORY_EVENTS``) the association imports and, with
+  ``autoExport``, exports (used by ``asl/``, the Lambda and the emulation).
 
 It is plain standard-library Python so that it runs unchanged in the Lambda
 runtime (Python 3.12) and in the Pulumi program (Python 3.11).
@@ -28,6 +30,14 @@ from typing import Any
 TASK_EXPORT = "taskexport"
 AUTO_EXPORT = "autoexport"
 MODES = (TASK_EXPORT, AUTO_EXPORT)
+
+
+# Data repository event types (FSx API, AutoImportPolicy / AutoExportPolicy Events): a file new in, changed in or
+# deleted from the file system (export) or the bucket (import).
+EVENT_NEW = "NEW"
+EVENT_CHANGED = "CHANGED"
+EVENT_DELETED = "DELETED"
+DATA_REPOSITORY_EVENTS = (EVENT_NEW, EVENT_CHANGED, EVENT_DELETED)
 
 
 class ParameterError(ValueError):
@@ -87,7 +97,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         {TASK_EXPORT: "TaskExport", AUTO_EXPORT: "AutoExport"},
         _NONE,
         "a letter then up to 39 letters, digits or hyphens",
-        _ENV_NAME.match,
+        lambda v: _ENV_NAME.match(v) is not None,
         "environment name, prefix of every resource name",
     ),
     Parameter(
@@ -96,7 +106,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         {TASK_EXPORT: "batch-job-with-lustre-task-export", AUTO_EXPORT: "batch-job-with-lustre-auto-export"},
         _NONE,
         "an ECR repository name (2-256 lowercase letters, digits, . _ - /)",
-        _ECR_NAME.match,
+        lambda v: _ECR_NAME.match(v) is not None,
         "ECR repository the job image is pulled from",
     ),
     Parameter(
@@ -605,7 +615,7 @@ def cross_field_problems(values: Mapping[str, Any], mode: str) -> list[str]:
         values.get(k)
         for k in ("computeEnvironmentMinvCpus", "computeEnvironmentDesiredvCpus", "computeEnvironmentMaxvCpus")
     )
-    if None not in (lo, want, hi) and not (lo <= want <= hi):
+    if lo is not None and want is not None and hi is not None and not (lo <= want <= hi):
         problems.append(
             f"computeEnvironmentMinvCpus={lo}, computeEnvironmentDesiredvCpus={want}, "
             f"computeEnvironmentMaxvCpus={hi} are not accepted: accepted min <= desired <= max"
@@ -626,8 +636,9 @@ def runtime_defaults(config_values: Mapping[str, Any], mode: str) -> dict[str, A
     return {p.name: config_values[p.name] for p in parameters_for(mode, runtime=True)}
 
 
-def validate_runtime(raw: Mapping[str, Any], mode: str, max_vcpus: int) -> dict[str, Any]:
-    """Validate the secret's content at the start of a run (the job must fit the compute environment)."""
+def validate_runtime(raw: Any, mode: str, max_vcpus: int) -> dict[str, Any]:
+    """Validate the secret's content (parsed JSON, anything) at the start of a run: a JSON object of the runtime
+    parameters of ``mode``, whose job fits the compute environment (at most ``max_vcpus``)."""
     if not isinstance(raw, Mapping):
         raise ParameterError(f"secret content={_show(raw)} is not accepted: accepted a JSON object")
     names = [p.name for p in parameters_for(mode, runtime=True)]

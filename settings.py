@@ -1,9 +1,10 @@
 """Stack config -> a validated ``Settings`` object, before any resource is declared.
 
-Pure: takes the raw config values (strings, or lists for structured config) and
-returns typed values, or raises ``ParameterError`` naming key, value and what
-is accepted. Checks values against botocore's service model where it has an
-enum for them.
+``settings_from_config`` is the one reader of stack config: it takes the config as Pulumi hands it to
+the program (full keys ``batch-lustre:<key>``, string values, lists as JSON text), whether it comes from
+``pulumi.Config`` (``stack.py``) or from ``Pulumi.<stack>.yaml`` (``load_stack_config``, for the tools),
+and returns typed values or raises ``ParameterError``: one line naming key, value and what is accepted.
+Values are also checked against botocore's service model where it has an enum for them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import botocore.session
+import botocore.loaders
 import yaml
+from botocore.model import ServiceModel
 
+from asl.naming import PROJECT
 from parameters import (
-    AUTO_EXPORT,
     BY_NAME,
+    MODES,
     ParameterError,
     check_mode,
     parameters_for,
@@ -28,6 +31,9 @@ from parameters import (
     validate,
 )
 
+CONFIG_PREFIX = f"{PROJECT}:"
+MODE_KEY = f"{CONFIG_PREFIX}mode"
+REGION_KEY = "aws:region"
 # Fargate cannot take a launch template nor mount Lustre, so of botocore's
 # Batch CRType enum only these two are usable.
 USABLE_COMPUTE_TYPES = ("EC2", "SPOT")
@@ -40,7 +46,9 @@ STRATEGIES_ALLOWING_UPDATES = ("BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED"
 @cache
 def botocore_enum(service: str, shape: str) -> tuple[str, ...]:
     """The enum of ``shape`` in botocore's model of ``service``."""
-    model = botocore.session.get_session().get_service_model(service)
+    # The loader alone, not a session: a session reads the AWS config (AWS_PROFILE naming a profile this machine
+    # lacks would make every stack check fail), and the model needs none of it.
+    model = ServiceModel(botocore.loaders.Loader().load_service_model(service, "service-2"), service_name=service)
     return tuple(model.shape_for(shape).enum)
 
 
@@ -57,13 +65,14 @@ def accepted_allocation_strategies(compute_type: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every parameter of the stack's mode, typed and checked."""
+    """Every parameter of the stack's mode, typed and checked (``values``: name -> value).
+
+    The program reads the stack config parameters through the typed properties below; the runtime
+    parameters go to the secret as a whole (``runtime_defaults``).
+    """
 
     mode: str
     values: Mapping[str, Any] = field(default_factory=dict)
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
 
     @property
     def runtime_defaults(self) -> dict[str, Any]:
@@ -71,16 +80,52 @@ class Settings:
         return runtime_defaults(self.values, self.mode)
 
     @property
+    def env_name(self) -> str:
+        return str(self.values["envName"])
+
+    @property
     def resource_prefix(self) -> str:
-        return str(self.values["envName"]).lower()
+        """Prefix of every resource name: ``envName`` in lower case."""
+        return self.env_name.lower()
+
+    @property
+    def ecr_repository_name(self) -> str:
+        return str(self.values["ecrRepositoryName"])
+
+    @property
+    def compute_environment_type(self) -> str:
+        return str(self.values["computeEnvironmentType"])
+
+    @property
+    def compute_environment_allocation_strategy(self) -> str:
+        return str(self.values["computeEnvironmentAllocationStrategy"])
+
+    @property
+    def compute_environment_instance_types(self) -> list[str]:
+        return [str(t) for t in self.values["computeEnvironmentInstanceTypes"]]
+
+    @property
+    def compute_environment_min_vcpus(self) -> int:
+        return int(self.values["computeEnvironmentMinvCpus"])
+
+    @property
+    def compute_environment_max_vcpus(self) -> int:
+        return int(self.values["computeEnvironmentMaxvCpus"])
+
+    @property
+    def compute_environment_desired_vcpus(self) -> int:
+        return int(self.values["computeEnvironmentDesiredvCpus"])
 
 
-def load_settings(mode: str, raw: Mapping[str, Any]) -> Settings:
-    """Validate the stack config ``raw`` (key -> value) of a stack in ``mode``."""
+def load_settings(mode: str, raw: Mapping[str, Any], *, where: str = "stack config") -> Settings:
+    """Validate the parameters ``raw`` (name -> value, unset ones take their default) of a stack in ``mode``.
+
+    ``where`` names where the values come from, for the messages.
+    """
     check_mode(mode)
     names = [p.name for p in parameters_for(mode)]
     missing_defaults = {n: BY_NAME[n].defaults[mode] for n in names if n not in raw}
-    typed = validate({**missing_defaults, **raw}, mode, names, where="stack config")
+    typed = validate({**missing_defaults, **raw}, mode, names, where=where)
     problems = []
     compute_type = typed["computeEnvironmentType"]
     if compute_type not in accepted_compute_types():
@@ -99,14 +144,73 @@ def load_settings(mode: str, raw: Mapping[str, Any]) -> Settings:
     return Settings(mode=mode, values=typed)
 
 
-def is_auto_export(settings: Settings) -> bool:
-    return settings.mode == AUTO_EXPORT
+def settings_from_config(config: Mapping[str, str], *, source: str = "stack config") -> Settings:
+    """The validated settings of the stack config ``config``, as Pulumi hands it to the program.
+
+    ``config``: full keys (``batch-lustre:lustreStorageCapacity``, ``aws:region``) to string values, a
+    structured value (a YAML list) as JSON text. Keys of other namespaces are ignored; an unknown key of
+    the project's is refused (a misspelled key must not silently leave a default in place). A list
+    parameter takes a JSON list or comma-separated names. ``source`` names where the config comes from
+    ("stack config", "Pulumi.taskexport.yaml") for the messages.
+
+    Raises ``ParameterError``, one line naming key, value and what is accepted, for anything refused.
+    """
+    mode = config.get(MODE_KEY)
+    if mode is None:
+        raise ParameterError(f"{MODE_KEY} is missing from {source}: accepted {' or '.join(MODES)}")
+    raw: dict[str, Any] = {}
+    for key, value in config.items():
+        if not key.startswith(CONFIG_PREFIX) or key == MODE_KEY:
+            continue
+        name = key[len(CONFIG_PREFIX) :]
+        parameter = BY_NAME.get(name)
+        raw[name] = _decode_list(name, value) if parameter is not None and parameter.kind == "str_list" else value
+    return load_settings(mode, raw, where=source)
+
+
+def _decode_list(name: str, text: str) -> Any:
+    """A list parameter's value: a YAML list arrives as JSON text; other text is left for the parameter check
+    (which takes comma-separated names). Text that starts like a JSON list but is not one is refused here."""
+    if not isinstance(text, str) or not text.lstrip().startswith("["):
+        return text
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        decoded = None
+    if not isinstance(decoded, list):
+        raise ParameterError(
+            f"{name}={json.dumps(text)} is not accepted: accepted {BY_NAME[name].accepted} "
+            "(a YAML list, a JSON list or comma-separated names)"
+        )
+    return decoded
 
 
 def load_stack_config(stack: str, project_dir: Path) -> dict[str, str]:
-    """``Pulumi.<stack>.yaml``'s config as Pulumi hands it to the program: every scalar as
-    written (a string), structured values (lists) as JSON text."""
-    with open(project_dir / f"Pulumi.{stack}.yaml", encoding="utf-8") as f:
-        document = yaml.load(f, Loader=yaml.BaseLoader)  # BaseLoader: scalars stay strings, as in Pulumi
-    config = (document or {}).get("config") or {}
-    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+    """``Pulumi.<stack>.yaml``'s config as Pulumi hands it to the program: every scalar as written (a string),
+    structured values (lists) as JSON text of their YAML values. ``ParameterError`` if it is not a stack file."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    text = path.read_text(encoding="utf-8")
+    try:
+        as_written = yaml.load(text, Loader=yaml.BaseLoader)  # scalars stay strings, as in Pulumi
+        typed = yaml.safe_load(text)  # the values inside lists, as Pulumi passes them (JSON)
+    except yaml.YAMLError as err:
+        problem = " ".join(str(err).split())
+        raise ParameterError(f"{path.name} is not accepted ({problem}): accepted a YAML stack file") from None
+    config = _config_section(as_written)
+    if config is None:
+        raise ParameterError(f"{path.name} is not accepted: accepted a YAML stack file with a config mapping")
+    typed_config = _config_section(typed) or {}
+    return {
+        str(key): value if isinstance(value, str) else json.dumps(typed_config.get(key, value), default=str)
+        for key, value in config.items()
+    }
+
+
+def _config_section(document: Any) -> dict[Any, Any] | None:
+    """The ``config`` mapping of a stack file ({} if it has none), None if the file is no mapping or it is not."""
+    if document is None or document == "":  # an empty file
+        return {}
+    if not isinstance(document, dict):
+        return None
+    config = document.get("config") or {}  # `config:` alone reads "" (BaseLoader) or None
+    return config if isinstance(config, dict) else None

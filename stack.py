@@ -1,14 +1,11 @@
 """The whole stack: stack config -> settings -> components -> stack outputs.
 
 ``main()`` is what ``__main__.py`` runs. The config is read and validated before any
-resource is declared, so a bad value stops the program with one line naming key,
-value and what is accepted.
+resource is declared (``settings.settings_from_config``, the one reader of stack config),
+so a bad value stops the program with one line naming key, value and what is accepted.
 """
 
 from __future__ import annotations
-
-import json
-from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -20,53 +17,19 @@ from components.network import Network, NetworkArgs
 from components.run_cleanup import RunCleanup, RunCleanupArgs
 from components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
 from components.workflow import WORKFLOWS, WorkflowArgs
-from parameters import BY_NAME, MODES, ParameterError
-from settings import Settings, load_settings
-
-MODE_KEY = "mode"
+from parameters import ParameterError
+from settings import Settings, settings_from_config
 
 
-def configured_keys(namespace: str) -> list[str]:
-    """Every config key set for ``namespace`` (without the ``namespace:`` prefix).
+def program_config() -> dict[str, str]:
+    """The stack config as the engine handed it to the program: full key (``batch-lustre:mode``) -> value.
 
     Pulumi has no public call listing config keys; the language host hands the whole
     config to ``set_all_config`` (and older ones through ``PULUMI_CONFIG``), so both are read.
     """
-    prefix = f"{namespace}:"
-    full_keys = set(runtime_config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
-    return sorted(k[len(prefix) :] for k in full_keys if k.startswith(prefix))
-
-
-def read_stack_config(config: pulumi.Config) -> tuple[str, dict[str, Any]]:
-    """The stack's mode and the raw value of every other key of the project's config.
-
-    Values are passed on as Pulumi holds them (strings); a list parameter set as a YAML
-    list arrives as JSON and is decoded. Unknown keys are passed on too, so that
-    ``load_settings`` reports a misspelled key instead of silently using a default.
-    Raises ``ParameterError`` if the mode is not set.
-    """
-    mode = config.get(MODE_KEY)
-    if mode is None:
-        raise ParameterError(f"{config.name}:{MODE_KEY} is missing from stack config: accepted {' or '.join(MODES)}")
-    raw: dict[str, Any] = {}
-    for key in configured_keys(config.name):
-        if key == MODE_KEY:
-            continue
-        value = config.get(key)
-        parameter = BY_NAME.get(key)
-        if parameter is not None and parameter.kind == "str_list" and value is not None:
-            value = _decode_list(value)
-        raw[key] = value
-    return mode, raw
-
-
-def _decode_list(value: str) -> Any:
-    """A structured (YAML list) value comes as JSON; anything else is left for the parameter check."""
-    try:
-        decoded = json.loads(value)
-    except ValueError:
-        return value  # e.g. "c6i,m6i": the parameter accepts comma-separated strings
-    return decoded if isinstance(decoded, list) else value
+    full_keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    found = {key: runtime_config.get_config(key) for key in sorted(full_keys)}
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def build_stack(settings: Settings, stack: str) -> None:
@@ -81,13 +44,13 @@ def build_stack(settings: Settings, stack: str) -> None:
         ComputeEnvironmentArgs(
             vpc_id=network.vpc_id,
             private_subnet_ids=network.private_subnet_ids,
-            ecr_repository_name=settings["ecrRepositoryName"],
-            compute_type=settings["computeEnvironmentType"],
-            allocation_strategy=settings["computeEnvironmentAllocationStrategy"],
-            instance_types=list(settings["computeEnvironmentInstanceTypes"]),
-            min_vcpus=settings["computeEnvironmentMinvCpus"],
-            max_vcpus=settings["computeEnvironmentMaxvCpus"],
-            desired_vcpus=settings["computeEnvironmentDesiredvCpus"],
+            ecr_repository_name=settings.ecr_repository_name,
+            compute_type=settings.compute_environment_type,
+            allocation_strategy=settings.compute_environment_allocation_strategy,
+            instance_types=settings.compute_environment_instance_types,
+            min_vcpus=settings.compute_environment_min_vcpus,
+            max_vcpus=settings.compute_environment_max_vcpus,
+            desired_vcpus=settings.compute_environment_desired_vcpus,
             tags=tags,
         ),
     )
@@ -95,7 +58,7 @@ def build_stack(settings: Settings, stack: str) -> None:
     workflow_args = WorkflowArgs(
         stack=stack,
         name_prefix=prefix,
-        max_vcpus=settings["computeEnvironmentMaxvCpus"],
+        max_vcpus=settings.compute_environment_max_vcpus,
         secret_arn=secret.secret_arn,
         bucket_name=bucket.bucket_name,
         private_subnet_ids=network.private_subnet_ids,
@@ -121,14 +84,14 @@ def build_stack(settings: Settings, stack: str) -> None:
         ),
     )
 
-    pulumi.export("mode", settings.mode)
-    pulumi.export("stateMachineArn", workflow.state_machine_arn)
-    pulumi.export("runCleanupStateMachineArn", run_cleanup.state_machine_arn)
-    pulumi.export("secretName", secret.secret_name)
-    pulumi.export("bucketName", bucket.bucket_name)
-    pulumi.export("ecrRepositoryUrl", compute.repository_url)
-    pulumi.export("jobQueue", compute.job_queue_name)
-    pulumi.export("computeEnvironment", compute.compute_environment_name)
+    pulumi.export(naming.OUTPUT_MODE, settings.mode)
+    pulumi.export(naming.OUTPUT_STATE_MACHINE_ARN, workflow.state_machine_arn)
+    pulumi.export(naming.OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN, run_cleanup.state_machine_arn)
+    pulumi.export(naming.OUTPUT_SECRET_NAME, secret.secret_name)
+    pulumi.export(naming.OUTPUT_BUCKET_NAME, bucket.bucket_name)
+    pulumi.export(naming.OUTPUT_ECR_REPOSITORY_URL, compute.repository_url)
+    pulumi.export(naming.OUTPUT_JOB_QUEUE, compute.job_queue_name)
+    pulumi.export(naming.OUTPUT_COMPUTE_ENVIRONMENT, compute.compute_environment_name)
 
 
 def main() -> None:
@@ -139,8 +102,7 @@ def main() -> None:
     """
     stack = pulumi.get_stack()
     try:
-        mode, raw = read_stack_config(pulumi.Config(naming.PROJECT))
-        settings = load_settings(mode, raw)
+        settings = settings_from_config(program_config())
     except ParameterError as err:
         raise pulumi.RunError(f"stack {stack}: {err}") from None
     build_stack(settings, stack)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from asl.naming import FILE_SYSTEM_PATH, TAG_MODE, TAG_RUN, TAG_STACK
 from asl.paths import DERIVED
 from asl.refs import WorkflowRefs
+from parameters import DATA_REPOSITORY_EVENTS
 
-AUTO_IMPORT_EVENTS = ["NEW", "CHANGED", "DELETED"]
+AUTO_IMPORT_EVENTS = list(DATA_REPOSITORY_EVENTS)
 EXPORT_PATH = FILE_SYSTEM_PATH.lstrip("/")  # data repository task paths are relative to the mount point
 
 

@@ -9,11 +9,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from asl.naming import LUSTRE_PORT_RANGES
 from components import assume_role_policy, named
 
-# FSx Lustre Guide, "Creating a file system fails": "allow inbound traffic on ports 988
-# and 1018-1023" between the file system and its clients.
-LUSTRE_PORT_RANGES = ((988, 988), (1018, 1023))
 # New compute environments default to ECS_AL2023 since 2026-01-12 and AL2 is blocked for
 # new ones from 2026-06-30; the per-run user data installs the client with dnf (AL2023).
 # Named explicitly so the AMI family cannot change under the user data.
@@ -47,7 +45,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
       by accident (delete them first if the repository is really to go).
     - Instance role (ECS for EC2 + SSM core) and its instance profile.
     - The Lustre security group, shared by the file systems and the Batch instances:
-      inbound TCP 988 and 1018-1023 from itself, all outbound.
+      inbound TCP on the Lustre ports (``asl.naming.LUSTRE_PORT_RANGES``) from itself, all outbound.
     - The baseline launch template: IMDSv2 required, hop limit 2, no user data.
     - A managed compute environment (type, allocation strategy, instance types and vCPUs
       from config) in the private subnets, using the baseline template's id and latest
@@ -140,7 +138,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
     def _create_lustre_security_group(self) -> aws.ec2.SecurityGroup:
         group = aws.ec2.SecurityGroup(
             f"{self._name}-lustre",
-            description="Lustre file systems and their Batch clients (TCP 988, 1018-1023 within the group)",
+            description=f"Lustre file systems and their Batch clients (TCP {_port_ranges()} within the group)",
             vpc_id=self._args.vpc_id,
             tags=self._tags("lustre"),
             opts=self._child,
@@ -230,3 +228,8 @@ class ComputeEnvironment(pulumi.ComponentResource):
             tags=self._tags("queue"),
             opts=self._child,
         )
+
+
+def _port_ranges() -> str:
+    """The Lustre ports as words: ``988, 1018-1023``."""
+    return ", ".join(str(low) if low == high else f"{low}-{high}" for low, high in LUSTRE_PORT_RANGES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 import pulumi
 import pulumi_aws as aws
@@ -77,7 +78,7 @@ class Network(pulumi.ComponentResource):
             filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        return [zones.names.apply(lambda names, i=i: _zone(names, i)) for i in range(AZ_COUNT)]
+        return [zones.names.apply(partial(_zone, index=i)) for i in range(AZ_COUNT)]
 
     def _create_vpc(self) -> aws.ec2.Vpc:
         return aws.ec2.Vpc(

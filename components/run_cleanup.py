@@ -10,7 +10,6 @@ abnormal end".
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +27,8 @@ from asl.run_cleanup import (
 from components import assume_role_policy, lambda_package, named
 from components.workflow import LAMBDA_RUNTIME, LOG_RETENTION_DAYS, STATE_MACHINE_LOG_GROUP_PREFIX, WorkflowArgs
 
-# The Lambda's archive: the handler alone (boto3 and the standard library).
-FIND_RUN_RESOURCES_FILES: Mapping[str, str] = {"find_run_resources.py": "lambda/find_run_resources.py"}
-FIND_RUN_RESOURCES_HANDLER = "find_run_resources.handler"
-FIND_RUN_RESOURCES_MODULE = "find_run_resources"  # its key in asl.iam.LAMBDA_ACTIONS
+# The Lambda's handler module: its key in asl.naming.LAMBDA_FILES and asl.iam.LAMBDA_ACTIONS.
+FIND_RUN_RESOURCES_MODULE = "find_run_resources"
 FIND_RUN_RESOURCES_TIMEOUT_SECONDS = 300  # a few calls per resource; nothing is waited for in it
 EVENT_TARGET_ID = "run-cleanup"
 
@@ -182,8 +179,8 @@ class RunCleanup(pulumi.ComponentResource):
             f"{self._name}-find-run-resources",
             aws.lambda_.FunctionArgs(
                 runtime=LAMBDA_RUNTIME,
-                handler=FIND_RUN_RESOURCES_HANDLER,
-                code=lambda_package.lambda_archive(FIND_RUN_RESOURCES_FILES),
+                handler=lambda_package.handler(FIND_RUN_RESOURCES_MODULE),
+                code=lambda_package.archive(FIND_RUN_RESOURCES_MODULE),
                 role=role.arn,
                 timeout=FIND_RUN_RESOURCES_TIMEOUT_SECONDS,
                 memory_size=128,

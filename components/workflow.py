@@ -54,12 +54,11 @@ class _Workflow(pulumi.ComponentResource):
     ``extract_parameters_function_arn`` (+ ``check_metrics_function_arn`` in autoexport).
     """
 
-    mode: str = ""
+    mode: str = ""  # set by each mode's class, with its Pulumi type token
+    type_token: str = ""
 
-    def __init__(
-        self, type_token: str, name: str, args: WorkflowArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(type_token, name, None, opts)
+    def __init__(self, name: str, args: WorkflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.type_token, name, None, opts)
         self._name = name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
@@ -68,8 +67,8 @@ class _Workflow(pulumi.ComponentResource):
         self.log_group = self._create_state_machine_log_group()
         self.extract_parameters = self._create_function(
             "extract-parameters",
-            handler=lambda_package.EXTRACT_PARAMETERS_HANDLER,
-            code=lambda_package.extract_parameters_archive(),
+            handler=lambda_package.handler("extract_parameters"),
+            code=lambda_package.archive("extract_parameters"),
             environment={
                 "MODE": self.mode,
                 "MAX_VCPUS": str(args.max_vcpus),
@@ -79,8 +78,8 @@ class _Workflow(pulumi.ComponentResource):
         )
         self.summarize_job = self._create_function(
             "summarize-job",
-            handler=lambda_package.SUMMARIZE_JOB_HANDLER,
-            code=lambda_package.summarize_job_archive(),
+            handler=lambda_package.handler("summarize_job"),
+            code=lambda_package.archive("summarize_job"),
             environment={},
             timeout=60,
             extra_policy=summarize_job_policy(),
@@ -288,9 +287,7 @@ class TaskExportWorkflow(_Workflow):
     """The taskexport workflow: results are exported by an explicit data repository task."""
 
     mode = TASK_EXPORT
-
-    def __init__(self, name: str, args: WorkflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("batchlustre:index:TaskExportWorkflow", name, args, opts)
+    type_token = "batchlustre:index:TaskExportWorkflow"
 
 
 class AutoExportWorkflow(_Workflow):
@@ -298,15 +295,13 @@ class AutoExportWorkflow(_Workflow):
     tells from the export-queue metric when it has drained."""
 
     mode = AUTO_EXPORT
-
-    def __init__(self, name: str, args: WorkflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("batchlustre:index:AutoExportWorkflow", name, args, opts)
+    type_token = "batchlustre:index:AutoExportWorkflow"
 
     def _create_mode_functions(self) -> aws.lambda_.Function:
         return self._create_function(
             "check-metrics",
-            handler=lambda_package.CHECK_METRICS_HANDLER,
-            code=lambda_package.check_metrics_archive(),
+            handler=lambda_package.handler("check_metrics"),
+            code=lambda_package.archive("check_metrics"),
             environment={},
             timeout=60,
             extra_policy=check_metrics_policy(),

@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from parameters import (
+    DATA_REPOSITORY_EVENTS,
     MODES,
     ParameterError,
     check_execution_name,
@@ -51,7 +52,7 @@ from parameters import (
 )
 
 # Auto export events of the data repository association (FSx API, AutoExportPolicy.Events).
-AUTO_EXPORT_EVENTS = ["NEW", "CHANGED", "DELETED"]
+AUTO_EXPORT_EVENTS = DATA_REPOSITORY_EVENTS
 DEFAULT_IMAGE_TAG = "latest"
 
 # Batch job, job definition and launch template names: letters, digits, '-' and '_', at most 128.

@@ -1,6 +1,6 @@
 """Run the real Pulumi program offline, under Pulumi's mocks, and show what it declares.
 
-    python tests/offline_stacks.py [taskexport|autoexport]
+    .venv/bin/python -m tests.offline_stacks [taskexport|autoexport]   # from the project directory
 
 No AWS account and no Pulumi CLI are used: ``pulumi.runtime.set_mocks`` plays the
 engine and the AWS provider. The stack config is read from ``Pulumi.<stack>.yaml`` and
@@ -224,7 +224,7 @@ def describe(run: OfflineRun) -> str:
     components = [r for r in run.resources if not r.custom]
     resources = [r for r in run.resources if r.custom]
     lines = [f"=== stack {run.stack}: {len(resources)} resources in {len(components)} components"]
-    lines += [f"    {c.type}  {c.name}" for c in components]
+    lines += [f"    {c.type}  {c.name}" for c in sorted(components, key=lambda r: (r.type, r.name))]
     for resource in sorted(resources, key=lambda r: (r.type, r.name)):
         lines.append("")
         lines.append(f"{resource.type}  {resource.name}  (id {resource.id})")
@@ -234,7 +234,7 @@ def describe(run: OfflineRun) -> str:
             lines.append(f"    {key}: {_show(key, value)}")
         if "tags" in resource.inputs:
             lines.append(f"    tags: {json.dumps(resource.inputs['tags'], sort_keys=True)}")
-    for machine in run.of_type("aws:sfn/stateMachine:StateMachine"):
+    for machine in sorted(run.of_type("aws:sfn/stateMachine:StateMachine"), key=lambda r: r.name):
         lines += ["", f"=== state machine {machine.inputs.get('name')} definition", ""]
         lines.append(json.dumps(json.loads(machine.inputs["definition"]), indent=2))
     lines += ["", f"=== stack outputs of {run.stack}"]
@@ -245,7 +245,7 @@ def describe(run: OfflineRun) -> str:
 def _show(key: str, value: Any) -> str:
     if isinstance(value, pulumi.AssetArchive):
         members = {name: getattr(asset, "path", repr(asset)) for name, asset in value.assets.items()}
-        return f"archive {json.dumps(members)}"
+        return f"archive {json.dumps(members, sort_keys=True)}"
     if isinstance(value, str) and value[:1] in "{[":
         if key in _LONG_JSON_INPUTS:
             return "(JSON, printed below)"

@@ -1,4 +1,4 @@
-"""automation.py, tested up to the CLI boundary.
+"""The Automation API (``batch_lustre.automation``), tested up to the CLI boundary.
 
 Stack operations run the real Pulumi Automation API against a fake ``pulumi`` executable on PATH
 (it records its arguments and answers as the CLI does); run and parameter operations run
@@ -118,6 +118,38 @@ def no_pulumi(tmp_path, monkeypatch):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
+
+
+# --- the package: one module to import ---------------------------------------------------------------
+
+
+def test_the_package_exports_every_public_function_and_class_its_modules_define():
+    import importlib
+    import inspect
+
+    for module_name in ("clients", "errors", "history", "parameters", "runs", "stacks"):
+        module = importlib.import_module(f"batch_lustre.automation.{module_name}")
+        defined = [
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_")
+            and (inspect.isfunction(value) or inspect.isclass(value))
+            and value.__module__ == module.__name__
+        ]
+        for name in defined:
+            assert name in automation.__all__, f"{module_name}.{name}"
+            assert getattr(automation, name) is getattr(module, name), f"{module_name}.{name}"
+    assert sorted(automation.__all__) == sorted(set(automation.__all__))
+    assert all(hasattr(automation, name) for name in automation.__all__)
+
+
+def test_the_project_directory_is_looked_up_when_an_operation_runs(tmp_path, monkeypatch):
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  batch-lustre:mode: autoexport\n")
+    monkeypatch.setenv("BATCH_LUSTRE_PROJECT_DIR", str(tmp_path))
+    assert automation.known_stacks() == ["dev"]
+    assert automation.stack_settings("dev").mode == "autoexport"
+    with pytest.raises(automation.UnknownStack, match=f"a stack needs a Pulumi.<stack>.yaml in {tmp_path}"):
+        automation.check_stack("taskexport")
 
 
 # --- stacks through the Pulumi Automation API -------------------------------------------------------

@@ -1,10 +1,21 @@
-"""``batch-lustre demo``: the whole workflow offline on the emulated AWS, with the same live display as ``run``."""
+"""``batch-lustre demo``: the whole workflow offline on the emulated AWS, with the same live display as ``run``.
+
+One real demo per mode (module-scoped); failing scenarios run in tests/test_scenarios.py, so their report here is
+checked on constructed outcomes; refusals are checked before anything is emulated.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
+import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from batch_lustre.automation import RunOutcome
 from batch_lustre.cli.app import app
+from batch_lustre.cli.demo import DEMO_JSON_KEYS, Aftermath, show_aftermath
 from batch_lustre.emulation.catalogue import SCENARIOS, scenario_names
 
 runner = CliRunner()
@@ -48,20 +59,9 @@ def demo(*args: str, quick: bool = True):
     return runner.invoke(app, ["demo", "--poll-seconds", "0.1", *sets, *args], env=NO_AWS)
 
 
-def test_demo_runs_the_workflow_without_aws_credentials_and_leaves_nothing_behind():
-    result = demo(quick=False)  # the stack's defaults
-    assert result.exit_code == 0, result.output
-    out = result.output
-    assert "demo of the taskexport workflow on an emulated AWS, scenario success" in out
-    assert "CreateLustreFileSystem" in out and "file system fs-" in out
-    assert "SUCCEEDED  run run-" in out
-    assert "results/output.txt" in out and "results/summary.json" in out
-    assert "nothing left behind" in out
-    assert "file system lifetime" in out and "AWS calls by the state machine" in out
-    assert "scenario expected SUCCEEDED; the run ended SUCCEEDED" in out
-
-
-def test_demo_of_the_autoexport_workflow_succeeds_with_the_override_flags_as_its_execution_input(monkeypatch):
+def test_demo_runs_the_workflow_offline_with_the_override_flags_piped_as_plain_lines_on_one_clock(monkeypatch):
+    """The one real demo of this module (one test, so that pytest-xdist runs it once): the autoexport workflow with
+    every per-run override flag, piped (CliRunner's stdout is no TTY)."""
     from batch_lustre import automation
 
     inputs = []
@@ -69,8 +69,7 @@ def test_demo_of_the_autoexport_workflow_succeeds_with_the_override_flags_as_its
 
     def recording(*args, **kwargs):
         handle = start_run(*args, **kwargs)
-        sfn = kwargs["sfn"]
-        inputs.append(automation.execution_input(handle.execution_arn, sfn))
+        inputs.append(automation.execution_input(handle.execution_arn, kwargs["sfn"]))
         return handle
 
     monkeypatch.setattr(automation, "start_run", recording)
@@ -90,8 +89,16 @@ def test_demo_of_the_autoexport_workflow_succeeds_with_the_override_flags_as_its
         "--warm",
     )
     assert result.exit_code == 0, result.output
-    assert "CheckMetrics" in result.output
-    assert "nothing left behind" in result.output
+    out = result.output
+    # The run, without AWS credentials, and nothing left behind.
+    assert "demo of the autoexport workflow on an emulated AWS, scenario success" in out
+    assert "CreateLustreFileSystem" in out and "file system fs-" in out and "CheckMetrics" in out
+    assert "SUCCEEDED  run run-" in out
+    assert "results/output.txt: " in out and "results/summary.json: " in out
+    assert "nothing left behind" in out
+    assert "file system lifetime: " in out and "AWS calls by the state machine: " in out
+    assert "scenario expected SUCCEEDED; the run ended SUCCEEDED" in out
+    # The override flags are the execution input.
     assert inputs == [
         {
             "command": ["python", "sim.py", "--steps", "10"],
@@ -105,13 +112,63 @@ def test_demo_of_the_autoexport_workflow_succeeds_with_the_override_flags_as_its
     assert (
         'per-run overrides (execution input): command=["python", "sim.py", "--steps", "10"], '
         'environment={"CASE": "a1"}, vcpus=2, memory=4096, imageTag="v2", warmComputeCapacity=true'
-    ) in result.output
+    ) in out
+    # Piped: plain lines, no box drawing nor colour; the timeline on one clock, each observation once.
+    assert not set("│┃━─┏┗") & set(out) and "\x1b" not in out
+    timeline = [line.split() for line in out.splitlines() if line.lstrip().startswith("+")]
+    assert timeline[0] == ["+0:00", "InitializeRun"]
+    observations = [" ".join(w[1:]) for w in timeline if w[1:3] == ["export", "queue:"]]
+    assert observations and len(observations) == len(set(observations))
+    assert "stateMachineArn: arn:aws:states:us-east-1:" in out  # a whole ARN on its line, never folded
 
 
-def test_a_refused_override_flag_is_one_line_exit_2_before_anything_is_emulated(monkeypatch):
+def test_demo_as_json_has_the_stable_keys():
+    result = demo("--scenario", "secret-not-json", "--json")
+    assert result.exit_code == 1
+    found = json.loads(result.stdout)  # stdout is the JSON document and nothing else
+    assert (
+        list(found)
+        == list(DEMO_JSON_KEYS)
+        == [
+            "scenario",
+            "mode",
+            "run",
+            "status",
+            "error",
+            "cause",
+            "expected",
+            "as_expected",
+            "duration_s",
+            "states_entered",
+            "file_system_id",
+            "exported",
+            "left_behind",
+            "aws_calls",
+            "file_system_phases_s",
+            "settings",
+            "execution_input",
+        ]
+    )
+    assert (found["scenario"], found["mode"], found["status"], found["error"]) == (
+        "secret-not-json",
+        "taskexport",
+        "FAILED",
+        "InvalidParameters",
+    )
+    assert found["as_expected"] is True and found["expected"] == "FAILED: InvalidParameters"
+    assert found["file_system_id"] is None and found["left_behind"] == [] and found["exported"] == []
+    assert found["aws_calls"]["secretsmanager:getSecretValue"] == 1
+
+
+@pytest.fixture
+def nothing_emulated(monkeypatch):
+    """Fails the test if the demo gets as far as emulating anything."""
     from batch_lustre.cli import demo as demo_module
 
     monkeypatch.setattr(demo_module, "_emulation", lambda *a: (_ for _ in ()).throw(AssertionError("emulated")))
+
+
+def test_a_refused_override_flag_is_one_line_exit_2_before_anything_is_emulated(nothing_emulated):
     result = demo("--vcpus", "300", quick=False)
     assert result.exit_code == 2
     assert result.stderr == (
@@ -123,25 +180,64 @@ def test_a_refused_override_flag_is_one_line_exit_2_before_anything_is_emulated(
     assert result.stderr == "error: --env='NOEQUALS' is not accepted: accepted NAME=VALUE, e.g. --env STEPS=10\n"
 
 
-def test_a_failing_scenario_shows_error_and_cause_and_exits_1():
-    result = demo("--scenario", "job-fails")
-    assert result.exit_code == 1, result.output
-    assert "Error: JobFailed" in result.output
-    assert "scenario expected FAILED: JobFailed; the run ended FAILED: JobFailed" in result.output
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--set", "jobDefinitionVcpus=300"],
+            "error: jobDefinitionVcpus=300 is not accepted: accepted at most computeEnvironmentMaxvCpus=256, or the "
+            "job would wait forever in RUNNABLE\n",
+        ),
+        (
+            ["--mode", "autoexport", "--set", "lambdaPeriodSeconds=600"],
+            "error: lambdaTimeDiffMinutes=15 with lambdaPeriodSeconds=600 is not accepted: accepted a window of at "
+            "least two periods (lambdaTimeDiffMinutes * 60 >= 2 * lambdaPeriodSeconds), or a metric window could "
+            "hold no datapoint and read as a drained export queue\n",
+        ),
+        (
+            ["--set", "lustreStorageCapacity=1000"],
+            'error: lustreStorageCapacity="1000" is not accepted: accepted 1200, 2400 or a multiple of 2400 (GiB, '
+            "SCRATCH_2)\n",
+        ),
+        (["--set", "envName=Other"], None),
+    ],
+    ids=["vcpus-over-the-stacks-max", "cross-field", "per-key", "stack-config-key"],
+)
+def test_a_refused_set_is_one_line_exit_2_as_params_set_says_it_and_nothing_is_emulated(
+    nothing_emulated, args, message
+):
+    result = demo(*args, quick=False)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    if message is None:
+        assert result.stderr.startswith("error: envName is a stack config parameter, not a runtime one")
+    else:
+        assert result.stderr == message
 
 
-def test_a_scenario_that_keeps_the_file_system_says_what_is_left_behind():
-    result = demo("--scenario", "export-fails")
-    assert result.exit_code == 1, result.output
-    assert "left behind: file system fs-" in result.output
-    assert "batch-lustre sweep" in result.output
+def test_the_set_check_is_the_one_params_set_makes_against_the_stacks_max_vcpus(nothing_emulated, monkeypatch):
+    import parameters
+    from batch_lustre.automation import parameters as automation_parameters
+    from batch_lustre.cli import demo as demo_module
+
+    assert demo_module.validate_runtime is automation_parameters.validate_runtime is parameters.validate_runtime
+    assert demo_module.automation.check_assignment is automation_parameters.check_assignment
+    bounds = []
+    monkeypatch.setattr(
+        demo_module,
+        "validate_runtime",
+        lambda doc, mode, vcpus: bounds.append(vcpus) or parameters.validate_runtime(doc, mode, vcpus),
+    )
+    result = demo("--set", "jobDefinitionVcpus=300", quick=False)
+    assert result.exit_code == 2
+    assert bounds and set(bounds) == {256}  # computeEnvironmentMaxvCpus of Pulumi.taskexport.yaml
 
 
 def test_list_shows_every_single_run_scenario():
     result = runner.invoke(app, ["demo", "--list"], env={"COLUMNS": "250"})
     assert result.exit_code == 0
-    for name in scenario_names(single_run_only=True):
-        assert name in result.output
+    names = [line.split(" | ")[0] for line in result.output.splitlines()[1:]]
+    assert names == scenario_names(single_run_only=True)
 
 
 def test_a_two_run_scenario_is_one_line_exit_2_pointing_to_the_scenarios_command():
@@ -167,29 +263,40 @@ def test_a_scenario_of_the_other_mode_is_one_line_exit_2():
     )
 
 
-def test_a_refused_set_is_one_line_exit_2():
-    result = demo("--set", "lustreStorageCapacity=1000", quick=False)
-    assert result.exit_code == 2
-    assert result.stderr.startswith('error: lustreStorageCapacity="1000" is not accepted: accepted 1200, 2400')
-
-
-def test_set_changes_the_secret_of_the_demo_run():
-    result = demo("--set", "deleteLustre=false")
-    assert "except: " in result.output and "deleteLustre=false" in result.output
-    assert "kept (deleteLustre=false)" in result.output
-    assert "left behind: file system fs-" in result.output
-
-
 def test_an_unknown_mode_is_one_line_exit_2():
     result = demo("--mode", "nightly")
     assert result.exit_code == 2
     assert result.stderr == "error: mode='nightly' is not accepted: accepted taskexport or autoexport\n"
 
 
-def test_a_broken_secret_scenario_runs_in_the_demo_and_fails_with_its_error():
-    # Every scenario of the catalogue runs in tests/test_scenarios.py; this checks the demo's plumbing
-    # of a scenario that replaces the secret's text.
-    result = demo("--scenario", "secret-not-json")
-    assert result.exit_code == 1, result.output
-    assert "Error: InvalidParameters" in result.output
-    assert "scenario expected FAILED: InvalidParameters; the run ended FAILED: InvalidParameters" in result.output
+# --- the end of the report, on constructed outcomes (the scenarios themselves run in test_scenarios.py) ---
+
+
+def aftermath_text(after: Aftermath, outcome: RunOutcome, expected: str) -> str:
+    console = Console(width=80, color_system=None, force_terminal=False, soft_wrap=True)
+    with console.capture() as captured:
+        show_aftermath(console, after, outcome, expected)
+    return captured.get()
+
+
+def test_a_failed_run_that_kept_its_file_system_says_what_is_left_behind_and_how_it_ended():
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    outcome = RunOutcome("run-1", "arn", "FAILED", now, now, "ExportNotConfirmed", "kept")
+    after = Aftermath(["file system fs-1 (AVAILABLE)"], {"fsx:createFileSystem": 1}, 1500.0, {"lifetime_s": None})
+    text = aftermath_text(after, outcome, "FAILED: ExportNotConfirmed")
+    assert (
+        "left behind: file system fs-1 (AVAILABLE)  (`batch-lustre sweep` finds and deletes per-run leftovers)" in text
+    )
+    assert "run duration: 0:25:00" in text and "file system lifetime: -" in text
+    assert "calls: fsx:createFileSystem x1" in text
+    assert text.rstrip().endswith(
+        "scenario expected FAILED: ExportNotConfirmed; the run ended FAILED: ExportNotConfirmed"
+    )
+
+
+def test_an_outcome_not_as_expected_is_marked():
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    outcome = RunOutcome("run-1", "arn", "SUCCEEDED", now, now)
+    text = aftermath_text(Aftermath([], {}, 60.0), outcome, "FAILED: JobFailed")
+    assert "nothing left behind" in text
+    assert "scenario expected FAILED: JobFailed; the run ended SUCCEEDED  (not as expected)" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
 import pytest
@@ -54,8 +55,9 @@ def test_set_then_show_round_trips_and_show_marks_what_differs_from_stack_config
 
     shown = params("show", "taskexport", "--secret-id", name)
     assert shown.exit_code == 0, shown.output
-    rows = {line.split("│")[1].strip(): line for line in shown.output.splitlines() if line.count("│") >= 4}
-    assert "4800" in rows["lustreStorageCapacity"] and "*" in rows["lustreStorageCapacity"]
+    # Piped (CliRunner): one plain line per parameter, "name | secret: value | * | stack config: value".
+    rows = {line.split(" | ")[0]: line for line in shown.output.splitlines() if " | secret: " in line}
+    assert rows["lustreStorageCapacity"] == "lustreStorageCapacity | secret: 4800 | * | stack config: 2400"
     assert "*" not in rows["lustreImportedFileChunkSize"]
     assert "differs from Pulumi.taskexport.yaml: deleteLustre, lustreStorageCapacity" in shown.output
 
@@ -131,3 +133,35 @@ def test_the_secret_name_comes_from_the_stack_outputs_file(secret, tmp_path):
     shown = params("show", "taskexport", "--outputs-file", str(outputs))
     assert shown.exit_code == 0, shown.output
     assert f"in secret {name}" in shown.output
+
+
+def test_show_as_json_has_the_stable_keys_and_changes_nothing(secret):
+    name, current = secret
+    params("set", "taskexport", "--secret-id", name, "deleteLustre=false")
+    before = current()
+    result = params("show", "taskexport", "--secret-id", name, "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert list(found) == ["stack", "mode", "secret_id", "parameters", "problem"]
+    assert (found["stack"], found["mode"], found["secret_id"], found["problem"]) == (
+        "taskexport",
+        "taskexport",
+        name,
+        None,
+    )
+    assert found["parameters"]["deleteLustre"] == {"secret": False, "stack_config": True, "differs": True}
+    assert found["parameters"]["lustreStorageCapacity"] == {"secret": 2400, "stack_config": 2400, "differs": False}
+    assert all(list(v) == ["secret", "stack_config", "differs"] for v in found["parameters"].values())
+    assert current() == before
+
+
+def test_show_on_an_80_column_terminal_keeps_every_name_whole(secret):
+    name, _ = secret
+    result = runner.invoke(
+        app, ["params", "show", "taskexport", "--secret-id", name], env={"COLUMNS": "80", "TTY_COMPATIBLE": "1"}
+    )
+    assert result.exit_code == 0, result.output
+    text = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for parameter in ("lustreImportedFileChunkSize", "waitForDataRepositoryTaskSeconds", "jobRunnableTimeoutMinutes"):
+        assert re.search(rf"(^|\s){parameter}(\s|$)", text, re.MULTILINE), parameter

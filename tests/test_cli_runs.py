@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
 import pytest
@@ -59,13 +60,40 @@ def test_a_successful_run_shows_its_states_file_system_and_exported_files_and_ex
     assert "results/output.txt" in out and "results/summary.json" in out
 
 
-def test_a_failed_run_shows_error_and_cause_and_exits_1(deployed):
+def test_a_failed_run_shows_error_and_cause_and_exits_1_and_status_lists_it(deployed):
     _, outputs = deployed(Scenario(batch=BatchScenario.app_error(3)))
-    result = invoke("run", "taskexport", "--outputs-file", outputs, "--poll-seconds", "0.01")
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--name", "broken", "--poll-seconds", "0.01")
     assert result.exit_code == 1, result.output
-    assert "FAILED  run " in result.output
+    assert "FAILED  run broken" in result.output
     assert "Error: JobFailed" in result.output
-    assert "Cause: job " in result.output
+    (cause,) = [line for line in result.output.splitlines() if line.startswith("Cause: ")]
+    assert re.fullmatch(r"Cause: job \S+ FAILED after 1 attempt\(s\): exit code 3, .*log stream \S+.*", cause), cause
+
+    status = runner.invoke(app, ["status", "taskexport", "--outputs-file", outputs])
+    assert status.exit_code == 0, status.output
+    row = next(line for line in status.output.splitlines() if line.startswith("broken | "))
+    assert re.fullmatch(
+        r"broken \| status: FAILED \| started: \S+ \S+Z \| duration: \d:\d\d:\d\d \| error: JobFailed", row
+    ), row
+
+    verbose = runner.invoke(app, ["status", "taskexport", "--outputs-file", outputs, "--verbose"])
+    assert f"broken: JobFailed: {cause.removeprefix('Cause: ')}" in verbose.output
+
+    as_json = runner.invoke(app, ["status", "taskexport", "--outputs-file", outputs, "--json"])
+    (found,) = json.loads(as_json.stdout)
+    assert list(found) == [
+        "run",
+        "execution_arn",
+        "status",
+        "started_at",
+        "stopped_at",
+        "duration_s",
+        "error",
+        "cause",
+        "cause_summary",
+    ]
+    assert (found["run"], found["status"], found["error"]) == ("broken", "FAILED", "JobFailed")
+    assert found["cause_summary"] == cause.removeprefix("Cause: ") and found["duration_s"] > 0
 
 
 def test_detach_starts_the_run_and_returns_at_once(deployed):
@@ -91,21 +119,12 @@ def test_a_second_run_while_one_is_running_is_refused_in_one_line(deployed):
     )
 
 
-def test_status_lists_recent_runs_with_outcome_duration_and_error(deployed):
-    _, outputs = deployed(Scenario(batch=BatchScenario.app_error(3)))
-    invoke("run", "taskexport", "--outputs-file", outputs, "--name", "broken", "--poll-seconds", "0.01")
-    result = runner.invoke(app, ["status", "taskexport", "--outputs-file", outputs], env={"COLUMNS": "160"})
-    assert result.exit_code == 0, result.output
-    row = next(line for line in result.output.splitlines() if "broken" in line)
-    assert "FAILED" in row and "JobFailed" in row
-    assert any(part.strip().count(":") == 2 for part in row.split("│"))  # a H:MM:SS duration
-
-
 def test_status_without_runs_says_so(deployed):
     _, outputs = deployed()
     result = invoke("status", "taskexport", "--outputs-file", outputs)
     assert result.exit_code == 0
     assert "stack taskexport has no runs yet" in result.output
+    assert json.loads(invoke("status", "taskexport", "--outputs-file", outputs, "--json").stdout) == []
 
 
 @pytest.mark.parametrize("command", ["run", "status"])

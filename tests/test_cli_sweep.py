@@ -122,7 +122,9 @@ def test_sweep_lists_leftovers_warns_that_file_system_data_may_be_lost_and_a_no_
     before = alive()
     result = sweep(outputs, answer="n\n")
     out = result.output
-    rows = [line for line in out.splitlines() if "│" in line]
+    # Piped (CliRunner): one plain line per leftover, "kind name | id: ... | run: ... | run status: ... | state: ...".
+    assert "│" not in out
+    rows = [line for line in out.splitlines() if " | run: " in line]
     for resource in (*made["ended"].values(), made["gone"]["file_system"]):
         assert any(resource.rsplit("/", 1)[-1].split(":")[0] in row for row in rows), resource
     assert any("ended" in row and "FAILED" in row and "run ended with FileSystemFailed" in row for row in rows)

@@ -286,6 +286,20 @@ def test_extract_parameters_runs_python312_with_parameters_py_beside_its_handler
     assert all(path.is_file() for path in members.values())
 
 
+def test_every_function_ships_the_files_asl_naming_lists_for_its_handler(runs):
+    shipped = {}
+    for run in runs.values():
+        for function in run.of_type(FUNCTION):
+            module = function.inputs["handler"].removesuffix(".handler")
+            members = {name: Path(asset.path).resolve() for name, asset in function.inputs["code"].assets.items()}
+            shipped.setdefault(module, members)
+            assert shipped[module] == members, module  # the same archive in both stacks
+    assert set(shipped) == set(naming.LAMBDA_FILES)  # every listed archive is deployed, and only those
+    for module, members in shipped.items():
+        assert members == {member: ROOT / path for member, path in naming.LAMBDA_FILES[module].items()}
+        assert all(path.is_file() for path in members.values()), module
+
+
 def test_extract_parameters_environment_names_mode_max_vcpus_and_prefix(run, custom):
     variables = run.one(FUNCTION, "extract-parameters").inputs["environment"]["variables"]
     assert variables == {"MODE": run.stack, "MAX_VCPUS": "256", "NAME_PREFIX": run.stack}
@@ -426,6 +440,7 @@ def test_stack_outputs_name_the_resources_users_need(run):
         "jobQueue": run.one(JOB_QUEUE).state["name"],
         "computeEnvironment": run.one(COMPUTE_ENVIRONMENT).state["name"],
     }
+    assert tuple(run.outputs) == naming.STACK_OUTPUTS  # the names the tools read them by
 
 
 def _takes_tags(type_token):

@@ -7,9 +7,10 @@ import pulumi
 import pytest
 from offline_stacks import RecordingMocks, load_stack_config, run_program
 
+import settings
 from parameters import AUTO_EXPORT, TASK_EXPORT, ParameterError, parameters_for
-from settings import load_settings
-from stack import read_stack_config
+from settings import load_settings, settings_from_config
+from stack import program_config
 
 # pulumi_aws warns about its own deprecated resource classes when the mocks load its modules.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
@@ -194,8 +195,8 @@ def test_defaults_are_accepted(mode):
 
 def test_numbers_and_booleans_spelled_as_strings_are_accepted():
     settings = load_settings(TASK_EXPORT, {"lustreStorageCapacity": "2400", "deleteLustre": "true"})
-    assert settings["lustreStorageCapacity"] == 2400
-    assert settings["deleteLustre"] is True
+    assert settings.values["lustreStorageCapacity"] == 2400
+    assert settings.values["deleteLustre"] is True
 
 
 def test_runtime_defaults_hold_the_runtime_parameters_only():
@@ -205,16 +206,43 @@ def test_runtime_defaults_hold_the_runtime_parameters_only():
     assert settings.resource_prefix == "autoexport"
 
 
-# --- reading Pulumi config (strings, as the engine hands them) ---
+def test_the_typed_properties_hold_the_typed_values():
+    settings = load_settings(
+        TASK_EXPORT,
+        {
+            "envName": "Batch-1",
+            "ecrRepositoryName": "team/sim",
+            "computeEnvironmentType": "EC2",
+            "computeEnvironmentInstanceTypes": "c6i, m6i.4xlarge",
+            "computeEnvironmentMinvCpus": "2",
+            "computeEnvironmentDesiredvCpus": "4",
+            "computeEnvironmentMaxvCpus": "64",
+            "jobDefinitionVcpus": "8",
+        },
+    )
+    assert (settings.env_name, settings.resource_prefix, settings.ecr_repository_name) == (
+        "Batch-1",
+        "batch-1",
+        "team/sim",
+    )
+    assert (settings.compute_environment_type, settings.compute_environment_allocation_strategy) == (
+        "EC2",
+        "BEST_FIT_PROGRESSIVE",
+    )
+    assert settings.compute_environment_instance_types == ["c6i", "m6i.4xlarge"]
+    vcpus = (
+        settings.compute_environment_min_vcpus,
+        settings.compute_environment_desired_vcpus,
+        settings.compute_environment_max_vcpus,
+    )
+    assert vcpus == (2, 4, 64) and all(type(v) is int for v in vcpus)
 
 
-def _read(config):
-    pulumi.runtime.set_all_config(config)
-    return read_stack_config(pulumi.Config("batch-lustre"))
+# --- reading stack config as Pulumi hands it over (full keys, strings, lists as JSON) ---
 
 
-def test_read_stack_config_decodes_a_yaml_list_and_keeps_other_values_as_strings():
-    mode, raw = _read(
+def test_settings_from_config_decodes_a_yaml_list_and_takes_other_values_as_strings():
+    settings = settings_from_config(
         {
             "aws:region": "us-east-1",
             "batch-lustre:mode": "taskexport",
@@ -222,26 +250,63 @@ def test_read_stack_config_decodes_a_yaml_list_and_keeps_other_values_as_strings
             "batch-lustre:lustreStorageCapacity": "4800",
         }
     )
-    assert mode == "taskexport"
-    assert raw == {"computeEnvironmentInstanceTypes": ["c6i", "m6i.4xlarge"], "lustreStorageCapacity": "4800"}
+    assert settings.mode == "taskexport"
+    assert settings.compute_environment_instance_types == ["c6i", "m6i.4xlarge"]
+    assert settings.values["lustreStorageCapacity"] == 4800
 
 
-def test_read_stack_config_passes_a_comma_separated_list_to_the_parameter_check():
-    _, raw = _read({"batch-lustre:mode": "taskexport", "batch-lustre:computeEnvironmentInstanceTypes": "c6i, m6i"})
-    assert load_settings("taskexport", raw)["computeEnvironmentInstanceTypes"] == ["c6i", "m6i"]
+def test_settings_from_config_passes_a_comma_separated_list_to_the_parameter_check():
+    settings = settings_from_config(
+        {"batch-lustre:mode": "taskexport", "batch-lustre:computeEnvironmentInstanceTypes": "c6i, m6i"}
+    )
+    assert settings.compute_environment_instance_types == ["c6i", "m6i"]
 
 
-def test_read_stack_config_passes_unknown_keys_on_so_a_typo_is_reported():
-    mode, raw = _read({"batch-lustre:mode": "taskexport", "batch-lustre:lustreStorageCapcity": "4800"})
+def test_settings_from_config_reports_an_unknown_key_so_a_typo_does_not_leave_a_default():
     with pytest.raises(ParameterError) as caught:
-        load_settings(mode, raw)
-    assert "lustreStorageCapcity" in str(caught.value)
-    assert "is not a parameter" in str(caught.value)
+        settings_from_config(
+            {"batch-lustre:mode": "taskexport", "batch-lustre:lustreStorageCapcity": "4800"},
+            source="Pulumi.taskexport.yaml",
+        )
+    assert "lustreStorageCapcity is not a parameter of Pulumi.taskexport.yaml in mode taskexport" in str(caught.value)
 
 
-def test_read_stack_config_ignores_other_namespaces():
-    _, raw = _read({"batch-lustre:mode": "autoexport", "aws:region": "us-east-1", "other:envName": "x"})
-    assert raw == {}
+def test_settings_from_config_ignores_other_namespaces():
+    settings = settings_from_config(
+        {"batch-lustre:mode": "autoexport", "aws:region": "us-east-1", "other:envName": "x"}
+    )
+    assert settings.env_name == "AutoExport"
+
+
+def test_settings_from_config_names_where_the_missing_mode_should_be():
+    with pytest.raises(ParameterError) as caught:
+        settings_from_config({"aws:region": "us-east-1"}, source="Pulumi.dev.yaml")
+    assert str(caught.value) == "batch-lustre:mode is missing from Pulumi.dev.yaml: accepted taskexport or autoexport"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("[c6i", '"[c6i"'),  # starts like a JSON list, is not one
+        ('["c6i", m6i]', '"[\\"c6i\\", m6i]"'),
+        ("[1, 2]", "[1, 2]"),  # a list, not of names
+        ('{"c6i": 1}', '"{\\"c6i\\": 1}"'),  # a YAML mapping, as JSON
+    ],
+)
+def test_a_malformed_list_is_refused_in_one_line_naming_key_value_and_what_is_accepted(value, shown):
+    with pytest.raises(ParameterError) as caught:
+        settings_from_config({"batch-lustre:mode": "taskexport", "batch-lustre:computeEnvironmentInstanceTypes": value})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"computeEnvironmentInstanceTypes={shown} is not accepted: accepted a non-empty list"), (
+        message
+    )
+
+
+def test_program_config_is_the_config_the_engine_handed_over():
+    config = {"aws:region": "eu-west-1", "batch-lustre:mode": "taskexport", "batch-lustre:deleteLustre": "false"}
+    pulumi.runtime.set_all_config(config)
+    assert program_config() == config
 
 
 # --- the program stops before any resource ---
@@ -279,3 +344,13 @@ def test_the_new_runtime_parameters_are_runtime_with_the_contract_defaults():
         runtime = load_settings(mode, {}).runtime_defaults
         assert runtime["warmComputeCapacity"] is True
         assert runtime["jobRunnableTimeoutMinutes"] == 20
+
+
+def test_the_checks_need_no_aws_configuration(monkeypatch):
+    """A profile this machine lacks (AWS_PROFILE) must not break reading a stack's settings."""
+    monkeypatch.setenv("AWS_PROFILE", "a-profile-this-machine-lacks")
+    settings.botocore_enum.cache_clear()
+    try:
+        assert "EC2" in settings.botocore_enum("batch", "CRType")
+    finally:
+        settings.botocore_enum.cache_clear()

@@ -2,16 +2,19 @@
 their defaults, so ``pulumi config`` shows every one."""
 
 import runpy
+import shutil
 from pathlib import Path
 
 import pulumi
 import pytest
 import yaml
 from offline_stacks import load_stack_config, run_program
+from typer.testing import CliRunner
 
-from parameters import LOOP_CHECK_LIMITS, MODES, cross_field_problems, loop_schedules, parameters_for
-from settings import load_settings
-from stack import read_stack_config
+import settings
+from batch_lustre import automation
+from batch_lustre.project import ENV_VAR
+from parameters import LOOP_CHECK_LIMITS, MODES, ParameterError, cross_field_problems, loop_schedules, parameters_for
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "batch-lustre"
@@ -50,11 +53,10 @@ def test_stack_file_values_are_the_defaults_with_their_yaml_types(mode):
 def test_stack_file_as_pulumi_hands_it_over_validates_to_the_defaults(mode):
     config = load_stack_config(mode)  # scalars as strings, lists as JSON: what the engine passes
     assert all(isinstance(value, str) for value in config.values())
-    pulumi.runtime.set_all_config(config)
-    mode_value, raw = read_stack_config(pulumi.Config(NAMESPACE))
-    assert mode_value == mode
-    settings = load_settings(mode_value, raw)
-    assert dict(settings.values) == {p.name: p.defaults[mode] for p in parameters_for(mode)}
+    found = settings.settings_from_config(config)
+    assert found.mode == mode
+    assert dict(found.values) == {p.name: p.defaults[mode] for p in parameters_for(mode)}
+    assert automation.stack_settings(mode) == found  # the tools read the file as the program does
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -87,3 +89,74 @@ def test_main_module_runs_the_whole_program():
         run.one("aws:sfn/stateMachine:StateMachine", "autoexport-state-machine").inputs["name"]
         == "autoexport-autoexport-workflow"
     )
+
+
+# --- a bad stack file: one line through the program, the Automation API and the CLI ---
+
+# (line of Pulumi.taskexport.yaml replaced, by this line)
+BAD_STACK_FILES = {
+    "list-typed key holding a broken JSON list": (
+        "batch-lustre:computeEnvironmentInstanceTypes:",
+        'batch-lustre:computeEnvironmentInstanceTypes: "[c6i"',
+    ),
+    "list-typed key holding JSON that is not a list of names": (
+        "batch-lustre:computeEnvironmentInstanceTypes:",
+        "batch-lustre:computeEnvironmentInstanceTypes: [1, 2]",
+    ),
+    "number-typed key holding a list": (
+        "batch-lustre:lustreStorageCapacity:",
+        "batch-lustre:lustreStorageCapacity: [1200]",
+    ),
+}
+
+
+def _bad_project(tmp_path: Path, case: str) -> Path:
+    """A copy of the project's Pulumi.yaml and Pulumi.taskexport.yaml, one config line replaced."""
+    starts, line = BAD_STACK_FILES[case]
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    lines = (ROOT / "Pulumi.taskexport.yaml").read_text().splitlines()
+    at = next(i for i, text in enumerate(lines) if text.strip().startswith(starts))
+    # A YAML list set in block style spans the lines indented under its key.
+    end = next((i for i in range(at + 1, len(lines)) if not lines[i].startswith(" " * 4 + "-")), len(lines))
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    (tmp_path / "Pulumi.taskexport.yaml").write_text("\n".join([*lines[:at], indent + line, *lines[end:]]) + "\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("case", list(BAD_STACK_FILES))
+def test_a_bad_value_in_a_stack_file_is_the_same_one_line_error_for_the_tools_and_for_pulumi_up(case, tmp_path):
+    project = _bad_project(tmp_path, case)
+    with pytest.raises(ParameterError) as from_tools:
+        automation.stack_settings("taskexport", work_dir=project)
+    message = str(from_tools.value)
+    assert "\n" not in message and " is not accepted: accepted " in message, message
+
+    with pytest.raises(pulumi.RunError) as from_program:
+        run_program("taskexport", config=settings.load_stack_config("taskexport", project))
+    assert str(from_program.value) == f"stack taskexport: {message}"
+
+
+@pytest.mark.parametrize("case", list(BAD_STACK_FILES))
+def test_params_show_of_a_stack_with_a_bad_value_prints_one_line_and_exits_2(case, tmp_path):
+    from batch_lustre.cli.app import app
+
+    project = _bad_project(tmp_path, case)
+    result = CliRunner().invoke(
+        app, ["params", "show", "taskexport", "--secret-id", "unused"], env={ENV_VAR: str(project)}
+    )
+    assert result.exit_code == 2, result.output
+    with pytest.raises(ParameterError) as expected:
+        automation.stack_settings("taskexport", work_dir=project)
+    assert result.stderr == f"error: {expected.value}\n"
+
+
+def test_a_stack_file_that_is_not_yaml_is_refused_in_one_line(tmp_path):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "Pulumi.taskexport.yaml").write_text("config:\n  batch-lustre:computeEnvironmentInstanceTypes: [c6i\n")
+    with pytest.raises(ParameterError) as caught:
+        automation.stack_settings("taskexport", work_dir=tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("Pulumi.taskexport.yaml is not accepted (") and message.endswith(
+        "): accepted a YAML stack file"
+    ), message

@@ -30,7 +30,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from asl.naming import CONTAINER_SCRATCH_DIR
+from asl.naming import (
+    CONTAINER_SCRATCH_DIR,
+    OUTPUT_BUCKET_NAME,
+    OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN,
+    OUTPUT_SECRET_NAME,
+)
 from batch_lustre import automation
 from batch_lustre.cli import leftovers
 from batch_lustre.cli.common import (
@@ -39,9 +44,9 @@ from batch_lustre.cli.common import (
     OutputsFileOption,
     StackOption,
     clock,
-    console,
     fail,
     one_line_errors,
+    out,
 )
 from batch_lustre.cli.progress import RunProgress, real_now
 from parameters import BY_NAME, ParameterError, check_execution_name, validate_value
@@ -183,7 +188,7 @@ class Report:
 
 def check_secret(stack: str, stack_outputs: dict[str, Any], secrets: Any) -> int:
     """The secret's lustreStorageCapacity (1200), or ``ParameterError`` naming how to set what is needed."""
-    secret_id = automation.required_output(stack_outputs, "secretName", stack)
+    secret_id = automation.required_output(stack_outputs, OUTPUT_SECRET_NAME, stack)
     found = automation.read_parameters(stack, secret_id=secret_id, client=secrets)
     current = found.current
     capacity = _secret_value(current, "lustreStorageCapacity")
@@ -231,7 +236,7 @@ def run_acceptance(
 ) -> Report:
     """The acceptance check of ``stack`` (module docstring). Refusals before the start raise ``ParameterError``
     (nothing started) or ``automation.RunRefused``; whatever happens after the start is in the ``Report``."""
-    bucket = automation.required_output(stack_outputs, "bucketName", stack)
+    bucket = automation.required_output(stack_outputs, OUTPUT_BUCKET_NAME, stack)
     capacity = check_secret(stack, stack_outputs, clients.secrets)
     run = name or new_acceptance_name()
     handle = automation.start_run(
@@ -370,10 +375,10 @@ def _wait_for_run_cleanup(
     wait_minutes: int,
 ) -> None:
     """Wait (at most ``wait_minutes``) for the run-cleanup execution EventBridge starts after the run."""
-    machine = stack_outputs.get("runCleanupStateMachineArn")
+    machine = stack_outputs.get(OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN)
     if not isinstance(machine, str) or not machine:
         report.reasons.append(
-            f"stack {report.stack} has no output runCleanupStateMachineArn: nothing cleans up "
+            f"stack {report.stack} has no output {OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN}: nothing cleans up "
             f"after the run (deploy the stack again: batch-lustre deploy {report.stack})"
         )
         return
@@ -652,7 +657,7 @@ def acceptance(
                 runtime_params={"lustreStorageCapacity": SMALLEST_CAPACITY_GIB},
             ) as (outputs, time_source, region),
         ):
-            console.print(f"[bold]acceptance[/] of stack {stack} on an emulated AWS, scenario [bold]{scenario}[/]")
+            out().print(f"[bold]acceptance[/] of stack {stack} on an emulated AWS, scenario [bold]{scenario}[/]")
             report = _check(
                 stack,
                 outputs,
@@ -668,11 +673,10 @@ def acceptance(
     else:
         with one_line_errors():
             outputs = automation.load_outputs(stack, outputs_file)
-            region = automation.stack_region(stack)
             report = _check(
                 stack,
                 outputs,
-                AcceptanceClients.for_region(region),
+                AcceptanceClients.for_region(automation.stack_region(stack)),
                 RealTime(),
                 run,
                 budget,
@@ -681,7 +685,7 @@ def acceptance(
                 poll_seconds,
                 now=real_now,
             )
-    print_summary(console, report)
+    print_summary(out(), report)
     if not report.passed:
         raise typer.Exit(EXIT_FAILED)
 
@@ -704,12 +708,12 @@ def _check(
 
     def on_started(handle: automation.RunHandle) -> None:
         started.append(handle)
-        console.print(
+        out().print(
             f"[bold]run {handle.name}[/] of {handle.state_machine_arn.rsplit(':', 1)[-1]}: 1 vCPU, "
             f"{JOB_MEMORY_MIB} MiB, writes {CONTAINER_SCRATCH_DIR}/{marker_key(handle.name)}; budget "
             f"{budget} file-system minutes"
         )
-        progress.append(RunProgress(console, handle, now).__enter__())
+        progress.append(RunProgress(out(), handle, now).__enter__())
 
     def on_event(event: automation.RunEvent, outcome: automation.RunOutcome) -> None:
         progress[0].on_event(event, outcome)

@@ -6,19 +6,45 @@ Errors are one line on stderr: ``error: <what was wrong and what is accepted>``.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from batch_lustre import __version__
 from batch_lustre.cli import acceptance, demo, graph, params, runs, scenario_commands, stack_commands, sweep
+from batch_lustre.cli.common import start_output
 
 app = typer.Typer(
     name="batch-lustre",
     help="Operate the batch-lustre stacks: deploy them, edit runtime parameters, start and follow runs, "
-    "clean up leftovers, draw the workflow, or try it all offline (demo, scenarios).",
+    "clean up leftovers, draw the workflow, or try it all offline (demo, scenarios). On a terminal, tables fit "
+    "its width; piped, the output is plain lines. --json on outputs, params show, status, demo and scenarios.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"batch-lustre {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _every_command(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version of batch-lustre and exit."
+        ),
+    ] = False,
+) -> None:
+    # Runs before every command: its consoles are made for where its output goes now.
+    start_output()
+
+
 stack_commands.register(app)
 app.add_typer(params.app, name="params")
 runs.register(app)

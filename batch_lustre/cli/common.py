@@ -1,12 +1,19 @@
-"""What every subcommand shares: the consoles, common options, one-line errors and exit codes."""
+"""What every subcommand shares: the consoles, common options, one-line errors, exit codes and clocks.
+
+The consoles are made again at the start of every command (``start_output``), for where stdout goes then: a
+terminal gets colour, tables and live displays at its width (``COLUMNS`` when set); anything else (a pipe, a
+file) gets plain lines: no box drawing, no colour, no live display, nothing wrapped (rich's own ``TTY_COMPATIBLE``
+and ``FORCE_COLOR`` override the guess).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,9 +25,49 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # the operation or the run failed
 EXIT_BAD_INPUT = 2  # unknown stack, key or value (click uses 2 for usage errors too)
 
-# Consoles look up sys.stdout / sys.stderr when they write, so CliRunner captures them.
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+def _console(stderr: bool) -> Console:
+    """A console on stdout or stderr: the terminal's, or a plain one (module docstring).
+
+    Consoles look up sys.stdout / sys.stderr when they write, so CliRunner captures them.
+    """
+    probe = Console(stderr=stderr)
+    if probe.is_terminal:
+        return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, color_system=None, soft_wrap=True, emoji=False)
+
+
+_consoles: dict[bool, Console] = {}
+
+
+def start_output() -> None:
+    """Make the consoles for the command about to run (where stdout and stderr go now, ``COLUMNS`` now)."""
+    _consoles.clear()
+
+
+def out() -> Console:
+    """The console on stdout."""
+    if False not in _consoles:
+        _consoles[False] = _console(stderr=False)
+    return _consoles[False]
+
+
+def err_out() -> Console:
+    """The console on stderr (progress while stdout carries JSON)."""
+    if True not in _consoles:
+        _consoles[True] = _console(stderr=True)
+    return _consoles[True]
+
+
+def is_plain(console: Console) -> bool:
+    """Whether ``console`` writes plain lines (not a terminal): no tables, no colour, no live display."""
+    return not console.is_terminal
+
+
+def print_json(document: Any) -> None:
+    """``document`` as JSON on stdout, nothing else (no markup, no wrapping)."""
+    typer.echo(json.dumps(document, indent=2, default=str))
+
 
 StackOption = Annotated[
     str,
@@ -81,6 +128,28 @@ def clock(delta: dt.timedelta | float | None) -> str:
     seconds = int(delta.total_seconds() if isinstance(delta, dt.timedelta) else delta)
     hours, rest = divmod(max(0, seconds), 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def elapsed(seconds: dt.timedelta | float | None) -> str:
+    """Time since a run started as ``+M:SS`` (``+H:MM:SS`` from an hour on; ``-`` when unknown): the one clock of a
+    timeline."""
+    if seconds is None:
+        return "-"
+    total = int(seconds.total_seconds() if isinstance(seconds, dt.timedelta) else seconds)
+    hours, rest = divmod(max(0, total), 3600)
+    return f"+{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"+{rest // 60}:{rest % 60:02d}"
+
+
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Show a failed run's whole Cause (e.g. a failed job's description as Batch gives it), not only its "
+        "one-line summary.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead (keys: see the README).")]
 
 
 def when(moment: dt.datetime | None) -> str:

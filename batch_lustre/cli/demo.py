@@ -3,24 +3,43 @@
 The stack's resources are created in moto, the state machine is the one ``asl`` generates for the
 mode, and the run is started and followed by the same code as ``run``. Then: what is in the bucket,
 what the run left behind (nothing, when it went well) and the run's figures on the emulated clock.
+
+The emulated stack is the mode's ``Pulumi.<mode>.yaml``: its compute environment has that file's
+computeEnvironmentMaxvCpus, and ``--set`` is checked as ``params set`` checks an edit of its secret.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.console import Console
+from rich.text import Text
 
-from asl import build_definition
+from asl import build_definition, naming
 from batch_lustre import automation
-from batch_lustre.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, PollOption, clock, console, fail, one_line_errors
+from batch_lustre.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    JsonOption,
+    PollOption,
+    VerboseOption,
+    clock,
+    err_out,
+    fail,
+    one_line_errors,
+    out,
+    print_json,
+)
+from batch_lustre.cli.listing import Column, Listing, show
 from batch_lustre.cli.overrides import (
     ArraySizeOption,
     CommandOption,
@@ -34,7 +53,7 @@ from batch_lustre.cli.overrides import (
 )
 from batch_lustre.cli.progress import follow_and_report
 from batch_lustre.emulation.environment import offline_environment
-from parameters import MODES, check_mode
+from parameters import MODES, ParameterError, check_mode, parameters_for, validate_runtime
 
 if TYPE_CHECKING:
     from batch_lustre.emulation.catalogue import NamedScenario
@@ -51,8 +70,13 @@ def catalogue() -> ModuleType:
     return module
 
 
-# maxvCpus of the emulated compute environment (emulation.stack.setup_stack's default, and its MAX_VCPUS).
-EMULATED_MAX_VCPUS = 256
+def stack_max_vcpus(stack: str) -> int:
+    """computeEnvironmentMaxvCpus of ``Pulumi.<stack>.yaml``: the emulated compute environment's maxvCpus.
+
+    Read offline: checking the file reads botocore's service models, which fails on an AWS_PROFILE this machine
+    lacks (the demo needs no AWS configuration at all)."""
+    with offline_environment("us-east-1"):
+        return automation.stack_settings(stack).compute_environment_max_vcpus
 
 
 def deploy_emulated(
@@ -80,7 +104,7 @@ def deploy_emulated(
         stack=stack_name,
         runtime_params=dict(runtime_params or {}),
         secret_string=secret_string,
-        max_vcpus=EMULATED_MAX_VCPUS,
+        max_vcpus=stack_max_vcpus(stack_name),
     )
     refs = emulated.refs
     sfn = automation.aws_client("stepfunctions", emu.region)
@@ -89,16 +113,16 @@ def deploy_emulated(
     )["stateMachineArn"]
     outputs = {
         "mode": mode,
-        "stateMachineArn": machine,
-        "secretName": emulated.secret_name,
-        "bucketName": refs.bucket_name,
-        "computeEnvironment": emulated.compute_environment_name,
-        "jobQueue": refs.job_queue_arn.rsplit("/", 1)[-1],
+        naming.OUTPUT_STATE_MACHINE_ARN: machine,
+        naming.OUTPUT_SECRET_NAME: emulated.secret_name,
+        naming.OUTPUT_BUCKET_NAME: refs.bucket_name,
+        naming.OUTPUT_COMPUTE_ENVIRONMENT: emulated.compute_environment_name,
+        naming.OUTPUT_JOB_QUEUE: refs.job_queue_arn.rsplit("/", 1)[-1],
     }
     if run_cleanup:
         from batch_lustre.emulation.stack import setup_run_cleanup
 
-        outputs["runCleanupStateMachineArn"] = setup_run_cleanup(emu, emulated).state_machine_arn
+        outputs[naming.OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN] = setup_run_cleanup(emu, emulated).state_machine_arn
     return emulated, outputs
 
 
@@ -219,15 +243,179 @@ def emulated_account(
                 clock.close()
 
 
-def show_scenarios() -> None:
-    found = catalogue()
-    table = Table(title="emulation scenarios (demo --scenario NAME)", title_justify="left")
-    for column in ("name", "modes", "expected", "what happens"):
-        table.add_column(column, overflow="fold")
+def scenario_listing(found: ModuleType) -> Listing:
+    """The single-run scenarios the demo can show: name, modes, what is expected, what happens."""
+    listing = Listing(
+        [Column("name", key=True), Column("modes"), Column("expected"), Column("what happens")],
+        title="emulation scenarios (demo --scenario NAME)",
+    )
     for name in found.scenario_names(single_run_only=True):
         item = found.SCENARIOS[name]
-        table.add_row(name, ", ".join(item.modes), item.expected_label(item.modes[0]), item.description)
-    console.print(table)
+        listing.add_row(name, ", ".join(item.modes), item.expected_label(item.modes[0]), item.description)
+    return listing
+
+
+def check_settings(
+    mode: str, assignments: Sequence[str], scenario_params: Mapping[str, Any], max_vcpus: int
+) -> dict[str, Any]:
+    """``--set KEY=VALUE`` typed, checked as ``params set`` checks an edit of the secret, before anything runs.
+
+    Each key and value (``automation.check_assignment``), then the whole secret the demo would write (the mode's
+    defaults, the scenario's own values, these) with ``parameters.validate_runtime``: the cross-field rules and
+    jobDefinitionVcpus at most ``max_vcpus``. A scenario whose own secret is refused on purpose (``invalid-*``)
+    is checked on the mode's defaults instead. ``ParameterError`` (one line) for the first refusal.
+    """
+    typed: dict[str, Any] = {}
+    for text in assignments:
+        key, value = automation.parse_assignment(text)
+        typed[key] = automation.check_assignment(mode, key, value)
+    defaults = {p.name: p.defaults[mode] for p in parameters_for(mode, runtime=True)}
+    base = {**defaults, **scenario_params}
+    try:
+        validate_runtime(base, mode, max_vcpus)
+    except ParameterError:
+        base = defaults  # the scenario is about a refused secret: --set is checked on the defaults
+    validate_runtime({**base, **typed}, mode, max_vcpus)
+    return typed
+
+
+@dataclass
+class Aftermath:
+    """What a demo run left and what it took: the end of the demo's report (and of its JSON)."""
+
+    left_behind: list[str]
+    calls: dict[str, int]  # AWS calls of the state machine by operation
+    duration_s: float  # emulated
+    lifetime: dict[str, float | None] = field(default_factory=dict)  # the file system's phases (PHASE_LABELS)
+
+
+def aftermath(emu: Any, stack: Any, handle: automation.RunHandle, started: float) -> Aftermath:
+    """Leftovers, AWS calls and the file system's phases of the demo's run, from the emulation."""
+    from batch_lustre.emulation.runner import leftovers, lustre_lifetime
+
+    left = leftovers(emu, stack, handle.name)
+    problems = [f"file system {fs} ({state})" for fs, state in left.file_systems]
+    problems += [f"launch template {t}" for t in left.launch_templates]
+    problems += [f"job definition {d.rsplit('/', 1)[-1]}" for d in left.active_job_definitions]
+    problems += [f"job {j} not ended" for j in left.unfinished_jobs]
+    if not left.compute_environment_restored:
+        problems.append(f"compute environment still on launch template {left.compute_environment_launch_template}")
+    lifetime = lustre_lifetime(emu, started)
+    phases: dict[str, float | None] = {}
+    if lifetime is not None:
+        phases = {
+            "creating_s": lifetime.creating,
+            "waiting_before_job_s": lifetime.waiting_before_job,
+            "job_s": lifetime.job,
+            "after_job_until_export_done_s": lifetime.after_job_until_export_done,
+            "after_export_until_delete_s": lifetime.after_export_until_delete,
+            "lifetime_s": lifetime.total,
+        }
+    return Aftermath(problems, dict(emu.calls.counts(handle.execution_arn)), emu.now() - started, phases)
+
+
+PHASE_LABELS = (
+    ("creating_s", "file system creating"),
+    ("waiting_before_job_s", "  then waiting for the job"),
+    ("job_s", "  job running"),
+    ("after_job_until_export_done_s", "  job end until export done"),
+    ("after_export_until_delete_s", "  export done until delete"),
+    ("lifetime_s", "file system lifetime"),
+)
+
+
+def show_aftermath(console: Console, after: Aftermath, outcome: automation.RunOutcome, expected: str) -> None:
+    if after.left_behind:
+        console.print(
+            Text.assemble(
+                ("left behind: ", "yellow"),
+                "; ".join(after.left_behind) + "  (`batch-lustre sweep` finds and deletes per-run leftovers)",
+            )
+        )
+    else:
+        console.print(
+            "[green]nothing left behind:[/] no file system, launch template, job definition or running job; "
+            "the compute environment is back on its baseline launch template"
+        )
+    figures = Listing(
+        [Column("figure", key=True), Column("value", justify="right")], "the run's figures (emulated time)"
+    )
+    figures.add_row("run duration", clock(after.duration_s))
+    figures.add_row("states entered", str(outcome.states_entered))
+    figures.add_row("AWS calls by the state machine", str(sum(after.calls.values())))
+    for key, label in PHASE_LABELS:
+        if key in after.lifetime:
+            value = after.lifetime[key]
+            figures.add_row(label, clock(value) if value is not None else "-")
+    show(figures, console)
+    console.print("calls: " + ", ".join(f"{op} x{n}" for op, n in after.calls.items()))
+    got = outcome.status + (f": {outcome.error}" if outcome.error else "")
+    matches = got == expected
+    console.print(
+        f"scenario expected {expected}; the run ended {got}" + ("" if matches else "  [bold red](not as expected)[/]")
+    )
+
+
+# ``demo --json``: these keys, in this order (documented in the README).
+DEMO_JSON_KEYS = (
+    "scenario",
+    "mode",
+    "run",
+    "status",
+    "error",
+    "cause",
+    "expected",
+    "as_expected",
+    "duration_s",
+    "states_entered",
+    "file_system_id",
+    "exported",
+    "left_behind",
+    "aws_calls",
+    "file_system_phases_s",
+    "settings",
+    "execution_input",
+)
+
+
+def demo_json(
+    scenario: str,
+    mode: str,
+    outcome: automation.RunOutcome,
+    expected: str,
+    after: Aftermath,
+    exported: list[automation.StoredObject],
+    settings: Mapping[str, Any],
+    execution_input: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The demo's run as ``demo --json`` prints it: exactly ``DEMO_JSON_KEYS``."""
+    got = outcome.status + (f": {outcome.error}" if outcome.error else "")
+    return {
+        "scenario": scenario,
+        "mode": mode,
+        "run": outcome.name,
+        "status": outcome.status,
+        "error": outcome.error,
+        "cause": outcome.cause,
+        "expected": expected,
+        "as_expected": got == expected,
+        "duration_s": after.duration_s,
+        "states_entered": outcome.states_entered,
+        "file_system_id": outcome.file_system_id,
+        "exported": [{"key": o.key, "bytes": o.size} for o in exported],
+        "left_behind": list(after.left_behind),
+        "aws_calls": dict(after.calls),
+        "file_system_phases_s": {key.removesuffix("_s"): value for key, value in after.lifetime.items()} or None,
+        "settings": dict(settings),
+        "execution_input": dict(execution_input),
+    }
+
+
+def _progress_console(as_json: bool) -> Console:
+    """Where the run is drawn: stdout; with --json, stderr when it is a terminal, else nowhere."""
+    if not as_json:
+        return out()
+    return err_out() if err_out().is_terminal else Console(file=io.StringIO())
 
 
 def demo(
@@ -239,14 +427,17 @@ def demo(
         typer.Option(
             "--set",
             metavar="KEY=VALUE",
-            help="Runtime parameter for this demo run (repeatable), checked as "
-            "`params set` checks it, e.g. --set waitForLustreCreationSeconds=120.",
+            help="Runtime parameter for this demo run (repeatable), checked as `params set` checks it, before "
+            "anything runs: the key and value, the rules between parameters, and jobDefinitionVcpus at most the "
+            "stack's computeEnvironmentMaxvCpus (Pulumi.<mode>.yaml). E.g. --set waitForLustreCreationSeconds=120.",
         ),
     ] = None,
     poll_seconds: PollOption = 0.05,
     timeout_seconds: Annotated[
         float, typer.Option("--timeout-seconds", min=1.0, help="Real seconds to wait for the run.")
     ] = 300.0,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
     command: CommandOption = None,
     env: EnvOption = None,
     vcpus: VcpusOption = None,
@@ -262,20 +453,31 @@ def demo(
     whatever its command).
     """
     if list_scenarios:
-        show_scenarios()
+        found = catalogue()
+        if as_json:
+            print_json(
+                [
+                    {"name": n, "modes": list(found.SCENARIOS[n].modes), "description": found.SCENARIOS[n].description}
+                    for n in found.scenario_names(single_run_only=True)
+                ]
+            )
+        else:
+            show(scenario_listing(found), out())
         return
     with one_line_errors():
         raw = from_flags(
             command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag, array_size=array_size, warm=warm
         )
         chosen = choose(scenario, mode)
-        overrides = dict(chosen.runtime_params)
-        for text in settings or []:
-            key, value = automation.parse_assignment(text)
-            overrides[key] = automation.check_assignment(mode, key, value)
+        max_vcpus = stack_max_vcpus(mode)
+        overrides = {
+            **dict(chosen.runtime_params),
+            **check_settings(mode, settings or [], chosen.runtime_params, max_vcpus),
+        }
         # The flags are checked before anything is emulated, against the emulated compute environment's
         # maxvCpus; the scenario's own input is what the scenario is about (maybe one the workflow refuses).
-        execution_input = {**dict(chosen.execution_input), **automation.run_input(raw, EMULATED_MAX_VCPUS)}
+        execution_input = {**dict(chosen.execution_input), **automation.run_input(raw, max_vcpus)}
+    console = _progress_console(as_json)
     region = "us-east-1"
     with one_line_errors(), offline_environment(region), _emulation(chosen, region) as emu:
         stack, outputs = deploy_emulated(emu, mode, runtime_params=overrides, secret_string=chosen.secret_string(mode))
@@ -285,9 +487,9 @@ def demo(
             f"[bold]demo[/] of the {mode} workflow on an emulated AWS, scenario [bold]{scenario}[/]: "
             f"{chosen.description}"
         )
-        _show_stack(outputs, overrides)
+        _show_stack(console, outputs, overrides)
         if execution_input:
-            console.print(f"per-run overrides (execution input): {describe(execution_input)}", soft_wrap=True)
+            console.print(f"per-run overrides (execution input): {describe(execution_input)}")
         started = emu.now()
         handle = automation.start_run(
             mode, stack_outputs=outputs, sfn=sfn, overrides=execution_input, check_overrides=False
@@ -301,6 +503,7 @@ def demo(
             poll_seconds=poll_seconds,
             now=None,
             timeout_seconds=timeout_seconds,
+            verbose=verbose,
         )
         if outcome.status == "RUNNING":
             sfn.stop_execution(
@@ -309,74 +512,29 @@ def demo(
                 cause=f"not ended within {timeout_seconds} real seconds",
             )
             fail(f"the run did not end within --timeout-seconds={timeout_seconds}: stopped it")
-        _show_aftermath(emu, stack, handle, started, outcome, chosen.expectation(mode).label)
+        after = aftermath(emu, stack, handle, started)
+        expected = chosen.expectation(mode).label
+        if as_json:
+            exported = automation.objects_since(refs.bucket_name, outcome.started_at, s3=s3)
+            print_json(demo_json(scenario, mode, outcome, expected, after, exported, overrides, execution_input))
+        else:
+            show_aftermath(console, after, outcome, expected)
     if not outcome.succeeded:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _show_stack(outputs: dict[str, Any], overrides: Mapping[str, Any]) -> None:
-    table = Table(title="emulated stack (what `pulumi up` would have made)", title_justify="left")
-    table.add_column("output", style="bold")
-    table.add_column("value", overflow="fold")
+def _show_stack(console: Console, outputs: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    listing = Listing(
+        [Column("output", key=True), Column("value")], title="emulated stack (what `pulumi up` would have made)"
+    )
     for name, value in outputs.items():
-        table.add_row(name, str(value))
-    console.print(table)
+        listing.add_row(name, str(value))
+    show(listing, console)
     changed = ", ".join(f"{k}={json.dumps(v)}" for k, v in overrides.items()) or "none"
     console.print(
-        f"secret {outputs['secretName']}: the mode's runtime parameters at their defaults, except: {changed}",
-        soft_wrap=True,
-    )
-
-
-def _show_aftermath(
-    emu: Any, stack: Any, handle: automation.RunHandle, started: float, outcome: automation.RunOutcome, expected: str
-) -> None:
-    from batch_lustre.emulation.runner import leftovers, lustre_lifetime
-
-    left = leftovers(emu, stack, handle.name)
-    problems = [f"file system {fs} ({state})" for fs, state in left.file_systems]
-    problems += [f"launch template {t}" for t in left.launch_templates]
-    problems += [f"job definition {d.rsplit('/', 1)[-1]}" for d in left.active_job_definitions]
-    problems += [f"job {j} not ended" for j in left.unfinished_jobs]
-    if not left.compute_environment_restored:
-        problems.append(f"compute environment still on launch template {left.compute_environment_launch_template}")
-    if problems:
-        console.print(
-            "[yellow]left behind:[/] "
-            + "; ".join(problems)
-            + "  (`batch-lustre sweep` finds and deletes per-run leftovers)",
-            soft_wrap=True,
+        Text(
+            f"secret {outputs[naming.OUTPUT_SECRET_NAME]}: the mode's runtime parameters at their defaults, except: {changed}"
         )
-    else:
-        console.print(
-            "[green]nothing left behind:[/] no file system, launch template, job definition or running job; "
-            "the compute environment is back on its baseline launch template"
-        )
-
-    figures = Table(title="the run's figures (emulated time)", title_justify="left")
-    figures.add_column("figure", style="bold")
-    figures.add_column("value", justify="right")
-    figures.add_row("run duration", clock(emu.now() - started))
-    figures.add_row("states entered", str(outcome.states_entered))
-    calls = emu.calls.counts(handle.execution_arn)
-    figures.add_row("AWS calls by the state machine", str(sum(calls.values())))
-    lifetime = lustre_lifetime(emu, started)
-    if lifetime is not None:
-        for label, value in (
-            ("file system creating", lifetime.creating),
-            ("  then waiting for the job", lifetime.waiting_before_job),
-            ("  job running", lifetime.job),
-            ("  job end until export done", lifetime.after_job_until_export_done),
-            ("  export done until delete", lifetime.after_export_until_delete),
-            ("file system lifetime", lifetime.total),
-        ):
-            figures.add_row(label, clock(value) if value is not None else "-")
-    console.print(figures)
-    console.print("calls: " + ", ".join(f"{op} x{n}" for op, n in calls.items()), soft_wrap=True)
-    got = outcome.status + (f": {outcome.error}" if outcome.error else "")
-    matches = got == expected
-    console.print(
-        f"scenario expected {expected}; the run ended {got}" + ("" if matches else "  [bold red](not as expected)[/]")
     )
 
 

@@ -16,7 +16,7 @@ import typer
 from asl import build_definition
 from asl.naming import state_machine_name
 from asl.refs import WorkflowRefs
-from batch_lustre.cli.common import EXIT_BAD_INPUT, console, fail, one_line_errors
+from batch_lustre.cli.common import EXIT_BAD_INPUT, fail, one_line_errors, out
 from batch_lustre.cli.workflow_layout import CATCH, CHOICE, DEFAULT, Edge, Layout, layout
 from parameters import AUTO_EXPORT, MODES, check_mode
 
@@ -111,6 +111,7 @@ def draw(definition: dict[str, Any], out: Path, title: str) -> Layout:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.artist import Artist
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
@@ -185,7 +186,7 @@ def draw(definition: dict[str, Any], out: Path, title: str) -> Layout:
     ax.text(left, -header - 0.25, title, fontsize=13, fontweight="bold", va="top")
     comment = textwrap.fill(definition.get("Comment", ""), 150)
     ax.text(left, -header + 0.1, comment, fontsize=7, color="#444444", va="top")
-    legend = [Patch(facecolor=f, edgecolor=b, label=t) for t, (f, b) in TYPE_COLOURS.items()]
+    legend: list[Artist] = [Patch(facecolor=f, edgecolor=b, label=t) for t, (f, b) in TYPE_COLOURS.items()]
     legend += [
         Line2D([], [], color=NORMAL_EDGE[0], label="next"),
         Line2D([], [], color=EDGE_STYLES[CHOICE][0], label="choice (value tested)"),
@@ -258,7 +259,7 @@ def graph(
             )
         definition = build_definition(placeholder_refs(mode))
         placed = draw(definition, target, f"batch-lustre {mode} workflow")
-    console.print(
+    out().print(
         f"wrote {target}: {len(definition['States'])} states, {len(placed.routes)} transitions, {placed.layers} layers"
     )
 

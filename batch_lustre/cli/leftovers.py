@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from asl.naming import TAG_RUN, TAG_STACK
+from asl.naming import OUTPUT_COMPUTE_ENVIRONMENT, OUTPUT_STATE_MACHINE_ARN, TAG_RUN, TAG_STACK
 from batch_lustre import automation
 
 FILE_SYSTEM = "file system"
@@ -53,16 +53,17 @@ def runs_by_name(state_machine_arn: str, sfn: Any) -> dict[str, dict[str, Any]]:
 
 def find(stack: str, stack_outputs: Mapping[str, Any], clients: Clients) -> tuple[list[Leftover], list[Leftover]]:
     """(leftovers of ended runs, resources of RUNNING runs) tagged with ``stack``."""
-    machine = automation.required_output(stack_outputs, "stateMachineArn", stack)
+    machine = automation.required_output(stack_outputs, OUTPUT_STATE_MACHINE_ARN, stack)
     runs = runs_by_name(machine, clients.sfn)
     found = (
         _file_systems(stack, clients.fsx)
         + _launch_templates(stack, clients.ec2)
         + _job_definitions(stack, clients.batch)
     )
-    in_use = _launch_templates_in_use(stack_outputs.get("computeEnvironment"), clients.batch)
+    in_use = _launch_templates_in_use(stack_outputs.get(OUTPUT_COMPUTE_ENVIRONMENT), clients.batch)
     errors: dict[str, str | None] = {}
-    ended, running = [], []
+    ended: list[Leftover] = []
+    running: list[Leftover] = []
     for kind, resource_id, name, run, detail in found:
         execution = runs.get(run)
         status = execution["status"] if execution else "not found"

@@ -1,4 +1,9 @@
-"""The live view of a run (states as they happen, elapsed time, the file system) and its final report."""
+"""The view of a run as it goes (states as they happen, elapsed time, the file system) and its final report.
+
+On a terminal a live line shows the elapsed time, the current state and the file system; anywhere else (piped)
+there is no live display, only one line per change. Every line of the timeline is on one clock: the time since
+the run started (``+M:SS``).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,10 @@ from rich.text import Text
 
 from batch_lustre import automation
 from batch_lustre.automation import RunEvent, RunHandle, RunOutcome, StoredObject
-from batch_lustre.cli.common import clock
+from batch_lustre.cli.common import clock, elapsed, is_plain
+from batch_lustre.cli.export_queue import ObservationLog
+from batch_lustre.cli.job_summary import summarize_cause
+from batch_lustre.cli.listing import Column, Listing, render
 
 # How each fact is shown when it changes.
 FACT_LABELS = {
@@ -27,7 +35,7 @@ FACT_LABELS = {
     "exportQueue": "export queue: {}",
 }
 STATUS_STYLES = {"SUCCEEDED": "bold green", "RUNNING": "bold cyan"}
-CAUSE_LIMIT = 1500  # characters of a Cause shown (a job's description or a state's input can be much longer)
+CAUSE_LIMIT = 600  # characters of a Cause shown without --verbose (a state's input can be much longer)
 
 
 def real_now() -> dt.datetime:
@@ -35,11 +43,12 @@ def real_now() -> dt.datetime:
 
 
 class RunProgress:
-    """``on_event`` callback of ``automation.follow_run`` that draws the run live.
+    """``on_event`` callback of ``automation.follow_run`` that draws the run as it goes.
 
     Each state is printed once, when first entered (a polling loop's later turns only update
     the live line with their count); facts (file system id and state, job...) are printed when
-    they change. The live line shows the elapsed time, the current state and the file system.
+    they change, the export queue's observations once each. On a terminal, a live line shows the
+    elapsed time, the current state and the file system; piped, there is no live line.
     """
 
     def __init__(self, console: Console, handle: RunHandle, now: Callable[[], dt.datetime] | None = real_now) -> None:
@@ -52,17 +61,20 @@ class RunProgress:
         self.state = "starting"
         self.visit = 0
         self.facts: dict[str, str] = {}
-        self._live = Live(self, console=console, refresh_per_second=4, transient=True)
+        self.export_queue = ObservationLog()
+        self._live = None if is_plain(console) else Live(self, console=console, refresh_per_second=4, transient=True)
 
     def __enter__(self) -> RunProgress:
-        self._live.__enter__()
+        if self._live is not None:
+            self._live.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._live.__exit__(*exc)
+        if self._live is not None:
+            self._live.__exit__(*exc)
 
     def _at(self, moment: dt.datetime) -> str:
-        return clock(moment - self.started_at) if self.started_at is not None else clock(0)
+        return elapsed(moment - self.started_at) if self.started_at is not None else elapsed(0)
 
     def on_event(self, event: RunEvent, outcome: RunOutcome) -> None:
         self.latest = event.timestamp
@@ -71,19 +83,24 @@ class RunProgress:
         if event.state is not None and event.type.endswith("StateEntered"):
             self.state, self.visit = event.state, event.visit
             if event.visit == 1:
-                self.console.print(Text.assemble((f"  {self._at(event.timestamp)}  ", "dim"), event.state))
+                self.console.print(Text.assemble((f"  {self._at(event.timestamp):>6}  ", "dim"), event.state))
         for fact, value in event.facts.items():
-            if self.facts.get(fact) != value:
-                self.facts[fact] = value
-                self.console.print(
-                    Text(f"  {self._at(event.timestamp)}    {FACT_LABELS[fact].format(value)}", style="cyan")
-                )
+            if fact == "exportQueue":
+                text = self.export_queue.new(value, self.started_at)
+                if text is not None:
+                    self._fact(event.timestamp, FACT_LABELS[fact].format(text))
+            elif self.facts.get(fact) != value:
+                self._fact(event.timestamp, FACT_LABELS[fact].format(value))
+            self.facts[fact] = value
+
+    def _fact(self, moment: dt.datetime, text: str) -> None:
+        self.console.print(Text(f"  {self._at(moment):>6}    {text}", style="cyan"))
 
     def __rich__(self) -> RenderableType:
         current = self.now() if self.now is not None else self.latest
-        elapsed = clock(current - self.started_at) if self.started_at is not None and current else clock(0)
+        since = elapsed(current - self.started_at) if self.started_at is not None and current else elapsed(0)
         state = self.state + (f" (turn {self.visit})" if self.visit > 1 else "")
-        parts = [f"run {self.handle.name}", f"elapsed {elapsed}", state]
+        parts = [f"run {self.handle.name}", since, state]
         if "fileSystemId" in self.facts:
             parts.append(f"{self.facts['fileSystemId']} {self.facts.get('fileSystem', '')}".strip())
         if "job" in self.facts:
@@ -105,8 +122,11 @@ def follow_and_report(
     poll_seconds: float,
     now: Callable[[], dt.datetime] | None = real_now,
     timeout_seconds: float | None = None,
+    verbose: bool = False,
 ) -> RunOutcome:
-    """Follow the run live, then print its outcome and what it exported; return the outcome."""
+    """Follow the run live, then print its outcome and what it exported; return the outcome.
+
+    ``verbose``: a failed run's whole Cause, not its one-line summary."""
     console.print(f"[bold]run {handle.name}[/] of {handle.state_machine_arn.rsplit(':', 1)[-1]}")
     with RunProgress(console, handle, now) as progress:
         outcome = automation.follow_run(
@@ -119,21 +139,21 @@ def follow_and_report(
     if outcome.status == "RUNNING":
         return outcome
     exported = automation.objects_since(bucket, outcome.started_at, s3=s3)
-    console.print(outcome_report(outcome, bucket, exported))
+    console.print(outcome_report(outcome, bucket, exported, console, verbose=verbose))
     return outcome
 
 
-def shorten(cause: str, limit: int = CAUSE_LIMIT) -> str:
-    """``cause`` cut to ``limit`` characters, saying where the rest is."""
-    if len(cause) <= limit:
-        return cause
-    return (
-        f"{cause[:limit]}... ({len(cause) - limit} more characters: "
-        "`aws stepfunctions get-execution-history --reverse-order --max-results 1` has the whole Cause)"
-    )
+def cause_line(cause: str | None, limit: int = CAUSE_LIMIT) -> str:
+    """A run's Cause in one line: a failed job's description summarised (``job_summary``), cut to ``limit``."""
+    line = summarize_cause(cause)
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]}... ({len(line) - limit} more characters: --verbose shows the whole Cause)"
 
 
-def outcome_report(outcome: RunOutcome, bucket: str, exported: list[StoredObject]) -> RenderableType:
+def outcome_report(
+    outcome: RunOutcome, bucket: str, exported: list[StoredObject], console: Console, *, verbose: bool = False
+) -> RenderableType:
     """The end of a run: outcome, duration, file system, Error/Cause, what is in the bucket."""
     style = STATUS_STYLES.get(outcome.status, "bold red")
     lines: list[RenderableType] = [
@@ -142,7 +162,8 @@ def outcome_report(outcome: RunOutcome, bucket: str, exported: list[StoredObject
     output = outcome.output if isinstance(outcome.output, dict) else {}
     fs_id = outcome.file_system_id or output.get("fileSystemId")
     if fs_id:
-        fate = output.get("fileSystem") if isinstance(output.get("fileSystem"), dict) else {}
+        found = output.get("fileSystem")
+        fate: dict[str, Any] = found if isinstance(found, dict) else {}
         if fate.get("FileSystemDeleted"):
             lines.append(Text(f"file system {fs_id}: deleted"))
         elif fate:
@@ -155,16 +176,15 @@ def outcome_report(outcome: RunOutcome, bucket: str, exported: list[StoredObject
         lines.append(Text(f"job {outcome.facts['jobId']}: {status}"))
     if not outcome.succeeded:
         lines.append(Text.assemble(("Error: ", "bold red"), outcome.error or "-"))
-        lines.append(Text.assemble(("Cause: ", "bold red"), shorten(outcome.cause or "-")))
+        cause = (outcome.cause or "-") if verbose else cause_line(outcome.cause)
+        lines.append(Text.assemble(("Cause: ", "bold red"), cause))
     if exported:
         # The bucket name on its own line: as a table title it would wrap to the table's width.
         lines.append(Text(f"written to s3://{bucket} during the run:"))
-        table = Table()
-        table.add_column("key")
-        table.add_column("bytes", justify="right")
+        listing = Listing([Column("key", key=True), Column("bytes", justify="right")])
         for item in exported:
-            table.add_row(item.key, str(item.size))
-        lines.append(table)
+            listing.add_row(item.key, str(item.size))
+        lines.append(render(listing, console))
     else:
         lines.append(Text(f"nothing was written to s3://{bucket} during the run"))
     return Group(*lines)

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
+from asl import naming
 from batch_lustre import automation
 from batch_lustre.cli.common import (
     EXIT_FAILED,
+    JsonOption,
     OutputsFileOption,
     PollOption,
     StackOption,
+    VerboseOption,
     clock,
-    console,
     fail,
     one_line_errors,
+    out,
+    print_json,
     when,
 )
+from batch_lustre.cli.listing import Column, Listing, show
 from batch_lustre.cli.overrides import (
     ArraySizeOption,
     CommandOption,
@@ -31,7 +36,7 @@ from batch_lustre.cli.overrides import (
     describe,
     from_flags,
 )
-from batch_lustre.cli.progress import STATUS_STYLES, follow_and_report
+from batch_lustre.cli.progress import STATUS_STYLES, cause_line, follow_and_report
 
 
 def run(
@@ -49,6 +54,7 @@ def run(
     image_tag: ImageTagOption = None,
     array_size: ArraySizeOption = None,
     warm: WarmOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Start a run of the stack's workflow and follow it live. Exit code 0 only if the run SUCCEEDED.
 
@@ -61,7 +67,7 @@ def run(
             command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag, array_size=array_size, warm=warm
         )
         found = automation.load_outputs(stack, outputs_file)
-        bucket = automation.required_output(found, "bucketName", stack)
+        bucket = automation.required_output(found, naming.OUTPUT_BUCKET_NAME, stack)
         region = automation.stack_region(stack)
         sfn = automation.aws_client("stepfunctions", region)
         max_vcpus = (
@@ -73,10 +79,13 @@ def run(
         handle = automation.start_run(
             stack, stack_outputs=found, name=name, sfn=sfn, overrides=execution_input, max_vcpus=max_vcpus
         )
+        console = out()
         if execution_input:
-            console.print(f"per-run overrides: {describe(execution_input)}", soft_wrap=True)
+            console.print(Text(f"per-run overrides: {describe(execution_input)}"))
         if detach:
-            console.print(f"started run [bold]{handle.name}[/] of stack {stack}: {handle.execution_arn}")
+            console.print(
+                Text.assemble("started run ", (handle.name, "bold"), f" of stack {stack}: {handle.execution_arn}")
+            )
             console.print(f"follow it with `batch-lustre status {stack}`")
             return
         try:
@@ -87,6 +96,7 @@ def run(
                 s3=automation.aws_client("s3", region),
                 bucket=bucket,
                 poll_seconds=poll_seconds,
+                verbose=verbose,
             )
         except KeyboardInterrupt:
             fail(f"stopped following; run {handle.name} goes on (batch-lustre status {stack})", 130)
@@ -94,30 +104,76 @@ def run(
         raise typer.Exit(EXIT_FAILED)
 
 
+def run_cause(execution_arn: str, sfn: Any) -> str | None:
+    """The Cause a run ended with (None while it runs, or if it succeeded)."""
+    events = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=1)["events"]
+    last = max(events, key=lambda e: e["id"]) if events else None  # moto answers every event, oldest first
+    if last is None or last["type"] not in automation.TERMINAL_EVENTS or last["type"] == "ExecutionSucceeded":
+        return None
+    kind = last["type"]
+    return last.get(kind[0].lower() + kind[1:] + "EventDetails", {}).get("cause")
+
+
+def _seconds(delta: dt.timedelta | None) -> float | None:
+    return None if delta is None else delta.total_seconds()
+
+
+def run_json(item: automation.RunSummary, cause: str | None) -> dict[str, Any]:
+    """One run as ``status --json`` prints it (keys documented in the README)."""
+    return {
+        "run": item.name,
+        "execution_arn": item.execution_arn,
+        "status": item.status,
+        "started_at": item.started_at.isoformat() if item.started_at else None,
+        "stopped_at": item.stopped_at.isoformat() if item.stopped_at else None,
+        "duration_s": _seconds(item.duration),
+        "error": item.error,
+        "cause": cause,
+        "cause_summary": cause_line(cause) if cause else None,
+    }
+
+
 def status(
     stack: StackOption,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs to show.")] = 10,
     outputs_file: OutputsFileOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Recent runs of the stack, newest first: outcome, start, duration, error."""
+    """Recent runs of the stack, newest first: outcome, start, duration, error (--verbose: and the whole Cause)."""
     with one_line_errors():
         found = automation.load_outputs(stack, outputs_file)
         machine = automation.required_output(found, "stateMachineArn", stack)
-        runs = automation.list_runs(machine, region=automation.stack_region(stack), limit=limit)
+        region = automation.stack_region(stack)
+        runs = automation.list_runs(machine, region=region, limit=limit)
+        causes: dict[str, str | None] = {}
+        if as_json or verbose:
+            sfn = automation.aws_client("stepfunctions", region)
+            causes = {r.execution_arn: run_cause(r.execution_arn, sfn) for r in runs if r.error is not None}
+    if as_json:
+        print_json([run_json(r, causes.get(r.execution_arn)) for r in runs])
+        return
+    console = out()
     if not runs:
         console.print(f"stack {stack} has no runs yet (start one with `batch-lustre run {stack}`)")
         return
-    table = Table(title=f"recent runs of stack {stack}", title_justify="left")
-    for column in ("run", "status", "started", "duration", "error"):
-        table.add_column(column, overflow="fold")
+    listing = Listing(
+        [Column("run", key=True), Column("status"), Column("started"), Column("duration"), Column("error")],
+        title=f"recent runs of stack {stack}",
+    )
     now = dt.datetime.now(dt.UTC)
     for item in runs:
         style = STATUS_STYLES.get(item.status, "bold red")
         duration = clock(item.duration)
         if item.status == "RUNNING" and item.started_at is not None:
             duration = f"{clock(now - item.started_at)} so far"
-        table.add_row(item.name, f"[{style}]{item.status}[/]", when(item.started_at), duration, item.error or "")
-    console.print(table)
+        listing.add_row(item.name, Text(item.status, style=style), when(item.started_at), duration, item.error or "")
+    show(listing, console)
+    for item in runs:
+        if item.execution_arn in causes:
+            console.print(
+                Text.assemble((f"{item.name}: {item.error}: ", "bold red"), causes[item.execution_arn] or "-")
+            )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,8 +2,9 @@
 
 ``batch-lustre scenarios`` runs every scenario in every mode it applies to and prints one table row per
 run: what was expected, what happened, what was left behind, how many state transitions it took, and
-whether it passed (the expectation met and every rule kept). ``batch-lustre scenarios NAME`` runs one
-scenario and prints its timeline of states on the emulated clock and its figures.
+whether it passed (the expectation met and every rule kept). Piped, each run's line is printed as soon as
+it ends. ``batch-lustre scenarios NAME`` runs one scenario and prints its timeline of states on the
+emulated clock (time since the run started) and its figures.
 
 The catalogue is ``emulation/catalogue.py``; the run and the rules are ``emulation/catalogue_run.py``.
 """
@@ -11,16 +12,29 @@ The catalogue is ``emulation/catalogue.py``; the run and the rules are ``emulati
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
+from rich.console import Console
+from rich.text import Text
 
-from batch_lustre.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, clock, console, err_console, fail
+from batch_lustre.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    VerboseOption,
+    clock,
+    elapsed,
+    err_out,
+    fail,
+    is_plain,
+    out,
+    print_json,
+)
+from batch_lustre.cli.listing import Column, Listing, show
+from batch_lustre.cli.progress import cause_line
 from batch_lustre.emulation.environment import offline_environment
 from parameters import MODES, check_mode
 
@@ -85,6 +99,7 @@ def scenarios(
             "when the phase did not happen).",
         ),
     ] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Run the scenarios on an emulated AWS (no credentials, no network) and judge them. Exit code 0 only if all pass.
 
@@ -107,18 +122,23 @@ def scenarios(
                 ]
             )
         else:
-            _show_catalogue(catalogue)
+            show(catalogue_listing(catalogue), out())
         return
     if name is None:
         cases = [(n, m) for n, m in catalogue.cases() if mode is None or m == mode]
-        results = _run(catalogue_run, cases, quiet=as_json)
         if as_json:
+            results = _run(catalogue_run, cases, err_out())
             print_json([result_json(r) for r in results])
             if not all(r.passed for r in results):
                 raise typer.Exit(EXIT_FAILED)
             return
-        console.print(scenario_table(results))
-        _show_problems(results)
+        console = out()
+        if is_plain(console):  # each run's line as soon as it ends
+            results = _run(catalogue_run, cases, console, lambda r: show(scenario_listing([r], title=False), console))
+        else:
+            results = _run(catalogue_run, cases, console)
+            show(scenario_listing(results), console)
+        _show_problems(console, results)
         failed = [r for r in results if not r.passed]
         console.print(
             f"{len(results) - len(failed)} of {len(results)} scenario runs passed"
@@ -135,23 +155,33 @@ def scenarios(
             f"scenario={name!r} is not accepted with --mode={mode}: it applies to {' and '.join(entry.modes)}",
             EXIT_BAD_INPUT,
         )
-    results = _run(catalogue_run, [(name, m) for m in entry.modes if mode is None or m == mode], quiet=as_json)
+    cases = [(name, m) for m in entry.modes if mode is None or m == mode]
     if as_json:
+        results = _run(catalogue_run, cases, err_out())
         print_json(result_json(results[0]) if mode is not None else [result_json(r) for r in results])
     else:
-        for result in results:
-            show_result(result)
+        results = _run(catalogue_run, cases, out(), lambda r: show_result(out(), r, verbose=verbose))
     if not all(r.passed for r in results):
         raise typer.Exit(EXIT_FAILED)
 
 
-def _run(catalogue_run: ModuleType, cases: Sequence[tuple[str, str]], *, quiet: bool = False) -> list[ScenarioResult]:
-    """Run the cases; the progress line goes to stderr when stdout is for JSON."""
+def _run(
+    catalogue_run: ModuleType,
+    cases: Sequence[tuple[str, str]],
+    console: Console,
+    on_result: Callable[[ScenarioResult], Any] | None = None,
+) -> list[ScenarioResult]:
+    """Run the cases, calling ``on_result`` as each ends; on a terminal, a live line says which one runs."""
     results = []
-    with (err_console if quiet else console).status("") as status:
-        for i, (name, mode) in enumerate(cases, 1):
-            status.update(f"scenario {i}/{len(cases)}: {name} ({mode})")
-            results.append(catalogue_run.run_scenario(name, mode))
+    for i, (name, mode) in enumerate(cases, 1):
+        if is_plain(console):
+            result = catalogue_run.run_scenario(name, mode)
+        else:
+            with console.status(f"scenario {i}/{len(cases)}: {name} ({mode})"):
+                result = catalogue_run.run_scenario(name, mode)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
     return results
 
 
@@ -167,23 +197,20 @@ def result_json(result: ScenarioResult) -> dict[str, Any]:
     }
 
 
-def print_json(document: Any) -> None:
-    """``document`` as JSON on stdout, nothing else (no markup, no wrapping)."""
-    typer.echo(json.dumps(document, indent=2))
-
-
-def _show_catalogue(catalogue: ModuleType) -> None:
-    table = Table(title="scenarios (batch-lustre scenarios NAME)", title_justify="left")
-    for column in ("name", "modes", "expected", "what happens"):
-        table.add_column(column, overflow="fold")
+def catalogue_listing(catalogue: ModuleType) -> Listing:
+    """Every scenario: name, modes, what is expected, what happens."""
+    listing = Listing(
+        [Column("name", key=True), Column("modes"), Column("expected"), Column("what happens")],
+        title="scenarios (batch-lustre scenarios NAME)",
+    )
     for name, entry in catalogue.SCENARIOS.items():
-        table.add_row(
+        listing.add_row(
             name,
             ", ".join(entry.modes),
             expected_text(entry.expected_label(entry.modes[0]), entry.expectation(entry.modes[0])),
             entry.description,
         )
-    console.print(table)
+    return listing
 
 
 def expected_text(label: str, expected: Any) -> str:
@@ -191,33 +218,41 @@ def expected_text(label: str, expected: Any) -> str:
     return label + (", file system kept" if expected.keeps_file_system else "")
 
 
-def scenario_table(results: Sequence[ScenarioResult]) -> Table:
-    """One row per scenario run: scenario, mode, expected, got, leftovers, transitions, pass/fail."""
-    table = Table(title="scenarios on the emulated AWS", title_justify="left")
-    table.add_column("scenario", no_wrap=True)
-    table.add_column("mode", no_wrap=True)
-    table.add_column("expected", overflow="fold")
-    table.add_column("got", overflow="fold")
-    table.add_column("leftovers", overflow="fold")
-    table.add_column("transitions", justify="right")
-    table.add_column("result", no_wrap=True)
+def verdict(result: ScenarioResult) -> Text:
+    return Text("pass", style="green") if result.passed else Text("FAIL", style="bold red")
+
+
+def scenario_listing(results: Sequence[ScenarioResult], *, title: bool = True) -> Listing:
+    """One row per scenario run: result, scenario, mode, expected, got, leftovers, transitions."""
+    listing = Listing(
+        [
+            Column("result", key=True),
+            Column("scenario", key=True),
+            Column("mode", key=True),
+            Column("expected"),
+            Column("got"),
+            Column("leftovers"),
+            Column("transitions", justify="right"),
+        ],
+        title="scenarios on the emulated AWS" if title else None,
+    )
     for r in results:
-        table.add_row(
+        listing.add_row(
+            verdict(r),
             r.name,
-            r.mode,
+            f"({r.mode})",
             expected_text(r.expected_label, r.expected),
             r.got,
             "; ".join(r.leftovers) or "none",
             str(r.transitions),
-            "[green]pass[/]" if r.passed else "[bold red]FAIL[/]",
         )
-    return table
+    return listing
 
 
-def _show_problems(results: Sequence[ScenarioResult]) -> None:
+def _show_problems(console: Console, results: Sequence[ScenarioResult]) -> None:
     for r in results:
         for problem in r.problems:
-            console.print(f"[red]{r.name} ({r.mode}):[/] {problem}", soft_wrap=True)
+            console.print(Text.assemble((f"{r.name} ({r.mode}): ", "red"), problem))
 
 
 @dataclass(frozen=True)
@@ -251,35 +286,36 @@ def fold_timeline(visits: Sequence[StateVisit]) -> list[TimelineRow]:
     return rows
 
 
-def show_result(result: ScenarioResult) -> None:
-    """One scenario run: verdict, timeline of states, figures."""
-    verdict = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
-    console.print(f"\n[bold]{result.name}[/] ({result.mode}): {result.description}", soft_wrap=True)
+def show_result(console: Console, result: ScenarioResult, *, verbose: bool = False) -> None:
+    """One scenario run: verdict, timeline of states, figures. ``verbose``: the whole Cause."""
+    console.print(Text.assemble("\n", (result.name, "bold"), f" ({result.mode}): {result.description}"))
     console.print(
-        f"expected {expected_text(result.expected_label, result.expected)}; got {result.got}  {verdict}", soft_wrap=True
+        Text.assemble(
+            f"expected {expected_text(result.expected_label, result.expected)}; got {result.got}  ", verdict(result)
+        )
     )
     if result.cause:
-        console.print(f"Cause: {result.cause}", soft_wrap=True)
+        console.print(Text(f"Cause: {result.cause if verbose else cause_line(result.cause)}"))
     for problem in result.problems:
-        console.print(f"[red]problem:[/] {problem}", soft_wrap=True)
-    console.print("left behind: " + ("; ".join(result.leftovers) or "nothing"), soft_wrap=True)
+        console.print(Text.assemble(("problem: ", "red"), problem))
+    console.print(Text("left behind: " + ("; ".join(result.leftovers) or "nothing")))
     for execution in result.executions:
-        console.print(timeline_table(execution.name, execution.result.timeline))
+        show(timeline_listing(execution.name, execution.result.timeline), console)
     if result.run_cleanups:
-        console.print(run_cleanup_table(result.run_cleanups))
-    console.print(figures_table(result))
+        show(run_cleanup_listing(result.run_cleanups), console)
+    show(figures_listing(result), console)
 
 
-def timeline_table(execution_name: str, visits: Sequence[StateVisit]) -> Table:
-    table = Table(title=f"timeline of execution {execution_name} (emulated time since its start)", title_justify="left")
-    table.add_column("at", justify="right", no_wrap=True)
-    table.add_column("until", justify="right", no_wrap=True)
-    table.add_column("state(s)", overflow="fold")
-    table.add_column("turns", justify="right")
+def timeline_listing(execution_name: str, visits: Sequence[StateVisit]) -> Listing:
+    """The states of an execution, polling loops folded, on one clock: emulated time since it started."""
+    listing = Listing(
+        [Column("at", key=True), Column("state(s)"), Column("until"), Column("turns")],
+        title=f"timeline of execution {execution_name} (emulated time since its start)",
+    )
     for row in fold_timeline(visits):
         states = row.states[0] if len(row.states) == 1 else " > ".join(row.states)
-        table.add_row(clock(row.entered), clock(row.exited), states, f"x{row.turns}" if row.turns > 1 else "")
-    return table
+        listing.add_row(elapsed(row.entered), states, elapsed(row.exited), f"x{row.turns}" if row.turns > 1 else "")
+    return listing
 
 
 def run_cleanup_did(run: RunResult) -> str:
@@ -304,25 +340,21 @@ def run_cleanup_did(run: RunResult) -> str:
     return f"{run.error or '-'}: {run.cause or '-'}"
 
 
-def run_cleanup_table(runs: Sequence[RunResult]) -> Table:
+def run_cleanup_listing(runs: Sequence[RunResult]) -> Listing:
     """The run-cleanup executions EventBridge started after the run: status, duration, what they did."""
-    table = Table(
+    listing = Listing(
+        [Column("execution", key=True), Column("status"), Column("emulated duration"), Column("what it did")],
         title="run-cleanup executions (started by EventBridge after the run ended without success)",
-        title_justify="left",
     )
-    table.add_column("execution", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("emulated duration", justify="right")
-    table.add_column("what it did", overflow="fold")
     for run in runs:
         style = "green" if run.status == "SUCCEEDED" else "bold red"
-        table.add_row(
+        listing.add_row(
             run.execution_arn.rsplit(":", 1)[-1],
-            f"[{style}]{run.status}[/]",
+            Text(run.status, style=style),
             clock(run.emulated_seconds),
-            escape(run_cleanup_did(run)),
+            run_cleanup_did(run),
         )
-    return table
+    return listing
 
 
 # (RunFigures key, label) of the figures table: the file system's billable phases of the run that went ahead.
@@ -335,10 +367,9 @@ FIGURE_LABELS = (
 )
 
 
-def figures_table(result: ScenarioResult) -> Table:
-    table = Table(title="figures", title_justify="left")
-    table.add_column("figure", style="bold")
-    table.add_column("value", justify="right")
+def figures_listing(result: ScenarioResult) -> Listing:
+    """The run's figures: the file system's phases, history events, transitions, AWS calls."""
+    table = Listing([Column("figure", key=True), Column("value", justify="right")], title="figures")
     found = result.figures or {}
     for key, label in FIGURE_LABELS:
         value = found.get(key)

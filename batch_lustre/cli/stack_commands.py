@@ -6,10 +6,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from batch_lustre import automation
-from batch_lustre.cli.common import StackOption, console, fail, one_line_errors
+from batch_lustre.cli.common import StackOption, fail, one_line_errors, out
+from batch_lustre.cli.listing import Column, Listing, show
 
 
 def _echo(line: str) -> None:
@@ -28,7 +28,7 @@ def preview(stack: StackOption) -> None:
     with one_line_errors():
         changes = automation.preview(stack, on_output=_echo)
     summary = ", ".join(f"{count} to {op}" for op, count in sorted(changes.items()) if count) or "no changes"
-    console.print(f"[bold]preview of {stack}:[/] {summary}")
+    out().print(f"[bold]preview of {stack}:[/] {summary}")
 
 
 def destroy(
@@ -44,7 +44,7 @@ def destroy(
         fail("destroy cancelled: nothing was changed")
     with one_line_errors():
         changes = automation.destroy(stack, on_output=_echo)
-    console.print(f"[bold]destroyed {stack}:[/] " + (", ".join(f"{n} {op}" for op, n in changes.items()) or "nothing"))
+    out().print(f"[bold]destroyed {stack}:[/] " + (", ".join(f"{n} {op}" for op, n in changes.items()) or "nothing"))
 
 
 def outputs(
@@ -61,12 +61,10 @@ def outputs(
 
 
 def _show_outputs(stack: str, found: dict) -> None:
-    table = Table(title=f"outputs of stack {stack}", title_justify="left")
-    table.add_column("output", style="bold")
-    table.add_column("value", overflow="fold")
+    listing = Listing([Column("output", key=True), Column("value")], title=f"outputs of stack {stack}")
     for name, value in sorted(found.items()):
-        table.add_row(name, value if isinstance(value, str) else json.dumps(value))
-    console.print(table)
+        listing.add_row(name, value if isinstance(value, str) else json.dumps(value))
+    show(listing, out())
 
 
 def register(app: typer.Typer) -> None:

@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 from botocore.exceptions import ClientError
-from rich.table import Table
 
+from asl import naming
 from batch_lustre import automation
 from batch_lustre.cli import leftovers
-from batch_lustre.cli.common import EXIT_FAILED, OutputsFileOption, StackOption, console, fail, one_line_errors
+from batch_lustre.cli.common import EXIT_FAILED, OutputsFileOption, StackOption, fail, one_line_errors, out
+from batch_lustre.cli.listing import Column, Listing, show
 
 ORDER = {leftovers.JOB_DEFINITION: 0, leftovers.LAUNCH_TEMPLATE: 1, leftovers.FILE_SYSTEM: 2}
 
@@ -23,16 +24,17 @@ def sweep(
     """Find per-run resources of ended runs (tagged batch-lustre:stack=STACK) and delete them, after confirmation."""
     with one_line_errors():
         found = automation.load_outputs(stack, outputs_file)
-        bucket = found.get("bucketName", "the bucket")
+        bucket = found.get(naming.OUTPUT_BUCKET_NAME, "the bucket")
         clients = leftovers.Clients.for_region(automation.stack_region(stack))
         ended, running = leftovers.find(stack, found, clients)
+    console = out()
     for item in running:
         console.print(f"left alone: {item.kind} {item.name} of run {item.run}, which is RUNNING")
     if not ended:
         console.print(f"nothing to sweep: no per-run resource of an ended run of stack {stack}")
         return
     ended.sort(key=lambda i: (ORDER[i.kind], i.run, i.name))
-    console.print(_table(stack, ended))
+    show(_listing(stack, ended), console)
     blocked = [i for i in ended if i.in_use]
     for item in blocked:
         console.print(f"[yellow]left alone:[/] {item.kind} {item.name}: {item.in_use}")
@@ -70,13 +72,21 @@ def sweep(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _table(stack: str, items: list[leftovers.Leftover]) -> Table:
-    table = Table(title=f"left behind by ended runs of stack {stack}", title_justify="left")
-    for column in ("kind", "name", "id", "run", "run status", "state"):
-        table.add_column(column, overflow="fold")
+def _listing(stack: str, items: list[leftovers.Leftover]) -> Listing:
+    listing = Listing(
+        [
+            Column("kind", key=True),
+            Column("name", key=True),
+            Column("id"),
+            Column("run"),
+            Column("run status"),
+            Column("state"),
+        ],
+        title=f"left behind by ended runs of stack {stack}",
+    )
     for item in items:
-        table.add_row(item.kind, item.name, item.resource_id, item.run, item.run_status, item.detail)
-    return table
+        listing.add_row(item.kind, item.name, item.resource_id, item.run, item.run_status, item.detail)
+    return listing
 
 
 def register(app: typer.Typer) -> None:

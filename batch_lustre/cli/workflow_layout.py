@@ -81,7 +81,9 @@ def _back_edges(start: str, states: list[str], edges: list[Edge]) -> set[Edge]:
     # Catch edges last: the main path should run straight down.
     for name in out:
         out[name].sort(key=lambda e: e.kind == CATCH)
-    back, done, on_path = set(), set(), set()
+    back: set[Edge] = set()
+    done: set[str] = set()
+    on_path: set[str] = set()
     roots = [start] + [s for s in states if s != start]
     for root in roots:
         if root in done:
@@ -90,16 +92,16 @@ def _back_edges(start: str, states: list[str], edges: list[Edge]) -> set[Edge]:
         on_path.add(root)
         while stack:
             node, children = stack[-1]
-            edge = next(children, None)
-            if edge is None:
+            step = next(children, None)
+            if step is None:
                 stack.pop()
                 on_path.discard(node)
                 done.add(node)
-            elif edge.target in on_path:
-                back.add(edge)
-            elif edge.target not in done:
-                on_path.add(edge.target)
-                stack.append((edge.target, iter(out[edge.target])))
+            elif step.target in on_path:
+                back.add(step)
+            elif step.target not in done:
+                on_path.add(step.target)
+                stack.append((step.target, iter(out[step.target])))
     return back
 
 
@@ -142,9 +144,9 @@ def layout(definition: dict[str, Any], sweeps: int = 12) -> Layout:
             nodes_in[step].append(dummy)
             chain.append(dummy)
         chain.append(b)
-        for x, y in zip(chain, chain[1:], strict=False):
-            down.setdefault(x, []).append(y)
-            up.setdefault(y, []).append(x)
+        for above, below in zip(chain, chain[1:], strict=False):
+            down.setdefault(above, []).append(below)
+            up.setdefault(below, []).append(above)
         chains[edge] = chain if edge not in back else chain[::-1]
 
     order = {n: i for nodes in nodes_in.values() for i, n in enumerate(nodes)}
@@ -202,7 +204,7 @@ def _coordinates(
                 near = up.get(node, []) + down.get(node, [])
                 wanted.append(sum(x[n] for n in near) / len(near) if near else x[node])
             # Keep order and spacing: place left to right, then centre the layer on the wanted positions.
-            placed = []
+            placed: list[float] = []
             for i, node in enumerate(nodes):
                 value = wanted[i]
                 if placed:

@@ -1,0 +1,170 @@
+"""Automation API of batch-lustre, for other tools: the stack through Pulumi, the workflow's runs through AWS.
+
+    from batch_lustre import automation
+
+    automation.deploy("taskexport")                    # pulumi up, returns the stack outputs
+    outcome = automation.run("taskexport")             # start a run and wait; RunFailed if it fails
+    print(outcome.file_system_id, outcome.duration)
+
+This module is the one to import: every public name of the modules below is here.
+
+- ``stacks``: stack operations (``deploy``, ``preview``, ``destroy``, ``outputs``) run the Pulumi program of the
+  project directory (the one ``__main__.py`` runs) through the Automation API: a ``LocalWorkspace`` whose work
+  dir is the project directory and whose stack is the one named. They need the ``pulumi`` CLI on PATH
+  (``PulumiCliMissing`` otherwise). ``stack_settings`` reads ``Pulumi.<stack>.yaml`` as the program reads its
+  config (``settings.settings_from_config``); ``load_outputs`` takes the outputs from Pulumi or from a
+  ``pulumi stack output --json`` file (``outputs_file``).
+- ``runs``: run operations (``start_run``, ``follow_run``, ``wait_for_run``, ``run``, ``list_runs``,
+  ``run_cleanup_of``, ``objects_since``), with boto3 against the resources the stack outputs name;
+  ``history``: a run's execution history read into ``RunEvent``s and its ``RunOutcome``.
+- ``parameters``: the runtime parameters in the stack's secret (``read_parameters``, ``update_parameters``).
+- ``clients``: the boto3 clients (``aws_client``); patch ``batch_lustre.automation.clients.aws_client`` to hand
+  every operation another client.
+- ``errors``: ``AutomationError`` and its subclasses.
+
+Per-run overrides (docs/workflow-v2.md, "Execution input"): ``start_run`` and ``run`` take
+``overrides``, a mapping with any of the keys ``command`` (list of strings), ``environment`` (name ->
+value), ``vcpus``, ``memory`` (MiB), ``imageTag``, ``arraySize``, ``warmComputeCapacity``; they become
+the execution input, checked first by ``parameters.validate_overrides`` exactly as the workflow's
+ExtractParameters checks them (a refused one raises ``ParameterError`` and starts nothing):
+
+    automation.run("taskexport", overrides={"command": ["python", "sim.py", "--steps", "10"],
+                                            "environment": {"STEPS": "10"}, "vcpus": 4, "memory": 8192})
+
+``run_input`` is that check alone; ``compute_environment_max_vcpus`` the bound it checks ``vcpus`` against;
+``execution_input`` reads what a run was started with; ``run_cleanup_of`` finds the run-cleanup execution
+EventBridge started after a run that did not succeed.
+
+Every function raises an ``AutomationError`` subclass (or ``parameters.ParameterError`` for a refused
+value, a bad stack file included) whose message is one line saying what was wrong and what is accepted;
+nothing is printed. The project directory is found by ``batch_lustre.project`` each time an operation runs
+(``BATCH_LUSTRE_PROJECT_DIR`` points at another checkout); every operation also takes ``work_dir``.
+
+The execution history (``GetExecutionHistory``) is the source of every run's progress and outcome,
+not ``DescribeExecution`` (whose output moto cannot serialise when it holds datetimes).
+"""
+
+from __future__ import annotations
+
+from batch_lustre.automation.clients import aws_client, region_of
+from batch_lustre.automation.errors import (
+    AutomationError,
+    MissingOutput,
+    PulumiCliMissing,
+    PulumiCommandFailed,
+    RunFailed,
+    RunRefused,
+    RunStillRunning,
+    UnknownStack,
+    one_line,
+)
+from batch_lustre.automation.history import (
+    FACT_PATHS,
+    TERMINAL_EVENTS,
+    HistoryReader,
+    RunEvent,
+    RunOutcome,
+    RunTracker,
+    execution_input,
+    execution_name,
+    run_error,
+)
+from batch_lustre.automation.parameters import (
+    RuntimeParameters,
+    check_assignment,
+    parse_assignment,
+    read_parameters,
+    update_parameters,
+)
+from batch_lustre.automation.runs import (
+    RunHandle,
+    RunSummary,
+    StoredObject,
+    compute_environment_max_vcpus,
+    follow_run,
+    iter_executions,
+    list_runs,
+    new_run_name,
+    objects_since,
+    run,
+    run_cleanup_of,
+    run_input,
+    running_executions,
+    start_run,
+    wait_for_run,
+)
+from batch_lustre.automation.stacks import (
+    REQUIRED_OUTPUTS,
+    ROOT,
+    check_stack,
+    deploy,
+    destroy,
+    known_stacks,
+    load_outputs,
+    outputs,
+    preview,
+    project_root,
+    pulumi_stack,
+    required_output,
+    stack_config,
+    stack_region,
+    stack_settings,
+)
+
+__all__ = [
+    "FACT_PATHS",
+    "REQUIRED_OUTPUTS",
+    "ROOT",
+    "TERMINAL_EVENTS",
+    "AutomationError",
+    "HistoryReader",
+    "MissingOutput",
+    "PulumiCliMissing",
+    "PulumiCommandFailed",
+    "RunEvent",
+    "RunFailed",
+    "RunHandle",
+    "RunOutcome",
+    "RunRefused",
+    "RunStillRunning",
+    "RunSummary",
+    "RunTracker",
+    "RuntimeParameters",
+    "StoredObject",
+    "UnknownStack",
+    "aws_client",
+    "check_assignment",
+    "check_stack",
+    "compute_environment_max_vcpus",
+    "deploy",
+    "destroy",
+    "execution_input",
+    "execution_name",
+    "follow_run",
+    "iter_executions",
+    "known_stacks",
+    "list_runs",
+    "load_outputs",
+    "new_run_name",
+    "objects_since",
+    "one_line",
+    "outputs",
+    "parse_assignment",
+    "preview",
+    "project_root",
+    "pulumi_stack",
+    "read_parameters",
+    "region_of",
+    "required_output",
+    "run",
+    "run_cleanup_of",
+    "run_error",
+    "run_input",
+    "running_executions",
+    "stack_config",
+    "stack_region",
+    "stack_settings",
+    "start_run",
+    "update_parameters",
+    "wait_for_run",
+]

@@ -1,0 +1,186 @@
+"""The stacks of the Pulumi program, through the Automation API: their config and settings, deploy, preview,
+destroy, and their outputs (from Pulumi, or from a ``pulumi stack output --json`` file).
+
+Every operation takes ``work_dir``, the project directory (``Pulumi.yaml``, ``Pulumi.<stack>.yaml``,
+``__main__.py``); by default the one ``batch_lustre.project`` finds when the operation runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
+from batch_lustre.automation.errors import MissingOutput, PulumiCliMissing, PulumiCommandFailed, UnknownStack, one_line
+from batch_lustre.project import find_project_dir
+from settings import REGION_KEY, Settings, load_stack_config, settings_from_config
+
+INSTALL_HINT = "install it from https://www.pulumi.com/docs/install/ (e.g. `curl -fsSL https://get.pulumi.com | sh`)"
+# Stack outputs the run and parameter operations need (stack.py exports them).
+REQUIRED_OUTPUTS = (OUTPUT_STATE_MACHINE_ARN, OUTPUT_SECRET_NAME, OUTPUT_BUCKET_NAME)
+
+
+def project_root() -> Path:
+    """The project directory, looked up now (``$BATCH_LUSTRE_PROJECT_DIR`` first; the current directory if none)."""
+    return find_project_dir() or Path.cwd()
+
+
+# The project directory found on import; the operations look it up again each time (``work_dir=None``).
+ROOT = project_root()
+
+
+def _work_dir(work_dir: Path | None) -> Path:
+    return Path(work_dir) if work_dir is not None else project_root()
+
+
+# --- stacks and their config -----------------------------------------------------------------------
+
+
+def known_stacks(work_dir: Path | None = None) -> list[str]:
+    """Stacks of this project: one per ``Pulumi.<stack>.yaml`` in ``work_dir``."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in _work_dir(work_dir).glob("Pulumi.*.yaml"))
+
+
+def check_stack(stack: str, work_dir: Path | None = None) -> None:
+    """Raise ``UnknownStack`` unless ``stack`` has a ``Pulumi.<stack>.yaml`` in ``work_dir``."""
+    root = _work_dir(work_dir)
+    stacks = known_stacks(root)
+    if stack not in stacks:
+        raise UnknownStack(
+            f"stack {stack!r} is not accepted: accepted {', '.join(stacks) or 'none'} "
+            f"(a stack needs a Pulumi.<stack>.yaml in {root})"
+        )
+
+
+def stack_config(stack: str, work_dir: Path | None = None) -> dict[str, str]:
+    """``Pulumi.<stack>.yaml``'s config as Pulumi hands it to the program (full keys, string values)."""
+    root = _work_dir(work_dir)
+    check_stack(stack, root)
+    return load_stack_config(stack, root)
+
+
+def stack_settings(stack: str, work_dir: Path | None = None) -> Settings:
+    """The stack's validated settings, read from ``Pulumi.<stack>.yaml`` as the program reads them
+    (``settings.settings_from_config``); ``ParameterError`` (one line) for a refused value."""
+    return settings_from_config(stack_config(stack, work_dir), source=f"Pulumi.{stack}.yaml")
+
+
+def stack_region(stack: str, work_dir: Path | None = None) -> str | None:
+    """The stack's ``aws:region`` (None: boto3's default applies)."""
+    return stack_config(stack, work_dir).get(REGION_KEY)
+
+
+# --- Pulumi ----------------------------------------------------------------------------------------
+
+
+def pulumi_stack(stack: str, *, create: bool = False, work_dir: Path | None = None) -> Any:
+    """The Automation API stack ``stack`` of the program in ``work_dir`` (created if ``create``)."""
+    root = _work_dir(work_dir)
+    check_stack(stack, root)
+    if shutil.which("pulumi") is None:
+        raise PulumiCliMissing(f"the pulumi CLI is not on PATH: {INSTALL_HINT}")
+    from pulumi import automation as auto
+
+    if create:
+        return _pulumi_call(
+            "stack select", stack, lambda: auto.create_or_select_stack(stack_name=stack, work_dir=str(root))
+        )
+    return _pulumi_call("stack select", stack, lambda: auto.select_stack(stack_name=stack, work_dir=str(root)))
+
+
+def _command_failed(command: str, stack: str, err: Exception) -> PulumiCommandFailed:
+    """One line from a failed pulumi command: its exit code and its last ``error:`` line (or last line)."""
+    text = str(err)  # CommandError holds "code: N / stdout: ... / stderr: ..."
+    code = re.search(r"code: (-?\d+)", text)
+    stdout, _, stderr = text.partition(" stderr: ")
+    lines = [line.strip() for line in (stderr + "\n" + stdout.partition(" stdout: ")[2]).splitlines() if line.strip()]
+    errors = [line for line in lines if line.lower().startswith("error")]
+    detail = (errors or lines or ["no output"])[-1]
+    return PulumiCommandFailed(
+        f"pulumi {command} of stack {stack} failed (exit code {code.group(1) if code else '?'}): {one_line(detail)}"
+    )
+
+
+def _pulumi_call(command: str, stack: str, action: Callable[[], Any]) -> Any:
+    """``action()``, a call of the pulumi CLI, with its failures as one-line ``AutomationError``s."""
+    from pulumi import automation as auto
+
+    try:
+        return action()
+    except FileNotFoundError as err:  # the CLI vanished after the PATH check
+        raise PulumiCliMissing(f"the pulumi CLI could not be run ({err}): {INSTALL_HINT}") from None
+    except auto.errors.StackNotFoundError:
+        raise UnknownStack(
+            f"stack {stack!r} has not been deployed: deploy it first (batch-lustre deploy {stack})"
+        ) from None
+    except auto.errors.CommandError as err:
+        raise _command_failed(command, stack, err) from None
+
+
+def _plain_outputs(output_map: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: getattr(value, "value", value) for name, value in output_map.items()}
+
+
+def deploy(
+    stack: str, *, on_output: Callable[[str], Any] | None = None, work_dir: Path | None = None
+) -> dict[str, Any]:
+    """``pulumi up`` of ``stack`` (created if new); returns the stack outputs. Output lines go to ``on_output``."""
+    pulumi = pulumi_stack(stack, create=True, work_dir=work_dir)
+    result = _pulumi_call("up", stack, lambda: pulumi.up(on_output=on_output))
+    return _plain_outputs(result.outputs)
+
+
+def preview(
+    stack: str, *, on_output: Callable[[str], Any] | None = None, work_dir: Path | None = None
+) -> dict[str, int]:
+    """``pulumi preview`` of ``stack``; returns the planned changes per operation (``{"create": 40}``)."""
+    pulumi = pulumi_stack(stack, create=True, work_dir=work_dir)
+    result = _pulumi_call("preview", stack, lambda: pulumi.preview(on_output=on_output))
+    return {str(getattr(op, "value", op)): count for op, count in (result.change_summary or {}).items()}
+
+
+def destroy(
+    stack: str, *, on_output: Callable[[str], Any] | None = None, work_dir: Path | None = None
+) -> dict[str, int]:
+    """``pulumi destroy`` of ``stack``; returns the changes made (``{"delete": 40}``)."""
+    pulumi = pulumi_stack(stack, work_dir=work_dir)
+    result = _pulumi_call("destroy", stack, lambda: pulumi.destroy(on_output=on_output))
+    return dict(result.summary.resource_changes or {})
+
+
+def outputs(stack: str, *, work_dir: Path | None = None) -> dict[str, Any]:
+    """The stack outputs of ``stack`` (``pulumi stack output``), secrets in plain text."""
+    pulumi = pulumi_stack(stack, work_dir=work_dir)
+    return _plain_outputs(_pulumi_call("stack output", stack, pulumi.outputs))
+
+
+def load_outputs(stack: str, outputs_file: Path | None = None, *, work_dir: Path | None = None) -> dict[str, Any]:
+    """Stack outputs from ``outputs_file`` (JSON, as ``pulumi stack output --json`` writes) or from Pulumi."""
+    check_stack(stack, work_dir)
+    if outputs_file is None:
+        return outputs(stack, work_dir=work_dir)
+    try:
+        loaded = json.loads(Path(outputs_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise MissingOutput(
+            f"outputs file {outputs_file} is not accepted ({one_line(str(err))}): accepted "
+            "a JSON object as `pulumi stack output --json` writes it"
+        ) from None
+    if not isinstance(loaded, dict):
+        raise MissingOutput(f"outputs file {outputs_file} is not accepted: accepted a JSON object of stack outputs")
+    return loaded
+
+
+def required_output(stack_outputs: Mapping[str, Any], name: str, stack: str) -> str:
+    """``stack_outputs[name]`` as a string, or ``MissingOutput`` naming it."""
+    value = stack_outputs.get(name)
+    if not isinstance(value, str) or not value:
+        raise MissingOutput(
+            f"stack {stack} has no output {name}: accepted outputs of a deployed stack "
+            f"({', '.join(REQUIRED_OUTPUTS)}); has it been deployed?"
+        )
+    return value
