@@ -26,6 +26,38 @@ os.environ.pop("AWS_PROFILE", None)
 os.environ["COLUMNS"] = "250"
 
 
+# --- slowest tests first, so that the pytest-xdist workers finish together ------------------------------------
+# Each test's duration (setup + call + teardown) is kept in pytest's cache; tests run slowest first. A test not
+# timed yet counts as slow when it runs a whole scenario on the emulation (tests/test_scenarios.py), else as fast.
+DURATIONS_KEY = "batch-lustre/durations"
+UNTIMED_SCENARIO_SECONDS = 1.0
+_durations: dict[str, float] = {}
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    known = config.cache.get(DURATIONS_KEY, {}) if config.cache is not None else {}
+
+    def expected_seconds(item) -> float:
+        if item.nodeid in known:
+            return float(known[item.nodeid])
+        return UNTIMED_SCENARIO_SECONDS if item.nodeid.startswith("tests/test_scenarios.py::") else 0.0
+
+    items.sort(key=expected_seconds, reverse=True)  # stable: the collection order among equals
+
+
+def pytest_runtest_logreport(report) -> None:
+    _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session) -> None:
+    config = session.config
+    if hasattr(config, "workerinput") or config.cache is None or not _durations:
+        return  # an xdist worker: the controller receives every report and keeps them
+    known = config.cache.get(DURATIONS_KEY, {})
+    known.update({nodeid: round(seconds, 3) for nodeid, seconds in _durations.items()})
+    config.cache.set(DURATIONS_KEY, known)
+
+
 def sample_refs(mode: str):
     """WorkflowRefs with realistic ARNs, for tests of the pure builders."""
     from asl.refs import WorkflowRefs

@@ -769,7 +769,7 @@ class BatchModel:
         run_seconds = plan.run_seconds
         limit = (job.timeout or {}).get("attemptDurationSeconds")
         timed_out = limit is not None and run_seconds > float(limit)
-        if timed_out:
+        if limit is not None and timed_out:
             run_seconds = float(limit)
         files = (
             plan.files if plan.files is not None else ({} if plan.outcome == ATTEMPT_HOST_EC2 else self.scenario.files)
@@ -777,7 +777,7 @@ class BatchModel:
         index = str(job.array_index if job.array_index is not None else 0)
         for i, (rel, data) in enumerate(sorted(files.items())):
             rel, data = rel.replace("{index}", index), data.replace(b"{index}", index.encode())
-            self._after(job, run_seconds * (i + 1) / (len(files) + 1), lambda t, r=rel, d=data: self._write(job, r, d))
+            self._after(job, run_seconds * (i + 1) / (len(files) + 1), self._writer(job, rel, data))
         if timed_out:
             self._after(
                 job,
@@ -1056,7 +1056,7 @@ class BatchModel:
         """Where the job's /scratch lands: on the host's Lustre mount, or (a problem) on its root disk."""
         job.file_system_id, job.scratch_on_fs = None, "/"
         host_path = _host_scratch_path(job.job_definition)
-        if host.file_system_id is None:
+        if host.file_system_id is None or host.mount_dir is None:
             problem = f"host {host.instance_id} mounted no Lustre file system (launch template user data)"
         elif host_path is None or not (
             host_path == host.mount_dir.rstrip("/") or host_path.startswith(host.mount_dir.rstrip("/") + "/")
@@ -1067,6 +1067,10 @@ class BatchModel:
             job.scratch_on_fs = host_path[len(host.mount_dir.rstrip("/")) :] or "/"
             return
         self.mount_problems.append(MountProblem(job.job_id, problem, host.instance_id))
+
+    def _writer(self, job: EmulatedJob, relative: str, data: bytes) -> Callable[[float], None]:
+        """The step that writes ``data`` to ``relative`` under the job's scratch (at the step's emulated time)."""
+        return lambda _at: self._write(job, relative, data)
 
     def _write(self, job: EmulatedJob, relative: str, data: bytes) -> None:
         if job.file_system_id is None:

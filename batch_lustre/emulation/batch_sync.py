@@ -93,7 +93,12 @@ sync_call_hooks: list[SyncCallHook] = []
 def add_sync_call_hook(stack: ExitStack, hook: SyncCallHook) -> None:
     """Call ``hook(env, iam_action)`` before each call the .sync integration makes after SubmitJob (until ``stack`` closes)."""
     sync_call_hooks.append(hook)
-    stack.callback(lambda: hook in sync_call_hooks and sync_call_hooks.remove(hook))
+
+    def remove() -> None:
+        if hook in sync_call_hooks:
+            sync_call_hooks.remove(hook)
+
+    stack.callback(remove)
 
 
 def _call_hooks(env: Any, action: str) -> None:
@@ -193,7 +198,7 @@ class _SyncJob:
                 env=self.env,
                 error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
                 event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(
+                event_details=EventDetails(  # type: ignore[typeddict-item]  # moto declares every member required; AWS's are optional
                     taskFailedEventDetails=TaskFailedEventDetails(
                         resource=self.service._get_sfn_resource(),
                         resourceType=self.service._get_sfn_resource_type(),

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-import boto3
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from asl import build_definition
@@ -52,6 +51,7 @@ from batch_lustre.emulation.runner import (
     RunResult,
     StartedRun,
     StateVisit,
+    execution_history,
     figures,
     finish_workflow,
     leftovers,
@@ -301,11 +301,11 @@ def _execute(
     if entry.runs == BOTH_AT_ONCE:
         emu.hold_waits()  # neither can end (so the other would see it no more) before both have started
         try:
-            started = [start("first"), start("second")]
-            _until(lambda: any(_ended(emu, s.execution_arn) for s in started), timeout_seconds)
+            both = [start("first"), start("second")]
+            _until(lambda: any(_ended(emu, s.execution_arn) for s in both), timeout_seconds)
         finally:
             emu.release_waits()
-        return [finish_workflow(s, stack=stack, timeout_seconds=timeout_seconds) for s in started]
+        return [finish_workflow(s, stack=stack, timeout_seconds=timeout_seconds) for s in both]
     return [finish_workflow(start("run-1"), stack=stack, timeout_seconds=timeout_seconds)]
 
 
@@ -315,23 +315,18 @@ def _until(condition: Any, timeout_seconds: float) -> None:
         time.sleep(0.005)
 
 
-def _history(emu: Emulation, execution_arn: str) -> list[dict[str, Any]]:
-    sfn = boto3.client("stepfunctions", region_name=emu.region)
-    return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-
-
 def _waits_entered(emu: Emulation, execution_arn: str) -> int:
-    return sum(e["type"] == "WaitStateEntered" for e in _history(emu, execution_arn))
+    return sum(e["type"] == "WaitStateEntered" for e in execution_history(emu, execution_arn))
 
 
 def _entered_a_wait(emu: Emulation, execution_arn: str) -> bool:
-    return any(e["type"] == "WaitStateEntered" for e in _history(emu, execution_arn))
+    return any(e["type"] == "WaitStateEntered" for e in execution_history(emu, execution_arn))
 
 
 def _ended(emu: Emulation, execution_arn: str) -> bool:
     return any(
         e["type"] in ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
-        for e in _history(emu, execution_arn)
+        for e in execution_history(emu, execution_arn)
     )
 
 

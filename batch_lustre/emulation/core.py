@@ -10,7 +10,6 @@ other tests in the same process see stock moto.
 
 from __future__ import annotations
 
-import functools
 import os
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,10 +20,12 @@ import boto3
 from moto import mock_aws
 from moto.batch.models import batch_backends
 from moto.core.config import default_user_config
+from moto.moto_api._internal import mock_random
 from moto.s3.models import s3_backends
 
 from batch_lustre.emulation import batch, batch_sync, events, fsx_api, iam, lambdas, sfn
 from batch_lustre.emulation.batch import BatchModel, EmulatedJob, launch_template_data
+from batch_lustre.emulation.clients import shared_session
 from batch_lustre.emulation.clock import EmulatedClock
 from batch_lustre.emulation.fsx import FsxModel
 from batch_lustre.emulation.iam import IamAuthorizer
@@ -40,9 +41,10 @@ ACCOUNT_ID = "123456789012"
 _ACTIVE: list[Emulation] = []
 
 
-@functools.cache
-def _shared_session() -> boto3.Session:
-    return boto3.Session()
+# moto's identifiers (subnet, security group, launch template ids, the secret's ARN suffix) come from one seeded
+# generator, so the same stack gets the same ids in every emulation: the same definition text, parsed once per
+# process (emulation/sfn.py, parse cache).
+ID_SEED = 20_240_601
 
 
 def active() -> Emulation:
@@ -100,7 +102,10 @@ class Emulation:
             stack.enter_context(mock_aws())
             # moto resets boto3's default session on start; reuse one, so botocore's service models
             # are parsed once per process instead of once per emulation.
-            stack.enter_context(mock.patch.object(boto3, "DEFAULT_SESSION", _shared_session()))
+            stack.enter_context(mock.patch.object(boto3, "DEFAULT_SESSION", shared_session()))
+            random_state = mock_random.getstate()
+            mock_random.seed(ID_SEED)
+            stack.callback(mock_random.setstate, random_state)
             previous = dict(default_user_config.get("stepfunctions", {}))
             default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
             stack.callback(lambda: default_user_config.__setitem__("stepfunctions", previous))

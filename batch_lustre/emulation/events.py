@@ -33,10 +33,10 @@ import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
-from moto.events.models import events_backends
+from moto.events.models import EventMessageType, events_backends
 from moto.events.utils import EventTemplateParser
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
@@ -184,7 +184,7 @@ class StatusEvents:
             for rule in list(bus.rules.values()) if bus is not None else []:
                 if rule.state != "ENABLED" or not rule.event_pattern.get_pattern():
                     continue  # a scheduled rule, or disabled
-                if not rule.event_pattern.matches_event(event):
+                if not rule.event_pattern.matches_event(cast(EventMessageType, event)):
                     continue
                 for target in list(rule.targets):
                     self._to_target(rule, target, event, at)
@@ -240,7 +240,7 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> str:
         out = EventTemplateParser.parse(
             input_template=transformer.get("InputTemplate"),
             input_paths_map=transformer.get("InputPathsMap") or {},
-            event=event,
+            event=cast(EventMessageType, event),
         )
         return out if isinstance(out, str) else json.dumps(out)
     return json.dumps(event)

@@ -25,12 +25,12 @@ from batch_lustre.emulation.scenario import (
     FS_FAILED,
     FsxScenario,
 )
+from parameters import EVENT_CHANGED as EXPORT_EVENTS_CHANGED
+from parameters import EVENT_NEW as EXPORT_EVENTS_NEW
 
 TASK_RUNNING = ("PENDING", "EXECUTING")
 DRA_TYPE_VERSIONS = ("2.12", "2.15")
 MAX_ASSOCIATIONS = 8
-EXPORT_EVENTS_NEW = "NEW"
-EXPORT_EVENTS_CHANGED = "CHANGED"
 
 
 class FsxError(JsonRESTError):

@@ -25,12 +25,13 @@ raises ``UnknownIamAction``: nothing is silently allowed. ``emu.iam.enforce = Fa
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from unittest import mock
 
@@ -141,8 +142,19 @@ class IamAuthorizer:
 
 def _glob(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     """IAM wildcard matching: ``*`` any run of characters, ``?`` one character."""
+    return _glob_regex(pattern, ignore_case).fullmatch(value) is not None
+
+
+@lru_cache(maxsize=4096)
+def _glob_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
+    return re.compile(regex, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+
+
+@lru_cache(maxsize=256)
+def _document(text: str) -> Any:
+    """A policy document's JSON, parsed once per text (policies are evaluated on every call; never changed)."""
+    return json.loads(text)
 
 
 def _listed(value: Any) -> list[Any]:
@@ -234,6 +246,8 @@ class Policy(IAMPolicy):
     def __init__(self, policy: Any) -> None:
         if isinstance(policy, dict) and "Statement" in policy:
             self._policy_json = policy
+        elif isinstance(policy, str):
+            self._policy_json = _document(policy)
         else:
             super().__init__(policy)
 
@@ -334,7 +348,7 @@ def _tag_dict(tags: Any) -> dict[str, str]:
 def _request_context(tags: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:
     if not tags:
         return {}
-    context = {f"aws:requesttag/{k}".lower(): (v,) for k, v in tags.items()}
+    context: dict[str, tuple[str, ...]] = {f"aws:requesttag/{k}".lower(): (v,) for k, v in tags.items()}
     context["aws:tagkeys"] = tuple(tags)
     return context
 
@@ -408,8 +422,8 @@ for _service, _operations in {
     "ec2": ("DescribeLaunchTemplates",),
     "cloudwatch": ("GetMetricData",),
 }.items():
-    for _operation in _operations:
-        _RESOLVERS[(_service, _operation)] = _everything(f"{_service}:{_operation}")
+    for _described in _operations:
+        _RESOLVERS[(_service, _described)] = _everything(f"{_service}:{_described}")
 
 
 @_resolves("sts", "GetCallerIdentity")

@@ -15,17 +15,23 @@ system figures of a run, ``RunFigures``).
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import enum
+import functools
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
+import botocore.session
+from botocore.model import ListShape, Shape, StructureShape
+from dateutil.tz import tzlocal
 from moto.batch.models import batch_backends
 from moto.ec2.models import ec2_backends
 from moto.fsx.models import fsx_backends
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.core import Emulation, active
 from batch_lustre.emulation.stack import EmulatedStack
 
@@ -158,7 +164,7 @@ def start_workflow(
     ``execution_timeout_seconds``: the state machine's top-level TimeoutSeconds (overrides the definition's).
     """
     emu = emulation or active()
-    sfn = boto3.client("stepfunctions", region_name=emu.region)
+    sfn = client("stepfunctions", emu.region)
     if execution_timeout_seconds is not None:
         definition = {**definition, "TimeoutSeconds": int(execution_timeout_seconds)}
     text = json.dumps(definition)
@@ -180,7 +186,7 @@ def finish_workflow(
 ) -> RunResult:
     """Wait (at most ``timeout_seconds`` real seconds, then stop it) for a started execution; report on it."""
     emu = started.emulation
-    sfn = boto3.client("stepfunctions", region_name=emu.region)
+    sfn = client("stepfunctions", emu.region)
     execution_arn = started.execution_arn
     status = _wait(emu, execution_arn, time.monotonic() + timeout_seconds)
     if status == "RUNNING":
@@ -192,7 +198,7 @@ def finish_workflow(
         _wait(emu, execution_arn, time.monotonic() + 5.0)
     real_seconds = time.monotonic() - started.real_start
     _until_end_published(emu, execution_arn, time.monotonic() + 5.0)
-    events = _history(sfn, execution_arn)
+    events = execution_history(emu, execution_arn)
     emu.clock.settle()
     error, cause, output = _outcome(events)
     calls = emu.calls.of(execution_arn)
@@ -230,7 +236,7 @@ def stop_workflow(
     Typically after ``emu.hold_waits()`` parked it in a Wait state. No state of it runs after the stop, so a
     run stopped this way never reaches its own cleanup.
     """
-    sfn = boto3.client("stepfunctions", region_name=started.emulation.region)
+    sfn = client("stepfunctions", started.emulation.region)
     kwargs = {k: v for k, v in (("error", error), ("cause", cause)) if v is not None}
     sfn.stop_execution(executionArn=started.execution_arn, **kwargs)
     return finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)
@@ -254,7 +260,8 @@ def wait_for_executions(
     backend = stepfunctions_parser_backends[emu.account_id][emu.region]
     while True:
         emu.events.flush()
-        executions = list(backend.describe_state_machine(state_machine_arn).executions)
+        # moto's parser executions (exec_arn, exec_status); its stubs declare the older model's class
+        executions: list[Any] = list(backend.describe_state_machine(state_machine_arn).executions)
         running = [e for e in executions if _status_of(e) == "RUNNING"]
         ended_unpublished = [
             e for e in executions if _status_of(e) != "RUNNING" and not emu.events.ended_published(e.exec_arn)
@@ -289,7 +296,8 @@ def transitions(events: list[dict[str, Any]]) -> int:
 
 def _wait(emu: Emulation, execution_arn: str, deadline: float) -> str:
     """Poll the execution's status in moto's backend (describe_execution fails on outputs with datetimes)."""
-    execution = stepfunctions_parser_backends[emu.account_id][emu.region].describe_execution(execution_arn)
+    # moto's parser execution (exec_status); its stubs declare the older model's class
+    execution: Any = stepfunctions_parser_backends[emu.account_id][emu.region].describe_execution(execution_arn)
     while True:
         status = str(getattr(execution.exec_status, "value", execution.exec_status))
         if status != "RUNNING" or time.monotonic() > deadline:
@@ -297,15 +305,49 @@ def _wait(emu: Emulation, execution_arn: str, deadline: float) -> str:
         time.sleep(0.002)
 
 
-def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
+def execution_history(emu: Emulation, execution_arn: str) -> list[dict[str, Any]]:
+    """The execution's history events as GetExecutionHistory returns them through boto3, read from moto's backend.
+
+    Same events, members (in the API's order) and values as the API: members without a value left out,
+    timestamps as botocore parses them; without serialising the whole history to JSON and parsing it back
+    (a long run's history is thousands of events).
+    """
+    backend = stepfunctions_parser_backends[emu.account_id][emu.region]
+    shape = _history_event_shape()
+    return [_as_returned(event, shape) for event in backend.get_execution_history(execution_arn)["events"]]
+
+
+@functools.cache
+def _history_event_shape() -> Shape:
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+    operation = model.operation_model("GetExecutionHistory")
+    output = operation.output_shape
+    assert isinstance(output, StructureShape)  # GetExecutionHistoryOutput
+    events = output.members["events"]
+    assert isinstance(events, ListShape)
+    return events.member
+
+
+def _as_returned(value: Any, shape: Shape | None) -> Any:
+    if isinstance(value, dict):
+        members = getattr(shape, "members", {})
+        ordered = [k for k in members if k in value] + [k for k in value if k not in members]
+        return {
+            key: _timestamp(value[key]) if key == "timestamp" else _as_returned(value[key], members.get(key))
+            for key in ordered
+            if value[key] is not None
+        }
+    if isinstance(value, list):
+        return [_as_returned(item, getattr(shape, "member", None)) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _timestamp(text: str) -> datetime.datetime:
+    """moto's ISO text (``2026-01-05T10:00:00.000Z``) as the datetime boto3 returns: aware, in local time."""
+    return datetime.datetime.fromisoformat(text).astimezone(tzlocal())
 
 
 def _outcome(events: list[dict[str, Any]]) -> tuple[str | None, str | None, Any]:
@@ -460,7 +502,7 @@ def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigu
             for d in [*emu.fsx.associations.values(), *emu.fsx.removed_associations.values()]
             if d.file_system_id == fs_id and d.available_at is not None
         ]
-        dra_available = min((d.available_at for d in dras), default=None)
+        dra_available = min((d.available_at for d in dras if d.available_at is not None), default=None)
         exports = sorted(
             (
                 t

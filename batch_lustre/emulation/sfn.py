@@ -25,6 +25,11 @@
 - ``Emulation.hold_waits()`` makes Wait states block until released, so an execution can be
   kept RUNNING while another one starts (concurrent-run tests).
 - Clients: one boto3 client per service and region instead of one per task call.
+- Speed, same behaviour: each definition is parsed once per process (``_install_parse_cache``), each JSONPath
+  once (moto's ResultPath parsed it on every state), state data is copied with ``json_copy`` instead of
+  ``copy.deepcopy``, and moto's ERROR log of every error a state meets is silenced (it rendered the whole state
+  as text first).
+- ListExecutions: an execution is RUNNING as soon as it is listed (moto listed it without a status for a moment).
 - Call log: every aws-sdk and lambda:invoke call the state machine makes is recorded
   (botocore event hooks on the caller's session never see the interpreter's own clients).
 - Faults: a scenario can make a given call fail with a given AWS error code.
@@ -42,6 +47,12 @@
 
 from __future__ import annotations
 
+import copy
+import datetime
+import decimal
+import enum
+import logging
+import marshal
 import re
 import sys
 import threading
@@ -58,11 +69,18 @@ import botocore.session
 from botocore.errorfactory import ClientExceptionsFactory
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, ServiceModel, StructureShape
-from jsonpath_ng.ext import parse as parse_json_path
+from jsonpath_ng.ext.parser import ExtendedJsonPathParser
+from jsonpath_ng.parser import JsonPathParser
 from moto.core.responses import ActionResult
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser import quotas
-from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.api import (
+    ExecutionFailedEventDetails,
+    ExecutionStatus,
+    HistoryEventType,
+    TaskFailedEventDetails,
+)
+from moto.stepfunctions.parser.asl.component import eval_component as eval_component_module
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -71,10 +89,14 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.common.path import result_path as result_path_module
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.string import string_expression as string_expression_module
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state import state as state_module
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state as execute_state_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import state_parallel as state_parallel_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service as state_task_service_module,
@@ -96,7 +118,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp as timestamp_module
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval import states as states_module
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event import event_manager as event_manager_module
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401  (imports every ASL component)
@@ -108,7 +132,7 @@ from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from batch_lustre.emulation import error_names
+from batch_lustre.emulation import clients, error_names
 from batch_lustre.emulation.clock import EmulatedClock, clock_datetime_module
 from batch_lustre.emulation.error_names import SERVICE_ERROR_PREFIXES, UNCATCHABLE_BY_ALL
 from batch_lustre.emulation.scenario import Fault
@@ -231,7 +255,10 @@ def install(
     _install_payload_limit(stack)
     _install_execution_timeout(stack, clock_for)
     _install_stop_execution(stack, clock_for)
+    _install_running_when_listed(stack)
     _install_parse_cache(stack)
+    _install_quiet_failures(stack)
+    _install_fast_copies(stack)
 
     def normalise_parameters(self: StateTaskServiceAwsSdk, parameters: dict, *args: Any, **kwargs: Any) -> None:
         service, action = self.resource.api_name, self.resource.api_action
@@ -294,12 +321,72 @@ def _logged(
     return eval_service_task
 
 
+# Values copied as they are: immutable, so a copy may share them (copy.deepcopy returns them unchanged too).
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes, datetime.datetime, datetime.date, decimal.Decimal})
+
+
+def json_copy(value: Any, memo: Any = None) -> Any:
+    """``copy.deepcopy`` for state data, several times faster. ``marshal`` copies a value made only of exact dicts,
+    lists, strings, numbers, booleans and None (JSON) in C; anything else (an SDK result holds datetimes) is
+    walked here: dicts and lists copied, immutable leaves shared, any other object given to ``copy.deepcopy``.
+    (State data has no shared or cyclic parts whose identity a copy would have to keep.)"""
+    try:
+        return marshal.loads(marshal.dumps(value))
+    except ValueError:
+        return _walk_copy(value, memo)
+
+
+def _walk_copy(value: Any, memo: Any) -> Any:
+    cls = type(value)
+    if cls is dict:
+        return {key: _walk_copy(item, memo) for key, item in value.items()}
+    if cls is list:
+        return [_walk_copy(item, memo) for item in value]
+    if cls in _IMMUTABLE or isinstance(value, enum.Enum):
+        return value
+    return copy.deepcopy(value, memo)
+
+
+# moto's modules that deep-copy state data (inputs, outputs, results, Parameters, history events) on every step.
+_COPYING_MODULES = (
+    string_expression_module,
+    result_path_module,
+    state_task_service_module,
+    state_parallel_module,
+    execute_state_module,
+    states_module,
+    event_manager_module,
+)
+
+
+def _install_fast_copies(stack: ExitStack) -> None:
+    """moto deep-copies the state data several times per state (``copy.deepcopy``, a third of a run's time):
+    ``json_copy`` makes the same copies."""
+    fast = SimpleNamespace(deepcopy=json_copy, copy=copy.copy)
+    for module in _COPYING_MODULES:
+        stack.enter_context(mock.patch.object(module, "copy", fast))
+
+
 _INDEFINITE = re.compile(r"\[\*\]|\.\*|\.\.|\[\?|\[[^\]]*[:,][^\]]*\]")
 
 
+_JSON_PATH_LOCK = threading.Lock()  # a PLY parser keeps its state while it parses: one path at a time
+
+
 @cache
-def _parsed_path(path: str) -> Any:
-    return parse_json_path(path)  # jsonpath_ng builds a parser per call: parse each path once
+def _json_path_parser(extended: bool) -> JsonPathParser:
+    return ExtendedJsonPathParser() if extended else JsonPathParser()
+
+
+@cache
+def _parsed_path(path: str, extended: bool = True) -> Any:
+    """``path`` parsed once per process (jsonpath_ng's ``parse`` builds a whole parser for every path it parses)."""
+    with _JSON_PATH_LOCK:
+        return _json_path_parser(extended).parse(path)
+
+
+def _parsed_result_path(path: str) -> Any:
+    return _parsed_path(path, extended=False)  # ResultPath: jsonpath_ng.parse, as moto calls it
 
 
 def extract_json(path: str, data: Any) -> Any:
@@ -320,6 +407,7 @@ def extract_json(path: str, data: Any) -> Any:
 
 
 def _install_json_path(stack: ExitStack) -> None:
+    stack.enter_context(mock.patch.object(result_path_module, "parse", _parsed_result_path))
     original = json_path_module.extract_json
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.stepfunctions.parser") and getattr(module, "extract_json", None) is original:
@@ -327,19 +415,39 @@ def _install_json_path(stack: ExitStack) -> None:
 
 
 def _install_client_cache(stack: ExitStack) -> None:
-    """One boto3 client per (service, region) instead of one per task call (client creation costs ~15 ms)."""
+    """One boto3 client per (service, region) and process instead of one per task call (creation costs ~15 ms).
+
+    moto's clients ignore ``state_credentials`` (fixed keys, same account), so one client serves every execution.
+    """
     original = boto_client_module.boto_client_for
-    clients: dict[tuple[str, str], Any] = {}
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        key = (service, region)
-        if key not in clients:
-            clients[key] = original(region=region, service=service, state_credentials=state_credentials)
-        return clients[key]
+        return clients.cached(
+            ("interpreter", service, region),
+            lambda: original(region=region, service=service, state_credentials=state_credentials),
+        )
 
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
             stack.enter_context(mock.patch.object(module, "boto_client_for", boto_client_for))
+
+
+def _install_quiet_failures(stack: ExitStack) -> None:
+    """moto logs every error a state meets (``Exception=NoSuchJsonPathError at '<the whole state>'``) at ERROR,
+    rendering the state as text before it asks the logger: silenced below CRITICAL for the emulation's duration,
+    and not rendered at all while silenced."""
+    log = logging.getLogger(eval_component_module.__name__)
+    interpreter_log = logging.getLogger("moto.stepfunctions.parser")
+    stack.callback(interpreter_log.setLevel, interpreter_log.level)
+    interpreter_log.setLevel(logging.CRITICAL)
+    for name in ("_log_failure_event_exception", "_log_exception"):
+        original = getattr(EvalComponent, name)
+
+        def logged(self: EvalComponent, *args: Any, _original: Callable[..., None] = original, **kwargs: Any) -> None:
+            if log.isEnabledFor(logging.ERROR):
+                _original(self, *args, **kwargs)
+
+        stack.enter_context(mock.patch.object(EvalComponent, name, logged))
 
 
 def _install_catch_all(stack: ExitStack) -> None:
@@ -448,7 +556,7 @@ def _install_error_names(stack: ExitStack) -> None:
         if isinstance(ex, ClientError):
             name = error_names.batch_optimized_error_name(ex.response["Error"]["Code"])
             failure.error_name = CustomErrorName(name)  # type: ignore[misc]
-            details = (failure.event_details or {}).get("taskFailedEventDetails")
+            details = failure.event_details.get("taskFailedEventDetails") if failure.event_details else None
             if details is not None:
                 details["error"] = name
         return failure
@@ -510,7 +618,10 @@ def _install_history_limit(stack: ExitStack) -> None:
             )
             setattr(self, _LIMIT_FAILURE, failure)
             event_id = original_add(
-                self, context, HistoryEventType.ExecutionFailed, EventDetails(executionFailedEventDetails=failure)
+                self,
+                context,
+                HistoryEventType.ExecutionFailed,
+                EventDetails(executionFailedEventDetails=failure),  # type: ignore[typeddict-item]  # moto declares every member required; AWS's are optional
             )
         env.set_error(failure)
         return event_id
@@ -559,7 +670,7 @@ def _install_payload_limit(stack: ExitStack) -> None:
                     env=env,
                     error_name=StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded),
                     event_type=HistoryEventType.TaskFailed,
-                    event_details=EventDetails(
+                    event_details=EventDetails(  # type: ignore[typeddict-item]  # moto declares every member required; AWS's are optional
                         taskFailedEventDetails=TaskFailedEventDetails(
                             error=name,
                             cause=f"The state/task '{self._get_sfn_resource()}' has an input (after Parameters) with a "
@@ -600,8 +711,21 @@ def _install_execution_timeout(stack: ExitStack, clock_for: Callable[[], Emulate
     stack.enter_context(mock.patch.object(Program, "eval", program_eval))
 
 
-STOP_WAIT_SECONDS = 5.0
-BRANCH_WAIT_YIELD_SECONDS = 0.02  # real seconds a Wait in a Parallel branch leaves its siblings first  # real seconds StopExecution waits for the execution to leave its state
+STOP_WAIT_SECONDS = 5.0  # real seconds StopExecution waits for the execution to leave its state
+BRANCH_WAIT_YIELD_SECONDS = 0.02  # real seconds a Wait in a Parallel branch leaves its siblings first
+
+
+def _install_running_when_listed(stack: ExitStack) -> None:
+    """An execution is RUNNING from the moment ListExecutions can see it. moto adds it to the state machine's
+    executions before it sets its status, so a ListExecutions at that moment (another run's CheckNoOtherRun, two
+    runs started at once) failed with ``'NoneType' object has no attribute 'value'``."""
+    original = execution_module.Execution.__init__
+
+    def init(self: execution_module.Execution, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.exec_status = ExecutionStatus.RUNNING
+
+    stack.enter_context(mock.patch.object(execution_module.Execution, "__init__", init))
 
 
 def _install_stop_execution(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> None:

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
 from asl import build_definition
 from asl import iam as asl_iam
-from asl.naming import stack_tags, state_machine_name
+from asl.naming import LAMBDA_FILES, stack_tags, state_machine_name
+from asl.naming import LUSTRE_PORT_RANGES as LUSTRE_PORTS
 from asl.refs import WorkflowRefs
+from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.core import PROJECT_DIR, Emulation
 from parameters import AUTO_EXPORT, BY_NAME, parameters_for
 
@@ -29,15 +29,6 @@ TRUST = {
         {"Effect": "Allow", "Principal": {"Service": s}, "Action": "sts:AssumeRole"}
         for s in ("states.amazonaws.com", "lambda.amazonaws.com", "batch.amazonaws.com", "ec2.amazonaws.com")
     ],
-}
-LUSTRE_PORTS = ((988, 988), (1018, 1023))  # AWS_FACTS.md: inbound TCP 988 and 1018-1023
-
-# Lambda handler module -> files shipped in its archive (as components/lambda_package.py ships them).
-LAMBDA_FILES = {
-    "extract_parameters": {"extract_parameters.py": "lambda/extract_parameters.py", "parameters.py": "parameters.py"},
-    "check_metrics": {"check_metrics.py": "lambda/check_metrics.py"},
-    "summarize_job": {"summarize_job.py": "lambda/summarize_job.py"},
-    "find_run_resources": {"find_run_resources.py": "lambda/find_run_resources.py"},
 }
 
 
@@ -90,11 +81,7 @@ def setup_stack(
     tags = stack_tags(stack, mode)
     tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
 
-    # The default session: botocore's service models load once per process, not once per stack.
-    def client(service: str) -> Any:
-        return boto3.client(service, region_name=region)
-
-    ec2, iam = client("ec2"), client("iam")
+    ec2, iam = client("ec2", region), client("iam", region)
 
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
@@ -108,7 +95,7 @@ def setup_stack(
     )
 
     bucket = f"{prefix}-{stack}-data-{account}"
-    s3 = client("s3")
+    s3 = client("s3", region)
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket)
     else:
@@ -116,7 +103,9 @@ def setup_stack(
 
     secret_name = f"{prefix}-{stack}-runtime-parameters"
     text = secret_string if secret_string is not None else json.dumps(runtime_parameters(mode, runtime_params))
-    secret_arn = client("secretsmanager").create_secret(Name=secret_name, SecretString=text, Tags=tag_list)["ARN"]
+    secret_arn = client("secretsmanager", region).create_secret(Name=secret_name, SecretString=text, Tags=tag_list)[
+        "ARN"
+    ]
 
     def role(name: str) -> str:
         return iam.create_role(
@@ -136,7 +125,7 @@ def setup_stack(
         LaunchTemplateData={"MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"}},
     )["LaunchTemplate"]
 
-    batch = client("batch")
+    batch = client("batch", region)
     ce_name = f"{prefix}-{stack}-ce"
     ce_arn = batch.create_compute_environment(
         computeEnvironmentName=ce_name,
@@ -165,7 +154,7 @@ def setup_stack(
         tags=tags,
     )["jobQueueArn"]
 
-    lam = client("lambda")
+    lam = client("lambda", region)
     env = {"MODE": mode, "MAX_VCPUS": str(max_vcpus), "NAME_PREFIX": prefix}
 
     lambda_roles: dict[str, str] = {}  # handler module -> its own role (as components/workflow.py gives each)
@@ -223,7 +212,7 @@ def setup_stack(
 
 def put_role_policy(emu: Emulation, role_arn: str, name: str, document: dict[str, Any]) -> None:
     """Attach ``document`` to role ``role_arn`` as inline policy ``name`` (replacing one of that name)."""
-    boto3.client("iam", region_name=emu.region).put_role_policy(
+    client("iam", emu.region).put_role_policy(
         RoleName=role_arn.rsplit("/", 1)[-1], PolicyName=name, PolicyDocument=json.dumps(document)
     )
 
@@ -266,8 +255,8 @@ def setup_run_cleanup(emu: Emulation, stack: EmulatedStack) -> RunCleanupStack:
     )
 
     refs, region = stack.refs, emu.region
-    iam, lam = boto3.client("iam", region_name=region), boto3.client("lambda", region_name=region)
-    sfn, events = boto3.client("stepfunctions", region_name=region), boto3.client("events", region_name=region)
+    iam, lam = client("iam", region), client("lambda", region)
+    sfn, events = client("stepfunctions", region), client("events", region)
     prefix = f"{refs.name_prefix}-{refs.stack}"
 
     def role(name: str, service: str) -> str:
@@ -278,7 +267,9 @@ def setup_run_cleanup(emu: Emulation, stack: EmulatedStack) -> RunCleanupStack:
         return iam.create_role(RoleName=f"{prefix}-{name}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
 
     function_role = role("find-run-resources", "lambda.amazonaws.com")
-    put_role_policy(emu, function_role, "handler", asl_iam.lambda_policy(refs, "find_run_resources"))
+    handler_policy = asl_iam.lambda_policy(refs, "find_run_resources")
+    assert handler_policy is not None  # FindRunResources reads the run's resources
+    put_role_policy(emu, function_role, "handler", handler_policy)
     function_arn = lam.create_function(
         FunctionName=f"{prefix}-find-run-resources",
         Runtime="python3.12",
