@@ -25,7 +25,8 @@ from asl.run_cleanup import (
     status_change_event_pattern,
 )
 from components import assume_role_policy, lambda_package, named
-from components.workflow import LAMBDA_RUNTIME, LOG_RETENTION_DAYS, STATE_MACHINE_LOG_GROUP_PREFIX, WorkflowArgs
+from components.state_machine import LOG_RETENTION_DAYS, logged_state_machine, state_machine_log_group
+from components.workflow import LAMBDA_RUNTIME, WorkflowArgs
 
 # The Lambda's handler module: its key in asl.naming.LAMBDA_FILES and asl.iam.LAMBDA_ACTIONS.
 FIND_RUN_RESOURCES_MODULE = "find_run_resources"
@@ -72,14 +73,11 @@ class RunCleanup(pulumi.ComponentResource):
             )
         )
         self.definition = built.apply(lambda rd: json.dumps(rd[1]))
-        self.log_group = aws.cloudwatch.LogGroup(
+        self.log_group = state_machine_log_group(
             f"{self._name}-state-machine-logs",
-            aws.cloudwatch.LogGroupArgs(
-                name=f"{STATE_MACHINE_LOG_GROUP_PREFIX}{self.state_machine_name}",
-                retention_in_days=LOG_RETENTION_DAYS,
-                tags=self._tags("state-machine-logs"),
-            ),
-            opts=self._child,
+            state_machine_name=self.state_machine_name,
+            tags=self._tags("state-machine-logs"),
+            parent=self,
         )
         self.role, self.role_policy = self._create_role(
             "state-machine",
@@ -192,24 +190,15 @@ class RunCleanup(pulumi.ComponentResource):
         )
 
     def _create_state_machine(self) -> aws.sfn.StateMachine:
-        return aws.sfn.StateMachine(
+        return logged_state_machine(
             f"{self._name}-state-machine",
-            aws.sfn.StateMachineArgs(
-                name=self.state_machine_name,
-                type="STANDARD",
-                role_arn=self.role.arn,
-                definition=self.definition,
-                logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
-                    level="ALL",
-                    include_execution_data=True,
-                    # Step Functions wants the log group ARN with its ":*" suffix.
-                    log_destination=self.log_group.arn.apply(lambda arn: f"{arn}:*"),
-                ),
-                tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=False),
-                tags=self._tags("state-machine"),
-            ),
-            # Step Functions checks the role's log-delivery permissions (in that policy) at creation.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy]),
+            name=self.state_machine_name,
+            role_arn=self.role.arn,
+            definition=self.definition,
+            log_group=self.log_group,
+            role_policy=self.role_policy,
+            tags=self._tags("state-machine"),
+            parent=self,
         )
 
     def _create_rule(self) -> tuple[aws.cloudwatch.EventRule, aws.cloudwatch.EventTarget]:

@@ -14,13 +14,10 @@ import asl
 from asl import iam, naming
 from asl.refs import WorkflowRefs
 from components import assume_role_policy, lambda_package, named
+from components.state_machine import LOG_RETENTION_DAYS, logged_state_machine, state_machine_log_group
 from parameters import AUTO_EXPORT, TASK_EXPORT
 
-LOG_RETENTION_DAYS = 90
 LAMBDA_RUNTIME = "python3.12"
-# Step Functions' vended logs: this prefix keeps the log resource policy small
-# (Step Functions Developer Guide, "Logging using CloudWatch Logs").
-STATE_MACHINE_LOG_GROUP_PREFIX = "/aws/vendedlogs/states/"
 
 
 @dataclass
@@ -64,7 +61,12 @@ class _Workflow(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self.state_machine_name = naming.state_machine_name(args.name_prefix, args.stack)
 
-        self.log_group = self._create_state_machine_log_group()
+        self.log_group = state_machine_log_group(
+            f"{name}-state-machine-logs",
+            state_machine_name=self.state_machine_name,
+            tags=self._tags("state-machine-logs"),
+            parent=self,
+        )
         self.extract_parameters = self._create_function(
             "extract-parameters",
             handler=lambda_package.handler("extract_parameters"),
@@ -117,15 +119,6 @@ class _Workflow(pulumi.ComponentResource):
 
     def _tags(self, suffix: str) -> dict[str, str]:
         return named(self._args.tags, f"{self._name}-{suffix}")
-
-    def _create_state_machine_log_group(self) -> aws.cloudwatch.LogGroup:
-        return aws.cloudwatch.LogGroup(
-            f"{self._name}-state-machine-logs",
-            name=f"{STATE_MACHINE_LOG_GROUP_PREFIX}{self.state_machine_name}",
-            retention_in_days=LOG_RETENTION_DAYS,
-            tags=self._tags("state-machine-logs"),
-            opts=self._child,
-        )
 
     def _create_function(
         self,
@@ -238,22 +231,15 @@ class _Workflow(pulumi.ComponentResource):
         return role
 
     def _create_state_machine(self) -> aws.sfn.StateMachine:
-        return aws.sfn.StateMachine(
+        return logged_state_machine(
             f"{self._name}-state-machine",
             name=self.state_machine_name,
-            type="STANDARD",
             role_arn=self.role.arn,
             definition=self.definition,
-            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
-                level="ALL",
-                include_execution_data=True,
-                # Step Functions wants the log group ARN with its ":*" suffix.
-                log_destination=self.log_group.arn.apply(lambda arn: f"{arn}:*"),
-            ),
-            tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=False),
+            log_group=self.log_group,
+            role_policy=self.workflow_policy,
             tags=self._tags("state-machine"),
-            # Step Functions checks the role's log-delivery permissions (in that policy) at creation.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.workflow_policy]),
+            parent=self,
         )
 
 
