@@ -290,3 +290,10 @@ def test_a_handler_without_calls_has_no_policy_and_an_undeclared_handler_is_refu
 def test_every_policy_fits_an_inline_role_policy(name, refs, doc):
     # IAM quota: an inline role policy is at most 10,240 characters (whitespace not counted).
     assert len(json.dumps(doc, separators=(",", ":"))) <= 10_240
+
+
+def test_every_lambda_module_declares_what_it_calls():
+    """One name per Lambda module: the modules shipped (asl.naming.LAMBDA_FILES) are those with declared calls."""
+    from asl.naming import LAMBDA_FILES
+
+    assert set(LAMBDA_ACTIONS) == set(LAMBDA_FILES)
