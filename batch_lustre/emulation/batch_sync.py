@@ -17,13 +17,10 @@ real sleeps, so a job on the emulated clock would never end. ``install`` patches
   as JSON. The Task's ``TimeoutSeconds``/``TimeoutSecondsPath`` ends it with ``States.Timeout`` at that
   emulated time; the job is left as it is (the workflow terminates it).
 
-Time while a ``.sync`` task waits. Wait states move the shared clock forward by their whole length.
-A waiting ``.sync`` task moves it too, from one scheduled event to the next, but only while nothing
-else of its execution can: while another Parallel branch of the same execution is still running
-(the workflow's watchdog), the task only watches the clock that branch moves, so the branch's
-checks see every state of the job in order. Branches are counted per execution (moto's Parallel
-branch workers); several ``.sync`` tasks waiting at once advance together to the earliest time any
-of them waits for.
+Time while a ``.sync`` task waits: the task is a waiter of its execution (``emulation.branches``). While
+another Parallel branch of the execution is still acting (the workflow's watchdog), it only watches the
+clock; when every branch waits, the clock moves to the earliest second any of them waits for, so each
+branch's checks see every state of the job in order.
 
 Hook points (for the IAM check, emulation/sfn.py): SubmitJob goes through
 ``StateTaskServiceBatch._eval_service_task`` (not patched here, wrap it freely). The calls the
@@ -36,12 +33,9 @@ Register one with ``add_sync_call_hook(stack, hook)`` (removed when ``stack`` cl
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from unittest import mock
@@ -56,8 +50,6 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError, TimeoutSeconds
-from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import BranchWorker
-from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl import BranchesDecl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_batch as batch_service_module,
 )
@@ -68,7 +60,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from batch_lustre.emulation.batch import TERMINAL, BatchModel
-from batch_lustre.emulation.clock import EmulatedClock
+from batch_lustre.emulation.branches import ACTIVITY, WATCH_SECONDS, Waiter, execution_arn
 from batch_lustre.emulation.sfn import to_boto_request, to_sfn_response
 
 # Parameters Step Functions accepts for batch:submitJob besides moto's list (Step Functions developer guide,
@@ -124,55 +116,6 @@ def _job_detail_shape() -> Shape:
     return _operation("DescribeJobs").output_shape.members["jobs"].member
 
 
-def execution_arn(env: Any) -> str:
-    """The execution an evaluation environment (or one of its frames) belongs to."""
-    try:
-        return str(env.states.context_object.context_object_data["Execution"]["Id"])
-    except (AttributeError, KeyError, TypeError):
-        return ""
-
-
-@dataclass(eq=False)
-class _Waiter:
-    execution: str
-    wake_at: float | None = None  # emulated second this .sync task waits for (job end + notice, or its timeout)
-
-
-class _Activity:
-    """Per execution: running Parallel branches, Parallels waiting on their branches, .sync tasks waiting."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.branches: Counter[str] = Counter()
-        self.parallels: Counter[str] = Counter()
-        self.waiters: list[_Waiter] = []
-
-    def others_active(self, execution: str) -> bool:
-        """Whether a branch of ``execution`` other than waiting .sync tasks may still move the clock or act.
-
-        The outermost Parallel runs on the execution's own thread; each Parallel nested in a branch
-        blocks that branch until its own branches end.
-        """
-        with self.lock:
-            waiting = sum(1 for w in self.waiters if w.execution == execution)
-            nested = max(0, self.parallels[execution] - 1)
-            return self.branches[execution] - waiting - nested > 0
-
-    def earliest_wake(self) -> float | None:
-        with self.lock:
-            times = [w.wake_at for w in self.waiters if w.wake_at is not None]
-        return min(times) if times else None
-
-
-def _next_event(clock: EmulatedClock) -> float | None:
-    """The emulated time of the clock's next scheduled event (the queue is a heap: its head is the earliest)."""
-    queue = getattr(clock, "_queue", None)
-    if queue is not None:
-        return queue[0].at if queue else None
-    pending = clock.pending()
-    return pending[0][0] if pending else None
-
-
 class _SyncJob:
     """What ``_build_sync_resolver`` returns: the submitted job, and how to read it once it ended."""
 
@@ -212,10 +155,7 @@ class _SyncJob:
 
 def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) -> None:
     """Patch moto's optimized Batch integration: casing, supported parameters, .sync on the emulated clock."""
-    activity = _Activity()
     original_eval_sync = StateTaskServiceBatch._eval_sync
-    original_routine = BranchWorker._thread_routine
-    original_branches = BranchesDecl._eval_body
 
     supported = batch_service_module._SUPPORTED_API_PARAM_BINDINGS
     stack.enter_context(
@@ -277,9 +217,8 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
         )
         for action in SYNC_RULE_ACTIONS:
             _call_hooks(env, action)
-        waiter = _Waiter(execution_arn(env))
-        with activity.lock:
-            activity.waiters.append(waiter)
+        waiter = Waiter(execution_arn(env))
+        ACTIVITY.add(waiter)
         try:
             while env.is_running():
                 with lock:
@@ -295,42 +234,16 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
                         raise EvalTimeoutError()
                     wakes = [t for t in (done_at, deadline) if t is not None]
                     waiter.wake_at = min(wakes) if wakes else None
-                    if not activity.others_active(waiter.execution):
-                        targets = [t for t in (activity.earliest_wake(), _next_event(clock)) if t is not None]
-                        if targets and min(targets) > now:
-                            clock.advance(min(targets) - now)
-                            continue
-                time.sleep(0.001)  # another branch moves the clock (or nothing is scheduled): watch it
+                    if ACTIVITY.step(clock, waiter):
+                        continue
+                time.sleep(WATCH_SECONDS)  # another branch acts (or nothing is scheduled): watch the clock
             else:
                 return None  # the execution was stopped
         finally:
-            with activity.lock:
-                activity.waiters.remove(waiter)
+            ACTIVITY.remove(waiter)
         return sync_resolver()
-
-    def thread_routine(self: BranchWorker) -> None:
-        try:
-            original_routine(self)
-        finally:
-            with activity.lock:
-                activity.branches[execution_arn(self.env)] -= 1
-
-    def branches_eval_body(self: BranchesDecl, env: Any) -> None:
-        # Every branch is counted before the first one starts: a branch whose thread starts late (a loaded
-        # machine) must not let a sibling's .sync task think it is alone and move the clock to its timeout.
-        execution = execution_arn(env)
-        with activity.lock:
-            activity.parallels[execution] += 1
-            activity.branches[execution] += len(self.programs)
-        try:
-            original_branches(self, env)
-        finally:
-            with activity.lock:
-                activity.parallels[execution] -= 1
 
     stack.enter_context(mock.patch.object(StateTaskServiceBatch, "_normalise_parameters", normalise_parameters))
     stack.enter_context(mock.patch.object(StateTaskServiceBatch, "_normalise_response", normalise_response))
     stack.enter_context(mock.patch.object(StateTaskServiceBatch, "_build_sync_resolver", build_sync_resolver))
     stack.enter_context(mock.patch.object(StateTaskServiceBatch, "_eval_sync", eval_sync))
-    stack.enter_context(mock.patch.object(BranchWorker, "_thread_routine", thread_routine))
-    stack.enter_context(mock.patch.object(BranchesDecl, "_eval_body", branches_eval_body))

@@ -23,7 +23,7 @@ from moto.core.config import default_user_config
 from moto.moto_api._internal import mock_random
 from moto.s3.models import s3_backends
 
-from batch_lustre.emulation import batch, batch_sync, events, fsx_api, iam, lambdas, sfn
+from batch_lustre.emulation import batch, batch_sync, branches, events, fsx_api, iam, lambdas, sfn
 from batch_lustre.emulation.batch import BatchModel, EmulatedJob, launch_template_data
 from batch_lustre.emulation.clients import shared_session
 from batch_lustre.emulation.clock import EmulatedClock
@@ -109,6 +109,7 @@ class Emulation:
             previous = dict(default_user_config.get("stepfunctions", {}))
             default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
             stack.callback(lambda: default_user_config.__setitem__("stepfunctions", previous))
+            branches.install(stack)
             sfn.install(stack, lambda: self.clock, lambda: self.calls, lambda: self.faults)
             events.install(stack, lambda: self.events)
             fsx_api.install(stack, lambda: self.fsx, self.lock)

@@ -132,7 +132,7 @@ from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from batch_lustre.emulation import clients, error_names
+from batch_lustre.emulation import branches, clients, error_names
 from batch_lustre.emulation.clock import EmulatedClock, clock_datetime_module
 from batch_lustre.emulation.error_names import SERVICE_ERROR_PREFIXES, UNCATCHABLE_BY_ALL
 from batch_lustre.emulation.scenario import Fault
@@ -475,13 +475,8 @@ def _install_time(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> N
 
     def wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
         _hold(clock_for(), env)  # Emulation.hold_waits(): keep this execution RUNNING
-        if threading.current_thread().name.startswith("BranchWorker_"):
-            # A Wait in a Parallel branch moves the clock the whole execution shares: first let the sibling
-            # branches take the steps they are due to take now (in AWS they would, within milliseconds), so a
-            # branch's waits cannot run ahead of, e.g., the job's submission in the other branch.
-            time.sleep(BRANCH_WAIT_YIELD_SECONDS)
         if wait_seconds > 0 and env.is_running():
-            _wait_while_running(clock_for(), float(wait_seconds), env)
+            branches.wait_until(clock_for(), env, float(wait_seconds))
 
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
     stack.enter_context(
@@ -501,26 +496,6 @@ def _hold(clock: EmulatedClock, env: Any) -> None:
     while not clock.waits_released.wait(timeout=0.01):
         if not env.is_running() or time.monotonic() > deadline:
             return
-
-
-def _wait_while_running(clock: EmulatedClock, seconds: float, env: Any) -> None:
-    """A Wait state: advance the clock by ``seconds``, event by event, and stop early if the execution ends.
-
-    An execution ends during its Wait when an event on the clock ends it (the state machine's
-    TimeoutSeconds) or it is stopped: it then leaves the Wait at that emulated second, not at its end.
-    """
-    with clock.lock:
-        start = clock.seconds()
-        target = start + seconds
-        clock.waits += 1
-        while env.is_running():
-            due = [at for at, _ in clock.pending() if at <= target]
-            if not due:
-                break
-            clock.advance(max(0.0, min(due) - clock.seconds()))
-        if env.is_running():
-            clock.advance(max(0.0, target - clock.seconds()))
-        clock.waited_seconds += clock.seconds() - start
 
 
 # --- error names ---------------------------------------------------------------------------------
@@ -712,7 +687,6 @@ def _install_execution_timeout(stack: ExitStack, clock_for: Callable[[], Emulate
 
 
 STOP_WAIT_SECONDS = 5.0  # real seconds StopExecution waits for the execution to leave its state
-BRANCH_WAIT_YIELD_SECONDS = 0.02  # real seconds a Wait in a Parallel branch leaves its siblings first
 
 
 def _install_running_when_listed(stack: ExitStack) -> None:
