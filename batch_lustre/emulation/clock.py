@@ -127,11 +127,13 @@ def clock_datetime_class(clock: EmulatedClock) -> type[_dt.datetime]:
 
     class ClockDatetime(_dt.datetime):
         @classmethod
+        # Why mypy is told to ignore the next line: the stubs type datetime.now as returning Self; this returns the clock's plain datetime.
         def now(cls, tz: _dt.tzinfo | None = None) -> _dt.datetime:  # type: ignore[override]
             current = clock.now()
             return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
 
         @classmethod
+        # Why mypy is told to ignore the next line: as for now (the stubs' Self return type).
         def utcnow(cls) -> _dt.datetime:  # type: ignore[override]
             return clock.now().replace(tzinfo=None)
 
@@ -144,5 +146,6 @@ def clock_datetime_module(clock: EmulatedClock) -> object:
 
     module = types.ModuleType("datetime")
     module.__dict__.update({k: v for k, v in _dt.__dict__.items() if not k.startswith("__")})
+    # Why mypy is told to ignore the next line: a ModuleType has no declared attributes; this one is the datetime module's stand-in.
     module.datetime = clock_datetime_class(clock)  # type: ignore[attr-defined]
     return module

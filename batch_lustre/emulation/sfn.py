@@ -530,6 +530,7 @@ def _install_error_names(stack: ExitStack) -> None:
         failure = original_batch(self, env, ex)
         if isinstance(ex, ClientError):
             name = error_names.batch_optimized_error_name(ex.response["Error"]["Code"])
+            # Why mypy is told to ignore the next line: moto declares FailureEvent.error_name Final; the Batch error's name must be replaced.
             failure.error_name = CustomErrorName(name)  # type: ignore[misc]
             details = failure.event_details.get("taskFailedEventDetails") if failure.event_details else None
             if details is not None:
