@@ -26,7 +26,7 @@ from asl.run_cleanup import (
 )
 from components import assume_role_policy, lambda_package, named
 from components.state_machine import LOG_RETENTION_DAYS, logged_state_machine, state_machine_log_group
-from components.workflow import LAMBDA_RUNTIME, WorkflowArgs
+from components.workflow import LAMBDA_RUNTIME, WorkflowArgs, workflow_refs
 
 # The Lambda's handler module: its key in asl.naming.LAMBDA_FILES and asl.iam.LAMBDA_ACTIONS.
 FIND_RUN_RESOURCES_MODULE = "find_run_resources"
@@ -103,46 +103,13 @@ class RunCleanup(pulumi.ComponentResource):
         return named(self._args.workflow.tags, f"{self._name}-{suffix}")
 
     def _refs(self) -> pulumi.Output[WorkflowRefs]:
-        """The run's workflow, as plain values (as components/workflow.py builds them)."""
-        args = self._args.workflow
-        invoke_opts = pulumi.InvokeOutputOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=invoke_opts)
-        region = aws.get_region_output(opts=invoke_opts)
-        return pulumi.Output.all(
-            region=region.region,
-            account_id=identity.account_id,
-            secret_arn=args.secret_arn,
-            bucket_name=args.bucket_name,
-            private_subnet_ids=args.private_subnet_ids,
-            lustre_security_group_id=args.lustre_security_group_id,
-            compute_environment_arn=args.compute_environment_arn,
-            baseline_launch_template_id=args.baseline_launch_template_id,
-            baseline_launch_template_version=args.baseline_launch_template_version,
-            job_queue_arn=args.job_queue_arn,
-            repository_url=args.repository_url,
-            extract_parameters_function_arn=self._args.extract_parameters_function_arn,
-        ).apply(self._make_refs)
-
-    def _make_refs(self, values: dict[str, Any]) -> WorkflowRefs:
-        args = self._args.workflow
-        return WorkflowRefs(
+        """The run's workflow, as plain values (as the workflow builds them; run-cleanup calls no SummarizeJob)."""
+        return workflow_refs(
+            self._args.workflow,
             mode=self._args.mode,
-            stack=args.stack,
-            name_prefix=args.name_prefix,
-            region=values["region"],
-            account_id=values["account_id"],
             state_machine_name=self._args.workflow_state_machine_name,
-            secret_arn=values["secret_arn"],
-            bucket_name=values["bucket_name"],
-            subnet_id=values["private_subnet_ids"][0],
-            lustre_security_group_id=values["lustre_security_group_id"],
-            compute_environment_arn=values["compute_environment_arn"],
-            baseline_launch_template_id=values["baseline_launch_template_id"],
-            baseline_launch_template_version=str(values["baseline_launch_template_version"]),
-            job_queue_arn=values["job_queue_arn"],
-            job_repository_url=values["repository_url"],
-            extract_parameters_function_arn=values["extract_parameters_function_arn"],
-            summarize_job_function_arn="",  # not called by run-cleanup
+            parent=self,
+            extract_parameters_function_arn=self._args.extract_parameters_function_arn,
         )
 
     def _create_role(

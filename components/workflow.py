@@ -171,48 +171,14 @@ class _Workflow(pulumi.ComponentResource):
         )
 
     def _refs(self) -> pulumi.Output[WorkflowRefs]:
-        args = self._args
-        invoke_opts = pulumi.InvokeOutputOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=invoke_opts)
-        region = aws.get_region_output(opts=invoke_opts)
-        check_metrics_arn: pulumi.Input[str] = self.check_metrics.arn if self.check_metrics is not None else ""
-        return pulumi.Output.all(
-            region=region.region,
-            account_id=identity.account_id,
-            secret_arn=args.secret_arn,
-            bucket_name=args.bucket_name,
-            private_subnet_ids=args.private_subnet_ids,
-            lustre_security_group_id=args.lustre_security_group_id,
-            compute_environment_arn=args.compute_environment_arn,
-            baseline_launch_template_id=args.baseline_launch_template_id,
-            baseline_launch_template_version=args.baseline_launch_template_version,
-            job_queue_arn=args.job_queue_arn,
-            repository_url=args.repository_url,
+        return workflow_refs(
+            self._args,
+            mode=self.mode,
+            state_machine_name=self.state_machine_name,
+            parent=self,
             extract_parameters_function_arn=self.extract_parameters.arn,
             summarize_job_function_arn=self.summarize_job.arn,
-            check_metrics_function_arn=check_metrics_arn,
-        ).apply(self._make_refs)
-
-    def _make_refs(self, values: dict[str, Any]) -> WorkflowRefs:
-        return WorkflowRefs(
-            mode=self.mode,
-            stack=self._args.stack,
-            name_prefix=self._args.name_prefix,
-            region=values["region"],
-            account_id=values["account_id"],
-            state_machine_name=self.state_machine_name,
-            secret_arn=values["secret_arn"],
-            bucket_name=values["bucket_name"],
-            subnet_id=values["private_subnet_ids"][0],
-            lustre_security_group_id=values["lustre_security_group_id"],
-            compute_environment_arn=values["compute_environment_arn"],
-            baseline_launch_template_id=values["baseline_launch_template_id"],
-            baseline_launch_template_version=str(values["baseline_launch_template_version"]),
-            job_queue_arn=values["job_queue_arn"],
-            job_repository_url=values["repository_url"],
-            extract_parameters_function_arn=values["extract_parameters_function_arn"],
-            summarize_job_function_arn=values["summarize_job_function_arn"],
-            check_metrics_function_arn=values["check_metrics_function_arn"],
+            check_metrics_function_arn=self.check_metrics.arn if self.check_metrics is not None else "",
         )
 
     def _create_state_machine_role(self, workflow_policy: pulumi.Output[str]) -> aws.iam.Role:
@@ -241,6 +207,62 @@ class _Workflow(pulumi.ComponentResource):
             tags=self._tags("state-machine"),
             parent=self,
         )
+
+
+def workflow_refs(
+    args: WorkflowArgs,
+    *,
+    mode: str,
+    state_machine_name: str,
+    parent: pulumi.Resource,
+    extract_parameters_function_arn: pulumi.Input[str],
+    summarize_job_function_arn: pulumi.Input[str] = "",
+    check_metrics_function_arn: pulumi.Input[str] = "",
+) -> pulumi.Output[WorkflowRefs]:
+    """The ARNs and names a workflow definition is built from, as plain values once the resources exist (the
+    workflow's own, and the run cleanup's, which works on the workflow's resources)."""
+    invoke_opts = pulumi.InvokeOutputOptions(parent=parent)
+    identity = aws.get_caller_identity_output(opts=invoke_opts)
+    region = aws.get_region_output(opts=invoke_opts)
+
+    def make(values: dict[str, Any]) -> WorkflowRefs:
+        return WorkflowRefs(
+            mode=mode,
+            stack=args.stack,
+            name_prefix=args.name_prefix,
+            region=values["region"],
+            account_id=values["account_id"],
+            state_machine_name=state_machine_name,
+            secret_arn=values["secret_arn"],
+            bucket_name=values["bucket_name"],
+            subnet_id=values["private_subnet_ids"][0],
+            lustre_security_group_id=values["lustre_security_group_id"],
+            compute_environment_arn=values["compute_environment_arn"],
+            baseline_launch_template_id=values["baseline_launch_template_id"],
+            baseline_launch_template_version=str(values["baseline_launch_template_version"]),
+            job_queue_arn=values["job_queue_arn"],
+            job_repository_url=values["repository_url"],
+            extract_parameters_function_arn=values["extract_parameters_function_arn"],
+            summarize_job_function_arn=values["summarize_job_function_arn"],
+            check_metrics_function_arn=values["check_metrics_function_arn"],
+        )
+
+    return pulumi.Output.all(
+        region=region.region,
+        account_id=identity.account_id,
+        secret_arn=args.secret_arn,
+        bucket_name=args.bucket_name,
+        private_subnet_ids=args.private_subnet_ids,
+        lustre_security_group_id=args.lustre_security_group_id,
+        compute_environment_arn=args.compute_environment_arn,
+        baseline_launch_template_id=args.baseline_launch_template_id,
+        baseline_launch_template_version=args.baseline_launch_template_version,
+        job_queue_arn=args.job_queue_arn,
+        repository_url=args.repository_url,
+        extract_parameters_function_arn=extract_parameters_function_arn,
+        summarize_job_function_arn=summarize_job_function_arn,
+        check_metrics_function_arn=check_metrics_function_arn,
+    ).apply(make)
 
 
 def summarize_job_policy() -> dict:
