@@ -4,10 +4,9 @@ system only when its data is safe, else keep and tag it. Every path ends at ``Fi
 
 from __future__ import annotations
 
-from asl.naming import TAG_KEPT
 from asl.paths import PARAMS
 from asl.refs import WorkflowRefs
-from asl.run_resources import client_token, file_system_arn
+from asl.run_resources import client_token, tag_file_system_kept
 from asl.sections import CLEANUP, MARK_DATA_SAFE
 from asl.states import RETRY_CLEANUP, Graph, aws_sdk, choice, error_names, pass_parameters, pass_result
 
@@ -168,14 +167,5 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
     # leaves it to the user instead of exporting and deleting it.
     g.add(
         "TagFileSystemKept",
-        aws_sdk(
-            "fsx",
-            "tagResource",
-            {"ResourceARN.$": file_system_arn(refs), "Tags": [{"Key": TAG_KEPT, "Value": "true"}]},
-            next_state="Finish",
-            result_path=None,
-            retry=RETRY_CLEANUP,
-            catch_to="Finish",
-            catch_path="$.cleanupErrors.tagFileSystemKept",
-        ),
+        tag_file_system_kept(refs, {"Value": "true"}, next_state="Finish", retry=RETRY_CLEANUP),
     )

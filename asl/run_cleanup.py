@@ -43,7 +43,7 @@ from asl.cleanup import add_failure_before_job
 from asl.naming import TAG_KEPT
 from asl.paths import PARAMS
 from asl.refs import WorkflowRefs
-from asl.run_resources import client_token, file_system_arn
+from asl.run_resources import client_token, tag_file_system_kept
 from asl.sections import AFTER_JOB, CLEANUP
 from asl.states import (
     RETRY_CLEANUP,
@@ -695,16 +695,7 @@ def _add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
     # Tagged kept, so that a later run-cleanup of the same run leaves it to the user as well.
     g.add(
         "TagFileSystemKept",
-        aws_sdk(
-            "fsx",
-            "tagResource",
-            {"ResourceARN.$": file_system_arn(refs), "Tags": [{"Key": TAG_KEPT, "Value.$": "$.keep.Tag"}]},
-            next_state="RecordFileSystemKept",
-            result_path=None,
-            retry=RETRY_READ,
-            catch_to="RecordFileSystemKept",
-            catch_path="$.cleanupErrors.tagFileSystemKept",
-        ),
+        tag_file_system_kept(refs, {"Value.$": "$.keep.Tag"}, next_state="RecordFileSystemKept", retry=RETRY_READ),
     )
     g.add(
         "RecordFileSystemKept",

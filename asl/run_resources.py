@@ -3,9 +3,12 @@ name built from its id; the data repository association's settings."""
 
 from __future__ import annotations
 
-from asl.naming import FILE_SYSTEM_PATH, TAG_MODE, TAG_RUN, TAG_STACK
+from typing import Any
+
+from asl.naming import FILE_SYSTEM_PATH, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK
 from asl.paths import DERIVED
 from asl.refs import WorkflowRefs
+from asl.states import State, aws_sdk
 from parameters import DATA_REPOSITORY_EVENTS
 
 AUTO_IMPORT_EVENTS = list(DATA_REPOSITORY_EVENTS)
@@ -36,6 +39,21 @@ def file_system_arn(refs: WorkflowRefs) -> str:
     """The file system's ARN, built from its id (not read back from a response: see ``dns_name_expression``)."""
     partition = "aws-cn" if refs.region.startswith("cn-") else "aws"
     return f"States.Format('arn:{partition}:fsx:{refs.region}:{refs.account_id}:file-system/{{}}', $.fs.FileSystemId)"
+
+
+def tag_file_system_kept(refs: WorkflowRefs, value: dict[str, str], *, next_state: str, retry: Any) -> State:
+    """Tag the file system ``TAG_KEPT`` (``value``: ``{"Value": ...}`` or ``{"Value.$": path}``), so a later
+    run cleanup leaves it to the user; a refused tag is recorded and the run goes on to ``next_state``."""
+    return aws_sdk(
+        "fsx",
+        "tagResource",
+        {"ResourceARN.$": file_system_arn(refs), "Tags": [{"Key": TAG_KEPT, **value}]},
+        next_state=next_state,
+        result_path=None,
+        retry=retry,
+        catch_to=next_state,
+        catch_path="$.cleanupErrors.tagFileSystemKept",
+    )
 
 
 def dns_name_expression(refs: WorkflowRefs) -> str:
