@@ -11,7 +11,6 @@ from asl.refs import WorkflowRefs
 from asl.run_resources import client_token, dns_name_expression, tag_list, tag_map
 from asl.sections import record_failure
 from asl.states import (
-    RETRY_READ,
     RETRY_THROTTLED,
     RETRY_WRITE,
     Graph,
@@ -19,12 +18,12 @@ from asl.states import (
     choice,
     ends_branch,
     failure_record,
-    next_poll,
+    last,
     pass_parameters,
-    polls_over,
-    start_polls,
     succeed,
-    wait_poll,
+    wait_for,
+    wait_for_next,
+    waiting_rules,
 )
 from asl.user_data import user_data_expression
 
@@ -83,7 +82,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             "ComputeEnvironment": refs.compute_environment_arn,
             "ComputeResources.$": f"States.JsonMerge($.lt.ComputeResources, {DERIVED}.warmCapacity, false)",
         },
-        next_state="StartComputeEnvironmentPolls",
+        next_state="CheckComputeEnvironment",
         result_path="$.ceUpdate",
         result_selector={"ComputeEnvironmentArn.$": "$.ComputeEnvironmentArn"},
         retry=RETRY_WRITE,
@@ -109,7 +108,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             "batch",
             "updateComputeEnvironment",
             {"ComputeEnvironment": refs.compute_environment_arn, "ComputeResources.$": "$.lt.ComputeResources"},
-            next_state="StartComputeEnvironmentPolls",
+            next_state="CheckComputeEnvironment",
             result_path="$.ceUpdate",
             result_selector={"ComputeEnvironmentArn.$": "$.ComputeEnvironmentArn"},
             retry=RETRY_WRITE,
@@ -119,42 +118,33 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
     record_failure(b, "UpdateComputeEnvironmentFailed", None)
     # The job must not wait on an environment that cannot run it: wait until it is VALID on this run's
     # launch template, and fail at once when it is INVALID.
-    b.add("StartComputeEnvironmentPolls", start_polls("computeEnvironment", "WaitForComputeEnvironment"))
-    b.add("WaitForComputeEnvironment", wait_poll("computeEnvironment", "CheckComputeEnvironment"))
     b.add(
         "CheckComputeEnvironment",
-        aws_sdk(
-            "batch",
-            "describeComputeEnvironments",
-            {"ComputeEnvironments": [refs.compute_environment_arn]},
+        wait_for(
+            refs.wait_for_function_arn,
+            "computeEnvironment",
+            "computeEnvironment",
+            "computeEnvironment",
+            {"computeEnvironment": refs.compute_environment_arn, "launchTemplateId.$": "$.lt.LaunchTemplateId"},
             next_state="IsComputeEnvironmentValid",
-            result_path="$.ce",
-            result_selector={"Environment.$": "$.ComputeEnvironments[0]"},
-            retry=RETRY_READ,
             catch_to=record_failure(b, "CheckComputeEnvironmentFailed", None),
         ),
     )
+    b.add("WaitForComputeEnvironment", wait_for_next("computeEnvironment", "CheckComputeEnvironment"))
     b.add(
         "IsComputeEnvironmentValid",
         choice(
             [
-                {"Variable": "$.ce.Environment.Status", "StringEquals": "INVALID", "Next": "ComputeEnvironmentInvalid"},
+                *waiting_rules("computeEnvironment", "WaitForComputeEnvironment", "ComputeEnvironmentNotReady"),
                 {
-                    "And": [
-                        {"Variable": "$.ce.Environment.Status", "StringEquals": "VALID"},
-                        {
-                            "Variable": "$.ce.Environment.ComputeResources.LaunchTemplate.LaunchTemplateId",
-                            "StringEqualsPath": "$.lt.LaunchTemplateId",
-                        },
-                    ],
+                    "Variable": last("computeEnvironment", "Ready"),
+                    "BooleanEquals": True,
                     "Next": "CreateJobDefinition",
                 },
-                polls_over("computeEnvironment", "ComputeEnvironmentNotReady"),
             ],
-            "CountComputeEnvironmentPoll",
+            "ComputeEnvironmentInvalid",
         ),
     )
-    b.add("CountComputeEnvironmentPoll", next_poll("computeEnvironment", "WaitForComputeEnvironment"))
     b.add(
         "ComputeEnvironmentInvalid",
         ends_branch(
@@ -162,7 +152,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                 failure_record(
                     "ComputeEnvironmentInvalid",
                     "Compute environment became INVALID after it was pointed at the run launch template: {}",
-                    "States.JsonToString($.ce.Environment)",
+                    f"States.JsonToString({last('computeEnvironment', 'Environment')})",
                 ),
                 "$.failure",
                 "",
@@ -176,7 +166,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                 failure_record(
                     "ComputeEnvironmentNotReady",
                     "Compute environment was not VALID on the run launch template within its bound: {}",
-                    "States.JsonToString($.ce.Environment)",
+                    f"States.JsonToString({last('computeEnvironment', 'Environment')})",
                 ),
                 "$.failure",
                 "",

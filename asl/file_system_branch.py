@@ -11,61 +11,52 @@ from asl.refs import WorkflowRefs
 from asl.run_resources import AUTO_IMPORT_EVENTS, client_token, tag_list
 from asl.sections import record_failure
 from asl.states import (
-    RETRY_READ,
     RETRY_WRITE,
     Graph,
     aws_sdk,
     choice,
     ends_branch,
     failure_record,
-    next_poll,
+    last,
     pass_parameters,
-    polls_over,
-    start_polls,
     succeed,
-    wait_poll,
+    wait_for,
+    wait_for_next,
+    waiting_rules,
 )
 
 
 def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
     """The branch, its states added to a graph within ``g``; it ends normally, with ``$.failure`` on a failure."""
     b = Graph(within=g)
-    b.add("StartFileSystemPolls", start_polls("fileSystem", "WaitForFileSystem"))
-    b.add("WaitForFileSystem", wait_poll("fileSystem", "CheckFileSystemStatus"))
+    # The file system, then its association: one schedule, one record (their checks share the bound).
     b.add(
         "CheckFileSystemStatus",
-        aws_sdk(
-            "fsx",
-            "describeFileSystems",
-            {"FileSystemIds.$": "States.Array($.fs.FileSystemId)"},
+        wait_for(
+            refs.wait_for_function_arn,
+            "fileSystem",
+            "fileSystem",
+            "fileSystem",
+            {"fileSystemId.$": "$.fs.FileSystemId"},
             next_state="IsFileSystemAvailable",
-            result_path="$.fsStatus",
-            result_selector={"Lifecycle.$": "$.FileSystems[0].Lifecycle"},
-            retry=RETRY_READ,
             catch_to=record_failure(b, "CheckFileSystemStatusFailed", None),
         ),
     )
+    b.add("WaitForFileSystem", wait_for_next("fileSystem", "CheckFileSystemStatus"))
     b.add(
         "IsFileSystemAvailable",
         choice(
             [
+                *waiting_rules("fileSystem", "WaitForFileSystem", "LustreWaitTimedOut"),
                 {
-                    "Or": [
-                        {"Variable": "$.fsStatus.Lifecycle", "StringEquals": s} for s in ("FAILED", "MISCONFIGURED")
-                    ],
-                    "Next": "FileSystemFailed",
-                },
-                {
-                    "Variable": "$.fsStatus.Lifecycle",
+                    "Variable": last("fileSystem", "Lifecycle"),
                     "StringEquals": "AVAILABLE",
                     "Next": "CreateDataRepositoryAssociation",
                 },
-                polls_over("fileSystem", "LustreWaitTimedOut"),
             ],
-            "CountFileSystemPoll",
+            "FileSystemFailed",  # FAILED or MISCONFIGURED
         ),
     )
-    b.add("CountFileSystemPoll", next_poll("fileSystem", "WaitForFileSystem"))
     b.add(
         "FileSystemFailed",
         ends_branch(
@@ -74,7 +65,7 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                     "FileSystemFailed",
                     "File system {} became {} while being created",
                     "$.fs.FileSystemId",
-                    "$.fsStatus.Lifecycle",
+                    last("fileSystem", "Lifecycle"),
                 ),
                 "$.failure",
                 "",
@@ -99,40 +90,41 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                 },
                 "Tags": tag_list(refs),
             },
-            next_state="WaitForDataRepositoryAssociation",
+            next_state="CheckDataRepositoryAssociation",
             result_path="$.dra",
             result_selector={"AssociationId.$": "$.Association.AssociationId"},
             retry=RETRY_WRITE,
             catch_to=record_failure(b, "CreateDataRepositoryAssociationFailed", None),
         ),
     )
-    b.add("WaitForDataRepositoryAssociation", wait_poll("fileSystem", "CheckDataRepositoryAssociation"))
     b.add(
         "CheckDataRepositoryAssociation",
-        aws_sdk(
-            "fsx",
-            "describeDataRepositoryAssociations",
-            {"AssociationIds.$": "States.Array($.dra.AssociationId)"},
+        wait_for(
+            refs.wait_for_function_arn,
+            "association",
+            "fileSystem",
+            "fileSystem",
+            {"associationId.$": "$.dra.AssociationId"},
             next_state="IsFileSystemAndAssociationAvailable",
-            result_path="$.draStatus",
-            result_selector={"Lifecycle.$": "$.Associations[0].Lifecycle"},
-            retry=RETRY_READ,
             catch_to=record_failure(b, "CheckDataRepositoryAssociationFailed", None),
         ),
     )
-    # MISCONFIGURED may recover within 15 minutes (FSx Lustre Guide, DRA lifecycle): keep waiting, bounded.
+    b.add("WaitForDataRepositoryAssociation", wait_for_next("fileSystem", "CheckDataRepositoryAssociation"))
+    # MISCONFIGURED may recover within 15 minutes (FSx Lustre Guide, DRA lifecycle): WaitFor keeps waiting, bounded.
     b.add(
         "IsFileSystemAndAssociationAvailable",
         choice(
             [
-                {"Variable": "$.draStatus.Lifecycle", "StringEquals": "AVAILABLE", "Next": "FileSystemReady"},
-                {"Variable": "$.draStatus.Lifecycle", "StringEquals": "FAILED", "Next": "AssociationFailed"},
-                polls_over("fileSystem", "LustreWaitTimedOut"),
+                *waiting_rules("fileSystem", "WaitForDataRepositoryAssociation", "LustreWaitTimedOut"),
+                {
+                    "Variable": last("fileSystem", "AssociationLifecycle"),
+                    "StringEquals": "AVAILABLE",
+                    "Next": "FileSystemReady",
+                },
             ],
-            "CountAssociationPoll",
+            "AssociationFailed",
         ),
     )
-    b.add("CountAssociationPoll", next_poll("fileSystem", "WaitForDataRepositoryAssociation"))
     b.add(
         "AssociationFailed",
         ends_branch(
@@ -158,7 +150,7 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                     "lustreCreationTimeoutMinutes={} (last file system state {})",
                     "$.fs.FileSystemId",
                     f"{PARAMS}.lustreCreationTimeoutMinutes",
-                    "$.fsStatus.Lifecycle",
+                    last("fileSystem", "Lifecycle"),
                 ),
                 "$.failure",
                 "",
@@ -166,4 +158,4 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
         ),
     )
     b.add("FileSystemReady", succeed())
-    return b.branch("StartFileSystemPolls")
+    return b.branch("CheckFileSystemStatus")

@@ -66,6 +66,14 @@ LAMBDA_ACTIONS: dict[str, tuple[str, ...]] = {
     "extract_parameters": (),
     "check_metrics": ("cloudwatch:GetMetricData",),
     "summarize_job": ("batch:DescribeJobs", "batch:ListJobs"),
+    "wait_for": (
+        "fsx:DescribeFileSystems",
+        "fsx:DescribeDataRepositoryAssociations",
+        "fsx:DescribeDataRepositoryTasks",
+        "batch:DescribeComputeEnvironments",
+        "batch:ListJobs",
+        "batch:DescribeJobs",
+    ),
     "find_run_resources": (
         "fsx:DescribeFileSystems",
         "fsx:DescribeDataRepositoryAssociations",

@@ -61,6 +61,7 @@ LAMBDA_FILES: Mapping[str, Mapping[str, str]] = {
     "check_metrics": {"check_metrics.py": "lambda/check_metrics.py"},
     "summarize_job": {"summarize_job.py": "lambda/summarize_job.py"},
     "find_run_resources": {"find_run_resources.py": "lambda/find_run_resources.py"},
+    "wait_for": {"wait_for.py": "lambda/wait_for.py"},
 }
 
 

@@ -31,3 +31,5 @@ class WorkflowRefs:
     extract_parameters_function_arn: str
     summarize_job_function_arn: str
     check_metrics_function_arn: str = ""  # autoexport only
+    # WaitFor (lambda/wait_for.py): the waiting loops; "" (the run-cleanup machine): the loops wait in states.
+    wait_for_function_arn: str = ""

@@ -271,6 +271,83 @@ def polls_over(loop: str, over: str) -> dict[str, Any]:
     return {"Variable": f"{record}.count", "NumericGreaterThanEqualsPath": f"{record}.limit", "Next": over}
 
 
+# --- Waiting in a Lambda (lambda/wait_for.py) ---------------------------------------------------------------------
+# A loop is one WaitFor Task (it checks with the loop's waits inside one invocation, up to its timeout), a Choice
+# and, only when the next wait does not fit in an invocation, a Wait: about 2 transitions per 14 minutes instead of
+# 4 per check. The Task writes the loop's poll record $.polls.<record> = {count, wait, waited, Outcome, Last}: Last
+# holds the descriptions of the last checks (lambda/wait_for.py). Only the first invocation of a loop can end
+# without a check: a loop makes at most len(schedule) + 1 invocations (asl/history.py).
+WAIT_FOR_TIMEOUT_SECONDS = 900  # Lambda's maximum function timeout (docs/aws-rules.md)
+WAITING, OVER = "waiting", "over"
+# WaitFor's describe calls are retried by boto3 and its next check comes soon: Lambda's own transient errors are
+# retried twice (each retry is 3 more history events).
+RETRY_WAIT_FOR = [
+    {
+        "ErrorEquals": [
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        ],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 2,
+        "BackoffRate": 2.0,
+    }
+]
+
+
+def wait_for(
+    function_arn: str,
+    check: str,
+    record: str,
+    schedule: str,
+    ids: dict[str, Any],
+    *,
+    next_state: str,
+    catch_to: str,
+    catch_path: str = "$.error",
+) -> State:
+    """Task: WaitFor ``check`` with the waits of ``schedule``, its record at ``$.polls.<record>``."""
+    return {
+        "Type": "Task",
+        "Resource": LAMBDA_INVOKE,
+        "Parameters": {
+            "FunctionName": function_arn,
+            "Payload": {
+                "check": check,
+                "record": record,
+                "polls.$": "$.polls",
+                "waits.$": f"{WAITS}.{schedule}",
+                **ids,
+            },
+        },
+        "ResultSelector": {key + ".$": f"$.Payload.{key}" for key in ("count", "wait", "waited", "Outcome", "Last")},
+        "ResultPath": poll_record(record),
+        "Retry": RETRY_WAIT_FOR,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": catch_path, "Next": catch_to}],
+        "Next": next_state,
+    }
+
+
+def waiting_rules(record: str, wait_state: str, over: str) -> list[dict[str, Any]]:
+    """The first Choice rules after a WaitFor Task: wait and ask again, or the loop's bound is reached."""
+    outcome = f"{poll_record(record)}.Outcome"
+    return [
+        {"Variable": outcome, "StringEquals": WAITING, "Next": wait_state},
+        {"Variable": outcome, "StringEquals": OVER, "Next": over},
+    ]
+
+
+def wait_for_next(record: str, task: str) -> State:
+    """Wait: the wait that did not fit in the last invocation, then WaitFor again (it checks at once)."""
+    return wait(f"{poll_record(record)}.wait", task)
+
+
+def last(record: str, key: str) -> str:
+    """Path of ``key`` of the last description WaitFor returned for ``record``."""
+    return f"{poll_record(record)}.Last.{key}"
+
+
 def parallel(branches: list[dict[str, Any]], *, next_state: str, catch_to: str | None = None) -> State:
     """A Parallel whose branches each end with the whole state data; their outputs are merged, later branches
     winning on a top-level key both set (each branch writes its own keys)."""

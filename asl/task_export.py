@@ -19,11 +19,15 @@ from asl.states import (
     aws_sdk,
     choice,
     error_names,
+    last,
     next_poll,
     pass_parameters,
     polls_over,
     start_polls,
+    wait_for,
+    wait_for_next,
     wait_poll,
+    waiting_rules,
 )
 from asl.workflow import build
 
@@ -39,6 +43,7 @@ def _keep(reason_format: str, *paths: str) -> dict[str, Any]:
 
 def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> None:
     """The export section, entered at ``entry``; it ends at ``MarkDataSafe`` or with ``$.keep`` at ``Cleanup``."""
+    task_entry = "CheckDataRepositoryTasks" if refs.wait_for_function_arn else "StartExportPolls"
     # AWS requires auto export to be off before an EXPORT_TO_REPOSITORY task runs.
     g.add(
         entry,
@@ -56,7 +61,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
                 "AssociationId.$": "$.dra.AssociationId",
                 "S3": {"AutoImportPolicy": {"Events": AUTO_IMPORT_EVENTS}, "AutoExportPolicy": {"Events": []}},
             },
-            next_state="StartAssociationUpdatePolls",
+            next_state="CheckAssociationUpdate" if refs.wait_for_function_arn else "StartAssociationUpdatePolls",
             result_path=None,
             retry=RETRY_WRITE,
             catch_to="AutoExportNotDisabled",
@@ -71,34 +76,70 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
             CLEANUP,
         ),
     )
-    g.add("StartAssociationUpdatePolls", start_polls("associationUpdate", "WaitForAssociationUpdate"))
-    g.add("WaitForAssociationUpdate", wait_poll("associationUpdate", "CheckAssociationUpdate"))
-    g.add(
-        "CheckAssociationUpdate",
-        aws_sdk(
-            "fsx",
-            "describeDataRepositoryAssociations",
-            {"AssociationIds.$": "States.Array($.dra.AssociationId)"},
-            next_state="IsAssociationUpdated",
-            result_path="$.draStatus",
-            result_selector={"Lifecycle.$": "$.Associations[0].Lifecycle"},
-            retry=RETRY_READ,
-            catch_to="AutoExportNotDisabled",
-            catch_path="$.exportError",
-        ),
-    )
-    g.add(
-        "IsAssociationUpdated",
-        choice(
-            [
-                {"Variable": "$.draStatus.Lifecycle", "StringEquals": "AVAILABLE", "Next": "StartOtherTaskPolls"},
-                {"Variable": "$.draStatus.Lifecycle", "StringEquals": "FAILED", "Next": "AssociationFailedAfterJob"},
-                polls_over("associationUpdate", "AssociationUpdateTimedOut"),
-            ],
-            "CountAssociationUpdatePoll",
-        ),
-    )
-    g.add("CountAssociationUpdatePoll", next_poll("associationUpdate", "WaitForAssociationUpdate"))
+    if refs.wait_for_function_arn:
+        g.add(
+            "CheckAssociationUpdate",
+            wait_for(
+                refs.wait_for_function_arn,
+                "associationUpdate",
+                "associationUpdate",
+                "associationUpdate",
+                {"associationId.$": "$.dra.AssociationId"},
+                next_state="IsAssociationUpdated",
+                catch_to="AutoExportNotDisabled",
+                catch_path="$.exportError",
+            ),
+        )
+        g.add("WaitForAssociationUpdate", wait_for_next("associationUpdate", "CheckAssociationUpdate"))
+        g.add(
+            "IsAssociationUpdated",
+            choice(
+                [
+                    *waiting_rules("associationUpdate", "WaitForAssociationUpdate", "AssociationUpdateTimedOut"),
+                    {
+                        "Variable": last("associationUpdate", "AssociationLifecycle"),
+                        "StringEquals": "AVAILABLE",
+                        "Next": "StartOtherTaskPolls",
+                    },
+                ],
+                "AssociationFailedAfterJob",
+            ),
+        )
+        dra_lifecycle = last("associationUpdate", "AssociationLifecycle")
+    else:
+        g.add("StartAssociationUpdatePolls", start_polls("associationUpdate", "WaitForAssociationUpdate"))
+        g.add("WaitForAssociationUpdate", wait_poll("associationUpdate", "CheckAssociationUpdate"))
+        g.add(
+            "CheckAssociationUpdate",
+            aws_sdk(
+                "fsx",
+                "describeDataRepositoryAssociations",
+                {"AssociationIds.$": "States.Array($.dra.AssociationId)"},
+                next_state="IsAssociationUpdated",
+                result_path="$.draStatus",
+                result_selector={"Lifecycle.$": "$.Associations[0].Lifecycle"},
+                retry=RETRY_READ,
+                catch_to="AutoExportNotDisabled",
+                catch_path="$.exportError",
+            ),
+        )
+        g.add(
+            "IsAssociationUpdated",
+            choice(
+                [
+                    {"Variable": "$.draStatus.Lifecycle", "StringEquals": "AVAILABLE", "Next": "StartOtherTaskPolls"},
+                    {
+                        "Variable": "$.draStatus.Lifecycle",
+                        "StringEquals": "FAILED",
+                        "Next": "AssociationFailedAfterJob",
+                    },
+                    polls_over("associationUpdate", "AssociationUpdateTimedOut"),
+                ],
+                "CountAssociationUpdatePoll",
+            ),
+        )
+        g.add("CountAssociationUpdatePoll", next_poll("associationUpdate", "WaitForAssociationUpdate"))
+        dra_lifecycle = "$.draStatus.Lifecycle"
     g.add(
         "AssociationFailedAfterJob",
         pass_parameters(
@@ -113,7 +154,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
             _keep(
                 "data repository association {} stayed {} after auto export was turned off",
                 "$.dra.AssociationId",
-                "$.draStatus.Lifecycle",
+                dra_lifecycle,
             ),
             "$.keep",
             CLEANUP,
@@ -140,7 +181,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
             },
             "Tags": tag_list(refs),
         },
-        next_state="StartExportPolls",
+        next_state=task_entry,
         result_path="$.exportTask",
         result_selector={"TaskId.$": "$.DataRepositoryTask.TaskId"},
         retry=RETRY_WRITE,
@@ -174,23 +215,50 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
         "ExportTaskNotCreated",
         pass_parameters(_keep("the export task could not be created: {}", "$.exportError.Cause"), "$.keep", CLEANUP),
     )
-    g.add("StartExportPolls", start_polls("export", "WaitForDataRepositoryTask"))
-    g.add("WaitForDataRepositoryTask", wait_poll("export", "CheckDataRepositoryTasks"))
-    # Tracked by its own TaskId: the IMPORT task started with the association is another task.
-    g.add(
-        "CheckDataRepositoryTasks",
-        aws_sdk(
-            "fsx",
-            "describeDataRepositoryTasks",
-            {"TaskIds.$": "States.Array($.exportTask.TaskId)"},
-            next_state="IsDataRepositoryTaskComplete",
-            result_path="$.exportStatus",
-            result_selector={"Lifecycle.$": "$.DataRepositoryTasks[0].Lifecycle", "Task.$": "$.DataRepositoryTasks[0]"},
-            retry=RETRY_READ,
-            catch_to="ExportStatusUnknown",
-            catch_path="$.exportError",
-        ),
-    )
+    if refs.wait_for_function_arn:
+        status = "$.polls.export.Last"
+        g.add(
+            "CheckDataRepositoryTasks",
+            wait_for(
+                refs.wait_for_function_arn,
+                "exportTask",
+                "export",
+                "export",
+                {"taskId.$": "$.exportTask.TaskId"},
+                next_state="IsDataRepositoryTaskComplete",
+                catch_to="ExportStatusUnknown",
+                catch_path="$.exportError",
+            ),
+        )
+        g.add("WaitForDataRepositoryTask", wait_for_next("export", "CheckDataRepositoryTasks"))
+        first_rules = waiting_rules("export", "WaitForDataRepositoryTask", "ExportTimedOut")
+        last_rules: list[dict[str, Any]] = []
+        failed_count = f"{status}.FailedCount"
+    else:
+        status = "$.exportStatus"
+        g.add("StartExportPolls", start_polls("export", "WaitForDataRepositoryTask"))
+        g.add("WaitForDataRepositoryTask", wait_poll("export", "CheckDataRepositoryTasks"))
+        # Tracked by its own TaskId: the IMPORT task started with the association is another task.
+        g.add(
+            "CheckDataRepositoryTasks",
+            aws_sdk(
+                "fsx",
+                "describeDataRepositoryTasks",
+                {"TaskIds.$": "States.Array($.exportTask.TaskId)"},
+                next_state="IsDataRepositoryTaskComplete",
+                result_path="$.exportStatus",
+                result_selector={
+                    "Lifecycle.$": "$.DataRepositoryTasks[0].Lifecycle",
+                    "Task.$": "$.DataRepositoryTasks[0]",
+                },
+                retry=RETRY_READ,
+                catch_to="ExportStatusUnknown",
+                catch_path="$.exportError",
+            ),
+        )
+        g.add("CountExportPoll", next_poll("export", "WaitForDataRepositoryTask"))
+        first_rules, last_rules = [], [polls_over("export", "ExportTimedOut")]
+        failed_count = f"{status}.Task.Status.FailedCount"
     g.add(
         "ExportStatusUnknown",
         pass_parameters(
@@ -201,25 +269,25 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
         "IsDataRepositoryTaskComplete",
         choice(
             [
+                *first_rules,
                 {
                     "And": [
-                        {"Variable": "$.exportStatus.Lifecycle", "StringEquals": "SUCCEEDED"},
-                        {"Variable": "$.exportStatus.Task.Status.FailedCount", "IsPresent": True},
-                        {"Variable": "$.exportStatus.Task.Status.FailedCount", "NumericGreaterThan": 0},
+                        {"Variable": f"{status}.Lifecycle", "StringEquals": "SUCCEEDED"},
+                        {"Variable": failed_count, "IsPresent": True},
+                        {"Variable": failed_count, "NumericGreaterThan": 0},
                     ],
                     "Next": "ExportIncomplete",
                 },
-                {"Variable": "$.exportStatus.Lifecycle", "StringEquals": "SUCCEEDED", "Next": MARK_DATA_SAFE},
+                {"Variable": f"{status}.Lifecycle", "StringEquals": "SUCCEEDED", "Next": MARK_DATA_SAFE},
                 {
-                    "Or": [{"Variable": "$.exportStatus.Lifecycle", "StringEquals": s} for s in ("FAILED", "CANCELED")],
+                    "Or": [{"Variable": f"{status}.Lifecycle", "StringEquals": s} for s in ("FAILED", "CANCELED")],
                     "Next": "ExportTaskFailed",
                 },
-                polls_over("export", "ExportTimedOut"),
+                *last_rules,
             ],
-            "CountExportPoll",
+            "CountExportPoll" if not first_rules else "ExportTimedOut",
         ),
     )
-    g.add("CountExportPoll", next_poll("export", "WaitForDataRepositoryTask"))
     g.add(
         "ExportIncomplete",
         pass_parameters(
@@ -230,7 +298,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
                 + EXPORT_REPORT_PREFIX
                 + ")",
                 "$.exportTask.TaskId",
-                "$.exportStatus.Task.Status.FailedCount",
+                failed_count,
             ),
             "$.keep",
             CLEANUP,
@@ -239,7 +307,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
     g.add(
         "ExportTaskFailed",
         pass_parameters(
-            _keep("export task {} ended {}", "$.exportTask.TaskId", "$.exportStatus.Lifecycle"), "$.keep", CLEANUP
+            _keep("export task {} ended {}", "$.exportTask.TaskId", f"{status}.Lifecycle"), "$.keep", CLEANUP
         ),
     )
     g.add(
@@ -248,7 +316,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
             _keep(
                 "export task {} was still {} after exportTimeoutMinutes={}",
                 "$.exportTask.TaskId",
-                "$.exportStatus.Lifecycle",
+                f"{status}.Lifecycle",
                 f"{PARAMS}.exportTimeoutMinutes",
             ),
             "$.keep",

@@ -8,21 +8,22 @@ from typing import Any
 from asl.paths import DERIVED
 from asl.refs import WorkflowRefs
 from asl.states import (
-    RETRY_READ,
+    OVER,
     RETRY_WRITE,
+    WAITING,
     Graph,
     aws_sdk,
     choice,
     ends_branch,
-    next_poll,
+    last,
     pass_parameters,
-    polls_over,
-    start_polls,
+    poll_record,
     succeed,
-    wait_poll,
+    wait_for,
+    wait_for_next,
 )
 
-# Job states Batch reports once a job (or an array's child) was placed on a host.
+# Job states Batch reports once a job (or an array's child) was placed on a host (lambda/wait_for.py checks them).
 STARTED_STATUSES = ("STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
 
@@ -30,83 +31,48 @@ def watchdog_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
     """Until the job (or any child of an array) has started: a job still queued after jobRunnableTimeoutMinutes
     is terminated (no capacity, a compute environment that cannot run it, hosts that fail the mount)."""
     b = Graph(within=g)
-    b.add("StartRunnablePolls", start_polls("runnable", "WaitForJobToStart"))
-    b.add("WaitForJobToStart", wait_poll("runnable", "FindJob"))
-    b.add(
-        "FindJob",
-        aws_sdk(
-            "batch",
-            "listJobs",
-            {
-                "JobQueue": refs.job_queue_arn,
-                "Filters": [{"Name": "JOB_NAME", "Values.$": f"States.Array({DERIVED}.jobName)"}],
-            },
-            next_state="IsJobListed",
-            result_path="$.watched",
-            result_selector={
-                "Count.$": "States.ArrayLength($.JobSummaryList)",
-                "JobIds.$": "$.JobSummaryList[*].JobId",
-            },
-            retry=RETRY_READ,
-            catch_to="WatchdogStopped",
-            catch_path="$.watchdogError",
-        ),
-    )
-    b.add(
-        "IsJobListed",
-        choice(
-            [
-                {"Variable": "$.watched.Count", "NumericGreaterThan": 0, "Next": "CheckJobStarted"},
-                polls_over("runnable", "WatchdogStopped"),
-            ],
-            "CountRunnablePoll",
-        ),
-    )
     b.add(
         "CheckJobStarted",
-        aws_sdk(
-            "batch",
-            "describeJobs",
-            {"Jobs.$": "States.Array(States.ArrayGetItem($.watched.JobIds, 0))"},
+        wait_for(
+            refs.wait_for_function_arn,
+            "jobStarted",
+            "runnable",
+            "runnable",
+            {"jobQueue": refs.job_queue_arn, "jobName.$": f"{DERIVED}.jobName"},
             next_state="HasJobStarted",
-            result_path="$.watchedJob",
-            result_selector={"Status.$": "$.Jobs[0].Status", "Job.$": "$.Jobs[0]"},
-            retry=RETRY_READ,
             catch_to="WatchdogStopped",
             catch_path="$.watchdogError",
         ),
     )
-    started_children = [
-        {
-            "And": [
-                {"Variable": f"$.watchedJob.Job.ArrayProperties.StatusSummary.{s}", "IsPresent": True},
-                {"Variable": f"$.watchedJob.Job.ArrayProperties.StatusSummary.{s}", "NumericGreaterThan": 0},
-            ]
-        }
-        for s in STARTED_STATUSES
-    ]
+    b.add("WaitForJobToStart", wait_for_next("runnable", "CheckJobStarted"))
     b.add(
         "HasJobStarted",
         choice(
             [
                 {
-                    "Or": [{"Variable": "$.watchedJob.Status", "StringEquals": s} for s in STARTED_STATUSES]
-                    + started_children,
-                    "Next": "WatchdogStopped",
+                    "Variable": f"{poll_record('runnable')}.Outcome",
+                    "StringEquals": WAITING,
+                    "Next": "WaitForJobToStart",
                 },
-                polls_over("runnable", "TerminateStuckJob"),
+                # Over: a job listed but not started is stuck; a job never listed is not this watchdog's to stop.
+                {
+                    "And": [
+                        {"Variable": f"{poll_record('runnable')}.Outcome", "StringEquals": OVER},
+                        {"Variable": last("runnable", "Listed"), "BooleanEquals": True},
+                    ],
+                    "Next": "TerminateStuckJob",
+                },
             ],
-            "CountRunnablePoll",
+            "WatchdogStopped",
         ),
     )
-    b.add("CountRunnablePoll", next_poll("runnable", "WaitForJobToStart"))
     b.add(
         "TerminateStuckJob",
         aws_sdk(
             "batch",
             "terminateJob",
             {
-                "JobId.$": "States.ArrayGetItem($.watched.JobIds, 0)",
+                "JobId.$": f"States.ArrayGetItem({last('runnable', 'JobIds')}, 0)",
                 "Reason": "batch-lustre: never started within jobRunnableTimeoutMinutes",
             },
             next_state="RecordJobStuck",
@@ -118,7 +84,7 @@ def watchdog_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
     )
     b.add(
         "RecordJobStuck",
-        ends_branch(pass_parameters({"Stuck": True, "Status.$": "$.watchedJob.Status"}, "$.watchdog", "")),
+        ends_branch(pass_parameters({"Stuck": True, "Status.$": last("runnable", "Status")}, "$.watchdog", "")),
     )
     b.add("WatchdogStopped", succeed())
-    return b.branch("StartRunnablePolls")
+    return b.branch("CheckJobStarted")

@@ -13,6 +13,7 @@ import pulumi_aws as aws
 import asl
 from asl import iam, naming
 from asl.refs import WorkflowRefs
+from asl.states import WAIT_FOR_TIMEOUT_SECONDS
 from components import assume_role_policy, lambda_package, named
 from components.state_machine import LOG_RETENTION_DAYS, logged_state_machine, state_machine_log_group
 from parameters import AUTO_EXPORT, TASK_EXPORT
@@ -86,6 +87,16 @@ class _Workflow(pulumi.ComponentResource):
             timeout=60,
             extra_policy=summarize_job_policy(),
         )
+        # WaitFor polls inside one invocation until its function timeout (Lambda's maximum, 900 s), less a
+        # margin (lambda/wait_for.py); it makes only describe/list calls.
+        self.wait_for = self._create_function(
+            "wait-for",
+            handler=lambda_package.handler("wait_for"),
+            code=lambda_package.archive("wait_for"),
+            environment={},
+            timeout=WAIT_FOR_TIMEOUT_SECONDS,
+            extra_policy=wait_for_policy(),
+        )
         self.check_metrics = self._create_mode_functions()
 
         # (refs, definition dict): the policy is derived from the definition it must allow.
@@ -104,6 +115,7 @@ class _Workflow(pulumi.ComponentResource):
             "definition": self.definition,
             "extract_parameters_function_arn": self.extract_parameters_function_arn,
             "summarize_job_function_arn": self.summarize_job.arn,
+            "wait_for_function_arn": self.wait_for.arn,
         }
         if self.check_metrics is not None:
             outputs["check_metrics_function_arn"] = self.check_metrics.arn
@@ -178,6 +190,7 @@ class _Workflow(pulumi.ComponentResource):
             parent=self,
             extract_parameters_function_arn=self.extract_parameters.arn,
             summarize_job_function_arn=self.summarize_job.arn,
+            wait_for_function_arn=self.wait_for.arn,
             check_metrics_function_arn=self.check_metrics.arn if self.check_metrics is not None else "",
         )
 
@@ -218,6 +231,7 @@ def workflow_refs(
     extract_parameters_function_arn: pulumi.Input[str],
     summarize_job_function_arn: pulumi.Input[str] = "",
     check_metrics_function_arn: pulumi.Input[str] = "",
+    wait_for_function_arn: pulumi.Input[str] = "",
 ) -> pulumi.Output[WorkflowRefs]:
     """The ARNs and names a workflow definition is built from, as plain values once the resources exist (the
     workflow's own, and the run cleanup's, which works on the workflow's resources)."""
@@ -245,6 +259,7 @@ def workflow_refs(
             extract_parameters_function_arn=values["extract_parameters_function_arn"],
             summarize_job_function_arn=values["summarize_job_function_arn"],
             check_metrics_function_arn=values["check_metrics_function_arn"],
+            wait_for_function_arn=values["wait_for_function_arn"],
         )
 
     return pulumi.Output.all(
@@ -262,6 +277,7 @@ def workflow_refs(
         extract_parameters_function_arn=extract_parameters_function_arn,
         summarize_job_function_arn=summarize_job_function_arn,
         check_metrics_function_arn=check_metrics_function_arn,
+        wait_for_function_arn=wait_for_function_arn,
     ).apply(make)
 
 
@@ -275,6 +291,23 @@ def summarize_job_policy() -> dict:
                 "Sid": "ReadFailedJobs",
                 "Effect": "Allow",
                 "Action": ["batch:DescribeJobs", "batch:ListJobs"],
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+def wait_for_policy() -> dict:
+    """WaitFor's describe and list calls (asl/iam.py LAMBDA_ACTIONS["wait_for"]): read-only, on every resource
+    (Batch's DescribeComputeEnvironments, ListJobs and DescribeJobs have no resource-level permissions, Service
+    Authorization Reference, AWS Batch)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DescribeWaitedResources",
+                "Effect": "Allow",
+                "Action": list(iam.LAMBDA_ACTIONS["wait_for"]),
                 "Resource": "*",
             }
         ],

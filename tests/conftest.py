@@ -81,6 +81,7 @@ def sample_refs(mode: str):
         job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/batch-job",
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-extract-parameters",
         summarize_job_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-summarize-job",
+        wait_for_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-wait-for",
         check_metrics_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-check-metrics",
     )
 

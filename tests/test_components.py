@@ -366,6 +366,7 @@ def _expected_refs(run):
     extract_parameters = run.one(FUNCTION, "extract-parameters")
     check_metrics = [f for f in run.of_type(FUNCTION) if f.name.endswith("check-metrics")]
     summarize_job = run.one(FUNCTION, "summarize-job")
+    wait_for = run.one(FUNCTION, "wait-for")
     prefix = extract_parameters.inputs["environment"]["variables"]["NAME_PREFIX"]
     return WorkflowRefs(
         mode=run.stack,
@@ -386,6 +387,7 @@ def _expected_refs(run):
         extract_parameters_function_arn=extract_parameters.state["arn"],
         summarize_job_function_arn=summarize_job.state["arn"],
         check_metrics_function_arn=check_metrics[0].state["arn"] if check_metrics else "",
+        wait_for_function_arn=wait_for.state["arn"],
     )
 
 

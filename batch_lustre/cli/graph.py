@@ -62,6 +62,7 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
         job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/{prefix}",
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-extract-parameters",
         summarize_job_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-summarize-job",
+        wait_for_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-wait-for",
         check_metrics_function_arn=(
             f"arn:aws:lambda:{region}:{account}:function:{prefix}-check-metrics" if mode == AUTO_EXPORT else ""
         ),

@@ -88,7 +88,9 @@ class Emulation:
             self.account_id,
             current_launch_template=self._job_launch_template,
         )
-        self.lambdas = LambdaRunner(lambda_source_dir or PROJECT_DIR / "lambda", extra_paths=[PROJECT_DIR])
+        self.lambdas = LambdaRunner(
+            lambda_source_dir or PROJECT_DIR / "lambda", extra_paths=[PROJECT_DIR], clock=self.clock
+        )
         self.iam = IamAuthorizer(self.account_id, region)  # every call authorised against its role's policies
         self.events = events.StatusEvents(self.clock, self.account_id, region)  # Step Functions -> EventBridge
         self._stack: ExitStack | None = None

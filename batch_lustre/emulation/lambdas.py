@@ -8,6 +8,12 @@ function's ``Environment.Variables`` set in ``os.environ`` for the call. An
 exception becomes a function error whose payload is Lambda's
 ``{"errorMessage", "errorType", "stackTrace"}``.
 
+A handler's ``time.sleep`` waits on the emulated clock as a Wait state of that length would in the Task's
+execution (``emulation.sfn.emulated_wait``: Parallel siblings act first, the clock's events apply in order), with
+the process-wide environment released meanwhile so other handlers run; ``context.get_remaining_time_in_millis``
+reads the clock. A handler still running at its function's timeout is stopped there, as Lambda does: the
+invocation fails with ``errorType`` ``Sandbox.Timedout`` (docs/aws-rules.md).
+
 While a handler runs, every boto3 call it makes is authorised against the function's execution role
 (``emulation.iam.acting_as``; the check itself is installed by ``emulation.iam.install``), with the
 function's name as the role session, as Lambda names it.
@@ -20,6 +26,7 @@ import json
 import os
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -32,6 +39,7 @@ from unittest import mock
 
 from moto.awslambda.models import LambdaFunction
 
+from batch_lustre.emulation.clock import EmulatedClock
 from batch_lustre.emulation.iam import acting_as
 
 _ENV_LOCK = threading.Lock()  # os.environ is process-wide: one handler at a time
@@ -45,10 +53,18 @@ class Invocation:
     error: str | None  # errorType when the handler raised
 
 
+class _TimedOut(BaseException):
+    """The function's timeout came while its handler ran (a BaseException: the handler cannot catch it)."""
+
+
+TIMED_OUT_ERROR = "Sandbox.Timedout"
+
+
 @dataclass
 class LambdaRunner:
     source_dir: Path
     extra_paths: list[Path] = field(default_factory=list)  # also importable (e.g. the project root: parameters.py)
+    clock: EmulatedClock | None = None  # handlers' sleeps and timeouts run on it (None: no sleeping allowed)
     invocations: list[Invocation] = field(default_factory=list)
     _warm: dict[tuple[str, float], ModuleType] = field(default_factory=dict)
 
@@ -77,33 +93,99 @@ class LambdaRunner:
             "AWS_DEFAULT_REGION": fn.region,
             **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
         }
-        context = _Context(fn)
-        with (
-            _ENV_LOCK,
-            mock.patch.dict(os.environ, env),
-            _on_path([self.source_dir, *self.extra_paths]),
-            acting_as(str(fn.role), fn.function_name),
-        ):
+        clock, timeout = self.clock, float(fn.timeout or 3)
+        deadline = clock.seconds() + timeout if clock is not None else None
+        context = _Context(fn, clock, deadline)
+        paths = [self.source_dir, *self.extra_paths]
+        held: list[ExitStack] = []
+
+        def enter() -> None:
+            _ENV_LOCK.acquire()
+            scope = ExitStack()
+            scope.enter_context(mock.patch.dict(os.environ, env))
+            scope.enter_context(_on_path(paths))
+            held.append(scope)
+
+        def leave() -> None:
+            held.pop().close()
+            _ENV_LOCK.release()
+
+        def sleep(seconds: float) -> None:
+            """``time.sleep`` in the handler: the Task's execution waits, the environment released meanwhile."""
+            if clock is None or deadline is None:
+                raise RuntimeError("an emulated Lambda sleeps only on an emulation's clock")
+            from batch_lustre.emulation.sfn import current_task_env, emulated_wait
+
+            now = clock.seconds()
+            span = min(max(0.0, float(seconds)), max(0.0, deadline - now))
+            leave()
             try:
-                handler: Callable[[Any, Any], Any] = getattr(self.load(module_name), function)
-                result = handler(event, context)
-                payload, errored, error = json.dumps(result), False, None
-            except Exception as err:  # the function's own error: reported, as Lambda does
-                error = type(err).__name__
-                payload = json.dumps(
-                    {
-                        "errorMessage": str(err),
-                        "errorType": error,
-                        "stackTrace": traceback.format_exception(err)[-3:],
-                    }
-                )
-                result, errored = None, True
+                task_env = current_task_env()
+                if task_env is not None:
+                    emulated_wait(clock, span, task_env)
+                else:
+                    clock.skip_wait(span)
+            finally:
+                enter()
+            if now + float(seconds) > deadline:
+                raise _TimedOut()
+
+        enter()
+        try:
+            with acting_as(str(fn.role), fn.function_name):
+                module = self.load(module_name)
+                patches = ExitStack()
+                if getattr(module, "time", None) is time:
+                    patches.enter_context(mock.patch.object(module, "time", _EmulatedTime(sleep, clock)))
+                try:
+                    with patches:
+                        handler: Callable[[Any, Any], Any] = getattr(module, function)
+                        result = handler(event, context)
+                    if deadline is not None and clock is not None and clock.seconds() > deadline:
+                        raise _TimedOut()
+                    payload, errored, error = json.dumps(result), False, None
+                except _TimedOut:
+                    error = TIMED_OUT_ERROR
+                    payload = json.dumps(
+                        {
+                            "errorType": error,
+                            "errorMessage": f"RequestId: {context.aws_request_id} Error: Task timed out after "
+                            f"{timeout:.2f} seconds",
+                        }
+                    )
+                    result, errored = None, True
+                except Exception as err:  # the function's own error: reported, as Lambda does
+                    error = type(err).__name__
+                    payload = json.dumps(
+                        {
+                            "errorMessage": str(err),
+                            "errorType": error,
+                            "stackTrace": traceback.format_exception(err)[-3:],
+                        }
+                    )
+                    result, errored = None, True
+        finally:
+            leave()
         self.invocations.append(Invocation(fn.function_name, event, result, error))
         return payload, errored, ""
 
 
+class _EmulatedTime:
+    """The ``time`` module as a handler sees it: sleeping and reading time on the emulated clock."""
+
+    def __init__(self, sleep: Callable[[float], None], clock: EmulatedClock | None) -> None:
+        self.sleep, self._clock = sleep, clock
+
+    def monotonic(self) -> float:
+        return self._clock.seconds() if self._clock is not None else time.monotonic()
+
+    def time(self) -> float:
+        return self._clock.now().timestamp() if self._clock is not None else time.time()
+
+
 class _Context:
-    def __init__(self, fn: LambdaFunction) -> None:
+    def __init__(self, fn: LambdaFunction, clock: EmulatedClock | None = None, deadline: float | None = None) -> None:
+        self._clock, self._deadline = clock, deadline
         self.function_name = fn.function_name
         self.function_version = str(fn.version)
         self.invoked_function_arn = fn.function_arn
@@ -113,7 +195,9 @@ class _Context:
         self.log_stream_name = "emulated"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        if self._clock is None or self._deadline is None:
+            return 60_000
+        return max(0, int((self._deadline - self._clock.seconds()) * 1000))
 
 
 class _on_path:

@@ -312,13 +312,25 @@ def _logged(
                 faults[i] = Fault(fault.operation, fault.code, fault.message, fault.times - 1, fault.status_code)
                 call.error = fault.code
                 raise fault_exception(service, action, fault)
+        previous = getattr(_task_env, "env", None)
+        _task_env.env = env  # a Lambda the task invokes waits on this execution's clock (emulated_wait)
         try:
             return original(self, env, *args, **kwargs)
         except ClientError as err:
             call.error = err.response.get("Error", {}).get("Code", "ClientError")
             raise
+        finally:
+            _task_env.env = previous
 
     return eval_service_task
+
+
+_task_env = threading.local()
+
+
+def current_task_env() -> Any:
+    """The evaluation environment of the Task this thread is running (None outside a Task)."""
+    return getattr(_task_env, "env", None)
 
 
 # Values copied as they are: immutable, so a copy may share them (copy.deepcopy returns them unchanged too).
@@ -474,9 +486,7 @@ def _install_time(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> N
     clock_module = clock_datetime_module(clock)
 
     def wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
-        _hold(clock_for(), env)  # Emulation.hold_waits(): keep this execution RUNNING
-        if wait_seconds > 0 and env.is_running():
-            branches.wait_until(clock_for(), env, float(wait_seconds))
+        emulated_wait(clock_for(), float(wait_seconds), env)
 
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
     stack.enter_context(
@@ -485,6 +495,13 @@ def _install_time(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> N
     stack.enter_context(mock.patch.object(EventManager, "_get_current_timestamp", staticmethod(clock.now)))
     for module in (state_module, timestamp_module, parser_models, execution_module):
         stack.enter_context(mock.patch.object(module, "datetime", clock_module))
+
+
+def emulated_wait(clock: EmulatedClock, seconds: float, env: Any) -> None:
+    """A Wait state of ``seconds`` in execution ``env`` (also a Lambda's sleep within a Task: emulation.lambdas)."""
+    _hold(clock, env)  # Emulation.hold_waits(): keep this execution RUNNING
+    if seconds > 0 and env.is_running():
+        branches.wait_until(clock, env, seconds)
 
 
 HOLD_LIMIT_SECONDS = 120.0  # real seconds a held Wait stays held at most

@@ -19,6 +19,7 @@ from asl import iam as asl_iam
 from asl.naming import LAMBDA_FILES, stack_tags, state_machine_name
 from asl.naming import LUSTRE_PORT_RANGES as LUSTRE_PORTS
 from asl.refs import WorkflowRefs
+from asl.states import WAIT_FOR_TIMEOUT_SECONDS
 from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.core import PROJECT_DIR, Emulation
 from parameters import AUTO_EXPORT, BY_NAME, parameters_for
@@ -159,7 +160,7 @@ def setup_stack(
 
     lambda_roles: dict[str, str] = {}  # handler module -> its own role (as components/workflow.py gives each)
 
-    def function(module: str) -> str:
+    def function(module: str, timeout: int = 60) -> str:
         lambda_roles[module] = role(f"fn-{module.replace('_', '-')}")
         return lam.create_function(
             FunctionName=f"{prefix}-{stack}-{module.replace('_', '-')}",
@@ -167,7 +168,7 @@ def setup_stack(
             Role=lambda_roles[module],
             Handler=f"{module}.handler",
             Code={"ZipFile": _zip(LAMBDA_FILES[module])},
-            Timeout=60,
+            Timeout=timeout,
             Environment={"Variables": env},
             Tags=tags,
         )["FunctionArn"]
@@ -191,6 +192,7 @@ def setup_stack(
         extract_parameters_function_arn=function("extract_parameters"),
         summarize_job_function_arn=function("summarize_job"),
         check_metrics_function_arn=function("check_metrics") if mode == AUTO_EXPORT else "",
+        wait_for_function_arn=function("wait_for", WAIT_FOR_TIMEOUT_SECONDS),
     )
     emulated = EmulatedStack(
         refs=refs,

@@ -1,0 +1,134 @@
+"""WaitFor: one waiting loop of the workflow, polled inside one invocation.
+
+The state machine used to wait with Wait -> Check -> Choice -> Count states, four state transitions per check.
+This function makes the same checks with the same waits (the loop's backoff schedule, ``derived.waits.<loop>``)
+while it has time left, and returns the last description:
+
+- ``Outcome: "done"``: the resource reached a state the loop stops on (awaited or failed; the state machine's
+  Choice tells which from the description);
+- ``Outcome: "waiting"``: the next wait does not fit in this invocation (the function's timeout, with a margin):
+  the state machine waits ``wait`` seconds (a Wait state) and invokes again, ``waited`` true: that invocation
+  checks at once;
+- ``Outcome: "over"``: every wait of the schedule was used: the loop's time bound is reached.
+
+The record returned (``count`` checks made so far, ``wait``, ``waited``, ``Outcome``, ``Last``: the descriptions)
+is the next invocation's record (``polls.<record>``); loops that share a schedule (the file system and its association) pass it on, so
+their checks count against one bound. Only the first invocation of a loop can return without a check, so a loop
+makes at most ``len(waits) + 1`` invocations (asl/history.py).
+
+Every call is a describe/list call (boto3 only): plain standard-library Python otherwise, for Lambda's Python 3.12
+and the emulation's 3.11.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+# Left unused before the function's timeout: one more check and the return, with room (a describe call is
+# retried by boto3 for a few seconds at most).
+MARGIN_SECONDS = 60
+
+STARTED_STATUSES = ("STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+
+_clients: dict[str, Any] = {}
+
+
+def _client(service: str) -> Any:
+    if service not in _clients:
+        _clients[service] = boto3.client(service)
+    return _clients[service]
+
+
+def _file_system(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    fs = _client("fsx").describe_file_systems(FileSystemIds=[event["fileSystemId"]])["FileSystems"][0]
+    lifecycle = fs["Lifecycle"]
+    return lifecycle in ("AVAILABLE", "FAILED", "MISCONFIGURED"), {"Lifecycle": lifecycle}
+
+
+def _association(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    # MISCONFIGURED may recover within 15 minutes (FSx Lustre Guide, DRA lifecycle): keep waiting, bounded.
+    dra = _client("fsx").describe_data_repository_associations(AssociationIds=[event["associationId"]])
+    lifecycle = dra["Associations"][0]["Lifecycle"]
+    return lifecycle in ("AVAILABLE", "FAILED"), {"AssociationLifecycle": lifecycle}
+
+
+def _compute_environment(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    env = _client("batch").describe_compute_environments(computeEnvironments=[event["computeEnvironment"]])
+    found = env["computeEnvironments"][0]
+    status = found.get("status", "")
+    template = ((found.get("computeResources") or {}).get("launchTemplate") or {}).get("launchTemplateId", "")
+    ready = status == "VALID" and template == event["launchTemplateId"]
+    environment = {
+        "status": status,
+        "statusReason": found.get("statusReason", ""),
+        "state": found.get("state", ""),
+        "launchTemplateId": template,
+    }
+    return ready or status == "INVALID", {"Status": status, "Ready": ready, "Environment": environment}
+
+
+def _job_started(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    batch = _client("batch")
+    listed = batch.list_jobs(jobQueue=event["jobQueue"], filters=[{"name": "JOB_NAME", "values": [event["jobName"]]}])[
+        "jobSummaryList"
+    ]
+    if not listed:
+        return False, {"Listed": False, "Started": False, "JobIds": [], "Status": ""}
+    job_ids = [j["jobId"] for j in listed]
+    job = batch.describe_jobs(jobs=[job_ids[0]])["jobs"][0]
+    summary = (job.get("arrayProperties") or {}).get("statusSummary") or {}
+    started = job["status"] in STARTED_STATUSES or any(summary.get(s, 0) > 0 for s in STARTED_STATUSES)
+    return started, {"Listed": True, "Started": started, "JobIds": job_ids, "Status": job["status"]}
+
+
+def _export_task(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    task = _client("fsx").describe_data_repository_tasks(TaskIds=[event["taskId"]])["DataRepositoryTasks"][0]
+    lifecycle = task["Lifecycle"]
+    out: dict[str, Any] = {"Lifecycle": lifecycle, "Type": task.get("Type", "")}
+    failed = (task.get("Status") or {}).get("FailedCount")
+    if failed is not None:
+        out["FailedCount"] = failed
+    return lifecycle in ("SUCCEEDED", "FAILED", "CANCELED"), out
+
+
+CHECKS: dict[str, Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]] = {
+    "fileSystem": _file_system,
+    "association": _association,
+    "associationUpdate": _association,
+    "computeEnvironment": _compute_environment,
+    "jobStarted": _job_started,
+    "exportTask": _export_task,
+}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """``event``: check (a key of CHECKS), record (the loop's poll record, a key of ``polls``), polls (every
+    record so far), waits (the schedule) and the ids the check needs."""
+    check = CHECKS[event["check"]]
+    waits = [int(w) for w in event["waits"]]
+    record = (event.get("polls") or {}).get(event["record"]) or {}
+    count = int(record.get("count", 0))
+    waited = bool(record.get("waited", False))
+    last = dict(record.get("Last") or {})
+
+    def result(outcome: str, wait: int = 0, waited: bool = False) -> dict[str, Any]:
+        return {"count": count, "wait": wait, "waited": waited, "Outcome": outcome, "Last": last}
+
+    while True:
+        if count >= len(waits):
+            return result("over")
+        wait = waits[count]
+        if not waited:
+            if wait > context.get_remaining_time_in_millis() / 1000.0 - MARGIN_SECONDS:
+                return result("waiting", wait, True)
+            time.sleep(wait)
+        waited = False
+        done, description = check(event)
+        count += 1
+        last.update(description)
+        if done:
+            return result("done")
