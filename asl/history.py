@@ -34,6 +34,13 @@ def poll_loop_of(state: Mapping[str, Any]) -> tuple[str, str] | None:
     waits from ``$.config.derived.waits.<schedule>``), else None."""
     path = state.get("ResultPath") or ""
     parameters = state.get("Parameters") or {}
+    payload = parameters.get("Payload") if isinstance(parameters.get("Payload"), dict) else {}
+    if state.get("Type") == "Task" and path.startswith("$.polls.") and "waits.$" in payload:
+        # A WaitFor Task (asl/states.py wait_for): it writes the record; its invocations are bounded like checks.
+        match = re.search(r"\$\.config\.derived\.waits\.(\w+)", str(payload["waits.$"]))
+        if match is None:
+            raise ValueError(f"poll record {path} takes its waits from no schedule")
+        return path[len("$.polls.") :], match.group(1)
     if state.get("Type") == "Pass" and path.startswith("$.polls.") and "MathAdd" in str(parameters):
         match = re.search(r"\$\.config\.derived\.waits\.(\w+)", str(parameters.get("wait.$", "")))
         if match is None:
@@ -150,7 +157,11 @@ def worst_case_events(definition: Mapping[str, Any], limits: Mapping[str, int], 
         }
         key = min(members)
         turn = max(sum(cost[n] for n in loop) for loop in record_loops)
-        node_cost[key] = (limits[record[1]] + 1) * turn + sum(cost[n] for n in between)
+        # A WaitFor loop's first invocation may end without a check (lambda/wait_for.py): one more turn each.
+        waiter_loops = sum(
+            1 for loop in record_loops if any(states[n].get("Type") == "Task" and poll_loop_of(states[n]) for n in loop)
+        )
+        node_cost[key] = (limits[record[1]] + 1 + waiter_loops) * turn + sum(cost[n] for n in between)
         for n in members | between:
             if component_of[n] != n:
                 raise ValueError(f"state {n} lies in the regions of two poll records")
