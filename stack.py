@@ -81,6 +81,7 @@ def build_stack(settings: Settings, stack: str) -> None:
             workflow_state_machine_arn=workflow.state_machine_arn,
             workflow_state_machine_name=workflow.state_machine_name,
             extract_parameters_function_arn=workflow.extract_parameters_function_arn,
+            wait_for_function_arn=workflow.wait_for_function_arn,
         ),
     )
 

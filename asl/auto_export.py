@@ -15,7 +15,7 @@ from typing import Any
 from asl.paths import PARAMS
 from asl.refs import WorkflowRefs
 from asl.sections import AFTER_JOB, MARK_DATA_SAFE
-from asl.states import Graph, choice, invoke_lambda, next_poll, polls_over, start_polls, wait_poll
+from asl.states import Graph, choice, last, wait_for, wait_for_next, waiting_rules
 from asl.task_export import add_export_task
 from asl.workflow import build
 
@@ -23,44 +23,39 @@ EXPORT_PENDING_FILES = "ExportPendingFiles"
 
 
 def add_metric_wait(g: Graph, refs: WorkflowRefs) -> None:
-    g.add(AFTER_JOB, start_polls("metrics", "WaitForCheckMetrics"))
-    g.add("WaitForCheckMetrics", wait_poll("metrics", "CheckMetrics"))
+    # CheckMetrics reads the metric after each wait of the "metrics" schedule, inside one invocation (as WaitFor
+    # does: lambda/check_metrics.py), until the queue is proven drained or the fallback is due.
+    g.add(AFTER_JOB, {"Type": "Pass", "Comment": "the job ended: prove its results are in S3", "Next": "CheckMetrics"})
     g.add(
         "CheckMetrics",
-        invoke_lambda(
+        wait_for(
             refs.check_metrics_function_arn,
+            "exportQueue",
+            "metrics",
+            "metrics",
             {
                 "fileSystemId.$": "$.fs.FileSystemId",
                 "jobEndedAt.$": "$.jobEnd.EndedAt",
-                "now.$": "$$.State.EnteredTime",
                 "periodSeconds.$": f"{PARAMS}.lambdaPeriodSeconds",
                 "timeDiffMinutes.$": f"{PARAMS}.lambdaTimeDiffMinutes",
             },
             next_state="IsExportDone",
-            result_path="$.metrics",
-            result_selector={
-                "state.$": "$.Payload.state",
-                "exportDone.$": "$.Payload.exportDone",
-                "fallback.$": "$.Payload.fallback",
-                "reason.$": "$.Payload.reason",
-            },
             catch_to=EXPORT_PENDING_FILES,
             catch_path="$.metricsError",
         ),
     )
+    g.add("WaitForCheckMetrics", wait_for_next("metrics", "CheckMetrics"))
     g.add(
         "IsExportDone",
         choice(
             [
-                {"Variable": "$.metrics.state", "StringEquals": "DRAINED", "Next": MARK_DATA_SAFE},
-                # The metric cannot prove it (no datapoint since the job ended, for lambdaTimeDiffMinutes).
-                {"Variable": "$.metrics.fallback", "BooleanEquals": True, "Next": EXPORT_PENDING_FILES},
-                polls_over("metrics", EXPORT_PENDING_FILES),
+                *waiting_rules("metrics", "WaitForCheckMetrics", EXPORT_PENDING_FILES),
+                {"Variable": last("metrics", "state"), "StringEquals": "DRAINED", "Next": MARK_DATA_SAFE},
             ],
-            "CountMetricsPoll",
+            # The metric cannot prove it (no datapoint since the job ended, for lambdaTimeDiffMinutes).
+            EXPORT_PENDING_FILES,
         ),
     )
-    g.add("CountMetricsPoll", next_poll("metrics", "WaitForCheckMetrics"))
     add_export_task(g, refs, entry=EXPORT_PENDING_FILES)
 
 

@@ -58,7 +58,7 @@ LUSTRE_PORT_RANGES: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))
 # shipped next to extract_parameters: the one definition of the parameters, used to validate the secret.
 LAMBDA_FILES: Mapping[str, Mapping[str, str]] = {
     "extract_parameters": {"extract_parameters.py": "lambda/extract_parameters.py", "parameters.py": "parameters.py"},
-    "check_metrics": {"check_metrics.py": "lambda/check_metrics.py"},
+    "check_metrics": {"check_metrics.py": "lambda/check_metrics.py", "wait_for.py": "lambda/wait_for.py"},
     "summarize_job": {"summarize_job.py": "lambda/summarize_job.py"},
     "find_run_resources": {"find_run_resources.py": "lambda/find_run_resources.py"},
     "wait_for": {"wait_for.py": "lambda/wait_for.py"},

@@ -279,6 +279,7 @@ def polls_over(loop: str, over: str) -> dict[str, Any]:
 # without a check: a loop makes at most len(schedule) + 1 invocations (asl/history.py).
 WAIT_FOR_TIMEOUT_SECONDS = 900  # Lambda's maximum function timeout (docs/aws-rules.md)
 WAITING, OVER = "waiting", "over"
+WAIT_FOR_RECORD = ("count", "wait", "waited", "Outcome", "Last", "Seen")  # the keys of a record WaitFor returns
 # WaitFor's describe calls are retried by boto3 and its next check comes soon: Lambda's own transient errors are
 # retried twice (each retry is 3 more history events).
 RETRY_WAIT_FOR = [
@@ -308,6 +309,8 @@ def wait_for(
     catch_path: str = "$.error",
 ) -> State:
     """Task: WaitFor ``check`` with the waits of ``schedule``, its record at ``$.polls.<record>``."""
+    if not function_arn:
+        raise ValueError(f"the {check} wait needs the WaitFor function's ARN (WorkflowRefs.wait_for_function_arn)")
     return {
         "Type": "Task",
         "Resource": LAMBDA_INVOKE,
@@ -321,7 +324,7 @@ def wait_for(
                 **ids,
             },
         },
-        "ResultSelector": {key + ".$": f"$.Payload.{key}" for key in ("count", "wait", "waited", "Outcome", "Last")},
+        "ResultSelector": {key + ".$": f"$.Payload.{key}" for key in WAIT_FOR_RECORD},
         "ResultPath": poll_record(record),
         "Retry": RETRY_WAIT_FOR,
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": catch_path, "Next": catch_to}],

@@ -13,7 +13,6 @@ from asl.refs import WorkflowRefs
 from asl.run_resources import AUTO_IMPORT_EVENTS, EXPORT_PATH, client_token, tag_list
 from asl.sections import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
 from asl.states import (
-    RETRY_READ,
     RETRY_WRITE,
     Graph,
     aws_sdk,
@@ -43,7 +42,6 @@ def _keep(reason_format: str, *paths: str) -> dict[str, Any]:
 
 def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> None:
     """The export section, entered at ``entry``; it ends at ``MarkDataSafe`` or with ``$.keep`` at ``Cleanup``."""
-    task_entry = "CheckDataRepositoryTasks" if refs.wait_for_function_arn else "StartExportPolls"
     # AWS requires auto export to be off before an EXPORT_TO_REPOSITORY task runs.
     g.add(
         entry,
@@ -61,7 +59,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
                 "AssociationId.$": "$.dra.AssociationId",
                 "S3": {"AutoImportPolicy": {"Events": AUTO_IMPORT_EVENTS}, "AutoExportPolicy": {"Events": []}},
             },
-            next_state="CheckAssociationUpdate" if refs.wait_for_function_arn else "StartAssociationUpdatePolls",
+            next_state="CheckAssociationUpdate",
             result_path=None,
             retry=RETRY_WRITE,
             catch_to="AutoExportNotDisabled",
@@ -76,70 +74,35 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
             CLEANUP,
         ),
     )
-    if refs.wait_for_function_arn:
-        g.add(
-            "CheckAssociationUpdate",
-            wait_for(
-                refs.wait_for_function_arn,
-                "associationUpdate",
-                "associationUpdate",
-                "associationUpdate",
-                {"associationId.$": "$.dra.AssociationId"},
-                next_state="IsAssociationUpdated",
-                catch_to="AutoExportNotDisabled",
-                catch_path="$.exportError",
-            ),
-        )
-        g.add("WaitForAssociationUpdate", wait_for_next("associationUpdate", "CheckAssociationUpdate"))
-        g.add(
-            "IsAssociationUpdated",
-            choice(
-                [
-                    *waiting_rules("associationUpdate", "WaitForAssociationUpdate", "AssociationUpdateTimedOut"),
-                    {
-                        "Variable": last("associationUpdate", "AssociationLifecycle"),
-                        "StringEquals": "AVAILABLE",
-                        "Next": "StartOtherTaskPolls",
-                    },
-                ],
-                "AssociationFailedAfterJob",
-            ),
-        )
-        dra_lifecycle = last("associationUpdate", "AssociationLifecycle")
-    else:
-        g.add("StartAssociationUpdatePolls", start_polls("associationUpdate", "WaitForAssociationUpdate"))
-        g.add("WaitForAssociationUpdate", wait_poll("associationUpdate", "CheckAssociationUpdate"))
-        g.add(
-            "CheckAssociationUpdate",
-            aws_sdk(
-                "fsx",
-                "describeDataRepositoryAssociations",
-                {"AssociationIds.$": "States.Array($.dra.AssociationId)"},
-                next_state="IsAssociationUpdated",
-                result_path="$.draStatus",
-                result_selector={"Lifecycle.$": "$.Associations[0].Lifecycle"},
-                retry=RETRY_READ,
-                catch_to="AutoExportNotDisabled",
-                catch_path="$.exportError",
-            ),
-        )
-        g.add(
-            "IsAssociationUpdated",
-            choice(
-                [
-                    {"Variable": "$.draStatus.Lifecycle", "StringEquals": "AVAILABLE", "Next": "StartOtherTaskPolls"},
-                    {
-                        "Variable": "$.draStatus.Lifecycle",
-                        "StringEquals": "FAILED",
-                        "Next": "AssociationFailedAfterJob",
-                    },
-                    polls_over("associationUpdate", "AssociationUpdateTimedOut"),
-                ],
-                "CountAssociationUpdatePoll",
-            ),
-        )
-        g.add("CountAssociationUpdatePoll", next_poll("associationUpdate", "WaitForAssociationUpdate"))
-        dra_lifecycle = "$.draStatus.Lifecycle"
+    g.add(
+        "CheckAssociationUpdate",
+        wait_for(
+            refs.wait_for_function_arn,
+            "associationUpdate",
+            "associationUpdate",
+            "associationUpdate",
+            {"associationId.$": "$.dra.AssociationId"},
+            next_state="IsAssociationUpdated",
+            catch_to="AutoExportNotDisabled",
+            catch_path="$.exportError",
+        ),
+    )
+    g.add("WaitForAssociationUpdate", wait_for_next("associationUpdate", "CheckAssociationUpdate"))
+    g.add(
+        "IsAssociationUpdated",
+        choice(
+            [
+                *waiting_rules("associationUpdate", "WaitForAssociationUpdate", "AssociationUpdateTimedOut"),
+                {
+                    "Variable": last("associationUpdate", "AssociationLifecycle"),
+                    "StringEquals": "AVAILABLE",
+                    "Next": "StartOtherTaskPolls",
+                },
+            ],
+            "AssociationFailedAfterJob",
+        ),
+    )
+    dra_lifecycle = last("associationUpdate", "AssociationLifecycle")
     g.add(
         "AssociationFailedAfterJob",
         pass_parameters(
@@ -181,7 +144,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
             },
             "Tags": tag_list(refs),
         },
-        next_state=task_entry,
+        next_state="CheckDataRepositoryTasks",
         result_path="$.exportTask",
         result_selector={"TaskId.$": "$.DataRepositoryTask.TaskId"},
         retry=RETRY_WRITE,
@@ -215,50 +178,22 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
         "ExportTaskNotCreated",
         pass_parameters(_keep("the export task could not be created: {}", "$.exportError.Cause"), "$.keep", CLEANUP),
     )
-    if refs.wait_for_function_arn:
-        status = "$.polls.export.Last"
-        g.add(
-            "CheckDataRepositoryTasks",
-            wait_for(
-                refs.wait_for_function_arn,
-                "exportTask",
-                "export",
-                "export",
-                {"taskId.$": "$.exportTask.TaskId"},
-                next_state="IsDataRepositoryTaskComplete",
-                catch_to="ExportStatusUnknown",
-                catch_path="$.exportError",
-            ),
-        )
-        g.add("WaitForDataRepositoryTask", wait_for_next("export", "CheckDataRepositoryTasks"))
-        first_rules = waiting_rules("export", "WaitForDataRepositoryTask", "ExportTimedOut")
-        last_rules: list[dict[str, Any]] = []
-        failed_count = f"{status}.FailedCount"
-    else:
-        status = "$.exportStatus"
-        g.add("StartExportPolls", start_polls("export", "WaitForDataRepositoryTask"))
-        g.add("WaitForDataRepositoryTask", wait_poll("export", "CheckDataRepositoryTasks"))
-        # Tracked by its own TaskId: the IMPORT task started with the association is another task.
-        g.add(
-            "CheckDataRepositoryTasks",
-            aws_sdk(
-                "fsx",
-                "describeDataRepositoryTasks",
-                {"TaskIds.$": "States.Array($.exportTask.TaskId)"},
-                next_state="IsDataRepositoryTaskComplete",
-                result_path="$.exportStatus",
-                result_selector={
-                    "Lifecycle.$": "$.DataRepositoryTasks[0].Lifecycle",
-                    "Task.$": "$.DataRepositoryTasks[0]",
-                },
-                retry=RETRY_READ,
-                catch_to="ExportStatusUnknown",
-                catch_path="$.exportError",
-            ),
-        )
-        g.add("CountExportPoll", next_poll("export", "WaitForDataRepositoryTask"))
-        first_rules, last_rules = [], [polls_over("export", "ExportTimedOut")]
-        failed_count = f"{status}.Task.Status.FailedCount"
+    status = "$.polls.export.Last"
+    g.add(
+        "CheckDataRepositoryTasks",
+        wait_for(
+            refs.wait_for_function_arn,
+            "exportTask",
+            "export",
+            "export",
+            {"taskId.$": "$.exportTask.TaskId"},
+            next_state="IsDataRepositoryTaskComplete",
+            catch_to="ExportStatusUnknown",
+            catch_path="$.exportError",
+        ),
+    )
+    g.add("WaitForDataRepositoryTask", wait_for_next("export", "CheckDataRepositoryTasks"))
+    failed_count = f"{status}.FailedCount"
     g.add(
         "ExportStatusUnknown",
         pass_parameters(
@@ -269,7 +204,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
         "IsDataRepositoryTaskComplete",
         choice(
             [
-                *first_rules,
+                *waiting_rules("export", "WaitForDataRepositoryTask", "ExportTimedOut"),
                 {
                     "And": [
                         {"Variable": f"{status}.Lifecycle", "StringEquals": "SUCCEEDED"},
@@ -283,9 +218,8 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
                     "Or": [{"Variable": f"{status}.Lifecycle", "StringEquals": s} for s in ("FAILED", "CANCELED")],
                     "Next": "ExportTaskFailed",
                 },
-                *last_rules,
             ],
-            "CountExportPoll" if not first_rules else "ExportTimedOut",
+            "ExportTimedOut",  # not reached: WaitFor ends "done" only on SUCCEEDED, FAILED or CANCELED
         ),
     )
     g.add(

@@ -43,6 +43,7 @@ class RunCleanupArgs:
     workflow_state_machine_arn: pulumi.Input[str]  # the runs to clean up after are this machine's
     workflow_state_machine_name: str
     extract_parameters_function_arn: pulumi.Input[str]  # the workflow's: it reads the parameters as the run did
+    wait_for_function_arn: pulumi.Input[str]  # the workflow's: it waits for the export as the run would
 
 
 class RunCleanup(pulumi.ComponentResource):
@@ -110,6 +111,7 @@ class RunCleanup(pulumi.ComponentResource):
             state_machine_name=self._args.workflow_state_machine_name,
             parent=self,
             extract_parameters_function_arn=self._args.extract_parameters_function_arn,
+            wait_for_function_arn=self._args.wait_for_function_arn,
         )
 
     def _create_role(

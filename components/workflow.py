@@ -49,7 +49,7 @@ class _Workflow(pulumi.ComponentResource):
     ARN is known, inside ``Output.all(...).apply``.
 
     Outputs: ``state_machine_arn``, ``state_machine_name``, ``definition`` (JSON text),
-    ``extract_parameters_function_arn`` (+ ``check_metrics_function_arn`` in autoexport).
+    ``extract_parameters_function_arn``, ``wait_for_function_arn`` (+ ``check_metrics_function_arn`` in autoexport).
     """
 
     mode: str = ""  # set by each mode's class, with its Pulumi type token
@@ -109,13 +109,14 @@ class _Workflow(pulumi.ComponentResource):
 
         self.state_machine_arn = self.state_machine.arn
         self.extract_parameters_function_arn = self.extract_parameters.arn
+        self.wait_for_function_arn = self.wait_for.arn
         outputs: dict[str, Any] = {
             "state_machine_arn": self.state_machine_arn,
             "state_machine_name": self.state_machine.name,
             "definition": self.definition,
             "extract_parameters_function_arn": self.extract_parameters_function_arn,
             "summarize_job_function_arn": self.summarize_job.arn,
-            "wait_for_function_arn": self.wait_for.arn,
+            "wait_for_function_arn": self.wait_for_function_arn,
         }
         if self.check_metrics is not None:
             outputs["check_metrics_function_arn"] = self.check_metrics.arn
@@ -333,7 +334,7 @@ class TaskExportWorkflow(_Workflow):
 
 class AutoExportWorkflow(_Workflow):
     """The autoexport workflow: auto export runs during the job; the CheckMetrics Lambda
-    tells from the export-queue metric when it has drained."""
+    reads the export-queue metric, waiting between reads, until it shows the queue drained (or cannot prove it)."""
 
     mode = AUTO_EXPORT
     type_token = "batchlustre:index:AutoExportWorkflow"
@@ -344,7 +345,7 @@ class AutoExportWorkflow(_Workflow):
             handler=lambda_package.handler("check_metrics"),
             code=lambda_package.archive("check_metrics"),
             environment={},
-            timeout=60,
+            timeout=WAIT_FOR_TIMEOUT_SECONDS,  # it waits between reads as WaitFor does (lambda/check_metrics.py)
             extra_policy=check_metrics_policy(),
         )
 

@@ -2,14 +2,19 @@
 
 Contract (docs/workflow-v2.md, "CheckMetrics", issue 7.4):
 
-- event ``{"fileSystemId": str, "jobEndedAt": ISO-8601, "now": ISO-8601,
+- ``check(event)``, one read: event ``{"fileSystemId": str, "jobEndedAt": ISO-8601, "now": ISO-8601,
   "periodSeconds": int, "timeDiffMinutes": int}``;
-- returns ``{"state": "DRAINED" | "QUEUED" | "UNPROVEN", "reason": str, "latestValue": float | None,
+  returns ``{"state": "DRAINED" | "QUEUED" | "UNPROVEN", "reason": str, "latestValue": float | None,
   "datapoints": int, "exportDone": bool, "fallback": bool, "minutesSinceJobEnded": float}``.
-  ``exportDone`` is ``state == "DRAINED"`` (kept for the state machine of workflow v1). ``fallback`` is
+  ``exportDone`` is ``state == "DRAINED"``. ``fallback`` is
   true when the state is UNPROVEN and the job ended at least ``timeDiffMinutes`` ago: "UNPROVEN for
   lambdaTimeDiffMinutes after the job's end" leads to the fallback export task, and Step Functions cannot
   subtract times to tell it itself. ``minutesSinceJobEnded`` says how long ago (for the reason and logs).
+- ``handler(event, context)``, the state machine's CheckMetrics: the same event without ``now`` (each read is
+  at the time it is made), plus WaitFor's ``check``, ``record``, ``polls`` and ``waits`` (lambda/wait_for.py,
+  packaged with this function): it reads at once, then after each wait of the schedule until DRAINED or ``fallback``, the
+  schedule is used up, or the next wait does not fit in the invocation, and returns the loop's record, whose
+  ``Last`` is the last ``check`` result and whose ``Seen.exportQueue`` lists the states it went through.
 
 What AWS says. The FSx DeleteFileSystem API reference: "To ensure all of your data is written back to S3
 before deleting your file system, you can either monitor for the AgeOfOldestQueuedMessage metric to be zero
@@ -55,11 +60,13 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import wait_for  # packaged with this function (asl/naming.py LAMBDA_FILES): the waiting loop
 
 NAMESPACE = "AWS/FSx"
 METRIC_NAME = "AgeOfOldestQueuedMessage"
@@ -88,8 +95,24 @@ def cloudwatch_client() -> Any:
     return _client
 
 
-def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """Read the export queue metric once and say whether the queue is proven drained since the job ended."""
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The state machine's CheckMetrics: read the metric after each wait of the schedule (``waits``, first wait
+    before the first read) until the queue is proven drained or the fallback is due, within one invocation as
+    WaitFor does (lambda/wait_for.py: ``record``, ``polls``; the record's ``Last`` is the last ``check``)."""
+    # The first read is made as the job ends: it cannot prove the queue drained yet (no period has started since),
+    # but it shows the queue as the job left it, at once.
+    return wait_for.wait(event, context, _check_now, "state", time.sleep, check_at_once=True)
+
+
+def _check_now(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    now = datetime.fromtimestamp(time.time(), UTC)
+    result = check({**event, "now": _iso(now)})
+    return result["state"] == DRAINED or result["fallback"], result
+
+
+def check(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Read the export queue metric once, at the event's ``now``, and say whether the queue is proven drained
+    since the job ended."""
     file_system_id = _text(event, "fileSystemId")
     job_ended_at = parse_time(_text(event, "jobEndedAt"), "jobEndedAt")
     now = parse_time(_text(event, "now"), "now")

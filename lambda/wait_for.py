@@ -11,7 +11,8 @@ while it has time left, and returns the last description:
   checks at once;
 - ``Outcome: "over"``: every wait of the schedule was used: the loop's time bound is reached.
 
-The record returned (``count`` checks made so far, ``wait``, ``waited``, ``Outcome``, ``Last``: the descriptions)
+The record returned (``count`` checks made so far, ``wait``, ``waited``, ``Outcome``, ``Last``: the descriptions,
+``Seen``: the statuses each check went through)
 is the next invocation's record (``polls.<record>``); loops that share a schedule (the file system and its association) pass it on, so
 their checks count against one bound. Only the first invocation of a loop can return without a check, so a loop
 makes at most ``len(waits) + 1`` invocations (asl/history.py).
@@ -95,6 +96,18 @@ def _export_task(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     return lifecycle in ("SUCCEEDED", "FAILED", "CANCELED"), out
 
 
+# The status each check reports, remembered in the record's ``Seen`` (what the loop went through, e.g. an
+# association MISCONFIGURED before it became AVAILABLE; the newest last, at most SEEN_LIMIT per check).
+STATUS_KEYS = {
+    "fileSystem": "Lifecycle",
+    "association": "AssociationLifecycle",
+    "associationUpdate": "AssociationLifecycle",
+    "computeEnvironment": "Status",
+    "jobStarted": "Status",
+    "exportTask": "Lifecycle",
+}
+SEEN_LIMIT = 10
+
 CHECKS: dict[str, Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]] = {
     "fileSystem": _file_system,
     "association": _association,
@@ -105,30 +118,61 @@ CHECKS: dict[str, Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]] = {
 }
 
 
+Check = Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """``event``: check (a key of CHECKS), record (the loop's poll record, a key of ``polls``), polls (every
     record so far), waits (the schedule) and the ids the check needs."""
-    check = CHECKS[event["check"]]
+    name = event["check"]
+    return wait(event, context, CHECKS[name], STATUS_KEYS[name], time.sleep)
+
+
+def wait(
+    event: dict[str, Any],
+    context: Any,
+    check: Check,
+    status_key: str,
+    sleep: Callable[[float], None],
+    *,
+    check_at_once: bool = False,
+) -> dict[str, Any]:
+    """Check, waiting the schedule's waits between checks (the first before the first check), until ``check``
+    says done, the schedule is used up, or the next wait does not fit in this invocation; the loop's new record.
+
+    ``check_at_once``: a loop's first invocation also checks before its first wait (a check that costs no time and
+    is not counted against the schedule). Also CheckMetrics' loop (lambda/check_metrics.py, packaged with this
+    module), with its own check and sleep."""
     waits = [int(w) for w in event["waits"]]
     record = (event.get("polls") or {}).get(event["record"]) or {}
     count = int(record.get("count", 0))
     waited = bool(record.get("waited", False))
     last = dict(record.get("Last") or {})
+    seen = {name: list(statuses) for name, statuses in (record.get("Seen") or {}).items()}
 
     def result(outcome: str, wait: int = 0, waited: bool = False) -> dict[str, Any]:
-        return {"count": count, "wait": wait, "waited": waited, "Outcome": outcome, "Last": last}
+        return {"count": count, "wait": wait, "waited": waited, "Outcome": outcome, "Last": last, "Seen": seen}
 
+    def checked() -> bool:
+        done, description = check(event)
+        last.update(description)
+        statuses = seen.setdefault(event["check"], [])
+        status = description.get(status_key)
+        if status and (not statuses or statuses[-1] != status):
+            statuses[:] = [*statuses, status][-SEEN_LIMIT:]
+        return done
+
+    if check_at_once and not record and checked():
+        return result("done")
     while True:
         if count >= len(waits):
             return result("over")
-        wait = waits[count]
+        next_wait = waits[count]
         if not waited:
-            if wait > context.get_remaining_time_in_millis() / 1000.0 - MARGIN_SECONDS:
-                return result("waiting", wait, True)
-            time.sleep(wait)
+            if next_wait > context.get_remaining_time_in_millis() / 1000.0 - MARGIN_SECONDS:
+                return result("waiting", next_wait, True)
+            sleep(next_wait)
         waited = False
-        done, description = check(event)
         count += 1
-        last.update(description)
-        if done:
+        if checked():
             return result("done")

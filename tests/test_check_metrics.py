@@ -126,7 +126,7 @@ def invoke(
         "periodSeconds": period,
         "timeDiffMinutes": time_diff,
     }
-    result = check_metrics.handler(event, None)
+    result = check_metrics.check(event)
     assert len(aws.sent) - sent_before == 1, "the handler must call GetMetricData exactly once"
     assert len(aws.served) - served_before == 1, "moto must have served exactly one GetMetricData"
     return check_result(result)
@@ -416,7 +416,7 @@ def test_incomplete_answer_is_unproven_and_not_paged(monkeypatch, status, next_t
         response["NextToken"] = next_token
     stubber, event = stubbed(monkeypatch, response)
     with stubber:
-        result = check_result(check_metrics.handler(event, None))
+        result = check_result(check_metrics.check(event))
         stubber.assert_no_pending_responses()  # exactly one call (a second one would raise)
     assert state(result) == ("UNPROVEN", None, 0)  # the 0 in a partial answer must not say "drained"
     assert result["reason"].startswith(f"metric data incomplete (StatusCode={status}")
@@ -426,7 +426,7 @@ def test_incomplete_answer_is_unproven_and_not_paged(monkeypatch, status, next_t
 def test_answer_without_the_query_result_is_unproven(monkeypatch):
     stubber, event = stubbed(monkeypatch, {"MetricDataResults": []})
     with stubber:
-        result = check_result(check_metrics.handler(event, None))
+        result = check_result(check_metrics.check(event))
     assert result["state"] == "UNPROVEN"
     assert result["reason"].startswith("metric data incomplete (StatusCode=no result")
 
@@ -434,10 +434,10 @@ def test_answer_without_the_query_result_is_unproven(monkeypatch):
 def test_newest_decides_whatever_the_order_of_the_answer(monkeypatch):
     stubber, event = stubbed(monkeypatch, {"MetricDataResults": [metric_result([1, 5, 9], [0.0, 40.0, 90.0])]})
     with stubber:
-        assert state(check_metrics.handler(event, None)) == ("DRAINED", 0.0, 3)
+        assert state(check_metrics.check(event)) == ("DRAINED", 0.0, 3)
     stubber, event = stubbed(monkeypatch, {"MetricDataResults": [metric_result([9, 1, 5], [0.0, 40.0, 0.0])]})
     with stubber:
-        assert state(check_metrics.handler(event, None)) == ("QUEUED", 40.0, 3)
+        assert state(check_metrics.check(event)) == ("QUEUED", 40.0, 3)
 
 
 # --- the emulated metric (emulation/metrics.py): late datapoints, none at all, never zero -------------------------
@@ -489,7 +489,7 @@ def check_emulated(emu, fs_id: str, job_ended_at: datetime) -> dict:
             "periodSeconds": 60,
             "timeDiffMinutes": 15,
         }
-        return check_result(check_metrics.handler(event, None))
+        return check_result(check_metrics.check(event))
     finally:
         check_metrics._client = None
 
@@ -588,13 +588,13 @@ def test_bad_event_raises(monkeypatch, key, value):
         key: value,
     }
     with pytest.raises(ValueError, match=key):
-        check_metrics.handler(event, None)
+        check_metrics.check(event)
 
 
 def test_missing_event_key_raises(monkeypatch):
     monkeypatch.setattr(check_metrics, "_client", object())
     with pytest.raises(KeyError):
-        check_metrics.handler({"fileSystemId": FS}, None)
+        check_metrics.check({"fileSystemId": FS})
 
 
 # --- runs on the Lambda runtime (Python 3.12) ---------------------------------------------------------------------
@@ -605,7 +605,7 @@ def test_handler_uses_nothing_removed_or_deprecated_in_python_312():
     assert "boto3" in imported  # the scan sees the imports
     assert not problems
     # boto3 and the standard library only (the Lambda runtime ships boto3).
-    assert imported <= {"__future__", "boto3", "math", "os", "collections", "datetime", "typing"}
+    assert imported <= {"__future__", "boto3", "math", "os", "time", "collections", "datetime", "typing", "wait_for"}
 
 
 def test_handler_runs_under_python_312():
@@ -633,7 +633,7 @@ def test_handler_runs_under_python_312():
         "event = {'fileSystemId': 'fs-1', 'now': now.isoformat(), 'periodSeconds': 60, 'timeDiffMinutes': 15,\n"
         "         'jobEndedAt': (now - timedelta(minutes=2)).isoformat()}\n"
         "with stubber:\n"
-        "    results = [check_metrics.handler(event, None) for _ in range(3)]\n"
+        "    results = [check_metrics.check(event) for _ in range(3)]\n"
         "    stubber.assert_no_pending_responses()\n"
         "print(json.dumps(results))\n"
     )

@@ -627,6 +627,7 @@ def component(name: str = "taskexport"):
             workflow_state_machine_arn=f"arn:aws:states:{region}:{account}:stateMachine:taskexport-taskexport-workflow",
             workflow_state_machine_name="taskexport-taskexport-workflow",
             extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:extract-parameters",
+            wait_for_function_arn=f"arn:aws:lambda:{region}:{account}:function:wait-for",
         ),
     )
 

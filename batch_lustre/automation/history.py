@@ -17,14 +17,15 @@ TERMINAL_EVENTS = {
     "ExecutionAborted": "ABORTED",
     "ExecutionTimedOut": "TIMED_OUT",
 }
-# Facts read from a state's output when it exits: name -> path in the state data (asl/ layout).
-FACT_PATHS = {
+# Facts read from a state's output when it exits: name -> path in the state data (asl/paths.py layout; a waiting
+# loop's last check is under polls.<record>.Last, as lambda/wait_for.py returns it).
+FACT_PATHS: dict[str, tuple[str, ...]] = {
     "fileSystemId": ("fs", "FileSystemId"),
-    "fileSystem": ("fsStatus", "Lifecycle"),
-    "association": ("draStatus", "Lifecycle"),
+    "fileSystem": ("polls", "fileSystem", "Last", "Lifecycle"),
+    "association": ("polls", "fileSystem", "Last", "AssociationLifecycle"),
     "jobId": ("job", "JobId"),
-    "job": ("watchedJob", "Status"),
-    "export": ("exportStatus", "Lifecycle"),
+    "job": ("polls", "runnable", "Last", "Status"),
+    "export": ("polls", "export", "Last", "Lifecycle"),
     "exportQueue": ("metrics", "reason"),
 }
 
@@ -158,10 +159,12 @@ def _facts(output: str | None) -> dict[str, str]:
     if not isinstance(data, dict):
         return {}
     found = {}
-    for fact, (section, key) in FACT_PATHS.items():
-        value = data.get(section)
-        if isinstance(value, dict) and isinstance(value.get(key), str):
-            found[fact] = value[key]
+    for fact, path in FACT_PATHS.items():
+        value: Any = data
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str) and value:
+            found[fact] = value
     return found
 
 

@@ -160,6 +160,13 @@ SCENARIOS: dict[str, NamedScenario] = {
         Scenario,
         expected=Expected(says=('"FileSystemDeleted": true',)),
     ),
+    "day-long-job": NamedScenario(
+        "a job that runs 24 hours (jobTimeoutMinutes=1500): the run costs as many state transitions as a "
+        "10-minute job, and the file system is deleted right after the export",
+        lambda: Scenario(batch=BatchScenario.succeeds(run_seconds=24 * 3600.0)),
+        runtime_params={"jobTimeoutMinutes": 1500},
+        expected=Expected(says=('"FileSystemDeleted": true',)),
+    ),
     "keep-file-system": NamedScenario(
         "deleteLustre=false: the results reach S3 and the file system is kept, as asked",
         Scenario,
@@ -244,8 +251,8 @@ SCENARIOS: dict[str, NamedScenario] = {
         lambda: Scenario(fsx=FsxScenario(association_outcome=DRA_MISCONFIGURED_THEN_AVAILABLE)),
         expected=Expected(
             saw=(
-                ("CheckDataRepositoryAssociation", "draStatus.Lifecycle", "MISCONFIGURED"),
-                ("CheckDataRepositoryAssociation", "draStatus.Lifecycle", "AVAILABLE"),
+                ("CheckDataRepositoryAssociation", "polls.fileSystem.Seen.association", "MISCONFIGURED"),
+                ("CheckDataRepositoryAssociation", "polls.fileSystem.Last.AssociationLifecycle", "AVAILABLE"),
             )
         ),
     ),
@@ -306,8 +313,8 @@ SCENARIOS: dict[str, NamedScenario] = {
         expected=Expected(
             call_errors=("fsx:createDataRepositoryTask:DataRepositoryTaskExecuting",),
             saw=(
-                ("CheckDataRepositoryTasks", "exportStatus.Task.Type", "EXPORT_TO_REPOSITORY"),
-                ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED"),
+                ("CheckDataRepositoryTasks", "polls.export.Last.Type", "EXPORT_TO_REPOSITORY"),
+                ("CheckDataRepositoryTasks", "polls.export.Last.Lifecycle", "SUCCEEDED"),
             ),
         ),
     ),
@@ -350,7 +357,7 @@ SCENARIOS: dict[str, NamedScenario] = {
         expected=Expected(
             saw=(
                 ("CheckMetrics", "metrics.state", "UNPROVEN"),
-                ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED"),
+                ("CheckDataRepositoryTasks", "polls.export.Last.Lifecycle", "SUCCEEDED"),
             )
         ),
     ),
@@ -364,7 +371,7 @@ SCENARIOS: dict[str, NamedScenario] = {
         expected=Expected(
             saw=(
                 ("CheckMetrics", "metrics.state", "UNPROVEN"),
-                ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED"),
+                ("CheckDataRepositoryTasks", "polls.export.Last.Lifecycle", "SUCCEEDED"),
             )
         ),
     ),
@@ -393,7 +400,7 @@ SCENARIOS: dict[str, NamedScenario] = {
         expected=Expected(
             saw=(
                 ("CheckMetrics", "metrics.state", "QUEUED"),
-                ("CheckDataRepositoryTasks", "exportStatus.Lifecycle", "SUCCEEDED"),
+                ("CheckDataRepositoryTasks", "polls.export.Last.Lifecycle", "SUCCEEDED"),
             )
         ),
     ),

@@ -589,7 +589,10 @@ def _single_mismatches(expected: Expected, report: ExecutionReport, who: str = "
     if expected.keeps_file_system and not report.file_system_id:
         problems.append(f"{who}expected a kept file system, the run created none")
     for state, path, value in expected.saw:
-        seen = [_dig(out, path) for out in state_outputs(result, state)]
+        seen: list[Any] = []
+        for out in state_outputs(result, state):
+            found = _dig(out, path)
+            seen.extend(found if isinstance(found, list) else [found])  # a list: every value it holds was seen
         if value not in seen:
             shown = sorted({repr(s) for s in seen if s is not _MISSING})
             problems.append(f"{who}{state} never saw {path}={value!r} (saw {', '.join(shown) or 'nothing'})")

@@ -135,6 +135,8 @@ class IamAuthorizer:
     denials: list[Denial] = field(default_factory=list)
     allowed: list[tuple[str, str, str]] = field(default_factory=list)  # (role ARN, action, resource) checked
     service_linked_roles: set[str] = field(default_factory=set)  # ARNs of service-linked roles created
+    # Calls the Lambda handlers made: (emulated second, function name, "service:Operation" in botocore's names).
+    function_calls: list[tuple[float, str, str]] = field(default_factory=list)
 
 
 # --- policies ------------------------------------------------------------------------------------
@@ -886,8 +888,11 @@ def install(stack: ExitStack, emulation_for: Callable[[], Any]) -> None:
     def _make_api_call(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
         principal = current_principal()
         if principal is not None:
+            emu = emulation_for()
+            service = self.meta.service_model.service_name
+            emu.iam.function_calls.append((emu.clock.seconds(), principal[1], f"{service}:{operation_name}"))
             authorize_call(
-                emulation_for(),
+                emu,
                 principal[0],
                 self.meta.service_model.service_name,
                 operation_name,

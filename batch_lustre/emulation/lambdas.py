@@ -79,6 +79,8 @@ class LambdaRunner:
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
+            if getattr(module, "time", None) is time:
+                module.time = EMULATED_TIME  # type: ignore[attr-defined]  # its sleeps wait on the emulated clock
             self._warm[key] = module
         return self._warm[key]
 
@@ -131,16 +133,14 @@ class LambdaRunner:
                 raise _TimedOut()
 
         enter()
+        previous = getattr(_running, "invocation", None)
+        _running.invocation = _Running(sleep, clock)
         try:
             with acting_as(str(fn.role), fn.function_name):
                 module = self.load(module_name)
-                patches = ExitStack()
-                if getattr(module, "time", None) is time:
-                    patches.enter_context(mock.patch.object(module, "time", _EmulatedTime(sleep, clock)))
                 try:
-                    with patches:
-                        handler: Callable[[Any, Any], Any] = getattr(module, function)
-                        result = handler(event, context)
+                    handler: Callable[[Any, Any], Any] = getattr(module, function)
+                    result = handler(event, context)
                     if deadline is not None and clock is not None and clock.seconds() > deadline:
                         raise _TimedOut()
                     payload, errored, error = json.dumps(result), False, None
@@ -165,22 +165,49 @@ class LambdaRunner:
                     )
                     result, errored = None, True
         finally:
+            _running.invocation = previous
             leave()
         self.invocations.append(Invocation(fn.function_name, event, result, error))
         return payload, errored, ""
 
 
-class _EmulatedTime:
-    """The ``time`` module as a handler sees it: sleeping and reading time on the emulated clock."""
+@dataclass
+class _Running:
+    """The invocation a thread is running: its sleep and its clock."""
 
-    def __init__(self, sleep: Callable[[float], None], clock: EmulatedClock | None) -> None:
-        self.sleep, self._clock = sleep, clock
+    sleep: Callable[[float], None]
+    clock: EmulatedClock | None
+
+
+_running = threading.local()  # .invocation: this thread's _Running (each Task's Lambda runs in its branch's thread)
+
+
+class _EmulatedTime:
+    """The ``time`` module as every handler module sees it: the running invocation's sleep and clock.
+
+    One object for every warm module: two invocations of one function may run at once (two Parallel branches), each
+    in its own thread, so what ``time.sleep`` does is looked up per thread."""
+
+    @staticmethod
+    def _invocation() -> _Running:
+        invocation = getattr(_running, "invocation", None)
+        if invocation is None:
+            raise RuntimeError("an emulated Lambda's time is read only while it runs")
+        return invocation
+
+    def sleep(self, seconds: float) -> None:
+        self._invocation().sleep(seconds)
 
     def monotonic(self) -> float:
-        return self._clock.seconds() if self._clock is not None else time.monotonic()
+        clock = self._invocation().clock
+        return clock.seconds() if clock is not None else time.monotonic()
 
     def time(self) -> float:
-        return self._clock.now().timestamp() if self._clock is not None else time.time()
+        clock = self._invocation().clock
+        return clock.now().timestamp() if clock is not None else time.time()
+
+
+EMULATED_TIME = _EmulatedTime()
 
 
 class _Context:

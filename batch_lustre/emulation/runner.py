@@ -455,7 +455,7 @@ def lustre_lifetime(emu: Emulation, since: float = 0.0) -> LustreLifetime | None
 
 # --- file system figures (issue 9) -----------------------------------------------------------------
 
-CHECK_METRICS_STATE = "CheckMetrics"  # docs/workflow-v2.md (autoexport)
+METRIC_READ = "cloudwatch:GetMetricData"  # CheckMetrics' read of the export-queue metric (autoexport)
 
 
 @dataclass
@@ -465,8 +465,8 @@ class RunFigures:
     fs_lifetime_s: float | None  # CreateFileSystem accepted -> DeleteFileSystem accepted
     fs_available_before_job_s: float | None  # file system AVAILABLE -> job (first attempt / first child) RUNNING
     association_available_before_job_s: float | None  # association AVAILABLE -> the same
-    # job (the parent) ended -> CreateDataRepositoryTask accepted (taskexport); autoexport: -> the first
-    # CheckMetrics after the job ended, or the fallback export task
+    # job (the parent) ended -> CreateDataRepositoryTask accepted (taskexport); autoexport: -> the first read of
+    # the export-queue metric after the job ended (CheckMetrics' GetMetricData), or the fallback export task
     after_job_until_export_requested_s: float | None
     # export task SUCCEEDED (or auto export queue drained) -> DeleteFileSystem accepted
     after_export_done_until_delete_requested_s: float | None
@@ -513,7 +513,7 @@ def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigu
         )
         if job_end is not None:
             exports = [t for t in exports if t.created_at >= job_end]
-            checks = [at for at in _entered(emu, result.events, CHECK_METRICS_STATE) if at >= job_end]
+            checks = [at for at, _, call in emu.iam.function_calls if call == METRIC_READ and at >= job_end]
             requested = [*checks, *(t.created_at for t in exports[:1])]
             export_requested = min(requested) if requested else None
         done = [t.end_time for t in exports if t.lifecycle == "SUCCEEDED" and t.end_time is not None]
@@ -532,15 +532,6 @@ def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigu
         status=result.status,
         error=result.error,
     )
-
-
-def _entered(emu: Emulation, events: list[dict[str, Any]], state: str) -> list[float]:
-    """Emulated seconds at which ``state`` was entered."""
-    return [
-        emu.clock.seconds_of(e["timestamp"])
-        for e in events
-        if e["type"].endswith("StateEntered") and e.get("stateEnteredEventDetails", {}).get("name") == state
-    ]
 
 
 def _run_file_system(emu: Emulation, result: RunResult, started_at: float) -> Any:

@@ -191,7 +191,7 @@ def setup_stack(
         job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/{BY_NAME['ecrRepositoryName'].defaults[mode]}",
         extract_parameters_function_arn=function("extract_parameters"),
         summarize_job_function_arn=function("summarize_job"),
-        check_metrics_function_arn=function("check_metrics") if mode == AUTO_EXPORT else "",
+        check_metrics_function_arn=function("check_metrics", WAIT_FOR_TIMEOUT_SECONDS) if mode == AUTO_EXPORT else "",
         wait_for_function_arn=function("wait_for", WAIT_FOR_TIMEOUT_SECONDS),
     )
     emulated = EmulatedStack(
