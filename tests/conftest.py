@@ -106,15 +106,19 @@ def find_python_312() -> str | None:
 
 
 def wait_until_held(execution_arn: str, seconds: float = 10.0) -> None:
-    """Until the execution waits in a Wait state (``Emulation.hold_waits``) or has ended."""
+    """Until the execution waits, held (``Emulation.hold_waits``: a Wait state or a sleeping Lambda), or has ended."""
+    from batch_lustre.emulation.sfn import held
+
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if held(execution_arn):
+            return
         types = {e["type"] for e in sfn.get_execution_history(executionArn=execution_arn)["events"]}
-        if "WaitStateEntered" in types or types & {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted"}:
+        if types & {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted"}:
             return
         time.sleep(0.01)
-    raise AssertionError(f"{execution_arn} reached no Wait state within {seconds} s")
+    raise AssertionError(f"{execution_arn} reached no held wait within {seconds} s")
 
 
 def stop_held_runs(emu) -> None:

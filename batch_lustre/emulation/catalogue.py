@@ -45,7 +45,7 @@ from parameters import AUTO_EXPORT, MODES, TASK_EXPORT, parameters_for
 
 # How many executions a scenario starts, and when.
 SINGLE = "single"
-SECOND_WHILE_FIRST_RUNS = "second-while-first-runs"  # the second starts once the first waits in a Wait state
+SECOND_WHILE_FIRST_RUNS = "second-while-first-runs"  # the second starts once the first waits (held)
 BOTH_AT_ONCE = "both-at-once"  # both start back to back, before either can end
 # A person stops the run (StopExecution) once its job runs / while the file system is being created: the run
 # ends ABORTED without reaching its Cleanup, and the run-cleanup state machine must clean up after it.

@@ -270,10 +270,10 @@ def _execute(
         )
 
     if entry.runs == ABORT_WHILE_CREATING:
-        emu.hold_waits()  # both preparation branches park in their first Wait: the file system is CREATING
+        emu.hold_waits()  # both preparation branches park in their first wait: the file system is CREATING
         try:
             started = start("run-1")
-            _until(lambda: _waits_entered(emu, started.execution_arn) >= 2, timeout_seconds)
+            _until(lambda: emulated_sfn.held(started.execution_arn) >= 2, timeout_seconds)
             stopped = stop_workflow(
                 started,
                 "StoppedByOperator",
@@ -293,7 +293,7 @@ def _execute(
         emu.hold_waits()
         try:
             first = start("first")
-            _until(lambda: _entered_a_wait(emu, first.execution_arn), timeout_seconds)
+            _until(lambda: emulated_sfn.held(first.execution_arn) >= 1, timeout_seconds)
             second = finish_workflow(start("second"), stack=stack, timeout_seconds=timeout_seconds)
         finally:
             emu.release_waits()
@@ -313,14 +313,6 @@ def _until(condition: Any, timeout_seconds: float) -> None:
     deadline = time.monotonic() + timeout_seconds
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.005)
-
-
-def _waits_entered(emu: Emulation, execution_arn: str) -> int:
-    return sum(e["type"] == "WaitStateEntered" for e in execution_history(emu, execution_arn))
-
-
-def _entered_a_wait(emu: Emulation, execution_arn: str) -> bool:
-    return any(e["type"] == "WaitStateEntered" for e in execution_history(emu, execution_arn))
 
 
 def _ended(emu: Emulation, execution_arn: str) -> bool:

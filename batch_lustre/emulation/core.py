@@ -142,7 +142,7 @@ class Emulation:
         return self.clock.seconds()
 
     def hold_waits(self) -> None:
-        """From now on, an execution that reaches a Wait state stays there (RUNNING) until ``release_waits``."""
+        """From now on, an execution that waits (a Wait state, a sleeping Lambda) stays there (RUNNING) until ``release_waits``."""
         self.clock.waits_released.clear()
 
     def release_waits(self) -> None:

@@ -12,7 +12,9 @@ A handler's ``time.sleep`` waits on the emulated clock as a Wait state of that l
 execution (``emulation.sfn.emulated_wait``: Parallel siblings act first, the clock's events apply in order), with
 the process-wide environment released meanwhile so other handlers run; ``context.get_remaining_time_in_millis``
 reads the clock. A handler still running at its function's timeout is stopped there, as Lambda does: the
-invocation fails with ``errorType`` ``Sandbox.Timedout`` (docs/aws-rules.md).
+invocation fails with ``errorType`` ``Sandbox.Timedout`` (docs/aws-rules.md). A handler sleeping in a Task whose
+execution has ended (stopped, timed out) is ended at once, its result discarded (on AWS it would run on, but its
+result goes nowhere and the emulation may be gone by then).
 
 While a handler runs, every boto3 call it makes is authorised against the function's execution role
 (``emulation.iam.acting_as``; the check itself is installed by ``emulation.iam.install``), with the
@@ -51,6 +53,10 @@ class Invocation:
     event: Any
     result: Any
     error: str | None  # errorType when the handler raised
+
+
+class _Abandoned(BaseException):
+    """The execution whose Task invoked the handler ended while it slept (a BaseException: the handler cannot catch it)."""
 
 
 class _TimedOut(BaseException):
@@ -120,15 +126,17 @@ class LambdaRunner:
 
             now = clock.seconds()
             span = min(max(0.0, float(seconds)), max(0.0, deadline - now))
+            task_env = current_task_env()
             leave()
             try:
-                task_env = current_task_env()
                 if task_env is not None:
                     emulated_wait(clock, span, task_env)
                 else:
                     clock.skip_wait(span)
             finally:
                 enter()
+            if task_env is not None and not task_env.is_running():
+                raise _Abandoned()
             if now + float(seconds) > deadline:
                 raise _TimedOut()
 
@@ -144,6 +152,10 @@ class LambdaRunner:
                     if deadline is not None and clock is not None and clock.seconds() > deadline:
                         raise _TimedOut()
                     payload, errored, error = json.dumps(result), False, None
+                except _Abandoned:
+                    error = "Abandoned"
+                    payload = json.dumps({"errorType": error, "errorMessage": "the execution ended while it slept"})
+                    result, errored = None, True
                 except _TimedOut:
                     error = TIMED_OUT_ERROR
                     payload = json.dumps(

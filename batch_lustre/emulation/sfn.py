@@ -57,6 +57,7 @@ import re
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -510,9 +511,30 @@ HOLD_LIMIT_SECONDS = 120.0  # real seconds a held Wait stays held at most
 def _hold(clock: EmulatedClock, env: Any) -> None:
     """Block (real time) while waits are held, until released or the execution stops (StopExecution)."""
     deadline = time.monotonic() + HOLD_LIMIT_SECONDS
-    while not clock.waits_released.wait(timeout=0.01):
-        if not env.is_running() or time.monotonic() > deadline:
-            return
+    execution = branches.execution_arn(env)
+    counted = False
+    try:
+        while not clock.waits_released.wait(timeout=0.01):
+            if not counted:
+                with _HELD_LOCK:
+                    _HELD[execution] += 1
+                counted = True
+            if not env.is_running() or time.monotonic() > deadline:
+                return
+    finally:
+        if counted:
+            with _HELD_LOCK:
+                _HELD[execution] -= 1
+
+
+_HELD: Counter[str] = Counter()  # execution ARN -> its waits (Wait states, sleeping Lambdas) held now
+_HELD_LOCK = threading.Lock()
+
+
+def held(execution_arn: str) -> int:
+    """How many waits of the execution are held now (``Emulation.hold_waits``): its parked branches."""
+    with _HELD_LOCK:
+        return _HELD[execution_arn]
 
 
 # --- error names ---------------------------------------------------------------------------------

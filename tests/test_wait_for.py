@@ -1,0 +1,177 @@
+"""WaitFor's loop (lambda/wait_for.py ``wait``), shared by CheckMetrics: checks after each wait of the schedule,
+returns before the function's timeout, stays within the schedule, and records what it saw.
+
+The checks and the clock are fakes here (the loop's logic); the describe calls themselves run against the
+emulated AWS in tests/test_scenarios.py. The last tests run a sleeping handler on the emulation's Lambda runner:
+it sleeps on the emulated clock and is stopped at its function's timeout.
+"""
+
+from __future__ import annotations
+
+import pytest
+import wait_for
+from conftest import ROOT, python312_scan
+
+TIMEOUT = 900
+
+
+class Clock:
+    """A fake clock with Lambda's context: sleeps move it; the invocation ends at TIMEOUT."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((TIMEOUT - self.now) * 1000)
+
+
+def statuses(*answers: str, done_on: tuple[str, ...] = ("AVAILABLE", "FAILED")):
+    """A check answering ``answers`` in turn (the last one from then on), and the times it was called."""
+    calls: list[float] = []
+
+    def check(clock: Clock):
+        def checker(event):
+            calls.append(clock.now)
+            status = answers[min(len(calls) - 1, len(answers) - 1)]
+            return status in done_on, {"Lifecycle": status}
+
+        return checker
+
+    return check, calls
+
+
+def event(waits: list[int], record: dict | None = None) -> dict:
+    return {"check": "fileSystem", "record": "fileSystem", "waits": waits, "polls": {"fileSystem": record or {}}}
+
+
+def test_checks_after_each_wait_and_returns_done_with_the_last_description():
+    clock = Clock()
+    make, calls = statuses("CREATING", "CREATING", "AVAILABLE")
+    out = wait_for.wait(event([5, 10, 20, 30]), clock, make(clock), "Lifecycle", clock.sleep)
+    assert out["Outcome"] == "done"
+    assert calls == [5, 15, 35]  # the first wait comes before the first check
+    assert out["count"] == 3
+    assert out["Last"] == {"Lifecycle": "AVAILABLE"}
+    assert out["Seen"] == {"fileSystem": ["CREATING", "AVAILABLE"]}
+
+
+def test_returns_waiting_when_the_next_wait_does_not_fit_and_the_next_invocation_checks_at_once():
+    clock = Clock()
+    make, calls = statuses("CREATING")
+    waits = [300] * 6
+    out = wait_for.wait(event(waits), clock, make(clock), "Lifecycle", clock.sleep)
+    # 300 + 300 = 600 s used; a third 300 s wait would end at 900 s, inside the 60 s margin: return instead.
+    assert (out["Outcome"], out["wait"], out["waited"], out["count"]) == ("waiting", 300, True, 2)
+    assert clock.now <= TIMEOUT - wait_for.MARGIN_SECONDS
+    # The state machine waits out["wait"] in a Wait state, then invokes again with the record.
+    clock2 = Clock()
+    make2, calls2 = statuses("AVAILABLE")
+    again = wait_for.wait(event(waits, out), clock2, make2(clock2), "Lifecycle", clock2.sleep)
+    assert calls2 == [0.0]  # no wait before its first check: it was waited in the state machine
+    assert (again["Outcome"], again["count"]) == ("done", 3)
+    assert again["Seen"] == {"fileSystem": ["CREATING", "AVAILABLE"]}
+
+
+def test_a_loop_never_checks_more_often_than_its_schedule_says_and_ends_over():
+    waits = [5, 10, 20]
+    record: dict = {}
+    checks = 0
+    for _ in range(len(waits) + 2):  # every invocation the state machine could make
+        clock = Clock()
+        make, calls = statuses("CREATING")
+        record = wait_for.wait(event(waits, record), clock, make(clock), "Lifecycle", clock.sleep)
+        checks += len(calls)
+        if record["Outcome"] == "over":
+            break
+    assert record["Outcome"] == "over"
+    assert checks == len(waits) == record["count"]
+
+
+def test_check_at_once_checks_before_the_first_wait_only_in_the_first_invocation():
+    clock = Clock()
+    make, calls = statuses("QUEUED", "QUEUED", "DRAINED", done_on=("DRAINED",))
+    out = wait_for.wait(event([60, 60, 60]), clock, make(clock), "Lifecycle", clock.sleep, check_at_once=True)
+    assert calls == [0.0, 60.0, 120.0]
+    assert out["count"] == 2  # the check at once is not counted against the schedule
+    assert out["Seen"] == {"fileSystem": ["QUEUED", "DRAINED"]}
+    clock2 = Clock()
+    make2, calls2 = statuses("QUEUED")
+    wait_for.wait(
+        event([60, 60, 60], {"count": 1}), clock2, make2(clock2), "Lifecycle", clock2.sleep, check_at_once=True
+    )
+    assert calls2[0] == 60.0  # a later invocation waits first
+
+
+def test_seen_keeps_the_newest_statuses_only():
+    clock = Clock()
+    answers = [f"S{i}" for i in range(wait_for.SEEN_LIMIT + 5)] + ["AVAILABLE"]
+    make, _ = statuses(*answers)
+    out = wait_for.wait(event([1] * len(answers)), clock, make(clock), "Lifecycle", clock.sleep)
+    assert out["Seen"]["fileSystem"][-1] == "AVAILABLE"
+    assert len(out["Seen"]["fileSystem"]) == wait_for.SEEN_LIMIT
+
+
+@pytest.mark.parametrize("name", sorted(wait_for.CHECKS))
+def test_every_check_names_the_status_it_reports(name):
+    assert name in wait_for.STATUS_KEYS
+
+
+def test_the_handler_uses_nothing_removed_in_python_312():
+    imported, problems = python312_scan(ROOT / "lambda" / "wait_for.py")
+    assert not problems
+    assert imported <= {"__future__", "time", "collections", "typing", "boto3"}
+
+
+# --- the emulation's Lambda runner: sleeping on the emulated clock, stopped at the function's timeout ---------------
+
+
+def emulated_function(tmp_path, body: str, timeout: int):
+    from types import SimpleNamespace
+
+    (tmp_path / "sleeper.py").write_text("import time\n\n\ndef handler(event, context):\n" + body)
+    return SimpleNamespace(
+        handler="sleeper.handler",
+        function_name="sleeper",
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:sleeper",
+        memory_size=128,
+        version="$LATEST",
+        region="us-east-1",
+        environment_vars={},
+        timeout=timeout,
+        role="arn:aws:iam::123456789012:role/sleeper",
+    )
+
+
+def test_an_emulated_handler_sleeps_on_the_emulated_clock(tmp_path):
+    from batch_lustre.emulation.clock import EmulatedClock
+    from batch_lustre.emulation.lambdas import LambdaRunner
+
+    clock = EmulatedClock()
+    runner = LambdaRunner(tmp_path, clock=clock)
+    fn = emulated_function(
+        tmp_path, "    time.sleep(600)\n    return {'left': context.get_remaining_time_in_millis()}\n", 900
+    )
+    start = clock.seconds()
+    payload, errored, _ = runner.invoke(fn, {})
+    assert not errored, payload
+    assert clock.seconds() - start == 600
+    assert '"left": 300000' in payload
+
+
+def test_an_emulated_handler_still_running_at_its_timeout_fails_as_lambda_stops_it(tmp_path):
+    from batch_lustre.emulation.clock import EmulatedClock
+    from batch_lustre.emulation.lambdas import TIMED_OUT_ERROR, LambdaRunner
+
+    clock = EmulatedClock()
+    runner = LambdaRunner(tmp_path, clock=clock)
+    fn = emulated_function(tmp_path, "    time.sleep(1000)\n    return {'finished': True}\n", 900)
+    start = clock.seconds()
+    payload, errored, _ = runner.invoke(fn, {})
+    assert errored
+    assert TIMED_OUT_ERROR in payload and "900.00 seconds" in payload
+    assert clock.seconds() - start == 900  # stopped at its timeout, not after its sleep
