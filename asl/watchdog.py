@@ -54,15 +54,16 @@ def watchdog_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                     "StringEquals": WAITING,
                     "Next": "WaitForJobToStart",
                 },
-                # Over: a job listed but not started is stuck; a job never listed is not this watchdog's to stop.
-                {
-                    "And": [
-                        {"Variable": f"{poll_record('runnable')}.Outcome", "StringEquals": OVER},
-                        {"Variable": last("runnable", "Listed"), "BooleanEquals": True},
-                    ],
-                    "Next": "TerminateStuckJob",
-                },
+                {"Variable": f"{poll_record('runnable')}.Outcome", "StringEquals": OVER, "Next": "IsStuckJobListed"},
             ],
+            "WatchdogStopped",
+        ),
+    )
+    # Over: a job listed but not started is stuck; a job never listed is not this watchdog's to stop.
+    b.add(
+        "IsStuckJobListed",
+        choice(
+            [{"Variable": last("runnable", "Listed"), "BooleanEquals": True, "Next": "TerminateStuckJob"}],
             "WatchdogStopped",
         ),
     )

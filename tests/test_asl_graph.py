@@ -4,8 +4,8 @@ import pytest
 from conftest import sample_refs
 
 from asl import build_definition
-from asl.history import loops
-from asl.states import Graph, all_states
+from asl.history import loops, poll_loop_of
+from asl.states import OVER, Graph, all_states
 from parameters import MODES
 
 MODES_PARAM = pytest.mark.parametrize("mode", MODES)
@@ -109,11 +109,20 @@ def test_the_seed_state_names_are_there(mode):
 
 
 def _counter_states(defn):
+    """States that count a loop's checks: a counting Pass, or a WaitFor/CheckMetrics Task (it counts inside)."""
     return {
         name: s["ResultPath"]
         for name, s in states(defn).items()
-        if s["Type"] == "Pass" and "count.$" in s.get("Parameters", {})
+        if (s["Type"] == "Pass" and "count.$" in s.get("Parameters", {}))
+        or (s["Type"] == "Task" and poll_loop_of(s) is not None)
     }
+
+
+def _ends_loop(rule: dict, counter: dict, record: str) -> bool:
+    """Whether a Choice rule leaves the loop on its bound: count >= limit, or WaitFor's Outcome "over"."""
+    if counter["Type"] == "Task":
+        return rule.get("Variable") == f"{record}.Outcome" and rule.get("StringEquals") == OVER
+    return rule.get("Variable") == f"{record}.count" and rule.get("NumericGreaterThanEqualsPath") == f"{record}.limit"
 
 
 @MODES_PARAM
@@ -138,9 +147,7 @@ def test_every_poll_counter_has_a_limit_that_leaves_its_loop(mode):
             for name in loop
             if all_[name]["Type"] == "Choice"
             for rule in all_[name]["Choices"]
-            if rule.get("Variable") == f"{counter_path}.count"
-            and rule.get("NumericGreaterThanEqualsPath") == f"{counter_path}.limit"
-            and rule["Next"] not in loop
+            if _ends_loop(rule, all_[counter_state], counter_path) and rule["Next"] not in loop
         ]
         assert exits, f"{counter_state} counts polls but nothing ends the loop on it"
 
@@ -227,11 +234,14 @@ def test_the_job_is_submitted_only_once_file_system_association_and_compute_are_
 
 @MODES_PARAM
 def test_an_invalid_compute_environment_fails_the_run_at_once(mode):
-    rules = states(definition(mode))["IsComputeEnvironmentValid"]["Choices"]
-    assert rules[0] == {
-        "Variable": "$.ce.Environment.Status",
-        "StringEquals": "INVALID",
-        "Next": "ComputeEnvironmentInvalid",
+    # WaitFor returns "done" on INVALID at once (tests/test_wait_for.py); every answer but "wait more", "bound
+    # reached" and "ready" ends the run as invalid.
+    choice = states(definition(mode))["IsComputeEnvironmentValid"]
+    assert choice["Default"] == "ComputeEnvironmentInvalid"
+    assert {rule["Next"] for rule in choice["Choices"]} == {
+        "WaitForComputeEnvironment",
+        "ComputeEnvironmentNotReady",
+        "CreateJobDefinition",
     }
 
 
@@ -243,7 +253,8 @@ def test_a_host_that_fails_its_mount_is_terminated_not_stopped(mode):
 
 def test_taskexport_tracks_its_export_task_by_the_id_it_returned():
     state = definition("taskexport")["States"]["CheckDataRepositoryTasks"]
-    assert state["Parameters"] == {"TaskIds.$": "States.Array($.exportTask.TaskId)"}
+    assert state["Parameters"]["Payload"]["check"] == "exportTask"
+    assert state["Parameters"]["Payload"]["taskId.$"] == "$.exportTask.TaskId"
     create = definition("taskexport")["States"]["CreateDataRepositoryTask"]
     assert create["ResultSelector"] == {"TaskId.$": "$.DataRepositoryTask.TaskId"}
 
@@ -275,5 +286,5 @@ def test_autoexport_deletes_only_after_a_drained_metric_or_a_successful_export_t
     preds = sorted(n for n, ts in graph.items() if "MarkDataSafe" in ts)
     assert preds == ["IsDataRepositoryTaskComplete", "IsExportDone"]
     drained = [r for r in defn["States"]["IsExportDone"]["Choices"] if r["Next"] == "MarkDataSafe"]
-    assert drained == [{"Variable": "$.metrics.state", "StringEquals": "DRAINED", "Next": "MarkDataSafe"}]
+    assert drained == [{"Variable": "$.polls.metrics.Last.state", "StringEquals": "DRAINED", "Next": "MarkDataSafe"}]
     assert "CreateDataRepositoryTask" in reachable(graph, "ExportPendingFiles")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -366,16 +365,14 @@ def test_wait_for_run_raises_run_failed_with_the_executions_error_and_cause():
 def test_start_run_refuses_while_another_run_is_running():
     with Emulation(Scenario()) as emu:
         _, found = deploy_emulated(emu, "taskexport")
-        emu.hold_waits()  # the first run stays RUNNING at its first Wait state
+        emu.hold_waits()  # the first run stays RUNNING at its first wait
         first = automation.start_run("taskexport", stack_outputs=found)
         with pytest.raises(automation.RunRefused) as raised:
             automation.start_run("taskexport", stack_outputs=found)
+        from conftest import wait_until_held
+
+        wait_until_held(first.execution_arn)
         sfn = boto3.client("stepfunctions", region_name=emu.region)
-        while not any(
-            e["type"] == "WaitStateEntered"
-            for e in sfn.get_execution_history(executionArn=first.execution_arn)["events"]
-        ):
-            time.sleep(0.01)
         sfn.stop_execution(executionArn=first.execution_arn, error="TestOver", cause="test ended")
         emu.release_waits()
     assert str(raised.value).startswith(f"run refused: run {first.name} of stack taskexport is RUNNING")
@@ -452,7 +449,7 @@ def stop(emu, handle) -> None:
 
 def test_start_run_sends_the_overrides_typed_as_the_execution_input(emulated):
     emu, _, found = emulated
-    emu.hold_waits()  # only the input matters: the run stays at its first Wait
+    emu.hold_waits()  # only the input matters: the run stays at its first wait
     handle = automation.start_run(
         "taskexport",
         stack_outputs=found,

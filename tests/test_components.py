@@ -345,12 +345,17 @@ def test_check_metrics_exists_only_in_autoexport_and_may_read_metrics(runs):
         "taskexport-extract-parameters",
         "taskexport-run-cleanup-find-run-resources",
         "taskexport-summarize-job",
+        "taskexport-wait-for",
     ]
     run = runs[AUTO_EXPORT]
     function = run.one(FUNCTION, "check-metrics")
     assert (function.inputs["runtime"], function.inputs["handler"]) == ("python3.12", "check_metrics.handler")
+    assert function.inputs["timeout"] == 900  # it waits between reads, up to Lambda's maximum (docs/aws-rules.md)
     members = {name: Path(asset.path).resolve() for name, asset in function.inputs["code"].assets.items()}
-    assert members == {"check_metrics.py": ROOT / "lambda" / "check_metrics.py"}
+    assert members == {
+        "check_metrics.py": ROOT / "lambda" / "check_metrics.py",
+        "wait_for.py": ROOT / "lambda" / "wait_for.py",  # its waiting loop
+    }
     role = _role_of_function(run, function)
     [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
     assert _policy(policy)["Statement"] == [

@@ -672,18 +672,20 @@ def test_figures_of_an_array_job_start_at_its_first_child_running_and_end_with_t
     assert got["after_job_until_export_requested_s"] == 30.0  # from the parent's end, not the children's
 
 
-def test_figures_of_an_autoexport_run_count_to_the_first_check_metrics_and_the_drained_queue():
+def test_figures_of_an_autoexport_run_count_to_the_first_metric_read_and_the_drained_queue():
     with emulation() as emu:
         records(emu, job_end=1500.0, export=None, drained=1560.0, delete=1700.0)
-        check = [
-            {
-                "type": "TaskStateEntered",
-                "timestamp": emu.clock.at(at),
-                "stateEnteredEventDetails": {"name": "CheckMetrics"},
-            }
-            for at in (1000.0, 1560.0, 1620.0)
-        ]
-        got = run_figures(emu, fake_result(check), 0.0)
+        # CheckMetrics' reads (the Lambda's GetMetricData calls, as the emulation records them); other calls and
+        # reads before the job ended do not count
+        emu.iam.function_calls.extend(
+            [
+                (1000.0, "check-metrics", "cloudwatch:GetMetricData"),
+                (1530.0, "wait-for", "fsx:DescribeFileSystems"),
+                (1560.0, "check-metrics", "cloudwatch:GetMetricData"),
+                (1620.0, "check-metrics", "cloudwatch:GetMetricData"),
+            ]
+        )
+        got = run_figures(emu, fake_result([]), 0.0)
     assert (got.after_job_until_export_requested_s, got.after_export_done_until_delete_requested_s) == (60.0, 140.0)
 
 

@@ -23,7 +23,7 @@ from test_find_run_resources import FILES, LONG_JOB, RUN, client, leave_run
 
 import asl
 from asl import iam
-from asl.history import HISTORY_LIMIT, loops, worst_case_events
+from asl.history import HISTORY_LIMIT, loops, poll_loop_of, worst_case_events
 from asl.naming import TAG_KEPT, TAG_RUN
 from asl.run_cleanup import (
     STATUS_CHANGE_DETAIL_TYPE,
@@ -34,7 +34,7 @@ from asl.run_cleanup import (
     status_change_event_pattern,
 )
 from asl.sections import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
-from asl.states import targets
+from asl.states import OVER, targets
 from batch_lustre.emulation import (
     BatchScenario,
     Emulation,
@@ -79,11 +79,12 @@ def reachable(edges: dict[str, list[str]], start: str, removed: frozenset[str] =
 
 
 def counters(defn: dict) -> dict[str, str]:
-    """Poll-counting states (``asl.states.next_poll``) -> their poll record."""
+    """Poll-counting states (``asl.states.next_poll``, or a WaitFor Task: it counts inside) -> their poll record."""
     return {
         name: s["ResultPath"]
         for name, s in defn["States"].items()
-        if s["Type"] == "Pass" and "count.$" in s.get("Parameters", {})
+        if (s["Type"] == "Pass" and "count.$" in s.get("Parameters", {}))
+        or (s["Type"] == "Task" and poll_loop_of(s) is not None)
     }
 
 
@@ -167,8 +168,13 @@ def test_every_loop_counts_its_checks_and_ends_on_its_limit(mode):
             for n in loop
             if defn["States"][n]["Type"] == "Choice"
             for rule in defn["States"][n]["Choices"]
-            if rule.get("Variable") == f"{record}.count"
-            and rule.get("NumericGreaterThanEqualsPath") == f"{record}.limit"
+            if (
+                (
+                    rule.get("Variable") == f"{record}.count"
+                    and rule.get("NumericGreaterThanEqualsPath") == f"{record}.limit"
+                )
+                or (rule.get("Variable") == f"{record}.Outcome" and rule.get("StringEquals") == OVER)
+            )
             and rule["Next"] not in loop
         ]
         assert exits, f"{counter} counts checks but nothing ends its loop"
@@ -402,13 +408,11 @@ def tags_of_file_system(fs_id: str) -> dict[str, str]:
 
 
 def wait_until_waiting(execution_arn: str, count: int, seconds: float = 10.0) -> None:
-    """Until ``count`` Wait states of the execution have been entered (its Parallel's branches all held)."""
-    sfn = client("stepfunctions")
+    """Until ``count`` waits of the execution are held (its Parallel's branches all parked)."""
+    from batch_lustre.emulation.sfn import held
+
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        if sum(e["type"] == "WaitStateEntered" for e in events) >= count:
-            return
+    while time.monotonic() < deadline and held(execution_arn) < count:
         time.sleep(0.01)
 
 

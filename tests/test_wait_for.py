@@ -175,3 +175,74 @@ def test_an_emulated_handler_still_running_at_its_timeout_fails_as_lambda_stops_
     assert errored
     assert TIMED_OUT_ERROR in payload and "900.00 seconds" in payload
     assert clock.seconds() - start == 900  # stopped at its timeout, not after its sleep
+
+
+# --- the checks, against botocore's models (Stubber validates requests and responses) ------------------------------
+
+
+@pytest.fixture
+def stubbed(monkeypatch):
+    import boto3
+    from botocore.stub import Stubber
+
+    clients = {name: boto3.client(name, region_name="us-east-1") for name in ("batch", "fsx")}
+    monkeypatch.setattr(wait_for, "_clients", clients)
+    stubs = {name: Stubber(c) for name, c in clients.items()}
+    for stub in stubs.values():
+        stub.activate()
+    yield stubs
+    for stub in stubs.values():
+        stub.assert_no_pending_responses()
+
+
+def compute_environment(status: str, template: str) -> dict:
+    return {
+        "computeEnvironments": [
+            {
+                "computeEnvironmentName": "ce",
+                "computeEnvironmentArn": "arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
+                "status": status,
+                "statusReason": "CLIENT_ERROR - bad template" if status == "INVALID" else "",
+                "state": "ENABLED",
+                "computeResources": {
+                    "type": "EC2",
+                    "maxvCpus": 256,
+                    "subnets": ["subnet-1"],
+                    "launchTemplate": {"launchTemplateId": template},
+                },
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "template", "done", "ready"),
+    [
+        ("VALID", "lt-run", True, True),
+        ("VALID", "lt-baseline", False, False),  # not yet on the run's launch template
+        ("UPDATING", "lt-run", False, False),
+        ("INVALID", "lt-run", True, False),  # ends the wait at once: the run fails as ComputeEnvironmentInvalid
+    ],
+)
+def test_the_compute_environment_check_ends_on_ready_or_invalid(stubbed, status, template, done, ready):
+    stubbed["batch"].add_response(
+        "describe_compute_environments",
+        compute_environment(status, template),
+        {"computeEnvironments": ["ce"]},
+    )
+    got_done, description = wait_for.CHECKS["computeEnvironment"](
+        {"computeEnvironment": "ce", "launchTemplateId": "lt-run"}
+    )
+    assert (got_done, description["Ready"], description["Status"]) == (done, ready, status)
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "done"), [("CREATING", False), ("AVAILABLE", True), ("FAILED", True), ("MISCONFIGURED", True)]
+)
+def test_the_file_system_check_ends_on_available_or_a_failure(stubbed, lifecycle, done):
+    stubbed["fsx"].add_response(
+        "describe_file_systems",
+        {"FileSystems": [{"FileSystemId": "fs-0123456789abcdef0", "Lifecycle": lifecycle}]},
+        {"FileSystemIds": ["fs-0123456789abcdef0"]},
+    )
+    assert wait_for.CHECKS["fileSystem"]({"fileSystemId": "fs-0123456789abcdef0"}) == (done, {"Lifecycle": lifecycle})

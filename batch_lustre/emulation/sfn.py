@@ -124,6 +124,7 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event import event_manager as event_manager_module
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
 from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401  (imports every ASL component)
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
@@ -757,6 +758,17 @@ def _install_stop_execution(stack: ExitStack, clock_for: Callable[[], EmulatedCl
         return ActionResult({"stopDate": execution.stop_date or clock_for().now()})
 
     stack.enter_context(mock.patch.object(StepFunctionResponse, "stop_execution", stop_execution))
+
+    # An execution that was stopped (or timed out) has ended so: a Task of it still finishing afterwards (a Lambda
+    # that was sleeping, then ended) does not turn it FAILED, as moto's Environment.set_error would.
+    original_set_error = Environment.set_error
+
+    def set_error(self: Environment, error: Any) -> None:
+        if isinstance(self.program_state(), (ProgramStopped, ProgramTimedOut)):
+            return
+        original_set_error(self, error)
+
+    stack.enter_context(mock.patch.object(Environment, "set_error", set_error))
 
 
 def _status(execution: Any) -> str:
