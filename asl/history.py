@@ -31,10 +31,11 @@ EXECUTION_EVENTS = 2  # ExecutionStarted, ExecutionSucceeded/Failed
 
 def poll_loop_of(state: Mapping[str, Any]) -> tuple[str, str] | None:
     """(record, schedule) a counting Pass advances (``ResultPath`` ``$.polls.<record>`` with a MathAdd, its
-    waits from ``$.config.derived.waits.<schedule>``), else None."""
+    waits from ``$.config.derived.waits.<schedule>``), or a WaitFor/CheckMetrics Task writes, else None."""
     path = state.get("ResultPath") or ""
     parameters = state.get("Parameters") or {}
-    payload = parameters.get("Payload") if isinstance(parameters.get("Payload"), dict) else {}
+    found = parameters.get("Payload")
+    payload: Mapping[str, Any] = found if isinstance(found, dict) else {}
     if state.get("Type") == "Task" and path.startswith("$.polls.") and "waits.$" in payload:
         # A WaitFor Task (asl/states.py wait_for): it writes the record; its invocations are bounded like checks.
         match = re.search(r"\$\.config\.derived\.waits\.(\w+)", str(payload["waits.$"]))

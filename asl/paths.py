@@ -1,11 +1,13 @@
 """Paths into a run's state data, which every section of the workflow reads and writes.
 
 State data layout of a run (all under ``$``):
-  polls.<loop>         {count, wait, limit} of every waiting loop (bounded; schedules in config.derived.waits)
+  polls.<loop>         the record of every waiting loop (bounded; schedules in config.derived.waits): {count, wait,
+                       limit} of a Wait/Check/Count loop (run cleanup), or what WaitFor returns: {count, wait,
+                       waited, Outcome, Last, Seen}; Last holds the last status read (lambda/wait_for.py)
   concurrency          running executions of this state machine
   secret / config      the secret's string / ExtractParameters' result (ok, error, params, derived)
-  fs                   {FileSystemId, MountName} from CreateFileSystem; fsStatus: latest DescribeFileSystems
-  dra, draStatus       CreateDataRepositoryAssociation result / latest describe
+  fs                   {FileSystemId, MountName} from CreateFileSystem (its status: polls.fileSystem.Last)
+  dra                  CreateDataRepositoryAssociation result (its status: polls.fileSystem.Last)
   lt, ceUpdate, ce     per-run launch template / compute environment switched to it / latest describe
   jobDefinition        per-run job definition
   job, jobEnd          {JobId} of the job (or array parent); {EndedAt}: when the job's end was seen

@@ -347,6 +347,13 @@ def test_run_waits_for_a_successful_run_and_reports_its_file_system(emulated):
     assert outcome.duration is not None and outcome.duration.total_seconds() > 0
     assert [e.type for e in events][0] == "ExecutionStarted"
     assert any(e.state == "CreateLustreFileSystem" for e in events)
+    # What the run's states said on the way (automation.FACT_PATHS), read from the real state data.
+    seen: dict[str, set[str]] = {}
+    for event in events:
+        for fact, value in event.facts.items():
+            seen.setdefault(fact, set()).add(value)
+    assert "AVAILABLE" in seen["fileSystem"] and "AVAILABLE" in seen["association"]
+    assert seen["export"] == {"SUCCEEDED"} and seen["job"] <= {"STARTING", "RUNNING", "SUCCEEDED"}
 
 
 def test_wait_for_run_raises_run_failed_with_the_executions_error_and_cause():

@@ -26,7 +26,7 @@ FACT_PATHS: dict[str, tuple[str, ...]] = {
     "jobId": ("job", "JobId"),
     "job": ("polls", "runnable", "Last", "Status"),
     "export": ("polls", "export", "Last", "Lifecycle"),
-    "exportQueue": ("metrics", "reason"),
+    "exportQueue": ("polls", "metrics", "Last", "reason"),
 }
 
 

@@ -356,7 +356,7 @@ SCENARIOS: dict[str, NamedScenario] = {
         modes=(AUTO_EXPORT,),
         expected=Expected(
             saw=(
-                ("CheckMetrics", "metrics.state", "UNPROVEN"),
+                ("CheckMetrics", "polls.metrics.Seen.exportQueue", "UNPROVEN"),
                 ("CheckDataRepositoryTasks", "polls.export.Last.Lifecycle", "SUCCEEDED"),
             )
         ),
@@ -370,7 +370,7 @@ SCENARIOS: dict[str, NamedScenario] = {
         modes=(AUTO_EXPORT,),
         expected=Expected(
             saw=(
-                ("CheckMetrics", "metrics.state", "UNPROVEN"),
+                ("CheckMetrics", "polls.metrics.Seen.exportQueue", "UNPROVEN"),
                 ("CheckDataRepositoryTasks", "polls.export.Last.Lifecycle", "SUCCEEDED"),
             )
         ),
@@ -380,7 +380,7 @@ SCENARIOS: dict[str, NamedScenario] = {
         "run calls the export done only once a 0 stamped after the job is seen, never earlier",
         lambda: Scenario(metrics=MetricsScenario.late(5), fsx=FsxScenario(auto_export_latency_seconds=900.0)),
         modes=(AUTO_EXPORT,),
-        expected=Expected(saw=(("CheckMetrics", "metrics.state", "DRAINED"),)),
+        expected=Expected(saw=(("CheckMetrics", "polls.metrics.Seen.exportQueue", "DRAINED"),)),
     ),
     "metric-drains-after-job": NamedScenario(
         "auto export is slow (15 minutes per file): the metric is above 0 after the job, then 0; the run waits, "
@@ -388,7 +388,10 @@ SCENARIOS: dict[str, NamedScenario] = {
         lambda: Scenario(fsx=FsxScenario(auto_export_latency_seconds=900.0)),
         modes=(AUTO_EXPORT,),
         expected=Expected(
-            saw=(("CheckMetrics", "metrics.state", "QUEUED"), ("CheckMetrics", "metrics.state", "DRAINED"))
+            saw=(
+                ("CheckMetrics", "polls.metrics.Seen.exportQueue", "QUEUED"),
+                ("CheckMetrics", "polls.metrics.Seen.exportQueue", "DRAINED"),
+            )
         ),
     ),
     "export-queue-stuck": NamedScenario(
@@ -399,22 +402,23 @@ SCENARIOS: dict[str, NamedScenario] = {
         runtime_params=QUEUE_STUCK_PARAMS,
         expected=Expected(
             saw=(
-                ("CheckMetrics", "metrics.state", "QUEUED"),
+                ("CheckMetrics", "polls.metrics.Seen.exportQueue", "QUEUED"),
                 ("CheckDataRepositoryTasks", "polls.export.Last.Lifecycle", "SUCCEEDED"),
             )
         ),
     ),
     # --- transient errors -----------------------------------------------------------------------
     "throttled-describe": NamedScenario(
-        "DescribeFileSystems and DescribeJobs are throttled twice each: the states' Retry gets through",
+        "the state machine's reads, ListExecutions and GetSecretValue, are throttled twice each: the states' Retry "
+        "gets through (the status checks are WaitFor's describe calls, retried by boto3 itself)",
         lambda: Scenario(
             faults=[
-                Fault("fsx:describeFileSystems", "ThrottlingException", times=2),
-                Fault("batch:describeJobs", "TooManyRequestsException", times=2),
+                Fault("sfn:listExecutions", "ThrottlingException", times=2),
+                Fault("secretsmanager:getSecretValue", "ThrottlingException", times=2),
             ]
         ),
         expected=Expected(
-            call_errors=("fsx:describeFileSystems:ThrottlingException", "batch:describeJobs:TooManyRequestsException")
+            call_errors=("sfn:listExecutions:ThrottlingException", "secretsmanager:getSecretValue:ThrottlingException")
         ),
     ),
     "throttled-create": NamedScenario(
@@ -494,10 +498,11 @@ SCENARIOS: dict[str, NamedScenario] = {
     ),
     # --- runs that end without reaching their own cleanup ----------------------------------------
     "history-limit": NamedScenario(
-        "the run reaches Step Functions' execution-history limit (lowered to 400 events here) while it waits for "
-        "the file system: it fails at once, no Catch runs; the run-cleanup state machine deletes the file system",
+        "the run reaches Step Functions' execution-history limit (lowered to 100 events here) while it prepares "
+        "the file system and compute: it fails at once, no Catch runs; the run-cleanup state machine deletes the "
+        "file system",
         Scenario,
-        history_limit=400,
+        history_limit=100,
         expected=Expected("FAILED", HISTORY_LIMIT_ERROR, run_cleanup="SUCCEEDED"),
     ),
     "aborted-during-job": NamedScenario(
