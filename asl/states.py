@@ -147,6 +147,27 @@ def aws_sdk(
     return state
 
 
+# Lambda's transient errors, as Step Functions names them (Step Functions developer guide, "Handling errors").
+LAMBDA_TRANSIENT_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+
+def retry_lambda(max_attempts: int) -> list[dict[str, Any]]:
+    """A Lambda Task's Retry: its transient errors, ``max_attempts`` more times, 2 s growing twofold."""
+    return [
+        {
+            "ErrorEquals": list(LAMBDA_TRANSIENT_ERRORS),
+            "IntervalSeconds": 2,
+            "MaxAttempts": max_attempts,
+            "BackoffRate": 2.0,
+        }
+    ]
+
+
 def invoke_lambda(
     function_arn: str,
     payload: dict[str, Any],
@@ -164,19 +185,7 @@ def invoke_lambda(
         "Parameters": {"FunctionName": function_arn, "Payload": payload},
         "ResultSelector": result_selector,
         "ResultPath": result_path,
-        "Retry": [
-            {
-                "ErrorEquals": [
-                    "Lambda.ServiceException",
-                    "Lambda.AWSLambdaException",
-                    "Lambda.SdkClientException",
-                    "Lambda.TooManyRequestsException",
-                ],
-                "IntervalSeconds": 2,
-                "MaxAttempts": 4,
-                "BackoffRate": 2.0,
-            }
-        ],
+        "Retry": retry_lambda(4),
         "Next": next_state,
     }
     if catch_to:
@@ -282,19 +291,7 @@ WAITING, OVER = "waiting", "over"
 WAIT_FOR_RECORD = ("count", "wait", "waited", "Outcome", "Last", "Seen")  # the keys of a record WaitFor returns
 # WaitFor's describe calls are retried by boto3 and its next check comes soon: Lambda's own transient errors are
 # retried twice (each retry is 3 more history events).
-RETRY_WAIT_FOR = [
-    {
-        "ErrorEquals": [
-            "Lambda.ServiceException",
-            "Lambda.AWSLambdaException",
-            "Lambda.SdkClientException",
-            "Lambda.TooManyRequestsException",
-        ],
-        "IntervalSeconds": 2,
-        "MaxAttempts": 2,
-        "BackoffRate": 2.0,
-    }
-]
+RETRY_WAIT_FOR_ATTEMPTS = 2
 
 
 def wait_for(
@@ -326,7 +323,7 @@ def wait_for(
         },
         "ResultSelector": {key + ".$": f"$.Payload.{key}" for key in WAIT_FOR_RECORD},
         "ResultPath": poll_record(record),
-        "Retry": RETRY_WAIT_FOR,
+        "Retry": retry_lambda(RETRY_WAIT_FOR_ATTEMPTS),
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": catch_path, "Next": catch_to}],
         "Next": next_state,
     }
