@@ -147,6 +147,16 @@ def emulated_function(tmp_path, body: str, timeout: int):
     )
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """The emulation's Lambda runner leaves Lambda's runtime variables set (an Emulation removes them as it ends)."""
+    import os
+    from unittest import mock
+
+    with mock.patch.dict(os.environ):
+        yield
+
+
 def test_an_emulated_handler_sleeps_on_the_emulated_clock(tmp_path):
     from batch_lustre.emulation.clock import EmulatedClock
     from batch_lustre.emulation.lambdas import LambdaRunner

@@ -31,8 +31,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -110,7 +110,7 @@ class LambdaRunner:
         def enter() -> None:
             _ENV_LOCK.acquire()
             scope = ExitStack()
-            scope.enter_context(mock.patch.dict(os.environ, env))
+            scope.enter_context(_environment(env))
             scope.enter_context(_on_path(paths))
             held.append(scope)
 
@@ -237,6 +237,37 @@ class _Context:
         if self._clock is None or self._deadline is None:
             return 60_000
         return max(0, int((self._deadline - self._clock.seconds()) * 1000))
+
+
+# Set by every invocation (Lambda's runtime variables): left set between invocations, each invocation setting all of
+# them, so that no other thread ever sees one of them vanish (the emulation's own environment patch removes them
+# when it ends).
+RUNTIME_KEYS = frozenset(
+    {
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    }
+)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` set in ``os.environ`` while inside; on exit the function's own variables are put back key by key,
+    never clearing the whole environment as ``mock.patch.dict`` does on exit: other threads (a run being followed,
+    copying ``os.environ``) read it meanwhile, and a handler that sleeps enters and leaves many times."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is not None:
+                os.environ[key] = value
+            elif key not in RUNTIME_KEYS:
+                os.environ.pop(key, None)
 
 
 class _on_path:
