@@ -23,9 +23,6 @@ from asl.states import (
     wait_for_next,
 )
 
-# Job states Batch reports once a job (or an array's child) was placed on a host (lambda/wait_for.py checks them).
-STARTED_STATUSES = ("STARTING", "RUNNING", "SUCCEEDED", "FAILED")
-
 
 def watchdog_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
     """Until the job (or any child of an array) has started: a job still queued after jobRunnableTimeoutMinutes
