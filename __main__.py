@@ -1,5 +1,5 @@
 """Pulumi program of the batch-lustre project (`pulumi up -s taskexport` / `-s autoexport`)."""
 
-import stack
+from batch_lustre.program import stack
 
 stack.main()

@@ -20,8 +20,8 @@ import botocore.loaders
 import yaml
 from botocore.model import ServiceModel
 
-from asl.naming import PROJECT
-from parameters import (
+from batch_lustre.program.asl.naming import PROJECT
+from batch_lustre.program.parameters import (
     BY_NAME,
     MODES,
     ParameterError,

@@ -10,15 +10,15 @@ from __future__ import annotations
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from asl import naming
-from components.compute_environment import ComputeEnvironment, ComputeEnvironmentArgs
-from components.data_bucket import DataBucket, DataBucketArgs
-from components.network import Network, NetworkArgs
-from components.run_cleanup import RunCleanup, RunCleanupArgs
-from components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
-from components.workflow import WORKFLOWS, WorkflowArgs
-from parameters import ParameterError
-from settings import Settings, settings_from_config
+from batch_lustre.program.asl import naming
+from batch_lustre.program.components.compute_environment import ComputeEnvironment, ComputeEnvironmentArgs
+from batch_lustre.program.components.data_bucket import DataBucket, DataBucketArgs
+from batch_lustre.program.components.network import Network, NetworkArgs
+from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupArgs
+from batch_lustre.program.components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
+from batch_lustre.program.components.workflow import WORKFLOWS, WorkflowArgs
+from batch_lustre.program.parameters import ParameterError
+from batch_lustre.program.settings import Settings, settings_from_config
 
 
 def program_config() -> dict[str, str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.auto_export import build_auto_export
-from asl.refs import WorkflowRefs
-from asl.task_export import build_task_export
-from parameters import AUTO_EXPORT, TASK_EXPORT, check_mode
+from batch_lustre.program.asl.auto_export import build_auto_export
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.task_export import build_task_export
+from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT, check_mode
 
 BUILDERS = {TASK_EXPORT: build_task_export, AUTO_EXPORT: build_auto_export}
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.paths import PARAMS
-from asl.refs import WorkflowRefs
-from asl.sections import AFTER_JOB, MARK_DATA_SAFE
-from asl.states import Graph, choice, last, wait_for, wait_for_next, waiting_rules
-from asl.task_export import add_export_task
-from asl.workflow import build
+from batch_lustre.program.asl.paths import PARAMS
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.sections import AFTER_JOB, MARK_DATA_SAFE
+from batch_lustre.program.asl.states import Graph, choice, last, wait_for, wait_for_next, waiting_rules
+from batch_lustre.program.asl.task_export import add_export_task
+from batch_lustre.program.asl.workflow import build
 
 EXPORT_PENDING_FILES = "ExportPendingFiles"
 

@@ -4,11 +4,19 @@ system only when its data is safe, else keep and tag it. Every path ends at ``Fi
 
 from __future__ import annotations
 
-from asl.paths import PARAMS
-from asl.refs import WorkflowRefs
-from asl.run_resources import client_token, tag_file_system_kept
-from asl.sections import CLEANUP, MARK_DATA_SAFE
-from asl.states import RETRY_CLEANUP, Graph, aws_sdk, choice, error_names, pass_parameters, pass_result
+from batch_lustre.program.asl.paths import PARAMS
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.run_resources import client_token, tag_file_system_kept
+from batch_lustre.program.asl.sections import CLEANUP, MARK_DATA_SAFE
+from batch_lustre.program.asl.states import (
+    RETRY_CLEANUP,
+    Graph,
+    aws_sdk,
+    choice,
+    error_names,
+    pass_parameters,
+    pass_result,
+)
 
 
 def add_failure_before_job(g: Graph) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.naming import CONTAINER_SCRATCH_DIR, HOST_SCRATCH_DIR
-from asl.paths import DERIVED, PARAMS
-from asl.refs import WorkflowRefs
-from asl.run_resources import client_token, dns_name_expression, tag_list, tag_map
-from asl.sections import record_failure
-from asl.states import (
+from batch_lustre.program.asl.naming import CONTAINER_SCRATCH_DIR, HOST_SCRATCH_DIR
+from batch_lustre.program.asl.paths import DERIVED, PARAMS
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.run_resources import client_token, dns_name_expression, tag_list, tag_map
+from batch_lustre.program.asl.sections import record_failure
+from batch_lustre.program.asl.states import (
     RETRY_THROTTLED,
     RETRY_WRITE,
     Graph,
@@ -25,7 +25,7 @@ from asl.states import (
     wait_for_next,
     waiting_rules,
 )
-from asl.user_data import user_data_expression
+from batch_lustre.program.asl.user_data import user_data_expression
 
 
 def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.naming import FILE_SYSTEM_PATH
-from asl.paths import DERIVED, PARAMS
-from asl.refs import WorkflowRefs
-from asl.run_resources import AUTO_IMPORT_EVENTS, client_token, tag_list
-from asl.sections import record_failure
-from asl.states import (
+from batch_lustre.program.asl.naming import FILE_SYSTEM_PATH
+from batch_lustre.program.asl.paths import DERIVED, PARAMS
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.run_resources import AUTO_IMPORT_EVENTS, client_token, tag_list
+from batch_lustre.program.asl.sections import record_failure
+from batch_lustre.program.asl.states import (
     RETRY_WRITE,
     Graph,
     aws_sdk,

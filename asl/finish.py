@@ -3,9 +3,9 @@ cleanup steps that failed, each added to the Cause of the one before) or succeed
 
 from __future__ import annotations
 
-from asl.paths import DERIVED
-from asl.refs import WorkflowRefs
-from asl.states import Graph, choice, fail_from, pass_parameters
+from batch_lustre.program.asl.paths import DERIVED
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.states import Graph, choice, fail_from, pass_parameters
 
 
 def add_finish(g: Graph, refs: WorkflowRefs) -> None:

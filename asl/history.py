@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from asl.states import targets
+from batch_lustre.program.asl.states import targets
 
 HISTORY_LIMIT = 25_000  # events of one STANDARD execution (Step Functions service quotas)
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from asl.naming import TAG_STACK
-from asl.refs import WorkflowRefs
-from asl.states import AWS_SDK, LAMBDA_INVOKE
+from batch_lustre.program.asl.naming import TAG_STACK
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.states import AWS_SDK, LAMBDA_INVOKE
 
 # Step Functions' aws-sdk service names that differ from the IAM prefix.
 IAM_PREFIX = {"sfn": "states"}

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.paths import DERIVED, PARAMS
-from asl.refs import WorkflowRefs
-from asl.run_resources import tag_map
-from asl.sections import AFTER_JOB, CLEANUP
-from asl.states import (
+from batch_lustre.program.asl.paths import DERIVED, PARAMS
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.run_resources import tag_map
+from batch_lustre.program.asl.sections import AFTER_JOB, CLEANUP
+from batch_lustre.program.asl.states import (
     BATCH_SUBMIT_JOB_SYNC,
     RETRY_READ,
     RETRY_THROTTLED,
@@ -30,7 +30,7 @@ from asl.states import (
     start_polls,
     wait_poll,
 )
-from asl.watchdog import watchdog_branch
+from batch_lustre.program.asl.watchdog import watchdog_branch
 
 
 def _submit_job(refs: WorkflowRefs, *, array: bool) -> State:

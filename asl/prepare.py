@@ -3,13 +3,13 @@ ready, side by side in the Parallel ``PrepareFileSystemAndCompute``."""
 
 from __future__ import annotations
 
-from asl.compute_branch import compute_branch
-from asl.file_system_branch import file_system_branch
-from asl.paths import PARAMS
-from asl.refs import WorkflowRefs
-from asl.run_resources import client_token, tag_list
-from asl.sections import record_failure
-from asl.states import RETRY_WRITE, Graph, aws_sdk, choice, parallel
+from batch_lustre.program.asl.compute_branch import compute_branch
+from batch_lustre.program.asl.file_system_branch import file_system_branch
+from batch_lustre.program.asl.paths import PARAMS
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.run_resources import client_token, tag_list
+from batch_lustre.program.asl.sections import record_failure
+from batch_lustre.program.asl.states import RETRY_WRITE, Graph, aws_sdk, choice, parallel
 
 
 def add_preparation(g: Graph, refs: WorkflowRefs) -> None:

@@ -39,13 +39,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.cleanup import add_failure_before_job
-from asl.naming import TAG_KEPT
-from asl.paths import PARAMS
-from asl.refs import WorkflowRefs
-from asl.run_resources import client_token, tag_file_system_kept
-from asl.sections import AFTER_JOB, CLEANUP
-from asl.states import (
+from batch_lustre.program.asl.cleanup import add_failure_before_job
+from batch_lustre.program.asl.naming import TAG_KEPT
+from batch_lustre.program.asl.paths import PARAMS
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.run_resources import client_token, tag_file_system_kept
+from batch_lustre.program.asl.sections import AFTER_JOB, CLEANUP
+from batch_lustre.program.asl.states import (
     RETRY_CLEANUP,
     RETRY_READ,
     Graph,
@@ -63,7 +63,7 @@ from asl.states import (
     succeed,
     wait_poll,
 )
-from asl.task_export import add_export_task
+from batch_lustre.program.asl.task_export import add_export_task
 
 # The EventBridge event that starts run-cleanup (EventBridge events reference, "AWS Step Functions events";
 # Step Functions developer guide, "EventBridge (CloudWatch Events) for Step Functions execution status changes").

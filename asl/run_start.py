@@ -3,9 +3,9 @@ run's input (``InitializeRun`` ... ``AreParametersValid``)."""
 
 from __future__ import annotations
 
-from asl.refs import WorkflowRefs
-from asl.sections import record_failure
-from asl.states import RETRY_READ, Graph, aws_sdk, choice, fail, invoke_lambda, pass_result
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.sections import record_failure
+from batch_lustre.program.asl.states import RETRY_READ, Graph, aws_sdk, choice, fail, invoke_lambda, pass_result
 
 
 def add_run_start(g: Graph, refs: WorkflowRefs) -> str:

@@ -3,7 +3,7 @@ failure of a step."""
 
 from __future__ import annotations
 
-from asl.states import Graph, ends_branch, pass_parameters
+from batch_lustre.program.asl.states import Graph, ends_branch, pass_parameters
 
 # Entry points that mode-specific sections and the shared part hand over to (a text search for the name finds
 # the constant; a search for the constant finds the state).

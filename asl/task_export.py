@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.paths import PARAMS
-from asl.refs import WorkflowRefs
-from asl.run_resources import AUTO_IMPORT_EVENTS, EXPORT_PATH, client_token, tag_list
-from asl.sections import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
-from asl.states import (
+from batch_lustre.program.asl.paths import PARAMS
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.run_resources import AUTO_IMPORT_EVENTS, EXPORT_PATH, client_token, tag_list
+from batch_lustre.program.asl.sections import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
+from batch_lustre.program.asl.states import (
     RETRY_WRITE,
     Graph,
     aws_sdk,
@@ -28,7 +28,7 @@ from asl.states import (
     wait_poll,
     waiting_rules,
 )
-from asl.workflow import build
+from batch_lustre.program.asl.workflow import build
 
 EXPORT_REPORT_PREFIX = "fsx-export-reports"
 # FSx refuses a data repository task while another one runs on the file system (DataRepositoryTaskExecuting).

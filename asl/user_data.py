@@ -12,7 +12,7 @@ single quotes or backslashes: those would need intrinsic-function escapes.
 
 from __future__ import annotations
 
-from asl.naming import HOST_MOUNT_DIR, HOST_SCRATCH_DIR
+from batch_lustre.program.asl.naming import HOST_MOUNT_DIR, HOST_SCRATCH_DIR
 
 BOUNDARY = "==BATCHLUSTREBOUNDARY=="
 # A host may boot before the file system is AVAILABLE (warm capacity): it keeps trying to mount for

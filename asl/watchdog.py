@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl.paths import DERIVED
-from asl.refs import WorkflowRefs
-from asl.states import (
+from batch_lustre.program.asl.paths import DERIVED
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.states import (
     OVER,
     RETRY_WRITE,
     WAITING,

@@ -24,13 +24,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from asl.cleanup import add_cleanup, add_failure_before_job
-from asl.finish import add_finish
-from asl.job import add_job
-from asl.prepare import add_preparation
-from asl.refs import WorkflowRefs
-from asl.run_start import add_run_start
-from asl.states import Graph
+from batch_lustre.program.asl.cleanup import add_cleanup, add_failure_before_job
+from batch_lustre.program.asl.finish import add_finish
+from batch_lustre.program.asl.job import add_job
+from batch_lustre.program.asl.prepare import add_preparation
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.run_start import add_run_start
+from batch_lustre.program.asl.states import Graph
 
 
 def build(refs: WorkflowRefs, add_after_job: Callable[[Graph, WorkflowRefs], None], comment: str) -> dict[str, Any]:

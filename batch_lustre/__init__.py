@@ -4,16 +4,13 @@ The installed package holds the operator's tools: the command line (``batch_lust
 API for other tools (``batch_lustre.automation``) and the offline emulation (``batch_lustre.emulation``).
 The Pulumi program they drive (``__main__.py``, ``stack.py``, ``settings.py``, ``parameters.py``, ``asl/``,
 ``components/``, ``lambda/``) is not installed: it stays in the project directory, where Pulumi runs it, and
-``batch_lustre.project`` puts that directory on ``sys.path`` for the tools that need its modules.
+the tools import its modules as ``batch_lustre.program.<module>`` (``batch_lustre.project`` says how;
+``sys.path`` is not changed).
 """
 
 from importlib import metadata
-
-from batch_lustre.project import use_project_modules
 
 try:
     __version__ = metadata.version("batch-lustre")
 except metadata.PackageNotFoundError:  # run from a source tree that was never installed
     __version__ = "0+unknown"
-
-use_project_modules()

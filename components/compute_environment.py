@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from asl.naming import LUSTRE_PORT_RANGES
-from components import assume_role_policy, named
+from batch_lustre.program.asl.naming import LUSTRE_PORT_RANGES
+from batch_lustre.program.components import assume_role_policy, named
 
 # New compute environments default to ECS_AL2023 since 2026-01-12 and AL2 is blocked for
 # new ones from 2026-06-30; the per-run user data installs the client with dnf (AL2023).

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import named
+from batch_lustre.program.components import named
 
 
 @dataclass

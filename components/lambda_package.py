@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pulumi
 
-from asl.naming import LAMBDA_FILES, lambda_handler
+from batch_lustre.program.asl.naming import LAMBDA_FILES, lambda_handler
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

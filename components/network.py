@@ -9,7 +9,7 @@ from functools import partial
 import pulumi
 import pulumi_aws as aws
 
-from components import named
+from batch_lustre.program.components import named
 
 AZ_COUNT = 2
 VPC_CIDR = "10.0.0.0/16"

@@ -16,17 +16,21 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from asl import iam
-from asl.refs import WorkflowRefs
-from asl.run_cleanup import (
+from batch_lustre.program.asl import iam
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.run_cleanup import (
     build_run_cleanup,
     run_cleanup_state_machine_name,
     start_run_cleanup_policy,
     status_change_event_pattern,
 )
-from components import assume_role_policy, lambda_package, named
-from components.state_machine import LOG_RETENTION_DAYS, logged_state_machine, state_machine_log_group
-from components.workflow import LAMBDA_RUNTIME, WorkflowArgs, workflow_refs
+from batch_lustre.program.components import assume_role_policy, lambda_package, named
+from batch_lustre.program.components.state_machine import (
+    LOG_RETENTION_DAYS,
+    logged_state_machine,
+    state_machine_log_group,
+)
+from batch_lustre.program.components.workflow import LAMBDA_RUNTIME, WorkflowArgs, workflow_refs
 
 # The Lambda's handler module: its key in asl.naming.LAMBDA_FILES and asl.iam.LAMBDA_ACTIONS.
 FIND_RUN_RESOURCES_MODULE = "find_run_resources"

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import named
+from batch_lustre.program.components import named
 
 
 @dataclass

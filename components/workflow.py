@@ -10,13 +10,17 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-import asl
-from asl import iam, naming
-from asl.refs import WorkflowRefs
-from asl.states import WAIT_FOR_TIMEOUT_SECONDS
-from components import assume_role_policy, lambda_package, named
-from components.state_machine import LOG_RETENTION_DAYS, logged_state_machine, state_machine_log_group
-from parameters import AUTO_EXPORT, TASK_EXPORT
+from batch_lustre.program import asl
+from batch_lustre.program.asl import iam, naming
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.states import WAIT_FOR_TIMEOUT_SECONDS
+from batch_lustre.program.components import assume_role_policy, lambda_package, named
+from batch_lustre.program.components.state_machine import (
+    LOG_RETENTION_DAYS,
+    logged_state_machine,
+    state_machine_log_group,
+)
+from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT
 
 LAMBDA_RUNTIME = "python3.12"
 

@@ -60,7 +60,7 @@ def pytest_sessionfinish(session) -> None:
 
 def sample_refs(mode: str):
     """WorkflowRefs with realistic ARNs, for tests of the pure builders."""
-    from asl.refs import WorkflowRefs
+    from batch_lustre.program.asl.refs import WorkflowRefs
 
     account, region = "123456789012", "us-east-1"
     return WorkflowRefs(

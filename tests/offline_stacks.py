@@ -26,8 +26,8 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-import settings
-from asl import naming
+from batch_lustre.program import settings
+from batch_lustre.program.asl import naming
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACKS = ("taskexport", "autoexport")
@@ -194,7 +194,7 @@ def run_program(
     program or inside an apply is re-raised here, after the engine has settled (pass
     ``mocks`` to see what was declared before it).
     """
-    import stack as stack_module  # imported late: it imports the asl builders
+    from batch_lustre.program import stack as stack_module  # imported late: it imports the asl builders
 
     mocks = mocks if mocks is not None else RecordingMocks()
     runtime_settings.ROOT.set(None)  # a fresh root Stack resource for each run

@@ -12,9 +12,9 @@ import botocore.session
 import pytest
 from conftest import sample_refs
 
-from asl import build_definition
-from asl.states import AWS_SDK, BATCH_SUBMIT_JOB_SYNC, all_states
-from parameters import MODES
+from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.states import AWS_SDK, BATCH_SUBMIT_JOB_SYNC, all_states
+from batch_lustre.program.parameters import MODES
 
 BOTOCORE_SERVICE = {"sfn": "stepfunctions"}
 SESSION = botocore.session.get_session()

@@ -3,10 +3,10 @@
 import pytest
 from conftest import sample_refs
 
-from asl import build_definition
-from asl.history import loops, poll_loop_of
-from asl.states import OVER, Graph, all_states
-from parameters import MODES
+from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.history import loops, poll_loop_of
+from batch_lustre.program.asl.states import OVER, Graph, all_states
+from batch_lustre.program.parameters import MODES
 
 MODES_PARAM = pytest.mark.parametrize("mode", MODES)
 

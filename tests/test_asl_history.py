@@ -8,10 +8,10 @@ validation lets each loop do at most (a parameter set needing more is refused, t
 import pytest
 from conftest import sample_refs
 
-from asl import build_definition
-from asl.history import HISTORY_LIMIT, worst_case_events
-from asl.states import Graph, next_poll, polls_over, start_polls, wait_poll
-from parameters import LOOP_CHECK_LIMITS, MODES
+from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.history import HISTORY_LIMIT, worst_case_events
+from batch_lustre.program.asl.states import Graph, next_poll, polls_over, start_polls, wait_poll
+from batch_lustre.program.parameters import LOOP_CHECK_LIMITS, MODES
 
 
 @pytest.mark.parametrize("mode", MODES)

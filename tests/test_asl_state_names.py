@@ -6,10 +6,10 @@ import ast
 import pytest
 from conftest import ROOT, sample_refs
 
-from asl import build_definition
-from asl.run_cleanup import build_run_cleanup
-from asl.states import all_states
-from parameters import MODES
+from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.run_cleanup import build_run_cleanup
+from batch_lustre.program.asl.states import all_states
+from batch_lustre.program.parameters import MODES
 
 ASL = ROOT / "asl"
 

@@ -17,7 +17,7 @@ import pytest
 from batch_lustre import automation
 from batch_lustre.cli.demo import deploy_emulated
 from batch_lustre.emulation import BatchScenario, Emulation, Scenario, runtime_parameters
-from parameters import ParameterError
+from batch_lustre.program.parameters import ParameterError
 
 FAKE_PULUMI = r"""
 import json, os, sys
@@ -396,7 +396,7 @@ def test_list_runs_reports_outcome_duration_and_error_newest_first():
 
 
 def test_new_run_names_are_accepted_execution_names():
-    from parameters import check_execution_name
+    from batch_lustre.program.parameters import check_execution_name
 
     name = automation.new_run_name()
     check_execution_name(name)

@@ -216,9 +216,9 @@ def test_a_refused_set_is_one_line_exit_2_as_params_set_says_it_and_nothing_is_e
 
 
 def test_the_set_check_is_the_one_params_set_makes_against_the_stacks_max_vcpus(nothing_emulated, monkeypatch):
-    import parameters
     from batch_lustre.automation import parameters as automation_parameters
     from batch_lustre.cli import demo as demo_module
+    from batch_lustre.program import parameters
 
     assert demo_module.validate_runtime is automation_parameters.validate_runtime is parameters.validate_runtime
     assert demo_module.automation.check_assignment is automation_parameters.check_assignment

@@ -7,11 +7,11 @@ import xml.etree.ElementTree as ET
 import pytest
 from typer.testing import CliRunner
 
-from asl import build_definition
 from batch_lustre.cli.app import app
 from batch_lustre.cli.graph import TYPE_COLOURS, placeholder_refs, subtitle
 from batch_lustre.cli.workflow_layout import CATCH, edges_of, layout
-from parameters import MODES
+from batch_lustre.program.asl import build_definition
+from batch_lustre.program.parameters import MODES
 
 runner = CliRunner()
 

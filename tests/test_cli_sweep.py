@@ -11,12 +11,12 @@ import pytest
 from conftest import stop_held_runs, wait_until_held
 from typer.testing import CliRunner
 
-from asl.naming import TAG_MODE, TAG_RUN, TAG_STACK
 from batch_lustre import automation
 from batch_lustre.cli.app import app
 from batch_lustre.cli.demo import deploy_emulated
 from batch_lustre.emulation import Emulation, FsxScenario, Scenario
 from batch_lustre.emulation.scenario import FS_FAILED
+from batch_lustre.program.asl.naming import TAG_MODE, TAG_RUN, TAG_STACK
 
 runner = CliRunner()
 REGION = "us-east-1"

@@ -10,10 +10,10 @@ import pulumi_aws as aws
 import pytest
 from offline_stacks import ACCOUNT_ID, REGION, load_stack_config, run_program
 
-import asl
-from asl import iam, naming
-from asl.refs import WorkflowRefs
-from parameters import AUTO_EXPORT, TASK_EXPORT, parameters_for
+from batch_lustre.program import asl
+from batch_lustre.program.asl import iam, naming
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT, parameters_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
 

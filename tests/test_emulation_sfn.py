@@ -23,7 +23,6 @@ from types import SimpleNamespace
 import boto3
 import pytest
 
-from asl.states import error_names as asl_error_names
 from batch_lustre.emulation import Emulation, Fault, Scenario, error_names, events, run_workflow, sfn, start_workflow
 from batch_lustre.emulation.fsx import Association, FileSystemState, RepositoryTask
 from batch_lustre.emulation.runner import (
@@ -35,6 +34,7 @@ from batch_lustre.emulation.runner import (
     transitions,
     wait_for_executions,
 )
+from batch_lustre.program.asl.states import error_names as asl_error_names
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

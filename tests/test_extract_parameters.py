@@ -14,8 +14,8 @@ import extract_parameters
 import pytest
 from conftest import find_python_312, python312_scan
 
-import parameters
-from parameters import AUTO_EXPORT, TASK_EXPORT
+from batch_lustre.program import parameters
+from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLER_FILE = ROOT / "lambda" / "extract_parameters.py"

@@ -18,12 +18,12 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import python312_scan
 
-from asl import iam
-from asl.naming import HOST_SCRATCH_DIR, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK
-from asl.user_data import render
 from batch_lustre.emulation import BatchScenario, Emulation, JobAttempt, Scenario, setup_stack
 from batch_lustre.emulation.scenario import ATTEMPT_HOST_EC2
 from batch_lustre.emulation.stack import EmulatedStack
+from batch_lustre.program.asl import iam
+from batch_lustre.program.asl.naming import HOST_SCRATCH_DIR, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK
+from batch_lustre.program.asl.user_data import render
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLER = ROOT / "lambda" / "find_run_resources.py"

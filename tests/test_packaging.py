@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import json
+import os
+import subprocess
 import sys
 import tomllib
 import types
@@ -84,3 +88,75 @@ def test_the_project_directory_is_found_from_a_subdirectory(monkeypatch):
     monkeypatch.delenv(project.ENV_VAR, raising=False)
     monkeypatch.chdir(ROOT / "tests")
     assert project.project_dir() == ROOT
+
+
+PROGRAM_MODULES = ("asl", "components", "parameters", "settings", "stack")
+
+
+def test_importing_the_api_keeps_the_tools_own_modules_and_sys_path(tmp_path):
+    """A tool with its own settings.py imports the API: its module stays, sys.path and top-level names unchanged."""
+    (tmp_path / "settings.py").write_text("TOOL_SETTING = 'mine'\n", encoding="utf-8")
+    (tmp_path / "batch_lustre").symlink_to(ROOT / "batch_lustre")  # importable without the project on sys.path
+    script = (
+        "import json, sys\n"
+        "import settings\n"
+        "before_path, before_modules = list(sys.path), set(sys.modules)\n"
+        "from batch_lustre import automation\n"
+        f"config = automation.stack_settings('taskexport', work_dir=__import__('pathlib').Path({str(ROOT)!r}))\n"
+        "import settings as again\n"
+        "print(json.dumps({'same': again is settings, 'tool': getattr(again, 'TOOL_SETTING', None),\n"
+        "    'path_unchanged': sys.path == before_path, 'mode': config.mode,\n"
+        "    'new_top_level': sorted({m.split('.')[0] for m in set(sys.modules) - before_modules}),\n"
+        "    'program_file': sys.modules['batch_lustre.program.settings'].__file__}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", project.ENV_VAR)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["same"] and found["tool"] == "mine"
+    assert found["path_unchanged"]
+    assert found["mode"] == "taskexport"
+    assert not set(found["new_top_level"]) & set(PROGRAM_MODULES), found["new_top_level"]
+    assert found["program_file"] == str(ROOT / "settings.py")
+
+
+def _top_level_program_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [
+                f"{path}:{node.lineno} import {a.name}" for a in node.names if a.name.split(".")[0] in PROGRAM_MODULES
+            ]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] in PROGRAM_MODULES:
+                names.append(f"{path}:{node.lineno} from {node.module}")
+    return names
+
+
+def test_the_program_modules_are_imported_by_one_name_outside_the_lambda_archives():
+    """Only what the Lambda archives ship imports ``parameters`` as a top-level module; everything else uses
+    ``batch_lustre.program.<module>`` (a second name would load a second copy, with its own classes)."""
+    from batch_lustre.program.asl.naming import LAMBDA_FILES
+
+    shipped = {(ROOT / source).resolve() for files in LAMBDA_FILES.values() for source in files.values()}
+    shipped |= {p.resolve() for p in (ROOT / "parameters").rglob("*.py")} if (ROOT / "parameters").is_dir() else set()
+    found = []
+    for directory in ("asl", "components", "batch_lustre", "tests"):
+        for path in sorted((ROOT / directory).rglob("*.py")):
+            if path.resolve() not in shipped:
+                found += _top_level_program_imports(path)
+    for path in (ROOT / "__main__.py", ROOT / "settings.py", ROOT / "stack.py"):
+        found += _top_level_program_imports(path)
+    assert found == [], "\n".join(found)
+
+
+def test_mypy_reads_the_program_under_its_package_name():
+    shadow = ROOT / ".typecheck" / "batch_lustre" / "program"
+    assert shadow.is_symlink() and shadow.resolve() == ROOT
+    mypy = PYPROJECT["tool"]["mypy"]
+    assert mypy["mypy_path"] == ".typecheck"
+    assert ".typecheck/batch_lustre/program/asl" in mypy["files"]
+    assert not {"asl", "components", "settings.py", "stack.py"} & set(mypy["files"])

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-import parameters
-from parameters import (
+from batch_lustre.program import parameters
+from batch_lustre.program.parameters import (
     AUTO_EXPORT,
     AUTO_EXPORT_TASK_WAIT_SECONDS,
     BACKOFF_FIRST_SECONDS,

@@ -21,20 +21,6 @@ import pytest
 from conftest import sample_refs
 from test_find_run_resources import FILES, LONG_JOB, RUN, client, leave_run
 
-import asl
-from asl import iam
-from asl.history import HISTORY_LIMIT, loops, poll_loop_of, worst_case_events
-from asl.naming import TAG_KEPT, TAG_RUN
-from asl.run_cleanup import (
-    STATUS_CHANGE_DETAIL_TYPE,
-    STATUS_CHANGE_SOURCE,
-    build_run_cleanup,
-    run_cleanup_state_machine_name,
-    start_run_cleanup_policy,
-    status_change_event_pattern,
-)
-from asl.sections import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
-from asl.states import OVER, targets
 from batch_lustre.emulation import (
     BatchScenario,
     Emulation,
@@ -46,7 +32,21 @@ from batch_lustre.emulation import (
 )
 from batch_lustre.emulation.runner import RunResult, leftovers, stop_workflow, wait_for_executions
 from batch_lustre.emulation.stack import TRUST, EmulatedStack, attach_workflow_policy, put_role_policy
-from parameters import LOOP_CHECK_LIMITS, MODES
+from batch_lustre.program import asl
+from batch_lustre.program.asl import iam
+from batch_lustre.program.asl.history import HISTORY_LIMIT, loops, poll_loop_of, worst_case_events
+from batch_lustre.program.asl.naming import TAG_KEPT, TAG_RUN
+from batch_lustre.program.asl.run_cleanup import (
+    STATUS_CHANGE_DETAIL_TYPE,
+    STATUS_CHANGE_SOURCE,
+    build_run_cleanup,
+    run_cleanup_state_machine_name,
+    start_run_cleanup_policy,
+    status_change_event_pattern,
+)
+from batch_lustre.program.asl.sections import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
+from batch_lustre.program.asl.states import OVER, targets
+from batch_lustre.program.parameters import LOOP_CHECK_LIMITS, MODES
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "asl" / "run_cleanup.py"
@@ -604,8 +604,8 @@ def mocks():
 
 
 def component(name: str = "taskexport"):
-    from components.run_cleanup import RunCleanup, RunCleanupArgs
-    from components.workflow import WorkflowArgs
+    from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupArgs
+    from batch_lustre.program.components.workflow import WorkflowArgs
 
     account, region = "123456789012", "us-east-1"
     workflow = WorkflowArgs(

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from asl.states import all_states
 from batch_lustre.emulation.catalogue import SCENARIOS, cases
 from batch_lustre.emulation.catalogue_run import ScenarioResult, run_scenario
-from parameters import AUTO_EXPORT, TASK_EXPORT
+from batch_lustre.program.asl.states import all_states
+from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT
 
 ISSUE_LIST = {  # the scenarios issue 3 asks for, by catalogue name, with the modes each must cover
     "success": 2,

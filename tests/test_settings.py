@@ -7,10 +7,10 @@ import pulumi
 import pytest
 from offline_stacks import RecordingMocks, load_stack_config, run_program
 
-import settings
-from parameters import AUTO_EXPORT, TASK_EXPORT, ParameterError, parameters_for
-from settings import load_settings, settings_from_config
-from stack import program_config
+from batch_lustre.program import settings
+from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT, ParameterError, parameters_for
+from batch_lustre.program.settings import load_settings, settings_from_config
+from batch_lustre.program.stack import program_config
 
 # pulumi_aws warns about its own deprecated resource classes when the mocks load its modules.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")

@@ -11,10 +11,17 @@ import yaml
 from offline_stacks import load_stack_config, run_program
 from typer.testing import CliRunner
 
-import settings
 from batch_lustre import automation
+from batch_lustre.program import settings
+from batch_lustre.program.parameters import (
+    LOOP_CHECK_LIMITS,
+    MODES,
+    ParameterError,
+    cross_field_problems,
+    loop_schedules,
+    parameters_for,
+)
 from batch_lustre.project import ENV_VAR
-from parameters import LOOP_CHECK_LIMITS, MODES, ParameterError, cross_field_problems, loop_schedules, parameters_for
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "batch-lustre"

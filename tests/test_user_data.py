@@ -7,9 +7,9 @@ import subprocess
 import pytest
 from conftest import sample_refs
 
-from asl import build_definition
-from asl.states import all_states
-from asl.user_data import TEMPLATE, render, user_data_expression
+from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.states import all_states
+from batch_lustre.program.asl.user_data import TEMPLATE, render, user_data_expression
 
 DNS, MOUNT = "fs-0123456789abcdef0.fsx.us-east-1.amazonaws.com", "abcdefgh"
 
@@ -75,7 +75,7 @@ def test_launch_template_renders_the_user_data_from_the_described_file_system():
 def test_dns_name_follows_the_partition_of_the_region():
     import dataclasses
 
-    from asl.run_resources import dns_name_expression
+    from batch_lustre.program.asl.run_resources import dns_name_expression
 
     refs = dataclasses.replace(sample_refs("taskexport"), region="cn-north-1")
     assert dns_name_expression(refs) == "States.Format('{}.fsx.cn-north-1.amazonaws.com.cn', $.fs.FileSystemId)"

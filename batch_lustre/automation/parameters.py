@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asl.naming import OUTPUT_SECRET_NAME, PROJECT
 from batch_lustre.automation import clients
 from batch_lustre.automation.errors import AutomationError, one_line
 from batch_lustre.automation.stacks import load_outputs, required_output, stack_region, stack_settings
-from parameters import BY_NAME, ParameterError, parameters_for, validate_runtime, validate_value
+from batch_lustre.program.asl.naming import OUTPUT_SECRET_NAME, PROJECT
+from batch_lustre.program.parameters import BY_NAME, ParameterError, parameters_for, validate_runtime, validate_value
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asl.naming import OUTPUT_COMPUTE_ENVIRONMENT, OUTPUT_STATE_MACHINE_ARN
 from batch_lustre.automation import clients
 from batch_lustre.automation.errors import RunFailed, RunRefused, RunStillRunning
 from batch_lustre.automation.history import (
@@ -25,7 +24,8 @@ from batch_lustre.automation.history import (
     run_error,
 )
 from batch_lustre.automation.stacks import load_outputs, required_output, stack_settings
-from parameters import check_execution_name, validate_overrides
+from batch_lustre.program.asl.naming import OUTPUT_COMPUTE_ENVIRONMENT, OUTPUT_STATE_MACHINE_ARN
+from batch_lustre.program.parameters import check_execution_name, validate_overrides
 
 EventHandler = Callable[[RunEvent, RunOutcome], Any]
 

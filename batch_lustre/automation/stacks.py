@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
 from batch_lustre.automation.errors import MissingOutput, PulumiCliMissing, PulumiCommandFailed, UnknownStack, one_line
+from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
+from batch_lustre.program.settings import REGION_KEY, Settings, load_stack_config, settings_from_config
 from batch_lustre.project import find_project_dir
-from settings import REGION_KEY, Settings, load_stack_config, settings_from_config
 
 INSTALL_HINT = "install it from https://www.pulumi.com/docs/install/ (e.g. `curl -fsSL https://get.pulumi.com | sh`)"
 # Stack outputs the run and parameter operations need (stack.py exports them).

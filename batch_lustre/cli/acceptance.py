@@ -30,12 +30,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from asl.naming import (
-    CONTAINER_SCRATCH_DIR,
-    OUTPUT_BUCKET_NAME,
-    OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN,
-    OUTPUT_SECRET_NAME,
-)
 from batch_lustre import automation
 from batch_lustre.cli import leftovers
 from batch_lustre.cli.common import (
@@ -49,7 +43,13 @@ from batch_lustre.cli.common import (
     out,
 )
 from batch_lustre.cli.progress import RunProgress, real_now
-from parameters import BY_NAME, ParameterError, check_execution_name, validate_value
+from batch_lustre.program.asl.naming import (
+    CONTAINER_SCRATCH_DIR,
+    OUTPUT_BUCKET_NAME,
+    OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN,
+    OUTPUT_SECRET_NAME,
+)
+from batch_lustre.program.parameters import BY_NAME, ParameterError, check_execution_name, validate_value
 
 MARKER_DIR = "batch-lustre-acceptance"  # under /scratch, hence at the bucket's root
 SMALLEST_CAPACITY_GIB = 1200  # SCRATCH_2's smallest file system

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from batch_lustre import automation
-from parameters import ParameterError
+from batch_lustre.program.parameters import ParameterError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the operation or the run failed

@@ -24,7 +24,6 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from asl import build_definition, naming
 from batch_lustre import automation
 from batch_lustre.cli.common import (
     EXIT_BAD_INPUT,
@@ -53,7 +52,8 @@ from batch_lustre.cli.overrides import (
 )
 from batch_lustre.cli.progress import follow_and_report
 from batch_lustre.emulation.environment import offline_environment
-from parameters import MODES, ParameterError, check_mode, parameters_for, validate_runtime
+from batch_lustre.program.asl import build_definition, naming
+from batch_lustre.program.parameters import MODES, ParameterError, check_mode, parameters_for, validate_runtime
 
 if TYPE_CHECKING:
     from batch_lustre.emulation.catalogue import NamedScenario

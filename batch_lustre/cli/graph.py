@@ -13,12 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
-from asl import build_definition
-from asl.naming import state_machine_name
-from asl.refs import WorkflowRefs
 from batch_lustre.cli.common import EXIT_BAD_INPUT, fail, one_line_errors, out
 from batch_lustre.cli.workflow_layout import CATCH, CHOICE, DEFAULT, Edge, Layout, layout
-from parameters import AUTO_EXPORT, MODES, check_mode
+from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.naming import state_machine_name
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.parameters import AUTO_EXPORT, MODES, check_mode
 
 FORMATS = ("svg", "png")
 X_UNIT, Y_UNIT = 3.0, 0.95  # inches between neighbouring states / layers

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from asl.naming import OUTPUT_COMPUTE_ENVIRONMENT, OUTPUT_STATE_MACHINE_ARN, TAG_RUN, TAG_STACK
 from batch_lustre import automation
+from batch_lustre.program.asl.naming import OUTPUT_COMPUTE_ENVIRONMENT, OUTPUT_STATE_MACHINE_ARN, TAG_RUN, TAG_STACK
 
 FILE_SYSTEM = "file system"
 LAUNCH_TEMPLATE = "launch template"

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from parameters import ParameterError
+from batch_lustre.program.parameters import ParameterError
 
 PANEL = "Per-run overrides (this run only; the secret is not changed)"
 

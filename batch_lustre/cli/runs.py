@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from asl import naming
 from batch_lustre import automation
 from batch_lustre.cli.common import (
     EXIT_FAILED,
@@ -37,6 +36,7 @@ from batch_lustre.cli.overrides import (
     from_flags,
 )
 from batch_lustre.cli.progress import STATUS_STYLES, cause_line, follow_and_report
+from batch_lustre.program.asl import naming
 
 
 def run(

@@ -36,7 +36,7 @@ from batch_lustre.cli.common import (
 from batch_lustre.cli.listing import Column, Listing, show
 from batch_lustre.cli.progress import cause_line
 from batch_lustre.emulation.environment import offline_environment
-from parameters import MODES, check_mode
+from batch_lustre.program.parameters import MODES, check_mode
 
 if TYPE_CHECKING:
     from batch_lustre.emulation.catalogue_run import ScenarioResult

@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 from botocore.exceptions import ClientError
 
-from asl import naming
 from batch_lustre import automation
 from batch_lustre.cli import leftovers
 from batch_lustre.cli.common import EXIT_FAILED, OutputsFileOption, StackOption, fail, one_line_errors, out
 from batch_lustre.cli.listing import Column, Listing, show
+from batch_lustre.program.asl import naming
 
 ORDER = {leftovers.JOB_DEFINITION: 0, leftovers.LAUNCH_TEMPLATE: 1, leftovers.FILE_SYSTEM: 2}
 

@@ -1,7 +1,7 @@
 """Offline emulated AWS (moto plus what moto lacks) on which the real state machines run end to end.
 
     from batch_lustre.emulation import BatchScenario, Emulation, Scenario, run_workflow, setup_stack
-    import asl
+    from batch_lustre.program import asl
 
     with Emulation(Scenario(batch=BatchScenario.host_ec2_then_succeeds(2))) as emu:
         stack = setup_stack(emu, "taskexport", runtime_params={"jobTimeoutMinutes": 120})

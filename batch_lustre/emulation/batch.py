@@ -50,7 +50,6 @@ from moto.batch.models import BatchBackend, JobDefinition, batch_backends
 from moto.batch.responses import BatchResponse
 from moto.ec2.models import ec2_backends
 
-from asl.naming import CONTAINER_SCRATCH_DIR
 from batch_lustre.emulation.clock import EmulatedClock
 from batch_lustre.emulation.fsx import FsxModel
 from batch_lustre.emulation.scenario import (
@@ -60,6 +59,7 @@ from batch_lustre.emulation.scenario import (
     CE_INVALID,
     BatchScenario,
 )
+from batch_lustre.program.asl.naming import CONTAINER_SCRATCH_DIR
 
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")

@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from asl.states import all_states
 from batch_lustre.emulation.error_names import HISTORY_LIMIT_ERROR
 from batch_lustre.emulation.scenario import (
     ATTEMPT_HOST_EC2,
@@ -41,7 +40,8 @@ from batch_lustre.emulation.scenario import (
     MetricsScenario,
     Scenario,
 )
-from parameters import AUTO_EXPORT, MODES, TASK_EXPORT, parameters_for
+from batch_lustre.program.asl.states import all_states
+from batch_lustre.program.parameters import AUTO_EXPORT, MODES, TASK_EXPORT, parameters_for
 
 # How many executions a scenario starts, and when.
 SINGLE = "single"

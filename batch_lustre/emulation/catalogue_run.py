@@ -29,7 +29,6 @@ from unittest import mock
 
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from asl import build_definition
 from batch_lustre.emulation import sfn as emulated_sfn
 from batch_lustre.emulation.catalogue import (
     ABORT_DURING_JOB,
@@ -68,6 +67,7 @@ from batch_lustre.emulation.stack import (
     setup_run_cleanup,
     setup_stack,
 )
+from batch_lustre.program.asl import build_definition
 
 REGION = "us-east-1"
 RULES = (

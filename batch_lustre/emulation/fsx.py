@@ -25,8 +25,8 @@ from batch_lustre.emulation.scenario import (
     FS_FAILED,
     FsxScenario,
 )
-from parameters import EVENT_CHANGED as EXPORT_EVENTS_CHANGED
-from parameters import EVENT_NEW as EXPORT_EVENTS_NEW
+from batch_lustre.program.parameters import EVENT_CHANGED as EXPORT_EVENTS_CHANGED
+from batch_lustre.program.parameters import EVENT_NEW as EXPORT_EVENTS_NEW
 
 TASK_RUNNING = ("PENDING", "EXECUTING")
 DRA_TYPE_VERSIONS = ("2.12", "2.15")

@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from asl import build_definition
-from asl import iam as asl_iam
-from asl.naming import LAMBDA_FILES, stack_tags, state_machine_name
-from asl.naming import LUSTRE_PORT_RANGES as LUSTRE_PORTS
-from asl.refs import WorkflowRefs
-from asl.states import WAIT_FOR_TIMEOUT_SECONDS
 from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.core import PROJECT_DIR, Emulation
-from parameters import AUTO_EXPORT, BY_NAME, parameters_for
+from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl import iam as asl_iam
+from batch_lustre.program.asl.naming import LAMBDA_FILES, stack_tags, state_machine_name
+from batch_lustre.program.asl.naming import LUSTRE_PORT_RANGES as LUSTRE_PORTS
+from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.states import WAIT_FOR_TIMEOUT_SECONDS
+from batch_lustre.program.parameters import AUTO_EXPORT, BY_NAME, parameters_for
 
 TRUST = {
     "Version": "2012-10-17",
@@ -249,7 +249,7 @@ def setup_run_cleanup(emu: Emulation, stack: EmulatedStack) -> RunCleanupStack:
     """Deploy what ``components/run_cleanup.py`` deploys: the FindRunResources function (and its role), the
     run-cleanup state machine (and its role, policy derived from its definition), and the EventBridge rule on
     the workflow's abnormal ends with its target (and the target's role, allowed only to start it)."""
-    from asl.run_cleanup import (
+    from batch_lustre.program.asl.run_cleanup import (
         build_run_cleanup,
         run_cleanup_state_machine_name,
         start_run_cleanup_policy,
