@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -160,3 +161,30 @@ def test_mypy_reads_the_program_under_its_package_name():
     assert mypy["mypy_path"] == ".typecheck"
     assert ".typecheck/batch_lustre/program/asl" in mypy["files"]
     assert not {"asl", "components", "settings.py", "stack.py"} & set(mypy["files"])
+
+
+def test_the_package_is_marked_as_typed():
+    """PEP 561: py.typed is in the package and in its package data, so type checkers read the API's annotations."""
+    assert (ROOT / "batch_lustre" / "py.typed").is_file()
+    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["batch_lustre"]
+
+
+def test_what_setuptools_builds_holds_py_typed_and_the_program_package_but_not_the_program(tmp_path):
+    """A non-editable install (setuptools' build_py, what a wheel holds): the batch_lustre package with py.typed
+    and batch_lustre/program/__init__.py (its __path__ is the project directory at run time), never a copy of the
+    program's modules."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(ROOT / "batch_lustre", tmp_path / "batch_lustre", ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run(
+        [sys.executable, "-c", "from setuptools import setup; setup()", "-q", "build_py", "--build-lib", "out"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert built.returncode == 0, built.stderr
+    out = tmp_path / "out"
+    names = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert "batch_lustre/py.typed" in names
+    assert "batch_lustre/program/__init__.py" in names
+    assert {name.split("/")[0] for name in names} == {"batch_lustre"}

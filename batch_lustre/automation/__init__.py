@@ -20,7 +20,8 @@ This module is the one to import: every public name of the modules below is here
 - ``parameters``: the runtime parameters in the stack's secret (``read_parameters``, ``update_parameters``).
 - ``clients``: the boto3 clients (``aws_client``); patch ``batch_lustre.automation.clients.aws_client`` to hand
   every operation another client.
-- ``errors``: ``AutomationError`` and its subclasses.
+- ``errors``: ``AutomationError`` and its subclasses; ``boundary``: the decorator that makes every public
+  function raise only those.
 
 Per-run overrides (docs/workflow-v2.md, "Execution input"): ``start_run`` and ``run`` take
 ``overrides``, a mapping with any of the keys ``command`` (list of strings), ``environment`` (name ->
@@ -35,9 +36,18 @@ ExtractParameters checks them (a refused one raises ``ParameterError`` and start
 ``execution_input`` reads what a run was started with; ``run_cleanup_of`` finds the run-cleanup execution
 EventBridge started after a run that did not succeed.
 
-Every function raises an ``AutomationError`` subclass (or ``parameters.ParameterError`` for a refused
-value, a bad stack file included) whose message is one line saying what was wrong and what is accepted;
-nothing is printed. The project directory is found by ``batch_lustre.project`` each time an operation runs
+Every public function raises only ``AutomationError`` subclasses, whose message is one line saying what was
+wrong and what is accepted; nothing is printed. A refused value (a bad stack file included) raises
+``ParameterError``, also a subclass of the program's ``parameters.ParameterError``. AWS errors are wrapped with
+the operation and botocore's cause: ``NoCredentials``, ``EndpointUnreachable``, ``Throttled`` (past botocore's
+retries), ``AccessDenied``, any other ``AwsError``:
+
+    try:
+        automation.start_run("taskexport", overrides={"vcpus": 4})
+    except automation.ParameterError as refused:   # nothing was started
+        ...
+    except automation.AutomationError as failed:   # e.g. "start_run: no AWS credentials found (botocore ...)"
+        ... The project directory is found by ``batch_lustre.project`` each time an operation runs
 (``BATCH_LUSTRE_PROJECT_DIR`` points at another checkout); every operation also takes ``work_dir``.
 
 The execution history (``GetExecutionHistory``) is the source of every run's progress and outcome,
@@ -48,13 +58,19 @@ from __future__ import annotations
 
 from batch_lustre.automation.clients import aws_client, region_of
 from batch_lustre.automation.errors import (
+    AccessDenied,
     AutomationError,
+    AwsError,
+    EndpointUnreachable,
     MissingOutput,
+    NoCredentials,
+    ParameterError,
     PulumiCliMissing,
     PulumiCommandFailed,
     RunFailed,
     RunRefused,
     RunStillRunning,
+    Throttled,
     UnknownStack,
     one_line,
 )
@@ -116,9 +132,14 @@ __all__ = [
     "REQUIRED_OUTPUTS",
     "ROOT",
     "TERMINAL_EVENTS",
+    "AccessDenied",
     "AutomationError",
+    "AwsError",
+    "EndpointUnreachable",
     "HistoryReader",
     "MissingOutput",
+    "NoCredentials",
+    "ParameterError",
     "PulumiCliMissing",
     "PulumiCommandFailed",
     "RunEvent",
@@ -131,6 +152,7 @@ __all__ = [
     "RunTracker",
     "RuntimeParameters",
     "StoredObject",
+    "Throttled",
     "UnknownStack",
     "aws_client",
     "check_assignment",

@@ -8,10 +8,13 @@ from typing import Any
 
 import boto3
 
+from batch_lustre.automation.boundary import operation
+
 # What a session's credentials come from: a change of any of these in the process gets a new session.
 CREDENTIAL_SOURCES = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_DEFAULT_REGION")
 
 
+@operation
 def aws_client(service: str, region: str | None = None) -> Any:
     """A boto3 client of ``service`` in ``region`` (None: boto3's default region).
 
@@ -27,6 +30,7 @@ def _session(region: str | None, credential_source: tuple[str | None, ...]) -> b
     return boto3.session.Session(region_name=region)
 
 
+@operation
 def region_of(arn: str) -> str | None:
     """The region of an ARN (``arn:aws:states:<region>:...``), None if it has none."""
     parts = arn.split(":")

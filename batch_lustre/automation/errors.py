@@ -1,11 +1,24 @@
 """What the Automation API raises: ``AutomationError`` and its subclasses, each with a one-line message.
 
-A refused value raises ``parameters.ParameterError`` instead (it names key, value and what is accepted).
+Every public function of ``batch_lustre.automation`` is an ``operation`` (``boundary.py``): whatever it calls,
+it raises only ``AutomationError``s. At the outermost operation a caller entered:
+
+- the program's ``parameters.ParameterError`` (a refused value: key, value, what is accepted) becomes this
+  module's ``ParameterError``, a subclass of both ``AutomationError`` and the program's ``ParameterError``, so
+  ``except AutomationError`` and ``except parameters.ParameterError`` both catch it. The program's module keeps
+  its own exception (it ships stand-alone in the ExtractParameters Lambda and imports nothing of the API);
+  the API converts at its boundary, once.
+- botocore's errors become ``AwsError``s naming the operation and the cause: ``NoCredentials``,
+  ``EndpointUnreachable`` (no network, or no such endpoint), ``Throttled`` (past botocore's retries),
+  ``AccessDenied`` and, for any other ``ClientError`` or ``BotoCoreError``, ``AwsError`` itself:
+  ``AwsError("start_run: no AWS credentials found (botocore NoCredentialsError)")``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from batch_lustre.program import parameters as program_parameters
 
 if TYPE_CHECKING:
     from batch_lustre.automation.history import RunOutcome
@@ -19,6 +32,30 @@ def one_line(text: str, limit: int = 300) -> str:
 
 class AutomationError(Exception):
     """Something asked of the Automation API could not be done; the message is one line."""
+
+
+class ParameterError(AutomationError, program_parameters.ParameterError):
+    """A value is not accepted (the message names key, value and what is accepted); nothing was changed."""
+
+
+class AwsError(AutomationError):
+    """An AWS request failed: the message names the operation, the request and botocore's error."""
+
+
+class NoCredentials(AwsError):
+    """No AWS credentials were found (nothing was sent)."""
+
+
+class EndpointUnreachable(AwsError):
+    """An AWS endpoint could not be reached (no network, a wrong region or endpoint URL)."""
+
+
+class Throttled(AwsError):
+    """AWS throttled a request past botocore's retries."""
+
+
+class AccessDenied(AwsError):
+    """AWS refused a request for want of permission (or of valid credentials)."""
 
 
 class PulumiCliMissing(AutomationError):

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from batch_lustre.automation.boundary import operation
+
 TERMINAL_EVENTS = {
     "ExecutionSucceeded": "SUCCEEDED",
     "ExecutionFailed": "FAILED",
@@ -72,6 +74,7 @@ class RunOutcome:
         return self.facts.get("fileSystemId")
 
 
+@operation
 def execution_name(execution_arn: str) -> str:
     """The execution (run) name: the last part of its ARN."""
     return execution_arn.rsplit(":", 1)[-1]
@@ -91,6 +94,7 @@ class HistoryReader:
         self.sfn = sfn
         self.last_id = 0
 
+    @operation
     def new_events(self) -> list[dict[str, Any]]:
         # Newest first, down to the last event already seen: one call per poll on a long history.
         fresh: list[dict[str, Any]] = []
@@ -168,6 +172,7 @@ def _facts(output: str | None) -> dict[str, str]:
     return found
 
 
+@operation
 def execution_input(execution_arn: str, sfn: Any) -> Any:
     """The input an execution was started with (from its ExecutionStarted event), parsed; None if unreadable."""
     events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1)["events"]
@@ -181,6 +186,7 @@ def execution_input(execution_arn: str, sfn: Any) -> Any:
         return None
 
 
+@operation
 def run_error(execution_arn: str, sfn: Any) -> str | None:
     """The Error a run ended with (None while it runs, or if it succeeded)."""
     events = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=1)["events"]

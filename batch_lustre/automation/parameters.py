@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from batch_lustre.automation import clients
-from batch_lustre.automation.errors import AutomationError, one_line
+from batch_lustre.automation.boundary import operation
+from batch_lustre.automation.errors import AwsError, one_line
 from batch_lustre.automation.stacks import load_outputs, required_output, stack_region, stack_settings
 from batch_lustre.program.asl.naming import OUTPUT_SECRET_NAME, PROJECT
 from batch_lustre.program.parameters import BY_NAME, ParameterError, parameters_for, validate_runtime, validate_value
@@ -54,6 +55,7 @@ def _secret_document(text: str | None) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
+@operation
 def read_parameters(
     stack: str,
     *,
@@ -79,18 +81,22 @@ def read_parameters(
 
 
 def _get_secret(client: Any, secret_id: str) -> str | None:
+    """The secret's string; a secret that is not there named as such (any other error: the API's boundary)."""
     from botocore.exceptions import ClientError
 
     try:
         return client.get_secret_value(SecretId=secret_id).get("SecretString")
     except ClientError as err:
         code = err.response.get("Error", {}).get("Code", "")
-        raise AutomationError(
+        if code != "ResourceNotFoundException":
+            raise
+        raise AwsError(
             f"secret {secret_id!r} could not be read: {code}: "
             f"{one_line(err.response.get('Error', {}).get('Message', ''))}"
         ) from None
 
 
+@operation
 def parse_assignment(text: str) -> tuple[str, str]:
     """``KEY=VALUE`` -> (KEY, VALUE); ``ParameterError`` otherwise."""
     key, sep, value = text.partition("=")
@@ -99,6 +105,7 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+@operation
 def check_assignment(mode: str, key: str, value: str) -> Any:
     """The typed value of runtime parameter ``key``; ``ParameterError`` naming key, value and what is accepted."""
     runtime = [p.name for p in parameters_for(mode, runtime=True)]
@@ -113,6 +120,7 @@ def check_assignment(mode: str, key: str, value: str) -> Any:
     return validate_value(parameter, value)
 
 
+@operation
 def update_parameters(
     stack: str,
     assignments: Mapping[str, str],

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from batch_lustre.automation import clients
+from batch_lustre.automation.boundary import operation
 from batch_lustre.automation.errors import RunFailed, RunRefused, RunStillRunning
 from batch_lustre.automation.history import (
     HistoryReader,
@@ -39,18 +40,21 @@ class RunHandle:
     state_machine_arn: str
 
 
+@operation
 def new_run_name(now: dt.datetime | None = None) -> str:
     """A unique, sortable execution name (per-run resource names embed it: [A-Za-z0-9_-] only)."""
     now = now or dt.datetime.now(dt.UTC)
     return f"run-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
+@operation
 def running_executions(state_machine_arn: str, sfn: Any) -> list[dict[str, Any]]:
     """The RUNNING executions of the state machine."""
     found = sfn.list_executions(stateMachineArn=state_machine_arn, statusFilter="RUNNING", maxResults=100)
     return list(found.get("executions", []))
 
 
+@operation
 def compute_environment_max_vcpus(
     stack: str,
     stack_outputs: Mapping[str, Any],
@@ -75,6 +79,7 @@ def compute_environment_max_vcpus(
     return stack_settings(stack, work_dir).compute_environment_max_vcpus
 
 
+@operation
 def run_input(overrides: Mapping[str, Any] | None, max_vcpus: int) -> dict[str, Any]:
     """The execution input for per-run ``overrides``: the given keys, typed, as ExtractParameters accepts them.
 
@@ -83,6 +88,7 @@ def run_input(overrides: Mapping[str, Any] | None, max_vcpus: int) -> dict[str, 
     return validate_overrides({} if overrides is None else overrides, max_vcpus)
 
 
+@operation
 def start_run(
     stack: str,
     *,
@@ -134,6 +140,7 @@ def start_run(
     return RunHandle(name=name, execution_arn=arn, state_machine_arn=machine)
 
 
+@operation
 def follow_run(
     execution_arn: str,
     *,
@@ -164,6 +171,7 @@ def follow_run(
         sleep(poll_seconds)
 
 
+@operation
 def wait_for_run(
     execution_arn: str,
     *,
@@ -190,6 +198,7 @@ def wait_for_run(
     return outcome
 
 
+@operation
 def run(
     stack: str,
     *,
@@ -236,6 +245,7 @@ class RunSummary:
         return self.stopped_at - self.started_at
 
 
+@operation
 def iter_executions(state_machine_arn: str, sfn: Any) -> Iterator[dict[str, Any]]:
     """Every execution of the state machine, newest first."""
     kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "maxResults": 100}
@@ -251,6 +261,7 @@ def _newest_first(executions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(executions, key=lambda e: e.get("startDate") or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
 
 
+@operation
 def list_runs(
     state_machine_arn: str, *, sfn: Any | None = None, region: str | None = None, limit: int = 10
 ) -> list[RunSummary]:
@@ -274,6 +285,7 @@ def list_runs(
     return runs
 
 
+@operation
 def run_cleanup_of(
     run_name: str, run_cleanup_state_machine_arn: str, *, sfn: Any | None = None, since: dt.datetime | None = None
 ) -> dict[str, Any] | None:
@@ -307,6 +319,7 @@ class StoredObject:
     last_modified: dt.datetime
 
 
+@operation
 def objects_since(
     bucket: str, since: dt.datetime | None, *, s3: Any | None = None, region: str | None = None, limit: int = 1000
 ) -> list[StoredObject]:

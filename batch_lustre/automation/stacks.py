@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from batch_lustre.automation.boundary import operation
 from batch_lustre.automation.errors import MissingOutput, PulumiCliMissing, PulumiCommandFailed, UnknownStack, one_line
 from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
 from batch_lustre.program.settings import REGION_KEY, Settings, load_stack_config, settings_from_config
@@ -24,6 +25,7 @@ INSTALL_HINT = "install it from https://www.pulumi.com/docs/install/ (e.g. `curl
 REQUIRED_OUTPUTS = (OUTPUT_STATE_MACHINE_ARN, OUTPUT_SECRET_NAME, OUTPUT_BUCKET_NAME)
 
 
+@operation
 def project_root() -> Path:
     """The project directory, looked up now (``$BATCH_LUSTRE_PROJECT_DIR`` first; the current directory if none)."""
     return find_project_dir() or Path.cwd()
@@ -40,11 +42,13 @@ def _work_dir(work_dir: Path | None) -> Path:
 # --- stacks and their config -----------------------------------------------------------------------
 
 
+@operation
 def known_stacks(work_dir: Path | None = None) -> list[str]:
     """Stacks of this project: one per ``Pulumi.<stack>.yaml`` in ``work_dir``."""
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in _work_dir(work_dir).glob("Pulumi.*.yaml"))
 
 
+@operation
 def check_stack(stack: str, work_dir: Path | None = None) -> None:
     """Raise ``UnknownStack`` unless ``stack`` has a ``Pulumi.<stack>.yaml`` in ``work_dir``."""
     root = _work_dir(work_dir)
@@ -56,6 +60,7 @@ def check_stack(stack: str, work_dir: Path | None = None) -> None:
         )
 
 
+@operation
 def stack_config(stack: str, work_dir: Path | None = None) -> dict[str, str]:
     """``Pulumi.<stack>.yaml``'s config as Pulumi hands it to the program (full keys, string values)."""
     root = _work_dir(work_dir)
@@ -63,12 +68,14 @@ def stack_config(stack: str, work_dir: Path | None = None) -> dict[str, str]:
     return load_stack_config(stack, root)
 
 
+@operation
 def stack_settings(stack: str, work_dir: Path | None = None) -> Settings:
     """The stack's validated settings, read from ``Pulumi.<stack>.yaml`` as the program reads them
     (``settings.settings_from_config``); ``ParameterError`` (one line) for a refused value."""
     return settings_from_config(stack_config(stack, work_dir), source=f"Pulumi.{stack}.yaml")
 
 
+@operation
 def stack_region(stack: str, work_dir: Path | None = None) -> str | None:
     """The stack's ``aws:region`` (None: boto3's default applies)."""
     return stack_config(stack, work_dir).get(REGION_KEY)
@@ -77,6 +84,7 @@ def stack_region(stack: str, work_dir: Path | None = None) -> str | None:
 # --- Pulumi ----------------------------------------------------------------------------------------
 
 
+@operation
 def pulumi_stack(stack: str, *, create: bool = False, work_dir: Path | None = None) -> Any:
     """The Automation API stack ``stack`` of the program in ``work_dir`` (created if ``create``)."""
     root = _work_dir(work_dir)
@@ -125,6 +133,7 @@ def _plain_outputs(output_map: Mapping[str, Any]) -> dict[str, Any]:
     return {name: getattr(value, "value", value) for name, value in output_map.items()}
 
 
+@operation
 def deploy(
     stack: str, *, on_output: Callable[[str], Any] | None = None, work_dir: Path | None = None
 ) -> dict[str, Any]:
@@ -134,6 +143,7 @@ def deploy(
     return _plain_outputs(result.outputs)
 
 
+@operation
 def preview(
     stack: str, *, on_output: Callable[[str], Any] | None = None, work_dir: Path | None = None
 ) -> dict[str, int]:
@@ -143,6 +153,7 @@ def preview(
     return {str(getattr(op, "value", op)): count for op, count in (result.change_summary or {}).items()}
 
 
+@operation
 def destroy(
     stack: str, *, on_output: Callable[[str], Any] | None = None, work_dir: Path | None = None
 ) -> dict[str, int]:
@@ -152,12 +163,14 @@ def destroy(
     return dict(result.summary.resource_changes or {})
 
 
+@operation
 def outputs(stack: str, *, work_dir: Path | None = None) -> dict[str, Any]:
     """The stack outputs of ``stack`` (``pulumi stack output``), secrets in plain text."""
     pulumi = pulumi_stack(stack, work_dir=work_dir)
     return _plain_outputs(_pulumi_call("stack output", stack, pulumi.outputs))
 
 
+@operation
 def load_outputs(stack: str, outputs_file: Path | None = None, *, work_dir: Path | None = None) -> dict[str, Any]:
     """Stack outputs from ``outputs_file`` (JSON, as ``pulumi stack output --json`` writes) or from Pulumi."""
     check_stack(stack, work_dir)
@@ -175,6 +188,7 @@ def load_outputs(stack: str, outputs_file: Path | None = None, *, work_dir: Path
     return loaded
 
 
+@operation
 def required_output(stack_outputs: Mapping[str, Any], name: str, stack: str) -> str:
     """``stack_outputs[name]`` as a string, or ``MissingOutput`` naming it."""
     value = stack_outputs.get(name)
