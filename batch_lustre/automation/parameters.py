@@ -105,9 +105,8 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-@operation
-def check_assignment(mode: str, key: str, value: str) -> Any:
-    """The typed value of runtime parameter ``key``; ``ParameterError`` naming key, value and what is accepted."""
+def _typed_value(mode: str, key: str, value: str) -> Any:
+    """One runtime parameter's value, typed; ``ParameterError`` naming key, value and what is accepted."""
     runtime = [p.name for p in parameters_for(mode, runtime=True)]
     parameter = BY_NAME.get(key)
     if parameter is None or not parameter.applies_to(mode):
@@ -118,6 +117,50 @@ def check_assignment(mode: str, key: str, value: str) -> Any:
             f"`pulumi config set {PROJECT}:{key} VALUE` and deploy; accepted keys {', '.join(runtime)}"
         )
     return validate_value(parameter, value)
+
+
+def _mode_defaults(mode: str) -> dict[str, Any]:
+    """The runtime parameters of ``mode`` at their defaults (the secret a stack with no config override gets)."""
+    return {p.name: p.defaults[mode] for p in parameters_for(mode, runtime=True)}
+
+
+def _checked_secret(
+    mode: str, assignments: Mapping[str, str], max_vcpus: int | None, current: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the assignments typed, the whole secret they make, validated as a run's start validates it)."""
+    typed = {key: _typed_value(mode, key, value) for key, value in assignments.items()}
+    base = _mode_defaults(mode) if current is None else dict(current)
+    limit = BY_NAME["computeEnvironmentMaxvCpus"].defaults[mode] if max_vcpus is None else max_vcpus
+    return typed, validate_runtime({**base, **typed}, mode, limit)
+
+
+@operation
+def check_assignments(
+    mode: str,
+    assignments: Mapping[str, str],
+    *,
+    max_vcpus: int | None = None,
+    current: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``assignments`` (KEY -> VALUE text) typed, checked as ``params set`` (``update_parameters``) checks an edit.
+
+    Each key must be a runtime parameter of ``mode`` and each value of its type and range; then the whole
+    secret they make (``current`` with them; default: the mode's defaults) must be accepted at the start of a
+    run (``parameters.validate_runtime``): the rules between parameters, and jobDefinitionVcpus at most
+    ``max_vcpus`` (the compute environment's maxvCpus; default: the mode's default computeEnvironmentMaxvCpus).
+    ``ParameterError`` (one line: key, value, what is accepted) for a refusal.
+    """
+    return _checked_secret(mode, assignments, max_vcpus, current)[0]
+
+
+@operation
+def check_assignment(
+    mode: str, key: str, value: str, *, max_vcpus: int | None = None, current: Mapping[str, Any] | None = None
+) -> Any:
+    """The typed value of runtime parameter ``key``, checked as ``check_assignments`` checks it (so as
+    ``params set`` does: ``check_assignment("taskexport", "jobDefinitionVcpus", "300")`` is refused, 300 vCPUs
+    being more than the default computeEnvironmentMaxvCpus)."""
+    return check_assignments(mode, {key: value}, max_vcpus=max_vcpus, current=current)[key]
 
 
 @operation
@@ -132,16 +175,17 @@ def update_parameters(
 ) -> tuple[RuntimeParameters, dict[str, Any]]:
     """Set runtime parameters in the stack's secret; returns (before, the new document written).
 
-    Every value is checked as stack config is (``parameters.py``), then the whole new document with
-    ``validate_runtime``, before anything is written: a refused edit raises ``ParameterError`` and
-    leaves the secret as it was.
+    The edit is checked with ``check_assignments`` against the stack's computeEnvironmentMaxvCpus: first on
+    the stack config's values (``Pulumi.<stack>.yaml``, before any call to Pulumi or AWS), then on the secret
+    as read. A refused edit raises ``ParameterError`` and leaves the secret as it was.
     """
     settings = stack_settings(stack, work_dir)
-    typed = {key: check_assignment(settings.mode, key, value) for key, value in assignments.items()}
+    limit = settings.compute_environment_max_vcpus
+    _checked_secret(settings.mode, assignments, limit, settings.runtime_defaults)
     secrets_manager = client or clients.aws_client("secretsmanager", stack_region(stack, work_dir))
     before = read_parameters(
         stack, secret_id=secret_id, outputs_file=outputs_file, client=secrets_manager, work_dir=work_dir
     )
-    document = validate_runtime({**before.current, **typed}, settings.mode, settings.compute_environment_max_vcpus)
+    _, document = _checked_secret(settings.mode, assignments, limit, before.current)
     secrets_manager.put_secret_value(SecretId=before.secret_id, SecretString=json.dumps(document, sort_keys=True))
     return before, document

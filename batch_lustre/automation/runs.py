@@ -8,7 +8,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from batch_lustre.automation.history import (
     execution_name,
     run_error,
 )
-from batch_lustre.automation.stacks import load_outputs, required_output, stack_settings
+from batch_lustre.automation.stacks import known_stacks, load_outputs, required_output, stack_settings
 from batch_lustre.program.asl.naming import OUTPUT_COMPUTE_ENVIRONMENT, OUTPUT_STATE_MACHINE_ARN
 from batch_lustre.program.parameters import check_execution_name, validate_overrides
 
@@ -33,11 +33,12 @@ EventHandler = Callable[[RunEvent, RunOutcome], Any]
 
 @dataclass(frozen=True)
 class RunHandle:
-    """A started run: its execution name and ARN."""
+    """A started run: its execution name and ARN, and the execution input it was started with."""
 
     name: str
     execution_arn: str
     state_machine_arn: str
+    execution_input: dict[str, Any] = field(default_factory=dict)
 
 
 @operation
@@ -89,6 +90,21 @@ def run_input(overrides: Mapping[str, Any] | None, max_vcpus: int) -> dict[str, 
 
 
 @operation
+def check_run_input(
+    stack: str, overrides: Mapping[str, Any] | None, *, max_vcpus: int | None = None, work_dir: Path | None = None
+) -> dict[str, Any]:
+    """The execution input for ``overrides``, checked offline as ``start_run`` first checks it: ``run_input``
+    against ``max_vcpus`` (default: the stack config's computeEnvironmentMaxvCpus, ``Pulumi.<stack>.yaml``).
+
+    No call to Pulumi or AWS: a command line checks its input with it before it looks for either.
+    ``ParameterError`` for a refused value.
+    """
+    if max_vcpus is None:
+        max_vcpus = stack_settings(stack, work_dir).compute_environment_max_vcpus
+    return run_input(overrides, max_vcpus)
+
+
+@operation
 def start_run(
     stack: str,
     *,
@@ -106,23 +122,28 @@ def start_run(
 
     ``overrides``: per-run overrides (keys ``command``, ``environment``, ``vcpus``, ``memory``, ``imageTag``,
     ``arraySize``, ``warmComputeCapacity``; see the package docstring), sent as the execution input. They are
-    checked first, with ``parameters.validate_overrides`` as ExtractParameters checks them, against
-    ``max_vcpus`` (default: the deployed compute environment's maxvCpus, ``compute_environment_max_vcpus``,
-    read with ``batch``): a refused one raises ``ParameterError`` and nothing is started. None or ``{}``
+    checked as ExtractParameters checks them (``run_input``), as ``batch-lustre run`` checks them, before
+    anything is started: first offline (``check_run_input``, against ``max_vcpus`` or else the stack config's
+    computeEnvironmentMaxvCpus, before the outputs are loaded or AWS is called), then against the deployed
+    compute environment's maxvCpus (``compute_environment_max_vcpus``, read with ``batch``) unless
+    ``max_vcpus`` is given. A refused one raises ``ParameterError`` and nothing is started. None or ``{}``
     sends ``{}``: the secret's values apply. ``check_overrides=False`` sends them unchecked, to see the
-    workflow refuse them itself (the demo's scenarios of a bad input).
+    workflow refuse them itself (the demo's scenarios of a bad input). The handle holds the input sent.
 
     The state machine refuses a concurrent run itself too (ConcurrentRunRefused); this check
     refuses it before an execution is even created.
     """
-    found = dict(stack_outputs) if stack_outputs is not None else load_outputs(stack, outputs_file, work_dir=work_dir)
-    machine = required_output(found, OUTPUT_STATE_MACHINE_ARN, stack)
     name = name or new_run_name()
     check_execution_name(name)
+    given = overrides is not None and not (isinstance(overrides, Mapping) and not overrides)
+    if check_overrides and given and (max_vcpus is not None or stack in known_stacks(work_dir)):
+        check_run_input(stack, overrides, max_vcpus=max_vcpus, work_dir=work_dir)
+    found = dict(stack_outputs) if stack_outputs is not None else load_outputs(stack, outputs_file, work_dir=work_dir)
+    machine = required_output(found, OUTPUT_STATE_MACHINE_ARN, stack)
     execution_input: Any = {}
     if not check_overrides:
         execution_input = {} if overrides is None else overrides
-    elif overrides is not None and not (isinstance(overrides, Mapping) and not overrides):
+    elif given:
         if max_vcpus is None:
             max_vcpus = compute_environment_max_vcpus(stack, found, batch=batch, work_dir=work_dir)
         execution_input = run_input(overrides, max_vcpus)
@@ -134,10 +155,13 @@ def start_run(
             f"run refused: run {names} of stack {stack} is RUNNING and runs share the compute "
             f"environment; wait for it to end (batch-lustre status {stack})"
         )
-    arn = sfn.start_execution(
-        stateMachineArn=machine, name=name, input=json.dumps(dict(execution_input), sort_keys=True)
-    )["executionArn"]
-    return RunHandle(name=name, execution_arn=arn, state_machine_arn=machine)
+    sent = dict(execution_input) if isinstance(execution_input, Mapping) else execution_input
+    arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(sent, sort_keys=True))[
+        "executionArn"
+    ]
+    return RunHandle(
+        name=name, execution_arn=arn, state_machine_arn=machine, execution_input=sent if isinstance(sent, dict) else {}
+    )
 
 
 @operation

@@ -260,23 +260,19 @@ def check_settings(
 ) -> dict[str, Any]:
     """``--set KEY=VALUE`` typed, checked as ``params set`` checks an edit of the secret, before anything runs.
 
-    Each key and value (``automation.check_assignment``), then the whole secret the demo would write (the mode's
-    defaults, the scenario's own values, these) with ``parameters.validate_runtime``: the cross-field rules and
+    ``automation.check_assignments``, the check of ``params set``: each key and value, then the whole secret the
+    demo would write (the mode's defaults, the scenario's own values, these): the cross-field rules and
     jobDefinitionVcpus at most ``max_vcpus``. A scenario whose own secret is refused on purpose (``invalid-*``)
     is checked on the mode's defaults instead. ``ParameterError`` (one line) for the first refusal.
     """
-    typed: dict[str, Any] = {}
-    for text in assignments:
-        key, value = automation.parse_assignment(text)
-        typed[key] = automation.check_assignment(mode, key, value)
+    wanted = dict(automation.parse_assignment(text) for text in assignments)
     defaults = {p.name: p.defaults[mode] for p in parameters_for(mode, runtime=True)}
     base = {**defaults, **scenario_params}
     try:
         validate_runtime(base, mode, max_vcpus)
     except ParameterError:
         base = defaults  # the scenario is about a refused secret: --set is checked on the defaults
-    validate_runtime({**base, **typed}, mode, max_vcpus)
-    return typed
+    return automation.check_assignments(mode, wanted, max_vcpus=max_vcpus, current=base)
 
 
 @dataclass

@@ -66,22 +66,17 @@ def run(
         raw = from_flags(
             command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag, array_size=array_size, warm=warm
         )
+        automation.check_run_input(stack, raw)  # offline, before Pulumi or AWS is asked anything
         found = automation.load_outputs(stack, outputs_file)
         bucket = automation.required_output(found, naming.OUTPUT_BUCKET_NAME, stack)
         region = automation.stack_region(stack)
         sfn = automation.aws_client("stepfunctions", region)
-        max_vcpus = (
-            automation.compute_environment_max_vcpus(stack, found, batch=automation.aws_client("batch", region))
-            if raw
-            else None
-        )
-        execution_input = automation.run_input(raw, max_vcpus) if max_vcpus is not None else {}
         handle = automation.start_run(
-            stack, stack_outputs=found, name=name, sfn=sfn, overrides=execution_input, max_vcpus=max_vcpus
+            stack, stack_outputs=found, name=name, sfn=sfn, overrides=raw, batch=automation.aws_client("batch", region)
         )
         console = out()
-        if execution_input:
-            console.print(Text(f"per-run overrides: {describe(execution_input)}"))
+        if handle.execution_input:
+            console.print(Text(f"per-run overrides: {describe(handle.execution_input)}"))
         if detach:
             console.print(
                 Text.assemble("started run ", (handle.name, "bold"), f" of stack {stack}: {handle.execution_arn}")
