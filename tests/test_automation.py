@@ -126,7 +126,7 @@ def test_the_package_exports_every_public_function_and_class_its_modules_define(
     import importlib
     import inspect
 
-    for module_name in ("clients", "errors", "history", "parameters", "runs", "stacks"):
+    for module_name in ("clients", "emulated", "errors", "history", "parameters", "runs", "stacks"):
         module = importlib.import_module(f"batch_lustre.automation.{module_name}")
         defined = [
             name

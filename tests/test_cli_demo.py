@@ -163,9 +163,9 @@ def test_demo_as_json_has_the_stable_keys():
 @pytest.fixture
 def nothing_emulated(monkeypatch):
     """Fails the test if the demo gets as far as emulating anything."""
-    from batch_lustre.cli import demo as demo_module
+    from batch_lustre import automation
 
-    monkeypatch.setattr(demo_module, "_emulation", lambda *a: (_ for _ in ()).throw(AssertionError("emulated")))
+    monkeypatch.setattr(automation, "emulated", lambda *a, **k: (_ for _ in ()).throw(AssertionError("emulated")))
 
 
 def test_a_refused_override_flag_is_one_line_exit_2_before_anything_is_emulated(nothing_emulated):

@@ -18,6 +18,14 @@ This module is the one to import: every public name of the modules below is here
   ``run_cleanup_of``, ``objects_since``), with boto3 against the resources the stack outputs name;
   ``history``: a run's execution history read into ``RunEvent``s and its ``RunOutcome``.
 - ``parameters``: the runtime parameters in the stack's secret (``read_parameters``, ``update_parameters``).
+- ``emulated``: the stack deployed in the offline emulated AWS, for another tool's tests (the ``emulation``
+  extra; no credentials, no network), used by ``batch-lustre demo`` itself::
+
+      with automation.emulated("taskexport") as stack:          # an EmulatedDeployment
+          outcome = stack.run(overrides={"vcpus": 4}, timeout=120)
+          stack.outputs["bucketName"], stack.list_runs(), stack.emulation.now()
+
+  ``deploy_emulated`` deploys into an emulation the caller entered.
 - ``clients``: the boto3 clients (``aws_client``); patch ``batch_lustre.automation.clients.aws_client`` to hand
   every operation another client.
 - ``errors``: ``AutomationError`` and its subclasses; ``boundary``: the decorator that makes every public
@@ -57,6 +65,7 @@ not ``DescribeExecution`` (whose output moto cannot serialise when it holds date
 from __future__ import annotations
 
 from batch_lustre.automation.clients import aws_client, region_of
+from batch_lustre.automation.emulated import EmulatedDeployment, deploy_emulated, emulated, stack_max_vcpus
 from batch_lustre.automation.errors import (
     AccessDenied,
     AutomationError,
@@ -137,6 +146,7 @@ __all__ = [
     "AccessDenied",
     "AutomationError",
     "AwsError",
+    "EmulatedDeployment",
     "EndpointUnreachable",
     "HistoryReader",
     "MissingOutput",
@@ -162,8 +172,10 @@ __all__ = [
     "check_run_input",
     "check_stack",
     "compute_environment_max_vcpus",
+    "deploy_emulated",
     "deploy",
     "destroy",
+    "emulated",
     "execution_input",
     "execution_name",
     "follow_run",
@@ -188,6 +200,7 @@ __all__ = [
     "run_input",
     "running_executions",
     "stack_config",
+    "stack_max_vcpus",
     "stack_region",
     "stack_settings",
     "start_run",

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.text import Text
 
 from batch_lustre import automation
+from batch_lustre.automation.emulated import deploy_emulated, stack_max_vcpus
 from batch_lustre.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -52,7 +53,7 @@ from batch_lustre.cli.overrides import (
 )
 from batch_lustre.cli.progress import follow_and_report
 from batch_lustre.emulation.environment import offline_environment
-from batch_lustre.program.asl import build_definition, naming
+from batch_lustre.program.asl import naming
 from batch_lustre.program.parameters import MODES, ParameterError, check_mode, parameters_for, validate_runtime
 
 if TYPE_CHECKING:
@@ -68,62 +69,6 @@ def catalogue() -> ModuleType:
     with offline_environment("us-east-1"):
         from batch_lustre.emulation import catalogue as module
     return module
-
-
-def stack_max_vcpus(stack: str) -> int:
-    """computeEnvironmentMaxvCpus of ``Pulumi.<stack>.yaml``: the emulated compute environment's maxvCpus.
-
-    Read offline: checking the file reads botocore's service models, which fails on an AWS_PROFILE this machine
-    lacks (the demo needs no AWS configuration at all)."""
-    with offline_environment("us-east-1"):
-        return automation.stack_settings(stack).compute_environment_max_vcpus
-
-
-def deploy_emulated(
-    emu: Any,
-    mode: str,
-    *,
-    stack: str | None = None,
-    runtime_params: Mapping[str, Any] | None = None,
-    secret_string: str | None = None,
-    run_cleanup: bool = False,
-) -> tuple[Any, dict[str, str]]:
-    """What `pulumi up` makes, in the emulation ``emu``: the stack's resources and its state machine.
-
-    Returns the ``emulation.EmulatedStack`` and the stack outputs, as ``stack.py`` exports them.
-    ``secret_string`` replaces the secret's whole text (a broken secret). ``run_cleanup``: also the
-    run-cleanup state machine and the EventBridge rule that starts it after a run that did not succeed
-    (output ``runCleanupStateMachineArn``); its deliveries happen when the emulated clock moves.
-    """
-    from batch_lustre.emulation import setup_stack
-
-    stack_name = stack or mode
-    emulated = setup_stack(
-        emu,
-        mode,
-        stack=stack_name,
-        runtime_params=dict(runtime_params or {}),
-        secret_string=secret_string,
-        max_vcpus=stack_max_vcpus(stack_name),
-    )
-    refs = emulated.refs
-    sfn = automation.aws_client("stepfunctions", emu.region)
-    machine = sfn.create_state_machine(
-        name=refs.state_machine_name, roleArn=emulated.role_arn, definition=json.dumps(build_definition(refs))
-    )["stateMachineArn"]
-    outputs = {
-        "mode": mode,
-        naming.OUTPUT_STATE_MACHINE_ARN: machine,
-        naming.OUTPUT_SECRET_NAME: emulated.secret_name,
-        naming.OUTPUT_BUCKET_NAME: refs.bucket_name,
-        naming.OUTPUT_COMPUTE_ENVIRONMENT: emulated.compute_environment_name,
-        naming.OUTPUT_JOB_QUEUE: refs.job_queue_arn.rsplit("/", 1)[-1],
-    }
-    if run_cleanup:
-        from batch_lustre.emulation.stack import setup_run_cleanup
-
-        outputs[naming.OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN] = setup_run_cleanup(emu, emulated).state_machine_arn
-    return emulated, outputs
 
 
 def choose(name: str, mode: str) -> NamedScenario:
@@ -142,15 +87,6 @@ def choose(name: str, mode: str) -> NamedScenario:
             EXIT_BAD_INPUT,
         )
     return chosen
-
-
-@contextmanager
-def _emulation(chosen: NamedScenario, region: str) -> Iterator[Any]:
-    """The emulated AWS of the scenario (imported here: only the demo needs moto and its patches)."""
-    from batch_lustre.emulation import Emulation
-
-    with Emulation(chosen.scenario(), region=region) as emu:
-        yield emu
 
 
 class SteppedEmulatedTime:
@@ -475,8 +411,13 @@ def demo(
         execution_input = {**dict(chosen.execution_input), **automation.run_input(raw, max_vcpus)}
     console = _progress_console(as_json)
     region = "us-east-1"
-    with one_line_errors(), offline_environment(region), _emulation(chosen, region) as emu:
-        stack, outputs = deploy_emulated(emu, mode, runtime_params=overrides, secret_string=chosen.secret_string(mode))
+    with (
+        one_line_errors(),
+        automation.emulated(
+            mode, scenario=chosen.scenario(), runtime_params=overrides, secret_string=chosen.secret_string(mode)
+        ) as deployed,
+    ):
+        emu, stack, outputs = deployed.emulation, deployed.resources, deployed.outputs
         refs = stack.refs
         sfn, s3 = automation.aws_client("stepfunctions", region), automation.aws_client("s3", region)
         console.print(
