@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from batch_lustre import automation
-from batch_lustre.cli.demo import deploy_emulated
+from batch_lustre.automation import deploy_emulated
 from batch_lustre.emulation import BatchScenario, Emulation, Scenario, runtime_parameters
 from batch_lustre.program.parameters import ParameterError
 
@@ -126,7 +126,8 @@ def test_the_package_exports_every_public_function_and_class_its_modules_define(
     import importlib
     import inspect
 
-    for module_name in ("clients", "emulated", "errors", "history", "parameters", "runs", "stacks"):
+    modules = ("acceptance", "clients", "emulated", "errors", "history", "leftovers", "parameters", "runs", "stacks")
+    for module_name in modules:
         module = importlib.import_module(f"batch_lustre.automation.{module_name}")
         defined = [
             name

@@ -1,6 +1,6 @@
 """``batch-lustre acceptance``: the budget-guarded end-to-end check, run here on the emulated stack (``--emulated``).
 
-The emulated path is the real one (``cli.acceptance.run_acceptance``) with moto behind the AWS clients and the
+The emulated path is the real one (``automation.run_acceptance``, drawn by ``cli.acceptance``) with moto behind the AWS clients and the
 emulation's clock; only ``--emulated`` and ``--scenario`` differ from a check on an account.
 """
 
@@ -12,6 +12,7 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
+from batch_lustre import automation
 from batch_lustre.cli import acceptance as acceptance_module
 from batch_lustre.cli.app import app
 
@@ -153,21 +154,21 @@ def test_scenario_without_emulated_and_an_unknown_stack_are_one_line_exit_2():
 
 
 def test_the_job_command_needs_only_sh_and_writes_exactly_the_marker_the_check_looks_for(tmp_path):
-    command = acceptance_module.job_command(NAME)
+    command = automation.acceptance_job_command(NAME)
     assert command[:2] == ["sh", "-c"]
     assert f"/scratch/{MARKER}" in command[2]
     script = command[2].replace("/scratch/", f"{tmp_path}/")  # the container's /scratch, here
     subprocess.run(["sh", "-c", script], check=True, env={"PATH": "/usr/bin:/bin"})
-    assert (tmp_path / MARKER).read_bytes() == acceptance_module.marker_content(NAME)
-    assert acceptance_module.job_overrides(NAME) == {"command": command, "vcpus": 1, "memory": 2048}
-    assert acceptance_module.job_overrides(NAME, "v3")["imageTag"] == "v3"
+    assert (tmp_path / MARKER).read_bytes() == automation.acceptance_marker_content(NAME)
+    assert automation.acceptance_overrides(NAME) == {"command": command, "vcpus": 1, "memory": 2048}
+    assert automation.acceptance_overrides(NAME, "v3")["imageTag"] == "v3"
 
 
 def test_cost_is_capacity_times_minutes_over_sixty():
     import datetime as dt
 
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    report = acceptance_module.Report(
+    report = automation.AcceptanceReport(
         "taskexport",
         NAME,
         60,
@@ -188,10 +189,10 @@ def test_the_account_path_reads_the_outputs_file_and_checks_the_deployed_stack(t
     """Without --emulated: stack outputs from a file, clients of the stack's region, the wall clock (moto answers)."""
     import json
 
-    from batch_lustre.cli.demo import deploy_emulated
+    from batch_lustre.automation import deploy_emulated
     from batch_lustre.emulation import BatchScenario, Emulation, Scenario
 
-    files = {MARKER: acceptance_module.marker_content(NAME)}
+    files = {MARKER: automation.acceptance_marker_content(NAME)}
     with Emulation(Scenario(batch=BatchScenario.succeeds(files=files))) as emu:
         _, outputs = deploy_emulated(
             emu, "taskexport", runtime_params={"lustreStorageCapacity": 1200}, run_cleanup=True
@@ -211,9 +212,6 @@ def test_if_following_the_run_fails_the_run_is_stopped_rather_than_left_unguarde
     import boto3
     from conftest import wait_until_held
 
-    from batch_lustre import automation
-    from batch_lustre.cli.demo import emulated_account
-
     class Broken:
         def __init__(self, inner):
             self.inner = inner
@@ -226,19 +224,18 @@ def test_if_following_the_run_fails_the_run_is_stopped_rather_than_left_unguarde
                 wait_until_held(arn)  # stopped at a Wait, as the emulation stops runs deterministically
             raise ConnectionError("network gone")
 
-    files = {MARKER: acceptance_module.marker_content(NAME)}
-    with emulated_account("taskexport", "success", files=files, runtime_params={"lustreStorageCapacity": 1200}) as (
-        outputs,
-        clock,
-        region,
-    ):
+    files = {MARKER: automation.acceptance_marker_content(NAME)}
+    with automation.emulated(
+        "taskexport", scenario="success", job_files=files, runtime_params={"lustreStorageCapacity": 1200}
+    ) as stack:
+        outputs, clock, region = stack.outputs, automation.SteppedEmulatedTime(stack.emulation), stack.region
         with pytest.raises(automation.AutomationError) as raised:
-            acceptance_module.run_acceptance(
+            automation.run_acceptance(
                 "taskexport",
                 outputs,
                 name=NAME,
                 time_source=Broken(clock),
-                clients=acceptance_module.AcceptanceClients.for_region(region),
+                clients=automation.AcceptanceClients.for_region(region),
             )
         sfn = boto3.client("stepfunctions", region_name=region)
         run = sfn.list_executions(stateMachineArn=outputs["stateMachineArn"])["executions"]

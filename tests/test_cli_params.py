@@ -9,8 +9,8 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
+from batch_lustre.automation import deploy_emulated
 from batch_lustre.cli.app import app
-from batch_lustre.cli.demo import deploy_emulated
 from batch_lustre.emulation import Emulation, Scenario, runtime_parameters
 
 runner = CliRunner()

@@ -11,8 +11,8 @@ from conftest import stop_held_runs
 from typer.testing import CliRunner
 
 from batch_lustre import automation
+from batch_lustre.automation import deploy_emulated
 from batch_lustre.cli.app import app
-from batch_lustre.cli.demo import deploy_emulated
 from batch_lustre.emulation import BatchScenario, Emulation, Scenario
 
 runner = CliRunner()

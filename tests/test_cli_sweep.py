@@ -12,8 +12,8 @@ from conftest import stop_held_runs, wait_until_held
 from typer.testing import CliRunner
 
 from batch_lustre import automation
+from batch_lustre.automation import deploy_emulated
 from batch_lustre.cli.app import app
-from batch_lustre.cli.demo import deploy_emulated
 from batch_lustre.emulation import Emulation, FsxScenario, Scenario
 from batch_lustre.emulation.scenario import FS_FAILED
 from batch_lustre.program.asl.naming import TAG_MODE, TAG_RUN, TAG_STACK

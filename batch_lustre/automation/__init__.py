@@ -26,6 +26,9 @@ This module is the one to import: every public name of the modules below is here
           stack.outputs["bucketName"], stack.list_runs(), stack.emulation.now()
 
   ``deploy_emulated`` deploys into an emulation the caller entered.
+- ``acceptance``: the budget-guarded end-to-end check of a deployed stack (``run_acceptance`` -> an
+  ``AcceptanceReport``; ``batch-lustre acceptance`` draws it); ``leftovers``: the per-run resources a run left
+  behind (``find_leftovers``, ``delete_leftover``; ``batch-lustre sweep``).
 - ``clients``: the boto3 clients (``aws_client``); patch ``batch_lustre.automation.clients.aws_client`` to hand
   every operation another client.
 - ``errors``: ``AutomationError`` and its subclasses; ``boundary``: the decorator that makes every public
@@ -64,8 +67,27 @@ not ``DescribeExecution`` (whose output moto cannot serialise when it holds date
 
 from __future__ import annotations
 
+from batch_lustre.automation.acceptance import (
+    AcceptanceClients,
+    AcceptanceReport,
+    RealTime,
+    TimeSource,
+    acceptance_job_command,
+    acceptance_marker_content,
+    acceptance_marker_key,
+    acceptance_overrides,
+    check_acceptance_secret,
+    new_acceptance_name,
+    run_acceptance,
+)
 from batch_lustre.automation.clients import aws_client, region_of
-from batch_lustre.automation.emulated import EmulatedDeployment, deploy_emulated, emulated, stack_max_vcpus
+from batch_lustre.automation.emulated import (
+    EmulatedDeployment,
+    SteppedEmulatedTime,
+    deploy_emulated,
+    emulated,
+    stack_max_vcpus,
+)
 from batch_lustre.automation.errors import (
     AccessDenied,
     AutomationError,
@@ -94,6 +116,7 @@ from batch_lustre.automation.history import (
     execution_name,
     run_error,
 )
+from batch_lustre.automation.leftovers import Leftover, LeftoverClients, delete_leftover, find_leftovers, runs_by_name
 from batch_lustre.automation.parameters import (
     RuntimeParameters,
     check_assignment,
@@ -143,17 +166,22 @@ __all__ = [
     "REQUIRED_OUTPUTS",
     "ROOT",
     "TERMINAL_EVENTS",
+    "AcceptanceClients",
+    "AcceptanceReport",
     "AccessDenied",
     "AutomationError",
     "AwsError",
     "EmulatedDeployment",
     "EndpointUnreachable",
     "HistoryReader",
+    "Leftover",
+    "LeftoverClients",
     "MissingOutput",
     "NoCredentials",
     "ParameterError",
     "PulumiCliMissing",
     "PulumiCommandFailed",
+    "RealTime",
     "RunEvent",
     "RunFailed",
     "RunHandle",
@@ -163,26 +191,36 @@ __all__ = [
     "RunSummary",
     "RunTracker",
     "RuntimeParameters",
+    "SteppedEmulatedTime",
     "StoredObject",
     "Throttled",
+    "TimeSource",
     "UnknownStack",
+    "acceptance_job_command",
+    "acceptance_marker_content",
+    "acceptance_marker_key",
+    "acceptance_overrides",
     "aws_client",
+    "check_acceptance_secret",
     "check_assignment",
     "check_assignments",
     "check_run_input",
     "check_stack",
     "compute_environment_max_vcpus",
-    "deploy_emulated",
+    "delete_leftover",
     "deploy",
+    "deploy_emulated",
     "destroy",
     "emulated",
     "execution_input",
     "execution_name",
+    "find_leftovers",
     "follow_run",
     "iter_executions",
     "known_stacks",
     "list_runs",
     "load_outputs",
+    "new_acceptance_name",
     "new_run_name",
     "objects_since",
     "one_line",
@@ -195,10 +233,12 @@ __all__ = [
     "region_of",
     "required_output",
     "run",
+    "run_acceptance",
     "run_cleanup_of",
     "run_error",
     "run_input",
     "running_executions",
+    "runs_by_name",
     "stack_config",
     "stack_max_vcpus",
     "stack_region",

@@ -17,7 +17,9 @@ emulated AWS does what its ``scenario`` says (default: everything succeeds). Nee
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -154,6 +156,55 @@ class EmulatedDeployment:
         return list_runs(self.state_machine_arn, limit=limit)
 
 
+class SteppedEmulatedTime:
+    """A clock (``acceptance.TimeSource``) for whoever polls a stack deployed in the emulation
+    (``acceptance --emulated``).
+
+    ``now`` is the emulated time. Wait states are held (``Emulation.hold_waits``) but during a pause, which lets
+    the executions go on for a moment of real time and holds them again: whoever polls sees each run between two
+    Waits, as one polling a real run sees it, however fast emulated time runs. A pause then delivers the due
+    EventBridge events (the run-cleanup state machine starts), and when no execution runs, lets ``seconds`` of
+    emulated time pass, as waiting does. Bounded by ``real_limit_seconds`` of real time (``AutomationError``).
+    """
+
+    STEP_SECONDS = 0.05
+
+    def __init__(self, emu: Any, real_limit_seconds: float = 300.0) -> None:
+        self.emu = emu
+        self.deadline = time.monotonic() + real_limit_seconds
+        self.real_limit_seconds = real_limit_seconds
+        emu.hold_waits()
+
+    def now(self) -> dt.datetime:
+        return self.emu.clock.now()
+
+    def pause(self, seconds: float) -> None:
+        if time.monotonic() > self.deadline:
+            raise AutomationError(f"the emulated runs did not end within {self.real_limit_seconds} real seconds")
+        self.emu.release_waits()
+        time.sleep(self.STEP_SECONDS)
+        self.emu.hold_waits()
+        self.emu.events.flush()
+        if not self.running():
+            self.emu.advance(seconds)
+
+    def running(self) -> list[str]:
+        """ARNs of the RUNNING executions of every state machine."""
+        sfn = clients.aws_client("stepfunctions", self.emu.region)
+        return [
+            e["executionArn"]
+            for m in sfn.list_state_machines()["stateMachines"]
+            for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"], statusFilter="RUNNING")["executions"]
+        ]
+
+    def close(self) -> None:
+        """Let every held execution go, and stop those still RUNNING: nothing runs on after the emulation."""
+        self.emu.release_waits()
+        sfn = clients.aws_client("stepfunctions", self.emu.region)
+        for arn in self.running():
+            sfn.stop_execution(executionArn=arn, error="EmulationOver", cause="the command ended")
+
+
 class _Emulated:
     """``emulated``'s context manager: the offline environment, the emulation, the deployment; on exit every
     execution still RUNNING is stopped, and the emulation ends."""
@@ -165,19 +216,22 @@ class _Emulated:
         runtime_params: Mapping[str, Any] | None,
         secret_string: str | None,
         run_cleanup: bool,
+        job_files: Mapping[str, bytes] | None,
     ) -> None:
-        self.arguments = (stack, scenario, runtime_params, secret_string, run_cleanup)
+        self.arguments = (stack, scenario, runtime_params, secret_string, run_cleanup, job_files)
         self.exit_stack: ExitStack | None = None
         self.deployment: EmulatedDeployment | None = None
 
     def __enter__(self) -> EmulatedDeployment:
         from contextlib import ExitStack
 
-        stack, scenario, runtime_params, secret_string, run_cleanup = self.arguments
+        stack, scenario, runtime_params, secret_string, run_cleanup, job_files = self.arguments
         with boundary("emulated"), ExitStack() as entered:
             mode = stack_settings(stack).mode
             params = dict(runtime_params or {})
             behaviour, named_secret = _scenario(scenario, mode, params)
+            if job_files is not None:
+                behaviour.batch.files = dict(job_files)
             from batch_lustre.emulation.environment import offline_environment
 
             entered.enter_context(offline_environment(REGION))
@@ -246,13 +300,15 @@ def emulated(
     runtime_params: Mapping[str, Any] | None = None,
     secret_string: str | None = None,
     run_cleanup: bool = True,
+    job_files: Mapping[str, bytes] | None = None,
 ) -> _Emulated:
     """``with emulated(stack) as deployed:`` the stack of ``Pulumi.<stack>.yaml`` deployed in a new emulated AWS.
 
     ``scenario``: what the emulated AWS does, an ``emulation.Scenario`` or the name of one of the catalogue's
     (``batch-lustre demo --list``); default: everything succeeds. ``runtime_params``: the secret's values that
     differ from the mode's defaults; ``secret_string`` replaces the secret's text. ``run_cleanup``: also the
-    run-cleanup state machine and its EventBridge rule. Inside, the process has fake AWS credentials and every
+    run-cleanup state machine and its EventBridge rule. ``job_files``: what the emulated job writes (paths
+    relative to /scratch -> bytes) instead of the scenario's. Inside, the process has fake AWS credentials and every
     boto3 client reaches the emulation; on exit, runs still RUNNING are stopped.
     """
-    return _Emulated(stack, scenario, runtime_params, secret_string, run_cleanup)
+    return _Emulated(stack, scenario, runtime_params, secret_string, run_cleanup, job_files)

@@ -10,12 +10,9 @@ computeEnvironmentMaxvCpus, and ``--set`` is checked as ``params set`` checks an
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,7 +22,7 @@ from rich.console import Console
 from rich.text import Text
 
 from batch_lustre import automation
-from batch_lustre.automation.emulated import deploy_emulated, stack_max_vcpus
+from batch_lustre.automation.emulated import stack_max_vcpus
 from batch_lustre.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -87,96 +84,6 @@ def choose(name: str, mode: str) -> NamedScenario:
             EXIT_BAD_INPUT,
         )
     return chosen
-
-
-class SteppedEmulatedTime:
-    """A clock for a command that polls a stack deployed in the emulation (``acceptance --emulated``).
-
-    ``now`` is the emulated time. Wait states are held (``Emulation.hold_waits``) but during a pause, which lets
-    the executions go on for a moment of real time and holds them again: whoever polls sees each run between two
-    Waits, as one polling a real run sees it, however fast emulated time runs. A pause then delivers the due
-    EventBridge events (the run-cleanup state machine starts), and when no execution runs, lets ``seconds`` of
-    emulated time pass, as waiting does. Bounded by ``real_limit_seconds`` of real time (``AutomationError``).
-    """
-
-    STEP_SECONDS = 0.05
-
-    def __init__(self, emu: Any, real_limit_seconds: float = 300.0) -> None:
-        self.emu = emu
-        self.deadline = time.monotonic() + real_limit_seconds
-        self.real_limit_seconds = real_limit_seconds
-        emu.hold_waits()
-
-    def now(self) -> dt.datetime:
-        return self.emu.clock.now()
-
-    def pause(self, seconds: float) -> None:
-        if time.monotonic() > self.deadline:
-            raise automation.AutomationError(
-                f"the emulated runs did not end within {self.real_limit_seconds} real seconds"
-            )
-        self.emu.release_waits()
-        time.sleep(self.STEP_SECONDS)
-        self.emu.hold_waits()
-        self.emu.events.flush()
-        if not self.running():
-            self.emu.advance(seconds)
-
-    def running(self) -> list[str]:
-        """ARNs of the RUNNING executions of every state machine."""
-        sfn = automation.aws_client("stepfunctions", self.emu.region)
-        return [
-            e["executionArn"]
-            for m in sfn.list_state_machines()["stateMachines"]
-            for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"], statusFilter="RUNNING")["executions"]
-        ]
-
-    def close(self) -> None:
-        """Let every held execution go, and stop those still RUNNING: nothing runs on after the emulation."""
-        self.emu.release_waits()
-        sfn = automation.aws_client("stepfunctions", self.emu.region)
-        for arn in self.running():
-            sfn.stop_execution(executionArn=arn, error="EmulationOver", cause="the command ended")
-
-
-@contextmanager
-def emulated_account(
-    stack: str,
-    scenario: str,
-    *,
-    files: Mapping[str, bytes] | None = None,
-    runtime_params: Mapping[str, Any] | None = None,
-) -> Iterator[tuple[dict[str, str], Any, str]]:
-    """Stack ``stack`` deployed in an emulated AWS, for a command that works on a deployed stack.
-
-    The mode is the stack's (``Pulumi.<stack>.yaml``); the emulated AWS does what ``scenario`` says, its job
-    writing ``files`` (relative to /scratch) when given; the secret holds the mode's defaults, then
-    ``runtime_params``, then the scenario's own; the run-cleanup state machine is deployed. Yields the stack
-    outputs, a ``SteppedEmulatedTime`` and the region; the AWS clients of the region reach the emulation.
-    """
-    mode = automation.stack_settings(stack).mode
-    chosen = choose(scenario, mode)
-    behaviour = chosen.scenario()
-    if files is not None:
-        behaviour.batch.files = dict(files)
-    region = "us-east-1"
-    with offline_environment(region):
-        from batch_lustre.emulation import Emulation
-
-        with Emulation(behaviour, region=region) as emu:
-            _, outputs = deploy_emulated(
-                emu,
-                mode,
-                stack=stack,
-                runtime_params={**(runtime_params or {}), **chosen.runtime_params},
-                secret_string=chosen.secret_string(mode),
-                run_cleanup=True,
-            )
-            clock = SteppedEmulatedTime(emu)
-            try:
-                yield outputs, clock, region
-            finally:
-                clock.close()
 
 
 def scenario_listing(found: ModuleType) -> Listing:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from botocore.exceptions import ClientError
+from rich.markup import escape
 
 from batch_lustre import automation
-from batch_lustre.cli import leftovers
+from batch_lustre.automation import leftovers
 from batch_lustre.cli.common import EXIT_FAILED, OutputsFileOption, StackOption, fail, one_line_errors, out
 from batch_lustre.cli.listing import Column, Listing, show
 from batch_lustre.program.asl import naming
@@ -25,8 +25,8 @@ def sweep(
     with one_line_errors():
         found = automation.load_outputs(stack, outputs_file)
         bucket = found.get(naming.OUTPUT_BUCKET_NAME, "the bucket")
-        clients = leftovers.Clients.for_region(automation.stack_region(stack))
-        ended, running = leftovers.find(stack, found, clients)
+        clients = leftovers.LeftoverClients.for_region(automation.stack_region(stack))
+        ended, running = leftovers.find_leftovers(stack, found, clients)
     console = out()
     for item in running:
         console.print(f"left alone: {item.kind} {item.name} of run {item.run}, which is RUNNING")
@@ -58,16 +58,13 @@ def sweep(
     failures = 0
     for item in doomed:
         try:
-            leftovers.delete(item, clients)
+            leftovers.delete_leftover(item, clients)
             console.print(
                 f"deleted {item.kind} {item.name}" + (" (now DELETING)" if item.kind == leftovers.FILE_SYSTEM else "")
             )
-        except ClientError as err:
+        except automation.AwsError as err:
             failures += 1
-            info = err.response.get("Error", {})
-            console.print(
-                f"[red]could not delete {item.kind} {item.name}:[/] {info.get('Code')}: {info.get('Message')}"
-            )
+            console.print(f"[red]could not delete {item.kind} {item.name}:[/] {escape(str(err))}")
     if failures:
         raise typer.Exit(EXIT_FAILED)
 

@@ -1,4 +1,5 @@
-"""Per-run resources a run left behind: find them by tag, tell which run they belong to, delete them.
+"""Per-run resources a run left behind: find them by tag, tell which run they belong to, delete them
+(``batch-lustre sweep`` shows and deletes them; the acceptance check fails on any of its run's).
 
 Every per-run resource carries ``batch-lustre:stack`` and ``batch-lustre:run`` (the execution name,
 ``asl/naming.py``). A leftover is one whose run is not RUNNING (ended, or unknown to the state machine).
@@ -10,7 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from batch_lustre import automation
+from batch_lustre.automation import clients as aws
+from batch_lustre.automation.boundary import operation
+from batch_lustre.automation.errors import AutomationError
+from batch_lustre.automation.history import run_error
+from batch_lustre.automation.runs import iter_executions
+from batch_lustre.automation.stacks import required_output
 from batch_lustre.program.asl.naming import OUTPUT_COMPUTE_ENVIRONMENT, OUTPUT_STATE_MACHINE_ARN, TAG_RUN, TAG_STACK
 
 FILE_SYSTEM = "file system"
@@ -21,6 +27,8 @@ GONE_LIFECYCLES = ("DELETING",)  # already on its way out
 
 @dataclass(frozen=True)
 class Leftover:
+    """One per-run resource of a run that is not RUNNING (or one of a RUNNING run: ``find_leftovers``)."""
+
     kind: str  # FILE_SYSTEM | LAUNCH_TEMPLATE | JOB_DEFINITION
     resource_id: str  # file system id, launch template id, job definition ARN
     name: str
@@ -31,29 +39,35 @@ class Leftover:
 
 
 @dataclass
-class Clients:
+class LeftoverClients:
+    """The AWS clients that find and delete leftovers (moto intercepts them on the emulation)."""
+
     fsx: Any
     ec2: Any
     batch: Any
     sfn: Any
 
     @classmethod
-    def for_region(cls, region: str | None) -> Clients:
-        return cls(*(automation.aws_client(s, region) for s in ("fsx", "ec2", "batch", "stepfunctions")))
+    def for_region(cls, region: str | None) -> LeftoverClients:
+        return cls(*(aws.aws_client(s, region) for s in ("fsx", "ec2", "batch", "stepfunctions")))
 
 
 def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
 
 
+@operation
 def runs_by_name(state_machine_arn: str, sfn: Any) -> dict[str, dict[str, Any]]:
     """Execution name -> execution (name, status, ARN...), for every run of the state machine."""
-    return {e["name"]: e for e in automation.iter_executions(state_machine_arn, sfn)}
+    return {e["name"]: e for e in iter_executions(state_machine_arn, sfn)}
 
 
-def find(stack: str, stack_outputs: Mapping[str, Any], clients: Clients) -> tuple[list[Leftover], list[Leftover]]:
+@operation
+def find_leftovers(
+    stack: str, stack_outputs: Mapping[str, Any], clients: LeftoverClients
+) -> tuple[list[Leftover], list[Leftover]]:
     """(leftovers of ended runs, resources of RUNNING runs) tagged with ``stack``."""
-    machine = automation.required_output(stack_outputs, OUTPUT_STATE_MACHINE_ARN, stack)
+    machine = required_output(stack_outputs, OUTPUT_STATE_MACHINE_ARN, stack)
     runs = runs_by_name(machine, clients.sfn)
     found = (
         _file_systems(stack, clients.fsx)
@@ -70,7 +84,7 @@ def find(stack: str, stack_outputs: Mapping[str, Any], clients: Clients) -> tupl
         if kind == FILE_SYSTEM and execution and status not in ("RUNNING", "SUCCEEDED"):
             # Why the run kept it: the Error it ended with (e.g. ExportNotConfirmed).
             if run not in errors:
-                errors[run] = automation.run_error(execution["executionArn"], clients.sfn)
+                errors[run] = run_error(execution["executionArn"], clients.sfn)
             detail = f"{detail}; run ended with {errors[run]}" if errors[run] else detail
         item = Leftover(
             kind, resource_id, name, run, status, detail, in_use.get(resource_id) if kind == LAUNCH_TEMPLATE else None
@@ -141,7 +155,8 @@ def _launch_templates_in_use(compute_environment: Any, batch: Any) -> dict[str, 
     return in_use
 
 
-def delete(item: Leftover, clients: Clients) -> None:
+@operation
+def delete_leftover(item: Leftover, clients: LeftoverClients) -> None:
     """Delete one leftover (a file system's deletion only starts: it is DELETING when this returns)."""
     if item.kind == FILE_SYSTEM:
         clients.fsx.delete_file_system(FileSystemId=item.resource_id)
@@ -150,6 +165,6 @@ def delete(item: Leftover, clients: Clients) -> None:
     elif item.kind == JOB_DEFINITION:
         clients.batch.deregister_job_definition(jobDefinition=item.resource_id)
     else:
-        raise ValueError(
+        raise AutomationError(
             f"kind={item.kind!r} is not accepted: accepted {FILE_SYSTEM}, {LAUNCH_TEMPLATE}, {JOB_DEFINITION}"
         )
