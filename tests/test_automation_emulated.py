@@ -35,3 +35,12 @@ def test_an_unknown_stack_is_refused_before_anything_is_emulated():
     with pytest.raises(automation.UnknownStack):
         with automation.emulated("no-such-stack"):
             pass
+
+
+def test_without_the_emulation_extra_the_error_says_which_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "batch_lustre.emulation", None)  # as if moto were not installed
+    with pytest.raises(automation.AutomationError, match=r"^emulated: the emulated AWS needs the 'emulation' extra"):
+        with automation.emulated("taskexport"):
+            pass

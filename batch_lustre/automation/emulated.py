@@ -267,9 +267,14 @@ def _scenario(scenario: Scenario | str | None, mode: str, params: dict[str, Any]
     parameters (added to ``params``) and its secret."""
     from batch_lustre.emulation.environment import offline_environment
 
-    with offline_environment(REGION):
-        from batch_lustre.emulation import Scenario, catalogue
-
+    try:
+        with offline_environment(REGION):
+            from batch_lustre.emulation import Scenario, catalogue
+    except ModuleNotFoundError as missing:
+        raise AutomationError(
+            f"emulated: the emulated AWS needs the 'emulation' extra (module {missing.name!r} is not installed): "
+            "pip install -c constraints.txt -e '.[emulation]'"
+        ) from missing
     if scenario is None:
         return Scenario(), None
     if not isinstance(scenario, str):
