@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,6 +93,7 @@ def test_the_project_directory_is_found_from_a_subdirectory(monkeypatch):
 
 
 PROGRAM_MODULES = ("asl", "components", "parameters", "settings", "stack")
+PROGRAM_IMPORT_LINE = re.compile(rf"^[ \t]*(?:from[ \t]+|import[ \t][^\n]*\b)(?:{'|'.join(PROGRAM_MODULES)})\b", re.M)
 
 
 def test_importing_the_api_keeps_the_tools_own_modules_and_sys_path(tmp_path):
@@ -124,7 +126,10 @@ def test_importing_the_api_keeps_the_tools_own_modules_and_sys_path(tmp_path):
 
 
 def _top_level_program_imports(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    if not PROGRAM_IMPORT_LINE.search(text):  # a cheap look first: parse only what may hold such an import
+        return []
+    tree = ast.parse(text)
     names = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
