@@ -44,6 +44,33 @@ class ParameterError(ValueError):
     """A parameter value is not accepted. The message names key, value and rule."""
 
 
+# No value may hold a control character (C0, DEL, C1) nor a Unicode line or paragraph separator: each value must
+# stay on one line in every request and message.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+NO_CONTROL = "no control characters"
+# More digits than any accepted integer has: longer text is refused before int() (which refuses more than
+# 4,300 digits with a ValueError of its own).
+MAX_INTEGER_DIGITS = 20
+_INTEGER = re.compile(rf" *(-?[0-9]{{1,{MAX_INTEGER_DIGITS}}}) *")
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character or a line or paragraph separator."""
+    return _CONTROL.search(text) is not None
+
+
+def parse_integer(text: str, *, key: str, accepted: str) -> int:
+    """Untrusted text -> int: an optional minus and 1 to MAX_INTEGER_DIGITS ASCII digits, spaces around.
+
+    Anything else raises ``ParameterError`` (one line: ``key``, the text cut short, ``accepted``) before ``int()``
+    is called, so no text reaches Python's own conversion limits.
+    """
+    found = _INTEGER.fullmatch(text) if isinstance(text, str) else None
+    if found is None:
+        raise ParameterError(f"{key}={_show_short(text)} is not accepted: accepted {accepted}")
+    return int(found.group(1))
+
+
 @dataclass(frozen=True)
 class Parameter:
     """One parameter: its name as in the seeds, type, defaults and rule."""
@@ -82,10 +109,10 @@ def _scratch2_capacity(value: int) -> bool:
     return value in (1200, 2400) or (value > 0 and value % 2400 == 0)
 
 
-_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
+_ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}")
 # ECR CreateRepository repositoryName pattern.
-_ECR_NAME = re.compile(r"^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
-_INSTANCE_TYPE = re.compile(r"^(optimal|default_x86_64|default_arm64|[a-z0-9-]+(\.[a-z0-9-]+)?)$")
+_ECR_NAME = re.compile(r"(?=.{2,256}\Z)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+_INSTANCE_TYPE = re.compile(r"optimal|default_x86_64|default_arm64|[a-z0-9-]+(\.[a-z0-9-]+)?")
 
 _wait = _int_range(1, 3600)
 _timeout = _int_range(1, 10080)
@@ -97,7 +124,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         {TASK_EXPORT: "TaskExport", AUTO_EXPORT: "AutoExport"},
         _NONE,
         "a letter then up to 39 letters, digits or hyphens",
-        lambda v: _ENV_NAME.match(v) is not None,
+        lambda v: _ENV_NAME.fullmatch(v) is not None,
         "environment name, prefix of every resource name",
     ),
     Parameter(
@@ -106,7 +133,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         {TASK_EXPORT: "batch-job-with-lustre-task-export", AUTO_EXPORT: "batch-job-with-lustre-auto-export"},
         _NONE,
         "an ECR repository name (2-256 lowercase letters, digits, . _ - /)",
-        lambda v: _ECR_NAME.match(v) is not None,
+        lambda v: _ECR_NAME.fullmatch(v) is not None,
         "ECR repository the job image is pulled from",
     ),
     Parameter(
@@ -133,7 +160,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         _both(["optimal"]),
         _NONE,
         'a non-empty list of EC2 instance types or families (e.g. ["optimal"], ["c6i", "m6i.4xlarge"])',
-        lambda v: bool(v) and all(_INSTANCE_TYPE.match(t) for t in v),
+        lambda v: bool(v) and all(_INSTANCE_TYPE.fullmatch(t) for t in v),
         "instance types of the compute environment",
     ),
     Parameter("computeEnvironmentMinvCpus", "int", _both(0), _NONE, *_int_range(0, 100000), "minimum vCPUs"),
@@ -501,7 +528,7 @@ def _most_minutes(wait: int, limit: int, bound_param: Parameter) -> int | None:
     return low if low > 0 else None
 
 
-_EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 
 def parameters_for(mode: str, runtime: bool | None = None) -> list[Parameter]:
@@ -522,6 +549,8 @@ def coerce(param: Parameter, value: Any) -> Any:
     as stack config holds strings and a hand-edited secret may hold either.
     """
     kind = param.kind
+    if isinstance(value, str) and has_control(value):
+        raise ParameterError(f"{_message(param, value)} ({NO_CONTROL})")
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -532,8 +561,8 @@ def coerce(param: Parameter, value: Any) -> Any:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
-            return int(value)
+        if isinstance(value, str):
+            return parse_integer(value, key=param.name, accepted=_accepted(param))
     elif kind == "str":
         if isinstance(value, str):
             return value.strip()
@@ -542,7 +571,7 @@ def coerce(param: Parameter, value: Any) -> Any:
     elif kind == "str_list":
         if isinstance(value, str):
             value = [t.strip() for t in value.split(",") if t.strip()]
-        if isinstance(value, list) and all(isinstance(t, str) for t in value):
+        if isinstance(value, list) and all(isinstance(t, str) and not has_control(t) for t in value):
             return [t.strip() for t in value]
     raise ParameterError(_message(param, value))
 
@@ -557,16 +586,21 @@ def _accepted(param: Parameter) -> str:
 
 
 def _message(param: Parameter, value: Any) -> str:
-    return f"{param.name}={_show(value)} is not accepted: accepted {_accepted(param)}"
+    return f"{param.name}={_show_short(value)} is not accepted: accepted {_accepted(param)}"
 
 
 def _show(value: Any) -> str:
+    """``value`` as JSON (its repr if it is not JSON), on one line whatever it holds."""
     import json
 
     try:
         return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:
+        return " ".join(repr(value).splitlines())
+    except (ValueError, RecursionError):  # an integer past Python's conversion limit, or nested too deep
+        return f"<a {type(value).__name__} too large to show>"
 
 
 def validate_value(param: Parameter, value: Any) -> Any:
@@ -584,7 +618,7 @@ def validate(raw: Mapping[str, Any], mode: str, names: Iterable[str], *, where: 
     """
     wanted = list(names)
     problems: list[str] = []
-    unknown = sorted(set(raw) - set(wanted))
+    unknown = sorted(set(raw) - set(wanted), key=str)
     for key in unknown:
         problems.append(f"{_key(key)} is not a parameter of {where} in mode {mode}: accepted keys {', '.join(wanted)}")
     typed: dict[str, Any] = {}
@@ -631,6 +665,36 @@ def cross_field_problems(values: Mapping[str, Any], mode: str) -> list[str]:
     return problems
 
 
+def parse_secret(text: str) -> Any:
+    """The secret's JSON text, parsed. ``ParameterError`` (naming a position, never quoting the text) if it is not
+    JSON, repeats a key, holds an integer of more than MAX_INTEGER_DIGITS digits or nests too deep to parse."""
+    import json
+
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_int=_secret_integer)
+    except json.JSONDecodeError as err:
+        # str(err) is "<msg>: line L column C (char N)": it does not quote the document.
+        raise ParameterError(f"secret content is not valid JSON: {err}") from None
+    except RecursionError:
+        raise ParameterError("secret content is not accepted: accepted a JSON object of the parameters") from None
+
+
+def _secret_integer(text: str) -> int:
+    return parse_integer(
+        text, key="a number in the secret", accepted=f"integers of at most {MAX_INTEGER_DIGITS} digits"
+    )
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of duplicate keys silently; a hand-edited secret may hold both.
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ParameterError(f"{_show_short(key)} appears more than once in the secret: accepted each key once")
+        seen[key] = value
+    return seen
+
+
 def runtime_defaults(config_values: Mapping[str, Any], mode: str) -> dict[str, Any]:
     """The secret's initial content: the runtime parameters' values from validated stack config."""
     return {p.name: config_values[p.name] for p in parameters_for(mode, runtime=True)}
@@ -653,7 +717,7 @@ def validate_runtime(raw: Any, mode: str, max_vcpus: int) -> dict[str, Any]:
 
 def check_execution_name(name: str) -> None:
     """Per-run resource names embed the execution name; Batch names allow only [A-Za-z0-9_-]."""
-    if not isinstance(name, str) or not _EXECUTION_NAME.match(name):
+    if not isinstance(name, str) or not _EXECUTION_NAME.fullmatch(name):
         raise ParameterError(f"execution name={_show(name)} is not accepted: accepted 1-80 letters, digits, '-' or '_'")
 
 
@@ -666,9 +730,9 @@ MAX_ENVIRONMENT_VARIABLES = 100
 RESERVED_ENVIRONMENT_PREFIX = "AWS_BATCH"
 # Batch ArrayProperties.size: 2-10,000 (1 here means "not an array job").
 MAX_ARRAY_SIZE = 10_000
-_ENVIRONMENT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENVIRONMENT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # ECR image tag.
-_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _SHOWN_CHARS = 120
 
 
@@ -740,13 +804,16 @@ def _input_bool(value: Any) -> bool:
 
 def _command(value: Any) -> list[str]:
     accepted = (
-        f"a list of 1 to {MAX_COMMAND_ITEMS} strings of 1 to {MAX_COMMAND_ITEM_CHARS} characters "
-        "(the container's command)"
+        f"a list of 1 to {MAX_COMMAND_ITEMS} strings of 1 to {MAX_COMMAND_ITEM_CHARS} characters, "
+        f"{NO_CONTROL} (the container's command)"
     )
     if (
         not isinstance(value, list)
         or not 1 <= len(value) <= MAX_COMMAND_ITEMS
-        or not all(isinstance(item, str) and 1 <= len(item) <= MAX_COMMAND_ITEM_CHARS for item in value)
+        or not all(
+            isinstance(item, str) and 1 <= len(item) <= MAX_COMMAND_ITEM_CHARS and not has_control(item)
+            for item in value
+        )
     ):
         raise _input_problem("command", value, accepted)
     return list(value)
@@ -760,20 +827,24 @@ def _environment(value: Any) -> dict[str, str]:
     problems = []
     for name, text in value.items():
         shown = f"environment.{_key(name)}"
-        if not _ENVIRONMENT_NAME.match(name) or name.startswith(RESERVED_ENVIRONMENT_PREFIX):
+        if (
+            not isinstance(name, str)
+            or not _ENVIRONMENT_NAME.fullmatch(name)
+            or name.startswith(RESERVED_ENVIRONMENT_PREFIX)
+        ):
             problems.append(
                 f"execution input environment name {_show_short(name)} is not accepted: accepted names matching "
                 f"[A-Za-z_][A-Za-z0-9_]* not starting {RESERVED_ENVIRONMENT_PREFIX} (Batch reserves those)"
             )
-        elif not isinstance(text, str):
-            problems.append(str(_input_problem(shown, text, "a string")))
+        elif not isinstance(text, str) or has_control(text):
+            problems.append(str(_input_problem(shown, text, f"a string, {NO_CONTROL}")))
     if problems:
         raise ParameterError("; ".join(problems))
     return dict(value)
 
 
 def _image_tag(value: Any) -> str:
-    if not isinstance(value, str) or not _IMAGE_TAG.match(value):
+    if not isinstance(value, str) or not _IMAGE_TAG.fullmatch(value):
         raise _input_problem(
             "imageTag", value, "an image tag: a letter, digit or _ then up to 127 letters, digits, _ . or -"
         )

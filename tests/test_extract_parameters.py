@@ -400,7 +400,7 @@ def test_bad_event_raises(env):
 
 def test_handler_uses_nothing_removed_or_deprecated_in_python_312():
     imported, problems = python312_scan(HANDLER_FILE)
-    assert {"json", "os", "re", "parameters"} <= imported  # the scan sees the imports
+    assert {"os", "re", "parameters"} <= imported  # the scan sees the imports
     assert not problems
     # Deployed, parameters.py sits next to the handler: the handler needs nothing else from the repository.
     assert imported <= {"__future__", "hashlib", "json", "os", "re", "collections", "typing", "parameters"}
@@ -666,3 +666,47 @@ def test_every_wait_list_covers_its_bound_and_respects_its_limit(env, mode):
     for loop, minutes in bounds.items():
         assert sum(waits[loop]) >= minutes * 60 > sum(waits[loop][:-1]), loop
         assert len(waits[loop]) <= parameters.LOOP_CHECK_LIMITS[loop], loop
+
+
+# --- values past the checks of the past: a trailing newline, 5,001 digits --------------------------------------
+
+HUGE = "1" + "0" * 5000  # past Python's own int-conversion limit (4,300 digits)
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "fragment"),
+    [
+        ({"imageTag": "v1\n"}, 'execution input imageTag="v1\\n" is not accepted'),
+        ({"command": ["echo", "a\nb"]}, "execution input command="),
+        ({"environment": {"A": "x\u2028y"}}, "execution input environment.A="),
+        ({"environment": {"A\n": "x"}}, 'environment name "A\\n"'),
+        ({"vcpus": HUGE}, 'execution input vcpus="10000'),
+        ({"vcpus": int(HUGE[:4000])}, "execution input vcpus=1000"),
+    ],
+    ids=["image-tag-newline", "command-newline", "env-line-separator", "env-name-newline", "text-digits", "int"],
+)
+def test_input_with_a_trailing_newline_or_thousands_of_digits_is_refused(env, execution_input, fragment):
+    error = assert_refused(run(default_secret(TASK_EXPORT), execution_input=execution_input), fragment)
+    assert len(error) < 400
+
+
+def secret_with(key: str, json_text: str) -> str:
+    """The taskexport defaults with ``key`` set to ``json_text`` as written (a JSON number of any length)."""
+    return json.dumps(default_secret(TASK_EXPORT) | {key: "@"}).replace('"@"', json_text)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (secret_with("jobDefinitionVcpus", HUGE), "a number in the secret="),
+        ("[" + HUGE + "]", "a number in the secret="),
+        (secret_with("jobDefinitionVcpus", json.dumps(HUGE)), 'jobDefinitionVcpus="10000'),
+        (secret_with("lustreFileSystemTypeVersion", '"2.15\\n"'), "(no control characters)"),
+        (secret_with("jobDefinitionVcpus", '"32\\n"'), 'jobDefinitionVcpus="32\\n"'),
+        ("[" * 100_000, "secret content is not"),
+    ],
+    ids=["json-number", "json-number-in-a-list", "string", "string-newline", "int-newline", "nested-too-deep"],
+)
+def test_secret_with_thousands_of_digits_or_a_newline_is_refused(env, text, fragment):
+    error = assert_refused(run(text), fragment)
+    assert len(error) < 400

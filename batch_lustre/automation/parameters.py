@@ -16,7 +16,7 @@ from asl.naming import OUTPUT_SECRET_NAME, PROJECT
 from batch_lustre.automation import clients
 from batch_lustre.automation.errors import AutomationError, one_line
 from batch_lustre.automation.stacks import load_outputs, required_output, stack_region, stack_settings
-from parameters import BY_NAME, ParameterError, parameters_for, validate_runtime, validate_value
+from parameters import BY_NAME, ParameterError, parameters_for, parse_secret, validate_runtime, validate_value
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,9 @@ def read_parameters(
     secrets_manager = client or clients.aws_client("secretsmanager", stack_region(stack, work_dir))
     text = _get_secret(secrets_manager, secret_id)
     try:
-        validate_runtime(json.loads(text) if text else None, settings.mode, settings.compute_environment_max_vcpus)
+        validate_runtime(parse_secret(text) if text else None, settings.mode, settings.compute_environment_max_vcpus)
         problem = None
-    except ValueError as err:  # ParameterError, or JSON that does not parse
+    except ParameterError as err:  # as the run's ExtractParameters would refuse it
         problem = one_line(str(err), 2000)
     return RuntimeParameters(
         stack, settings.mode, secret_id, _secret_document(text), settings.runtime_defaults, problem
