@@ -28,8 +28,8 @@ shape is a deployment bug: it raises.
   ``fileSystem``, ``computeEnvironment``, ``associationUpdate``, ``otherTask``, ``export``, ``runnable``,
   ``jobStop`` in both modes, and ``metrics`` in autoexport.
 
-``parameters.py`` is packaged next to this file in the deployed Lambda, so it is
-imported as a top-level module. Standard library only; Python 3.11 and 3.12.
+The ``parameters`` package is packaged next to this file in the deployed Lambda (``asl/naming.py``
+``LAMBDA_FILES``), so it is imported as a top-level package. Standard library only; Python 3.11 and 3.12.
 """
 
 from __future__ import annotations
