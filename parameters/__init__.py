@@ -55,7 +55,7 @@ from .table import (
     parameters_for,
     runtime_defaults,
 )
-from .text import MAX_INTEGER_DIGITS, NO_CONTROL, ParameterError, has_control, parse_integer
+from .text import MAX_INTEGER_DIGITS, NO_CONTROL, ParameterError, has_control, parse_integer, show_key, show_short
 from .validation import (
     check_execution_name,
     coerce,
@@ -110,6 +110,8 @@ __all__ = [
     "parse_integer",
     "parse_secret",
     "runtime_defaults",
+    "show_key",
+    "show_short",
     "validate",
     "validate_overrides",
     "validate_runtime",

@@ -16,7 +16,15 @@ from asl.naming import OUTPUT_SECRET_NAME, PROJECT
 from batch_lustre.automation import clients
 from batch_lustre.automation.errors import AutomationError, one_line
 from batch_lustre.automation.stacks import load_outputs, required_output, stack_region, stack_settings
-from parameters import BY_NAME, ParameterError, parameters_for, parse_secret, validate_runtime, validate_value
+from parameters import (
+    BY_NAME,
+    ParameterError,
+    parameters_for,
+    parse_secret,
+    show_key,
+    validate_runtime,
+    validate_value,
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,9 @@ def check_assignment(mode: str, key: str, value: str) -> Any:
     runtime = [p.name for p in parameters_for(mode, runtime=True)]
     parameter = BY_NAME.get(key)
     if parameter is None or not parameter.applies_to(mode):
-        raise ParameterError(f"{key} is not a runtime parameter of mode {mode}: accepted keys {', '.join(runtime)}")
+        raise ParameterError(
+            f"{show_key(key)} is not a runtime parameter of mode {mode}: accepted keys {', '.join(runtime)}"
+        )
     if not parameter.is_runtime(mode):
         raise ParameterError(
             f"{key} is a stack config parameter, not a runtime one: change it with "
