@@ -271,6 +271,15 @@ def test_any_run_flags_give_an_execution_input_or_one_refusal_line(command, env,
     assert not any(has_control(s) for s in strings(typed))
 
 
+@pytest.mark.parametrize("text", ["1_0", "\u0661\u0660", "+10", "1e1", "10\n", "9" * 5001])
+def test_a_run_flag_takes_the_integers_the_workflow_takes(text):
+    """Python's int() takes underscores and other scripts' digits; the workflow does not: neither does the flag."""
+    with pytest.raises(ParameterError, match="execution input vcpus="):
+        run_input(from_flags(vcpus=text), MAX_VCPUS)
+    with pytest.raises(ParameterError, match="execution input vcpus="):
+        validate_overrides({"vcpus": text}, MAX_VCPUS)
+
+
 @pytest.fixture(scope="module")
 def stack_configs() -> dict[str, dict[str, str]]:
     from batch_lustre.project import project_dir
