@@ -11,9 +11,9 @@ from typing import Any
 
 from .table import AUTO_EXPORT, BY_NAME, MODES, TASK_EXPORT, Parameter
 
-# --- Waits between checks (workflow v2): a backoff capped by the seed's interval ---------------------------------
+# --- Waits between checks: a backoff capped by the seed's interval (docs/workflow-v2.md) ---------------------
 # The first check of a loop comes BACKOFF_FIRST_SECONDS after it starts; each wait is BACKOFF_GROWTH times the one
-# before, up to the seed's interval (the longest wait). Both are to be tuned from batch_lustre.emulation measurements: this is
+# before, up to the seed's interval (the longest wait). Both are to be tuned from emulation measurements: this is
 # the one place that sets them (derived.waits, the history budget and its tests all follow).
 BACKOFF_FIRST_SECONDS = 5
 BACKOFF_GROWTH = 1.5
