@@ -7,7 +7,7 @@ the workflow's builders (``asl/``) and the tools (``batch_lustre/``: Automation 
 - the Lustre ports the file system and its clients talk on;
 - the files of each Lambda function's archive.
 
-(The data repository event types are in ``parameters.py``: the ExtractParameters Lambda ships that file.)
+(The data repository event types are in the ``parameters`` package: the ExtractParameters Lambda ships it.)
 """
 
 from __future__ import annotations
@@ -54,10 +54,14 @@ STACK_OUTPUTS = (
 LUSTRE_PORT_RANGES: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))
 
 # --- Lambda archives --------------------------------------------------------------------------------------------
-# Handler module -> the files of its archive (member name -> file in the project directory). parameters.py is
-# shipped next to extract_parameters: the one definition of the parameters, used to validate the secret.
+# Handler module -> the files of its archive (member name -> file in the project directory). The parameters
+# package is shipped next to extract_parameters: the one definition of the parameters, used to validate the secret.
+PARAMETERS_PACKAGE_MODULES = ("__init__", "text", "table", "history_budget", "validation", "overrides")
 LAMBDA_FILES: Mapping[str, Mapping[str, str]] = {
-    "extract_parameters": {"extract_parameters.py": "lambda/extract_parameters.py", "parameters.py": "parameters.py"},
+    "extract_parameters": {
+        "extract_parameters.py": "lambda/extract_parameters.py",
+        **{f"parameters/{name}.py": f"parameters/{name}.py" for name in PARAMETERS_PACKAGE_MODULES},
+    },
     "check_metrics": {"check_metrics.py": "lambda/check_metrics.py", "wait_for.py": "lambda/wait_for.py"},
     "summarize_job": {"summarize_job.py": "lambda/summarize_job.py"},
     "find_run_resources": {"find_run_resources.py": "lambda/find_run_resources.py"},

@@ -87,26 +87,35 @@ class Graph:
         return name
 
     def render(self, start_at: str, comment: str) -> dict[str, Any]:
-        """The ASL document; refuses a missing target or an unreachable state (as CDK's state graph does)."""
+        """The ASL document; refuses missing targets and unreachable states (as CDK's state graph does)."""
         return {"Comment": comment, **self.branch(start_at)}
 
     def branch(self, start_at: str) -> dict[str, Any]:
-        """``{"StartAt", "States"}``: a whole machine or one branch of a Parallel, checked."""
+        """``{"StartAt", "States"}``: a whole machine or one branch of a Parallel, checked.
+
+        Refuses, in one ``ValueError`` naming every one of them, each target that is not a state (whichever state
+        goes to it) and each state the start does not reach.
+        """
         if start_at not in self._states:
             raise ValueError(f"StartAt {start_at!r} is not a state")
+        problems = [
+            f"state {name!r} goes to {target!r}, which is not a state"
+            for name, state in self._states.items()
+            for target in dict.fromkeys(targets(state))
+            if target not in self._states
+        ]
         reachable, todo = set(), [start_at]
         while todo:
             name = todo.pop()
             if name in reachable:
                 continue
             reachable.add(name)
-            for target in targets(self._states[name]):
-                if target not in self._states:
-                    raise ValueError(f"state {name!r} goes to {target!r}, which is not a state")
-                todo.append(target)
+            todo.extend(target for target in targets(self._states[name]) if target in self._states)
         unreachable = sorted(set(self._states) - reachable)
         if unreachable:
-            raise ValueError(f"states not reachable from {start_at!r}: {', '.join(unreachable)}")
+            problems.append(f"states not reachable from {start_at!r}: {', '.join(unreachable)}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return {"StartAt": start_at, "States": dict(self._states)}
 
 

@@ -28,14 +28,13 @@ shape is a deployment bug: it raises.
   ``fileSystem``, ``computeEnvironment``, ``associationUpdate``, ``otherTask``, ``export``, ``runnable``,
   ``jobStop`` in both modes, and ``metrics`` in autoexport.
 
-``parameters.py`` is packaged next to this file in the deployed Lambda, so it is
-imported as a top-level module. Standard library only; Python 3.11 and 3.12.
+The ``parameters`` package is packaged next to this file in the deployed Lambda (``asl/naming.py``
+``LAMBDA_FILES``), so it is imported as a top-level package. Standard library only; Python 3.11 and 3.12.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -47,6 +46,8 @@ from parameters import (
     ParameterError,
     check_execution_name,
     loop_schedules,
+    parse_integer,
+    parse_secret,
     validate_overrides,
     validate_runtime,
 )
@@ -58,7 +59,7 @@ DEFAULT_IMAGE_TAG = "latest"
 # Batch job, job definition and launch template names: letters, digits, '-' and '_', at most 128.
 # The execution name is at most 80 characters (parameters.check_execution_name), plus '-':
 # a prefix of at most 47 keeps every derived name within 128.
-_NAME_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,47}$")
+_NAME_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,47}")
 
 
 class ConfigurationError(RuntimeError):
@@ -86,7 +87,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         problems.append(str(err))
     typed: dict[str, Any] | None = None
     try:
-        raw = _parse_secret(secret_string)
+        raw = parse_secret(secret_string)
         typed = validate_runtime(raw, mode, max_vcpus)
     except ParameterError as err:
         problems.append(str(err))
@@ -157,32 +158,17 @@ def _environment() -> tuple[str, int, str]:
         raise ConfigurationError(f"environment variable {err.args[0]} is not set") from None
     if mode not in MODES:
         raise ConfigurationError(f"environment MODE={mode!r} is not accepted: accepted {' or '.join(MODES)}")
-    if not re.fullmatch(r"[0-9]+", max_vcpus_text.strip()) or int(max_vcpus_text) < 1:
+    try:
+        max_vcpus = parse_integer(max_vcpus_text, key="environment MAX_VCPUS", accepted="an integer >= 1")
+    except ParameterError as err:
+        raise ConfigurationError(str(err)) from None
+    if max_vcpus < 1:
         raise ConfigurationError(f"environment MAX_VCPUS={max_vcpus_text!r} is not accepted: accepted an integer >= 1")
-    if not _NAME_PREFIX.match(name_prefix):
+    if not _NAME_PREFIX.fullmatch(name_prefix):
         raise ConfigurationError(
             f"environment NAME_PREFIX={name_prefix!r} is not accepted: accepted 1-47 letters, digits, '-' or '_'"
         )
-    return mode, int(max_vcpus_text), name_prefix
-
-
-def _parse_secret(secret_string: str) -> Any:
-    """The secret's JSON; a parse error names the position only, never the secret's text."""
-    try:
-        return json.loads(secret_string, object_pairs_hook=_no_duplicate_keys)
-    except json.JSONDecodeError as err:
-        # str(err) is "<msg>: line L column C (char N)": it does not quote the document.
-        raise ParameterError(f"secret content is not valid JSON: {err}") from None
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads keeps the last of duplicate keys silently; a hand-edited secret may hold both.
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ParameterError(f"{json.dumps(key)} appears more than once in the secret: accepted each key once")
-        seen[key] = value
-    return seen
+    return mode, max_vcpus, name_prefix
 
 
 def _one_line(text: str) -> str:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import boto3
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 for path in (ROOT, ROOT / "lambda"):
@@ -24,6 +25,19 @@ os.environ.pop("AWS_PROFILE", None)
 # The CLI's rich consoles take their width when cli.common is imported: a wide, fixed width keeps
 # table cells whole whatever terminal (or pytest-xdist worker) the tests run in.
 os.environ["COLUMNS"] = "250"
+
+# Property tests: the same examples on every run and machine (derandomized, no example database), a bounded number
+# of them, no per-example deadline (a shared CI machine is slow at times) and no reproduction blobs in the output.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    max_examples=60,
+    deadline=None,
+    print_blob=False,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 # --- slowest tests first, so that the pytest-xdist workers finish together ------------------------------------

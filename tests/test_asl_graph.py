@@ -1,7 +1,11 @@
 """The workflow graphs: targets exist, everything reachable, loops bounded, failures go through cleanup."""
 
+import re
+
 import pytest
 from conftest import sample_refs
+from hypothesis import given
+from hypothesis import strategies as st
 
 from batch_lustre.program.asl import build_definition
 from batch_lustre.program.asl.history import loops, poll_loop_of
@@ -86,19 +90,106 @@ def reachable(graph, start, removed=frozenset()):
     return seen
 
 
-@MODES_PARAM
-def test_every_transition_target_exists(mode):
-    defn = definition(mode)
-    for name, targets in edges(defn).items():
-        for target in targets:
-            assert target in states(defn), f"{name} -> {target} does not exist"
+# --- Graph.render: every target exists, every state is reachable ----------------------------------------------
+
+
+def test_render_refuses_a_missing_target_naming_the_state_and_the_target():
+    g = Graph()
+    g.add("A", {"Type": "Pass", "Next": "B"})
+    g.add(
+        "B", {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": True, "Next": "Nowhere"}], "Default": "C"}
+    )
+    g.add("C", {"Type": "Succeed"})
+    with pytest.raises(ValueError, match=r"^state 'B' goes to 'Nowhere', which is not a state$"):
+        g.render("A", "probe")
+
+
+def test_render_refuses_an_unreachable_state_naming_it():
+    g = Graph()
+    g.add("A", {"Type": "Pass", "Next": "C"})
+    g.add("B", {"Type": "Pass", "Next": "C"})
+    g.add("C", {"Type": "Succeed"})
+    with pytest.raises(ValueError, match=r"^states not reachable from 'A': B$"):
+        g.render("A", "probe")
+
+
+def test_render_refuses_a_start_that_is_not_a_state():
+    g = Graph()
+    g.add("A", {"Type": "Succeed"})
+    with pytest.raises(ValueError, match="StartAt 'B' is not a state"):
+        g.render("B", "probe")
+
+
+NAMES = [f"S{i}" for i in range(6)]
+MISSING = ["Gone", "Elsewhere"]
+
+
+@st.composite
+def state_graphs(draw) -> tuple[list[str], dict[str, dict]]:
+    """A few states (S0 first) of every kind that goes somewhere, each target a state or a missing name."""
+    names = NAMES[: draw(st.integers(1, len(NAMES)))]
+    target = st.sampled_from(names + MISSING)
+    graph = {}
+    for name in names:
+        kind = draw(st.sampled_from(["Pass", "Choice", "Task", "Succeed", "Fail"]))
+        if kind == "Pass":
+            state = {"Type": "Pass", "Next": draw(target)}
+        elif kind == "Choice":
+            rules = draw(st.lists(target, min_size=1, max_size=3))
+            state = {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.x", "IsPresent": True, "Next": t} for t in rules],
+                "Default": draw(target),
+            }
+        elif kind == "Task":
+            state = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets", "Next": draw(target)}
+            catches = draw(st.lists(target, max_size=2))
+            if catches:
+                state["Catch"] = [{"ErrorEquals": ["States.ALL"], "Next": t} for t in catches]
+        else:
+            state = {"Type": kind}
+        graph[name] = state
+    return names, graph
+
+
+@given(state_graphs())
+def test_render_refuses_exactly_the_missing_targets_and_the_unreachable_states(generated):
+    names, graph = generated
+    missing = {(name, t) for name, state in graph.items() for t in successors(state) if t not in graph}
+    # Reachability by this module's own successors(), not the renderer's.
+    flat = {name: [t for t in successors(state) if t in graph] for name, state in graph.items()}
+    unreachable = sorted(set(graph) - reachable(flat, "S0"))
+    g = Graph()
+    for name in names:
+        g.add(name, graph[name])
+    if not missing and not unreachable:
+        assert g.render("S0", "probe") == {"Comment": "probe", "StartAt": "S0", "States": graph}
+        return
+    with pytest.raises(ValueError) as refused:
+        g.render("S0", "probe")
+    message = str(refused.value)
+    assert set(re.findall(r"state '(\w+)' goes to '(\w+)', which is not a state", message)) == missing
+    found = re.search(r"states not reachable from 'S0': ([\w, ]+)$", message)
+    assert (found.group(1).split(", ") if found else []) == unreachable
 
 
 @MODES_PARAM
-def test_every_state_is_reachable(mode):
+def test_every_graph_of_the_definition_is_checked_by_render(mode, monkeypatch):
+    """The top machine and every Parallel branch went through Graph.branch, so the checks above hold for all."""
+    checked = []
+    real_branch = Graph.branch
+
+    def recording(self, start_at):
+        rendered = real_branch(self, start_at)
+        checked.append(rendered)
+        return rendered
+
+    monkeypatch.setattr(Graph, "branch", recording)
     defn = definition(mode)
-    unreachable = set(states(defn)) - reachable(edges(defn), defn["StartAt"])
-    assert not unreachable
+    machines = [defn] + [b for s in states(defn).values() if s["Type"] == "Parallel" for b in s["Branches"]]
+    assert len(machines) > 1
+    for machine in machines:
+        assert {"StartAt": machine["StartAt"], "States": machine["States"]} in checked, machine["StartAt"]
 
 
 @MODES_PARAM

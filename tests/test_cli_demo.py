@@ -180,6 +180,28 @@ def test_a_refused_override_flag_is_one_line_exit_2_before_anything_is_emulated(
     assert result.stderr == "error: --env='NOEQUALS' is not accepted: accepted NAME=VALUE, e.g. --env STEPS=10\n"
 
 
+HUGE = "1" + "0" * 5000  # past Python's own int-conversion limit (4,300 digits)
+
+
+@pytest.mark.parametrize(
+    ("args", "start", "accepted"),
+    [
+        (["--image-tag", "v1\n"], 'error: execution input imageTag="v1\\n" is not accepted', "an image tag"),
+        (["--image-tag", "v1\r"], 'error: execution input imageTag="v1\\r" is not accepted', "an image tag"),
+        (["--set", f"jobDefinitionVcpus={HUGE}"], 'error: jobDefinitionVcpus="10000', "an integer from 1 to 100000"),
+        (["--vcpus", HUGE], 'error: execution input vcpus="10000', "an integer from 1 to computeEnvironmentMaxvCpus"),
+        (["--env", "A=x\ny"], "error: execution input environment.A=", "a string, no control characters"),
+    ],
+    ids=["image-tag-newline", "image-tag-return", "set-5001-digits", "vcpus-5001-digits", "env-value-newline"],
+)
+def test_a_value_with_a_trailing_newline_or_5001_digits_is_one_line_exit_2(nothing_emulated, args, start, accepted):
+    result = demo(*args, quick=False)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(start), result.stderr
+    assert f"accepted {accepted}" in result.stderr
+    assert len(result.stderr) < 400  # the value is cut short
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

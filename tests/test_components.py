@@ -272,7 +272,7 @@ def test_secret_takes_runtime_values_from_stack_config(custom):
 # --- Workflows: Lambda functions ---
 
 
-def test_extract_parameters_runs_python312_with_parameters_py_beside_its_handler(run):
+def test_extract_parameters_runs_python312_with_the_parameters_package_beside_its_handler(run):
     function = run.one(FUNCTION, "extract-parameters")
     assert function.inputs["runtime"] == "python3.12"
     assert function.inputs["handler"] == "extract_parameters.handler"
@@ -281,7 +281,7 @@ def test_extract_parameters_runs_python312_with_parameters_py_beside_its_handler
     members = {name: Path(asset.path).resolve() for name, asset in code.assets.items()}
     assert members == {
         "extract_parameters.py": ROOT / "lambda" / "extract_parameters.py",
-        "parameters.py": ROOT / "parameters.py",
+        **{f"parameters/{p.name}": p for p in (ROOT / "parameters").glob("*.py")},
     }
     assert all(path.is_file() for path in members.values())
 

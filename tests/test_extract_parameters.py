@@ -3,11 +3,14 @@ every run (docs/workflow-v2.md, "ExtractParameters" and "Execution input")."""
 
 from __future__ import annotations
 
+import ast
+import io
 import json
 import os
 import re
-import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import extract_parameters
@@ -15,6 +18,7 @@ import pytest
 from conftest import find_python_312, python312_scan
 
 from batch_lustre.program import parameters
+from batch_lustre.program.asl.naming import LAMBDA_FILES
 from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -398,46 +402,90 @@ def test_bad_event_raises(env):
 # --- runs on the Lambda runtime (Python 3.12) ---------------------------------------------------------------------
 
 
-def test_handler_uses_nothing_removed_or_deprecated_in_python_312():
+ARCHIVE = LAMBDA_FILES["extract_parameters"]
+
+
+def imports_outside(path: Path) -> set[str]:
+    """Top-level modules ``path`` imports absolutely (a relative import stays inside its package)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    names |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+    }
+    return names
+
+
+def test_the_archive_ships_every_module_of_the_parameters_package():
+    shipped = {member for member in ARCHIVE if member.startswith("parameters/")}
+    assert shipped == {f"parameters/{p.name}" for p in (ROOT / "parameters").glob("*.py")}
+    assert all(ARCHIVE[member] == member for member in shipped)
+
+
+def test_the_archive_needs_the_standard_library_and_itself_only_and_nothing_python_312_removed():
+    standard = set(sys.stdlib_module_names) | {"__future__"}
     imported, problems = python312_scan(HANDLER_FILE)
-    assert {"json", "os", "re", "parameters"} <= imported  # the scan sees the imports
-    assert not problems
-    # Deployed, parameters.py sits next to the handler: the handler needs nothing else from the repository.
-    assert imported <= {"__future__", "hashlib", "json", "os", "re", "collections", "typing", "parameters"}
+    assert {"os", "re", "parameters"} <= imported  # the scan sees the imports
+    for member, path in ARCHIVE.items():
+        found, problems = python312_scan(ROOT / path)
+        assert not problems, member
+        allowed = standard | ({"parameters"} if member == "extract_parameters.py" else set())
+        assert imports_outside(ROOT / path) <= allowed, member
 
 
-def test_handler_runs_under_python_312(tmp_path):
-    python = find_python_312()
+PROBE = (
+    "import json, sys, warnings\n"
+    "sys.path.insert(0, '.')\n"
+    "warnings.simplefilter('error')\n"
+    "import extract_parameters as e\n"
+    "import parameters\n"
+    "assert parameters.__file__.startswith(sys.argv[2]), parameters.__file__\n"
+    "secret = sys.argv[1]\n"
+    "runs = [\n"
+    "    e.handler({'secretString': secret, 'executionName': 'r1', 'input': {'arraySize': 3}}, None),\n"
+    "    e.handler({'secretString': '{', 'executionName': 'r 1'}, None),\n"
+    "    e.handler({'secretString': secret, 'executionName': 'r1', 'input': {'imageTag': 'v1\\n'}}, None),\n"
+    "    e.handler({'secretString': secret[:-1] + ', \"x\": 1' + '0' * 5000 + '}', 'executionName': 'r1'}, None),\n"
+    "]\n"
+    "print(json.dumps([sys.version_info[:2], runs]))\n"
+)
+
+
+@pytest.mark.parametrize("runtime", ["this-python", "python3.12"])
+def test_an_archive_built_from_lambda_files_runs_the_handler_in_a_clean_interpreter(tmp_path, runtime):
+    """The deployed layout (the archive unpacked, as Lambda does, and nothing else), under -I: no site-packages,
+    no PYTHONPATH; under this Python and under the Lambda runtime's 3.12."""
+    python = sys.executable if runtime == "this-python" else find_python_312()
     if python is None:
         pytest.skip("no Python 3.12 interpreter on this machine (set PYTHON312 to one)")
-    # The deployed layout: handler and parameters.py side by side, nothing else.
-    shutil.copy(HANDLER_FILE, tmp_path / "extract_parameters.py")
-    shutil.copy(ROOT / "parameters.py", tmp_path / "parameters.py")
-    script = (
-        "import json, sys, warnings\n"
-        "sys.path.insert(0, '.')\n"
-        "warnings.simplefilter('error')\n"
-        "import extract_parameters as e\n"
-        "assert sys.version_info[:2] == (3, 12), sys.version\n"
-        "ok = e.handler({'secretString': sys.argv[1], 'executionName': 'r1', 'input': {'arraySize': 3}}, None)\n"
-        "bad = e.handler({'secretString': '{', 'executionName': 'r 1'}, None)\n"
-        "print(json.dumps([ok, bad]))\n"
-    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for member, path in ARCHIVE.items():
+            archive.write(ROOT / path, member)
+    task = tmp_path / "task"
+    zipfile.ZipFile(buffer).extractall(task)
     environment = {"PATH": os.environ.get("PATH", ""), "MODE": AUTO_EXPORT, "MAX_VCPUS": "256", "NAME_PREFIX": "p"}
     completed = subprocess.run(
-        [python, "-I", "-c", script, json.dumps(default_secret(AUTO_EXPORT))],
-        cwd=tmp_path,
+        [python, "-I", "-c", PROBE, json.dumps(default_secret(AUTO_EXPORT)), str(task)],
+        cwd=task,
         env=environment,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
-    ok, bad = json.loads(completed.stdout)
+    version, (ok, bad, newline, digits) = json.loads(completed.stdout)
+    if runtime == "python3.12":
+        assert version == [3, 12]
     assert ok["ok"] is True and ok["derived"]["jobName"] == "p-r1"
     assert set(ok["derived"]["waits"]) == LOOP_NAMES[AUTO_EXPORT] and len(ok["derived"]["waits"]["metrics"]) == 245
     assert ok["derived"]["arraySize"] == 3 and ok["derived"]["warmCapacity"] == {"DesiredvCpus": 96}
     assert bad["ok"] is False and "execution name=" in bad["error"] and "not valid JSON" in bad["error"]
+    assert newline["ok"] is False and 'imageTag="v1\\n"' in newline["error"]
+    assert digits["ok"] is False and "a number in the secret=" in digits["error"]
 
 
 def test_client_request_token_is_per_run_and_fits_fsx_with_the_workflows_suffixes():
@@ -666,3 +714,47 @@ def test_every_wait_list_covers_its_bound_and_respects_its_limit(env, mode):
     for loop, minutes in bounds.items():
         assert sum(waits[loop]) >= minutes * 60 > sum(waits[loop][:-1]), loop
         assert len(waits[loop]) <= parameters.LOOP_CHECK_LIMITS[loop], loop
+
+
+# --- values past the checks of the past: a trailing newline, 5,001 digits --------------------------------------
+
+HUGE = "1" + "0" * 5000  # past Python's own int-conversion limit (4,300 digits)
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "fragment"),
+    [
+        ({"imageTag": "v1\n"}, 'execution input imageTag="v1\\n" is not accepted'),
+        ({"command": ["echo", "a\nb"]}, "execution input command="),
+        ({"environment": {"A": "x\u2028y"}}, "execution input environment.A="),
+        ({"environment": {"A\n": "x"}}, 'environment name "A\\n"'),
+        ({"vcpus": HUGE}, 'execution input vcpus="10000'),
+        ({"vcpus": int(HUGE[:4000])}, "execution input vcpus=1000"),
+    ],
+    ids=["image-tag-newline", "command-newline", "env-line-separator", "env-name-newline", "text-digits", "int"],
+)
+def test_input_with_a_trailing_newline_or_thousands_of_digits_is_refused(env, execution_input, fragment):
+    error = assert_refused(run(default_secret(TASK_EXPORT), execution_input=execution_input), fragment)
+    assert len(error) < 400
+
+
+def secret_with(key: str, json_text: str) -> str:
+    """The taskexport defaults with ``key`` set to ``json_text`` as written (a JSON number of any length)."""
+    return json.dumps(default_secret(TASK_EXPORT) | {key: "@"}).replace('"@"', json_text)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (secret_with("jobDefinitionVcpus", HUGE), "a number in the secret="),
+        ("[" + HUGE + "]", "a number in the secret="),
+        (secret_with("jobDefinitionVcpus", json.dumps(HUGE)), 'jobDefinitionVcpus="10000'),
+        (secret_with("lustreFileSystemTypeVersion", '"2.15\\n"'), "(no control characters)"),
+        (secret_with("jobDefinitionVcpus", '"32\\n"'), 'jobDefinitionVcpus="32\\n"'),
+        ("[" * 100_000, "secret content is not"),
+    ],
+    ids=["json-number", "json-number-in-a-list", "string", "string-newline", "int-newline", "nested-too-deep"],
+)
+def test_secret_with_thousands_of_digits_or_a_newline_is_refused(env, text, fragment):
+    error = assert_refused(run(text), fragment)
+    assert len(error) < 400

@@ -5,10 +5,11 @@ each mode's definition by tests/test_asl_history.py, not here."""
 
 from __future__ import annotations
 
-import random
 import re
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from batch_lustre.program import parameters
 from batch_lustre.program.parameters import (
@@ -127,26 +128,35 @@ def test_a_schedule_has_at_least_one_wait(bound):
     assert backoff_schedule(bound, 60) == [5]
 
 
-GRID = [
-    (bound, wait)
-    for bound in (1, 4, 5, 6, 59, 600, 1800, 3600, 43200, 86400)
-    for wait in (1, 2, 4, 5, 6, 7, 29, 30, 60, 299, 300, 3600)
-]
+# Bounds up to the longest accepted (10080 minutes) and a little past, waits over the whole accepted range.
+BOUNDS = st.integers(0, 10080 * 60 + 600)
+WAITS = st.integers(1, 3600)
 
 
-@pytest.mark.parametrize(("bound", "wait"), GRID)
+@given(BOUNDS, WAITS)
 def test_schedule_covers_its_bound_and_is_the_shortest_that_does(bound, wait):
     schedule = backoff_schedule(bound, wait)
     assert sum(schedule) >= bound
     assert sum(schedule[:-1]) < bound or len(schedule) == 1
+    assert check_count(bound, wait) == len(schedule)
 
 
-@pytest.mark.parametrize(("bound", "wait"), GRID)
-def test_schedule_is_capped_at_the_seed_interval_and_never_shrinks(bound, wait):
+@given(BOUNDS, WAITS)
+def test_schedule_is_capped_at_the_seed_interval_grows_by_the_factor_and_never_shrinks(bound, wait):
     schedule = backoff_schedule(bound, wait)
     assert schedule[0] == min(BACKOFF_FIRST_SECONDS, wait)
     assert all(isinstance(w, int) and 1 <= w <= wait for w in schedule)
     assert schedule == sorted(schedule)
+    for before, after in zip(schedule, schedule[1:], strict=False):
+        # Each wait is the one before times the factor (whole seconds), or the cap.
+        assert after == wait or abs(after - before * BACKOFF_GROWTH) <= 0.5 + before * 0.1, schedule
+
+
+@given(BOUNDS, WAITS)
+def test_a_longer_bound_never_needs_fewer_checks_and_a_longer_wait_never_more(bound, wait):
+    assert check_count(bound + 60, wait) >= check_count(bound, wait)
+    if wait < 3600:
+        assert check_count(bound, wait + 1) <= check_count(bound, wait)
 
 
 def test_schedule_grows_by_the_factor_until_the_cap():
@@ -156,11 +166,6 @@ def test_schedule_grows_by_the_factor_until_the_cap():
     for before, after in zip(growing, growing[1:], strict=False):
         assert abs(after / before - BACKOFF_GROWTH) < 0.15  # whole seconds: rounding moves the ratio a little
     assert schedule[len(growing) :] == [3600] * (len(schedule) - len(growing))
-
-
-@pytest.mark.parametrize(("bound", "wait"), GRID)
-def test_check_count_is_the_schedule_length(bound, wait):
-    assert check_count(bound, wait) == len(backoff_schedule(bound, wait))
 
 
 @pytest.mark.parametrize("wait", [0, -1, True, 2.5])
@@ -250,9 +255,20 @@ def longest_accepted_bound(loop: str, mode: str, base: dict) -> int | None:
 
 
 def shortest_accepted_wait(loop: str, mode: str, values: dict) -> int | None:
+    """By bisection through the public rule; that every shorter wait is refused and every longer one accepted is
+    the property test_a_fixed_loop_accepts_exactly_the_waits_from_the_shortest_on."""
     wait_name = wait_of(loop, mode)
-    candidates = [w for w in range(1, 3601) if loop_accepts(values | {wait_name: w}, mode, loop)]
-    return candidates[0] if candidates else None
+
+    def ok(wait: int) -> bool:
+        return loop_accepts(values | {wait_name: wait}, mode, loop)
+
+    low, high = 1, 3600
+    if not ok(high):
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if ok(middle) else (middle + 1, high)
+    return low
 
 
 # (loop, mode, wait): wait None where the mode's wait is fixed.
@@ -299,32 +315,45 @@ def test_shortest_accepted_wait_of_a_fixed_loop_fits_the_limit(loop, mode):
     assert check_count(bound_minutes(loop, values) * 60, wait - 1) > LOOP_CHECK_LIMITS[loop]
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_every_accepted_parameter_set_fits_every_limit(mode):
-    # Random parameter sets over the whole accepted ranges: the accepted ones never exceed any loop's limit (the
-    # limits are what tests/test_asl_history.py bounds the whole run's history with).
-    rng = random.Random(20240601)
-    seen = 0
-    refused = 0
-    for _ in range(3000):
-        values = defaults(mode) | {
-            "waitForLustreCreationSeconds": rng.choice([rng.randint(1, 60), rng.randint(1, 3600)]),
-            "waitForJobCompletionSeconds": rng.choice([rng.randint(1, 60), rng.randint(1, 3600)]),
-            {TASK_EXPORT: "waitForDataRepositoryTaskSeconds", AUTO_EXPORT: "waitForCheckMetricsSeconds"}[
-                mode
-            ]: rng.choice([rng.randint(1, 60), rng.randint(1, 3600)]),
-            "lustreCreationTimeoutMinutes": rng.choice([rng.randint(1, 600), rng.randint(1, 10080)]),
-            "exportTimeoutMinutes": rng.choice([rng.randint(1, 600), rng.randint(1, 10080)]),
-            "jobRunnableTimeoutMinutes": rng.choice([rng.randint(5, 60), rng.randint(5, 1440)]),
-        }
-        checks = {loop: len(schedule) for loop, schedule in loop_schedules(values, mode).items()}
-        if not accepted(values, mode):
-            refused += 1
-            assert any(checks[loop] > LOOP_CHECK_LIMITS[loop] for loop in checks), cross_field_problems(values, mode)
-            continue
-        seen += 1
-        assert all(checks[loop] <= LOOP_CHECK_LIMITS[loop] for loop in checks), checks
-    assert seen > 100 and refused > 100  # the sample held both
+@given(st.sampled_from(FIXED_LOOPS), WAITS)
+def test_a_fixed_loop_accepts_exactly_the_waits_from_the_shortest_on(fixed, wait):
+    loop, mode = fixed
+    values = defaults(mode)
+    shortest = shortest_accepted_wait(loop, mode, values)
+    assert loop_accepts(values | {wait_of(loop, mode): wait}, mode, loop) == (wait >= shortest)
+
+
+SHORT_OR_ANY_WAIT = st.integers(1, 60) | WAITS
+SHORT_OR_ANY_BOUND = st.integers(1, 600) | st.integers(1, 10080)
+
+
+@example(TASK_EXPORT, 30, 300, 300, 60, 720, 20)  # the defaults: accepted
+@example(TASK_EXPORT, 1, 300, 300, 10080, 720, 20)  # the contract's example: refused
+@given(
+    st.sampled_from(MODES),
+    SHORT_OR_ANY_WAIT,
+    SHORT_OR_ANY_WAIT,
+    SHORT_OR_ANY_WAIT,
+    SHORT_OR_ANY_BOUND,
+    SHORT_OR_ANY_BOUND,
+    st.integers(5, 60) | st.integers(5, 1440),
+)
+def test_a_parameter_set_is_accepted_exactly_when_every_loop_fits_its_limit(
+    mode, lustre_wait, job_wait, export_wait, lustre_bound, export_bound, runnable_bound
+):
+    # Over the whole accepted ranges: accepted sets never exceed any loop's limit (the limits are what
+    # tests/test_asl_history.py bounds the whole run's history with), and a refused set exceeds one.
+    values = defaults(mode) | {
+        "waitForLustreCreationSeconds": lustre_wait,
+        "waitForJobCompletionSeconds": job_wait,
+        {TASK_EXPORT: "waitForDataRepositoryTaskSeconds", AUTO_EXPORT: "waitForCheckMetricsSeconds"}[mode]: export_wait,
+        "lustreCreationTimeoutMinutes": lustre_bound,
+        "exportTimeoutMinutes": export_bound,
+        "jobRunnableTimeoutMinutes": runnable_bound,
+    }
+    checks = {loop: len(schedule) for loop, schedule in loop_schedules(values, mode).items()}
+    fits = all(checks[loop] <= LOOP_CHECK_LIMITS[loop] for loop in checks)
+    assert accepted(values, mode) == fits, (checks, cross_field_problems(values, mode))
 
 
 # --- refused sets: one line naming the parameters, their values and what is accepted ------------------------------

@@ -16,8 +16,15 @@ from batch_lustre.automation import clients
 from batch_lustre.automation.boundary import operation
 from batch_lustre.automation.errors import AwsError, one_line
 from batch_lustre.automation.stacks import load_outputs, required_output, stack_region, stack_settings
-from batch_lustre.program.asl.naming import OUTPUT_SECRET_NAME, PROJECT
-from batch_lustre.program.parameters import BY_NAME, ParameterError, parameters_for, validate_runtime, validate_value
+from batch_lustre.program.parameters import (
+    BY_NAME,
+    ParameterError,
+    parameters_for,
+    parse_secret,
+    show_key,
+    validate_runtime,
+    validate_value,
+)
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,9 @@ def read_parameters(
     secrets_manager = client or clients.aws_client("secretsmanager", stack_region(stack, work_dir))
     text = _get_secret(secrets_manager, secret_id)
     try:
-        validate_runtime(json.loads(text) if text else None, settings.mode, settings.compute_environment_max_vcpus)
+        validate_runtime(parse_secret(text) if text else None, settings.mode, settings.compute_environment_max_vcpus)
         problem = None
-    except ValueError as err:  # ParameterError, or JSON that does not parse
+    except ParameterError as err:  # as the run's ExtractParameters would refuse it
         problem = one_line(str(err), 2000)
     return RuntimeParameters(
         stack, settings.mode, secret_id, _secret_document(text), settings.runtime_defaults, problem
@@ -110,7 +117,9 @@ def _typed_value(mode: str, key: str, value: str) -> Any:
     runtime = [p.name for p in parameters_for(mode, runtime=True)]
     parameter = BY_NAME.get(key)
     if parameter is None or not parameter.applies_to(mode):
-        raise ParameterError(f"{key} is not a runtime parameter of mode {mode}: accepted keys {', '.join(runtime)}")
+        raise ParameterError(
+            f"{show_key(key)} is not a runtime parameter of mode {mode}: accepted keys {', '.join(runtime)}"
+        )
     if not parameter.is_runtime(mode):
         raise ParameterError(
             f"{key} is a stack config parameter, not a runtime one: change it with "

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from batch_lustre.program.parameters import ParameterError
+from batch_lustre.program.parameters import ParameterError, parse_integer
 
 PANEL = "Per-run overrides (this run only; the secret is not changed)"
 
@@ -98,13 +98,13 @@ WarmOption = Annotated[
 
 
 def _number(text: str | None) -> Any:
-    """An integer flag's text: an int when it is one (so that a refusal shows ``vcpus=0``), the text otherwise."""
+    """An integer flag's text: an int when it is one (so that a refusal shows ``vcpus=0``), the text otherwise
+    (refused by the check, as ExtractParameters refuses it: ``1_000`` or ``١٠`` are not integers there)."""
     if text is None:
         return None
-    stripped = text.strip()
     try:
-        return int(stripped)
-    except ValueError:
+        return parse_integer(text, key="flag", accepted="an integer")
+    except ParameterError:
         return text
 
 

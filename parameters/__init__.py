@@ -1,0 +1,119 @@
+"""The one definition of every parameter of both modes, and of how their values are checked.
+
+- ``table``: each parameter's seed name, type, default per mode, whether the secret carries it and its rule;
+  the modes and the data repository event types;
+- ``history_budget``: the waits between a loop's checks (``backoff_schedule``, ``loop_schedules``) and how many
+  checks each loop may make (``LOOP_CHECK_LIMITS``), so that no accepted run outgrows the execution history;
+- ``validation``: stack config (``settings.py``), the secret (``validate_runtime``, at the start of every run
+  by ``lambda/extract_parameters.py``) and ``params set`` edits, every problem in one ``ParameterError`` line;
+- ``overrides``: a run's execution input (``validate_overrides``);
+- ``text``: the checks every string and integer from outside goes through, and how a value is shown.
+
+Plain standard-library Python with relative imports only, so that it runs unchanged in the Lambda runtime
+(Python 3.12; the ExtractParameters archive ships this package, ``asl/naming.py`` ``LAMBDA_FILES``) and in the
+Pulumi program (Python 3.11). Every public name is re-exported here: ``from parameters import X``.
+"""
+
+from .history_budget import (
+    ASSOCIATION_UPDATE_TIMEOUT_MINUTES,
+    AUTO_EXPORT_TASK_WAIT_SECONDS,
+    BACKOFF_FIRST_SECONDS,
+    BACKOFF_GROWTH,
+    COMPUTE_ENVIRONMENT_TIMEOUT_MINUTES,
+    HISTORY_EVENT_LIMIT,
+    JOB_STOP_TIMEOUT_MINUTES,
+    LOOP_CHECK_LIMITS,
+    LOOPS,
+    Loop,
+    backoff_schedule,
+    check_count,
+    history_problems,
+    loop_bound_seconds,
+    loop_schedules,
+)
+from .overrides import (
+    INPUT_KEYS,
+    MAX_ARRAY_SIZE,
+    MAX_COMMAND_ITEM_CHARS,
+    MAX_COMMAND_ITEMS,
+    MAX_ENVIRONMENT_VARIABLES,
+    RESERVED_ENVIRONMENT_PREFIX,
+    validate_overrides,
+)
+from .table import (
+    AUTO_EXPORT,
+    BY_NAME,
+    DATA_REPOSITORY_EVENTS,
+    EVENT_CHANGED,
+    EVENT_DELETED,
+    EVENT_NEW,
+    MODES,
+    PARAMETERS,
+    TASK_EXPORT,
+    Parameter,
+    check_mode,
+    parameters_for,
+    runtime_defaults,
+)
+from .text import MAX_INTEGER_DIGITS, NO_CONTROL, ParameterError, has_control, parse_integer, show_key, show_short
+from .validation import (
+    check_execution_name,
+    coerce,
+    cross_field_problems,
+    parse_secret,
+    validate,
+    validate_runtime,
+    validate_value,
+)
+
+__all__ = [
+    "ASSOCIATION_UPDATE_TIMEOUT_MINUTES",
+    "AUTO_EXPORT",
+    "AUTO_EXPORT_TASK_WAIT_SECONDS",
+    "BACKOFF_FIRST_SECONDS",
+    "BACKOFF_GROWTH",
+    "BY_NAME",
+    "COMPUTE_ENVIRONMENT_TIMEOUT_MINUTES",
+    "DATA_REPOSITORY_EVENTS",
+    "EVENT_CHANGED",
+    "EVENT_DELETED",
+    "EVENT_NEW",
+    "HISTORY_EVENT_LIMIT",
+    "INPUT_KEYS",
+    "JOB_STOP_TIMEOUT_MINUTES",
+    "LOOPS",
+    "LOOP_CHECK_LIMITS",
+    "Loop",
+    "MAX_ARRAY_SIZE",
+    "MAX_COMMAND_ITEMS",
+    "MAX_COMMAND_ITEM_CHARS",
+    "MAX_ENVIRONMENT_VARIABLES",
+    "MAX_INTEGER_DIGITS",
+    "MODES",
+    "NO_CONTROL",
+    "PARAMETERS",
+    "Parameter",
+    "ParameterError",
+    "RESERVED_ENVIRONMENT_PREFIX",
+    "TASK_EXPORT",
+    "backoff_schedule",
+    "check_count",
+    "check_execution_name",
+    "check_mode",
+    "coerce",
+    "cross_field_problems",
+    "has_control",
+    "history_problems",
+    "loop_bound_seconds",
+    "loop_schedules",
+    "parameters_for",
+    "parse_integer",
+    "parse_secret",
+    "runtime_defaults",
+    "show_key",
+    "show_short",
+    "validate",
+    "validate_overrides",
+    "validate_runtime",
+    "validate_value",
+]
