@@ -16,6 +16,7 @@ from batch_lustre.automation import clients
 from batch_lustre.automation.boundary import operation
 from batch_lustre.automation.errors import AwsError, one_line
 from batch_lustre.automation.stacks import load_outputs, required_output, stack_region, stack_settings
+from batch_lustre.program.asl.naming import OUTPUT_SECRET_NAME, PROJECT
 from batch_lustre.program.parameters import (
     BY_NAME,
     ParameterError,
