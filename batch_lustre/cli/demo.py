@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from asl import build_definition, naming
+from asl import naming
 from batch_lustre import automation
 from batch_lustre.cli.common import (
     EXIT_BAD_INPUT,
@@ -96,6 +96,7 @@ def deploy_emulated(
     (output ``runCleanupStateMachineArn``); its deliveries happen when the emulated clock moves.
     """
     from batch_lustre.emulation import setup_stack
+    from batch_lustre.emulation.stack import remove_run_cleanup
 
     stack_name = stack or mode
     emulated = setup_stack(
@@ -106,23 +107,11 @@ def deploy_emulated(
         secret_string=secret_string,
         max_vcpus=stack_max_vcpus(stack_name),
     )
-    refs = emulated.refs
-    sfn = automation.aws_client("stepfunctions", emu.region)
-    machine = sfn.create_state_machine(
-        name=refs.state_machine_name, roleArn=emulated.role_arn, definition=json.dumps(build_definition(refs))
-    )["stateMachineArn"]
-    outputs = {
-        "mode": mode,
-        naming.OUTPUT_STATE_MACHINE_ARN: machine,
-        naming.OUTPUT_SECRET_NAME: emulated.secret_name,
-        naming.OUTPUT_BUCKET_NAME: refs.bucket_name,
-        naming.OUTPUT_COMPUTE_ENVIRONMENT: emulated.compute_environment_name,
-        naming.OUTPUT_JOB_QUEUE: refs.job_queue_arn.rsplit("/", 1)[-1],
-    }
-    if run_cleanup:
-        from batch_lustre.emulation.stack import setup_run_cleanup
-
-        outputs[naming.OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN] = setup_run_cleanup(emu, emulated).state_machine_arn
+    assert emulated.deployment is not None  # setup_stack deploys the program
+    outputs = {name: str(value) for name, value in emulated.deployment.outputs.items()}
+    if not run_cleanup:
+        remove_run_cleanup(emu, emulated)
+        outputs.pop(naming.OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN, None)
     return emulated, outputs
 
 
@@ -487,6 +476,8 @@ def demo(
             f"[bold]demo[/] of the {mode} workflow on an emulated AWS, scenario [bold]{scenario}[/]: "
             f"{chosen.description}"
         )
+        assert stack.deployment is not None  # deploy_emulated runs the Pulumi program
+        console.print(f"deployed the Pulumi program of stack {mode} (as pulumi up would): {stack.deployment.summary()}")
         _show_stack(console, outputs, overrides)
         if execution_input:
             console.print(f"per-run overrides (execution input): {describe(execution_input)}")

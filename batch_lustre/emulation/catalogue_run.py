@@ -65,6 +65,7 @@ from batch_lustre.emulation.stack import (
     EmulatedStack,
     RunCleanupStack,
     attach_workflow_policy,
+    remove_run_cleanup,
     setup_run_cleanup,
     setup_stack,
 )
@@ -185,7 +186,11 @@ def run_scenario(
             definition = transform(definition)
         if policy_transform is not None:
             attach_workflow_policy(emu, stack, definition, document=policy_transform(policy))
-        cleanup = setup_run_cleanup(emu, stack) if with_run_cleanup else None
+        if with_run_cleanup:
+            cleanup: RunCleanupStack | None = setup_run_cleanup(emu, stack)
+        else:
+            remove_run_cleanup(emu, stack)
+            cleanup = None
         started_at = emu.now()
         runs = _execute(emu, stack, entry, definition, timeout_seconds)
         cleanups = (

@@ -44,6 +44,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from moto.utilities.arns import parse_arn
 
 from batch_lustre.emulation.clock import EmulatedClock
+from batch_lustre.emulation.trust import can_assume
 
 SOURCE = "aws.states"
 DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -213,6 +214,10 @@ class StatusEvents:
             event=event,
         )
         try:
+            role_arn = target.get("RoleArn")
+            if role_arn and not can_assume(str(role_arn), "events.amazonaws.com"):
+                # EventBridge cannot act as the target's role: the invocation fails (docs/aws-rules.md, "Roles").
+                raise PermissionError(f"events.amazonaws.com may not assume {role_arn}")
             for hook in list(self.start_hooks):
                 hook(delivery)
             machine_input = target_input(target, event)
