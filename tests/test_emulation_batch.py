@@ -102,7 +102,6 @@ def environment(
             ],
         }
     )
-    role = iam.create_role(RoleName="batch-service", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     iam.create_role(RoleName="instance", AssumeRolePolicyDocument=trust)
     profile = iam.create_instance_profile(InstanceProfileName="instance")["InstanceProfile"]
     iam.add_role_to_instance_profile(InstanceProfileName="instance", RoleName="instance")
@@ -112,8 +111,7 @@ def environment(
     ce = batch.create_compute_environment(
         computeEnvironmentName="batch-ce",
         type="MANAGED",
-        state="ENABLED",
-        serviceRole=role,
+        state="ENABLED",  # no serviceRole: Batch's service-linked role, as infrastructure updates require
         computeResources={
             "type": "SPOT",
             "allocationStrategy": "BEST_FIT_PROGRESSIVE",

@@ -306,7 +306,7 @@ class BatchModel:
         original: Callable[..., tuple[str, str]],
     ) -> tuple[str, str]:
         """UpdateComputeEnvironment: validate, apply, UPDATING for ``compute_update_seconds``, then the outcome."""
-        if self.scenario.update_compute_environment_error:
+        if self.scenario.update_compute_environment_error and compute_resources:  # the runs' updates, not a deploy's
             raise ClientException(self.scenario.update_compute_environment_error)
         ce = self.environment(identifier)
         cr = dict(compute_resources or {})

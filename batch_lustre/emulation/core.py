@@ -23,7 +23,18 @@ from moto.core.config import default_user_config
 from moto.moto_api._internal import mock_random
 from moto.s3.models import s3_backends
 
-from batch_lustre.emulation import batch, batch_roles, batch_sync, branches, events, fsx_api, iam, lambdas, sfn
+from batch_lustre.emulation import (
+    batch,
+    batch_roles,
+    batch_sync,
+    branches,
+    events,
+    fsx_api,
+    iam,
+    lambdas,
+    s3_policy,
+    sfn,
+)
 from batch_lustre.emulation.batch import BatchModel, EmulatedJob, launch_template_data
 from batch_lustre.emulation.clients import shared_session
 from batch_lustre.emulation.clock import EmulatedClock
@@ -117,6 +128,7 @@ class Emulation:
             fsx_api.install(stack, lambda: self.fsx, self.lock)
             batch.install(stack, lambda: self.batch, self.lock)
             batch_roles.install(stack)
+            s3_policy.install(stack)
             batch_sync.install(stack, lambda: self.batch, self.lock)
             lambdas.install(stack, lambda: self.lambdas)
             iam.install(stack, lambda: self)
