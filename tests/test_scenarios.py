@@ -2,7 +2,7 @@
 
 Each run starts the real generated state machine on a fresh emulated stack and is judged twice: against
 the scenario's own expectation (status, Error, what the Cause or output says, file system kept or not,
-what the run saw on its way) and against the rules every run keeps (emulation/catalogue_run.py, RULES).
+what the run saw on its way) and against the rules every run keeps (emulation/catalogue_run.py, module docstring).
 A scenario that fails here is a defect of the workflow (or of the emulation), never a reason to relax it.
 """
 

@@ -33,13 +33,15 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
-from unittest import mock
 
 import botocore.session
 from botocore.client import BaseClient
 from botocore.errorfactory import ClientExceptionsFactory
 from botocore.exceptions import ClientError
-from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
+
+from batch_lustre.emulation import moto_seam
+from batch_lustre.emulation.active import active
+from batch_lustre.emulation.moto_seam import IAMPolicy, IAMPolicyStatement, PermissionResult, iam_backends
 
 # The error each service returns when IAM denies a call: code, HTTP status, source.
 ERROR_SHAPES: dict[str, tuple[str, int, str]] = {
@@ -273,7 +275,6 @@ def decide(policies: list[Policy], action: str, resource: str, context: Mapping[
 
 def role_policies(account_id: str, role_arn: str) -> list[Policy]:
     """The identity-based policies of ``role_arn`` in moto's IAM: inline and attached managed ones."""
-    from moto.iam.models import iam_backends
 
     backend = iam_backends[account_id]["aws"]
     try:
@@ -394,10 +395,7 @@ class _Call:
         return Check(action, resource, merged, exists, error)
 
     def backend(self, name: str) -> Any:
-        import importlib
-
-        module = importlib.import_module(f"moto.{name}.models")
-        return getattr(module, f"{name}_backends")[self.account][self.region]
+        return moto_seam.backend(name, self.account, self.region)
 
 
 _Resolver = Callable[[_Call], list[Check]]
@@ -630,7 +628,6 @@ def _batch_tags(c: _Call, arn: str) -> dict[str, tuple[str, ...]]:
 def _pass_roles(c: _Call, *passed: tuple[tuple[str, ...], str]) -> list[Check]:
     """iam:PassRole for every role the request passes (IAM User Guide, "Grant a user permissions to pass a role"):
     ``passed`` is (member path, service the role is passed to)."""
-    from moto.iam.models import iam_backends
 
     checks = []
     for path, service in passed:
@@ -846,8 +843,6 @@ def authorize_task(
 
 def authorize_state_task(task: Any, env: Any, parameters: Mapping[str, Any] | None) -> None:
     """Authorise a moto ``StateTaskService*`` about to call AWS, as the execution's role (``emulation.sfn``)."""
-    from batch_lustre.emulation.core import active
-
     try:
         execution = env.states.context_object.context_object_data["Execution"]
         role_arn, session = execution["RoleArn"], execution["Name"]
@@ -901,4 +896,4 @@ def install(stack: ExitStack, emulation_for: Callable[[], Any]) -> None:
             )
         return original(self, operation_name, api_params)
 
-    stack.enter_context(mock.patch.object(BaseClient, "_make_api_call", _make_api_call))
+    moto_seam.patch(stack, BaseClient, "_make_api_call", _make_api_call)

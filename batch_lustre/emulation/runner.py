@@ -26,13 +26,11 @@ from typing import Any
 import botocore.session
 from botocore.model import ListShape, Shape, StructureShape
 from dateutil.tz import tzlocal
-from moto.batch.models import batch_backends
-from moto.ec2.models import ec2_backends
-from moto.fsx.models import fsx_backends
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from batch_lustre.emulation.active import active
 from batch_lustre.emulation.clients import client
-from batch_lustre.emulation.core import Emulation, active
+from batch_lustre.emulation.core import Emulation
+from batch_lustre.emulation.moto_seam import batch_backends, ec2_backends, fsx_backends, stepfunctions_parser_backends
 from batch_lustre.emulation.stack import EmulatedStack
 
 
