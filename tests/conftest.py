@@ -15,6 +15,10 @@ for path in (ROOT, ROOT / "lambda"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+from batch_lustre.emulation.moto_version import check_moto_version  # noqa: E402
+
+check_moto_version()  # another moto release stops the whole suite here, in one line naming both versions
+
 # Tests never talk to AWS: fake credentials and a fixed region for boto3 and moto.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

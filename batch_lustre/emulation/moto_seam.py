@@ -16,50 +16,16 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import re
 from contextlib import ExitStack
-from importlib import metadata
 from types import ModuleType
 from typing import Any
 from unittest import mock
 
-# The moto releases whose internals this module was checked against: at least the first, below the second.
-SUPPORTED_MOTO = ("5.2.5", "5.2.6")
-
-
-class UnsupportedMotoError(ImportError):
-    """The installed moto is outside ``SUPPORTED_MOTO``."""
+from batch_lustre.emulation.moto_version import SUPPORTED_MOTO, UnsupportedMotoError, check_moto_version
 
 
 class MotoSeamError(RuntimeError):
     """A moto internal the emulation relies on is missing (or was not declared in ``PATCHED``)."""
-
-
-def _release(version: str) -> tuple[int, ...]:
-    found = re.match(r"\d+(?:\.\d+)*", version)
-    return tuple(int(part) for part in found.group(0).split(".")) if found else ()
-
-
-def supported_moto_text() -> str:
-    return f">={SUPPORTED_MOTO[0]},<{SUPPORTED_MOTO[1]}"
-
-
-def check_moto_version() -> str:
-    """The installed moto's version; ``UnsupportedMotoError`` (one line naming both) if it is not supported."""
-    try:
-        installed = metadata.version("moto")
-    except metadata.PackageNotFoundError:
-        raise UnsupportedMotoError(
-            f"moto is not installed; batch_lustre.emulation supports moto {supported_moto_text()} "
-            "(pip install -c constraints.txt 'moto[all]')"
-        ) from None
-    lowest, below = (_release(v) for v in SUPPORTED_MOTO)
-    if not lowest <= _release(installed) < below:
-        raise UnsupportedMotoError(
-            f"moto {installed} is installed; batch_lustre.emulation supports moto {supported_moto_text()} "
-            "(pip install -c constraints.txt 'moto[all]')"
-        )
-    return installed
 
 
 MOTO_VERSION = check_moto_version()
@@ -156,6 +122,8 @@ from moto.stepfunctions.responses import StepFunctionResponse
 from moto.utilities.arns import parse_arn
 
 __all__ = [
+    "SUPPORTED_MOTO",
+    "UnsupportedMotoError",
     "ActionResult",
     "AmazonStateLanguageParser",
     "BaseExecutionWorkerCommunication",
@@ -444,6 +412,19 @@ def patch_dict(stack: ExitStack, owner: Any, name: str, values: dict[Any, Any]) 
         raise MotoSeamError(f"{key} is patched but not listed in moto_seam.PATCHED")
     _PATCHED_LOG.append(key)
     stack.enter_context(mock.patch.dict(resolve(key), values))
+
+
+def drift() -> list[str]:
+    """One line per ``PATCHED`` attribute whose signature (or presence) in the installed moto is not the expected one."""
+    moved = []
+    for key, expected in PATCHED.items():
+        try:
+            found = describe(resolve(key))
+        except MotoSeamError:
+            found = "<absent>"
+        if found != expected:
+            moved.append(f"{key}: expected {expected}, found {found} (moto {MOTO_VERSION})")
+    return moved
 
 
 def patched_so_far() -> set[str]:
