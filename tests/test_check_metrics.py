@@ -1,4 +1,4 @@
-"""CheckMetrics Lambda against moto's CloudWatch (docs/workflow-v2.md, "CheckMetrics", issue 7.4).
+"""CheckMetrics Lambda against moto's CloudWatch (docs/workflow-v2.md, section "CheckMetrics").
 
 DRAINED only when the newest datapoint of a period that started at or after the job's end is 0; QUEUED when it
 is above 0; UNPROVEN when there is none (the metric has datapoints only while the queue is active, so silence

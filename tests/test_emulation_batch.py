@@ -1,4 +1,4 @@
-"""The emulated AWS Batch (emulation/batch.py, emulation/batch_sync.py): each test fails if the behaviour it names broke.
+"""The emulated AWS Batch (emulation/batch*.py, emulation/host_user_data.py): each test fails if the behaviour it names broke.
 
 Compute environment states, hosts (warm capacity, the user data's bounded mount, shutdown behaviour,
 no capacity), jobs and array jobs, ListJobs, timeouts, and Step Functions' ``batch:submitJob.sync``

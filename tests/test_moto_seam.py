@@ -100,3 +100,14 @@ def test_only_the_seam_imports_moto():
             if any(m == "moto" or m.startswith("moto.") for m in modules) and path.name != "moto_seam.py":
                 importers.append(f"{path.name}:{node.lineno}")
     assert importers == []
+
+
+def test_the_active_emulation_is_what_the_package_exports_and_the_extensions_read():
+    import batch_lustre.emulation as package
+    from batch_lustre.emulation import active, active_emulation
+
+    assert active is active_emulation.active
+    with Emulation() as emu:
+        assert package.active() is emu
+    with pytest.raises(RuntimeError, match="no Emulation is active"):
+        active()

@@ -1,4 +1,4 @@
-"""``acceptance``: a budget-guarded end-to-end check of a deployed stack, on a real account (issue 7.6).
+"""``acceptance``: a budget-guarded end-to-end check of a deployed stack, on a real account.
 
 One run with the smallest file system and a tiny job, then a verdict:
 

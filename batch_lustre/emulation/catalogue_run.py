@@ -143,7 +143,7 @@ def run_scenario(
 ) -> ScenarioResult:
     """Run scenario ``name`` of the catalogue in ``mode`` on a fresh emulated stack; judge the outcome.
 
-    To show that the rules catch a defect (the workflow "before the fix"): ``transform`` changes the generated
+    To show that the rules catch a defect (a workflow that breaks a rule): ``transform`` changes the generated
     definition before it runs, ``policy_transform`` the state machine role's policy, and ``with_run_cleanup=False``
     deploys no run-cleanup state machine.
     """

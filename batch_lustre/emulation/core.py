@@ -18,8 +18,7 @@ from unittest import mock
 
 import boto3
 
-from batch_lustre.emulation import active as active_emulation
-from batch_lustre.emulation import batch_api, batch_sync, branches, events, fsx_api, iam, lambdas, sfn
+from batch_lustre.emulation import active_emulation, batch_api, batch_sync, branches, events, fsx_api, iam, lambdas, sfn
 from batch_lustre.emulation.batch import BatchModel
 from batch_lustre.emulation.clients import shared_session
 from batch_lustre.emulation.clock import EmulatedClock

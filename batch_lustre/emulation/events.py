@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from batch_lustre.emulation import moto_seam
-from batch_lustre.emulation.active import active
+from batch_lustre.emulation.active_emulation import active
 from batch_lustre.emulation.clock import EmulatedClock
 from batch_lustre.emulation.moto_seam import (
     BaseExecutionWorkerCommunication,

@@ -363,6 +363,9 @@ def target(owner: Any, name: str) -> str:
     return f"{owner.__module__}:{owner.__qualname__}.{name}"
 
 
+_MISSING = object()
+
+
 def resolve(key: str) -> Any:
     """The object a ``PATCHED`` key names now; ``MotoSeamError`` naming what is missing."""
     module_name, _, path = key.partition(":")
@@ -371,9 +374,9 @@ def resolve(key: str) -> Any:
     except ImportError:
         raise MotoSeamError(f"moto {MOTO_VERSION} has no module {module_name} (the emulation patches {key})") from None
     for part in path.split("."):
-        if part not in vars(current) and not hasattr(current, part):
+        current = inspect.getattr_static(current, part, _MISSING)
+        if current is _MISSING:
             raise MotoSeamError(f"moto {MOTO_VERSION}: {key} is missing ({part!r} not found; the emulation patches it)")
-        current = inspect.getattr_static(current, part)
         if isinstance(current, (staticmethod, classmethod)):
             current = current.__func__
     return current

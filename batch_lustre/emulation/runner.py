@@ -27,7 +27,7 @@ import botocore.session
 from botocore.model import ListShape, Shape, StructureShape
 from dateutil.tz import tzlocal
 
-from batch_lustre.emulation.active import active
+from batch_lustre.emulation.active_emulation import active
 from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.core import Emulation
 from batch_lustre.emulation.figures import RunFigures
@@ -452,7 +452,7 @@ def lustre_lifetime(emu: Emulation, since: float = 0.0) -> LustreLifetime | None
     )
 
 
-# --- file system figures (issue 9) -----------------------------------------------------------------
+# --- file system figures (README "The figures of a run") -----------------------------------------------------------------
 
 METRIC_READ = "cloudwatch:GetMetricData"  # CheckMetrics' read of the export-queue metric (autoexport)
 
