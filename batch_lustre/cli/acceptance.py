@@ -1,4 +1,4 @@
-"""``acceptance``: a budget-guarded end-to-end check of a deployed stack, on a real account (issue 7.6).
+"""``acceptance``: a budget-guarded end-to-end check of a deployed stack, on a real account.
 
 One run with the smallest file system and a tiny job, then a verdict:
 
@@ -36,6 +36,7 @@ from asl.naming import (
     OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN,
     OUTPUT_SECRET_NAME,
 )
+from asl.run_cleanup_output import run_cleanup_did
 from batch_lustre import automation
 from batch_lustre.cli import leftovers
 from batch_lustre.cli.common import (
@@ -429,22 +430,7 @@ def _one_line(text: str, limit: int = CAUSE_CHARS) -> str:
 
 
 def _run_cleanup_did(output: Any) -> str:
-    output = output if isinstance(output, dict) else {}
-    fate = output.get("fileSystem") if isinstance(output.get("fileSystem"), dict) else {}
-    parts = []
-    if fate:
-        parts.append(
-            "file system "
-            + (
-                "deleted"
-                if fate.get("FileSystemDeleted")
-                else f"not deleted ({fate.get('Reason') or fate.get('Lifecycle') or '?'})"
-            )
-        )
-    actions = output.get("actions")
-    if isinstance(actions, list):
-        parts.append("; ".join(str(a) for a in actions) if actions else "nothing else left to undo")
-    return "; ".join(parts) or "done"
+    return run_cleanup_did(output) or "done"
 
 
 def _file_system_at_end(report: Report, fsx: Any, now: dt.datetime) -> None:

@@ -49,7 +49,7 @@ from typing import Any
 # imported (and entered) before moto is.
 _EXPORTS = {
     "Emulation": "batch_lustre.emulation.core",
-    "active": "batch_lustre.emulation.core",
+    "active": "batch_lustre.emulation.active_emulation",
     "LustreLifetime": "batch_lustre.emulation.runner",
     "RunResult": "batch_lustre.emulation.runner",
     "StartedRun": "batch_lustre.emulation.runner",

@@ -10,10 +10,8 @@ import json
 from functools import cache
 from typing import Any
 
-from moto.iam.aws_managed_policies import aws_managed_policies_data
-from moto.iam.models import AWSManagedPolicy, iam_backends
-
 from batch_lustre.emulation.clients import client
+from batch_lustre.emulation.moto_seam import AWSManagedPolicy, aws_managed_policies_data, iam_backends
 
 
 @cache

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from typing import Any
-from unittest import mock
 
-from moto.batch.exceptions import ClientException
-from moto.batch.models import BatchBackend
-from moto.iam.models import iam_backends
+from batch_lustre.emulation import moto_seam
+from batch_lustre.emulation.moto_seam import BatchBackend, ClientException, iam_backends
 
 SERVICE_LINKED_ROLE = "AWSServiceRoleForBatch"
 INFRASTRUCTURE_UPDATE_STRATEGIES = ("BEST_FIT_PROGRESSIVE", "SPOT_CAPACITY_OPTIMIZED", "SPOT_PRICE_CAPACITY_OPTIMIZED")
@@ -98,5 +96,5 @@ def install(stack: ExitStack) -> None:
                 )
         return current_update(self, compute_environment_name, state, compute_resources, service_role)
 
-    stack.enter_context(mock.patch.object(BatchBackend, "create_compute_environment", create_compute_environment))
-    stack.enter_context(mock.patch.object(BatchBackend, "update_compute_environment", update_compute_environment))
+    moto_seam.patch(stack, BatchBackend, "create_compute_environment", create_compute_environment)
+    moto_seam.patch(stack, BatchBackend, "update_compute_environment", update_compute_environment)

@@ -19,8 +19,9 @@ import pulumi
 
 from batch_lustre.emulation import program as program_runner
 from batch_lustre.emulation.clients import client
-from batch_lustre.emulation.core import ID_SEED, mock_random
+from batch_lustre.emulation.core import ID_SEED
 from batch_lustre.emulation.deploy_resources import Declared, create
+from batch_lustre.emulation.moto_seam import mock_random
 
 # The engine registers resources from several threads, in an order that varies: creating one at a time, each with
 # moto's id generator seeded from its own logical name, gives every resource the same ids in every deploy

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from typing import Any
-from unittest import mock
 
-from moto.s3.models import FakeBucket
-
+from batch_lustre.emulation import moto_seam
 from batch_lustre.emulation.iam import Policy
+from batch_lustre.emulation.moto_seam import FakeBucket, PermissionResult
 
 REQUEST_CONTEXT = {"aws:securetransport": ("true",)}
 
 
 def install(stack: ExitStack) -> None:
     def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
-        from moto.iam.access_control import PermissionResult
-
         if self.policy is None:
             return PermissionResult.NEUTRAL
         return Policy(self.policy.decode()).evaluate(action, resource, REQUEST_CONTEXT)
 
-    stack.enter_context(mock.patch.object(FakeBucket, "get_permission", get_permission))
+    moto_seam.patch(stack, FakeBucket, "get_permission", get_permission)

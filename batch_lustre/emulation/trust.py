@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from moto.iam.models import iam_backends
-
 from batch_lustre.emulation.iam import client_error
+from batch_lustre.emulation.moto_seam import iam_backends
 
 _REFUSALS: dict[str, tuple[str, int, str]] = {
     "lambda": (
