@@ -7,6 +7,8 @@ so a bad value stops the program with one line naming key, value and what is acc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 from pulumi.runtime import config as runtime_config
 
@@ -16,7 +18,7 @@ from batch_lustre.program.components.data_bucket import DataBucket, DataBucketAr
 from batch_lustre.program.components.network import Network, NetworkArgs
 from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupArgs
 from batch_lustre.program.components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
-from batch_lustre.program.components.workflow import WORKFLOWS, WorkflowArgs
+from batch_lustre.program.components.workflow import WORKFLOWS, Workflow, WorkflowArgs
 from batch_lustre.program.parameters import ParameterError
 from batch_lustre.program.settings import Settings, settings_from_config
 
@@ -32,8 +34,21 @@ def program_config() -> dict[str, str]:
     return {key: value for key, value in found.items() if value is not None}
 
 
-def build_stack(settings: Settings, stack: str) -> None:
-    """Declare every component of a stack in ``settings.mode`` and export its outputs."""
+@dataclass(frozen=True)
+class BuiltStack:
+    """The components of a stack, as declared (their outputs resolve as the engine creates the resources)."""
+
+    settings: Settings
+    network: Network
+    bucket: DataBucket
+    compute: ComputeEnvironment
+    secret: RuntimeSecret
+    workflow: Workflow
+    run_cleanup: RunCleanup
+
+
+def build_stack(settings: Settings, stack: str) -> BuiltStack:
+    """Declare every component of a stack in ``settings.mode``, export its outputs and return the components."""
     tags = naming.stack_tags(stack, settings.mode)
     prefix = settings.resource_prefix
 
@@ -93,9 +108,10 @@ def build_stack(settings: Settings, stack: str) -> None:
     pulumi.export(naming.OUTPUT_ECR_REPOSITORY_URL, compute.repository_url)
     pulumi.export(naming.OUTPUT_JOB_QUEUE, compute.job_queue_name)
     pulumi.export(naming.OUTPUT_COMPUTE_ENVIRONMENT, compute.compute_environment_name)
+    return BuiltStack(settings, network, bucket, compute, secret, workflow, run_cleanup)
 
 
-def main() -> None:
+def main() -> BuiltStack:
     """The Pulumi program: read and validate the stack config, then build the stack.
 
     A config problem raises ``pulumi.RunError``, which Pulumi reports as its message
@@ -106,4 +122,4 @@ def main() -> None:
         settings = settings_from_config(program_config())
     except ParameterError as err:
         raise pulumi.RunError(f"stack {stack}: {err}") from None
-    build_stack(settings, stack)
+    return build_stack(settings, stack)

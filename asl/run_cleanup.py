@@ -44,6 +44,7 @@ from batch_lustre.program.asl.naming import TAG_KEPT
 from batch_lustre.program.asl.paths import PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_resources import client_token, tag_file_system_kept
+from batch_lustre.program.asl.run_start import add_read_parameters
 from batch_lustre.program.asl.sections import AFTER_JOB, CLEANUP
 from batch_lustre.program.asl.states import (
     RETRY_CLEANUP,
@@ -211,18 +212,13 @@ def _add_run_event(g: Graph) -> None:
 def _add_parameters(g: Graph, refs: WorkflowRefs, extract_parameters_function_arn: str) -> None:
     """The run-time parameters, as the run read them. Unreadable ones do not stop the lookup: the file
     system is then kept, since deleteLustre is unknown."""
-    g.add(
-        "GetSecret",
-        aws_sdk(
-            "secretsmanager",
-            "getSecretValue",
-            {"SecretId": refs.secret_arn},
-            next_state="ExtractParameters",
-            result_path="$.secret",
-            result_selector={"SecretString.$": "$.SecretString"},
-            retry=RETRY_READ,
-            catch_to="SecretUnreadable",
-        ),
+    add_read_parameters(
+        g,
+        refs.secret_arn,
+        extract_parameters_function_arn,
+        {"secretString.$": "$.secret.SecretString", "executionName.$": "$.run.executionName", "input": {}},
+        secret_failed_to=lambda: "SecretUnreadable",
+        extract_failed_to=lambda: "ExtractParametersFailed",
     )
     g.add(
         "SecretUnreadable",
@@ -232,22 +228,6 @@ def _add_parameters(g: Graph, refs: WorkflowRefs, extract_parameters_function_ar
             },
             "$.parametersProblem",
             "FindRunResources",
-        ),
-    )
-    g.add(
-        "ExtractParameters",
-        invoke_lambda(
-            extract_parameters_function_arn,
-            {"secretString.$": "$.secret.SecretString", "executionName.$": "$.run.executionName", "input": {}},
-            next_state="AreParametersValid",
-            result_path="$.config",
-            result_selector={
-                "ok.$": "$.Payload.ok",
-                "error.$": "$.Payload.error",
-                "params.$": "$.Payload.params",
-                "derived.$": "$.Payload.derived",
-            },
-            catch_to="ExtractParametersFailed",
         ),
     )
     g.add(

@@ -3,6 +3,9 @@ run's input (``InitializeRun`` ... ``AreParametersValid``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.sections import record_failure
 from batch_lustre.program.asl.states import RETRY_READ, Graph, aws_sdk, choice, fail, invoke_lambda, pass_result
@@ -39,38 +42,17 @@ def add_run_start(g: Graph, refs: WorkflowRefs) -> str:
             "template, so this run was refused before creating anything. Start it again when the other run has ended.",
         ),
     )
-    g.add(
-        "GetSecret",
-        aws_sdk(
-            "secretsmanager",
-            "getSecretValue",
-            {"SecretId": refs.secret_arn},
-            next_state="ExtractParameters",
-            result_path="$.secret",
-            result_selector={"SecretString.$": "$.SecretString"},
-            retry=RETRY_READ,
-            catch_to=record_failure(g, "GetSecretFailed", "NothingToExport"),
-        ),
-    )
-    g.add(
-        "ExtractParameters",
-        invoke_lambda(
-            refs.extract_parameters_function_arn,
-            {
-                "secretString.$": "$.secret.SecretString",
-                "executionName.$": "$$.Execution.Name",
-                "input.$": "$$.Execution.Input",
-            },
-            next_state="AreParametersValid",
-            result_path="$.config",
-            result_selector={
-                "ok.$": "$.Payload.ok",
-                "error.$": "$.Payload.error",
-                "params.$": "$.Payload.params",
-                "derived.$": "$.Payload.derived",
-            },
-            catch_to=record_failure(g, "ExtractParametersFailed", "NothingToExport"),
-        ),
+    add_read_parameters(
+        g,
+        refs.secret_arn,
+        refs.extract_parameters_function_arn,
+        {
+            "secretString.$": "$.secret.SecretString",
+            "executionName.$": "$$.Execution.Name",
+            "input.$": "$$.Execution.Input",
+        },
+        secret_failed_to=lambda: record_failure(g, "GetSecretFailed", "NothingToExport"),
+        extract_failed_to=lambda: record_failure(g, "ExtractParametersFailed", "NothingToExport"),
     )
     g.add(
         "AreParametersValid",
@@ -81,3 +63,47 @@ def add_run_start(g: Graph, refs: WorkflowRefs) -> str:
     )
     g.add("ParametersInvalid", {"Type": "Fail", "Error": "InvalidParameters", "CausePath": "$.config.error"})
     return "InitializeRun"
+
+
+def add_read_parameters(
+    g: Graph,
+    secret_arn: str,
+    extract_parameters_function_arn: str,
+    payload: dict[str, Any],
+    *,
+    secret_failed_to: Callable[[], str],
+    extract_failed_to: Callable[[], str],
+) -> None:
+    """``GetSecret`` -> ``ExtractParameters`` -> ``AreParametersValid``: the secret's string read into
+    ``$.secret``, and ExtractParameters' result (ok, error, params, derived) into ``$.config``. The run reads its
+    own parameters with it, the run cleanup those of the run it cleans up (``payload``: the Lambda's input). Each
+    ``*_failed_to`` gives its Catch target when its state is added (a target it adds comes just before it)."""
+    g.add(
+        "GetSecret",
+        aws_sdk(
+            "secretsmanager",
+            "getSecretValue",
+            {"SecretId": secret_arn},
+            next_state="ExtractParameters",
+            result_path="$.secret",
+            result_selector={"SecretString.$": "$.SecretString"},
+            retry=RETRY_READ,
+            catch_to=secret_failed_to(),
+        ),
+    )
+    g.add(
+        "ExtractParameters",
+        invoke_lambda(
+            extract_parameters_function_arn,
+            payload,
+            next_state="AreParametersValid",
+            result_path="$.config",
+            result_selector={
+                "ok.$": "$.Payload.ok",
+                "error.$": "$.Payload.error",
+                "params.$": "$.Payload.params",
+                "derived.$": "$.Payload.derived",
+            },
+            catch_to=extract_failed_to(),
+        ),
+    )

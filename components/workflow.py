@@ -44,7 +44,7 @@ class WorkflowArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-class _Workflow(pulumi.ComponentResource):
+class Workflow(pulumi.ComponentResource):
     """What both workflows have: a log group, the ExtractParameters Lambda, the state
     machine's role (policy from ``iam.state_machine_policy``) and the STANDARD state
     machine (definition from ``asl.build_definition``), logging ALL with execution data.
@@ -104,7 +104,8 @@ class _Workflow(pulumi.ComponentResource):
         self.check_metrics = self._create_mode_functions()
 
         # (refs, definition dict): the policy is derived from the definition it must allow.
-        built = self._refs().apply(lambda refs: (refs, asl.build_definition(refs)))
+        self.refs = self._refs()
+        built = self.refs.apply(lambda refs: (refs, asl.build_definition(refs)))
         self.definition = built.apply(lambda rd: json.dumps(rd[1]))
         self.role = self._create_state_machine_role(
             built.apply(lambda rd: json.dumps(iam.state_machine_policy(rd[0], rd[1])))
@@ -329,14 +330,14 @@ def check_metrics_policy() -> dict:
     }
 
 
-class TaskExportWorkflow(_Workflow):
+class TaskExportWorkflow(Workflow):
     """The taskexport workflow: results are exported by an explicit data repository task."""
 
     mode = TASK_EXPORT
     type_token = "batchlustre:index:TaskExportWorkflow"
 
 
-class AutoExportWorkflow(_Workflow):
+class AutoExportWorkflow(Workflow):
     """The autoexport workflow: auto export runs during the job; the CheckMetrics Lambda
     reads the export-queue metric, waiting between reads, until it shows the queue drained (or cannot prove it)."""
 
@@ -354,4 +355,4 @@ class AutoExportWorkflow(_Workflow):
         )
 
 
-WORKFLOWS: Mapping[str, type[_Workflow]] = {TASK_EXPORT: TaskExportWorkflow, AUTO_EXPORT: AutoExportWorkflow}
+WORKFLOWS: Mapping[str, type[Workflow]] = {TASK_EXPORT: TaskExportWorkflow, AUTO_EXPORT: AutoExportWorkflow}

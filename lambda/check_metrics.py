@@ -1,6 +1,6 @@
 """CheckMetrics Lambda (autoexport): is the FSx auto-export queue proven drained since the job ended?
 
-Contract (docs/workflow-v2.md, "CheckMetrics", issue 7.4):
+Contract (docs/workflow-v2.md, section "CheckMetrics"):
 
 - ``check(event)``, one read: event ``{"fileSystemId": str, "jobEndedAt": ISO-8601, "now": ISO-8601,
   "periodSeconds": int, "timeDiffMinutes": int}``;

@@ -5,16 +5,22 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
 import boto3
+import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 for path in (ROOT, ROOT / "lambda"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+from batch_lustre.emulation.moto_version import check_moto_version  # noqa: E402
+
+check_moto_version()  # another moto release stops the whole suite here, in one line naming both versions
 
 # Tests never talk to AWS: fake credentials and a fixed region for boto3 and moto.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -150,6 +156,23 @@ def stop_held_runs(emu) -> None:
 # Modules removed in Python 3.12 (PEP 594 / 632) and datetime calls deprecated in 3.12 (the Lambda runtime).
 REMOVED_IN_312 = {"distutils", "imp", "asynchat", "asyncore", "smtpd"}
 DEPRECATED_IN_312 = {"utcnow", "utcfromtimestamp"}
+
+
+def run_lambda_under_python_312(script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run by a Python 3.12 interpreter (the Lambda runtime's) with lambda/ and this venv's pure-Python
+    packages (boto3, botocore) on its path and fake credentials; skips the test when no 3.12 is found."""
+
+    python = find_python_312()
+    if python is None:
+        pytest.skip("no Python 3.12 interpreter on this machine (set PYTHON312 to one)")
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda"), sysconfig.get_paths()["purelib"]]),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }
+    return subprocess.run([python, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
 
 
 def python312_scan(path: Path) -> tuple[set[str], set[str]]:

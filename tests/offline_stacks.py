@@ -8,7 +8,8 @@ handed over with ``pulumi.runtime.set_all_config`` (mocks do not read stack file
 Prints every resource (type, name, inputs), each state machine definition and the
 stack outputs.
 
-The mocks and the runner are the ones the tests use (``run_program``, ``RecordingMocks``).
+The mocks are the ones the tests use (``RecordingMocks``); the runner is the emulation's
+(``batch_lustre.emulation.program.run_program``), which deploys the same program into the emulated AWS.
 """
 
 from __future__ import annotations
@@ -21,13 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import rpc
-from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
+from batch_lustre.emulation import program as program_runner
+from batch_lustre.emulation.program import plain
 from batch_lustre.program import settings
-from batch_lustre.program.asl import naming
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACKS = ("taskexport", "autoexport")
@@ -60,20 +58,6 @@ class RecordedResource:
     id: str
     state: dict[str, Any]
     custom: bool = True
-
-
-def plain(value: Any) -> Any:
-    """An input value as the program meant it: secret wrappers removed and numbers that
-    went through protobuf (always floats) back to int when integral."""
-    if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return plain(value["value"])
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def _arn(service: str, resource: str, *, region: str = REGION) -> str:
@@ -197,21 +181,13 @@ def run_program(
     from batch_lustre.program import stack as stack_module  # imported late: it imports the asl builders
 
     mocks = mocks if mocks is not None else RecordingMocks()
-    runtime_settings.ROOT.set(None)  # a fresh root Stack resource for each run
-    pulumi.runtime.set_all_config(dict(load_stack_config(stack) if config is None else config))
-    pulumi.runtime.set_mocks(mocks, project=naming.PROJECT, stack=stack, preview=False)
-    runtime_settings.SETTINGS.rpc_manager.clear()
-    runtime_settings.SETTINGS.outputs.clear()
-    root = runtime_settings.get_root_resource()
-
-    _sync_await(run_pulumi_func(program or stack_module.main))
-
-    outputs = {name: _resolve(value) for name, value in getattr(root, "outputs", {}).items()}
+    outputs = program_runner.run_program(
+        stack,
+        load_stack_config(stack) if config is None else config,
+        mocks,
+        program or stack_module.main,
+    )
     return OfflineRun(stack=stack, resources=mocks.resources, outputs=outputs)
-
-
-def _resolve(value: Any) -> Any:
-    return _sync_await(pulumi.Output.from_input(value).future())
 
 
 # --- listing ---

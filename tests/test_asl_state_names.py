@@ -1,5 +1,5 @@
 """Every state name is written out, whole, where its state is added: a name read in an execution history
-(``WaitForFileSystem``, ``CountRunnablePoll``) is found by a plain text search of asl/ (issue 8)."""
+(``WaitForFileSystem``, ``CountRunnablePoll``) is found by a plain text search of asl/."""
 
 import ast
 

@@ -433,7 +433,7 @@ def test_history_reader_returns_each_event_once_in_order_reading_newest_pages_on
     assert reader.new_events() == []
 
 
-# --- per-run overrides (issue 9) -------------------------------------------------------------------------
+# --- per-run overrides (docs/workflow-v2.md, "Execution input: per-run overrides") -------------------------------------------------------------------------
 
 
 def started_input(emu, execution_arn: str):

@@ -1,4 +1,4 @@
-"""CheckMetrics Lambda against moto's CloudWatch (docs/workflow-v2.md, "CheckMetrics", issue 7.4).
+"""CheckMetrics Lambda against moto's CloudWatch (docs/workflow-v2.md, section "CheckMetrics").
 
 DRAINED only when the newest datapoint of a period that started at or after the job's end is 0; QUEUED when it
 is above 0; UNPROVEN when there is none (the metric has datapoints only while the queue is active, so silence
@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sysconfig
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,7 +31,7 @@ import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 from botocore.validate import validate_parameters
-from conftest import find_python_312, python312_scan
+from conftest import python312_scan, run_lambda_under_python_312
 from moto import mock_aws
 from moto.cloudwatch.models import CloudWatchBackend
 
@@ -609,9 +606,6 @@ def test_handler_uses_nothing_removed_or_deprecated_in_python_312():
 
 
 def test_handler_runs_under_python_312():
-    python = find_python_312()
-    if python is None:
-        pytest.skip("no Python 3.12 interpreter on this machine (set PYTHON312 to one)")
     # boto3 and botocore are pure Python: this venv's copies import under 3.12 (moto does not: its IAM
     # backend needs cryptography's cp311 extension), so the call is answered by botocore's Stubber.
     script = (
@@ -637,14 +631,7 @@ def test_handler_runs_under_python_312():
         "    stubber.assert_no_pending_responses()\n"
         "print(json.dumps(results))\n"
     )
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda"), sysconfig.get_paths()["purelib"]]),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-    }
-    completed = subprocess.run([python, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
+    completed = run_lambda_under_python_312(script)
     assert completed.returncode == 0, completed.stderr
     unproven, queued, drained = json.loads(completed.stdout)
     assert (unproven["state"], queued["state"], drained["state"]) == ("UNPROVEN", "QUEUED", "DRAINED")

@@ -162,7 +162,7 @@ def test_an_invalid_run_name_is_one_line_exit_2(deployed):
     )
 
 
-# --- per-run overrides (issue 9) -------------------------------------------------------------------------
+# --- per-run overrides (docs/workflow-v2.md, "Execution input: per-run overrides") -------------------------------------------------------------------------
 
 
 def started_inputs(emu) -> list[dict]:

@@ -19,6 +19,7 @@ from batch_lustre.cli.scenario_commands import JSON_KEYS, fold_timeline, show_re
 from batch_lustre.emulation import catalogue_run
 from batch_lustre.emulation.catalogue import SCENARIOS, Expected
 from batch_lustre.emulation.catalogue_run import ExecutionReport, ScenarioResult
+from batch_lustre.emulation.figures import FIGURE_KEYS
 from batch_lustre.emulation.runner import LustreLifetime, RunResult, StateVisit
 
 runner = CliRunner()
@@ -263,17 +264,6 @@ def test_a_narrow_terminal_shows_one_scenario_without_breaking_a_word():
 
 # --- --json ----------------------------------------------------------------------------------------------
 
-FIGURE_KEYS = [
-    "fs_lifetime_s",
-    "fs_available_before_job_s",
-    "association_available_before_job_s",
-    "after_job_until_export_requested_s",
-    "after_export_done_until_delete_requested_s",
-    "transitions",
-    "history_events",
-    "status",
-    "error",
-]
 EXACT_KEYS = ["scenario", "mode", "passed", "problems", *FIGURE_KEYS]
 
 

@@ -1,4 +1,4 @@
-"""The emulated AWS Batch (emulation/batch.py, emulation/batch_sync.py): each test fails if the behaviour it names broke.
+"""The emulated AWS Batch (emulation/batch*.py, emulation/host_user_data.py): each test fails if the behaviour it names broke.
 
 Compute environment states, hosts (warm capacity, the user data's bounded mount, shutdown behaviour,
 no capacity), jobs and array jobs, ListJobs, timeouts, and Step Functions' ``batch:submitJob.sync``
@@ -19,7 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from batch_lustre.emulation import BatchScenario, Emulation, FsxScenario, JobAttempt, Scenario, run_workflow
-from batch_lustre.emulation.batch import (
+from batch_lustre.emulation.batch_jobs import retry_action
+from batch_lustre.emulation.batch_records import (
     CAPACITY_REASON,
     DESIRED_LOWERED_MESSAGE,
     HOST_READY,
@@ -28,13 +29,12 @@ from batch_lustre.emulation.batch import (
     INVALID_CE_REASON,
     TIMEOUT_REASON,
     Attempt,
-    parse_lustre_mount,
-    parse_mount_retry,
-    retry_action,
 )
 from batch_lustre.emulation.batch_sync import SYNC_RULE_ACTIONS, add_sync_call_hook, sync_call_hooks
+from batch_lustre.emulation.host_user_data import LustreMount, parse_lustre_mount, parse_mount_retry
 from batch_lustre.emulation.scenario import ATTEMPT_HOST_EC2
-from batch_lustre.program.asl.user_data import render
+from batch_lustre.program.asl.naming import HOST_MOUNT_DIR
+from batch_lustre.program.asl.user_data import MOUNT_ATTEMPTS, MOUNT_RETRY_SECONDS, render
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/test-workflow"
@@ -102,7 +102,6 @@ def environment(
             ],
         }
     )
-    role = iam.create_role(RoleName="batch-service", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
     iam.create_role(RoleName="instance", AssumeRolePolicyDocument=trust)
     profile = iam.create_instance_profile(InstanceProfileName="instance")["InstanceProfile"]
     iam.add_role_to_instance_profile(InstanceProfileName="instance", RoleName="instance")
@@ -112,8 +111,7 @@ def environment(
     ce = batch.create_compute_environment(
         computeEnvironmentName="batch-ce",
         type="MANAGED",
-        state="ENABLED",
-        serviceRole=role,
+        state="ENABLED",  # no serviceRole: Batch's service-linked role, as infrastructure updates require
         computeResources={
             "type": "SPOT",
             "allocationStrategy": "BEST_FIT_PROGRESSIVE",
@@ -410,24 +408,14 @@ def test_a_job_needing_more_vcpus_than_the_environment_allows_stays_runnable():
 
 def test_parse_mount_retry_reads_the_user_datas_bound():
     assert parse_mount_retry(user_data("fs-1.fsx.us-east-1.amazonaws.com", "abc", attempts=7, interval=20)) == (7, 20.0)
-    assert parse_mount_retry("for i in 1 2 3; do\n mount -t lustre a@tcp:/b /fsx && break\n sleep 5\ndone\n") == (
-        3,
-        5.0,
-    )
-    deadline = (
-        "END=$((SECONDS + 600))\nuntil mount -t lustre a@tcp:/b /fsx; do\n"
-        "  [ $SECONDS -ge $END ] && break\n  sleep 30\ndone\n"
-    )
-    assert parse_mount_retry(deadline) == (21, 30.0)
-    assert parse_mount_retry("mount -t lustre a@tcp:/b /fsx\n") == (1, 0.0)
-    # The workflow's own user data has a retry loop the emulation understands.
-    attempts, interval = parse_mount_retry(render("fs-1.fsx.us-east-1.amazonaws.com", "abcdefgh"))
-    assert attempts > 1 and interval > 0
-    assert parse_lustre_mount(render("fs-1.fsx.eu-west-1.amazonaws.com", "abcdefgh")) == {
-        "dns_name": "fs-1.fsx.eu-west-1.amazonaws.com",
-        "mount_name": "abcdefgh",
-        "mount_dir": "/fsx",
-    }
+    assert parse_mount_retry('mount -t lustre "a@tcp:/b" "/fsx"\n') == (1, 0.0)  # no loop: one attempt
+    assert parse_lustre_mount("#!/bin/bash\necho no lustre here\n") is None
+
+
+def test_the_workflows_user_data_mounts_the_described_file_system_with_its_own_bound():
+    script = render("fs-1.fsx.eu-west-1.amazonaws.com", "abcdefgh")
+    assert parse_mount_retry(script) == (MOUNT_ATTEMPTS, float(MOUNT_RETRY_SECONDS))
+    assert parse_lustre_mount(script) == LustreMount("fs-1.fsx.eu-west-1.amazonaws.com", "abcdefgh", HOST_MOUNT_DIR)
 
 
 # --- jobs --------------------------------------------------------------------------------------------

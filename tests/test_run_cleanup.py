@@ -7,15 +7,12 @@ The component that deploys it is tested here too, alone, with ``@pulumi.runtime.
 from __future__ import annotations
 
 import ast
-import io
 import json
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pulumi
 import pytest
 from conftest import sample_refs
@@ -31,7 +28,10 @@ from batch_lustre.emulation import (
     start_workflow,
 )
 from batch_lustre.emulation.runner import RunResult, leftovers, stop_workflow, wait_for_executions
-from batch_lustre.emulation.stack import TRUST, EmulatedStack, attach_workflow_policy, put_role_policy
+from batch_lustre.emulation.stack import (
+    EmulatedStack,
+    setup_run_cleanup,
+)
 from batch_lustre.program import asl
 from batch_lustre.program.asl import iam
 from batch_lustre.program.asl.history import HISTORY_LIMIT, loops, poll_loop_of, worst_case_events
@@ -218,8 +218,11 @@ def _literal_state_names(path: Path, *, strict: bool) -> set[str]:
 
 def test_state_names_are_plain_literals_a_text_search_finds():
     ours = _literal_state_names(SOURCE, strict=True)
-    shared = _literal_state_names(ROOT / "asl" / "task_export.py", strict=False) | _literal_state_names(
-        ROOT / "asl" / "cleanup.py", strict=False
+    shared = set().union(
+        *(
+            _literal_state_names(ROOT / "asl" / name, strict=False)
+            for name in ("task_export.py", "cleanup.py", "run_start.py")
+        )
     )
     text = SOURCE.read_text()
     for mode in MODES:
@@ -320,34 +323,10 @@ class Deployed:
 
 
 def deploy(emu: Emulation, stack: EmulatedStack) -> Deployed:
-    """The FindRunResources function and the run-cleanup role, as the component deploys them."""
-    refs, iam_client = stack.refs, boto3.client("iam", region_name=emu.region)
-    prefix = f"{refs.name_prefix}-{refs.stack}"
-    function_role = iam_client.create_role(
-        RoleName=f"{prefix}-find-run-resources", AssumeRolePolicyDocument=json.dumps(TRUST)
-    )["Role"]["Arn"]
-    put_role_policy(emu, function_role, "handler", iam.lambda_policy(refs, "find_run_resources"))
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("find_run_resources.py", (ROOT / "lambda" / "find_run_resources.py").read_text())
-    function_arn = client("lambda").create_function(
-        FunctionName=f"{prefix}-find-run-resources",
-        Runtime="python3.12",
-        Role=function_role,
-        Handler="find_run_resources.handler",
-        Code={"ZipFile": archive.getvalue()},
-        Timeout=300,
-    )["FunctionArn"]
-    defn = build_run_cleanup(
-        refs,
-        find_run_resources_function_arn=function_arn,
-        extract_parameters_function_arn=refs.extract_parameters_function_arn,
-    )
-    role_arn = iam_client.create_role(RoleName=f"{prefix}-run-cleanup", AssumeRolePolicyDocument=json.dumps(TRUST))[
-        "Role"
-    ]["Arn"]
-    attach_workflow_policy(emu, stack, defn, role_arn=role_arn)
-    return Deployed(defn, role_arn, function_arn, run_cleanup_state_machine_name(refs.name_prefix, refs.stack))
+    """The run cleanup as the program deployed it with ``stack`` (function, state machine, role)."""
+    cleanup = setup_run_cleanup(emu, stack)
+    name = cleanup.state_machine_arn.rsplit(":", 1)[-1]
+    return Deployed(cleanup.definition, cleanup.role_arn, cleanup.find_run_resources_function_arn, name)
 
 
 def status_event(emu: Emulation, stack: EmulatedStack, status: str = "ABORTED", name: str = RUN) -> dict:

@@ -2,7 +2,7 @@
 
 Each run starts the real generated state machine on a fresh emulated stack and is judged twice: against
 the scenario's own expectation (status, Error, what the Cause or output says, file system kept or not,
-what the run saw on its way) and against the rules every run keeps (emulation/catalogue_run.py, RULES).
+what the run saw on its way) and against the rules every run keeps (emulation/catalogue_run.py, module docstring).
 A scenario that fails here is a defect of the workflow (or of the emulation), never a reason to relax it.
 """
 
@@ -19,7 +19,7 @@ from batch_lustre.emulation.catalogue_run import ScenarioResult, run_scenario
 from batch_lustre.program.asl.states import all_states
 from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT
 
-ISSUE_LIST = {  # the scenarios issue 3 asks for, by catalogue name, with the modes each must cover
+REQUIRED_SCENARIOS = {  # the scenarios the catalogue must hold, by name, with the modes each must cover
     "success": 2,
     "keep-file-system": 2,
     "invalid-capacity": 2,
@@ -60,7 +60,7 @@ def test_scenario_ends_as_expected_and_keeps_every_rule(name, mode):
 
 
 def test_the_catalogue_holds_every_scenario_of_the_issue_in_the_modes_it_applies_to():
-    for name, modes in ISSUE_LIST.items():
+    for name, modes in REQUIRED_SCENARIOS.items():
         assert len(SCENARIOS[name].modes) == modes, name
     assert SCENARIOS["export-fails"].modes == (TASK_EXPORT,)
     assert SCENARIOS["no-metrics"].modes == (AUTO_EXPORT,)
@@ -110,8 +110,9 @@ def test_the_expectation_catches_a_file_system_kept_without_a_reason():
     assert any("kept, expected deleted" in m for m in result.mismatches)
 
 
-# --- Each AWS rule the emulation enforces fails the workflow as it was before its fix (issue 7) -------------
-# The scenario of the same name passes with the fix (test_scenario_ends_as_expected_and_keeps_every_rule).
+# --- Each AWS rule the emulation enforces (docs/aws-rules.md) fails a workflow that breaks it ---------------
+# The workflow as built keeps the rule: the scenario of the same name passes
+# (test_scenario_ends_as_expected_and_keeps_every_rule).
 
 
 def _nested(change: Any):
@@ -223,7 +224,7 @@ def test_branches_on_error_names_hold_whatever_the_fsx_prefix_spelling(prefix, s
     assert result.passed, result.problems
 
 
-# Issue 9's targets, on the figures `batch-lustre scenarios NAME --mode M --json` prints (emulated, realistic
+# The time targets (docs/workflow-v2.md), on the figures `batch-lustre scenarios NAME --mode M --json` prints (emulated, realistic
 # durations; README "The figures of a run"): the default run of each mode, and a 24-hour job's transitions.
 TRANSITIONS_TARGET = 60
 

@@ -12,16 +12,13 @@ the Batch model.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sysconfig
 from pathlib import Path
 
 import boto3
 import pytest
 import summarize_job
 from botocore.stub import ANY, Stubber
-from conftest import find_python_312, python312_scan
+from conftest import python312_scan, run_lambda_under_python_312
 from moto import mock_aws
 from moto.batch.models import batch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -398,9 +395,6 @@ def test_handler_uses_nothing_removed_or_deprecated_in_python_312():
 
 
 def test_handler_runs_under_python_312():
-    python = find_python_312()
-    if python is None:
-        pytest.skip("no Python 3.12 interpreter on this machine (set PYTHON312 to one)")
     script = (
         "import sys, warnings, json\n"
         "warnings.filterwarnings('error', module='summarize_job')\n"
@@ -415,14 +409,7 @@ def test_handler_runs_under_python_312():
         "    print(json.dumps(summarize_job.handler({'jobName': 'n', 'jobQueue': 'q', 'cause': '{\"JobId\": \"j\"}'},"
         " None)))\n"
     )
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda"), sysconfig.get_paths()["purelib"]]),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-    }
-    completed = subprocess.run([python, "-c", script], env=environment, capture_output=True, text=True, timeout=120)
+    completed = run_lambda_under_python_312(script)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == {
         "summary": "job j FAILED after 1 attempt(s): exit code 9, r, log stream d/default/j",

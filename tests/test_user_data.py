@@ -6,10 +6,26 @@ import subprocess
 
 import pytest
 from conftest import sample_refs
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from batch_lustre.emulation.host_user_data import (
+    LustreMount,
+    is_mime_multipart,
+    parse_lustre_mount,
+    parse_mount_retry,
+    shuts_down_without_mount,
+)
 from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.naming import HOST_MOUNT_DIR
 from batch_lustre.program.asl.states import all_states
-from batch_lustre.program.asl.user_data import TEMPLATE, render, user_data_expression
+from batch_lustre.program.asl.user_data import (
+    MOUNT_ATTEMPTS,
+    MOUNT_RETRY_SECONDS,
+    TEMPLATE,
+    render,
+    user_data_expression,
+)
 
 DNS, MOUNT = "fs-0123456789abcdef0.fsx.us-east-1.amazonaws.com", "abcdefgh"
 
@@ -79,3 +95,26 @@ def test_dns_name_follows_the_partition_of_the_region():
 
     refs = dataclasses.replace(sample_refs("taskexport"), region="cn-north-1")
     assert dns_name_expression(refs) == "States.Format('{}.fsx.cn-north-1.amazonaws.com.cn', $.fs.FileSystemId)"
+
+
+# --- the emulation reads what the renderer writes -----------------------------------------------------------------
+
+LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+DNS_LABEL = st.text(LOWER_ALNUM + "-", min_size=1, max_size=20).map(lambda label: f"x{label}0")
+FSX_DNS_NAME = st.builds(
+    "fs-{}.fsx.{}.amazonaws.com".format,
+    st.text("0123456789abcdef", min_size=17, max_size=17),
+    st.sampled_from(["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1"]),
+)
+DNS_NAME = st.one_of(FSX_DNS_NAME, st.lists(DNS_LABEL, min_size=2, max_size=5).map(".".join))
+MOUNT_NAME = st.text(LOWER_ALNUM, min_size=1, max_size=12)
+
+
+@settings(max_examples=50, derandomize=True, deadline=None)
+@given(dns_name=DNS_NAME, mount_name=MOUNT_NAME)
+def test_the_emulated_host_mounts_exactly_what_the_rendered_user_data_names(dns_name, mount_name):
+    script = render(dns_name, mount_name)
+    assert parse_lustre_mount(script) == LustreMount(dns_name, mount_name, HOST_MOUNT_DIR)
+    assert parse_mount_retry(script) == (MOUNT_ATTEMPTS, float(MOUNT_RETRY_SECONDS))
+    assert shuts_down_without_mount(script)
+    assert is_mime_multipart(script)

@@ -39,6 +39,7 @@ from batch_lustre.program.asl.naming import (
     OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN,
     OUTPUT_SECRET_NAME,
 )
+from batch_lustre.program.asl.run_cleanup_output import run_cleanup_did
 from batch_lustre.program.parameters import BY_NAME, ParameterError, validate_value
 
 MARKER_DIR = "batch-lustre-acceptance"  # under /scratch, hence at the bucket's root
@@ -421,22 +422,7 @@ def _wait_for_run_cleanup(
 
 
 def _run_cleanup_did(output: Any) -> str:
-    output = output if isinstance(output, dict) else {}
-    fate = output.get("fileSystem") if isinstance(output.get("fileSystem"), dict) else {}
-    parts = []
-    if fate:
-        parts.append(
-            "file system "
-            + (
-                "deleted"
-                if fate.get("FileSystemDeleted")
-                else f"not deleted ({fate.get('Reason') or fate.get('Lifecycle') or '?'})"
-            )
-        )
-    actions = output.get("actions")
-    if isinstance(actions, list):
-        parts.append("; ".join(str(a) for a in actions) if actions else "nothing else left to undo")
-    return "; ".join(parts) or "done"
+    return run_cleanup_did(output) or "done"
 
 
 def _file_system_at_end(report: AcceptanceReport, fsx: Any, now: dt.datetime) -> None:

@@ -18,7 +18,6 @@ emulated AWS does what its ``scenario`` says (default: everything succeeds). Nee
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from batch_lustre.automation.errors import AutomationError
 from batch_lustre.automation.history import RunOutcome
 from batch_lustre.automation.runs import RunHandle, RunSummary, list_runs, start_run, wait_for_run
 from batch_lustre.automation.stacks import stack_settings
-from batch_lustre.program.asl import build_definition, naming
+from batch_lustre.program.asl import naming
 
 if TYPE_CHECKING:
     from contextlib import ExitStack
@@ -63,12 +62,14 @@ def deploy_emulated(
     secret_string: str | None = None,
     run_cleanup: bool = False,
 ) -> tuple[EmulatedStack, dict[str, str]]:
-    """What `pulumi up` makes, in the emulation ``emu``: the stack's resources and its state machine.
+    """``pulumi up`` of stack ``stack`` (default: ``mode``) in the emulation ``emu``: the Pulumi program run under
+    mocks that create every resource it declares (``emulation.deploy``).
 
     Returns the ``emulation.EmulatedStack`` and the stack outputs, as ``stack.py`` exports them.
-    ``secret_string`` replaces the secret's whole text (a broken secret). ``run_cleanup``: also the
-    run-cleanup state machine and the EventBridge rule that starts it after a run that did not succeed
-    (output ``runCleanupStateMachineArn``); its deliveries happen when the emulated clock moves.
+    ``runtime_params`` are written into the secret as an operator would; ``secret_string`` replaces the secret's
+    whole text (a broken secret). Without ``run_cleanup`` the EventBridge rule that starts the run cleanup after a
+    run that did not succeed is taken away (and ``runCleanupStateMachineArn`` is not an output); with it, its
+    deliveries happen when the emulated clock moves.
     """
     from batch_lustre.emulation import setup_stack
 
@@ -81,23 +82,13 @@ def deploy_emulated(
         secret_string=secret_string,
         max_vcpus=stack_max_vcpus(stack_name),
     )
-    refs = emulated_stack.refs
-    sfn = clients.aws_client("stepfunctions", emu.region)
-    machine = sfn.create_state_machine(
-        name=refs.state_machine_name, roleArn=emulated_stack.role_arn, definition=json.dumps(build_definition(refs))
-    )["stateMachineArn"]
-    outputs = {
-        "mode": mode,
-        naming.OUTPUT_STATE_MACHINE_ARN: machine,
-        naming.OUTPUT_SECRET_NAME: emulated_stack.secret_name,
-        naming.OUTPUT_BUCKET_NAME: refs.bucket_name,
-        naming.OUTPUT_COMPUTE_ENVIRONMENT: emulated_stack.compute_environment_name,
-        naming.OUTPUT_JOB_QUEUE: refs.job_queue_arn.rsplit("/", 1)[-1],
-    }
-    if run_cleanup:
-        from batch_lustre.emulation.stack import setup_run_cleanup
+    assert emulated_stack.deployment is not None  # setup_stack deploys the Pulumi program
+    outputs = {name: str(value) for name, value in emulated_stack.deployment.outputs.items()}
+    if not run_cleanup:
+        from batch_lustre.emulation.stack import remove_run_cleanup
 
-        outputs[naming.OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN] = setup_run_cleanup(emu, emulated_stack).state_machine_arn
+        remove_run_cleanup(emu, emulated_stack)
+        outputs.pop(naming.OUTPUT_RUN_CLEANUP_STATE_MACHINE_ARN, None)
     return emulated_stack, outputs
 
 

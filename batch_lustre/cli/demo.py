@@ -331,6 +331,8 @@ def demo(
             f"[bold]demo[/] of the {mode} workflow on an emulated AWS, scenario [bold]{scenario}[/]: "
             f"{chosen.description}"
         )
+        assert stack.deployment is not None  # automation.emulated runs the Pulumi program
+        console.print(f"deployed the Pulumi program of stack {mode} (as pulumi up would): {stack.deployment.summary()}")
         _show_stack(console, outputs, overrides)
         if execution_input:
             console.print(f"per-run overrides (execution input): {describe(execution_input)}")

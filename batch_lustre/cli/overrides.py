@@ -1,4 +1,4 @@
-"""Per-run override flags (``run``, ``demo``): the StartExecution input of one run (docs/workflow-v2.md, issue 9).
+"""Per-run override flags (``run``, ``demo``): the StartExecution input of one run (docs/workflow-v2.md, "Execution input: per-run overrides").
 
 Each flag sets one key of the execution input; a flag not given leaves the key out (the secret's value, or the
 image's own command, applies). The values are checked by ``parameters.validate_overrides``, the check the

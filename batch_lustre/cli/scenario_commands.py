@@ -36,6 +36,8 @@ from batch_lustre.cli.common import (
 from batch_lustre.cli.listing import Column, Listing, show
 from batch_lustre.cli.progress import cause_line
 from batch_lustre.emulation.environment import offline_environment
+from batch_lustre.emulation.figures import FIGURE_KEYS
+from batch_lustre.program.asl import run_cleanup_output
 from batch_lustre.program.parameters import MODES, check_mode
 
 if TYPE_CHECKING:
@@ -44,19 +46,8 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 LONGEST_LOOP = 12  # states in the longest polling loop folded into one timeline row
-# ``--json``: the figures of the run that went ahead (emulation.runner.RunFigures, emulated seconds), then the
-# verdict. These keys, exactly, in this order: what tools may rely on.
-FIGURE_KEYS = (
-    "fs_lifetime_s",
-    "fs_available_before_job_s",
-    "association_available_before_job_s",
-    "after_job_until_export_requested_s",
-    "after_export_done_until_delete_requested_s",
-    "transitions",
-    "history_events",
-    "status",
-    "error",
-)
+# ``--json``: the verdict, then the figures of the run that went ahead (emulation.figures.RunFigures, emulated
+# seconds). These keys, exactly, in this order: what tools may rely on.
 JSON_KEYS = ("scenario", "mode", "passed", "problems", *FIGURE_KEYS)
 
 
@@ -321,22 +312,7 @@ def timeline_listing(execution_name: str, visits: Sequence[StateVisit]) -> Listi
 def run_cleanup_did(run: RunResult) -> str:
     """What one run-cleanup execution did, in one line: its output (succeeded) or its Cause (failed)."""
     if run.status == "SUCCEEDED":
-        output = run.output if isinstance(run.output, dict) else {}
-        fate = output.get("fileSystem") if isinstance(output.get("fileSystem"), dict) else {}
-        parts = []
-        if fate:
-            parts.append(
-                "file system "
-                + (
-                    "deleted"
-                    if fate.get("FileSystemDeleted")
-                    else f"not deleted ({fate.get('Reason') or fate.get('Lifecycle') or '?'})"
-                )
-            )
-        actions = output.get("actions")
-        if isinstance(actions, list):
-            parts.append("; ".join(str(a) for a in actions) if actions else "nothing else left to undo")
-        return "; ".join(parts) or json.dumps(run.output)
+        return run_cleanup_output.run_cleanup_did(run.output) or json.dumps(run.output)
     return f"{run.error or '-'}: {run.cause or '-'}"
 
 

@@ -17,6 +17,9 @@ auto export queue, metric datapoints) is an event on that clock. A whole run tak
 about a second of real time. ``emu.advance(seconds)`` moves the clock from a test.
 
 What is added to moto, and where:
+- ``moto_seam``: every moto internal the emulation uses and every attribute it patches (``PATCHED``, with the
+  signature each patch expects); ``moto_version``: the supported moto releases, checked before moto is imported.
+- ``active_emulation``: the innermost active ``Emulation``, read by the extensions without importing ``core``.
 - ``clock``: the emulated clock and its scheduled events.
 - ``scenario``: what the emulated AWS does (outcomes, durations, injected faults).
 - ``sfn``: Step Functions interpreter patches (time, SDK casing, error names, JSONPath,
@@ -25,9 +28,10 @@ What is added to moto, and where:
   contents, export to S3; wired into moto's FSx backend and responses.
 - ``batch``: jobs and array jobs without docker (attempts, retry strategy, files written onto the
   Lustre file system the launch template mounts), compute environment states (UPDATING, VALID,
-  INVALID), hosts that boot, mount in their user data, or shut down (terminated or stopped).
+  INVALID), hosts that boot, mount in their user data, or shut down (terminated or stopped); its parts
+  ``batch_records``, ``batch_environments``, ``batch_hosts`` (with ``host_user_data``), ``batch_jobs``, ``batch_api``.
 - ``batch_sync``: Step Functions' ``submitJob.sync`` integration on the emulated clock.
-- ``iam``: every call of a state machine or a Lambda authorised against its role's policies, plus
+- ``iam`` (with ``iam_policy``, ``iam_requests``): every call of a state machine or a Lambda authorised against its role's policies, plus
   the checks AWS makes beyond the called action (FSx's S3 access check, service-linked roles).
 - ``events``: "Step Functions Execution Status Change" events delivered to EventBridge rules.
 - ``error_names``: the one table of error names the emulation raises, each with its source.
@@ -35,7 +39,7 @@ What is added to moto, and where:
 - ``metrics``: AgeOfOldestQueuedMessage datapoints from the auto export queue.
 - ``core``: ``Emulation``, the context that installs and removes all of the above.
 - ``stack``: the stack's resources in moto, and the ``WorkflowRefs`` to build the definition from.
-- ``runner``: run a definition; status, timeline, calls, leftovers, the file system's lifetime.
+- ``runner``: run a definition; status, timeline, calls, leftovers, the file system's lifetime (``figures``).
 - ``environment``: fake credentials and no real account for the emulation's duration (no moto import).
 - ``catalogue``: the named scenarios (demo, ``batch-lustre scenarios``, tests) and what each must end with.
 - ``catalogue_run``: run one scenario of the catalogue on a fresh stack; judge it against its expectation
@@ -49,7 +53,7 @@ from typing import Any
 # imported (and entered) before moto is.
 _EXPORTS = {
     "Emulation": "batch_lustre.emulation.core",
-    "active": "batch_lustre.emulation.core",
+    "active": "batch_lustre.emulation.active_emulation",
     "LustreLifetime": "batch_lustre.emulation.runner",
     "RunResult": "batch_lustre.emulation.runner",
     "StartedRun": "batch_lustre.emulation.runner",

@@ -38,29 +38,28 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from functools import cache
 from typing import Any
-from unittest import mock
 
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
-from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+
+from batch_lustre.emulation import moto_seam
+from batch_lustre.emulation.batch import BatchModel
+from batch_lustre.emulation.batch_records import TERMINAL
+from batch_lustre.emulation.branches import ACTIVITY, WATCH_SECONDS, Waiter, execution_arn
+from batch_lustre.emulation.moto_seam import (
+    EvalTimeoutError,
+    EventDetails,
     FailureEvent,
     FailureEventException,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
-from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError, TimeoutSeconds
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service_batch as batch_service_module,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (
+    HistoryEventType,
+    StatesErrorName,
+    StatesErrorNameType,
     StateTaskServiceBatch,
+    TaskFailedEventDetails,
+    TimeoutSeconds,
+    batch_service_module,
+    to_json_str,
 )
-from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-
-from batch_lustre.emulation.batch import TERMINAL, BatchModel
-from batch_lustre.emulation.branches import ACTIVITY, WATCH_SECONDS, Waiter, execution_arn
 from batch_lustre.emulation.sfn import to_boto_request, to_sfn_response
 
 # Parameters Step Functions accepts for batch:submitJob besides moto's list (Step Functions developer guide,
@@ -158,10 +157,11 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
     original_eval_sync = StateTaskServiceBatch._eval_sync
 
     supported = batch_service_module._SUPPORTED_API_PARAM_BINDINGS
-    stack.enter_context(
-        mock.patch.dict(
-            supported, {"submitjob": set(supported.get("submitjob", set())) | set(EXTRA_SUBMIT_JOB_PARAMETERS)}
-        )
+    moto_seam.patch_dict(
+        stack,
+        batch_service_module,
+        "_SUPPORTED_API_PARAM_BINDINGS",
+        {"submitjob": set(supported.get("submitjob", set())) | set(EXTRA_SUBMIT_JOB_PARAMETERS)},
     )
 
     def normalise_parameters(
@@ -243,7 +243,7 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
             ACTIVITY.remove(waiter)
         return sync_resolver()
 
-    stack.enter_context(mock.patch.object(StateTaskServiceBatch, "_normalise_parameters", normalise_parameters))
-    stack.enter_context(mock.patch.object(StateTaskServiceBatch, "_normalise_response", normalise_response))
-    stack.enter_context(mock.patch.object(StateTaskServiceBatch, "_build_sync_resolver", build_sync_resolver))
-    stack.enter_context(mock.patch.object(StateTaskServiceBatch, "_eval_sync", eval_sync))
+    moto_seam.patch(stack, StateTaskServiceBatch, "_normalise_parameters", normalise_parameters)
+    moto_seam.patch(stack, StateTaskServiceBatch, "_normalise_response", normalise_response)
+    moto_seam.patch(stack, StateTaskServiceBatch, "_build_sync_resolver", build_sync_resolver)
+    moto_seam.patch(stack, StateTaskServiceBatch, "_eval_sync", eval_sync)

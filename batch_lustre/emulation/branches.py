@@ -24,12 +24,10 @@ from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
-from unittest import mock
 
-from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import BranchWorker
-from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branches_decl import BranchesDecl
-
+from batch_lustre.emulation import moto_seam
 from batch_lustre.emulation.clock import EmulatedClock
+from batch_lustre.emulation.moto_seam import BranchesDecl, BranchWorker
 
 WATCH_SECONDS = 0.001  # real seconds between two looks at the clock while another branch acts
 
@@ -151,5 +149,5 @@ def install(stack: ExitStack) -> None:
             with ACTIVITY.lock:
                 ACTIVITY.parallels[execution] -= 1
 
-    stack.enter_context(mock.patch.object(BranchWorker, "_thread_routine", thread_routine))
-    stack.enter_context(mock.patch.object(BranchesDecl, "_eval_body", branches_eval_body))
+    moto_seam.patch(stack, BranchWorker, "_thread_routine", thread_routine)
+    moto_seam.patch(stack, BranchesDecl, "_eval_body", branches_eval_body)

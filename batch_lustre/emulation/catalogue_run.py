@@ -6,7 +6,7 @@
 
 Two kinds of checks:
 
-- the rules, the same for every scenario (``RULES``): the run ended; a failed run says why; no
+- the rules, the same for every scenario (``rule_violations``): the run ended; a failed run says why; no
   per-run launch template and no ACTIVE per-run job definition is left; the compute environment
   is back on its baseline launch template; no job is left unfinished; a file system is left only
   when deleteLustre=false or its data is not in S3, and then the output or the Cause says so;
@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
 from batch_lustre.emulation import sfn as emulated_sfn
 from batch_lustre.emulation.catalogue import (
     ABORT_DURING_JOB,
@@ -44,6 +42,7 @@ from batch_lustre.emulation.catalogue import (
 )
 from batch_lustre.emulation.core import Emulation
 from batch_lustre.emulation.environment import offline_environment
+from batch_lustre.emulation.moto_seam import stepfunctions_parser_backends
 from batch_lustre.emulation.runner import (
     Leftovers,
     LustreLifetime,
@@ -64,29 +63,13 @@ from batch_lustre.emulation.stack import (
     EmulatedStack,
     RunCleanupStack,
     attach_workflow_policy,
+    remove_run_cleanup,
     setup_run_cleanup,
     setup_stack,
 )
 from batch_lustre.program.asl import build_definition
 
 REGION = "us-east-1"
-RULES = (
-    "the run ended (not still RUNNING)",
-    "a failed run has an Error and a Cause",
-    "no per-run launch template left",
-    "no ACTIVE per-run job definition left",
-    "the compute environment is back on its baseline launch template",
-    "no job left unfinished",
-    "a file system is left only when deleteLustre=false or its data is not in S3 (or AWS refused to delete "
-    "it for hours), and the run says so",
-    "every file the job wrote was in the bucket when DeleteFileSystem was accepted",
-    "every file the job wrote is in the bucket after a run that succeeded",
-    "the job wrote onto the Lustre file system (nothing lost on the host's disk)",
-    "of two runs at once at most one goes ahead, and a refused run creates nothing",
-    "no instance left stopped (a host that fails its mount is terminated)",
-    "a run that ended without its own cleanup (aborted, timed out, failed by a limit or a runtime error) is "
-    "cleaned up by the run-cleanup state machine, which ends saying what it did",
-)
 # Statuses of a run that did not reach its own Cleanup, whatever its Error.
 ENDED_WITHOUT_CLEANUP = ("ABORTED", "TIMED_OUT")
 DELETE_REFUSED = "DeleteFileSystem was refused"
@@ -161,7 +144,7 @@ def run_scenario(
 ) -> ScenarioResult:
     """Run scenario ``name`` of the catalogue in ``mode`` on a fresh emulated stack; judge the outcome.
 
-    To show that the rules catch a defect (the workflow "before the fix"): ``transform`` changes the generated
+    To show that the rules catch a defect (a workflow that breaks a rule): ``transform`` changes the generated
     definition before it runs, ``policy_transform`` the state machine role's policy, and ``with_run_cleanup=False``
     deploys no run-cleanup state machine.
     """
@@ -185,7 +168,11 @@ def run_scenario(
             definition = transform(definition)
         if policy_transform is not None:
             attach_workflow_policy(emu, stack, definition, document=policy_transform(policy))
-        cleanup = setup_run_cleanup(emu, stack) if with_run_cleanup else None
+        if with_run_cleanup:
+            cleanup: RunCleanupStack | None = setup_run_cleanup(emu, stack)
+        else:
+            remove_run_cleanup(emu, stack)
+            cleanup = None
         started_at = emu.now()
         runs = _execute(emu, stack, entry, definition, timeout_seconds)
         cleanups = (
@@ -425,7 +412,7 @@ def rule_violations(
     cleanups: list[RunResult] | None = None,
     cleanup: RunCleanupStack | None = None,
 ) -> list[str]:
-    """The rules every run keeps (``RULES``) that these executions broke, one line each."""
+    """The rules every run keeps (the module docstring lists them) that these executions broke, one line each."""
     problems: list[str] = []
     cleanups = cleanups or []
     delete_lustre = _delete_lustre(entry, mode)
@@ -600,10 +587,3 @@ def _single_mismatches(expected: Expected, report: ExecutionReport, who: str = "
         if created:
             problems.append(f"{who}expected nothing created, but {', '.join(created)} succeeded")
     return problems
-
-
-def run_all(cases: list[tuple[str, str]] | None = None) -> list[ScenarioResult]:
-    """Run every (scenario, mode) of the catalogue (or those given), in catalogue order."""
-    from batch_lustre.emulation.catalogue import cases as every_case
-
-    return [run_scenario(name, mode) for name, mode in (cases if cases is not None else every_case())]

@@ -17,20 +17,28 @@ from typing import Any
 from unittest import mock
 
 import boto3
-from moto import mock_aws
-from moto.batch.models import batch_backends
-from moto.core.config import default_user_config
-from moto.moto_api._internal import mock_random
-from moto.s3.models import s3_backends
 
-from batch_lustre.emulation import batch, batch_sync, branches, events, fsx_api, iam, lambdas, sfn
-from batch_lustre.emulation.batch import BatchModel, EmulatedJob, launch_template_data
+from batch_lustre.emulation import (
+    active_emulation,
+    batch_api,
+    batch_roles,
+    batch_sync,
+    branches,
+    events,
+    fsx_api,
+    iam,
+    lambdas,
+    s3_policy,
+    sfn,
+)
+from batch_lustre.emulation.batch import BatchModel
 from batch_lustre.emulation.clients import shared_session
 from batch_lustre.emulation.clock import EmulatedClock
 from batch_lustre.emulation.fsx import FsxModel
 from batch_lustre.emulation.iam import IamAuthorizer
 from batch_lustre.emulation.lambdas import LambdaRunner
 from batch_lustre.emulation.metrics import ExportQueueMetric
+from batch_lustre.emulation.moto_seam import default_user_config, mock_aws, mock_random, s3_backends
 from batch_lustre.emulation.scenario import METRIC_NEVER_ZERO, Scenario
 from batch_lustre.emulation.sfn import CallLog
 from batch_lustre.project import project_dir
@@ -38,20 +46,10 @@ from batch_lustre.project import project_dir
 PROJECT_DIR = project_dir()  # the Pulumi program's directory: lambda/, asl/, parameters.py
 ACCOUNT_ID = "123456789012"
 
-_ACTIVE: list[Emulation] = []
-
-
 # moto's identifiers (subnet, security group, launch template ids, the secret's ARN suffix) come from one seeded
 # generator, so the same stack gets the same ids in every emulation: the same definition text, parsed once per
 # process (emulation/sfn.py, parse cache).
 ID_SEED = 20_240_601
-
-
-def active() -> Emulation:
-    """The innermost active emulation."""
-    if not _ACTIVE:
-        raise RuntimeError("no Emulation is active: use `with Emulation(...) as emu:`")
-    return _ACTIVE[-1]
 
 
 class Emulation:
@@ -86,7 +84,6 @@ class Emulation:
             self.fsx,
             region,
             self.account_id,
-            current_launch_template=self._job_launch_template,
         )
         self.lambdas = LambdaRunner(
             lambda_source_dir or PROJECT_DIR / "lambda", extra_paths=[PROJECT_DIR], clock=self.clock
@@ -115,15 +112,17 @@ class Emulation:
             sfn.install(stack, lambda: self.clock, lambda: self.calls, lambda: self.faults)
             events.install(stack, lambda: self.events)
             fsx_api.install(stack, lambda: self.fsx, self.lock)
-            batch.install(stack, lambda: self.batch, self.lock)
+            batch_api.install(stack, lambda: self.batch, self.lock)
+            batch_roles.install(stack)
+            s3_policy.install(stack)
             batch_sync.install(stack, lambda: self.batch, self.lock)
             lambdas.install(stack, lambda: self.lambdas)
             iam.install(stack, lambda: self)
         except BaseException:
             stack.close()
             raise
-        _ACTIVE.append(self)
-        stack.callback(_ACTIVE.remove, self)
+        active_emulation.enter(self)
+        stack.callback(active_emulation.leave, self)
         self._stack = stack
         return self
 
@@ -167,13 +166,3 @@ class Emulation:
     def s3_objects(self, bucket: str, prefix: str = "") -> dict[str, bytes]:
         """What is in the (moto) bucket now: key -> body."""
         return self._list_objects(bucket, prefix)
-
-    def _job_launch_template(self, job: EmulatedJob) -> dict[str, Any] | None:
-        """LaunchTemplateData of the compute environment(s) of the job's queue."""
-        backend = batch_backends[self.account_id][self.region]
-        queue = backend.get_job_queue(job.queue_arn)
-        for env in queue.environments if queue is not None else []:
-            data = launch_template_data(self.account_id, self.region, env.compute_resources or {})
-            if data is not None:
-                return data
-        return None

@@ -34,20 +34,24 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, cast
-from unittest import mock
 
-from moto.events.models import EventMessageType, events_backends
-from moto.events.utils import EventTemplateParser
-from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-from moto.utilities.arns import parse_arn
-
+from batch_lustre.emulation import moto_seam
+from batch_lustre.emulation.active_emulation import active
 from batch_lustre.emulation.clock import EmulatedClock
+from batch_lustre.emulation.moto_seam import (
+    BaseExecutionWorkerCommunication,
+    EventMessageType,
+    EventTemplateParser,
+    Execution,
+    events_backends,
+    parse_arn,
+    stepfunctions_parser_backends,
+    to_json_str,
+)
+from batch_lustre.emulation.trust import can_assume
 
 SOURCE = "aws.states"
 DETAIL_TYPE = "Step Functions Execution Status Change"
-STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 # EventBridge delivers events best effort, typically within seconds: Assumed 2 emulated seconds.
 DELIVERY_LATENCY_SECONDS = 2.0
@@ -213,6 +217,10 @@ class StatusEvents:
             event=event,
         )
         try:
+            role_arn = target.get("RoleArn")
+            if role_arn and not can_assume(str(role_arn), "events.amazonaws.com"):
+                # EventBridge cannot act as the target's role: the invocation fails (docs/aws-rules.md, "Roles").
+                raise PermissionError(f"events.amazonaws.com may not assume {role_arn}")
             for hook in list(self.start_hooks):
                 hook(delivery)
             machine_input = target_input(target, event)
@@ -269,14 +277,12 @@ def install(stack: ExitStack, events_for: Callable[[], StatusEvents]) -> None:
         original_terminated(self)
         events_for().publish(self.execution, _status(self.execution))
 
-    stack.enter_context(mock.patch.object(Execution, "start", start))
-    stack.enter_context(mock.patch.object(BaseExecutionWorkerCommunication, "terminated", terminated))
+    moto_seam.patch(stack, Execution, "start", start)
+    moto_seam.patch(stack, BaseExecutionWorkerCommunication, "terminated", terminated)
 
 
 def __getattr__(name: str) -> Any:
     """``emulation.events.delivered`` / ``published``: those of the active emulation."""
     if name in ("delivered", "published"):
-        from batch_lustre.emulation.core import active
-
         return getattr(active().events, name)
     raise AttributeError(f"module 'batch_lustre.emulation.events' has no attribute {name!r}")

@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.core.exceptions import JsonRESTError
-
 from batch_lustre.emulation.clock import EmulatedClock
+from batch_lustre.emulation.moto_seam import JsonRESTError
 from batch_lustre.emulation.scenario import (
     DRA_FAILED,
     DRA_MISCONFIGURED_THEN_AVAILABLE,
@@ -70,7 +69,6 @@ class FileSystemState:
     queue: list[tuple[str, float]] = field(default_factory=list)  # auto export: (path, enqueued_at)
     queue_last_done: float = 0.0
     queue_drained_at: float | None = None  # last time the auto export queue became empty
-    lost_on_delete: list[str] = field(default_factory=list)  # files never exported when it was deleted
     # When DeleteFileSystem was accepted: path of each file on it -> its content was in S3 at that moment.
     in_s3_at_delete: dict[str, bool] | None = None
 
@@ -242,7 +240,6 @@ class FsxModel:
 
     def _fs_removed(self, fs: FileSystemState, at: float) -> None:
         fs.deleted_at = at
-        fs.lost_on_delete = sorted(p for p, f in fs.files.items() if f.exported_version < f.version)
         fs.queue.clear()
         for dra_id in [a for a, dra in self.associations.items() if dra.file_system_id == fs.file_system_id]:
             self.removed_associations[dra_id] = self.associations.pop(dra_id)

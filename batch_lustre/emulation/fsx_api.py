@@ -12,12 +12,10 @@ import json
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
-from unittest import mock
 
-from moto.fsx.models import FileSystem, FSxBackend, fsx_backends
-from moto.fsx.responses import FSxResponse
-
+from batch_lustre.emulation import moto_seam
 from batch_lustre.emulation.fsx import FsxError, FsxModel
+from batch_lustre.emulation.moto_seam import FileSystem, FSxBackend, FSxResponse, ec2_backends, fsx_backends
 
 
 def install(stack: ExitStack, model_for: Callable[[], FsxModel], lock: Any) -> None:
@@ -79,16 +77,15 @@ def install(stack: ExitStack, model_for: Callable[[], FsxModel], lock: Any) -> N
             out.update(model.describe_extras(self.file_system_id))
         return out
 
-    stack.enter_context(mock.patch.object(FSxBackend, "create_file_system", create_file_system))
-    stack.enter_context(mock.patch.object(FSxBackend, "describe_file_systems", describe_file_systems))
-    stack.enter_context(mock.patch.object(FSxBackend, "delete_file_system", delete_file_system))
-    stack.enter_context(mock.patch.object(FileSystem, "to_dict", to_dict))
+    moto_seam.patch(stack, FSxBackend, "create_file_system", create_file_system)
+    moto_seam.patch(stack, FSxBackend, "describe_file_systems", describe_file_systems)
+    moto_seam.patch(stack, FSxBackend, "delete_file_system", delete_file_system)
+    moto_seam.patch(stack, FileSystem, "to_dict", to_dict)
     for name, handler in _handlers(model_for, lock).items():
-        stack.enter_context(mock.patch.object(FSxResponse, name, handler, create=True))
+        moto_seam.patch(stack, FSxResponse, name, handler, create=True)
 
 
 def _check_network(backend: FSxBackend, subnet_ids: list[str], security_group_ids: list[str]) -> None:
-    from moto.ec2.models import ec2_backends
 
     ec2 = ec2_backends[backend.account_id][backend.region_name]
     for subnet_id in subnet_ids:

@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from unittest import mock
 
-from moto.awslambda.models import LambdaFunction
-
+from batch_lustre.emulation import moto_seam
 from batch_lustre.emulation.clock import EmulatedClock
 from batch_lustre.emulation.iam import acting_as
+from batch_lustre.emulation.moto_seam import LambdaFunction
+from batch_lustre.emulation.sfn import current_task_env, emulated_wait
 
 _ENV_LOCK = threading.Lock()  # os.environ is process-wide: one handler at a time
 
@@ -122,8 +122,6 @@ class LambdaRunner:
             """``time.sleep`` in the handler: the Task's execution waits, the environment released meanwhile."""
             if clock is None or deadline is None:
                 raise RuntimeError("an emulated Lambda sleeps only on an emulation's clock")
-            from batch_lustre.emulation.sfn import current_task_env, emulated_wait
-
             now = clock.seconds()
             span = min(max(0.0, float(seconds)), max(0.0, deadline - now))
             task_env = current_task_env()
@@ -287,4 +285,4 @@ def install(stack: ExitStack, runner_for: Callable[[], LambdaRunner]) -> None:
     def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         return runner_for().invoke(self, {} if event is None else event)
 
-    stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", _invoke_lambda))
+    moto_seam.patch(stack, LambdaFunction, "_invoke_lambda", _invoke_lambda)

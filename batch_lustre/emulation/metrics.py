@@ -16,9 +16,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from moto.cloudwatch.models import cloudwatch_backends
-
 from batch_lustre.emulation.clock import EmulatedClock
+from batch_lustre.emulation.moto_seam import cloudwatch_backends
 from batch_lustre.emulation.scenario import METRIC_NONE, MetricsScenario
 
 NAMESPACE = "AWS/FSx"

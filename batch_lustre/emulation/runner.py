@@ -26,13 +26,12 @@ from typing import Any
 import botocore.session
 from botocore.model import ListShape, Shape, StructureShape
 from dateutil.tz import tzlocal
-from moto.batch.models import batch_backends
-from moto.ec2.models import ec2_backends
-from moto.fsx.models import fsx_backends
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from batch_lustre.emulation.active_emulation import active
 from batch_lustre.emulation.clients import client
-from batch_lustre.emulation.core import Emulation, active
+from batch_lustre.emulation.core import Emulation
+from batch_lustre.emulation.figures import RunFigures
+from batch_lustre.emulation.moto_seam import batch_backends, ec2_backends, fsx_backends, stepfunctions_parser_backends
 from batch_lustre.emulation.stack import EmulatedStack
 
 
@@ -453,27 +452,9 @@ def lustre_lifetime(emu: Emulation, since: float = 0.0) -> LustreLifetime | None
     )
 
 
-# --- file system figures (issue 9) -----------------------------------------------------------------
+# --- file system figures (README "The figures of a run") -----------------------------------------------------------------
 
 METRIC_READ = "cloudwatch:GetMetricData"  # CheckMetrics' read of the export-queue metric (autoexport)
-
-
-@dataclass
-class RunFigures:
-    """The figures of one run, in emulated seconds (None: the phase did not happen)."""
-
-    fs_lifetime_s: float | None  # CreateFileSystem accepted -> DeleteFileSystem accepted
-    fs_available_before_job_s: float | None  # file system AVAILABLE -> job (first attempt / first child) RUNNING
-    association_available_before_job_s: float | None  # association AVAILABLE -> the same
-    # job (the parent) ended -> CreateDataRepositoryTask accepted (taskexport); autoexport: -> the first read of
-    # the export-queue metric after the job ended (CheckMetrics' GetMetricData), or the fallback export task
-    after_job_until_export_requested_s: float | None
-    # export task SUCCEEDED (or auto export queue drained) -> DeleteFileSystem accepted
-    after_export_done_until_delete_requested_s: float | None
-    transitions: int
-    history_events: int
-    status: str
-    error: str | None
 
 
 def figures(result: RunResult, emulation: Emulation | None = None) -> dict[str, Any]:

@@ -86,7 +86,7 @@ class BatchScenario:
     ``i`` uses ``child_attempts[i]`` when given, else ``attempts``. ``files`` are written under /scratch by
     a succeeding attempt; ``{index}`` in a path (and in the content) is the array index ("0" for a single job).
 
-    Hosts (emulation.batch): a RUNNABLE job that finds no ready host makes the compute environment launch
+    Hosts (emulation.batch_hosts): a RUNNABLE job that finds no ready host makes the compute environment launch
     one (``host_boot_seconds``); raising desiredvCpus launches hosts at once (warm capacity). A booted host
     runs its launch template's user data, which tries to mount the file system within its own bound.
     """

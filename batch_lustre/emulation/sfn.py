@@ -54,7 +54,6 @@ import enum
 import logging
 import marshal
 import re
-import sys
 import threading
 import time
 from collections import Counter
@@ -64,7 +63,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
 import botocore.session
 from botocore.errorfactory import ClientExceptionsFactory
@@ -72,71 +70,58 @@ from botocore.exceptions import ClientError
 from botocore.model import ListShape, ServiceModel, StructureShape
 from jsonpath_ng.ext.parser import ExtendedJsonPathParser
 from jsonpath_ng.parser import JsonPathParser
-from moto.core.responses import ActionResult
-from moto.stepfunctions.parser import models as parser_models
-from moto.stepfunctions.parser import quotas
-from moto.stepfunctions.parser.api import (
-    ExecutionFailedEventDetails,
-    ExecutionStatus,
-    HistoryEventType,
-    TaskFailedEventDetails,
-)
-from moto.stepfunctions.parser.asl.component import eval_component as eval_component_module
-from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
-from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
-from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-    FailureEvent,
-    FailureEventException,
-)
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
-from moto.stepfunctions.parser.asl.component.common.path import result_path as result_path_module
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.common.string import string_expression as string_expression_module
-from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
-from moto.stepfunctions.parser.asl.component.program.program import Program
-from moto.stepfunctions.parser.asl.component.state import state as state_module
-from moto.stepfunctions.parser.asl.component.state.exec import execute_state as execute_state_module
-from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import state_parallel as state_parallel_module
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service as state_task_service_module,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service_aws_sdk as aws_sdk_module,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
-    StateTaskService,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
-    StateTaskServiceAwsSdk,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (
-    StateTaskServiceBatch,
-)
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
-    StateTaskServiceLambda,
-)
-from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp as timestamp_module
-from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-from moto.stepfunctions.parser.asl.eval import states as states_module
-from moto.stepfunctions.parser.asl.eval.environment import Environment
-from moto.stepfunctions.parser.asl.eval.event import event_manager as event_manager_module
-from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
-from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401  (imports every ASL component)
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
-from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
-from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-from moto.stepfunctions.parser.backend import execution as execution_module
-from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-from moto.stepfunctions.responses import StepFunctionResponse
 
-from batch_lustre.emulation import branches, clients, error_names
+from batch_lustre.emulation import branches, clients, error_names, moto_seam
 from batch_lustre.emulation.clock import EmulatedClock, clock_datetime_module
 from batch_lustre.emulation.error_names import SERVICE_ERROR_PREFIXES, UNCATCHABLE_BY_ALL
+from batch_lustre.emulation.iam import authorize_state_task
+from batch_lustre.emulation.moto_seam import (
+    ActionResult,
+    AmazonStateLanguageParser,
+    CustomErrorName,
+    Environment,
+    ErrorEqualsDecl,
+    EvalComponent,
+    EventDetails,
+    EventManager,
+    ExecutionFailedEventDetails,
+    ExecutionStatus,
+    ExecutionWorker,
+    FailureEvent,
+    FailureEventException,
+    HistoryEventType,
+    Program,
+    ProgramStopped,
+    ProgramTimedOut,
+    StatesErrorName,
+    StatesErrorNameType,
+    StateTaskService,
+    StateTaskServiceAwsSdk,
+    StateTaskServiceBatch,
+    StateTaskServiceLambda,
+    StepFunctionResponse,
+    TaskFailedEventDetails,
+    WaitFunction,
+    aws_sdk_module,
+    boto_client_module,
+    eval_component_module,
+    event_manager_module,
+    execute_state_module,
+    execution_module,
+    json_path_module,
+    parser_models,
+    quotas,
+    result_path_module,
+    retrier_decl,
+    state_module,
+    state_parallel_module,
+    state_task_lambda,
+    state_task_service_module,
+    states_module,
+    string_expression_module,
+    timestamp_module,
+    to_json_str,
+)
 from batch_lustre.emulation.scenario import Fault
 
 # Step Functions service quotas: events in one STANDARD execution's history (tests may lower it).
@@ -274,14 +259,12 @@ def install(
         if shape is not None:
             to_sfn_response(response, shape)
 
-    stack.enter_context(mock.patch.object(StateTaskServiceAwsSdk, "_normalise_parameters", normalise_parameters))
-    stack.enter_context(mock.patch.object(StateTaskServiceAwsSdk, "_normalise_response", normalise_response))
+    moto_seam.patch(stack, StateTaskServiceAwsSdk, "_normalise_parameters", normalise_parameters)
+    moto_seam.patch(stack, StateTaskServiceAwsSdk, "_normalise_response", normalise_response)
 
     for cls in (StateTaskServiceAwsSdk, StateTaskServiceLambda, StateTaskServiceBatch):
-        stack.enter_context(
-            mock.patch.object(
-                cls, "_eval_service_task", _logged(cls._eval_service_task, clock_for, calls_for, faults_for)
-            )
+        moto_seam.patch(
+            stack, cls, "_eval_service_task", _logged(cls._eval_service_task, clock_for, calls_for, faults_for)
         )
 
 
@@ -291,10 +274,6 @@ def _logged(
     calls_for: Callable[[], CallLog],
     faults_for: Callable[[], list[Fault]],
 ) -> Callable[..., Any]:
-    from botocore.exceptions import ClientError
-
-    from batch_lustre.emulation.iam import authorize_state_task
-
     def eval_service_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
         service, action = self.resource.api_name, self.resource.api_action
         try:
@@ -378,7 +357,7 @@ def _install_fast_copies(stack: ExitStack) -> None:
     ``json_copy`` makes the same copies."""
     fast = SimpleNamespace(deepcopy=json_copy, copy=copy.copy)
     for module in _COPYING_MODULES:
-        stack.enter_context(mock.patch.object(module, "copy", fast))
+        moto_seam.patch(stack, module, "copy", fast)
 
 
 _INDEFINITE = re.compile(r"\[\*\]|\.\*|\.\.|\[\?|\[[^\]]*[:,][^\]]*\]")
@@ -421,11 +400,9 @@ def extract_json(path: str, data: Any) -> Any:
 
 
 def _install_json_path(stack: ExitStack) -> None:
-    stack.enter_context(mock.patch.object(result_path_module, "parse", _parsed_result_path))
-    original = json_path_module.extract_json
-    for name, module in list(sys.modules.items()):
-        if name.startswith("moto.stepfunctions.parser") and getattr(module, "extract_json", None) is original:
-            stack.enter_context(mock.patch.object(module, "extract_json", extract_json))
+    moto_seam.patch(stack, result_path_module, "parse", _parsed_result_path)
+    for module in moto_seam.modules(moto_seam.JSON_PATH_MODULES):
+        moto_seam.patch(stack, module, "extract_json", extract_json)
 
 
 def _install_client_cache(stack: ExitStack) -> None:
@@ -441,9 +418,8 @@ def _install_client_cache(stack: ExitStack) -> None:
             lambda: original(region=region, service=service, state_credentials=state_credentials),
         )
 
-    for name, module in list(sys.modules.items()):
-        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
-            stack.enter_context(mock.patch.object(module, "boto_client_for", boto_client_for))
+    for module in moto_seam.modules(moto_seam.BOTO_CLIENT_MODULES):
+        moto_seam.patch(stack, module, "boto_client_for", boto_client_for)
 
 
 def _install_quiet_failures(stack: ExitStack) -> None:
@@ -461,7 +437,7 @@ def _install_quiet_failures(stack: ExitStack) -> None:
             if log.isEnabledFor(logging.ERROR):
                 _original(self, *args, **kwargs)
 
-        stack.enter_context(mock.patch.object(EvalComponent, name, logged))
+        moto_seam.patch(stack, EvalComponent, name, logged)
 
 
 def _install_catch_all(stack: ExitStack) -> None:
@@ -480,7 +456,7 @@ def _install_catch_all(stack: ExitStack) -> None:
             return
         original(self, env)
 
-    stack.enter_context(mock.patch.object(ErrorEqualsDecl, "_eval_body", eval_body))
+    moto_seam.patch(stack, ErrorEqualsDecl, "_eval_body", eval_body)
 
 
 def _install_time(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> None:
@@ -490,13 +466,11 @@ def _install_time(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> N
     def wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> None:
         emulated_wait(clock_for(), float(wait_seconds), env)
 
-    stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
-    stack.enter_context(
-        mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=lambda s: clock_for().skip_wait(float(s))))
-    )
-    stack.enter_context(mock.patch.object(EventManager, "_get_current_timestamp", staticmethod(clock.now)))
+    moto_seam.patch(stack, WaitFunction, "_wait_interval", wait_interval)
+    moto_seam.patch(stack, retrier_decl, "time", SimpleNamespace(sleep=lambda s: clock_for().skip_wait(float(s))))
+    moto_seam.patch(stack, EventManager, "_get_current_timestamp", staticmethod(clock.now))
     for module in (state_module, timestamp_module, parser_models, execution_module):
-        stack.enter_context(mock.patch.object(module, "datetime", clock_module))
+        moto_seam.patch(stack, module, "datetime", clock_module)
 
 
 def emulated_wait(clock: EmulatedClock, seconds: float, env: Any) -> None:
@@ -556,13 +530,9 @@ def _install_error_names(stack: ExitStack) -> None:
             _service_of(norm_service_name), None if class_name == "ClientError" else class_name
         )
 
-    stack.enter_context(mock.patch.dict(aws_sdk_module._SERVICE_ERROR_NAMES, SERVICE_ERROR_PREFIXES))
-    stack.enter_context(
-        mock.patch.object(StateTaskServiceAwsSdk, "_normalise_service_error_name", staticmethod(service_error_name))
-    )
-    stack.enter_context(
-        mock.patch.object(StateTaskServiceAwsSdk, "_normalise_exception_name", staticmethod(exception_name))
-    )
+    moto_seam.patch_dict(stack, aws_sdk_module, "_SERVICE_ERROR_NAMES", SERVICE_ERROR_PREFIXES)
+    moto_seam.patch(stack, StateTaskServiceAwsSdk, "_normalise_service_error_name", staticmethod(service_error_name))
+    moto_seam.patch(stack, StateTaskServiceAwsSdk, "_normalise_exception_name", staticmethod(exception_name))
 
     original_batch = StateTaskServiceBatch._from_error
 
@@ -577,7 +547,7 @@ def _install_error_names(stack: ExitStack) -> None:
                 details["error"] = name
         return failure
 
-    stack.enter_context(mock.patch.object(StateTaskServiceBatch, "_from_error", batch_from_error))
+    moto_seam.patch(stack, StateTaskServiceBatch, "_from_error", batch_from_error)
 
 
 def _service_of(prefix: str) -> str:
@@ -646,9 +616,9 @@ def _install_history_limit(stack: ExitStack) -> None:
         failure = getattr(self.event_manager, _LIMIT_FAILURE, None)
         original_set_error(self, failure if failure is not None else error)  # the quota's failure stays
 
-    stack.enter_context(mock.patch.object(ExecutionWorker, "_get_evaluation_environment", get_evaluation_environment))
-    stack.enter_context(mock.patch.object(EventManager, "add_event", add_event))
-    stack.enter_context(mock.patch.object(Environment, "set_error", set_error))
+    moto_seam.patch(stack, ExecutionWorker, "_get_evaluation_environment", get_evaluation_environment)
+    moto_seam.patch(stack, EventManager, "add_event", add_event)
+    moto_seam.patch(stack, Environment, "set_error", set_error)
 
 
 def history_events(env: Environment) -> int:
@@ -672,7 +642,7 @@ def _install_payload_limit(stack: ExitStack) -> None:
     state after Parameters processing is larger than the payload size quota" (Step Functions, error names).
     """
     for module in (state_module, state_task_service_module, state_task_lambda, quotas):
-        stack.enter_context(mock.patch.object(module, "is_within_size_quota", within_payload_quota))
+        moto_seam.patch(stack, module, "is_within_size_quota", within_payload_quota)
 
     original_before = StateTaskService._before_eval_execution
 
@@ -699,7 +669,7 @@ def _install_payload_limit(stack: ExitStack) -> None:
             )
         original_before(self, env, resource_runtime_part, raw_parameters, state_credentials)
 
-    stack.enter_context(mock.patch.object(StateTaskService, "_before_eval_execution", before_eval_execution))
+    moto_seam.patch(stack, StateTaskService, "_before_eval_execution", before_eval_execution)
 
 
 # --- ends without cleanup: TimeoutSeconds, StopExecution -----------------------------------------
@@ -724,7 +694,7 @@ def _install_execution_timeout(stack: ExitStack, clock_for: Callable[[], Emulate
         env.next_state_name = self.start_at.start_at_name
         EvalComponent.eval(self, env)
 
-    stack.enter_context(mock.patch.object(Program, "eval", program_eval))
+    moto_seam.patch(stack, Program, "eval", program_eval)
 
 
 STOP_WAIT_SECONDS = 5.0  # real seconds StopExecution waits for the execution to leave its state
@@ -740,7 +710,7 @@ def _install_running_when_listed(stack: ExitStack) -> None:
         original(self, *args, **kwargs)
         self.exec_status = ExecutionStatus.RUNNING
 
-    stack.enter_context(mock.patch.object(execution_module.Execution, "__init__", init))
+    moto_seam.patch(stack, execution_module.Execution, "__init__", init)
 
 
 def _install_stop_execution(stack: ExitStack, clock_for: Callable[[], EmulatedClock]) -> None:
@@ -757,7 +727,7 @@ def _install_stop_execution(stack: ExitStack, clock_for: Callable[[], EmulatedCl
                 time.sleep(0.002)
         return ActionResult({"stopDate": execution.stop_date or clock_for().now()})
 
-    stack.enter_context(mock.patch.object(StepFunctionResponse, "stop_execution", stop_execution))
+    moto_seam.patch(stack, StepFunctionResponse, "stop_execution", stop_execution)
 
     # An execution that was stopped (or timed out) has ended so: a Task of it still finishing afterwards (a Lambda
     # that was sleeping, then ended) does not turn it FAILED, as moto's Environment.set_error would.
@@ -768,7 +738,7 @@ def _install_stop_execution(stack: ExitStack, clock_for: Callable[[], EmulatedCl
             return
         original_set_error(self, error)
 
-    stack.enter_context(mock.patch.object(Environment, "set_error", set_error))
+    moto_seam.patch(stack, Environment, "set_error", set_error)
 
 
 def _status(execution: Any) -> str:
@@ -792,4 +762,4 @@ def _install_parse_cache(stack: ExitStack) -> None:
             _PARSED[definition] = original(definition)
         return _PARSED[definition]
 
-    stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(parse)))
+    moto_seam.patch(stack, AmazonStateLanguageParser, "parse", staticmethod(parse))

@@ -1,0 +1,28 @@
+"""The figures of one emulated run (``RunFigures``) and their keys, in the order tools may rely on (``FIGURE_KEYS``:
+``batch-lustre scenarios --json``). No moto import: the command line reads the keys without starting an emulation."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass
+class RunFigures:
+    """The figures of one run, in emulated seconds (None: the phase did not happen)."""
+
+    fs_lifetime_s: float | None  # CreateFileSystem accepted -> DeleteFileSystem accepted
+    fs_available_before_job_s: float | None  # file system AVAILABLE -> job (first attempt / first child) RUNNING
+    association_available_before_job_s: float | None  # association AVAILABLE -> the same
+    # job (the parent) ended -> CreateDataRepositoryTask accepted (taskexport); autoexport: -> the first read of
+    # the export-queue metric after the job ended (CheckMetrics' GetMetricData), or the fallback export task
+    after_job_until_export_requested_s: float | None
+    # export task SUCCEEDED (or auto export queue drained) -> DeleteFileSystem accepted
+    after_export_done_until_delete_requested_s: float | None
+    transitions: int
+    history_events: int
+    status: str
+    error: str | None
+
+
+FIGURE_KEYS = tuple(field.name for field in dataclasses.fields(RunFigures))

@@ -1,0 +1,72 @@
+"""The Pulumi program run in-process under Pulumi's mocks: the one runner for the offline listing and the
+emulation's deploy.
+
+``pulumi.runtime.set_mocks`` plays the engine and the provider: every resource the program declares reaches
+``Mocks.new_resource`` with its inputs resolved (as the engine would send them to the provider), and the state
+returned becomes the resource's outputs. No Pulumi CLI and no AWS account are used. The stack config is handed
+over with ``pulumi.runtime.set_all_config``, as the language host does (mocks do not read stack files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from batch_lustre.program.asl import naming
+
+
+def plain(value: Any) -> Any:
+    """An input value as the program meant it: secret wrappers removed and numbers that went through protobuf
+    (always floats) back to int when integral."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return plain(value["value"])
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def auto_name(stack: str, logical_name: str) -> str:
+    """The physical name Pulumi gives a resource declared without one: its logical name and 7 characters
+    (random in Pulumi; here derived from the stack and the name, so every emulated deploy names alike)."""
+    digest = hashlib.sha256(f"{stack}/{logical_name}".encode()).hexdigest()[:7]
+    return f"{logical_name}-{digest}"
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, str],
+    mocks: pulumi.runtime.Mocks,
+    program: Callable[[], Any],
+) -> dict[str, Any]:
+    """Run ``program`` as stack ``stack`` of this project with ``config`` (full keys, e.g.
+    ``batch-lustre:mode``) under ``mocks``; return the stack outputs, resolved.
+
+    Applies run (``preview=False``), as in ``pulumi up``. An exception raised by the program, inside an apply or
+    by the mocks is re-raised here, after the engine has settled.
+    """
+    runtime_settings.ROOT.set(None)  # a fresh root Stack resource for each run
+    pulumi.runtime.set_all_config(dict(config))
+    pulumi.runtime.set_mocks(mocks, project=naming.PROJECT, stack=stack, preview=False)
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
+    root = runtime_settings.get_root_resource()
+
+    _sync_await(run_pulumi_func(program))
+
+    return {name: resolve(value) for name, value in getattr(root, "outputs", {}).items()}
+
+
+def resolve(value: Any) -> Any:
+    """The value of a Pulumi output (or plain value) once the program has run."""
+    return _sync_await(pulumi.Output.from_input(value).future())

@@ -1,0 +1,120 @@
+"""The emulation runs what the Pulumi program deploys: a change to ``components/`` changes what a run meets.
+
+Each test plants a defect in what the program declares (a policy, a trust policy, a timeout), deploys the program
+into the emulation (``setup_stack`` runs ``stack.main`` under mocks that create every declared resource) and shows
+the failure AWS would give.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+from botocore.exceptions import ClientError
+
+from batch_lustre.emulation import Emulation, setup_stack
+from batch_lustre.emulation.catalogue_run import run_scenario
+from batch_lustre.emulation.clients import client
+from batch_lustre.emulation.deploy import forget_deployments
+from batch_lustre.emulation.deploy_resources import CREATORS, Declared, UnsupportedResource, create
+from batch_lustre.emulation.environment import offline_environment
+from batch_lustre.program.components import workflow as workflow_module
+from tests.offline_stacks import run_program
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def fresh_deploys():
+    """Deploys in this test run the program again (a planted change must be seen), and later tests do not
+    replay a deploy of the changed program."""
+    forget_deployments()
+    yield
+    forget_deployments()
+
+
+@pytest.mark.parametrize("mode", ["taskexport", "autoexport"])
+def test_every_resource_the_program_declares_is_created_in_the_emulation(mode):
+    declared = run_program(mode)
+    with offline_environment(REGION), Emulation(region=REGION) as emu:
+        stack = setup_stack(emu, mode, stack=mode)
+        assert stack.deployment is not None
+        created = stack.deployment.counts()
+        functions = client("lambda", REGION).list_functions()["Functions"]
+    expected: dict[str, int] = {}
+    for resource in declared.resources:
+        if resource.custom:
+            expected[resource.type] = expected.get(resource.type, 0) + 1
+    assert created == dict(sorted(expected.items()))
+    # each function as declared: its own timeout, memory and environment
+    by_name = {f["FunctionName"]: f for f in functions}
+    for resource in declared.of_type("aws:lambda/function:Function"):
+        deployed = next(f for name, f in by_name.items() if name.startswith(f"{resource.name}-"))
+        assert deployed["Timeout"] == resource.inputs["timeout"]
+        assert deployed["MemorySize"] == resource.inputs["memorySize"]
+        declared_variables = (resource.inputs.get("environment") or {}).get("variables") or {}
+        assert deployed.get("Environment", {}).get("Variables", {}) == declared_variables
+
+
+def test_a_resource_type_the_emulation_cannot_create_is_an_error():
+    assert "aws:sns/topic:Topic" not in CREATORS
+    with pytest.raises(UnsupportedResource, match="cannot create aws:sns/topic:Topic"):
+        create(Declared("aws:sns/topic:Topic", "alerts", "alerts-1234567", {}), REGION, "123456789012")
+
+
+def test_the_deployed_compute_environment_uses_batchs_service_linked_role():
+    with offline_environment(REGION), Emulation(region=REGION) as emu:
+        stack = setup_stack(emu, "taskexport")
+        environment = client("batch", REGION).describe_compute_environments(
+            computeEnvironments=[stack.compute_environment_name]
+        )["computeEnvironments"][0]
+    assert environment["serviceRole"].lower().endswith("/awsserviceroleforbatch")
+
+
+def test_wait_for_without_describe_file_systems_fails_the_run_with_access_denied(monkeypatch, fresh_deploys):
+    full = workflow_module.wait_for_policy()
+
+    def without_describe_file_systems() -> dict:
+        document = json.loads(json.dumps(full))
+        for statement in document["Statement"]:
+            statement["Action"] = [a for a in statement["Action"] if a != "fsx:DescribeFileSystems"]
+        return document
+
+    monkeypatch.setattr(workflow_module, "wait_for_policy", without_describe_file_systems)
+    result = run_scenario("success", "taskexport", timeout_seconds=120)
+    assert result.status == "FAILED"
+    assert "fsx:DescribeFileSystems" in (result.cause or "") or "AccessDenied" in (result.cause or "")
+
+
+@pytest.mark.parametrize(
+    ("service", "wrong", "code"),
+    [
+        ("lambda.amazonaws.com", "ec2.amazonaws.com", "InvalidParameterValueException"),
+        ("states.amazonaws.com", "lambda.amazonaws.com", "AccessDeniedException"),
+    ],
+)
+def test_a_role_whose_trust_names_the_wrong_service_is_refused_at_deploy(
+    monkeypatch, fresh_deploys, service, wrong, code
+):
+    right = workflow_module.assume_role_policy
+    monkeypatch.setattr(workflow_module, "assume_role_policy", lambda s: right(wrong if s == service else s))
+    with offline_environment(REGION), Emulation(region=REGION) as emu, pytest.raises(ClientError) as refused:
+        setup_stack(emu, "taskexport")
+    assert refused.value.response["Error"]["Code"] == code
+
+
+def test_the_deployed_wait_for_timeout_is_the_one_the_run_meets(monkeypatch, fresh_deploys):
+    # WaitFor waits between checks as long as its function's timeout allows (less a margin): deployed with 20 s,
+    # no wait fits, so every wait happens in the state machine's Wait state, one invocation per check.
+    usual = run_scenario("success", "taskexport", timeout_seconds=120)
+    forget_deployments()
+    monkeypatch.setattr(workflow_module, "WAIT_FOR_TIMEOUT_SECONDS", 20)
+    short = run_scenario("success", "taskexport", timeout_seconds=120)
+    assert usual.status == short.status == "SUCCEEDED"
+    assert short.transitions > usual.transitions + 10
+
+
+def test_a_config_the_program_refuses_stops_the_deploy(fresh_deploys):
+    with offline_environment(REGION), Emulation(region=REGION) as emu, pytest.raises(pulumi.RunError):
+        setup_stack(emu, "taskexport", max_vcpus=-1)
