@@ -8,9 +8,9 @@ so a bad value stops the program with one line naming key, value and what is acc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 
 from batch_lustre.program.asl import naming
 from batch_lustre.program.components.compute_environment import ComputeEnvironment, ComputeEnvironmentArgs
@@ -19,18 +19,30 @@ from batch_lustre.program.components.network import Network, NetworkArgs
 from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupArgs
 from batch_lustre.program.components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
 from batch_lustre.program.components.workflow import WORKFLOWS, Workflow, WorkflowArgs
-from batch_lustre.program.parameters import ParameterError
-from batch_lustre.program.settings import Settings, settings_from_config
+from batch_lustre.program.parameters import BY_NAME, ParameterError
+from batch_lustre.program.settings import CONFIG_PREFIX, REGION_KEY, Settings, load_stack_config, settings_from_config
 
 
-def program_config() -> dict[str, str]:
+def program_config(project_dir: Path | None = None) -> dict[str, str]:
     """The stack config as the engine handed it to the program: full key (``batch-lustre:mode``) -> value.
 
-    Pulumi has no public call listing config keys; the language host hands the whole
-    config to ``set_all_config`` (and older ones through ``PULUMI_CONFIG``), so both are read.
+    Read through Pulumi's public API (``pulumi.Config``), key by key: the mode, every parameter and the Region.
+    Pulumi has no public call listing the keys, so a key of this project that is no parameter (a misspelling) is
+    found in the stack file beside the program (``Pulumi.<stack>.yaml`` in ``project_dir``, default the working
+    directory, where ``pulumi up`` runs it) and handed over too, for ``settings_from_config`` to refuse.
     """
-    full_keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    found = {key: runtime_config.get_config(key) for key in sorted(full_keys)}
+    project = pulumi.Config(naming.PROJECT)
+    found = {f"{CONFIG_PREFIX}{name}": project.get(name) for name in ("mode", *BY_NAME)}
+    found[REGION_KEY] = pulumi.Config("aws").get("region")
+    stack_file = (project_dir or Path.cwd()) / f"Pulumi.{pulumi.get_stack()}.yaml"
+    if stack_file.is_file():
+        try:
+            written = load_stack_config(pulumi.get_stack(), stack_file.parent)
+        except ParameterError:
+            written = {}  # not a stack file Pulumi could have read either: its keys came through pulumi.Config
+        for key, value in written.items():
+            if key.startswith(CONFIG_PREFIX) and key not in found:
+                found[key] = value
     return {key: value for key, value in found.items() if value is not None}
 
 

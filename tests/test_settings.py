@@ -309,6 +309,25 @@ def test_program_config_is_the_config_the_engine_handed_over():
     assert program_config() == config
 
 
+def test_program_config_hands_over_a_misspelled_key_of_the_stack_file_for_the_settings_to_refuse(tmp_path):
+    config = {"aws:region": "us-east-1", "batch-lustre:mode": "taskexport"}
+    pulumi.runtime.set_all_config(config)
+    stack = pulumi.get_stack()
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(
+        "config:\n  batch-lustre:mode: taskexport\n  batch-lustre:lustreStorageCapacty: 1200\n"
+    )
+    read = program_config(tmp_path)
+    assert read["batch-lustre:lustreStorageCapacty"] == "1200"
+    with pytest.raises(ParameterError, match="lustreStorageCapacty"):
+        settings_from_config(read)
+
+
+def test_the_program_reads_stack_config_through_pulumis_public_api_only():
+    source = settings.__file__.rsplit("/", 1)[0] + "/stack.py"
+    text = open(source, encoding="utf-8").read()
+    assert "pulumi.runtime" not in text and "runtime_config" not in text
+
+
 # --- the program stops before any resource ---
 
 
