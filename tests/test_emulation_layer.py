@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
 import time
 import zipfile
 from datetime import timedelta
@@ -441,6 +442,21 @@ def test_lambda_invoke_runs_the_handler_in_process_with_the_functions_environmen
         failed = client("lambda").invoke(FunctionName="broken", Payload=b"{}")
         assert failed.get("FunctionError")
         assert json.loads(failed["Payload"].read())["errorType"] == "KeyError"
+
+
+def test_a_handlers_environment_is_its_own_thread_and_never_the_processs(tmp_path):
+    # Another thread copying os.environ while a handler runs must never see a function variable appear or vanish.
+    (tmp_path / "probe.py").write_text(
+        "import os\n"
+        "def handler(event, context):\n"
+        "    return {'mode': os.environ.get('MODE'), 'copied': dict(os.environ).get('MODE')}\n"
+    )
+    with Emulation(lambda_source_dir=tmp_path):
+        lambda_function("probe", "probe.handler", {"MODE": "autoexport"})
+        out = client("lambda").invoke(FunctionName="probe", Payload=b"{}")
+        assert json.loads(out["Payload"].read()) == {"mode": "autoexport", "copied": "autoexport"}
+        assert "MODE" not in os.environ  # this thread: the process's environment alone
+        assert "MODE" not in dict(os.environ)
 
 
 def test_the_real_extract_parameters_lambda_runs_from_the_stack():

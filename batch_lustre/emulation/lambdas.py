@@ -31,12 +31,13 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 from batch_lustre.emulation import moto_seam
 from batch_lustre.emulation.clock import EmulatedClock
@@ -237,35 +238,62 @@ class _Context:
         return max(0, int((self._deadline - self._clock.seconds()) * 1000))
 
 
-# Set by every invocation (Lambda's runtime variables): left set between invocations, each invocation setting all of
-# them, so that no other thread ever sees one of them vanish (the emulation's own environment patch removes them
-# when it ends).
-RUNTIME_KEYS = frozenset(
-    {
-        "AWS_LAMBDA_FUNCTION_NAME",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-        "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-    }
-)
+_THREAD_ENVIRONMENT = threading.local()  # .values: the function variables of the handler running on this thread
+
+
+class ThreadEnvironment(MutableMapping[str, str]):
+    """``os.environ`` during an emulation: on a thread running a handler, its function's variables over the
+    process's environment; on every other thread, the process's environment alone.
+
+    A handler's variables are never written into the process's environment, so no other thread (a run being
+    followed, copying ``os.environ``) ever sees one appear or vanish, and a handler that sleeps keeps its own.
+    """
+
+    def __init__(self, base: MutableMapping[str, str]) -> None:
+        self._base = base
+
+    @staticmethod
+    def _overlay() -> dict[str, str]:
+        values: dict[str, str] | None = getattr(_THREAD_ENVIRONMENT, "values", None)
+        return values if values is not None else {}
+
+    def __getitem__(self, key: str) -> str:
+        overlay = self._overlay()
+        return overlay[key] if key in overlay else self._base[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        overlay = self._overlay()
+        if key in overlay:
+            overlay[key] = value
+        else:
+            self._base[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        overlay = self._overlay()
+        if key in overlay:
+            del overlay[key]
+        else:
+            del self._base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*list(self._base), *self._overlay()]))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys([*list(self._base), *self._overlay()]))
+
+    def copy(self) -> dict[str, str]:
+        return dict(self.items())
 
 
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
-    """``values`` set in ``os.environ`` while inside; on exit the function's own variables are put back key by key,
-    never clearing the whole environment as ``mock.patch.dict`` does on exit: other threads (a run being followed,
-    copying ``os.environ``) read it meanwhile, and a handler that sleeps enters and leaves many times."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+    """``values`` as the function's variables of the handler on this thread while inside (``ThreadEnvironment``)."""
+    previous = getattr(_THREAD_ENVIRONMENT, "values", None)
+    _THREAD_ENVIRONMENT.values = dict(values)
     try:
         yield
     finally:
-        for key, value in saved.items():
-            if value is not None:
-                os.environ[key] = value
-            elif key not in RUNTIME_KEYS:
-                os.environ.pop(key, None)
+        _THREAD_ENVIRONMENT.values = previous
 
 
 class _on_path:
@@ -286,3 +314,5 @@ def install(stack: ExitStack, runner_for: Callable[[], LambdaRunner]) -> None:
         return runner_for().invoke(self, {} if event is None else event)
 
     moto_seam.patch(stack, LambdaFunction, "_invoke_lambda", _invoke_lambda)
+    if not isinstance(os.environ, ThreadEnvironment):
+        stack.enter_context(mock.patch.object(os, "environ", ThreadEnvironment(os.environ)))
