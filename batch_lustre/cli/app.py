@@ -13,6 +13,7 @@ import typer
 from batch_lustre import __version__
 from batch_lustre.cli import acceptance, demo, graph, params, runs, scenario_commands, stack_commands, sweep
 from batch_lustre.cli.common import start_output
+from batch_lustre.cli.usage import ConsoleGroup
 
 app = typer.Typer(
     name="batch-lustre",
@@ -22,6 +23,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help as click writes it: wrapped at word boundaries, nothing cut (rich's panels cut long words).
+    rich_markup_mode=None,
+    cls=ConsoleGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -74,7 +74,8 @@ StackOption = Annotated[
     typer.Argument(
         metavar="STACK",
         show_default=False,
-        help="Pulumi stack name (taskexport or autoexport: a Pulumi.<stack>.yaml in the repository).",
+        help="Pulumi stack name (taskexport or autoexport: a Pulumi.<stack>.yaml in the repository); "
+        "-s STACK or --stack STACK, as Pulumi spells it, works too.",
     ),
 ]
 OutputsFileOption = Annotated[
@@ -92,9 +93,28 @@ PollOption = Annotated[
 ]
 
 
+_json_errors: list[bool] = [False]
+
+
+def set_json_errors(wanted: bool) -> None:
+    """Whether errors are JSON on stdout (the command line holds ``--json``) or one line on stderr."""
+    _json_errors[0] = wanted
+
+
+def report_error(message: str, code: int) -> None:
+    """An error as the command line reports it: ``error: <message>`` as one line on stderr or, with ``--json``,
+    ``{"error": <message>, "code": <exit code>}`` on stdout (as pcluster does), nothing else."""
+    line = " ".join(message.split())
+    if _json_errors[0]:
+        typer.echo(json.dumps({"error": line, "code": code}))
+    else:
+        typer.echo(f"error: {line}", err=True)
+
+
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    """Print ``error: <message>`` as one line on stderr and exit with ``code``."""
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    """Report ``message`` as an error (``report_error``: one line, or JSON with ``--json``) and exit with
+    ``code``."""
+    report_error(message, code)
     raise typer.Exit(code)
 
 

@@ -37,6 +37,7 @@ from batch_lustre.cli.overrides import (
     from_flags,
 )
 from batch_lustre.cli.progress import STATUS_STYLES, cause_line, follow_and_report
+from parameters import check_execution_name
 
 
 def run(
@@ -66,6 +67,13 @@ def run(
         raw = from_flags(
             command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag, array_size=array_size, warm=warm
         )
+        # The input first, offline (as `demo` checks it): against the stack file's computeEnvironmentMaxvCpus,
+        # before Pulumi or AWS is asked anything; the deployed compute environment's bound is checked below.
+        settings = automation.stack_settings(stack)
+        if raw:
+            automation.run_input(raw, settings.compute_environment_max_vcpus)
+        if name is not None:
+            check_execution_name(name)
         found = automation.load_outputs(stack, outputs_file)
         bucket = automation.required_output(found, naming.OUTPUT_BUCKET_NAME, stack)
         region = automation.stack_region(stack)
