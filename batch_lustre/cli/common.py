@@ -16,14 +16,35 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.text import Text
 
 from batch_lustre import automation
+from batch_lustre.cli.wrap import wrap_text
 from parameters import ParameterError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the operation or the run failed
 EXIT_BAD_INPUT = 2  # unknown stack, key or value (click uses 2 for usage errors too)
+
+
+class TerminalConsole(Console):
+    """A terminal's console: text it prints is wrapped with no word broken (``wrap.wrap_text``), also in a
+    ``Group`` of lines; tables and grids wrap their own cells (``listing``)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if not kwargs.get("soft_wrap") and not kwargs.get("no_wrap"):
+            objects = tuple(self._wrapped(o, kwargs.get("markup")) for o in objects)
+        super().print(*objects, **kwargs)
+
+    def _wrapped(self, item: Any, markup: bool | None) -> Any:
+        if isinstance(item, str):
+            item = self.render_str(item, markup=markup, highlight=False)
+        if isinstance(item, Text):
+            return wrap_text(item, self.width)
+        if isinstance(item, Group):
+            return Group(*(self._wrapped(i, markup) for i in item.renderables), fit=item.fit)
+        return item
 
 
 def _console(stderr: bool) -> Console:
@@ -33,7 +54,7 @@ def _console(stderr: bool) -> Console:
     """
     probe = Console(stderr=stderr)
     if probe.is_terminal:
-        return Console(stderr=stderr, highlight=False)
+        return TerminalConsole(stderr=stderr, highlight=False)
     return Console(stderr=stderr, highlight=False, color_system=None, soft_wrap=True, emoji=False)
 
 

@@ -35,6 +35,7 @@ from batch_lustre.cli.common import (
     clock,
     err_out,
     fail,
+    is_plain,
     one_line_errors,
     out,
     print_json,
@@ -52,6 +53,7 @@ from batch_lustre.cli.overrides import (
     from_flags,
 )
 from batch_lustre.cli.progress import follow_and_report
+from batch_lustre.cli.wrap import pack
 from batch_lustre.emulation.environment import offline_environment
 from parameters import MODES, ParameterError, check_mode, parameters_for, validate_runtime
 
@@ -348,7 +350,10 @@ def show_aftermath(console: Console, after: Aftermath, outcome: automation.RunOu
             value = after.lifetime[key]
             figures.add_row(label, clock(value) if value is not None else "-")
     show(figures, console)
-    console.print("calls: " + ", ".join(f"{op} x{n}" for op, n in after.calls.items()))
+    # Each call and its count stay together on a line: the list breaks between calls only.
+    calls = [f"{op} x{n}" for op, n in after.calls.items()]
+    for line in ["calls: " + ", ".join(calls)] if is_plain(console) else pack("calls:", calls, console.width):
+        console.print(Text(line), soft_wrap=True)
     got = outcome.status + (f": {outcome.error}" if outcome.error else "")
     matches = got == expected
     console.print(
@@ -519,8 +524,30 @@ def demo(
             print_json(demo_json(scenario, mode, outcome, expected, after, exported, overrides, execution_input))
         else:
             show_aftermath(console, after, outcome, expected)
+            show_next_steps(console, mode, scenario)
     if not outcome.succeeded:
         raise typer.Exit(EXIT_FAILED)
+
+
+def next_steps(mode: str, scenario: str) -> Listing:
+    """What to try after a demo: the other mode or a scenario, the whole catalogue, the picture, a real stack."""
+    other = next(m for m in MODES if m != mode)
+    steps = Listing([Column("command", key=True), Column("what it shows")], title="what to try next")
+    if scenario == "success":
+        steps.add_row(f"batch-lustre demo --mode {other}", "the same run in the other mode")
+        steps.add_row("batch-lustre demo --list", "runs where something goes wrong: then demo --scenario NAME")
+    else:
+        steps.add_row("batch-lustre demo --list", "the other scenarios: then demo --scenario NAME")
+    steps.add_row("batch-lustre scenarios", "every scenario in both modes, each judged pass or FAIL")
+    steps.add_row(f"batch-lustre graph --mode {mode}", f"the workflow drawn as a picture (workflow-{mode}.svg)")
+    steps.add_row(
+        f"batch-lustre deploy -s {mode}", "the stack on your AWS account (needs the Pulumi CLI and credentials)"
+    )
+    return steps
+
+
+def show_next_steps(console: Console, mode: str, scenario: str) -> None:
+    show(next_steps(mode, scenario), console)
 
 
 def _show_stack(console: Console, outputs: dict[str, Any], overrides: Mapping[str, Any]) -> None:
