@@ -32,7 +32,7 @@ class TerminalConsole(Console):
     """A terminal's console: text it prints is wrapped with no word broken (``wrap.wrap_text``), also in a
     ``Group`` of lines; tables and grids wrap their own cells (``listing``)."""
 
-    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def print(self, *objects: Any, **kwargs: Any) -> None:
         if not kwargs.get("soft_wrap") and not kwargs.get("no_wrap"):
             objects = tuple(self._wrapped(o, kwargs.get("markup")) for o in objects)
         super().print(*objects, **kwargs)

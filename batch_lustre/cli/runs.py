@@ -10,6 +10,7 @@ from rich.text import Text
 
 from asl import naming
 from batch_lustre import automation
+from batch_lustre.cli import fs_cost
 from batch_lustre.cli.common import (
     EXIT_FAILED,
     JsonOption,
@@ -108,6 +109,10 @@ def run(
             )
         except KeyboardInterrupt:
             fail(f"stopped following; run {handle.name} goes on (batch-lustre status {stack})", 130)
+        if outcome.status != "RUNNING":
+            use = fs_cost.run_use(handle.execution_arn, sfn, fs_cost.stack_price(stack))
+            if use is not None:
+                console.print(Text(use.line()))
     if not outcome.succeeded:
         raise typer.Exit(EXIT_FAILED)
 
@@ -126,8 +131,11 @@ def _seconds(delta: dt.timedelta | None) -> float | None:
     return None if delta is None else delta.total_seconds()
 
 
-def run_json(item: automation.RunSummary, cause: str | None) -> dict[str, Any]:
-    """One run as ``status --json`` prints it (keys documented in the README)."""
+def run_json(
+    item: automation.RunSummary, cause: str | None, use: fs_cost.FileSystemUse | None = None
+) -> dict[str, Any]:
+    """One run as ``status --json`` prints it (keys documented in the README); ``fs_cost_usd`` null without a file
+    system."""
     return {
         "run": item.name,
         "execution_arn": item.execution_arn,
@@ -138,6 +146,7 @@ def run_json(item: automation.RunSummary, cause: str | None) -> dict[str, Any]:
         "error": item.error,
         "cause": cause,
         "cause_summary": cause_line(cause) if cause else None,
+        "fs_cost_usd": use.usd if use is not None else None,
     }
 
 
@@ -155,18 +164,27 @@ def status(
         region = automation.stack_region(stack)
         runs = automation.list_runs(machine, region=region, limit=limit)
         causes: dict[str, str | None] = {}
+        sfn = automation.aws_client("stepfunctions", region)
         if as_json or verbose:
-            sfn = automation.aws_client("stepfunctions", region)
             causes = {r.execution_arn: run_cause(r.execution_arn, sfn) for r in runs if r.error is not None}
+        price = fs_cost.stack_price(stack)
+        uses = {r.execution_arn: fs_cost.run_use(r.execution_arn, sfn, price) for r in runs}
     if as_json:
-        print_json([run_json(r, causes.get(r.execution_arn)) for r in runs])
+        print_json([run_json(r, causes.get(r.execution_arn), uses.get(r.execution_arn)) for r in runs])
         return
     console = out()
     if not runs:
         console.print(f"stack {stack} has no runs yet (start one with `batch-lustre run {stack}`)")
         return
     listing = Listing(
-        [Column("run", key=True), Column("status"), Column("started"), Column("duration"), Column("error")],
+        [
+            Column("run", key=True),
+            Column("status"),
+            Column("started"),
+            Column("duration"),
+            Column("fs cost", justify="right"),
+            Column("error"),
+        ],
         title=f"recent runs of stack {stack}",
     )
     now = dt.datetime.now(dt.UTC)
@@ -175,7 +193,11 @@ def status(
         duration = clock(item.duration)
         if item.status == "RUNNING" and item.started_at is not None:
             duration = f"{clock(now - item.started_at)} so far"
-        listing.add_row(item.name, Text(item.status, style=style), when(item.started_at), duration, item.error or "")
+        use = uses.get(item.execution_arn)
+        cost = "-" if use is None else f"${use.usd:.2f}" + ("" if use.deleted else " so far")
+        listing.add_row(
+            item.name, Text(item.status, style=style), when(item.started_at), duration, cost, item.error or ""
+        )
     show(listing, console)
     for item in runs:
         if item.execution_arn in causes:
