@@ -273,7 +273,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "str",
         _both(""),
         _NONE,
-        'empty (the price table of batch_lustre/pricing.py) or USD per GiB-month of SCRATCH_2 storage, a decimal '
+        "empty (the price table of batch_lustre/pricing.py) or USD per GiB-month of SCRATCH_2 storage, a decimal "
         'from 0.001 to 100, e.g. "0.140"',
         lambda v: v == "" or (re.fullmatch(r"[0-9]+(\.[0-9]+)?", v) is not None and 0.001 <= float(v) <= 100),
         "price of the file system's storage the tools show costs with",
