@@ -26,6 +26,7 @@ from rich.text import Text
 
 from asl import build_definition, naming
 from batch_lustre import automation
+from batch_lustre.cli import fs_cost
 from batch_lustre.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -326,7 +327,13 @@ PHASE_LABELS = (
 )
 
 
-def show_aftermath(console: Console, after: Aftermath, outcome: automation.RunOutcome, expected: str) -> None:
+def show_aftermath(
+    console: Console,
+    after: Aftermath,
+    outcome: automation.RunOutcome,
+    expected: str,
+    use: fs_cost.FileSystemUse | None = None,
+) -> None:
     if after.left_behind:
         console.print(
             Text.assemble(
@@ -349,7 +356,11 @@ def show_aftermath(console: Console, after: Aftermath, outcome: automation.RunOu
         if key in after.lifetime:
             value = after.lifetime[key]
             figures.add_row(label, clock(value) if value is not None else "-")
+    if use is not None:
+        figures.add_row("file system cost (USD)", f"${use.usd:.2f}")
     show(figures, console)
+    if use is not None:
+        console.print(Text(use.line()))
     # Each call and its count stay together on a line: the list breaks between calls only.
     calls = [f"{op} x{n}" for op, n in after.calls.items()]
     for line in ["calls: " + ", ".join(calls)] if is_plain(console) else pack("calls:", calls, console.width):
@@ -380,6 +391,7 @@ DEMO_JSON_KEYS = (
     "file_system_phases_s",
     "settings",
     "execution_input",
+    "fs_cost_usd",
 )
 
 
@@ -392,6 +404,7 @@ def demo_json(
     exported: list[automation.StoredObject],
     settings: Mapping[str, Any],
     execution_input: Mapping[str, Any],
+    use: fs_cost.FileSystemUse | None = None,
 ) -> dict[str, Any]:
     """The demo's run as ``demo --json`` prints it: exactly ``DEMO_JSON_KEYS``."""
     got = outcome.status + (f": {outcome.error}" if outcome.error else "")
@@ -413,6 +426,7 @@ def demo_json(
         "file_system_phases_s": {key.removesuffix("_s"): value for key, value in after.lifetime.items()} or None,
         "settings": dict(settings),
         "execution_input": dict(execution_input),
+        "fs_cost_usd": use.usd if use is not None else None,
     }
 
 
@@ -518,12 +532,13 @@ def demo(
             )
             fail(f"the run did not end within --timeout-seconds={timeout_seconds}: stopped it")
         after = aftermath(emu, stack, handle, started)
+        use = fs_cost.run_use(handle.execution_arn, sfn, fs_cost.stack_price(mode))
         expected = chosen.expectation(mode).label
         if as_json:
             exported = automation.objects_since(refs.bucket_name, outcome.started_at, s3=s3)
-            print_json(demo_json(scenario, mode, outcome, expected, after, exported, overrides, execution_input))
+            print_json(demo_json(scenario, mode, outcome, expected, after, exported, overrides, execution_input, use))
         else:
-            show_aftermath(console, after, outcome, expected)
+            show_aftermath(console, after, outcome, expected, use)
             show_next_steps(console, mode, scenario)
     if not outcome.succeeded:
         raise typer.Exit(EXIT_FAILED)
