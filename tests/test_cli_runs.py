@@ -124,6 +124,29 @@ def test_detach_starts_the_run_and_returns_at_once(deployed):
     assert "detached" in status.output and "RUNNING" in status.output
 
 
+def test_run_as_json_prints_one_object_with_its_file_system_cost_and_nothing_else(deployed):
+    _, outputs = deployed()
+    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "as-json", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)  # stdout is the document and nothing else: no progress
+    assert (found["run"], found["status"], found["error"]) == ("as-json", "SUCCEEDED", None)
+    assert found["file_system_id"].startswith("fs-")
+    as_status = json.loads(invoke("status", "taskexport", "--outputs-file", outputs, "--json").stdout)[0]
+    assert as_status["run"] == "as-json" and as_status["fs_cost_usd"] == found["fs_cost_usd"] > 0
+    # 2400 GiB for the run's file-system lifetime (within its duration) at the us-east-1 price.
+    assert 0 < found["fs_cost_usd"] <= 2400 * found["duration_s"] / 3600 * 0.140 / 730 + 1e-4
+
+
+def test_detach_as_json_names_the_run_started(deployed):
+    emu, outputs = deployed()
+    emu.hold_waits()
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--detach", "--name", "bg", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert (found["run"], found["status"], found["execution_input"]) == ("bg", "RUNNING", {})
+    assert found["execution_arn"].endswith(":bg")
+
+
 def test_a_second_run_while_one_is_running_is_refused_in_one_line(deployed):
     emu, outputs = deployed()
     emu.hold_waits()  # the first run waits at its first Wait state

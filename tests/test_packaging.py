@@ -43,7 +43,16 @@ def test_every_dependency_is_pinned_in_the_constraints_file():
     for extra in PYPROJECT["project"]["optional-dependencies"].values():
         declared += [d for d in extra if not d.startswith("batch-lustre")]
     for requirement in declared:
-        name = requirement.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip().lower().replace("_", "-")
+        name = (
+            requirement.split(";")[0]
+            .split("[")[0]
+            .split("=")[0]
+            .split(">")[0]
+            .split("<")[0]
+            .strip()
+            .lower()
+            .replace("_", "-")
+        )
         assert name in pinned, f"{name} is not pinned in constraints.txt"
 
 

@@ -19,7 +19,7 @@ app = typer.Typer(
     name="batch-lustre",
     help="Operate the batch-lustre stacks: deploy them, edit runtime parameters, start and follow runs, "
     "clean up leftovers, draw the workflow, or try it all offline (demo, scenarios). On a terminal, tables fit "
-    "its width; piped, the output is plain lines. --json on outputs, params show, status, demo and scenarios.",
+    "its width; piped, the output is plain lines. --json on outputs, params show, run, status, demo and scenarios (errors too).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -9,6 +9,7 @@ and ``FORCE_COLOR`` override the guess).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,6 +79,14 @@ def err_out() -> Console:
     if True not in _consoles:
         _consoles[True] = _console(stderr=True)
     return _consoles[True]
+
+
+def progress_console(as_json: bool) -> Console:
+    """Where a run is drawn: stdout; with --json (stdout carries the document), stderr when it is a terminal, else
+    nowhere."""
+    if not as_json:
+        return out()
+    return err_out() if err_out().is_terminal else Console(file=io.StringIO())
 
 
 def is_plain(console: Console) -> bool:

@@ -11,7 +11,6 @@ computeEnvironmentMaxvCpus, and ``--set`` is checked as ``params set`` checks an
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,12 +33,12 @@ from batch_lustre.cli.common import (
     PollOption,
     VerboseOption,
     clock,
-    err_out,
     fail,
     is_plain,
     one_line_errors,
     out,
     print_json,
+    progress_console,
 )
 from batch_lustre.cli.listing import Column, Listing, show
 from batch_lustre.cli.overrides import (
@@ -430,13 +429,6 @@ def demo_json(
     }
 
 
-def _progress_console(as_json: bool) -> Console:
-    """Where the run is drawn: stdout; with --json, stderr when it is a terminal, else nowhere."""
-    if not as_json:
-        return out()
-    return err_out() if err_out().is_terminal else Console(file=io.StringIO())
-
-
 def demo(
     mode: Annotated[str, typer.Option("--mode", "-m", help=f"Workflow variant: {' or '.join(MODES)}.")] = MODES[0],
     scenario: Annotated[str, typer.Option("--scenario", help="What the emulated AWS does (see --list).")] = "success",
@@ -496,7 +488,7 @@ def demo(
         # The flags are checked before anything is emulated, against the emulated compute environment's
         # maxvCpus; the scenario's own input is what the scenario is about (maybe one the workflow refuses).
         execution_input = {**dict(chosen.execution_input), **automation.run_input(raw, max_vcpus)}
-    console = _progress_console(as_json)
+    console = progress_console(as_json)
     region = "us-east-1"
     with one_line_errors(), offline_environment(region), _emulation(chosen, region) as emu:
         stack, outputs = deploy_emulated(emu, mode, runtime_params=overrides, secret_string=chosen.secret_string(mode))

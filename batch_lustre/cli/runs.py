@@ -23,6 +23,7 @@ from batch_lustre.cli.common import (
     one_line_errors,
     out,
     print_json,
+    progress_console,
     when,
 )
 from batch_lustre.cli.listing import Column, Listing, show
@@ -57,6 +58,7 @@ def run(
     array_size: ArraySizeOption = None,
     warm: WarmOption = None,
     verbose: VerboseOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Start a run of the stack's workflow and follow it live. Exit code 0 only if the run SUCCEEDED.
 
@@ -88,10 +90,13 @@ def run(
         handle = automation.start_run(
             stack, stack_outputs=found, name=name, sfn=sfn, overrides=execution_input, max_vcpus=max_vcpus
         )
-        console = out()
+        console = progress_console(as_json)
         if execution_input:
             console.print(Text(f"per-run overrides: {describe(execution_input)}"))
         if detach:
+            if as_json:
+                print_json(started_json(handle, execution_input))
+                return
             console.print(
                 Text.assemble("started run ", (handle.name, "bold"), f" of stack {stack}: {handle.execution_arn}")
             )
@@ -109,12 +114,45 @@ def run(
             )
         except KeyboardInterrupt:
             fail(f"stopped following; run {handle.name} goes on (batch-lustre status {stack})", 130)
+        use = None
         if outcome.status != "RUNNING":
             use = fs_cost.run_use(handle.execution_arn, sfn, fs_cost.stack_price(stack))
             if use is not None:
                 console.print(Text(use.line()))
+    if as_json:
+        print_json(outcome_json(outcome, use, execution_input))
     if not outcome.succeeded:
         raise typer.Exit(EXIT_FAILED)
+
+
+def started_json(handle: automation.RunHandle, execution_input: dict[str, Any]) -> dict[str, Any]:
+    """``run --detach --json``: the run just started."""
+    return {
+        "run": handle.name,
+        "execution_arn": handle.execution_arn,
+        "status": "RUNNING",
+        "execution_input": execution_input,
+    }
+
+
+def outcome_json(
+    outcome: automation.RunOutcome, use: fs_cost.FileSystemUse | None, execution_input: dict[str, Any]
+) -> dict[str, Any]:
+    """``run --json``: the run as ``status --json`` shows it, with its execution input and file system."""
+    return {
+        "run": outcome.name,
+        "execution_arn": outcome.execution_arn,
+        "status": outcome.status,
+        "started_at": outcome.started_at.isoformat() if outcome.started_at else None,
+        "stopped_at": outcome.stopped_at.isoformat() if outcome.stopped_at else None,
+        "duration_s": _seconds(outcome.duration),
+        "error": outcome.error,
+        "cause": outcome.cause,
+        "cause_summary": cause_line(outcome.cause) if outcome.cause else None,
+        "file_system_id": outcome.file_system_id,
+        "fs_cost_usd": use.usd if use is not None else None,
+        "execution_input": execution_input,
+    }
 
 
 def run_cause(execution_arn: str, sfn: Any) -> str | None:
