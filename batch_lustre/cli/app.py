@@ -1,7 +1,8 @@
 """The ``batch-lustre`` command: one entry point, a subcommand per task (``batch-lustre --help``).
 
-Exit codes: 0 success; 1 the operation or the run failed; 2 bad input (unknown stack, key or value).
-Errors are one line on stderr: ``error: <what was wrong and what is accepted>``.
+Exit codes: 0 success; 1 the operation or the run failed; 2 bad input (unknown stack, key or value, or a usage
+error). Errors are one line on stderr: ``error: <what was wrong and what is accepted>``; with ``--json``, a JSON
+object on stdout, ``{"error": ..., "code": ...}`` (``usage``, ``common.report_error``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ app = typer.Typer(
     name="batch-lustre",
     help="Operate the batch-lustre stacks: deploy them, edit runtime parameters, start and follow runs, "
     "clean up leftovers, draw the workflow, or try it all offline (demo, scenarios). On a terminal, tables fit "
-    "its width; piped, the output is plain lines. --json on outputs, params show, run, status, demo and scenarios (errors too).",
+    "its width; piped, the output is plain lines. --json (errors too) on outputs, params show, run, status, demo "
+    "and scenarios.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

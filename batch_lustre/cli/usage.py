@@ -107,21 +107,28 @@ class ConsoleGroup(TyperGroup):
     ) -> Any:
         words = list(sys.argv[1:] if args is None else args)
         common.set_json_errors("--json" in words)
-        if not standalone_mode:
-            return super().main(words, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            if not standalone_mode:
+                return super().main(words, prog_name, complete_var, standalone_mode=False, **extra)
+            sys.exit(self._one_line_main(words, prog_name, complete_var, **extra))
+        finally:
+            common.set_json_errors(False)
+
+    def _one_line_main(self, words: list[str], prog_name: str | None, complete_var: str | None, **extra: Any) -> int:
+        """The exit code of the command line ``words``, its usage errors reported on one line."""
         try:
             code = super().main(words, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as err:
             err.show()  # the help, as without arguments
-            sys.exit(err.exit_code)
+            return err.exit_code
         except click.exceptions.UsageError as err:
             where = err.ctx.command_path if err.ctx is not None else (prog_name or "batch-lustre")
             common.report_error(f"{where}: {err.format_message()}", err.exit_code)
-            sys.exit(err.exit_code)
+            return err.exit_code
         except click.ClickException as err:
             common.report_error(err.format_message(), err.exit_code)
-            sys.exit(err.exit_code)
+            return err.exit_code
         except Abort:
             common.report_error("aborted: nothing was changed", common.EXIT_FAILED)
-            sys.exit(common.EXIT_FAILED)
-        sys.exit(code if isinstance(code, int) else 0)
+            return common.EXIT_FAILED
+        return code if isinstance(code, int) else 0
