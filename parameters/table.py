@@ -253,6 +253,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         *_timeout,
         "give up waiting for the export (file system kept) after this long",
     ),
+    # Read by the tools only (batch_lustre/pricing.py): the dollar cost they show for each run's file system.
+    Parameter(
+        "lustrePricePerGibMonthUsd",
+        "str",
+        _both(""),
+        _NONE,
+        "empty (the price table of batch_lustre/pricing.py) or USD per GiB-month of SCRATCH_2 storage, a decimal "
+        'from 0.001 to 100, e.g. "0.140"',
+        lambda v: v == "" or (re.fullmatch(r"[0-9]+(\.[0-9]+)?", v) is not None and 0.001 <= float(v) <= 100),
+        "price of the file system's storage the tools show costs with",
+    ),
 )
 
 BY_NAME: dict[str, Parameter] = {p.name: p for p in PARAMETERS}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from rich.console import Console
@@ -120,6 +121,14 @@ def test_demo_runs_the_workflow_offline_with_the_override_flags_piped_as_plain_l
     observations = [" ".join(w[1:]) for w in timeline if w[1:3] == ["export", "queue:"]]
     assert observations and len(observations) == len(set(observations))
     assert "stateMachineArn: arn:aws:states:us-east-1:" in out  # a whole ARN on its line, never folded
+    # The file system's cost: its lifetime (read from the history) is the emulation's, at 2400 GiB and the table's
+    # us-east-1 price.
+    cost = re.search(r"^file system cost: \$(\d+\.\d\d) = 2400 GiB x (\d+:\d\d:\d\d) ", out, re.MULTILINE)
+    lifetime = re.search(r"^file system lifetime: (\d+:\d\d:\d\d)$", out, re.MULTILINE)
+    assert cost and lifetime, out
+    assert cost.group(2) == lifetime.group(1)
+    h, m, sec = (int(x) for x in lifetime.group(1).split(":"))
+    assert float(cost.group(1)) == pytest.approx(2400 * (h * 3600 + m * 60 + sec) / 3600 * 0.140 / 730, abs=0.006)
 
 
 def test_demo_as_json_has_the_stable_keys():
@@ -147,6 +156,7 @@ def test_demo_as_json_has_the_stable_keys():
             "file_system_phases_s",
             "settings",
             "execution_input",
+            "fs_cost_usd",
         ]
     )
     assert (found["scenario"], found["mode"], found["status"], found["error"]) == (
@@ -157,6 +167,7 @@ def test_demo_as_json_has_the_stable_keys():
     )
     assert found["as_expected"] is True and found["expected"] == "FAILED: InvalidParameters"
     assert found["file_system_id"] is None and found["left_behind"] == [] and found["exported"] == []
+    assert found["fs_cost_usd"] is None  # no file system was created
     assert found["aws_calls"]["secretsmanager:getSecretValue"] == 1
 
 

@@ -118,7 +118,7 @@ def test_an_unknown_secret_is_one_line_exit_1(secret):
 
 def test_without_secret_id_nor_outputs_file_the_missing_pulumi_cli_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    result = params("show", "taskexport")
+    result = params("show", "taskexport", "--live")
     assert result.exit_code == 1
     assert result.stderr.startswith(
         "error: the pulumi CLI is not on PATH: install it from https://www.pulumi.com/docs/install/"
@@ -142,12 +142,13 @@ def test_show_as_json_has_the_stable_keys_and_changes_nothing(secret):
     result = params("show", "taskexport", "--secret-id", name, "--json")
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
-    assert list(found) == ["stack", "mode", "secret_id", "parameters", "problem"]
-    assert (found["stack"], found["mode"], found["secret_id"], found["problem"]) == (
+    assert list(found) == ["stack", "mode", "secret_id", "parameters", "problem", "live"]
+    assert (found["stack"], found["mode"], found["secret_id"], found["problem"], found["live"]) == (
         "taskexport",
         "taskexport",
         name,
         None,
+        True,
     )
     assert found["parameters"]["deleteLustre"] == {"secret": False, "stack_config": True, "differs": True}
     assert found["parameters"]["lustreStorageCapacity"] == {"secret": 2400, "stack_config": 2400, "differs": False}
@@ -165,3 +166,48 @@ def test_show_on_an_80_column_terminal_keeps_every_name_whole(secret):
     assert max(len(line) for line in text.splitlines()) <= 80
     for parameter in ("lustreImportedFileChunkSize", "waitForDataRepositoryTaskSeconds", "jobRunnableTimeoutMinutes"):
         assert re.search(rf"(^|\s){parameter}(\s|$)", text, re.MULTILINE), parameter
+
+
+def offline(monkeypatch, tmp_path):
+    """No pulumi CLI on PATH, no AWS credentials, and a profile this machine lacks."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+
+
+@pytest.mark.parametrize("stack", ["taskexport", "autoexport"])
+def test_show_reads_the_stack_file_offline_with_no_pulumi_cli_and_no_credentials(stack, tmp_path, monkeypatch):
+    from batch_lustre import automation
+
+    expected = automation.stack_settings(stack).runtime_defaults
+    offline(monkeypatch, tmp_path)
+    result = params("show", "-s", stack, "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert (found["stack"], found["mode"], found["secret_id"], found["live"]) == (stack, stack, None, False)
+    assert {name: v["stack_config"] for name, v in found["parameters"].items()} == expected
+    assert all(v["secret"] is None and v["differs"] is None for v in found["parameters"].values())
+
+    shown = params("show", stack)
+    assert shown.exit_code == 0, shown.output
+    assert f"runtime parameters of stack {stack} ({stack}) in Pulumi.{stack}.yaml" in shown.output
+    assert "lustreStorageCapacity: 2400" in shown.output.splitlines()
+
+
+def test_show_reads_the_stack_file_as_it_is_now(tmp_path, monkeypatch):
+    """The values come from the file: a project whose taskexport file sets another capacity shows that one."""
+    from batch_lustre.automation import project_root
+
+    root = project_root()
+    for name in ("Pulumi.yaml", "Pulumi.taskexport.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
+    stack_file = tmp_path / "Pulumi.taskexport.yaml"
+    stack_file.write_text(stack_file.read_text().replace("lustreStorageCapacity: 2400", "lustreStorageCapacity: 4800"))
+    assert "4800" in stack_file.read_text()
+    monkeypatch.setenv("BATCH_LUSTRE_PROJECT_DIR", str(tmp_path))
+    result = params("show", "-s", "taskexport", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["parameters"]["lustreStorageCapacity"]["stack_config"] == 4800

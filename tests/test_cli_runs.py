@@ -58,6 +58,19 @@ def test_a_successful_run_shows_its_states_file_system_and_exported_files_and_ex
     assert "SUCCEEDED  run ok-run in " in out
     assert "deleted" in out
     assert "results/output.txt" in out and "results/summary.json" in out
+    # The file system's cost in dollars: 2400 GiB (the stack's capacity) for as long as it lived (created, then 7
+    # min until AVAILABLE, a job of 10 min, the export), at the us-east-1 table's price.
+    cost = re.search(
+        r"file system cost: \$(\d+\.\d\d) = 2400 GiB x (\d):(\d\d):(\d\d) \((\d+\.\d) GiB-hours\) at \$0\.140 per "
+        r"GiB-month \(table \(us-east-1\)\)$",
+        out,
+        re.MULTILINE,
+    )
+    assert cost, out
+    seconds = int(cost.group(2)) * 3600 + int(cost.group(3)) * 60 + int(cost.group(4))
+    assert 17 * 60 <= seconds <= 40 * 60
+    assert float(cost.group(1)) == pytest.approx(2400 * seconds / 3600 * 0.140 / 730, abs=0.006)
+    assert float(cost.group(5)) == pytest.approx(2400 * seconds / 3600, abs=0.1)
 
 
 def test_a_failed_run_shows_error_and_cause_and_exits_1_and_status_lists_it(deployed):
@@ -73,7 +86,8 @@ def test_a_failed_run_shows_error_and_cause_and_exits_1_and_status_lists_it(depl
     assert status.exit_code == 0, status.output
     row = next(line for line in status.output.splitlines() if line.startswith("broken | "))
     assert re.fullmatch(
-        r"broken \| status: FAILED \| started: \S+ \S+Z \| duration: \d:\d\d:\d\d \| error: JobFailed", row
+        r"broken \| status: FAILED \| started: \S+ \S+Z \| duration: \d:\d\d:\d\d \| fs cost: \$\d+\.\d\d \| error: JobFailed",
+        row,
     ), row
 
     verbose = runner.invoke(app, ["status", "taskexport", "--outputs-file", outputs, "--verbose"])
@@ -91,8 +105,12 @@ def test_a_failed_run_shows_error_and_cause_and_exits_1_and_status_lists_it(depl
         "error",
         "cause",
         "cause_summary",
+        "fs_cost_usd",
     ]
     assert (found["run"], found["status"], found["error"]) == ("broken", "FAILED", "JobFailed")
+    shown_cost = re.search(r"fs cost: \$(\d+\.\d\d)", row)
+    assert shown_cost and found["fs_cost_usd"] == pytest.approx(float(shown_cost.group(1)), abs=0.005)
+    assert found["fs_cost_usd"] > 0
     assert found["cause_summary"] == cause.removeprefix("Cause: ") and found["duration_s"] > 0
 
 
@@ -104,6 +122,29 @@ def test_detach_starts_the_run_and_returns_at_once(deployed):
     assert result.exit_code == 0, result.output
     assert "started run detached of stack taskexport" in result.output
     assert "detached" in status.output and "RUNNING" in status.output
+
+
+def test_run_as_json_prints_one_object_with_its_file_system_cost_and_nothing_else(deployed):
+    _, outputs = deployed()
+    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "as-json", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)  # stdout is the document and nothing else: no progress
+    assert (found["run"], found["status"], found["error"]) == ("as-json", "SUCCEEDED", None)
+    assert found["file_system_id"].startswith("fs-")
+    as_status = json.loads(invoke("status", "taskexport", "--outputs-file", outputs, "--json").stdout)[0]
+    assert as_status["run"] == "as-json" and as_status["fs_cost_usd"] == found["fs_cost_usd"] > 0
+    # 2400 GiB for the run's file-system lifetime (within its duration) at the us-east-1 price.
+    assert 0 < found["fs_cost_usd"] <= 2400 * found["duration_s"] / 3600 * 0.140 / 730 + 1e-4
+
+
+def test_detach_as_json_names_the_run_started(deployed):
+    emu, outputs = deployed()
+    emu.hold_waits()
+    result = invoke("run", "taskexport", "--outputs-file", outputs, "--detach", "--name", "bg", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert (found["run"], found["status"], found["execution_input"]) == ("bg", "RUNNING", {})
+    assert found["execution_arn"].endswith(":bg")
 
 
 def test_a_second_run_while_one_is_running_is_refused_in_one_line(deployed):

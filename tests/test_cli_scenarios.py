@@ -6,6 +6,7 @@ result (``run_scenario`` replaced), and one cheap scenario runs end to end.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -15,7 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from batch_lustre.cli.app import app
-from batch_lustre.cli.scenario_commands import JSON_KEYS, fold_timeline, show_result
+from batch_lustre.cli.scenario_commands import JSON_KEYS, fold_timeline, result_json, show_result
 from batch_lustre.emulation import catalogue_run
 from batch_lustre.emulation.catalogue import SCENARIOS, Expected
 from batch_lustre.emulation.catalogue_run import ExecutionReport, ScenarioResult
@@ -264,7 +265,7 @@ def test_a_narrow_terminal_shows_one_scenario_without_breaking_a_word():
 
 # --- --json ----------------------------------------------------------------------------------------------
 
-EXACT_KEYS = ["scenario", "mode", "passed", "problems", *FIGURE_KEYS]
+EXACT_KEYS = ["scenario", "mode", "passed", "problems", *FIGURE_KEYS, "fs_cost_usd"]
 
 
 def test_one_real_scenario_in_one_mode_as_json_is_one_object_with_exactly_the_stable_keys():
@@ -280,6 +281,7 @@ def test_one_real_scenario_in_one_mode_as_json_is_one_object_with_exactly_the_st
         [],
     )
     assert (found["status"], found["error"], found["fs_lifetime_s"]) == ("FAILED", "InvalidParameters", None)
+    assert found["fs_cost_usd"] is None  # no file system
     assert isinstance(found["transitions"], int) and isinstance(found["history_events"], int)
     assert found["history_events"] > found["transitions"] > 0
 
@@ -298,8 +300,56 @@ def test_list_as_json_names_every_scenario_with_its_modes_and_description():
     }
 
 
-def test_json_errors_stay_one_line_exit_2():
+def test_json_errors_are_one_json_object_on_stdout_exit_2():
     result = scenarios("meteor-strike", "--json")
     assert result.exit_code == 2
-    assert result.stdout == ""
-    assert result.stderr.startswith("error: scenario='meteor-strike' is not accepted: accepted success, ")
+    assert result.stderr == ""
+    found = json.loads(result.stdout)
+    assert found["code"] == 2
+    assert found["error"].startswith("scenario='meteor-strike' is not accepted: accepted success, ")
+
+
+# --- the file system's cost in dollars ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["taskexport", "autoexport"])
+def test_the_cost_of_a_scenario_is_its_lifetime_at_the_secrets_capacity_and_the_stacks_price(mode):
+    result = constructed("success", mode, passed=True)
+    result.figures["fs_lifetime_s"] = 1462.0
+    # 2400 GiB (the stack file's capacity) for 1462 s at 0.140 USD per GiB-month of 730 hours.
+    assert result_json(result)["fs_cost_usd"] == pytest.approx(2400 * 1462 / 3600 * 0.140 / 730, abs=1e-4)
+    result.figures["fs_lifetime_s"] = None
+    assert result_json(result)["fs_cost_usd"] is None
+
+
+def test_the_price_in_stack_config_overrides_the_table(tmp_path, monkeypatch):
+    from batch_lustre.automation import project_root
+
+    root = project_root()
+    for name in ("Pulumi.yaml", "Pulumi.taskexport.yaml"):
+        (tmp_path / name).write_text((root / name).read_text())
+    stack_file = tmp_path / "Pulumi.taskexport.yaml"
+    stack_file.write_text(
+        stack_file.read_text().replace('lustrePricePerGibMonthUsd: ""', 'lustrePricePerGibMonthUsd: "0.5"')
+    )
+    monkeypatch.setenv("BATCH_LUSTRE_PROJECT_DIR", str(tmp_path))
+    result = constructed("success", "taskexport", passed=True)
+    result.figures["fs_lifetime_s"] = 3600.0
+    assert result_json(result)["fs_cost_usd"] == pytest.approx(2400 * 0.5 / 730, abs=1e-4)
+
+
+def test_a_scenario_with_a_larger_file_system_costs_in_proportion(monkeypatch):
+    monkeypatch.setitem(
+        SCENARIOS, "success", dataclasses.replace(SCENARIOS["success"], runtime_params={"lustreStorageCapacity": 4800})
+    )
+    result = constructed("success", "taskexport", passed=True)
+    result.figures["fs_lifetime_s"] = 3600.0
+    assert result_json(result)["fs_cost_usd"] == pytest.approx(4800 * 0.140 / 730, abs=1e-4)
+
+
+def test_scenarios_success_as_json_includes_its_cost_in_dollars():
+    result = scenarios("success", "--mode", "taskexport", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert found["fs_lifetime_s"] > 0
+    assert found["fs_cost_usd"] == pytest.approx(2400 * found["fs_lifetime_s"] / 3600 * 0.140 / 730, abs=1e-4)

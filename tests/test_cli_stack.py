@@ -30,7 +30,7 @@ def invoke(*args: str):
 @pytest.mark.parametrize("command", STACK_COMMANDS)
 def test_without_the_pulumi_cli_each_command_says_how_to_install_it_in_one_line(command, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    result = invoke(command, "taskexport", *(["--yes"] if command == "destroy" else []))
+    result = invoke(command, "taskexport", *(["--yes"] if command in ("deploy", "destroy") else []))
     assert result.exit_code == 1
     assert result.stderr == (
         "error: the pulumi CLI is not on PATH: install it from https://www.pulumi.com/docs/install/ "
@@ -40,17 +40,63 @@ def test_without_the_pulumi_cli_each_command_says_how_to_install_it_in_one_line(
 
 @pytest.mark.parametrize("command", STACK_COMMANDS)
 def test_an_unknown_stack_is_one_line_exit_2(command):
-    result = invoke(command, "prod", *(["--yes"] if command == "destroy" else []))
+    result = invoke(command, "-s", "prod", *(["--yes"] if command in ("deploy", "destroy") else []))
     assert result.exit_code == 2
     assert result.stderr.startswith("error: stack 'prod' is not accepted: accepted autoexport, taskexport")
     assert result.stderr.count("\n") == 1
 
 
 def test_deploy_streams_pulumi_output_and_shows_the_stack_outputs(fake):
-    result = invoke("deploy", "taskexport")
+    result = invoke("deploy", "taskexport", "--yes")
     assert result.exit_code == 0, result.output
     assert "Updating (taskexport)" in result.output
     assert "secretName" in result.output and "bucketName" in result.output
+
+
+def test_deploy_shows_the_preview_then_asks_and_a_no_applies_nothing(fake):
+    result = runner.invoke(app, ["deploy", "-s", "taskexport"], input="n\n")
+    assert result.exit_code == 1
+    preview_at = result.output.index("preview of taskexport: 42 to create")
+    assert result.output.index("Apply these changes to stack taskexport?") > preview_at
+    assert result.stderr.endswith("error: deploy cancelled: nothing was changed\n")
+    assert [c[:1] for c in fake.commands() if c[:1] in (["up"], ["preview"])] == [["preview"]]
+
+
+def test_deploy_applies_after_a_yes_as_pulumi_up_does(fake):
+    result = runner.invoke(app, ["deploy", "taskexport"], input="y\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.index("Apply these changes") < result.output.index("Updating (taskexport)")
+    assert [c[:1] for c in fake.commands() if c[:1] in (["up"], ["preview"])] == [["preview"], ["up"]]
+
+
+def test_deploy_yes_does_not_ask(fake):
+    result = invoke("deploy", "--stack=taskexport", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Apply these changes" not in result.output
+    assert any(c[:1] == ["up"] for c in fake.commands())
+
+
+def test_the_deploy_flow_on_the_automation_layer_previews_asks_then_deploys(monkeypatch):
+    """The flow without any pulumi executable: the Automation API layer replaced, the order of its calls seen."""
+    calls: list[str] = []
+
+    def fake_preview(stack, *, on_output=None, work_dir=None):
+        calls.append(f"preview {stack}")
+        return {"create": 3, "same": 1}
+
+    def fake_deploy(stack, *, on_output=None, work_dir=None):
+        calls.append(f"deploy {stack}")
+        return {"bucketName": "b"}
+
+    monkeypatch.setattr("batch_lustre.automation.preview", fake_preview)
+    monkeypatch.setattr("batch_lustre.automation.deploy", fake_deploy)
+    refused = runner.invoke(app, ["deploy", "-s", "autoexport"], input="n\n")
+    assert refused.exit_code == 1 and calls == ["preview autoexport"]
+    assert "preview of autoexport: 3 to create" in refused.output
+    accepted = runner.invoke(app, ["deploy", "-s", "autoexport"], input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert calls == ["preview autoexport", "preview autoexport", "deploy autoexport"]
+    assert "bucketName" in accepted.output
 
 
 def test_preview_summarises_the_planned_changes(fake):
@@ -62,7 +108,7 @@ def test_preview_summarises_the_planned_changes(fake):
 
 def test_outputs_json_can_be_used_as_an_outputs_file(fake, tmp_path):
     fake.deployed("taskexport")
-    invoke("deploy", "taskexport")
+    invoke("deploy", "taskexport", "--yes")
     result = invoke("outputs", "taskexport", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["bucketName"] == "b"
@@ -74,6 +120,24 @@ def test_outputs_of_a_stack_never_deployed_is_one_line_exit_2(fake):
     assert result.stderr == (
         "error: stack 'autoexport' has not been deployed: deploy it first (batch-lustre deploy autoexport)\n"
     )
+
+
+def test_destroy_of_a_stack_never_deployed_fails_before_asking(fake):
+    result = runner.invoke(app, ["destroy", "-s", "autoexport"], input="y\n")
+    assert result.exit_code == 2
+    assert "Destroy every resource" not in result.output
+    assert result.stderr == (
+        "error: stack 'autoexport' has not been deployed: deploy it first (batch-lustre deploy autoexport)\n"
+    )
+    assert not any(c[:1] == ["destroy"] for c in fake.commands())
+
+
+def test_destroy_without_the_pulumi_cli_fails_before_asking(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = runner.invoke(app, ["destroy", "taskexport"], input="y\n")
+    assert result.exit_code == 1
+    assert "Destroy every resource" not in result.output
+    assert result.stderr.startswith("error: the pulumi CLI is not on PATH")
 
 
 def test_destroy_asks_first_and_a_no_changes_nothing(fake):
@@ -95,7 +159,7 @@ def test_destroy_yes_runs_pulumi_destroy(fake):
 
 def test_a_failed_deploy_is_one_line_with_pulumis_error(fake):
     fake.fail("up", "error: stack taskexport: lustreStorageCapacity=1000 is not accepted")
-    result = invoke("deploy", "taskexport")
+    result = invoke("deploy", "taskexport", "--yes")
     assert result.exit_code == 1
     assert result.stderr == (
         "error: pulumi up of stack taskexport failed (exit code 1): "

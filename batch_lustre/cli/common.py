@@ -9,6 +9,7 @@ and ``FORCE_COLOR`` override the guess).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,14 +17,35 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.text import Text
 
 from batch_lustre import automation
+from batch_lustre.cli.wrap import wrap_text
 from batch_lustre.program.parameters import ParameterError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the operation or the run failed
 EXIT_BAD_INPUT = 2  # unknown stack, key or value (click uses 2 for usage errors too)
+
+
+class TerminalConsole(Console):
+    """A terminal's console: text it prints is wrapped with no word broken (``wrap.wrap_text``), also in a
+    ``Group`` of lines; tables and grids wrap their own cells (``listing``)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        if not kwargs.get("soft_wrap") and not kwargs.get("no_wrap"):
+            objects = tuple(self._wrapped(o, kwargs.get("markup")) for o in objects)
+        super().print(*objects, **kwargs)
+
+    def _wrapped(self, item: Any, markup: bool | None) -> Any:
+        if isinstance(item, str):
+            item = self.render_str(item, markup=markup, highlight=False)
+        if isinstance(item, Text):
+            return wrap_text(item, self.width)
+        if isinstance(item, Group):
+            return Group(*(self._wrapped(i, markup) for i in item.renderables), fit=item.fit)
+        return item
 
 
 def _console(stderr: bool) -> Console:
@@ -33,7 +55,7 @@ def _console(stderr: bool) -> Console:
     """
     probe = Console(stderr=stderr)
     if probe.is_terminal:
-        return Console(stderr=stderr, highlight=False)
+        return TerminalConsole(stderr=stderr, highlight=False)
     return Console(stderr=stderr, highlight=False, color_system=None, soft_wrap=True, emoji=False)
 
 
@@ -59,6 +81,14 @@ def err_out() -> Console:
     return _consoles[True]
 
 
+def progress_console(as_json: bool) -> Console:
+    """Where a run is drawn: stdout; with --json (stdout carries the document), stderr when it is a terminal, else
+    nowhere."""
+    if not as_json:
+        return out()
+    return err_out() if err_out().is_terminal else Console(file=io.StringIO())
+
+
 def is_plain(console: Console) -> bool:
     """Whether ``console`` writes plain lines (not a terminal): no tables, no colour, no live display."""
     return not console.is_terminal
@@ -74,7 +104,8 @@ StackOption = Annotated[
     typer.Argument(
         metavar="STACK",
         show_default=False,
-        help="Pulumi stack name (taskexport or autoexport: a Pulumi.<stack>.yaml in the repository).",
+        help="Pulumi stack name (taskexport or autoexport: a Pulumi.<stack>.yaml in the repository); "
+        "-s STACK or --stack STACK, as Pulumi spells it, works too.",
     ),
 ]
 OutputsFileOption = Annotated[
@@ -92,9 +123,28 @@ PollOption = Annotated[
 ]
 
 
+_json_errors: list[bool] = [False]
+
+
+def set_json_errors(wanted: bool) -> None:
+    """Whether errors are JSON on stdout (the command line holds ``--json``) or one line on stderr."""
+    _json_errors[0] = wanted
+
+
+def report_error(message: str, code: int) -> None:
+    """An error as the command line reports it: ``error: <message>`` as one line on stderr or, with ``--json``,
+    ``{"error": <message>, "code": <exit code>}`` on stdout (as pcluster does), nothing else."""
+    line = " ".join(message.split())
+    if _json_errors[0]:
+        typer.echo(json.dumps({"error": line, "code": code}))
+    else:
+        typer.echo(f"error: {line}", err=True)
+
+
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    """Print ``error: <message>`` as one line on stderr and exit with ``code``."""
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    """Report ``message`` as an error (``report_error``: one line, or JSON with ``--json``) and exit with
+    ``code``."""
+    report_error(message, code)
     raise typer.Exit(code)
 
 

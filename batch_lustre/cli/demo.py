@@ -10,7 +10,6 @@ computeEnvironmentMaxvCpus, and ``--set`` is checked as ``params set`` checks an
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from rich.text import Text
 
 from batch_lustre import automation
 from batch_lustre.automation.emulated import stack_max_vcpus
+from batch_lustre.cli import fs_cost
 from batch_lustre.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -30,11 +30,12 @@ from batch_lustre.cli.common import (
     PollOption,
     VerboseOption,
     clock,
-    err_out,
     fail,
+    is_plain,
     one_line_errors,
     out,
     print_json,
+    progress_console,
 )
 from batch_lustre.cli.listing import Column, Listing, show
 from batch_lustre.cli.overrides import (
@@ -49,6 +50,7 @@ from batch_lustre.cli.overrides import (
     from_flags,
 )
 from batch_lustre.cli.progress import follow_and_report
+from batch_lustre.cli.wrap import pack
 from batch_lustre.emulation.environment import offline_environment
 from batch_lustre.program.asl import naming
 from batch_lustre.program.parameters import MODES, ParameterError, check_mode, parameters_for, validate_runtime
@@ -163,7 +165,13 @@ PHASE_LABELS = (
 )
 
 
-def show_aftermath(console: Console, after: Aftermath, outcome: automation.RunOutcome, expected: str) -> None:
+def show_aftermath(
+    console: Console,
+    after: Aftermath,
+    outcome: automation.RunOutcome,
+    expected: str,
+    use: fs_cost.FileSystemUse | None = None,
+) -> None:
     if after.left_behind:
         console.print(
             Text.assemble(
@@ -186,8 +194,15 @@ def show_aftermath(console: Console, after: Aftermath, outcome: automation.RunOu
         if key in after.lifetime:
             value = after.lifetime[key]
             figures.add_row(label, clock(value) if value is not None else "-")
+    if use is not None:
+        figures.add_row("file system cost (USD)", f"${use.usd:.2f}")
     show(figures, console)
-    console.print("calls: " + ", ".join(f"{op} x{n}" for op, n in after.calls.items()))
+    if use is not None:
+        console.print(Text(use.line()))
+    # Each call and its count stay together on a line: the list breaks between calls only.
+    calls = [f"{op} x{n}" for op, n in after.calls.items()]
+    for line in ["calls: " + ", ".join(calls)] if is_plain(console) else pack("calls:", calls, console.width):
+        console.print(Text(line), soft_wrap=True)
     got = outcome.status + (f": {outcome.error}" if outcome.error else "")
     matches = got == expected
     console.print(
@@ -214,6 +229,7 @@ DEMO_JSON_KEYS = (
     "file_system_phases_s",
     "settings",
     "execution_input",
+    "fs_cost_usd",
 )
 
 
@@ -226,6 +242,7 @@ def demo_json(
     exported: list[automation.StoredObject],
     settings: Mapping[str, Any],
     execution_input: Mapping[str, Any],
+    use: fs_cost.FileSystemUse | None = None,
 ) -> dict[str, Any]:
     """The demo's run as ``demo --json`` prints it: exactly ``DEMO_JSON_KEYS``."""
     got = outcome.status + (f": {outcome.error}" if outcome.error else "")
@@ -247,14 +264,8 @@ def demo_json(
         "file_system_phases_s": {key.removesuffix("_s"): value for key, value in after.lifetime.items()} or None,
         "settings": dict(settings),
         "execution_input": dict(execution_input),
+        "fs_cost_usd": use.usd if use is not None else None,
     }
-
-
-def _progress_console(as_json: bool) -> Console:
-    """Where the run is drawn: stdout; with --json, stderr when it is a terminal, else nowhere."""
-    if not as_json:
-        return out()
-    return err_out() if err_out().is_terminal else Console(file=io.StringIO())
 
 
 def demo(
@@ -316,7 +327,7 @@ def demo(
         # The flags are checked before anything is emulated, against the emulated compute environment's
         # maxvCpus; the scenario's own input is what the scenario is about (maybe one the workflow refuses).
         execution_input = {**dict(chosen.execution_input), **automation.run_input(raw, max_vcpus)}
-    console = _progress_console(as_json)
+    console = progress_console(as_json)
     region = "us-east-1"
     with (
         one_line_errors(),
@@ -359,14 +370,37 @@ def demo(
             )
             fail(f"the run did not end within --timeout-seconds={timeout_seconds}: stopped it")
         after = aftermath(emu, stack, handle, started)
+        use = fs_cost.run_use(handle.execution_arn, sfn, fs_cost.stack_price(mode))
         expected = chosen.expectation(mode).label
         if as_json:
             exported = automation.objects_since(refs.bucket_name, outcome.started_at, s3=s3)
-            print_json(demo_json(scenario, mode, outcome, expected, after, exported, overrides, execution_input))
+            print_json(demo_json(scenario, mode, outcome, expected, after, exported, overrides, execution_input, use))
         else:
-            show_aftermath(console, after, outcome, expected)
+            show_aftermath(console, after, outcome, expected, use)
+            show_next_steps(console, mode, scenario)
     if not outcome.succeeded:
         raise typer.Exit(EXIT_FAILED)
+
+
+def next_steps(mode: str, scenario: str) -> Listing:
+    """What to try after a demo: the other mode or a scenario, the whole catalogue, the picture, a real stack."""
+    other = next(m for m in MODES if m != mode)
+    steps = Listing([Column("command", key=True), Column("what it shows")], title="what to try next")
+    if scenario == "success":
+        steps.add_row(f"batch-lustre demo --mode {other}", "the same run in the other mode")
+        steps.add_row("batch-lustre demo --list", "runs where something goes wrong: then demo --scenario NAME")
+    else:
+        steps.add_row("batch-lustre demo --list", "the other scenarios: then demo --scenario NAME")
+    steps.add_row("batch-lustre scenarios", "every scenario in both modes, each judged pass or FAIL")
+    steps.add_row(f"batch-lustre graph --mode {mode}", f"the workflow drawn as a picture (workflow-{mode}.svg)")
+    steps.add_row(
+        f"batch-lustre deploy -s {mode}", "the stack on your AWS account (needs the Pulumi CLI and credentials)"
+    )
+    return steps
+
+
+def show_next_steps(console: Console, mode: str, scenario: str) -> None:
+    show(next_steps(mode, scenario), console)
 
 
 def _show_stack(console: Console, outputs: dict[str, Any], overrides: Mapping[str, Any]) -> None:

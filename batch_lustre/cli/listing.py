@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from batch_lustre.cli.common import is_plain
+from batch_lustre.cli.wrap import wrap_text
 
 Cell = str | Text
 PROSE_MIN_WIDTH = 16  # a wrapped column narrower than this reads as a list of words: use blocks instead
@@ -122,22 +124,30 @@ def lines(listing: Listing) -> list[Text]:
     return found
 
 
-def blocks(listing: Listing) -> Group:
-    """``listing`` for a narrow terminal: a block per row, values wrapped at word boundaries under their label."""
-    parts: list[RenderableType] = [Text(listing.title, style="italic")] if listing.title else []
+def blocks(listing: Listing, width: int) -> Group:
+    """``listing`` for a terminal ``width`` wide, too narrow for a table: a block per row, each value wrapped at word
+    boundaries (``wrap.wrap_text``) under its label; a long value of a one-value listing on its own lines."""
+    parts: list[RenderableType] = [wrap_text(Text(listing.title, style="italic"), width)] if listing.title else []
     one_value = _one_value(listing)
+    labels = [f"{INDENT}{c.header}:" if c.header else INDENT for c in listing.columns if not c.key]
+    value_width = max(1, width - max((len(label) for label in labels), default=0) - 1)
     for row in listing.rows:
         key = _row_key(listing, row)
         fields = _fields(listing, row)
-        if one_value:  # a figure and its value: one line, wrapped at word boundaries when it must be
-            parts.append(Text.assemble(key, ": ", fields[0][1]) if fields else key)
+        if one_value:  # a figure and its value: one line, or the value on lines of its own below its name
+            line = Text.assemble(key, ": ", fields[0][1]) if fields else key
+            if line.cell_len <= width:
+                parts.append(line)
+            else:
+                parts.append(Text.assemble(key, ":"))
+                parts.append(Padding(wrap_text(fields[0][1], width - len(INDENT)), (0, 0, 0, len(INDENT))))
             continue
         parts.append(Text.assemble(key, style="bold"))
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column(overflow="fold")
         for header, value in fields:
-            grid.add_row(Text(f"{INDENT}{header}:" if header else INDENT, style="dim"), value)
+            grid.add_row(Text(f"{INDENT}{header}:" if header else INDENT, style="dim"), wrap_text(value, value_width))
         parts.append(grid)
     return Group(*parts)
 
@@ -148,7 +158,7 @@ def render(listing: Listing, console: Console) -> RenderableType:
         return Group(*lines(listing))
     if min_table_width(listing) <= console.width:
         return table(listing)
-    return blocks(listing)
+    return blocks(listing, console.width)
 
 
 def show(listing: Listing, console: Console) -> None:

@@ -14,9 +14,14 @@ from rich.text import Text
 from batch_lustre import automation
 from batch_lustre.cli.common import JsonOption, OutputsFileOption, StackOption, one_line_errors, out, print_json
 from batch_lustre.cli.listing import Column, Listing, show
+from batch_lustre.cli.usage import ConsoleGroup
+from batch_lustre.program.settings import Settings
 
 app = typer.Typer(
-    help="Show or edit the runtime parameters (the stack's secret) used by the next runs.", no_args_is_help=True
+    help="Show or edit the runtime parameters (the stack's secret) used by the next runs.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    cls=ConsoleGroup,
 )
 
 SecretIdOption = Annotated[
@@ -29,11 +34,26 @@ def _show(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def parameters_json(stack: str, found: automation.RuntimeParameters) -> dict[str, Any]:
-    """``params show --json``: {stack, mode, secret_id, parameters: {name: {secret, stack_config, differs}}, problem}.
+def parameters_json(stack: str, found: automation.RuntimeParameters | None, settings: Settings) -> dict[str, Any]:
+    """``params show --json``: {stack, mode, secret_id, parameters: {name: {secret, stack_config, differs}},
+    problem, live}.
 
-    ``secret`` / ``stack_config`` are null when the secret lacks the key / it is not a parameter of the stack.
+    ``found`` None: read offline (``live`` false): ``secret_id``, every ``secret`` and ``differs``, and
+    ``problem`` are null. Otherwise ``secret`` / ``stack_config`` are null when the secret lacks the key / it is
+    not a parameter of the stack.
     """
+    if found is None:
+        return {
+            "stack": stack,
+            "mode": settings.mode,
+            "secret_id": None,
+            "parameters": {
+                name: {"secret": None, "stack_config": value, "differs": None}
+                for name, value in settings.runtime_defaults.items()
+            },
+            "problem": None,
+            "live": False,
+        }
     return {
         "stack": stack,
         "mode": found.mode,
@@ -47,6 +67,7 @@ def parameters_json(stack: str, found: automation.RuntimeParameters) -> dict[str
             for name in found.names
         },
         "problem": found.problem,
+        "live": True,
     }
 
 
@@ -66,20 +87,54 @@ def parameters_listing(found: automation.RuntimeParameters) -> Listing:
     return listing
 
 
+def config_listing(settings: Settings) -> Listing:
+    """One row per runtime parameter: its value in stack config (what ``pulumi up`` writes into the secret)."""
+    listing = Listing([Column("parameter", key=True), Column("stack config")])
+    for name, value in settings.runtime_defaults.items():
+        listing.add_row(name, _show(value))
+    return listing
+
+
+LiveOption = Annotated[
+    bool,
+    typer.Option(
+        "--live",
+        help="Read the deployed secret too (needs AWS credentials, and the pulumi CLI unless --secret-id or "
+        "--outputs-file names it) and mark what differs from stack config. Without it (and without --secret-id "
+        "or --outputs-file), the stack file alone is read: no Pulumi, no AWS.",
+    ),
+]
+
+
 @app.command("show")
 def show_parameters(
     stack: StackOption,
+    live: LiveOption = False,
     secret_id: SecretIdOption = None,
     outputs_file: OutputsFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the runtime parameters; `*` marks a value that differs from the stack config."""
+    """Show the runtime parameters as Pulumi.<stack>.yaml sets them; with --live, the deployed secret's values
+    next to them, `*` marking a value that differs."""
     with one_line_errors():
-        found = automation.read_parameters(stack, secret_id=secret_id, outputs_file=outputs_file)
+        settings = automation.stack_settings(stack)
+        found = None
+        if live or secret_id is not None or outputs_file is not None:
+            found = automation.read_parameters(stack, secret_id=secret_id, outputs_file=outputs_file)
     if as_json:
-        print_json(parameters_json(stack, found))
+        print_json(parameters_json(stack, found, settings))
         return
     console = out()
+    if found is None:
+        console.print(Text(f"runtime parameters of stack {stack} ({settings.mode}) in Pulumi.{stack}.yaml"))
+        show(config_listing(settings), console)
+        console.print(
+            Text(
+                "what `pulumi up` writes into the stack's secret; `params set` edits the secret, "
+                "`params show --live` shows it"
+            )
+        )
+        return
     console.print(Text(f"runtime parameters of stack {stack} ({found.mode}) in secret {found.secret_id}"))
     show(parameters_listing(found), console)
     changed = [n for n in found.names if found.differs(n)]

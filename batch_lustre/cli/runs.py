@@ -9,6 +9,7 @@ import typer
 from rich.text import Text
 
 from batch_lustre import automation
+from batch_lustre.cli import fs_cost
 from batch_lustre.cli.common import (
     EXIT_FAILED,
     JsonOption,
@@ -21,6 +22,7 @@ from batch_lustre.cli.common import (
     one_line_errors,
     out,
     print_json,
+    progress_console,
     when,
 )
 from batch_lustre.cli.listing import Column, Listing, show
@@ -37,6 +39,7 @@ from batch_lustre.cli.overrides import (
 )
 from batch_lustre.cli.progress import STATUS_STYLES, cause_line, follow_and_report
 from batch_lustre.program.asl import naming
+from batch_lustre.program.parameters import check_execution_name
 
 
 def run(
@@ -55,6 +58,7 @@ def run(
     array_size: ArraySizeOption = None,
     warm: WarmOption = None,
     verbose: VerboseOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Start a run of the stack's workflow and follow it live. Exit code 0 only if the run SUCCEEDED.
 
@@ -66,7 +70,11 @@ def run(
         raw = from_flags(
             command=command, env=env, vcpus=vcpus, memory=memory, image_tag=image_tag, array_size=array_size, warm=warm
         )
-        automation.check_run_input(stack, raw)  # offline, before Pulumi or AWS is asked anything
+        # The input first, offline (as `demo` checks it): against the stack file's computeEnvironmentMaxvCpus,
+        # before Pulumi or AWS is asked anything; start_run checks the deployed compute environment's bound.
+        automation.check_run_input(stack, raw)
+        if name is not None:
+            check_execution_name(name)
         found = automation.load_outputs(stack, outputs_file)
         bucket = automation.required_output(found, naming.OUTPUT_BUCKET_NAME, stack)
         region = automation.stack_region(stack)
@@ -74,10 +82,14 @@ def run(
         handle = automation.start_run(
             stack, stack_outputs=found, name=name, sfn=sfn, overrides=raw, batch=automation.aws_client("batch", region)
         )
-        console = out()
-        if handle.execution_input:
-            console.print(Text(f"per-run overrides: {describe(handle.execution_input)}"))
+        execution_input = handle.execution_input
+        console = progress_console(as_json)
+        if execution_input:
+            console.print(Text(f"per-run overrides: {describe(execution_input)}"))
         if detach:
+            if as_json:
+                print_json(started_json(handle, execution_input))
+                return
             console.print(
                 Text.assemble("started run ", (handle.name, "bold"), f" of stack {stack}: {handle.execution_arn}")
             )
@@ -95,8 +107,45 @@ def run(
             )
         except KeyboardInterrupt:
             fail(f"stopped following; run {handle.name} goes on (batch-lustre status {stack})", 130)
+        use = None
+        if outcome.status != "RUNNING":
+            use = fs_cost.run_use(handle.execution_arn, sfn, fs_cost.stack_price(stack))
+            if use is not None:
+                console.print(Text(use.line()))
+    if as_json:
+        print_json(outcome_json(outcome, use, execution_input))
     if not outcome.succeeded:
         raise typer.Exit(EXIT_FAILED)
+
+
+def started_json(handle: automation.RunHandle, execution_input: dict[str, Any]) -> dict[str, Any]:
+    """``run --detach --json``: the run just started."""
+    return {
+        "run": handle.name,
+        "execution_arn": handle.execution_arn,
+        "status": "RUNNING",
+        "execution_input": execution_input,
+    }
+
+
+def outcome_json(
+    outcome: automation.RunOutcome, use: fs_cost.FileSystemUse | None, execution_input: dict[str, Any]
+) -> dict[str, Any]:
+    """``run --json``: the run as ``status --json`` shows it, with its execution input and file system."""
+    return {
+        "run": outcome.name,
+        "execution_arn": outcome.execution_arn,
+        "status": outcome.status,
+        "started_at": outcome.started_at.isoformat() if outcome.started_at else None,
+        "stopped_at": outcome.stopped_at.isoformat() if outcome.stopped_at else None,
+        "duration_s": _seconds(outcome.duration),
+        "error": outcome.error,
+        "cause": outcome.cause,
+        "cause_summary": cause_line(outcome.cause) if outcome.cause else None,
+        "file_system_id": outcome.file_system_id,
+        "fs_cost_usd": use.usd if use is not None else None,
+        "execution_input": execution_input,
+    }
 
 
 def run_cause(execution_arn: str, sfn: Any) -> str | None:
@@ -113,8 +162,11 @@ def _seconds(delta: dt.timedelta | None) -> float | None:
     return None if delta is None else delta.total_seconds()
 
 
-def run_json(item: automation.RunSummary, cause: str | None) -> dict[str, Any]:
-    """One run as ``status --json`` prints it (keys documented in the README)."""
+def run_json(
+    item: automation.RunSummary, cause: str | None, use: fs_cost.FileSystemUse | None = None
+) -> dict[str, Any]:
+    """One run as ``status --json`` prints it (keys documented in the README); ``fs_cost_usd`` null without a file
+    system."""
     return {
         "run": item.name,
         "execution_arn": item.execution_arn,
@@ -125,6 +177,7 @@ def run_json(item: automation.RunSummary, cause: str | None) -> dict[str, Any]:
         "error": item.error,
         "cause": cause,
         "cause_summary": cause_line(cause) if cause else None,
+        "fs_cost_usd": use.usd if use is not None else None,
     }
 
 
@@ -142,18 +195,27 @@ def status(
         region = automation.stack_region(stack)
         runs = automation.list_runs(machine, region=region, limit=limit)
         causes: dict[str, str | None] = {}
+        sfn = automation.aws_client("stepfunctions", region)
         if as_json or verbose:
-            sfn = automation.aws_client("stepfunctions", region)
             causes = {r.execution_arn: run_cause(r.execution_arn, sfn) for r in runs if r.error is not None}
+        price = fs_cost.stack_price(stack)
+        uses = {r.execution_arn: fs_cost.run_use(r.execution_arn, sfn, price) for r in runs}
     if as_json:
-        print_json([run_json(r, causes.get(r.execution_arn)) for r in runs])
+        print_json([run_json(r, causes.get(r.execution_arn), uses.get(r.execution_arn)) for r in runs])
         return
     console = out()
     if not runs:
         console.print(f"stack {stack} has no runs yet (start one with `batch-lustre run {stack}`)")
         return
     listing = Listing(
-        [Column("run", key=True), Column("status"), Column("started"), Column("duration"), Column("error")],
+        [
+            Column("run", key=True),
+            Column("status"),
+            Column("started"),
+            Column("duration"),
+            Column("fs cost", justify="right"),
+            Column("error"),
+        ],
         title=f"recent runs of stack {stack}",
     )
     now = dt.datetime.now(dt.UTC)
@@ -162,7 +224,11 @@ def status(
         duration = clock(item.duration)
         if item.status == "RUNNING" and item.started_at is not None:
             duration = f"{clock(now - item.started_at)} so far"
-        listing.add_row(item.name, Text(item.status, style=style), when(item.started_at), duration, item.error or "")
+        use = uses.get(item.execution_arn)
+        cost = "-" if use is None else f"${use.usd:.2f}" + ("" if use.deleted else " so far")
+        listing.add_row(
+            item.name, Text(item.status, style=style), when(item.started_at), duration, cost, item.error or ""
+        )
     show(listing, console)
     for item in runs:
         if item.execution_arn in causes:

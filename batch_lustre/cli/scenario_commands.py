@@ -21,6 +21,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from batch_lustre import automation, pricing
+from batch_lustre.cli import fs_cost
 from batch_lustre.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -47,8 +49,10 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 LONGEST_LOOP = 12  # states in the longest polling loop folded into one timeline row
 # ``--json``: the verdict, then the figures of the run that went ahead (emulation.figures.RunFigures, emulated
-# seconds). These keys, exactly, in this order: what tools may rely on.
-JSON_KEYS = ("scenario", "mode", "passed", "problems", *FIGURE_KEYS)
+# seconds), then the file system's cost in US dollars (null without a deleted file system: its lifetime, the
+# capacity of the scenario's secret, the mode's stack price, batch_lustre/pricing.py). These keys, exactly, in
+# this order: what tools may rely on.
+JSON_KEYS = ("scenario", "mode", "passed", "problems", *FIGURE_KEYS, "fs_cost_usd")
 
 
 def load_catalogue() -> tuple[ModuleType, ModuleType]:
@@ -185,7 +189,26 @@ def result_json(result: ScenarioResult) -> dict[str, Any]:
         "passed": result.passed,
         "problems": list(result.problems),
         **{key: found.get(key) for key in FIGURE_KEYS},
+        "fs_cost_usd": scenario_cost(result),
     }
+
+
+def scenario_cost(result: ScenarioResult) -> float | None:
+    """What the run's file system cost in USD (``fs_lifetime_s`` at the capacity of the scenario's secret and the
+    mode's stack price); None when no file system was deleted."""
+    lifetime = (result.figures or {}).get("fs_lifetime_s")
+    if lifetime is None:
+        return None
+    catalogue, _ = load_catalogue()
+    with offline_environment(REGION):
+        defaults = automation.stack_settings(result.mode).runtime_defaults
+        price = fs_cost.stack_price(result.mode)
+    params = {**defaults, **catalogue.SCENARIOS[result.name].runtime_params}
+    try:
+        capacity = int(params["lustreStorageCapacity"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return pricing.fs_cost_usd(capacity, float(lifetime), price.usd_per_gib_month)
 
 
 def catalogue_listing(catalogue: ModuleType) -> Listing:
@@ -357,6 +380,8 @@ def figures_listing(result: ScenarioResult) -> Listing:
     table.add_row("AWS calls", str(sum(result.calls.values())))
     for operation, count in result.calls.items():
         table.add_row(f"  {operation}", str(count))
+    cost = scenario_cost(result)
+    table.add_row("file system cost (USD, until delete requested)", "-" if cost is None else f"${cost:.2f}")
     lifetime = result.lustre
     if lifetime is None:
         table.add_row("file system lifetime", "no file system")

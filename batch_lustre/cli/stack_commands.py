@@ -16,8 +16,22 @@ def _echo(line: str) -> None:
     typer.echo(line.rstrip("\n"))
 
 
-def deploy(stack: StackOption) -> None:
-    """Deploy the stack (`pulumi up`), then show its outputs."""
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def _summary(changes: dict[str, int]) -> str:
+    return ", ".join(f"{count} to {op}" for op, count in sorted(changes.items()) if count and op != "same") or (
+        "no changes"
+    )
+
+
+def deploy(stack: StackOption, yes: YesOption = False) -> None:
+    """Deploy the stack (`pulumi up`): show the preview, ask, apply, then show the outputs. --yes: do not ask."""
+    with one_line_errors():
+        changes = automation.preview(stack, on_output=_echo)
+    out().print(f"[bold]preview of {stack}:[/] {_summary(changes)}")
+    if not yes and not typer.confirm(f"Apply these changes to stack {stack}?", default=False):
+        fail("deploy cancelled: nothing was changed")
     with one_line_errors():
         found = automation.deploy(stack, on_output=_echo)
     _show_outputs(stack, found)
@@ -27,15 +41,14 @@ def preview(stack: StackOption) -> None:
     """Show what a deploy would change (`pulumi preview`)."""
     with one_line_errors():
         changes = automation.preview(stack, on_output=_echo)
-    summary = ", ".join(f"{count} to {op}" for op, count in sorted(changes.items()) if count) or "no changes"
-    out().print(f"[bold]preview of {stack}:[/] {summary}")
+    out().print(f"[bold]preview of {stack}:[/] {_summary(changes)}")
 
 
-def destroy(
-    stack: StackOption,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-) -> None:
+def destroy(stack: StackOption, yes: YesOption = False) -> None:
     """Delete every resource of the stack (`pulumi destroy`)."""
+    with one_line_errors():
+        # Can it act? The stack file, the pulumi CLI and a deployed stack, before the question.
+        automation.pulumi_stack(stack)
     if not yes and not typer.confirm(
         f"Destroy every resource of stack {stack} (state machine, compute environment, bucket, secret)? "
         "Runs' leftovers are not Pulumi resources: run `batch-lustre sweep` first",
