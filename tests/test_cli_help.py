@@ -3,8 +3,10 @@ argument and subcommand it declares."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,9 +74,17 @@ def test_help_starts_with_the_summary_and_names_everything_the_command_declares(
                 assert name in shown.split(), name
 
 
-def test_python_dash_m_cli_runs_the_same_app():
-    result = subprocess.run(
-        [sys.executable, "-m", "batch_lustre.cli", "--help"], capture_output=True, text=True, check=False
+def test_python_dash_m_cli_runs_the_same_app_as_the_console_script():
+    script = Path(sys.executable).with_name("batch-lustre")
+    if not script.is_file():
+        pytest.skip(f"no batch-lustre console script beside {sys.executable} (the package is not installed)")
+    # Help is fitted to the terminal: the same width for both; this checkout's package, whichever the venv installed.
+    project = str(Path(__file__).resolve().parent.parent)
+    width = {**os.environ, "COLUMNS": "100", "PYTHONPATH": project}
+    by_module = subprocess.run(
+        [sys.executable, "-m", "batch_lustre.cli", "--help"], capture_output=True, text=True, check=False, env=width
     )
-    assert result.returncode == 0, result.stderr
-    assert flat(result.stdout) == flat(runner.invoke(app, ["--help"]).output)
+    by_script = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False, env=width)
+    assert by_module.returncode == by_script.returncode == 0, by_module.stderr + by_script.stderr
+    assert by_module.stdout == by_script.stdout
+    assert flat(by_module.stdout).startswith(flat(runner.invoke(app, ["--help"]).output)[:40])

@@ -63,12 +63,12 @@ CUSTOM = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runs():
     return {mode: run_program(mode) for mode in (TASK_EXPORT, AUTO_EXPORT)}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def custom():
     return run_program(TASK_EXPORT, config={**load_stack_config(TASK_EXPORT), **CUSTOM})
 

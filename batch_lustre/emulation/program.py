@@ -9,7 +9,9 @@ over with ``pulumi.runtime.set_all_config``, as the language host does (mocks do
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -62,9 +64,27 @@ def run_program(
     runtime_settings.SETTINGS.outputs.clear()
     root = runtime_settings.get_root_resource()
 
-    _sync_await(run_pulumi_func(program))
+    try:
+        _sync_await(run_pulumi_func(program))
+    except BaseException:
+        _forget_failed_registrations()
+        raise
 
     return {name: resolve(value) for name, value in getattr(root, "outputs", {}).items()}
+
+
+def _forget_failed_registrations() -> None:
+    """After a failed run the engine's other registrations failed in turn (their inputs never resolved); the one
+    error that counts is being raised: drop theirs now, quietly, rather than have asyncio log each at collection."""
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
+    asyncio_log = logging.getLogger("asyncio")
+    level = asyncio_log.level
+    asyncio_log.setLevel(logging.CRITICAL)
+    try:
+        gc.collect()
+    finally:
+        asyncio_log.setLevel(level)
 
 
 def resolve(value: Any) -> Any:
