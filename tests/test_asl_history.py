@@ -5,8 +5,9 @@ the bounded polling loops grow the history, and ``parameters.LOOP_CHECK_LIMITS``
 validation lets each loop do at most (a parameter set needing more is refused, tests/test_parameters_history_budget.py).
 """
 
-import itertools
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import boto3
 import pytest
@@ -78,9 +79,10 @@ def test_a_loop_that_counts_nothing_is_refused():
 ROLE = "arn:aws:iam::123456789012:role/history-probe"
 
 
-@pytest.fixture(scope="module")
-def emulated():
-    """One emulation for every example: a role the probes' state machines run as, allowed everything."""
+@contextmanager
+def emulated() -> Iterator[Emulation]:
+    """An emulation with a role the probes' state machines run as, allowed everything (one per example: an
+    emulation held across tests would be shared by the other tests run meanwhile on the same worker)."""
     with Emulation() as emu:
         iam = boto3.client("iam", region_name=emu.region)
         trust = {
@@ -91,7 +93,7 @@ def emulated():
         iam.create_role(RoleName="history-probe", AssumeRolePolicyDocument=json.dumps(trust))
         allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
         iam.put_role_policy(RoleName="history-probe", PolicyName="all", PolicyDocument=json.dumps(allow))
-        yield emu, itertools.count()
+        yield emu
 
 
 def _probe(passes: int, with_task: bool, in_parallel: bool) -> dict:
@@ -132,17 +134,17 @@ def _probe(passes: int, with_task: bool, in_parallel: bool) -> dict:
     with_task=st.booleans(),
     in_parallel=st.booleans(),
 )
-def test_the_model_counts_the_events_the_emulation_writes(emulated, checks, passes, with_task, in_parallel):
-    emu, numbers = emulated
+def test_the_model_counts_the_events_the_emulation_writes(checks, passes, with_task, in_parallel):
     definition = _probe(passes, with_task, in_parallel)
-    result = run_workflow(
-        definition,
-        role_arn=ROLE,
-        name="history-probe",
-        execution_name=f"probe-{next(numbers)}",
-        execution_input={"config": {"derived": {"waits": {"x": [1] * checks}}}},
-        emulation=emu,
-    )
+    with emulated() as emu:
+        result = run_workflow(
+            definition,
+            role_arn=ROLE,
+            name="history-probe",
+            execution_name="probe",
+            execution_input={"config": {"derived": {"waits": {"x": [1] * checks}}}},
+            emulation=emu,
+        )
     assert result.status == "SUCCEEDED", result.cause
     # Every visit writes what EVENTS_PER_VISIT says for its state type, and the execution its own two events.
     visits = [e["type"].removesuffix("StateEntered") for e in result.events if e["type"].endswith("StateEntered")]

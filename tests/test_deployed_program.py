@@ -106,13 +106,13 @@ def test_a_role_whose_trust_names_the_wrong_service_is_refused_at_deploy(
 
 def test_the_deployed_wait_for_timeout_is_the_one_the_run_meets(monkeypatch, fresh_deploys):
     # WaitFor waits between checks as long as its function's timeout allows (less a margin): deployed with 20 s,
-    # no wait fits, so every wait happens in the state machine's Wait state, one invocation per check.
-    usual = run_scenario("success", "taskexport", timeout_seconds=120)
-    forget_deployments()
+    # no wait fits, so every wait happens in the state machine's Wait state, one invocation per check: the run
+    # still succeeds, with far more transitions than the 60 the deployed 900 s timeout keeps it under
+    # (tests/test_scenarios.py, the time targets).
     monkeypatch.setattr(workflow_module, "WAIT_FOR_TIMEOUT_SECONDS", 20)
     short = run_scenario("success", "taskexport", timeout_seconds=120)
-    assert usual.status == short.status == "SUCCEEDED"
-    assert short.transitions > usual.transitions + 10
+    assert short.status == "SUCCEEDED"
+    assert short.transitions > 100
 
 
 def test_a_config_the_program_refuses_stops_the_deploy(fresh_deploys):
