@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import botocore
+from botocore.config import Config
 
 _LOCK = threading.Lock()
 _CLIENTS: dict[tuple[str, ...], Any] = {}
@@ -32,7 +34,13 @@ def cached(key: tuple[str, ...], create: Callable[[], Any]) -> Any:
         return _CLIENTS[key]
 
 
+# The emulation's own calls (deploying the stack, reading what a run did) are not signed: the emulated AWS
+# authorises by principal (emulation/iam.py), not by signature, and signing is a third of a call's cost. The
+# Lambda handlers and the operator's tools make signed calls, as they would on AWS.
+UNSIGNED = Config(signature_version=botocore.UNSIGNED)
+
+
 def client(service: str, region: str) -> Any:
-    """A client of the shared session, with the credentials of the environment it is first asked for in."""
+    """An unsigned client of the shared session, for the emulation's own calls."""
     key = ("session", service, region, os.environ.get("AWS_ACCESS_KEY_ID", ""))
-    return cached(key, lambda: shared_session().client(service, region_name=region))
+    return cached(key, lambda: shared_session().client(service, region_name=region, config=UNSIGNED))
