@@ -118,3 +118,52 @@ def test_the_deployed_wait_for_timeout_is_the_one_the_run_meets(monkeypatch, fre
 def test_a_config_the_program_refuses_stops_the_deploy(fresh_deploys):
     with offline_environment(REGION), Emulation(region=REGION) as emu, pytest.raises(pulumi.RunError):
         setup_stack(emu, "taskexport", max_vcpus=-1)
+
+
+@pytest.mark.parametrize(
+    ("service_role", "strategy", "refused"),
+    [
+        (True, "BEST_FIT_PROGRESSIVE", "service-linked role"),
+        (False, "BEST_FIT", "allocation strategy"),
+        (False, "BEST_FIT_PROGRESSIVE", None),
+    ],
+)
+def test_an_infrastructure_update_needs_the_service_linked_role_and_an_allowed_strategy(
+    service_role, strategy, refused
+):
+    with offline_environment(REGION), Emulation(region=REGION):
+        ec2, iam, batch = client("ec2", REGION), client("iam", REGION), client("batch", REGION)
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+        trust = {
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ]
+        }
+        role = iam.create_role(RoleName="custom-batch", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        profile = iam.create_instance_profile(InstanceProfileName="instance")["InstanceProfile"]["Arn"]
+        template = ec2.create_launch_template(LaunchTemplateName="run", LaunchTemplateData={})["LaunchTemplate"]
+        batch.create_compute_environment(
+            computeEnvironmentName="ce-under-test",
+            type="MANAGED",
+            state="ENABLED",
+            **({"serviceRole": role} if service_role else {}),
+            computeResources={
+                "type": "EC2",
+                "allocationStrategy": strategy,
+                "minvCpus": 0,
+                "maxvCpus": 16,
+                "instanceTypes": ["optimal"],
+                "subnets": [subnet],
+                "securityGroupIds": [group],
+                "instanceRole": profile,
+            },
+        )
+        update = {"launchTemplate": {"launchTemplateId": template["LaunchTemplateId"], "version": "1"}}
+        if refused is None:
+            batch.update_compute_environment(computeEnvironment="ce-under-test", computeResources=update)
+        else:
+            with pytest.raises(ClientError, match=refused) as caught:
+                batch.update_compute_environment(computeEnvironment="ce-under-test", computeResources=update)
+            assert caught.value.response["Error"]["Code"] == "ClientException"

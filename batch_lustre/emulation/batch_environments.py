@@ -19,6 +19,7 @@ from batch_lustre.emulation.batch_records import (
     BatchParts,
     ComputeEnvironmentState,
 )
+from batch_lustre.emulation.batch_roles import check_infrastructure_update
 from batch_lustre.emulation.host_user_data import decode_user_data, is_mime_multipart
 from batch_lustre.emulation.moto_seam import BatchBackend, ClientException, ec2_backends
 from batch_lustre.emulation.scenario import CE_INVALID
@@ -60,6 +61,7 @@ class ComputeEnvironments(BatchParts):
         """UpdateComputeEnvironment: validate, apply, UPDATING for ``compute_update_seconds``, then the outcome."""
         if self.scenario.update_compute_environment_error and compute_resources:  # the runs' updates, not a deploy's
             raise ClientException(self.scenario.update_compute_environment_error)
+        check_infrastructure_update(backend, identifier, compute_resources, service_role)
         ce = self.environment(identifier)
         cr = dict(compute_resources or {})
         new_min = int(cr.get("minvCpus", ce.min_vcpus))

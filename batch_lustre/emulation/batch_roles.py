@@ -53,10 +53,34 @@ def uses_service_linked_role(service_role: str | None) -> bool:
     return bool(service_role) and str(service_role).lower().endswith(f"/{SERVICE_LINKED_ROLE.lower()}")
 
 
+def check_infrastructure_update(
+    backend: BatchBackend, identifier: str, compute_resources: Any | None, service_role: str | None
+) -> None:
+    """Refuse an infrastructure update of compute environment ``identifier`` that Batch would refuse."""
+    environment = backend.get_compute_environment(identifier)
+    changed = [key for key in INFRASTRUCTURE_KEYS if key in (compute_resources or {})]
+    if environment is None or not changed:
+        return
+    role = service_role or environment.service_role
+    strategy = (compute_resources or {}).get("allocationStrategy") or environment.compute_resources.get(
+        "allocationStrategy", "BEST_FIT"
+    )
+    if not uses_service_linked_role(role):
+        raise ClientException(
+            f"Infrastructure updates ({', '.join(changed)}) need the compute environment to use the "
+            f"{SERVICE_LINKED_ROLE} service-linked role; it uses {role}"
+        )
+    if strategy not in INFRASTRUCTURE_UPDATE_STRATEGIES:
+        raise ClientException(
+            f"Infrastructure updates ({', '.join(changed)}) need allocation strategy "
+            f"{' or '.join(INFRASTRUCTURE_UPDATE_STRATEGIES)}; the compute environment uses {strategy}"
+        )
+
+
 def install(stack: ExitStack) -> None:
-    """Patch moto's Batch backend with both rules (over whatever update model is installed before)."""
+    """CreateComputeEnvironment without a service role uses the service-linked role (the update rule is checked by
+    the compute environments' model, ``batch_environments.update_environment``)."""
     original_create = BatchBackend.create_compute_environment
-    current_update = BatchBackend.update_compute_environment
 
     def create_compute_environment(
         self: BatchBackend,
@@ -70,31 +94,4 @@ def install(stack: ExitStack) -> None:
         role = service_role or service_linked_role_arn(self.account_id)
         return original_create(self, compute_environment_name, _type, state, compute_resources, role, tags)
 
-    def update_compute_environment(
-        self: BatchBackend,
-        compute_environment_name: str,
-        state: str | None,
-        compute_resources: Any | None,
-        service_role: str | None,
-    ) -> tuple[str, str]:
-        environment = self.get_compute_environment(compute_environment_name)
-        changed = [key for key in INFRASTRUCTURE_KEYS if key in (compute_resources or {})]
-        if environment is not None and changed:
-            role = service_role or environment.service_role
-            strategy = (compute_resources or {}).get("allocationStrategy") or environment.compute_resources.get(
-                "allocationStrategy", "BEST_FIT"
-            )
-            if not uses_service_linked_role(role):
-                raise ClientException(
-                    f"Infrastructure updates ({', '.join(changed)}) need the compute environment to use the "
-                    f"{SERVICE_LINKED_ROLE} service-linked role; it uses {role}"
-                )
-            if strategy not in INFRASTRUCTURE_UPDATE_STRATEGIES:
-                raise ClientException(
-                    f"Infrastructure updates ({', '.join(changed)}) need allocation strategy "
-                    f"{' or '.join(INFRASTRUCTURE_UPDATE_STRATEGIES)}; the compute environment uses {strategy}"
-                )
-        return current_update(self, compute_environment_name, state, compute_resources, service_role)
-
     moto_seam.patch(stack, BatchBackend, "create_compute_environment", create_compute_environment)
-    moto_seam.patch(stack, BatchBackend, "update_compute_environment", update_compute_environment)
