@@ -24,6 +24,7 @@ from batch_lustre.emulation import (
     batch_roles,
     batch_sync,
     branches,
+    call_overhead,
     events,
     fsx_api,
     iam,
@@ -118,6 +119,7 @@ class Emulation:
             batch_sync.install(stack, lambda: self.batch, self.lock)
             lambdas.install(stack, lambda: self.lambdas)
             iam.install(stack, lambda: self)
+            call_overhead.install(stack)
         except BaseException:
             stack.close()
             raise
