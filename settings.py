@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -189,16 +189,22 @@ def load_stack_config(stack: str, project_dir: Path) -> dict[str, str]:
     """``Pulumi.<stack>.yaml``'s config as Pulumi hands it to the program: every scalar as written (a string),
     structured values (lists) as JSON text of their YAML values. ``ParameterError`` if it is not a stack file."""
     path = project_dir / f"Pulumi.{stack}.yaml"
-    text = path.read_text(encoding="utf-8")
+    return dict(_stack_file_config(path.name, path.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=32)
+def _stack_file_config(file_name: str, text: str) -> dict[str, str]:
+    """``load_stack_config`` of a file's text (kept per text: the tools and the emulation read the same few files
+    again and again; the caller gets a copy)."""
     try:
         as_written = yaml.load(text, Loader=yaml.BaseLoader)  # scalars stay strings, as in Pulumi
         typed = yaml.safe_load(text)  # the values inside lists, as Pulumi passes them (JSON)
     except yaml.YAMLError as err:
         problem = " ".join(str(err).split())
-        raise ParameterError(f"{path.name} is not accepted ({problem}): accepted a YAML stack file") from None
+        raise ParameterError(f"{file_name} is not accepted ({problem}): accepted a YAML stack file") from None
     config = _config_section(as_written)
     if config is None:
-        raise ParameterError(f"{path.name} is not accepted: accepted a YAML stack file with a config mapping")
+        raise ParameterError(f"{file_name} is not accepted: accepted a YAML stack file with a config mapping")
     typed_config = _config_section(typed) or {}
     return {
         str(key): value if isinstance(value, str) else json.dumps(typed_config.get(key, value), default=str)

@@ -10,7 +10,6 @@ import json
 from functools import cache
 from typing import Any
 
-from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.moto_seam import AWSManagedPolicy, aws_managed_policies_data, iam_backends
 
 
@@ -19,13 +18,12 @@ def _policies() -> dict[str, Any]:
     return json.loads(aws_managed_policies_data)
 
 
-def ensure_aws_managed_policy(policy_arn: str, region: str) -> None:
-    """Make AWS managed policy ``policy_arn`` exist in the emulated account (no-op when it does)."""
+def ensure_aws_managed_policy(policy_arn: str, region: str, account: str) -> None:
+    """Make AWS managed policy ``policy_arn`` exist in emulated account ``account`` (no-op when it does)."""
     name = policy_arn.rsplit("/", 1)[-1]
     data = _policies().get(name)
     if data is None:
         return  # not an AWS managed policy moto knows: AttachRolePolicy answers NoSuchEntity, as AWS would
-    account = client("sts", region).get_caller_identity()["Account"]
     backend = iam_backends[account]["aws"]
     if policy_arn not in backend.managed_policies:
         policy = AWSManagedPolicy.from_data(name, account, region, data)

@@ -288,19 +288,19 @@ def _role_policy(r: Declared, region: str, account: str) -> Created:
 
 def _role_policy_attachment(r: Declared, region: str, account: str) -> Created:
     iam = client("iam", region)
-    _ensure_aws_managed_policy(r.get("policyArn"), region)
+    _ensure_aws_managed_policy(r.get("policyArn"), region, account)
     iam.attach_role_policy(RoleName=r.get("role"), PolicyArn=r.get("policyArn"))
     return f"{r.get('role')}-{r.physical}", {}
 
 
-def _ensure_aws_managed_policy(policy_arn: str, region: str) -> None:
+def _ensure_aws_managed_policy(policy_arn: str, region: str, account: str) -> None:
     """An AWS managed policy exists in every account; moto loads none unless asked (all of them, slowly), so the
     one attached is created from moto's own copy of AWS's managed policies."""
     if not policy_arn.startswith("arn:aws:iam::aws:policy/"):
         return
     from batch_lustre.emulation.aws_managed import ensure_aws_managed_policy
 
-    ensure_aws_managed_policy(policy_arn, region)
+    ensure_aws_managed_policy(policy_arn, region, account)
 
 
 def _instance_profile(r: Declared, region: str, account: str) -> Created:
