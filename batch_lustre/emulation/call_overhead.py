@@ -61,7 +61,7 @@ def _measure(runs: int = 6) -> None:  # pragma: no cover - a measurement, printe
     for mode in ("taskexport", "autoexport"):
         run_scenario("success", mode)  # deployed once: the rest replays
     for label, patched in (("with the caches", True), ("without", False)):
-        with mock.patch(f"{__name__}.install", install if patched else lambda stack: None):
+        with mock.patch("batch_lustre.emulation.call_overhead.install", install if patched else lambda stack: None):
             started = time.process_time()
             for _ in range(runs):
                 for mode in ("taskexport", "autoexport"):
