@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 
 import botocore.useragent
@@ -25,20 +24,16 @@ from batch_lustre.emulation import moto_seam
 from batch_lustre.emulation.moto_seam import moto_responses_module
 
 _FOUND: dict[tuple[object, tuple[tuple[str, ...], ...]], list[str]] = {}  # kept across emulations
+_METHOD_NAMES = moto_responses_module.method_names_from_class  # moto's own, captured before any patch
 
 
-def _cached_method_names(original: Callable[[object], list[str]]) -> Callable[[object], list[str]]:
-    found = _FOUND
-
-    def method_names_from_class(clazz: object) -> list[str]:
-        mro: tuple[type, ...] = getattr(clazz, "__mro__", ())
-        key = (clazz, tuple(tuple(vars(k)) for k in mro))
-        names = found.get(key)
-        if names is None:
-            names = found[key] = original(clazz)
-        return list(names)
-
-    return method_names_from_class
+def _method_names_from_class(clazz: object) -> list[str]:
+    mro: tuple[type, ...] = getattr(clazz, "__mro__", ())
+    key = (clazz, tuple(tuple(vars(k)) for k in mro))
+    names = _FOUND.get(key)
+    if names is None:
+        names = _FOUND[key] = _METHOD_NAMES(clazz)
+    return list(names)
 
 
 _SANITIZE = functools.lru_cache(maxsize=1024)(botocore.useragent.sanitize_user_agent_string_component)
@@ -46,11 +41,8 @@ _SANITIZE = functools.lru_cache(maxsize=1024)(botocore.useragent.sanitize_user_a
 
 def install(stack: ExitStack) -> None:
     """Both caches, for ``stack``'s duration."""
-    responses, useragent = moto_responses_module, botocore.useragent
-    moto_seam.patch(
-        stack, responses, "method_names_from_class", _cached_method_names(responses.method_names_from_class)
-    )
-    moto_seam.patch(stack, useragent, "sanitize_user_agent_string_component", _SANITIZE)
+    moto_seam.patch(stack, moto_responses_module, "method_names_from_class", _method_names_from_class)
+    moto_seam.patch(stack, botocore.useragent, "sanitize_user_agent_string_component", _SANITIZE)
 
 
 def _measure(runs: int = 6) -> None:  # pragma: no cover - a measurement, printed
