@@ -55,7 +55,8 @@ _durations: dict[str, float] = {}
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
-    known = config.cache.get(DURATIONS_KEY, {}) if config.cache is not None else {}
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    known = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
 
     def expected_seconds(item) -> float:
         if item.nodeid in known:
@@ -71,7 +72,7 @@ def pytest_runtest_logreport(report) -> None:
 
 def pytest_sessionfinish(session) -> None:
     config = session.config
-    if hasattr(config, "workerinput") or config.cache is None or not _durations:
+    if hasattr(config, "workerinput") or getattr(config, "cache", None) is None or not _durations:
         return  # an xdist worker: the controller receives every report and keeps them
     known = config.cache.get(DURATIONS_KEY, {})
     known.update({nodeid: round(seconds, 3) for nodeid, seconds in _durations.items()})

@@ -698,3 +698,20 @@ def test_held_waits_keep_an_execution_running_while_another_starts():
         assert (second.status, second.error) == ("FAILED", "ConcurrentRunRefused")
         assert first_result.status == "SUCCEEDED"
         assert first_result.calls == second.calls == {"sfn:listExecutions": 1}
+
+
+def test_leaving_an_emulation_restores_only_the_variables_it_set(monkeypatch):
+    # A variable set before the emulation and removed while it runs (a test's monkeypatch undone first) stays
+    # removed: leaving restores the emulation's own variables, not a snapshot of the whole environment.
+    monkeypatch.setenv("BATCH_LUSTRE_PROBE", "before")
+    monkeypatch.delenv("MOTO_EC2_LOAD_DEFAULT_AMIS", raising=False)
+    emu = Emulation().__enter__()
+    try:
+        assert os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] == "false"
+        del os.environ["BATCH_LUSTRE_PROBE"]
+        os.environ["BATCH_LUSTRE_LATER"] = "set meanwhile"
+    finally:
+        emu.__exit__(None, None, None)
+    assert "BATCH_LUSTRE_PROBE" not in os.environ
+    assert os.environ.pop("BATCH_LUSTRE_LATER") == "set meanwhile"
+    assert "MOTO_EC2_LOAD_DEFAULT_AMIS" not in os.environ

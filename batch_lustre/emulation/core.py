@@ -10,7 +10,6 @@ other tests in the same process see stock moto.
 
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from batch_lustre.emulation import (
 from batch_lustre.emulation.batch import BatchModel
 from batch_lustre.emulation.clients import shared_session
 from batch_lustre.emulation.clock import EmulatedClock
+from batch_lustre.emulation.environment import environment_variables
 from batch_lustre.emulation.fsx import FsxModel
 from batch_lustre.emulation.iam import IamAuthorizer
 from batch_lustre.emulation.lambdas import LambdaRunner
@@ -98,7 +98,7 @@ class Emulation:
         stack = ExitStack()
         try:
             # No AMI catalogue (nothing here launches instances): saves a quarter second per emulation.
-            stack.enter_context(mock.patch.dict(os.environ, {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}))
+            stack.enter_context(environment_variables({"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}))
             stack.enter_context(mock_aws())
             # moto resets boto3's default session on start; reuse one, so botocore's service models
             # are parsed once per process instead of once per emulation.

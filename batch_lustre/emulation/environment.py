@@ -10,7 +10,6 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from unittest import mock
 
 # Variables that would send boto3 to a real account, or to a profile this machine may not have.
 REAL_AWS_VARIABLES = (
@@ -25,14 +24,38 @@ REAL_AWS_VARIABLES = (
 
 
 @contextmanager
+def environment_variables(values: dict[str, str | None]) -> Iterator[None]:
+    """``values`` in ``os.environ`` while it lasts (``None``: unset); on leaving, those keys alone are restored.
+
+    Unlike ``mock.patch.dict``, it restores no snapshot of the whole environment, so a variable another party
+    set or removed meanwhile (a test's ``monkeypatch`` undone first) stays as that party left it.
+    """
+    previous = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            _set(key, value)
+        yield
+    finally:
+        for key, value in previous.items():
+            _set(key, value)
+
+
+def _set(key: str, value: str | None) -> None:
+    if value is not None:
+        os.environ[key] = value
+    elif key in os.environ:
+        del os.environ[key]
+
+
+@contextmanager
 def offline_environment(region: str) -> Iterator[None]:
     """Fake credentials and no profile while it lasts (moto answers every call).
 
     moto's Step Functions interpreter logs every error a state catches, with the whole state as text;
     a run's own report says what matters, so those logs are silenced meanwhile.
     """
-    cleared = {k: v for k, v in os.environ.items() if k not in REAL_AWS_VARIABLES}
-    cleared.update(
+    values: dict[str, str | None] = dict.fromkeys(REAL_AWS_VARIABLES)
+    values.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
@@ -44,7 +67,7 @@ def offline_environment(region: str) -> Iterator[None]:
     level = interpreter_log.level
     interpreter_log.setLevel(logging.CRITICAL)
     try:
-        with mock.patch.dict(os.environ, cleared, clear=True):
+        with environment_variables(values):
             yield
     finally:
         interpreter_log.setLevel(level)
