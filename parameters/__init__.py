@@ -2,8 +2,10 @@
 
 - ``table``: each parameter's seed name, type, default per mode, whether the secret carries it and its rule;
   the modes and the data repository event types;
-- ``history_budget``: the waits between a loop's checks (``backoff_schedule``, ``loop_schedules``) and how many
-  checks each loop may make (``LOOP_CHECK_LIMITS``), so that no accepted run outgrows the execution history;
+- ``history_budget``: the waits between a loop's checks (``backoff_schedule``, ``loop_schedules``) and the
+  refusal of a set whose runs could outgrow the execution history (``history_problems``), counted by
+  ``history_costs`` (what each loop writes: per check, or per WaitFor invocation) with the worst-case forms of the
+  definitions, ``history_forms`` (generated from them);
 - ``validation``: stack config (``settings.py``), the secret (``validate_runtime``, at the start of every run
   by ``lambda/extract_parameters.py``) and ``params set`` edits, every problem in one ``ParameterError`` line;
 - ``overrides``: a run's execution input (``validate_overrides``);
@@ -22,15 +24,19 @@ from .history_budget import (
     COMPUTE_ENVIRONMENT_TIMEOUT_MINUTES,
     HISTORY_EVENT_LIMIT,
     JOB_STOP_TIMEOUT_MINUTES,
-    LOOP_CHECK_LIMITS,
     LOOPS,
+    MIN_CREATION_MINUTES,
     Loop,
     backoff_schedule,
     check_count,
+    history_parameters,
     history_problems,
     loop_bound_seconds,
     loop_schedules,
+    loop_turns,
+    worst_cases,
 )
+from .history_costs import CHECK_SECONDS, Term, checks_of, evaluate, invocations, invocations_of
 from .overrides import (
     INPUT_KEYS,
     MAX_ARRAY_SIZE,
@@ -68,6 +74,16 @@ from .validation import (
 
 __all__ = [
     "ASSOCIATION_UPDATE_TIMEOUT_MINUTES",
+    "CHECK_SECONDS",
+    "MIN_CREATION_MINUTES",
+    "Term",
+    "checks_of",
+    "evaluate",
+    "history_parameters",
+    "invocations",
+    "invocations_of",
+    "loop_turns",
+    "worst_cases",
     "AUTO_EXPORT",
     "AUTO_EXPORT_TASK_WAIT_SECONDS",
     "BACKOFF_FIRST_SECONDS",
@@ -82,7 +98,6 @@ __all__ = [
     "INPUT_KEYS",
     "JOB_STOP_TIMEOUT_MINUTES",
     "LOOPS",
-    "LOOP_CHECK_LIMITS",
     "Loop",
     "MAX_ARRAY_SIZE",
     "MAX_COMMAND_ITEMS",

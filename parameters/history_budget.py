@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .table import AUTO_EXPORT, BY_NAME, MODES, TASK_EXPORT, Parameter
+from .history_costs import checks_of, evaluate, invocations, invocations_of
+from .history_forms import FORMS
+from .table import AUTO_EXPORT, BY_NAME, MODES, TASK_EXPORT
 
 # --- Waits between checks: a backoff capped by the seed's interval (docs/workflow-v2.md) ---------------------
 # The first check of a loop comes BACKOFF_FIRST_SECONDS after it starts; each wait is BACKOFF_GROWTH times the one
@@ -25,21 +27,13 @@ JOB_STOP_TIMEOUT_MINUTES = 10
 
 # --- History budget -----------------------------------------------------------------------------------------------
 # A STANDARD execution fails, uncaught, when its history reaches 25,000 events (Step Functions service quotas). The
-# job is waited on by .sync (its history does not grow with the job's length); what grows is the polling loops.
-# Checks allowed per loop: a parameter set whose schedule for a loop is longer is refused. asl/history.py computes,
-# from each mode's definition, the worst-case history of a run whose every loop uses its whole limit (every retry
-# of every call included), and tests/test_asl_history.py shows it under 25,000 for both modes.
+# job is waited on by .sync (its history does not grow with the job's length); what grows is the waiting loops:
+# history_costs counts what each state machine of the mode writes for a parameter set's schedules, and a set whose
+# worst case reaches the limit in one of them is refused.
 HISTORY_EVENT_LIMIT = 25_000
-LOOP_CHECK_LIMITS: dict[str, int] = {
-    "fileSystem": 200,  # defaults: 60 min, longest wait 30 s = 123 checks
-    "computeEnvironment": 70,  # defaults: 30 min at 30 s = 63 checks
-    "associationUpdate": 70,  # defaults: 30 min at 30 s = 63 checks
-    "otherTask": 160,  # defaults: taskexport 720 min at 300 s = 153; autoexport 240 min at 300 s = 57 checks
-    "export": 160,  # as otherTask
-    "metrics": 250,  # autoexport defaults: 240 min at 60 s = 245 checks
-    "runnable": 60,  # defaults: 20 min at 300 s = 13 checks
-    "jobStop": 30,  # defaults: 10 min at 300 s = 11 checks
-}
+# A file system is created in about 5-12 minutes, and its association can take more than 10 (docs/aws-rules.md,
+# FSx lifecycles; the emulation's defaults: 7 + 5 minutes): a refusal never suggests a creation bound below this.
+MIN_CREATION_MINUTES = 12
 # autoexport has no seed interval for an export task (it runs one only when the metric cannot prove the export):
 # its checks wait at most this long.
 AUTO_EXPORT_TASK_WAIT_SECONDS = 300
@@ -49,8 +43,7 @@ AUTO_EXPORT_TASK_WAIT_SECONDS = 300
 class Loop:
     """A waiting loop of the workflow: its time bound and the parameter whose seconds are its longest wait."""
 
-    name: str  # key of derived.waits and LOOP_CHECK_LIMITS
-    what: str  # "checks of ..." for messages
+    name: str  # key of derived.waits
     wait_parameter: Mapping[str, str]  # mode -> parameter (seconds): the longest wait
     bound_parameter: str | None = None  # parameter (minutes) that bounds the loop; None: fixed_minutes
     fixed_minutes: int = 0
@@ -74,36 +67,32 @@ _METRICS_WAIT = {AUTO_EXPORT: "waitForCheckMetricsSeconds"}
 _JOB_WAIT = dict.fromkeys(MODES, "waitForJobCompletionSeconds")
 
 LOOPS: tuple[Loop, ...] = (
-    Loop("fileSystem", "checks of the file system and its association", _LUSTRE_WAIT, "lustreCreationTimeoutMinutes"),
+    Loop("fileSystem", _LUSTRE_WAIT, "lustreCreationTimeoutMinutes"),
     Loop(
         "computeEnvironment",
-        "checks of the compute environment",
         _LUSTRE_WAIT,
         fixed_minutes=COMPUTE_ENVIRONMENT_TIMEOUT_MINUTES,
     ),
     Loop(
         "associationUpdate",
-        "checks of the association update",
         _LUSTRE_WAIT,
         fixed_minutes=ASSOCIATION_UPDATE_TIMEOUT_MINUTES,
     ),
     Loop(
         "otherTask",
-        "checks of another data repository task",
         _EXPORT_TASK_WAIT,
         "exportTimeoutMinutes",
         fixed_wait=_AUTO_EXPORT_TASK_WAIT,
     ),
     Loop(
         "export",
-        "checks of the export task",
         _EXPORT_TASK_WAIT,
         "exportTimeoutMinutes",
         fixed_wait=_AUTO_EXPORT_TASK_WAIT,
     ),
-    Loop("metrics", "checks of the export queue metric", _METRICS_WAIT, "exportTimeoutMinutes"),
-    Loop("runnable", "checks of a job waiting to start", _JOB_WAIT, "jobRunnableTimeoutMinutes"),
-    Loop("jobStop", "checks of a terminated job", _JOB_WAIT, fixed_minutes=JOB_STOP_TIMEOUT_MINUTES),
+    Loop("metrics", _METRICS_WAIT, "exportTimeoutMinutes"),
+    Loop("runnable", _JOB_WAIT, "jobRunnableTimeoutMinutes"),
+    Loop("jobStop", _JOB_WAIT, fixed_minutes=JOB_STOP_TIMEOUT_MINUTES),
 )
 
 
@@ -167,75 +156,140 @@ def loop_schedules(values: Mapping[str, Any], mode: str) -> dict[str, list[int]]
     }
 
 
-def history_problems(values: Mapping[str, Any], mode: str) -> list[str]:
-    """Loops whose schedule is longer than LOOP_CHECK_LIMITS allows (checked when their parameters are present)."""
-    problems = []
-    history = f"the run could outgrow Step Functions' {HISTORY_EVENT_LIMIT:,}-event execution history"
+def loop_turns(values: Mapping[str, Any], mode: str) -> dict[str, int]:
+    """For each loop's schedule: its checks and the WaitFor invocations they take (``history_costs``)."""
+    turns: dict[str, int] = {}
     for loop in LOOPS:
         if not loop.applies_to(mode):
             continue
-        wait_name = loop.wait_name(mode)
-        if wait_name is not None and not isinstance(values.get(wait_name), int):
-            continue
-        if loop.bound_parameter is not None and not isinstance(values.get(loop.bound_parameter), int):
-            continue
-        wait, limit = loop.max_wait(values, mode), LOOP_CHECK_LIMITS[loop.name]
-        bound_seconds = loop_bound_seconds(loop, values)
-        if wait < 1 or check_count(bound_seconds, wait) <= limit:
-            continue
-        if wait_name is None:  # a fixed wait: only the bound can change (a loop with a fixed wait has a bound param)
-            bound_name = str(loop.bound_parameter)
-            max_bound = _most_minutes(wait, limit, BY_NAME[bound_name])
-            problems.append(
-                f"{bound_name}={values[bound_name]} is not accepted in mode {mode}: accepted at most {limit} "
-                f"{loop.what}, each at most {wait} s apart ({history}); accepted {bound_name} <= {max_bound}"
-            )
-            continue
-        min_wait = _least_wait(bound_seconds, limit, BY_NAME[wait_name])
-        raise_wait = f"{wait_name} >= {min_wait}" if min_wait is not None else None
-        if loop.bound_parameter is None:
-            fix = f"raise {wait_name} (e.g. {raise_wait})" if raise_wait else f"no {wait_name} is long enough"
-            problems.append(
-                f"{wait_name}={wait} is not accepted: accepted at most {limit} {loop.what} in "
-                f"{loop.fixed_minutes} minutes ({history}); {fix}"
-            )
-            continue
-        bound_name, bound = loop.bound_parameter, values[loop.bound_parameter]
-        max_bound = _most_minutes(wait, limit, BY_NAME[bound_name])
-        examples = [e for e in (raise_wait, f"{bound_name} <= {max_bound}" if max_bound is not None else None) if e]
-        hint = f" (e.g. {' or '.join(examples)})" if examples else ""
-        problems.append(
-            f"{bound_name}={bound} with {wait_name}={wait} is not accepted: accepted at most {limit} {loop.what} "
-            f"({history}); raise {wait_name} or lower {bound_name}{hint}"
-        )
-    return problems
+        wait = loop.max_wait(values, mode)
+        count = check_count(loop_bound_seconds(loop, values), wait)
+        growth = _growth_waits(wait)[:count]
+        turns[checks_of(loop.name)] = count
+        turns[invocations_of(loop.name)] = invocations(growth, count - len(growth), wait)
+    return turns
 
 
-def _least_wait(bound_seconds: int, limit: int, wait_param: Parameter) -> int | None:
-    """The shortest accepted wait whose schedule fits ``limit`` checks (check_count falls as the wait grows)."""
-    low, high = 1, 3600
-    while wait_param.check is not None and not wait_param.check(high) and high > low:
-        high -= 1
-    if check_count(bound_seconds, high) > limit:
+def worst_cases(values: Mapping[str, Any], mode: str) -> dict[str, int]:
+    """State machine of ``mode`` -> the most history events one execution writes with these parameters."""
+    turns = loop_turns(values, mode)
+    return {machine: evaluate(form, turns) for machine, form in FORMS[mode].items()}
+
+
+def _pairs(mode: str) -> list[tuple[str, str | None]]:
+    """(bound parameter, wait parameter or None) of the mode's loops, a wait named once (with its bound)."""
+    pairs: dict[str, str | None] = {}
+    for loop in LOOPS:
+        if loop.applies_to(mode) and loop.bound_parameter is not None:
+            wait = loop.wait_name(mode)
+            if pairs.get(loop.bound_parameter) is None:
+                pairs[loop.bound_parameter] = wait
+    return list(pairs.items())
+
+
+def history_parameters(mode: str) -> list[str]:
+    """The parameters the history of ``mode`` depends on: each loop's bound and longest wait."""
+    names = [name for bound, wait in _pairs(mode) for name in (bound, wait) if name is not None]
+    return list(dict.fromkeys(names))
+
+
+def _fits(values: Mapping[str, Any], mode: str) -> bool:
+    return all(events < HISTORY_EVENT_LIMIT for events in worst_cases(values, mode).values())
+
+
+def _least(low: int, high: int, fits: Any) -> int | None:
+    """The smallest value in [low, high] that fits, where every larger one fits too (bisection)."""
+    if not fits(high):
         return None
     while low < high:
         middle = (low + high) // 2
-        if check_count(bound_seconds, middle) <= limit:
-            high = middle
-        else:
-            low = middle + 1
+        low, high = (low, middle) if fits(middle) else (middle + 1, high)
     return low
 
 
-def _most_minutes(wait: int, limit: int, bound_param: Parameter) -> int | None:
-    """The longest accepted bound (minutes) whose schedule at ``wait`` fits ``limit`` checks."""
-    low, high = 0, 10080
+def _most(low: int, high: int, fits: Any) -> int | None:
+    """The largest value in [low, high] that fits, where every smaller one fits too (bisection)."""
+    if not fits(low):
+        return None
     while low < high:
         middle = (low + high + 1) // 2
-        if check_count(middle * 60, wait) <= limit:
-            low = middle
-        else:
-            high = middle - 1
-    while low > 0 and bound_param.check is not None and not bound_param.check(low):
-        low -= 1
-    return low if low > 0 else None
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    return low
+
+
+def _range(name: str) -> tuple[int, int]:
+    """The accepted integers of a bound or wait parameter (``"an integer from A to B"``)."""
+    words = BY_NAME[name].accepted.split()
+    return int(words[-3]), int(words[-1])
+
+
+def _suggestions(values: Mapping[str, Any], mode: str, bound: str, wait: str | None) -> list[str]:
+    """The feasible values of ``bound`` (the longest) and ``wait`` (the shortest) that make ``values`` fit."""
+    out = []
+    if wait is not None:
+        low, high = _range(wait)
+        least = _least(max(low, int(values[wait])), high, lambda w: _fits({**values, wait: w}, mode))
+        if least is not None:
+            out.append(f"{wait} >= {least}")
+    low, high = _range(bound)
+    if bound == "lustreCreationTimeoutMinutes":
+        low = max(low, MIN_CREATION_MINUTES)
+    if low <= int(values[bound]):
+        most = _most(low, int(values[bound]), lambda b: _fits({**values, bound: b}, mode))
+        if most is not None:
+            out.append(f"{bound} <= {most}")
+    return out
+
+
+def history_problems(values: Mapping[str, Any], mode: str) -> list[str]:
+    """A line per loop (its bound and wait) to change when a state machine of ``mode`` could outgrow its execution
+    history with ``values`` (a parameter absent from ``values`` counts at its default; none is checked while one of
+    them is not an integer: its own check says why)."""
+    names = history_parameters(mode)
+    if any(name in values and (isinstance(values[name], bool) or not isinstance(values[name], int)) for name in names):
+        return []
+    full = {name: values[name] if name in values else BY_NAME[name].defaults[mode] for name in names}
+    worst = worst_cases(full, mode)
+    over = {machine: events for machine, events in worst.items() if events >= HISTORY_EVENT_LIMIT}
+    if not over:
+        return []
+    machines = ", ".join(f"{machine} up to {events:,}" for machine, events in over.items())
+    history = f"an execution could outgrow Step Functions' {HISTORY_EVENT_LIMIT:,}-event history ({machines} events)"
+    found = [(bound, wait, _suggestions(full, mode, bound, wait)) for bound, wait in _pairs(mode)]
+    named = [(bound, wait, fixes) for bound, wait, fixes in found if fixes]
+    if not named:
+        # No loop alone can fit: each named loop's values are those that fit with the loops named before it at
+        # their first suggestion and the loops after it at their defaults (so the first suggestions fit together).
+        pairs = [(b, w) for b, w, _ in found if _costlier(full, mode, b, w)] or [(b, w) for b, w, _ in found]
+        trial = dict(full)
+        for bound, wait in pairs:
+            for name in (bound, wait):
+                if name is not None:
+                    trial[name] = (
+                        min(trial[name], BY_NAME[name].defaults[mode])
+                        if name == bound
+                        else max(trial[name], BY_NAME[name].defaults[mode])
+                    )
+        for bound, wait in pairs:
+            state = dict(trial)
+            for name in (bound, wait):
+                if name is not None:
+                    state[name] = full[name]
+            fixes = _suggestions(state, mode, bound, wait)
+            named.append((bound, wait, fixes))
+            trial = state
+            if fixes:
+                name, _, number = fixes[0].split(" ")
+                trial[name] = int(number)
+    problems = []
+    for bound, wait, fixes in named:
+        key = f"{bound}={full[bound]}" + (f" with {wait}={full[wait]}" if wait is not None else "")
+        accepted = " or ".join(fixes) if fixes else "shorter bounds or longer waits of the other loops too"
+        problems.append(f"{key} is not accepted: {history}; accepted {accepted}")
+    return problems
+
+
+def _costlier(values: Mapping[str, Any], mode: str, bound: str, wait: str | None) -> bool:
+    """Whether a loop's bound is longer, or its wait shorter, than the mode's defaults."""
+    longer = values[bound] > BY_NAME[bound].defaults[mode]
+    return longer or (wait is not None and values[wait] < BY_NAME[wait].defaults[mode])

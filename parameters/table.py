@@ -243,8 +243,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         *_int_range(5, 1440),
         "terminate a job (every child of an array) still waiting to start this long after submission",
     ),
-    # autoexport checks the metric every waitForCheckMetricsSeconds (60 s): 720 minutes would be about 720
-    # checks, past the history budget (LOOP_CHECK_LIMITS); 240 minutes is 245.
+    # autoexport checks the metric every waitForCheckMetricsSeconds (60 s): 240 minutes is 245 checks, in about 35
+    # CheckMetrics invocations (parameters.history_costs).
     Parameter(
         "exportTimeoutMinutes",
         "int",

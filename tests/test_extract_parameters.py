@@ -676,28 +676,26 @@ def test_secret_whose_schedule_outgrows_the_history_budget_is_refused(env):
     secret = default_secret(TASK_EXPORT) | {"lustreCreationTimeoutMinutes": 10080, "waitForLustreCreationSeconds": 60}
     assert_refused(
         run(secret),
-        "lustreCreationTimeoutMinutes=10080 with waitForLustreCreationSeconds=60 is not "
-        "accepted: accepted at most 200 checks",
-        "25,000-event execution history",
-        "raise waitForLustreCreationSeconds or lower lustreCreationTimeoutMinutes",
+        "lustreCreationTimeoutMinutes=10080 with waitForLustreCreationSeconds=60 is not accepted",
+        "25,000-event history",
+        "accepted waitForLustreCreationSeconds >= 577 or lustreCreationTimeoutMinutes <= 1051",
     )
 
 
-def test_autoexport_secret_whose_export_task_checks_outgrow_the_budget_is_refused_naming_only_the_bound(env):
-    # The fallback export task waits at most a fixed 300 s: only exportTimeoutMinutes can make it too long.
+def test_autoexport_secret_whose_export_checks_outgrow_the_budget_is_refused_naming_the_longest_accepted_bound(env):
+    # The fallback export task waits at most a fixed 300 s: no metric wait is long enough, only the bound helps.
     env(mode=AUTO_EXPORT)
-    secret = default_secret(AUTO_EXPORT) | {"exportTimeoutMinutes": 800, "waitForCheckMetricsSeconds": 3600}
+    secret = default_secret(AUTO_EXPORT) | {"exportTimeoutMinutes": 10080, "waitForCheckMetricsSeconds": 3600}
     error = assert_refused(
         run(secret),
-        "exportTimeoutMinutes=800 is not accepted in mode autoexport: accepted at most "
-        "160 checks of the export task, each at most 300 s apart",
-        "accepted exportTimeoutMinutes <= 759",
+        "exportTimeoutMinutes=10080 with waitForCheckMetricsSeconds=3600 is not accepted",
+        "accepted exportTimeoutMinutes <= 3884",
     )
-    assert "waitForCheckMetricsSeconds" not in error
+    assert "waitForCheckMetricsSeconds >=" not in error
 
 
 @pytest.mark.parametrize("mode", [TASK_EXPORT, AUTO_EXPORT])
-def test_every_wait_list_covers_its_bound_and_respects_its_limit(env, mode):
+def test_every_wait_list_covers_its_bound(env, mode):
     env(mode=mode)
     secret = default_secret(mode) | {"jobRunnableTimeoutMinutes": 45, "exportTimeoutMinutes": 30}
     waits = run(secret)["derived"]["waits"]
@@ -713,7 +711,6 @@ def test_every_wait_list_covers_its_bound_and_respects_its_limit(env, mode):
     assert set(waits) == set(bounds)
     for loop, minutes in bounds.items():
         assert sum(waits[loop]) >= minutes * 60 > sum(waits[loop][:-1]), loop
-        assert len(waits[loop]) <= parameters.LOOP_CHECK_LIMITS[loop], loop
 
 
 # --- values past the checks of the past: a trailing newline, 5,001 digits --------------------------------------

@@ -46,7 +46,7 @@ from batch_lustre.program.asl.run_cleanup import (
 )
 from batch_lustre.program.asl.sections import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
 from batch_lustre.program.asl.states import OVER, targets
-from batch_lustre.program.parameters import LOOP_CHECK_LIMITS, MODES
+from batch_lustre.program.parameters import MODES, loop_turns, parameters_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "asl" / "run_cleanup.py"
@@ -181,8 +181,10 @@ def test_every_loop_counts_its_checks_and_ends_on_its_limit(mode):
 
 
 @MODES_PARAM
-def test_the_longest_run_cleanup_stays_under_the_history_limit(mode):
-    worst = worst_case_events(definition(mode), LOOP_CHECK_LIMITS)
+def test_the_run_cleanup_of_the_defaults_stays_under_the_history_limit(mode):
+    # The defaults; every accepted set: tests/test_asl_history.py.
+    defaults = {p.name: p.defaults[mode] for p in parameters_for(mode, runtime=True)}
+    worst = worst_case_events(definition(mode), loop_turns(defaults, mode))
     assert worst < HISTORY_LIMIT, f"{mode}: up to {worst} history events"
 
 

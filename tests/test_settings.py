@@ -101,35 +101,15 @@ BAD_CONFIGS = {
         {"lustreCreationTimeoutMinutes": 10080, "waitForLustreCreationSeconds": 1},
         [("lustreCreationTimeoutMinutes", "10080"), ("waitForLustreCreationSeconds", "1")],
         [
-            "accepted at most 200 checks of the file system",
-            "25,000-event execution history",
-            "raise waitForLustreCreationSeconds or lower lustreCreationTimeoutMinutes",
+            "25,000-event history",
+            "accepted waitForLustreCreationSeconds >= 577 or lustreCreationTimeoutMinutes <= 15",
         ],
-    ),
-    "a fixed-bound loop checked too often": (
-        AUTO_EXPORT,
-        {"waitForJobCompletionSeconds": 5},
-        [("waitForJobCompletionSeconds", "5")],
-        ["accepted at most 30 checks of a terminated job in 10 minutes", "waitForJobCompletionSeconds >= "],
     ),
     "autoexport metric checks past the history budget": (
         AUTO_EXPORT,
-        {"exportTimeoutMinutes": 720},
-        [("exportTimeoutMinutes", "720"), ("waitForCheckMetricsSeconds", "60")],
-        [
-            "accepted at most 250 checks of the export queue metric",
-            "raise waitForCheckMetricsSeconds or lower exportTimeoutMinutes",
-        ],
-    ),
-    "autoexport fallback export task (fixed 300 s wait) past the history budget": (
-        AUTO_EXPORT,
-        {"exportTimeoutMinutes": 800, "waitForCheckMetricsSeconds": 3600},
-        [("exportTimeoutMinutes", "800")],
-        [
-            "is not accepted in mode autoexport",
-            "accepted at most 160 checks of the export task, each at most 300 s apart",
-            "accepted exportTimeoutMinutes <= 759",
-        ],
+        {"exportTimeoutMinutes": 10080},
+        [("exportTimeoutMinutes", "10080"), ("waitForCheckMetricsSeconds", "60")],
+        ["25,000-event history", "accepted exportTimeoutMinutes <= 3019"],
     ),
     "runnable timeout below 5 minutes": (
         TASK_EXPORT,
