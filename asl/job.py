@@ -15,12 +15,16 @@ from batch_lustre.program.asl.states import (
     RETRY_READ,
     RETRY_THROTTLED,
     RETRY_WRITE,
+    SERVER_ERROR_CODES,
+    THROTTLING_CODES,
     Graph,
     State,
     aws_sdk,
     choice,
     ends_branch,
+    error_names,
     failure_record,
+    generic_error_names,
     invoke_lambda,
     next_poll,
     parallel,
@@ -31,6 +35,23 @@ from batch_lustre.program.asl.states import (
     wait_poll,
 )
 from batch_lustre.program.asl.watchdog import watchdog_branch
+
+# Batch refused the SubmitJob request (a queue gone or disabled, a payload over its limits, a job definition it
+# will not run, no permission, or still throttled after the retries): no job exists, so nothing will run.
+SUBMIT_REFUSED = [
+    *error_names("Batch", "ClientException"),
+    *error_names("Batch", "AccessDeniedException"),
+    *(name for code in THROTTLING_CODES for name in error_names("Batch", code)),
+]
+# A server error: the job may or may not have been submitted, and may be running.
+SERVER_ERRORS = [
+    *(name for code in SERVER_ERROR_CODES for name in error_names("Batch", code)),
+    *generic_error_names("Batch"),
+]
+# The job branch fails with this error when SubmitJob is refused: a failed branch stops the other branches of its
+# Parallel (Step Functions, "Parallel workflow state": if any branch fails, the Parallel fails and its branches
+# are stopped), so the watchdog stops at once, and RunJob's Catch names what happened.
+JOB_REFUSED = "JobRefused"
 
 
 def _submit_job(refs: WorkflowRefs, *, array: bool) -> State:
@@ -54,11 +75,14 @@ def _submit_job(refs: WorkflowRefs, *, array: bool) -> State:
         "TimeoutSecondsPath": f"{DERIVED}.jobTimeoutSeconds",
         "ResultSelector": {"JobId.$": "$.JobId"},
         "ResultPath": "$.job",
-        "Retry": RETRY_THROTTLED,
+        "Retry": RETRY_THROTTLED.retriers("batch"),
+        # In order: the first catcher naming the error decides (States.ALL comes last). A failed job is
+        # States.TaskFailed (Cause: the job's JSON); any other error reaches the same summary, which says it.
         "Catch": [
             {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "FindTimedOutJob"},
-            {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "SummarizeJobFailure"},
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "JobStatusUnknown"},
+            {"ErrorEquals": SUBMIT_REFUSED, "ResultPath": "$.error", "Next": "SubmitJobRefused"},
+            {"ErrorEquals": SERVER_ERRORS, "ResultPath": "$.error", "Next": "JobStatusUnknown"},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "SummarizeJobFailure"},
         ],
         "Next": "JobEnded",
     }
@@ -68,7 +92,17 @@ def add_job(g: Graph, refs: WorkflowRefs) -> None:
     """Run the job (one container, or an array) and wait for it without polling; end a job stuck before it starts."""
     g.add(
         "RunJob",
-        parallel([_job_branch(g, refs), watchdog_branch(g, refs)], next_state="IsJobDone", catch_to="RunJobFailed"),
+        _run_job(g, refs),
+    )
+    # Nothing ran, so nothing was written: the file system can go without an export (as for a job that never
+    # started), and the run fails naming Batch's reason.
+    g.add(
+        "RecordJobRefused",
+        pass_parameters(
+            failure_record("JobRefused", "Batch refused to submit job {}: {}", f"{DERIVED}.jobName", "$.error.Cause"),
+            "$.failure",
+            "NothingToExport",
+        ),
     )
     g.add(
         "RunJobFailed",
@@ -111,6 +145,16 @@ def add_job(g: Graph, refs: WorkflowRefs) -> None:
     )
 
 
+def _run_job(g: Graph, refs: WorkflowRefs) -> State:
+    """The Parallel of the job branch and the watchdog; a refused SubmitJob is caught by name."""
+    state = parallel([_job_branch(g, refs), watchdog_branch(g, refs)], next_state="IsJobDone", catch_to="RunJobFailed")
+    state["Catch"] = [
+        {"ErrorEquals": [JOB_REFUSED], "ResultPath": "$.error", "Next": "RecordJobRefused"},
+        *state["Catch"],
+    ]
+    return state
+
+
 def _job_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
     b = Graph(within=g)
     b.add(
@@ -121,6 +165,10 @@ def _job_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
     )
     b.add("SubmitJob", _submit_job(refs, array=False))
     b.add("SubmitArrayJob", _submit_job(refs, array=True))
+    b.add(
+        "SubmitJobRefused",
+        {"Type": "Fail", "Error": JOB_REFUSED, "CausePath": "$.error.Cause"},
+    )
     b.add("JobEnded", ends_branch(pass_parameters({"EndedAt.$": "$$.State.EnteredTime"}, "$.jobEnd", "")))
     # A FAILED job's Cause is the job's JSON: a Lambda makes it one line (exit code, reason, log stream, attempts;
     # for an array, how many children failed and the first ones).

@@ -71,10 +71,14 @@ LAMBDA_FILES: Mapping[str, Mapping[str, str]] = {
         "extract_parameters.py": "lambda/extract_parameters.py",
         **{f"parameters/{name}.py": f"parameters/{name}.py" for name in PARAMETERS_PACKAGE_MODULES},
     },
-    "check_metrics": {"check_metrics.py": "lambda/check_metrics.py", "wait_for.py": "lambda/wait_for.py"},
+    "check_metrics": {
+        "check_metrics.py": "lambda/check_metrics.py",
+        "wait_for.py": "lambda/wait_for.py",
+        "aws_calls.py": "lambda/aws_calls.py",
+    },
     "summarize_job": {"summarize_job.py": "lambda/summarize_job.py"},
     "find_run_resources": {"find_run_resources.py": "lambda/find_run_resources.py"},
-    "wait_for": {"wait_for.py": "lambda/wait_for.py"},
+    "wait_for": {"wait_for.py": "lambda/wait_for.py", "aws_calls.py": "lambda/aws_calls.py"},
 }
 
 

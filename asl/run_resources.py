@@ -3,12 +3,10 @@ name built from its id; the data repository association's settings."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from batch_lustre.program.asl.naming import FILE_SYSTEM_PATH, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK
 from batch_lustre.program.asl.paths import DERIVED
 from batch_lustre.program.asl.refs import WorkflowRefs
-from batch_lustre.program.asl.states import State, aws_sdk
+from batch_lustre.program.asl.states import RetryPolicy, State, aws_sdk
 from batch_lustre.program.parameters import DATA_REPOSITORY_EVENTS
 
 AUTO_IMPORT_EVENTS = list(DATA_REPOSITORY_EVENTS)
@@ -41,7 +39,7 @@ def file_system_arn(refs: WorkflowRefs) -> str:
     return f"States.Format('arn:{partition}:fsx:{refs.region}:{refs.account_id}:file-system/{{}}', $.fs.FileSystemId)"
 
 
-def tag_file_system_kept(refs: WorkflowRefs, value: dict[str, str], *, next_state: str, retry: Any) -> State:
+def tag_file_system_kept(refs: WorkflowRefs, value: dict[str, str], *, next_state: str, retry: RetryPolicy) -> State:
     """Tag the file system ``TAG_KEPT`` (``value``: ``{"Value": ...}`` or ``{"Value.$": path}``), so a later
     run cleanup leaves it to the user; a refused tag is recorded and the run goes on to ``next_state``."""
     return aws_sdk(

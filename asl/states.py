@@ -7,6 +7,7 @@ build time, so two steps can never silently share a name.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 State = dict[str, Any]
@@ -36,38 +37,87 @@ def error_names(service: str, code: str) -> list[str]:
     return names
 
 
-# Describe calls are idempotent: retry any task failure (throttling included). Two retries: a polling loop
-# asks again at its next turn anyway, and every retry adds 3 events to the execution history (asl/history.py).
-RETRY_READ = [
-    {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 2, "BackoffRate": 2.0},
-]
-# Creates carry a per-run client token (FSx, EC2) or are idempotent (UpdateComputeEnvironment): any
-# failure may be retried.
-RETRY_WRITE = [
-    {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 2, "MaxAttempts": 4, "BackoffRate": 2.0},
-]
-# RegisterJobDefinition and SubmitJob have no client token: a retry after a request that was carried out
-# would leave a second revision or run a second job. Only throttling is retried: Batch models no
-# throttling error, so it arrives as the service's generic error or as the throttling code, under
-# whichever spelling Step Functions gives it.
-RETRY_THROTTLED = [
-    {
-        "ErrorEquals": [
-            *error_names("Batch", "BatchException"),
-            *error_names("Batch", "TooManyRequestsException"),
-            *error_names("Batch", "ThrottlingException"),
-        ],
-        "IntervalSeconds": 2,
-        "MaxAttempts": 4,
-        "BackoffRate": 2.0,
-    },
-]
-# Cleanup must get through transient refusals: a compute environment still
-# UPDATING, a data repository task still running (DeleteFileSystem is refused
-# while one is PENDING/EXECUTING). Bounded: 15 s growing by half each time, about 12 minutes in all.
-RETRY_CLEANUP = [
-    {"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 15, "MaxAttempts": 8, "BackoffRate": 1.5},
-]
+# Errors that heal by asking again, as an aws-sdk task reports them: the throttling codes and the 5xx codes that
+# botocore's standard retry mode retries (botocore.retries.standard; tests/test_asl_graph.py compares), and the
+# Java SDK's client-side error (a connection or timeout error of the integration itself), and the service's base
+# exception (``generic_error_names``: an unmodelled code such as a throttle). Step Functions names an
+# aws-sdk error <Service>.<Code>Exception; how it spells unmodelled codes is not documented (docs/aws-rules.md),
+# so each code is listed under every spelling (``error_names``). States.TaskFailed is never retried: it matches
+# every error but States.Timeout (Step Functions, "Error handling"), AccessDenied and validation errors included.
+THROTTLING_CODES = (
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+)
+SERVER_ERROR_CODES = (
+    "InternalServerError",
+    "InternalServerException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ServerException",
+    "Unavailable",
+    "SdkClientException",
+)
+# The prefix a service's errors carry (AWS_FACTS: FSx, Ec2, Batch, CloudWatch, SecretsManager).
+SERVICE_PREFIX = {
+    "fsx": "FSx",
+    "batch": "Batch",
+    "ec2": "Ec2",
+    "cloudwatch": "CloudWatch",
+    "secretsmanager": "SecretsManager",
+    "sfn": "Sfn",
+}
+
+
+def generic_error_names(prefix: str) -> list[str]:
+    """``<Prefix>.<Prefix>Exception`` in every spelling: the SDK's base exception of a service, which is what an
+    error code the service's model does not name arrives as (throttling among them; docs/aws-rules.md)."""
+    return [f"{p}.{p}{suffix}" for p in _PREFIX_SPELLINGS.get(prefix, (prefix,)) for suffix in ("Exception", "")]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """A Task's Retry, written for the service it calls (``retriers``): the errors that heal, and how often."""
+
+    interval_seconds: int
+    max_attempts: int
+    backoff_rate: float
+    server_errors: bool = True  # False: only throttling (a call that may have been carried out)
+    heals: tuple[str, ...] = ()  # codes of refusals that heal with time for this use (e.g. a resource still busy)
+
+    def retriers(self, service: str) -> list[dict[str, Any]]:
+        prefix = SERVICE_PREFIX.get(service.lower(), service)
+        codes = [*THROTTLING_CODES, *(SERVER_ERROR_CODES if self.server_errors else ()), *self.heals]
+        names = [name for code in codes for name in error_names(prefix, code)]
+        names += generic_error_names(prefix)
+        names = list(dict.fromkeys(names))
+        return [
+            {
+                "ErrorEquals": names,
+                "IntervalSeconds": self.interval_seconds,
+                "MaxAttempts": self.max_attempts,
+                "BackoffRate": self.backoff_rate,
+            }
+        ]
+
+
+# Describe calls are idempotent. Two retries: a polling loop asks again at its next turn anyway, and every retry
+# adds 3 events to the execution history (asl/history.py).
+RETRY_READ = RetryPolicy(2, 2, 2.0)
+# Creates carry a per-run client token (FSx, EC2) or are idempotent (UpdateComputeEnvironment).
+RETRY_WRITE = RetryPolicy(2, 4, 2.0)
+# RegisterJobDefinition and SubmitJob have no client token: a retry after a request that was carried out would
+# leave a second revision or run a second job. Only throttling is retried (a refused call was not carried out).
+RETRY_THROTTLED = RetryPolicy(2, 4, 2.0, server_errors=False)
+# Cleanup must get through refusals that heal with time: a compute environment still UPDATING (Batch
+# ClientException), a data repository task still running (DeleteFileSystem refused, FSx BadRequest), besides the
+# transient errors. Bounded: 15 s growing by half each time, about 12 minutes in all.
+RETRY_CLEANUP = RetryPolicy(15, 8, 1.5, heals=("BadRequest", "ClientException"))
 
 
 class Graph:
@@ -135,11 +185,11 @@ def aws_sdk(
     next_state: str,
     result_path: str | None,
     result_selector: dict[str, Any] | None = None,
-    retry: list[dict[str, Any]] | None = None,
+    retry: RetryPolicy | None = None,
     catch_to: str | None = None,
     catch_path: str = "$.error",
 ) -> State:
-    """A Task calling ``service:action`` through the AWS SDK integration."""
+    """A Task calling ``service:action`` through the AWS SDK integration (``retry`` written for ``service``)."""
     state: State = {
         "Type": "Task",
         "Resource": f"{AWS_SDK}{service}:{action}",
@@ -149,15 +199,18 @@ def aws_sdk(
     }
     if result_selector is not None:
         state["ResultSelector"] = result_selector
-    if retry:
-        state["Retry"] = retry
+    if retry is not None:
+        state["Retry"] = retry.retriers(service)
     if catch_to:
         state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": catch_path, "Next": catch_to}]
     return state
 
 
-# Lambda's transient errors, as Step Functions names them (Step Functions developer guide, "Handling errors").
+# Lambda's transient errors, as Step Functions names them (Step Functions best practices, "Handle transient Lambda
+# service exceptions", https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+# Not Lambda.Unknown: a function's timeout or out-of-memory is no transient error of Lambda's.
 LAMBDA_TRANSIENT_ERRORS = (
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -297,7 +350,15 @@ def polls_over(loop: str, over: str) -> dict[str, Any]:
 # without a check: a loop makes at most len(schedule) + 1 invocations (asl/history.py).
 WAIT_FOR_TIMEOUT_SECONDS = 900  # Lambda's maximum function timeout (docs/aws-rules.md)
 WAITING, OVER = "waiting", "over"
-WAIT_FOR_RECORD = ("count", "wait", "waited", "Outcome", "Last", "Seen")  # the keys of a record WaitFor returns
+WAIT_FOR_RECORD = (
+    "count",
+    "wait",
+    "waited",
+    "Outcome",
+    "Last",
+    "Seen",
+    "Transient",
+)  # the keys of a record WaitFor returns
 # WaitFor's describe calls are retried by boto3 and its next check comes soon: Lambda's own transient errors are
 # retried twice (each retry is 3 more history events).
 RETRY_WAIT_FOR_ATTEMPTS = 2

@@ -197,7 +197,15 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
     g.add(
         "ExportStatusUnknown",
         pass_parameters(
-            _keep("the status of export task {} could not be read", "$.exportTask.TaskId"), "$.keep", CLEANUP
+            # Not a transient error: WaitFor counts those and keeps waiting (lambda/wait_for.py); this is a refusal
+            # that asking again cannot heal (AccessDenied, the task gone) or Lambda's own failure after its retries.
+            _keep(
+                "the status of export task {} could not be read ({})",
+                "$.exportTask.TaskId",
+                "$.exportError.Error",
+            ),
+            "$.keep",
+            CLEANUP,
         ),
     )
     g.add(

@@ -65,8 +65,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-import wait_for  # packaged with this function (asl/naming.py LAMBDA_FILES): the waiting loop
+import aws_calls  # packaged with this function (asl/naming.py LAMBDA_FILES): clients and error classes
+import wait_for  # packaged with this function: the waiting loop
 
 NAMESPACE = "AWS/FSx"
 METRIC_NAME = "AgeOfOldestQueuedMessage"
@@ -80,6 +80,16 @@ STATES = (DRAINED, QUEUED, UNPROVEN)
 # 14 days: within the 15 days CloudWatch keeps 1-minute datapoints, and at most 20,160 datapoints at 60 s
 # (GetMetricData returns at most 100,800 per call).
 MAX_LOOKBACK_MINUTES = 14 * 24 * 60
+# The last result while no read has answered (only transient errors): proves nothing.
+UNKNOWN: dict[str, Any] = {
+    "state": UNPROVEN,
+    "reason": "the metric could not be read yet (transient errors)",
+    "latestValue": None,
+    "datapoints": 0,
+    "exportDone": False,
+    "fallback": False,
+    "minutesSinceJobEnded": 0,
+}
 # Unit is deliberately not sent: a Unit filter that does not match the published unit
 # returns no datapoints.
 
@@ -91,7 +101,7 @@ def cloudwatch_client() -> Any:
     global _client
     if _client is None:
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        _client = boto3.client("cloudwatch", region_name=region)
+        _client = aws_calls.client("cloudwatch", region)
     return _client
 
 
@@ -101,7 +111,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     WaitFor does (lambda/wait_for.py: ``record``, ``polls``; the record's ``Last`` is the last ``check``)."""
     # The first read is made as the job ends: it cannot prove the queue drained yet (no period has started since),
     # but it shows the queue as the job left it, at once.
-    return wait_for.wait(event, context, _check_now, "state", time.sleep, check_at_once=True)
+    # A read that fails with a transient error is counted in the record's Transient and the loop goes on
+    # (lambda/wait_for.py); until a read answers, the last result is UNKNOWN's (UNPROVEN, no fallback).
+    return wait_for.wait(event, context, _check_now, "state", time.sleep, check_at_once=True, unknown=UNKNOWN)
 
 
 def _check_now(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:

@@ -17,6 +17,13 @@ is the next invocation's record (``polls.<record>``); loops that share a schedul
 their checks count against one bound. Only the first invocation of a loop can return without a check, so a loop
 makes at most ``len(waits) + 1`` invocations (asl/history.py).
 
+Errors (lambda/aws_calls.py, packaged with this module): a check whose call fails with a transient error
+(throttling, 5xx, a timeout or a connection error, after boto3's own retries) is "not known yet": the record's
+``Transient`` counts it (``count``, and ``last`` in one line) and the loop keeps its schedule, so a burst of them
+costs checks, never the run; a loop whose bound is reached after only transient errors ends "over", as any loop
+that reached its bound. Any other error ends the loop at once with a named error (``aws_calls.AccessDenied``,
+``ResourceGone``, ``RequestRefused``): asking again cannot heal it.
+
 Every call is a describe/list call (boto3 only): plain standard-library Python otherwise, for Lambda's Python 3.12
 and the emulation's 3.11.
 """
@@ -27,25 +34,34 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
+import aws_calls  # packaged with this function (asl/naming.py LAMBDA_FILES): clients and error classes
 
-# Left unused before the function's timeout: one more check and the return, with room (a describe call is
-# retried by boto3 for a few seconds at most).
+# Left unused before the function's timeout: one more check and the return, with room (one describe call takes
+# at most aws_calls.WORST_CALL_SECONDS, all boto3's attempts included).
 MARGIN_SECONDS = 60
 
 STARTED_STATUSES = ("STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+
 
 _clients: dict[str, Any] = {}
 
 
 def _client(service: str) -> Any:
     if service not in _clients:
-        _clients[service] = boto3.client(service)
+        _clients[service] = aws_calls.client(service)
     return _clients[service]
 
 
+def _first(items: list[Any], what: str) -> Any:
+    """The one item a describe call by id returns; ``ResourceGone`` when it returns none."""
+    if not items:
+        raise aws_calls.ResourceGone(f"{what} is not found")
+    return items[0]
+
+
 def _file_system(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    fs = _client("fsx").describe_file_systems(FileSystemIds=[event["fileSystemId"]])["FileSystems"][0]
+    found = _client("fsx").describe_file_systems(FileSystemIds=[event["fileSystemId"]])["FileSystems"]
+    fs = _first(found, f"file system {event['fileSystemId']}")
     lifecycle = fs["Lifecycle"]
     return lifecycle in ("AVAILABLE", "FAILED", "MISCONFIGURED"), {"Lifecycle": lifecycle}
 
@@ -53,13 +69,13 @@ def _file_system(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
 def _association(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     # MISCONFIGURED may recover within 15 minutes (FSx Lustre Guide, DRA lifecycle): keep waiting, bounded.
     dra = _client("fsx").describe_data_repository_associations(AssociationIds=[event["associationId"]])
-    lifecycle = dra["Associations"][0]["Lifecycle"]
+    lifecycle = _first(dra["Associations"], f"data repository association {event['associationId']}")["Lifecycle"]
     return lifecycle in ("AVAILABLE", "FAILED"), {"AssociationLifecycle": lifecycle}
 
 
 def _compute_environment(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     env = _client("batch").describe_compute_environments(computeEnvironments=[event["computeEnvironment"]])
-    found = env["computeEnvironments"][0]
+    found = _first(env["computeEnvironments"], f"compute environment {event['computeEnvironment']}")
     status = found.get("status", "")
     template = ((found.get("computeResources") or {}).get("launchTemplate") or {}).get("launchTemplateId", "")
     ready = status == "VALID" and template == event["launchTemplateId"]
@@ -80,14 +96,15 @@ def _job_started(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     if not listed:
         return False, {"Listed": False, "Started": False, "JobIds": [], "Status": ""}
     job_ids = [j["jobId"] for j in listed]
-    job = batch.describe_jobs(jobs=[job_ids[0]])["jobs"][0]
+    job = _first(batch.describe_jobs(jobs=[job_ids[0]])["jobs"], f"job {job_ids[0]}")
     summary = (job.get("arrayProperties") or {}).get("statusSummary") or {}
     started = job["status"] in STARTED_STATUSES or any(summary.get(s, 0) > 0 for s in STARTED_STATUSES)
     return started, {"Listed": True, "Started": started, "JobIds": job_ids, "Status": job["status"]}
 
 
 def _export_task(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    task = _client("fsx").describe_data_repository_tasks(TaskIds=[event["taskId"]])["DataRepositoryTasks"][0]
+    tasks = _client("fsx").describe_data_repository_tasks(TaskIds=[event["taskId"]])["DataRepositoryTasks"]
+    task = _first(tasks, f"data repository task {event['taskId']}")
     lifecycle = task["Lifecycle"]
     out: dict[str, Any] = {"Lifecycle": lifecycle, "Type": task.get("Type", "")}
     failed = (task.get("Status") or {}).get("FailedCount")
@@ -108,6 +125,23 @@ STATUS_KEYS = {
 }
 SEEN_LIMIT = 10
 
+# What a check's description says before any check of the loop got an answer (only transient errors so far): the
+# keys the state machine reads when the loop is over, so a loop that reached its bound after only transient errors
+# ends "over" with a description its states can format.
+NOT_KNOWN = "NOT_KNOWN"
+UNKNOWN: dict[str, dict[str, Any]] = {
+    "fileSystem": {"Lifecycle": NOT_KNOWN},
+    "association": {"AssociationLifecycle": NOT_KNOWN},
+    "associationUpdate": {"AssociationLifecycle": NOT_KNOWN},
+    "computeEnvironment": {
+        "Status": NOT_KNOWN,
+        "Ready": False,
+        "Environment": {"status": NOT_KNOWN, "statusReason": "", "state": "", "launchTemplateId": ""},
+    },
+    "jobStarted": {"Listed": False, "Started": False, "JobIds": [], "Status": NOT_KNOWN},
+    "exportTask": {"Lifecycle": NOT_KNOWN, "Type": ""},
+}
+
 CHECKS: dict[str, Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]] = {
     "fileSystem": _file_system,
     "association": _association,
@@ -125,7 +159,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """``event``: check (a key of CHECKS), record (the loop's poll record, a key of ``polls``), polls (every
     record so far), waits (the schedule) and the ids the check needs."""
     name = event["check"]
-    return wait(event, context, CHECKS[name], STATUS_KEYS[name], time.sleep)
+    return wait(event, context, CHECKS[name], STATUS_KEYS[name], time.sleep, unknown=UNKNOWN[name])
 
 
 def wait(
@@ -136,25 +170,48 @@ def wait(
     sleep: Callable[[float], None],
     *,
     check_at_once: bool = False,
+    unknown: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Check, waiting the schedule's waits between checks (the first before the first check), until ``check``
     says done, the schedule is used up, or the next wait does not fit in this invocation; the loop's new record.
 
     ``check_at_once``: a loop's first invocation also checks before its first wait (a check that costs no time and
     is not counted against the schedule). Also CheckMetrics' loop (lambda/check_metrics.py, packaged with this
-    module), with its own check and sleep."""
+    module), with its own check and sleep.
+
+    A check that fails with a transient error (``aws_calls.is_transient``) is counted in the record's
+    ``Transient`` (``count``, ``last``) and the loop goes on; ``unknown``: the description ``Last`` holds while no
+    check has answered yet. Any other error is raised as ``aws_calls``' named error for it."""
     waits = [int(w) for w in event["waits"]]
     record = (event.get("polls") or {}).get(event["record"]) or {}
     count = int(record.get("count", 0))
     waited = bool(record.get("waited", False))
     last = dict(record.get("Last") or {})
     seen = {name: list(statuses) for name, statuses in (record.get("Seen") or {}).items()}
+    transient = {"count": 0, "last": "", **(record.get("Transient") or {})}
 
     def result(outcome: str, wait: int = 0, waited: bool = False) -> dict[str, Any]:
-        return {"count": count, "wait": wait, "waited": waited, "Outcome": outcome, "Last": last, "Seen": seen}
+        return {
+            "count": count,
+            "wait": wait,
+            "waited": waited,
+            "Outcome": outcome,
+            "Last": last,
+            "Seen": seen,
+            "Transient": transient,
+        }
 
     def checked() -> bool:
-        done, description = check(event)
+        try:
+            done, description = check(event)
+        except aws_calls.AWS_ERRORS as err:
+            if not aws_calls.is_transient(err):
+                raise aws_calls.refusal(err, f"the {event['check']} check") from err
+            transient["count"] = int(transient["count"]) + 1
+            transient["last"] = aws_calls.one_line(err)
+            for key, value in (unknown or {}).items():
+                last.setdefault(key, value)
+            return False
         last.update(description)
         statuses = seen.setdefault(event["check"], [])
         status = description.get(status_key)

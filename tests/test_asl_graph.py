@@ -293,9 +293,11 @@ def test_the_job_is_waited_on_without_polling_and_bounded_by_the_job_timeout(mod
         assert submit["Resource"] == "arn:aws:states:::batch:submitJob.sync"
         assert submit["TimeoutSecondsPath"] == "$.config.derived.jobTimeoutSeconds"
         assert submit["Parameters"]["Timeout"] == {"AttemptDurationSeconds.$": "$.config.derived.jobTimeoutSeconds"}
-        catches = {c["ErrorEquals"][0]: c["Next"] for c in submit["Catch"]}
+        catches = {name: c["Next"] for c in submit["Catch"] for name in c["ErrorEquals"]}
         assert catches["States.Timeout"] == "FindTimedOutJob"
-        assert catches["States.TaskFailed"] == "SummarizeJobFailure"
+        assert catches["Batch.ClientException"] == catches["batch.Client"] == "SubmitJobRefused"
+        assert catches["Batch.ServerException"] == "JobStatusUnknown"
+        assert list(catches).index("States.ALL") == len(catches) - 1 and catches["States.ALL"] == "SummarizeJobFailure"
     assert "ArrayProperties" in all_["SubmitArrayJob"]["Parameters"]
     assert "ArrayProperties" not in all_["SubmitJob"]["Parameters"]
 
@@ -379,3 +381,66 @@ def test_autoexport_deletes_only_after_a_drained_metric_or_a_successful_export_t
     drained = [r for r in defn["States"]["IsExportDone"]["Choices"] if r["Next"] == "MarkDataSafe"]
     assert drained == [{"Variable": "$.polls.metrics.Last.state", "StringEquals": "DRAINED", "Next": "MarkDataSafe"}]
     assert "CreateDataRepositoryTask" in reachable(graph, "ExportPendingFiles")
+
+
+# --- Retry: only errors that can heal (Step Functions, "Error handling": States.TaskFailed matches every error but
+# States.Timeout, so retrying it retries AccessDenied and validation errors too) ---------------------------------
+
+
+@MODES_PARAM
+def test_no_state_retries_a_wildcard_error(mode):
+    for name, state in states(definition(mode)).items():
+        for retrier in state.get("Retry", []):
+            assert not {"States.TaskFailed", "States.ALL"} & set(retrier["ErrorEquals"]), name
+
+
+@MODES_PARAM
+def test_aws_sdk_tasks_retry_throttling_and_server_errors_of_their_own_service_only(mode):
+    for name, state in states(definition(mode)).items():
+        if not state.get("Resource", "").startswith("arn:aws:states:::aws-sdk:"):
+            continue
+        service = state["Resource"].split(":")[6]
+        prefix = {"fsx": "FSx", "batch": "Batch", "ec2": "Ec2", "sfn": "Sfn", "secretsmanager": "SecretsManager"}
+        names = {n for r in state.get("Retry", []) for n in r["ErrorEquals"]}
+        assert names, f"{name} retries nothing"
+        assert f"{prefix[service]}.ThrottlingException" in names, name
+        assert all(n.split(".")[0].lower() in (service, "awsbatch") for n in names), name
+        assert not any("AccessDenied" in n or "Validation" in n for n in names), name
+
+
+def test_the_transient_codes_hold_botocore_s_standard_retry_codes_that_these_services_answer_with():
+    from botocore.retries.standard import ThrottledRetryableChecker
+
+    from batch_lustre.program.asl.states import THROTTLING_CODES
+
+    # LimitExceededException is a quota refusal in FSx and Batch, not a throttle; the others are other services'.
+    others = {"ProvisionedThroughputExceededException", "TransactionInProgressException", "BandwidthLimitExceeded",
+              "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+              "EC2ThrottledException"}  # fmt: skip
+    assert set(ThrottledRetryableChecker._THROTTLED_ERROR_CODES) - others <= set(THROTTLING_CODES)
+
+
+@MODES_PARAM
+def test_lambda_tasks_retry_lambda_s_transient_errors_as_aws_recommends(mode):
+    recommended = {
+        "Lambda.ClientExecutionTimeoutException",
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    }
+    for name, state in states(definition(mode)).items():
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke":
+            assert {n for r in state["Retry"] for n in r["ErrorEquals"]} == recommended, name
+
+
+@MODES_PARAM
+def test_a_refused_submit_fails_the_job_branch_by_name_and_run_job_catches_it_first(mode):
+    all_ = states(definition(mode))
+    assert all_["SubmitJobRefused"] == {"Type": "Fail", "Error": "JobRefused", "CausePath": "$.error.Cause"}
+    assert all_["RunJob"]["Catch"][0] == {
+        "ErrorEquals": ["JobRefused"],
+        "ResultPath": "$.error",
+        "Next": "RecordJobRefused",
+    }
+    assert all_["RecordJobRefused"]["Next"] == "NothingToExport"

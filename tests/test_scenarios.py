@@ -41,6 +41,8 @@ REQUIRED_SCENARIOS = {  # the scenarios the catalogue must hold, by name, with t
     "metric-drains-after-job": 1,
     "export-queue-stuck": 1,
     "throttled-describe": 2,
+    "throttled-waits": 2,
+    "submit-rejected": 2,
     "second-run-refused": 2,
     "two-runs-at-once": 2,
 }
@@ -245,3 +247,33 @@ def test_a_day_long_job_costs_no_more_transitions_than_the_target(mode):
     assert figures is not None and figures["status"] == "SUCCEEDED", figures
     assert figures["fs_lifetime_s"] > 24 * 3600, figures  # the job did run a day
     assert figures["transitions"] <= TRANSITIONS_TARGET, figures
+
+
+# --- transient errors in the waits, and a refused SubmitJob ------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [TASK_EXPORT, AUTO_EXPORT])
+def test_every_wait_call_met_more_failed_attempts_in_a_row_than_boto3_absorbs(mode):
+    from batch_lustre.emulation.catalogue import BURST, WAIT_CALLS
+
+    result = _as_catalogued("throttled-waits", mode)
+    faulted = {call for _, _, call, _ in result.lambda_faults}
+    waits = {"fsx:DescribeDataRepositoryTasks"} if mode == TASK_EXPORT else {"cloudwatch:GetMetricData"}
+    assert set(WAIT_CALLS) - {"fsx:DescribeDataRepositoryTasks", "cloudwatch:GetMetricData"} | waits <= faulted
+    assert len(BURST) > 3  # lambda/aws_calls.py: 3 attempts per call
+    assert result.status == "SUCCEEDED" and not result.leftovers
+
+
+@pytest.mark.parametrize("mode", [TASK_EXPORT, AUTO_EXPORT])
+def test_a_refused_submit_stops_the_watchdog_and_deletes_the_file_system_within_a_minute(mode):
+    result = _as_catalogued("submit-rejected", mode)
+    visits = {v.name: v for v in result.timeline}
+    refused_at = visits["SubmitJob"].exited
+    assert refused_at is not None and visits["DeleteFSx"].entered - refused_at <= 60
+    watchdog = [
+        at
+        for at, fn, call in result.function_calls
+        if "-wait-for-" in fn and call in ("batch:ListJobs", "batch:DescribeJobs")
+    ]
+    assert not [at for at in watchdog if at > refused_at + 1], (refused_at, watchdog)
+    assert "AfterJob" not in visits  # nothing ran: no export of nothing

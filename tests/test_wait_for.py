@@ -122,9 +122,114 @@ def test_every_check_names_the_status_it_reports(name):
 
 
 def test_the_handler_uses_nothing_removed_in_python_312():
-    imported, problems = python312_scan(ROOT / "lambda" / "wait_for.py")
-    assert not problems
-    assert imported <= {"__future__", "time", "collections", "typing", "boto3"}
+    for module in ("wait_for", "aws_calls"):
+        imported, problems = python312_scan(ROOT / "lambda" / f"{module}.py")
+        assert not problems
+        assert imported <= {"__future__", "time", "collections", "typing", "boto3", "botocore", "aws_calls"}
+
+
+def test_every_lambda_module_ships_the_lambda_modules_it_imports():
+    from batch_lustre.program.asl.naming import LAMBDA_FILES
+
+    siblings = {path.stem for path in (ROOT / "lambda").glob("*.py")}
+    for module, files in LAMBDA_FILES.items():
+        for member, source in files.items():
+            if source.startswith("lambda/"):
+                imported, _ = python312_scan(ROOT / source)
+                missing = {f"{name}.py" for name in imported & siblings} - set(files)
+                assert not missing, f"{module}'s archive lacks {sorted(missing)} that {member} imports"
+
+
+# --- transient errors: counted, the loop goes on; anything else ends it with a name -------------------------------
+
+
+def failing(*errors: BaseException | str, done_on: tuple[str, ...] = ("AVAILABLE",)):
+    """A check raising or answering ``errors`` in turn (a str is a Lifecycle answer), the last from then on."""
+    calls: list[int] = []
+
+    def checker(event):
+        calls.append(1)
+        answer = errors[min(len(calls) - 1, len(errors) - 1)]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer in done_on, {"Lifecycle": answer}
+
+    return checker, calls
+
+
+def client_error(code: str, status: int, message: str = "Rate exceeded"):
+    from botocore.exceptions import ClientError
+
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "DescribeFileSystems",
+    )
+
+
+def transient_errors():
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    return [
+        client_error("ThrottlingException", 400),
+        client_error("TooManyRequestsException", 429),
+        client_error("InternalServerError", 500, "We encountered an internal error"),
+        client_error("ServiceUnavailable", 503, "Service unavailable"),
+        ReadTimeoutError(endpoint_url="https://fsx.us-east-1.amazonaws.com"),
+        ConnectTimeoutError(endpoint_url="https://fsx.us-east-1.amazonaws.com"),
+        EndpointConnectionError(endpoint_url="https://fsx.us-east-1.amazonaws.com"),
+        ConnectionClosedError(endpoint_url="https://fsx.us-east-1.amazonaws.com"),
+    ]
+
+
+def test_transient_errors_are_counted_and_the_loop_keeps_waiting_until_an_answer():
+    import aws_calls
+
+    errors = transient_errors()
+    assert all(aws_calls.is_transient(e) for e in errors)
+    clock = Clock()
+    check, calls = failing(*errors, "CREATING", "AVAILABLE")
+    out = wait_for.wait(event([1] * 20), clock, check, "Lifecycle", clock.sleep, unknown=wait_for.UNKNOWN["fileSystem"])
+    assert out["Outcome"] == "done" and out["Last"] == {"Lifecycle": "AVAILABLE"}
+    assert out["Transient"]["count"] == len(errors) and len(calls) == len(errors) + 2
+    assert out["Transient"]["last"].startswith("ConnectionClosedError: ") and "\n" not in out["Transient"]["last"]
+
+
+def test_a_loop_of_only_transient_errors_ends_over_with_a_description_its_states_can_read():
+    clock = Clock()
+    check, _ = failing(client_error("ThrottlingException", 400))
+    record = {}
+    for _ in range(3):  # across invocations: the count goes on
+        record = wait_for.wait(
+            event([300] * 6, record), clock, check, "Lifecycle", clock.sleep, unknown=wait_for.UNKNOWN["exportTask"]
+        )
+        clock = Clock()
+    assert record["Outcome"] == "over"
+    assert record["Transient"]["count"] == 6
+    assert record["Last"] == {"Lifecycle": wait_for.NOT_KNOWN, "Type": ""}
+    assert record["Seen"] == {}
+
+
+@pytest.mark.parametrize(
+    ("error", "name"),
+    [
+        (client_error("AccessDeniedException", 400, "User: x is not authorized"), "AccessDenied"),
+        (client_error("FileSystemNotFound", 400, "File system fs-1 was not found"), "ResourceGone"),
+        (client_error("ValidationException", 400, "1 validation error"), "RequestRefused"),
+        (client_error("BadRequest", 400, "bad"), "RequestRefused"),
+    ],
+)
+def test_an_error_that_cannot_heal_ends_the_loop_at_once_with_its_name(error, name):
+    clock = Clock()
+    check, calls = failing(client_error("ThrottlingException", 400), error, "AVAILABLE")
+    with pytest.raises(Exception) as raised:
+        wait_for.wait(event([1] * 10), clock, check, "Lifecycle", clock.sleep)
+    assert type(raised.value).__name__ == name and len(calls) == 2
+    assert error.response["Error"]["Message"] in str(raised.value)
 
 
 # --- the emulation's Lambda runner: sleeping on the emulated clock, stopped at the function's timeout ---------------

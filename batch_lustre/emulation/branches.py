@@ -13,7 +13,10 @@ waiter waits for (or the next scheduled event, whichever is first): each branch 
 others in order, and the figures do not depend on which thread the machine ran first.
 
 Branches are counted when their Parallel starts them (all at once, before the first runs) and uncounted when
-each ends; a Parallel nested in a branch blocks that branch until its own branches end.
+each ends; a Parallel nested in a branch blocks that branch until its own branches end. A branch that fails stays
+counted until its Parallel has stopped the others (Step Functions, "Parallel workflow state": if any branch fails,
+the Parallel fails and its other branches are stopped): its siblings are stopped at the emulated second it failed,
+not after the clock moved on to their next wait.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 from batch_lustre.emulation import moto_seam
 from batch_lustre.emulation.clock import EmulatedClock
-from batch_lustre.emulation.moto_seam import BranchesDecl, BranchWorker
+from batch_lustre.emulation.moto_seam import BranchesDecl, BranchWorker, ProgramError
 
 WATCH_SECONDS = 0.001  # real seconds between two looks at the clock while another branch acts
 
@@ -55,6 +58,7 @@ class Activity:
         self.lock = threading.Lock()
         self.branches: Counter[str] = Counter()
         self.parallels: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()  # failed branches whose Parallel has not stopped the others yet
         self.waiters: list[Waiter] = []
 
     def add(self, waiter: Waiter) -> None:
@@ -134,7 +138,10 @@ def install(stack: ExitStack) -> None:
             original_routine(self)
         finally:
             with ACTIVITY.lock:
-                ACTIVITY.branches[execution_arn(self.env)] -= 1
+                if isinstance(self.env.program_state(), ProgramError):
+                    ACTIVITY.failed[execution_arn(self.env)] += 1
+                else:
+                    ACTIVITY.branches[execution_arn(self.env)] -= 1
 
     def branches_eval_body(self: BranchesDecl, env: Any) -> None:
         # Every branch is counted before the first one starts: a branch whose thread starts late (a loaded
@@ -148,6 +155,7 @@ def install(stack: ExitStack) -> None:
         finally:
             with ACTIVITY.lock:
                 ACTIVITY.parallels[execution] -= 1
+                ACTIVITY.branches[execution] -= ACTIVITY.failed.pop(execution, 0)
 
     moto_seam.patch(stack, BranchWorker, "_thread_routine", thread_routine)
     moto_seam.patch(stack, BranchesDecl, "_eval_body", branches_eval_body)

@@ -31,12 +31,17 @@ from batch_lustre.emulation.scenario import (
     DRA_MISCONFIGURED_THEN_AVAILABLE,
     FS_FAILED,
     FS_NEVER_AVAILABLE,
+    INTERNAL_ERROR,
     METRIC_NEVER_ZERO,
     METRIC_NONE,
+    READ_TIMEOUT,
+    SERVER_ERROR,
+    THROTTLE,
     BatchScenario,
     Fault,
     FsxScenario,
     JobAttempt,
+    LambdaFault,
     MetricsScenario,
     Scenario,
 )
@@ -152,6 +157,22 @@ ARRAY_FILES: dict[str, bytes] = {"results/{index}/output.txt": b"result of child
 # Short bounds, so a wait that never ends gives up after a few emulated hours at most.
 NEVER_AVAILABLE_PARAMS = {"lustreCreationTimeoutMinutes": 30, "waitForLustreCreationSeconds": 120}
 QUEUE_STUCK_PARAMS = {"exportTimeoutMinutes": 60, "waitForCheckMetricsSeconds": 300}
+
+# Every describe call the waits make (lambda/wait_for.py, lambda/check_metrics.py), by botocore's names.
+WAIT_CALLS = (
+    "fsx:DescribeFileSystems",
+    "fsx:DescribeDataRepositoryAssociations",
+    "batch:DescribeComputeEnvironments",
+    "batch:ListJobs",
+    "batch:DescribeJobs",
+    "fsx:DescribeDataRepositoryTasks",
+    "cloudwatch:GetMetricData",
+)
+# Six failed attempts in a row: twice the 3 attempts boto3 makes of one call (lambda/aws_calls.py), so two whole
+# checks fail before one gets an answer.
+BURST = (THROTTLE, SERVER_ERROR, THROTTLE, INTERNAL_ERROR, THROTTLE, READ_TIMEOUT)
+# What Batch answers a SubmitJob to a job queue that no longer exists (the emulation's wording).
+QUEUE_GONE = "Job queue does not exist or is not in a VALID state."
 
 SCENARIOS: dict[str, NamedScenario] = {
     # --- the happy path and its variants -------------------------------------------------------
@@ -425,6 +446,30 @@ SCENARIOS: dict[str, NamedScenario] = {
         "CreateFileSystem is throttled twice, then accepted (retried with the same client token: one file system)",
         lambda: Scenario(faults=[Fault("fsx:createFileSystem", "ThrottlingException", times=2)]),
         expected=Expected(call_errors=("fsx:createFileSystem:ThrottlingException",)),
+    ),
+    "throttled-waits": NamedScenario(
+        "every describe call of the waits (file system, association, compute environment, job start, export task or "
+        "export-queue metric) is throttled or answered 5xx six times in a row, more than boto3's own 3 attempts "
+        "absorb: each wait counts them as not known yet and goes on; the run succeeds and deletes the file system",
+        lambda: Scenario(lambda_faults=[LambdaFault(call, BURST) for call in WAIT_CALLS]),
+        expected=Expected(
+            says=('"FileSystemDeleted": true',),
+            saw=(
+                ("CheckFileSystemStatus", "polls.fileSystem.Transient.count", 2),
+                ("CheckComputeEnvironment", "polls.computeEnvironment.Transient.count", 2),
+            ),
+        ),
+    ),
+    "submit-rejected": NamedScenario(
+        "Batch refuses SubmitJob (the job queue is gone): the job branch fails at once and the watchdog stops with "
+        "it; nothing ran, so nothing is exported; the file system is deleted and the run fails naming Batch's reason",
+        lambda: Scenario(faults=[Fault("batch:submitJob", "ClientException", QUEUE_GONE)]),
+        expected=Expected(
+            "FAILED",
+            "JobRefused",
+            says=("Batch refused to submit job", QUEUE_GONE),
+            call_errors=("batch:submitJob:ClientException",),
+        ),
     ),
     # --- the compute environment and the job's start ---------------------------------------------
     "compute-environment-invalid": NamedScenario(

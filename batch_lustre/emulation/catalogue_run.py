@@ -123,6 +123,10 @@ class ScenarioResult:
     real_seconds: float = 0.0
     run_cleanups: list[RunResult] = field(default_factory=list)  # run-cleanup executions EventBridge started
     figures: dict[str, Any] = field(default_factory=dict)  # emulation.runner.figures of the run that went ahead
+    # The Lambdas' AWS calls, (emulated seconds since the start, function, "service:Operation"), and the faults
+    # their attempts were answered with (emulation.lambda_faults), (seconds, function, "service:Operation", kind).
+    function_calls: list[tuple[float, str, str]] = field(default_factory=list)
+    lambda_faults: list[tuple[float, str, str, str]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -201,6 +205,8 @@ def run_scenario(
             emulated_seconds=emu.now() - started_at,
             run_cleanups=cleanups,
             figures=figures(ahead.result, emu),
+            function_calls=[(at - started_at, fn, call) for at, fn, call in emu.iam.function_calls],
+            lambda_faults=[(at - started_at, fn, call, kind) for at, fn, call, kind in emu.lambda_faults.injected],
         )
         result.violations = rule_violations(emu, stack, entry, mode, reports, cleanups, cleanup)
         result.mismatches = expectation_mismatches(emu, entry, mode, reports, cleanups)

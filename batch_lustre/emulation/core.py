@@ -27,6 +27,7 @@ from batch_lustre.emulation import (
     events,
     fsx_api,
     iam,
+    lambda_faults,
     lambdas,
     s3_policy,
     sfn,
@@ -66,6 +67,7 @@ class Emulation:
         self.lock = self.clock.lock
         self.calls = CallLog()
         self.faults = list(self.scenario.faults)
+        self.lambda_faults = lambda_faults.FaultPlan(list(self.scenario.lambda_faults))
         self.fsx = FsxModel(
             clock=self.clock,
             scenario=self.scenario.fsx,
@@ -118,6 +120,7 @@ class Emulation:
             s3_policy.install(stack)
             batch_sync.install(stack, lambda: self.batch, self.lock)
             lambdas.install(stack, lambda: self.lambdas)
+            lambda_faults.install(stack, lambda: self.lambda_faults, self.clock.seconds)
             iam.install(stack, lambda: self)
             call_overhead.install(stack)
         except BaseException:

@@ -193,6 +193,12 @@ class _Running:
 _running = threading.local()  # .invocation: this thread's _Running (each Task's Lambda runs in its branch's thread)
 
 
+def invocation_sleep() -> Callable[[float], None] | None:
+    """The sleep of the Lambda invocation running on this thread (on the emulated clock), None outside one."""
+    invocation = getattr(_running, "invocation", None)
+    return None if invocation is None else invocation.sleep
+
+
 class _EmulatedTime:
     """The ``time`` module as every handler module sees it: the running invocation's sleep and clock.
 

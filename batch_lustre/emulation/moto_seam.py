@@ -39,6 +39,7 @@ from moto.batch.models import BatchBackend, JobDefinition, batch_backends
 from moto.batch.responses import BatchResponse
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import responses as moto_responses_module
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
@@ -110,7 +111,7 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event import event_manager as event_manager_module
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped, ProgramTimedOut
 from moto.stepfunctions.parser.asl.parse import preprocessor  # noqa: F401  (imports every ASL component)
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
@@ -134,6 +135,7 @@ __all__ = [
     "BaseExecutionWorkerCommunication",
     "BatchBackend",
     "BatchResponse",
+    "BotocoreStubber",
     "BranchWorker",
     "BranchesDecl",
     "ClientException",
@@ -163,6 +165,7 @@ __all__ = [
     "LambdaFunction",
     "PermissionResult",
     "Program",
+    "ProgramError",
     "ProgramStopped",
     "ProgramTimedOut",
     "StateTaskService",
@@ -270,6 +273,7 @@ def modules(names: tuple[str, ...]) -> list[ModuleType]:
 # "module:attribute" or "module:Class.attribute" -> str(inspect.signature(...)) for a callable, else "<kind>".
 PATCHED: dict[str, str] = {
     "botocore.client:BaseClient._make_api_call": "(self, operation_name, api_params)",
+    "botocore.endpoint:time": "<module time>",
     "botocore.useragent:sanitize_user_agent_string_component": "(raw_str, allow_hash)",
     "moto.awslambda.models:LambdaFunction._invoke_lambda": "(self, event: 'str | None' = None) -> 'tuple[str, bool, str]'",
     "moto.batch.models:BatchBackend.cancel_job": "(self, job_id: str, reason: str) -> None",
@@ -281,6 +285,7 @@ PATCHED: dict[str, str] = {
     "moto.batch.models:BatchBackend.update_compute_environment": "(self, compute_environment_name: str, state: str | None, compute_resources: typing.Any | None, service_role: str | None) -> tuple[str, str]",
     "moto.batch.responses:BatchResponse.listjobs": "(self) -> str",
     "moto.batch.responses:BatchResponse.submitjob": "(self) -> str",
+    "moto.core.botocore_stubber:BotocoreStubber.__call__": "(self, event_name: str, request: botocore.awsrequest.AWSPreparedRequest, **kwargs: Any) -> botocore.awsrequest.AWSResponse | None",
     "moto.core.responses:method_names_from_class": "(clazz: 'object') -> 'list[str]'",
     "moto.fsx.models:FSxBackend.create_file_system": "(self, client_request_token: str, file_system_type: str, storage_capacity: int, storage_type: str, subnet_ids: list[str], security_group_ids: list[str], tags: list[dict[str, str]] | None, kms_key_id: str | None, windows_configuration: dict[str, typing.Any] | None, lustre_configuration: dict[str, typing.Any] | None, ontap_configuration: dict[str, typing.Any] | None, file_system_type_version: str | None, open_zfs_configuration: dict[str, typing.Any] | None) -> moto.fsx.models.FileSystem",
     "moto.fsx.models:FSxBackend.delete_file_system": "(self, file_system_id: str, client_request_token: str, windows_configuration: dict[str, typing.Any] | None, lustre_configuration: dict[str, typing.Any] | None, open_zfs_configuration: dict[str, typing.Any] | None) -> tuple[str, str, dict[str, typing.Any] | None, dict[str, typing.Any] | None, dict[str, typing.Any] | None]",

@@ -201,9 +201,32 @@ class Fault:
     status_code: int = 400
 
 
+# Faults in the Lambdas' own calls (emulation/lambda_faults.py): one answer per attempt.
+THROTTLE = "throttle"  # HTTP 400, ThrottlingException (Throttling for CloudWatch, its query-compatible code)
+SERVER_ERROR = "503"  # HTTP 503, ServiceUnavailable
+INTERNAL_ERROR = "500"  # HTTP 500, InternalServerError
+READ_TIMEOUT = "read-timeout"  # no answer within the client's read timeout
+KINDS = (THROTTLE, SERVER_ERROR, INTERNAL_ERROR, READ_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class LambdaFault:
+    """Answer the first attempts of a Lambda's ``service:Operation`` call (botocore's names, e.g.
+    ``"fsx:DescribeFileSystems"``) with ``answers`` (``KINDS``), one per attempt, in a row."""
+
+    operation: str
+    answers: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        unknown = [a for a in self.answers if a not in KINDS]
+        if unknown or ":" not in self.operation:
+            raise ValueError(f"LambdaFault {self.operation!r} {unknown}: expected service:Operation and {KINDS}")
+
+
 @dataclass
 class Scenario:
     fsx: FsxScenario = field(default_factory=FsxScenario)
     batch: BatchScenario = field(default_factory=BatchScenario)
     metrics: MetricsScenario = field(default_factory=MetricsScenario)
     faults: list[Fault] = field(default_factory=list)
+    lambda_faults: list[LambdaFault] = field(default_factory=list)
