@@ -56,7 +56,7 @@ LUSTRE_PORT_RANGES: tuple[tuple[int, int], ...] = ((988, 988), (1018, 1023))
 # --- Lambda archives --------------------------------------------------------------------------------------------
 # Handler module -> the files of its archive (member name -> file in the project directory). The parameters
 # package is shipped next to extract_parameters: the one definition of the parameters, used to validate the secret.
-PARAMETERS_PACKAGE_MODULES = ("__init__", "text", "table", "history_budget", "validation", "overrides")
+PARAMETERS_PACKAGE_MODULES = ("__init__", "text", "table", "history_budget", "validation", "overrides", "payload")
 LAMBDA_FILES: Mapping[str, Mapping[str, str]] = {
     "extract_parameters": {
         "extract_parameters.py": "lambda/extract_parameters.py",
