@@ -1,5 +1,7 @@
 """Branch FileSystem of ``PrepareFileSystemAndCompute``: wait until the file system is AVAILABLE, create its
-data repository association and wait until that is AVAILABLE too (one bounded poll record, ``fileSystem``)."""
+data repository association, wait until that is AVAILABLE too, then until the import task the association started
+(``BatchImportMetaDataOnCreate``) has ended, so the job finds every input on the file system (one bounded poll
+record, ``fileSystem``: the three waits share the file system's creation bound)."""
 
 from __future__ import annotations
 
@@ -119,12 +121,13 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                 {
                     "Variable": last("fileSystem", "AssociationLifecycle"),
                     "StringEquals": "AVAILABLE",
-                    "Next": "FileSystemReady",
+                    "Next": "CheckImportTask",
                 },
             ],
             "AssociationFailed",
         ),
     )
+    _add_import_wait(b, refs)
     b.add(
         "AssociationFailed",
         ends_branch(
@@ -159,3 +162,71 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
     )
     b.add("FileSystemReady", succeed())
     return b.branch("CheckFileSystemStatus")
+
+
+def _add_import_wait(b: Graph, refs: WorkflowRefs) -> None:
+    """Wait for the association's import task: until it ends, objects are missing from the file system (FSx API,
+    CreateDataRepositoryAssociation: the association can be AVAILABLE while its import still runs). A FAILED or
+    CANCELED import ends the run before the job: nothing was written, so the file system is deleted."""
+    b.add(
+        "CheckImportTask",
+        wait_for(
+            refs.wait_for_function_arn,
+            "importTask",
+            "fileSystem",
+            "fileSystem",
+            {"fileSystemId.$": "$.fs.FileSystemId"},
+            next_state="IsImportDone",
+            catch_to=record_failure(b, "CheckImportTaskFailed", None),
+        ),
+    )
+    b.add("WaitForImportTask", wait_for_next("fileSystem", "CheckImportTask"))
+    b.add(
+        "IsImportDone",
+        choice(
+            [
+                *waiting_rules("fileSystem", "WaitForImportTask", "ImportTimedOut"),
+                {
+                    "Variable": last("fileSystem", "ImportLifecycle"),
+                    "StringEquals": "SUCCEEDED",
+                    "Next": "FileSystemReady",
+                },
+            ],
+            "ImportFailed",  # FAILED or CANCELED
+        ),
+    )
+    b.add(
+        "ImportFailed",
+        ends_branch(
+            pass_parameters(
+                failure_record(
+                    "ImportFailed",
+                    "The import task {} of file system {} ended {}: {} (the job would not have found its inputs; "
+                    "nothing ran, so the file system is deleted)",
+                    last("fileSystem", "ImportTaskId"),
+                    "$.fs.FileSystemId",
+                    last("fileSystem", "ImportLifecycle"),
+                    last("fileSystem", "ImportFailure"),
+                ),
+                "$.failure",
+                "",
+            )
+        ),
+    )
+    b.add(
+        "ImportTimedOut",
+        ends_branch(
+            pass_parameters(
+                failure_record(
+                    "ImportTimedOut",
+                    "The import task of file system {} had not ended within lustreCreationTimeoutMinutes={} "
+                    "(last seen {}): the job would not have found every input",
+                    "$.fs.FileSystemId",
+                    f"{PARAMS}.lustreCreationTimeoutMinutes",
+                    last("fileSystem", "ImportLifecycle"),
+                ),
+                "$.failure",
+                "",
+            )
+        ),
+    )

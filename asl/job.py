@@ -35,6 +35,7 @@ from batch_lustre.program.asl.states import (
     wait_poll,
 )
 from batch_lustre.program.asl.watchdog import watchdog_branch
+from batch_lustre.program.parameters import submit_job_parameters
 
 # Batch refused the SubmitJob request (a queue gone or disabled, a payload over its limits, a job definition it
 # will not run, no permission, or still throttled after the retries): no job exists, so nothing will run.
@@ -55,18 +56,14 @@ JOB_REFUSED = "JobRefused"
 
 
 def _submit_job(refs: WorkflowRefs, *, array: bool) -> State:
-    parameters: dict[str, Any] = {
-        "JobName.$": f"{DERIVED}.jobName",
-        "JobQueue": refs.job_queue_arn,
-        "JobDefinition.$": "$.jobDefinition.JobDefinitionArn",
-        "ContainerOverrides.$": f"{DERIVED}.containerOverrides",
-        # Batch ends an attempt that runs longer (for an array: each child's attempt).
-        "Timeout": {"AttemptDurationSeconds.$": f"{DERIVED}.jobTimeoutSeconds"},
-        "PropagateTags": True,
-        "Tags": tag_map(refs),
-    }
-    if array:
-        parameters["ArrayProperties"] = {"Size.$": f"{DERIVED}.arraySize"}
+    # The request ExtractParameters measured against Batch's payload limit (parameters/payload.py).
+    parameters = submit_job_parameters(
+        derived=DERIVED,
+        job_definition_arn="$.jobDefinition.JobDefinitionArn",
+        job_queue_arn=refs.job_queue_arn,
+        tags=tag_map(refs),
+        array=array,
+    )
     return {
         "Type": "Task",
         "Resource": BATCH_SUBMIT_JOB_SYNC,

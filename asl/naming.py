@@ -65,6 +65,7 @@ PARAMETERS_PACKAGE_MODULES = (
     "history_budget",
     "validation",
     "overrides",
+    "payload",
 )
 LAMBDA_FILES: Mapping[str, Mapping[str, str]] = {
     "extract_parameters": {

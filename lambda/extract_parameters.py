@@ -45,6 +45,7 @@ from parameters import (
     MODES,
     ParameterError,
     check_execution_name,
+    container_overrides,
     loop_schedules,
     parse_integer,
     parse_secret,
@@ -116,18 +117,13 @@ def derive(
     memory = overrides.get("memory", params["jobDefinitionMemory"])
     array_size = overrides.get("arraySize", 1)
     warm = overrides.get("warmComputeCapacity", params["warmComputeCapacity"])
-    container_overrides: dict[str, Any] = {
-        "Environment": [{"Name": name, "Value": value} for name, value in overrides.get("environment", {}).items()],
-    }
-    if "command" in overrides:
-        container_overrides["Command"] = list(overrides["command"])
     return {
         "autoExportEvents": list(AUTO_EXPORT_EVENTS) if params["autoExport"] else [],
         # Batch ResourceRequirements values are strings.
         "jobVcpus": str(vcpus),
         "jobMemory": str(memory),
         "imageTag": overrides.get("imageTag", DEFAULT_IMAGE_TAG),
-        "containerOverrides": container_overrides,
+        "containerOverrides": container_overrides(overrides),
         "arraySize": array_size,
         # Every child of an array asks for vcpus; the environment cannot go past maxvCpus (the rest queue).
         "warmCapacity": {"DesiredvCpus": min(max_vcpus, vcpus * array_size)} if warm else {},

@@ -113,6 +113,31 @@ def _export_task(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     return lifecycle in ("SUCCEEDED", "FAILED", "CANCELED"), out
 
 
+IMPORT_TASK_TYPE = "IMPORT_METADATA_FROM_REPOSITORY"
+TASK_ENDED = ("SUCCEEDED", "FAILED", "CANCELED")
+
+
+def _import_task(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """The import task the association started (BatchImportMetaDataOnCreate): the first IMPORT task of the file
+    system (DescribeDataRepositoryTasks filtered by file system; the type is not a filter name, FSx API)."""
+    fsx = _client("fsx")
+    request: dict[str, Any] = {"Filters": [{"Name": "file-system-id", "Values": [event["fileSystemId"]]}]}
+    imports: list[dict[str, Any]] = []
+    while True:
+        page = fsx.describe_data_repository_tasks(**request)
+        imports += [t for t in page.get("DataRepositoryTasks") or [] if t.get("Type") == IMPORT_TASK_TYPE]
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+    if not imports:  # not listed yet: keep waiting, within the loop's bound
+        return False, {"ImportLifecycle": "NOT_LISTED", "ImportTaskId": "", "ImportFailure": ""}
+    task = min(imports, key=lambda t: t["CreationTime"])
+    lifecycle = task["Lifecycle"]
+    failure = (task.get("FailureDetails") or {}).get("Message", "")
+    out = {"ImportLifecycle": lifecycle, "ImportTaskId": task["TaskId"], "ImportFailure": failure or "no reason given"}
+    return lifecycle in TASK_ENDED, out
+
+
 # The status each check reports, remembered in the record's ``Seen`` (what the loop went through, e.g. an
 # association MISCONFIGURED before it became AVAILABLE; the newest last, at most SEEN_LIMIT per check).
 STATUS_KEYS = {
@@ -122,6 +147,7 @@ STATUS_KEYS = {
     "computeEnvironment": "Status",
     "jobStarted": "Status",
     "exportTask": "Lifecycle",
+    "importTask": "ImportLifecycle",
 }
 SEEN_LIMIT = 10
 
@@ -140,6 +166,7 @@ UNKNOWN: dict[str, dict[str, Any]] = {
     },
     "jobStarted": {"Listed": False, "Started": False, "JobIds": [], "Status": NOT_KNOWN},
     "exportTask": {"Lifecycle": NOT_KNOWN, "Type": ""},
+    "importTask": {"ImportLifecycle": NOT_KNOWN, "ImportTaskId": "", "ImportFailure": ""},
 }
 
 CHECKS: dict[str, Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]] = {
@@ -149,7 +176,11 @@ CHECKS: dict[str, Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]] = {
     "computeEnvironment": _compute_environment,
     "jobStarted": _job_started,
     "exportTask": _export_task,
+    "importTask": _import_task,
 }
+# Checks that follow another check of the same record: their first invocation checks at once (the import has
+# usually ended by the time the association is AVAILABLE, and a wait first would only delay the job).
+CHECK_AT_ONCE_AFTER_ANOTHER = ("importTask",)
 
 
 Check = Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]
@@ -159,7 +190,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """``event``: check (a key of CHECKS), record (the loop's poll record, a key of ``polls``), polls (every
     record so far), waits (the schedule) and the ids the check needs."""
     name = event["check"]
-    return wait(event, context, CHECKS[name], STATUS_KEYS[name], time.sleep, unknown=UNKNOWN[name])
+    at_once = name in CHECK_AT_ONCE_AFTER_ANOTHER
+    return wait(
+        event, context, CHECKS[name], STATUS_KEYS[name], time.sleep, check_at_once=at_once, unknown=UNKNOWN[name]
+    )
 
 
 def wait(
@@ -175,9 +209,9 @@ def wait(
     """Check, waiting the schedule's waits between checks (the first before the first check), until ``check``
     says done, the schedule is used up, or the next wait does not fit in this invocation; the loop's new record.
 
-    ``check_at_once``: a loop's first invocation also checks before its first wait (a check that costs no time and
-    is not counted against the schedule). Also CheckMetrics' loop (lambda/check_metrics.py, packaged with this
-    module), with its own check and sleep.
+    ``check_at_once``: a loop's first invocation (or a check's first invocation on a record another check passed
+    on) also checks before its first wait (a check that costs no time and is not counted against the schedule).
+    Also CheckMetrics' loop (lambda/check_metrics.py, packaged with this module), with its own check and sleep.
 
     A check that fails with a transient error (``aws_calls.is_transient``) is counted in the record's
     ``Transient`` (``count``, ``last``) and the loop goes on; ``unknown``: the description ``Last`` holds while no
@@ -219,7 +253,8 @@ def wait(
             statuses[:] = [*statuses, status][-SEEN_LIMIT:]
         return done
 
-    if check_at_once and not record and checked():
+    first_of_check = not record or (event["check"] in CHECK_AT_ONCE_AFTER_ANOTHER and event["check"] not in seen)
+    if check_at_once and first_of_check and checked():
         return result("done")
     while True:
         if count >= len(waits):

@@ -46,6 +46,7 @@ from .overrides import (
     RESERVED_ENVIRONMENT_PREFIX,
     validate_overrides,
 )
+from .payload import SUBMIT_JOB_PAYLOAD_LIMIT_BYTES, container_overrides, submit_job_parameters
 from .table import (
     AUTO_EXPORT,
     BY_NAME,
@@ -110,12 +111,14 @@ __all__ = [
     "Parameter",
     "ParameterError",
     "RESERVED_ENVIRONMENT_PREFIX",
+    "SUBMIT_JOB_PAYLOAD_LIMIT_BYTES",
     "TASK_EXPORT",
     "backoff_schedule",
     "check_count",
     "check_execution_name",
     "check_mode",
     "coerce",
+    "container_overrides",
     "cross_field_problems",
     "has_control",
     "history_problems",
@@ -127,6 +130,7 @@ __all__ = [
     "runtime_defaults",
     "show_key",
     "show_short",
+    "submit_job_parameters",
     "validate",
     "validate_overrides",
     "validate_runtime",

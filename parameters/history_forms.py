@@ -11,7 +11,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "taskexport": {
         "workflow": (
             (
-                706,
+                721,
                 (
                     ("associationUpdate.invocations", 15),
                     ("computeEnvironment.invocations", 15),
@@ -39,7 +39,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "autoexport": {
         "workflow": (
             (
-                738,
+                753,
                 (
                     ("associationUpdate.invocations", 15),
                     ("computeEnvironment.invocations", 15),

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .payload import payload_problems
 from .table import BY_NAME
 from .text import NO_CONTROL, ParameterError, has_control, show_key, show_short
 from .validation import coerce
@@ -57,6 +58,9 @@ def validate_overrides(raw_input: Any, max_vcpus: int) -> dict[str, Any]:
                 typed[key] = checks[key](raw_input[key])
             except ParameterError as err:
                 problems.append(str(err))
+    if not problems:
+        # Each key is accepted on its own: the request they make together must still fit (Batch's SubmitJob payload).
+        problems += payload_problems(typed)
     if problems:
         raise ParameterError("; ".join(problems))
     return typed

@@ -310,8 +310,9 @@ def test_a_timed_out_job_is_terminated_before_its_results_are_exported(mode):
 
 
 @MODES_PARAM
-def test_the_job_is_submitted_only_once_file_system_association_and_compute_are_ready(mode):
-    """The only way to RunJob is past IsPrepared, after both branches of the preparation ended without failure."""
+def test_the_job_is_submitted_only_once_file_system_association_import_and_compute_are_ready(mode):
+    """The only way to RunJob is past IsPrepared, after both branches of the preparation ended without failure; the
+    file system's branch ends ready only after the association's import task SUCCEEDED."""
     defn = definition(mode)
     graph = edges(defn)
     preds = [n for n, ts in graph.items() if "RunJob" in ts]
@@ -321,7 +322,13 @@ def test_the_job_is_submitted_only_once_file_system_association_and_compute_are_
     ]
     branch_ends = {name for name, s in states(defn).items() if s["Type"] == "Succeed" and name not in defn["States"]}
     assert branch_ends >= {"FileSystemReady", "ComputeReady"}
-    assert "FileSystemReady" in graph["IsFileSystemAndAssociationAvailable"]
+    assert [n for n, ts in graph.items() if "FileSystemReady" in ts] == ["IsImportDone"]
+    assert "CheckImportTask" in graph["IsFileSystemAndAssociationAvailable"]
+    ready = [r for r in states(defn)["IsImportDone"]["Choices"] if r["Next"] == "FileSystemReady"]
+    assert ready == [
+        {"Variable": "$.polls.fileSystem.Last.ImportLifecycle", "StringEquals": "SUCCEEDED", "Next": "FileSystemReady"}
+    ]
+    assert states(defn)["IsImportDone"]["Default"] == "ImportFailed"
     assert "ComputeReady" in graph["CreateJobDefinition"]
 
 

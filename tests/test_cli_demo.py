@@ -213,6 +213,14 @@ def test_a_value_with_a_trailing_newline_or_5001_digits_is_one_line_exit_2(nothi
     assert len(result.stderr) < 400  # the value is cut short
 
 
+def test_a_32_kb_command_is_refused_exit_2_naming_batchs_payload_limit_and_nothing_is_emulated(nothing_emulated):
+    result = demo("--command", " ".join(["x" * 4000] * 8), quick=False)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: execution input command makes a SubmitJob request of 33")
+    assert "at most 30720 bytes (30 KiB, AWS Batch service quotas" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

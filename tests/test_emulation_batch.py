@@ -829,3 +829,14 @@ def test_sync_task_lets_a_parallel_watchdog_move_the_clock_and_terminate_a_stuck
         assert submitted.stopped_at - submitted.created_at >= 1200
         notice = emu.scenario.batch.sync_notice_seconds
         assert event_at(emu, result, "TaskStateExited", "Run") == submitted.stopped_at + notice
+
+
+def test_submit_job_over_30_kib_is_refused_with_batchs_client_exception_and_just_under_is_accepted():
+    """AWS Batch service quotas: a SubmitJob payload is at most 30 KiB (the request body as the SDK sends it)."""
+    with Emulation() as emu:
+        env = environment(emu)
+        with pytest.raises(ClientError) as refused:
+            submit(env, containerOverrides={"command": ["x" * 4096] * 8})
+        assert refused.value.response["Error"]["Code"] == "ClientException"
+        assert "exceeds the maximum of 30720 bytes" in refused.value.response["Error"]["Message"]
+        assert submit(env, containerOverrides={"command": ["x" * 4096] * 7})

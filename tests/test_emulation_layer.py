@@ -197,6 +197,37 @@ def test_association_goes_creating_then_available_and_starts_an_import_task():
         assert emu.fsx.unexported(fs_id) == []  # imported files are not exported back
 
 
+def test_the_import_lasts_by_the_objects_under_the_linked_path_and_files_appear_only_once_it_ended():
+    """About 2,000 objects a second (docs/aws-rules.md): 1,000 modelled objects under in/ and one real one take
+    import_seconds + 0.5 s; the 100,000 under other/ are not under the linked path and cost nothing."""
+    modelled = {"in/batch/": 1_000, "other/": 100_000}
+    with Emulation(Scenario(fsx=FsxScenario(import_seconds=600.0, modelled_objects=modelled))) as emu:
+        fs_id = create_fs(emu)
+        client("s3").put_object(Bucket="data", Key="in/input.dat", Body=b"input")
+        emu.advance(emu.scenario.fsx.creation_seconds)
+        client("fsx").create_data_repository_association(
+            FileSystemId=fs_id, FileSystemPath="/scratch", DataRepositoryPath="s3://data/in/",
+            BatchImportMetaDataOnCreate=True,
+        )  # fmt: skip
+        task_id = emu.fsx.running_tasks(fs_id).__next__().task_id
+        emu.advance(emu.scenario.fsx.import_pending_seconds + 600.0)
+        assert task_of(task_id)["Lifecycle"] == "EXECUTING"
+        assert task_of(task_id)["Status"]["TotalCount"] == 1_001
+        assert "/scratch/input.dat" not in emu.fsx.file_systems[fs_id].files  # not on the file system yet
+        emu.advance(1.0)
+        assert task_of(task_id)["Lifecycle"] == "SUCCEEDED"
+        assert "/scratch/input.dat" in emu.fsx.file_systems[fs_id].files
+
+
+def test_an_import_can_fail_by_scenario_and_then_imports_nothing():
+    with Emulation(Scenario(fsx=FsxScenario(import_outcome="FAILED"))) as emu:
+        fs_id, _ = available_fs_with_dra(emu)
+        (task,) = client("fsx").describe_data_repository_tasks(Filters=[{"Name": "file-system-id", "Values": [fs_id]}])[
+            "DataRepositoryTasks"
+        ]
+        assert task["Lifecycle"] == "FAILED" and task["FailureDetails"]["Message"]
+
+
 def test_association_can_be_misconfigured_then_recover():
     fsx_scenario = FsxScenario(
         association_outcome=DRA_MISCONFIGURED_THEN_AVAILABLE, association_seconds=100, misconfigured_seconds=600

@@ -632,6 +632,8 @@ def test_figures_of_a_taskexport_run_from_the_emulation_records():
         "association_available_before_job_s": 200.0,
         "after_job_until_export_requested_s": 30.0,
         "after_export_done_until_delete_requested_s": 50.0,
+        "import_s": None,
+        "import_wait_s": None,
         "transitions": 0,
         "history_events": 0,
         "status": "SUCCEEDED",
@@ -680,7 +682,7 @@ def test_figures_are_none_for_phases_that_did_not_happen():
     with emulation():
         got = figures(run({"StartAt": "Ok", "States": {"Ok": {"Type": "Pass", "End": True}}}))
     assert got == {
-        **dict.fromkeys(FIGURE_KEYS[:5]),
+        **dict.fromkeys(FIGURE_KEYS[:7]),
         "transitions": 1,
         "history_events": 4,
         "status": "SUCCEEDED",

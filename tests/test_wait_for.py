@@ -361,3 +361,67 @@ def test_the_file_system_check_ends_on_available_or_a_failure(stubbed, lifecycle
         {"FileSystemIds": ["fs-0123456789abcdef0"]},
     )
     assert wait_for.CHECKS["fileSystem"]({"fileSystemId": "fs-0123456789abcdef0"}) == (done, {"Lifecycle": lifecycle})
+
+
+FS_ID = "fs-0123456789abcdef0"
+BY_FILE_SYSTEM = {"Filters": [{"Name": "file-system-id", "Values": [FS_ID]}]}
+
+
+def repository_task(task_id: str, kind: str, lifecycle: str, created: int, failure: str = "") -> dict:
+    task = {"TaskId": task_id, "Lifecycle": lifecycle, "Type": kind, "CreationTime": created, "FileSystemId": FS_ID}
+    if failure:
+        task["FailureDetails"] = {"Message": failure}
+    return task
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "done"),
+    [("PENDING", False), ("EXECUTING", False), ("SUCCEEDED", True), ("FAILED", True), ("CANCELED", True)],
+)
+def test_the_import_check_follows_the_first_import_task_of_the_file_system_across_pages(stubbed, lifecycle, done):
+    imported = "IMPORT_METADATA_FROM_REPOSITORY"
+    stubbed["fsx"].add_response(
+        "describe_data_repository_tasks",
+        {
+            "DataRepositoryTasks": [repository_task("task-0000000000export", "EXPORT_TO_REPOSITORY", "EXECUTING", 50)],
+            "NextToken": "page-2",
+        },
+        BY_FILE_SYSTEM,
+    )
+    stubbed["fsx"].add_response(
+        "describe_data_repository_tasks",
+        {
+            "DataRepositoryTasks": [
+                repository_task(
+                    "task-00000000000later", imported, "EXECUTING", 300
+                ),  # someone else's import, started later
+                repository_task("task-0000000000000dra", imported, lifecycle, 100, "S3 access denied"),
+            ]
+        },
+        {**BY_FILE_SYSTEM, "NextToken": "page-2"},
+    )
+    got_done, description = wait_for.CHECKS["importTask"]({"fileSystemId": FS_ID})
+    assert (got_done, description["ImportLifecycle"], description["ImportTaskId"]) == (
+        done,
+        lifecycle,
+        "task-0000000000000dra",
+    )
+
+
+def test_an_import_not_listed_yet_is_waited_for(stubbed):
+    stubbed["fsx"].add_response("describe_data_repository_tasks", {"DataRepositoryTasks": []}, BY_FILE_SYSTEM)
+    got_done, description = wait_for.CHECKS["importTask"]({"fileSystemId": FS_ID})
+    assert (got_done, description["ImportLifecycle"]) == (False, "NOT_LISTED")
+
+
+def test_the_import_check_on_the_record_the_association_passed_on_checks_at_once_then_after_each_wait():
+    clock = Clock()
+    make, calls = statuses("EXECUTING", "EXECUTING", "SUCCEEDED", done_on=("SUCCEEDED",))
+    passed_on = {"count": 4, "waited": False, "Outcome": "done", "Last": {}, "Seen": {"association": ["AVAILABLE"]}}
+    first = {"check": "importTask", "record": "fileSystem", "waits": [5, 10, 20, 30, 30, 30], "polls": {}}
+    out = wait_for.wait(
+        {**first, "polls": {"fileSystem": passed_on}}, clock, make(clock), "Lifecycle", clock.sleep, check_at_once=True
+    )
+    assert out["Outcome"] == "done"
+    assert calls == [0, 30, 60]  # at once (not counted), then after the schedule's next waits
+    assert out["count"] == 6

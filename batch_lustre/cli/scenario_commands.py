@@ -363,6 +363,8 @@ FIGURE_LABELS = (
     ("association_available_before_job_s", "  association AVAILABLE before the job ran"),
     ("after_job_until_export_requested_s", "  after the job until the export was requested"),
     ("after_export_done_until_delete_requested_s", "  after the export was done until delete requested"),
+    ("import_s", "import task of the association (bucket metadata)"),
+    ("import_wait_s", "  waited for it after the association was AVAILABLE"),
 )
 
 

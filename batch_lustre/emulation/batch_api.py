@@ -21,6 +21,7 @@ from batch_lustre.emulation.batch_records import (
     EmulatedJob,
 )
 from batch_lustre.emulation.moto_seam import BatchBackend, BatchResponse, ClientException
+from batch_lustre.program.parameters import SUBMIT_JOB_PAYLOAD_LIMIT_BYTES
 
 if TYPE_CHECKING:
     from batch_lustre.emulation.batch import BatchModel
@@ -223,6 +224,16 @@ def _match(pattern: str, value: str, case: bool = True) -> bool:
     return value.startswith(pattern[:-1]) if pattern.endswith("*") else value == pattern
 
 
+def refuse_oversize_payload(body: bytes | str | None) -> None:
+    """Batch refuses a SubmitJob request over 30 KiB (AWS Batch service quotas; docs/aws-rules.md). The error code
+    is Batch's for a bad request; its text is Assumed (not documented)."""
+    size = len(body.encode("utf-8") if isinstance(body, str) else body or b"")
+    if size > SUBMIT_JOB_PAYLOAD_LIMIT_BYTES:
+        raise ClientException(
+            f"Job payload size {size} bytes exceeds the maximum of {SUBMIT_JOB_PAYLOAD_LIMIT_BYTES} bytes (30 KiB)"
+        )
+
+
 def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) -> None:
     """Replace moto's Batch job execution, compute environment updates and listings with the model's."""
     original_update = BatchBackend.update_compute_environment
@@ -258,6 +269,7 @@ def install(stack: ExitStack, model_for: Callable[[], BatchModel], lock: Any) ->
             return job.name, job.job_id, job.arn
 
     def submitjob(self: BatchResponse) -> str:
+        refuse_oversize_payload(self.body)
         with lock:
             model = model_for()
             model.clock.settle()

@@ -286,6 +286,10 @@ class Jobs(BatchParts):
             job.started_at = at
         attempt = job.attempts[-1]
         attempt.started_at = at
+        fs = self.fsx.file_systems.get(job.file_system_id) if job.file_system_id else None
+        if fs is not None:  # what a job that lists its inputs finds
+            root = job.scratch_on_fs.rstrip("/") + "/"
+            job.files_seen = sorted(path for path in fs.files if path.startswith(root))
         plan = self.scenario.attempt(len(job.attempts) - 1, job.array_index)
         run_seconds = plan.run_seconds
         limit = (job.timeout or {}).get("attemptDurationSeconds")

@@ -150,6 +150,7 @@ class EmulatedJob:
     scratch_on_fs: str = "/"  # the container's /scratch as a path on that file system
     files_written: list[str] = field(default_factory=list)
     files_lost: list[str] = field(default_factory=list)  # written to the host's root disk
+    files_seen: list[str] = field(default_factory=list)  # on the file system under /scratch when it started RUNNING
     retry_strategy: dict[str, Any] | None = None  # effective: SubmitJob's, else the job definition's
     container_overrides: dict[str, Any] = field(default_factory=dict)
     propagate_tags: bool | None = None

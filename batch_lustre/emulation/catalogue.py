@@ -45,6 +45,7 @@ from batch_lustre.emulation.scenario import (
     MetricsScenario,
     Scenario,
 )
+from batch_lustre.program.asl.naming import FILE_SYSTEM_PATH
 from batch_lustre.program.asl.states import all_states
 from batch_lustre.program.parameters import AUTO_EXPORT, MODES, TASK_EXPORT, parameters_for
 
@@ -74,6 +75,7 @@ class Expected:
     saw: tuple[tuple[str, str, Any], ...] = ()
     call_errors: tuple[str, ...] = ()  # "service:action:Code": calls that failed (and were handled)
     job_attempts: int | None = None  # attempts of the Batch job
+    job_sees: tuple[str, ...] = ()  # paths on the file system the job must find when it starts
     creates_nothing: bool = False  # refused before CreateFileSystem
     # What the run-cleanup state machine (started by EventBridge after a run that failed, timed out or was
     # aborted) must end with: None when it must not have run at all, "" when it may or may not have run;
@@ -154,6 +156,8 @@ def _invalid(*fragments: str) -> Expected:
 KEPT = "File system " + FS + " was kept"
 # Each child of an array writes its own results ({index}: the child's AWS_BATCH_JOB_ARRAY_INDEX).
 ARRAY_FILES: dict[str, bytes] = {"results/{index}/output.txt": b"result of child {index}\n"}
+# The run's inputs, in the bucket before it starts.
+INPUTS: dict[str, bytes] = {f"input/part-{i}.csv": f"input {i}\n".encode() for i in range(3)}
 # Short bounds, so a wait that never ends gives up after a few emulated hours at most.
 NEVER_AVAILABLE_PARAMS = {"lustreCreationTimeoutMinutes": 30, "waitForLustreCreationSeconds": 120}
 QUEUE_STUCK_PARAMS = {"exportTimeoutMinutes": 60, "waitForCheckMetricsSeconds": 300}
@@ -326,10 +330,37 @@ SCENARIOS: dict[str, NamedScenario] = {
             "FAILED", "ExportNotConfirmed", says=(KEPT, "could not export 1 files"), keeps_file_system=True
         ),
     ),
+    "import-outlasts-association": NamedScenario(
+        "the association's IMPORT task ends 30 minutes after the association is AVAILABLE: the job starts only "
+        "after it ended, and finds every input object on /scratch",
+        lambda: Scenario(
+            fsx=FsxScenario(import_seconds=FsxScenario.association_seconds + 1800.0, bucket_objects=dict(INPUTS))
+        ),
+        expected=Expected(
+            saw=(
+                ("CheckImportTask", "polls.fileSystem.Seen.importTask", "EXECUTING"),
+                ("CheckImportTask", "polls.fileSystem.Last.ImportLifecycle", "SUCCEEDED"),
+            ),
+            job_sees=tuple(f"{FILE_SYSTEM_PATH}/{key}" for key in INPUTS),
+        ),
+    ),
+    "import-fails": NamedScenario(
+        "the association's IMPORT task FAILS: the run ends before the job, naming the task; nothing ran, so the "
+        "file system is deleted",
+        lambda: Scenario(fsx=FsxScenario(import_outcome="FAILED")),
+        expected=Expected("FAILED", "ImportFailed", says=("ended FAILED", "The import task failed")),
+    ),
+    "large-bucket": NamedScenario(
+        "1,000,000 objects under the linked path (the seeds' layout: the whole bucket, every earlier run's results "
+        "included): the import takes 500 s more, about 2,000 objects a second, and the job waits for it "
+        "(figures: import_s, import_wait_s)",
+        lambda: Scenario(fsx=FsxScenario(modelled_objects={"runs/": 999_000, "input/": 1_000})),
+        expected=Expected(saw=(("CheckImportTask", "polls.fileSystem.Last.ImportLifecycle", "SUCCEEDED"),)),
+    ),
     "import-running-at-export": NamedScenario(
-        "the association's IMPORT task runs for an hour, past the job's end: the export task waits for it "
-        "and is tracked by its own TaskId",
-        lambda: Scenario(fsx=FsxScenario(import_seconds=3600.0)),
+        "an IMPORT task someone else starts on the file system runs for an hour, past the job's end: the export "
+        "task waits for it and is tracked by its own TaskId",
+        lambda: Scenario(fsx=FsxScenario(later_import=(120.0, 3600.0))),
         modes=(TASK_EXPORT,),
         expected=Expected(
             call_errors=("fsx:createDataRepositoryTask:DataRepositoryTaskExecuting",),

@@ -92,6 +92,7 @@ class ExecutionReport:
     file_system_id: str | None  # the file system this run created (None: it created none)
     leftovers: Leftovers
     job_attempts: int | None  # attempts of this run's Batch job (None: no job)
+    files_seen: list[str] = field(default_factory=list)  # on the file system when the job started
 
     @property
     def got(self) -> str:
@@ -353,6 +354,7 @@ def _report(emu: Emulation, stack: EmulatedStack, result: RunResult) -> Executio
         file_system_id=fs_id,
         leftovers=leftovers(emu, stack, name),
         job_attempts=len(jobs[0].attempts) if jobs else None,
+        files_seen=list(jobs[0].files_seen) if jobs else [],
     )
 
 
@@ -585,6 +587,9 @@ def _single_mismatches(expected: Expected, report: ExecutionReport, who: str = "
     for call_error in expected.call_errors:
         if call_error not in failed:
             problems.append(f"{who}no failed call {call_error} (failed: {', '.join(sorted(failed)) or 'none'})")
+    missed = [path for path in expected.job_sees if path not in report.files_seen]
+    if missed:
+        problems.append(f"{who}the job did not find {', '.join(missed)} when it started")
     if expected.job_attempts is not None and report.job_attempts != expected.job_attempts:
         problems.append(f"{who}job attempts {report.job_attempts}, expected {expected.job_attempts}")
     if expected.creates_nothing:

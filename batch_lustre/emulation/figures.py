@@ -19,6 +19,10 @@ class RunFigures:
     after_job_until_export_requested_s: float | None
     # export task SUCCEEDED (or auto export queue drained) -> DeleteFileSystem accepted
     after_export_done_until_delete_requested_s: float | None
+    # the association's import task: created -> ended (grows with the objects under the linked path), and how
+    # long the job waited for it after the association was AVAILABLE (0: it had ended by then)
+    import_s: float | None
+    import_wait_s: float | None
     transitions: int
     history_events: int
     status: str

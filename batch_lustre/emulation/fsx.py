@@ -28,6 +28,10 @@ from batch_lustre.program.parameters import EVENT_CHANGED as EXPORT_EVENTS_CHANG
 from batch_lustre.program.parameters import EVENT_NEW as EXPORT_EVENTS_NEW
 
 TASK_RUNNING = ("PENDING", "EXECUTING")
+# Metadata import speed: about 2,000 objects a second (public measurements, not documented: Assumed;
+# docs/aws-rules.md, "FSx for Lustre"). The association's import lasts FsxScenario.import_seconds plus one second
+# per this many objects under the linked path.
+IMPORT_OBJECTS_PER_SECOND = 2000.0
 DRA_TYPE_VERSIONS = ("2.12", "2.15")
 MAX_ASSOCIATIONS = 8
 
@@ -299,6 +303,9 @@ class FsxModel:
             self.tokens[("dra", token)] = dra_id
         sc = self.scenario
         bucket = repo_path[len("s3://") :].split("/", 1)[0]
+        if self.bucket_exists(bucket):
+            for key, body in sc.bucket_objects.items():
+                self.put_object(bucket, key, body)
         if sc.association_outcome == DRA_FAILED or not self.bucket_exists(bucket):
             why = f"bucket {bucket} does not exist" if not self.bucket_exists(bucket) else "emulated failure"
             self.clock.schedule_in(sc.association_seconds, lambda at: self._dra_failed(dra, why), "dra failed")
@@ -435,6 +442,7 @@ class FsxModel:
         region: str,
         account: str,
         association: Association | None = None,
+        import_duration: float | None = None,
     ) -> RepositoryTask:
         task_id = f"task-{_rand(17, '0123456789abcdef')}"
         task = RepositoryTask(
@@ -449,11 +457,12 @@ class FsxModel:
         )
         self.tasks[task_id] = task
         sc = self.scenario
+        # Known once the task has selected its objects (an import: given for one started by someone else).
+        duration = import_duration
         if task_type == "IMPORT_METADATA_FROM_REPOSITORY":
-            pending, duration = sc.import_pending_seconds, sc.import_seconds
+            pending = sc.import_pending_seconds
         else:
             pending = sc.export_pending_seconds
-            duration = None  # known once the files are selected
         self.clock.schedule_in(
             pending, lambda at: self._task_executing(task, at, association, duration), f"{task_type} executing"
         )
@@ -464,15 +473,20 @@ class FsxModel:
             return
         task.lifecycle, task.start_time = "EXECUTING", at
         fs = self.file_systems[task.file_system_id]
+        sc = self.scenario
         if task.task_type == "IMPORT_METADATA_FROM_REPOSITORY":
             assert dra is not None
             bucket, prefix = dra.s3_location(dra.file_system_path)
             task.selected = sorted(self.list_objects(bucket, prefix))
+            task.total = len(task.selected) + modelled_objects_under(sc.modelled_objects, prefix)
+            if duration is None:
+                duration = sc.import_seconds + task.total / IMPORT_OBJECTS_PER_SECOND
+            outcome = sc.import_outcome
         else:
             task.selected = self._export_selection(fs, task.paths)
-            duration = self.scenario.export_base_seconds + self.scenario.export_seconds_per_file * len(task.selected)
-        task.total = len(task.selected)
-        outcome = "SUCCEEDED" if task.task_type != "EXPORT_TO_REPOSITORY" else self.scenario.export_outcome
+            task.total = len(task.selected)
+            duration = sc.export_base_seconds + sc.export_seconds_per_file * len(task.selected)
+            outcome = sc.export_outcome
         self.clock.schedule_in(
             duration or 0.0, lambda end: self._task_done(task, end, dra, outcome), f"{task.task_type} done"
         )
@@ -492,12 +506,26 @@ class FsxModel:
         fs = self.file_systems[task.file_system_id]
         if task.task_type == "IMPORT_METADATA_FROM_REPOSITORY":
             assert dra is not None
+            if outcome == "FAILED":
+                self._task_end(task, at, "FAILED", "The import task failed (emulated failure).")
+                return
+            # Objects appear on the file system once the import has ended, not before.
             bucket, prefix = dra.s3_location(dra.file_system_path)
             for key, body in self.list_objects(bucket, prefix).items():
                 path = dra.file_system_path.rstrip("/") + "/" + key[len(prefix) :].lstrip("/")
                 fs.files.setdefault(path, LustreFile(path, body, version=1, exported_version=1, written_at=at))
             task.succeeded = task.total
             self._task_end(task, at, "SUCCEEDED")
+            later = self.scenario.later_import
+            if later is not None:
+                self.scenario.later_import = None  # once: not after the later import itself
+                region, account = task.resource_arn.split(":")[3:5]
+
+                def start_later_import(_at: float) -> None:
+                    tags = [{"Key": "Name", "Value": "operator"}]
+                    self._start_task(fs, task.task_type, [], {"Enabled": False}, tags, region, account, dra, later[1])
+
+                self.clock.schedule_in(later[0], start_later_import, "later import")
             return
         if outcome == "FAILED":
             self._task_end(task, at, "FAILED", "The export task failed (emulated failure).")
@@ -540,7 +568,11 @@ class FsxModel:
         now = self.clock.seconds()
         succeeded = task.succeeded
         if task.lifecycle == "EXECUTING" and task.start_time is not None and task.total:
-            per_file = self.scenario.export_seconds_per_file or 1.0
+            per_file = (
+                1.0 / IMPORT_OBJECTS_PER_SECOND
+                if task.task_type == "IMPORT_METADATA_FROM_REPOSITORY"
+                else self.scenario.export_seconds_per_file or 1.0
+            )
             succeeded = min(task.total, int((now - task.start_time) / per_file))
         out: dict[str, Any] = {
             "TaskId": task.task_id,
@@ -654,6 +686,11 @@ class FsxModel:
 
     def running_tasks(self, file_system_id: str) -> Iterable[RepositoryTask]:
         return (t for t in self.tasks.values() if t.file_system_id == file_system_id and t.lifecycle in TASK_RUNNING)
+
+
+def modelled_objects_under(modelled: dict[str, int], prefix: str) -> int:
+    """How many modelled objects (key prefix -> count) lie under the linked ``prefix`` ("" : the whole bucket)."""
+    return sum(count for key_prefix, count in modelled.items() if key_prefix.startswith(prefix))
 
 
 def _covers(root: str, path: str) -> bool:

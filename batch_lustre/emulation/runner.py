@@ -475,7 +475,7 @@ def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigu
     def span(a: float | None, b: float | None) -> float | None:
         return None if a is None or b is None else b - a
 
-    dra_available = export_requested = export_done = None
+    dra_available = export_requested = export_done = import_end = import_created = None
     if fs is not None:
         fs_id = fs.file_system_id
         dras = [
@@ -484,6 +484,16 @@ def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigu
             if d.file_system_id == fs_id and d.available_at is not None
         ]
         dra_available = min((d.available_at for d in dras if d.available_at is not None), default=None)
+        imports = sorted(
+            (
+                t
+                for t in [*emu.fsx.tasks.values(), *emu.fsx.removed_tasks.values()]
+                if t.file_system_id == fs_id and t.task_type == "IMPORT_METADATA_FROM_REPOSITORY"
+            ),
+            key=lambda t: t.created_at,
+        )
+        if imports:
+            import_created, import_end = imports[0].created_at, imports[0].end_time
         exports = sorted(
             (
                 t
@@ -508,6 +518,8 @@ def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigu
         association_available_before_job_s=span(dra_available, job_running),
         after_job_until_export_requested_s=span(job_end, export_requested),
         after_export_done_until_delete_requested_s=span(export_done, fs.delete_requested_at) if fs else None,
+        import_s=span(import_created, import_end),
+        import_wait_s=max(0.0, import_end - dra_available) if import_end is not None and dra_available else None,
         transitions=result.transitions or transitions(result.events),
         history_events=result.history_events or len(result.events),
         status=result.status,

@@ -51,7 +51,19 @@ class FsxScenario:
     association_update_seconds: float = 90.0  # UPDATING after UpdateDataRepositoryAssociation
 
     import_pending_seconds: float = 5.0
+    # The association's import task: import_seconds, plus one second per IMPORT_OBJECTS_PER_SECOND objects under
+    # the linked path (the bucket's objects there, and the modelled ones below).
     import_seconds: float = 30.0
+    import_outcome: str = "SUCCEEDED"  # or "FAILED"
+    # Objects counted as if they were in the bucket, without creating them (a large bucket in a fast test):
+    # key prefix -> how many objects under it.
+    modelled_objects: dict[str, int] = field(default_factory=dict)
+    # Objects in the bucket when the run starts (key -> body; put there when the association is created, before its
+    # import lists them).
+    bucket_objects: dict[str, bytes] = field(default_factory=dict)
+    # An IMPORT task someone else starts (an operator, a script) on the file system: (seconds after the
+    # association's import ended, its duration).
+    later_import: tuple[float, float] | None = None
 
     export_pending_seconds: float = 20.0
     export_base_seconds: float = 60.0
