@@ -19,6 +19,8 @@ ECS_IMAGE_TYPE = "ECS_AL2023"
 # Containers reach IMDS through the docker bridge: one hop more than the instance.
 IMDS_HOP_LIMIT = 2
 JOB_EXECUTION_TIMEOUT_ON_UPDATE_MINUTES = 30
+# What the compute environment's updates leave to Batch and to the runs (Pulumi property paths).
+IGNORED_COMPUTE_CHANGES = ("computeResources.desiredVcpus", "computeResources.launchTemplate")
 
 
 @dataclass
@@ -55,10 +57,14 @@ class ComputeEnvironment(pulumi.ComponentResource):
 
     Each run points the compute environment at its own launch template and restores the
     baseline when it ends; a run that ends without its cleanup is put back by the run-cleanup
-    state machine. Pulumi keeps the baseline launch template as desired state. ``desiredvCpus``
-    is ignored after creation: Batch changes it by itself (and each run's warm capacity raises
-    it), and refuses to lower it by an update, so a refresh or an update must not fight it.
-    Do not run ``pulumi up`` while a run is going: both update the same compute environment.
+    state machine. So the launch template is in ``ignore_changes`` (set at creation, never sent by
+    an update: a refresh during a run records the run's template, and an update must not put the
+    baseline back under the run's jobs), and so is ``desiredvCpus``: Batch changes it by itself
+    (and each run's warm capacity raises it), and refuses to lower it by an update. A change to
+    the baseline launch template itself reaches the environment through the workflow (each run's
+    Cleanup restores the id and version its definition holds), not through this resource. Do not
+    run ``pulumi up`` while a run is going (``batch-lustre deploy`` refuses): other compute
+    changes are still infrastructure updates.
 
     Outputs: ``repository_url``, ``compute_environment_arn``, ``compute_environment_name``,
     ``job_queue_arn``, ``job_queue_name``, ``lustre_security_group_id``,
@@ -214,7 +220,10 @@ class ComputeEnvironment(pulumi.ComponentResource):
             tags=self._tags("ce"),
             # Batch changes desiredvCpus by itself (scaling, and each run's warm capacity) and refuses to
             # lower it by an update (docs/aws-rules.md): a refresh or an update must not try to put it back.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["computeResources.desiredVcpus"]),
+            # Each run points the environment at its own launch template and its Cleanup (or the run cleanup)
+            # restores the baseline from the definition: a refresh during a run records the run's template, and
+            # an update must not send the baseline back under the run's jobs.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(IGNORED_COMPUTE_CHANGES)),
         )
 
     def _create_job_queue(self) -> aws.batch.JobQueue:

@@ -471,9 +471,10 @@ def test_instances_launched_by_batch_carry_the_stack_tags(run):
     assert {k: tags[k] for k in (naming.TAG_STACK, naming.TAG_MODE)} == naming.stack_tags(run.stack, run.stack)
 
 
-def test_compute_environment_ignores_desired_vcpus_that_batch_and_warm_runs_change(monkeypatch):
-    """Batch changes desiredvCpus by itself and refuses to lower it by an update: a refresh or an update after runs
-    must not try to put the stack's value back (docs/aws-rules.md, "Pulumi and Batch desired vCPUs")."""
+def test_compute_environment_ignores_desired_vcpus_and_the_launch_template_that_batch_and_runs_change(monkeypatch):
+    """Batch changes desiredvCpus by itself and refuses to lower it by an update, and each run points the environment
+    at its own launch template: a refresh or an update during or after runs must not put the stack's values back
+    (docs/aws-rules.md, "Pulumi and Batch desired vCPUs"; the emulated refresh-then-up: test_pulumi_state.py)."""
     seen = []
     original = aws.batch.ComputeEnvironment.__init__
 
@@ -483,4 +484,5 @@ def test_compute_environment_ignores_desired_vcpus_that_batch_and_warm_runs_chan
 
     monkeypatch.setattr(aws.batch.ComputeEnvironment, "__init__", record)
     run_program(TASK_EXPORT)
-    assert len(seen) == 1 and seen[0].ignore_changes == ["computeResources.desiredVcpus"]
+    assert len(seen) == 1
+    assert seen[0].ignore_changes == ["computeResources.desiredVcpus", "computeResources.launchTemplate"]
