@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from batch_lustre.program.asl.naming import LUSTRE_PORT_RANGES
+from batch_lustre.program.asl.naming import HOST_MOUNT_DIR, LUSTRE_PORT_RANGES
 from batch_lustre.program.components import assume_role_policy, named
 
 # New compute environments default to ECS_AL2023 since 2026-01-12 and AL2 is blocked for
@@ -19,6 +20,32 @@ ECS_IMAGE_TYPE = "ECS_AL2023"
 # Containers reach IMDS through the docker bridge: one hop more than the instance.
 IMDS_HOP_LIMIT = 2
 JOB_EXECUTION_TIMEOUT_ON_UPDATE_MINUTES = 30
+# What the compute environment's updates leave to Batch and to the runs (Pulumi property paths).
+IGNORED_COMPUTE_CHANGES = ("computeResources.desiredVcpus", "computeResources.launchTemplate")
+
+
+BASELINE_BOUNDARY = "==BATCHLUSTREBASELINE=="
+# A host launched from the baseline has no file system. Every job's host path (asl.naming.HOST_SCRATCH_DIR) lies
+# under the mount point, which only a run's launch template mounts: here the mount point is an empty directory
+# made immutable, so the Docker daemon cannot create the job's host path under it and the job fails to start
+# (docs/design.md, "A job never runs without its file system"), instead of writing to the root disk. Batch
+# needs MIME multipart user data (docs/aws-rules.md, "Batch").
+BASELINE_USER_DATA = f"""MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="{BASELINE_BOUNDARY}"
+
+--{BASELINE_BOUNDARY}
+Content-Type: text/x-shellscript; charset="us-ascii"
+
+#!/bin/bash
+# No Lustre file system on this host: no job may write under {HOST_MOUNT_DIR}.
+set -euxo pipefail
+MOUNT_DIR="{HOST_MOUNT_DIR}"
+mkdir -p "$MOUNT_DIR"
+chattr +i "$MOUNT_DIR"
+echo "batch-lustre: baseline host, no file system: $MOUNT_DIR is immutable, a job needing it fails to start"
+
+--{BASELINE_BOUNDARY}--
+"""
 
 
 @dataclass
@@ -46,7 +73,9 @@ class ComputeEnvironment(pulumi.ComponentResource):
     - Instance role (ECS for EC2 + SSM core) and its instance profile.
     - The Lustre security group, shared by the file systems and the Batch instances:
       inbound TCP on the Lustre ports (``asl.naming.LUSTRE_PORT_RANGES``) from itself, all outbound.
-    - The baseline launch template: IMDSv2 required, hop limit 2, no user data.
+    - The baseline launch template: IMDSv2 required, hop limit 2, and user data that makes the
+      (unmounted) mount point immutable, so a job placed on a host without a file system fails
+      to start instead of writing to the root disk (``BASELINE_USER_DATA``).
     - A managed compute environment (type, allocation strategy, instance types and vCPUs
       from config) in the private subnets, using the baseline template's id and latest
       version. No ``service_role``, so Batch uses its AWSServiceRoleForBatch service-linked
@@ -55,10 +84,14 @@ class ComputeEnvironment(pulumi.ComponentResource):
 
     Each run points the compute environment at its own launch template and restores the
     baseline when it ends; a run that ends without its cleanup is put back by the run-cleanup
-    state machine. Pulumi keeps the baseline launch template as desired state. ``desiredvCpus``
-    is ignored after creation: Batch changes it by itself (and each run's warm capacity raises
-    it), and refuses to lower it by an update, so a refresh or an update must not fight it.
-    Do not run ``pulumi up`` while a run is going: both update the same compute environment.
+    state machine. So the launch template is in ``ignore_changes`` (set at creation, never sent by
+    an update: a refresh during a run records the run's template, and an update must not put the
+    baseline back under the run's jobs), and so is ``desiredvCpus``: Batch changes it by itself
+    (and each run's warm capacity raises it), and refuses to lower it by an update. A change to
+    the baseline launch template itself reaches the environment through the workflow (each run's
+    Cleanup restores the id and version its definition holds), not through this resource. Do not
+    run ``pulumi up`` while a run is going (``batch-lustre deploy`` refuses): other compute
+    changes are still infrastructure updates.
 
     Outputs: ``repository_url``, ``compute_environment_arn``, ``compute_environment_name``,
     ``job_queue_arn``, ``job_queue_name``, ``lustre_security_group_id``,
@@ -170,7 +203,8 @@ class ComputeEnvironment(pulumi.ComponentResource):
     def _create_baseline_launch_template(self) -> aws.ec2.LaunchTemplate:
         return aws.ec2.LaunchTemplate(
             f"{self._name}-baseline",
-            description="Baseline for the compute environment between runs: IMDSv2, no file system",
+            description="Baseline for the compute environment between runs: IMDSv2, no file system, no job starts",
+            user_data=base64.b64encode(BASELINE_USER_DATA.encode()).decode(),
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",
@@ -214,7 +248,10 @@ class ComputeEnvironment(pulumi.ComponentResource):
             tags=self._tags("ce"),
             # Batch changes desiredvCpus by itself (scaling, and each run's warm capacity) and refuses to
             # lower it by an update (docs/aws-rules.md): a refresh or an update must not try to put it back.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["computeResources.desiredVcpus"]),
+            # Each run points the environment at its own launch template and its Cleanup (or the run cleanup)
+            # restores the baseline from the definition: a refresh during a run records the run's template, and
+            # an update must not send the baseline back under the run's jobs.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(IGNORED_COMPUTE_CHANGES)),
         )
 
     def _create_job_queue(self) -> aws.batch.JobQueue:

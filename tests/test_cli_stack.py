@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from batch_lustre.cli.app import app
 
 runner = CliRunner()
-STACK_COMMANDS = ["deploy", "preview", "destroy", "outputs"]
+STACK_COMMANDS = ["deploy", "preview", "refresh", "destroy", "outputs"]
 
 
 @pytest.fixture
@@ -84,18 +84,23 @@ def test_the_deploy_flow_on_the_automation_layer_previews_asks_then_deploys(monk
         calls.append(f"preview {stack}")
         return {"create": 3, "same": 1}
 
-    def fake_deploy(stack, *, on_output=None, work_dir=None):
+    def fake_deploy(stack, *, on_output=None, work_dir=None, wait_minutes=None, force=False):
         calls.append(f"deploy {stack}")
         return {"bucketName": "b"}
 
+    def fake_guard(stack, action, *, wait_minutes=None, force=False, on_wait=None):
+        calls.append(f"guard {action} {stack}")
+        return []
+
+    monkeypatch.setattr("batch_lustre.automation.guard_stack", fake_guard)
     monkeypatch.setattr("batch_lustre.automation.preview", fake_preview)
     monkeypatch.setattr("batch_lustre.automation.deploy", fake_deploy)
     refused = runner.invoke(app, ["deploy", "-s", "autoexport"], input="n\n")
-    assert refused.exit_code == 1 and calls == ["preview autoexport"]
+    assert refused.exit_code == 1 and calls == ["guard deploy autoexport", "preview autoexport"]
     assert "preview of autoexport: 3 to create" in refused.output
     accepted = runner.invoke(app, ["deploy", "-s", "autoexport"], input="y\n")
     assert accepted.exit_code == 0, accepted.output
-    assert calls == ["preview autoexport", "preview autoexport", "deploy autoexport"]
+    assert calls[2:] == ["guard deploy autoexport", "preview autoexport", "deploy autoexport"]
     assert "bucketName" in accepted.output
 
 

@@ -1,6 +1,7 @@
 """What each component declares, checked on the inputs recorded by the mocks while the
 real program (``stack.main``) ran for each stack, applies included (``preview=False``)."""
 
+import base64
 import inspect
 import json
 from pathlib import Path
@@ -10,6 +11,7 @@ import pulumi_aws as aws
 import pytest
 from offline_stacks import ACCOUNT_ID, REGION, load_stack_config, run_program
 
+from batch_lustre.emulation.host_user_data import immutable_dirs, is_mime_multipart, parse_lustre_mount
 from batch_lustre.program import asl
 from batch_lustre.program.asl import iam, naming
 from batch_lustre.program.asl.refs import WorkflowRefs
@@ -163,12 +165,16 @@ def test_lustre_security_group_allows_988_and_1018_to_1023_from_itself_only(run)
     assert (egress.inputs["ipProtocol"], egress.inputs["cidrIpv4"]) == ("-1", "0.0.0.0/0")
 
 
-def test_baseline_launch_template_requires_imdsv2_and_has_no_user_data(run):
+def test_baseline_launch_template_requires_imdsv2_and_makes_the_unmounted_mount_point_immutable(run):
     template = run.one(LAUNCH_TEMPLATE)
     metadata = template.inputs["metadataOptions"]
     assert metadata["httpTokens"] == "required"
     assert metadata["httpPutResponseHopLimit"] == 2
-    assert "userData" not in template.inputs
+    script = base64.b64decode(template.inputs["userData"]).decode()
+    assert is_mime_multipart(script)  # else Batch puts the compute environment INVALID
+    assert immutable_dirs(script) == [naming.HOST_MOUNT_DIR]
+    assert naming.HOST_SCRATCH_DIR.startswith(naming.HOST_MOUNT_DIR + "/")  # the job's host path lies under it
+    assert parse_lustre_mount(script) is None
 
 
 def test_compute_environment_takes_type_strategy_instance_types_and_vcpus_from_config(custom):
@@ -472,9 +478,10 @@ def test_instances_launched_by_batch_carry_the_stack_tags(run):
     assert {k: tags[k] for k in (naming.TAG_STACK, naming.TAG_MODE)} == naming.stack_tags(run.stack, run.stack)
 
 
-def test_compute_environment_ignores_desired_vcpus_that_batch_and_warm_runs_change(monkeypatch):
-    """Batch changes desiredvCpus by itself and refuses to lower it by an update: a refresh or an update after runs
-    must not try to put the stack's value back (docs/aws-rules.md, "Pulumi and Batch desired vCPUs")."""
+def test_compute_environment_ignores_desired_vcpus_and_the_launch_template_that_batch_and_runs_change(monkeypatch):
+    """Batch changes desiredvCpus by itself and refuses to lower it by an update, and each run points the environment
+    at its own launch template: a refresh or an update during or after runs must not put the stack's values back
+    (docs/aws-rules.md, "Pulumi and Batch desired vCPUs"; the emulated refresh-then-up: test_pulumi_state.py)."""
     seen = []
     original = aws.batch.ComputeEnvironment.__init__
 
@@ -484,4 +491,5 @@ def test_compute_environment_ignores_desired_vcpus_that_batch_and_warm_runs_chan
 
     monkeypatch.setattr(aws.batch.ComputeEnvironment, "__init__", record)
     run_program(TASK_EXPORT)
-    assert len(seen) == 1 and seen[0].ignore_changes == ["computeResources.desiredVcpus"]
+    assert len(seen) == 1
+    assert seen[0].ignore_changes == ["computeResources.desiredVcpus", "computeResources.launchTemplate"]

@@ -8,12 +8,18 @@
 
 This module is the one to import: every public name of the modules below is here.
 
-- ``stacks``: stack operations (``deploy``, ``preview``, ``destroy``, ``outputs``) run the Pulumi program of the
+- ``stacks``: stack operations (``deploy``, ``preview``, ``refresh``, ``destroy``, ``outputs``) run the Pulumi program of the
   project directory (the one ``__main__.py`` runs) through the Automation API: a ``LocalWorkspace`` whose work
   dir is the project directory and whose stack is the one named. They need the ``pulumi`` CLI on PATH
   (``PulumiCliMissing`` otherwise). ``stack_settings`` reads ``Pulumi.<stack>.yaml`` as the program reads its
   config (``settings.settings_from_config``); ``load_outputs`` takes the outputs from Pulumi or from a
   ``pulumi stack output --json`` file (``outputs_file``).
+- ``guard``: ``deploy``, ``refresh`` and ``destroy`` first check that no run of the stack is RUNNING
+  (``check_no_run``) and raise ``StackBusy``, naming the run (name, ARN, start time), while one is. Their keyword
+  arguments ``wait_minutes`` (1 to ``MAX_WAIT_MINUTES``: wait for the runs to end, looking every
+  ``poll_seconds``, timed by ``time_source``) and ``force`` (go ahead anyway) are the CLI's ``--wait`` and
+  ``--force``. A ``pulumi up`` during a run can put the compute environment back on its baseline launch
+  template under the run's jobs (README, "Real use").
 - ``runs``: run operations (``start_run``, ``follow_run``, ``wait_for_run``, ``run``, ``list_runs``,
   ``run_cleanup_of``, ``objects_since``), with boto3 against the resources the stack outputs name;
   ``history``: a run's execution history read into ``RunEvent``s and its ``RunOutcome``.
@@ -70,8 +76,6 @@ from __future__ import annotations
 from batch_lustre.automation.acceptance import (
     AcceptanceClients,
     AcceptanceReport,
-    RealTime,
-    TimeSource,
     acceptance_job_command,
     acceptance_marker_content,
     acceptance_marker_key,
@@ -101,9 +105,21 @@ from batch_lustre.automation.errors import (
     RunFailed,
     RunRefused,
     RunStillRunning,
+    StackBusy,
     Throttled,
     UnknownStack,
     one_line,
+)
+from batch_lustre.automation.guard import (
+    DEFAULT_POLL_SECONDS,
+    MAX_WAIT_MINUTES,
+    RealTime,
+    RunningExecution,
+    TimeSource,
+    check_no_run,
+    check_wait_minutes,
+    running_runs,
+    stack_state_machines,
 )
 from batch_lustre.automation.history import (
     FACT_PATHS,
@@ -149,12 +165,14 @@ from batch_lustre.automation.stacks import (
     check_stack,
     deploy,
     destroy,
+    guard_stack,
     known_stacks,
     load_outputs,
     outputs,
     preview,
     project_root,
     pulumi_stack,
+    refresh,
     required_output,
     stack_config,
     stack_region,
@@ -162,7 +180,9 @@ from batch_lustre.automation.stacks import (
 )
 
 __all__ = [
+    "DEFAULT_POLL_SECONDS",
     "FACT_PATHS",
+    "MAX_WAIT_MINUTES",
     "REQUIRED_OUTPUTS",
     "ROOT",
     "TERMINAL_EVENTS",
@@ -190,7 +210,9 @@ __all__ = [
     "RunStillRunning",
     "RunSummary",
     "RunTracker",
+    "RunningExecution",
     "RuntimeParameters",
+    "StackBusy",
     "SteppedEmulatedTime",
     "StoredObject",
     "Throttled",
@@ -204,8 +226,10 @@ __all__ = [
     "check_acceptance_secret",
     "check_assignment",
     "check_assignments",
+    "check_no_run",
     "check_run_input",
     "check_stack",
+    "check_wait_minutes",
     "compute_environment_max_vcpus",
     "delete_leftover",
     "deploy",
@@ -216,6 +240,7 @@ __all__ = [
     "execution_name",
     "find_leftovers",
     "follow_run",
+    "guard_stack",
     "iter_executions",
     "known_stacks",
     "list_runs",
@@ -230,6 +255,7 @@ __all__ = [
     "project_root",
     "pulumi_stack",
     "read_parameters",
+    "refresh",
     "region_of",
     "required_output",
     "run",
@@ -238,11 +264,13 @@ __all__ = [
     "run_error",
     "run_input",
     "running_executions",
+    "running_runs",
     "runs_by_name",
     "stack_config",
     "stack_max_vcpus",
     "stack_region",
     "stack_settings",
+    "stack_state_machines",
     "start_run",
     "update_parameters",
     "wait_for_run",

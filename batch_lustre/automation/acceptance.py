@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from batch_lustre.automation import clients as aws
 from batch_lustre.automation.boundary import operation
 from batch_lustre.automation.errors import AutomationError, one_line
+from batch_lustre.automation.guard import TimeSource
 from batch_lustre.automation.history import HistoryReader, RunEvent, RunOutcome, RunTracker
 from batch_lustre.automation.leftovers import LeftoverClients, find_leftovers
 from batch_lustre.automation.parameters import read_parameters
@@ -87,27 +87,6 @@ def acceptance_overrides(run: str, image_tag: str | None = None) -> dict[str, An
 def new_acceptance_name(now: dt.datetime | None = None) -> str:
     """``acceptance-<UTC time>-<random>``: an execution name that says what the run was."""
     return "acceptance-" + new_run_name(now).removeprefix("run-")
-
-
-# --- time: the real clock, or the emulation's ---------------------------------------------------------
-
-
-class TimeSource(Protocol):
-    """What the check needs of time: now, and a pause between two looks at the account."""
-
-    def now(self) -> dt.datetime: ...
-
-    def pause(self, seconds: float) -> None: ...
-
-
-class RealTime:
-    """Wall-clock time; a pause sleeps."""
-
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
-
-    def pause(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 # --- the check ---------------------------------------------------------------------------------------

@@ -148,7 +148,7 @@ class EmulatedDeployment:
 
 
 class SteppedEmulatedTime:
-    """A clock (``acceptance.TimeSource``) for whoever polls a stack deployed in the emulation
+    """A clock (``guard.TimeSource``) for whoever polls a stack deployed in the emulation
     (``acceptance --emulated``).
 
     ``now`` is the emulated time. Wait states are held (``Emulation.hold_waits``) but during a pause, which lets

@@ -78,6 +78,10 @@ class RunRefused(AutomationError):
     """A run was not started (another one is RUNNING)."""
 
 
+class StackBusy(AutomationError):
+    """A deploy, refresh or destroy was refused: a run of the stack is RUNNING (``guard.check_no_run``)."""
+
+
 class RunStillRunning(AutomationError):
     """``wait_for_run`` gave up waiting; the run goes on."""
 

@@ -1,5 +1,5 @@
 """The stacks of the Pulumi program, through the Automation API: their config and settings, deploy, preview,
-destroy, and their outputs (from Pulumi, or from a ``pulumi stack output --json`` file).
+refresh, destroy (the last three refused during a run: ``guard``), and their outputs (from Pulumi, or from a ``pulumi stack output --json`` file).
 
 Every operation takes ``work_dir``, the project directory (``Pulumi.yaml``, ``Pulumi.<stack>.yaml``,
 ``__main__.py``); by default the one ``batch_lustre.project`` finds when the operation runs.
@@ -16,6 +16,7 @@ from typing import Any
 
 from batch_lustre.automation.boundary import operation
 from batch_lustre.automation.errors import MissingOutput, PulumiCliMissing, PulumiCommandFailed, UnknownStack, one_line
+from batch_lustre.automation.guard import DEFAULT_POLL_SECONDS, RunningExecution, TimeSource, check_no_run
 from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
 from batch_lustre.program.settings import REGION_KEY, Settings, load_stack_config, settings_from_config
 from batch_lustre.project import find_project_dir
@@ -134,13 +135,80 @@ def _plain_outputs(output_map: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @operation
+def guard_stack(
+    stack: str,
+    action: str,
+    *,
+    work_dir: Path | None = None,
+    wait_minutes: int | None = None,
+    force: bool = False,
+    sfn: Any | None = None,
+    time_source: TimeSource | None = None,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+    on_wait: Callable[[str], Any] | None = None,
+) -> list[RunningExecution]:
+    """``guard.check_no_run`` for ``action`` of ``stack``, with the outputs of the deployed stack (a stack not
+    deployed yet has no run: []). ``deploy``, ``refresh`` and ``destroy`` make this check themselves; a tool
+    that asks its user before it acts (``batch-lustre deploy``) makes it first too."""
+    try:
+        pulumi = pulumi_stack(stack, work_dir=work_dir)
+    except UnknownStack:
+        check_no_run(stack, action, {}, wait_minutes=wait_minutes)  # the value is still checked
+        return []
+    return _guarded(pulumi, stack, action, locals(), on_wait)
+
+
+def _guarded(
+    pulumi: Any, stack: str, action: str, given: Mapping[str, Any], on_wait: Callable[[str], Any] | None
+) -> list[RunningExecution]:
+    """``guard.check_no_run`` for ``action`` of the stack, with its outputs as the deployed stack has them."""
+    found = _plain_outputs(_pulumi_call("stack output", stack, pulumi.outputs))
+    keys = ("wait_minutes", "force", "sfn", "time_source", "poll_seconds")
+    return check_no_run(stack, action, found, on_wait=on_wait, **{key: given[key] for key in keys})
+
+
+@operation
 def deploy(
-    stack: str, *, on_output: Callable[[str], Any] | None = None, work_dir: Path | None = None
+    stack: str,
+    *,
+    on_output: Callable[[str], Any] | None = None,
+    work_dir: Path | None = None,
+    wait_minutes: int | None = None,
+    force: bool = False,
+    sfn: Any | None = None,
+    time_source: TimeSource | None = None,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> dict[str, Any]:
-    """``pulumi up`` of ``stack`` (created if new); returns the stack outputs. Output lines go to ``on_output``."""
+    """``pulumi up`` of ``stack`` (created if new); returns the stack outputs. Output lines go to ``on_output``.
+
+    Refused (``StackBusy``, naming the run) while a run of the stack is RUNNING, unless ``wait_minutes`` (1 to
+    ``guard.MAX_WAIT_MINUTES``: wait for the runs to end, looking every ``poll_seconds`` with ``sfn``, timed by
+    ``time_source``) or ``force`` (deploy anyway). See ``guard``.
+    """
     pulumi = pulumi_stack(stack, create=True, work_dir=work_dir)
+    _guarded(pulumi, stack, "deploy", locals(), on_output)
     result = _pulumi_call("up", stack, lambda: pulumi.up(on_output=on_output))
     return _plain_outputs(result.outputs)
+
+
+@operation
+def refresh(
+    stack: str,
+    *,
+    on_output: Callable[[str], Any] | None = None,
+    work_dir: Path | None = None,
+    wait_minutes: int | None = None,
+    force: bool = False,
+    sfn: Any | None = None,
+    time_source: TimeSource | None = None,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
+) -> dict[str, int]:
+    """``pulumi refresh`` of ``stack`` (read the resources' actual state into Pulumi's state); returns the
+    changes it recorded (``{"update": 1}``). Guarded as ``deploy`` is (``wait_minutes``, ``force``)."""
+    pulumi = pulumi_stack(stack, work_dir=work_dir)
+    _guarded(pulumi, stack, "refresh", locals(), on_output)
+    result = _pulumi_call("refresh", stack, lambda: pulumi.refresh(on_output=on_output))
+    return dict(result.summary.resource_changes or {})
 
 
 @operation
@@ -155,10 +223,20 @@ def preview(
 
 @operation
 def destroy(
-    stack: str, *, on_output: Callable[[str], Any] | None = None, work_dir: Path | None = None
+    stack: str,
+    *,
+    on_output: Callable[[str], Any] | None = None,
+    work_dir: Path | None = None,
+    wait_minutes: int | None = None,
+    force: bool = False,
+    sfn: Any | None = None,
+    time_source: TimeSource | None = None,
+    poll_seconds: float = DEFAULT_POLL_SECONDS,
 ) -> dict[str, int]:
-    """``pulumi destroy`` of ``stack``; returns the changes made (``{"delete": 40}``)."""
+    """``pulumi destroy`` of ``stack``; returns the changes made (``{"delete": 40}``). Guarded as ``deploy`` is
+    (``wait_minutes``, ``force``): a destroy under a run would orphan its file system."""
     pulumi = pulumi_stack(stack, work_dir=work_dir)
+    _guarded(pulumi, stack, "destroy", locals(), on_output)
     result = _pulumi_call("destroy", stack, lambda: pulumi.destroy(on_output=on_output))
     return dict(result.summary.resource_changes or {})
 

@@ -24,13 +24,12 @@ from batch_lustre.automation.acceptance import (
     SMALLEST_CAPACITY_GIB,
     AcceptanceClients,
     AcceptanceReport,
-    RealTime,
-    TimeSource,
     acceptance_marker_content,
     acceptance_marker_key,
     new_acceptance_name,
     run_acceptance,
 )
+from batch_lustre.automation.guard import RealTime, TimeSource
 from batch_lustre.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,

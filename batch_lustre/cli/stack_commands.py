@@ -1,9 +1,10 @@
-"""``deploy``, ``preview``, ``destroy``, ``outputs``: the stack through the Pulumi Automation API."""
+"""``deploy``, ``preview``, ``refresh``, ``destroy``, ``outputs``: the stack through the Pulumi Automation API
+(``deploy``, ``refresh`` and ``destroy`` refused while a run of the stack is RUNNING: ``automation.guard``)."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,6 +18,30 @@ def _echo(line: str) -> None:
 
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+WaitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--wait",
+        metavar="MINUTES",
+        help=f"While a run of the stack is RUNNING, wait up to MINUTES (1-{automation.MAX_WAIT_MINUTES}) for it to "
+        "end instead of refusing.",
+        show_default=False,
+    ),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Go ahead even while a run of the stack is RUNNING (it may lose its results)."),
+]
+
+
+def _guard(stack: str, action: str, wait: str | None, force: bool) -> dict[str, Any]:
+    """Refuse ``action`` while a run of the stack is RUNNING (or wait for it, or go ahead forced); returns the
+    guard's keyword arguments for the operation itself."""
+    minutes = automation.check_wait_minutes(wait, "--wait")
+    forced_over = automation.guard_stack(stack, action, wait_minutes=minutes, force=force, on_wait=_echo)
+    for running in forced_over:
+        out().print(f"[bold yellow]warning:[/] {action} forced during {running.describe()}")
+    return {"wait_minutes": minutes, "force": force}
 
 
 def _summary(changes: dict[str, int]) -> str:
@@ -25,16 +50,27 @@ def _summary(changes: dict[str, int]) -> str:
     )
 
 
-def deploy(stack: StackOption, yes: YesOption = False) -> None:
-    """Deploy the stack (`pulumi up`): show the preview, ask, apply, then show the outputs. --yes: do not ask."""
+def deploy(stack: StackOption, yes: YesOption = False, wait: WaitOption = None, force: ForceOption = False) -> None:
+    """Deploy the stack (`pulumi up`): show the preview, ask, apply, then show the outputs. --yes: do not ask.
+    Refused while a run of the stack is RUNNING (--wait MINUTES, --force)."""
     with one_line_errors():
+        guard = _guard(stack, "deploy", wait, force)
         changes = automation.preview(stack, on_output=_echo)
     out().print(f"[bold]preview of {stack}:[/] {_summary(changes)}")
     if not yes and not typer.confirm(f"Apply these changes to stack {stack}?", default=False):
         fail("deploy cancelled: nothing was changed")
     with one_line_errors():
-        found = automation.deploy(stack, on_output=_echo)
+        found = automation.deploy(stack, on_output=_echo, **guard)
     _show_outputs(stack, found)
+
+
+def refresh(stack: StackOption, wait: WaitOption = None, force: ForceOption = False) -> None:
+    """Read the resources' actual state into Pulumi's state (`pulumi refresh`). Refused while a run of the stack
+    is RUNNING (--wait MINUTES, --force)."""
+    with one_line_errors():
+        guard = _guard(stack, "refresh", wait, force)
+        changes = automation.refresh(stack, on_output=_echo, **guard)
+    out().print(f"[bold]refreshed {stack}:[/] {_summary(changes)}")
 
 
 def preview(stack: StackOption) -> None:
@@ -44,11 +80,13 @@ def preview(stack: StackOption) -> None:
     out().print(f"[bold]preview of {stack}:[/] {_summary(changes)}")
 
 
-def destroy(stack: StackOption, yes: YesOption = False) -> None:
-    """Delete every resource of the stack (`pulumi destroy`)."""
+def destroy(stack: StackOption, yes: YesOption = False, wait: WaitOption = None, force: ForceOption = False) -> None:
+    """Delete every resource of the stack (`pulumi destroy`). Refused while a run of the stack is RUNNING
+    (--wait MINUTES, --force)."""
     with one_line_errors():
         # Can it act? The stack file, the pulumi CLI and a deployed stack, before the question.
         automation.pulumi_stack(stack)
+        guard = _guard(stack, "destroy", wait, force)
     if not yes and not typer.confirm(
         f"Destroy every resource of stack {stack} (state machine, compute environment, bucket, secret)? "
         "Runs' leftovers are not Pulumi resources: run `batch-lustre sweep` first",
@@ -56,7 +94,7 @@ def destroy(stack: StackOption, yes: YesOption = False) -> None:
     ):
         fail("destroy cancelled: nothing was changed")
     with one_line_errors():
-        changes = automation.destroy(stack, on_output=_echo)
+        changes = automation.destroy(stack, on_output=_echo, **guard)
     out().print(f"[bold]destroyed {stack}:[/] " + (", ".join(f"{n} {op}" for op, n in changes.items()) or "nothing"))
 
 
@@ -81,5 +119,5 @@ def _show_outputs(stack: str, found: dict) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (deploy, preview, destroy, outputs):
+    for command in (deploy, preview, refresh, destroy, outputs):
         app.command(command.__name__)(command)

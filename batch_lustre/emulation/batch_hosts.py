@@ -22,6 +22,7 @@ from batch_lustre.emulation.batch_records import (
 from batch_lustre.emulation.host_user_data import (
     LustreMount,
     decode_user_data,
+    immutable_dirs,
     parse_lustre_mount,
     parse_mount_retry,
     shuts_down_without_mount,
@@ -73,6 +74,7 @@ class Hosts(BatchParts):
         if host.state != HOST_BOOTING:
             return
         host.state = HOST_MOUNTING
+        host.immutable_dirs = tuple(immutable_dirs(host.script))
         mount = parse_lustre_mount(host.script)
         if mount is None:  # no Lustre in the user data: the host runs jobs on its root disk
             self._ready(host, at)

@@ -16,6 +16,7 @@ from batch_lustre.emulation.batch_records import (
     ARRAY_SIZE_MAX,
     ARRAY_SIZE_MIN,
     BEFORE_STARTING,
+    CANNOT_CREATE_MOUNT_SOURCE,
     CAPACITY_REASON,
     HOST_BOOTING,
     HOST_MOUNTING,
@@ -277,7 +278,14 @@ class Jobs(BatchParts):
     def _starting(self, job: EmulatedJob, host: Host, at: float) -> None:
         self._set(job, "STARTING", at)
         job.attempts.append(Attempt(instance_id=host.instance_id))
-        self._mount_of_job(job, host)
+        cannot_start = self._mount_of_job(job, host)
+        if cannot_start is not None:  # the container is never created: the attempt fails before RUNNING
+            self._after(
+                job,
+                self.scenario.starting_seconds,
+                lambda t: self._attempt_ended(job, t, None, cannot_start, cannot_start),
+            )
+            return
         self._after(job, self.scenario.starting_seconds, lambda t: self._running(job, t))
 
     def _running(self, job: EmulatedJob, at: float) -> None:
@@ -385,10 +393,20 @@ class Jobs(BatchParts):
         self._sched(self.scenario.terminate_seconds, stopped, f"job {job_id[:8]} terminated")
 
     # --- the job's file system -------------------------------------------------------------------
-    def _mount_of_job(self, job: EmulatedJob, host: Host) -> None:
-        """Where the job's /scratch lands: on the host's Lustre mount, or (a problem) on its root disk."""
+    def _mount_of_job(self, job: EmulatedJob, host: Host) -> str | None:
+        """Where the job's /scratch lands: on the host's Lustre mount, or (a problem) on its root disk. Returns the
+        container reason when the container cannot be created at all: its host path would have to be created in a
+        directory the host's user data made immutable (the baseline launch template's unmounted mount point)."""
         job.file_system_id, job.scratch_on_fs = None, "/"
         host_path = _host_scratch_path(job.job_definition)
+        if host.file_system_id is None and host_path is not None:
+            for directory in host.immutable_dirs:
+                if host_path == directory or host_path.startswith(directory.rstrip("/") + "/"):
+                    reason = CANNOT_CREATE_MOUNT_SOURCE.format(path=host_path)
+                    self.mount_problems.append(
+                        MountProblem(job.job_id, f"host {host.instance_id}: {reason}", host.instance_id)
+                    )
+                    return reason
         if host.file_system_id is None or host.mount_dir is None:
             problem = f"host {host.instance_id} mounted no Lustre file system (launch template user data)"
         elif host_path is None or not (
@@ -398,8 +416,9 @@ class Jobs(BatchParts):
         else:
             job.file_system_id = host.file_system_id
             job.scratch_on_fs = host_path[len(host.mount_dir.rstrip("/")) :] or "/"
-            return
+            return None
         self.mount_problems.append(MountProblem(job.job_id, problem, host.instance_id))
+        return None
 
     def _writer(self, job: EmulatedJob, relative: str, data: bytes) -> Callable[[float], None]:
         """The step that writes ``data`` to ``relative`` under the job's scratch (at the step's emulated time)."""

@@ -25,6 +25,13 @@ ARRAY_INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"
 
 APP_ERROR_REASON = "Essential container in task exited"
 TIMEOUT_REASON = "Job attempt duration exceeded timeout"
+# A container whose bind-mount source cannot be created (the Docker daemon creates a missing host path: ECS task
+# definition, HostVolumeProperties.SourcePath) never starts: the job's status reason (as for CannotPullContainerError)
+# and its container's reason hold Docker's words (Assumed, docs/aws-rules.md, "Batch": nothing depends on them but a
+# person reading them).
+CANNOT_CREATE_MOUNT_SOURCE = (
+    "CannotStartContainerError: Error response from daemon: mkdir {path}: operation not permitted"
+)
 TIMEOUT_EXIT_CODE = 137  # SIGKILL after the SIGTERM grace period (Batch guide, "Job timeouts")
 # Batch guide, "Error message when you update the desiredvCpus setting".
 DESIRED_LOWERED_MESSAGE = (
@@ -96,6 +103,7 @@ class Host:
     end_reason: str | None = None
     file_system_id: str | None = None  # the Lustre file system it mounted
     mount_dir: str | None = None
+    immutable_dirs: tuple[str, ...] = ()  # made immutable by its user data (chattr +i): nothing is created in them
     used_vcpus: int = 0
     jobs: set[str] = field(default_factory=set)
     retiring: bool = False  # takes no new job; goes once its jobs ended

@@ -57,6 +57,11 @@ BOTH_AT_ONCE = "both-at-once"  # both start back to back, before either can end
 # ends ABORTED without reaching its Cleanup, and the run-cleanup state machine must clean up after it.
 ABORT_DURING_JOB = "abort-during-job"
 ABORT_WHILE_CREATING = "abort-while-creating"
+# An operator acts on the stack while its run goes (emulation.day2): during the job, a deploy or a refresh
+# (refused by the guard, then forced); while the run prepares, a console edit of the compute environment.
+DEPLOY_DURING_JOB = "deploy-during-job"
+REFRESH_DURING_JOB = "refresh-during-job"
+BASELINE_WHILE_PREPARING = "baseline-while-preparing"
 
 REFUSED = "ConcurrentRunRefused"
 FS = "{fs}"  # in ``says``: the file system id of the run
@@ -83,6 +88,8 @@ class Expected:
     run_cleanup: str | None = ""
     run_cleanup_says: tuple[str, ...] = ()
     failed_children: int | None = None  # array jobs: children that FAILED
+    # Fragments of what the operator's actions during the run said (emulation.day2); "{run}": the execution name.
+    operator_says: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -601,6 +608,46 @@ SCENARIOS: dict[str, NamedScenario] = {
         Scenario,
         execution_timeout_seconds=1200,
         expected=Expected("TIMED_OUT", None, run_cleanup="SUCCEEDED"),
+    ),
+    # --- an operator acting on the stack during a run ---------------------------------------------
+    "deploy-during-run": NamedScenario(
+        "batch-lustre deploy while the job runs: refused, naming the run; forced, pulumi up sends no change "
+        "and the run succeeds with its results in S3",
+        Scenario,
+        runs=DEPLOY_DURING_JOB,
+        expected=Expected(
+            says=('"FileSystemDeleted": true',),
+            operator_says=("deploy refused: run {run} (arn:aws:states:", "RUNNING since", "forced: pulumi up sent no"),
+        ),
+    ),
+    "refresh-during-run": NamedScenario(
+        "batch-lustre refresh while the job runs: refused; forced, the refresh records the run's launch template "
+        "and the pulumi up after it leaves it in place (ignore_changes); the run succeeds with its results in S3",
+        Scenario,
+        runs=REFRESH_DURING_JOB,
+        expected=Expected(
+            says=('"FileSystemDeleted": true',),
+            operator_says=(
+                "refresh refused: run {run} (arn:aws:states:",
+                "refresh recorded ComputeEnvironment",
+                "computeResources.launchTemplate.launchTemplateId",
+                "forced: pulumi up sent no change",
+            ),
+        ),
+    ),
+    "job-on-baseline-host": NamedScenario(
+        "a console edit puts the compute environment back on its baseline while the run prepares: the job lands on "
+        "a host without the file system, where the baseline made the mount point immutable; it fails to start "
+        "(nothing written to the root disk), the run fails saying so, and the file system is deleted",
+        Scenario,
+        runs=BASELINE_WHILE_PREPARING,
+        expected=Expected(
+            "FAILED",
+            "JobFailed",
+            says=("CannotStartContainerError", "mkdir /fsx/scratch: operation not permitted"),
+            job_attempts=1,
+            operator_says=("manual edit: compute environment back on its baseline launch template",),
+        ),
     ),
     # --- two runs on the same stack -------------------------------------------------------------
     "second-run-refused": NamedScenario(

@@ -27,12 +27,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
+from batch_lustre.emulation import day2
 from batch_lustre.emulation import sfn as emulated_sfn
 from batch_lustre.emulation.catalogue import (
     ABORT_DURING_JOB,
     ABORT_WHILE_CREATING,
+    BASELINE_WHILE_PREPARING,
     BOTH_AT_ONCE,
+    DEPLOY_DURING_JOB,
     FS,
+    REFRESH_DURING_JOB,
     REFUSED,
     SCENARIOS,
     SECOND_WHILE_FIRST_RUNS,
@@ -42,6 +46,7 @@ from batch_lustre.emulation.catalogue import (
 )
 from batch_lustre.emulation.core import Emulation
 from batch_lustre.emulation.environment import offline_environment
+from batch_lustre.emulation.iam import acting_as_operator
 from batch_lustre.emulation.moto_seam import stepfunctions_parser_backends
 from batch_lustre.emulation.runner import (
     Leftovers,
@@ -128,6 +133,7 @@ class ScenarioResult:
     # their attempts were answered with (emulation.lambda_faults), (seconds, function, "service:Operation", kind).
     function_calls: list[tuple[float, str, str]] = field(default_factory=list)
     lambda_faults: list[tuple[float, str, str, str]] = field(default_factory=list)
+    operator: list[str] = field(default_factory=list)  # what an operator's actions during the run said
 
     @property
     def passed(self) -> bool:
@@ -179,7 +185,8 @@ def run_scenario(
             remove_run_cleanup(emu, stack)
             cleanup = None
         started_at = emu.now()
-        runs = _execute(emu, stack, entry, definition, timeout_seconds)
+        operator: list[str] = []
+        runs = _execute(emu, stack, entry, definition, timeout_seconds, operator)
         cleanups = (
             wait_for_executions(emu, cleanup.state_machine_arn, timeout_seconds=timeout_seconds, stack=stack)
             if cleanup is not None
@@ -208,9 +215,10 @@ def run_scenario(
             figures=figures(ahead.result, emu),
             function_calls=[(at - started_at, fn, call) for at, fn, call in emu.iam.function_calls],
             lambda_faults=[(at - started_at, fn, call, kind) for at, fn, call, kind in emu.lambda_faults.injected],
+            operator=operator,
         )
         result.violations = rule_violations(emu, stack, entry, mode, reports, cleanups, cleanup)
-        result.mismatches = expectation_mismatches(emu, entry, mode, reports, cleanups)
+        result.mismatches = expectation_mismatches(emu, entry, mode, reports, cleanups, operator)
     result.real_seconds = time.monotonic() - real_start
     return result
 
@@ -249,8 +257,34 @@ def _stop_at(emu: Emulation, started: StartedRun, seconds: float) -> None:
     emu.clock.schedule(started.started_at + seconds, stop, f"stop {started.execution_name}")
 
 
+# Emulated seconds after the start at which a console edit puts the compute environment back on its baseline: the
+# run's compute side is ready (about 100 s in), its file system still being created (until about 420 s).
+BASELINE_EDIT_AT = 300.0
+OPERATOR_ACTIONS = {
+    DEPLOY_DURING_JOB: (STOP_DURING_JOB_AT, day2.deploy_during_run),
+    REFRESH_DURING_JOB: (STOP_DURING_JOB_AT, day2.refresh_during_run),
+    BASELINE_WHILE_PREPARING: (BASELINE_EDIT_AT, day2.baseline_during_run),
+}
+
+
+def _operate_at(emu: Emulation, stack: EmulatedStack, started: StartedRun, kind: str, said: list[str]) -> None:
+    """The operator's action of ``kind`` at its emulated second after the start; what it says goes to ``said``."""
+    seconds, action = OPERATOR_ACTIONS[kind]
+
+    def act(_at: float) -> None:
+        with acting_as_operator():
+            said.extend(action(emu, stack))
+
+    emu.clock.schedule(started.started_at + seconds, act, f"operator {kind}")
+
+
 def _execute(
-    emu: Emulation, stack: EmulatedStack, entry: NamedScenario, definition: dict[str, Any], timeout_seconds: float
+    emu: Emulation,
+    stack: EmulatedStack,
+    entry: NamedScenario,
+    definition: dict[str, Any],
+    timeout_seconds: float,
+    operator: list[str] | None = None,
 ) -> list[RunResult]:
     def start(execution_name: str) -> StartedRun:
         return start_workflow(
@@ -278,6 +312,10 @@ def _execute(
         finally:
             emu.release_waits()
         return [stopped]
+    if entry.runs in OPERATOR_ACTIONS:
+        started = start("run-1")
+        _operate_at(emu, stack, started, entry.runs, operator if operator is not None else [])
+        return [finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)]
     if entry.runs == ABORT_DURING_JOB:
         started = start("run-1")
         _stop_at(emu, started, STOP_DURING_JOB_AT)
@@ -521,10 +559,16 @@ def expectation_mismatches(
     mode: str,
     reports: list[ExecutionReport],
     cleanups: list[RunResult] | None = None,
+    operator: list[str] | None = None,
 ) -> list[str]:
     """How the executions differ from the scenario's expectation, one line each."""
     expected = entry.expectation(mode)
     problems: list[str] = _run_cleanup_mismatches(expected, cleanups or [])
+    said = " | ".join(operator or [])
+    for fragment in expected.operator_says:
+        text = fragment.replace("{run}", reports[0].name)
+        if text not in said:
+            problems.append(f"the operator's actions lack {text!r} (they said: {said or 'nothing'})")
     if entry.runs == SECOND_WHILE_FIRST_RUNS:
         first, second = reports
         if second.result.error != REFUSED:

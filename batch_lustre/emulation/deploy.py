@@ -37,6 +37,8 @@ class DeployedResource:
     name: str
     id: str
     outputs: dict[str, Any]
+    inputs: dict[str, Any] = field(default_factory=dict)  # as the program declared them
+    ignore_changes: tuple[str, ...] = ()  # the resource option, in Pulumi's property paths
 
 
 @dataclass
@@ -48,6 +50,7 @@ class DeployingMocks(pulumi.runtime.Mocks):
     account: str
     resources: list[DeployedResource] = field(default_factory=list)
     declared: list[tuple[Declared, str]] = field(default_factory=list)  # in creation order, with the id each got
+    ignore_changes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # logical name -> the option's paths
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         # (result, failures): the mock monitor iterates the failures, so never None.
@@ -88,7 +91,8 @@ class DeployingMocks(pulumi.runtime.Mocks):
             resource_id, outputs = create(declared, self.region, self.account)
             self.declared.append((declared, resource_id))
         state = {**inputs, "name": declared.physical, **outputs}
-        self.resources.append(DeployedResource(args.typ, args.name, resource_id, state))
+        ignored = self.ignore_changes.get(args.name, ())
+        self.resources.append(DeployedResource(args.typ, args.name, resource_id, state, inputs, ignored))
         return resource_id, state
 
 

@@ -5,7 +5,8 @@ with a shell part that sets ``DNS_NAME``, ``MOUNT_NAME`` and ``MOUNT_DIR``, trie
 ``mount -t lustre -o ... "$DNS_NAME@tcp:/$MOUNT_NAME" "$MOUNT_DIR"`` in a ``for ... in $(seq 1 N)`` loop with
 ``sleep S`` between tries, then shuts the host down unless the directory is a mount point. This module reads
 that shape and nothing more general: the file system a host mounts, how often and how far apart it tries, and
-whether it shuts down without the mount. The rules: docs/aws-rules.md, section "Batch".
+whether it shuts down without the mount; and the baseline launch template's ``chattr +i`` of the unmounted
+mount point (``immutable_dirs``). The rules: docs/aws-rules.md, section "Batch".
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ _VARIABLE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)\}?")
 _MOUNT = re.compile(r'^\s*mount -t lustre(?: -o \S+)? "?([^"\s@]+)@tcp:/([^"\s]+?)"? "?([^"\s]+?)"?(?:\s|$)', re.M)
 _LOOP = re.compile(r"^\s*for \w+ in \$\(seq 1 (\d+)\); do\n(.*?)^\s*done$", re.MULTILINE | re.DOTALL)
 _SLEEP = re.compile(r"^\s*sleep (\d+)$", re.MULTILINE)
+_CHATTR_IMMUTABLE = re.compile(r'^\s*chattr \+i "?([^"\s]+)"?\s*$', re.MULTILINE)
 _MIME = re.compile(r"^content-type:\s*multipart/", re.IGNORECASE | re.MULTILINE)
 
 
@@ -50,6 +52,13 @@ def is_mime_multipart(script: str) -> bool:
 def shuts_down_without_mount(script: str) -> bool:
     """The user data refuses to go on without the mount (``mountpoint -q ... || <shut down>``)."""
     return "mountpoint -q" in script
+
+
+def immutable_dirs(script: str) -> list[str]:
+    """Directories the user data makes immutable (``chattr +i DIR``, variables expanded): nothing can be created
+    in them, not even by root (chattr(1): "A file with the 'i' attribute cannot be modified ... no link can be
+    created to this file"; a directory's entries are links)."""
+    return [_expanded(script, found).rstrip("/") or "/" for found in _CHATTR_IMMUTABLE.findall(script)]
 
 
 def _expanded(script: str, text: str) -> str:

@@ -164,6 +164,20 @@ def acting_as(role_arn: str, session: str) -> Iterator[None]:
         _local.principals.pop()
 
 
+@contextmanager
+def acting_as_operator() -> Iterator[None]:
+    """While inside, this thread's boto3 calls are the operator's (the account's administrator, not authorised call by
+    call), even on a thread that runs a Lambda handler: an action scheduled on the emulated clock runs on whichever
+    thread moves the clock."""
+    if not hasattr(_local, "principals"):
+        _local.principals = []
+    _local.principals.append(None)
+    try:
+        yield
+    finally:
+        _local.principals.pop()
+
+
 def install(stack: ExitStack, emulation_for: Callable[[], Any]) -> None:
     """Authorise every botocore call made while a principal is set (``acting_as``), for ``stack``'s duration."""
     original = BaseClient._make_api_call

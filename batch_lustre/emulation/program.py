@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -45,6 +46,18 @@ def auto_name(stack: str, logical_name: str) -> str:
     return f"{logical_name}-{digest}"
 
 
+class OptionsRecordingMonitor(MockMonitor):
+    """Pulumi's mock monitor, also recording each resource's ``ignore_changes`` (as the engine receives it, in
+    Pulumi's property paths) into the mocks' ``ignore_changes`` (logical name -> paths), when they keep one: the
+    emulated ``pulumi up`` honours them (``emulation.pulumi_state``)."""
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        recorded = getattr(self.mocks, "ignore_changes", None)
+        if isinstance(recorded, dict):
+            recorded[request.name] = tuple(request.ignoreChanges)
+        return super().RegisterResource(request)
+
+
 def run_program(
     stack: str,
     config: Mapping[str, str],
@@ -59,7 +72,9 @@ def run_program(
     """
     runtime_settings.ROOT.set(None)  # a fresh root Stack resource for each run
     pulumi.runtime.set_all_config(dict(config))
-    pulumi.runtime.set_mocks(mocks, project=naming.PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_mocks(
+        mocks, project=naming.PROJECT, stack=stack, preview=False, monitor=OptionsRecordingMonitor(mocks)
+    )
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()
     root = runtime_settings.get_root_resource()
