@@ -46,7 +46,7 @@ from batch_lustre.emulation.scenario import (
     Scenario,
 )
 from batch_lustre.program.asl.naming import FILE_SYSTEM_PATH
-from batch_lustre.program.asl.states import all_states
+from batch_lustre.program.asl.states import LAMBDA_RETRY_ATTEMPTS, all_states
 from batch_lustre.program.parameters import AUTO_EXPORT, MODES, TASK_EXPORT, parameters_for
 
 # How many executions a scenario starts, and when.
@@ -488,10 +488,15 @@ SCENARIOS: dict[str, NamedScenario] = {
     "throttled-waits": NamedScenario(
         "every describe call of the waits (file system, association, compute environment, job start, export task or "
         "export-queue metric) is throttled or answered 5xx six times in a row, more than boto3's own 3 attempts "
-        "absorb: each wait counts them as not known yet and goes on; the run succeeds and deletes the file system",
-        lambda: Scenario(lambda_faults=[LambdaFault(call, BURST) for call in WAIT_CALLS]),
+        "absorb: each wait counts them as not known yet and goes on; and Lambda refuses the run's first six "
+        "invocations (its invocation limit), retried as AWS recommends; the run succeeds and deletes the file system",
+        lambda: Scenario(
+            lambda_faults=[LambdaFault(call, BURST) for call in WAIT_CALLS],
+            faults=[Fault("lambda:invoke", "TooManyRequestsException", times=LAMBDA_RETRY_ATTEMPTS, status_code=429)],
+        ),
         expected=Expected(
             says=('"FileSystemDeleted": true',),
+            call_errors=("lambda:invoke:TooManyRequestsException",),
             saw=(
                 ("CheckFileSystemStatus", "polls.fileSystem.Transient.count", 2),
                 ("CheckComputeEnvironment", "polls.computeEnvironment.Transient.count", 2),
@@ -581,11 +586,11 @@ SCENARIOS: dict[str, NamedScenario] = {
     ),
     # --- runs that end without reaching their own cleanup ----------------------------------------
     "history-limit": NamedScenario(
-        "the run reaches Step Functions' execution-history limit (lowered to 100 events here) while it prepares "
+        "the run reaches Step Functions' execution-history limit (lowered to 80 events here) while it prepares "
         "the file system and compute: it fails at once, no Catch runs; the run-cleanup state machine deletes the "
         "file system",
         Scenario,
-        history_limit=100,
+        history_limit=80,
         expected=Expected("FAILED", HISTORY_LIMIT_ERROR, run_cleanup="SUCCEEDED"),
     ),
     "aborted-during-job": NamedScenario(
