@@ -41,7 +41,7 @@ from batch_lustre.program.settings import (
     settings_from_config,
     stack_file_config,
 )
-from batch_lustre.project import project_dir
+from batch_lustre.project import ProjectNotFound, project_dir
 
 COMMAND = "python -m batch_lustre.stack_files"
 WIDTH = 118  # the longest comment line
@@ -159,12 +159,11 @@ def _value_lines(key: str, value: Any) -> list[str]:
 def _add_missing(layout: _Layout, mode: str) -> list[str]:
     """Add each parameter of ``mode`` the file lacks, with its default, after the one the table puts before it."""
     added = []
-    for parameter in parameters_for(mode):
-        key = f"{CONFIG_PREFIX}{parameter.name}"
+    keys = [f"{CONFIG_PREFIX}{parameter.name}" for parameter in parameters_for(mode)]
+    for index, (key, parameter) in enumerate(zip(keys, parameters_for(mode), strict=True)):
         if any(entry.key == key for entry in layout.entries):
             continue
-        earlier = {f"{CONFIG_PREFIX}{p.name}" for p in parameters_for(mode)[: parameters_for(mode).index(parameter)]}
-        earlier |= set(OTHER_KEYS)
+        earlier = {*keys[:index], *OTHER_KEYS}
         at = max((i + 1 for i, entry in enumerate(layout.entries) if entry.key in earlier), default=0)
         layout.entries.insert(at, _Entry(key, [], _value_lines(key, parameter.defaults[mode])))
         added.append(parameter.name)
@@ -221,9 +220,10 @@ def stale(directory: Path) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Rewrite the comments of the project's stack files (``--check``: exit 1 naming each stale one instead)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    directory = project_dir()
     try:
+        directory = project_dir()
         if args == ["--check"]:
             found = stale(directory)
             for name in found:
@@ -238,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if rendered != text:
                 path.write_text(rendered, encoding="utf-8")
                 sys.stdout.write(f"wrote {path}\n")
-    except ParameterError as err:
+    except (ParameterError, ProjectNotFound) as err:
         sys.stderr.write(f"error: {err}\n")
         return 2
     return 0
