@@ -63,6 +63,21 @@ def accepted_allocation_strategies(compute_type: str) -> list[str]:
     return strategies
 
 
+def accepted_words(name: str) -> str:
+    """What stack config accepts for parameter ``name``, in words: the table's words, or for the compute
+    environment's type and allocation strategy what botocore's model and launch-template updates leave."""
+    if name == "computeEnvironmentType":
+        return " or ".join(accepted_compute_types())
+    if name == "computeEnvironmentAllocationStrategy":
+        every = accepted_allocation_strategies("SPOT")
+        spot_only = [s for s in every if s not in accepted_allocation_strategies("EC2")]
+        return (
+            f"{', '.join(every)} (strategies that allow launch-template updates; {', '.join(spot_only)} only with "
+            "computeEnvironmentType SPOT)"
+        )
+    return BY_NAME[name].accepted_words
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every parameter of the stack's mode, typed and checked (``values``: name -> value).
@@ -189,7 +204,12 @@ def load_stack_config(stack: str, project_dir: Path) -> dict[str, str]:
     """``Pulumi.<stack>.yaml``'s config as Pulumi hands it to the program: every scalar as written (a string),
     structured values (lists) as JSON text of their YAML values. ``ParameterError`` if it is not a stack file."""
     path = project_dir / f"Pulumi.{stack}.yaml"
-    return dict(_stack_file_config(path.name, path.read_text(encoding="utf-8")))
+    return stack_file_config(path.name, path.read_text(encoding="utf-8"))
+
+
+def stack_file_config(file_name: str, text: str) -> dict[str, str]:
+    """``load_stack_config`` of the text of the stack file ``file_name``."""
+    return dict(_stack_file_config(file_name, text))
 
 
 @lru_cache(maxsize=32)
