@@ -216,7 +216,7 @@ def wait(
     A check that fails with a transient error (``aws_calls.is_transient``) is counted in the record's
     ``Transient`` (``count``, ``last``) and the loop goes on; ``unknown``: the description ``Last`` holds while no
     check has answered yet. Any other error is raised as ``aws_calls``' named error for it."""
-    waits = [int(w) for w in event["waits"]]
+    waits = event["waits"]  # the whole schedule: read only the waits this invocation reaches
     record = (event.get("polls") or {}).get(event["record"]) or {}
     count = int(record.get("count", 0))
     waited = bool(record.get("waited", False))
@@ -259,7 +259,7 @@ def wait(
     while True:
         if count >= len(waits):
             return result("over")
-        next_wait = waits[count]
+        next_wait = int(waits[count])
         if not waited:
             if next_wait > context.get_remaining_time_in_millis() / 1000.0 - MARGIN_SECONDS:
                 return result("waiting", next_wait, True)
