@@ -107,6 +107,12 @@ def cross_field_problems(values: Mapping[str, Any], mode: str) -> list[str]:
             f"computeEnvironmentMinvCpus={lo}, computeEnvironmentDesiredvCpus={want}, "
             f"computeEnvironmentMaxvCpus={hi} are not accepted: accepted min <= desired <= max"
         )
+    inputs, results = values.get("dataRepositoryInputPrefix"), values.get("dataRepositoryResultsPrefix")
+    if inputs and results and (inputs.startswith(results) or results.startswith(inputs)):
+        problems.append(
+            f"dataRepositoryInputPrefix={inputs} with dataRepositoryResultsPrefix={results} is not accepted: accepted "
+            "prefixes neither of which holds the other (a run's results must not land among the inputs)"
+        )
     period, window = values.get("lambdaPeriodSeconds"), values.get("lambdaTimeDiffMinutes")
     if period is not None and window is not None and window * 60 < 2 * period:
         problems.append(
