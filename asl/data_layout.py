@@ -73,12 +73,3 @@ class DataLayout:
     def export_path(self) -> str:
         """The export task's path (relative to the mount point, as data repository tasks take it)."""
         return self.results.file_system_path.lstrip("/")
-
-    def bucket_key(self, scratch_path: str, run_name: str) -> str | None:
-        """The key a file the job sees at ``scratch_path`` (under /scratch) has in the bucket; None: not linked."""
-        for linked in self.associations:
-            root = linked.file_system_path
-            if scratch_path.startswith(root + "/"):
-                prefix = linked.bucket_prefix + (f"{run_name}/" if linked.per_run else "")
-                return prefix + scratch_path[len(root) + 1 :]
-        return None

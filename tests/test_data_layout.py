@@ -7,13 +7,19 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import aws_calls
 import botocore.session
+import find_run_resources as frr
 import pytest
+import wait_for
+from botocore.exceptions import ClientError
 from conftest import sample_refs
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_emulation_layer import client, create_fs
 
-from batch_lustre.program.asl import build_definition
+from batch_lustre.emulation import Emulation
+from batch_lustre.program.asl import build_definition, iam
 from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.states import all_states
 from batch_lustre.program.parameters import MODES, TASK_EXPORT, ParameterError
@@ -36,7 +42,6 @@ def test_the_seeds_layout_links_the_whole_bucket_at_scratch_and_exports_scratch(
     assert (dra["FileSystemPath"], dra["DataRepositoryPath"]) == ("/scratch", "s3://taskexport-data-0123abcd/")
     assert dra["BatchImportMetaDataOnCreate"] is True
     assert DataLayout().export_path() == "scratch"
-    assert DataLayout().bucket_key("/scratch/results/out.txt", "run-1") == "results/out.txt"
 
 
 def test_a_prefix_layout_imports_the_inputs_and_exports_each_run_under_its_own_prefix():
@@ -52,9 +57,6 @@ def test_a_prefix_layout_imports_the_inputs_and_exports_each_run_under_its_own_p
         results["DataRepositoryPath.$"] == "States.Format('s3://taskexport-data-0123abcd/runs/{}/', $$.Execution.Name)"
     )
     assert layout.export_path() == "scratch/results"
-    assert layout.bucket_key("/scratch/results/a/out.txt", "run-1") == "runs/run-1/a/out.txt"
-    assert layout.bucket_key("/scratch/input/part-0.csv", "run-1") == "input/part-0.csv"
-    assert layout.bucket_key("/scratch/tmp/x", "run-1") is None  # scratch space: never exported
 
 
 PREFIXES = st.text(st.sampled_from("ab1.-_*()!/'\\ \n"), max_size=12) | st.sampled_from(["", "input/", "runs/", "./"])
@@ -84,3 +86,133 @@ def test_any_layout_config_gives_associations_fsx_accepts_or_one_refusal_line(mo
 def test_an_input_prefix_that_is_not_a_clean_key_prefix_is_refused(prefix):
     with pytest.raises(ParameterError, match="dataRepositoryInputPrefix"):
         load_settings(TASK_EXPORT, {"dataRepositoryInputPrefix": prefix})
+
+
+def test_the_export_task_exports_the_results_association_only_in_a_prefix_layout():
+    for mode in MODES:
+        refs = dataclasses.replace(sample_refs(mode), data_layout=DataLayout("input/", "runs/"))
+        (export,) = [
+            s["Parameters"]
+            for s in all_states(build_definition(refs)).values()
+            if s.get("Resource", "").endswith("createDataRepositoryTask")
+        ]
+        assert export["Paths"] == ["scratch/results"]
+
+
+def test_the_role_reaches_only_the_linked_prefixes_of_the_bucket():
+    bucket = "arn:aws:s3:::taskexport-data-0123abcd"
+
+    def objects(layout: DataLayout) -> list[str]:
+        refs = dataclasses.replace(sample_refs(TASK_EXPORT), data_layout=layout)
+        policy = iam.state_machine_policy(refs, build_definition(refs))
+        (statement,) = [s for s in policy["Statement"] if "s3:GetObject" in s["Action"]]
+        return statement["Resource"]
+
+    assert objects(DataLayout()) == [f"{bucket}/*"]
+    assert objects(DataLayout("input/", "runs/")) == [f"{bucket}/input/*", f"{bucket}/runs/*"]
+
+
+# --- the Lambdas: every association of the run ------------------------------------------------------------
+
+
+class _Fsx:
+    """A DescribeDataRepositoryAssociations that answers the associations given."""
+
+    def __init__(self, *associations: dict) -> None:
+        self.associations = list(associations)
+
+    def describe_data_repository_associations(self, AssociationIds=None, Filters=None, **_):  # noqa: N803
+        found = [a for a in self.associations if AssociationIds is None or a["AssociationId"] in AssociationIds]
+        return {"Associations": found}
+
+
+def _dra(dra_id: str, lifecycle: str = "AVAILABLE", *, exports: bool = False, imports: bool = False) -> dict:
+    events = ["NEW", "CHANGED", "DELETED"] if exports else []
+    return {
+        "AssociationId": dra_id,
+        "Lifecycle": lifecycle,
+        "BatchImportMetaDataOnCreate": imports,
+        "S3": {"AutoExportPolicy": {"Events": events}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("lifecycles", "expected"),
+    [
+        (("AVAILABLE", "CREATING"), "CREATING"),
+        (("AVAILABLE", "AVAILABLE"), "AVAILABLE"),
+        (("MISCONFIGURED", "FAILED"), "FAILED"),
+    ],
+)
+def test_wait_for_waits_until_every_association_of_the_run_is_available(monkeypatch, lifecycles, expected):
+    fsx = _Fsx(*(_dra(f"dra-{i}", lifecycle) for i, lifecycle in enumerate(lifecycles)))
+    monkeypatch.setitem(wait_for._clients, "fsx", fsx)
+    done, described = wait_for._association({"associationIds": ["dra-0", "dra-1"]})
+    assert described == {"AssociationLifecycle": expected}
+    assert done == (expected in ("AVAILABLE", "FAILED"))
+
+
+def test_wait_for_ends_at_once_when_one_association_of_the_run_is_gone(monkeypatch):
+    monkeypatch.setitem(wait_for._clients, "fsx", _Fsx(_dra("dra-0")))
+    with pytest.raises(aws_calls.ResourceGone, match="dra-1"):
+        wait_for._association({"associationIds": ["dra-0", "dra-1"]})
+
+
+def test_the_run_cleanup_works_on_the_results_association_of_a_prefix_layout():
+    inputs, results = _dra("dra-in", imports=True), _dra("dra-out")
+    report = frr.Report()
+    assert frr.find_association(_Fsx(inputs, results), "fs-1", report) == "dra-out"
+    assert frr.find_association(_Fsx(results, inputs), "fs-1", report) == "dra-out"
+    exporting = _dra("dra-out", "UPDATING", exports=True)
+    assert frr.find_association(_Fsx(inputs, exporting), "fs-1", report) == "dra-out"
+    assert frr.find_association(_Fsx(_dra("dra-only", imports=True)), "fs-1", report) == "dra-only"  # the seeds'
+
+
+# --- the emulation enforces FSx's association rules (docs/aws-rules.md, "FSx for Lustre") -------------------
+
+
+def _associate(fs_id: str, fs_path: str, repo_path: str) -> str:
+    return client("fsx").create_data_repository_association(
+        FileSystemId=fs_id, FileSystemPath=fs_path, DataRepositoryPath=repo_path
+    )["Association"]["AssociationId"]
+
+
+def _refused(fs_id: str, fs_path: str, repo_path: str) -> str:
+    with pytest.raises(ClientError) as err:
+        _associate(fs_id, fs_path, repo_path)
+    return f"{err.value.response['Error']['Code']}: {err.value.response['Error']['Message']}"
+
+
+def test_fsx_refuses_an_association_whose_file_system_path_overlaps_another():
+    with Emulation() as emu:
+        fs_id = create_fs(emu)
+        emu.advance(emu.scenario.fsx.creation_seconds)
+        _associate(fs_id, "/scratch/input", "s3://data/input/")
+        assert "FileSystemPath /scratch/input/a overlaps" in _refused(fs_id, "/scratch/input/a", "s3://data/a/")
+        assert "FileSystemPath /scratch overlaps" in _refused(fs_id, "/scratch", "s3://data/b/")
+        assert "FileSystemPath / overlaps" in _refused(fs_id, "/", "s3://data/c/")  # "/": only as the only one
+        _associate(fs_id, "/scratch/results", "s3://data/runs/run-1/")
+
+
+def test_fsx_refuses_an_association_whose_bucket_prefix_another_links_or_holds():
+    with Emulation() as emu:
+        fs_id = create_fs(emu)
+        emu.advance(emu.scenario.fsx.creation_seconds)
+        _associate(fs_id, "/scratch/input", "s3://data/input/")
+        for repo_path in ("s3://data/input/", "s3://data/", "s3://data/input/more/"):
+            assert f"DataRepositoryPath {repo_path} overlaps" in _refused(fs_id, "/scratch/x", repo_path)
+        _associate(fs_id, "/scratch/inputs", "s3://data/inputs/")  # a sibling prefix, not a nested one
+
+
+def test_fsx_takes_at_most_8_associations_and_works_on_one_at_a_time():
+    with Emulation() as emu:
+        fs_id = create_fs(emu)
+        emu.advance(emu.scenario.fsx.creation_seconds)
+        ids = [_associate(fs_id, f"/scratch/d{i}", f"s3://data/d{i}/") for i in range(8)]
+        assert _refused(fs_id, "/scratch/d8", "s3://data/d8/").startswith("ServiceLimitExceeded")
+        emu.advance(emu.scenario.fsx.association_seconds)
+        lifecycles = [a.lifecycle for a in (emu.fsx.associations[i] for i in ids)]
+        assert lifecycles == ["AVAILABLE"] + ["CREATING"] * 7
+        emu.advance(emu.scenario.fsx.association_seconds)
+        assert emu.fsx.associations[ids[1]].lifecycle == "AVAILABLE"
+        assert emu.fsx.associations[ids[2]].lifecycle == "CREATING"
