@@ -11,7 +11,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "taskexport": {
         "workflow": (
             (
-                721,
+                738,
                 (
                     ("associationUpdate.invocations", 15),
                     ("computeEnvironment.invocations", 15),
@@ -39,7 +39,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "autoexport": {
         "workflow": (
             (
-                753,
+                770,
                 (
                     ("associationUpdate.invocations", 15),
                     ("computeEnvironment.invocations", 15),

@@ -69,11 +69,11 @@ def _scratch2_capacity(value: int) -> bool:
 
 
 _ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}")
-# ECR CreateRepository repositoryName pattern.
-# An S3 key prefix the data repository association links (docs: README "Your data"): segments of letters, digits
-# and ! - _ . * ( ) (S3 User Guide, "Naming Amazon S3 objects": its safe characters but the quote, which Step
-# Functions' States.Format would need escaped), each followed by "/", none "." or "..", at most 512 characters.
+# An S3 key prefix a data repository association links (README "Your data"): segments of letters, digits and
+# ! - _ . * ( ) (S3 User Guide, "Naming Amazon S3 objects": its safe characters but the quote, which Step Functions'
+# States.Format would need escaped), each followed by "/", none "." or "..", at most 512 characters.
 _KEY_PREFIX = re.compile(r"(?=.{2,512}\Z)(?:(?!\.{1,2}/)[A-Za-z0-9!_.*()-]+/)+")
+# ECR CreateRepository repositoryName pattern.
 _ECR_NAME = re.compile(r"(?=.{2,256}\Z)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _INSTANCE_TYPE = re.compile(r"optimal|default_x86_64|default_arm64|[a-z0-9-]+(\.[a-z0-9-]+)?")
 
