@@ -1,9 +1,9 @@
 """Where a run's data lives: which bucket prefixes are linked where on the file system (README, "Your data").
 
 The one description every part builds from: the data repository associations the workflow creates, the path its
-export task exports, and what the job sees under ``/scratch``; the emulation's scenarios read it too.
+export task exports, and the bucket objects the state machine's role may reach (asl/iam.py).
 
-- The seeds' layout (``dataRepositoryInputPrefix`` ""): the whole bucket is linked at ``/scratch``. The job reads
+- The default layout, the original project's (``dataRepositoryInputPrefix`` ""): the whole bucket is linked at ``/scratch``. The job reads
   and writes anywhere there; what it writes lands at the same key in the bucket.
 - A prefix layout (``dataRepositoryInputPrefix`` e.g. ``input/``): ``s3://<bucket>/input/`` is linked at
   ``/scratch/input`` (imported, never exported), and ``s3://<bucket>/<dataRepositoryResultsPrefix><run name>/`` at

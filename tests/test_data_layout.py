@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 from test_emulation_layer import client, create_fs
 
 from batch_lustre.emulation import Emulation
+from batch_lustre.emulation.catalogue import PREFIX_LAYOUT
+from batch_lustre.emulation.catalogue_run import run_scenario
 from batch_lustre.program.asl import build_definition, iam
 from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.states import all_states
-from batch_lustre.program.parameters import MODES, TASK_EXPORT, ParameterError
+from batch_lustre.program.parameters import AUTO_EXPORT, MODES, TASK_EXPORT, ParameterError
 from batch_lustre.program.settings import load_settings
 
 FSX = botocore.session.get_session().get_service_model("fsx")
@@ -222,3 +224,16 @@ def test_fsx_takes_at_most_8_associations_and_works_on_one_at_a_time():
         emu.advance(emu.scenario.fsx.association_seconds)
         assert emu.fsx.associations[ids[1]].lifecycle == "AVAILABLE"
         assert emu.fsx.associations[ids[2]].lifecycle == "CREATING"
+
+
+def test_the_run_cleanup_exports_and_deletes_what_an_aborted_run_made_in_a_prefix_layout():
+    """Aborted during its job (autoexport: the run cleanup turns auto export off on the results' association, then
+    exports /scratch/results): the results land under runs/<run name>/, the file system is deleted."""
+    result = run_scenario("aborted-during-job", AUTO_EXPORT, stack_config=PREFIX_LAYOUT)
+    assert result.passed, "\n".join(result.problems)
+    assert result.calls["fsx:createDataRepositoryAssociation"] == 2
+    (cleanup,) = result.run_cleanups
+    assert cleanup.status == "SUCCEEDED"
+    assert cleanup.calls.get("fsx:updateDataRepositoryAssociation") and cleanup.calls.get(
+        "fsx:createDataRepositoryTask"
+    )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,12 +152,14 @@ def run_scenario(
     transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     policy_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     with_run_cleanup: bool = True,
+    stack_config: Mapping[str, Any] | None = None,
 ) -> ScenarioResult:
     """Run scenario ``name`` of the catalogue in ``mode`` on a fresh emulated stack; judge the outcome.
 
     To show that the rules catch a defect (a workflow that breaks a rule): ``transform`` changes the generated
     definition before it runs, ``policy_transform`` the state machine role's policy, and ``with_run_cleanup=False``
-    deploys no run-cleanup state machine.
+    deploys no run-cleanup state machine. ``stack_config``: the stack config instead of the scenario's own (e.g. a
+    scenario run in another data layout).
     """
     entry = SCENARIOS[name]
     if mode not in entry.modes:
@@ -173,7 +175,7 @@ def run_scenario(
             mode,
             runtime_params=dict(entry.runtime_params),
             secret_string=entry.secret_string(mode),
-            config_changes=entry.stack_config,
+            config_changes=entry.stack_config if stack_config is None else stack_config,
         )
         definition = build_definition(stack.refs)
         if entry.definition_change is not None:
