@@ -132,6 +132,14 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                     "Data repository association {} of file system {} became FAILED",
                     "$.dra.AssociationId",
                     "$.fs.FileSystemId",
+                )
+                if refs.data_layout.whole_bucket
+                else failure_record(
+                    "DataRepositoryAssociationFailed",
+                    "A data repository association of file system {} became FAILED (inputs {}, results {})",
+                    "$.fs.FileSystemId",
+                    "$.inputDra.AssociationId",
+                    "$.dra.AssociationId",
                 ),
                 "$.failure",
                 "",

@@ -237,3 +237,9 @@ def test_the_run_cleanup_exports_and_deletes_what_an_aborted_run_made_in_a_prefi
     assert cleanup.calls.get("fsx:updateDataRepositoryAssociation") and cleanup.calls.get(
         "fsx:createDataRepositoryTask"
     )
+
+
+def test_a_failed_association_of_a_prefix_layout_ends_the_run_naming_both_before_the_job():
+    result = run_scenario("association-fails", TASK_EXPORT, stack_config=PREFIX_LAYOUT)
+    assert result.passed, "\n".join(result.problems)
+    assert re.search(r"became FAILED \(inputs dra-[0-9a-f]+, results dra-[0-9a-f]+\)", result.cause or "")
