@@ -20,6 +20,7 @@ import botocore.loaders
 import yaml
 from botocore.model import ServiceModel
 
+from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.naming import PROJECT
 from batch_lustre.program.parameters import (
     BY_NAME,
@@ -130,6 +131,12 @@ class Settings:
     @property
     def compute_environment_desired_vcpus(self) -> int:
         return int(self.values["computeEnvironmentDesiredvCpus"])
+
+    @property
+    def data_layout(self) -> DataLayout:
+        return DataLayout(
+            str(self.values["dataRepositoryInputPrefix"]), str(self.values["dataRepositoryResultsPrefix"])
+        )
 
 
 def load_settings(mode: str, raw: Mapping[str, Any], *, where: str = "stack config") -> Settings:

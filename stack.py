@@ -95,6 +95,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
         baseline_launch_template_version=compute.baseline_launch_template_version,
         job_queue_arn=compute.job_queue_arn,
         repository_url=compute.repository_url,
+        data_layout=settings.data_layout,
         tags=tags,
     )
     workflow = WORKFLOWS[settings.mode](prefix, workflow_args)

@@ -67,9 +67,19 @@ def _file_system(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
 
 
 def _association(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """The run's association (``associationId``) or associations (``associationIds``: AVAILABLE when all are,
+    FAILED when one is, else the first one still on its way)."""
     # MISCONFIGURED may recover within 15 minutes (FSx Lustre Guide, DRA lifecycle): keep waiting, bounded.
-    dra = _client("fsx").describe_data_repository_associations(AssociationIds=[event["associationId"]])
-    lifecycle = _first(dra["Associations"], f"data repository association {event['associationId']}")["Lifecycle"]
+    ids = list(event.get("associationIds") or [event["associationId"]])
+    found = _client("fsx").describe_data_repository_associations(AssociationIds=ids)["Associations"]
+    if len(found) < len(ids):
+        missing = sorted(set(ids) - {dra["AssociationId"] for dra in found})
+        raise aws_calls.ResourceGone(f"data repository association {', '.join(missing) or ids[0]} is not found")
+    lifecycles = [dra["Lifecycle"] for dra in found]
+    if "FAILED" in lifecycles:
+        lifecycle = "FAILED"
+    else:
+        lifecycle = next((state for state in lifecycles if state != "AVAILABLE"), "AVAILABLE")
     return lifecycle in ("AVAILABLE", "FAILED"), {"AssociationLifecycle": lifecycle}
 
 

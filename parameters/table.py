@@ -69,6 +69,10 @@ def _scratch2_capacity(value: int) -> bool:
 
 
 _ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}")
+# An S3 key prefix a data repository association links (README "Your data"): segments of letters, digits and
+# ! - _ . * ( ) (S3 User Guide, "Naming Amazon S3 objects": its safe characters but the quote, which Step Functions'
+# States.Format would need escaped), each followed by "/", none "." or "..", at most 512 characters.
+_KEY_PREFIX = re.compile(r"(?=.{2,512}\Z)(?:(?!\.{1,2}/)[A-Za-z0-9!_.*()-]+/)+")
 # ECR CreateRepository repositoryName pattern.
 _ECR_NAME = re.compile(r"(?=.{2,256}\Z)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _INSTANCE_TYPE = re.compile(r"optimal|default_x86_64|default_arm64|[a-z0-9-]+(\.[a-z0-9-]+)?")
@@ -150,6 +154,27 @@ PARAMETERS: tuple[Parameter, ...] = (
         *_int_range(0, 100000),
         "vCPUs the compute environment asks for when it is created; then Batch scales "
         "it (and each run's warm capacity raises it), and pulumi up leaves it alone",
+    ),
+    Parameter(
+        "dataRepositoryInputPrefix",
+        "str",
+        _both(""),
+        _NONE,
+        '"" (the whole bucket linked at /scratch) or an S3 key prefix ending in "/" (e.g. "input/"): segments of '
+        "letters, digits and ! - _ . * ( ), none . or .., at most 512 characters",
+        lambda v: v == "" or _KEY_PREFIX.fullmatch(v) is not None,
+        'the bucket prefix linked at /scratch/input for the inputs ("": the whole bucket at /scratch, read and '
+        "written)",
+    ),
+    Parameter(
+        "dataRepositoryResultsPrefix",
+        "str",
+        _both("runs/"),
+        _NONE,
+        'an S3 key prefix ending in "/" (e.g. "runs/"): segments of letters, digits and ! - _ . * ( ), none . or '
+        ".., at most 512 characters",
+        lambda v: _KEY_PREFIX.fullmatch(v) is not None,
+        "with an input prefix: each run's /scratch/results lands under <this prefix><run name>/",
     ),
     Parameter(
         "autoExport",

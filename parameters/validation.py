@@ -142,6 +142,16 @@ def _job_fits(values: Mapping[str, Any], mode: str) -> list[str]:
     return []
 
 
+def _prefixes_apart(values: Mapping[str, Any], mode: str) -> list[str]:
+    inputs, results = values.get("dataRepositoryInputPrefix"), values.get("dataRepositoryResultsPrefix")
+    if inputs and results and (inputs.startswith(results) or results.startswith(inputs)):
+        return [
+            f"dataRepositoryInputPrefix={inputs} with dataRepositoryResultsPrefix={results} is not accepted: accepted "
+            "prefixes neither of which holds the other (a run's results must not land among the inputs)"
+        ]
+    return []
+
+
 def _metric_window(values: Mapping[str, Any], mode: str) -> list[str]:
     period, window = values.get("lambdaPeriodSeconds"), values.get("lambdaTimeDiffMinutes")
     if period is not None and window is not None and window * 60 < 2 * period:
@@ -171,6 +181,11 @@ RULES: tuple[Rule, ...] = (
         "jobDefinitionVcpus <= computeEnvironmentMaxvCpus (a larger job never leaves RUNNABLE)",
         _everywhere("jobDefinitionVcpus", "computeEnvironmentMaxvCpus"),
         _job_fits,
+    ),
+    Rule(
+        "dataRepositoryInputPrefix and dataRepositoryResultsPrefix: neither holds the other",
+        _everywhere("dataRepositoryInputPrefix", "dataRepositoryResultsPrefix"),
+        _prefixes_apart,
     ),
     Rule(
         "lambdaTimeDiffMinutes * 60 >= 2 * lambdaPeriodSeconds (a window of at least two periods)",

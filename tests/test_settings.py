@@ -90,6 +90,24 @@ BAD_CONFIGS = {
         [("ecrRepositoryName", "My_Repo")],
         ["lowercase"],
     ),
+    "an input prefix without its slash": (
+        TASK_EXPORT,
+        {"dataRepositoryInputPrefix": "input"},
+        [("dataRepositoryInputPrefix", "input")],
+        ['an S3 key prefix ending in "/"'],
+    ),
+    "a results prefix with a dot segment": (
+        AUTO_EXPORT,
+        {"dataRepositoryResultsPrefix": "runs/../"},
+        [("dataRepositoryResultsPrefix", "runs/../")],
+        ["none . or .."],
+    ),
+    "results among the inputs": (
+        TASK_EXPORT,
+        {"dataRepositoryInputPrefix": "data/", "dataRepositoryResultsPrefix": "data/runs/"},
+        [("dataRepositoryInputPrefix", "data/"), ("dataRepositoryResultsPrefix", "data/runs/")],
+        ["neither of which holds the other"],
+    ),
     "autoexport without auto export": (
         AUTO_EXPORT,
         {"autoExport": False},
