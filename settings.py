@@ -116,6 +116,10 @@ class Settings:
     def compute_environment_desired_vcpus(self) -> int:
         return int(self.values["computeEnvironmentDesiredvCpus"])
 
+    @property
+    def job_log_retention_days(self) -> int:
+        return int(self.values["jobLogRetentionDays"])
+
 
 def load_settings(mode: str, raw: Mapping[str, Any], *, where: str = "stack config") -> Settings:
     """Validate the parameters ``raw`` (name -> value, unset ones take their default) of a stack in ``mode``.
