@@ -68,7 +68,7 @@ def test_each_file_system_of_the_stack_is_named_with_its_next_step_in_one_line(a
     assert "\n" not in message
     assert message.startswith("destroy refused: 3 thing(s) of stack taskexport would be left billing")
     assert (
-        f"file system {kept} (kept: deleteLustre=false): copy what you need from it, then delete it with "
+        f"file system {kept} (kept by run run-a: deleteLustre=false): copy what you need from it, then delete it with "
         "`batch-lustre sweep -s taskexport`" in message
     )
     assert f"file system {busy} (of run run-b, RUNNING): wait for the run to end (--wait MINUTES)" in message
@@ -140,7 +140,9 @@ def destroyed(fake: FakePulumi) -> bool:
 
 def test_destroy_is_refused_naming_the_kept_file_system_and_forced_goes_ahead(deployed):
     fake, kept = deployed
-    with pytest.raises(automation.DestroyBlocked, match=f"file system {kept} \\(kept: deleteLustre=false\\)"):
+    with pytest.raises(
+        automation.DestroyBlocked, match=f"file system {kept} \\(kept by run run-a: deleteLustre=false\\)"
+    ):
         automation.destroy("taskexport")
     assert not destroyed(fake)
     automation.destroy("taskexport", force=True)
@@ -156,5 +158,5 @@ def test_the_cli_refuses_before_asking_exit_1_and_forced_warns_then_destroys(dep
     assert "Destroy every resource" not in refused.output and not destroyed(fake)
     forced = CliRunner().invoke(app, ["destroy", "taskexport", "--force", "--yes"], env={"COLUMNS": "200"})
     assert forced.exit_code == 0, forced.output
-    assert f"warning: destroy forced over file system {kept} (kept: deleteLustre=false)" in forced.output
+    assert f"warning: destroy forced over file system {kept} (kept by run run-a: deleteLustre=false)" in forced.output
     assert destroyed(fake)

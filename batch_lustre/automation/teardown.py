@@ -92,8 +92,8 @@ def file_system_blockers(stack: str, fsx: Any, running: Collection[str] = ()) ->
                 why, step = "DELETING", "wait until it is gone (a few minutes), then destroy"
             elif run in running:
                 why, step = f"of run {run}, RUNNING", "wait for the run to end (--wait MINUTES), then destroy"
-            elif TAG_KEPT in tags:
-                why = f"kept: {tags[TAG_KEPT]}"
+            elif TAG_KEPT in tags:  # the value: why (run cleanup), or "true" (the run's own Cleanup)
+                why = f"kept by run {run}" + (f": {tags[TAG_KEPT]}" if tags[TAG_KEPT] not in ("", "true") else "")
                 step = f"copy what you need from it, then delete it with `batch-lustre sweep -s {stack}`"
             else:
                 why = f"left by run {run}, {lifecycle}"
