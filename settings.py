@@ -20,6 +20,7 @@ import botocore.loaders
 import yaml
 from botocore.model import ServiceModel
 
+from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.naming import PROJECT
 from batch_lustre.program.parameters import (
     BY_NAME,
@@ -61,6 +62,21 @@ def accepted_allocation_strategies(compute_type: str) -> list[str]:
     if compute_type != "SPOT":
         strategies = [s for s in strategies if not s.startswith("SPOT_")]
     return strategies
+
+
+def accepted_words(name: str) -> str:
+    """What stack config accepts for parameter ``name``, in words: the table's words, or for the compute
+    environment's type and allocation strategy what botocore's model and launch-template updates leave."""
+    if name == "computeEnvironmentType":
+        return " or ".join(accepted_compute_types())
+    if name == "computeEnvironmentAllocationStrategy":
+        every = accepted_allocation_strategies("SPOT")
+        spot_only = [s for s in every if s not in accepted_allocation_strategies("EC2")]
+        return (
+            f"{', '.join(every)} (strategies that allow launch-template updates; {', '.join(spot_only)} only with "
+            "computeEnvironmentType SPOT)"
+        )
+    return BY_NAME[name].accepted_words
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,12 @@ class Settings:
     @property
     def job_log_retention_days(self) -> int:
         return int(self.values["jobLogRetentionDays"])
+
+    @property
+    def data_layout(self) -> DataLayout:
+        return DataLayout(
+            str(self.values["dataRepositoryInputPrefix"]), str(self.values["dataRepositoryResultsPrefix"])
+        )
 
 
 def load_settings(mode: str, raw: Mapping[str, Any], *, where: str = "stack config") -> Settings:
@@ -193,7 +215,12 @@ def load_stack_config(stack: str, project_dir: Path) -> dict[str, str]:
     """``Pulumi.<stack>.yaml``'s config as Pulumi hands it to the program: every scalar as written (a string),
     structured values (lists) as JSON text of their YAML values. ``ParameterError`` if it is not a stack file."""
     path = project_dir / f"Pulumi.{stack}.yaml"
-    return dict(_stack_file_config(path.name, path.read_text(encoding="utf-8")))
+    return stack_file_config(path.name, path.read_text(encoding="utf-8"))
+
+
+def stack_file_config(file_name: str, text: str) -> dict[str, str]:
+    """``load_stack_config`` of the text of the stack file ``file_name``."""
+    return dict(_stack_file_config(file_name, text))
 
 
 @lru_cache(maxsize=32)

@@ -98,6 +98,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
         job_queue_arn=compute.job_queue_arn,
         repository_url=compute.repository_url,
         job_log_group_name=compute.job_log_group_name,
+        data_layout=settings.data_layout,
         tags=tags,
     )
     workflow = WORKFLOWS[settings.mode](prefix, workflow_args)

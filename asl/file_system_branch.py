@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from batch_lustre.program.asl.naming import FILE_SYSTEM_PATH
+from batch_lustre.program.asl.data_layout import LinkedPath
 from batch_lustre.program.asl.paths import DERIVED, PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_resources import AUTO_IMPORT_EVENTS, client_token, tag_list
@@ -15,6 +15,7 @@ from batch_lustre.program.asl.sections import record_failure
 from batch_lustre.program.asl.states import (
     RETRY_WRITE,
     Graph,
+    State,
     aws_sdk,
     choice,
     ends_branch,
@@ -53,7 +54,9 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                 {
                     "Variable": last("fileSystem", "Lifecycle"),
                     "StringEquals": "AVAILABLE",
-                    "Next": "CreateDataRepositoryAssociation",
+                    "Next": "CreateDataRepositoryAssociation"
+                    if refs.data_layout.whole_bucket
+                    else "CreateInputAssociation",
                 },
             ],
             "FileSystemFailed",  # FAILED or MISCONFIGURED
@@ -74,30 +77,22 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             )
         ),
     )
+    layout = refs.data_layout
+    record_failure(b, "CreateDataRepositoryAssociationFailed", None)
+    if not layout.whole_bucket:
+        b.add(
+            "CreateInputAssociation",
+            _create_association(refs, layout.inputs, "dra-input", "$.inputDra", "CreateDataRepositoryAssociation"),
+        )
     b.add(
         "CreateDataRepositoryAssociation",
-        aws_sdk(
-            "fsx",
-            "createDataRepositoryAssociation",
-            {
-                "ClientRequestToken.$": client_token("dra"),
-                "FileSystemId.$": "$.fs.FileSystemId",
-                "FileSystemPath": FILE_SYSTEM_PATH,
-                "DataRepositoryPath": f"s3://{refs.bucket_name}/",
-                "BatchImportMetaDataOnCreate": True,
-                "ImportedFileChunkSize.$": f"{PARAMS}.lustreImportedFileChunkSize",
-                "S3": {
-                    "AutoImportPolicy": {"Events": AUTO_IMPORT_EVENTS},
-                    "AutoExportPolicy": {"Events.$": f"{DERIVED}.autoExportEvents"},
-                },
-                "Tags": tag_list(refs),
-            },
-            next_state="CheckDataRepositoryAssociation",
-            result_path="$.dra",
-            result_selector={"AssociationId.$": "$.Association.AssociationId"},
-            retry=RETRY_WRITE,
-            catch_to=record_failure(b, "CreateDataRepositoryAssociationFailed", None),
-        ),
+        _create_association(refs, layout.results, "dra", "$.dra", "CheckDataRepositoryAssociation"),
+    )
+    # Every association the run created: the layout's one, or its inputs' and its results'.
+    ids = (
+        {"associationId.$": "$.dra.AssociationId"}
+        if layout.whole_bucket
+        else {"associationIds.$": "States.Array($.inputDra.AssociationId, $.dra.AssociationId)"}
     )
     b.add(
         "CheckDataRepositoryAssociation",
@@ -106,7 +101,7 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             "association",
             "fileSystem",
             "fileSystem",
-            {"associationId.$": "$.dra.AssociationId"},
+            ids,
             next_state="IsFileSystemAndAssociationAvailable",
             catch_to=record_failure(b, "CheckDataRepositoryAssociationFailed", None),
         ),
@@ -137,6 +132,14 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                     "Data repository association {} of file system {} became FAILED",
                     "$.dra.AssociationId",
                     "$.fs.FileSystemId",
+                )
+                if refs.data_layout.whole_bucket
+                else failure_record(
+                    "DataRepositoryAssociationFailed",
+                    "A data repository association of file system {} became FAILED (inputs {}, results {})",
+                    "$.fs.FileSystemId",
+                    "$.inputDra.AssociationId",
+                    "$.dra.AssociationId",
                 ),
                 "$.failure",
                 "",
@@ -162,6 +165,36 @@ def file_system_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
     )
     b.add("FileSystemReady", succeed())
     return b.branch("CheckFileSystemStatus")
+
+
+def _create_association(refs: WorkflowRefs, linked: LinkedPath, token: str, result_path: str, next_state: str) -> State:
+    """CreateDataRepositoryAssociation of one linked path of the layout (asl/data_layout.py)."""
+    bucket = f"s3://{refs.bucket_name}/{linked.bucket_prefix}"
+    path: dict[str, Any] = (
+        {"DataRepositoryPath.$": f"States.Format('{bucket}{{}}/', $$.Execution.Name)"}
+        if linked.per_run
+        else {"DataRepositoryPath": bucket}
+    )
+    exports: dict[str, Any] = {"Events.$": f"{DERIVED}.autoExportEvents"} if linked.exports else {"Events": []}
+    return aws_sdk(
+        "fsx",
+        "createDataRepositoryAssociation",
+        {
+            "ClientRequestToken.$": client_token(token),
+            "FileSystemId.$": "$.fs.FileSystemId",
+            "FileSystemPath": linked.file_system_path,
+            **path,
+            "BatchImportMetaDataOnCreate": linked.imports_on_create,
+            "ImportedFileChunkSize.$": f"{PARAMS}.lustreImportedFileChunkSize",
+            "S3": {"AutoImportPolicy": {"Events": AUTO_IMPORT_EVENTS}, "AutoExportPolicy": exports},
+            "Tags": tag_list(refs),
+        },
+        next_state=next_state,
+        result_path=result_path,
+        result_selector={"AssociationId.$": "$.Association.AssociationId"},
+        retry=RETRY_WRITE,
+        catch_to="CreateDataRepositoryAssociationFailed",
+    )
 
 
 def _add_import_wait(b: Graph, refs: WorkflowRefs) -> None:

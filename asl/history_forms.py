@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.history import Form, history_form
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_cleanup import build_run_cleanup
@@ -24,7 +25,9 @@ WORKFLOW, RUN_CLEANUP = "workflow", "run-cleanup"
 
 
 def placeholder_refs(mode: str) -> WorkflowRefs:
-    """Refs whose values do not matter to the history: only the states and their links do."""
+    """Refs whose values do not matter to the history: only the states and their links do. The data layout is a
+    prefix layout, the one that writes more (its two associations: asl/data_layout.py), so the bounds hold in
+    either layout."""
     arn = "arn:aws:lambda:us-east-1:123456789012:function:"
     return WorkflowRefs(
         mode=mode,
@@ -47,6 +50,7 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
         summarize_job_function_arn=f"{arn}summarize-job",
         check_metrics_function_arn=f"{arn}check-metrics",
         wait_for_function_arn=f"{arn}wait-for",
+        data_layout=DataLayout("input/", "runs/"),
     )
 
 

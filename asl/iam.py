@@ -194,7 +194,8 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
             _statement(["fsx:CreateDataRepositoryAssociation"], [f"{fsx}:file-system/*", f"{fsx}:association/*/*"]),
             # FSx validates that the caller can reach the bucket prefix ("s3:Get*, s3:List* and s3:PutObject").
             _statement(["s3:GetBucketLocation", "s3:ListBucket"], [bucket]),
-            _statement(["s3:GetObject", "s3:PutObject"], [f"{bucket}/*"]),
+            # Only the prefixes the data layout links (asl/data_layout.py; README "Your data").
+            _statement(["s3:GetObject", "s3:PutObject"], _linked_objects(refs)),
             # The file system's S3 access role (AWSServiceRoleForFSxS3Access_<fs-id>), created and given its policy.
             _statement(
                 ["iam:CreateServiceLinkedRole"],
@@ -242,6 +243,12 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
         ],
         "cloudwatch:GetMetricData": [_statement(["cloudwatch:GetMetricData"], everything)],
     }
+
+
+def _linked_objects(refs: WorkflowRefs) -> list[str]:
+    """The objects of the bucket the run's associations link: the whole bucket, or each linked prefix."""
+    prefixes = sorted({linked.bucket_prefix for linked in refs.data_layout.associations})
+    return [f"arn:aws:s3:::{refs.bucket_name}/{prefix}*" for prefix in prefixes]
 
 
 # Actions granted by another action's statements (the same statement covers them).

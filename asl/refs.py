@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from batch_lustre.program.asl.data_layout import DataLayout
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,4 @@ class WorkflowRefs:
     check_metrics_function_arn: str = ""  # autoexport only
     # WaitFor (lambda/wait_for.py): the waiting loops; "" (the run-cleanup machine): the loops wait in states.
     wait_for_function_arn: str = ""
+    data_layout: DataLayout = field(default_factory=DataLayout)  # the seeds' layout unless the stack config says

@@ -3,14 +3,13 @@ name built from its id; the data repository association's settings."""
 
 from __future__ import annotations
 
-from batch_lustre.program.asl.naming import FILE_SYSTEM_PATH, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK
+from batch_lustre.program.asl.naming import TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK
 from batch_lustre.program.asl.paths import DERIVED
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.states import RetryPolicy, State, aws_sdk
 from batch_lustre.program.parameters import DATA_REPOSITORY_EVENTS
 
 AUTO_IMPORT_EVENTS = list(DATA_REPOSITORY_EVENTS)
-EXPORT_PATH = FILE_SYSTEM_PATH.lstrip("/")  # data repository task paths are relative to the mount point
 
 
 def client_token(suffix: str) -> str:

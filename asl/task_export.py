@@ -10,7 +10,7 @@ from typing import Any
 
 from batch_lustre.program.asl.paths import PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
-from batch_lustre.program.asl.run_resources import AUTO_IMPORT_EVENTS, EXPORT_PATH, client_token, tag_list
+from batch_lustre.program.asl.run_resources import AUTO_IMPORT_EVENTS, client_token, tag_list
 from batch_lustre.program.asl.sections import AFTER_JOB, CLEANUP, MARK_DATA_SAFE
 from batch_lustre.program.asl.states import (
     RETRY_WRITE,
@@ -135,7 +135,7 @@ def add_export_task(g: Graph, refs: WorkflowRefs, entry: str = AFTER_JOB) -> Non
             "ClientRequestToken.$": client_token("export"),
             "Type": "EXPORT_TO_REPOSITORY",
             "FileSystemId.$": "$.fs.FileSystemId",
-            "Paths": [EXPORT_PATH],
+            "Paths": [refs.data_layout.export_path()],
             "Report": {
                 "Enabled": True,
                 "Path": f"s3://{refs.bucket_name}/{EXPORT_REPORT_PREFIX}",

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from batch_lustre.program import asl
 from batch_lustre.program.asl import iam, naming
+from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.states import WAIT_FOR_TIMEOUT_SECONDS
 from batch_lustre.program.components import assume_role_policy, lambda_package, named
@@ -42,6 +43,7 @@ class WorkflowArgs:
     job_queue_arn: pulumi.Input[str]
     repository_url: pulumi.Input[str]
     job_log_group_name: pulumi.Input[str]  # where each run's job definition sends the job's logs
+    data_layout: DataLayout = field(default_factory=DataLayout)
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -268,6 +270,7 @@ def workflow_refs(
             summarize_job_function_arn=values["summarize_job_function_arn"],
             check_metrics_function_arn=values["check_metrics_function_arn"],
             wait_for_function_arn=values["wait_for_function_arn"],
+            data_layout=args.data_layout,
         )
 
     return pulumi.Output.all(

@@ -213,7 +213,10 @@ def find_file_system(fsx: Any, run: Run, report: Report) -> dict[str, Any] | Non
 
 
 def find_association(fsx: Any, file_system_id: str, report: Report) -> str | None:
-    """The file system's data repository association (an AVAILABLE one first), or None."""
+    """The file system's data repository association the run's results go through (an AVAILABLE one first), or
+    None. Of a run with two (a prefix layout, README "Your data": its inputs', its results'), the one with auto
+    export events first (the export section turns its auto export off before an export task), else the one that
+    imported nothing on creation: the inputs' never exports, the results' starts empty."""
     try:
         associations = list(
             _pages(
@@ -226,7 +229,13 @@ def find_association(fsx: Any, file_system_id: str, report: Report) -> str | Non
         report.failed(f"DescribeDataRepositoryAssociations of {file_system_id}", err)
         return None
     usable = [a for a in associations if a.get("Lifecycle") != "DELETING"]
-    usable.sort(key=lambda a: a.get("Lifecycle") != "AVAILABLE")
+    usable.sort(
+        key=lambda a: (
+            not (((a.get("S3") or {}).get("AutoExportPolicy") or {}).get("Events")),
+            bool(a.get("BatchImportMetaDataOnCreate")),
+            a.get("Lifecycle") != "AVAILABLE",
+        )
+    )
     return usable[0]["AssociationId"] if usable else None
 
 

@@ -67,9 +67,19 @@ def _file_system(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
 
 
 def _association(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """The run's association (``associationId``) or associations (``associationIds``: AVAILABLE when all are,
+    FAILED when one is, else the first one still on its way)."""
     # MISCONFIGURED may recover within 15 minutes (FSx Lustre Guide, DRA lifecycle): keep waiting, bounded.
-    dra = _client("fsx").describe_data_repository_associations(AssociationIds=[event["associationId"]])
-    lifecycle = _first(dra["Associations"], f"data repository association {event['associationId']}")["Lifecycle"]
+    ids = list(event.get("associationIds") or [event["associationId"]])
+    found = _client("fsx").describe_data_repository_associations(AssociationIds=ids)["Associations"]
+    if len(found) < len(ids):
+        missing = sorted(set(ids) - {dra["AssociationId"] for dra in found})
+        raise aws_calls.ResourceGone(f"data repository association {', '.join(missing) or ids[0]} is not found")
+    lifecycles = [dra["Lifecycle"] for dra in found]
+    if "FAILED" in lifecycles:
+        lifecycle = "FAILED"
+    else:
+        lifecycle = next((state for state in lifecycles if state != "AVAILABLE"), "AVAILABLE")
     return lifecycle in ("AVAILABLE", "FAILED"), {"AssociationLifecycle": lifecycle}
 
 
@@ -216,7 +226,7 @@ def wait(
     A check that fails with a transient error (``aws_calls.is_transient``) is counted in the record's
     ``Transient`` (``count``, ``last``) and the loop goes on; ``unknown``: the description ``Last`` holds while no
     check has answered yet. Any other error is raised as ``aws_calls``' named error for it."""
-    waits = [int(w) for w in event["waits"]]
+    waits = event["waits"]  # the whole schedule: read only the waits this invocation reaches
     record = (event.get("polls") or {}).get(event["record"]) or {}
     count = int(record.get("count", 0))
     waited = bool(record.get("waited", False))
@@ -259,7 +269,7 @@ def wait(
     while True:
         if count >= len(waits):
             return result("over")
-        next_wait = waits[count]
+        next_wait = int(waits[count])
         if not waited:
             if next_wait > context.get_remaining_time_in_millis() / 1000.0 - MARGIN_SECONDS:
                 return result("waiting", next_wait, True)

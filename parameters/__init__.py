@@ -8,6 +8,7 @@
   definitions, ``history_forms`` (generated from them);
 - ``validation``: stack config (``settings.py``), the secret (``validate_runtime``, at the start of every run
   by ``lambda/extract_parameters.py``) and ``params set`` edits, every problem in one ``ParameterError`` line;
+  the rules between parameters (``RULES``), each with what it accepts in words;
 - ``overrides``: a run's execution input (``validate_overrides``);
 - ``text``: the checks every string and integer from outside goes through, and how a value is shown.
 
@@ -65,10 +66,13 @@ from .table import (
 )
 from .text import MAX_INTEGER_DIGITS, NO_CONTROL, ParameterError, has_control, parse_integer, show_key, show_short
 from .validation import (
+    RULES,
+    Rule,
     check_execution_name,
     coerce,
     cross_field_problems,
     parse_secret,
+    rules_of,
     validate,
     validate_runtime,
     validate_value,
@@ -113,6 +117,8 @@ __all__ = [
     "Parameter",
     "ParameterError",
     "RESERVED_ENVIRONMENT_PREFIX",
+    "RULES",
+    "Rule",
     "SUBMIT_JOB_PAYLOAD_LIMIT_BYTES",
     "TASK_EXPORT",
     "backoff_schedule",
@@ -129,6 +135,7 @@ __all__ = [
     "parameters_for",
     "parse_integer",
     "parse_secret",
+    "rules_of",
     "runtime_defaults",
     "show_key",
     "show_short",

@@ -11,24 +11,24 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "taskexport": {
         "workflow": (
             (
-                721,
+                888,
                 (
-                    ("associationUpdate.invocations", 15),
-                    ("computeEnvironment.invocations", 15),
-                    ("export.invocations", 15),
-                    ("fileSystem.invocations", 15),
+                    ("associationUpdate.invocations", 27),
+                    ("computeEnvironment.invocations", 27),
+                    ("export.invocations", 27),
+                    ("fileSystem.invocations", 27),
                     ("jobStop.checks", 17),
                     ("otherTask.checks", 23),
-                    ("runnable.invocations", 15),
+                    ("runnable.invocations", 27),
                 ),
             ),
         ),
         "run-cleanup": (
             (
-                370,
+                436,
                 (
-                    ("associationUpdate.invocations", 15),
-                    ("export.invocations", 15),
+                    ("associationUpdate.invocations", 27),
+                    ("export.invocations", 27),
                     ("fileSystem.checks", 19),
                     ("jobStop.checks", 19),
                     ("otherTask.checks", 23),
@@ -39,25 +39,25 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "autoexport": {
         "workflow": (
             (
-                753,
+                944,
                 (
-                    ("associationUpdate.invocations", 15),
-                    ("computeEnvironment.invocations", 15),
-                    ("export.invocations", 15),
-                    ("fileSystem.invocations", 15),
+                    ("associationUpdate.invocations", 27),
+                    ("computeEnvironment.invocations", 27),
+                    ("export.invocations", 27),
+                    ("fileSystem.invocations", 27),
                     ("jobStop.checks", 17),
-                    ("metrics.invocations", 15),
+                    ("metrics.invocations", 27),
                     ("otherTask.checks", 23),
-                    ("runnable.invocations", 15),
+                    ("runnable.invocations", 27),
                 ),
             ),
         ),
         "run-cleanup": (
             (
-                370,
+                436,
                 (
-                    ("associationUpdate.invocations", 15),
-                    ("export.invocations", 15),
+                    ("associationUpdate.invocations", 27),
+                    ("export.invocations", 27),
                     ("fileSystem.checks", 19),
                     ("jobStop.checks", 19),
                     ("otherTask.checks", 23),

@@ -69,6 +69,10 @@ def _scratch2_capacity(value: int) -> bool:
 
 
 _ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}")
+# An S3 key prefix a data repository association links (README "Your data"): segments of letters, digits and
+# ! - _ . * ( ) (S3 User Guide, "Naming Amazon S3 objects": its safe characters but the quote, which Step Functions'
+# States.Format would need escaped), each followed by "/", none "." or "..", at most 512 characters.
+_KEY_PREFIX = re.compile(r"(?=.{2,512}\Z)(?:(?!\.{1,2}/)[A-Za-z0-9!_.*()-]+/)+")
 # ECR CreateRepository repositoryName pattern.
 _ECR_NAME = re.compile(r"(?=.{2,256}\Z)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _INSTANCE_TYPE = re.compile(r"optimal|default_x86_64|default_arm64|[a-z0-9-]+(\.[a-z0-9-]+)?")
@@ -92,7 +96,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         _NONE,
         "a letter then up to 39 letters, digits or hyphens",
         lambda v: _ENV_NAME.fullmatch(v) is not None,
-        "environment name, prefix of every resource name",
+        "environment name: in lower case, the prefix of every resource name",
     ),
     Parameter(
         "ecrRepositoryName",
@@ -101,7 +105,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         _NONE,
         "an ECR repository name (2-256 lowercase letters, digits, . _ - /)",
         lambda v: _ECR_NAME.fullmatch(v) is not None,
-        "ECR repository the job image is pulled from",
+        "ECR repository the stack creates; the job runs its image <repository URL>:<imageTag> (imageTag: a run's "
+        "input, default latest)",
     ),
     Parameter(
         "computeEnvironmentType",
@@ -110,7 +115,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         _NONE,
         "",
         None,
-        "Batch compute resource type (EC2 or SPOT: Fargate cannot mount Lustre)",
+        "what the managed Batch compute environment launches: EC2 (On-Demand) or SPOT instances (Fargate cannot "
+        "mount Lustre)",
     ),
     Parameter(
         "computeEnvironmentAllocationStrategy",
@@ -119,7 +125,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         _NONE,
         "",
         None,
-        "allocation strategy; it must allow launch-template updates",
+        "how Batch chooses instances; it must allow the launch-template updates every run makes (each run points "
+        "the compute environment at its own launch template, which mounts its file system)",
     ),
     Parameter(
         "computeEnvironmentInstanceTypes",
@@ -128,11 +135,55 @@ PARAMETERS: tuple[Parameter, ...] = (
         _NONE,
         'a non-empty list of EC2 instance types or families (e.g. ["optimal"], ["c6i", "m6i.4xlarge"])',
         lambda v: bool(v) and all(_INSTANCE_TYPE.fullmatch(t) for t in v),
-        "instance types of the compute environment",
+        "instance types or families the compute environment may launch (optimal: Batch chooses)",
     ),
-    Parameter("computeEnvironmentMinvCpus", "int", _both(0), _NONE, *_int_range(0, 100000), "minimum vCPUs"),
-    Parameter("computeEnvironmentMaxvCpus", "int", _both(256), _NONE, *_int_range(1, 100000), "maximum vCPUs"),
-    Parameter("computeEnvironmentDesiredvCpus", "int", _both(0), _NONE, *_int_range(0, 100000), "desired vCPUs"),
+    Parameter(
+        "computeEnvironmentMinvCpus",
+        "int",
+        _both(0),
+        _NONE,
+        *_int_range(0, 100000),
+        "vCPUs the compute environment keeps running even when no job runs (0: none, nothing bills between runs)",
+    ),
+    Parameter(
+        "computeEnvironmentMaxvCpus",
+        "int",
+        _both(256),
+        _NONE,
+        *_int_range(1, 100000),
+        "most vCPUs the compute environment runs at once: the bound of a job's vCPUs, and "
+        "of the capacity a run warms up; an array's children beyond it queue",
+    ),
+    Parameter(
+        "computeEnvironmentDesiredvCpus",
+        "int",
+        _both(0),
+        _NONE,
+        *_int_range(0, 100000),
+        "vCPUs the compute environment asks for when it is created; then Batch scales "
+        "it (and each run's warm capacity raises it), and pulumi up leaves it alone",
+    ),
+    Parameter(
+        "dataRepositoryInputPrefix",
+        "str",
+        _both(""),
+        _NONE,
+        '"" (the whole bucket linked at /scratch) or an S3 key prefix ending in "/" (e.g. "input/"): segments of '
+        "letters, digits and ! - _ . * ( ), none . or .., at most 512 characters",
+        lambda v: v == "" or _KEY_PREFIX.fullmatch(v) is not None,
+        'the bucket prefix linked at /scratch/input for the inputs ("": the whole bucket at /scratch, read and '
+        "written)",
+    ),
+    Parameter(
+        "dataRepositoryResultsPrefix",
+        "str",
+        _both("runs/"),
+        _NONE,
+        'an S3 key prefix ending in "/" (e.g. "runs/"): segments of letters, digits and ! - _ . * ( ), none . or '
+        ".., at most 512 characters",
+        lambda v: _KEY_PREFIX.fullmatch(v) is not None,
+        "with an input prefix: each run's /scratch/results lands under <this prefix><run name>/",
+    ),
     Parameter(
         "autoExport",
         "bool",
@@ -140,7 +191,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         _BOTH,
         "true or false",
         None,
-        "export to S3 automatically while the job runs",
+        "the association also exports each file to S3 as it is written (auto export); it is turned off "
+        "before an export task",
     ),
     Parameter(
         "deleteLustre",
@@ -149,7 +201,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         _BOTH,
         "true or false",
         None,
-        "delete the file system once its data is safely in S3",
+        "delete the run's file system once its data is provably in S3 (false: keep it, tagged batch-lustre:kept, "
+        "billing until you delete it)",
     ),
     Parameter(
         "lustreFileSystemTypeVersion",
@@ -158,7 +211,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         _BOTH,
         '"2.12" or "2.15"',
         lambda v: v in ("2.12", "2.15"),
-        "Lustre version (data repository associations need 2.12 or 2.15)",
+        "Lustre version of each run's file system (data repository associations need 2.12 or 2.15)",
     ),
     Parameter(
         "lustreStorageCapacity",
@@ -167,16 +220,42 @@ PARAMETERS: tuple[Parameter, ...] = (
         _BOTH,
         "1200, 2400 or a multiple of 2400 (GiB, SCRATCH_2)",
         _scratch2_capacity,
-        "storage capacity in GiB",
+        "storage of each run's SCRATCH_2 file system in GiB (what it bills by)",
     ),
     Parameter(
-        "lustreImportedFileChunkSize", "int", _both(1024), _BOTH, *_int_range(1, 512000), "import chunk size in MiB"
+        "lustreImportedFileChunkSize",
+        "int",
+        _both(1024),
+        _BOTH,
+        *_int_range(1, 512000),
+        "stripe size in MiB of the files the association imports from the bucket "
+        "(ImportedFileChunkSize: the most data of one file on one disk)",
     ),
     Parameter(
-        "jobDefinitionRetryAttempts", "int", _both(5), _BOTH, *_int_range(1, 10), "job attempts (Batch allows 1-10)"
+        "jobDefinitionRetryAttempts",
+        "int",
+        _both(5),
+        _BOTH,
+        *_int_range(1, 10),
+        "attempts Batch makes of the job; it retries only when the host went away (Spot "
+        "reclaim, host failure), never after the job's own exit",
     ),
-    Parameter("jobDefinitionVcpus", "int", _both(32), _BOTH, *_int_range(1, 100000), "vCPUs per job"),
-    Parameter("jobDefinitionMemory", "int", _both(30000), _BOTH, *_int_range(4, 10_000_000), "memory per job in MiB"),
+    Parameter(
+        "jobDefinitionVcpus",
+        "int",
+        _both(32),
+        _BOTH,
+        *_int_range(1, 100000),
+        "vCPUs of the job (of each child of an array); a run's input vcpus overrides it",
+    ),
+    Parameter(
+        "jobDefinitionMemory",
+        "int",
+        _both(30000),
+        _BOTH,
+        *_int_range(4, 10_000_000),
+        "memory of the job in MiB (of each child of an array); a run's input memory overrides it",
+    ),
     Parameter(
         "warmComputeCapacity",
         "bool",
@@ -184,20 +263,38 @@ PARAMETERS: tuple[Parameter, ...] = (
         _BOTH,
         "true or false",
         None,
-        "while the file system is created, raise the compute environment's desiredvCpus to what the job needs "
-        "(at most maxvCpus) so hosts boot and wait for the mount",
+        "while the file system is created, raise the compute environment's desiredvCpus to what the run needs "
+        "(vCPUs x array size, at most computeEnvironmentMaxvCpus) so hosts boot and wait for the mount; a run's input "
+        "warmComputeCapacity overrides it",
     ),
     Parameter(
-        "waitForLustreCreationSeconds", "int", _both(30), _BOTH, *_wait, "seconds between file system status checks"
+        "waitForLustreCreationSeconds",
+        "int",
+        _both(30),
+        _BOTH,
+        *_wait,
+        "longest wait in seconds between two checks of the file system, its association and the "
+        "association's import task, of the compute environment, and of the association update before an export "
+        "task (the checks run inside the WaitFor Lambda)",
     ),
-    Parameter("waitForJobCompletionSeconds", "int", _both(300), _BOTH, *_wait, "seconds between job status checks"),
+    Parameter(
+        "waitForJobCompletionSeconds",
+        "int",
+        _both(300),
+        _BOTH,
+        *_wait,
+        "no longer a job poll (the job is waited on by Step Functions' .sync integration): the "
+        "longest wait in seconds between the watchdog's checks that the job started, and between the checks that a "
+        "terminated job stopped",
+    ),
     Parameter(
         "waitForDataRepositoryTaskSeconds",
         "int",
         {TASK_EXPORT: 300},
         _TASK_ONLY,
         *_wait,
-        "seconds between export task status checks",
+        "longest wait in seconds between two checks of the export task, and between two tries while another data "
+        "repository task (the association's import) runs",
     ),
     Parameter(
         "waitForCheckMetricsSeconds",
@@ -205,7 +302,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         {AUTO_EXPORT: 60},
         _AUTO_ONLY,
         *_wait,
-        "seconds between export-queue metric checks",
+        "longest wait in seconds between two reads of the export queue's metric (AgeOfOldestQueuedMessage) "
+        "after the job, inside the CheckMetrics Lambda",
     ),
     Parameter(
         "lambdaPeriodSeconds",
@@ -214,7 +312,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         _AUTO_ONLY,
         "a multiple of 60 from 60 to 3600",
         lambda v: 60 <= v <= 3600 and v % 60 == 0,
-        "metric period of the export-queue check",
+        "period in seconds of the metric's datapoints; a datapoint counts only if its period started after the job "
+        "ended",
     ),
     # At least 5 minutes: CloudWatch publishes datapoints late, and a shorter quiet window could
     # call the export done before the last files left the queue (seed: "lambdaTimeDiffMinutes").
@@ -224,7 +323,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         {AUTO_EXPORT: 15},
         _AUTO_ONLY,
         *_int_range(5, 1440),
-        "metric window; also how long the queue must stay quiet after the job",
+        "minutes after the job's end with no datapoint before the run stops trusting the metric and exports with "
+        "an export task; also the least look-back of each read",
     ),
     # Bounds on every wait: not in the seeds, which could wait forever.
     Parameter(
@@ -233,7 +333,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         _both(60),
         _BOTH,
         *_timeout,
-        "give up if the file system and its association are not AVAILABLE by then",
+        "bound on the wait for the file system, its association and the association's import task (the job's "
+        "inputs); past it the run fails before the job",
     ),
     Parameter(
         "jobTimeoutMinutes",
@@ -241,7 +342,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         _both(1440),
         _BOTH,
         *_timeout,
-        "terminate the job if it has not ended this long after submission",
+        "the job is terminated if it has not ended this long after submission, retries included (Step Functions' "
+        "Task timeout, Batch's attempt timeout and an explicit terminate)",
     ),
     Parameter(
         "jobRunnableTimeoutMinutes",
@@ -249,7 +351,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         _both(20),
         _BOTH,
         *_int_range(5, 1440),
-        "terminate a job (every child of an array) still waiting to start this long after submission",
+        "a job (every child of an array) that has not started this long after submission is terminated (no "
+        "capacity, hosts failing the mount): the watchdog",
     ),
     # autoexport checks the metric every waitForCheckMetricsSeconds (60 s): 240 minutes is 245 checks, in about 35
     # CheckMetrics invocations (parameters.history_costs).
@@ -259,7 +362,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         {TASK_EXPORT: 720, AUTO_EXPORT: 240},
         _BOTH,
         *_timeout,
-        "give up waiting for the export (file system kept) after this long",
+        "bound on each wait for the results to be provably in S3 (taskexport: the export task; autoexport: the "
+        "metric, then a fallback export task with its own bound); an export not proven within it keeps the file "
+        "system, tagged batch-lustre:kept, and the run fails saying why",
     ),
     # Read by the tools only (batch_lustre/pricing.py): the dollar cost they show for each run's file system.
     Parameter(
@@ -270,7 +375,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "empty (the price table of batch_lustre/pricing.py) or USD per GiB-month of SCRATCH_2 storage, a decimal "
         'from 0.001 to 100, e.g. "0.140"',
         lambda v: v == "" or (re.fullmatch(r"[0-9]+(\.[0-9]+)?", v) is not None and 0.001 <= float(v) <= 100),
-        "price of the file system's storage the tools show costs with",
+        "price the tools (demo, run, status) show each run's file system cost with; never deployed",
     ),
     # The jobs' container logs go to the stack's own log group (asl.naming.job_log_group_name), kept this long.
     Parameter(
@@ -278,9 +383,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         "int",
         _both(90),
         _NONE,
-        "a CloudWatch Logs retention in days: " + ", ".join(map(str, LOG_RETENTION_DAYS)),
+        "a CloudWatch Logs retention (days): " + ", ".join(map(str, LOG_RETENTION_DAYS)),
         lambda v: v in LOG_RETENTION_DAYS,
-        "days the jobs' logs are kept in the stack's log group (CloudWatch Logs retention)",
+        "days the stack's log group keeps the jobs' logs (Batch's default group never expires them)",
     ),
 )
 

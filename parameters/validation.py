@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from .history_budget import history_problems
+from .history_budget import HISTORY_EVENT_LIMIT, history_parameters, history_problems
 from .table import AUTO_EXPORT, BY_NAME, Parameter, parameters_for
 from .text import MAX_INTEGER_DIGITS, NO_CONTROL, ParameterError, has_control, parse_integer, show_key, show_short
 
@@ -90,32 +91,124 @@ def validate(raw: Mapping[str, Any], mode: str, names: Iterable[str], *, where: 
     return typed
 
 
-def cross_field_problems(values: Mapping[str, Any], mode: str) -> list[str]:
-    """Rules between parameters; only those whose parameters are present are checked."""
-    problems = []
+@dataclass(frozen=True)
+class Rule:
+    """A rule between parameters: ``problems`` lists what a set of values breaks (checked only when the parameters
+    it reads are present), and ``words`` says what it accepts, as the stack files' comments show it beside each
+    parameter of ``names(mode)`` (``batch_lustre.stack_files``)."""
+
+    words: str
+    names: Callable[[str], tuple[str, ...]]
+    problems: Callable[[Mapping[str, Any], str], list[str]]
+
+
+def _in_mode(mode_of_rule: str, *names: str) -> Callable[[str], tuple[str, ...]]:
+    return lambda mode: names if mode == mode_of_rule else ()
+
+
+def _everywhere(*names: str) -> Callable[[str], tuple[str, ...]]:
+    return lambda mode: names
+
+
+def _auto_export_on(values: Mapping[str, Any], mode: str) -> list[str]:
     if mode == AUTO_EXPORT and values.get("autoExport") is False:
-        problems.append(
+        return [
             "autoExport=false is not accepted in mode autoexport: accepted true "
             "(without auto export nothing reaches S3; use the taskexport stack for explicit export)"
-        )
+        ]
+    return []
+
+
+def _vcpu_order(values: Mapping[str, Any], mode: str) -> list[str]:
     lo, want, hi = (
         values.get(k)
         for k in ("computeEnvironmentMinvCpus", "computeEnvironmentDesiredvCpus", "computeEnvironmentMaxvCpus")
     )
     if lo is not None and want is not None and hi is not None and not (lo <= want <= hi):
-        problems.append(
+        return [
             f"computeEnvironmentMinvCpus={lo}, computeEnvironmentDesiredvCpus={want}, "
             f"computeEnvironmentMaxvCpus={hi} are not accepted: accepted min <= desired <= max"
-        )
+        ]
+    return []
+
+
+def _job_fits(values: Mapping[str, Any], mode: str) -> list[str]:
+    vcpus, most = values.get("jobDefinitionVcpus"), values.get("computeEnvironmentMaxvCpus")
+    if vcpus is not None and most is not None and vcpus > most:
+        return [
+            f"jobDefinitionVcpus={vcpus} is not accepted: accepted at most computeEnvironmentMaxvCpus={most}, "
+            "or the job would wait forever in RUNNABLE"
+        ]
+    return []
+
+
+def _prefixes_apart(values: Mapping[str, Any], mode: str) -> list[str]:
+    inputs, results = values.get("dataRepositoryInputPrefix"), values.get("dataRepositoryResultsPrefix")
+    if inputs and results and (inputs.startswith(results) or results.startswith(inputs)):
+        return [
+            f"dataRepositoryInputPrefix={inputs} with dataRepositoryResultsPrefix={results} is not accepted: accepted "
+            "prefixes neither of which holds the other (a run's results must not land among the inputs)"
+        ]
+    return []
+
+
+def _metric_window(values: Mapping[str, Any], mode: str) -> list[str]:
     period, window = values.get("lambdaPeriodSeconds"), values.get("lambdaTimeDiffMinutes")
     if period is not None and window is not None and window * 60 < 2 * period:
-        problems.append(
+        return [
             f"lambdaTimeDiffMinutes={window} with lambdaPeriodSeconds={period} is not accepted: accepted "
             "a window of at least two periods (lambdaTimeDiffMinutes * 60 >= 2 * lambdaPeriodSeconds), "
             "or a metric window could hold no datapoint and read as a drained export queue"
-        )
-    problems.extend(history_problems(values, mode))
-    return problems
+        ]
+    return []
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "true in autoexport (without auto export nothing reaches S3)",
+        _in_mode(AUTO_EXPORT, "autoExport"),
+        _auto_export_on,
+    ),
+    Rule(
+        "computeEnvironmentMinvCpus <= computeEnvironmentDesiredvCpus <= computeEnvironmentMaxvCpus",
+        _everywhere("computeEnvironmentMinvCpus", "computeEnvironmentDesiredvCpus", "computeEnvironmentMaxvCpus"),
+        _vcpu_order,
+    ),
+    # The secret's jobDefinitionVcpus against the compute environment's maxvCpus: at the start of every run
+    # (validate_runtime, with the deployed maxvCpus) and in stack config, where both keys are, so that `pulumi up`
+    # refuses a secret every run would refuse.
+    Rule(
+        "jobDefinitionVcpus <= computeEnvironmentMaxvCpus (a larger job never leaves RUNNABLE)",
+        _everywhere("jobDefinitionVcpus", "computeEnvironmentMaxvCpus"),
+        _job_fits,
+    ),
+    Rule(
+        "dataRepositoryInputPrefix and dataRepositoryResultsPrefix: neither holds the other",
+        _everywhere("dataRepositoryInputPrefix", "dataRepositoryResultsPrefix"),
+        _prefixes_apart,
+    ),
+    Rule(
+        "lambdaTimeDiffMinutes * 60 >= 2 * lambdaPeriodSeconds (a window of at least two periods)",
+        _in_mode(AUTO_EXPORT, "lambdaTimeDiffMinutes", "lambdaPeriodSeconds"),
+        _metric_window,
+    ),
+    Rule(
+        f"with the other waits and bounds, a run's worst case under Step Functions' {HISTORY_EVENT_LIMIT:,}-event "
+        "history (a refusal names the values that fit)",
+        lambda mode: tuple(history_parameters(mode)),
+        history_problems,
+    ),
+)
+
+
+def rules_of(name: str, mode: str) -> list[Rule]:
+    """The rules between parameters that name ``name`` in ``mode``."""
+    return [rule for rule in RULES if name in rule.names(mode)]
+
+
+def cross_field_problems(values: Mapping[str, Any], mode: str) -> list[str]:
+    """Rules between parameters (``RULES``); only those whose parameters are present are checked."""
+    return [problem for rule in RULES for problem in rule.problems(values, mode)]
 
 
 def parse_secret(text: str) -> Any:
@@ -153,11 +246,9 @@ def validate_runtime(raw: Any, mode: str, max_vcpus: int) -> dict[str, Any]:
         raise ParameterError(f"secret content={show_short(raw)} is not accepted: accepted a JSON object")
     names = [p.name for p in parameters_for(mode, runtime=True)]
     typed = validate(raw, mode, names, where="the secret")
-    if typed["jobDefinitionVcpus"] > max_vcpus:
-        raise ParameterError(
-            f"jobDefinitionVcpus={typed['jobDefinitionVcpus']} is not accepted: accepted at most "
-            f"computeEnvironmentMaxvCpus={max_vcpus}, or the job would wait forever in RUNNABLE"
-        )
+    problems = _job_fits({**typed, "computeEnvironmentMaxvCpus": max_vcpus}, mode)
+    if problems:
+        raise ParameterError("; ".join(problems))
     return typed
 
 

@@ -439,6 +439,9 @@ def test_lambda_tasks_retry_lambda_s_transient_errors_as_aws_recommends(mode):
     for name, state in states(definition(mode)).items():
         if state.get("Resource") == "arn:aws:states:::lambda:invoke":
             assert {n for r in state["Retry"] for n in r["ErrorEquals"]} == recommended, name
+            # the retrier of AWS's page (bp-lambda-serviceexception): 6 attempts, 2 s, twofold
+            (retrier,) = state["Retry"]
+            assert (retrier["MaxAttempts"], retrier["IntervalSeconds"], retrier["BackoffRate"]) == (6, 2, 2), name
 
 
 @MODES_PARAM

@@ -5,6 +5,7 @@ the bounded waiting loops grow the history, per check where a Pass counts them, 
 them (``parameters.loop_turns``); the parameter validation refuses exactly the sets whose bound reaches the limit.
 """
 
+import dataclasses
 import functools
 import json
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from batch_lustre.emulation import Emulation, run_workflow
 from batch_lustre.program.asl import build_definition, states
+from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.history import (
     EVENTS_PER_VISIT,
     EXECUTION_EVENTS,
@@ -45,17 +47,21 @@ from batch_lustre.program.parameters import (
 from batch_lustre.program.parameters.history_costs import WAIT_FOR_MARGIN_SECONDS, WAIT_FOR_TIMEOUT_SECONDS
 from batch_lustre.program.parameters.history_forms import FORMS
 
+PREFIX_LAYOUT = DataLayout("input/", "runs/")
+
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_forms_the_parameter_checks_use_are_those_of_the_definitions(mode):
     assert FORMS[mode] == forms()[mode], f"parameters/history_forms.py is stale: run `{COMMAND}`"
     assert {name: history_form(d) for name, d in definitions(mode).items()} == FORMS[mode]
+    assert FORMS[mode] == real_forms(mode)  # the layout that writes more: the checks hold in both
 
 
 @functools.cache
-def real_forms(mode: str) -> dict:
-    """Each machine's form from the definitions the tests build (not the generator's placeholder refs)."""
-    refs = sample_refs(mode)
+def real_forms(mode: str, layout: DataLayout = PREFIX_LAYOUT) -> dict:
+    """Each machine's form from the definitions the tests build (not the generator's placeholder refs), in a data
+    layout (by default a prefix layout: its two associations write more)."""
+    refs = dataclasses.replace(sample_refs(mode), data_layout=layout)
     cleanup = build_run_cleanup(
         refs,
         find_run_resources_function_arn=refs.extract_parameters_function_arn,
@@ -92,6 +98,14 @@ def test_every_accepted_parameter_set_stays_under_the_history_limit_and_only_the
     worst = {name: evaluate(form, turns) for name, form in real_forms(mode).items()}
     accepted = not cross_field_problems(values, mode)
     assert accepted == all(events < HISTORY_LIMIT for events in worst.values()), (worst, values)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_whole_bucket_layout_writes_no_more_than_a_prefix_layout_so_the_checks_hold_in_both(mode):
+    defaults = {p.name: p.defaults[mode] for p in parameters_for(mode, runtime=True)}
+    turns = loop_turns(defaults, mode)
+    for name, form in real_forms(mode, DataLayout()).items():
+        assert evaluate(form, turns) <= evaluate(real_forms(mode)[name], turns), name
 
 
 @pytest.mark.parametrize("mode", MODES)

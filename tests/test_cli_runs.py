@@ -126,7 +126,9 @@ def test_detach_starts_the_run_and_returns_at_once(deployed):
 
 def test_run_as_json_prints_one_object_with_its_file_system_cost_and_nothing_else(deployed):
     _, outputs = deployed()
-    result = invoke("run", "-s", "taskexport", "--outputs-file", outputs, "--name", "as-json", "--json")
+    result = invoke(
+        "run", "-s", "taskexport", "--outputs-file", outputs, "--name", "as-json", "--json", "--poll-seconds", "0.01"
+    )
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)  # stdout is the document and nothing else: no progress
     assert (found["run"], found["status"], found["error"]) == ("as-json", "SUCCEEDED", None)

@@ -4,6 +4,7 @@ real program (``stack.main``) ran for each stack, applies included (``preview=Fa
 import base64
 import inspect
 import json
+import re
 from pathlib import Path
 
 import pulumi
@@ -487,6 +488,12 @@ def test_stack_outputs_name_the_resources_users_need(run):
         "jobLogGroup": run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
     }
     assert tuple(run.outputs) == naming.STACK_OUTPUTS  # the names the tools read them by
+
+
+def test_the_readme_lists_every_stack_output():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("Stack outputs:", 1)[1].split(".\n", 1)[0]
+    assert set(re.findall(r"`(\w+)`", listed)) == set(naming.STACK_OUTPUTS), listed
 
 
 def _takes_tags(type_token):

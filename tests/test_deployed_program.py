@@ -120,6 +120,20 @@ def test_a_config_the_program_refuses_stops_the_deploy(fresh_deploys):
         setup_stack(emu, "taskexport", max_vcpus=-1)
 
 
+def test_the_emulated_deploy_refuses_a_secret_every_run_would_refuse_naming_both_keys(fresh_deploys):
+    # The secret's jobDefinitionVcpus (32) above the compute environment's maxvCpus: ExtractParameters would refuse
+    # every run, so the program refuses the deploy, before any resource.
+    with offline_environment(REGION), Emulation(region=REGION) as emu:
+        with pytest.raises(pulumi.RunError) as caught:
+            setup_stack(emu, "taskexport", max_vcpus=16)
+        assert client("secretsmanager", REGION).list_secrets()["SecretList"] == []
+        assert client("stepfunctions", REGION).list_state_machines()["stateMachines"] == []
+    assert str(caught.value) == (
+        "stack taskexport: jobDefinitionVcpus=32 is not accepted: accepted at most computeEnvironmentMaxvCpus=16, "
+        "or the job would wait forever in RUNNABLE"
+    )
+
+
 @pytest.mark.parametrize(
     ("service_role", "strategy", "refused"),
     [

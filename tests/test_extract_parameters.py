@@ -90,6 +90,17 @@ def assert_refused(result: dict, *fragments: str) -> str:
     return error
 
 
+def assert_nearest_accepted(secret: dict, error: str, keys: list[str]) -> None:
+    """The refusal suggests ``key >= n`` or ``key <= n`` for each of ``keys``: each suggestion alone is accepted
+    (the rest of the secret as refused), and the next value past it is refused: feasible and the nearest."""
+    suggested = dict(((key, (op, int(n))) for key, op, n in re.findall(r"(\w+) (>=|<=) (\d+)", error)))
+    assert sorted(suggested) == sorted(keys), error
+    for key, (op, bound) in suggested.items():
+        step = 1 if op == ">=" else -1
+        assert run(secret | {key: bound})["ok"] is True, (key, bound)
+        assert_refused(run(secret | {key: bound - step}), "25,000-event history")
+
+
 # --- accepted secrets ---------------------------------------------------------------------------------------------
 
 
@@ -674,12 +685,13 @@ def test_every_bad_override_is_reported_at_once(env):
 
 def test_secret_whose_schedule_outgrows_the_history_budget_is_refused(env):
     secret = default_secret(TASK_EXPORT) | {"lustreCreationTimeoutMinutes": 10080, "waitForLustreCreationSeconds": 60}
-    assert_refused(
+    error = assert_refused(
         run(secret),
         "lustreCreationTimeoutMinutes=10080 with waitForLustreCreationSeconds=60 is not accepted",
         "25,000-event history",
-        "accepted waitForLustreCreationSeconds >= 577 or lustreCreationTimeoutMinutes <= 1051",
+        "accepted waitForLustreCreationSeconds >= ",
     )
+    assert_nearest_accepted(secret, error, ["waitForLustreCreationSeconds", "lustreCreationTimeoutMinutes"])
 
 
 def test_autoexport_secret_whose_export_checks_outgrow_the_budget_is_refused_naming_the_longest_accepted_bound(env):
@@ -689,9 +701,10 @@ def test_autoexport_secret_whose_export_checks_outgrow_the_budget_is_refused_nam
     error = assert_refused(
         run(secret),
         "exportTimeoutMinutes=10080 with waitForCheckMetricsSeconds=3600 is not accepted",
-        "accepted exportTimeoutMinutes <= 3884",
+        "accepted exportTimeoutMinutes <= ",
     )
     assert "waitForCheckMetricsSeconds >=" not in error
+    assert_nearest_accepted(secret, error, ["exportTimeoutMinutes"])
 
 
 @pytest.mark.parametrize("mode", [TASK_EXPORT, AUTO_EXPORT])

@@ -5,6 +5,8 @@ job (a property over every accepted set), not here."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -329,3 +331,14 @@ def test_a_partial_set_is_checked_with_the_defaults_for_the_rest_and_a_non_integ
         cross_field_problems({"lustreCreationTimeoutMinutes": 10080, "waitForLustreCreationSeconds": "1"}, TASK_EXPORT)
         == []
     )
+
+
+def test_the_readme_gives_the_worst_cases_of_the_defaults():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    cases = {mode: worst_cases(defaults(mode), mode) for mode in (TASK_EXPORT, AUTO_EXPORT)}
+    said = (
+        f"the worst case is {cases[TASK_EXPORT]['workflow']:,} events for a\ntaskexport run and "
+        f"{cases[TASK_EXPORT]['run-cleanup']:,} for its run cleanup, {cases[AUTO_EXPORT]['workflow']:,} and "
+        f"{cases[AUTO_EXPORT]['run-cleanup']:,} in autoexport"
+    )
+    assert said in readme

@@ -1,6 +1,8 @@
 """The project and stack files: each stack file sets exactly its mode's parameters, with
-their defaults, so ``pulumi config`` shows every one."""
+their defaults, so ``pulumi config`` shows every one; their comments are generated from the parameters table
+(``batch_lustre.stack_files``); and a stack config every run would refuse is refused at ``pulumi up``."""
 
+import json
 import runpy
 import shutil
 from pathlib import Path
@@ -11,7 +13,7 @@ import yaml
 from offline_stacks import load_stack_config, run_program
 from typer.testing import CliRunner
 
-from batch_lustre import automation
+from batch_lustre import automation, stack_files
 from batch_lustre.program import settings
 from batch_lustre.program.parameters import (
     MODES,
@@ -112,6 +114,12 @@ BAD_STACK_FILES = {
         "batch-lustre:lustreStorageCapacity:",
         "batch-lustre:lustreStorageCapacity: [1200]",
     ),
+    # The secret's initial jobDefinitionVcpus (32) above the compute environment's maxvCpus: every run's
+    # ExtractParameters would refuse it, so `pulumi up` does, naming both keys.
+    "the secret's job vCPUs above the compute environment's maxvCpus": (
+        "batch-lustre:computeEnvironmentMaxvCpus:",
+        "batch-lustre:computeEnvironmentMaxvCpus: 16",
+    ),
 }
 
 
@@ -165,3 +173,117 @@ def test_a_stack_file_that_is_not_yaml_is_refused_in_one_line(tmp_path):
     assert message.startswith("Pulumi.taskexport.yaml is not accepted (") and message.endswith(
         "): accepted a YAML stack file"
     ), message
+
+
+def test_a_stack_file_every_run_would_refuse_is_refused_in_one_line_naming_both_keys(tmp_path):
+    project = _bad_project(tmp_path, "the secret's job vCPUs above the compute environment's maxvCpus")
+    with pytest.raises(ParameterError) as caught:
+        automation.stack_settings("taskexport", work_dir=project)
+    assert str(caught.value) == (
+        "jobDefinitionVcpus=32 is not accepted: accepted at most computeEnvironmentMaxvCpus=16, "
+        "or the job would wait forever in RUNNABLE"
+    )
+
+
+@pytest.mark.parametrize("command", [["demo"], ["deploy", "-s", "taskexport", "--yes"]])
+def test_the_demo_and_deploy_refuse_such_a_stack_file_in_one_line_with_exit_2_before_anything_runs(command, tmp_path):
+    from batch_lustre.cli.app import app
+
+    project = _bad_project(tmp_path, "the secret's job vCPUs above the compute environment's maxvCpus")
+    # No Pulumi CLI on PATH: the deploy must refuse before it needs one.
+    result = CliRunner().invoke(app, command, env={ENV_VAR: str(project), "PATH": str(tmp_path)})
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: jobDefinitionVcpus=32 is not accepted: accepted at most ")
+    assert "computeEnvironmentMaxvCpus=16" in result.stderr
+
+
+# --- the stack files' comments: generated from the parameters table --------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_stack_files_comments_are_those_generated_from_the_parameters_table(mode):
+    text = (ROOT / f"Pulumi.{mode}.yaml").read_text()
+    assert stack_files.render(mode, text) == text, f"Pulumi.{mode}.yaml is stale: run `{stack_files.COMMAND}`"
+
+
+def _comment_above(text: str, key: str) -> str:
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"  {key}:"))
+    start = at
+    while lines[start - 1].lstrip().startswith("#"):
+        start -= 1
+    return " ".join(line.strip().removeprefix("# ") for line in lines[start:at])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_parameter_comment_says_what_it_means_accepts_and_defaults_to(mode):
+    text = (ROOT / f"Pulumi.{mode}.yaml").read_text()
+    for parameter in parameters_for(mode):
+        comment = _comment_above(text, f"{NAMESPACE}:{parameter.name}")
+        assert parameter.description.split(" (")[0][1:] in comment, parameter.name
+        assert f"Accepted: {settings.accepted_words(parameter.name)}" in comment, parameter.name
+        assert comment.endswith(f"Default: {json.dumps(parameter.defaults[mode])}."), parameter.name
+        assert ("[runtime]" in comment) == parameter.is_runtime(mode), parameter.name
+    # What the code does now, not what the seed's name says.
+    assert "No longer a job poll" in _comment_above(text, f"{NAMESPACE}:waitForJobCompletionSeconds")
+    assert "jobDefinitionVcpus <= computeEnvironmentMaxvCpus" in _comment_above(
+        text, f"{NAMESPACE}:computeEnvironmentMaxvCpus"
+    )
+
+
+def _stripped(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")) + "\n"
+
+
+def test_the_generator_keeps_every_value_and_the_key_order_and_adds_a_new_parameter_with_its_default():
+    original = (ROOT / "Pulumi.taskexport.yaml").read_text()
+    # An edited file: no comments, a value changed, another namespace's key with its owner's comment, and one
+    # parameter missing, as a new row of the table is missing from the files until the generator runs.
+    edited = _stripped(original).replace("jobDefinitionVcpus: 32", "jobDefinitionVcpus: 64")
+    edited = edited.replace("  aws:region: us-east-1\n", "  aws:region: us-east-1\n  # mine\n  aws:profile: work\n")
+    edited = "\n".join(line for line in edited.splitlines() if "waitForJobCompletionSeconds" not in line) + "\n"
+
+    rendered = stack_files.render("taskexport", edited)
+
+    config = settings.stack_file_config("t.yaml", rendered)
+    before = settings.stack_file_config("t.yaml", edited)
+    assert [key for key in config if key != f"{NAMESPACE}:waitForJobCompletionSeconds"] == list(before)
+    assert {k: v for k, v in config.items() if k in before} == before  # every value as it was
+    keys = list(config)
+    at = keys.index(f"{NAMESPACE}:waitForJobCompletionSeconds")
+    assert keys[at - 1] == f"{NAMESPACE}:waitForLustreCreationSeconds"  # where the table puts it
+    assert config[f"{NAMESPACE}:waitForJobCompletionSeconds"] == "300"
+    assert "  # mine\n  aws:profile: work\n" in rendered  # not ours: left as written
+    assert stack_files.render("taskexport", rendered) == rendered
+    assert _stripped(stack_files.render("taskexport", _stripped(original))) == _stripped(original)
+
+
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        ("config: {aws:region: us-east-1, batch-lustre:mode: taskexport}\n", "accepted a stack file with a block"),
+        ("config:\n    aws:region: us-east-1\n    batch-lustre:mode: taskexport\n", "indented by two spaces"),
+        ("config:\n  batch-lustre:mode: taskexport\n  batch-lustre:nope: 1\n", "nope is not a parameter"),
+    ],
+)
+def test_the_generator_refuses_in_one_line_a_file_it_cannot_comment_as_it_is(text, refusal):
+    with pytest.raises(ParameterError) as caught:
+        stack_files.render("taskexport", text)
+    assert "\n" not in str(caught.value) and refusal in str(caught.value), caught.value
+
+
+def test_the_command_checks_and_rewrites_the_stack_files_of_the_project(tmp_path, monkeypatch, capsys):
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    for mode in MODES:
+        (tmp_path / f"Pulumi.{mode}.yaml").write_text(_stripped((ROOT / f"Pulumi.{mode}.yaml").read_text()))
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+
+    assert stack_files.main(["--check"]) == 1
+    assert capsys.readouterr().err == "".join(
+        f"Pulumi.{mode}.yaml is stale: run `{stack_files.COMMAND}`\n" for mode in sorted(MODES)
+    )
+    assert stack_files.main([]) == 0
+    for mode in MODES:
+        assert (tmp_path / f"Pulumi.{mode}.yaml").read_text() == (ROOT / f"Pulumi.{mode}.yaml").read_text()
+    assert stack_files.main(["--check"]) == 0

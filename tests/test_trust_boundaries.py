@@ -314,6 +314,53 @@ def test_any_stack_config_gives_settings_or_one_refusal_line(stack_configs, mode
     assert not any(has_control(s) for s in strings(dict(found.values)))
 
 
+# The stack config's keys that rules between parameters read (each within its own range, so only those rules
+# decide): a stack config `pulumi up` accepts is one whose secret every run accepts, and no other.
+CROSS_KEYED = {
+    "waitForLustreCreationSeconds": st.integers(1, 3600),
+    "lustreCreationTimeoutMinutes": st.integers(1, 10080),
+    "waitForJobCompletionSeconds": st.integers(1, 3600),
+    "jobRunnableTimeoutMinutes": st.integers(5, 1440),
+    "waitForDataRepositoryTaskSeconds": st.integers(1, 3600),
+    "waitForCheckMetricsSeconds": st.integers(1, 3600),
+    "exportTimeoutMinutes": st.integers(1, 10080),
+    "lambdaPeriodSeconds": st.integers(1, 60).map(lambda n: n * 60),
+    "lambdaTimeDiffMinutes": st.integers(5, 1440),
+    "autoExport": st.booleans(),
+}
+
+
+@settings(max_examples=40)
+@given(
+    st.sampled_from(MODES),
+    st.integers(1, 600),
+    st.integers(1, 600),
+    st.dictionaries(st.sampled_from(sorted(CROSS_KEYED)), st.just(None), max_size=3).flatmap(
+        lambda keys: st.fixed_dictionaries({key: CROSS_KEYED[key] for key in keys})
+    ),
+)
+def test_pulumi_up_refuses_a_stack_config_exactly_when_every_run_would_refuse_its_secret(
+    stack_configs, mode, vcpus, max_vcpus, changes
+):
+    changes = {"jobDefinitionVcpus": vcpus, "computeEnvironmentMaxvCpus": max_vcpus} | {
+        name: value for name, value in changes.items() if BY_NAME[name].applies_to(mode)
+    }
+    config = stack_configs[mode] | {f"batch-lustre:{name}": json.dumps(value) for name, value in changes.items()}
+    refusal = None
+    try:
+        settings_from_config(config)
+    except ParameterError as err:
+        refusal = one_line_refusal(err)
+    # The secret `pulumi up` would write (stack config's text: the secret takes "32" as it takes 32), read by the
+    # ExtractParameters Lambda of the deployed stack, whose MAX_VCPUS is computeEnvironmentMaxvCpus.
+    secret = {p.name: config[f"batch-lustre:{p.name}"] for p in parameters_for(mode, runtime=True)}
+    with mock.patch.dict(os.environ, {"MODE": mode, "MAX_VCPUS": str(max_vcpus), "NAME_PREFIX": "prefix"}):
+        answer = extract_parameters.handler({"secretString": json.dumps(secret), "executionName": "run-1"}, None)
+    assert answer["ok"] is (refusal is None), (answer["error"], refusal)
+    if refusal is not None:  # the run names no problem the stack config did not
+        assert set(answer["error"].split("; ")) <= set(refusal.split("; ")), (answer["error"], refusal)
+
+
 # --- ExtractParameters: ok false, never an exception ------------------------------------------------------------
 
 

@@ -61,13 +61,15 @@ def deploy_emulated(
     runtime_params: Mapping[str, Any] | None = None,
     secret_string: str | None = None,
     run_cleanup: bool = False,
+    stack_config: Mapping[str, Any] | None = None,
 ) -> tuple[EmulatedStack, dict[str, str]]:
     """``pulumi up`` of stack ``stack`` (default: ``mode``) in the emulation ``emu``: the Pulumi program run under
     mocks that create every resource it declares (``emulation.deploy``).
 
     Returns the ``emulation.EmulatedStack`` and the stack outputs, as ``stack.py`` exports them.
     ``runtime_params`` are written into the secret as an operator would; ``secret_string`` replaces the secret's
-    whole text (a broken secret). Without ``run_cleanup`` the EventBridge rule that starts the run cleanup after a
+    whole text (a broken secret). ``stack_config``: parameters set in the stack file over ``Pulumi.<stack>.yaml``'s
+    (deploy-time ones too, e.g. the data layout). Without ``run_cleanup`` the EventBridge rule that starts the run cleanup after a
     run that did not succeed is taken away (and ``runCleanupStateMachineArn`` is not an output); with it, its
     deliveries happen when the emulated clock moves.
     """
@@ -81,6 +83,7 @@ def deploy_emulated(
         runtime_params=dict(runtime_params or {}),
         secret_string=secret_string,
         max_vcpus=stack_max_vcpus(stack_name),
+        config_changes=stack_config,
     )
     assert emulated_stack.deployment is not None  # setup_stack deploys the Pulumi program
     outputs = {name: str(value) for name, value in emulated_stack.deployment.outputs.items()}
@@ -208,8 +211,10 @@ class _Emulated:
         secret_string: str | None,
         run_cleanup: bool,
         job_files: Mapping[str, bytes] | None,
+        stack_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.arguments = (stack, scenario, runtime_params, secret_string, run_cleanup, job_files)
+        self.stack_config = dict(stack_config or {})
         self.exit_stack: ExitStack | None = None
         self.deployment: EmulatedDeployment | None = None
 
@@ -220,7 +225,8 @@ class _Emulated:
         with boundary("emulated"), ExitStack() as entered:
             mode = stack_settings(stack).mode
             params = dict(runtime_params or {})
-            behaviour, named_secret = _scenario(scenario, mode, params)
+            config = dict(self.stack_config)
+            behaviour, named_secret = _scenario(scenario, mode, params, config)
             if job_files is not None:
                 behaviour.batch.files = dict(job_files)
             from batch_lustre.emulation.environment import offline_environment
@@ -236,6 +242,7 @@ class _Emulated:
                 runtime_params=params,
                 secret_string=secret_string if secret_string is not None else named_secret,
                 run_cleanup=run_cleanup,
+                stack_config=config,
             )
             self.deployment = EmulatedDeployment(stack, mode, outputs, emu, resources)
             self.exit_stack = entered.pop_all()
@@ -251,11 +258,13 @@ class _Emulated:
             self.exit_stack.__exit__(kind, error, trace)
 
 
-def _scenario(scenario: Scenario | str | None, mode: str, params: dict[str, Any]) -> tuple[Scenario, str | None]:
+def _scenario(
+    scenario: Scenario | str | None, mode: str, params: dict[str, Any], config: dict[str, Any]
+) -> tuple[Scenario, str | None]:
     """The emulation's behaviour, and the secret text of a named scenario that breaks it on purpose (else None).
 
     A name is one of the catalogue's scenarios (``batch-lustre demo --list``): its behaviour, its runtime
-    parameters (added to ``params``) and its secret."""
+    parameters (added to ``params``), its stack config (added to ``config`` where not set) and its secret."""
     from batch_lustre.emulation.environment import offline_environment
 
     try:
@@ -275,6 +284,7 @@ def _scenario(scenario: Scenario | str | None, mode: str, params: dict[str, Any]
     if named is None or mode not in named.modes:
         raise AutomationError(f"scenario={scenario!r} is not accepted in mode {mode}: accepted {accepted}")
     params.update(named.runtime_params)
+    config.update({key: value for key, value in named.stack_config.items() if key not in config})
     return named.scenario(), named.secret_string(mode)
 
 
@@ -297,6 +307,7 @@ def emulated(
     secret_string: str | None = None,
     run_cleanup: bool = True,
     job_files: Mapping[str, bytes] | None = None,
+    stack_config: Mapping[str, Any] | None = None,
 ) -> _Emulated:
     """``with emulated(stack) as deployed:`` the stack of ``Pulumi.<stack>.yaml`` deployed in a new emulated AWS.
 
@@ -304,7 +315,8 @@ def emulated(
     (``batch-lustre demo --list``); default: everything succeeds. ``runtime_params``: the secret's values that
     differ from the mode's defaults; ``secret_string`` replaces the secret's text. ``run_cleanup``: also the
     run-cleanup state machine and its EventBridge rule. ``job_files``: what the emulated job writes (paths
-    relative to /scratch -> bytes) instead of the scenario's. Inside, the process has fake AWS credentials and every
+    relative to /scratch -> bytes) instead of the scenario's. ``stack_config``: parameters set in the stack file
+    over ``Pulumi.<stack>.yaml``'s (a named scenario adds its own). Inside, the process has fake AWS credentials and every
     boto3 client reaches the emulation; on exit, runs still RUNNING are stopped.
     """
-    return _Emulated(stack, scenario, runtime_params, secret_string, run_cleanup, job_files)
+    return _Emulated(stack, scenario, runtime_params, secret_string, run_cleanup, job_files, stack_config)

@@ -192,7 +192,10 @@ def deploy(
     Refused (``StackBusy``, naming the run) while a run of the stack is RUNNING, unless ``wait_minutes`` (1 to
     ``guard.MAX_WAIT_MINUTES``: wait for the runs to end, looking every ``poll_seconds`` with ``sfn``, timed by
     ``time_source``) or ``force`` (deploy anyway). See ``guard``.
+
+    A stack config the program would refuse raises its ``ParameterError`` first, before any Pulumi call.
     """
+    stack_settings(stack, work_dir)
     pulumi = pulumi_stack(stack, create=True, work_dir=work_dir)
     _guarded(pulumi, stack, "deploy", locals(), on_output)
     result = _pulumi_call("up", stack, lambda: pulumi.up(on_output=on_output))
@@ -223,7 +226,9 @@ def refresh(
 def preview(
     stack: str, *, on_output: Callable[[str], Any] | None = None, work_dir: Path | None = None
 ) -> dict[str, int]:
-    """``pulumi preview`` of ``stack``; returns the planned changes per operation (``{"create": 40}``)."""
+    """``pulumi preview`` of ``stack``; returns the planned changes per operation (``{"create": 40}``). A stack
+    config the program would refuse raises its ``ParameterError`` first, before any Pulumi call."""
+    stack_settings(stack, work_dir)
     pulumi = pulumi_stack(stack, create=True, work_dir=work_dir)
     result = _pulumi_call("preview", stack, lambda: pulumi.preview(on_output=on_output))
     return {str(getattr(op, "value", op)): count for op, count in (result.change_summary or {}).items()}

@@ -332,7 +332,11 @@ def demo(
     with (
         one_line_errors(),
         automation.emulated(
-            mode, scenario=chosen.scenario(), runtime_params=overrides, secret_string=chosen.secret_string(mode)
+            mode,
+            scenario=chosen.scenario(),
+            runtime_params=overrides,
+            secret_string=chosen.secret_string(mode),
+            stack_config=chosen.stack_config,
         ) as deployed,
     ):
         emu, stack, outputs = deployed.emulation, deployed.resources, deployed.outputs

@@ -55,6 +55,7 @@ def deploy(stack: StackOption, yes: YesOption = False, wait: WaitOption = None, 
     """Deploy the stack (`pulumi up`): show the preview, ask, apply, then show the outputs. --yes: do not ask.
     Refused while a run of the stack is RUNNING (--wait MINUTES, --force)."""
     with one_line_errors():
+        automation.stack_settings(stack)  # a stack config the program refuses: refused before any Pulumi call
         guard = _guard(stack, "deploy", wait, force)
         changes = automation.preview(stack, on_output=_echo)
     out().print(f"[bold]preview of {stack}:[/] {_summary(changes)}")

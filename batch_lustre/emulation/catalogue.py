@@ -27,6 +27,7 @@ from typing import Any
 from batch_lustre.emulation.error_names import HISTORY_LIMIT_ERROR
 from batch_lustre.emulation.scenario import (
     ATTEMPT_HOST_EC2,
+    DEFAULT_FILES,
     DRA_FAILED,
     DRA_MISCONFIGURED_THEN_AVAILABLE,
     FS_FAILED,
@@ -46,7 +47,7 @@ from batch_lustre.emulation.scenario import (
     Scenario,
 )
 from batch_lustre.program.asl.naming import FILE_SYSTEM_PATH
-from batch_lustre.program.asl.states import all_states
+from batch_lustre.program.asl.states import LAMBDA_RETRY_ATTEMPTS, all_states
 from batch_lustre.program.parameters import AUTO_EXPORT, MODES, TASK_EXPORT, parameters_for
 
 # How many executions a scenario starts, and when.
@@ -92,6 +93,10 @@ class Expected:
     failed_children: int | None = None  # array jobs: children that FAILED
     # Fragments of what the operator's actions during the run said (emulation.day2); "{run}": the execution name.
     operator_says: tuple[str, ...] = ()
+    # Keys in the bucket once the run ended, each holding what the job wrote there; "{run}": the execution name.
+    lands_at: tuple[str, ...] = ()
+    # Objects in the bucket before the run (e.g. another run's results) still there with the same content after it.
+    untouched: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -105,6 +110,8 @@ class NamedScenario:
     scenario: Callable[[], Scenario]
     modes: tuple[str, ...] = MODES
     runtime_params: Mapping[str, Any] = field(default_factory=dict)
+    # Parameters set in the stack file over Pulumi.<mode>.yaml's before the deploy (e.g. the data layout).
+    stack_config: Mapping[str, Any] = field(default_factory=dict)
     secret: Callable[[str], str] | None = None  # mode -> the secret's whole text (a broken secret)
     expected: Expected = field(default_factory=Expected)
     expected_by_mode: Mapping[str, Expected] = field(default_factory=dict)
@@ -167,6 +174,10 @@ KEPT = "File system " + FS + " was kept"
 ARRAY_FILES: dict[str, bytes] = {"results/{index}/output.txt": b"result of child {index}\n"}
 # The run's inputs, in the bucket before it starts.
 INPUTS: dict[str, bytes] = {f"input/part-{i}.csv": f"input {i}\n".encode() for i in range(3)}
+# A prefix layout (README "Your data"): inputs under input/ at /scratch/input, each run's results under runs/<run>/.
+PREFIX_LAYOUT = {"dataRepositoryInputPrefix": "input/", "dataRepositoryResultsPrefix": "runs/"}
+# An earlier run's results, in the bucket before the run starts.
+EARLIER_RESULTS: dict[str, bytes] = {"runs/earlier-run/output.txt": b"an earlier run's result\n"}
 # Short bounds, so a wait that never ends gives up after a few emulated hours at most.
 NEVER_AVAILABLE_PARAMS = {"lustreCreationTimeoutMinutes": 30, "waitForLustreCreationSeconds": 120}
 QUEUE_STUCK_PARAMS = {"exportTimeoutMinutes": 60, "waitForCheckMetricsSeconds": 300}
@@ -366,6 +377,26 @@ SCENARIOS: dict[str, NamedScenario] = {
         lambda: Scenario(fsx=FsxScenario(modelled_objects={"runs/": 999_000, "input/": 1_000})),
         expected=Expected(saw=(("CheckImportTask", "polls.fileSystem.Last.ImportLifecycle", "SUCCEEDED"),)),
     ),
+    "large-bucket-input-prefix": NamedScenario(
+        "the same bucket in a prefix layout (dataRepositoryInputPrefix=input/): only the 1,000 objects under input/ "
+        "are imported, so the import wait stays the size of the inputs (figures: import_s, import_wait_s)",
+        lambda: Scenario(fsx=FsxScenario(modelled_objects={"runs/": 999_000, "input/": 1_000})),
+        stack_config=PREFIX_LAYOUT,
+        expected=Expected(saw=(("CheckImportTask", "polls.fileSystem.Last.ImportLifecycle", "SUCCEEDED"),)),
+    ),
+    "prefix-layout": NamedScenario(
+        "a prefix layout (dataRepositoryInputPrefix=input/, dataRepositoryResultsPrefix=runs/): the job finds the "
+        "inputs under /scratch/input, its /scratch/results lands under runs/<run name>/, and an earlier run's "
+        "results are neither imported nor touched",
+        lambda: Scenario(fsx=FsxScenario(bucket_objects={**INPUTS, **EARLIER_RESULTS})),
+        stack_config=PREFIX_LAYOUT,
+        expected=Expected(
+            says=('"FileSystemDeleted": true',),
+            job_sees=tuple(f"{FILE_SYSTEM_PATH}/{key}" for key in INPUTS),
+            lands_at=tuple(f"runs/{{run}}/{key.removeprefix('results/')}" for key in DEFAULT_FILES),
+            untouched=(*INPUTS, *EARLIER_RESULTS),
+        ),
+    ),
     "import-running-at-export": NamedScenario(
         "an IMPORT task someone else starts on the file system runs for an hour, past the job's end: the export "
         "task waits for it and is tracked by its own TaskId",
@@ -490,10 +521,15 @@ SCENARIOS: dict[str, NamedScenario] = {
     "throttled-waits": NamedScenario(
         "every describe call of the waits (file system, association, compute environment, job start, export task or "
         "export-queue metric) is throttled or answered 5xx six times in a row, more than boto3's own 3 attempts "
-        "absorb: each wait counts them as not known yet and goes on; the run succeeds and deletes the file system",
-        lambda: Scenario(lambda_faults=[LambdaFault(call, BURST) for call in WAIT_CALLS]),
+        "absorb: each wait counts them as not known yet and goes on; and Lambda refuses the run's first six "
+        "invocations (its invocation limit), retried as AWS recommends; the run succeeds and deletes the file system",
+        lambda: Scenario(
+            lambda_faults=[LambdaFault(call, BURST) for call in WAIT_CALLS],
+            faults=[Fault("lambda:invoke", "TooManyRequestsException", times=LAMBDA_RETRY_ATTEMPTS, status_code=429)],
+        ),
         expected=Expected(
             says=('"FileSystemDeleted": true',),
+            call_errors=("lambda:invoke:TooManyRequestsException",),
             saw=(
                 ("CheckFileSystemStatus", "polls.fileSystem.Transient.count", 2),
                 ("CheckComputeEnvironment", "polls.computeEnvironment.Transient.count", 2),
@@ -583,11 +619,11 @@ SCENARIOS: dict[str, NamedScenario] = {
     ),
     # --- runs that end without reaching their own cleanup ----------------------------------------
     "history-limit": NamedScenario(
-        "the run reaches Step Functions' execution-history limit (lowered to 100 events here) while it prepares "
+        "the run reaches Step Functions' execution-history limit (lowered to 80 events here) while it prepares "
         "the file system and compute: it fails at once, no Catch runs; the run-cleanup state machine deletes the "
         "file system",
         Scenario,
-        history_limit=100,
+        history_limit=80,
         expected=Expected("FAILED", HISTORY_LIMIT_ERROR, run_cleanup="SUCCEEDED"),
     ),
     "aborted-during-job": NamedScenario(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,12 +153,14 @@ def run_scenario(
     transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     policy_transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     with_run_cleanup: bool = True,
+    stack_config: Mapping[str, Any] | None = None,
 ) -> ScenarioResult:
     """Run scenario ``name`` of the catalogue in ``mode`` on a fresh emulated stack; judge the outcome.
 
     To show that the rules catch a defect (a workflow that breaks a rule): ``transform`` changes the generated
     definition before it runs, ``policy_transform`` the state machine role's policy, and ``with_run_cleanup=False``
-    deploys no run-cleanup state machine.
+    deploys no run-cleanup state machine. ``stack_config``: the stack config instead of the scenario's own (e.g. a
+    scenario run in another data layout).
     """
     entry = SCENARIOS[name]
     if mode not in entry.modes:
@@ -170,7 +172,11 @@ def run_scenario(
         _history_limit(entry.history_limit),
     ):
         stack = setup_stack(
-            emu, mode, runtime_params=dict(entry.runtime_params), secret_string=entry.secret_string(mode)
+            emu,
+            mode,
+            runtime_params=dict(entry.runtime_params),
+            secret_string=entry.secret_string(mode),
+            config_changes=entry.stack_config if stack_config is None else stack_config,
         )
         definition = build_definition(stack.refs)
         if entry.definition_change is not None:
@@ -220,6 +226,7 @@ def run_scenario(
         )
         result.violations = rule_violations(emu, stack, entry, mode, reports, cleanups, cleanup)
         result.mismatches = expectation_mismatches(emu, entry, mode, reports, cleanups, operator)
+        result.mismatches += bucket_mismatches(emu, stack.refs.bucket_name, entry.expectation(mode), ahead)
     result.real_seconds = time.monotonic() - real_start
     return result
 
@@ -592,6 +599,23 @@ def expectation_mismatches(
                 problems += _single_mismatches(expected, report, f"{report.name}: ")
         return problems
     return problems + _single_mismatches(expected, reports[0])
+
+
+def bucket_mismatches(emu: Emulation, bucket: str, expected: Expected, report: ExecutionReport) -> list[str]:
+    """Where the run's results landed in the bucket, and what it left alone, against the expectation."""
+    objects = emu.s3_objects(bucket)
+    problems = [
+        f"no object {key} in the bucket after the run (results under: {', '.join(sorted(objects)) or 'none'})"
+        for key in (k.replace("{run}", report.name) for k in expected.lands_at)
+        if key not in objects
+    ]
+    before = emu.fsx.scenario.bucket_objects
+    problems += [
+        f"object {key} was {'changed' if key in objects else 'deleted'} by the run"
+        for key in expected.untouched
+        if objects.get(key) != before.get(key)
+    ]
+    return problems
 
 
 def _run_cleanup_mismatches(expected: Expected, cleanups: list[RunResult]) -> list[str]:

@@ -170,6 +170,8 @@ class FsxModel:
     removed_associations: dict[str, Association] = field(default_factory=dict)
     removed_tasks: dict[str, RepositoryTask] = field(default_factory=dict)
     remove_from_backend: Callable[[str], None] | None = None
+    bucket_seeded: bool = False  # the scenario's bucket_objects were put (with the first association)
+    association_work_ends: dict[str, float] = field(default_factory=dict)  # file system id -> when FSx is free
 
     # --- file systems ----------------------------------------------------------------------------
     def file_system_created(
@@ -283,8 +285,16 @@ class FsxModel:
         if len(existing) >= MAX_ASSOCIATIONS:
             raise FsxError("ServiceLimitExceeded", "A file system can have at most 8 data repository associations.")
         for other in existing:
+            # "Two data repository associations cannot have overlapping file system paths" ("/": the only one).
             if other.covers(fs_path) or _covers(fs_path, other.file_system_path):
                 raise FsxError("BadRequest", f"FileSystemPath {fs_path} overlaps association {other.association_id}.")
+            # "a unique S3 bucket or prefix" per association; nested prefixes refused too (Assumed).
+            if _covers(repo_path, other.data_repository_path) or _covers(other.data_repository_path, repo_path):
+                raise FsxError(
+                    "BadRequest",
+                    f"DataRepositoryPath {repo_path} overlaps association {other.association_id} "
+                    f"({other.data_repository_path}).",
+                )
         dra_id = f"dra-{_rand(17, '0123456789abcdef')}"
         dra = Association(
             association_id=dra_id,
@@ -302,22 +312,33 @@ class FsxModel:
         if token:
             self.tokens[("dra", token)] = dra_id
         sc = self.scenario
+        # FSx works on one association request of a file system at a time (the others queue, up to 8): this one's
+        # creation starts once the previous one's has ended.
+        now = self.clock.seconds()
+        start = max(now, self.association_work_ends.get(fs.file_system_id, now))
+        self.association_work_ends[fs.file_system_id] = start + sc.association_seconds
+        queued = start - now
         bucket = repo_path[len("s3://") :].split("/", 1)[0]
-        if self.bucket_exists(bucket):
+        if self.bucket_exists(bucket) and not self.bucket_seeded:
+            self.bucket_seeded = True
             for key, body in sc.bucket_objects.items():
                 self.put_object(bucket, key, body)
         if sc.association_outcome == DRA_FAILED or not self.bucket_exists(bucket):
             why = f"bucket {bucket} does not exist" if not self.bucket_exists(bucket) else "emulated failure"
-            self.clock.schedule_in(sc.association_seconds, lambda at: self._dra_failed(dra, why), "dra failed")
+            self.clock.schedule_in(queued + sc.association_seconds, lambda at: self._dra_failed(dra, why), "dra failed")
         elif sc.association_outcome == DRA_MISCONFIGURED_THEN_AVAILABLE:
-            self.clock.schedule_in(sc.association_seconds, lambda at: self._dra_to(dra, "MISCONFIGURED"), "dra misc")
             self.clock.schedule_in(
-                sc.association_seconds + sc.misconfigured_seconds,
+                queued + sc.association_seconds, lambda at: self._dra_to(dra, "MISCONFIGURED"), "dra misc"
+            )
+            self.clock.schedule_in(
+                queued + sc.association_seconds + sc.misconfigured_seconds,
                 lambda at: self._dra_to(dra, "AVAILABLE"),
                 "dra available",
             )
         else:
-            self.clock.schedule_in(sc.association_seconds, lambda at: self._dra_to(dra, "AVAILABLE"), "dra available")
+            self.clock.schedule_in(
+                queued + sc.association_seconds, lambda at: self._dra_to(dra, "AVAILABLE"), "dra available"
+            )
         if dra.batch_import:
             # AWS_FACTS.md: BatchImportMetaDataOnCreate=true starts an IMPORT task with the association.
             self._start_task(

@@ -12,7 +12,7 @@ A handler's ``time.sleep`` waits on the emulated clock as a Wait state of that l
 execution (``emulation.sfn.emulated_wait``: Parallel siblings act first, the clock's events apply in order), with
 the process-wide environment released meanwhile so other handlers run; ``context.get_remaining_time_in_millis``
 reads the clock. A handler still running at its function's timeout is stopped there, as Lambda does: the
-invocation fails with ``errorType`` ``Sandbox.Timedout`` (docs/aws-rules.md). A handler sleeping in a Task whose
+invocation fails, and Step Functions names the error ``Lambda.Unknown`` (docs/aws-rules.md). A handler sleeping in a Task whose
 execution has ended (stopped, timed out) is ended at once, its result discarded (on AWS it would run on, but its
 result goes nowhere and the emulation may be gone by then).
 
@@ -64,7 +64,7 @@ class _TimedOut(BaseException):
     """The function's timeout came while its handler ran (a BaseException: the handler cannot catch it)."""
 
 
-TIMED_OUT_ERROR = "Sandbox.Timedout"
+TIMED_OUT_ERROR = "Lambda.Unknown"  # what Step Functions reports a function timeout as
 
 
 @dataclass

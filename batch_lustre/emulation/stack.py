@@ -74,15 +74,17 @@ def setup_stack(
     stack: str | None = None,
     env_name: str | None = None,
     max_vcpus: int = 256,
+    config_changes: Mapping[str, Any] | None = None,
 ) -> EmulatedStack:
     """Deploy the Pulumi program of ``mode`` as stack ``stack`` (default: ``mode``, as ``pulumi up -s <mode>``)
     into ``emu``'s AWS and return its refs.
 
-    The stack config is ``Pulumi.<mode>.yaml``'s with ``env_name`` and ``max_vcpus``. ``runtime_params`` are then
+    The stack config is ``Pulumi.<mode>.yaml``'s with ``config_changes`` (parameter name -> value, e.g. a data
+    layout: README "Your data"), ``env_name`` and ``max_vcpus``. ``runtime_params`` are then
     written into the secret over its first version, as an operator changes them for the next runs (e.g. short
     waits); ``secret_string`` replaces the secret's text instead (a broken secret).
     """
-    config = stack_config(mode, env_name=env_name, max_vcpus=max_vcpus)
+    config = stack_config(mode, config_changes, env_name=env_name, max_vcpus=max_vcpus)
     deployment = deploy(emu.region, stack or mode, config)  # the stack named as its stack file: Pulumi.<mode>.yaml
     facts = deployment.facts
     secret_name = deployment.outputs["secretName"]
