@@ -78,6 +78,8 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
             min_vcpus=settings.compute_environment_min_vcpus,
             max_vcpus=settings.compute_environment_max_vcpus,
             desired_vcpus=settings.compute_environment_desired_vcpus,
+            job_log_group_name=naming.job_log_group_name(prefix, stack),
+            job_log_retention_days=settings.job_log_retention_days,
             tags=tags,
         ),
     )
@@ -95,6 +97,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
         baseline_launch_template_version=compute.baseline_launch_template_version,
         job_queue_arn=compute.job_queue_arn,
         repository_url=compute.repository_url,
+        job_log_group_name=compute.job_log_group_name,
         data_layout=settings.data_layout,
         tags=tags,
     )
@@ -121,6 +124,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     pulumi.export(naming.OUTPUT_ECR_REPOSITORY_URL, compute.repository_url)
     pulumi.export(naming.OUTPUT_JOB_QUEUE, compute.job_queue_name)
     pulumi.export(naming.OUTPUT_COMPUTE_ENVIRONMENT, compute.compute_environment_name)
+    pulumi.export(naming.OUTPUT_JOB_LOG_GROUP, compute.job_log_group_name)
     return BuiltStack(settings, network, bucket, compute, secret, workflow, run_cleanup)
 
 

@@ -30,6 +30,7 @@ class WorkflowRefs:
     baseline_launch_template_version: str
     job_queue_arn: str
     job_repository_url: str  # the job image is <job_repository_url>:<imageTag> (default tag "latest")
+    job_log_group_name: str  # the stack's log group of the jobs' logs (asl.naming.job_log_group_name)
     extract_parameters_function_arn: str
     summarize_job_function_arn: str
     check_metrics_function_arn: str = ""  # autoexport only

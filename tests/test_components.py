@@ -13,9 +13,12 @@ import pytest
 from offline_stacks import ACCOUNT_ID, REGION, load_stack_config, run_program
 
 from batch_lustre.emulation.host_user_data import immutable_dirs, is_mime_multipart, parse_lustre_mount
+from batch_lustre.emulation.iam_policy import Policy, decide
+from batch_lustre.emulation.moto_seam import aws_managed_policies_data
 from batch_lustre.program import asl
 from batch_lustre.program.asl import iam, naming
 from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.states import all_states
 from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT, parameters_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
@@ -63,6 +66,7 @@ CUSTOM = {
     "batch-lustre:computeEnvironmentMaxvCpus": "64",
     "batch-lustre:lustreStorageCapacity": "4800",
     "batch-lustre:jobDefinitionVcpus": "16",
+    "batch-lustre:jobLogRetentionDays": "365",
 }
 
 
@@ -252,6 +256,32 @@ def test_ecr_repository_is_named_from_config_scanned_on_push_and_keeps_its_image
     assert custom.one(REPOSITORY).inputs["name"] == "team/lustre-job"
 
 
+def test_jobs_log_to_the_stacks_own_log_group_kept_for_the_configured_days(run, custom):
+    group = run.one(LOG_GROUP, "-batch-job-logs")
+    assert group.inputs["name"] == f"/batch-lustre/{run.stack}-{run.stack}/jobs"
+    assert group.inputs["retentionInDays"] == 90  # the default of jobLogRetentionDays
+    assert custom.one(LOG_GROUP, "-batch-job-logs").inputs["retentionInDays"] == 365
+    machine = run.one(STATE_MACHINE, f"{run.stack}-state-machine")
+    register = all_states(json.loads(machine.inputs["definition"]))["CreateJobDefinition"]
+    assert register["Parameters"]["ContainerProperties"]["LogConfiguration"] == {
+        "LogDriver": "awslogs",
+        "Options": {"awslogs-group": group.inputs["name"], "awslogs-region": REGION},
+    }
+
+
+def test_the_hosts_instance_role_may_write_to_the_jobs_log_group(run):
+    # The awslogs driver on EC2 writes with the container instance role: its attached managed policies (moto's copy
+    # of AWS's) must allow creating the job's log stream and putting its events in the stack's log group.
+    role = run.one(ROLE, "instance-role")
+    attached = [a.inputs["policyArn"] for a in run.of_type(ATTACHMENT) if a.inputs["role"] == role.state["name"]]
+    managed = json.loads(aws_managed_policies_data)
+    policies = [Policy(managed[arn.rsplit("/", 1)[-1]]["Document"]) for arn in attached]
+    name = run.one(LOG_GROUP, "-batch-job-logs").inputs["name"]
+    stream = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}:log-stream:job/default/0123"
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert decide(policies, action, stream, {}) == "allow", action
+
+
 # --- RuntimeSecret ---
 
 
@@ -397,6 +427,7 @@ def _expected_refs(run):
         baseline_launch_template_version="1",
         job_queue_arn=run.one(JOB_QUEUE).state["arn"],
         job_repository_url=run.one(REPOSITORY).state["repositoryUrl"],
+        job_log_group_name=run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
         extract_parameters_function_arn=extract_parameters.state["arn"],
         summarize_job_function_arn=summarize_job.state["arn"],
         check_metrics_function_arn=check_metrics[0].state["arn"] if check_metrics else "",
@@ -454,6 +485,7 @@ def test_stack_outputs_name_the_resources_users_need(run):
         "ecrRepositoryUrl": run.one(REPOSITORY).state["repositoryUrl"],
         "jobQueue": run.one(JOB_QUEUE).state["name"],
         "computeEnvironment": run.one(COMPUTE_ENVIRONMENT).state["name"],
+        "jobLogGroup": run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
     }
     assert tuple(run.outputs) == naming.STACK_OUTPUTS  # the names the tools read them by
 

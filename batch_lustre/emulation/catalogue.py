@@ -63,6 +63,8 @@ ABORT_WHILE_CREATING = "abort-while-creating"
 DEPLOY_DURING_JOB = "deploy-during-job"
 REFRESH_DURING_JOB = "refresh-during-job"
 BASELINE_WHILE_PREPARING = "baseline-while-preparing"
+# A destroy during the job (refused by the guard), then once the run has ended (refused by the teardown check).
+DESTROY_DURING_AND_AFTER = "destroy-during-and-after"
 
 REFUSED = "ConcurrentRunRefused"
 FS = "{fs}"  # in ``says``: the file system id of the run
@@ -689,9 +691,27 @@ SCENARIOS: dict[str, NamedScenario] = {
             says=('"FileSystemDeleted": true',),
             operator_says=(
                 "refresh refused: run {run} (arn:aws:states:",
-                "refresh recorded ComputeEnvironment",
+                "forced: refresh recorded refresh ComputeEnvironment",
                 "computeResources.launchTemplate.launchTemplateId",
                 "forced: pulumi up sent no change",
+            ),
+        ),
+    ),
+    "destroy-leaves-nothing-billing": NamedScenario(
+        "deleteLustre=false; batch-lustre destroy while the job runs: refused, naming the run; once the run has "
+        "ended: refused, naming the kept file system (copy, then batch-lustre sweep) and the results in the bucket",
+        Scenario,
+        runtime_params={"deleteLustre": False},
+        runs=DESTROY_DURING_AND_AFTER,
+        expected=Expected(
+            keeps_file_system=True,
+            says=('"FileSystemDeleted": false',),
+            operator_says=(
+                "destroy refused: run {run} (arn:aws:states:",
+                "destroy refused: 2 thing(s) of stack",
+                "file system {fs} (kept by run {run}): copy what you need from it, then delete it with "
+                "`batch-lustre sweep -s",
+                "(holds the runs' results (objects or their versions)): S3 deletes no bucket that holds objects",
             ),
         ),
     ),
