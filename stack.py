@@ -66,11 +66,15 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
 
     network = Network(prefix, NetworkArgs(tags=tags))
     bucket = DataBucket(prefix, DataBucketArgs(tags=tags))
+    # A Lustre file system lives in the one subnet it is created in (FSx API, CreateFileSystem SubnetIds): the first
+    # private subnet. The compute environment launches there only, so no job's I/O crosses Availability Zones
+    # (billed both ways, and slower). docs/aws-rules.md, "The file system's Availability Zone".
+    scratch_subnet_ids = network.private_subnet_ids.apply(lambda ids: ids[:1])
     compute = ComputeEnvironment(
         prefix,
         ComputeEnvironmentArgs(
             vpc_id=network.vpc_id,
-            private_subnet_ids=network.private_subnet_ids,
+            private_subnet_ids=scratch_subnet_ids,
             ecr_repository_name=settings.ecr_repository_name,
             compute_type=settings.compute_environment_type,
             allocation_strategy=settings.compute_environment_allocation_strategy,
@@ -90,7 +94,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
         max_vcpus=settings.compute_environment_max_vcpus,
         secret_arn=secret.secret_arn,
         bucket_name=bucket.bucket_name,
-        private_subnet_ids=network.private_subnet_ids,
+        private_subnet_ids=scratch_subnet_ids,
         lustre_security_group_id=compute.lustre_security_group_id,
         compute_environment_arn=compute.compute_environment_arn,
         baseline_launch_template_id=compute.baseline_launch_template_id,

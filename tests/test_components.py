@@ -206,10 +206,9 @@ def test_compute_environment_uses_the_baseline_launch_template_at_its_latest_ver
     assert launch_template == {"launchTemplateId": template.id, "version": str(template.state["latestVersion"])}
 
 
-def test_compute_environment_runs_in_the_private_subnets_in_the_lustre_group(run):
+def test_compute_environment_runs_in_the_lustre_group(run):
     environment = run.one(COMPUTE_ENVIRONMENT)
     resources = environment.inputs["computeResources"]
-    assert resources["subnets"] == [run.one(SUBNET, "private-0").id, run.one(SUBNET, "private-1").id]
     assert resources["securityGroupIds"] == [run.one(SECURITY_GROUP).id]
     assert resources["instanceRole"] == run.one(INSTANCE_PROFILE).state["arn"]
     assert resources["ec2Configurations"] == [{"imageType": "ECS_AL2023"}]
@@ -433,6 +432,14 @@ def _expected_refs(run):
         check_metrics_function_arn=check_metrics[0].state["arn"] if check_metrics else "",
         wait_for_function_arn=wait_for.state["arn"],
     )
+
+
+def test_the_compute_environment_launches_only_in_the_file_systems_subnet(run):
+    definition = json.loads(run.one(STATE_MACHINE, f"{run.stack}-state-machine").inputs["definition"])
+    (create,) = [s for s in asl.states.all_states(definition).values() if s.get("Resource", "").endswith(
+        ":fsx:createFileSystem")]  # fmt: skip
+    subnets = run.one(COMPUTE_ENVIRONMENT).inputs["computeResources"]["subnets"]
+    assert subnets == create["Parameters"]["SubnetIds"] == [run.one(SUBNET, "private-0").id]
 
 
 def test_state_machine_definition_is_the_asl_builders_output_for_the_stacks_resources(run):
