@@ -63,6 +63,7 @@ ABORT_WHILE_CREATING = "abort-while-creating"
 DEPLOY_DURING_JOB = "deploy-during-job"
 REFRESH_DURING_JOB = "refresh-during-job"
 BASELINE_WHILE_PREPARING = "baseline-while-preparing"
+UPDATING_AT_START = "updating-at-start"  # the compute environment is UPDATING (a previous run's restore) as it starts
 # A destroy during the job (refused by the guard), then once the run has ended (refused by the teardown check).
 DESTROY_DURING_AND_AFTER = "destroy-during-and-after"
 
@@ -570,6 +571,16 @@ SCENARIOS: dict[str, NamedScenario] = {
             "FAILED",
             "UpdateComputeEnvironmentFailed",
             call_errors=("batch:updateComputeEnvironment:ServerException",),
+        ),
+    ),
+    "compute-environment-updating": NamedScenario(
+        "the run starts while the compute environment is still UPDATING (a previous run's restore), and Batch "
+        "refuses an update then (not documented either way): the run waits until it is VALID, then switches it to "
+        "its launch template and succeeds",
+        lambda: Scenario(batch=BatchScenario(refuse_update_while_updating=True)),
+        runs=UPDATING_AT_START,
+        expected=Expected(
+            saw=(("CheckComputeEnvironmentIdle", "polls.computeEnvironment.Seen.computeEnvironmentIdle", "UPDATING"),)
         ),
     ),
     "compute-environment-invalid": NamedScenario(

@@ -41,6 +41,7 @@ from batch_lustre.emulation.catalogue import (
     REFUSED,
     SCENARIOS,
     SECOND_WHILE_FIRST_RUNS,
+    UPDATING_AT_START,
     Expected,
     NamedScenario,
     default_secret,
@@ -272,6 +273,7 @@ OPERATOR_ACTIONS = {
     DEPLOY_DURING_JOB: (STOP_DURING_JOB_AT, day2.deploy_during_run),
     REFRESH_DURING_JOB: (STOP_DURING_JOB_AT, day2.refresh_during_run),
     BASELINE_WHILE_PREPARING: (BASELINE_EDIT_AT, day2.baseline_during_run),
+    UPDATING_AT_START: (0.0, day2.baseline_during_run),
     DESTROY_DURING_AND_AFTER: (STOP_DURING_JOB_AT, day2.destroy_during_run),
 }
 # What the operator does once the run has ended, by the scenario's ``runs``.

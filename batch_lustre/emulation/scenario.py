@@ -113,6 +113,9 @@ class BatchScenario:
     terminate_seconds: float = 30.0  # a terminated STARTING/RUNNING job reaches FAILED after this
     # Compute environment.
     update_compute_environment_error: str | None = None  # message of a Batch ClientException
+    # Batch refuses an update while the environment is UPDATING: not documented either way (docs/aws-rules.md),
+    # accepted by default; True shows the workflow does not depend on it.
+    refuse_update_while_updating: bool = False
     compute_update_seconds: float = 60.0  # UpdateComputeEnvironment: UPDATING this long, then the outcome
     compute_environment_outcome: str = CE_VALID  # of an update onto a launch template other than the original
     compute_environment_invalid_reason: str = (
