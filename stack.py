@@ -65,7 +65,9 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     prefix = settings.resource_prefix
 
     network = Network(prefix, NetworkArgs(tags=tags))
-    bucket = DataBucket(prefix, DataBucketArgs(tags=tags))
+    bucket = DataBucket(
+        prefix, DataBucketArgs(noncurrent_version_expiry_days=settings.bucket_noncurrent_version_expiry_days, tags=tags)
+    )
     compute = ComputeEnvironment(
         prefix,
         ComputeEnvironmentArgs(
@@ -78,6 +80,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
             min_vcpus=settings.compute_environment_min_vcpus,
             max_vcpus=settings.compute_environment_max_vcpus,
             desired_vcpus=settings.compute_environment_desired_vcpus,
+            untagged_image_expiry_days=settings.ecr_untagged_image_expiry_days,
             tags=tags,
         ),
     )

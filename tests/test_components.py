@@ -48,6 +48,9 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 FUNCTION = "aws:lambda/function:Function"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+ECR_LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 
 AUTOEXPORT_ONLY_RUNTIME = {"waitForCheckMetricsSeconds", "lambdaPeriodSeconds", "lambdaTimeDiffMinutes"}
 
@@ -63,6 +66,8 @@ CUSTOM = {
     "batch-lustre:computeEnvironmentMaxvCpus": "64",
     "batch-lustre:lustreStorageCapacity": "4800",
     "batch-lustre:jobDefinitionVcpus": "16",
+    "batch-lustre:ecrUntaggedImageExpiryDays": "30",
+    "batch-lustre:bucketNoncurrentVersionExpiryDays": "90",
 }
 
 
@@ -119,6 +124,49 @@ def test_private_subnets_reach_out_through_one_nat_gateway_in_a_public_subnet(ru
 
 
 # --- DataBucket ---
+
+
+def test_private_subnets_reach_s3_through_a_gateway_endpoint_not_the_nat_gateway(run):
+    endpoint = run.one(VPC_ENDPOINT)
+    assert endpoint.inputs["vpcId"] == run.one(VPC).id
+    assert endpoint.inputs["serviceName"] == f"com.amazonaws.{REGION}.s3"
+    assert endpoint.inputs["vpcEndpointType"] == "Gateway"
+    assert endpoint.inputs["routeTableIds"] == [run.one(ROUTE_TABLE, "private-rt").id]
+
+
+def test_ecr_repository_expires_untagged_images_the_configured_days_after_their_push(run, custom):
+    for stack_run, days in ((run, 14), (custom, 30)):
+        policy = stack_run.one(ECR_LIFECYCLE)
+        assert policy.inputs["repository"] == stack_run.one(REPOSITORY).state["name"]
+        assert json.loads(policy.state["policy"]) == {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"Expire untagged images {days} days after their push",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": days,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+
+
+def test_bucket_keeps_noncurrent_versions_forever_unless_an_expiry_is_configured(run, custom):
+    assert not run.of_type(BUCKET_LIFECYCLE)
+    lifecycle = custom.one(BUCKET_LIFECYCLE)
+    assert lifecycle.inputs["bucket"] == custom.one(BUCKET).id
+    assert lifecycle.inputs["rules"] == [
+        {
+            "id": "expire-noncurrent-versions",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "noncurrentVersionExpiration": {"noncurrentDays": 90},
+        }
+    ]
 
 
 def test_bucket_is_versioned_encrypted_and_blocks_public_access(run):

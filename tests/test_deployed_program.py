@@ -181,3 +181,93 @@ def test_an_infrastructure_update_needs_the_service_linked_role_and_an_allowed_s
             with pytest.raises(ClientError, match=refused) as caught:
                 batch.update_compute_environment(computeEnvironment="ce-under-test", computeResources=update)
             assert caught.value.response["Error"]["Code"] == "ClientException"
+
+
+def test_the_deployed_stack_keeps_its_running_costs_down(fresh_deploys):
+    """S3 traffic of the private subnets through the gateway endpoint, untagged images expiring, and (configured)
+    noncurrent versions expiring: as the emulated EC2, ECR and S3 hold them after the deploy."""
+    with offline_environment(REGION), Emulation(region=REGION) as emu:
+        stack = setup_stack(emu, "taskexport", config_changes={"bucketNoncurrentVersionExpiryDays": 30})
+        ec2 = client("ec2", REGION)
+        [endpoint] = ec2.describe_vpc_endpoints()["VpcEndpoints"]
+        [private_table] = ec2.describe_route_tables(
+            Filters=[{"Name": "tag:Name", "Values": ["taskexport-private-rt"]}]
+        )["RouteTables"]
+        repository = stack.refs.job_repository_url.split("/", 1)[1]
+        ecr_policy = json.loads(
+            client("ecr", REGION).get_lifecycle_policy(repositoryName=repository)["lifecyclePolicyText"]
+        )
+        bucket_rules = client("s3", REGION).get_bucket_lifecycle_configuration(Bucket=stack.refs.bucket_name)["Rules"]
+    assert endpoint["ServiceName"] == f"com.amazonaws.{REGION}.s3"
+    assert endpoint["VpcEndpointType"] == "Gateway"
+    assert endpoint["VpcId"] == stack.vpc_id
+    assert endpoint["RouteTableIds"] == [private_table["RouteTableId"]]
+    assert any(
+        route.get("GatewayId") == endpoint["VpcEndpointId"] and route.get("DestinationPrefixListId")
+        for route in private_table["Routes"]
+    )
+    assert [rule["selection"] for rule in ecr_policy["rules"]] == [
+        {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14}
+    ]
+    assert [(rule["Status"], rule["NoncurrentVersionExpiration"]["NoncurrentDays"]) for rule in bucket_rules] == [
+        ("Enabled", 30)
+    ]
+
+
+def test_aws_refuses_zero_day_expiries_and_an_endpoint_to_a_service_it_does_not_offer():
+    """What the program never sends (stack config refuses ecrUntaggedImageExpiryDays=0; with
+    bucketNoncurrentVersionExpiryDays=0 no lifecycle rule is declared) ECR and S3 would refuse at deploy; a gateway
+    endpoint to a service the Region does not offer is refused by EC2."""
+    with offline_environment(REGION), Emulation(region=REGION):
+        ecr = client("ecr", REGION)
+        ecr.create_repository(repositoryName="expiry-check")
+        zero_days = {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 0,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+        with pytest.raises(ClientError, match="InvalidParameterException"):
+            create(
+                Declared(
+                    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+                    "expiry",
+                    "expiry-1234567",
+                    {"repository": "expiry-check", "policy": zero_days},
+                ),
+                REGION,
+                "123456789012",
+            )
+        client("s3", REGION).create_bucket(Bucket="expiry-check")
+        zero_noncurrent_days = {"noncurrentVersionExpiration": {"noncurrentDays": 0}}
+        with pytest.raises(ClientError, match="InvalidArgument"):
+            create(
+                Declared(
+                    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                    "lifecycle",
+                    "lifecycle-1234567",
+                    {"bucket": "expiry-check", "rules": [{"id": "r", "status": "Enabled", **zero_noncurrent_days}]},
+                ),
+                REGION,
+                "123456789012",
+            )
+        vpc_id = client("ec2", REGION).create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        with pytest.raises(ClientError, match="InvalidServiceName"):
+            create(
+                Declared(
+                    "aws:ec2/vpcEndpoint:VpcEndpoint",
+                    "endpoint",
+                    "endpoint-1234567",
+                    {"vpcId": vpc_id, "serviceName": f"com.amazonaws.{REGION}.s4", "vpcEndpointType": "Gateway"},
+                ),
+                REGION,
+                "123456789012",
+            )
