@@ -94,7 +94,14 @@ _OUTPUT_ONLY: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
     ),
     "aws:batch/jobQueue:JobQueue": ("", lambda n: {"arn": _arn("batch", f"job-queue/{n}")}),
     "aws:secretsmanager/secret:Secret": ("", lambda n: {"arn": _arn("secretsmanager", f"secret:{n}-AbCdEf")}),
-    "aws:lambda/function:Function": ("", lambda n: {"arn": _arn("lambda", f"function:{n}")}),
+    "aws:lambda/function:Function": (
+        "",
+        lambda n: {
+            "arn": _arn("lambda", f"function:{n}"),
+            "version": "1",
+            "qualifiedArn": _arn("lambda", f"function:{n}:1"),
+        },
+    ),
     "aws:cloudwatch/logGroup:LogGroup": ("", lambda n: {"arn": _arn("logs", f"log-group:{n}")}),
     "aws:sfn/stateMachine:StateMachine": ("", lambda n: {"arn": _arn("states", f"stateMachine:{n}")}),
 }

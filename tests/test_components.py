@@ -445,10 +445,10 @@ def _expected_refs(run):
         baseline_launch_template_version="1",
         job_queue_arn=run.one(JOB_QUEUE).state["arn"],
         job_repository_url=run.one(REPOSITORY).state["repositoryUrl"],
-        extract_parameters_function_arn=extract_parameters.state["arn"],
-        summarize_job_function_arn=summarize_job.state["arn"],
-        check_metrics_function_arn=check_metrics[0].state["arn"] if check_metrics else "",
-        wait_for_function_arn=wait_for.state["arn"],
+        extract_parameters_function_arn=extract_parameters.state["qualifiedArn"],
+        summarize_job_function_arn=summarize_job.state["qualifiedArn"],
+        check_metrics_function_arn=check_metrics[0].state["qualifiedArn"] if check_metrics else "",
+        wait_for_function_arn=wait_for.state["qualifiedArn"],
     )
 
 
@@ -457,6 +457,32 @@ def test_state_machine_definition_is_the_asl_builders_output_for_the_stacks_reso
     definition = json.loads(machine.inputs["definition"])
     assert "CreateLustreFileSystem" in definition["States"]
     assert definition == asl.build_definition(_expected_refs(run))
+
+
+def _invoked_functions(definition):
+    return {
+        state["Parameters"]["FunctionName"]
+        for state in iam.task_states(definition)
+        if state["Resource"] == "arn:aws:states:::lambda:invoke"
+    }
+
+
+def test_every_function_publishes_versions_and_each_state_machine_invokes_the_version_built_with_it(run):
+    """A deploy that changes a handler publishes a new version; an execution that started before keeps invoking
+    the version its definition names (docs/aws-rules.md, "Lambda versions")."""
+    functions = run.of_type(FUNCTION)
+    assert functions and all(f.inputs["publish"] is True for f in functions)
+    published = {f.state["qualifiedArn"] for f in functions}
+    for machine in run.of_type(STATE_MACHINE):
+        definition = json.loads(machine.inputs["definition"])
+        invoked = _invoked_functions(definition)
+        assert invoked and invoked <= published, machine.name
+        role = next(r for r in run.of_type(ROLE) if r.state["arn"] == machine.inputs["roleArn"])
+        [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
+        [invoke] = [s for s in _policy(policy)["Statement"] if s["Action"] == ["lambda:InvokeFunction"]]
+        # every version of the functions it invokes (executions of the previous definition invoke the previous
+        # version after a deploy replaced this policy), no other function
+        assert sorted(invoke["Resource"]) == sorted({f"{arn.rsplit(':', 1)[0]}:*" for arn in invoked})
 
 
 def test_state_machine_role_policy_is_the_asl_iam_policy_of_its_definition(run):

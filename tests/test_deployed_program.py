@@ -7,18 +7,24 @@ the failure AWS would give.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+import zipfile
 
 import pulumi
 import pytest
 from botocore.exceptions import ClientError
 
-from batch_lustre.emulation import Emulation, setup_stack
-from batch_lustre.emulation.catalogue_run import run_scenario
+from batch_lustre.emulation import Emulation, catalogue_run, setup_stack
+from batch_lustre.emulation.catalogue import DEPLOY_DURING_JOB
+from batch_lustre.emulation.catalogue_run import STOP_DURING_JOB_AT, run_scenario
 from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.deploy import forget_deployments
 from batch_lustre.emulation.deploy_resources import CREATORS, Declared, UnsupportedResource, create
 from batch_lustre.emulation.environment import offline_environment
+from batch_lustre.program import asl
+from batch_lustre.program.asl import iam
 from batch_lustre.program.components import workflow as workflow_module
 from tests.offline_stacks import run_program
 
@@ -271,3 +277,55 @@ def test_aws_refuses_zero_day_expiries_and_an_endpoint_to_a_service_it_does_not_
                 REGION,
                 "123456789012",
             )
+
+
+def _redeployed_with_new_lambda_code(emu, stack, said):
+    """What ``pulumi up`` does after a change to every handler: each function's new code published as a new
+    version, the definition rebuilt on the new versions, the state machine's role policy and definition replaced."""
+    lam = client("lambda", REGION)
+    broken = io.BytesIO()
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    raise RuntimeError('new code')\n")
+    refs = stack.refs
+    fields = [f for f in dataclasses.fields(refs) if f.name.endswith("_function_arn") and getattr(refs, f.name)]
+    republished = {}
+    for field in fields:
+        name = getattr(refs, field.name).rsplit(":", 1)[0]
+        version = lam.update_function_code(FunctionName=name, ZipFile=broken.getvalue(), Publish=True)["Version"]
+        republished[field.name] = f"{name}:{version}"
+    new_refs = dataclasses.replace(refs, **republished)
+    definition = asl.build_definition(new_refs)
+    role = stack.role_arn.rsplit("/", 1)[1]
+    [policy_name] = client("iam", REGION).list_role_policies(RoleName=role)["PolicyNames"]
+    client("iam", REGION).put_role_policy(
+        RoleName=role,
+        PolicyName=policy_name,
+        PolicyDocument=json.dumps(iam.state_machine_policy(new_refs, definition)),
+    )
+    sfn = client("stepfunctions", REGION)
+    [machine] = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == refs.state_machine_name]
+    sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=json.dumps(definition))
+    said.append(len(emu.lambdas.invocations))
+    said.append(sorted(republished.values()))
+    return []
+
+
+def test_a_deploy_of_new_lambda_code_during_a_run_leaves_the_run_on_the_versions_it_started_with(monkeypatch):
+    """During the job, a deploy publishes new versions of every function (whose code would fail), points the state
+    machine at them and replaces its role's policy: the running execution goes on invoking version 1 of each, which
+    its role may still invoke, and succeeds."""
+    seen: list = []
+    emulations: list = []
+
+    def redeploy(emu, stack):
+        emulations.append(emu)
+        return _redeployed_with_new_lambda_code(emu, stack, seen)
+
+    monkeypatch.setitem(catalogue_run.OPERATOR_ACTIONS, DEPLOY_DURING_JOB, (STOP_DURING_JOB_AT, redeploy))
+    result = run_scenario("deploy-during-run", "taskexport", timeout_seconds=120)
+    assert result.got == "SUCCEEDED", result.cause
+    invoked_before, republished = seen
+    assert republished and all(arn.endswith(":2") for arn in republished)
+    later = emulations[0].lambdas.invocations[invoked_before:]
+    assert later  # the run invoked functions after the deploy (WaitFor for the export, at least)
+    assert {invocation.version for invocation in later} == {"1"}

@@ -497,8 +497,20 @@ def _function(r: Declared, region: str, account: str) -> Created:
     logging = r.get("loggingConfig")
     if logging:
         request["LoggingConfig"] = {"LogFormat": logging["logFormat"], "LogGroup": logging["logGroup"]}
-    arn = client("lambda", region).create_function(**request)["FunctionArn"]
-    return name, {"name": name, "arn": arn, "invokeArn": arn}
+    if r.get("publish"):
+        request["Publish"] = True
+    created = client("lambda", region).create_function(**request)
+    arn = created["FunctionArn"]
+    # The provider reports the version it published (and "$LATEST" without publish) and its qualified ARN.
+    version = created["Version"] if r.get("publish") else "$LATEST"
+    return name, {
+        "name": name,
+        "arn": arn,
+        "invokeArn": arn,
+        "version": version,
+        "qualifiedArn": f"{arn}:{version}",
+        "qualifiedInvokeArn": f"{arn}:{version}",
+    }
 
 
 def _log_group(r: Declared, region: str, account: str) -> Created:
