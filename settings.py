@@ -142,6 +142,10 @@ class Settings:
         return int(self.values["computeEnvironmentDesiredvCpus"])
 
     @property
+    def job_log_retention_days(self) -> int:
+        return int(self.values["jobLogRetentionDays"])
+
+    @property
     def data_layout(self) -> DataLayout:
         return DataLayout(
             str(self.values["dataRepositoryInputPrefix"]), str(self.values["dataRepositoryResultsPrefix"])

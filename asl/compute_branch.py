@@ -192,6 +192,11 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                     "MountPoints": [
                         {"SourceVolume": "scratch", "ContainerPath": CONTAINER_SCRATCH_DIR, "ReadOnly": False}
                     ],
+                    # The stack's log group, with its retention (not Batch's default /aws/batch/job, kept forever).
+                    "LogConfiguration": {
+                        "LogDriver": "awslogs",
+                        "Options": {"awslogs-group": refs.job_log_group_name, "awslogs-region": refs.region},
+                    },
                 },
                 # Retry only when the host went away (Spot reclaim, host failure); exit on the job's own errors.
                 "RetryStrategy": {

@@ -61,6 +61,8 @@ class ComputeEnvironmentArgs:
     min_vcpus: pulumi.Input[int]
     max_vcpus: pulumi.Input[int]
     desired_vcpus: pulumi.Input[int]
+    job_log_group_name: pulumi.Input[str]  # asl.naming.job_log_group_name
+    job_log_retention_days: pulumi.Input[int]  # jobLogRetentionDays
     untagged_image_expiry_days: int  # ecrUntaggedImageExpiryDays
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -84,6 +86,10 @@ class ComputeEnvironment(pulumi.ComponentResource):
       version. No ``service_role``, so Batch uses its AWSServiceRoleForBatch service-linked
       role, which the per-run launch-template update (an infrastructure update) requires.
     - A job queue on that compute environment.
+    - The jobs' log group (``job_log_group_name``, kept ``job_log_retention_days``): every run's job definition
+      sends its container's output there (awslogs), instead of Batch's default ``/aws/batch/job``, which never
+      expires. The hosts write to it with the instance role (its ECS managed policy allows
+      logs:CreateLogStream and logs:PutLogEvents).
 
     Each run points the compute environment at its own launch template and restores the
     baseline when it ends; a run that ends without its cleanup is put back by the run-cleanup
@@ -99,7 +105,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
     Outputs: ``repository_url``, ``compute_environment_arn``, ``compute_environment_name``,
     ``job_queue_arn``, ``job_queue_name``, ``lustre_security_group_id``,
     ``baseline_launch_template_id``, ``baseline_launch_template_version`` (string),
-    ``instance_role_arn``.
+    ``instance_role_arn``, ``job_log_group_name``.
     """
 
     def __init__(self, name: str, args: ComputeEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -115,6 +121,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
         self.baseline_launch_template = self._create_baseline_launch_template()
         self.compute_environment = self._create_compute_environment()
         self.job_queue = self._create_job_queue()
+        self.job_log_group = self._create_job_log_group()
 
         self.repository_url = self.repository.repository_url
         self.compute_environment_arn = self.compute_environment.arn
@@ -125,6 +132,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
         self.baseline_launch_template_id = self.baseline_launch_template.id
         self.baseline_launch_template_version = self.baseline_launch_template.latest_version.apply(str)
         self.instance_role_arn = self.instance_role.arn
+        self.job_log_group_name = self.job_log_group.name
         self.register_outputs(
             {
                 "repository_url": self.repository_url,
@@ -136,6 +144,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
                 "baseline_launch_template_id": self.baseline_launch_template_id,
                 "baseline_launch_template_version": self.baseline_launch_template_version,
                 "instance_role_arn": self.instance_role_arn,
+                "job_log_group_name": self.job_log_group_name,
             }
         )
 
@@ -275,6 +284,17 @@ class ComputeEnvironment(pulumi.ComponentResource):
                 aws.batch.JobQueueComputeEnvironmentOrderArgs(compute_environment=self.compute_environment.arn, order=1)
             ],
             tags=self._tags("queue"),
+            opts=self._child,
+        )
+
+    def _create_job_log_group(self) -> aws.cloudwatch.LogGroup:
+        return aws.cloudwatch.LogGroup(
+            f"{self._name}-batch-job-logs",
+            aws.cloudwatch.LogGroupArgs(
+                name=self._args.job_log_group_name,
+                retention_in_days=self._args.job_log_retention_days,
+                tags=self._tags("batch-job-logs"),
+            ),
             opts=self._child,
         )
 

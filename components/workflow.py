@@ -42,6 +42,7 @@ class WorkflowArgs:
     baseline_launch_template_version: pulumi.Input[str]
     job_queue_arn: pulumi.Input[str]
     repository_url: pulumi.Input[str]
+    job_log_group_name: pulumi.Input[str]  # where each run's job definition sends the job's logs
     data_layout: DataLayout = field(default_factory=DataLayout)
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -271,6 +272,7 @@ def workflow_refs(
             baseline_launch_template_version=str(values["baseline_launch_template_version"]),
             job_queue_arn=values["job_queue_arn"],
             job_repository_url=values["repository_url"],
+            job_log_group_name=values["job_log_group_name"],
             extract_parameters_function_arn=values["extract_parameters_function_arn"],
             summarize_job_function_arn=values["summarize_job_function_arn"],
             check_metrics_function_arn=values["check_metrics_function_arn"],
@@ -290,6 +292,7 @@ def workflow_refs(
         baseline_launch_template_version=args.baseline_launch_template_version,
         job_queue_arn=args.job_queue_arn,
         repository_url=args.repository_url,
+        job_log_group_name=args.job_log_group_name,
         extract_parameters_function_arn=extract_parameters_function_arn,
         summarize_job_function_arn=summarize_job_function_arn,
         check_metrics_function_arn=check_metrics_function_arn,

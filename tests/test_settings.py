@@ -159,6 +159,12 @@ BAD_CONFIGS = {
         [],
         ["lustreStorageCapcity", "is not a parameter", "lustreStorageCapacity"],
     ),
+    "job log retention CloudWatch Logs does not take": (
+        TASK_EXPORT,
+        {"jobLogRetentionDays": 100},
+        [("jobLogRetentionDays", "100")],
+        ["a CloudWatch Logs retention (days)", "90, 120", "3653"],
+    ),
     "parameter of the other mode": (
         TASK_EXPORT,
         {"waitForCheckMetricsSeconds": 60},

@@ -203,7 +203,9 @@ class MetricsScenario:
 class Fault:
     """Make the state machine's ``service:action`` call fail with an AWS error code ``times`` times.
 
-    ``operation`` is spelled as in the task's Resource, e.g. ``"fsx:createFileSystem"``.
+    ``operation`` is spelled as in the task's Resource, e.g. ``"fsx:createFileSystem"``. ``took_effect``: the
+    service acts on the call and its answer is lost (a 5xx or a timeout after the change was made), so the caller
+    sees the error although the change happened.
     """
 
     operation: str
@@ -211,6 +213,7 @@ class Fault:
     message: str = "Rate exceeded"
     times: int = 1
     status_code: int = 400
+    took_effect: bool = False
 
 
 # Faults in the Lambdas' own calls (emulation/lambda_faults.py): one answer per attempt.
