@@ -109,6 +109,15 @@ class Settings:
         return str(self.values["ecrRepositoryName"])
 
     @property
+    def ecr_untagged_image_expiry_days(self) -> int:
+        return int(self.values["ecrUntaggedImageExpiryDays"])
+
+    @property
+    def bucket_noncurrent_version_expiry_days(self) -> int:
+        """0: the bucket keeps noncurrent versions forever."""
+        return int(self.values["bucketNoncurrentVersionExpiryDays"])
+
+    @property
     def compute_environment_type(self) -> str:
         return str(self.values["computeEnvironmentType"])
 

@@ -65,7 +65,9 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     prefix = settings.resource_prefix
 
     network = Network(prefix, NetworkArgs(tags=tags))
-    bucket = DataBucket(prefix, DataBucketArgs(tags=tags))
+    bucket = DataBucket(
+        prefix, DataBucketArgs(noncurrent_version_expiry_days=settings.bucket_noncurrent_version_expiry_days, tags=tags)
+    )
     # A Lustre file system lives in the one subnet it is created in (FSx API, CreateFileSystem SubnetIds): the first
     # private subnet. The compute environment launches there only, so no job's I/O crosses Availability Zones
     # (billed both ways, and slower). docs/aws-rules.md, "The file system's Availability Zone".
@@ -84,6 +86,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
             desired_vcpus=settings.compute_environment_desired_vcpus,
             job_log_group_name=naming.job_log_group_name(prefix, stack),
             job_log_retention_days=settings.job_log_retention_days,
+            untagged_image_expiry_days=settings.ecr_untagged_image_expiry_days,
             tags=tags,
         ),
     )

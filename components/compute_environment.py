@@ -63,6 +63,7 @@ class ComputeEnvironmentArgs:
     desired_vcpus: pulumi.Input[int]
     job_log_group_name: pulumi.Input[str]  # asl.naming.job_log_group_name
     job_log_retention_days: pulumi.Input[int]  # jobLogRetentionDays
+    untagged_image_expiry_days: int  # ecrUntaggedImageExpiryDays
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -71,7 +72,9 @@ class ComputeEnvironment(pulumi.ComponentResource):
 
     - ECR repository named ``ecrRepositoryName``, scanned on push. Not ``force_delete``:
       ``pulumi destroy`` fails while it still holds images, so job images are never lost
-      by accident (delete them first if the repository is really to go).
+      by accident (delete them first if the repository is really to go). Its lifecycle policy
+      deletes untagged images (those whose tag a later push took over) ``untagged_image_expiry_days``
+      after their push, so the repository does not grow with every push of ``latest``.
     - Instance role (ECS for EC2 + SSM core) and its instance profile.
     - The Lustre security group, shared by the file systems and the Batch instances:
       inbound TCP on the Lustre ports (``asl.naming.LUSTRE_PORT_RANGES``) from itself, all outbound.
@@ -112,6 +115,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         self.repository = self._create_repository()
+        self.repository_lifecycle_policy = self._create_repository_lifecycle_policy()
         self.instance_role, self.instance_profile = self._create_instance_role()
         self.lustre_security_group = self._create_lustre_security_group()
         self.baseline_launch_template = self._create_baseline_launch_template()
@@ -155,6 +159,14 @@ class ComputeEnvironment(pulumi.ComponentResource):
             image_tag_mutability="MUTABLE",  # jobs run <repository>:latest
             force_delete=False,
             tags=self._tags("repository"),
+            opts=self._child,
+        )
+
+    def _create_repository_lifecycle_policy(self) -> aws.ecr.LifecyclePolicy:
+        return aws.ecr.LifecyclePolicy(
+            f"{self._name}-repository-lifecycle",
+            repository=self.repository.name,
+            policy=untagged_image_expiry(self._args.untagged_image_expiry_days),
             opts=self._child,
         )
 
@@ -285,6 +297,23 @@ class ComputeEnvironment(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
+
+
+def untagged_image_expiry(days: int) -> aws.ecr.LifecyclePolicyDocumentArgs:
+    """An ECR lifecycle policy expiring each untagged image ``days`` after its push (ECR counts from the push,
+    not from when the image lost its tag: docs/aws-rules.md, "ECR")."""
+    return aws.ecr.LifecyclePolicyDocumentArgs(
+        rules=[
+            aws.ecr.LifecyclePolicyRuleArgs(
+                rule_priority=1,
+                description=f"Expire untagged images {days} days after their push",
+                selection=aws.ecr.LifecyclePolicySelectionArgs(
+                    tag_status="untagged", count_type="sinceImagePushed", count_unit="days", count_number=days
+                ),
+                action=aws.ecr.LifecyclePolicyActionArgs(type="expire"),
+            )
+        ]
+    )
 
 
 def _port_ranges() -> str:

@@ -109,6 +109,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         "input, default latest)",
     ),
     Parameter(
+        "ecrUntaggedImageExpiryDays",
+        "int",
+        _both(14),
+        _NONE,
+        *_int_range(1, 3650),
+        "days after its push an untagged image (one whose tag a later push took over) is deleted from the ECR "
+        "repository by its lifecycle policy; tagged images are kept",
+    ),
+    Parameter(
         "computeEnvironmentType",
         "str",
         _both("SPOT"),
@@ -183,6 +192,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         ".., at most 512 characters",
         lambda v: _KEY_PREFIX.fullmatch(v) is not None,
         "with an input prefix: each run's /scratch/results lands under <this prefix><run name>/",
+    ),
+    Parameter(
+        "bucketNoncurrentVersionExpiryDays",
+        "int",
+        _both(0),
+        _NONE,
+        "0 (keep earlier versions forever) or a number of days from 1 to 36500",
+        lambda v: 0 <= v <= 36500,
+        "days the bucket keeps an object's earlier version after a newer version or a delete replaced it, then "
+        "deletes it (S3 lifecycle); 0: earlier versions are kept forever, so an overwritten or deleted result can "
+        "always be restored",
     ),
     Parameter(
         "autoExport",

@@ -51,6 +51,9 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 FUNCTION = "aws:lambda/function:Function"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+ECR_LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 
 AUTOEXPORT_ONLY_RUNTIME = {"waitForCheckMetricsSeconds", "lambdaPeriodSeconds", "lambdaTimeDiffMinutes"}
 
@@ -66,6 +69,8 @@ CUSTOM = {
     "batch-lustre:computeEnvironmentMaxvCpus": "64",
     "batch-lustre:lustreStorageCapacity": "4800",
     "batch-lustre:jobDefinitionVcpus": "16",
+    "batch-lustre:ecrUntaggedImageExpiryDays": "30",
+    "batch-lustre:bucketNoncurrentVersionExpiryDays": "90",
     "batch-lustre:jobLogRetentionDays": "365",
 }
 
@@ -123,6 +128,49 @@ def test_private_subnets_reach_out_through_one_nat_gateway_in_a_public_subnet(ru
 
 
 # --- DataBucket ---
+
+
+def test_private_subnets_reach_s3_through_a_gateway_endpoint_not_the_nat_gateway(run):
+    endpoint = run.one(VPC_ENDPOINT)
+    assert endpoint.inputs["vpcId"] == run.one(VPC).id
+    assert endpoint.inputs["serviceName"] == f"com.amazonaws.{REGION}.s3"
+    assert endpoint.inputs["vpcEndpointType"] == "Gateway"
+    assert endpoint.inputs["routeTableIds"] == [run.one(ROUTE_TABLE, "private-rt").id]
+
+
+def test_ecr_repository_expires_untagged_images_the_configured_days_after_their_push(run, custom):
+    for stack_run, days in ((run, 14), (custom, 30)):
+        policy = stack_run.one(ECR_LIFECYCLE)
+        assert policy.inputs["repository"] == stack_run.one(REPOSITORY).state["name"]
+        assert json.loads(policy.state["policy"]) == {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"Expire untagged images {days} days after their push",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": days,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+
+
+def test_bucket_keeps_noncurrent_versions_forever_unless_an_expiry_is_configured(run, custom):
+    assert not run.of_type(BUCKET_LIFECYCLE)
+    lifecycle = custom.one(BUCKET_LIFECYCLE)
+    assert lifecycle.inputs["bucket"] == custom.one(BUCKET).id
+    assert lifecycle.inputs["rules"] == [
+        {
+            "id": "expire-noncurrent-versions",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "noncurrentVersionExpiration": {"noncurrentDays": 90},
+        }
+    ]
 
 
 def test_bucket_is_versioned_encrypted_and_blocks_public_access(run):
@@ -427,10 +475,10 @@ def _expected_refs(run):
         job_queue_arn=run.one(JOB_QUEUE).state["arn"],
         job_repository_url=run.one(REPOSITORY).state["repositoryUrl"],
         job_log_group_name=run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
-        extract_parameters_function_arn=extract_parameters.state["arn"],
-        summarize_job_function_arn=summarize_job.state["arn"],
-        check_metrics_function_arn=check_metrics[0].state["arn"] if check_metrics else "",
-        wait_for_function_arn=wait_for.state["arn"],
+        extract_parameters_function_arn=extract_parameters.state["qualifiedArn"],
+        summarize_job_function_arn=summarize_job.state["qualifiedArn"],
+        check_metrics_function_arn=check_metrics[0].state["qualifiedArn"] if check_metrics else "",
+        wait_for_function_arn=wait_for.state["qualifiedArn"],
     )
 
 
@@ -447,6 +495,32 @@ def test_state_machine_definition_is_the_asl_builders_output_for_the_stacks_reso
     definition = json.loads(machine.inputs["definition"])
     assert "CreateLustreFileSystem" in definition["States"]
     assert definition == asl.build_definition(_expected_refs(run))
+
+
+def _invoked_functions(definition):
+    return {
+        state["Parameters"]["FunctionName"]
+        for state in iam.task_states(definition)
+        if state["Resource"] == "arn:aws:states:::lambda:invoke"
+    }
+
+
+def test_every_function_publishes_versions_and_each_state_machine_invokes_the_version_built_with_it(run):
+    """A deploy that changes a handler publishes a new version; an execution that started before keeps invoking
+    the version its definition names (docs/aws-rules.md, "Lambda versions")."""
+    functions = run.of_type(FUNCTION)
+    assert functions and all(f.inputs["publish"] is True for f in functions)
+    published = {f.state["qualifiedArn"] for f in functions}
+    for machine in run.of_type(STATE_MACHINE):
+        definition = json.loads(machine.inputs["definition"])
+        invoked = _invoked_functions(definition)
+        assert invoked and invoked <= published, machine.name
+        role = next(r for r in run.of_type(ROLE) if r.state["arn"] == machine.inputs["roleArn"])
+        [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
+        [invoke] = [s for s in _policy(policy)["Statement"] if s["Action"] == ["lambda:InvokeFunction"]]
+        # every version of the functions it invokes (executions of the previous definition invoke the previous
+        # version after a deploy replaced this policy), no other function
+        assert sorted(invoke["Resource"]) == sorted({f"{arn.rsplit(':', 1)[0]}:*" for arn in invoked})
 
 
 def test_state_machine_role_policy_is_the_asl_iam_policy_of_its_definition(run):
