@@ -63,6 +63,8 @@ def broken_words(wrapped: str, unwrapped: str) -> list[str]:
             end, start = left.split()[-1], right.split()[0]
             if end[-1] in SEPARATORS:
                 continue
+            if len(pairs) > 1 and end.isdigit() and start.isdigit():
+                continue  # two rows' counts in one table column (2 above 1 is no "21" cut in two)
             joined = end + start
             whole = joined in words or any(joined in w for w in words if len(w) > len(joined))
             if whole and not (end in words and start in words and joined not in words):
