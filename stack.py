@@ -20,7 +20,14 @@ from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupAr
 from batch_lustre.program.components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
 from batch_lustre.program.components.workflow import WORKFLOWS, Workflow, WorkflowArgs
 from batch_lustre.program.parameters import BY_NAME, ParameterError
-from batch_lustre.program.settings import CONFIG_PREFIX, REGION_KEY, Settings, load_stack_config, settings_from_config
+from batch_lustre.program.settings import (
+    CONFIG_PREFIX,
+    REGION_KEY,
+    Settings,
+    check_stack_names,
+    load_stack_config,
+    settings_from_config,
+)
 
 
 def program_config(project_dir: Path | None = None) -> dict[str, str]:
@@ -133,6 +140,7 @@ def main() -> BuiltStack:
     stack = pulumi.get_stack()
     try:
         settings = settings_from_config(program_config())
+        check_stack_names(settings, stack)
     except ParameterError as err:
         raise pulumi.RunError(f"stack {stack}: {err}") from None
     return build_stack(settings, stack)

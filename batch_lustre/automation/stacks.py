@@ -18,7 +18,13 @@ from batch_lustre.automation.boundary import operation
 from batch_lustre.automation.errors import MissingOutput, PulumiCliMissing, PulumiCommandFailed, UnknownStack, one_line
 from batch_lustre.automation.guard import DEFAULT_POLL_SECONDS, RunningExecution, TimeSource, check_no_run
 from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
-from batch_lustre.program.settings import REGION_KEY, Settings, load_stack_config, settings_from_config
+from batch_lustre.program.settings import (
+    REGION_KEY,
+    Settings,
+    check_stack_names,
+    load_stack_config,
+    settings_from_config,
+)
 from batch_lustre.project import find_project_dir
 
 INSTALL_HINT = "install it from https://www.pulumi.com/docs/install/ (e.g. `curl -fsSL https://get.pulumi.com | sh`)"
@@ -73,7 +79,9 @@ def stack_config(stack: str, work_dir: Path | None = None) -> dict[str, str]:
 def stack_settings(stack: str, work_dir: Path | None = None) -> Settings:
     """The stack's validated settings, read from ``Pulumi.<stack>.yaml`` as the program reads them
     (``settings.settings_from_config``); ``ParameterError`` (one line) for a refused value."""
-    return settings_from_config(stack_config(stack, work_dir), source=f"Pulumi.{stack}.yaml")
+    settings = settings_from_config(stack_config(stack, work_dir), source=f"Pulumi.{stack}.yaml")
+    check_stack_names(settings, stack)
+    return settings
 
 
 @operation
