@@ -110,6 +110,14 @@ class Settings:
         return str(self.values["ecrRepositoryName"])
 
     @property
+    def protect_bucket(self) -> bool:
+        return bool(self.values["protectBucket"])
+
+    @property
+    def protect_repository(self) -> bool:
+        return bool(self.values["protectRepository"])
+
+    @property
     def compute_environment_type(self) -> str:
         return str(self.values["computeEnvironmentType"])
 

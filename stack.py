@@ -72,7 +72,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     prefix = settings.resource_prefix
 
     network = Network(prefix, NetworkArgs(tags=tags))
-    bucket = DataBucket(prefix, DataBucketArgs(tags=tags))
+    bucket = DataBucket(prefix, DataBucketArgs(tags=tags, protect=settings.protect_bucket))
     compute = ComputeEnvironment(
         prefix,
         ComputeEnvironmentArgs(
@@ -86,6 +86,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
             max_vcpus=settings.compute_environment_max_vcpus,
             desired_vcpus=settings.compute_environment_desired_vcpus,
             tags=tags,
+            protect_repository=settings.protect_repository,
         ),
     )
     secret = RuntimeSecret(prefix, RuntimeSecretArgs(values=settings.runtime_defaults, tags=tags))

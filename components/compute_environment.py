@@ -62,6 +62,7 @@ class ComputeEnvironmentArgs:
     max_vcpus: pulumi.Input[int]
     desired_vcpus: pulumi.Input[int]
     tags: Mapping[str, str] = field(default_factory=dict)
+    protect_repository: bool = False  # Pulumi's protect option on the ECR repository (stack config protectRepository)
 
 
 class ComputeEnvironment(pulumi.ComponentResource):
@@ -69,7 +70,8 @@ class ComputeEnvironment(pulumi.ComponentResource):
 
     - ECR repository named ``ecrRepositoryName``, scanned on push. Not ``force_delete``:
       ``pulumi destroy`` fails while it still holds images, so job images are never lost
-      by accident (delete them first if the repository is really to go).
+      by accident (delete them first if the repository is really to go); protected by Pulumi when
+      ``protect_repository``.
     - Instance role (ECS for EC2 + SSM core) and its instance profile.
     - The Lustre security group, shared by the file systems and the Batch instances:
       inbound TCP on the Lustre ports (``asl.naming.LUSTRE_PORT_RANGES``) from itself, all outbound.
@@ -146,7 +148,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
             image_tag_mutability="MUTABLE",  # jobs run <repository>:latest
             force_delete=False,
             tags=self._tags("repository"),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect_repository),
         )
 
     def _create_instance_role(self) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:

@@ -17,13 +17,15 @@ class DataBucketArgs:
     """Inputs of :class:`DataBucket`."""
 
     tags: Mapping[str, str] = field(default_factory=dict)
+    protect: bool = True  # Pulumi's protect option on the bucket (stack config protectBucket)
 
 
 class DataBucket(pulumi.ComponentResource):
     """A private S3 bucket: versioning on, default encryption SSE-S3 (AES256), every
     public access block setting on, and a bucket policy that refuses any request not
     made over TLS. ``pulumi destroy`` does not empty it (no ``force_destroy``): the
-    results are the point of the stack.
+    results are the point of the stack; and Pulumi protects it (``protect``, stack config
+    ``protectBucket``, on by default), so no update, refresh or destroy deletes or replaces it.
 
     SSE-S3 rather than SSE-KMS: FSx data repository associations read and write the
     bucket through the FSx service-linked role, which SSE-S3 needs no key policy for.
@@ -54,7 +56,7 @@ class DataBucket(pulumi.ComponentResource):
         return aws.s3.Bucket(
             f"{self._name}-data",
             tags=named(self._args.tags, f"{self._name}-data"),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
         )
 
     def _create_versioning(self) -> aws.s3.BucketVersioning:

@@ -102,6 +102,26 @@ PARAMETERS: tuple[Parameter, ...] = (
         "input, default latest)",
     ),
     Parameter(
+        "protectBucket",
+        "bool",
+        _both(True),
+        _NONE,
+        "true or false",
+        None,
+        "Pulumi protects the data bucket (the protect resource option): no pulumi up, refresh or destroy deletes or "
+        "replaces it until this is set to false and deployed",
+    ),
+    Parameter(
+        "protectRepository",
+        "bool",
+        _both(False),
+        _NONE,
+        "true or false",
+        None,
+        "Pulumi protects the ECR repository (the protect resource option); off by default: its images can be pushed "
+        "again, and a protected repository blocks destroy and an ecrRepositoryName change",
+    ),
+    Parameter(
         "computeEnvironmentType",
         "str",
         _both("SPOT"),

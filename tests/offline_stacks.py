@@ -106,6 +106,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[RecordedResource] = []
+        self.protected: set[str] = set()  # logical names of the resources declared with protect
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         # (result, failures): the mock monitor iterates the failures, so never None.
@@ -149,6 +150,7 @@ class OfflineRun:
     stack: str
     resources: list[RecordedResource]
     outputs: dict[str, Any] = field(default_factory=dict)
+    protected: set[str] = field(default_factory=set)  # logical names of the resources declared with protect
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -187,7 +189,7 @@ def run_program(
         mocks,
         program or stack_module.main,
     )
-    return OfflineRun(stack=stack, resources=mocks.resources, outputs=outputs)
+    return OfflineRun(stack=stack, resources=mocks.resources, outputs=outputs, protected=mocks.protected)
 
 
 # --- listing ---
