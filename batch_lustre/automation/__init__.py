@@ -23,7 +23,8 @@ This module is the one to import: every public name of the modules below is here
 - ``runs``: run operations (``start_run``, ``follow_run``, ``wait_for_run``, ``run``, ``list_runs``,
   ``run_cleanup_of``, ``objects_since``), with boto3 against the resources the stack outputs name;
   ``history``: a run's execution history read into ``RunEvent``s and its ``RunOutcome``.
-- ``parameters``: the runtime parameters in the stack's secret (``read_parameters``, ``update_parameters``).
+- ``parameters``: the runtime parameters in the stack's secret (``read_parameters``, ``update_parameters``,
+  ``reset_parameters``).
 - ``emulated``: the stack deployed in the offline emulated AWS, for another tool's tests (the ``emulation``
   extra; no credentials, no network), used by ``batch-lustre demo`` itself::
 
@@ -139,6 +140,7 @@ from batch_lustre.automation.parameters import (
     check_assignments,
     parse_assignment,
     read_parameters,
+    reset_parameters,
     update_parameters,
 )
 from batch_lustre.automation.runs import (
@@ -255,6 +257,7 @@ __all__ = [
     "project_root",
     "pulumi_stack",
     "read_parameters",
+    "reset_parameters",
     "refresh",
     "region_of",
     "required_output",

@@ -399,8 +399,9 @@ def _secret(r: Declared, region: str, account: str) -> Created:
 
 
 def _secret_version(r: Declared, region: str, account: str) -> Created:
+    stages = {"VersionStages": r.get("versionStages")} if r.get("versionStages") else {}
     found = client("secretsmanager", region).put_secret_value(
-        SecretId=r.get("secretId"), SecretString=r.get("secretString")
+        SecretId=r.get("secretId"), SecretString=r.get("secretString"), **stages
     )
     return f"{found['ARN']}|{found['VersionId']}", {"arn": found["ARN"], "versionId": found["VersionId"]}
 
