@@ -158,13 +158,15 @@ class ComputeEnvironment(pulumi.ComponentResource):
             tags=self._tags("instance-role"),
             opts=self._child,
         )
-        for suffix, policy_arn in (
-            ("ecs", aws.iam.ManagedPolicy.AMAZON_EC2_CONTAINER_SERVICEFOR_EC2_ROLE),
-            ("ssm", aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE),
-        ):
+        self.instance_role_attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{self._name}-instance-role-{suffix}", role=role.name, policy_arn=policy_arn, opts=self._child
             )
+            for suffix, policy_arn in (
+                ("ecs", aws.iam.ManagedPolicy.AMAZON_EC2_CONTAINER_SERVICEFOR_EC2_ROLE),
+                ("ssm", aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE),
+            )
+        ]
         profile = aws.iam.InstanceProfile(
             f"{self._name}-instance-profile", role=role.name, tags=self._tags("instance-profile"), opts=self._child
         )
@@ -253,7 +255,15 @@ class ComputeEnvironment(pulumi.ComponentResource):
             # Each run points the environment at its own launch template and its Cleanup (or the run cleanup)
             # restores the baseline from the definition: a refresh during a run records the run's template, and
             # an update must not send the baseline back under the run's jobs.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(IGNORED_COMPUTE_CHANGES)),
+            # The instances' role needs its policies for as long as the environment has instances: created before
+            # it, deleted after it (pulumi-aws ComputeEnvironment: "set dependsOn to the related
+            # aws.iam.RolePolicyAttachment; otherwise, the policy may be destroyed too soon and the compute
+            # environment will then get stuck in the DELETING state"; docs/aws-rules.md).
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                ignore_changes=list(IGNORED_COMPUTE_CHANGES),
+                depends_on=[*self.instance_role_attachments, self.instance_profile],
+            ),
         )
 
     def _create_job_queue(self) -> aws.batch.JobQueue:

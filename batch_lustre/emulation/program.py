@@ -49,8 +49,8 @@ def auto_name(stack: str, logical_name: str) -> str:
 class OptionsRecordingMonitor(MockMonitor):
     """Pulumi's mock monitor, also recording each resource's options as the engine receives them, into the mocks'
     ``ignore_changes`` (logical name -> Pulumi property paths; the emulated ``pulumi up`` honours them,
-    ``emulation.pulumi_state``) and ``protected`` (the logical names of the protected resources), when they keep
-    them."""
+    ``emulation.pulumi_state``), ``protected`` (the logical names of the protected resources) and ``dependencies``
+    (logical name -> the logical names it depends on, its inputs' and its ``depends_on``), when they keep them."""
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
         recorded = getattr(self.mocks, "ignore_changes", None)
@@ -59,6 +59,9 @@ class OptionsRecordingMonitor(MockMonitor):
         protected = getattr(self.mocks, "protected", None)
         if isinstance(protected, set) and request.protect:
             protected.add(request.name)
+        dependencies = getattr(self.mocks, "dependencies", None)
+        if isinstance(dependencies, dict):  # the URNs' last part: the logical names
+            dependencies[request.name] = tuple(urn.rsplit("::", 1)[-1] for urn in request.dependencies)
         return super().RegisterResource(request)
 
 
