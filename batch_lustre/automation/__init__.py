@@ -11,7 +11,7 @@ This module is the one to import: every public name of the modules below is here
 - ``stacks``: stack operations (``deploy``, ``preview``, ``refresh``, ``destroy``, ``outputs``) run the Pulumi program of the
   project directory (the one ``__main__.py`` runs) through the Automation API: a ``LocalWorkspace`` whose work
   dir is the project directory and whose stack is the one named. They need the ``pulumi`` CLI on PATH
-  (``PulumiCliMissing`` otherwise). ``stack_settings`` reads ``Pulumi.<stack>.yaml`` as the program reads its
+  (``PulumiCliMissing`` otherwise), at least ``pulumi_cli.MINIMUM_PULUMI_CLI`` (``PulumiCliTooOld``). ``stack_settings`` reads ``Pulumi.<stack>.yaml`` as the program reads its
   config (``settings.settings_from_config``); ``load_outputs`` takes the outputs from Pulumi or from a
   ``pulumi stack output --json`` file (``outputs_file``).
 - ``guard``: ``deploy``, ``refresh`` and ``destroy`` first check that no run of the stack is RUNNING
@@ -102,6 +102,7 @@ from batch_lustre.automation.errors import (
     NoCredentials,
     ParameterError,
     PulumiCliMissing,
+    PulumiCliTooOld,
     PulumiCommandFailed,
     RunFailed,
     RunRefused,
@@ -202,6 +203,7 @@ __all__ = [
     "NoCredentials",
     "ParameterError",
     "PulumiCliMissing",
+    "PulumiCliTooOld",
     "PulumiCommandFailed",
     "RealTime",
     "RunEvent",

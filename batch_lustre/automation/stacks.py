@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from batch_lustre.automation.boundary import operation
 from batch_lustre.automation.errors import MissingOutput, PulumiCliMissing, PulumiCommandFailed, UnknownStack, one_line
 from batch_lustre.automation.guard import DEFAULT_POLL_SECONDS, RunningExecution, TimeSource, check_no_run
+from batch_lustre.automation.pulumi_cli import INSTALL_HINT, check_pulumi_cli
 from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
 from batch_lustre.program.settings import (
     REGION_KEY,
@@ -27,7 +27,6 @@ from batch_lustre.program.settings import (
 )
 from batch_lustre.project import find_project_dir
 
-INSTALL_HINT = "install it from https://www.pulumi.com/docs/install/ (e.g. `curl -fsSL https://get.pulumi.com | sh`)"
 # Stack outputs the run and parameter operations need (stack.py exports them).
 REQUIRED_OUTPUTS = (OUTPUT_STATE_MACHINE_ARN, OUTPUT_SECRET_NAME, OUTPUT_BUCKET_NAME)
 
@@ -98,8 +97,7 @@ def pulumi_stack(stack: str, *, create: bool = False, work_dir: Path | None = No
     """The Automation API stack ``stack`` of the program in ``work_dir`` (created if ``create``)."""
     root = _work_dir(work_dir)
     check_stack(stack, root)
-    if shutil.which("pulumi") is None:
-        raise PulumiCliMissing(f"the pulumi CLI is not on PATH: {INSTALL_HINT}")
+    check_pulumi_cli()
     from pulumi import automation as auto
 
     if create:
