@@ -110,6 +110,15 @@ class Settings:
         return str(self.values["ecrRepositoryName"])
 
     @property
+    def ecr_untagged_image_expiry_days(self) -> int:
+        return int(self.values["ecrUntaggedImageExpiryDays"])
+
+    @property
+    def bucket_noncurrent_version_expiry_days(self) -> int:
+        """0: the bucket keeps noncurrent versions forever."""
+        return int(self.values["bucketNoncurrentVersionExpiryDays"])
+
+    @property
     def protect_bucket(self) -> bool:
         return bool(self.values["protectBucket"])
 
@@ -140,6 +149,10 @@ class Settings:
     @property
     def compute_environment_desired_vcpus(self) -> int:
         return int(self.values["computeEnvironmentDesiredvCpus"])
+
+    @property
+    def job_log_retention_days(self) -> int:
+        return int(self.values["jobLogRetentionDays"])
 
     @property
     def data_layout(self) -> DataLayout:

@@ -72,12 +72,23 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     prefix = settings.resource_prefix
 
     network = Network(prefix, NetworkArgs(tags=tags))
-    bucket = DataBucket(prefix, DataBucketArgs(tags=tags, protect=settings.protect_bucket))
+    bucket = DataBucket(
+        prefix,
+        DataBucketArgs(
+            noncurrent_version_expiry_days=settings.bucket_noncurrent_version_expiry_days,
+            tags=tags,
+            protect=settings.protect_bucket,
+        ),
+    )
+    # A Lustre file system lives in the one subnet it is created in (FSx API, CreateFileSystem SubnetIds): the first
+    # private subnet. The compute environment launches there only, so no job's I/O crosses Availability Zones
+    # (billed both ways, and slower). docs/aws-rules.md, "The file system's Availability Zone".
+    scratch_subnet_ids = network.private_subnet_ids.apply(lambda ids: ids[:1])
     compute = ComputeEnvironment(
         prefix,
         ComputeEnvironmentArgs(
             vpc_id=network.vpc_id,
-            private_subnet_ids=network.private_subnet_ids,
+            private_subnet_ids=scratch_subnet_ids,
             ecr_repository_name=settings.ecr_repository_name,
             compute_type=settings.compute_environment_type,
             allocation_strategy=settings.compute_environment_allocation_strategy,
@@ -85,6 +96,9 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
             min_vcpus=settings.compute_environment_min_vcpus,
             max_vcpus=settings.compute_environment_max_vcpus,
             desired_vcpus=settings.compute_environment_desired_vcpus,
+            job_log_group_name=naming.job_log_group_name(prefix, stack),
+            job_log_retention_days=settings.job_log_retention_days,
+            untagged_image_expiry_days=settings.ecr_untagged_image_expiry_days,
             tags=tags,
             protect_repository=settings.protect_repository,
         ),
@@ -96,13 +110,14 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
         max_vcpus=settings.compute_environment_max_vcpus,
         secret_arn=secret.secret_arn,
         bucket_name=bucket.bucket_name,
-        private_subnet_ids=network.private_subnet_ids,
+        private_subnet_ids=scratch_subnet_ids,
         lustre_security_group_id=compute.lustre_security_group_id,
         compute_environment_arn=compute.compute_environment_arn,
         baseline_launch_template_id=compute.baseline_launch_template_id,
         baseline_launch_template_version=compute.baseline_launch_template_version,
         job_queue_arn=compute.job_queue_arn,
         repository_url=compute.repository_url,
+        job_log_group_name=compute.job_log_group_name,
         data_layout=settings.data_layout,
         tags=tags,
     )
@@ -129,6 +144,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     pulumi.export(naming.OUTPUT_ECR_REPOSITORY_URL, compute.repository_url)
     pulumi.export(naming.OUTPUT_JOB_QUEUE, compute.job_queue_name)
     pulumi.export(naming.OUTPUT_COMPUTE_ENVIRONMENT, compute.compute_environment_name)
+    pulumi.export(naming.OUTPUT_JOB_LOG_GROUP, compute.job_log_group_name)
     return BuiltStack(settings, network, bucket, compute, secret, workflow, run_cleanup)
 
 

@@ -27,10 +27,46 @@ def add_failure_before_job(g: Graph) -> None:
 
 def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
     """Undo every per-run change, on every path; delete the file system only when its data is safe."""
+    # The switch to the run's launch template was answered: restore. It was not, but the run made a launch
+    # template: the switch may still have been made (an answer lost to a 5xx or a timeout after Batch acted), so
+    # look at what the compute environment uses now before deleting the template.
     g.add(
         CLEANUP,
         choice(
-            [{"Variable": "$.ceUpdate", "IsPresent": True, "Next": "RestoreComputeEnvironment"}],
+            [
+                {"Variable": "$.ceUpdate", "IsPresent": True, "Next": "RestoreComputeEnvironment"},
+                {"Variable": "$.lt", "IsPresent": True, "Next": "DescribeComputeEnvironmentForCleanup"},
+            ],
+            "CleanupLaunchTemplate",
+        ),
+    )
+    g.add(
+        "DescribeComputeEnvironmentForCleanup",
+        aws_sdk(
+            "batch",
+            "describeComputeEnvironments",
+            {"ComputeEnvironments": [refs.compute_environment_arn]},
+            next_state="IsComputeEnvironmentOnRunTemplate",
+            result_path="$.ceNow",
+            result_selector={"ComputeEnvironments.$": "$.ComputeEnvironments"},
+            retry=RETRY_CLEANUP,
+            catch_to="RestoreComputeEnvironment",  # not known: restoring is always safe
+            catch_path="$.cleanupErrors.describeComputeEnvironment",
+        ),
+    )
+    on_run_template = "$.ceNow.ComputeEnvironments[0].ComputeResources.LaunchTemplate.LaunchTemplateId"
+    g.add(
+        "IsComputeEnvironmentOnRunTemplate",
+        choice(
+            [
+                {
+                    "And": [
+                        {"Variable": on_run_template, "IsPresent": True},
+                        {"Variable": on_run_template, "StringEqualsPath": "$.lt.LaunchTemplateId"},
+                    ],
+                    "Next": "RestoreComputeEnvironment",
+                }
+            ],
             "CleanupLaunchTemplate",
         ),
     )

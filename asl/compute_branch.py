@@ -55,7 +55,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                 },
                 "TagSpecifications": [{"ResourceType": "launch-template", "Tags": tag_list(refs)}],
             },
-            next_state="UpdateComputeEnvironment",
+            next_state="CheckComputeEnvironmentIdle",
             result_path="$.lt",
             # Batch resolves "$Latest" once, when the environment is updated: name the version explicitly.
             result_selector={
@@ -70,6 +70,29 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             },
             retry=RETRY_WRITE,
             catch_to=record_failure(b, "CreateLaunchTemplateFailed", None),
+        ),
+    )
+    # Not while it is changing (a previous run's restore still UPDATING): whether Batch refuses an update then is
+    # not documented, so the run waits until it is not, bounded by the compute environment's loop (it shares the
+    # loop's record and bound with CheckComputeEnvironment). Past the bound it goes ahead: Batch decides.
+    b.add(
+        "CheckComputeEnvironmentIdle",
+        wait_for(
+            refs.wait_for_function_arn,
+            "computeEnvironmentIdle",
+            "computeEnvironment",
+            "computeEnvironment",
+            {"computeEnvironment": refs.compute_environment_arn},
+            next_state="IsComputeEnvironmentIdle",
+            catch_to=record_failure(b, "CheckComputeEnvironmentIdleFailed", None),
+        ),
+    )
+    b.add("WaitForComputeEnvironmentIdle", wait_for_next("computeEnvironment", "CheckComputeEnvironmentIdle"))
+    b.add(
+        "IsComputeEnvironmentIdle",
+        choice(
+            waiting_rules("computeEnvironment", "WaitForComputeEnvironmentIdle", "UpdateComputeEnvironment"),
+            "UpdateComputeEnvironment",
         ),
     )
     # Warm capacity (derived.warmCapacity = {"DesiredvCpus": n}, or {}): hosts boot while the file system is
@@ -192,6 +215,11 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                     "MountPoints": [
                         {"SourceVolume": "scratch", "ContainerPath": CONTAINER_SCRATCH_DIR, "ReadOnly": False}
                     ],
+                    # The stack's log group, with its retention (not Batch's default /aws/batch/job, kept forever).
+                    "LogConfiguration": {
+                        "LogDriver": "awslogs",
+                        "Options": {"awslogs-group": refs.job_log_group_name, "awslogs-region": refs.region},
+                    },
                 },
                 # Retry only when the host went away (Spot reclaim, host failure); exit on the job's own errors.
                 "RetryStrategy": {

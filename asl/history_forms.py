@@ -45,6 +45,7 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
         baseline_launch_template_version="1",
         job_queue_arn="arn:aws:batch:us-east-1:123456789012:job-queue/queue",
         job_repository_url="123456789012.dkr.ecr.us-east-1.amazonaws.com/job",
+        job_log_group_name="/batch-lustre/jobs",
         extract_parameters_function_arn=f"{arn}extract-parameters",
         summarize_job_function_arn=f"{arn}summarize-job",
         check_metrics_function_arn=f"{arn}check-metrics",

@@ -255,13 +255,27 @@ def _linked_objects(refs: WorkflowRefs) -> list[str]:
 _GRANTED_WITH = {"events:PutRule": "events:PutTargets", "events:DescribeRule": "events:PutTargets"}
 
 
+# arn:aws:lambda:<region>:<account>:function:<name>:<qualifier>
+_QUALIFIED_FUNCTION_ARN_COLONS = 7
+
+
 def _lambda_statement(definition: dict[str, Any]) -> dict[str, Any]:
     functions = set()
     for state in task_states(definition):
         if task_actions(state) == ("lambda:InvokeFunction",):
             resource = state["Resource"]
             functions.add(resource if resource.startswith("arn:aws:lambda:") else state["Parameters"]["FunctionName"])
-    return _statement(["lambda:InvokeFunction"], [arn for f in sorted(functions) for arn in (f, f"{f}:*")])
+    return _statement(["lambda:InvokeFunction"], [arn for f in sorted(functions) for arn in _invoked_arns(f)])
+
+
+def _invoked_arns(function_arn: str) -> tuple[str, ...]:
+    """What invoking ``function_arn`` needs. A qualified ARN (``...:function:<name>:<version>``): every version of
+    the function (``...:function:<name>:*``), not only this one, because a deploy replaces this role's policy
+    while executions started from the previous definition still invoke the previous version (docs/aws-rules.md,
+    "Lambda versions"). An unqualified one: itself and its versions and aliases."""
+    if function_arn.count(":") >= _QUALIFIED_FUNCTION_ARN_COLONS:
+        return (f"{function_arn.rsplit(':', 1)[0]}:*",)
+    return (function_arn, f"{function_arn}:*")
 
 
 def _policy(statements: list[dict[str, Any]]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ OUTPUT_BUCKET_NAME = "bucketName"
 OUTPUT_ECR_REPOSITORY_URL = "ecrRepositoryUrl"
 OUTPUT_JOB_QUEUE = "jobQueue"
 OUTPUT_COMPUTE_ENVIRONMENT = "computeEnvironment"
+OUTPUT_JOB_LOG_GROUP = "jobLogGroup"
 STACK_OUTPUTS = (
     OUTPUT_MODE,
     OUTPUT_STATE_MACHINE_ARN,
@@ -46,6 +47,7 @@ STACK_OUTPUTS = (
     OUTPUT_ECR_REPOSITORY_URL,
     OUTPUT_JOB_QUEUE,
     OUTPUT_COMPUTE_ENVIRONMENT,
+    OUTPUT_JOB_LOG_GROUP,
 )
 
 # --- Lustre network ---------------------------------------------------------------------------------------------
@@ -94,6 +96,15 @@ def lambda_handler(module: str) -> str:
 def stack_tags(stack: str, mode: str) -> dict[str, str]:
     """Tags on every resource of the stack."""
     return {TAG_STACK: stack, TAG_MODE: mode}
+
+
+# CloudWatch Logs log group names: 1-512 of letters, digits and ``._-/#`` (botocore's logs model, CreateLogGroup).
+JOB_LOG_GROUP_PREFIX = f"/{PROJECT}/"
+
+
+def job_log_group_name(name_prefix: str, stack: str) -> str:
+    """The stack's log group of its jobs' container logs (each job definition's awslogs group)."""
+    return f"{JOB_LOG_GROUP_PREFIX}{name_prefix}-{stack}/jobs"
 
 
 def state_machine_name(name_prefix: str, stack: str) -> str:

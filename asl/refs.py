@@ -30,6 +30,9 @@ class WorkflowRefs:
     baseline_launch_template_version: str
     job_queue_arn: str
     job_repository_url: str  # the job image is <job_repository_url>:<imageTag> (default tag "latest")
+    job_log_group_name: str  # the stack's log group of the jobs' logs (asl.naming.job_log_group_name)
+    # The Lambda functions' ARNs as the definition invokes them: the stack passes qualified ARNs (a published
+    # version, ``...:function:<name>:<version>``), so an execution keeps the code it started with.
     extract_parameters_function_arn: str
     summarize_job_function_arn: str
     check_metrics_function_arn: str = ""  # autoexport only

@@ -61,6 +61,9 @@ class ComputeEnvironmentArgs:
     min_vcpus: pulumi.Input[int]
     max_vcpus: pulumi.Input[int]
     desired_vcpus: pulumi.Input[int]
+    job_log_group_name: pulumi.Input[str]  # asl.naming.job_log_group_name
+    job_log_retention_days: pulumi.Input[int]  # jobLogRetentionDays
+    untagged_image_expiry_days: int  # ecrUntaggedImageExpiryDays
     tags: Mapping[str, str] = field(default_factory=dict)
     protect_repository: bool = False  # Pulumi's protect option on the ECR repository (stack config protectRepository)
 
@@ -70,8 +73,10 @@ class ComputeEnvironment(pulumi.ComponentResource):
 
     - ECR repository named ``ecrRepositoryName``, scanned on push. Not ``force_delete``:
       ``pulumi destroy`` fails while it still holds images, so job images are never lost
-      by accident (delete them first if the repository is really to go); protected by Pulumi when
-      ``protect_repository``.
+      by accident (delete them first if the repository is really to go). Its lifecycle policy
+      deletes untagged images (those whose tag a later push took over) ``untagged_image_expiry_days``
+      after their push, so the repository does not grow with every push of ``latest``. Protected
+      by Pulumi when ``protect_repository``.
     - Instance role (ECS for EC2 + SSM core) and its instance profile.
     - The Lustre security group, shared by the file systems and the Batch instances:
       inbound TCP on the Lustre ports (``asl.naming.LUSTRE_PORT_RANGES``) from itself, all outbound.
@@ -83,6 +88,10 @@ class ComputeEnvironment(pulumi.ComponentResource):
       version. No ``service_role``, so Batch uses its AWSServiceRoleForBatch service-linked
       role, which the per-run launch-template update (an infrastructure update) requires.
     - A job queue on that compute environment.
+    - The jobs' log group (``job_log_group_name``, kept ``job_log_retention_days``): every run's job definition
+      sends its container's output there (awslogs), instead of Batch's default ``/aws/batch/job``, which never
+      expires. The hosts write to it with the instance role (its ECS managed policy allows
+      logs:CreateLogStream and logs:PutLogEvents).
 
     Each run points the compute environment at its own launch template and restores the
     baseline when it ends; a run that ends without its cleanup is put back by the run-cleanup
@@ -98,7 +107,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
     Outputs: ``repository_url``, ``compute_environment_arn``, ``compute_environment_name``,
     ``job_queue_arn``, ``job_queue_name``, ``lustre_security_group_id``,
     ``baseline_launch_template_id``, ``baseline_launch_template_version`` (string),
-    ``instance_role_arn``.
+    ``instance_role_arn``, ``job_log_group_name``.
     """
 
     def __init__(self, name: str, args: ComputeEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -108,11 +117,13 @@ class ComputeEnvironment(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         self.repository = self._create_repository()
+        self.repository_lifecycle_policy = self._create_repository_lifecycle_policy()
         self.instance_role, self.instance_profile = self._create_instance_role()
         self.lustre_security_group = self._create_lustre_security_group()
         self.baseline_launch_template = self._create_baseline_launch_template()
         self.compute_environment = self._create_compute_environment()
         self.job_queue = self._create_job_queue()
+        self.job_log_group = self._create_job_log_group()
 
         self.repository_url = self.repository.repository_url
         self.compute_environment_arn = self.compute_environment.arn
@@ -123,6 +134,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
         self.baseline_launch_template_id = self.baseline_launch_template.id
         self.baseline_launch_template_version = self.baseline_launch_template.latest_version.apply(str)
         self.instance_role_arn = self.instance_role.arn
+        self.job_log_group_name = self.job_log_group.name
         self.register_outputs(
             {
                 "repository_url": self.repository_url,
@@ -134,6 +146,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
                 "baseline_launch_template_id": self.baseline_launch_template_id,
                 "baseline_launch_template_version": self.baseline_launch_template_version,
                 "instance_role_arn": self.instance_role_arn,
+                "job_log_group_name": self.job_log_group_name,
             }
         )
 
@@ -149,6 +162,14 @@ class ComputeEnvironment(pulumi.ComponentResource):
             force_delete=False,
             tags=self._tags("repository"),
             opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect_repository),
+        )
+
+    def _create_repository_lifecycle_policy(self) -> aws.ecr.LifecyclePolicy:
+        return aws.ecr.LifecyclePolicy(
+            f"{self._name}-repository-lifecycle",
+            repository=self.repository.name,
+            policy=untagged_image_expiry(self._args.untagged_image_expiry_days),
+            opts=self._child,
         )
 
     def _create_instance_role(self) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
@@ -277,6 +298,34 @@ class ComputeEnvironment(pulumi.ComponentResource):
             tags=self._tags("queue"),
             opts=self._child,
         )
+
+    def _create_job_log_group(self) -> aws.cloudwatch.LogGroup:
+        return aws.cloudwatch.LogGroup(
+            f"{self._name}-batch-job-logs",
+            aws.cloudwatch.LogGroupArgs(
+                name=self._args.job_log_group_name,
+                retention_in_days=self._args.job_log_retention_days,
+                tags=self._tags("batch-job-logs"),
+            ),
+            opts=self._child,
+        )
+
+
+def untagged_image_expiry(days: int) -> aws.ecr.LifecyclePolicyDocumentArgs:
+    """An ECR lifecycle policy expiring each untagged image ``days`` after its push (ECR counts from the push,
+    not from when the image lost its tag: docs/aws-rules.md, "ECR")."""
+    return aws.ecr.LifecyclePolicyDocumentArgs(
+        rules=[
+            aws.ecr.LifecyclePolicyRuleArgs(
+                rule_priority=1,
+                description=f"Expire untagged images {days} days after their push",
+                selection=aws.ecr.LifecyclePolicySelectionArgs(
+                    tag_status="untagged", count_type="sinceImagePushed", count_unit="days", count_number=days
+                ),
+                action=aws.ecr.LifecyclePolicyActionArgs(type="expire"),
+            )
+        ]
+    )
 
 
 def _port_ranges() -> str:

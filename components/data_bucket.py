@@ -16,6 +16,7 @@ from batch_lustre.program.components import named
 class DataBucketArgs:
     """Inputs of :class:`DataBucket`."""
 
+    noncurrent_version_expiry_days: int = 0  # bucketNoncurrentVersionExpiryDays; 0: kept forever
     tags: Mapping[str, str] = field(default_factory=dict)
     protect: bool = True  # Pulumi's protect option on the bucket (stack config protectBucket)
 
@@ -23,7 +24,9 @@ class DataBucketArgs:
 class DataBucket(pulumi.ComponentResource):
     """A private S3 bucket: versioning on, default encryption SSE-S3 (AES256), every
     public access block setting on, and a bucket policy that refuses any request not
-    made over TLS. ``pulumi destroy`` does not empty it (no ``force_destroy``): the
+    made over TLS. With ``noncurrent_version_expiry_days`` above 0, a lifecycle rule deletes an
+    object's earlier versions that many days after they were replaced (never the current
+    version); with 0 (the default) no lifecycle rule, earlier versions are kept. ``pulumi destroy`` does not empty it (no ``force_destroy``): the
     results are the point of the stack; and Pulumi protects it (``protect``, stack config
     ``protectBucket``, on by default), so no update, refresh or destroy deletes or replaces it.
 
@@ -43,7 +46,9 @@ class DataBucket(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         self.bucket = self._create_bucket()
-        self._create_versioning()
+        versioning = self._create_versioning()
+        if args.noncurrent_version_expiry_days > 0:
+            self._create_noncurrent_version_expiry(versioning, args.noncurrent_version_expiry_days)
         self._create_encryption()
         public_access_block = self._create_public_access_block()
         self._create_tls_only_policy(public_access_block)
@@ -65,6 +70,26 @@ class DataBucket(pulumi.ComponentResource):
             bucket=self.bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
             opts=self._child,
+        )
+
+    def _create_noncurrent_version_expiry(
+        self, versioning: aws.s3.BucketVersioning, days: int
+    ) -> aws.s3.BucketLifecycleConfiguration:
+        return aws.s3.BucketLifecycleConfiguration(
+            f"{self._name}-data-lifecycle",
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-noncurrent-versions",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),  # every object
+                    noncurrent_version_expiration=(
+                        aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=days)
+                    ),
+                )
+            ],
+            # The provider documents that a versioned bucket's lifecycle configuration depends on its versioning.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
 
     def _create_encryption(self) -> aws.s3.BucketServerSideEncryptionConfiguration:

@@ -29,14 +29,19 @@ class NetworkArgs:
 class Network(pulumi.ComponentResource):
     """A VPC over two availability zones: a public and a private subnet in each, an
     internet gateway, one NAT gateway (with its Elastic IP) in the first public subnet,
-    and the route tables that send private traffic through the NAT gateway.
+    the route tables that send private traffic through the NAT gateway, and an S3 gateway
+    endpoint on the private route table: the hosts' S3 traffic (ECR image layers, which ECR
+    stores in S3, and whatever the jobs read or write in S3) goes to S3 directly, without the
+    NAT gateway's per-GB processing charge; a gateway endpoint has no charge of its own
+    (docs/aws-rules.md, "VPC endpoints").
 
-    Outputs: ``vpc_id``, ``private_subnet_ids``, ``public_subnet_ids``.
+    Outputs: ``vpc_id``, ``private_subnet_ids``, ``public_subnet_ids``, ``s3_endpoint_id``.
     """
 
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
+    s3_endpoint_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("batchlustre:index:Network", name, None, opts)
@@ -55,9 +60,11 @@ class Network(pulumi.ComponentResource):
         ]
         self.nat_gateway = self._create_nat_gateway(self.public_subnets[0])
         self._create_public_routes()
-        self._create_private_routes()
+        self.private_route_table = self._create_private_routes()
+        self.s3_endpoint = self._create_s3_gateway_endpoint()
 
         self.vpc_id = self.vpc.id
+        self.s3_endpoint_id = self.s3_endpoint.id
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in self.public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in self.private_subnets])
         self.register_outputs(
@@ -65,6 +72,7 @@ class Network(pulumi.ComponentResource):
                 "vpc_id": self.vpc_id,
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
+                "s3_endpoint_id": self.s3_endpoint_id,
             }
         )
 
@@ -132,7 +140,7 @@ class Network(pulumi.ComponentResource):
                 f"{self._name}-public-rta-{i}", route_table_id=table.id, subnet_id=subnet.id, opts=self._child
             )
 
-    def _create_private_routes(self) -> None:
+    def _create_private_routes(self) -> aws.ec2.RouteTable:
         table = aws.ec2.RouteTable(
             f"{self._name}-private-rt",
             vpc_id=self.vpc.id,
@@ -144,6 +152,26 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(
                 f"{self._name}-private-rta-{i}", route_table_id=table.id, subnet_id=subnet.id, opts=self._child
             )
+        return table
+
+    def _create_s3_gateway_endpoint(self) -> aws.ec2.VpcEndpoint:
+        # The endpoint adds its route (the S3 prefix list) to the table; the route table's inline routes leave a
+        # gateway endpoint's route alone (docs/aws-rules.md, "VPC endpoints").
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        return aws.ec2.VpcEndpoint(
+            f"{self._name}-s3-endpoint",
+            vpc_id=self.vpc.id,
+            service_name=region.region.apply(s3_service_name),
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[self.private_route_table.id],
+            tags=self._tags("s3-endpoint"),
+            opts=self._child,
+        )
+
+
+def s3_service_name(region: str) -> str:
+    """The S3 gateway endpoint's service name in ``region``."""
+    return f"com.amazonaws.{region}.s3"
 
 
 def _zone(names: list[str], index: int) -> str:

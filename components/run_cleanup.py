@@ -57,7 +57,8 @@ class RunCleanup(pulumi.ComponentResource):
     FAILED / TIMED_OUT / ABORTED executions whose target starts it (with a role that may start only it).
 
     Outputs: ``state_machine_arn``, ``state_machine_name``, ``definition`` (JSON text),
-    ``find_run_resources_function_arn``, ``rule_arn``.
+    ``find_run_resources_function_arn`` (the qualified ARN of its published version, which the definition
+    invokes), ``rule_arn``.
     """
 
     def __init__(self, name: str, args: RunCleanupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -69,7 +70,9 @@ class RunCleanup(pulumi.ComponentResource):
 
         refs = self._refs()
         self.find_run_resources = self._create_find_run_resources(refs)
-        built = pulumi.Output.all(refs, self.find_run_resources.arn, args.extract_parameters_function_arn).apply(
+        built = pulumi.Output.all(
+            refs, self.find_run_resources.qualified_arn, args.extract_parameters_function_arn
+        ).apply(
             lambda values: (
                 values[0],
                 build_run_cleanup(
@@ -93,7 +96,7 @@ class RunCleanup(pulumi.ComponentResource):
         self.rule, self.target = self._create_rule()
 
         self.state_machine_arn = self.state_machine.arn
-        self.find_run_resources_function_arn = self.find_run_resources.arn
+        self.find_run_resources_function_arn = self.find_run_resources.qualified_arn
         self.register_outputs(
             {
                 "state_machine_arn": self.state_machine_arn,
@@ -156,6 +159,7 @@ class RunCleanup(pulumi.ComponentResource):
                 timeout=FIND_RUN_RESOURCES_TIMEOUT_SECONDS,
                 memory_size=128,
                 logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
+                publish=True,  # the definition invokes the version published with it (components/workflow.py)
                 tags=self._tags("find-run-resources"),
             ),
             # The role must allow writing logs before the function first runs.

@@ -42,6 +42,7 @@ class WorkflowArgs:
     baseline_launch_template_version: pulumi.Input[str]
     job_queue_arn: pulumi.Input[str]
     repository_url: pulumi.Input[str]
+    job_log_group_name: pulumi.Input[str]  # where each run's job definition sends the job's logs
     data_layout: DataLayout = field(default_factory=DataLayout)
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -56,6 +57,11 @@ class Workflow(pulumi.ComponentResource):
 
     Outputs: ``state_machine_arn``, ``state_machine_name``, ``definition`` (JSON text),
     ``extract_parameters_function_arn``, ``wait_for_function_arn`` (+ ``check_metrics_function_arn`` in autoexport).
+
+    Each function publishes a version whenever its code or configuration changes, and the definition names the
+    qualified ARN of the version published with it (``<function ARN>:<version>``): an execution runs the Lambda
+    code of the definition it started with, whatever a later ``pulumi up`` deploys (docs/aws-rules.md, "Lambda
+    versions"). The function ARN outputs are these qualified ARNs.
     """
 
     mode: str = ""  # set by each mode's class, with its Pulumi type token
@@ -115,18 +121,18 @@ class Workflow(pulumi.ComponentResource):
         self.state_machine = self._create_state_machine()
 
         self.state_machine_arn = self.state_machine.arn
-        self.extract_parameters_function_arn = self.extract_parameters.arn
-        self.wait_for_function_arn = self.wait_for.arn
+        self.extract_parameters_function_arn = self.extract_parameters.qualified_arn
+        self.wait_for_function_arn = self.wait_for.qualified_arn
         outputs: dict[str, Any] = {
             "state_machine_arn": self.state_machine_arn,
             "state_machine_name": self.state_machine.name,
             "definition": self.definition,
             "extract_parameters_function_arn": self.extract_parameters_function_arn,
-            "summarize_job_function_arn": self.summarize_job.arn,
+            "summarize_job_function_arn": self.summarize_job.qualified_arn,
             "wait_for_function_arn": self.wait_for_function_arn,
         }
         if self.check_metrics is not None:
-            outputs["check_metrics_function_arn"] = self.check_metrics.arn
+            outputs["check_metrics_function_arn"] = self.check_metrics.qualified_arn
         self.register_outputs(outputs)
 
     # --- overridden by the mode ---
@@ -150,7 +156,8 @@ class Workflow(pulumi.ComponentResource):
         timeout: int,
         extra_policy: dict | None = None,
     ) -> aws.lambda_.Function:
-        """A Lambda function with its own role (basic logging, plus ``extra_policy``) and log group."""
+        """A Lambda function with its own role (basic logging, plus ``extra_policy``) and log group, publishing a
+        version at each change."""
         role = aws.iam.Role(
             f"{self._name}-{suffix}-role",
             assume_role_policy=json.dumps(assume_role_policy("lambda.amazonaws.com")),
@@ -186,6 +193,7 @@ class Workflow(pulumi.ComponentResource):
             memory_size=128,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(environment)),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
+            publish=True,
             tags=self._tags(suffix),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
@@ -196,10 +204,10 @@ class Workflow(pulumi.ComponentResource):
             mode=self.mode,
             state_machine_name=self.state_machine_name,
             parent=self,
-            extract_parameters_function_arn=self.extract_parameters.arn,
-            summarize_job_function_arn=self.summarize_job.arn,
-            wait_for_function_arn=self.wait_for.arn,
-            check_metrics_function_arn=self.check_metrics.arn if self.check_metrics is not None else "",
+            extract_parameters_function_arn=self.extract_parameters.qualified_arn,
+            summarize_job_function_arn=self.summarize_job.qualified_arn,
+            wait_for_function_arn=self.wait_for.qualified_arn,
+            check_metrics_function_arn=self.check_metrics.qualified_arn if self.check_metrics is not None else "",
         )
 
     def _create_state_machine_role(self, workflow_policy: pulumi.Output[str]) -> aws.iam.Role:
@@ -264,6 +272,7 @@ def workflow_refs(
             baseline_launch_template_version=str(values["baseline_launch_template_version"]),
             job_queue_arn=values["job_queue_arn"],
             job_repository_url=values["repository_url"],
+            job_log_group_name=values["job_log_group_name"],
             extract_parameters_function_arn=values["extract_parameters_function_arn"],
             summarize_job_function_arn=values["summarize_job_function_arn"],
             check_metrics_function_arn=values["check_metrics_function_arn"],
@@ -283,6 +292,7 @@ def workflow_refs(
         baseline_launch_template_version=args.baseline_launch_template_version,
         job_queue_arn=args.job_queue_arn,
         repository_url=args.repository_url,
+        job_log_group_name=args.job_log_group_name,
         extract_parameters_function_arn=extract_parameters_function_arn,
         summarize_job_function_arn=summarize_job_function_arn,
         check_metrics_function_arn=check_metrics_function_arn,

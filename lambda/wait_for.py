@@ -83,19 +83,36 @@ def _association(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     return lifecycle in ("AVAILABLE", "FAILED"), {"AssociationLifecycle": lifecycle}
 
 
-def _compute_environment(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+def _describe_compute_environment(event: dict[str, Any]) -> dict[str, Any]:
     env = _client("batch").describe_compute_environments(computeEnvironments=[event["computeEnvironment"]])
     found = _first(env["computeEnvironments"], f"compute environment {event['computeEnvironment']}")
-    status = found.get("status", "")
     template = ((found.get("computeResources") or {}).get("launchTemplate") or {}).get("launchTemplateId", "")
-    ready = status == "VALID" and template == event["launchTemplateId"]
-    environment = {
-        "status": status,
+    return {
+        "status": found.get("status", ""),
         "statusReason": found.get("statusReason", ""),
         "state": found.get("state", ""),
         "launchTemplateId": template,
     }
+
+
+def _compute_environment(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """VALID on the run's launch template (ready), or INVALID."""
+    environment = _describe_compute_environment(event)
+    status = environment["status"]
+    ready = status == "VALID" and environment["launchTemplateId"] == event["launchTemplateId"]
     return ready or status == "INVALID", {"Status": status, "Ready": ready, "Environment": environment}
+
+
+# A compute environment in one of these is changing: an update now may be refused or collide with the change
+# (whether Batch refuses an update while UPDATING is not documented: docs/aws-rules.md).
+CHANGING = ("CREATING", "UPDATING", "DELETING")
+
+
+def _compute_environment_idle(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """Not changing (e.g. the previous run's restore has ended), before the run switches it to its template."""
+    environment = _describe_compute_environment(event)
+    status = environment["status"]
+    return status not in CHANGING, {"Status": status, "Ready": False, "Environment": environment}
 
 
 def _job_started(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
@@ -155,6 +172,7 @@ STATUS_KEYS = {
     "association": "AssociationLifecycle",
     "associationUpdate": "AssociationLifecycle",
     "computeEnvironment": "Status",
+    "computeEnvironmentIdle": "Status",
     "jobStarted": "Status",
     "exportTask": "Lifecycle",
     "importTask": "ImportLifecycle",
@@ -174,6 +192,11 @@ UNKNOWN: dict[str, dict[str, Any]] = {
         "Ready": False,
         "Environment": {"status": NOT_KNOWN, "statusReason": "", "state": "", "launchTemplateId": ""},
     },
+    "computeEnvironmentIdle": {
+        "Status": NOT_KNOWN,
+        "Ready": False,
+        "Environment": {"status": NOT_KNOWN, "statusReason": "", "state": "", "launchTemplateId": ""},
+    },
     "jobStarted": {"Listed": False, "Started": False, "JobIds": [], "Status": NOT_KNOWN},
     "exportTask": {"Lifecycle": NOT_KNOWN, "Type": ""},
     "importTask": {"ImportLifecycle": NOT_KNOWN, "ImportTaskId": "", "ImportFailure": ""},
@@ -184,13 +207,15 @@ CHECKS: dict[str, Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]] = {
     "association": _association,
     "associationUpdate": _association,
     "computeEnvironment": _compute_environment,
+    "computeEnvironmentIdle": _compute_environment_idle,
     "jobStarted": _job_started,
     "exportTask": _export_task,
     "importTask": _import_task,
 }
-# Checks that follow another check of the same record: their first invocation checks at once (the import has
-# usually ended by the time the association is AVAILABLE, and a wait first would only delay the job).
-CHECK_AT_ONCE_AFTER_ANOTHER = ("importTask",)
+# Checks whose first invocation checks at once, before any wait: the import (it has usually ended by the time the
+# association is AVAILABLE) and the compute environment's idleness (it is usually idle already): a wait first
+# would only delay the job.
+CHECK_AT_ONCE_AFTER_ANOTHER = ("importTask", "computeEnvironmentIdle")
 
 
 Check = Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]

@@ -11,7 +11,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "taskexport": {
         "workflow": (
             (
-                888,
+                946,
                 (
                     ("associationUpdate.invocations", 27),
                     ("computeEnvironment.invocations", 27),
@@ -39,7 +39,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "autoexport": {
         "workflow": (
             (
-                944,
+                1002,
                 (
                     ("associationUpdate.invocations", 27),
                     ("computeEnvironment.invocations", 27),

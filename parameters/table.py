@@ -78,6 +78,14 @@ _KEY_PREFIX = re.compile(r"(?=.{2,512}\Z)(?:(?!\.{1,2}/)[A-Za-z0-9!_.*()-]+/)+")
 _ECR_NAME = re.compile(r"(?=.{2,256}\Z)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _INSTANCE_TYPE = re.compile(r"optimal|default_x86_64|default_arm64|[a-z0-9-]+(\.[a-z0-9-]+)?")
 
+# CloudWatch Logs PutRetentionPolicy / CreateLogGroup retentionInDays: the only values the API accepts (CloudWatch Logs
+# API Reference, PutRetentionPolicy; the same list in botocore's model documentation).
+# fmt: off
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+# fmt: on
+
 _wait = _int_range(1, 3600)
 _timeout = _int_range(1, 10080)
 
@@ -100,6 +108,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         lambda v: _ECR_NAME.fullmatch(v) is not None,
         "ECR repository the stack creates; the job runs its image <repository URL>:<imageTag> (imageTag: a run's "
         "input, default latest)",
+    ),
+    Parameter(
+        "ecrUntaggedImageExpiryDays",
+        "int",
+        _both(14),
+        _NONE,
+        *_int_range(1, 3650),
+        "days after its push an untagged image (one whose tag a later push took over) is deleted from the ECR "
+        "repository by its lifecycle policy; tagged images are kept",
     ),
     Parameter(
         "protectBucket",
@@ -196,6 +213,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         ".., at most 512 characters",
         lambda v: _KEY_PREFIX.fullmatch(v) is not None,
         "with an input prefix: each run's /scratch/results lands under <this prefix><run name>/",
+    ),
+    Parameter(
+        "bucketNoncurrentVersionExpiryDays",
+        "int",
+        _both(0),
+        _NONE,
+        "0 (keep earlier versions forever) or a number of days from 1 to 36500",
+        lambda v: 0 <= v <= 36500,
+        "days the bucket keeps an object's earlier version after a newer version or a delete replaced it, then "
+        "deletes it (S3 lifecycle); 0: earlier versions are kept forever, so an overwritten or deleted result can "
+        "always be restored",
     ),
     Parameter(
         "autoExport",
@@ -389,6 +417,16 @@ PARAMETERS: tuple[Parameter, ...] = (
         'from 0.001 to 100, e.g. "0.140"',
         lambda v: v == "" or (re.fullmatch(r"[0-9]+(\.[0-9]+)?", v) is not None and 0.001 <= float(v) <= 100),
         "price the tools (demo, run, status) show each run's file system cost with; never deployed",
+    ),
+    # The jobs' container logs go to the stack's own log group (asl.naming.job_log_group_name), kept this long.
+    Parameter(
+        "jobLogRetentionDays",
+        "int",
+        _both(90),
+        _NONE,
+        "a CloudWatch Logs retention (days): " + ", ".join(map(str, LOG_RETENTION_DAYS)),
+        lambda v: v in LOG_RETENTION_DAYS,
+        "days the stack's log group keeps the jobs' logs (Batch's default group never expires them)",
     ),
 )
 

@@ -106,6 +106,7 @@ def sample_refs(mode: str):
         baseline_launch_template_version="1",
         job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{mode}-queue",
         job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/batch-job",
+        job_log_group_name=f"/batch-lustre/{mode}-{mode}/jobs",
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-extract-parameters",
         summarize_job_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-summarize-job",
         wait_for_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-wait-for",

@@ -72,6 +72,7 @@ _OUTPUT_ONLY: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
     "aws:ec2/eip:Eip": ("eipalloc-", lambda n: {"allocationId": f"eipalloc-{n}", "publicIp": "203.0.113.10"}),
     "aws:ec2/natGateway:NatGateway": ("nat-", lambda n: {}),
     "aws:ec2/routeTable:RouteTable": ("rtb-", lambda n: {}),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("vpce-", lambda n: {"arn": _arn("ec2", f"vpc-endpoint/vpce-{n}")}),
     "aws:ec2/securityGroup:SecurityGroup": ("sg-", lambda n: {"arn": _arn("ec2", f"security-group/sg-{n}")}),
     "aws:ec2/launchTemplate:LaunchTemplate": ("lt-", lambda n: {"latestVersion": 1, "defaultVersion": 1}),
     "aws:s3/bucket:Bucket": ("", lambda n: {"bucket": n, "arn": f"arn:aws:s3:::{n}"}),
@@ -93,9 +94,23 @@ _OUTPUT_ONLY: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
     ),
     "aws:batch/jobQueue:JobQueue": ("", lambda n: {"arn": _arn("batch", f"job-queue/{n}")}),
     "aws:secretsmanager/secret:Secret": ("", lambda n: {"arn": _arn("secretsmanager", f"secret:{n}-AbCdEf")}),
-    "aws:lambda/function:Function": ("", lambda n: {"arn": _arn("lambda", f"function:{n}")}),
+    "aws:lambda/function:Function": (
+        "",
+        lambda n: {
+            "arn": _arn("lambda", f"function:{n}"),
+            "version": "1",
+            "qualifiedArn": _arn("lambda", f"function:{n}:1"),
+        },
+    ),
     "aws:cloudwatch/logGroup:LogGroup": ("", lambda n: {"arn": _arn("logs", f"log-group:{n}")}),
     "aws:sfn/stateMachine:StateMachine": ("", lambda n: {"arn": _arn("states", f"stateMachine:{n}")}),
+}
+
+
+# type token -> function(inputs) -> output properties the provider derives from the inputs
+_FROM_INPUTS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    # A typed policy document is sent as an object; the provider's state holds it as JSON text.
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": lambda inputs: {"policy": json.dumps(inputs["policy"])},
 }
 
 
@@ -135,7 +150,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         id_prefix, extra = _OUTPUT_ONLY.get(args.typ, ("", lambda n: {}))
         # Explicit names are kept; Pulumi would auto-name the others "<name>-<random>".
         physical = inputs.get("name") or inputs.get("bucket") or f"{args.name}-0000000"
-        state = {**inputs, "name": physical, **extra(physical)}
+        derived = _FROM_INPUTS.get(args.typ, lambda _: {})(inputs)
+        state = {**inputs, "name": physical, **extra(physical), **derived}
         resource_id = f"{id_prefix}{physical}"
         self.resources.append(RecordedResource(args.typ, args.name, inputs, resource_id, state, args.custom))
         return resource_id, state

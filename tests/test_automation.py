@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -82,6 +83,19 @@ else:
 """
 
 
+class EmptyAccount:
+    """Every AWS client of an account that holds nothing: no run, no file system, no image, no object."""
+
+    def get_paginator(self, operation: str) -> SimpleNamespace:
+        return SimpleNamespace(paginate=lambda **kwargs: iter([{}]))
+
+    def list_object_versions(self, **kwargs) -> dict:
+        return {}
+
+    def list_executions(self, **kwargs) -> dict:
+        return {"executions": []}
+
+
 class FakePulumi:
     """A fake ``pulumi`` on PATH; ``calls`` are the argument lists it was run with."""
 
@@ -118,6 +132,7 @@ class FakePulumi:
 @pytest.fixture
 def fake_pulumi(tmp_path, monkeypatch):
     fake = FakePulumi(tmp_path)
+    monkeypatch.setattr("batch_lustre.automation.clients.aws_client", lambda service, region=None: EmptyAccount())
     monkeypatch.setenv("PATH", str(fake.bin))
     monkeypatch.setenv("FAKE_PULUMI_STATE", str(fake.state))
     monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
@@ -138,7 +153,18 @@ def test_the_package_exports_every_public_function_and_class_its_modules_define(
     import importlib
     import inspect
 
-    modules = ("acceptance", "clients", "emulated", "errors", "history", "leftovers", "parameters", "runs", "stacks")
+    modules = (
+        "acceptance",
+        "clients",
+        "emulated",
+        "errors",
+        "history",
+        "leftovers",
+        "parameters",
+        "runs",
+        "stacks",
+        "teardown",
+    )
     for module_name in modules:
         module = importlib.import_module(f"batch_lustre.automation.{module_name}")
         defined = [

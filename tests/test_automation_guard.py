@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_automation import FakePulumi
+from test_automation import EmptyAccount, FakePulumi
 from typer.testing import CliRunner
 
 from batch_lustre import automation
@@ -22,8 +22,9 @@ STARTED = dt.datetime(2026, 12, 5, 3, 0, tzinfo=dt.UTC)
 RUN_ARN = "arn:aws:states:us-east-1:111122223333:execution:taskexport:run-20261205-030000-abcd"
 
 
-class FakeSfn:
-    """ListExecutions answering RUNNING for the workflow for the first ``running_for`` looks, then nothing."""
+class FakeSfn(EmptyAccount):
+    """ListExecutions answering RUNNING for the workflow for the first ``running_for`` looks, then nothing (and
+    an account that holds nothing else)."""
 
     def __init__(self, running_for: int = 10**6) -> None:
         self.running_for = running_for
@@ -58,6 +59,7 @@ class SteppedClock:
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
     fake = FakePulumi(tmp_path)
+    monkeypatch.setattr("batch_lustre.automation.clients.aws_client", lambda service, region=None: EmptyAccount())
     monkeypatch.setenv("PATH", str(fake.bin))
     monkeypatch.setenv("FAKE_PULUMI_STATE", str(fake.state))
     monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")

@@ -13,9 +13,12 @@ import pytest
 from offline_stacks import ACCOUNT_ID, REGION, load_stack_config, run_program
 
 from batch_lustre.emulation.host_user_data import immutable_dirs, is_mime_multipart, parse_lustre_mount
+from batch_lustre.emulation.iam_policy import Policy, decide
+from batch_lustre.emulation.moto_seam import aws_managed_policies_data
 from batch_lustre.program import asl
 from batch_lustre.program.asl import iam, naming
 from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.states import all_states
 from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT, parameters_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
@@ -48,6 +51,9 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 FUNCTION = "aws:lambda/function:Function"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+ECR_LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
 
 AUTOEXPORT_ONLY_RUNTIME = {"waitForCheckMetricsSeconds", "lambdaPeriodSeconds", "lambdaTimeDiffMinutes"}
 
@@ -63,6 +69,9 @@ CUSTOM = {
     "batch-lustre:computeEnvironmentMaxvCpus": "64",
     "batch-lustre:lustreStorageCapacity": "4800",
     "batch-lustre:jobDefinitionVcpus": "16",
+    "batch-lustre:ecrUntaggedImageExpiryDays": "30",
+    "batch-lustre:bucketNoncurrentVersionExpiryDays": "90",
+    "batch-lustre:jobLogRetentionDays": "365",
 }
 
 
@@ -119,6 +128,49 @@ def test_private_subnets_reach_out_through_one_nat_gateway_in_a_public_subnet(ru
 
 
 # --- DataBucket ---
+
+
+def test_private_subnets_reach_s3_through_a_gateway_endpoint_not_the_nat_gateway(run):
+    endpoint = run.one(VPC_ENDPOINT)
+    assert endpoint.inputs["vpcId"] == run.one(VPC).id
+    assert endpoint.inputs["serviceName"] == f"com.amazonaws.{REGION}.s3"
+    assert endpoint.inputs["vpcEndpointType"] == "Gateway"
+    assert endpoint.inputs["routeTableIds"] == [run.one(ROUTE_TABLE, "private-rt").id]
+
+
+def test_ecr_repository_expires_untagged_images_the_configured_days_after_their_push(run, custom):
+    for stack_run, days in ((run, 14), (custom, 30)):
+        policy = stack_run.one(ECR_LIFECYCLE)
+        assert policy.inputs["repository"] == stack_run.one(REPOSITORY).state["name"]
+        assert json.loads(policy.state["policy"]) == {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"Expire untagged images {days} days after their push",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": days,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+
+
+def test_bucket_keeps_noncurrent_versions_forever_unless_an_expiry_is_configured(run, custom):
+    assert not run.of_type(BUCKET_LIFECYCLE)
+    lifecycle = custom.one(BUCKET_LIFECYCLE)
+    assert lifecycle.inputs["bucket"] == custom.one(BUCKET).id
+    assert lifecycle.inputs["rules"] == [
+        {
+            "id": "expire-noncurrent-versions",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "noncurrentVersionExpiration": {"noncurrentDays": 90},
+        }
+    ]
 
 
 def test_bucket_is_versioned_encrypted_and_blocks_public_access(run):
@@ -202,10 +254,9 @@ def test_compute_environment_uses_the_baseline_launch_template_at_its_latest_ver
     assert launch_template == {"launchTemplateId": template.id, "version": str(template.state["latestVersion"])}
 
 
-def test_compute_environment_runs_in_the_private_subnets_in_the_lustre_group(run):
+def test_compute_environment_runs_in_the_lustre_group(run):
     environment = run.one(COMPUTE_ENVIRONMENT)
     resources = environment.inputs["computeResources"]
-    assert resources["subnets"] == [run.one(SUBNET, "private-0").id, run.one(SUBNET, "private-1").id]
     assert resources["securityGroupIds"] == [run.one(SECURITY_GROUP).id]
     assert resources["instanceRole"] == run.one(INSTANCE_PROFILE).state["arn"]
     assert resources["ec2Configurations"] == [{"imageType": "ECS_AL2023"}]
@@ -250,6 +301,32 @@ def test_ecr_repository_is_named_from_config_scanned_on_push_and_keeps_its_image
     assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repository.inputs["forceDelete"] is False
     assert custom.one(REPOSITORY).inputs["name"] == "team/lustre-job"
+
+
+def test_jobs_log_to_the_stacks_own_log_group_kept_for_the_configured_days(run, custom):
+    group = run.one(LOG_GROUP, "-batch-job-logs")
+    assert group.inputs["name"] == f"/batch-lustre/{run.stack}-{run.stack}/jobs"
+    assert group.inputs["retentionInDays"] == 90  # the default of jobLogRetentionDays
+    assert custom.one(LOG_GROUP, "-batch-job-logs").inputs["retentionInDays"] == 365
+    machine = run.one(STATE_MACHINE, f"{run.stack}-state-machine")
+    register = all_states(json.loads(machine.inputs["definition"]))["CreateJobDefinition"]
+    assert register["Parameters"]["ContainerProperties"]["LogConfiguration"] == {
+        "LogDriver": "awslogs",
+        "Options": {"awslogs-group": group.inputs["name"], "awslogs-region": REGION},
+    }
+
+
+def test_the_hosts_instance_role_may_write_to_the_jobs_log_group(run):
+    # The awslogs driver on EC2 writes with the container instance role: its attached managed policies (moto's copy
+    # of AWS's) must allow creating the job's log stream and putting its events in the stack's log group.
+    role = run.one(ROLE, "instance-role")
+    attached = [a.inputs["policyArn"] for a in run.of_type(ATTACHMENT) if a.inputs["role"] == role.state["name"]]
+    managed = json.loads(aws_managed_policies_data)
+    policies = [Policy(managed[arn.rsplit("/", 1)[-1]]["Document"]) for arn in attached]
+    name = run.one(LOG_GROUP, "-batch-job-logs").inputs["name"]
+    stream = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{name}:log-stream:job/default/0123"
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert decide(policies, action, stream, {}) == "allow", action
 
 
 # --- RuntimeSecret ---
@@ -397,11 +474,20 @@ def _expected_refs(run):
         baseline_launch_template_version="1",
         job_queue_arn=run.one(JOB_QUEUE).state["arn"],
         job_repository_url=run.one(REPOSITORY).state["repositoryUrl"],
-        extract_parameters_function_arn=extract_parameters.state["arn"],
-        summarize_job_function_arn=summarize_job.state["arn"],
-        check_metrics_function_arn=check_metrics[0].state["arn"] if check_metrics else "",
-        wait_for_function_arn=wait_for.state["arn"],
+        job_log_group_name=run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
+        extract_parameters_function_arn=extract_parameters.state["qualifiedArn"],
+        summarize_job_function_arn=summarize_job.state["qualifiedArn"],
+        check_metrics_function_arn=check_metrics[0].state["qualifiedArn"] if check_metrics else "",
+        wait_for_function_arn=wait_for.state["qualifiedArn"],
     )
+
+
+def test_the_compute_environment_launches_only_in_the_file_systems_subnet(run):
+    definition = json.loads(run.one(STATE_MACHINE, f"{run.stack}-state-machine").inputs["definition"])
+    (create,) = [s for s in asl.states.all_states(definition).values() if s.get("Resource", "").endswith(
+        ":fsx:createFileSystem")]  # fmt: skip
+    subnets = run.one(COMPUTE_ENVIRONMENT).inputs["computeResources"]["subnets"]
+    assert subnets == create["Parameters"]["SubnetIds"] == [run.one(SUBNET, "private-0").id]
 
 
 def test_state_machine_definition_is_the_asl_builders_output_for_the_stacks_resources(run):
@@ -409,6 +495,32 @@ def test_state_machine_definition_is_the_asl_builders_output_for_the_stacks_reso
     definition = json.loads(machine.inputs["definition"])
     assert "CreateLustreFileSystem" in definition["States"]
     assert definition == asl.build_definition(_expected_refs(run))
+
+
+def _invoked_functions(definition):
+    return {
+        state["Parameters"]["FunctionName"]
+        for state in iam.task_states(definition)
+        if state["Resource"] == "arn:aws:states:::lambda:invoke"
+    }
+
+
+def test_every_function_publishes_versions_and_each_state_machine_invokes_the_version_built_with_it(run):
+    """A deploy that changes a handler publishes a new version; an execution that started before keeps invoking
+    the version its definition names (docs/aws-rules.md, "Lambda versions")."""
+    functions = run.of_type(FUNCTION)
+    assert functions and all(f.inputs["publish"] is True for f in functions)
+    published = {f.state["qualifiedArn"] for f in functions}
+    for machine in run.of_type(STATE_MACHINE):
+        definition = json.loads(machine.inputs["definition"])
+        invoked = _invoked_functions(definition)
+        assert invoked and invoked <= published, machine.name
+        role = next(r for r in run.of_type(ROLE) if r.state["arn"] == machine.inputs["roleArn"])
+        [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
+        [invoke] = [s for s in _policy(policy)["Statement"] if s["Action"] == ["lambda:InvokeFunction"]]
+        # every version of the functions it invokes (executions of the previous definition invoke the previous
+        # version after a deploy replaced this policy), no other function
+        assert sorted(invoke["Resource"]) == sorted({f"{arn.rsplit(':', 1)[0]}:*" for arn in invoked})
 
 
 def test_state_machine_role_policy_is_the_asl_iam_policy_of_its_definition(run):
@@ -454,6 +566,7 @@ def test_stack_outputs_name_the_resources_users_need(run):
         "ecrRepositoryUrl": run.one(REPOSITORY).state["repositoryUrl"],
         "jobQueue": run.one(JOB_QUEUE).state["name"],
         "computeEnvironment": run.one(COMPUTE_ENVIRONMENT).state["name"],
+        "jobLogGroup": run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
     }
     assert tuple(run.outputs) == naming.STACK_OUTPUTS  # the names the tools read them by
 

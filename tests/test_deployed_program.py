@@ -7,18 +7,24 @@ the failure AWS would give.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+import zipfile
 
 import pulumi
 import pytest
 from botocore.exceptions import ClientError
 
-from batch_lustre.emulation import Emulation, setup_stack
-from batch_lustre.emulation.catalogue_run import run_scenario
+from batch_lustre.emulation import Emulation, catalogue_run, setup_stack
+from batch_lustre.emulation.catalogue import DEPLOY_DURING_JOB
+from batch_lustre.emulation.catalogue_run import STOP_DURING_JOB_AT, run_scenario
 from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.deploy import forget_deployments
 from batch_lustre.emulation.deploy_resources import CREATORS, Declared, UnsupportedResource, create
 from batch_lustre.emulation.environment import offline_environment
+from batch_lustre.program import asl
+from batch_lustre.program.asl import iam
 from batch_lustre.program.components import workflow as workflow_module
 from tests.offline_stacks import run_program
 
@@ -181,3 +187,145 @@ def test_an_infrastructure_update_needs_the_service_linked_role_and_an_allowed_s
             with pytest.raises(ClientError, match=refused) as caught:
                 batch.update_compute_environment(computeEnvironment="ce-under-test", computeResources=update)
             assert caught.value.response["Error"]["Code"] == "ClientException"
+
+
+def test_the_deployed_stack_keeps_its_running_costs_down(fresh_deploys):
+    """S3 traffic of the private subnets through the gateway endpoint, untagged images expiring, and (configured)
+    noncurrent versions expiring: as the emulated EC2, ECR and S3 hold them after the deploy."""
+    with offline_environment(REGION), Emulation(region=REGION) as emu:
+        stack = setup_stack(emu, "taskexport", config_changes={"bucketNoncurrentVersionExpiryDays": 30})
+        ec2 = client("ec2", REGION)
+        [endpoint] = ec2.describe_vpc_endpoints()["VpcEndpoints"]
+        [private_table] = ec2.describe_route_tables(
+            Filters=[{"Name": "tag:Name", "Values": ["taskexport-private-rt"]}]
+        )["RouteTables"]
+        repository = stack.refs.job_repository_url.split("/", 1)[1]
+        ecr_policy = json.loads(
+            client("ecr", REGION).get_lifecycle_policy(repositoryName=repository)["lifecyclePolicyText"]
+        )
+        bucket_rules = client("s3", REGION).get_bucket_lifecycle_configuration(Bucket=stack.refs.bucket_name)["Rules"]
+    assert endpoint["ServiceName"] == f"com.amazonaws.{REGION}.s3"
+    assert endpoint["VpcEndpointType"] == "Gateway"
+    assert endpoint["VpcId"] == stack.vpc_id
+    assert endpoint["RouteTableIds"] == [private_table["RouteTableId"]]
+    assert any(
+        route.get("GatewayId") == endpoint["VpcEndpointId"] and route.get("DestinationPrefixListId")
+        for route in private_table["Routes"]
+    )
+    assert [rule["selection"] for rule in ecr_policy["rules"]] == [
+        {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14}
+    ]
+    assert [(rule["Status"], rule["NoncurrentVersionExpiration"]["NoncurrentDays"]) for rule in bucket_rules] == [
+        ("Enabled", 30)
+    ]
+
+
+def test_aws_refuses_zero_day_expiries_and_an_endpoint_to_a_service_it_does_not_offer():
+    """What the program never sends (stack config refuses ecrUntaggedImageExpiryDays=0; with
+    bucketNoncurrentVersionExpiryDays=0 no lifecycle rule is declared) ECR and S3 would refuse at deploy; a gateway
+    endpoint to a service the Region does not offer is refused by EC2."""
+    with offline_environment(REGION), Emulation(region=REGION):
+        ecr = client("ecr", REGION)
+        ecr.create_repository(repositoryName="expiry-check")
+        zero_days = {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 0,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+        with pytest.raises(ClientError, match="InvalidParameterException"):
+            create(
+                Declared(
+                    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+                    "expiry",
+                    "expiry-1234567",
+                    {"repository": "expiry-check", "policy": zero_days},
+                ),
+                REGION,
+                "123456789012",
+            )
+        client("s3", REGION).create_bucket(Bucket="expiry-check")
+        zero_noncurrent_days = {"noncurrentVersionExpiration": {"noncurrentDays": 0}}
+        with pytest.raises(ClientError, match="InvalidArgument"):
+            create(
+                Declared(
+                    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                    "lifecycle",
+                    "lifecycle-1234567",
+                    {"bucket": "expiry-check", "rules": [{"id": "r", "status": "Enabled", **zero_noncurrent_days}]},
+                ),
+                REGION,
+                "123456789012",
+            )
+        vpc_id = client("ec2", REGION).create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        with pytest.raises(ClientError, match="InvalidServiceName"):
+            create(
+                Declared(
+                    "aws:ec2/vpcEndpoint:VpcEndpoint",
+                    "endpoint",
+                    "endpoint-1234567",
+                    {"vpcId": vpc_id, "serviceName": f"com.amazonaws.{REGION}.s4", "vpcEndpointType": "Gateway"},
+                ),
+                REGION,
+                "123456789012",
+            )
+
+
+def _redeployed_with_new_lambda_code(emu, stack, said):
+    """What ``pulumi up`` does after a change to every handler: each function's new code published as a new
+    version, the definition rebuilt on the new versions, the state machine's role policy and definition replaced."""
+    lam = client("lambda", REGION)
+    broken = io.BytesIO()
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    raise RuntimeError('new code')\n")
+    refs = stack.refs
+    fields = [f for f in dataclasses.fields(refs) if f.name.endswith("_function_arn") and getattr(refs, f.name)]
+    republished = {}
+    for field in fields:
+        name = getattr(refs, field.name).rsplit(":", 1)[0]
+        version = lam.update_function_code(FunctionName=name, ZipFile=broken.getvalue(), Publish=True)["Version"]
+        republished[field.name] = f"{name}:{version}"
+    new_refs = dataclasses.replace(refs, **republished)
+    definition = asl.build_definition(new_refs)
+    role = stack.role_arn.rsplit("/", 1)[1]
+    [policy_name] = client("iam", REGION).list_role_policies(RoleName=role)["PolicyNames"]
+    client("iam", REGION).put_role_policy(
+        RoleName=role,
+        PolicyName=policy_name,
+        PolicyDocument=json.dumps(iam.state_machine_policy(new_refs, definition)),
+    )
+    sfn = client("stepfunctions", REGION)
+    [machine] = [m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == refs.state_machine_name]
+    sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=json.dumps(definition))
+    said.append(len(emu.lambdas.invocations))
+    said.append(sorted(republished.values()))
+    return []
+
+
+def test_a_deploy_of_new_lambda_code_during_a_run_leaves_the_run_on_the_versions_it_started_with(monkeypatch):
+    """During the job, a deploy publishes new versions of every function (whose code would fail), points the state
+    machine at them and replaces its role's policy: the running execution goes on invoking version 1 of each, which
+    its role may still invoke, and succeeds."""
+    seen: list = []
+    emulations: list = []
+
+    def redeploy(emu, stack):
+        emulations.append(emu)
+        return _redeployed_with_new_lambda_code(emu, stack, seen)
+
+    monkeypatch.setitem(catalogue_run.OPERATOR_ACTIONS, DEPLOY_DURING_JOB, (STOP_DURING_JOB_AT, redeploy))
+    result = run_scenario("deploy-during-run", "taskexport", timeout_seconds=120)
+    assert result.got == "SUCCEEDED", result.cause
+    invoked_before, republished = seen
+    assert republished and all(arn.endswith(":2") for arn in republished)
+    later = emulations[0].lambdas.invocations[invoked_before:]
+    assert later  # the run invoked functions after the deploy (WaitFor for the export, at least)
+    assert {invocation.version for invocation in later} == {"1"}

@@ -27,6 +27,7 @@ from batch_lustre.emulation.batch_records import (
     HOST_STOPPED,
     HOST_TERMINATED,
     INVALID_CE_REASON,
+    LOG_GROUP_MISSING,
     TIMEOUT_REASON,
     Attempt,
 )
@@ -428,6 +429,29 @@ def test_app_error_exits_at_once_under_the_workflows_retry_strategy():
         assert failed["status"] == "FAILED"
         assert [a["container"]["exitCode"] for a in failed["attempts"]] == [3]
         assert failed["attempts"][0]["container"]["logStreamName"].startswith("run-jd/default/")
+
+
+def test_a_job_whose_awslogs_group_does_not_exist_never_starts_and_starts_once_it_exists():
+    with Emulation(Scenario()) as emu:
+        env = ready(emu)
+        group = "/batch-lustre/test-stack/jobs"
+        described = client("batch").describe_job_definitions(jobDefinitions=[env.job_def])["jobDefinitions"][0]
+        properties = {
+            **described["containerProperties"],
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": group}},
+        }
+        env.job_def = client("batch").register_job_definition(
+            jobDefinitionName="logged-jd",
+            type="container",
+            retryStrategy=RETRY_HOST_EC2_ONLY,
+            containerProperties=properties,
+        )["jobDefinitionArn"]
+        failed = until_done(emu, submit(env))
+        assert failed["status"] == "FAILED"
+        assert failed["statusReason"] == LOG_GROUP_MISSING.format(group=group)
+        assert len(failed["attempts"]) == 1  # not a host failure: the strategy exits
+        client("logs").create_log_group(logGroupName=group)
+        assert until_done(emu, submit(env, name="second"))["status"] == "SUCCEEDED"
 
 
 def test_host_ec2_attempts_are_retried_on_another_host_then_the_job_succeeds():

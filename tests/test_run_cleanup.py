@@ -602,6 +602,7 @@ def component(name: str = "taskexport"):
         baseline_launch_template_version="1",
         job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/queue",
         repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/job",
+        job_log_group_name="/batch-lustre/taskexport-taskexport/jobs",
         tags={"batch-lustre:stack": "taskexport"},
     )
     return RunCleanup(

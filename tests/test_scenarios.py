@@ -48,6 +48,7 @@ REQUIRED_SCENARIOS = {  # the scenarios the catalogue must hold, by name, with t
     "deploy-during-run": 2,
     "refresh-during-run": 2,
     "job-on-baseline-host": 2,
+    "destroy-leaves-nothing-billing": 2,
 }
 
 

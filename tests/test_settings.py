@@ -18,6 +18,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
 # name -> (mode, config changes, (key, value) pairs the message must show as key=value
 # (quoted or not), fragments saying what is accepted)
 BAD_CONFIGS = {
+    "an untagged image expiry of 0 days (ECR refuses countNumber 0)": (
+        TASK_EXPORT,
+        {"ecrUntaggedImageExpiryDays": 0},
+        [("ecrUntaggedImageExpiryDays", "0")],
+        ["an integer from 1 to 3650"],
+    ),
+    "a negative noncurrent version expiry": (
+        AUTO_EXPORT,
+        {"bucketNoncurrentVersionExpiryDays": -1},
+        [("bucketNoncurrentVersionExpiryDays", "-1")],
+        ["0 (keep earlier versions forever)", "1 to 36500"],
+    ),
     "capacity not a SCRATCH_2 size": (
         TASK_EXPORT,
         {"lustreStorageCapacity": 1000},
@@ -146,6 +158,12 @@ BAD_CONFIGS = {
         {"lustreStorageCapcity": 2400},
         [],
         ["lustreStorageCapcity", "is not a parameter", "lustreStorageCapacity"],
+    ),
+    "job log retention CloudWatch Logs does not take": (
+        TASK_EXPORT,
+        {"jobLogRetentionDays": 100},
+        [("jobLogRetentionDays", "100")],
+        ["a CloudWatch Logs retention (days)", "90, 120", "3653"],
     ),
     "parameter of the other mode": (
         TASK_EXPORT,

@@ -28,6 +28,7 @@ from batch_lustre.program.asl.states import all_states
 from batch_lustre.program.parameters import (
     BY_NAME,
     INPUT_KEYS,
+    LOG_RETENTION_DAYS,
     MAX_INTEGER_DIGITS,
     MODES,
     PARAMETERS,
@@ -45,6 +46,11 @@ from batch_lustre.program.settings import MODE_KEY, load_stack_config, settings_
 
 MAX_VCPUS = 256
 BATCH = botocore.session.get_session().get_service_model("batch")
+# CloudWatch Logs' accepted retentions, as botocore's model documents PutRetentionPolicy's retentionInDays.
+_RETENTION_DOC = botocore.session.get_session().get_service_model("logs").shape_for("Days").documentation
+CLOUDWATCH_LOGS_RETENTIONS = tuple(
+    int(n) for n in re.findall(r"\d+", re.search(r"Possible values are: ([\d, and]+)\.", _RETENTION_DOC).group(1))
+)
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 # --- what may arrive -------------------------------------------------------------------------------------------
@@ -482,3 +488,23 @@ def test_the_round_trip_would_see_a_control_character():
     request = {"jobDefinitionName": "x", "type": "container", "containerProperties": {"image": "repo:v1\n"}}
     assert not ParamValidator().validate(request, shape).has_errors()  # botocore alone does not see it ...
     assert any(CONTROL.search(s) for s in strings(request))  # ... the control character check does
+
+
+# --- the stack config's job log retention: exactly what CloudWatch Logs accepts -----------------------------
+
+
+def test_the_accepted_job_log_retentions_are_exactly_cloudwatch_logs_values():
+    assert LOG_RETENTION_DAYS == CLOUDWATCH_LOGS_RETENTIONS
+
+
+@given(value=st.integers(-10, 4000) | st.sampled_from(CLOUDWATCH_LOGS_RETENTIONS) | st.text(max_size=8))
+def test_job_log_retention_is_accepted_exactly_when_cloudwatch_logs_takes_it(stack_configs, value):
+    config = {**stack_configs[MODES[0]], "batch-lustre:jobLogRetentionDays": str(value)}
+    try:
+        days = settings_from_config(config).job_log_retention_days
+    except ParameterError as err:
+        line = one_line_refusal(err)
+        assert line.startswith("jobLogRetentionDays=") and "accepted" in line and "3653" in line, line
+        assert value not in CLOUDWATCH_LOGS_RETENTIONS
+        return
+    assert days in CLOUDWATCH_LOGS_RETENTIONS and str(days) == str(value).strip()

@@ -33,6 +33,9 @@ This module is the one to import: every public name of the modules below is here
           stack.outputs["bucketName"], stack.list_runs(), stack.emulation.now()
 
   ``deploy_emulated`` deploys into an emulation the caller entered.
+- ``teardown``: ``destroy`` then checks what it would leave billing or fail on (``destroy_check``, or
+  ``check_destroy`` on given outputs): the stack's file systems (kept, in flight or left by a run), images in its
+  ECR repository, objects in its bucket; ``DestroyBlocked`` names each with its next step, unless ``force``.
 - ``acceptance``: the budget-guarded end-to-end check of a deployed stack (``run_acceptance`` -> an
   ``AcceptanceReport``; ``batch-lustre acceptance`` draws it); ``leftovers``: the per-run resources a run left
   behind (``find_leftovers``, ``delete_leftover``; ``batch-lustre sweep``).
@@ -168,6 +171,7 @@ from batch_lustre.automation.stacks import (
     check_stack,
     deploy,
     destroy,
+    destroy_check,
     guard_stack,
     known_stacks,
     load_outputs,
@@ -180,6 +184,16 @@ from batch_lustre.automation.stacks import (
     stack_config,
     stack_region,
     stack_settings,
+)
+from batch_lustre.automation.teardown import (
+    Blocker,
+    DestroyBlocked,
+    TeardownClients,
+    bucket_blocker,
+    check_destroy,
+    destroy_blockers,
+    file_system_blockers,
+    repository_blocker,
 )
 
 __all__ = [
@@ -194,6 +208,8 @@ __all__ = [
     "AccessDenied",
     "AutomationError",
     "AwsError",
+    "Blocker",
+    "DestroyBlocked",
     "EmulatedDeployment",
     "EndpointUnreachable",
     "HistoryReader",
@@ -218,6 +234,7 @@ __all__ = [
     "RuntimeParameters",
     "StackBusy",
     "SteppedEmulatedTime",
+    "TeardownClients",
     "StoredObject",
     "Throttled",
     "TimeSource",
@@ -227,9 +244,11 @@ __all__ = [
     "acceptance_marker_key",
     "acceptance_overrides",
     "aws_client",
+    "bucket_blocker",
     "check_acceptance_secret",
     "check_assignment",
     "check_assignments",
+    "check_destroy",
     "check_no_run",
     "check_run_input",
     "check_stack",
@@ -239,9 +258,12 @@ __all__ = [
     "deploy",
     "deploy_emulated",
     "destroy",
+    "destroy_blockers",
+    "destroy_check",
     "emulated",
     "execution_input",
     "execution_name",
+    "file_system_blockers",
     "find_leftovers",
     "follow_run",
     "guard_stack",
@@ -262,6 +284,7 @@ __all__ = [
     "reset_parameters",
     "refresh",
     "region_of",
+    "repository_blocker",
     "required_output",
     "run",
     "run_acceptance",

@@ -15,8 +15,16 @@ from typing import Any
 
 from batch_lustre.automation.boundary import operation
 from batch_lustre.automation.errors import MissingOutput, PulumiCliMissing, PulumiCommandFailed, UnknownStack, one_line
-from batch_lustre.automation.guard import DEFAULT_POLL_SECONDS, RunningExecution, TimeSource, check_no_run
+from batch_lustre.automation.guard import (
+    DEFAULT_POLL_SECONDS,
+    RunningExecution,
+    TimeSource,
+    check_no_run,
+    running_runs,
+    stack_state_machines,
+)
 from batch_lustre.automation.pulumi_cli import INSTALL_HINT, check_pulumi_cli
+from batch_lustre.automation.teardown import Blocker, TeardownClients, check_destroy
 from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
 from batch_lustre.program.settings import (
     REGION_KEY,
@@ -233,6 +241,38 @@ def preview(
 
 
 @operation
+def destroy_check(
+    stack: str,
+    *,
+    force: bool = False,
+    work_dir: Path | None = None,
+    sfn: Any | None = None,
+    teardown_clients: TeardownClients | None = None,
+) -> list[Blocker]:
+    """What a destroy of the deployed ``stack`` would leave billing or fail on (``teardown.check_destroy``: its file
+    systems, the images in its repository, the objects in its bucket): ``DestroyBlocked``, one line naming each
+    with its next step, unless ``force`` (then they are returned). ``destroy`` makes this check itself; a tool
+    that asks its user before it acts (``batch-lustre destroy``) makes it first too."""
+    pulumi = pulumi_stack(stack, work_dir=work_dir)
+    return _teardown(pulumi, stack, force=force, work_dir=work_dir, sfn=sfn, clients=teardown_clients)
+
+
+def _teardown(
+    pulumi: Any,
+    stack: str,
+    *,
+    force: bool,
+    work_dir: Path | None,
+    sfn: Any | None,
+    clients: TeardownClients | None,
+) -> list[Blocker]:
+    found = _plain_outputs(_pulumi_call("stack output", stack, pulumi.outputs))
+    running = {run.name for run in running_runs(stack_state_machines(found), sfn=sfn)}
+    clients = clients or TeardownClients.for_region(stack_region(stack, work_dir))
+    return check_destroy(stack, found, clients, force=force, running=running)
+
+
+@operation
 def destroy(
     stack: str,
     *,
@@ -243,11 +283,15 @@ def destroy(
     sfn: Any | None = None,
     time_source: TimeSource | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
+    teardown_clients: TeardownClients | None = None,
 ) -> dict[str, int]:
     """``pulumi destroy`` of ``stack``; returns the changes made (``{"delete": 40}``). Guarded as ``deploy`` is
-    (``wait_minutes``, ``force``): a destroy under a run would orphan its file system."""
+    (``wait_minutes``, ``force``): a destroy under a run would orphan its file system. Then refused
+    (``DestroyBlocked``) while it would leave a file system of the stack billing or fail on images in the
+    repository or objects in the bucket (``destroy_check``), unless ``force``."""
     pulumi = pulumi_stack(stack, work_dir=work_dir)
     _guarded(pulumi, stack, "destroy", locals(), on_output)
+    _teardown(pulumi, stack, force=force, work_dir=work_dir, sfn=sfn, clients=teardown_clients)
     result = _pulumi_call("destroy", stack, lambda: pulumi.destroy(on_output=on_output))
     return dict(result.summary.resource_changes or {})
 

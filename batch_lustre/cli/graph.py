@@ -16,7 +16,7 @@ import typer
 from batch_lustre.cli.common import EXIT_BAD_INPUT, fail, one_line_errors, out
 from batch_lustre.cli.workflow_layout import CATCH, CHOICE, DEFAULT, Edge, Layout, layout
 from batch_lustre.program.asl import build_definition
-from batch_lustre.program.asl.naming import state_machine_name
+from batch_lustre.program.asl.naming import job_log_group_name, state_machine_name
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.parameters import AUTO_EXPORT, MODES, check_mode
 
@@ -60,6 +60,7 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
         baseline_launch_template_version="1",
         job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{prefix}-queue",
         job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/{prefix}",
+        job_log_group_name=job_log_group_name(prefix, mode),
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-extract-parameters",
         summarize_job_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-summarize-job",
         wait_for_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-wait-for",

@@ -313,6 +313,8 @@ def show_result(console: Console, result: ScenarioResult, *, verbose: bool = Fal
     for problem in result.problems:
         console.print(Text.assemble(("problem: ", "red"), problem))
     console.print(Text("left behind: " + ("; ".join(result.leftovers) or "nothing")))
+    for line in result.operator:  # what an operator acting on the stack was told (deploy, refresh, destroy...)
+        console.print(Text.assemble(("operator: ", "bold"), line))
     for execution in result.executions:
         show(timeline_listing(execution.name, execution.result.timeline), console)
     if result.run_cleanups:

@@ -7,6 +7,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from batch_lustre import automation
 from batch_lustre.cli.common import StackOption, fail, one_line_errors, out
@@ -83,14 +84,16 @@ def preview(stack: StackOption) -> None:
 
 def destroy(stack: StackOption, yes: YesOption = False, wait: WaitOption = None, force: ForceOption = False) -> None:
     """Delete every resource of the stack (`pulumi destroy`). Refused while a run of the stack is RUNNING
-    (--wait MINUTES, --force)."""
+    (--wait MINUTES), and while a file system of the stack, an image in its repository or an object in its bucket
+    would be left billing or block it (each named, with what to do); --force goes ahead anyway."""
     with one_line_errors():
         # Can it act? The stack file, the pulumi CLI and a deployed stack, before the question.
         automation.pulumi_stack(stack)
         guard = _guard(stack, "destroy", wait, force)
+        for blocker in automation.destroy_check(stack, force=force):
+            out().print(f"[bold yellow]warning:[/] destroy forced over {escape(blocker.line())}", soft_wrap=True)
     if not yes and not typer.confirm(
-        f"Destroy every resource of stack {stack} (state machine, compute environment, bucket, secret)? "
-        "Runs' leftovers are not Pulumi resources: run `batch-lustre sweep` first",
+        f"Destroy every resource of stack {stack} (state machine, compute environment, bucket, secret)?",
         default=False,
     ):
         fail("destroy cancelled: nothing was changed")

@@ -24,6 +24,9 @@ from batch_lustre.emulation.host_user_data import decode_user_data, is_mime_mult
 from batch_lustre.emulation.moto_seam import BatchBackend, ClientException, ec2_backends
 from batch_lustre.emulation.scenario import CE_INVALID
 
+# The refusal of an update while UPDATING (Assumed wording: not documented).
+UPDATE_WHILE_UPDATING_MESSAGE = "Cannot update the compute environment while it is in the UPDATING state"
+
 
 class ComputeEnvironments(BatchParts):
     def environment(self, identifier: str) -> ComputeEnvironmentState:
@@ -63,6 +66,8 @@ class ComputeEnvironments(BatchParts):
             raise ClientException(self.scenario.update_compute_environment_error)
         check_infrastructure_update(backend, identifier, compute_resources, service_role)
         ce = self.environment(identifier)
+        if self.scenario.refuse_update_while_updating and compute_resources and ce.status == "UPDATING":
+            raise ClientException(UPDATE_WHILE_UPDATING_MESSAGE)
         cr = dict(compute_resources or {})
         new_min = int(cr.get("minvCpus", ce.min_vcpus))
         new_max = int(cr.get("maxvCpus", ce.max_vcpus))
@@ -96,6 +101,11 @@ class ComputeEnvironments(BatchParts):
                 ce.generation += 1  # new jobs go to new instances (infrastructure update)
             ce.template_ref = dict(template)
         ce.update_token += 1
+        if not compute_resources and state is None and service_role is None:
+            # An update of the update policy alone (what the provider sends after CreateComputeEnvironment) changes
+            # no infrastructure, and the provider waits until the environment is VALID again before `pulumi up`
+            # goes on: a deployed stack's environment is VALID.
+            return name, arn
         ce.status, ce.status_reason = "UPDATING", UPDATING_REASON
         token = ce.update_token
         self._sched(

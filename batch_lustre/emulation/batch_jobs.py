@@ -26,6 +26,7 @@ from batch_lustre.emulation.batch_records import (
     JOB_NAME,
     JOB_RESOURCE_REASON,
     JOB_STATUSES,
+    LOG_GROUP_MISSING,
     MAX_RESOURCE_REASON,
     MIN_ATTEMPT_DURATION_SECONDS,
     REPLACED_REASON,
@@ -39,7 +40,7 @@ from batch_lustre.emulation.batch_records import (
     Host,
     MountProblem,
 )
-from batch_lustre.emulation.moto_seam import BatchBackend, ClientException, JobDefinition
+from batch_lustre.emulation.moto_seam import BatchBackend, ClientException, JobDefinition, logs_backends
 from batch_lustre.emulation.scenario import ATTEMPT_APP_ERROR, ATTEMPT_HOST_EC2, ATTEMPT_SUCCEEDED
 from batch_lustre.program.asl.naming import CONTAINER_SCRATCH_DIR
 
@@ -278,7 +279,7 @@ class Jobs(BatchParts):
     def _starting(self, job: EmulatedJob, host: Host, at: float) -> None:
         self._set(job, "STARTING", at)
         job.attempts.append(Attempt(instance_id=host.instance_id))
-        cannot_start = self._mount_of_job(job, host)
+        cannot_start = self._mount_of_job(job, host) or self._logging_problem(job)
         if cannot_start is not None:  # the container is never created: the attempt fails before RUNNING
             self._after(
                 job,
@@ -419,6 +420,19 @@ class Jobs(BatchParts):
             return None
         self.mount_problems.append(MountProblem(job.job_id, problem, host.instance_id))
         return None
+
+    def _logging_problem(self, job: EmulatedJob) -> str | None:
+        """The container reason when the job's awslogs log group does not exist in its Region (and the driver may
+        not create it): the logging driver fails and the container never starts. No ``awslogs-group``: Batch's
+        default ``/aws/batch/job``, which Batch itself provides."""
+        config = (job.job_definition.container_properties or {}).get("logConfiguration") or {}
+        options = config.get("options") or {}
+        group = options.get("awslogs-group")
+        if config.get("logDriver") != "awslogs" or not group or options.get("awslogs-create-group") == "true":
+            return None
+        if group in logs_backends[self.account_id][options.get("awslogs-region") or self.region].groups:
+            return None
+        return LOG_GROUP_MISSING.format(group=group)
 
     def _writer(self, job: EmulatedJob, relative: str, data: bytes) -> Callable[[float], None]:
         """The step that writes ``data`` to ``relative`` under the job's scratch (at the step's emulated time)."""

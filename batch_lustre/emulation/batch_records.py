@@ -32,6 +32,12 @@ TIMEOUT_REASON = "Job attempt duration exceeded timeout"
 CANNOT_CREATE_MOUNT_SOURCE = (
     "CannotStartContainerError: Error response from daemon: mkdir {path}: operation not permitted"
 )
+# A job definition whose awslogs group does not exist (and may not be created): the container is never started.
+# Assumed wording (public reports of the ECS agent's error; docs/aws-rules.md, "Batch", "Jobs").
+LOG_GROUP_MISSING = (
+    "CannotStartContainerError: Error response from daemon: failed to initialize logging driver: failed to create "
+    "Cloudwatch log stream: ResourceNotFoundException: The specified log group does not exist. ({group})"
+)
 TIMEOUT_EXIT_CODE = 137  # SIGKILL after the SIGTERM grace period (Batch guide, "Job timeouts")
 # Batch guide, "Error message when you update the desiredvCpus setting".
 DESIRED_LOWERED_MESSAGE = (

@@ -47,7 +47,7 @@ from batch_lustre.emulation.scenario import (
     Scenario,
 )
 from batch_lustre.program.asl.naming import FILE_SYSTEM_PATH
-from batch_lustre.program.asl.states import LAMBDA_RETRY_ATTEMPTS, all_states
+from batch_lustre.program.asl.states import LAMBDA_RETRY_ATTEMPTS, RETRY_WRITE, all_states
 from batch_lustre.program.parameters import AUTO_EXPORT, MODES, TASK_EXPORT, parameters_for
 
 # How many executions a scenario starts, and when.
@@ -63,6 +63,9 @@ ABORT_WHILE_CREATING = "abort-while-creating"
 DEPLOY_DURING_JOB = "deploy-during-job"
 REFRESH_DURING_JOB = "refresh-during-job"
 BASELINE_WHILE_PREPARING = "baseline-while-preparing"
+UPDATING_AT_START = "updating-at-start"  # the compute environment is UPDATING (a previous run's restore) as it starts
+# A destroy during the job (refused by the guard), then once the run has ended (refused by the teardown check).
+DESTROY_DURING_AND_AFTER = "destroy-during-and-after"
 
 REFUSED = "ConcurrentRunRefused"
 FS = "{fs}"  # in ``says``: the file system id of the run
@@ -195,6 +198,8 @@ WAIT_CALLS = (
 BURST = (THROTTLE, SERVER_ERROR, THROTTLE, INTERNAL_ERROR, THROTTLE, READ_TIMEOUT)
 # What Batch answers a SubmitJob to a job queue that no longer exists (the emulation's wording).
 QUEUE_GONE = "Job queue does not exist or is not in a VALID state."
+# The run's UpdateComputeEnvironment and its retries, with warm capacity and then without it.
+UPDATE_ATTEMPTS = 2 * (1 + RETRY_WRITE.max_attempts)
 
 SCENARIOS: dict[str, NamedScenario] = {
     # --- the happy path and its variants -------------------------------------------------------
@@ -546,6 +551,38 @@ SCENARIOS: dict[str, NamedScenario] = {
         ),
     ),
     # --- the compute environment and the job's start ---------------------------------------------
+    "update-answer-lost": NamedScenario(
+        "Batch switches the compute environment to the run's launch template, but every answer is lost (HTTP 500 "
+        "after the change, every attempt): the run fails as the update failed, and Cleanup still puts the "
+        "compute environment back on its baseline before it deletes the run's launch template",
+        lambda: Scenario(
+            faults=[
+                Fault(
+                    "batch:updateComputeEnvironment",
+                    "ServerException",
+                    "We encountered an internal error",
+                    times=UPDATE_ATTEMPTS,
+                    status_code=500,
+                    took_effect=True,
+                )
+            ]
+        ),
+        expected=Expected(
+            "FAILED",
+            "UpdateComputeEnvironmentFailed",
+            call_errors=("batch:updateComputeEnvironment:ServerException",),
+        ),
+    ),
+    "compute-environment-updating": NamedScenario(
+        "the run starts while the compute environment is still UPDATING (a previous run's restore), and Batch "
+        "refuses an update then (not documented either way): the run waits until it is VALID, then switches it to "
+        "its launch template and succeeds",
+        lambda: Scenario(batch=BatchScenario(refuse_update_while_updating=True)),
+        runs=UPDATING_AT_START,
+        expected=Expected(
+            saw=(("CheckComputeEnvironmentIdle", "polls.computeEnvironment.Seen.computeEnvironmentIdle", "UPDATING"),)
+        ),
+    ),
     "compute-environment-invalid": NamedScenario(
         "the compute environment goes INVALID on the run's launch template: the run fails at once, before submitting "
         "a job that could never start, and deletes the file system",
@@ -665,9 +702,27 @@ SCENARIOS: dict[str, NamedScenario] = {
             says=('"FileSystemDeleted": true',),
             operator_says=(
                 "refresh refused: run {run} (arn:aws:states:",
-                "refresh recorded ComputeEnvironment",
+                "forced: refresh recorded refresh ComputeEnvironment",
                 "computeResources.launchTemplate.launchTemplateId",
                 "forced: pulumi up sent no change",
+            ),
+        ),
+    ),
+    "destroy-leaves-nothing-billing": NamedScenario(
+        "deleteLustre=false; batch-lustre destroy while the job runs: refused, naming the run; once the run has "
+        "ended: refused, naming the kept file system (copy, then batch-lustre sweep) and the results in the bucket",
+        Scenario,
+        runtime_params={"deleteLustre": False},
+        runs=DESTROY_DURING_AND_AFTER,
+        expected=Expected(
+            keeps_file_system=True,
+            says=('"FileSystemDeleted": false',),
+            operator_says=(
+                "destroy refused: run {run} (arn:aws:states:",
+                "destroy refused: 2 thing(s) of stack",
+                "file system {fs} (kept by run {run}): copy what you need from it, then delete it with "
+                "`batch-lustre sweep -s",
+                "(holds the runs' results (objects or their versions)): S3 deletes no bucket that holds objects",
             ),
         ),
     ),

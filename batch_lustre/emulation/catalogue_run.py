@@ -35,11 +35,13 @@ from batch_lustre.emulation.catalogue import (
     BASELINE_WHILE_PREPARING,
     BOTH_AT_ONCE,
     DEPLOY_DURING_JOB,
+    DESTROY_DURING_AND_AFTER,
     FS,
     REFRESH_DURING_JOB,
     REFUSED,
     SCENARIOS,
     SECOND_WHILE_FIRST_RUNS,
+    UPDATING_AT_START,
     Expected,
     NamedScenario,
     default_secret,
@@ -271,7 +273,11 @@ OPERATOR_ACTIONS = {
     DEPLOY_DURING_JOB: (STOP_DURING_JOB_AT, day2.deploy_during_run),
     REFRESH_DURING_JOB: (STOP_DURING_JOB_AT, day2.refresh_during_run),
     BASELINE_WHILE_PREPARING: (BASELINE_EDIT_AT, day2.baseline_during_run),
+    UPDATING_AT_START: (0.0, day2.baseline_during_run),
+    DESTROY_DURING_AND_AFTER: (STOP_DURING_JOB_AT, day2.destroy_during_run),
 }
+# What the operator does once the run has ended, by the scenario's ``runs``.
+OPERATOR_AFTER = {DESTROY_DURING_AND_AFTER: day2.destroy_after_run}
 
 
 def _operate_at(emu: Emulation, stack: EmulatedStack, started: StartedRun, kind: str, said: list[str]) -> None:
@@ -320,9 +326,14 @@ def _execute(
             emu.release_waits()
         return [stopped]
     if entry.runs in OPERATOR_ACTIONS:
+        said = operator if operator is not None else []
         started = start("run-1")
-        _operate_at(emu, stack, started, entry.runs, operator if operator is not None else [])
-        return [finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)]
+        _operate_at(emu, stack, started, entry.runs, said)
+        ended = finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)
+        if entry.runs in OPERATOR_AFTER:
+            with acting_as_operator():
+                said.extend(OPERATOR_AFTER[entry.runs](emu, stack))
+        return [ended]
     if entry.runs == ABORT_DURING_JOB:
         started = start("run-1")
         _stop_at(emu, started, STOP_DURING_JOB_AT)
@@ -573,7 +584,7 @@ def expectation_mismatches(
     problems: list[str] = _run_cleanup_mismatches(expected, cleanups or [])
     said = " | ".join(operator or [])
     for fragment in expected.operator_says:
-        text = fragment.replace("{run}", reports[0].name)
+        text = fragment.replace("{run}", reports[0].name).replace(FS, reports[0].file_system_id or "<no file system>")
         if text not in said:
             problems.append(f"the operator's actions lack {text!r} (they said: {said or 'nothing'})")
     if entry.runs == SECOND_WHILE_FIRST_RUNS:
@@ -589,7 +600,7 @@ def expectation_mismatches(
             if report not in refused:
                 problems += _single_mismatches(expected, report, f"{report.name}: ")
         return problems
-    return _single_mismatches(expected, reports[0])
+    return problems + _single_mismatches(expected, reports[0])
 
 
 def bucket_mismatches(emu: Emulation, bucket: str, expected: Expected, report: ExecutionReport) -> list[str]:

@@ -6,6 +6,9 @@ was done and what came of it.
   Automation API's guard (``automation.guard.check_no_run``, against the emulated Step Functions), naming the run;
   then the operator forces them: a plain ``pulumi up`` (or ``pulumi refresh`` then ``pulumi up``) as Pulumi runs
   them on the stack's state (``emulation.pulumi_state``), which must send no launch-template change.
+- ``destroy_during_run`` / ``destroy_after_run``: ``batch-lustre destroy`` during the job is refused by the guard,
+  naming the run; after the run, by the teardown check (``automation.teardown.check_destroy``), naming what the
+  run left (its kept file system, the results in the bucket) with the next step for each.
 - ``baseline_during_run``: a manual edit (the console) puts the compute environment back on its baseline launch
   template while the run prepares: the run's job then lands on a host without its file system.
 """
@@ -54,6 +57,23 @@ def refresh_during_run(emu: Emulation, stack: EmulatedStack) -> list[str]:
     lines = [_refused(emu, stack, "refresh")]
     lines += ["forced: refresh recorded " + "; ".join(c.line() for c in state.refresh())]
     return [*lines, _up(state)]
+
+
+def destroy_during_run(emu: Emulation, stack: EmulatedStack) -> list[str]:
+    """``batch-lustre destroy`` during the job: refused by the guard, naming the run."""
+    return [_refused(emu, stack, "destroy")]
+
+
+def destroy_after_run(emu: Emulation, stack: EmulatedStack) -> list[str]:
+    """``batch-lustre destroy`` once the run has ended: refused by the teardown check, naming what is left."""
+    from batch_lustre.automation.teardown import DestroyBlocked, TeardownClients, check_destroy
+
+    outputs = stack.deployment.outputs if stack.deployment is not None else {}
+    try:
+        check_destroy(stack.refs.stack, outputs, TeardownClients.for_region(emu.region))
+    except DestroyBlocked as refused:
+        return [str(refused)]
+    return ["destroy was not refused"]
 
 
 def baseline_during_run(emu: Emulation, stack: EmulatedStack) -> list[str]:

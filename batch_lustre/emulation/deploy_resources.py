@@ -12,6 +12,7 @@ A type without a function here is refused (``UnsupportedResource``): nothing the
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -138,6 +139,35 @@ def _route_table_association(r: Declared, region: str, account: str) -> Created:
     return found["AssociationId"], {}
 
 
+GATEWAY_SERVICES = ("s3", "dynamodb")
+
+
+def _vpc_endpoint(r: Declared, region: str, account: str) -> Created:
+    ec2 = client("ec2", region)
+    service = r.get("serviceName")
+    kind = r.get("vpcEndpointType", "Gateway")
+    # Gateway endpoints exist for S3 and DynamoDB of the VPC's own Region only; EC2 refuses another service name
+    # (InvalidServiceName), which moto's CreateVpcEndpoint accepts (docs/aws-rules.md, "Running costs").
+    if kind == "Gateway" and service not in {f"com.amazonaws.{region}.{name}" for name in GATEWAY_SERVICES}:
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "InvalidServiceName",
+                    "Message": f"The Vpc Endpoint Service '{service}' does not exist",
+                }
+            },
+            "CreateVpcEndpoint",
+        )
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=r.get("vpcId"),
+        ServiceName=service,
+        VpcEndpointType=kind,
+        RouteTableIds=list(r.get("routeTableIds") or []),
+        TagSpecifications=_ec2_tags("vpc-endpoint", r.get("tags")),
+    )["VpcEndpoint"]
+    return endpoint["VpcEndpointId"], {"arn": _arn(region, account, "ec2", f"vpc-endpoint/{endpoint['VpcEndpointId']}")}
+
+
 def _security_group(r: Declared, region: str, account: str) -> Created:
     ec2 = client("ec2", region)
     group_id = ec2.create_security_group(
@@ -255,6 +285,27 @@ def _public_access_block(r: Declared, region: str, account: str) -> Created:
     return r.get("bucket"), {}
 
 
+def _bucket_lifecycle(r: Declared, region: str, account: str) -> Created:
+    rules = []
+    for rule in r.get("rules"):
+        request: dict[str, Any] = {"ID": rule["id"], "Status": rule["status"]}
+        if "filter" in rule:
+            request["Filter"] = {"Prefix": (rule["filter"] or {}).get("prefix", "")}
+        expiry = rule.get("noncurrentVersionExpiration")
+        if expiry:
+            if expiry["noncurrentDays"] < 1:  # S3 takes a positive number of days; moto takes any
+                raise ClientError(
+                    {"Error": {"Code": "InvalidArgument", "Message": "NoncurrentDays must be a positive integer"}},
+                    "PutBucketLifecycleConfiguration",
+                )
+            request["NoncurrentVersionExpiration"] = {"NoncurrentDays": expiry["noncurrentDays"]}
+        rules.append(request)
+    client("s3", region).put_bucket_lifecycle_configuration(
+        Bucket=r.get("bucket"), LifecycleConfiguration={"Rules": rules}
+    )
+    return r.get("bucket"), {}
+
+
 def _bucket_policy(r: Declared, region: str, account: str) -> Created:
     client("s3", region).put_bucket_policy(Bucket=r.get("bucket"), Policy=r.get("policy"))
     return r.get("bucket"), {}
@@ -271,7 +322,20 @@ def _repository(r: Declared, region: str, account: str) -> Created:
         imageScanningConfiguration={"scanOnPush": bool((r.get("imageScanningConfiguration") or {}).get("scanOnPush"))},
         tags=_tag_list(r.get("tags")),
     )["repository"]
-    return name, {"arn": found["repositoryArn"], "repositoryUrl": found["repositoryUri"], "registryId": account}
+    return name, {
+        "name": name,
+        "arn": found["repositoryArn"],
+        "repositoryUrl": found["repositoryUri"],
+        "registryId": account,
+    }
+
+
+def _lifecycle_policy(r: Declared, region: str, account: str) -> Created:
+    policy = r.get("policy")
+    # The typed policy document reaches the provider as an object, which it sends to ECR as JSON text.
+    text = policy if isinstance(policy, str) else json.dumps(policy)
+    client("ecr", region).put_lifecycle_policy(repositoryName=r.get("repository"), lifecyclePolicyText=text)
+    return r.get("repository"), {"registryId": account, "policy": text}
 
 
 def _role(r: Declared, region: str, account: str) -> Created:
@@ -435,8 +499,20 @@ def _function(r: Declared, region: str, account: str) -> Created:
     logging = r.get("loggingConfig")
     if logging:
         request["LoggingConfig"] = {"LogFormat": logging["logFormat"], "LogGroup": logging["logGroup"]}
-    arn = client("lambda", region).create_function(**request)["FunctionArn"]
-    return name, {"name": name, "arn": arn, "invokeArn": arn}
+    if r.get("publish"):
+        request["Publish"] = True
+    created = client("lambda", region).create_function(**request)
+    arn = created["FunctionArn"]
+    # The provider reports the version it published (and "$LATEST" without publish) and its qualified ARN.
+    version = created["Version"] if r.get("publish") else "$LATEST"
+    return name, {
+        "name": name,
+        "arn": arn,
+        "invokeArn": arn,
+        "version": version,
+        "qualifiedArn": f"{arn}:{version}",
+        "qualifiedInvokeArn": f"{arn}:{version}",
+    }
 
 
 def _log_group(r: Declared, region: str, account: str) -> Created:
@@ -501,6 +577,7 @@ CREATORS: Mapping[str, Creator] = {
     "aws:ec2/natGateway:NatGateway": _nat_gateway,
     "aws:ec2/routeTable:RouteTable": _route_table,
     "aws:ec2/routeTableAssociation:RouteTableAssociation": _route_table_association,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _ingress_rule,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _egress_rule,
@@ -510,7 +587,9 @@ CREATORS: Mapping[str, Creator] = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _bucket_encryption,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _public_access_block,
     "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _bucket_lifecycle,
     "aws:ecr/repository:Repository": _repository,
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": _lifecycle_policy,
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _role_policy_attachment,

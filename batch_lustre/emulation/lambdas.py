@@ -54,6 +54,7 @@ class Invocation:
     event: Any
     result: Any
     error: str | None  # errorType when the handler raised
+    version: str = "$LATEST"  # the function version Lambda ran
 
 
 class _Abandoned(BaseException):
@@ -178,7 +179,7 @@ class LambdaRunner:
         finally:
             _running.invocation = previous
             leave()
-        self.invocations.append(Invocation(fn.function_name, event, result, error))
+        self.invocations.append(Invocation(fn.function_name, event, result, error, str(fn.version)))
         return payload, errored, ""
 
 

@@ -51,6 +51,7 @@ from moto.fsx.responses import FSxResponse
 from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, iam_backends
+from moto.logs.models import logs_backends
 from moto.moto_api._internal import mock_random
 from moto.s3.models import FakeBucket, s3_backends
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
@@ -195,6 +196,7 @@ __all__ = [
     "fsx_backends",
     "iam_backends",
     "json_path_module",
+    "logs_backends",
     "mock_aws",
     "mock_random",
     "moto_responses_module",
@@ -220,6 +222,7 @@ _BACKENDS: dict[str, Any] = {
     "batch": batch_backends,
     "ec2": ec2_backends,
     "fsx": fsx_backends,
+    "logs": logs_backends,
     "secretsmanager": secretsmanager_backends,
 }
 

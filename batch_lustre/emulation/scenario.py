@@ -113,6 +113,9 @@ class BatchScenario:
     terminate_seconds: float = 30.0  # a terminated STARTING/RUNNING job reaches FAILED after this
     # Compute environment.
     update_compute_environment_error: str | None = None  # message of a Batch ClientException
+    # Batch refuses an update while the environment is UPDATING: not documented either way (docs/aws-rules.md),
+    # accepted by default; True shows the workflow does not depend on it.
+    refuse_update_while_updating: bool = False
     compute_update_seconds: float = 60.0  # UpdateComputeEnvironment: UPDATING this long, then the outcome
     compute_environment_outcome: str = CE_VALID  # of an update onto a launch template other than the original
     compute_environment_invalid_reason: str = (
@@ -203,7 +206,9 @@ class MetricsScenario:
 class Fault:
     """Make the state machine's ``service:action`` call fail with an AWS error code ``times`` times.
 
-    ``operation`` is spelled as in the task's Resource, e.g. ``"fsx:createFileSystem"``.
+    ``operation`` is spelled as in the task's Resource, e.g. ``"fsx:createFileSystem"``. ``took_effect``: the
+    service acts on the call and its answer is lost (a 5xx or a timeout after the change was made), so the caller
+    sees the error although the change happened.
     """
 
     operation: str
@@ -211,6 +216,7 @@ class Fault:
     message: str = "Rate exceeded"
     times: int = 1
     status_code: int = 400
+    took_effect: bool = False
 
 
 # Faults in the Lambdas' own calls (emulation/lambda_faults.py): one answer per attempt.

@@ -48,6 +48,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import decimal
 import enum
@@ -290,8 +291,12 @@ def _logged(
         faults = faults_for()
         for i, fault in enumerate(faults):
             if fault.operation == call.operation and fault.times > 0:
-                faults[i] = Fault(fault.operation, fault.code, fault.message, fault.times - 1, fault.status_code)
+                faults[i] = dataclasses.replace(fault, times=fault.times - 1)
                 call.error = fault.code
+                if fault.took_effect:  # the service acts; its answer never reaches the state machine
+                    depth = len(env.stack)
+                    original(self, env, *args, **kwargs)
+                    del env.stack[depth:]
                 raise fault_exception(service, action, fault)
         previous = getattr(_task_env, "env", None)
         _task_env.env = env  # a Lambda the task invokes waits on this execution's clock (emulated_wait)

@@ -1,0 +1,182 @@
+"""What a ``destroy`` would leave billing, or fail on: the check ``destroy`` makes after the run guard.
+
+``pulumi destroy`` deletes only the stack's Pulumi resources. What it cannot delete, or what outlives it:
+
+- **file systems of the stack** (tagged ``batch-lustre:stack``: a run's, kept on purpose or in flight, or one a
+  run left): not Pulumi resources. Each holds network interfaces in the stack's subnet and its Lustre security
+  group, so the destroy fails on those after its timeouts while the file system keeps billing;
+- **images in the ECR repository**: the repository is not ``force_delete``, and ECR refuses to delete a
+  repository that holds images;
+- **objects in the bucket** (any version or delete marker: it is versioned): S3 refuses to delete a bucket that
+  holds any; the bucket holds the runs' results.
+
+``destroy_blockers`` lists them, each with what to do next; ``check_destroy`` refuses (``DestroyBlocked``, one
+line naming each) unless forced. docs/aws-rules.md, "Destroying a stack", has the rules and their sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from batch_lustre.automation import clients as aws
+from batch_lustre.automation.boundary import operation
+from batch_lustre.automation.errors import AutomationError
+from batch_lustre.program.asl.naming import (
+    OUTPUT_BUCKET_NAME,
+    OUTPUT_ECR_REPOSITORY_URL,
+    TAG_KEPT,
+    TAG_RUN,
+    TAG_STACK,
+)
+
+FILE_SYSTEM = "file system"
+REPOSITORY = "ECR repository"
+BUCKET = "bucket"
+
+
+class DestroyBlocked(AutomationError):
+    """A destroy would leave something billing or fail on something it cannot delete (each named, with what to
+    do); nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """One thing a destroy would leave billing or fail on, and the next step for it."""
+
+    kind: str  # FILE_SYSTEM | REPOSITORY | BUCKET
+    name: str  # file system id, repository name, bucket name
+    why: str
+    next_step: str
+
+    def line(self) -> str:
+        """``file system fs-0123 (kept: ...): copy what you need ...``."""
+        return f"{self.kind} {self.name} ({self.why}): {self.next_step}"
+
+
+@dataclass
+class TeardownClients:
+    """The AWS clients the check reads with (moto intercepts them in the emulation)."""
+
+    fsx: Any
+    ecr: Any
+    s3: Any
+
+    @classmethod
+    def for_region(cls, region: str | None) -> TeardownClients:
+        return cls(*(aws.aws_client(service, region) for service in ("fsx", "ecr", "s3")))
+
+
+def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in items or []}
+
+
+def _error_code(err: Exception) -> str:
+    return str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))
+
+
+@operation
+def file_system_blockers(stack: str, fsx: Any, running: Collection[str] = ()) -> list[Blocker]:
+    """Every file system tagged ``batch-lustre:stack`` = ``stack`` (DescribeFileSystems, every page), with the
+    next step by what it is: kept by its run, of a run still RUNNING (``running``: execution names), being
+    deleted, or left by an ended run."""
+    found = []
+    for page in fsx.get_paginator("describe_file_systems").paginate():
+        for fs in page.get("FileSystems", []):
+            tags = _tags(fs.get("Tags"))
+            if tags.get(TAG_STACK) != stack:
+                continue
+            run, lifecycle = tags.get(TAG_RUN, "unknown"), fs.get("Lifecycle") or "?"
+            if lifecycle == "DELETING":
+                why, step = "DELETING", "wait until it is gone (a few minutes), then destroy"
+            elif run in running:
+                why, step = f"of run {run}, RUNNING", "wait for the run to end (--wait MINUTES), then destroy"
+            elif TAG_KEPT in tags:  # the value: why (run cleanup), or "true" (the run's own Cleanup)
+                why = f"kept by run {run}" + (f": {tags[TAG_KEPT]}" if tags[TAG_KEPT] not in ("", "true") else "")
+                step = f"copy what you need from it, then delete it with `batch-lustre sweep -s {stack}`"
+            else:
+                why = f"left by run {run}, {lifecycle}"
+                step = f"`batch-lustre sweep -s {stack}` deletes it (copy what you need from it first)"
+            found.append(Blocker(FILE_SYSTEM, fs["FileSystemId"], why, step))
+    return found
+
+
+@operation
+def repository_blocker(repository_url: str, ecr: Any) -> Blocker | None:
+    """The ECR repository of ``repository_url`` when it holds images (ListImages, every page)."""
+    name = repository_url.split("/", 1)[1] if "/" in repository_url else repository_url
+    count = 0
+    try:
+        for page in ecr.get_paginator("list_images").paginate(repositoryName=name):
+            count += len(page.get("imageIds", []))
+    except Exception as err:
+        if _error_code(err) == "RepositoryNotFoundException":
+            return None
+        raise
+    if not count:
+        return None
+    return Blocker(
+        REPOSITORY,
+        name,
+        f"holds {count} image(s)",
+        "ECR deletes no repository that holds images: copy the images you need elsewhere, then delete them "
+        f"(`aws ecr batch-delete-image --repository-name {name} --image-ids ...`)",
+    )
+
+
+@operation
+def bucket_blocker(bucket: str, s3: Any) -> Blocker | None:
+    """The bucket when it holds any object version or delete marker (ListObjectVersions, one key)."""
+    try:
+        page = s3.list_object_versions(Bucket=bucket, MaxKeys=1)
+    except Exception as err:
+        if _error_code(err) == "NoSuchBucket":
+            return None
+        raise
+    if not page.get("Versions") and not page.get("DeleteMarkers"):
+        return None
+    return Blocker(
+        BUCKET,
+        bucket,
+        "holds the runs' results (objects or their versions)",
+        "S3 deletes no bucket that holds objects: copy the results you need, then empty it, every version and "
+        "delete marker included (it is versioned)",
+    )
+
+
+@operation
+def destroy_blockers(
+    stack: str, stack_outputs: Mapping[str, Any], clients: TeardownClients, running: Collection[str] = ()
+) -> list[Blocker]:
+    """What a destroy of ``stack`` would leave billing or fail on: its file systems, then the images in its
+    repository and the objects in its bucket (from the stack outputs; an output missing: not checked)."""
+    found = file_system_blockers(stack, clients.fsx, running)
+    repository = stack_outputs.get(OUTPUT_ECR_REPOSITORY_URL)
+    if isinstance(repository, str) and repository:
+        found += [b for b in [repository_blocker(repository, clients.ecr)] if b is not None]
+    bucket = stack_outputs.get(OUTPUT_BUCKET_NAME)
+    if isinstance(bucket, str) and bucket:
+        found += [b for b in [bucket_blocker(bucket, clients.s3)] if b is not None]
+    return found
+
+
+@operation
+def check_destroy(
+    stack: str,
+    stack_outputs: Mapping[str, Any],
+    clients: TeardownClients,
+    *,
+    force: bool = False,
+    running: Collection[str] = (),
+) -> list[Blocker]:
+    """``destroy_blockers``; ``DestroyBlocked`` (one line naming each, with its next step) unless ``force``, when
+    they are returned for the caller to say what it went ahead over. [] when there is none."""
+    found = destroy_blockers(stack, stack_outputs, clients, running)
+    if found and not force:
+        raise DestroyBlocked(
+            f"destroy refused: {len(found)} thing(s) of stack {stack} would be left billing or block the destroy: "
+            + "; ".join(b.line() for b in found)
+            + "; or destroy anyway (--force)"
+        )
+    return found
