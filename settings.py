@@ -29,6 +29,7 @@ from batch_lustre.program.parameters import (
     check_mode,
     parameters_for,
     runtime_defaults,
+    state_machine_problem,
     validate,
 )
 
@@ -118,6 +119,14 @@ class Settings:
         return int(self.values["bucketNoncurrentVersionExpiryDays"])
 
     @property
+    def protect_bucket(self) -> bool:
+        return bool(self.values["protectBucket"])
+
+    @property
+    def protect_repository(self) -> bool:
+        return bool(self.values["protectRepository"])
+
+    @property
     def compute_environment_type(self) -> str:
         return str(self.values["computeEnvironmentType"])
 
@@ -201,6 +210,14 @@ def settings_from_config(config: Mapping[str, str], *, source: str = "stack conf
         parameter = BY_NAME.get(name)
         raw[name] = _decode_list(name, value) if parameter is not None and parameter.kind == "str_list" else value
     return load_settings(mode, raw, where=source)
+
+
+def check_stack_names(settings: Settings, stack: str) -> None:
+    """Refuse (``ParameterError``, one line) an ``envName`` whose state machine names in ``stack`` would not fit
+    Step Functions' limit (the names every other derived name has are bounded by ``envName``'s own rule)."""
+    problem = state_machine_problem(settings.env_name, stack)
+    if problem is not None:
+        raise ParameterError(problem)
 
 
 def _decode_list(name: str, text: str) -> Any:

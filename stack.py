@@ -20,7 +20,14 @@ from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupAr
 from batch_lustre.program.components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
 from batch_lustre.program.components.workflow import WORKFLOWS, Workflow, WorkflowArgs
 from batch_lustre.program.parameters import BY_NAME, ParameterError
-from batch_lustre.program.settings import CONFIG_PREFIX, REGION_KEY, Settings, load_stack_config, settings_from_config
+from batch_lustre.program.settings import (
+    CONFIG_PREFIX,
+    REGION_KEY,
+    Settings,
+    check_stack_names,
+    load_stack_config,
+    settings_from_config,
+)
 
 
 def program_config(project_dir: Path | None = None) -> dict[str, str]:
@@ -66,7 +73,12 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
 
     network = Network(prefix, NetworkArgs(tags=tags))
     bucket = DataBucket(
-        prefix, DataBucketArgs(noncurrent_version_expiry_days=settings.bucket_noncurrent_version_expiry_days, tags=tags)
+        prefix,
+        DataBucketArgs(
+            noncurrent_version_expiry_days=settings.bucket_noncurrent_version_expiry_days,
+            tags=tags,
+            protect=settings.protect_bucket,
+        ),
     )
     # A Lustre file system lives in the one subnet it is created in (FSx API, CreateFileSystem SubnetIds): the first
     # private subnet. The compute environment launches there only, so no job's I/O crosses Availability Zones
@@ -88,6 +100,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
             job_log_retention_days=settings.job_log_retention_days,
             untagged_image_expiry_days=settings.ecr_untagged_image_expiry_days,
             tags=tags,
+            protect_repository=settings.protect_repository,
         ),
     )
     secret = RuntimeSecret(prefix, RuntimeSecretArgs(values=settings.runtime_defaults, tags=tags))
@@ -144,6 +157,7 @@ def main() -> BuiltStack:
     stack = pulumi.get_stack()
     try:
         settings = settings_from_config(program_config())
+        check_stack_names(settings, stack)
     except ParameterError as err:
         raise pulumi.RunError(f"stack {stack}: {err}") from None
     return build_stack(settings, stack)

@@ -62,6 +62,7 @@ PARAMETERS_PACKAGE_MODULES = (
     "__init__",
     "text",
     "table",
+    "derived_names",
     "history_costs",
     "history_forms",
     "history_budget",

@@ -65,6 +65,7 @@ class ComputeEnvironmentArgs:
     job_log_retention_days: pulumi.Input[int]  # jobLogRetentionDays
     untagged_image_expiry_days: int  # ecrUntaggedImageExpiryDays
     tags: Mapping[str, str] = field(default_factory=dict)
+    protect_repository: bool = False  # Pulumi's protect option on the ECR repository (stack config protectRepository)
 
 
 class ComputeEnvironment(pulumi.ComponentResource):
@@ -74,7 +75,8 @@ class ComputeEnvironment(pulumi.ComponentResource):
       ``pulumi destroy`` fails while it still holds images, so job images are never lost
       by accident (delete them first if the repository is really to go). Its lifecycle policy
       deletes untagged images (those whose tag a later push took over) ``untagged_image_expiry_days``
-      after their push, so the repository does not grow with every push of ``latest``.
+      after their push, so the repository does not grow with every push of ``latest``. Protected
+      by Pulumi when ``protect_repository``.
     - Instance role (ECS for EC2 + SSM core) and its instance profile.
     - The Lustre security group, shared by the file systems and the Batch instances:
       inbound TCP on the Lustre ports (``asl.naming.LUSTRE_PORT_RANGES``) from itself, all outbound.
@@ -159,7 +161,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
             image_tag_mutability="MUTABLE",  # jobs run <repository>:latest
             force_delete=False,
             tags=self._tags("repository"),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect_repository),
         )
 
     def _create_repository_lifecycle_policy(self) -> aws.ecr.LifecyclePolicy:
@@ -177,13 +179,15 @@ class ComputeEnvironment(pulumi.ComponentResource):
             tags=self._tags("instance-role"),
             opts=self._child,
         )
-        for suffix, policy_arn in (
-            ("ecs", aws.iam.ManagedPolicy.AMAZON_EC2_CONTAINER_SERVICEFOR_EC2_ROLE),
-            ("ssm", aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE),
-        ):
+        self.instance_role_attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{self._name}-instance-role-{suffix}", role=role.name, policy_arn=policy_arn, opts=self._child
             )
+            for suffix, policy_arn in (
+                ("ecs", aws.iam.ManagedPolicy.AMAZON_EC2_CONTAINER_SERVICEFOR_EC2_ROLE),
+                ("ssm", aws.iam.ManagedPolicy.AMAZON_SSM_MANAGED_INSTANCE_CORE),
+            )
+        ]
         profile = aws.iam.InstanceProfile(
             f"{self._name}-instance-profile", role=role.name, tags=self._tags("instance-profile"), opts=self._child
         )
@@ -272,7 +276,15 @@ class ComputeEnvironment(pulumi.ComponentResource):
             # Each run points the environment at its own launch template and its Cleanup (or the run cleanup)
             # restores the baseline from the definition: a refresh during a run records the run's template, and
             # an update must not send the baseline back under the run's jobs.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(IGNORED_COMPUTE_CHANGES)),
+            # The instances' role needs its policies for as long as the environment has instances: created before
+            # it, deleted after it (pulumi-aws ComputeEnvironment: "set dependsOn to the related
+            # aws.iam.RolePolicyAttachment; otherwise, the policy may be destroyed too soon and the compute
+            # environment will then get stuck in the DELETING state"; docs/aws-rules.md).
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                ignore_changes=list(IGNORED_COMPUTE_CHANGES),
+                depends_on=[*self.instance_role_attachments, self.instance_profile],
+            ),
         )
 
     def _create_job_queue(self) -> aws.batch.JobQueue:

@@ -18,6 +18,7 @@ class DataBucketArgs:
 
     noncurrent_version_expiry_days: int = 0  # bucketNoncurrentVersionExpiryDays; 0: kept forever
     tags: Mapping[str, str] = field(default_factory=dict)
+    protect: bool = True  # Pulumi's protect option on the bucket (stack config protectBucket)
 
 
 class DataBucket(pulumi.ComponentResource):
@@ -26,7 +27,8 @@ class DataBucket(pulumi.ComponentResource):
     made over TLS. With ``noncurrent_version_expiry_days`` above 0, a lifecycle rule deletes an
     object's earlier versions that many days after they were replaced (never the current
     version); with 0 (the default) no lifecycle rule, earlier versions are kept. ``pulumi destroy`` does not empty it (no ``force_destroy``): the
-    results are the point of the stack.
+    results are the point of the stack; and Pulumi protects it (``protect``, stack config
+    ``protectBucket``, on by default), so no update, refresh or destroy deletes or replaces it.
 
     SSE-S3 rather than SSE-KMS: FSx data repository associations read and write the
     bucket through the FSx service-linked role, which SSE-S3 needs no key policy for.
@@ -59,7 +61,7 @@ class DataBucket(pulumi.ComponentResource):
         return aws.s3.Bucket(
             f"{self._name}-data",
             tags=named(self._args.tags, f"{self._name}-data"),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
         )
 
     def _create_versioning(self) -> aws.s3.BucketVersioning:

@@ -25,29 +25,35 @@ class RuntimeSecretArgs:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+# The staging label of the version Pulumi writes: a label it keeps whatever the edits (see RuntimeSecret).
+INITIAL_STAGE = "batch-lustre-initial"
+CURRENT_STAGE = "AWSCURRENT"
+# What ``pulumi up`` and ``pulumi refresh`` leave to the secret's users (Pulumi property paths).
+IGNORED_SECRET_CHANGES = ("secretString", "versionStages")
+
+
 def secret_content(values: Mapping[str, Any]) -> str:
     """The secret's JSON text: stable key order, so equal values give an equal string (no diff)."""
     return json.dumps(dict(values), sort_keys=True)
 
 
 class RuntimeSecret(pulumi.ComponentResource):
-    """A secret whose JSON object holds the runtime parameters, and the version Pulumi
-    writes from stack config. Each run reads the secret's current version
-    (ExtractParameters validates it), so a parameter can be changed for the next runs by
-    editing the secret, without ``pulumi up``.
+    """A secret whose JSON object holds the runtime parameters, and its first version, written
+    from stack config. Each run reads the secret's current version (ExtractParameters
+    validates it), so a parameter can be changed for the next runs by editing the secret,
+    without ``pulumi up``; ``batch-lustre params reset`` writes stack config into it again,
+    on purpose.
 
-    Who wins, a console edit or stack config: Pulumi diffs the program's inputs against
-    the inputs recorded in its state, not against the live secret (only ``pulumi refresh``
-    or ``up --refresh`` reads the live resource, and even then the provider reads back the
-    version Pulumi created, by its version id, which an edit does not change: an edit
-    adds a new version and moves AWSCURRENT to it). So:
+    Edits survive every later ``pulumi up`` and ``pulumi refresh`` (docs/aws-rules.md,
+    "Secrets Manager: the secret's versions"):
 
-    - ``pulumi up`` with no change to any runtime parameter's stack config leaves the
-      secret alone: console edits survive.
-    - ``pulumi up`` after a runtime parameter's stack config changed replaces the secret
-      version (``secret_string`` forces a new version in the provider): the new version,
-      holding ALL runtime parameters as in stack config, becomes AWSCURRENT and every
-      console edit is superseded (it stays readable as AWSPREVIOUS).
+    - ``secretString`` and ``versionStages`` are in ``ignore_changes``: a changed runtime
+      parameter in stack config, or a refresh that read the version's labels after an edit
+      moved AWSCURRENT away, sends nothing.
+    - The version carries its own staging label (``INITIAL_STAGE``) besides AWSCURRENT, so
+      it never becomes a version without labels, which Secrets Manager may delete and which
+      a refresh would then drop from the state, for the next ``up`` to create it again from
+      stack config (reverting the edits).
 
     The secret keeps Secrets Manager's default recovery window, so a deleted stack's
     secret can be restored for 30 days.
@@ -81,5 +87,6 @@ class RuntimeSecret(pulumi.ComponentResource):
             f"{self._name}-runtime-parameters",
             secret_id=self.secret.id,
             secret_string=secret_content(self._args.values),
-            opts=self._child,
+            version_stages=[CURRENT_STAGE, INITIAL_STAGE],
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(IGNORED_SECRET_CHANGES)),
         )

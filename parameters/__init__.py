@@ -17,6 +17,13 @@ Plain standard-library Python with relative imports only, so that it runs unchan
 Pulumi program (Python 3.11). Every public name is re-exported here: ``from parameters import X``.
 """
 
+from .derived_names import (
+    BINDING_NAME,
+    DERIVED_NAMES,
+    ENV_NAME_MAX_LENGTH,
+    DerivedName,
+    state_machine_problem,
+)
 from .history_budget import (
     ASSOCIATION_UPDATE_TIMEOUT_MINUTES,
     AUTO_EXPORT_TASK_WAIT_SECONDS,
@@ -79,6 +86,11 @@ from .validation import (
 )
 
 __all__ = [
+    "BINDING_NAME",
+    "DERIVED_NAMES",
+    "ENV_NAME_MAX_LENGTH",
+    "DerivedName",
+    "state_machine_problem",
     "ASSOCIATION_UPDATE_TIMEOUT_MINUTES",
     "CHECK_SECONDS",
     "MIN_CREATION_MINUTES",

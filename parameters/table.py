@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .derived_names import ENV_NAME_MAX_LENGTH, env_name_words
 from .text import ParameterError
 
 TASK_EXPORT = "taskexport"
@@ -68,7 +69,7 @@ def _scratch2_capacity(value: int) -> bool:
     return value in (1200, 2400) or (value > 0 and value % 2400 == 0)
 
 
-_ENV_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}")
+_ENV_NAME = re.compile(rf"[A-Za-z][A-Za-z0-9-]{{0,{ENV_NAME_MAX_LENGTH - 1}}}")
 # An S3 key prefix a data repository association links (README "Your data"): segments of letters, digits and
 # ! - _ . * ( ) (S3 User Guide, "Naming Amazon S3 objects": its safe characters but the quote, which Step Functions'
 # States.Format would need escaped), each followed by "/", none "." or "..", at most 512 characters.
@@ -94,7 +95,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "str",
         {TASK_EXPORT: "TaskExport", AUTO_EXPORT: "AutoExport"},
         _NONE,
-        "a letter then up to 39 letters, digits or hyphens",
+        env_name_words(),
         lambda v: _ENV_NAME.fullmatch(v) is not None,
         "environment name: in lower case, the prefix of every resource name",
     ),
@@ -116,6 +117,26 @@ PARAMETERS: tuple[Parameter, ...] = (
         *_int_range(1, 3650),
         "days after its push an untagged image (one whose tag a later push took over) is deleted from the ECR "
         "repository by its lifecycle policy; tagged images are kept",
+    ),
+    Parameter(
+        "protectBucket",
+        "bool",
+        _both(True),
+        _NONE,
+        "true or false",
+        None,
+        "Pulumi protects the data bucket (the protect resource option): no pulumi up, refresh or destroy deletes or "
+        "replaces it until this is set to false and deployed",
+    ),
+    Parameter(
+        "protectRepository",
+        "bool",
+        _both(False),
+        _NONE,
+        "true or false",
+        None,
+        "Pulumi protects the ECR repository (the protect resource option); off by default: its images can be pushed "
+        "again, and a protected repository blocks destroy and an ecrRepositoryName change",
     ),
     Parameter(
         "computeEnvironmentType",

@@ -121,6 +121,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[RecordedResource] = []
+        self.protected: set[str] = set()  # logical names of the resources declared with protect
+        self.dependencies: dict[str, tuple[str, ...]] = {}  # logical name -> the logical names it depends on
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         # (result, failures): the mock monitor iterates the failures, so never None.
@@ -165,6 +167,8 @@ class OfflineRun:
     stack: str
     resources: list[RecordedResource]
     outputs: dict[str, Any] = field(default_factory=dict)
+    protected: set[str] = field(default_factory=set)  # logical names of the resources declared with protect
+    dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> names it depends on
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -203,7 +207,13 @@ def run_program(
         mocks,
         program or stack_module.main,
     )
-    return OfflineRun(stack=stack, resources=mocks.resources, outputs=outputs)
+    return OfflineRun(
+        stack=stack,
+        resources=mocks.resources,
+        outputs=outputs,
+        protected=mocks.protected,
+        dependencies=mocks.dependencies,
+    )
 
 
 # --- listing ---

@@ -39,7 +39,7 @@ if command in failing:
     print(failing[command], file=sys.stderr)
     sys.exit(1)
 if command == "version":
-    print("v3.200.0")
+    print(os.environ.get("FAKE_PULUMI_VERSION", "v3.272.0"))
 elif command == "stack select":
     if stack not in stacks:
         print("error: no stack named '%s' found" % stack, file=sys.stderr)
@@ -59,10 +59,18 @@ elif command == "up":
                                         "secretName": "s", "bucketName": "b"}))
 elif command == "preview":
     log = args[args.index("--event-log") + 1]
-    with open(log, "a") as f:
-        f.write(json.dumps({"sequence": 1, "timestamp": 0, "summaryEvent": {
-            "maybeCorrupt": False, "durationSeconds": 1, "resourceChanges": {"create": 42}, "PolicyPacks": {}}}) + "\n")
-        f.write(json.dumps({"sequence": 2, "timestamp": 0, "cancelEvent": {}}) + "\n")  # the CLI's last event
+    events = [{"sequence": 1, "timestamp": 0, "summaryEvent": {
+                   "maybeCorrupt": False, "durationSeconds": 1, "resourceChanges": {"create": 42}, "PolicyPacks": {}}},
+              {"sequence": 2, "timestamp": 0, "cancelEvent": {}}]  # the CLI's last event
+    if log.startswith("tcp://"):  # a CLI newer than 3.205 streams its events to the Automation API over gRPC
+        import grpc
+        from pulumi.runtime.proto import events_pb2, events_pb2_grpc
+        with grpc.insecure_channel(log[len("tcp://"):]) as channel:
+            events_pb2_grpc.EventsStub(channel).StreamEvents(
+                iter([events_pb2.EventRequest(event=json.dumps(e)) for e in events]))
+    else:
+        with open(log, "a") as f:
+            f.writelines(json.dumps(e) + "\n" for e in events)
     print("Previewing update (%s)" % stack)
 elif command == "refresh":
     print("Refreshing (%s)" % stack)
@@ -183,6 +191,14 @@ def test_the_project_directory_is_looked_up_when_an_operation_runs(tmp_path, mon
 
 
 # --- stacks through the Pulumi Automation API -------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", [automation.deploy, automation.destroy, automation.outputs])
+def test_a_pulumi_cli_older_than_the_minimum_is_refused_before_any_command(fake_pulumi, monkeypatch, operation):
+    monkeypatch.setenv("FAKE_PULUMI_VERSION", "v3.100.0")
+    with pytest.raises(automation.PulumiCliTooOld, match=r"^the pulumi CLI is version 3\.100\.0: accepted 3\.272\.0"):
+        operation("taskexport")
+    assert fake_pulumi.commands() == [], "only `pulumi version` ran"
 
 
 @pytest.mark.parametrize("operation", [automation.deploy, automation.preview, automation.destroy, automation.outputs])

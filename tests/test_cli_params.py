@@ -7,6 +7,8 @@ import re
 
 import boto3
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from batch_lustre.automation import deploy_emulated
@@ -211,3 +213,54 @@ def test_show_reads_the_stack_file_as_it_is_now(tmp_path, monkeypatch):
     result = params("show", "-s", "taskexport", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["parameters"]["lustreStorageCapacity"]["stack_config"] == 4800
+
+
+def test_reset_shows_the_differences_asks_and_writes_stack_config_over_the_edits(secret):
+    name, current = secret
+    assert params("set", "taskexport", "--secret-id", name, "lustreStorageCapacity=4800").exit_code == 0
+    edited = current()
+
+    declined = runner.invoke(app, ["params", "reset", "taskexport", "--secret-id", name], input="n\n")
+    assert declined.exit_code == 1, declined.output
+    assert "lustreStorageCapacity: 4800 -> 2400" in declined.output
+    assert "nothing written" in declined.output and current() == edited
+
+    accepted = params("reset", "taskexport", "--secret-id", name, "--yes")
+    assert accepted.exit_code == 0, accepted.output
+    assert "lustreStorageCapacity: 4800 -> 2400" in accepted.output
+    assert json.loads(current()[1])["lustreStorageCapacity"] == 2400
+
+    again = params("reset", "taskexport", "--secret-id", name, "--yes")
+    assert "every value is as in Pulumi.taskexport.yaml, nothing to write" in again.output
+
+
+class _Secrets:
+    """A secret held in memory: what reset reads and writes (GetSecretValue, PutSecretValue)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def get_secret_value(self, SecretId: str) -> dict:  # noqa: N803 (the API's spelling)
+        return {"SecretString": self.text}
+
+    def put_secret_value(self, SecretId: str, SecretString: str) -> dict:  # noqa: N803
+        self.text = SecretString
+        return {}
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["lustreStorageCapacity", "deleteLustre", "jobDefinitionVcpus", "unknownKey"]),
+        st.one_of(st.integers(-5, 10**6), st.booleans(), st.text(max_size=8)),
+    )
+)
+def test_reset_writes_exactly_the_stack_config_whatever_the_secret_holds(edits):
+    from batch_lustre import automation
+    from batch_lustre.program.settings import load_stack_config, settings_from_config
+    from batch_lustre.project import find_project_dir
+
+    defaults = settings_from_config(load_stack_config("taskexport", find_project_dir())).runtime_defaults
+    secrets = _Secrets(json.dumps({**defaults, **edits}))
+    before, written = automation.reset_parameters("taskexport", secret_id="s", client=secrets)
+    assert json.loads(secrets.text) == written == defaults
+    assert before.current == {**defaults, **edits}

@@ -613,3 +613,10 @@ def test_compute_environment_ignores_desired_vcpus_and_the_launch_template_that_
     run_program(TASK_EXPORT)
     assert len(seen) == 1
     assert seen[0].ignore_changes == ["computeResources.desiredVcpus", "computeResources.launchTemplate"]
+
+
+def test_the_compute_environment_is_created_after_and_deleted_before_its_instance_role_policies(run):
+    environment = run.one(COMPUTE_ENVIRONMENT)
+    policies = {r.name for r in run.of_type(ATTACHMENT) if "-instance-role-" in r.name}
+    assert len(policies) == 2
+    assert policies | {run.one(INSTANCE_PROFILE).name} <= set(run.dependencies[environment.name])

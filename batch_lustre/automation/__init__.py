@@ -11,7 +11,7 @@ This module is the one to import: every public name of the modules below is here
 - ``stacks``: stack operations (``deploy``, ``preview``, ``refresh``, ``destroy``, ``outputs``) run the Pulumi program of the
   project directory (the one ``__main__.py`` runs) through the Automation API: a ``LocalWorkspace`` whose work
   dir is the project directory and whose stack is the one named. They need the ``pulumi`` CLI on PATH
-  (``PulumiCliMissing`` otherwise). ``stack_settings`` reads ``Pulumi.<stack>.yaml`` as the program reads its
+  (``PulumiCliMissing`` otherwise), at least ``pulumi_cli.MINIMUM_PULUMI_CLI`` (``PulumiCliTooOld``). ``stack_settings`` reads ``Pulumi.<stack>.yaml`` as the program reads its
   config (``settings.settings_from_config``); ``load_outputs`` takes the outputs from Pulumi or from a
   ``pulumi stack output --json`` file (``outputs_file``).
 - ``guard``: ``deploy``, ``refresh`` and ``destroy`` first check that no run of the stack is RUNNING
@@ -23,7 +23,8 @@ This module is the one to import: every public name of the modules below is here
 - ``runs``: run operations (``start_run``, ``follow_run``, ``wait_for_run``, ``run``, ``list_runs``,
   ``run_cleanup_of``, ``objects_since``), with boto3 against the resources the stack outputs name;
   ``history``: a run's execution history read into ``RunEvent``s and its ``RunOutcome``.
-- ``parameters``: the runtime parameters in the stack's secret (``read_parameters``, ``update_parameters``).
+- ``parameters``: the runtime parameters in the stack's secret (``read_parameters``, ``update_parameters``,
+  ``reset_parameters``).
 - ``emulated``: the stack deployed in the offline emulated AWS, for another tool's tests (the ``emulation``
   extra; no credentials, no network), used by ``batch-lustre demo`` itself::
 
@@ -104,6 +105,7 @@ from batch_lustre.automation.errors import (
     NoCredentials,
     ParameterError,
     PulumiCliMissing,
+    PulumiCliTooOld,
     PulumiCommandFailed,
     RunFailed,
     RunRefused,
@@ -142,6 +144,7 @@ from batch_lustre.automation.parameters import (
     check_assignments,
     parse_assignment,
     read_parameters,
+    reset_parameters,
     update_parameters,
 )
 from batch_lustre.automation.runs import (
@@ -216,6 +219,7 @@ __all__ = [
     "NoCredentials",
     "ParameterError",
     "PulumiCliMissing",
+    "PulumiCliTooOld",
     "PulumiCommandFailed",
     "RealTime",
     "RunEvent",
@@ -277,6 +281,7 @@ __all__ = [
     "project_root",
     "pulumi_stack",
     "read_parameters",
+    "reset_parameters",
     "refresh",
     "region_of",
     "repository_blocker",

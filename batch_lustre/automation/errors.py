@@ -62,6 +62,10 @@ class PulumiCliMissing(AutomationError):
     """The pulumi CLI is not on PATH."""
 
 
+class PulumiCliTooOld(AutomationError):
+    """The pulumi CLI is older than the project needs (``pulumi_cli.MINIMUM_PULUMI_CLI``)."""
+
+
 class UnknownStack(AutomationError):
     """No such stack: no Pulumi.<stack>.yaml here, or not deployed yet."""
 

@@ -199,3 +199,25 @@ def update_parameters(
     _, document = _checked_secret(settings.mode, assignments, limit, before.current)
     secrets_manager.put_secret_value(SecretId=before.secret_id, SecretString=json.dumps(document, sort_keys=True))
     return before, document
+
+
+@operation
+def reset_parameters(
+    stack: str,
+    *,
+    secret_id: str | None = None,
+    outputs_file: Path | None = None,
+    client: Any | None = None,
+    work_dir: Path | None = None,
+) -> tuple[RuntimeParameters, dict[str, Any]]:
+    """Write the runtime parameters as stack config sets them (``Pulumi.<stack>.yaml``) into the stack's secret, over
+    every edit: a new version, current from now on (the edited one stays readable as AWSPREVIOUS); returns (before,
+    the document written). ``pulumi up`` never does this (the secret's version is in its ``ignore_changes``)."""
+    settings = stack_settings(stack, work_dir)
+    secrets_manager = client or clients.aws_client("secretsmanager", stack_region(stack, work_dir))
+    before = read_parameters(
+        stack, secret_id=secret_id, outputs_file=outputs_file, client=secrets_manager, work_dir=work_dir
+    )
+    document = settings.runtime_defaults
+    secrets_manager.put_secret_value(SecretId=before.secret_id, SecretString=json.dumps(document, sort_keys=True))
+    return before, document

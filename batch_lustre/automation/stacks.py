@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,18 @@ from batch_lustre.automation.guard import (
     running_runs,
     stack_state_machines,
 )
+from batch_lustre.automation.pulumi_cli import INSTALL_HINT, check_pulumi_cli
 from batch_lustre.automation.teardown import Blocker, TeardownClients, check_destroy
 from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
-from batch_lustre.program.settings import REGION_KEY, Settings, load_stack_config, settings_from_config
+from batch_lustre.program.settings import (
+    REGION_KEY,
+    Settings,
+    check_stack_names,
+    load_stack_config,
+    settings_from_config,
+)
 from batch_lustre.project import find_project_dir
 
-INSTALL_HINT = "install it from https://www.pulumi.com/docs/install/ (e.g. `curl -fsSL https://get.pulumi.com | sh`)"
 # Stack outputs the run and parameter operations need (stack.py exports them).
 REQUIRED_OUTPUTS = (OUTPUT_STATE_MACHINE_ARN, OUTPUT_SECRET_NAME, OUTPUT_BUCKET_NAME)
 
@@ -81,7 +86,9 @@ def stack_config(stack: str, work_dir: Path | None = None) -> dict[str, str]:
 def stack_settings(stack: str, work_dir: Path | None = None) -> Settings:
     """The stack's validated settings, read from ``Pulumi.<stack>.yaml`` as the program reads them
     (``settings.settings_from_config``); ``ParameterError`` (one line) for a refused value."""
-    return settings_from_config(stack_config(stack, work_dir), source=f"Pulumi.{stack}.yaml")
+    settings = settings_from_config(stack_config(stack, work_dir), source=f"Pulumi.{stack}.yaml")
+    check_stack_names(settings, stack)
+    return settings
 
 
 @operation
@@ -98,8 +105,7 @@ def pulumi_stack(stack: str, *, create: bool = False, work_dir: Path | None = No
     """The Automation API stack ``stack`` of the program in ``work_dir`` (created if ``create``)."""
     root = _work_dir(work_dir)
     check_stack(stack, root)
-    if shutil.which("pulumi") is None:
-        raise PulumiCliMissing(f"the pulumi CLI is not on PATH: {INSTALL_HINT}")
+    check_pulumi_cli()
     from pulumi import automation as auto
 
     if create:

@@ -1,4 +1,4 @@
-"""``params show`` / ``params set``: the runtime parameters in the stack's secret.
+"""``params show`` / ``params set`` / ``params reset``: the runtime parameters in the stack's secret.
 
 Values are checked as stack config is (``parameters.py``); a refused edit writes nothing.
 """
@@ -168,3 +168,33 @@ def set_(
         old = _show(before.current[key]) if key in before.current else "(missing)"
         console.print(Text.assemble(f"{key}: {old} -> ", (_show(document[key]), "bold")))
     console.print(Text(f"secret {before.secret_id} updated: the next run uses these values"))
+
+
+@app.command("reset")
+def reset(
+    stack: StackOption,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    secret_id: SecretIdOption = None,
+    outputs_file: OutputsFileOption = None,
+) -> None:
+    """Write the runtime parameters of Pulumi.<stack>.yaml into the secret, over every edit (`pulumi up` never
+    does): shows what changes, then asks (--yes: do not ask)."""
+    with one_line_errors():
+        found = automation.read_parameters(stack, secret_id=secret_id, outputs_file=outputs_file)
+    console = out()
+    known = set(found.config)
+    changed = [n for n in found.names if n not in known or found.differs(n)]
+    if not changed:
+        console.print(Text(f"secret {found.secret_id}: every value is as in Pulumi.{stack}.yaml, nothing to write"))
+        return
+    console.print(Text(f"secret {found.secret_id} -> Pulumi.{stack}.yaml:"))
+    for name in changed:
+        old = _show(found.current[name]) if name in found.current else "(missing)"
+        new = _show(found.config[name]) if name in known else "(removed)"
+        console.print(Text.assemble(f"{name}: {old} -> ", (new, "bold")))
+    if not yes and not typer.confirm(f"Write these into secret {found.secret_id}?", default=False):
+        console.print(Text("nothing written"))
+        raise typer.Exit(1)
+    with one_line_errors():
+        automation.reset_parameters(stack, secret_id=found.secret_id, outputs_file=outputs_file)
+    console.print(Text(f"secret {found.secret_id} reset to Pulumi.{stack}.yaml: the next run uses these values"))

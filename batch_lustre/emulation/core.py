@@ -30,6 +30,7 @@ from batch_lustre.emulation import (
     lambda_faults,
     lambdas,
     s3_policy,
+    secret_versions,
     sfn,
 )
 from batch_lustre.emulation.batch import BatchModel
@@ -117,6 +118,7 @@ class Emulation:
             fsx_api.install(stack, lambda: self.fsx, self.lock)
             batch_api.install(stack, lambda: self.batch, self.lock)
             batch_roles.install(stack)
+            secret_versions.install(stack)
             s3_policy.install(stack)
             batch_sync.install(stack, lambda: self.batch, self.lock)
             lambdas.install(stack, lambda: self.lambdas)

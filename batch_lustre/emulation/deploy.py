@@ -12,7 +12,7 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -189,11 +189,18 @@ def _prepare(region: str) -> str:
 
 def _replay(region: str, stack: str, recorded: _Recorded) -> Deployment:
     account = _prepare(region)
+    drawn: dict[tuple[str, str], str] = {}  # the new ids of the types whose ids are random
     for declared, expected_id in recorded.declared:
         with _CREATING:
             mock_random.seed(zlib.crc32(f"{stack}/{declared.name}".encode()))
             resource_id, _ = create(declared, region, account)
         if resource_id != expected_id and declared.type not in _RANDOM_IDS:
             raise RuntimeError(f"replayed {declared.type} {declared.name} got id {resource_id}, not {expected_id}")
+        if resource_id != expected_id:
+            drawn[declared.type, declared.name] = resource_id
     mock_random.seed(ID_SEED)
-    return recorded.deployment
+    deployment = recorded.deployment
+    if not drawn:
+        return deployment
+    resources = [replace(r, id=drawn.get((r.type, r.name), r.id)) for r in deployment.resources]
+    return replace(deployment, resources=resources)

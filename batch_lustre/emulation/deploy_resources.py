@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.trust import require_trust
+from batch_lustre.program.parameters import DERIVED_NAMES
 
 # Step Functions refuses a role it cannot assume at CreateStateMachine: AccessDeniedException "Neither the global
 # service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role."
@@ -462,8 +463,9 @@ def _secret(r: Declared, region: str, account: str) -> Created:
 
 
 def _secret_version(r: Declared, region: str, account: str) -> Created:
+    stages = {"VersionStages": r.get("versionStages")} if r.get("versionStages") else {}
     found = client("secretsmanager", region).put_secret_value(
-        SecretId=r.get("secretId"), SecretString=r.get("secretString")
+        SecretId=r.get("secretId"), SecretString=r.get("secretString"), **stages
     )
     return f"{found['ARN']}|{found['VersionId']}", {"arn": found["ARN"], "versionId": found["VersionId"]}
 
@@ -612,4 +614,24 @@ def create(resource: Declared, region: str, account: str) -> Created:
             f"the emulation cannot create {resource.type} ({resource.name}): add it to "
             "batch_lustre/emulation/deploy_resources.py CREATORS"
         )
+    check_name_length(resource)
     return creator(resource, region, account)
+
+
+# The name limits of the resources whose names derive from envName (parameters.derived_names): moto does not check
+# them, AWS refuses a longer name with a ValidationError (botocore models most of these maxima).
+_NAME_LIMITS = {row.resource_type: row for row in DERIVED_NAMES}
+
+
+def check_name_length(resource: Declared) -> None:
+    """Refuse, as AWS would, a resource whose name is over its limit (``ClientError`` ValidationError)."""
+    row = _NAME_LIMITS.get(resource.type)
+    if row is None:
+        return
+    name = resource.get("bucket" if resource.type == "aws:s3/bucket:Bucket" else "name") or resource.physical
+    if len(name) > row.limit:
+        message = (
+            f"1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must have "
+            f"length less than or equal to {row.limit}"
+        )
+        raise ClientError({"Error": {"Code": "ValidationError", "Message": message}}, f"Create {row.what}")

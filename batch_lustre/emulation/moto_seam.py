@@ -54,7 +54,7 @@ from moto.iam.models import AWSManagedPolicy, iam_backends
 from moto.logs.models import logs_backends
 from moto.moto_api._internal import mock_random
 from moto.s3.models import FakeBucket, s3_backends
-from moto.secretsmanager.models import secretsmanager_backends
+from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser import quotas
 from moto.stepfunctions.parser.api import (
@@ -130,6 +130,7 @@ __all__ = [
     "UnsupportedMotoError",
     "AWSManagedPolicy",
     "FakeBucket",
+    "FakeSecret",
     "aws_managed_policies_data",
     "ActionResult",
     "AmazonStateLanguageParser",
@@ -300,6 +301,7 @@ PATCHED: dict[str, str] = {
     "moto.fsx.responses:FSxResponse.describe_data_repository_tasks": "<absent>",
     "moto.fsx.responses:FSxResponse.update_data_repository_association": "<absent>",
     "moto.s3.models:FakeBucket.get_permission": "(self, action: 'str', resource: 'str') -> 'Any'",
+    "moto.secretsmanager.models:FakeSecret.reset_default_version": "(self, secret_version: 'dict[str, Any]', version_id: 'str') -> 'None'",
     "moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl:ErrorEqualsDecl._eval_body": "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment) -> None",
     "moto.stepfunctions.parser.asl.component.common.path.result_path:copy": "<module copy>",
     "moto.stepfunctions.parser.asl.component.common.path.result_path:parse": "(string: 'str') -> 'JSONPath'",

@@ -47,14 +47,21 @@ def auto_name(stack: str, logical_name: str) -> str:
 
 
 class OptionsRecordingMonitor(MockMonitor):
-    """Pulumi's mock monitor, also recording each resource's ``ignore_changes`` (as the engine receives it, in
-    Pulumi's property paths) into the mocks' ``ignore_changes`` (logical name -> paths), when they keep one: the
-    emulated ``pulumi up`` honours them (``emulation.pulumi_state``)."""
+    """Pulumi's mock monitor, also recording each resource's options as the engine receives them, into the mocks'
+    ``ignore_changes`` (logical name -> Pulumi property paths; the emulated ``pulumi up`` honours them,
+    ``emulation.pulumi_state``), ``protected`` (the logical names of the protected resources) and ``dependencies``
+    (logical name -> the logical names it depends on, its inputs' and its ``depends_on``), when they keep them."""
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
         recorded = getattr(self.mocks, "ignore_changes", None)
         if isinstance(recorded, dict):
             recorded[request.name] = tuple(request.ignoreChanges)
+        protected = getattr(self.mocks, "protected", None)
+        if isinstance(protected, set) and request.protect:
+            protected.add(request.name)
+        dependencies = getattr(self.mocks, "dependencies", None)
+        if isinstance(dependencies, dict):  # the URNs' last part: the logical names
+            dependencies[request.name] = tuple(urn.rsplit("::", 1)[-1] for urn in request.dependencies)
         return super().RegisterResource(request)
 
 

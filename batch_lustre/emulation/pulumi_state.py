@@ -6,11 +6,15 @@ with it, as Pulumi does it:
   https://www.pulumi.com/docs/iac/cli/commands/pulumi_refresh/). Here: the properties that change outside Pulumi
   (``READERS``: the compute environment's launch template and desiredvCpus, which each run and Batch change) are
   read from the emulated AWS into the state.
-- ``up``: the program's inputs (the ones it declared at deploy: the same program and stack config) against the
+- ``up``: the program's inputs (the ones it declared at deploy, or those of a changed stack config) against the
   state; "Pulumi ignores a property by using the old value from the state instead of the value provided by the
   Pulumi program when determining whether an update or replace is needed" (Pulumi docs, "Resource option:
   ignoreChanges", https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/). Each differing property is
-  sent to the emulated AWS as the provider would (``UPDATERS``), and recorded.
+  sent to the emulated AWS as the provider would (``UPDATERS``), and recorded; a declared resource missing from
+  the state (a refresh dropped it: the provider found it deleted) is created again.
+- The secret's version: the provider reads it back by its version id, and drops it from the state when
+  Secrets Manager has deleted it (a version left without any staging label may be deleted:
+  ``secret_versions.delete_deprecated_versions``).
 
 The state is a copy, per emulation, of what the deploy recorded (``Deployment.resources``): a refresh in one
 emulation changes nothing in another.
@@ -18,14 +22,18 @@ emulation changes nothing in another.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.deploy import Deployment
+from batch_lustre.emulation.deploy_resources import Declared, create
 
 COMPUTE_ENVIRONMENT = "aws:batch/computeEnvironment:ComputeEnvironment"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 
 
 @dataclass
@@ -127,9 +135,46 @@ def _update_compute_environment(resource: ResourceState, goal: dict[str, Any], p
     client("batch", region).update_compute_environment(computeEnvironment=resource.id, computeResources=compute)
 
 
-READERS: dict[str, Callable[[ResourceState, str], dict[str, Any]]] = {COMPUTE_ENVIRONMENT: _read_compute_environment}
+def _read_secret_version(resource: ResourceState, region: str) -> dict[str, Any] | None:
+    """The version's string and labels, read by its version id as the provider does; None if it is gone."""
+    arn, version_id = resource.id.split("|", 1)
+    secrets = client("secretsmanager", region)
+    try:
+        text = secrets.get_secret_value(SecretId=arn, VersionId=version_id)["SecretString"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        return None
+    stages = secrets.describe_secret(SecretId=arn).get("VersionIdsToStages", {}).get(version_id, [])
+    return {"secretString": text, "versionStages": sorted(stages)}
+
+
+def _update_secret_version(resource: ResourceState, goal: dict[str, Any], paths: list[str], region: str) -> None:
+    """A changed string replaces the version (PutSecretValue with the declared labels, which move to it); changed
+    labels alone are moved to this version (UpdateSecretVersionStage)."""
+    arn, version_id = resource.id.split("|", 1)
+    secrets = client("secretsmanager", region)
+    stages = list(goal.get("versionStages") or [])
+    if "secretString" in paths:
+        found = secrets.put_secret_value(
+            SecretId=arn, SecretString=goal["secretString"], **({"VersionStages": stages} if stages else {})
+        )
+        resource.id = f"{arn}|{found['VersionId']}"
+        return
+    holders = secrets.describe_secret(SecretId=arn).get("VersionIdsToStages", {})
+    for stage in stages:
+        holder = next((v for v, labels in holders.items() if stage in labels and v != version_id), None)
+        moved = {"RemoveFromVersionId": holder} if holder else {}
+        secrets.update_secret_version_stage(SecretId=arn, VersionStage=stage, MoveToVersionId=version_id, **moved)
+
+
+READERS: dict[str, Callable[[ResourceState, str], dict[str, Any] | None]] = {
+    COMPUTE_ENVIRONMENT: _read_compute_environment,
+    SECRET_VERSION: _read_secret_version,
+}
 UPDATERS: dict[str, Callable[[ResourceState, dict[str, Any], list[str], str], None]] = {
-    COMPUTE_ENVIRONMENT: _update_compute_environment
+    COMPUTE_ENVIRONMENT: _update_compute_environment,
+    SECRET_VERSION: _update_secret_version,
 }
 
 
@@ -152,11 +197,16 @@ class PulumiState:
     def refresh(self) -> list[Change]:
         """Read what changes outside Pulumi into the state; returns the properties whose value changed."""
         made: list[Change] = []
-        for resource in self.resources:
+        for resource in list(self.resources):
             reader = READERS.get(resource.type)
             if reader is None:
                 continue
-            for path, actual in reader(resource, self.region).items():
+            read = reader(resource, self.region)
+            if read is None:  # deleted outside Pulumi: the provider drops it from the state
+                self.resources.remove(resource)
+                made.append(Change("refresh", resource.type, resource.name, "(deleted)", resource.id, None))
+                continue
+            for path, actual in read.items():
                 before = _get(resource.inputs, path)
                 if actual is not None and not _same(actual, before):
                     _set(resource.inputs, path, actual)
@@ -164,11 +214,24 @@ class PulumiState:
         self.changes += made
         return made
 
-    def up(self) -> list[Change]:
-        """The program's inputs (as deployed) against the state, ``ignore_changes`` honoured: each difference is
-        sent to AWS and recorded in the state; returns them."""
-        desired = {(r.type, r.name): r.inputs for r in self.deployment.resources}
+    def up(self, desired: Mapping[tuple[str, str], dict[str, Any]] | None = None) -> list[Change]:
+        """The program's inputs (``desired``: (type, logical name) -> inputs; default: as deployed) against the
+        state, ``ignore_changes`` honoured: each difference is sent to AWS and recorded in the state, a declared
+        resource the state lacks is created; returns them."""
+        if desired is None:
+            desired = {(r.type, r.name): r.inputs for r in self.deployment.resources}
         made: list[Change] = []
+        known = {(r.type, r.name) for r in self.resources}
+        for declared in self.deployment.resources:
+            if (declared.type, declared.name) in known:
+                continue
+            inputs = _copied(desired[declared.type, declared.name])
+            account = client("sts", self.region).get_caller_identity()["Account"]
+            resource_id, _ = create(Declared(declared.type, declared.name, declared.name, inputs), self.region, account)
+            self.resources.append(
+                ResourceState(declared.type, declared.name, resource_id, inputs, declared.ignore_changes)
+            )
+            made.append(Change("create", declared.type, declared.name, "(created)", None, resource_id))
         for resource in self.resources:
             goal = _copied(desired[resource.type, resource.name])
             for path in resource.ignore_changes:  # the old value from the state, when the state has one

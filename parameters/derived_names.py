@@ -1,0 +1,97 @@
+"""The names derived from ``envName`` and the AWS limit each must fit: the source of ``envName``'s longest accepted
+length (``ENV_NAME_MAX_LENGTH``), which the parameter table's rule and words use.
+
+Every name the program gives a resource starts with ``envName`` in lower case. A resource declared without a name
+gets Pulumi's auto-name, its logical name followed by ``-`` and 7 random characters; a run's own resources (launch
+template, job definition, job) are named ``<envName>-<execution name>``. Each row below is, for one kind of name,
+the longest logical-name suffix the program declares after ``envName`` (a test runs the program under mocks and
+holds these rows to what it declares) and the AWS limit of that name (docs/aws-rules.md, "Names derived from
+envName").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Pulumi auto-naming: "<logical name>-" and 7 random characters.
+AUTO_NAME_ADDED = 1 + 7
+# A run's resource names: "<envName>-<execution name>", an execution name being at most 80 characters.
+EXECUTION_NAME_MAX_LENGTH = 80
+RUN_NAME_ADDED = 1 + EXECUTION_NAME_MAX_LENGTH
+
+
+@dataclass(frozen=True)
+class DerivedName:
+    """One kind of name derived from ``envName``: ``<envName><suffix>`` and ``added`` more characters."""
+
+    what: str  # the name, in words ("IAM role name")
+    resource_type: str  # the Pulumi type token of the resource (or "run" for a run's own resources)
+    suffix: str  # what follows envName in the logical name (the longest the program declares)
+    added: int  # characters Pulumi or the run add after the suffix
+    limit: int  # the AWS limit of the name, in characters
+
+    def length(self, env_name_length: int) -> int:
+        return env_name_length + len(self.suffix) + self.added
+
+    @property
+    def longest_env_name(self) -> int:
+        return self.limit - len(self.suffix) - self.added
+
+    @property
+    def shape(self) -> str:
+        """The name as a pattern: ``<envName>-run-cleanup-...-role-<7 random characters>``."""
+        if self.resource_type == "run":
+            return f"<envName>{self.suffix}-<execution name, up to {EXECUTION_NAME_MAX_LENGTH} characters>"
+        return f"<envName>{self.suffix}-<7 random characters>"
+
+
+def _auto(what: str, resource_type: str, suffix: str, limit: int) -> DerivedName:
+    return DerivedName(what, resource_type, suffix, AUTO_NAME_ADDED, limit)
+
+
+DERIVED_NAMES: tuple[DerivedName, ...] = (
+    _auto("IAM role name", "aws:iam/role:Role", "-run-cleanup-find-run-resources-role", 64),
+    _auto("IAM inline policy name", "aws:iam/rolePolicy:RolePolicy", "-run-cleanup-find-run-resources-policy", 128),
+    _auto("IAM instance profile name", "aws:iam/instanceProfile:InstanceProfile", "-instance-profile", 128),
+    _auto("Lambda function name", "aws:lambda/function:Function", "-run-cleanup-find-run-resources", 64),
+    _auto("log group name", "aws:cloudwatch/logGroup:LogGroup", "-run-cleanup-find-run-resources-logs", 512),
+    _auto("security group name", "aws:ec2/securityGroup:SecurityGroup", "-lustre", 255),
+    _auto("launch template name", "aws:ec2/launchTemplate:LaunchTemplate", "-baseline", 128),
+    _auto("S3 bucket name", "aws:s3/bucket:Bucket", "-data", 63),
+    _auto("secret name", "aws:secretsmanager/secret:Secret", "-runtime-parameters", 512),
+    _auto("compute environment name", "aws:batch/computeEnvironment:ComputeEnvironment", "-ce", 128),
+    _auto("job queue name", "aws:batch/jobQueue:JobQueue", "-queue", 128),
+    _auto("EventBridge rule name", "aws:cloudwatch/eventRule:EventRule", "-run-cleanup-rule", 64),
+    DerivedName("a run's launch template, job definition and job name", "run", "", RUN_NAME_ADDED, 128),
+)
+
+# The derived name that bounds envName the most, and that bound.
+BINDING_NAME: DerivedName = min(DERIVED_NAMES, key=lambda n: n.longest_env_name)
+ENV_NAME_MAX_LENGTH: int = BINDING_NAME.longest_env_name
+
+# The state machines are named "<envName>-<stack>-workflow" and "<envName>-<stack>-run-cleanup" (Step Functions:
+# at most 80 characters); the stack name is known only to the program, which checks them (``state_machine_problem``).
+STATE_MACHINE_NAME_LIMIT = 80
+STATE_MACHINE_LONGEST_SUFFIX = "-run-cleanup"
+
+
+def env_name_words() -> str:
+    """What ``envName`` accepts, in words, with the derived name that sets its longest length."""
+    return (
+        f"a letter then up to {ENV_NAME_MAX_LENGTH - 1} letters, digits or hyphens (at most {ENV_NAME_MAX_LENGTH} "
+        f"characters: the {BINDING_NAME.what} {BINDING_NAME.shape} has at most {BINDING_NAME.limit})"
+    )
+
+
+def state_machine_problem(env_name: str, stack: str) -> str | None:
+    """Why the state machine names of ``env_name`` and ``stack`` do not fit Step Functions' limit, or None."""
+    longest = f"{env_name.lower()}-{stack}{STATE_MACHINE_LONGEST_SUFFIX}"
+    if len(longest) <= STATE_MACHINE_NAME_LIMIT:
+        return None
+    most = STATE_MACHINE_NAME_LIMIT - len(f"-{stack}{STATE_MACHINE_LONGEST_SUFFIX}")
+    return (
+        f'envName="{env_name}" is not accepted with stack'
+        f" {stack}: the state machine name {longest} has "
+        f"{len(longest)} characters, Step Functions accepts {STATE_MACHINE_NAME_LIMIT}: accepted an envName of at "
+        f"most {max(most, 0)} characters or a shorter stack name"
+    )
