@@ -153,10 +153,23 @@ def test_the_cli_refuses_before_asking_exit_1_and_forced_warns_then_destroys(dep
     fake, kept = deployed
     refused = CliRunner().invoke(app, ["destroy", "taskexport"], input="y\n", env={"COLUMNS": "200"})
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("error: destroy refused: 1 thing(s) of stack taskexport would be left billing")
+    assert refused.stderr.startswith("error: destroy refused: 2 thing(s) of stack taskexport would be left billing")
     assert f"file system {kept}" in refused.stderr and refused.stderr.count("\n") == 1
+    assert "protectBucket=true" in refused.stderr  # the stack file protects the bucket (the default)
     assert "Destroy every resource" not in refused.output and not destroyed(fake)
     forced = CliRunner().invoke(app, ["destroy", "taskexport", "--force", "--yes"], env={"COLUMNS": "200"})
     assert forced.exit_code == 0, forced.output
     assert f"warning: destroy forced over file system {kept} (kept by run run-a: deleteLustre=false)" in forced.output
     assert destroyed(fake)
+
+
+@pytest.mark.parametrize(
+    ("protected", "named"), [({"bucket": True}, "protectBucket"), ({"ECR repository": True}, "protectRepository")]
+)
+def test_a_protected_bucket_or_repository_is_named_with_the_key_that_unprotects_it(account, protected, named):
+    with pytest.raises(automation.DestroyBlocked) as refused:
+        automation.check_destroy("taskexport", OUTPUTS, account, protected=protected)
+    message = str(refused.value)
+    assert len(message.splitlines()) == 1
+    assert f"{named}=true" in message and f"pulumi config set batch-lustre:{named} false -s taskexport" in message
+    assert automation.check_destroy("taskexport", OUTPUTS, account, protected={k: False for k in protected}) == []

@@ -24,7 +24,7 @@ from batch_lustre.automation.guard import (
     stack_state_machines,
 )
 from batch_lustre.automation.pulumi_cli import INSTALL_HINT, check_pulumi_cli
-from batch_lustre.automation.teardown import Blocker, TeardownClients, check_destroy
+from batch_lustre.automation.teardown import BUCKET, REPOSITORY, Blocker, TeardownClients, check_destroy
 from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
 from batch_lustre.program.settings import (
     REGION_KEY,
@@ -269,7 +269,9 @@ def _teardown(
     found = _plain_outputs(_pulumi_call("stack output", stack, pulumi.outputs))
     running = {run.name for run in running_runs(stack_state_machines(found), sfn=sfn)}
     clients = clients or TeardownClients.for_region(stack_region(stack, work_dir))
-    return check_destroy(stack, found, clients, force=force, running=running)
+    config = stack_settings(stack, work_dir)
+    protected = {BUCKET: config.protect_bucket, REPOSITORY: config.protect_repository}
+    return check_destroy(stack, found, clients, force=force, running=running, protected=protected)
 
 
 @operation

@@ -8,7 +8,9 @@
 - **images in the ECR repository**: the repository is not ``force_delete``, and ECR refuses to delete a
   repository that holds images;
 - **objects in the bucket** (any version or delete marker: it is versioned): S3 refuses to delete a bucket that
-  holds any; the bucket holds the runs' results.
+  holds any; the bucket holds the runs' results;
+- **a protected bucket or repository** (stack config ``protectBucket``, on by default, and ``protectRepository``):
+  Pulumi deletes no protected resource, so the destroy would stop there.
 
 ``destroy_blockers`` lists them, each with what to do next; ``check_destroy`` refuses (``DestroyBlocked``, one
 line naming each) unless forced. docs/aws-rules.md, "Destroying a stack", has the rules and their sources.
@@ -145,12 +147,42 @@ def bucket_blocker(bucket: str, s3: Any) -> Blocker | None:
     )
 
 
+# The stack config key that sets Pulumi's ``protect`` on each kind of resource (``pulumi destroy`` refuses to
+# delete a protected resource: Pulumi docs, "Resource options: protect").
+PROTECT_KEYS = {BUCKET: "protectBucket", REPOSITORY: "protectRepository"}
+
+
+def protection_blockers(stack: str, stack_outputs: Mapping[str, Any], protected: Mapping[str, bool]) -> list[Blocker]:
+    """The bucket and the repository when the stack protects them (``protected``: kind -> its protect key's
+    value): ``pulumi destroy`` would stop on them."""
+    names = {BUCKET: stack_outputs.get(OUTPUT_BUCKET_NAME), REPOSITORY: stack_outputs.get(OUTPUT_ECR_REPOSITORY_URL)}
+    found = []
+    for kind, key in PROTECT_KEYS.items():
+        name = names[kind]
+        if protected.get(kind) and isinstance(name, str) and name:
+            found.append(
+                Blocker(
+                    kind,
+                    name.split("/", 1)[-1],
+                    f"protected: {key}=true, and pulumi destroy deletes no protected resource",
+                    f"`pulumi config set batch-lustre:{key} false -s {stack}` and `batch-lustre deploy -s {stack}` "
+                    "first",
+                )
+            )
+    return found
+
+
 @operation
 def destroy_blockers(
-    stack: str, stack_outputs: Mapping[str, Any], clients: TeardownClients, running: Collection[str] = ()
+    stack: str,
+    stack_outputs: Mapping[str, Any],
+    clients: TeardownClients,
+    running: Collection[str] = (),
+    protected: Mapping[str, bool] | None = None,
 ) -> list[Blocker]:
     """What a destroy of ``stack`` would leave billing or fail on: its file systems, then the images in its
-    repository and the objects in its bucket (from the stack outputs; an output missing: not checked)."""
+    repository and the objects in its bucket (from the stack outputs; an output missing: not checked), and what
+    the stack protects (``protected``: kind -> the value of its key in ``PROTECT_KEYS``)."""
     found = file_system_blockers(stack, clients.fsx, running)
     repository = stack_outputs.get(OUTPUT_ECR_REPOSITORY_URL)
     if isinstance(repository, str) and repository:
@@ -158,7 +190,7 @@ def destroy_blockers(
     bucket = stack_outputs.get(OUTPUT_BUCKET_NAME)
     if isinstance(bucket, str) and bucket:
         found += [b for b in [bucket_blocker(bucket, clients.s3)] if b is not None]
-    return found
+    return found + protection_blockers(stack, stack_outputs, protected or {})
 
 
 @operation
@@ -169,10 +201,11 @@ def check_destroy(
     *,
     force: bool = False,
     running: Collection[str] = (),
+    protected: Mapping[str, bool] | None = None,
 ) -> list[Blocker]:
     """``destroy_blockers``; ``DestroyBlocked`` (one line naming each, with its next step) unless ``force``, when
     they are returned for the caller to say what it went ahead over. [] when there is none."""
-    found = destroy_blockers(stack, stack_outputs, clients, running)
+    found = destroy_blockers(stack, stack_outputs, clients, running, protected)
     if found and not force:
         raise DestroyBlocked(
             f"destroy refused: {len(found)} thing(s) of stack {stack} would be left billing or block the destroy: "

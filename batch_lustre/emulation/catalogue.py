@@ -710,7 +710,8 @@ SCENARIOS: dict[str, NamedScenario] = {
     ),
     "destroy-leaves-nothing-billing": NamedScenario(
         "deleteLustre=false; batch-lustre destroy while the job runs: refused, naming the run; once the run has "
-        "ended: refused, naming the kept file system (copy, then batch-lustre sweep) and the results in the bucket",
+        "ended: refused, naming the kept file system (copy, then batch-lustre sweep), the results in the bucket "
+        "and the bucket's protection (protectBucket)",
         Scenario,
         runtime_params={"deleteLustre": False},
         runs=DESTROY_DURING_AND_AFTER,
@@ -719,10 +720,11 @@ SCENARIOS: dict[str, NamedScenario] = {
             says=('"FileSystemDeleted": false',),
             operator_says=(
                 "destroy refused: run {run} (arn:aws:states:",
-                "destroy refused: 2 thing(s) of stack",
+                "destroy refused: 3 thing(s) of stack",
                 "file system {fs} (kept by run {run}): copy what you need from it, then delete it with "
                 "`batch-lustre sweep -s",
                 "(holds the runs' results (objects or their versions)): S3 deletes no bucket that holds objects",
+                "(protected: protectBucket=true, and pulumi destroy deletes no protected resource)",
             ),
         ),
     ),

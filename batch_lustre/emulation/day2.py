@@ -66,11 +66,14 @@ def destroy_during_run(emu: Emulation, stack: EmulatedStack) -> list[str]:
 
 def destroy_after_run(emu: Emulation, stack: EmulatedStack) -> list[str]:
     """``batch-lustre destroy`` once the run has ended: refused by the teardown check, naming what is left."""
-    from batch_lustre.automation.teardown import DestroyBlocked, TeardownClients, check_destroy
+    from batch_lustre.automation.teardown import BUCKET, REPOSITORY, DestroyBlocked, TeardownClients, check_destroy
+    from batch_lustre.program.parameters import parameters_for
 
     outputs = stack.deployment.outputs if stack.deployment is not None else {}
+    defaults = {p.name: p.defaults[stack.refs.mode] for p in parameters_for(stack.refs.mode)}
+    protected = {BUCKET: bool(defaults["protectBucket"]), REPOSITORY: bool(defaults["protectRepository"])}
     try:
-        check_destroy(stack.refs.stack, outputs, TeardownClients.for_region(emu.region))
+        check_destroy(stack.refs.stack, outputs, TeardownClients.for_region(emu.region), protected=protected)
     except DestroyBlocked as refused:
         return [str(refused)]
     return ["destroy was not refused"]
