@@ -193,6 +193,7 @@ from batch_lustre.automation.teardown import (
     check_destroy,
     destroy_blockers,
     file_system_blockers,
+    protection_blockers,
     repository_blocker,
 )
 
@@ -273,6 +274,7 @@ __all__ = [
     "load_outputs",
     "new_acceptance_name",
     "new_run_name",
+    "protection_blockers",
     "objects_since",
     "one_line",
     "outputs",

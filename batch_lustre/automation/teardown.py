@@ -152,6 +152,7 @@ def bucket_blocker(bucket: str, s3: Any) -> Blocker | None:
 PROTECT_KEYS = {BUCKET: "protectBucket", REPOSITORY: "protectRepository"}
 
 
+@operation
 def protection_blockers(stack: str, stack_outputs: Mapping[str, Any], protected: Mapping[str, bool]) -> list[Blocker]:
     """The bucket and the repository when the stack protects them (``protected``: kind -> its protect key's
     value): ``pulumi destroy`` would stop on them."""
