@@ -99,6 +99,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
             job_log_group_name=naming.job_log_group_name(prefix, stack),
             job_log_retention_days=settings.job_log_retention_days,
             untagged_image_expiry_days=settings.ecr_untagged_image_expiry_days,
+            job_timeout_minutes=int(settings.values["jobTimeoutMinutes"]),
             tags=tags,
             protect_repository=settings.protect_repository,
         ),

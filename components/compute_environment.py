@@ -19,7 +19,10 @@ from batch_lustre.program.components import assume_role_policy, named
 ECS_IMAGE_TYPE = "ECS_AL2023"
 # Containers reach IMDS through the docker bridge: one hop more than the instance.
 IMDS_HOP_LIMIT = 2
-JOB_EXECUTION_TIMEOUT_ON_UPDATE_MINUTES = 30
+# How long running jobs are given when an infrastructure update replaces their instances (a plain `pulumi up`
+# during a run; `batch-lustre deploy` refuses then): the stack's jobTimeoutMinutes, within Batch's range for it
+# (UpdatePolicy.jobExecutionTimeoutMinutes, 1 to 7200: docs/aws-rules.md).
+MAX_JOB_EXECUTION_TIMEOUT_ON_UPDATE_MINUTES = 7200
 # What the compute environment's updates leave to Batch and to the runs (Pulumi property paths).
 IGNORED_COMPUTE_CHANGES = ("computeResources.desiredVcpus", "computeResources.launchTemplate")
 
@@ -64,6 +67,7 @@ class ComputeEnvironmentArgs:
     job_log_group_name: pulumi.Input[str]  # asl.naming.job_log_group_name
     job_log_retention_days: pulumi.Input[int]  # jobLogRetentionDays
     untagged_image_expiry_days: int  # ecrUntaggedImageExpiryDays
+    job_timeout_minutes: int  # jobTimeoutMinutes: the longest a job runs, so the longest an update lets it run on
     tags: Mapping[str, str] = field(default_factory=dict)
     protect_repository: bool = False  # Pulumi's protect option on the ECR repository (stack config protectRepository)
 
@@ -268,7 +272,9 @@ class ComputeEnvironment(pulumi.ComponentResource):
             ),
             update_policy=aws.batch.ComputeEnvironmentUpdatePolicyArgs(
                 terminate_jobs_on_update=False,
-                job_execution_timeout_minutes=JOB_EXECUTION_TIMEOUT_ON_UPDATE_MINUTES,
+                job_execution_timeout_minutes=min(
+                    self._args.job_timeout_minutes, MAX_JOB_EXECUTION_TIMEOUT_ON_UPDATE_MINUTES
+                ),
             ),
             tags=self._tags("ce"),
             # Batch changes desiredvCpus by itself (scaling, and each run's warm capacity) and refuses to

@@ -384,7 +384,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         _BOTH,
         *_timeout,
         "the job is terminated if it has not ended this long after submission, retries included (Step Functions' "
-        "Task timeout, Batch's attempt timeout and an explicit terminate)",
+        "Task timeout, Batch's attempt timeout and an explicit terminate); the stack config's value is also how "
+        "long an update of the compute environment lets running jobs run (at most 7200)",
     ),
     Parameter(
         "jobRunnableTimeoutMinutes",

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import botocore.session
 import pulumi
 import pulumi_aws as aws
 import pytest
@@ -267,11 +268,20 @@ def test_compute_environment_has_no_service_role_so_batch_uses_its_service_linke
     assert "serviceRole" not in run.one(COMPUTE_ENVIRONMENT).inputs
 
 
-def test_compute_environment_update_policy_keeps_running_jobs(run):
+def test_compute_environment_update_policy_lets_running_jobs_run_their_timeout(run):
+    config = load_stack_config(run.stack)
     assert run.one(COMPUTE_ENVIRONMENT).inputs["updatePolicy"] == {
         "terminateJobsOnUpdate": False,
-        "jobExecutionTimeoutMinutes": 30,
+        "jobExecutionTimeoutMinutes": int(config["batch-lustre:jobTimeoutMinutes"]),
     }
+
+
+def test_a_job_timeout_past_batchs_range_gives_running_jobs_the_most_batch_allows():
+    most = botocore.session.get_session().get_service_model("batch").shape_for("UpdatePolicy")
+    most = most.members["jobExecutionTimeoutMinutes"].metadata["max"]
+    config = {**load_stack_config(TASK_EXPORT), "batch-lustre:jobTimeoutMinutes": "10080"}
+    policy = run_program(TASK_EXPORT, config=config).one(COMPUTE_ENVIRONMENT).inputs["updatePolicy"]
+    assert policy["jobExecutionTimeoutMinutes"] == most == 7200
 
 
 def test_job_queue_feeds_the_compute_environment(run):
