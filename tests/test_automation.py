@@ -111,6 +111,18 @@ class FakePulumi:
         )
         script.chmod(0o755)
 
+    def install(self, monkeypatch, *, empty_account: bool = True) -> FakePulumi:
+        """Put this fake on PATH (no update check) and, with ``empty_account``, answer AWS clients with an account
+        that has nothing in it."""
+        if empty_account:
+            monkeypatch.setattr(
+                "batch_lustre.automation.clients.aws_client", lambda service, region=None: EmptyAccount()
+            )
+        monkeypatch.setenv("PATH", str(self.bin))
+        monkeypatch.setenv("FAKE_PULUMI_STATE", str(self.state))
+        monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
+        return self
+
     def deployed(self, *stacks: str, outputs: dict | None = None) -> None:
         (self.state / "stacks.json").write_text(json.dumps(list(stacks)))
         if outputs is not None:
@@ -131,12 +143,7 @@ class FakePulumi:
 
 @pytest.fixture
 def fake_pulumi(tmp_path, monkeypatch):
-    fake = FakePulumi(tmp_path)
-    monkeypatch.setattr("batch_lustre.automation.clients.aws_client", lambda service, region=None: EmptyAccount())
-    monkeypatch.setenv("PATH", str(fake.bin))
-    monkeypatch.setenv("FAKE_PULUMI_STATE", str(fake.state))
-    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
-    return fake
+    return FakePulumi(tmp_path).install(monkeypatch)
 
 
 @pytest.fixture

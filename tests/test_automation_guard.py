@@ -58,11 +58,7 @@ class SteppedClock:
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
-    fake = FakePulumi(tmp_path)
-    monkeypatch.setattr("batch_lustre.automation.clients.aws_client", lambda service, region=None: EmptyAccount())
-    monkeypatch.setenv("PATH", str(fake.bin))
-    monkeypatch.setenv("FAKE_PULUMI_STATE", str(fake.state))
-    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
+    fake = FakePulumi(tmp_path).install(monkeypatch)
     fake.deployed("taskexport", outputs=OUTPUTS)
     return fake
 

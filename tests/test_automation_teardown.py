@@ -125,10 +125,7 @@ def test_a_repository_or_bucket_already_gone_blocks_nothing(account):
 
 @pytest.fixture
 def deployed(tmp_path, monkeypatch, account):
-    fake = FakePulumi(tmp_path)
-    monkeypatch.setenv("PATH", str(fake.bin))
-    monkeypatch.setenv("FAKE_PULUMI_STATE", str(fake.state))
-    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "true")
+    fake = FakePulumi(tmp_path).install(monkeypatch, empty_account=False)  # moto's account, with the stack's things
     fake.deployed("taskexport", outputs=OUTPUTS)
     kept = file_system({TAG_STACK: "taskexport", TAG_RUN: "run-a", TAG_KEPT: "deleteLustre=false"})
     return fake, kept

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_automation import EmptyAccount, FakePulumi
+from test_automation import FakePulumi
 from typer.testing import CliRunner
 
 from batch_lustre.cli.app import app
@@ -17,11 +17,7 @@ STACK_COMMANDS = ["deploy", "preview", "refresh", "destroy", "outputs"]
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
-    fake = FakePulumi(tmp_path)
-    monkeypatch.setattr("batch_lustre.automation.clients.aws_client", lambda service, region=None: EmptyAccount())
-    monkeypatch.setenv("PATH", str(fake.bin))
-    monkeypatch.setenv("FAKE_PULUMI_STATE", str(fake.state))
-    return fake
+    return FakePulumi(tmp_path).install(monkeypatch)
 
 
 def invoke(*args: str):
