@@ -123,6 +123,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.resources: list[RecordedResource] = []
         self.protected: set[str] = set()  # logical names of the resources declared with protect
         self.dependencies: dict[str, tuple[str, ...]] = {}  # logical name -> the logical names it depends on
+        self.urns: dict[str, tuple[str, ...]] = {}  # URN -> the URNs of its aliases
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         # (result, failures): the mock monitor iterates the failures, so never None.
@@ -169,6 +170,7 @@ class OfflineRun:
     outputs: dict[str, Any] = field(default_factory=dict)
     protected: set[str] = field(default_factory=set)  # logical names of the resources declared with protect
     dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> names it depends on
+    urns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # URN -> the URNs of its aliases
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -213,6 +215,7 @@ def run_program(
         outputs=outputs,
         protected=mocks.protected,
         dependencies=mocks.dependencies,
+        urns=mocks.urns,
     )
 
 
