@@ -591,6 +591,7 @@ def component(name: str = "taskexport"):
     account, region = "123456789012", "us-east-1"
     workflow = WorkflowArgs(
         stack="taskexport",
+        mode="taskexport",
         name_prefix="taskexport",
         max_vcpus=256,
         secret_arn=f"arn:aws:secretsmanager:{region}:{account}:secret:params-AbCdEf",
