@@ -163,6 +163,11 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
             )
         ],
         "secretsmanager:GetSecretValue": [_statement(["secretsmanager:GetSecretValue"], [refs.secret_arn])],
+        "ecr:DescribeImages": [
+            _statement(
+                ["ecr:DescribeImages"], [f"arn:aws:ecr:{region}:{account}:repository/{refs.job_repository_name}"]
+            )
+        ],
         "fsx:CreateFileSystem": [
             _statement(["fsx:CreateFileSystem"], [f"{fsx}:file-system/*"], this_stack_request),
             # FSx creates its service-linked role on first use.

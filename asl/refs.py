@@ -29,7 +29,8 @@ class WorkflowRefs:
     baseline_launch_template_id: str
     baseline_launch_template_version: str
     job_queue_arn: str
-    job_repository_url: str  # the job image is <job_repository_url>:<imageTag> (default tag "latest")
+    # The job image is <job_repository_url>@<digest>: the digest <imageTag> (default "latest") names at run start.
+    job_repository_url: str
     job_log_group_name: str  # the stack's log group of the jobs' logs (asl.naming.job_log_group_name)
     # The Lambda functions' ARNs as the definition invokes them: the stack passes qualified ARNs (a published
     # version, ``...:function:<name>:<version>``), so an execution keeps the code it started with.
@@ -39,3 +40,8 @@ class WorkflowRefs:
     # WaitFor (lambda/wait_for.py): the waiting loops; "" (the run-cleanup machine): the loops wait in states.
     wait_for_function_arn: str = ""
     data_layout: DataLayout = field(default_factory=DataLayout)  # the seeds' layout unless the stack config says
+
+    @property
+    def job_repository_name(self) -> str:
+        """The ECR repository's name: ``<account>.dkr.ecr.<region>.amazonaws.com/<name>``'s last part."""
+        return self.job_repository_url.split("/", 1)[1]
