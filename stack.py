@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
+import pulumi_random
 
 from batch_lustre.program.asl import naming
 from batch_lustre.program.components.compute_environment import ComputeEnvironment, ComputeEnvironmentArgs
@@ -66,9 +67,17 @@ class BuiltStack:
     run_cleanup: RunCleanup
 
 
+def stack_id_resource() -> pulumi_random.RandomId:
+    """The stack's id: random hex digits drawn once, at the stack's first deploy, and kept in its state (no
+    keepers: nothing replaces it). Tagged on every resource of the stack and of its runs (``naming.TAG_STACK_ID``),
+    it tells this stack's resources from those of any other stack in the account, whatever its name or project."""
+    return pulumi_random.RandomId("stack-id", byte_length=naming.STACK_ID_BYTES)
+
+
 def build_stack(settings: Settings, stack: str) -> BuiltStack:
     """Declare every component of a stack in ``settings.mode``, export its outputs and return the components."""
-    tags = naming.stack_tags(stack, settings.mode)
+    stack_id = stack_id_resource().hex
+    tags = naming.stack_tags(stack, settings.mode, stack_id)
     prefix = settings.resource_prefix
 
     network = Network(prefix, NetworkArgs(tags=tags))
@@ -89,7 +98,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
         ComputeEnvironmentArgs(
             vpc_id=network.vpc_id,
             private_subnet_ids=scratch_subnet_ids,
-            ecr_repository_name=settings.ecr_repository_name,
+            ecr_repository_name=settings.ecr_repository_name(stack),
             compute_type=settings.compute_environment_type,
             allocation_strategy=settings.compute_environment_allocation_strategy,
             instance_types=settings.compute_environment_instance_types,
@@ -107,6 +116,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     secret = RuntimeSecret(prefix, RuntimeSecretArgs(values=settings.runtime_defaults, tags=tags))
     workflow_args = WorkflowArgs(
         stack=stack,
+        stack_id=stack_id,
         name_prefix=prefix,
         max_vcpus=settings.compute_environment_max_vcpus,
         secret_arn=secret.secret_arn,
@@ -146,6 +156,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     pulumi.export(naming.OUTPUT_JOB_QUEUE, compute.job_queue_name)
     pulumi.export(naming.OUTPUT_COMPUTE_ENVIRONMENT, compute.compute_environment_name)
     pulumi.export(naming.OUTPUT_JOB_LOG_GROUP, compute.job_log_group_name)
+    pulumi.export(naming.OUTPUT_STACK_ID, stack_id)
     return BuiltStack(settings, network, bucket, compute, secret, workflow, run_cleanup)
 
 

@@ -17,7 +17,8 @@ class WorkflowRefs:
 
     mode: str  # parameters.TASK_EXPORT | parameters.AUTO_EXPORT
     stack: str  # Pulumi stack name, tagged on every per-run resource
-    name_prefix: str  # lower-case envName: prefix of per-run resource names
+    stack_id: str  # the stack's generated id (naming.TAG_STACK_ID), tagged on every per-run resource
+    name_prefix: str  # prefix of per-run resource names: naming.run_name_prefix(<envName lower>, stack_id)
     region: str
     account_id: str
     state_machine_name: str  # fixed name, so the role's policy can name the machine's executions

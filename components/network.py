@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
 import pulumi
 import pulumi_aws as aws
 
-from batch_lustre.program.components import named
+from batch_lustre.program.components import Tags, named
 
 AZ_COUNT = 2
 VPC_CIDR = "10.0.0.0/16"
@@ -23,7 +22,7 @@ PRIVATE_SUBNET_CIDRS = ("10.0.16.0/20", "10.0.32.0/20")
 class NetworkArgs:
     """Inputs of :class:`Network`."""
 
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Tags = field(default_factory=dict)
 
 
 class Network(pulumi.ComponentResource):
@@ -76,7 +75,7 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _tags(self, suffix: str) -> dict[str, str]:
+    def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
         return named(self._args.tags, f"{self._name}-{suffix}")
 
     def _availability_zones(self) -> list[pulumi.Output[str]]:

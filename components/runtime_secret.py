@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from batch_lustre.program.components import named
+from batch_lustre.program.components import Tags, named
 
 
 @dataclass
@@ -22,7 +22,7 @@ class RuntimeSecretArgs:
     """
 
     values: Mapping[str, Any]
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Tags = field(default_factory=dict)
 
 
 # The staging label of the version Pulumi writes: a label it keeps whatever the edits (see RuntimeSecret).

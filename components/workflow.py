@@ -15,7 +15,7 @@ from batch_lustre.program.asl import iam, naming
 from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.states import WAIT_FOR_TIMEOUT_SECONDS
-from batch_lustre.program.components import assume_role_policy, lambda_package, named
+from batch_lustre.program.components import Tags, assume_role_policy, lambda_package, named
 from batch_lustre.program.components.state_machine import (
     LOG_RETENTION_DAYS,
     logged_state_machine,
@@ -31,6 +31,7 @@ class WorkflowArgs:
     """Inputs of a workflow: names from settings and the other components' outputs."""
 
     stack: str
+    stack_id: pulumi.Input[str]  # the stack's generated id (asl.naming.TAG_STACK_ID)
     name_prefix: str  # Settings.resource_prefix
     max_vcpus: int  # computeEnvironmentMaxvCpus: the job must fit the compute environment
     secret_arn: pulumi.Input[str]
@@ -44,7 +45,7 @@ class WorkflowArgs:
     repository_url: pulumi.Input[str]
     job_log_group_name: pulumi.Input[str]  # where each run's job definition sends the job's logs
     data_layout: DataLayout = field(default_factory=DataLayout)
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Tags = field(default_factory=dict)
 
 
 class Workflow(pulumi.ComponentResource):
@@ -87,7 +88,10 @@ class Workflow(pulumi.ComponentResource):
             environment={
                 "MODE": self.mode,
                 "MAX_VCPUS": str(args.max_vcpus),
-                "NAME_PREFIX": args.name_prefix,
+                # A run's resources are named <envName>-<stack id>-<execution name>.
+                "NAME_PREFIX": pulumi.Output.from_input(args.stack_id).apply(
+                    lambda stack_id: naming.run_name_prefix(args.name_prefix, stack_id)
+                ),
             },
             timeout=30,
         )
@@ -143,7 +147,7 @@ class Workflow(pulumi.ComponentResource):
 
     # --- shared ---
 
-    def _tags(self, suffix: str) -> dict[str, str]:
+    def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
         return named(self._args.tags, f"{self._name}-{suffix}")
 
     def _create_function(
@@ -259,7 +263,8 @@ def workflow_refs(
         return WorkflowRefs(
             mode=mode,
             stack=args.stack,
-            name_prefix=args.name_prefix,
+            stack_id=values["stack_id"],
+            name_prefix=naming.run_name_prefix(args.name_prefix, values["stack_id"]),
             region=values["region"],
             account_id=values["account_id"],
             state_machine_name=state_machine_name,
@@ -281,6 +286,7 @@ def workflow_refs(
         )
 
     return pulumi.Output.all(
+        stack_id=args.stack_id,
         region=region.region,
         account_id=identity.account_id,
         secret_arn=args.secret_arn,

@@ -3,7 +3,7 @@ length (``ENV_NAME_MAX_LENGTH``), which the parameter table's rule and words use
 
 Every name the program gives a resource starts with ``envName`` in lower case. A resource declared without a name
 gets Pulumi's auto-name, its logical name followed by ``-`` and 7 random characters; a run's own resources (launch
-template, job definition, job) are named ``<envName>-<execution name>``. Each row below is, for one kind of name,
+template, job definition, job) are named ``<envName>-<stack id>-<execution name>``. Each row below is, for one kind of name,
 the longest logical-name suffix the program declares after ``envName`` (a test runs the program under mocks and
 holds these rows to what it declares) and the AWS limit of that name (docs/aws-rules.md, "Names derived from
 envName").
@@ -15,9 +15,12 @@ from dataclasses import dataclass
 
 # Pulumi auto-naming: "<logical name>-" and 7 random characters.
 AUTO_NAME_ADDED = 1 + 7
-# A run's resource names: "<envName>-<execution name>", an execution name being at most 80 characters.
+# The stack's generated id (asl/naming.py TAG_STACK_ID): random bytes, written in hex.
+STACK_ID_BYTES = 4
+STACK_ID_LENGTH = 2 * STACK_ID_BYTES
+# A run's resource names: "<envName>-<stack id>-<execution name>", an execution name being at most 80 characters.
 EXECUTION_NAME_MAX_LENGTH = 80
-RUN_NAME_ADDED = 1 + EXECUTION_NAME_MAX_LENGTH
+RUN_NAME_ADDED = 1 + STACK_ID_LENGTH + 1 + EXECUTION_NAME_MAX_LENGTH
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,10 @@ class DerivedName:
     def shape(self) -> str:
         """The name as a pattern: ``<envName>-run-cleanup-...-role-<7 random characters>``."""
         if self.resource_type == "run":
-            return f"<envName>{self.suffix}-<execution name, up to {EXECUTION_NAME_MAX_LENGTH} characters>"
+            return (
+                f"<envName>{self.suffix}-<stack id, {STACK_ID_LENGTH} hex digits>-<execution name, up to "
+                f"{EXECUTION_NAME_MAX_LENGTH} characters>"
+            )
         return f"<envName>{self.suffix}-<7 random characters>"
 
 

@@ -58,7 +58,7 @@ def longest_run(request):
 
 def test_every_name_of_the_longest_accepted_env_name_fits_its_limit(longest_run):
     prefix = LONGEST.lower()
-    for resource in (r for r in longest_run.resources if r.custom):
+    for resource in (r for r in longest_run.resources if r.custom and r.type.startswith("aws:")):  # not the stack id
         prop = NAME_PROPERTY.get(resource.type, "name")
         explicit = resource.inputs.get(prop)
         if explicit is not None:

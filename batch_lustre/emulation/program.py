@@ -9,6 +9,7 @@ over with ``pulumi.runtime.set_all_config``, as the language host does (mocks do
 
 from __future__ import annotations
 
+import base64
 import gc
 import hashlib
 import logging
@@ -44,6 +45,24 @@ def auto_name(stack: str, logical_name: str) -> str:
     (random in Pulumi; here derived from the stack and the name, so every emulated deploy names alike)."""
     digest = hashlib.sha256(f"{stack}/{logical_name}".encode()).hexdigest()[:7]
     return f"{logical_name}-{digest}"
+
+
+RANDOM_ID = "random:index/randomId:RandomId"
+
+
+def random_id_outputs(physical: str, byte_length: int) -> tuple[str, dict[str, Any]]:
+    """The id and outputs of a ``random.RandomId`` (``hex``, ``dec``, ``b64Url``, ``b64Std``; its id is the
+    ``b64Url``): random bytes in Pulumi; here derived from the resource's physical name (``auto_name``, so from the
+    stack), so every deploy of a stack gets the same id and two stacks get different ones."""
+    drawn = hashlib.sha256(physical.encode()).digest()[:byte_length]
+    b64_url = base64.urlsafe_b64encode(drawn).decode().rstrip("=")
+    return b64_url, {
+        "byteLength": byte_length,
+        "hex": drawn.hex(),
+        "dec": str(int.from_bytes(drawn, "big")),
+        "b64Url": b64_url,
+        "b64Std": base64.b64encode(drawn).decode(),
+    }
 
 
 class OptionsRecordingMonitor(MockMonitor):
