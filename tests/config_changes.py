@@ -111,6 +111,10 @@ REPLACE_FORCING: dict[str, tuple[ForceNew, ...]] = {
         "internal/service/ecr/lifecycle_policy.go", "policy", "repository"
     ),
     "aws:ecr/repository:Repository": _rows("internal/service/ecr/repository.go", "name", "encryptionConfigurations"),
+    # pulumi-random bridges terraform-provider-random, whose random_id has no Update: every input replaces it.
+    "random:index/randomId:RandomId": _rows(
+        "terraform-provider-random internal/provider/resource_id.go", "byteLength", "keepers", "prefix", assumed=True
+    ),
     "aws:iam/instanceProfile:InstanceProfile": _rows(
         "internal/service/iam/instance_profile.go", "name", "namePrefix", "path", assumed=True
     ),
