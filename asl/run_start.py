@@ -87,28 +87,21 @@ def add_resolve_job_image(g: Graph, refs: WorkflowRefs) -> None:
     """``ResolveJobImage``: the digest the run's image tag names now, read once at run start. The job definition
     names the image by that digest, so a push to the tag during the run (a retry, an array's later children)
     changes nothing. A tag that names no image ends the run before anything is created (``JobImageNotFound``)."""
-    g.add(
-        "ResolveJobImage",
-        {
-            **aws_sdk(
-                "ecr",
-                "describeImages",
-                {"RepositoryName": refs.job_repository_name, "ImageIds": [{"ImageTag.$": f"{DERIVED}.imageTag"}]},
-                next_state="CreateLustreFileSystem",
-                result_path="$.image",
-                result_selector={"digest.$": "$.ImageDetails[0].ImageDigest"},
-                retry=RETRY_READ,
-            ),
-            "Catch": [
-                {
-                    "ErrorEquals": error_names("Ecr", IMAGE_NOT_FOUND),
-                    "ResultPath": "$.error",
-                    "Next": "JobImageNotFound",
-                },
-                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ResolveJobImageFailed"},
-            ],
-        },
+    resolve = aws_sdk(
+        "ecr",
+        "describeImages",
+        {"RepositoryName": refs.job_repository_name, "ImageIds": [{"ImageTag.$": f"{DERIVED}.imageTag"}]},
+        next_state="CreateLustreFileSystem",
+        result_path="$.image",
+        result_selector={"digest.$": "$.ImageDetails[0].ImageDigest"},
+        retry=RETRY_READ,
+        catch_to=record_failure(g, "ResolveJobImageFailed", "NothingToExport"),
     )
+    resolve["Catch"] = [
+        {"ErrorEquals": error_names("Ecr", IMAGE_NOT_FOUND), "ResultPath": "$.error", "Next": "JobImageNotFound"},
+        *resolve["Catch"],
+    ]
+    g.add("ResolveJobImage", resolve)
     g.add(
         "JobImageNotFound",
         pass_parameters(
@@ -122,7 +115,6 @@ def add_resolve_job_image(g: Graph, refs: WorkflowRefs) -> None:
             "NothingToExport",
         ),
     )
-    record_failure(g, "ResolveJobImageFailed", "NothingToExport")
 
 
 def add_read_parameters(
