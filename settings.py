@@ -105,9 +105,11 @@ class Settings:
         """Prefix of every resource name: ``envName`` in lower case."""
         return self.env_name.lower()
 
-    @property
-    def ecr_repository_name(self) -> str:
-        return str(self.values["ecrRepositoryName"])
+    def ecr_repository_name(self, stack: str) -> str:
+        """``ecrRepositoryName``, or when it is "" (the default) ``<envName>-<stack>`` in lower case: two stacks
+        of one stack file (dev, prod) then get two repositories."""
+        configured = str(self.values["ecrRepositoryName"])
+        return configured or f"{self.resource_prefix}-{stack.lower()}"
 
     @property
     def ecr_untagged_image_expiry_days(self) -> int:
@@ -214,10 +216,19 @@ def settings_from_config(config: Mapping[str, str], *, source: str = "stack conf
 
 def check_stack_names(settings: Settings, stack: str) -> None:
     """Refuse (``ParameterError``, one line) an ``envName`` whose state machine names in ``stack`` would not fit
-    Step Functions' limit (the names every other derived name has are bounded by ``envName``'s own rule)."""
+    Step Functions' limit (the names every other derived name has are bounded by ``envName``'s own rule), and a
+    default ECR repository name (``<envName>-<stack>``) that ECR would not accept."""
     problem = state_machine_problem(settings.env_name, stack)
     if problem is not None:
         raise ParameterError(problem)
+    repository = settings.ecr_repository_name(stack)
+    check = BY_NAME["ecrRepositoryName"].check
+    if not settings.values["ecrRepositoryName"] and check is not None and not check(repository):
+        raise ParameterError(
+            f'ecrRepositoryName="" is not accepted with envName="{settings.env_name}" and stack {stack}: its default '
+            f"{repository} is not an ECR repository name: accepted an explicit ecrRepositoryName (2-256 lowercase "
+            "letters, digits, . _ - /, one . _ or - between two of them)"
+        )
 
 
 def _decode_list(name: str, text: str) -> Any:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
+import pulumi_random
 
 from batch_lustre.program.asl import naming
 from batch_lustre.program.components.compute_environment import ComputeEnvironment, ComputeEnvironmentArgs
@@ -70,6 +71,13 @@ class BuiltStack:
     run_cleanup: RunCleanup
 
 
+def stack_id_resource() -> pulumi_random.RandomId:
+    """The stack's id: random hex digits drawn once, at the stack's first deploy, and kept in its state (no
+    keepers: nothing replaces it). Tagged on every resource of the stack and of its runs (``naming.TAG_STACK_ID``),
+    it tells this stack's resources from those of any other stack in the account, whatever its name or project."""
+    return pulumi_random.RandomId("stack-id", byte_length=naming.STACK_ID_BYTES)
+
+
 def previous_name(settings: Settings, previous_type: str | None = None) -> pulumi.ResourceOptions:
     """Aliases of a component, and of each resource declared under it, as the previous release declared them: the
     component named ``envName`` in lower case (of type ``previous_type``, when it had another), each resource's
@@ -107,7 +115,8 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     the mode is part of a URN, so no value of stack config renames a resource. The names given explicitly (state
     machines, log groups, the ECR repository) and each resource's Name tag keep starting with ``envName``.
     """
-    tags = naming.stack_tags(stack, settings.mode)
+    stack_id = stack_id_resource().hex
+    tags = naming.stack_tags(stack, settings.mode, stack_id)
     prefix = settings.resource_prefix
     name = COMPONENT_NAME
 
@@ -132,7 +141,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
             label=prefix,
             vpc_id=network.vpc_id,
             private_subnet_ids=scratch_subnet_ids,
-            ecr_repository_name=settings.ecr_repository_name,
+            ecr_repository_name=settings.ecr_repository_name(stack),
             compute_type=settings.compute_environment_type,
             allocation_strategy=settings.compute_environment_allocation_strategy,
             instance_types=settings.compute_environment_instance_types,
@@ -156,6 +165,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     workflow_args = WorkflowArgs(
         stack=stack,
         mode=settings.mode,
+        stack_id=stack_id,
         name_prefix=prefix,
         max_vcpus=settings.compute_environment_max_vcpus,
         secret_arn=secret.secret_arn,
@@ -196,6 +206,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     pulumi.export(naming.OUTPUT_JOB_QUEUE, compute.job_queue_name)
     pulumi.export(naming.OUTPUT_COMPUTE_ENVIRONMENT, compute.compute_environment_name)
     pulumi.export(naming.OUTPUT_JOB_LOG_GROUP, compute.job_log_group_name)
+    pulumi.export(naming.OUTPUT_STACK_ID, stack_id)
     return BuiltStack(settings, network, bucket, compute, secret, workflow, run_cleanup)
 
 

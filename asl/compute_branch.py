@@ -206,7 +206,8 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                 "Type": "container",
                 "PlatformCapabilities": ["EC2"],
                 "ContainerProperties": {
-                    "Image.$": f"States.Format('{refs.job_repository_url}:{{}}', {DERIVED}.imageTag)",
+                    # The digest ResolveJobImage read at run start: a push to the tag during the run changes nothing.
+                    "Image.$": f"States.Format('{refs.job_repository_url}@{{}}', $.image.digest)",
                     "ResourceRequirements": [
                         {"Type": "VCPU", "Value.$": f"{DERIVED}.jobVcpus"},
                         {"Type": "MEMORY", "Value.$": f"{DERIVED}.jobMemory"},

@@ -15,6 +15,7 @@ from typing import Any
 from batch_lustre.program.asl import build_definition
 from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.history import Form, history_form
+from batch_lustre.program.asl.naming import STACK_ID_LENGTH, run_name_prefix
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_cleanup import build_run_cleanup
 from batch_lustre.program.parameters import MODES
@@ -22,6 +23,7 @@ from batch_lustre.program.parameters import MODES
 COMMAND = "python -m batch_lustre.program.asl.history_forms"
 PATH = Path(__file__).resolve().parent.parent / "parameters" / "history_forms.py"
 WORKFLOW, RUN_CLEANUP = "workflow", "run-cleanup"
+PLACEHOLDER_STACK_ID = "0" * STACK_ID_LENGTH
 
 
 def placeholder_refs(mode: str) -> WorkflowRefs:
@@ -32,7 +34,8 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
     return WorkflowRefs(
         mode=mode,
         stack=mode,
-        name_prefix=mode,
+        stack_id=PLACEHOLDER_STACK_ID,
+        name_prefix=run_name_prefix(mode, PLACEHOLDER_STACK_ID),
         region="us-east-1",
         account_id="123456789012",
         state_machine_name=f"{mode}-workflow",

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from batch_lustre.program.asl.naming import TAG_STACK
+from batch_lustre.program.asl.naming import TAG_STACK_ID
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.states import AWS_SDK, LAMBDA_INVOKE
 
@@ -148,11 +148,13 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
     fsx = f"arn:aws:fsx:{region}:{account}"
     batch = f"arn:aws:batch:{region}:{account}"
     launch_templates = f"arn:aws:ec2:{region}:{account}:launch-template/*"
-    job_definitions = f"{batch}:job-definition/{prefix}-*"  # RegisterJobDefinition: job-definition/<name>
+    # RegisterJobDefinition: job-definition/<name>; the prefix holds the stack id, so only this stack's.
+    job_definitions = f"{batch}:job-definition/{prefix}-*"
     job_definition_revisions = f"{job_definitions}:*"  # job-definition/<name>:<revision>
     jobs = f"{batch}:job/*"
-    this_stack_request = {"StringEquals": {f"aws:RequestTag/{TAG_STACK}": refs.stack}}
-    this_stack_resource = {"StringEquals": {f"aws:ResourceTag/{TAG_STACK}": refs.stack}}
+    # The stack id, not the stack name: two projects (or backends) may both have a stack "dev" in one account.
+    this_stack_request = {"StringEquals": {f"aws:RequestTag/{TAG_STACK_ID}": refs.stack_id}}
+    this_stack_resource = {"StringEquals": {f"aws:ResourceTag/{TAG_STACK_ID}": refs.stack_id}}
     service_roles = f"arn:aws:iam::{account}:role/aws-service-role"
     bucket = f"arn:aws:s3:::{refs.bucket_name}"
     everything = ["*"]
@@ -163,6 +165,11 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
             )
         ],
         "secretsmanager:GetSecretValue": [_statement(["secretsmanager:GetSecretValue"], [refs.secret_arn])],
+        "ecr:DescribeImages": [
+            _statement(
+                ["ecr:DescribeImages"], [f"arn:aws:ecr:{region}:{account}:repository/{refs.job_repository_name}"]
+            )
+        ],
         "fsx:CreateFileSystem": [
             _statement(["fsx:CreateFileSystem"], [f"{fsx}:file-system/*"], this_stack_request),
             # FSx creates its service-linked role on first use.

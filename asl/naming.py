@@ -13,9 +13,18 @@ the workflow's builders (``asl/``) and the tools (``batch_lustre/``: Automation 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
+
+# Re-exported: the program and the tools read them here, with the tags.
+from batch_lustre.program.parameters.derived_names import STACK_ID_BYTES as STACK_ID_BYTES
+from batch_lustre.program.parameters.derived_names import STACK_ID_LENGTH as STACK_ID_LENGTH
 
 PROJECT = "batch-lustre"
 TAG_STACK = f"{PROJECT}:stack"
+# The stack's generated id (a random hex string made once, when the stack is first deployed: stack.py): unique per
+# stack, whatever its project, backend or name. The IAM conditions, the name prefix of a run's resources and the
+# tools (sweep, run cleanup) use it, so no stack acts on another's resources.
+TAG_STACK_ID = f"{PROJECT}:stack-id"
 TAG_MODE = f"{PROJECT}:mode"
 TAG_RUN = f"{PROJECT}:run"
 # On a file system a run kept (data not provably in S3, deleteLustre=false, delete refused): the run-cleanup
@@ -38,6 +47,7 @@ OUTPUT_ECR_REPOSITORY_URL = "ecrRepositoryUrl"
 OUTPUT_JOB_QUEUE = "jobQueue"
 OUTPUT_COMPUTE_ENVIRONMENT = "computeEnvironment"
 OUTPUT_JOB_LOG_GROUP = "jobLogGroup"
+OUTPUT_STACK_ID = "stackId"
 STACK_OUTPUTS = (
     OUTPUT_MODE,
     OUTPUT_STATE_MACHINE_ARN,
@@ -48,6 +58,7 @@ STACK_OUTPUTS = (
     OUTPUT_JOB_QUEUE,
     OUTPUT_COMPUTE_ENVIRONMENT,
     OUTPUT_JOB_LOG_GROUP,
+    OUTPUT_STACK_ID,
 )
 
 # --- Lustre network ---------------------------------------------------------------------------------------------
@@ -93,9 +104,18 @@ def lambda_handler(module: str) -> str:
     return f"{module}.handler"
 
 
-def stack_tags(stack: str, mode: str) -> dict[str, str]:
-    """Tags on every resource of the stack."""
-    return {TAG_STACK: stack, TAG_MODE: mode}
+_Id = TypeVar("_Id")
+
+
+def stack_tags(stack: str, mode: str, stack_id: _Id) -> dict[str, str | _Id]:
+    """Tags on every resource of the stack (``stack_id``: the id, or the program's output that resolves to it)."""
+    return {TAG_STACK: stack, TAG_MODE: mode, TAG_STACK_ID: stack_id}
+
+
+def run_name_prefix(name_prefix: str, stack_id: str) -> str:
+    """The prefix of a run's launch template, job definition and job names: ``<envName>-<stack id>`` (the job
+    definitions' IAM is scoped by it, so a stack cannot register, deregister or submit another's)."""
+    return f"{name_prefix}-{stack_id}"
 
 
 # CloudWatch Logs log group names: 1-512 of letters, digits and ``._-/#`` (botocore's logs model, CreateLogGroup).

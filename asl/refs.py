@@ -17,7 +17,8 @@ class WorkflowRefs:
 
     mode: str  # parameters.TASK_EXPORT | parameters.AUTO_EXPORT
     stack: str  # Pulumi stack name, tagged on every per-run resource
-    name_prefix: str  # lower-case envName: prefix of per-run resource names
+    stack_id: str  # the stack's generated id (naming.TAG_STACK_ID), tagged on every per-run resource
+    name_prefix: str  # prefix of per-run resource names: naming.run_name_prefix(<envName lower>, stack_id)
     region: str
     account_id: str
     state_machine_name: str  # fixed name, so the role's policy can name the machine's executions
@@ -29,7 +30,8 @@ class WorkflowRefs:
     baseline_launch_template_id: str
     baseline_launch_template_version: str
     job_queue_arn: str
-    job_repository_url: str  # the job image is <job_repository_url>:<imageTag> (default tag "latest")
+    # The job image is <job_repository_url>@<digest>: the digest <imageTag> (default "latest") names at run start.
+    job_repository_url: str
     job_log_group_name: str  # the stack's log group of the jobs' logs (asl.naming.job_log_group_name)
     # The Lambda functions' ARNs as the definition invokes them: the stack passes qualified ARNs (a published
     # version, ``...:function:<name>:<version>``), so an execution keeps the code it started with.
@@ -39,3 +41,8 @@ class WorkflowRefs:
     # WaitFor (lambda/wait_for.py): the waiting loops; "" (the run-cleanup machine): the loops wait in states.
     wait_for_function_arn: str = ""
     data_layout: DataLayout = field(default_factory=DataLayout)  # the seeds' layout unless the stack config says
+
+    @property
+    def job_repository_name(self) -> str:
+        """The ECR repository's name: ``<account>.dkr.ecr.<region>.amazonaws.com/<name>``'s last part."""
+        return self.job_repository_url.split("/", 1)[1]

@@ -276,6 +276,7 @@ def _find_run_resources(
         {
             "executionName.$": "$.run.executionName",
             "stack": refs.stack,
+            "stackId": refs.stack_id,
             "mode": refs.mode,
             "namePrefix": refs.name_prefix,
             "computeEnvironmentArn": refs.compute_environment_arn,

@@ -3,7 +3,7 @@ name built from its id; the data repository association's settings."""
 
 from __future__ import annotations
 
-from batch_lustre.program.asl.naming import TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK
+from batch_lustre.program.asl.naming import TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK, TAG_STACK_ID
 from batch_lustre.program.asl.paths import DERIVED
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.states import RetryPolicy, State, aws_sdk
@@ -21,6 +21,7 @@ def tag_list(refs: WorkflowRefs) -> list[dict[str, str]]:
     """Key/Value tags (FSx, EC2) of every per-run resource."""
     return [
         {"Key": TAG_STACK, "Value": refs.stack},
+        {"Key": TAG_STACK_ID, "Value": refs.stack_id},
         {"Key": TAG_MODE, "Value": refs.mode},
         {"Key": TAG_RUN, "Value.$": "$$.Execution.Name"},
         {"Key": "Name", "Value.$": f"{DERIVED}.jobName"},
@@ -29,7 +30,12 @@ def tag_list(refs: WorkflowRefs) -> list[dict[str, str]]:
 
 def tag_map(refs: WorkflowRefs) -> dict[str, str]:
     """Map tags (Batch) of every per-run resource."""
-    return {TAG_STACK: refs.stack, TAG_MODE: refs.mode, f"{TAG_RUN}.$": "$$.Execution.Name"}
+    return {
+        TAG_STACK: refs.stack,
+        TAG_STACK_ID: refs.stack_id,
+        TAG_MODE: refs.mode,
+        f"{TAG_RUN}.$": "$$.Execution.Name",
+    }
 
 
 def file_system_arn(refs: WorkflowRefs) -> str:

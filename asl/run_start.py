@@ -1,14 +1,31 @@
 """Run start: refuse a concurrent run, read the secret, extract and validate the run-time parameters and the
-run's input (``InitializeRun`` ... ``AreParametersValid``)."""
+run's input (``InitializeRun`` ... ``AreParametersValid``), and resolve the job image's digest
+(``ResolveJobImage``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from batch_lustre.program.asl.paths import DERIVED
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.sections import record_failure
-from batch_lustre.program.asl.states import RETRY_READ, Graph, aws_sdk, choice, fail, invoke_lambda, pass_result
+from batch_lustre.program.asl.states import (
+    RETRY_READ,
+    Graph,
+    aws_sdk,
+    choice,
+    error_names,
+    fail,
+    failure_record,
+    invoke_lambda,
+    pass_parameters,
+    pass_result,
+)
+
+# ECR API Reference, DescribeImages, Errors: "ImageNotFoundException: The image requested does not exist in the
+# specified repository."
+IMAGE_NOT_FOUND = "ImageNotFoundException"
 
 
 def add_run_start(g: Graph, refs: WorkflowRefs) -> str:
@@ -57,12 +74,47 @@ def add_run_start(g: Graph, refs: WorkflowRefs) -> str:
     g.add(
         "AreParametersValid",
         choice(
-            [{"Variable": "$.config.ok", "BooleanEquals": True, "Next": "CreateLustreFileSystem"}],
+            [{"Variable": "$.config.ok", "BooleanEquals": True, "Next": "ResolveJobImage"}],
             "ParametersInvalid",
         ),
     )
     g.add("ParametersInvalid", {"Type": "Fail", "Error": "InvalidParameters", "CausePath": "$.config.error"})
+    add_resolve_job_image(g, refs)
     return "InitializeRun"
+
+
+def add_resolve_job_image(g: Graph, refs: WorkflowRefs) -> None:
+    """``ResolveJobImage``: the digest the run's image tag names now, read once at run start. The job definition
+    names the image by that digest, so a push to the tag during the run (a retry, an array's later children)
+    changes nothing. A tag that names no image ends the run before anything is created (``JobImageNotFound``)."""
+    resolve = aws_sdk(
+        "ecr",
+        "describeImages",
+        {"RepositoryName": refs.job_repository_name, "ImageIds": [{"ImageTag.$": f"{DERIVED}.imageTag"}]},
+        next_state="CreateLustreFileSystem",
+        result_path="$.image",
+        result_selector={"digest.$": "$.ImageDetails[0].ImageDigest"},
+        retry=RETRY_READ,
+        catch_to=record_failure(g, "ResolveJobImageFailed", "NothingToExport"),
+    )
+    resolve["Catch"] = [
+        {"ErrorEquals": error_names("Ecr", IMAGE_NOT_FOUND), "ResultPath": "$.error", "Next": "JobImageNotFound"},
+        *resolve["Catch"],
+    ]
+    g.add("ResolveJobImage", resolve)
+    g.add(
+        "JobImageNotFound",
+        pass_parameters(
+            failure_record(
+                "JobImageNotFound",
+                f"The job image {refs.job_repository_url}:{{}} is not in the repository: push it, then start the "
+                "run again (nothing was created)",
+                f"{DERIVED}.imageTag",
+            ),
+            "$.failure",
+            "NothingToExport",
+        ),
+    )
 
 
 def add_read_parameters(

@@ -24,6 +24,7 @@ _PREFIX_SPELLINGS = {
     "FSx": ("FSx", "Fsx", "FSX", "fsx"),
     "Batch": ("Batch", "batch", "AWSBatch"),
     "Ec2": ("Ec2", "EC2", "ec2"),
+    "Ecr": ("Ecr", "ECR", "ecr"),
 }
 
 
@@ -71,6 +72,7 @@ SERVICE_PREFIX = {
     "cloudwatch": "CloudWatch",
     "secretsmanager": "SecretsManager",
     "sfn": "Sfn",
+    "ecr": "Ecr",
 }
 
 

@@ -48,6 +48,15 @@ WIDTH = 118  # the longest comment line
 ENTRY_INDENT = "  "
 _KEY = re.compile(r"(?P<key>[^\s#'\"-][^\s]*?):(?:\s|$)")
 
+# Values of the project's stack files that are not the defaults, on purpose: the ECR repository names the stacks
+# were deployed with when the default was a fixed name per mode. The default now derives from envName and the stack
+# (two copies of one stack file get two repositories), but a deployed stack's repository must never be renamed (a
+# rename replaces it: runs would use an empty repository, and the old one, holding images, blocks the update).
+DEPLOYED_VALUES: dict[str, dict[str, Any]] = {
+    "taskexport": {"ecrRepositoryName": "batch-job-with-lustre-task-export"},
+    "autoexport": {"ecrRepositoryName": "batch-job-with-lustre-auto-export"},
+}
+
 # The keys of a stack file that are not parameters.
 OTHER_KEYS = {
     REGION_KEY: "AWS Region the stack deploys to.",

@@ -14,6 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pulumi
+
+# The stack's tags (asl.naming.stack_tags): the stack id among them is the program's output, known at deploy.
+Tags = Mapping[str, pulumi.Input[str]]
+
 
 def assume_role_policy(service: str) -> dict:
     """Trust policy letting ``service`` (e.g. ``lambda.amazonaws.com``) assume a role."""
@@ -23,6 +28,6 @@ def assume_role_policy(service: str) -> dict:
     }
 
 
-def named(tags: Mapping[str, str], name: str) -> dict[str, str]:
+def named(tags: Tags, name: str) -> dict[str, pulumi.Input[str]]:
     """``tags`` plus a ``Name`` tag (shown by the EC2 console)."""
     return {**tags, "Name": name}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from batch_lustre.program.asl.naming import HOST_MOUNT_DIR, LUSTRE_PORT_RANGES
-from batch_lustre.program.components import assume_role_policy, named
+from batch_lustre.program.components import Tags, assume_role_policy, named
 
 # New compute environments default to ECS_AL2023 since 2026-01-12 and AL2 is blocked for
 # new ones from 2026-06-30; the per-run user data installs the client with dnf (AL2023).
@@ -69,7 +69,7 @@ class ComputeEnvironmentArgs:
     untagged_image_expiry_days: int  # ecrUntaggedImageExpiryDays
     job_timeout_minutes: int  # jobTimeoutMinutes: the longest a job runs, so the longest an update lets it run on
     label: str = ""  # what each Name tag starts with (envName in lower case); the component's name when empty
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Tags = field(default_factory=dict)
     protect_repository: bool = False  # Pulumi's protect option on the ECR repository (stack config protectRepository)
 
 
@@ -156,7 +156,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
             }
         )
 
-    def _tags(self, suffix: str) -> dict[str, str]:
+    def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
         return named(self._args.tags, f"{self._label}-{suffix}")
 
     def _create_repository(self) -> aws.ecr.Repository:

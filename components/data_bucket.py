@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from batch_lustre.program.components import named
+from batch_lustre.program.components import Tags, named
 
 
 @dataclass
@@ -18,7 +17,7 @@ class DataBucketArgs:
 
     noncurrent_version_expiry_days: int = 0  # bucketNoncurrentVersionExpiryDays; 0: kept forever
     label: str = ""  # what each Name tag starts with (envName in lower case); the component's name when empty
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Tags = field(default_factory=dict)
     protect: bool = True  # Pulumi's protect option on the bucket (stack config protectBucket)
 
 

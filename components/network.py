@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
 import pulumi
 import pulumi_aws as aws
 
-from batch_lustre.program.components import named
+from batch_lustre.program.components import Tags, named
 
 AZ_COUNT = 2
 VPC_CIDR = "10.0.0.0/16"
@@ -24,7 +23,7 @@ class NetworkArgs:
     """Inputs of :class:`Network`."""
 
     label: str = ""  # what each Name tag starts with (envName in lower case); the component's name when empty
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Tags = field(default_factory=dict)
 
 
 class Network(pulumi.ComponentResource):
@@ -78,7 +77,7 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _tags(self, suffix: str) -> dict[str, str]:
+    def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
         return named(self._args.tags, f"{self._label}-{suffix}")
 
     def _availability_zones(self) -> list[pulumi.Output[str]]:

@@ -108,7 +108,7 @@ class RunCleanup(pulumi.ComponentResource):
             }
         )
 
-    def _tags(self, suffix: str) -> dict[str, str]:
+    def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
         return named(self._args.workflow.tags, f"{self._label}-{suffix}")
 
     def _refs(self) -> pulumi.Output[WorkflowRefs]:

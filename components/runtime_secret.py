@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from batch_lustre.program.components import named
+from batch_lustre.program.components import Tags, named
 
 
 @dataclass
@@ -23,7 +23,7 @@ class RuntimeSecretArgs:
 
     values: Mapping[str, Any]
     label: str = ""  # what each Name tag starts with (envName in lower case); the component's name when empty
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Tags = field(default_factory=dict)
 
 
 # The staging label of the version Pulumi writes: a label it keeps whatever the edits (see RuntimeSecret).

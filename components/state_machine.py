@@ -6,6 +6,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from batch_lustre.program.components import Tags
+
 LOG_RETENTION_DAYS = 90
 # Step Functions' vended logs: this prefix keeps the log resource policy small
 # (Step Functions Developer Guide, "Logging using CloudWatch Logs").
@@ -13,7 +15,7 @@ STATE_MACHINE_LOG_GROUP_PREFIX = "/aws/vendedlogs/states/"
 
 
 def state_machine_log_group(
-    resource_name: str, *, state_machine_name: str, tags: dict[str, str], parent: pulumi.Resource
+    resource_name: str, *, state_machine_name: str, tags: Tags, parent: pulumi.Resource
 ) -> aws.cloudwatch.LogGroup:
     """The log group of the state machine named ``state_machine_name``."""
     return aws.cloudwatch.LogGroup(
@@ -35,7 +37,7 @@ def logged_state_machine(
     definition: pulumi.Input[str],
     log_group: aws.cloudwatch.LogGroup,
     role_policy: aws.iam.RolePolicy,
-    tags: dict[str, str],
+    tags: Tags,
     parent: pulumi.Resource,
 ) -> aws.sfn.StateMachine:
     """A STANDARD state machine logging ALL events, with execution data, to ``log_group``."""

@@ -15,7 +15,7 @@ from batch_lustre.program.asl import iam, naming
 from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.states import WAIT_FOR_TIMEOUT_SECONDS
-from batch_lustre.program.components import assume_role_policy, lambda_package, named
+from batch_lustre.program.components import Tags, assume_role_policy, lambda_package, named
 from batch_lustre.program.components.state_machine import (
     LOG_RETENTION_DAYS,
     logged_state_machine,
@@ -38,6 +38,7 @@ class WorkflowArgs:
 
     stack: str
     mode: str  # taskexport or autoexport: which workflow the state machine runs
+    stack_id: pulumi.Input[str]  # the stack's generated id (asl.naming.TAG_STACK_ID)
     name_prefix: str  # Settings.resource_prefix
     max_vcpus: int  # computeEnvironmentMaxvCpus: the job must fit the compute environment
     secret_arn: pulumi.Input[str]
@@ -51,7 +52,7 @@ class WorkflowArgs:
     repository_url: pulumi.Input[str]
     job_log_group_name: pulumi.Input[str]  # where each run's job definition sends the job's logs
     data_layout: DataLayout = field(default_factory=DataLayout)
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Tags = field(default_factory=dict)
 
 
 class Workflow(pulumi.ComponentResource):
@@ -95,7 +96,10 @@ class Workflow(pulumi.ComponentResource):
             environment={
                 "MODE": self.mode,
                 "MAX_VCPUS": str(args.max_vcpus),
-                "NAME_PREFIX": args.name_prefix,
+                # A run's resources are named <envName>-<stack id>-<execution name>.
+                "NAME_PREFIX": pulumi.Output.from_input(args.stack_id).apply(
+                    lambda stack_id: naming.run_name_prefix(args.name_prefix, stack_id)
+                ),
             },
             timeout=30,
         )
@@ -156,7 +160,7 @@ class Workflow(pulumi.ComponentResource):
             extra_policy=check_metrics_policy(),
         )
 
-    def _tags(self, suffix: str) -> dict[str, str]:
+    def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
         return named(self._args.tags, f"{self._label}-{suffix}")
 
     def _create_function(
@@ -272,7 +276,8 @@ def workflow_refs(
         return WorkflowRefs(
             mode=mode,
             stack=args.stack,
-            name_prefix=args.name_prefix,
+            stack_id=values["stack_id"],
+            name_prefix=naming.run_name_prefix(args.name_prefix, values["stack_id"]),
             region=values["region"],
             account_id=values["account_id"],
             state_machine_name=state_machine_name,
@@ -294,6 +299,7 @@ def workflow_refs(
         )
 
     return pulumi.Output.all(
+        stack_id=args.stack_id,
         region=region.region,
         account_id=identity.account_id,
         secret_arn=args.secret_arn,

@@ -2,15 +2,15 @@
 
 Contract (docs/workflow-v2.md, "Run cleanup after an abnormal end"):
 
-- event ``{"executionName", "stack", "mode", "namePrefix", "computeEnvironmentArn",
+- event ``{"executionName", "stack", "stackId", "mode", "namePrefix", "computeEnvironmentArn",
   "baselineLaunchTemplateId", "baselineLaunchTemplateVersion", "jobQueueArn"}`` (every value a string);
 - returns ``{"fileSystem": {"FileSystemId", "ResourceARN", "Lifecycle", "AssociationId", "Kept"} | None,
   "jobsRan": bool, "jobsUnfinished": [job ids], "actions": [one line each], "errors": [one line each]}``.
 
 What it does, in order (each step goes on after the previous one failed; a failure is one line in ``errors``):
 
-1. the run's file system: tagged ``batch-lustre:run`` = the execution name and ``batch-lustre:stack`` = the
-   stack (DescribeFileSystems has no tag filter: every page is read), its lifecycle, its data repository
+1. the run's file system: tagged ``batch-lustre:run`` = the execution name and ``batch-lustre:stack-id`` = the
+   stack's id (DescribeFileSystems has no tag filter: every page is read), its lifecycle, its data repository
    association, and whether it carries ``batch-lustre:kept`` (the run kept it on purpose). Never deleted here:
    the run-cleanup state machine exports first.
 2. the run's jobs (ListJobs on the queue, JOB_NAME = ``<namePrefix>-<executionName>``): whether any of them ran
@@ -35,7 +35,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 # Tags of per-run resources (asl/naming.py; this file is shipped alone, so they are spelt here too).
-TAG_STACK = "batch-lustre:stack"
+TAG_STACK_ID = "batch-lustre:stack-id"
 TAG_RUN = "batch-lustre:run"
 TAG_KEPT = "batch-lustre:kept"
 
@@ -59,6 +59,7 @@ LAUNCH_TEMPLATE_NOT_FOUND = (
 EVENT_KEYS = (
     "executionName",
     "stack",
+    "stackId",
     "mode",
     "namePrefix",
     "computeEnvironmentArn",
@@ -81,6 +82,7 @@ class Run:
 
     execution_name: str
     stack: str
+    stack_id: str  # the stack's generated id: what tells this stack's resources from another's
     mode: str
     name_prefix: str
     compute_environment_arn: str
@@ -339,8 +341,8 @@ def find_launch_template(ec2: Any, run: Run, report: Report) -> dict[str, Any] |
     except BotoCoreError as err:
         report.failed(f"DescribeLaunchTemplates {run.resource_name}", err)
         return None
-    # Another stack with the same name prefix may have a template of the same name: not this run's.
-    ours = [t for t in templates if tags_of(t).get(TAG_STACK) == run.stack]
+    # Another stack's template cannot have this name (the prefix holds the stack id); the id tag is checked too.
+    ours = [t for t in templates if tags_of(t).get(TAG_STACK_ID) == run.stack_id]
     return ours[0] if ours else None
 
 
@@ -425,7 +427,7 @@ def deregister_job_definitions(batch: Any, run: Run, report: Report) -> None:
         report.failed(f"DescribeJobDefinitions {run.resource_name}", err)
         return
     for definition in definitions:
-        if definition.get("status") != "ACTIVE" or (definition.get("tags") or {}).get(TAG_STACK) != run.stack:
+        if definition.get("status") != "ACTIVE" or (definition.get("tags") or {}).get(TAG_STACK_ID) != run.stack_id:
             continue
         arn = definition["jobDefinitionArn"]
         try:
@@ -457,7 +459,7 @@ def _pages(call: Callable[..., Mapping[str, Any]], key: str, **kwargs: Any) -> I
 
 
 def _belongs_to(tags: Mapping[str, str], run: Run) -> bool:
-    return tags.get(TAG_RUN) == run.execution_name and tags.get(TAG_STACK) == run.stack
+    return tags.get(TAG_RUN) == run.execution_name and tags.get(TAG_STACK_ID) == run.stack_id
 
 
 def _lifecycle(file_system: Mapping[str, Any]) -> str:

@@ -7,8 +7,8 @@ a resource), so an auto-name does not depend on ``envName``: each auto-named row
 the program declares for a kind of name (a test runs the program under mocks and holds these rows to what it
 declares), which must fit its AWS limit whatever ``envName`` is. A stack deployed by the previous release keeps the
 auto-names it has (built from ``envName``, within these limits when it was deployed): Pulumi's aliases carry them
-over. A run's own resources (launch template, job definition, job) are named ``<envName>-<execution name>``: these
-bound ``envName`` (docs/aws-rules.md, "Names derived from envName").
+over. A run's own resources (launch template, job definition, job) are named
+``<envName>-<stack id>-<execution name>``: these bound ``envName`` (docs/aws-rules.md, "Names derived from envName").
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from dataclasses import dataclass
 
 # Pulumi auto-naming: "<logical name>-" and 7 random characters.
 AUTO_NAME_ADDED = 1 + 7
-# A run's resource names: "<envName>-<execution name>", an execution name being at most 80 characters.
+# The stack's generated id (asl/naming.py TAG_STACK_ID): random bytes, written in hex.
+STACK_ID_BYTES = 4
+STACK_ID_LENGTH = 2 * STACK_ID_BYTES
+# A run's resource names: "<envName>-<stack id>-<execution name>", an execution name being at most 80 characters.
 EXECUTION_NAME_MAX_LENGTH = 80
-RUN_NAME_ADDED = 1 + EXECUTION_NAME_MAX_LENGTH
+RUN_NAME_ADDED = 1 + STACK_ID_LENGTH + 1 + EXECUTION_NAME_MAX_LENGTH
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,10 @@ class DerivedName:
     def shape(self) -> str:
         """The name as a pattern: ``<envName>-<execution name, ...>``, ``batch-lustre-...-role-<7 random ...>``."""
         if self.resource_type == "run":
-            return f"<envName>{self.suffix}-<execution name, up to {EXECUTION_NAME_MAX_LENGTH} characters>"
+            return (
+                f"<envName>{self.suffix}-<stack id, {STACK_ID_LENGTH} hex digits>-<execution name, up to "
+                f"{EXECUTION_NAME_MAX_LENGTH} characters>"
+            )
         return f"{self.suffix}-<7 random characters>"
 
 

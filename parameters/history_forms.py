@@ -11,7 +11,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "taskexport": {
         "workflow": (
             (
-                946,
+                957,
                 (
                     ("associationUpdate.invocations", 27),
                     ("computeEnvironment.invocations", 27),
@@ -39,7 +39,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "autoexport": {
         "workflow": (
             (
-                1002,
+                1013,
                 (
                     ("associationUpdate.invocations", 27),
                     ("computeEnvironment.invocations", 27),

@@ -102,12 +102,14 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter(
         "ecrRepositoryName",
         "str",
-        {TASK_EXPORT: "batch-job-with-lustre-task-export", AUTO_EXPORT: "batch-job-with-lustre-auto-export"},
+        _both(""),
         _NONE,
-        "an ECR repository name (2-256 lowercase letters, digits, . _ - /)",
-        lambda v: _ECR_NAME.fullmatch(v) is not None,
+        '"" (<envName in lower case>-<stack name in lower case>) or an ECR repository name (2-256 lowercase '
+        "letters, digits, . _ - /)",
+        lambda v: v == "" or _ECR_NAME.fullmatch(v) is not None,
         "ECR repository the stack creates; the job runs its image <repository URL>:<imageTag> (imageTag: a run's "
-        "input, default latest)",
+        "input, default latest). The default derives from envName and the stack, so two copies of one stack file do "
+        "not collide; a deployed stack keeps the name it was deployed with (set it here to keep it)",
     ),
     Parameter(
         "ecrUntaggedImageExpiryDays",

@@ -98,7 +98,8 @@ def sample_refs(mode: str):
     return WorkflowRefs(
         mode=mode,
         stack=mode,
-        name_prefix=mode,
+        stack_id="5eed0001",
+        name_prefix=f"{mode}-5eed0001",
         region=region,
         account_id=account,
         state_machine_name=f"{mode}-{mode}-workflow",

@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 
 from batch_lustre.emulation import program as program_runner
-from batch_lustre.emulation.program import plain
+from batch_lustre.emulation.program import RANDOM_ID, plain, random_id_outputs
 from batch_lustre.program import settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -154,6 +154,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         derived = _FROM_INPUTS.get(args.typ, lambda _: {})(inputs)
         state = {**inputs, "name": physical, **extra(physical), **derived}
         resource_id = f"{id_prefix}{physical}"
+        if args.typ == RANDOM_ID:  # drawn from the stack's name: as in the emulation
+            resource_id, drawn = random_id_outputs(
+                program_runner.auto_name(pulumi.get_stack(), args.name), inputs["byteLength"]
+            )
+            state.update(drawn)
         self.resources.append(RecordedResource(args.typ, args.name, inputs, resource_id, state, args.custom))
         return resource_id, state
 

@@ -407,7 +407,14 @@ def test_aws_sdk_tasks_retry_throttling_and_server_errors_of_their_own_service_o
         if not state.get("Resource", "").startswith("arn:aws:states:::aws-sdk:"):
             continue
         service = state["Resource"].split(":")[6]
-        prefix = {"fsx": "FSx", "batch": "Batch", "ec2": "Ec2", "sfn": "Sfn", "secretsmanager": "SecretsManager"}
+        prefix = {
+            "fsx": "FSx",
+            "batch": "Batch",
+            "ec2": "Ec2",
+            "sfn": "Sfn",
+            "secretsmanager": "SecretsManager",
+            "ecr": "Ecr",
+        }
         names = {n for r in state.get("Retry", []) for n in r["ErrorEquals"]}
         assert names, f"{name} retries nothing"
         assert f"{prefix[service]}.ThrottlingException" in names, name

@@ -150,15 +150,15 @@ def test_every_condition_key_is_supported_by_the_action(name, refs, doc):
 def test_deleting_a_file_system_is_limited_to_this_stacks_file_systems():
     refs, _, doc = policy("taskexport")
     [statement] = [s for s in doc["Statement"] if "fsx:DeleteFileSystem" in s["Action"]]
-    assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/batch-lustre:stack": refs.stack}}
+    assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/batch-lustre:stack-id": refs.stack_id}}
 
 
 def test_tagging_is_allowed_on_create_with_this_stacks_tag_or_on_this_stacks_resources():
     refs, _, doc = policy("taskexport")
     conditions = [s["Condition"] for s in doc["Statement"] if s["Action"] == ["fsx:TagResource"]]
     assert conditions == [
-        {"StringEquals": {"aws:RequestTag/batch-lustre:stack": refs.stack}},
-        {"StringEquals": {"aws:ResourceTag/batch-lustre:stack": refs.stack}},
+        {"StringEquals": {"aws:RequestTag/batch-lustre:stack-id": refs.stack_id}},
+        {"StringEquals": {"aws:ResourceTag/batch-lustre:stack-id": refs.stack_id}},
     ]
 
 
@@ -172,12 +172,16 @@ def test_the_bucket_access_fsx_validates_is_scoped_to_the_stacks_bucket():
     }
 
 
-def test_job_definitions_are_limited_to_the_name_prefix():
+def test_job_definitions_are_limited_to_the_name_prefix_which_holds_the_stack_id():
     refs, _, doc = policy("taskexport")
+    assert refs.name_prefix == f"taskexport-{refs.stack_id}"
+    found = 0
     for statement in doc["Statement"]:
         for resource in statement["Resource"]:
             if ":job-definition/" in resource:
+                found += 1
                 assert resource.split(":job-definition/")[1].startswith(f"{refs.name_prefix}-"), resource
+    assert found >= 3  # register, tag, submit, deregister
 
 
 def function_names(node):

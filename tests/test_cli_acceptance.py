@@ -61,7 +61,7 @@ def test_an_export_that_fails_fails_the_check_naming_the_kept_file_system_and_wh
     reasons = [line for line in out.splitlines() if line.startswith("  - ")]
     assert reasons[0].startswith("  - the run ended FAILED: ExportNotConfirmed: File system fs-")
     assert any(
-        f"left behind by run {NAME}: file system taskexport-{NAME} fs-" in r
+        re.search(rf"left behind by run {NAME}: file system taskexport-[0-9a-f]{{8}}-{NAME} fs-", r)
         and "(AVAILABLE; run ended with ExportNotConfirmed)" in r
         and "batch-lustre sweep taskexport" in r
         for r in reasons

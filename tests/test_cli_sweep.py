@@ -16,19 +16,21 @@ from batch_lustre.automation import deploy_emulated
 from batch_lustre.cli.app import app
 from batch_lustre.emulation import Emulation, FsxScenario, Scenario
 from batch_lustre.emulation.scenario import FS_FAILED
-from batch_lustre.program.asl.naming import TAG_MODE, TAG_RUN, TAG_STACK
+from batch_lustre.program.asl.naming import TAG_MODE, TAG_RUN, TAG_STACK, TAG_STACK_ID
 
 runner = CliRunner()
 REGION = "us-east-1"
+# Another stack named taskexport too (another project or backend, or a copy of the stack file): only its id differs.
+OTHER_STACK_ID = "0feedfac"
 
 
-def tags(run: str, stack: str = "taskexport") -> dict[str, str]:
-    return {TAG_STACK: stack, TAG_MODE: "taskexport", TAG_RUN: run}
+def tags(run: str, stack_id: str) -> dict[str, str]:
+    return {TAG_STACK: "taskexport", TAG_STACK_ID: stack_id, TAG_MODE: "taskexport", TAG_RUN: run}
 
 
-def make_run_resources(run: str, stack: str = "taskexport", subnet: str = "subnet-0123456789abcdef0") -> dict:
+def make_run_resources(run: str, stack_id: str, subnet: str) -> dict:
     """A file system, a launch template and a job definition of run ``run``, as the workflow tags them."""
-    tag_list = [{"Key": k, "Value": v} for k, v in tags(run, stack).items()]
+    tag_list = [{"Key": k, "Value": v} for k, v in tags(run, stack_id).items()]
     fsx, ec2, batch = (boto3.client(s, region_name=REGION) for s in ("fsx", "ec2", "batch"))
     fs = fsx.create_file_system(
         FileSystemType="LUSTRE",
@@ -39,14 +41,14 @@ def make_run_resources(run: str, stack: str = "taskexport", subnet: str = "subne
         Tags=tag_list,
     )["FileSystem"]["FileSystemId"]
     template = ec2.create_launch_template(
-        LaunchTemplateName=f"taskexport-{run}-{stack}",
+        LaunchTemplateName=f"taskexport-{stack_id}-{run}-made",
         LaunchTemplateData={},
         TagSpecifications=[{"ResourceType": "launch-template", "Tags": tag_list}],
     )["LaunchTemplate"]["LaunchTemplateId"]
     definition = batch.register_job_definition(
-        jobDefinitionName=f"taskexport-{run}-{stack}",
+        jobDefinitionName=f"taskexport-{stack_id}-{run}-made",
         type="container",
-        tags=tags(run, stack),
+        tags=tags(run, stack_id),
         containerProperties={
             "image": "busybox",
             "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "128"}],
@@ -71,17 +73,18 @@ def alive() -> dict[str, set[str]]:
 @pytest.fixture
 def stack_with_leftovers(tmp_path):
     """Per-run resources of: run ``ended`` (FAILED), run ``gone`` (unknown to the state machine: a launch
-    template the compute environment still uses), run ``busy`` (RUNNING), and of another stack.
+    template the compute environment still uses), run ``busy`` (RUNNING), and of another stack of the same name
+    (another project's: only its id differs) whose run ``ended`` is live.
     Returns (outputs file, {run or stack: resources})."""
     with Emulation(Scenario(fsx=FsxScenario(outcome=FS_FAILED, creation_seconds=60))) as emu:
         stack, outputs = deploy_emulated(emu, "taskexport")
         with pytest.raises(automation.RunFailed):
             automation.run("taskexport", stack_outputs=outputs, name="ended", poll_seconds=0.01, timeout_seconds=30)
-        subnet = stack.refs.subnet_id
+        subnet, ours = stack.refs.subnet_id, stack.refs.stack_id
         made = {
-            "ended": make_run_resources("ended", subnet=subnet),
-            "other": make_run_resources("ended", stack="autoexport", subnet=subnet),
-            "gone": make_run_resources("gone", subnet=subnet),
+            "ended": make_run_resources("ended", ours, subnet),
+            "other": make_run_resources("ended", OTHER_STACK_ID, subnet),
+            "gone": make_run_resources("gone", ours, subnet),
         }
         emu.hold_waits()
         handle = automation.start_run("taskexport", stack_outputs=outputs, name="busy")
@@ -94,7 +97,7 @@ def stack_with_leftovers(tmp_path):
             computeEnvironment=outputs["computeEnvironment"],
             computeResources={"launchTemplate": {"launchTemplateId": made["gone"]["launch_template"], "version": "1"}},
         )
-        made["busy"] = make_run_resources("busy", subnet=subnet)
+        made["busy"] = make_run_resources("busy", ours, subnet)
         path = tmp_path / "outputs.json"
         path.write_text(json.dumps(outputs))
         yield str(path), made
@@ -129,11 +132,16 @@ def test_sweep_lists_leftovers_warns_that_file_system_data_may_be_lost_and_a_no_
         assert any(resource.rsplit("/", 1)[-1].split(":")[0] in row for row in rows), resource
     assert any("ended" in row and "FAILED" in row and "run ended with FileSystemFailed" in row for row in rows)
     assert any("gone" in row and "not found" in row for row in rows)
-    assert "WARNING: deleting 2 file system(s) deletes everything on them, for good." in out
+    assert (
+        f"left alone: file system {made['gone']['file_system']}: its run gone is not in the history of stack "
+        "taskexport: it may be in use"
+    ) in out
+    assert "WARNING: deleting 1 file system(s) deletes everything on them, for good." in out
     assert "files on them may be missing from s3://" in out
-    assert "Delete these 5 resource(s), including 2 file system(s) and any data on them not in S3?" in out
+    assert "Delete these 4 resource(s), including 1 file system(s) and any data on them not in S3?" in out
     assert "of run busy, which is RUNNING" in out
-    assert made["other"]["file_system"] not in out
+    for resource in made["other"].values():
+        assert resource.rsplit("/", 1)[-1].split(":")[0] not in out
     assert result.exit_code == 1
     assert result.stderr == "error: sweep cancelled: nothing was deleted\n"
     assert alive() == before
@@ -145,8 +153,11 @@ def test_yes_deletes_the_leftovers_of_ended_runs_of_the_stack_only(stack_with_le
     assert result.exit_code == 0, result.output
     assert f"deleted file system {made['ended']['file_system']}" in result.output
     now = alive()
+    assert made["ended"]["file_system"] not in now["file_systems"]
+    # Its run is not in this stack's history: kept, and said so, until asked with --force.
+    assert made["gone"]["file_system"] in now["file_systems"]
+    assert "sweep deletes it only with --force" in result.output
     for run in ("ended", "gone"):
-        assert made[run]["file_system"] not in now["file_systems"]
         assert made[run]["job_definition"] not in now["job_definitions"]
     assert made["ended"]["launch_template"] not in now["launch_templates"]
     # The compute environment still uses run gone's launch template: left alone, and said so.
@@ -156,6 +167,18 @@ def test_yes_deletes_the_leftovers_of_ended_runs_of_the_stack_only(stack_with_le
         assert kept["file_system"] in now["file_systems"]
         assert kept["launch_template"] in now["launch_templates"]
         assert kept["job_definition"] in now["job_definitions"]
+
+
+def test_force_also_deletes_a_file_system_whose_run_is_not_in_the_history_never_another_stacks(stack_with_leftovers):
+    outputs, made = stack_with_leftovers
+    result = sweep(outputs, "--yes", "--force")
+    assert result.exit_code == 0, result.output
+    now = alive()
+    assert made["gone"]["file_system"] not in now["file_systems"]
+    for resource, kind in zip(
+        made["other"].values(), ("file_systems", "launch_templates", "job_definitions"), strict=True
+    ):
+        assert resource in now[kind]
 
 
 def test_nothing_to_sweep_says_so(tmp_path):

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
 ROOT = Path(__file__).resolve().parent.parent
 
 VPC = "aws:ec2/vpc:Vpc"
+RANDOM_ID = "random:index/randomId:RandomId"
 SUBNET = "aws:ec2/subnet:Subnet"
 NAT = "aws:ec2/natGateway:NatGateway"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
@@ -399,9 +400,11 @@ def test_every_function_ships_the_files_asl_naming_lists_for_its_handler(runs):
 
 def test_extract_parameters_environment_names_mode_max_vcpus_and_prefix(run, custom):
     variables = run.one(FUNCTION, "extract-parameters").inputs["environment"]["variables"]
-    assert variables == {"MODE": run.stack, "MAX_VCPUS": "256", "NAME_PREFIX": run.stack}
+    stack_id = run.one(RANDOM_ID).state["hex"]
+    assert variables == {"MODE": run.stack, "MAX_VCPUS": "256", "NAME_PREFIX": f"{run.stack}-{stack_id}"}
     variables = custom.one(FUNCTION, "extract-parameters").inputs["environment"]["variables"]
-    assert variables == {"MODE": TASK_EXPORT, "MAX_VCPUS": "64", "NAME_PREFIX": "prod-env"}
+    stack_id = custom.one(RANDOM_ID).state["hex"]
+    assert variables == {"MODE": TASK_EXPORT, "MAX_VCPUS": "64", "NAME_PREFIX": f"prod-env-{stack_id}"}
 
 
 def test_functions_have_their_own_lambda_role_with_basic_logging(run):
@@ -471,13 +474,15 @@ def _expected_refs(run):
     summarize_job = run.one(FUNCTION, "summarize-job")
     wait_for = run.one(FUNCTION, "wait-for")
     prefix = extract_parameters.inputs["environment"]["variables"]["NAME_PREFIX"]
+    stack_id = run.one(RANDOM_ID).state["hex"]
     return WorkflowRefs(
         mode=run.stack,
         stack=run.stack,
+        stack_id=stack_id,
         name_prefix=prefix,
         region=REGION,
         account_id=ACCOUNT_ID,
-        state_machine_name=naming.state_machine_name(prefix, run.stack),
+        state_machine_name=naming.state_machine_name(prefix.removesuffix(f"-{stack_id}"), run.stack),
         secret_arn=run.one(SECRET).state["arn"],
         bucket_name=run.one(BUCKET).state["bucket"],
         subnet_id=run.one(SUBNET, "private-0").id,
@@ -581,6 +586,7 @@ def test_stack_outputs_name_the_resources_users_need(run):
         "jobQueue": run.one(JOB_QUEUE).state["name"],
         "computeEnvironment": run.one(COMPUTE_ENVIRONMENT).state["name"],
         "jobLogGroup": run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
+        "stackId": run.one(RANDOM_ID).state["hex"],
     }
     assert tuple(run.outputs) == naming.STACK_OUTPUTS  # the names the tools read them by
 
@@ -592,7 +598,9 @@ def test_the_readme_lists_every_stack_output():
 
 
 def _takes_tags(type_token):
-    _, module_and_file, class_name = type_token.split(":")
+    package, module_and_file, class_name = type_token.split(":")
+    if package != "aws":
+        return False  # the stack id (random), which no one sees in AWS
     module = module_and_file.split("/")[0]
     resource_class = getattr(getattr(aws, {"lambda": "lambda_"}.get(module, module)), class_name)
     return "tags" in inspect.signature(resource_class._internal_init).parameters
@@ -601,15 +609,20 @@ def _takes_tags(type_token):
 def test_every_taggable_resource_carries_the_stack_and_mode_tags(run):
     taggable = [r for r in run.resources if r.custom and _takes_tags(r.type)]
     assert len({r.type for r in taggable}) >= 15  # the check covers the stack, not a corner of it
+    stack_id = run.one(RANDOM_ID).state["hex"]
+    assert len(stack_id) == naming.STACK_ID_LENGTH
     for resource in taggable:
         tags = resource.inputs.get("tags", {})
         assert tags.get(naming.TAG_STACK) == run.stack, (resource.type, resource.name)
         assert tags.get(naming.TAG_MODE) == run.stack, (resource.type, resource.name)
+        assert tags.get(naming.TAG_STACK_ID) == stack_id, (resource.type, resource.name)
 
 
 def test_instances_launched_by_batch_carry_the_stack_tags(run):
     tags = run.one(COMPUTE_ENVIRONMENT).inputs["computeResources"]["tags"]
-    assert {k: tags[k] for k in (naming.TAG_STACK, naming.TAG_MODE)} == naming.stack_tags(run.stack, run.stack)
+    stack_id = run.one(RANDOM_ID).state["hex"]
+    wanted = naming.stack_tags(run.stack, run.stack, stack_id)
+    assert {k: tags[k] for k in wanted} == wanted
 
 
 def test_compute_environment_ignores_desired_vcpus_and_the_launch_template_that_batch_and_runs_change(monkeypatch):

@@ -38,6 +38,7 @@ from batch_lustre.program.parameters import MODES
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 STACK_TAG = "batch-lustre:stack"
+STACK_ID_TAG = "batch-lustre:stack-id"
 
 
 @pytest.fixture(autouse=True)
@@ -365,7 +366,7 @@ def available_file_system(emu: Emulation, stack) -> str:
         SubnetIds=[stack.refs.subnet_id],
         FileSystemTypeVersion="2.15",
         LustreConfiguration={"DeploymentType": "SCRATCH_2"},
-        Tags=[{"Key": STACK_TAG, "Value": stack.refs.stack}],
+        Tags=[{"Key": STACK_ID_TAG, "Value": stack.refs.stack_id}],
     )["FileSystem"]["FileSystemId"]
     emu.advance(emu.scenario.fsx.creation_seconds)
     return fs_id
@@ -376,7 +377,7 @@ def association(stack, fs_id: str) -> dict:
         "FileSystemId": fs_id,
         "FileSystemPath": "/scratch",
         "DataRepositoryPath": f"s3://{stack.refs.bucket_name}/",
-        "Tags": [{"Key": STACK_TAG, "Value": stack.refs.stack}],
+        "Tags": [{"Key": STACK_ID_TAG, "Value": stack.refs.stack_id}],
     }
 
 
@@ -578,12 +579,10 @@ def test_a_policy_missing_a_called_action_fails_the_run():
 
 def test_the_stacks_lambda_roles_carry_their_handlers_policies():
     with Emulation() as emu:
-        stack = setup_stack(emu, "autoexport")
+        setup_stack(emu, "autoexport")
         functions = client("lambda").list_functions()["Functions"]
-        # deployed names: <prefix>-<function>-<7 characters>
-        roles = {
-            f["FunctionName"].removeprefix(f"{stack.refs.name_prefix}-").rsplit("-", 1)[0]: f["Role"] for f in functions
-        }
+        # deployed names: <envName>-<function>-<7 characters>
+        roles = {f["FunctionName"].removeprefix("autoexport-").rsplit("-", 1)[0]: f["Role"] for f in functions}
         assert len(set(roles.values())) == len(roles)  # one role per function
         with pytest.raises(ClientError):
             authorize_call(emu, roles["extract-parameters"], "cloudwatch", "GetMetricData", {})

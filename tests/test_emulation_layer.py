@@ -501,7 +501,8 @@ def test_the_real_extract_parameters_lambda_runs_from_the_stack():
         result = json.loads(out["Payload"].read())
         assert result["ok"] is True
         assert result["params"]["waitForJobCompletionSeconds"] == 60
-        assert result["derived"]["jobName"] == "taskexport-run-1"  # NAME_PREFIX from the function's environment
+        # NAME_PREFIX from the function's environment: envName and the stack id
+        assert result["derived"]["jobName"] == f"taskexport-{stack.refs.stack_id}-run-1"
 
 
 # --- Step Functions: time, casing, error names, calls -------------------------------------------
@@ -669,7 +670,9 @@ def test_runner_reports_calls_timeline_leftovers_and_lustre_lifetime():
             FileSystemTypeVersion="2.15",
             LustreConfiguration={"DeploymentType": "SCRATCH_2"},
         )["FileSystem"]["FileSystemId"]
-        client("ec2").create_launch_template(LaunchTemplateName="taskexport-leak-lt", LaunchTemplateData={})
+        client("ec2").create_launch_template(
+            LaunchTemplateName=f"{stack.refs.name_prefix}-leak-lt", LaunchTemplateData={}
+        )
         definition = {
             "StartAt": "Wait",
             "States": {
@@ -686,7 +689,7 @@ def test_runner_reports_calls_timeline_leftovers_and_lustre_lifetime():
             ("Delete", 600.0, 600.0),
         ]
         assert result.leftovers.file_systems == []  # DELETING is not a leftover
-        assert result.leftovers.launch_templates == ["taskexport-leak-lt"]
+        assert result.leftovers.launch_templates == [f"{stack.refs.name_prefix}-leak-lt"]
         assert result.leftovers.compute_environment_restored
         assert (result.lustre.creating, result.lustre.total, result.lustre.job) == (420.0, 600.0, None)
         assert emu.fsx.file_systems[fs_id].lifecycle == "DELETING"

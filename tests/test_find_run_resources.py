@@ -22,7 +22,7 @@ from batch_lustre.emulation import BatchScenario, Emulation, JobAttempt, Scenari
 from batch_lustre.emulation.scenario import ATTEMPT_HOST_EC2
 from batch_lustre.emulation.stack import EmulatedStack
 from batch_lustre.program.asl import iam
-from batch_lustre.program.asl.naming import HOST_SCRATCH_DIR, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK
+from batch_lustre.program.asl.naming import HOST_SCRATCH_DIR, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK, TAG_STACK_ID
 from batch_lustre.program.asl.user_data import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,10 +48,15 @@ class LeftBehind:
     job_id: str | None = None
 
 
-def run_tags(stack: EmulatedStack, execution_name: str, *, stack_name: str | None = None) -> dict[str, str]:
+# Another stack with the same stack name (another project or backend): only its id differs.
+OTHER_STACK_ID = "0feedfac"
+
+
+def run_tags(stack: EmulatedStack, execution_name: str, *, stack_id: str | None = None) -> dict[str, str]:
     refs = stack.refs
     return {
-        TAG_STACK: stack_name or refs.stack,
+        TAG_STACK: refs.stack,
+        TAG_STACK_ID: stack_id or refs.stack_id,
         TAG_MODE: refs.mode,
         TAG_RUN: execution_name,
         "Name": f"{refs.name_prefix}-{execution_name}",
@@ -80,14 +85,14 @@ def leave_run(
     association: bool = True,
     on_compute_environment: bool = True,
     array_size: int | None = None,
-    stack_name: str | None = None,
+    stack_id: str | None = None,
 ) -> LeftBehind:
     """Make what a run of ``stack`` named ``execution_name`` makes, as the workflow makes it, and stop there.
 
     ``job``: None (no job: the run stopped before submitting it), "submitted" (submitted, not waited for),
     "running" (RUNNING, every file of the scenario written), "ended" (ended).
     """
-    refs, tags = stack.refs, run_tags(stack, execution_name, stack_name=stack_name)
+    refs, tags = stack.refs, run_tags(stack, execution_name, stack_id=stack_id)
     fsx, ec2, batch = client("fsx"), client("ec2"), client("batch")
     fs_id = fsx.create_file_system(
         FileSystemType="LUSTRE",
@@ -188,6 +193,7 @@ def event(stack: EmulatedStack, execution_name: str = RUN, **changes: str) -> di
     return {
         "executionName": execution_name,
         "stack": refs.stack,
+        "stackId": refs.stack_id,
         "mode": refs.mode,
         "namePrefix": refs.name_prefix,
         "computeEnvironmentArn": refs.compute_environment_arn,
@@ -233,7 +239,7 @@ def test_finds_the_runs_file_system_by_its_run_and_stack_tags():
         stack = setup_stack(emu, "taskexport")
         ours = leave_run(emu, stack, job=None)
         leave_run(emu, stack, "run-2", job=None)
-        leave_run(emu, stack, job=None, stack_name="another-stack")  # same run name, another stack
+        leave_run(emu, stack, job=None, stack_id=OTHER_STACK_ID)  # same run and stack name, another stack
         found = find(stack)
         assert found["fileSystem"] == {
             "FileSystemId": ours.file_system_id,
@@ -444,7 +450,7 @@ def test_a_launch_template_of_another_stack_is_left_alone():
             TagSpecifications=[
                 {
                     "ResourceType": "launch-template",
-                    "Tags": key_values(run_tags(stack, RUN, stack_name="another-stack")),
+                    "Tags": key_values(run_tags(stack, RUN, stack_id=OTHER_STACK_ID)),
                 }
             ],
         )["LaunchTemplate"]["LaunchTemplateId"]
@@ -466,7 +472,7 @@ def test_the_runs_active_job_definitions_are_deregistered_and_no_others():
                 jobDefinitionName=name,
                 type="container",
                 containerProperties=properties,
-                tags={TAG_STACK: stack.refs.stack},
+                tags={TAG_STACK: stack.refs.stack, TAG_STACK_ID: stack.refs.stack_id},
             )["jobDefinitionArn"]
             for _ in range(2)
         ]
@@ -474,7 +480,7 @@ def test_the_runs_active_job_definitions_are_deregistered_and_no_others():
             jobDefinitionName=f"{stack.refs.name_prefix}-run-2",
             type="container",
             containerProperties=properties,
-            tags={TAG_STACK: stack.refs.stack},
+            tags={TAG_STACK: stack.refs.stack, TAG_STACK_ID: stack.refs.stack_id},
         )["jobDefinitionArn"]
         found = find(stack)
         assert [job_definition_status(arn) for arn in ours] == ["INACTIVE", "INACTIVE"]
@@ -529,6 +535,7 @@ def event_example() -> dict[str, str]:
     return {
         "executionName": RUN,
         "stack": "s",
+        "stackId": "5eed0001",
         "mode": "taskexport",
         "namePrefix": "p",
         "computeEnvironmentArn": "arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
@@ -540,7 +547,7 @@ def event_example() -> dict[str, str]:
 
 def test_the_run_names_are_those_of_the_workflow():
     assert frr.Run.from_event(event_example()).resource_name == f"p-{RUN}"
-    assert (frr.TAG_STACK, frr.TAG_RUN, frr.TAG_KEPT) == (TAG_STACK, TAG_RUN, TAG_KEPT)
+    assert (frr.TAG_STACK_ID, frr.TAG_RUN, frr.TAG_KEPT) == (TAG_STACK_ID, TAG_RUN, TAG_KEPT)
 
 
 # --- packaging and permissions ---------------------------------------------------------------------

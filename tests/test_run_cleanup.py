@@ -266,6 +266,7 @@ def test_the_finder_is_called_with_the_runs_names_and_the_stacks_resources():
     assert payload == {
         "executionName.$": "$.run.executionName",
         "stack": refs.stack,
+        "stackId": refs.stack_id,
         "mode": refs.mode,
         "namePrefix": refs.name_prefix,
         "computeEnvironmentArn": refs.compute_environment_arn,
@@ -592,6 +593,7 @@ def component(name: str = "taskexport"):
     workflow = WorkflowArgs(
         stack="taskexport",
         mode="taskexport",
+        stack_id="5eed0001",
         name_prefix="taskexport",
         max_vcpus=256,
         secret_arn=f"arn:aws:secretsmanager:{region}:{account}:secret:params-AbCdEf",

@@ -252,7 +252,7 @@ def test_the_typed_properties_hold_the_typed_values():
             "jobDefinitionVcpus": "8",
         },
     )
-    assert (settings.env_name, settings.resource_prefix, settings.ecr_repository_name) == (
+    assert (settings.env_name, settings.resource_prefix, settings.ecr_repository_name("prod")) == (
         "Batch-1",
         "batch-1",
         "team/sim",

@@ -46,6 +46,8 @@ from batch_lustre.program.settings import MODE_KEY, load_stack_config, settings_
 
 MAX_VCPUS = 256
 BATCH = botocore.session.get_session().get_service_model("batch")
+ECR = botocore.session.get_session().get_service_model("ecr")
+DIGEST = "sha256:" + "0123456789abcdef" * 4  # what ResolveJobImage reads
 # CloudWatch Logs' accepted retentions, as botocore's model documents PutRetentionPolicy's retentionInDays.
 _RETENTION_DOC = botocore.session.get_session().get_service_model("logs").shape_for("Days").documentation
 CLOUDWATCH_LOGS_RETENTIONS = tuple(
@@ -465,6 +467,7 @@ def test_every_accepted_run_makes_job_requests_botocore_accepts(mode, execution_
     data = {
         "config": {"params": result["params"], "derived": result["derived"]},
         "jobDefinition": {"JobDefinitionArn": "arn:aws:batch:us-east-1:123456789012:job-definition/x:1"},
+        "image": {"digest": DIGEST},
         "$": {"Execution": {"Name": name}},
     }
     machine = all_states(build_definition(sample_refs(mode)))
@@ -478,8 +481,14 @@ def test_every_accepted_run_makes_job_requests_botocore_accepts(mode, execution_
         report = ParamValidator().validate(request, shape)
         assert not report.has_errors(), report.generate_report()
         assert not any(CONTROL.search(s) for s in strings(request)), request
+    shape = ECR.operation_model("DescribeImages").input_shape
+    lookup = _model_names(shape, _resolve(machine["ResolveJobImage"]["Parameters"], data))
+    report = ParamValidator().validate(lookup, shape)
+    assert not report.has_errors(), report.generate_report()
+    assert not any(CONTROL.search(s) for s in strings(lookup)), lookup
+    assert lookup["imageIds"] == [{"imageTag": execution_input.get("imageTag", "latest")}]
     image = _resolve(machine["CreateJobDefinition"]["Parameters"], data)["ContainerProperties"]["Image"]
-    assert image.endswith(":" + execution_input.get("imageTag", "latest"))
+    assert image.endswith("@" + DIGEST)
 
 
 def test_the_round_trip_would_see_a_control_character():

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -62,6 +62,7 @@ def deploy_emulated(
     secret_string: str | None = None,
     run_cleanup: bool = False,
     stack_config: Mapping[str, Any] | None = None,
+    job_image_tags: Sequence[str] = ("latest",),
 ) -> tuple[EmulatedStack, dict[str, str]]:
     """``pulumi up`` of stack ``stack`` (default: ``mode``) in the emulation ``emu``: the Pulumi program run under
     mocks that create every resource it declares (``emulation.deploy``).
@@ -71,7 +72,8 @@ def deploy_emulated(
     whole text (a broken secret). ``stack_config``: parameters set in the stack file over ``Pulumi.<stack>.yaml``'s
     (deploy-time ones too, e.g. the data layout). Without ``run_cleanup`` the EventBridge rule that starts the run cleanup after a
     run that did not succeed is taken away (and ``runCleanupStateMachineArn`` is not an output); with it, its
-    deliveries happen when the emulated clock moves.
+    deliveries happen when the emulated clock moves. ``job_image_tags``: the job images pushed to the stack's
+    repository after the deploy, as the user does (README, "Your job image").
     """
     from batch_lustre.emulation import setup_stack
 
@@ -84,6 +86,7 @@ def deploy_emulated(
         secret_string=secret_string,
         max_vcpus=stack_max_vcpus(stack_name),
         config_changes=stack_config,
+        job_image_tags=job_image_tags,
     )
     assert emulated_stack.deployment is not None  # setup_stack deploys the Pulumi program
     outputs = {name: str(value) for name, value in emulated_stack.deployment.outputs.items()}
@@ -212,9 +215,11 @@ class _Emulated:
         run_cleanup: bool,
         job_files: Mapping[str, bytes] | None,
         stack_config: Mapping[str, Any] | None = None,
+        job_image_tags: Sequence[str] = ("latest",),
     ) -> None:
         self.arguments = (stack, scenario, runtime_params, secret_string, run_cleanup, job_files)
         self.stack_config = dict(stack_config or {})
+        self.job_image_tags = tuple(job_image_tags)
         self.exit_stack: ExitStack | None = None
         self.deployment: EmulatedDeployment | None = None
 
@@ -243,6 +248,7 @@ class _Emulated:
                 secret_string=secret_string if secret_string is not None else named_secret,
                 run_cleanup=run_cleanup,
                 stack_config=config,
+                job_image_tags=self.job_image_tags,
             )
             self.deployment = EmulatedDeployment(stack, mode, outputs, emu, resources)
             self.exit_stack = entered.pop_all()
@@ -308,6 +314,7 @@ def emulated(
     run_cleanup: bool = True,
     job_files: Mapping[str, bytes] | None = None,
     stack_config: Mapping[str, Any] | None = None,
+    job_image_tags: Sequence[str] = ("latest",),
 ) -> _Emulated:
     """``with emulated(stack) as deployed:`` the stack of ``Pulumi.<stack>.yaml`` deployed in a new emulated AWS.
 
@@ -316,7 +323,10 @@ def emulated(
     differ from the mode's defaults; ``secret_string`` replaces the secret's text. ``run_cleanup``: also the
     run-cleanup state machine and its EventBridge rule. ``job_files``: what the emulated job writes (paths
     relative to /scratch -> bytes) instead of the scenario's. ``stack_config``: parameters set in the stack file
-    over ``Pulumi.<stack>.yaml``'s (a named scenario adds its own). Inside, the process has fake AWS credentials and every
+    over ``Pulumi.<stack>.yaml``'s (a named scenario adds its own). ``job_image_tags``: the job images pushed to
+    the stack's repository after the deploy (``docker push``; a run of a tag not pushed fails JobImageNotFound). Inside, the process has fake AWS credentials and every
     boto3 client reaches the emulation; on exit, runs still RUNNING are stopped.
     """
-    return _Emulated(stack, scenario, runtime_params, secret_string, run_cleanup, job_files, stack_config)
+    return _Emulated(
+        stack, scenario, runtime_params, secret_string, run_cleanup, job_files, stack_config, job_image_tags
+    )

@@ -1,8 +1,11 @@
 """Per-run resources a run left behind: find them by tag, tell which run they belong to, delete them
 (``batch-lustre sweep`` shows and deletes them; the acceptance check fails on any of its run's).
 
-Every per-run resource carries ``batch-lustre:stack`` and ``batch-lustre:run`` (the execution name,
-``asl/naming.py``). A leftover is one whose run is not RUNNING (ended, or unknown to the state machine).
+Every per-run resource carries ``batch-lustre:stack-id`` (the stack's generated id, its output ``stackId``) and
+``batch-lustre:run`` (the execution name, ``asl/naming.py``): only resources carrying this stack's id are looked at,
+so another stack's (another project's stack of the same name, a copy of this stack) are never touched. A leftover is
+one whose run is not RUNNING (ended, or unknown to the state machine). A file system whose run is not in this stack's
+history is deleted only on purpose (``force``): it may be a live run's that this stack cannot see.
 """
 
 from __future__ import annotations
@@ -17,12 +20,19 @@ from batch_lustre.automation.errors import AutomationError
 from batch_lustre.automation.history import run_error
 from batch_lustre.automation.runs import iter_executions
 from batch_lustre.automation.stacks import required_output
-from batch_lustre.program.asl.naming import OUTPUT_COMPUTE_ENVIRONMENT, OUTPUT_STATE_MACHINE_ARN, TAG_RUN, TAG_STACK
+from batch_lustre.program.asl.naming import (
+    OUTPUT_COMPUTE_ENVIRONMENT,
+    OUTPUT_STACK_ID,
+    OUTPUT_STATE_MACHINE_ARN,
+    TAG_RUN,
+    TAG_STACK_ID,
+)
 
 FILE_SYSTEM = "file system"
 LAUNCH_TEMPLATE = "launch template"
 JOB_DEFINITION = "job definition"
 GONE_LIFECYCLES = ("DELETING",)  # already on its way out
+RUN_NOT_FOUND = "not found"
 
 
 @dataclass(frozen=True)
@@ -33,9 +43,10 @@ class Leftover:
     resource_id: str  # file system id, launch template id, job definition ARN
     name: str
     run: str  # the run (execution name) that made it
-    run_status: str  # SUCCEEDED, FAILED... or "not found"
+    run_status: str  # SUCCEEDED, FAILED... or RUN_NOT_FOUND
     detail: str = ""  # lifecycle of a file system, the run's Error...
     in_use: str | None = None  # why it must not be deleted (None: it may be)
+    needs_force: str | None = None  # why it is deleted only when asked with force (None: it may be without)
 
 
 @dataclass
@@ -66,13 +77,14 @@ def runs_by_name(state_machine_arn: str, sfn: Any) -> dict[str, dict[str, Any]]:
 def find_leftovers(
     stack: str, stack_outputs: Mapping[str, Any], clients: LeftoverClients
 ) -> tuple[list[Leftover], list[Leftover]]:
-    """(leftovers of ended runs, resources of RUNNING runs) tagged with ``stack``."""
+    """(leftovers of ended runs, resources of RUNNING runs) tagged with the stack's id (output ``stackId``)."""
     machine = required_output(stack_outputs, OUTPUT_STATE_MACHINE_ARN, stack)
+    stack_id = required_output(stack_outputs, OUTPUT_STACK_ID, stack)
     runs = runs_by_name(machine, clients.sfn)
     found = (
-        _file_systems(stack, clients.fsx)
-        + _launch_templates(stack, clients.ec2)
-        + _job_definitions(stack, clients.batch)
+        _file_systems(stack_id, clients.fsx)
+        + _launch_templates(stack_id, clients.ec2)
+        + _job_definitions(stack_id, clients.batch)
     )
     in_use = _launch_templates_in_use(stack_outputs.get(OUTPUT_COMPUTE_ENVIRONMENT), clients.batch)
     errors: dict[str, str | None] = {}
@@ -80,53 +92,67 @@ def find_leftovers(
     running: list[Leftover] = []
     for kind, resource_id, name, run, detail in found:
         execution = runs.get(run)
-        status = execution["status"] if execution else "not found"
+        status = execution["status"] if execution else RUN_NOT_FOUND
         if kind == FILE_SYSTEM and execution and status not in ("RUNNING", "SUCCEEDED"):
             # Why the run kept it: the Error it ended with (e.g. ExportNotConfirmed).
             if run not in errors:
                 errors[run] = run_error(execution["executionArn"], clients.sfn)
             detail = f"{detail}; run ended with {errors[run]}" if errors[run] else detail
         item = Leftover(
-            kind, resource_id, name, run, status, detail, in_use.get(resource_id) if kind == LAUNCH_TEMPLATE else None
+            kind,
+            resource_id,
+            name,
+            run,
+            status,
+            detail,
+            in_use.get(resource_id) if kind == LAUNCH_TEMPLATE else None,
+            _unknown_run(stack, run) if kind == FILE_SYSTEM and status == RUN_NOT_FOUND else None,
         )
         (running if status == "RUNNING" else ended).append(item)
     return ended, running
 
 
-def _file_systems(stack: str, fsx: Any) -> list[tuple[str, str, str, str, str]]:
+def _unknown_run(stack: str, run: str) -> str:
+    return (
+        f"its run {run} is not in the history of stack {stack}: it may be in use (a run whose history Step Functions "
+        "no longer keeps, or one of another deployment sharing this stack's id); sweep deletes it only with --force"
+    )
+
+
+def _file_systems(stack_id: str, fsx: Any) -> list[tuple[str, str, str, str, str]]:
     found = []
     for page in fsx.get_paginator("describe_file_systems").paginate():
         for fs in page.get("FileSystems", []):
             tags = _tags(fs.get("Tags"))
             lifecycle = fs.get("Lifecycle") or "?"
-            if tags.get(TAG_STACK) == stack and TAG_RUN in tags and lifecycle not in GONE_LIFECYCLES:
+            if tags.get(TAG_STACK_ID) == stack_id and TAG_RUN in tags and lifecycle not in GONE_LIFECYCLES:
                 found.append(
                     (FILE_SYSTEM, fs["FileSystemId"], tags.get("Name", fs["FileSystemId"]), tags[TAG_RUN], lifecycle)
                 )
     return found
 
 
-def _launch_templates(stack: str, ec2: Any) -> list[tuple[str, str, str, str, str]]:
+def _launch_templates(stack_id: str, ec2: Any) -> list[tuple[str, str, str, str, str]]:
     found = []
     pages = ec2.get_paginator("describe_launch_templates").paginate(
-        Filters=[{"Name": f"tag:{TAG_STACK}", "Values": [stack]}]
+        Filters=[{"Name": f"tag:{TAG_STACK_ID}", "Values": [stack_id]}]
     )
     for page in pages:
         for template in page.get("LaunchTemplates", []):
             tags = _tags(template.get("Tags"))
-            if tags.get(TAG_STACK) == stack and TAG_RUN in tags:  # the baseline template has no run tag
+            if tags.get(TAG_STACK_ID) == stack_id and TAG_RUN in tags:  # the baseline template has no run tag
                 found.append(
                     (LAUNCH_TEMPLATE, template["LaunchTemplateId"], template["LaunchTemplateName"], tags[TAG_RUN], "")
                 )
     return found
 
 
-def _job_definitions(stack: str, batch: Any) -> list[tuple[str, str, str, str, str]]:
+def _job_definitions(stack_id: str, batch: Any) -> list[tuple[str, str, str, str, str]]:
     found = []
     for page in batch.get_paginator("describe_job_definitions").paginate(status="ACTIVE"):
         for definition in page.get("jobDefinitions", []):
             tags = definition.get("tags") or {}
-            if tags.get(TAG_STACK) == stack and TAG_RUN in tags:
+            if tags.get(TAG_STACK_ID) == stack_id and TAG_RUN in tags:
                 found.append(
                     (
                         JOB_DEFINITION,

@@ -326,7 +326,10 @@ def demo(
         }
         # The flags are checked before anything is emulated, against the emulated compute environment's
         # maxvCpus; the scenario's own input is what the scenario is about (maybe one the workflow refuses).
-        execution_input = {**dict(chosen.execution_input), **automation.run_input(raw, max_vcpus)}
+        from_flags_input = automation.run_input(raw, max_vcpus)
+        execution_input = {**dict(chosen.execution_input), **from_flags_input}
+        # The user pushed the scenario's images, and the one --image-tag names.
+        pushed = tuple(dict.fromkeys((*chosen.job_image_tags, *filter(None, [from_flags_input.get("imageTag")]))))
     console = progress_console(as_json)
     region = "us-east-1"
     with (
@@ -337,6 +340,7 @@ def demo(
             runtime_params=overrides,
             secret_string=chosen.secret_string(mode),
             stack_config=chosen.stack_config,
+            job_image_tags=pushed,
         ) as deployed,
     ):
         emu, stack, outputs = deployed.emulation, deployed.resources, deployed.outputs

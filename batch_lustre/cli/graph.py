@@ -16,7 +16,7 @@ import typer
 from batch_lustre.cli.common import EXIT_BAD_INPUT, fail, one_line_errors, out
 from batch_lustre.cli.workflow_layout import CATCH, CHOICE, DEFAULT, Edge, Layout, layout
 from batch_lustre.program.asl import build_definition
-from batch_lustre.program.asl.naming import job_log_group_name, state_machine_name
+from batch_lustre.program.asl.naming import STACK_ID_LENGTH, job_log_group_name, run_name_prefix, state_machine_name
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.parameters import AUTO_EXPORT, MODES, check_mode
 
@@ -47,7 +47,8 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
     return WorkflowRefs(
         mode=mode,
         stack=mode,
-        name_prefix=prefix,
+        stack_id="0" * STACK_ID_LENGTH,
+        name_prefix=run_name_prefix(prefix, "0" * STACK_ID_LENGTH),
         region=region,
         account_id=account,
         state_machine_name=state_machine_name(prefix, mode),

@@ -19,9 +19,17 @@ ORDER = {leftovers.JOB_DEFINITION: 0, leftovers.LAUNCH_TEMPLATE: 1, leftovers.FI
 def sweep(
     stack: StackOption,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking for confirmation.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Also delete file systems whose run is not in this stack's history (listed otherwise, not deleted).",
+        ),
+    ] = False,
     outputs_file: OutputsFileOption = None,
 ) -> None:
-    """Find per-run resources of ended runs (tagged batch-lustre:stack=STACK) and delete them, after confirmation."""
+    """Find per-run resources of ended runs (tagged with the stack's id, output stackId) and delete them, after
+    confirmation. Another stack's resources are never looked at."""
     with one_line_errors():
         found = automation.load_outputs(stack, outputs_file)
         bucket = found.get(naming.OUTPUT_BUCKET_NAME, "the bucket")
@@ -35,10 +43,11 @@ def sweep(
         return
     ended.sort(key=lambda i: (ORDER[i.kind], i.run, i.name))
     show(_listing(stack, ended), console)
-    blocked = [i for i in ended if i.in_use]
-    for item in blocked:
-        console.print(f"[yellow]left alone:[/] {item.kind} {item.name}: {item.in_use}")
-    doomed = [i for i in ended if not i.in_use]
+    for item in ended:
+        why = item.in_use or (None if force else item.needs_force)
+        if why:
+            console.print(f"[yellow]left alone:[/] {item.kind} {item.name}: {escape(why)}", soft_wrap=True)
+    doomed = [i for i in ended if not i.in_use and (force or not i.needs_force)]
     if not doomed:
         return
     file_systems = [i for i in doomed if i.kind == leftovers.FILE_SYSTEM]

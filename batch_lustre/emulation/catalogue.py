@@ -118,6 +118,7 @@ class NamedScenario:
     expected_by_mode: Mapping[str, Expected] = field(default_factory=dict)
     runs: str = SINGLE
     execution_input: Mapping[str, Any] = field(default_factory=dict)  # StartExecution input: per-run overrides
+    job_image_tags: tuple[str, ...] = ("latest",)  # the job images the user pushed to the repository
     history_limit: int | None = None  # lower Step Functions' 25,000-event history limit for this scenario
     execution_timeout_seconds: int | None = None  # the state machine's TimeoutSeconds
     # A change to the generated definition the scenario needs to happen (e.g. a host that cannot mount).
@@ -645,12 +646,22 @@ SCENARIOS: dict[str, NamedScenario] = {
             "memory": 16000,
             "imageTag": "v2",
         },
+        job_image_tags=("latest", "v2"),
     ),
     "invalid-override": NamedScenario(
         "the run's input asks for an array of 20,000 children (at most 10,000): refused before anything is created",
         Scenario,
         execution_input={"arraySize": 20000},
         expected=_invalid("arraySize=20000 is not accepted"),
+    ),
+    "job-image-not-pushed": NamedScenario(
+        "the run asks for image tag v3, which was never pushed to the stack's repository: the run fails at its "
+        "start, naming the image, before anything is created",
+        Scenario,
+        execution_input={"imageTag": "v3"},
+        expected=Expected(
+            "FAILED", "JobImageNotFound", says=(":v3 is not in the repository: push it",), creates_nothing=True
+        ),
     ),
     # --- runs that end without reaching their own cleanup ----------------------------------------
     "history-limit": NamedScenario(
@@ -710,8 +721,8 @@ SCENARIOS: dict[str, NamedScenario] = {
     ),
     "destroy-leaves-nothing-billing": NamedScenario(
         "deleteLustre=false; batch-lustre destroy while the job runs: refused, naming the run; once the run has "
-        "ended: refused, naming the kept file system (copy, then batch-lustre sweep), the results in the bucket "
-        "and the bucket's protection (protectBucket)",
+        "ended: refused, naming the kept file system (copy, then batch-lustre sweep), the job image in the "
+        "repository, the results in the bucket and the bucket's protection (protectBucket)",
         Scenario,
         runtime_params={"deleteLustre": False},
         runs=DESTROY_DURING_AND_AFTER,
@@ -720,9 +731,10 @@ SCENARIOS: dict[str, NamedScenario] = {
             says=('"FileSystemDeleted": false',),
             operator_says=(
                 "destroy refused: run {run} (arn:aws:states:",
-                "destroy refused: 3 thing(s) of stack",
+                "destroy refused: 4 thing(s) of stack",
                 "file system {fs} (kept by run {run}): copy what you need from it, then delete it with "
                 "`batch-lustre sweep -s",
+                "(holds 1 image(s)): ECR deletes no repository that holds images",
                 "(holds the runs' results (objects or their versions)): S3 deletes no bucket that holds objects",
                 "(protected: protectBucket=true, and pulumi destroy deletes no protected resource)",
             ),

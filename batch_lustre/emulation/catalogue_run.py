@@ -178,6 +178,7 @@ def run_scenario(
             runtime_params=dict(entry.runtime_params),
             secret_string=entry.secret_string(mode),
             config_changes=entry.stack_config if stack_config is None else stack_config,
+            job_image_tags=entry.job_image_tags,
         )
         definition = build_definition(stack.refs)
         if entry.definition_change is not None:

@@ -23,6 +23,7 @@ import pulumi
 from botocore.exceptions import ClientError
 
 from batch_lustre.emulation.clients import client
+from batch_lustre.emulation.program import RANDOM_ID, random_id_outputs
 from batch_lustre.emulation.trust import require_trust
 from batch_lustre.program.parameters import DERIVED_NAMES
 
@@ -569,7 +570,12 @@ def _event_target(r: Declared, region: str, account: str) -> Created:
     return f"{r.get('rule')}-{target['Id']}", {}
 
 
+def _random_id(r: Declared, region: str, account: str) -> Created:
+    return random_id_outputs(r.physical, int(r.get("byteLength")))
+
+
 CREATORS: Mapping[str, Creator] = {
+    RANDOM_ID: _random_id,
     "aws:ec2/vpc:Vpc": _vpc,
     "aws:ec2/subnet:Subnet": _subnet,
     "aws:ec2/internetGateway:InternetGateway": _internet_gateway,

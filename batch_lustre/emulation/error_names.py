@@ -174,6 +174,7 @@ SERVICE_PREFIXES: dict[str, ServicePrefix] = {
         ServicePrefix("iam", "Iam", _PASCAL),
         ServicePrefix("sts", "Sts", _PASCAL),
         ServicePrefix("sfn", "Sfn", _PASCAL + " (the Resource says 'sfn')"),
+        ServicePrefix("ecr", "Ecr", _PASCAL),
     )
 }
 # The default spelling: service (as in the Resource) -> prefix.
@@ -204,6 +205,10 @@ _SDK_CODES: dict[str, tuple[tuple[str, str], ...]] = {
     "ec2": (),
     "cloudwatch": (),
     "secretsmanager": (("ResourceNotFoundException", "an unknown secret (moto)"),),
+    "ecr": (
+        ("ImageNotFoundException", "DescribeImages of a tag that names no image in the repository"),
+        ("RepositoryNotFoundException", "DescribeImages in a repository that does not exist"),
+    ),
 }
 _FSX_API = (
     "FSx API Reference, Errors of CreateDataRepositoryAssociation / DeleteFileSystem / "
@@ -213,6 +218,7 @@ _CODE_SOURCES = {
     "fsx": _FSX_API,
     "batch": "AWS Batch API Reference, Common errors: ClientException (https://docs.aws.amazon.com/batch/latest/APIReference/)",
     "secretsmanager": "AWS Secrets Manager API Reference, GetSecretValue errors",
+    "ecr": "Amazon ECR API Reference, DescribeImages errors (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html)",
 }
 UNMODELLED = None  # sdk_error_name(service, UNMODELLED): an error code botocore does not model (throttling)
 

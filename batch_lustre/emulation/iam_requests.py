@@ -136,6 +136,12 @@ def _list_executions(c: _Call) -> list[Check]:
     return [c.check("states:ListExecutions", str(c.get("stateMachineArn")))]
 
 
+@_resolves("ecr", "DescribeImages")
+def _describe_images(c: _Call) -> list[Check]:
+    # Service Authorization Reference, Amazon ECR: DescribeImages on resource type "repository".
+    return [c.check("ecr:DescribeImages", c.arn("ecr", f"repository/{c.get('repositoryName')}"))]
+
+
 @_resolves("secretsmanager", "GetSecretValue")
 def _get_secret_value(c: _Call) -> list[Check]:
     secret_id = str(c.get("SecretId"))

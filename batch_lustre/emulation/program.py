@@ -9,6 +9,7 @@ over with ``pulumi.runtime.set_all_config``, as the language host does (mocks do
 
 from __future__ import annotations
 
+import base64
 import gc
 import hashlib
 import logging
@@ -54,6 +55,24 @@ def engine_urn(mock_urn: str) -> str:
     """A URN as the Pulumi engine writes it: a resource parented to the stack has no ``pulumi:pulumi:Stack$`` in
     its type (the mock monitor and the SDK add it, as for any other parent)."""
     return mock_urn.replace(f"::{ROOT_STACK_TYPE}$", "::", 1)
+
+
+RANDOM_ID = "random:index/randomId:RandomId"
+
+
+def random_id_outputs(physical: str, byte_length: int) -> tuple[str, dict[str, Any]]:
+    """The id and outputs of a ``random.RandomId`` (``hex``, ``dec``, ``b64Url``, ``b64Std``; its id is the
+    ``b64Url``): random bytes in Pulumi; here derived from the resource's physical name (``auto_name``, so from the
+    stack), so every deploy of a stack gets the same id and two stacks get different ones."""
+    drawn = hashlib.sha256(physical.encode()).digest()[:byte_length]
+    b64_url = base64.urlsafe_b64encode(drawn).decode().rstrip("=")
+    return b64_url, {
+        "byteLength": byte_length,
+        "hex": drawn.hex(),
+        "dec": str(int.from_bytes(drawn, "big")),
+        "b64Url": b64_url,
+        "b64Std": base64.b64encode(drawn).decode(),
+    }
 
 
 class OptionsRecordingMonitor(MockMonitor):

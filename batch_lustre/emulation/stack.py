@@ -8,14 +8,17 @@ machines and the EventBridge rule. The workflow under test is the definition the
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.core import PROJECT_DIR, Emulation
 from batch_lustre.emulation.deploy import Deployment, deploy
+from batch_lustre.emulation.iam import acting_as_operator
 from batch_lustre.program.asl import iam as asl_iam
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.parameters import BY_NAME, parameters_for
@@ -75,6 +78,7 @@ def setup_stack(
     env_name: str | None = None,
     max_vcpus: int = 256,
     config_changes: Mapping[str, Any] | None = None,
+    job_image_tags: Sequence[str] = ("latest",),
 ) -> EmulatedStack:
     """Deploy the Pulumi program of ``mode`` as stack ``stack`` (default: ``mode``, as ``pulumi up -s <mode>``)
     into ``emu``'s AWS and return its refs.
@@ -82,7 +86,8 @@ def setup_stack(
     The stack config is ``Pulumi.<mode>.yaml``'s with ``config_changes`` (parameter name -> value, e.g. a data
     layout: README "Your data"), ``env_name`` and ``max_vcpus``. ``runtime_params`` are then
     written into the secret over its first version, as an operator changes them for the next runs (e.g. short
-    waits); ``secret_string`` replaces the secret's text instead (a broken secret).
+    waits); ``secret_string`` replaces the secret's text instead (a broken secret). ``job_image_tags``: the job
+    images the user pushed to the stack's repository after the deploy (README, "Your job image").
     """
     config = stack_config(mode, config_changes, env_name=env_name, max_vcpus=max_vcpus)
     deployment = deploy(emu.region, stack or mode, config)  # the stack named as its stack file: Pulumi.<mode>.yaml
@@ -92,6 +97,8 @@ def setup_stack(
         secret_string = json.dumps(runtime_parameters(mode, runtime_params), sort_keys=True)
     if secret_string is not None:
         client("secretsmanager", emu.region).put_secret_value(SecretId=secret_name, SecretString=secret_string)
+    for tag in job_image_tags:
+        push_job_image(emu, facts["refs"], tag)
     return EmulatedStack(
         refs=facts["refs"],
         role_arn=facts["workflow_role_arn"],
@@ -102,6 +109,34 @@ def setup_stack(
         state_machine_arn=deployment.outputs["stateMachineArn"],
         deployment=deployment,
     )
+
+
+_pushes = itertools.count(1)
+
+
+def push_job_image(emu: Emulation, refs: WorkflowRefs, tag: str) -> str:
+    """Push a new job image to the stack's repository under ``tag`` (``docker push <repository>:<tag>``), as the
+    user does; returns its digest. Each push is a new image: a tag pushed again names the new one, and the image
+    it named before keeps its digest, untagged."""
+    layer = hashlib.sha256(f"layer {next(_pushes)}".encode()).hexdigest()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 1,
+            "digest": f"sha256:{layer}",
+        },
+        # moto derives the image digest from the layers' digests: a new layer, a new image.
+        "layers": [
+            {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": f"sha256:{layer}"}
+        ],
+    }
+    with acting_as_operator():  # the user's own credentials, whatever the emulation was doing
+        found = client("ecr", emu.region).put_image(
+            repositoryName=refs.job_repository_name, imageManifest=json.dumps(manifest), imageTag=tag
+        )
+    return str(found["image"]["imageId"]["imageDigest"])
 
 
 def put_role_policy(emu: Emulation, role_arn: str, name: str, document: dict[str, Any]) -> None:
