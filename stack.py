@@ -7,8 +7,10 @@ so a bad value stops the program with one line naming key, value and what is acc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_random
@@ -25,9 +27,11 @@ from batch_lustre.program.settings import (
     CONFIG_PREFIX,
     REGION_KEY,
     Settings,
+    check_identity,
     check_stack_names,
     load_stack_config,
     settings_from_config,
+    stack_identity,
 )
 
 
@@ -108,7 +112,25 @@ def previous_name(settings: Settings, previous_type: str | None = None) -> pulum
     return pulumi.ResourceOptions(transformations=[alias])
 
 
-def build_stack(settings: Settings, stack: str) -> BuiltStack:
+def deployed_outputs() -> dict[str, Any]:
+    """This stack's outputs as its last deploy left them (empty for a stack never deployed), read from the engine
+    before anything is declared. If the engine cannot answer (an engine without the builtin, no backend), a
+    warning says the identity keys are not checked this time, and the deploy goes on with nothing to compare."""
+    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    try:
+        result = pulumi.runtime.invoke(naming.READ_STACK_OUTPUTS, {"name": name})
+    except Exception as err:  # any failure: the check is skipped, the deploy is not stopped
+        pulumi.log.warn(
+            f"could not read the outputs of stack {name} ({' '.join(str(err).split())}): a change of envName, mode "
+            "or aws:region is not checked by this deploy"
+        )
+        return {}
+    value = result.value if isinstance(result.value, dict) else {}
+    outputs = value.get("outputs")
+    return dict(outputs) if isinstance(outputs, dict) else {}
+
+
+def build_stack(settings: Settings, stack: str, config: Mapping[str, str] | None = None) -> BuiltStack:
     """Declare every component of a stack in ``settings.mode``, export its outputs and return the components.
 
     Every logical name is fixed (``COMPONENT_NAME`` and what each component appends to it): neither ``envName`` nor
@@ -207,19 +229,26 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     pulumi.export(naming.OUTPUT_COMPUTE_ENVIRONMENT, compute.compute_environment_name)
     pulumi.export(naming.OUTPUT_JOB_LOG_GROUP, compute.job_log_group_name)
     pulumi.export(naming.OUTPUT_STACK_ID, stack_id)
+    for output, value in stack_identity(settings, config or {}).items():
+        if output != naming.OUTPUT_MODE:  # exported first, above
+            pulumi.export(output, value)
     return BuiltStack(settings, network, bucket, compute, secret, workflow, run_cleanup)
 
 
 def main() -> BuiltStack:
-    """The Pulumi program: read and validate the stack config, then build the stack.
+    """The Pulumi program: read and validate the stack config, refuse a change of the deployed stack's identity
+    (``envName``, ``mode``, ``aws:region``: ``settings.check_identity``, against the outputs of its last deploy),
+    then build the stack.
 
     A config problem raises ``pulumi.RunError``, which Pulumi reports as its message
     alone (no traceback) and which stops the program before any resource is declared.
     """
     stack = pulumi.get_stack()
     try:
-        settings = settings_from_config(program_config())
+        config = program_config()
+        settings = settings_from_config(config)
         check_stack_names(settings, stack)
+        check_identity(stack, deployed_outputs(), stack_identity(settings, config))
     except ParameterError as err:
         raise pulumi.RunError(f"stack {stack}: {err}") from None
-    return build_stack(settings, stack)
+    return build_stack(settings, stack, config)

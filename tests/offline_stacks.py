@@ -24,8 +24,9 @@ from typing import Any
 import pulumi
 
 from batch_lustre.emulation import program as program_runner
-from batch_lustre.emulation.program import RANDOM_ID, plain, random_id_outputs
+from batch_lustre.emulation.program import RANDOM_ID, plain, random_id_outputs, stack_outputs_answer
 from batch_lustre.program import settings
+from batch_lustre.program.asl import naming
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACKS = ("taskexport", "autoexport")
@@ -124,6 +125,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.protected: set[str] = set()  # logical names of the resources declared with protect
         self.dependencies: dict[str, tuple[str, ...]] = {}  # logical name -> the logical names it depends on
         self.urns: dict[str, tuple[str, ...]] = {}  # URN -> the URNs of its aliases
+        self.deployed_outputs: dict[str, Any] = {}  # the stack's outputs of its last deploy: none, never deployed
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         # (result, failures): the mock monitor iterates the failures, so never None.
@@ -144,6 +146,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "zoneIds": [f"use1-az{i + 1}" for i in range(len(AVAILABILITY_ZONES))],
                 "groupNames": [REGION],
             }, []
+        if args.token == naming.READ_STACK_OUTPUTS:
+            return stack_outputs_answer(args, pulumi.get_stack(), self.deployed_outputs), []
         raise NotImplementedError(f"offline mocks have no answer for invoke {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:

@@ -587,6 +587,8 @@ def test_stack_outputs_name_the_resources_users_need(run):
         "computeEnvironment": run.one(COMPUTE_ENVIRONMENT).state["name"],
         "jobLogGroup": run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
         "stackId": run.one(RANDOM_ID).state["hex"],
+        "envName": load_stack_config(run.stack)["batch-lustre:envName"],
+        "region": load_stack_config(run.stack)["aws:region"],
     }
     assert tuple(run.outputs) == naming.STACK_OUTPUTS  # the names the tools read them by
 

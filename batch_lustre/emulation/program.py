@@ -60,6 +60,17 @@ def engine_urn(mock_urn: str) -> str:
 RANDOM_ID = "random:index/randomId:RandomId"
 
 
+def stack_outputs_answer(args: pulumi.runtime.MockCallArgs, stack: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine's answer to ``readStackOutputs`` (``naming.READ_STACK_OUTPUTS``) when the program reads its own
+    stack, ``stack``: the outputs of its last deploy (``outputs``, empty for a stack never deployed). The program
+    names its stack in full, ``<organization>/<project>/<stack>``; any other name is refused."""
+    name = args.args.get("name")
+    expected = f"{naming.DIY_ORGANIZATION}/{naming.PROJECT}/{stack}"
+    if name != expected:
+        raise ValueError(f"{naming.READ_STACK_OUTPUTS} of {name!r}: the program reads its own stack, {expected}")
+    return {"name": name, "outputs": dict(outputs), "secretOutputNames": []}
+
+
 def random_id_outputs(physical: str, byte_length: int) -> tuple[str, dict[str, Any]]:
     """The id and outputs of a ``random.RandomId`` (``hex``, ``dec``, ``b64Url``, ``b64Std``; its id is the
     ``b64Url``): random bytes in Pulumi; here derived from the resource's physical name (``auto_name``, so from the
@@ -124,7 +135,12 @@ def run_program(
     runtime_settings.ROOT.set(None)  # a fresh root Stack resource for each run
     pulumi.runtime.set_all_config(dict(config))
     pulumi.runtime.set_mocks(
-        mocks, project=naming.PROJECT, stack=stack, preview=False, monitor=OptionsRecordingMonitor(mocks)
+        mocks,
+        project=naming.PROJECT,
+        stack=stack,
+        preview=False,
+        monitor=OptionsRecordingMonitor(mocks),
+        organization=naming.DIY_ORGANIZATION,
     )
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()
