@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from offline_stacks import RecordingMocks, load_stack_config, run_program
 
@@ -96,6 +96,8 @@ def identity(**changes: str) -> dict[str, str]:
 
 
 @given(ENV_NAMES, ENV_NAMES)
+@example("TaskExport", "taskexport")  # the same resource names (lower case), still another envName
+@example("TaskExport", "TaskExport")
 def test_a_second_deploy_is_refused_exactly_when_its_env_name_differs(deployed, now):
     validate_value(BY_NAME["envName"], deployed)
     validate_value(BY_NAME["envName"], now)  # both accepted on their own
