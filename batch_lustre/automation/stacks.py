@@ -29,9 +29,11 @@ from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NA
 from batch_lustre.program.settings import (
     REGION_KEY,
     Settings,
+    check_identity,
     check_stack_names,
     load_stack_config,
     settings_from_config,
+    stack_identity,
 )
 from batch_lustre.project import find_project_dir
 
@@ -175,8 +177,13 @@ def guard_stack(
 def _guarded(
     pulumi: Any, stack: str, action: str, given: Mapping[str, Any], on_wait: Callable[[str], Any] | None
 ) -> list[RunningExecution]:
-    """``guard.check_no_run`` for ``action`` of the stack, with its outputs as the deployed stack has them."""
+    """``guard.check_no_run`` for ``action`` of the stack, with its outputs as the deployed stack has them; for a
+    deploy, first the program's own refusal of a change of the stack's identity (``settings.check_identity``:
+    ``ParameterError``), so that it comes before any preview or question."""
     found = _plain_outputs(_pulumi_call("stack output", stack, pulumi.outputs))
+    if action == "deploy":
+        work_dir = given["work_dir"]
+        check_identity(stack, found, stack_identity(stack_settings(stack, work_dir), stack_config(stack, work_dir)))
     keys = ("wait_minutes", "force", "sfn", "time_source", "poll_seconds")
     return check_no_run(stack, action, found, on_wait=on_wait, **{key: given[key] for key in keys})
 
@@ -199,7 +206,8 @@ def deploy(
     ``guard.MAX_WAIT_MINUTES``: wait for the runs to end, looking every ``poll_seconds`` with ``sfn``, timed by
     ``time_source``) or ``force`` (deploy anyway). See ``guard``.
 
-    A stack config the program would refuse raises its ``ParameterError`` first, before any Pulumi call.
+    A stack config the program would refuse raises its ``ParameterError`` first, before any Pulumi call; a change
+    of the deployed stack's ``envName``, ``mode`` or ``aws:region`` raises it before ``pulumi up``.
     """
     stack_settings(stack, work_dir)
     pulumi = pulumi_stack(stack, create=True, work_dir=work_dir)
