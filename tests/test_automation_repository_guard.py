@@ -79,10 +79,12 @@ def test_forced_the_change_goes_ahead_and_says_what_it_went_ahead_over(deployed)
     assert len(ecr.list_images(repositoryName=DEPLOYED)["imageIds"]) == 2  # nothing was moved or deleted
 
 
-def test_the_same_repository_and_a_stack_never_deployed_have_nothing_to_refuse(deployed):
+def test_the_same_repository_a_stack_never_deployed_and_a_repository_deleted_by_hand_have_nothing_to_refuse(deployed):
     _, outputs = deployed
     assert automation.check_repository_change("taskexport", settings_named(DEPLOYED), outputs) is None
     assert automation.check_repository_change("taskexport", settings_named(MOVED), {}) is None
+    gone = {"ecrRepositoryUrl": outputs["ecrRepositoryUrl"].replace(DEPLOYED, "deleted-by-hand")}
+    assert automation.check_repository_change("taskexport", settings_named(MOVED), gone) is None
 
 
 @contextlib.contextmanager
