@@ -87,6 +87,14 @@ def test_the_same_repository_a_stack_never_deployed_and_a_repository_deleted_by_
     assert automation.check_repository_change("taskexport", settings_named(MOVED), gone) is None
 
 
+def test_what_a_forced_deploy_meets_ecr_deletes_no_repository_holding_images(deployed):
+    ecr, _ = deployed  # the delete the provider sends for the replaced repository (force_delete=False: no force)
+    with pytest.raises(ClientError) as refused:
+        ecr.delete_repository(repositoryName=DEPLOYED)
+    assert refused.value.response["Error"]["Code"] == "RepositoryNotEmptyException"
+    assert len(ecr.list_images(repositoryName=DEPLOYED)["imageIds"]) == 2
+
+
 @contextlib.contextmanager
 def emptied(ecr):
     """The deployed repository without its images for the block; then they are pushed back."""
