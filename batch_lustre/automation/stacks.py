@@ -171,16 +171,17 @@ def guard_stack(
     except UnknownStack:
         check_no_run(stack, action, {}, wait_minutes=wait_minutes)  # the value is still checked
         return []
-    return _guarded(pulumi, stack, action, locals(), on_wait)
+    return _guarded(pulumi, stack, action, locals(), on_wait)[0]
 
 
 def _guarded(
     pulumi: Any, stack: str, action: str, given: Mapping[str, Any], on_wait: Callable[[str], Any] | None
-) -> list[RunningExecution]:
-    """``guard.check_no_run`` for ``action`` of the stack, with its outputs as the deployed stack has them."""
+) -> tuple[list[RunningExecution], dict[str, Any]]:
+    """``guard.check_no_run`` for ``action`` of the stack, with its outputs as the deployed stack has them; returns
+    what it went ahead under and those outputs."""
     found = _plain_outputs(_pulumi_call("stack output", stack, pulumi.outputs))
     keys = ("wait_minutes", "force", "sfn", "time_source", "poll_seconds")
-    return check_no_run(stack, action, found, on_wait=on_wait, **{key: given[key] for key in keys})
+    return check_no_run(stack, action, found, on_wait=on_wait, **{key: given[key] for key in keys}), found
 
 
 @operation
@@ -224,8 +225,7 @@ def deploy(
     """
     settings = stack_settings(stack, work_dir)
     pulumi = pulumi_stack(stack, create=True, work_dir=work_dir)
-    _guarded(pulumi, stack, "deploy", locals(), on_output)
-    found = _plain_outputs(_pulumi_call("stack output", stack, pulumi.outputs))
+    _, found = _guarded(pulumi, stack, "deploy", locals(), on_output)
     check_repository_change(stack, settings, found, force=force, ecr=ecr)
     result = _pulumi_call("up", stack, lambda: pulumi.up(on_output=on_output))
     return _plain_outputs(result.outputs)
