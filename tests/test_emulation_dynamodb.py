@@ -28,6 +28,7 @@ TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lanes-workflow"
 LANE_ACTIONS = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
+UNMODELLED = "DynamoDB.AmazonDynamoDBException"
 
 
 def client(service: str):
@@ -258,11 +259,30 @@ def test_only_the_four_item_actions_request_response_are_offered(resource, expec
     assert expected in error and "/States/T" in error
 
 
-def test_a_request_the_dynamodb_model_refuses_fails_with_validation_exception(emu):
+def test_a_request_the_dynamodb_model_refuses_fails_as_a_validation_exception_named_generically(emu):
     bad = one_task("putItem", {"TableName": TABLE, "Item": {"lane": "not an attribute value"}})
     result = run_workflow(bad, role_arn=ROLE, name="bad-item", execution_name="bad")
-    assert (result.status, result.error) == ("FAILED", "DynamoDB.ValidationException")
-    assert "Invalid type for parameter Item.lane" in result.cause
+    assert (result.status, result.error) == ("FAILED", UNMODELLED)
+    assert "Invalid type for parameter Item.lane" in result.cause and "Error Code: ValidationException" in result.cause
+
+
+def test_a_code_dynamodbs_model_does_not_name_is_the_generic_exception_and_a_modelled_one_keeps_its_name(emu):
+    missing = one_task(
+        "updateItem",
+        {
+            "TableName": TABLE,
+            "Key": {"lane": {"S": "lane-k"}},
+            "UpdateExpression": "SET n = n + :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        },
+    )
+    result = run_workflow(missing, role_arn=ROLE, name="missing-attribute", execution_name="add")
+    assert (result.status, result.error) == ("FAILED", UNMODELLED)  # ValidationException: n does not exist
+    assert "Error Code: ValidationException" in result.cause
+    no_table = one_task("getItem", {"TableName": "no-such-table", "Key": {"lane": {"S": "x"}}})
+    emu.iam.enforce = False  # the role names one table only
+    result = run_workflow(no_table, role_arn=ROLE, name="no-table", execution_name="get")
+    assert (result.status, result.error) == ("FAILED", "DynamoDB.ResourceNotFoundException")
 
 
 # --- IAM ------------------------------------------------------------------------------------------
@@ -274,7 +294,8 @@ def test_a_role_without_the_action_on_the_table_is_refused_as_dynamodb_refuses(e
     take = {"TableName": TABLE, "Item": {"lane": {"S": "lane-h"}}}
     for arn, name in ((reader, "lane-reader"), (other_table, "other-table")):
         result = run_workflow(one_task("putItem", take), role_arn=arn, name="iam-h", execution_name=name)
-        assert (result.status, result.error) == ("FAILED", "DynamoDB.AccessDeniedException")
+        assert (result.status, result.error) == ("FAILED", UNMODELLED)
+        assert "Error Code: AccessDeniedException" in result.cause
         assert (
             f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{name}/{name} is not authorized to perform: "
             f"dynamodb:PutItem on resource: {TABLE_ARN}" in result.cause

@@ -13,8 +13,10 @@ DynamoDB (conditional writes and their ``ConditionalCheckFailedException`` are m
 - The call is logged, authorised as the execution's role and subject to scenario faults like every other Task
   (``emulation.sfn``, ``emulation.iam``).
 - A request botocore's ``dynamodb`` model refuses (a missing ``TableName``, an attribute value that is not an
-  AttributeValue) fails the task with ``DynamoDB.ValidationException``, DynamoDB's error for a malformed request
-  (moto named it ``DynamoDB.AmazonDynamoDBException``).
+  AttributeValue) fails the task as DynamoDB's ValidationException does (moto's client does not validate).
+- Error names (``error_names.dynamodb_optimized_error_name``): ``DynamoDB.<ErrorCode>`` for a code DynamoDB's
+  model names (``ConditionalCheckFailedException``), ``DynamoDB.AmazonDynamoDBException`` for any other
+  (ValidationException, AccessDeniedException); moto named every code ``DynamoDB.<ErrorCode>``.
 - The result is the API response plus ``SdkHttpMetadata`` and ``SdkResponseMetadata``, as Step Functions returns it.
 
 ``DynamoDbRules`` (``emu.dynamodb``) switches a rule off, for tests that show what goes wrong without it.
@@ -31,11 +33,11 @@ from functools import cache
 from typing import Any
 
 import botocore.session
-from botocore.exceptions import ParamValidationError
+from botocore.exceptions import ClientError, ParamValidationError
 from botocore.model import OperationModel
 from botocore.validate import validate_parameters
 
-from batch_lustre.emulation import moto_seam
+from batch_lustre.emulation import error_names, moto_seam
 from batch_lustre.emulation.moto_seam import (
     CustomErrorName,
     EventDetails,
@@ -107,8 +109,6 @@ SUPPORTED_PARAMETERS: dict[str, frozenset[str]] = {
         }
     ),
 }
-ERROR_PREFIX = "DynamoDB"  # optimized integration; the aws-sdk integration spells it DynamoDb
-VALIDATION_ERROR = f"{ERROR_PREFIX}.ValidationException"
 _CONDITION_MEMBERS = ("ConditionExpression", "Expected", "ConditionalOperator")
 _PLACEHOLDER = re.compile(r"[:#][A-Za-z0-9_]+")
 
@@ -230,22 +230,30 @@ def install(stack: ExitStack, rules_for: Callable[[], DynamoDbRules]) -> None:
             response.update(response_metadata(response))
 
     def from_error(self: StateTaskServiceDynamoDB, env: Any, ex: Exception) -> FailureEvent:
-        if not isinstance(ex, ParamValidationError):
-            return original_from_error(self, env, ex)
-        cause = f"{ex} (Service: AmazonDynamoDBv2; Status Code: 400; Error Code: ValidationException; Proxy: null)"
-        return FailureEvent(
-            env=env,
-            error_name=CustomErrorName(VALIDATION_ERROR),
-            event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(  # type: ignore[typeddict-item]  # moto declares every member required; AWS's are optional
-                taskFailedEventDetails=TaskFailedEventDetails(
-                    error=VALIDATION_ERROR,
-                    cause=cause,
-                    resource=self._get_sfn_resource(),
-                    resourceType=self._get_sfn_resource_type(),
-                )
-            ),
-        )
+        if isinstance(ex, ParamValidationError):
+            cause = f"{ex} (Service: AmazonDynamoDBv2; Status Code: 400; Error Code: ValidationException; Proxy: null)"
+            return FailureEvent(
+                env=env,
+                error_name=CustomErrorName(error_names.DYNAMODB_UNMODELLED),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(  # type: ignore[typeddict-item]  # moto declares every member required; AWS's are optional
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        error=error_names.DYNAMODB_UNMODELLED,
+                        cause=cause,
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                    )
+                ),
+            )
+        failure = original_from_error(self, env, ex)
+        if isinstance(ex, ClientError):
+            name = error_names.dynamodb_optimized_error_name(ex.response["Error"]["Code"])
+            # Why mypy is told to ignore the next line: moto declares FailureEvent.error_name Final.
+            failure.error_name = CustomErrorName(name)  # type: ignore[misc]
+            details = failure.event_details.get("taskFailedEventDetails") if failure.event_details else None
+            if details is not None:
+                details["error"] = name
+        return failure
 
     moto_seam.patch(stack, StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_definition))
     moto_seam.patch(stack, StateTaskServiceDynamoDB, "_normalise_parameters", normalise_parameters)
