@@ -16,10 +16,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from conftest import sample_refs, wait_until_held
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batch_lustre.emulation import Emulation, finish_workflow, run_workflow, start_workflow
 from batch_lustre.emulation.batch_quotas import MAX_COMPUTE_ENVIRONMENTS, MAX_JOB_QUEUES
-from batch_lustre.emulation.dynamodb import definition_errors
+from batch_lustre.emulation.dynamodb import SUPPORTED_PARAMETERS, definition_errors
 from batch_lustre.program.asl.iam import state_machine_policy
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
@@ -257,6 +259,23 @@ def test_only_the_four_item_actions_request_response_are_offered(resource, expec
     definition["States"]["T"]["Resource"] = f"arn:aws:states:::{resource}"
     [error] = definition_errors(definition)
     assert expected in error and "/States/T" in error
+
+
+ANY_FIELD = st.sampled_from(sorted(set().union(*SUPPORTED_PARAMETERS.values()))) | st.text(
+    min_size=1, max_size=20
+).filter(lambda t: not t.endswith(".$"))
+
+
+@settings(max_examples=30)
+@given(st.sampled_from(sorted(SUPPORTED_PARAMETERS)), st.lists(ANY_FIELD, max_size=6), st.booleans())
+def test_a_definition_is_refused_exactly_when_a_field_is_outside_its_actions_list(action, fields, dynamic):
+    parameters = {f"{field}.$" if dynamic else field: "$.x" for field in fields}
+    definition = one_task(action, parameters)
+    outside = sorted({field for field in fields if field not in SUPPORTED_PARAMETERS[action]})
+    errors = definition_errors(definition)
+    assert len(errors) == len(outside)
+    assert all("SCHEMA_VALIDATION_FAILED" in error and "/States/T/Parameters" in error for error in errors)
+    assert definition_errors(definition, known_parameters=False) == []
 
 
 def test_a_request_the_dynamodb_model_refuses_fails_as_a_validation_exception_named_generically(emu):
