@@ -121,10 +121,6 @@ class DynamoDbRules:
     known_parameters: bool = True  # a Parameters field outside the action's list refuses the definition
 
 
-class InvalidDynamoDbTask(ValueError):
-    """A DynamoDB Task that Step Functions refuses when the state machine is created."""
-
-
 def _task_states(states: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:
     for name, state in states.items():
         if not isinstance(state, dict):
