@@ -10,7 +10,10 @@ and with which conditions, and which dependent actions a call needs:
   (s3:Get*, s3:List*, s3:PutObject) and creates a service-linked role for the file system's S3 access;
 - ``fsx:CreateFileSystem``: FSx's own service-linked role;
 - ``arn:aws:states:::batch:submitJob.sync``: batch:SubmitJob, DescribeJobs, TerminateJob and the managed
-  EventBridge rule (Step Functions developer guide, "IAM policies for AWS Batch").
+  EventBridge rule (Step Functions developer guide, "IAM policies for AWS Batch");
+- ``arn:aws:states:::dynamodb:<action>``: ``dynamodb:<Action>`` on the table the Task names (Step Functions
+  developer guide, "IAM policies for Amazon DynamoDB"), one statement per table; a table chosen at run time
+  (``TableName.$``) is refused rather than granted on ``*``.
 Sources and what is assumed: ``docs/aws-rules.md``, section "IAM".
 
 Lambda roles: ``lambda_policy(refs, module)`` from ``LAMBDA_ACTIONS`` (what each handler calls).
@@ -31,6 +34,7 @@ IAM_PREFIX = {"sfn": "states"}
 # Optimized integrations: Task resource -> IAM actions it needs (Step Functions developer guide, "IAM
 # policies for AWS Batch": Run a Job (.sync) / Request Response).
 BATCH_SUBMIT_JOB = "arn:aws:states:::batch:submitJob"
+DYNAMODB = "arn:aws:states:::dynamodb:"
 BATCH_SUBMIT_JOB_SYNC = "arn:aws:states:::batch:submitJob.sync"
 SYNC_BATCH_RULE = "StepFunctionsGetEventsForBatchJobsRule"
 INTEGRATION_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -113,6 +117,9 @@ def task_actions(state: dict[str, Any]) -> tuple[str, ...]:
         return ("lambda:InvokeFunction",)
     if resource in INTEGRATION_ACTIONS:
         return INTEGRATION_ACTIONS[resource]
+    if resource.startswith(DYNAMODB) and "." not in resource:
+        api_action = resource[len(DYNAMODB) :]
+        return (f"dynamodb:{api_action[:1].upper()}{api_action[1:]}",)
     raise ValueError(f"no IAM mapping for Task resource {resource}")
 
 
@@ -275,6 +282,24 @@ def _lambda_statement(definition: dict[str, Any]) -> dict[str, Any]:
     return _statement(["lambda:InvokeFunction"], [arn for f in sorted(functions) for arn in _invoked_arns(f)])
 
 
+def _dynamodb_statements(refs: WorkflowRefs, definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """One statement per table the definition's DynamoDB Tasks name, with the actions called on it."""
+    actions_by_table: dict[str, set[str]] = {}
+    for state in task_states(definition):
+        if not state["Resource"].startswith(DYNAMODB):
+            continue
+        parameters = state.get("Parameters") or {}
+        table = parameters.get("TableName")
+        if not isinstance(table, str) or not table:
+            raise ValueError(
+                f"DynamoDB Task {state['Resource']}: TableName must be a fixed table name or ARN (found "
+                f"{sorted(k for k in parameters if k.startswith('TableName'))}), so the policy can name the table"
+            )
+        arn = table if table.startswith("arn:") else f"arn:aws:dynamodb:{refs.region}:{refs.account_id}:table/{table}"
+        actions_by_table.setdefault(arn, set()).update(task_actions(state))
+    return [_statement(sorted(actions), [arn]) for arn, actions in sorted(actions_by_table.items())]
+
+
 def _invoked_arns(function_arn: str) -> tuple[str, ...]:
     """What invoking ``function_arn`` needs. A qualified ARN (``...:function:<name>:<version>``): every version of
     the function (``...:function:<name>:*``), not only this one, because a deploy replaces this role's policy
@@ -303,9 +328,11 @@ def state_machine_policy(refs: WorkflowRefs, definition: dict[str, Any]) -> dict
     """The IAM policy document of the state machine role for ``definition``."""
     grants = _grants(refs)
     actions = called_actions(definition) | dependent_actions(definition)
-    statements = _statements_for(actions - {"lambda:InvokeFunction"}, grants)
+    dynamodb_actions = {action for action in actions if action.startswith("dynamodb:")}
+    statements = _statements_for(actions - {"lambda:InvokeFunction"} - dynamodb_actions, grants)
     if "lambda:InvokeFunction" in actions:
         statements.append(_lambda_statement(definition))
+    statements.extend(_dynamodb_statements(refs, definition))
     statements.append(_statement(LOGGING_ACTIONS, ["*"]))
     return _policy(statements)
 

@@ -24,10 +24,19 @@ def pascal(name):
     return name[0].upper() + name[1:]
 
 
+DYNAMODB = "arn:aws:states:::dynamodb:"
+
+
 def sdk_tasks(mode):
-    """Every aws-sdk Task (Parallel branches included), and the optimized Batch integration's SubmitJob,
-    whose Parameters are SubmitJob's request members (Step Functions developer guide, "AWS Batch")."""
-    for name, state in all_states(build_definition(sample_refs(mode))).items():
+    return definition_tasks(build_definition(sample_refs(mode)))
+
+
+def definition_tasks(definition):
+    """Every aws-sdk Task (Parallel branches included), the optimized Batch integration's SubmitJob, whose
+    Parameters are SubmitJob's request members (Step Functions developer guide, "AWS Batch"), and the optimized
+    DynamoDB integration's item actions, whose Parameters are the API's request ("Call DynamoDB APIs with Step
+    Functions")."""
+    for name, state in all_states(definition).items():
         if state.get("Type") != "Task":
             continue
         if state["Resource"].startswith(AWS_SDK):
@@ -35,6 +44,8 @@ def sdk_tasks(mode):
             yield name, service, action, state
         elif state["Resource"] == BATCH_SUBMIT_JOB_SYNC:
             yield name, "batch", "submitJob", state
+        elif state["Resource"].startswith(DYNAMODB):
+            yield name, "dynamodb", state["Resource"][len(DYNAMODB) :], state
 
 
 def operation(service, action):
@@ -166,3 +177,25 @@ def test_the_output_walker_refuses_an_acronym_member():
     shape = operation("fsx", "describeFileSystems").output_shape.members["FileSystems"].member
     with pytest.raises(AssertionError, match="DNSName is spelt differently"):
         walk_output(shape, "$.DNSName")
+
+
+def test_dynamodb_tasks_are_checked_against_the_dynamodb_model():
+    take = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::dynamodb:putItem",
+        "Parameters": {
+            "TableName": "lanes",
+            "Item": {"lane": {"S": "0"}, "owner": {"S.$": "$$.Execution.Id"}},
+            "ConditionExpression": "attribute_not_exists(lane)",
+        },
+        "End": True,
+    }
+    definition = {"StartAt": "Take", "States": {"Take": take}}
+    [(name, service, action, state)] = definition_tasks(definition)
+    problems = []
+    check_value(operation(service, action).input_shape, state["Parameters"], name, problems)
+    assert problems == []
+    take["Parameters"] = {"TableName": "lanes", "Item": {"lane": {"Str": "0"}}, "ConditionExpresion": "x"}
+    check_value(operation(service, action).input_shape, take["Parameters"], name, problems)
+    assert any("ConditionExpresion: not a member" in p for p in problems)
+    assert any("Item.lane.Str: not a member of AttributeValue" in p for p in problems)

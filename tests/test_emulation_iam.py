@@ -476,6 +476,10 @@ SAMPLE_CALLS = [  # (service, operation, parameters): what the design calls (doc
     ("stepfunctions", "ListExecutions", {"stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:m"}),
     ("secretsmanager", "GetSecretValue", {"SecretId": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:s-AbCdEf"}),
     ("lambda", "Invoke", {"FunctionName": "f"}),
+    *(
+        ("dynamodb", operation, {"TableName": "lanes"})
+        for operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+    ),
     ("fsx", "CreateFileSystem", {"Tags": [{"Key": "k", "Value": "v"}]}),
     ("fsx", "DescribeFileSystems", {}),
     (

@@ -20,10 +20,12 @@ import boto3
 from batch_lustre.emulation import (
     active_emulation,
     batch_api,
+    batch_quotas,
     batch_roles,
     batch_sync,
     branches,
     call_overhead,
+    dynamodb,
     events,
     fsx_api,
     iam,
@@ -93,6 +95,7 @@ class Emulation:
             lambda_source_dir or PROJECT_DIR / "lambda", extra_paths=[PROJECT_DIR], clock=self.clock
         )
         self.iam = IamAuthorizer(self.account_id, region)  # every call authorised against its role's policies
+        self.dynamodb = dynamodb.DynamoDbRules()  # Step Functions' DynamoDB integration: rules a test may switch off
         self.events = events.StatusEvents(self.clock, self.account_id, region)  # Step Functions -> EventBridge
         self._stack: ExitStack | None = None
 
@@ -118,9 +121,11 @@ class Emulation:
             fsx_api.install(stack, lambda: self.fsx, self.lock)
             batch_api.install(stack, lambda: self.batch, self.lock)
             batch_roles.install(stack)
+            batch_quotas.install(stack, lambda: self.scenario.batch)
             secret_versions.install(stack)
             s3_policy.install(stack)
             batch_sync.install(stack, lambda: self.batch, self.lock)
+            dynamodb.install(stack, lambda: self.dynamodb)
             lambdas.install(stack, lambda: self.lambdas)
             lambda_faults.install(stack, lambda: self.lambda_faults, self.clock.seconds)
             iam.install(stack, lambda: self)

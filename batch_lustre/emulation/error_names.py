@@ -8,7 +8,9 @@ Step Functions identifies errors by case-sensitive names. The emulation raises f
 - the optimized Batch integration's (``arn:aws:states:::batch:submitJob.sync``) ``States.TaskFailed`` for a
   failed job and ``Batch.<ErrorCode>`` for a refused request (``BATCH_OPTIMIZED``);
 - the optimized Lambda integration's (``arn:aws:states:::lambda:invoke``) ``Lambda.<ErrorCode>`` for a refused
-  request and the function's own ``errorType`` for an error the handler raised (``LAMBDA``).
+  request and the function's own ``errorType`` for an error the handler raised (``LAMBDA``);
+- the optimized DynamoDB integration's (``arn:aws:states:::dynamodb:<action>``) ``DynamoDB.<ErrorCode>`` for a
+  code DynamoDB's model names, ``DynamoDB.AmazonDynamoDBException`` for any other (``DYNAMODB_OPTIMIZED``).
 
 How Step Functions spells an aws-sdk service prefix (``FSx`` or ``Fsx``) and whether a code that the SDK
 does not model gets an ``Exception`` suffix is not documented (docs/aws-rules.md). ``spelling`` switches the
@@ -26,6 +28,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
+
+import botocore.session
 
 # --- sources ---------------------------------------------------------------------------------------
 ERROR_HANDLING = (
@@ -50,6 +55,11 @@ BATCH_SYNC = (
 LAMBDA_ERRORS = (
     ERROR_HANDLING + ": 'Lambda.ServiceException and Lambda.SdkClientException'; Step Functions "
     "best practices, 'Handle transient Lambda service exceptions'"
+)
+DYNAMODB_INTEGRATION = (
+    "Step Functions developer guide, 'Call DynamoDB APIs with Step Functions' "
+    "(https://docs.aws.amazon.com/step-functions/latest/dg/connect-ddb.html): 'For optimized integrations, the "
+    "exception prefix will be DynamoDB (uppercase DB)'"
 )
 FACTS = "/work/shared/AWS_FACTS.md, 'Step Functions': prefixes FSx, Ec2, Batch, CloudWatch, SecretsManager"
 
@@ -271,6 +281,21 @@ def batch_optimized_error_name(code: str) -> str:
     return sdk_error_name("batch", code)
 
 
+@cache
+def _dynamodb_modelled() -> frozenset[str]:
+    """DynamoDB's modelled error codes: botocore's ``dynamodb`` model (the model every AWS SDK is generated from)."""
+    return frozenset(shape.name for shape in botocore.session.get_session().get_service_model("dynamodb").error_shapes)
+
+
+DYNAMODB_UNMODELLED = "DynamoDB.AmazonDynamoDBException"
+
+
+def dynamodb_optimized_error_name(code: str) -> str:
+    """``dynamodb:<action>`` refused by DynamoDB: ``DynamoDB.<ErrorCode>`` for a code DynamoDB's model names, else
+    (ValidationException, AccessDeniedException) the Java SDK's generic ``DynamoDB.AmazonDynamoDBException``."""
+    return f"DynamoDB.{code}" if code in _dynamodb_modelled() else DYNAMODB_UNMODELLED
+
+
 def lambda_error_name(code: str) -> str:
     """``lambda:invoke`` refused by Lambda: ``Lambda.<ErrorCode>`` (moto's and AWS's documented form)."""
     return f"Lambda.{code}"
@@ -348,6 +373,32 @@ LAMBDA: dict[str, ErrorEntry] = {
 }
 
 
+DYNAMODB_OPTIMIZED: dict[str, ErrorEntry] = {
+    e.name: e
+    for e in (
+        ErrorEntry(
+            dynamodb_optimized_error_name("ConditionalCheckFailedException"),
+            "a putItem/updateItem/deleteItem whose ConditionExpression does not hold (moto's DynamoDB)",
+            DYNAMODB_INTEGRATION + "; DynamoDB API Reference, PutItem / UpdateItem / DeleteItem errors",
+        ),
+        ErrorEntry(
+            dynamodb_optimized_error_name("ResourceNotFoundException"),
+            "a table that does not exist (moto's DynamoDB)",
+            DYNAMODB_INTEGRATION + "; DynamoDB API Reference, PutItem errors",
+        ),
+        ErrorEntry(
+            DYNAMODB_UNMODELLED,
+            "a request DynamoDB refuses with a code its model does not name: ValidationException (a request "
+            "botocore's model refuses, an expression on a missing attribute), AccessDeniedException (IAM)",
+            "Assumed: not documented; AWS-recorded histories (localstack/localstack, tests/aws/services/"
+            "stepfunctions/v2/error_handling/test_task_service_dynamodb.snapshot.json) name a ValidationException "
+            "so, and AWS's semaphore sample (aws-samples/aws-stepfunctions-examples, app-control-concurrency-"
+            "with-dynamodb) catches it for an update of a missing item",
+        ),
+    )
+}
+
+
 def sdk_errors() -> dict[str, ErrorEntry]:
     """The aws-sdk error names the emulated services can produce, with the current spelling."""
     out: dict[str, ErrorEntry] = {}
@@ -369,4 +420,10 @@ def sdk_errors() -> dict[str, ErrorEntry]:
 
 def table() -> list[ErrorEntry]:
     """Every error name the emulation raises (current spelling), with when and its source."""
-    return [*STATES.values(), *sdk_errors().values(), *BATCH_OPTIMIZED.values(), *LAMBDA.values()]
+    return [
+        *STATES.values(),
+        *sdk_errors().values(),
+        *BATCH_OPTIMIZED.values(),
+        *LAMBDA.values(),
+        *DYNAMODB_OPTIMIZED.values(),
+    ]

@@ -36,6 +36,7 @@ ERROR_SHAPES: dict[str, tuple[str, int, str]] = {
     "lambda": ("AccessDeniedException", 403, "Lambda API Reference, Common Errors (HTTP 403)"),
     "secretsmanager": ("AccessDeniedException", 400, "Secrets Manager API Reference, Common Errors"),
     "stepfunctions": ("AccessDeniedException", 400, "Step Functions API Reference, Common Errors"),
+    "dynamodb": ("AccessDeniedException", 400, "DynamoDB API Reference, Common Errors (AccessDeniedException, 400)"),
     "events": ("AccessDeniedException", 400, "EventBridge API Reference (modelled AccessDeniedException)"),
     "cloudwatch": (
         "AccessDenied",

@@ -167,6 +167,19 @@ def _invoke(c: _Call) -> list[Check]:
     return [c.check("lambda:InvokeFunction", arn)]
 
 
+# --- DynamoDB ------------------------------------------------------------------------------------
+
+
+@_resolves("dynamodb", "GetItem", "PutItem", "UpdateItem", "DeleteItem")
+def _dynamodb_item(c: _Call) -> list[Check]:
+    # Service Authorization Reference, Amazon DynamoDB: the item actions on resource type "table"
+    # (Step Functions developer guide, "IAM policies for Amazon DynamoDB": table/<tableName>).
+    name = str(c.get("TableName"))
+    arn = name if name.startswith("arn:") else c.arn("dynamodb", f"table/{name}")
+    exists = arn.rsplit("/", 1)[-1] in c.backend("dynamodb").tables
+    return [c.check(f"dynamodb:{c.operation}", arn, exists=exists)]
+
+
 # --- FSx -----------------------------------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
+from moto.dynamodb.models import dynamodb_backends
 from moto.ec2.models import ec2_backends
 from moto.events.models import EventMessageType, events_backends
 from moto.events.utils import EventTemplateParser
@@ -61,6 +62,7 @@ from moto.stepfunctions.parser.api import (
     ExecutionFailedEventDetails,
     ExecutionStatus,
     HistoryEventType,
+    InvalidDefinition,
     TaskFailedEventDetails,
 )
 from moto.stepfunctions.parser.asl.component import eval_component as eval_component_module
@@ -102,6 +104,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch import (
     StateTaskServiceBatch,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb import (
+    StateTaskServiceDynamoDB,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
 )
@@ -121,7 +126,7 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 from moto.utilities.arns import parse_arn
 
@@ -161,6 +166,7 @@ __all__ = [
     "FileSystem",
     "HistoryEventType",
     "IAMPolicy",
+    "InvalidDefinition",
     "IAMPolicyStatement",
     "JobDefinition",
     "JsonRESTError",
@@ -173,10 +179,12 @@ __all__ = [
     "StateTaskService",
     "StateTaskServiceAwsSdk",
     "StateTaskServiceBatch",
+    "StateTaskServiceDynamoDB",
     "StateTaskServiceLambda",
     "StatesErrorName",
     "StatesErrorNameType",
     "StepFunctionResponse",
+    "StepFunctionsParserBackend",
     "TaskFailedEventDetails",
     "TimeoutSeconds",
     "WaitFunction",
@@ -187,6 +195,7 @@ __all__ = [
     "boto_client_module",
     "cloudwatch_backends",
     "default_user_config",
+    "dynamodb_backends",
     "ec2_backends",
     "eval_component_module",
     "event_manager_module",
@@ -220,6 +229,7 @@ __all__ = [
 # moto's backends by service, for lookups by name (IAM's resource checks).
 _BACKENDS: dict[str, Any] = {
     "batch": batch_backends,
+    "dynamodb": dynamodb_backends,
     "ec2": ec2_backends,
     "fsx": fsx_backends,
     "logs": logs_backends,
@@ -281,6 +291,12 @@ PATCHED: dict[str, str] = {
     "botocore.useragent:sanitize_user_agent_string_component": "(raw_str, allow_hash)",
     "moto.awslambda.models:LambdaFunction._invoke_lambda": "(self, event: 'str | None' = None) -> 'tuple[str, bool, str]'",
     "moto.batch.models:BatchBackend.cancel_job": "(self, job_id: str, reason: str) -> None",
+    "moto.batch.models:BatchBackend.create_job_queue": "(self, queue_name: str, priority: str, schedule_policy: str | None, state: str, compute_env_order: list[dict[str, str]], tags: dict[str, str] | None = None) -> moto.batch.models.JobQueue",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb:StateTaskServiceDynamoDB._from_error": "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, ex: Exception) -> moto.stepfunctions.parser.asl.component.common.error_name.failure_event.FailureEvent",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb:StateTaskServiceDynamoDB._normalise_parameters": "(self, parameters: 'dict', boto_service_name: 'str | None' = None, service_action_name: 'str | None' = None) -> 'None'",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb:StateTaskServiceDynamoDB._normalise_response": "(self, response: 'Any', boto_service_name: 'str | None' = None, service_action_name: 'str | None' = None) -> 'None'",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb:StateTaskServiceDynamoDB._eval_service_task": "(self, env: moto.stepfunctions.parser.asl.eval.environment.Environment, resource_runtime_part: moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource.ResourceRuntimePart, normalised_parameters: dict, state_credentials: moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials.StateCredentials)",
+    "moto.stepfunctions.parser.models:StepFunctionsParserBackend._validate_definition": "(definition: str)",
     "moto.batch.models:BatchBackend.create_compute_environment": "(self, compute_environment_name: str, _type: str, state: str, compute_resources: dict[str, typing.Any], service_role: str, tags: dict[str, str] | None = None) -> moto.batch.models.ComputeEnvironment",
     "moto.batch.models:BatchBackend.describe_compute_environments": "(self, environments: list[str] | None = None) -> list[dict[str, typing.Any]]",
     "moto.batch.models:BatchBackend.describe_jobs": "(self, jobs: list[str] | None) -> list[dict[str, typing.Any]]",

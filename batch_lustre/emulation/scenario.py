@@ -116,6 +116,8 @@ class BatchScenario:
     # Batch refuses an update while the environment is UPDATING: not documented either way (docs/aws-rules.md),
     # accepted by default; True shows the workflow does not depend on it.
     refuse_update_while_updating: bool = False
+    # At most 50 compute environments and 50 job queues per Region (emulation.batch_quotas); False: no quota.
+    enforce_region_quotas: bool = True
     compute_update_seconds: float = 60.0  # UpdateComputeEnvironment: UPDATING this long, then the outcome
     compute_environment_outcome: str = CE_VALID  # of an update onto a launch template other than the original
     compute_environment_invalid_reason: str = (

@@ -30,7 +30,7 @@
   ``copy.deepcopy``, and moto's ERROR log of every error a state meets is silenced (it rendered the whole state
   as text first).
 - ListExecutions: an execution is RUNNING as soon as it is listed (moto listed it without a status for a moment).
-- Call log: every aws-sdk and lambda:invoke call the state machine makes is recorded
+- Call log: every aws-sdk, lambda:invoke, batch and dynamodb call the state machine makes is recorded
   (botocore event hooks on the caller's session never see the interpreter's own clients).
 - Faults: a scenario can make a given call fail with a given AWS error code.
 - Error names come from ``emulation.error_names`` (one table, each with its source); the aws-sdk
@@ -99,6 +99,7 @@ from batch_lustre.emulation.moto_seam import (
     StateTaskService,
     StateTaskServiceAwsSdk,
     StateTaskServiceBatch,
+    StateTaskServiceDynamoDB,
     StateTaskServiceLambda,
     StepFunctionResponse,
     TaskFailedEventDetails,
@@ -263,7 +264,7 @@ def install(
     moto_seam.patch(stack, StateTaskServiceAwsSdk, "_normalise_parameters", normalise_parameters)
     moto_seam.patch(stack, StateTaskServiceAwsSdk, "_normalise_response", normalise_response)
 
-    for cls in (StateTaskServiceAwsSdk, StateTaskServiceLambda, StateTaskServiceBatch):
+    for cls in (StateTaskServiceAwsSdk, StateTaskServiceLambda, StateTaskServiceBatch, StateTaskServiceDynamoDB):
         moto_seam.patch(
             stack, cls, "_eval_service_task", _logged(cls._eval_service_task, clock_for, calls_for, faults_for)
         )
