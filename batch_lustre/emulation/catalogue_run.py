@@ -75,6 +75,7 @@ from batch_lustre.emulation.stack import (
     setup_stack,
 )
 from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.naming import TAG_RUN, TAG_STACK_ID
 
 REGION = "us-east-1"
 # Statuses of a run that did not reach its own Cleanup, whatever its Error.
@@ -100,6 +101,7 @@ class ExecutionReport:
     leftovers: Leftovers
     job_attempts: int | None  # attempts of this run's Batch job (None: no job)
     files_seen: list[str] = field(default_factory=list)  # on the file system when the job started
+    stack_id: str = ""  # of the stack the run belongs to ("": any)
 
     @property
     def got(self) -> str:
@@ -404,15 +406,25 @@ def _report(emu: Emulation, stack: EmulatedStack, result: RunResult) -> Executio
     name = result.execution_arn.rsplit(":", 1)[-1]
     fs_ids = [_dig(out, "fs.FileSystemId") for out in state_outputs(result, "CreateLustreFileSystem")]
     fs_id = next((f for f in fs_ids if isinstance(f, str)), None)
-    jobs = [j for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == name]
+    jobs = run_jobs(emu, name, stack.refs.stack_id)
     return ExecutionReport(
         name=name,
+        stack_id=stack.refs.stack_id,
         result=result,
         file_system_id=fs_id,
         leftovers=leftovers(emu, stack, name),
         job_attempts=len(jobs[0].attempts) if jobs else None,
         files_seen=list(jobs[0].files_seen) if jobs else [],
     )
+
+
+def run_jobs(emu: Emulation, execution_name: str, stack_id: str = "") -> list[Any]:
+    """The Batch jobs of run ``execution_name``, of stack ``stack_id`` (another stack may name a run alike)."""
+    return [
+        j
+        for j in emu.batch.jobs.values()
+        if j.tags.get(TAG_RUN) == execution_name and (not stack_id or j.tags.get(TAG_STACK_ID, stack_id) == stack_id)
+    ]
 
 
 def _went_ahead(reports: list[ExecutionReport]) -> ExecutionReport:
@@ -543,7 +555,7 @@ def _file_system_rules(
         if not _unsafe_files(emu, owner, fs_id):
             problems.append(f"file system {fs_id} kept although every file the job wrote is in S3")
     for report in reports:
-        jobs = [j for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == report.name]
+        jobs = run_jobs(emu, report.name, report.stack_id)
         for job in jobs:
             if job.files_lost:
                 problems.append(f"{report.name}: the job's files {job.files_lost} did not land on Lustre")
@@ -566,9 +578,7 @@ def _unsafe_files(emu: Emulation, report: ExecutionReport, fs_id: str) -> list[s
     fs = emu.fsx.file_systems.get(fs_id)
     if fs is None:
         return []
-    written = {
-        p for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == report.name for p in j.files_written
-    }
+    written = {p for j in run_jobs(emu, report.name, report.stack_id) for p in j.files_written}
     return sorted(p for p in written if not emu.fsx.in_s3(fs, p))
 
 

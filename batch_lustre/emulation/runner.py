@@ -33,6 +33,7 @@ from batch_lustre.emulation.core import Emulation
 from batch_lustre.emulation.figures import RunFigures
 from batch_lustre.emulation.moto_seam import batch_backends, ec2_backends, fsx_backends, stepfunctions_parser_backends
 from batch_lustre.emulation.stack import EmulatedStack
+from batch_lustre.program.asl.naming import TAG_STACK_ID
 
 
 @dataclass
@@ -381,12 +382,18 @@ def _timeline(emu: Emulation, events: list[dict[str, Any]], started_at: float) -
 
 
 def leftovers(emu: Emulation, stack: EmulatedStack, execution_name: str) -> Leftovers:
-    """What a run left behind: per-run resources still there, and the compute environment's launch template."""
+    """What a run left behind: per-run resources still there, and the compute environment's launch template.
+
+    File systems and jobs are looked at account-wide (one the run made untagged counts), except those tagged with
+    another stack's id (``TAG_STACK_ID``): another stack deployed in the same account, whose resources are its own.
+    """
     emu.clock.settle()
     run_prefix = f"{stack.refs.name_prefix}-{execution_name}"
     fsx = fsx_backends[emu.account_id][emu.region]
     file_systems = []
-    for fs_id in fsx.file_systems:
+    for fs_id, found in fsx.file_systems.items():
+        if _of_another_stack(_tag_dict(fsx.list_tags_for_resource(found.resource_arn)), stack):
+            continue
         state = emu.fsx.file_systems.get(fs_id)
         lifecycle = state.lifecycle if state is not None else "AVAILABLE"
         if lifecycle != "DELETING":
@@ -408,8 +415,21 @@ def leftovers(emu: Emulation, stack: EmulatedStack, execution_name: str) -> Left
             "launchTemplateId": stack.refs.baseline_launch_template_id,
             "version": stack.refs.baseline_launch_template_version,
         },
-        unfinished_jobs=[j.job_id for j in emu.batch.jobs.values() if j.status not in ("SUCCEEDED", "FAILED")],
+        unfinished_jobs=[
+            j.job_id
+            for j in emu.batch.jobs.values()
+            if j.status not in ("SUCCEEDED", "FAILED") and not _of_another_stack(j.tags, stack)
+        ],
     )
+
+
+def _tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def _of_another_stack(tags: dict[str, str], stack: EmulatedStack) -> bool:
+    """The resource carries another stack's id (a resource without the tag is not another stack's)."""
+    return tags.get(TAG_STACK_ID, stack.refs.stack_id) != stack.refs.stack_id
 
 
 def lustre_lifetime(emu: Emulation, since: float = 0.0) -> LustreLifetime | None:
