@@ -37,6 +37,10 @@ BASELINE_WHILE_PREPARING = "baseline-while-preparing"
 UPDATING_AT_START = "updating-at-start"  # the compute environment is UPDATING (a previous run's restore) as it starts
 # A destroy during the job (refused by the guard), then once the run has ended (refused by the teardown check).
 DESTROY_DURING_AND_AFTER = "destroy-during-and-after"
+# Two stacks of the scenario's mode in one account (emulation.catalogue_stacks): both run at once; or the second's
+# run is live while ``batch-lustre sweep`` (then with --force) acts on the first, which left a file system.
+TWO_STACKS = "two-stacks"
+SWEEP_BESIDE_ANOTHER_STACK = "sweep-beside-another-stack"
 
 REFUSED = "ConcurrentRunRefused"
 FS = "{fs}"  # in ``says``: the file system id of the run
@@ -103,6 +107,10 @@ class NamedScenario:
         """The expected outcome in one line, as the scenario table shows it."""
         if self.runs == SECOND_WHILE_FIRST_RUNS:
             return f"first {self.expectation(mode).label}; second FAILED: {REFUSED}"
+        if self.runs == TWO_STACKS:
+            return f"both stacks' runs {self.expectation(mode).label}; neither touches the other's resources"
+        if self.runs == SWEEP_BESIDE_ANOTHER_STACK:
+            return f"{self.expectation(mode).label}; sweep deletes the other stack's nothing"
         if self.runs == BOTH_AT_ONCE:
             return f"at most one {self.expectation(mode).label}; the other(s) FAILED: {REFUSED}"
         expected = self.expectation(mode)

@@ -1,5 +1,5 @@
 """The catalogue's scenarios of runs that end without their own cleanup, of an operator acting on the stack
-during a run, and of two runs on one stack.
+during a run, of two runs on one stack, and of two stacks in one account.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ from batch_lustre.emulation.catalogue_base import (
     BOTH_AT_ONCE,
     DEPLOY_DURING_JOB,
     DESTROY_DURING_AND_AFTER,
+    FS,
     REFRESH_DURING_JOB,
     SECOND_WHILE_FIRST_RUNS,
+    SWEEP_BESIDE_ANOTHER_STACK,
+    TWO_STACKS,
     Expected,
     NamedScenario,
 )
 from batch_lustre.emulation.error_names import HISTORY_LIMIT_ERROR
-from batch_lustre.emulation.scenario import (
-    Scenario,
-)
+from batch_lustre.emulation.scenario import DEFAULT_FILES, Scenario
 
 OPERATIONS_SCENARIOS: dict[str, NamedScenario] = {
     # --- runs that end without reaching their own cleanup ----------------------------------------
@@ -125,5 +126,30 @@ OPERATIONS_SCENARIOS: dict[str, NamedScenario] = {
         "other, nothing leaks",
         Scenario,
         runs=BOTH_AT_ONCE,
+    ),
+    # --- two stacks in one account ---------------------------------------------------------------
+    "two-stacks-one-account": NamedScenario(
+        "two copies of the stack file (stacks dev and prod, default ecrRepositoryName) deployed in one account run "
+        "at the same time, each execution named run-1: both succeed with the results in their own bucket, no call of "
+        "one stack's roles touches a resource of the other's, nothing is left",
+        Scenario,
+        runs=TWO_STACKS,
+        expected=Expected(says=('"FileSystemDeleted": true',), lands_at=tuple(DEFAULT_FILES), run_cleanup=None),
+    ),
+    "sweep-spares-other-stacks": NamedScenario(
+        "stack dev's run kept its file system (deleteLustre=false); while stack prod's run-1 runs its job in the same "
+        "account, batch-lustre sweep on dev, then sweep --force, delete dev's file system and nothing of prod's; "
+        "prod's run succeeds with its results in S3",
+        Scenario,
+        runtime_params={"deleteLustre": False},
+        runs=SWEEP_BESIDE_ANOTHER_STACK,
+        expected=Expected(
+            says=('"FileSystemDeleted": false',),
+            run_cleanup=None,
+            operator_says=(
+                "sweep dev: deleted file system " + FS,
+                "sweep dev --force: nothing to sweep",
+            ),
+        ),
     ),
 }

@@ -83,6 +83,7 @@ def authorize_call(
         decision = decide(policies, check.action, check.resource, check.context)
         if decision == "allow":
             authorizer.allowed.append((role_arn, check.action, check.resource))
+            authorizer.resource_tags.setdefault(check.resource, _resource_tags(check.context))
             continue
         if check.error is not None:
             code, message = check.error
@@ -100,6 +101,16 @@ def authorize_call(
     for check in checks:
         if check.action == "iam:CreateServiceLinkedRole":
             authorizer.service_linked_roles.add(check.resource)
+
+
+RESOURCE_TAG = "aws:resourcetag/"
+
+
+def _resource_tags(context: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """The resource's tags as the request context holds them (``aws:ResourceTag/<key>``, keys in lower case)."""
+    return {
+        key.removeprefix(RESOURCE_TAG): values[0] for key, values in context.items() if key.startswith(RESOURCE_TAG)
+    }
 
 
 @cache
