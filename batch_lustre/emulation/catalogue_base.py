@@ -110,7 +110,7 @@ class NamedScenario:
         if self.runs == TWO_STACKS:
             return f"both stacks' runs {self.expectation(mode).label}; neither touches the other's resources"
         if self.runs == SWEEP_BESIDE_ANOTHER_STACK:
-            return f"{self.expectation(mode).label}; sweep deletes the other stack's nothing"
+            return f"{self.expectation(mode).label}; sweep deletes nothing of the other stack's"
         if self.runs == BOTH_AT_ONCE:
             return f"at most one {self.expectation(mode).label}; the other(s) FAILED: {REFUSED}"
         expected = self.expectation(mode)

@@ -157,6 +157,8 @@ def run_pair(name: str, mode: str, entry: NamedScenario, *, timeout_seconds: flo
             for kind, resource_id, tags in deleted
             if tags.get(TAG_STACK_ID) == second.stack.refs.stack_id or resource_id == reports[1].file_system_id
         ]
+        if not swept and not _side_by_side(emu, [r.file_system_id for r in reports]):
+            result.violations.append("the two runs did not go side by side: their file systems never lived at once")
         if swept and reports[1].file_system_id not in alive:
             result.violations.append(
                 f"the sweep of {first.stack.refs.stack} ran when stack {second.stack.refs.stack}'s file system "
@@ -164,6 +166,17 @@ def run_pair(name: str, mode: str, entry: NamedScenario, *, timeout_seconds: flo
             )
     result.real_seconds = time.monotonic() - real_start
     return result
+
+
+def _side_by_side(emu: Emulation, file_systems: list[str | None]) -> bool:
+    """The runs' file systems (one each) were all there, none being deleted, at one emulated moment."""
+    states = [emu.fsx.file_systems.get(fs or "") for fs in file_systems]
+    if any(state is None for state in states):
+        return False
+    born = max(state.created_at for state in states if state is not None)
+    return all(
+        state.delete_requested_at is None or state.delete_requested_at > born for state in states if state is not None
+    )
 
 
 def _worst(results: Iterable[RunResult]) -> RunResult:
