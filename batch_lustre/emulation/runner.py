@@ -33,7 +33,7 @@ from batch_lustre.emulation.core import Emulation
 from batch_lustre.emulation.figures import RunFigures
 from batch_lustre.emulation.moto_seam import batch_backends, ec2_backends, fsx_backends, stepfunctions_parser_backends
 from batch_lustre.emulation.stack import EmulatedStack
-from batch_lustre.program.asl.naming import TAG_STACK_ID
+from batch_lustre.program.asl.naming import TAG_RUN, TAG_STACK_ID
 
 
 @dataclass
@@ -219,7 +219,7 @@ def finish_workflow(
         history_events=len(events),
         transitions=transitions(events),
     )
-    result.figures = run_figures(emu, result, started.started_at)
+    result.figures = run_figures(emu, result, started.started_at, stack.refs.stack_id if stack is not None else "")
     return result
 
 
@@ -485,11 +485,11 @@ def figures(result: RunResult, emulation: Emulation | None = None) -> dict[str, 
     return dataclasses.asdict(found)
 
 
-def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigures:
+def run_figures(emu: Emulation, result: RunResult, started_at: float, stack_id: str = "") -> RunFigures:
     """Compute a run's figures from the emulation's records (file systems, associations, tasks, jobs) and history."""
     name = result.execution_arn.rsplit(":", 1)[-1]
     fs = _run_file_system(emu, result, started_at)
-    parent, job_running = _run_job(emu, name, started_at)
+    parent, job_running = _run_job(emu, name, started_at, stack_id)
     job_end = parent.stopped_at if parent is not None else None
 
     def span(a: float | None, b: float | None) -> float | None:
@@ -564,14 +564,16 @@ def _run_file_system(emu: Emulation, result: RunResult, started_at: float) -> An
     return created[0] if created else None
 
 
-def _run_jobs(emu: Emulation, execution_name: str, started_at: float) -> list[Any]:
-    jobs = [j for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == execution_name]
-    return jobs or [j for j in emu.batch.jobs.values() if j.created_at >= started_at]
+def _run_jobs(emu: Emulation, execution_name: str, started_at: float, stack_id: str = "") -> list[Any]:
+    """The jobs of run ``execution_name`` (of stack ``stack_id``, when given: another stack may name a run alike)."""
+    ours = [j for j in emu.batch.jobs.values() if not stack_id or j.tags.get(TAG_STACK_ID, stack_id) == stack_id]
+    jobs = [j for j in ours if j.tags.get(TAG_RUN) == execution_name]
+    return jobs or [j for j in ours if j.created_at >= started_at]
 
 
-def _run_job(emu: Emulation, execution_name: str, started_at: float) -> tuple[Any, float | None]:
+def _run_job(emu: Emulation, execution_name: str, started_at: float, stack_id: str = "") -> tuple[Any, float | None]:
     """The run's (parent) job and when its first attempt, or first array child, was RUNNING."""
-    jobs = _run_jobs(emu, execution_name, started_at)
+    jobs = _run_jobs(emu, execution_name, started_at, stack_id)
     parents = [
         j
         for j in jobs
