@@ -54,3 +54,17 @@ def test_an_allowed_request_on_the_other_stacks_resource_is_reported(two_stacks)
         f"{dev.role_arn.rsplit('/', 1)[-1]} (stack dev) was allowed batch:UpdateComputeEnvironment on "
         f"{prod.refs.compute_environment_arn}, stack prod's"
     ]
+
+
+def test_a_request_without_resource_level_permission_that_names_the_other_stacks_resource_is_reported(two_stacks):
+    emu, dev, prod = two_stacks
+    emu.iam.allowed.clear()
+    put_role_policy(emu, dev.role_arn, "workflow", EVERYTHING)
+    described = "describeComputeEnvironments"
+    authorize_task(emu, dev.role_arn, "batch", described, {"ComputeEnvironments": [dev.compute_environment_name]})
+    assert crossings(emu, dev, prod, []) == []
+    authorize_task(emu, dev.role_arn, "batch", described, {"ComputeEnvironments": [prod.compute_environment_name]})
+    assert crossings(emu, dev, prod, []) == [
+        f"{dev.role_arn.rsplit('/', 1)[-1]} (stack dev) was allowed batch:DescribeComputeEnvironments naming "
+        f"{prod.compute_environment_name}, stack prod's"
+    ]

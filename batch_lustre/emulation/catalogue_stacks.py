@@ -277,11 +277,20 @@ def _within(resource: str, arns: set[str]) -> bool:
     return resource in arns or any(resource.startswith((arn + "/", arn + ":")) for arn in arns)
 
 
+def _identifiers(emu: Emulation, stack: EmulatedStack, arns: set[str], markers: list[str]) -> set[str]:
+    """What a request can name a resource of ``stack`` by: its ARNs, their last part (a name or an id), its jobs'
+    ids."""
+    tails = {arn.rsplit("/", 1)[-1] for arn in arns} | {arn.rsplit(":", 1)[-1] for arn in arns}
+    jobs = {j.job_id for j in emu.batch.jobs.values() if j.tags.get(TAG_STACK_ID) == stack.refs.stack_id}
+    return arns | tails | jobs
+
+
 def crossings(
     emu: Emulation, ours: EmulatedStack, theirs: EmulatedStack, their_file_systems: list[str | None]
 ) -> list[str]:
-    """Every request of ``ours``' roles that IAM allowed on a resource of ``theirs``, and every request of theirs it
-    denied (none is expected: a denial is an attempt), one line each."""
+    """Every request of ``ours``' roles that IAM allowed on a resource of ``theirs`` (or, for a request with no
+    resource-level permission, that names one), and every request of ours it denied (none is expected: a denial is
+    an attempt), one line each."""
     roles, arns = _roles(ours), _arns(theirs)
     markers = [fs for fs in their_file_systems if fs] + [f"/{theirs.refs.name_prefix}-"]
     problems = []
@@ -298,6 +307,15 @@ def crossings(
                 f"{role.rsplit('/', 1)[-1]} (stack {ours.refs.stack}) was allowed {action} on {resource}, "
                 f"stack {theirs.refs.stack}'s"
             )
+    identifiers = _identifiers(emu, theirs, arns, markers)
+    for role, action, strings in emu.iam.named:
+        if role in roles:
+            problems += [
+                f"{role.rsplit('/', 1)[-1]} (stack {ours.refs.stack}) was allowed {action} naming {value}, "
+                f"stack {theirs.refs.stack}'s"
+                for value in dict.fromkeys(strings)
+                if value in identifiers or any(marker.strip("/") in value for marker in markers)
+            ]
     names = {role.rsplit("/", 1)[-1] for role in roles}
     problems += [
         f"{d.principal} (stack {ours.refs.stack}) was denied {d.action} on {d.resource}"
