@@ -211,7 +211,7 @@ def run_scenario(
             if cleanup is not None
             else []
         )
-        reports = [_report(emu, stack, run) for run in runs]
+        reports = [execution_report(emu, stack, run) for run in runs]
         ahead = _went_ahead(reports)
         result = ScenarioResult(
             name=name,
@@ -224,9 +224,9 @@ def run_scenario(
             error=ahead.result.error,
             cause=ahead.result.cause,
             executions=reports,
-            leftovers=_leftover_lines(emu, stack, reports),
+            leftovers=leftover_lines(emu, stack, reports),
             transitions=sum(transitions(r.result.events) for r in reports),
-            calls=_merged_calls(reports),
+            calls=merged_calls(reports),
             lustre=lustre_lifetime(emu, started_at) if ahead.file_system_id else None,
             timeline=ahead.result.timeline,
             emulated_seconds=emu.now() - started_at,
@@ -410,7 +410,8 @@ def _dig(data: Any, dotted: str) -> Any:
 _MISSING = object()
 
 
-def _report(emu: Emulation, stack: EmulatedStack, result: RunResult) -> ExecutionReport:
+def execution_report(emu: Emulation, stack: EmulatedStack, result: RunResult) -> ExecutionReport:
+    """What the emulation saw of one execution of ``stack``: its file system, leftovers and job."""
     name = result.execution_arn.rsplit(":", 1)[-1]
     fs_ids = [_dig(out, "fs.FileSystemId") for out in state_outputs(result, "CreateLustreFileSystem")]
     fs_id = next((f for f in fs_ids if isinstance(f, str)), None)
@@ -440,7 +441,8 @@ def _went_ahead(reports: list[ExecutionReport]) -> ExecutionReport:
     return next((r for r in reports if r.result.error != REFUSED), reports[0])
 
 
-def _merged_calls(reports: list[ExecutionReport]) -> dict[str, int]:
+def merged_calls(reports: list[ExecutionReport]) -> dict[str, int]:
+    """AWS calls by operation, all executions together."""
     calls: dict[str, int] = {}
     for report in reports:
         for operation, count in report.result.calls.items():
@@ -448,7 +450,8 @@ def _merged_calls(reports: list[ExecutionReport]) -> dict[str, int]:
     return dict(sorted(calls.items()))
 
 
-def _leftover_lines(emu: Emulation, stack: EmulatedStack, reports: list[ExecutionReport]) -> list[str]:
+def leftover_lines(emu: Emulation, stack: EmulatedStack, reports: list[ExecutionReport]) -> list[str]:
+    """What ``stack``'s executions left, one line per resource ([]: nothing)."""
     lines: list[str] = []
     left = reports[0].leftovers  # file systems and the compute environment are stack-wide
     lines += [f"file system {fs_id} ({lifecycle})" for fs_id, lifecycle in left.file_systems]

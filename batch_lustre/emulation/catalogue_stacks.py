@@ -107,7 +107,7 @@ def run_pair(name: str, mode: str, entry: NamedScenario, *, timeout_seconds: flo
             d.stack.refs.stack: wait_for_executions(emu, d.cleanup_arn, timeout_seconds=timeout_seconds, stack=d.stack)
             for d in (first, second)
         }
-        reports = [judged._report(emu, d.stack, r) for d, r in pairs]
+        reports = [judged.execution_report(emu, d.stack, r) for d, r in pairs]
         result = judged.ScenarioResult(
             name=name,
             mode=mode,
@@ -122,10 +122,10 @@ def run_pair(name: str, mode: str, entry: NamedScenario, *, timeout_seconds: flo
             leftovers=[
                 f"{d.stack.refs.stack}: {line}"
                 for (d, _), r in zip(pairs, reports, strict=True)
-                for line in judged._leftover_lines(emu, d.stack, [r])
+                for line in judged.leftover_lines(emu, d.stack, [r])
             ],
             transitions=sum(transitions(r.result.events) for r in reports),
-            calls=judged._merged_calls(reports),
+            calls=judged.merged_calls(reports),
             lustre=lustre_lifetime(emu, started_at),
             timeline=reports[-1].result.timeline,
             emulated_seconds=emu.now() - started_at,
@@ -134,38 +134,58 @@ def run_pair(name: str, mode: str, entry: NamedScenario, *, timeout_seconds: flo
             function_calls=[(at - started_at, fn, call) for at, fn, call in emu.iam.function_calls],
             operator=operator,
         )
-        for (deployed, _), report in zip(pairs, reports, strict=True):
-            stack = deployed.stack
-            who = f"{stack.refs.stack}: "
-            expected = _expected_of(entry, mode, swept and deployed is second)
-            one = _with_expectation(entry, expected)
-            cleanup = setup_run_cleanup(emu, stack)
-            ran = cleanups[stack.refs.stack]
-            result.violations += [
-                who + p for p in judged.rule_violations(emu, stack, one, mode, [report], ran, cleanup)
-            ]
-            said = operator if deployed is first else []
-            result.mismatches += [who + p for p in judged.expectation_mismatches(emu, one, mode, [report], ran, said)]
-            result.mismatches += [
-                who + p for p in judged.bucket_mismatches(emu, stack.refs.bucket_name, expected, report)
-            ]
-        for ours, theirs in ((first, second), (second, first)):
-            theirs_report = reports[0] if theirs is first else reports[1]
-            result.violations += crossings(emu, ours.stack, theirs.stack, [theirs_report.file_system_id])
-        result.violations += [
-            f"a sweep of {first.stack.refs.stack} deleted {kind} {resource_id} of stack {second.stack.refs.stack}"
-            for kind, resource_id, tags in deleted
-            if tags.get(TAG_STACK_ID) == second.stack.refs.stack_id or resource_id == reports[1].file_system_id
-        ]
-        if not swept and not _side_by_side(emu, [r.file_system_id for r in reports]):
-            result.violations.append("the two runs did not go side by side: their file systems never lived at once")
-        if swept and reports[1].file_system_id not in alive:
-            result.violations.append(
-                f"the sweep of {first.stack.refs.stack} ran when stack {second.stack.refs.stack}'s file system "
-                f"{reports[1].file_system_id} was not there (there: {', '.join(alive) or 'none'}): nothing to spare"
-            )
+        _judge(emu, entry, mode, result, [d for d, _ in pairs], cleanups, Sweep(swept, deleted, alive))
     result.real_seconds = time.monotonic() - real_start
     return result
+
+
+@dataclass
+class Sweep:
+    """The sweep of the first stack during the second's run: whether it was made, what it deleted (kind, id, the
+    resource's tags just before), the second stack's file systems when it ran."""
+
+    done: bool
+    deleted: list[tuple[str, str, dict[str, str]]]
+    alive: list[str]
+
+
+def _judge(
+    emu: Emulation,
+    entry: NamedScenario,
+    mode: str,
+    result: judged.ScenarioResult,
+    stacks: list[_Deployed],
+    cleanups: dict[str, list[RunResult]],
+    sweep: Sweep,
+) -> None:
+    """Each stack's run against its expectation and the rules, and the two stacks' isolation, into ``result``."""
+    first, second = stacks
+    for deployed, report in zip(stacks, result.executions, strict=True):
+        stack = deployed.stack
+        who = f"{stack.refs.stack}: "
+        expected = _expected_of(entry, mode, sweep.done and deployed is second)
+        one = _with_expectation(entry, expected)
+        cleanup = setup_run_cleanup(emu, stack)
+        ran = cleanups[stack.refs.stack]
+        result.violations += [who + p for p in judged.rule_violations(emu, stack, one, mode, [report], ran, cleanup)]
+        said = result.operator if deployed is first else []
+        result.mismatches += [who + p for p in judged.expectation_mismatches(emu, one, mode, [report], ran, said)]
+        result.mismatches += [who + p for p in judged.bucket_mismatches(emu, stack.refs.bucket_name, expected, report)]
+    for ours, theirs in ((first, second), (second, first)):
+        their_report = result.executions[stacks.index(theirs)]
+        result.violations += crossings(emu, ours.stack, theirs.stack, [their_report.file_system_id])
+    result.violations += [
+        f"a sweep of {first.stack.refs.stack} deleted {kind} {resource_id} of stack {second.stack.refs.stack}"
+        for kind, resource_id, tags in sweep.deleted
+        if tags.get(TAG_STACK_ID) == second.stack.refs.stack_id or resource_id == result.executions[1].file_system_id
+    ]
+    if not sweep.done and not _side_by_side(emu, [r.file_system_id for r in result.executions]):
+        result.violations.append("the two runs did not go side by side: their file systems never lived at once")
+    if sweep.done and result.executions[1].file_system_id not in sweep.alive:
+        result.violations.append(
+            f"the sweep of {first.stack.refs.stack} ran when stack {second.stack.refs.stack}'s file system "
+            f"{result.executions[1].file_system_id} was not there (there: {', '.join(sweep.alive) or 'none'}): nothing to spare"
+        )
 
 
 def _side_by_side(emu: Emulation, file_systems: list[str | None]) -> bool:
