@@ -4,6 +4,7 @@ stack's roles and ``sweep`` act on them; another stack's, or another mode's, are
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import boto3
@@ -112,3 +113,23 @@ def test_adopting_a_file_system_without_the_stacks_old_tags_is_refused_in_one_li
 
 def _fsx():
     return boto3.client("fsx", region_name=REGION)
+
+
+# Each tag absent (None), this stack's value, or another's.
+CHOICES = {
+    TAG_STACK: (None, "taskexport", "dev"),
+    TAG_MODE: (None, "taskexport", "autoexport"),
+    TAG_RUN: (None, "run-1"),
+    TAG_STACK_ID: (None, "0feedfac"),
+}
+
+
+def test_a_file_system_is_adoptable_exactly_with_the_stacks_old_tags_a_run_tag_and_no_stack_id():
+    """Listing and adopting share one rule; every combination of the four tags, each absent, ours or another's."""
+    for values in itertools.product(*CHOICES.values()):
+        tags = {key: value for key, value in zip(CHOICES, values, strict=True) if value is not None}
+        old = TAG_STACK_ID not in tags and TAG_RUN in tags
+        old = old and tags.get(TAG_STACK) == "taskexport" and tags.get(TAG_MODE) == "taskexport"
+        why = adoption.why_not_adoptable({**tags, "Name": "scratch"}, "taskexport", "taskexport")
+        assert (why is None) == old, tags
+        assert why is None or "\n" not in why

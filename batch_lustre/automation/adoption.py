@@ -39,7 +39,7 @@ def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
 
 
-def _why_not(tags: Mapping[str, str], stack: str, mode: str) -> str | None:
+def why_not_adoptable(tags: Mapping[str, str], stack: str, mode: str) -> str | None:
     """Why a file system with ``tags`` is not one of ``stack``'s from before the stack id (None: it is)."""
     if TAG_STACK_ID in tags:
         return f"it carries {TAG_STACK_ID}={tags[TAG_STACK_ID]} already"
@@ -62,7 +62,7 @@ def from_before_stack_id(stack: str, stack_outputs: Mapping[str, Any], fsx: Any)
         for fs in page.get("FileSystems", []):
             tags = _tags(fs.get("Tags"))
             lifecycle = fs.get("Lifecycle") or "?"
-            if lifecycle not in GONE_LIFECYCLES and _why_not(tags, stack, mode) is None:
+            if lifecycle not in GONE_LIFECYCLES and why_not_adoptable(tags, stack, mode) is None:
                 fs_id = fs["FileSystemId"]
                 found.append(OldFileSystem(fs_id, tags.get("Name", fs_id), tags[TAG_RUN], lifecycle))
     return found
@@ -77,7 +77,7 @@ def adopt(stack: str, stack_outputs: Mapping[str, Any], file_system_id: str, fsx
     described = fsx.describe_file_systems(FileSystemIds=[file_system_id])["FileSystems"]
     if not described:
         raise NotAdoptable(f"file system {file_system_id} is not adopted: it does not exist")
-    why = _why_not(_tags(described[0].get("Tags")), stack, mode)
+    why = why_not_adoptable(_tags(described[0].get("Tags")), stack, mode)
     if why is not None:
         raise NotAdoptable(f"file system {file_system_id} is not adopted by stack {stack}: {why}")
     fsx.tag_resource(ResourceARN=described[0]["ResourceARN"], Tags=[{"Key": TAG_STACK_ID, "Value": stack_id}])
