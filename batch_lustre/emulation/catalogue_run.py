@@ -63,6 +63,7 @@ from batch_lustre.emulation.runner import (
     finish_workflow,
     leftovers,
     lustre_lifetime,
+    run_jobs,
     start_workflow,
     stop_workflow,
     transitions,
@@ -77,7 +78,6 @@ from batch_lustre.emulation.stack import (
     setup_stack,
 )
 from batch_lustre.program.asl import build_definition
-from batch_lustre.program.asl.naming import TAG_RUN, TAG_STACK_ID
 
 REGION = "us-east-1"
 # Scenarios of two stacks in one account (emulation.catalogue_stacks).
@@ -425,15 +425,6 @@ def execution_report(emu: Emulation, stack: EmulatedStack, result: RunResult) ->
         job_attempts=len(jobs[0].attempts) if jobs else None,
         files_seen=list(jobs[0].files_seen) if jobs else [],
     )
-
-
-def run_jobs(emu: Emulation, execution_name: str, stack_id: str = "") -> list[Any]:
-    """The Batch jobs of run ``execution_name``, of stack ``stack_id`` (another stack may name a run alike)."""
-    return [
-        j
-        for j in emu.batch.jobs.values()
-        if j.tags.get(TAG_RUN) == execution_name and (not stack_id or j.tags.get(TAG_STACK_ID, stack_id) == stack_id)
-    ]
 
 
 def _went_ahead(reports: list[ExecutionReport]) -> ExecutionReport:

@@ -564,11 +564,20 @@ def _run_file_system(emu: Emulation, result: RunResult, started_at: float) -> An
     return created[0] if created else None
 
 
+def stack_jobs(emu: Emulation, stack_id: str = "") -> list[Any]:
+    """The Batch jobs of stack ``stack_id`` (and untagged ones); every job when ``stack_id`` is ""."""
+    return [j for j in emu.batch.jobs.values() if not stack_id or j.tags.get(TAG_STACK_ID, stack_id) == stack_id]
+
+
+def run_jobs(emu: Emulation, execution_name: str, stack_id: str = "") -> list[Any]:
+    """The Batch jobs of run ``execution_name`` of stack ``stack_id`` (another stack may name a run alike)."""
+    return [j for j in stack_jobs(emu, stack_id) if j.tags.get(TAG_RUN) == execution_name]
+
+
 def _run_jobs(emu: Emulation, execution_name: str, started_at: float, stack_id: str = "") -> list[Any]:
-    """The jobs of run ``execution_name`` (of stack ``stack_id``, when given: another stack may name a run alike)."""
-    ours = [j for j in emu.batch.jobs.values() if not stack_id or j.tags.get(TAG_STACK_ID, stack_id) == stack_id]
-    jobs = [j for j in ours if j.tags.get(TAG_RUN) == execution_name]
-    return jobs or [j for j in ours if j.created_at >= started_at]
+    """The jobs of run ``execution_name``; else those created since it started."""
+    jobs = run_jobs(emu, execution_name, stack_id)
+    return jobs or [j for j in stack_jobs(emu, stack_id) if j.created_at >= started_at]
 
 
 def _run_job(emu: Emulation, execution_name: str, started_at: float, stack_id: str = "") -> tuple[Any, float | None]:
