@@ -21,7 +21,7 @@ import yaml
 from botocore.model import ServiceModel
 
 from batch_lustre.program.asl.data_layout import DataLayout
-from batch_lustre.program.asl.naming import PROJECT
+from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_ENV_NAME, OUTPUT_MODE, OUTPUT_REGION, PROJECT
 from batch_lustre.program.parameters import (
     BY_NAME,
     MODES,
@@ -228,6 +228,39 @@ def check_stack_names(settings: Settings, stack: str) -> None:
             f'ecrRepositoryName="" is not accepted with envName="{settings.env_name}" and stack {stack}: its default '
             f"{repository} is not an ECR repository name: accepted an explicit ecrRepositoryName (2-256 lowercase "
             "letters, digits, . _ - /, one . _ or - between two of them)"
+        )
+
+
+# The stack config keys that make a deployed stack's identity, each with the stack output that records it. A change
+# of one would rename or move every resource (a new stack in all but name): refused by ``check_identity``.
+IDENTITY_KEYS: tuple[tuple[str, str], ...] = (
+    (f"{CONFIG_PREFIX}envName", OUTPUT_ENV_NAME),
+    (MODE_KEY, OUTPUT_MODE),
+    (REGION_KEY, OUTPUT_REGION),
+)
+
+
+def stack_identity(settings: Settings, config: Mapping[str, str]) -> dict[str, str]:
+    """The stack's identity as the program exports it: output name -> value (the Region "" when the stack config
+    names none)."""
+    return {OUTPUT_ENV_NAME: settings.env_name, OUTPUT_MODE: settings.mode, OUTPUT_REGION: config.get(REGION_KEY, "")}
+
+
+def check_identity(stack: str, deployed: Mapping[str, Any], identity: Mapping[str, str]) -> None:
+    """Refuse (``ParameterError``, one line) a change of ``envName``, ``mode`` or ``aws:region`` of a deployed
+    stack: ``deployed`` holds the stack outputs of its last deploy (empty for a stack never deployed: nothing to
+    compare; a value it lacks, or that is "", is not compared), ``identity`` what ``stack_identity`` gives now.
+    The line says what to do instead: a new stack, the data moved to it, then the old one destroyed."""
+    for key, output in IDENTITY_KEYS:
+        before, now = deployed.get(output), identity.get(output, "")
+        if before is None or before == "" or now == "" or str(before) == now:
+            continue
+        bucket = deployed.get(OUTPUT_BUCKET_NAME) or "<its bucket>"
+        raise ParameterError(
+            f'{key}="{now}" is not accepted: stack {stack} was deployed with {key}="{before}", and a deployed '
+            f'stack\'s envName, mode and aws:region are fixed: accepted "{before}"; for {now}, make a new stack '
+            f"(pulumi stack init <new stack>, set {key} in Pulumi.<new stack>.yaml, batch-lustre deploy <new stack>, "
+            f"aws s3 sync s3://{bucket} s3://<the new stack's bucket>), then destroy {stack}"
         )
 
 

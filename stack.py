@@ -7,8 +7,10 @@ so a bad value stops the program with one line naming key, value and what is acc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_random
@@ -19,15 +21,17 @@ from batch_lustre.program.components.data_bucket import DataBucket, DataBucketAr
 from batch_lustre.program.components.network import Network, NetworkArgs
 from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupArgs
 from batch_lustre.program.components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
-from batch_lustre.program.components.workflow import WORKFLOWS, Workflow, WorkflowArgs
+from batch_lustre.program.components.workflow import PREVIOUS_WORKFLOW_TYPES, Workflow, WorkflowArgs
 from batch_lustre.program.parameters import BY_NAME, ParameterError
 from batch_lustre.program.settings import (
     CONFIG_PREFIX,
     REGION_KEY,
     Settings,
+    check_identity,
     check_stack_names,
     load_stack_config,
     settings_from_config,
+    stack_identity,
 )
 
 
@@ -54,6 +58,10 @@ def program_config(project_dir: Path | None = None) -> dict[str, str]:
     return {key: value for key, value in found.items() if value is not None}
 
 
+# The name of every component, and so the start of every logical name.
+COMPONENT_NAME = naming.PROJECT
+
+
 @dataclass(frozen=True)
 class BuiltStack:
     """The components of a stack, as declared (their outputs resolve as the engine creates the resources)."""
@@ -74,28 +82,85 @@ def stack_id_resource() -> pulumi_random.RandomId:
     return pulumi_random.RandomId("stack-id", byte_length=naming.STACK_ID_BYTES)
 
 
-def build_stack(settings: Settings, stack: str) -> BuiltStack:
-    """Declare every component of a stack in ``settings.mode``, export its outputs and return the components."""
+def previous_name(settings: Settings, previous_type: str | None = None) -> pulumi.ResourceOptions:
+    """Aliases of a component, and of each resource declared under it, as the previous release declared them: the
+    component named ``envName`` in lower case (of type ``previous_type``, when it had another), each resource's
+    name starting with that name in place of ``COMPONENT_NAME``. So a stack that release deployed is updated in
+    place, not rebuilt (docs/aws-rules.md, "Logical names and aliases").
+
+    A transformation (Pulumi applies it to the component, then to every resource declared under it) gives each
+    resource its alias in full: a child's names its previous parent's URN, so it does not depend on the engine
+    deriving children's aliases from their parent's.
+    """
+    previous_parent: list[str] = []  # the component's previous URN, once the component is declared
+
+    def alias(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not args.name.startswith(COMPONENT_NAME):
+            return None
+        previous = settings.resource_prefix + args.name[len(COMPONENT_NAME) :]
+        if not previous_parent:  # the component itself, declared first
+            component_type = previous_type or args.type_
+            previous_parent.append(
+                f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{component_type}::{previous}"
+            )
+            spec = pulumi.Alias(name=previous, type_=component_type)
+        else:
+            spec = pulumi.Alias(name=previous, parent=previous_parent[0])
+        with_alias = pulumi.ResourceOptions(aliases=[*(args.opts.aliases or []), spec])
+        return pulumi.ResourceTransformationResult(args.props, pulumi.ResourceOptions.merge(args.opts, with_alias))
+
+    return pulumi.ResourceOptions(transformations=[alias])
+
+
+def deployed_outputs() -> dict[str, Any]:
+    """This stack's outputs as its last deploy left them (empty for a stack never deployed), read from the engine
+    before anything is declared. If the engine cannot answer (an engine without the builtin, no backend), a
+    warning says the identity keys are not checked this time, and the deploy goes on with nothing to compare."""
+    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    try:
+        result = pulumi.runtime.invoke(naming.READ_STACK_OUTPUTS, {"name": name})
+    except Exception as err:  # any failure: the check is skipped, the deploy is not stopped
+        pulumi.log.warn(
+            f"could not read the outputs of stack {name} ({' '.join(str(err).split())}): a change of envName, mode "
+            "or aws:region is not checked by this deploy"
+        )
+        return {}
+    value = result.value if isinstance(result.value, dict) else {}
+    outputs = value.get("outputs")
+    return dict(outputs) if isinstance(outputs, dict) else {}
+
+
+def build_stack(settings: Settings, stack: str, config: Mapping[str, str] | None = None) -> BuiltStack:
+    """Declare every component of a stack in ``settings.mode``, export its outputs and return the components.
+
+    Every logical name is fixed (``COMPONENT_NAME`` and what each component appends to it): neither ``envName`` nor
+    the mode is part of a URN, so no value of stack config renames a resource. The names given explicitly (state
+    machines, log groups, the ECR repository) and each resource's Name tag keep starting with ``envName``.
+    """
     stack_id = stack_id_resource().hex
     tags = naming.stack_tags(stack, settings.mode, stack_id)
     prefix = settings.resource_prefix
+    name = COMPONENT_NAME
 
-    network = Network(prefix, NetworkArgs(tags=tags))
+    network = Network(name, NetworkArgs(label=prefix, tags=tags), previous_name(settings))
     bucket = DataBucket(
-        prefix,
+        name,
         DataBucketArgs(
+            label=prefix,
             noncurrent_version_expiry_days=settings.bucket_noncurrent_version_expiry_days,
             tags=tags,
             protect=settings.protect_bucket,
         ),
+        previous_name(settings),
     )
     # A Lustre file system lives in the one subnet it is created in (FSx API, CreateFileSystem SubnetIds): the first
     # private subnet. The compute environment launches there only, so no job's I/O crosses Availability Zones
     # (billed both ways, and slower). docs/aws-rules.md, "The file system's Availability Zone".
     scratch_subnet_ids = network.private_subnet_ids.apply(lambda ids: ids[:1])
     compute = ComputeEnvironment(
-        prefix,
+        name,
         ComputeEnvironmentArgs(
+            label=prefix,
             vpc_id=network.vpc_id,
             private_subnet_ids=scratch_subnet_ids,
             ecr_repository_name=settings.ecr_repository_name(stack),
@@ -112,10 +177,16 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
             tags=tags,
             protect_repository=settings.protect_repository,
         ),
+        previous_name(settings),
     )
-    secret = RuntimeSecret(prefix, RuntimeSecretArgs(values=settings.runtime_defaults, tags=tags))
+    secret = RuntimeSecret(
+        name,
+        RuntimeSecretArgs(values=settings.runtime_defaults, label=prefix, tags=tags),
+        previous_name(settings),
+    )
     workflow_args = WorkflowArgs(
         stack=stack,
+        mode=settings.mode,
         stack_id=stack_id,
         name_prefix=prefix,
         max_vcpus=settings.compute_environment_max_vcpus,
@@ -132,11 +203,11 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
         data_layout=settings.data_layout,
         tags=tags,
     )
-    workflow = WORKFLOWS[settings.mode](prefix, workflow_args)
+    workflow = Workflow(name, workflow_args, previous_name(settings, PREVIOUS_WORKFLOW_TYPES[settings.mode]))
     # A run that ends without reaching its own Cleanup (stopped, timed out, failed by a limit or a runtime
     # error) is cleaned up by a second state machine, started by the run's status change event.
     run_cleanup = RunCleanup(
-        prefix,
+        name,
         RunCleanupArgs(
             mode=settings.mode,
             workflow=workflow_args,
@@ -145,6 +216,7 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
             extract_parameters_function_arn=workflow.extract_parameters_function_arn,
             wait_for_function_arn=workflow.wait_for_function_arn,
         ),
+        previous_name(settings),
     )
 
     pulumi.export(naming.OUTPUT_MODE, settings.mode)
@@ -157,19 +229,26 @@ def build_stack(settings: Settings, stack: str) -> BuiltStack:
     pulumi.export(naming.OUTPUT_COMPUTE_ENVIRONMENT, compute.compute_environment_name)
     pulumi.export(naming.OUTPUT_JOB_LOG_GROUP, compute.job_log_group_name)
     pulumi.export(naming.OUTPUT_STACK_ID, stack_id)
+    for output, value in stack_identity(settings, config or {}).items():
+        if output != naming.OUTPUT_MODE:  # exported first, above
+            pulumi.export(output, value)
     return BuiltStack(settings, network, bucket, compute, secret, workflow, run_cleanup)
 
 
 def main() -> BuiltStack:
-    """The Pulumi program: read and validate the stack config, then build the stack.
+    """The Pulumi program: read and validate the stack config, refuse a change of the deployed stack's identity
+    (``envName``, ``mode``, ``aws:region``: ``settings.check_identity``, against the outputs of its last deploy),
+    then build the stack.
 
     A config problem raises ``pulumi.RunError``, which Pulumi reports as its message
     alone (no traceback) and which stops the program before any resource is declared.
     """
     stack = pulumi.get_stack()
     try:
-        settings = settings_from_config(program_config())
+        config = program_config()
+        settings = settings_from_config(config)
         check_stack_names(settings, stack)
+        check_identity(stack, deployed_outputs(), stack_identity(settings, config))
     except ParameterError as err:
         raise pulumi.RunError(f"stack {stack}: {err}") from None
-    return build_stack(settings, stack)
+    return build_stack(settings, stack, config)

@@ -48,6 +48,9 @@ OUTPUT_JOB_QUEUE = "jobQueue"
 OUTPUT_COMPUTE_ENVIRONMENT = "computeEnvironment"
 OUTPUT_JOB_LOG_GROUP = "jobLogGroup"
 OUTPUT_STACK_ID = "stackId"
+# The stack's identity, fixed once deployed (settings.check_identity): its envName and its Region (and the mode).
+OUTPUT_ENV_NAME = "envName"
+OUTPUT_REGION = "region"
 STACK_OUTPUTS = (
     OUTPUT_MODE,
     OUTPUT_STATE_MACHINE_ARN,
@@ -59,7 +62,14 @@ STACK_OUTPUTS = (
     OUTPUT_COMPUTE_ENVIRONMENT,
     OUTPUT_JOB_LOG_GROUP,
     OUTPUT_STACK_ID,
+    OUTPUT_ENV_NAME,
+    OUTPUT_REGION,
 )
+
+# The Pulumi engine's builtin function reading a stack's outputs (stack.deployed_outputs; docs/design.md, "Pulumi
+# rules"), and the organization a self-managed backend gives every stack.
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+DIY_ORGANIZATION = "organization"
 
 # --- Lustre network ---------------------------------------------------------------------------------------------
 # FSx Lustre Guide, "Creating a file system fails": "allow inbound traffic on ports 988 and 1018-1023" between the

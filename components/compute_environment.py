@@ -68,6 +68,7 @@ class ComputeEnvironmentArgs:
     job_log_retention_days: pulumi.Input[int]  # jobLogRetentionDays
     untagged_image_expiry_days: int  # ecrUntaggedImageExpiryDays
     job_timeout_minutes: int  # jobTimeoutMinutes: the longest a job runs, so the longest an update lets it run on
+    label: str = ""  # what each Name tag starts with (envName in lower case); the component's name when empty
     tags: Tags = field(default_factory=dict)
     protect_repository: bool = False  # Pulumi's protect option on the ECR repository (stack config protectRepository)
 
@@ -117,6 +118,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
     def __init__(self, name: str, args: ComputeEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("batchlustre:index:ComputeEnvironment", name, None, opts)
         self._name = name
+        self._label = args.label or name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
 
@@ -155,7 +157,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
         )
 
     def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
-        return named(self._args.tags, f"{self._name}-{suffix}")
+        return named(self._args.tags, f"{self._label}-{suffix}")
 
     def _create_repository(self) -> aws.ecr.Repository:
         return aws.ecr.Repository(

@@ -16,6 +16,7 @@ class DataBucketArgs:
     """Inputs of :class:`DataBucket`."""
 
     noncurrent_version_expiry_days: int = 0  # bucketNoncurrentVersionExpiryDays; 0: kept forever
+    label: str = ""  # what each Name tag starts with (envName in lower case); the component's name when empty
     tags: Tags = field(default_factory=dict)
     protect: bool = True  # Pulumi's protect option on the bucket (stack config protectBucket)
 
@@ -41,6 +42,7 @@ class DataBucket(pulumi.ComponentResource):
     def __init__(self, name: str, args: DataBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("batchlustre:index:DataBucket", name, None, opts)
         self._name = name
+        self._label = args.label or name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
 
@@ -59,7 +61,7 @@ class DataBucket(pulumi.ComponentResource):
     def _create_bucket(self) -> aws.s3.Bucket:
         return aws.s3.Bucket(
             f"{self._name}-data",
-            tags=named(self._args.tags, f"{self._name}-data"),
+            tags=named(self._args.tags, f"{self._label}-data"),
             opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
         )
 

@@ -22,6 +22,7 @@ PRIVATE_SUBNET_CIDRS = ("10.0.16.0/20", "10.0.32.0/20")
 class NetworkArgs:
     """Inputs of :class:`Network`."""
 
+    label: str = ""  # what each Name tag starts with (envName in lower case); the component's name when empty
     tags: Tags = field(default_factory=dict)
 
 
@@ -45,6 +46,7 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("batchlustre:index:Network", name, None, opts)
         self._name = name
+        self._label = args.label or name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
 
@@ -76,7 +78,7 @@ class Network(pulumi.ComponentResource):
         )
 
     def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
-        return named(self._args.tags, f"{self._name}-{suffix}")
+        return named(self._args.tags, f"{self._label}-{suffix}")
 
     def _availability_zones(self) -> list[pulumi.Output[str]]:
         # Only zones of the region itself (no Local Zones, which need opting in).

@@ -64,6 +64,7 @@ class RunCleanup(pulumi.ComponentResource):
     def __init__(self, name: str, args: RunCleanupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("batchlustre:index:RunCleanup", name, None, opts)
         self._name = f"{name}-run-cleanup"
+        self._label = f"{args.workflow.name_prefix}-run-cleanup"  # what each Name tag starts with
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self.state_machine_name = run_cleanup_state_machine_name(args.workflow.name_prefix, args.workflow.stack)
@@ -108,7 +109,7 @@ class RunCleanup(pulumi.ComponentResource):
         )
 
     def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
-        return named(self._args.workflow.tags, f"{self._name}-{suffix}")
+        return named(self._args.workflow.tags, f"{self._label}-{suffix}")
 
     def _refs(self) -> pulumi.Output[WorkflowRefs]:
         """The run's workflow, as plain values (as the workflow builds them; run-cleanup calls no SummarizeJob)."""

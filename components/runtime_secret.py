@@ -22,6 +22,7 @@ class RuntimeSecretArgs:
     """
 
     values: Mapping[str, Any]
+    label: str = ""  # what each Name tag starts with (envName in lower case); the component's name when empty
     tags: Tags = field(default_factory=dict)
 
 
@@ -64,6 +65,7 @@ class RuntimeSecret(pulumi.ComponentResource):
     def __init__(self, name: str, args: RuntimeSecretArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("batchlustre:index:RuntimeSecret", name, None, opts)
         self._name = name
+        self._label = args.label or name
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
 
@@ -78,7 +80,7 @@ class RuntimeSecret(pulumi.ComponentResource):
         return aws.secretsmanager.Secret(
             f"{self._name}-runtime-parameters",
             description="Run-time parameters of the Batch + Lustre workflow (JSON); read at the start of every run",
-            tags=named(self._args.tags, f"{self._name}-runtime-parameters"),
+            tags=named(self._args.tags, f"{self._label}-runtime-parameters"),
             opts=self._child,
         )
 

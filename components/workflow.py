@@ -24,6 +24,12 @@ from batch_lustre.program.components.state_machine import (
 from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT
 
 LAMBDA_RUNTIME = "python3.12"
+WORKFLOW_TYPE = "batchlustre:index:Workflow"
+# The component types of the previous release, one per mode: aliases of today's stacks (stack.py).
+PREVIOUS_WORKFLOW_TYPES: Mapping[str, str] = {
+    TASK_EXPORT: "batchlustre:index:TaskExportWorkflow",
+    AUTO_EXPORT: "batchlustre:index:AutoExportWorkflow",
+}
 
 
 @dataclass
@@ -31,6 +37,7 @@ class WorkflowArgs:
     """Inputs of a workflow: names from settings and the other components' outputs."""
 
     stack: str
+    mode: str  # taskexport or autoexport: which workflow the state machine runs
     stack_id: pulumi.Input[str]  # the stack's generated id (asl.naming.TAG_STACK_ID)
     name_prefix: str  # Settings.resource_prefix
     max_vcpus: int  # computeEnvironmentMaxvCpus: the job must fit the compute environment
@@ -49,9 +56,11 @@ class WorkflowArgs:
 
 
 class Workflow(pulumi.ComponentResource):
-    """What both workflows have: a log group, the ExtractParameters Lambda, the state
-    machine's role (policy from ``iam.state_machine_policy``) and the STANDARD state
-    machine (definition from ``asl.build_definition``), logging ALL with execution data.
+    """The workflow of ``args.mode``: a log group, the ExtractParameters, SummarizeJobFailure and WaitFor Lambdas
+    (and CheckMetrics in autoexport: it reads the export-queue metric, waiting between reads, until it shows the
+    queue drained or cannot prove it), the state machine's role (policy from ``iam.state_machine_policy``) and the
+    STANDARD state machine (definition from ``asl.build_definition``), logging ALL with execution data. One
+    component type for both modes: the mode is an input, not part of any resource's URN.
 
     The definition and policy are built from plain values (``WorkflowRefs``) once every
     ARN is known, inside ``Output.all(...).apply``.
@@ -65,12 +74,11 @@ class Workflow(pulumi.ComponentResource):
     versions"). The function ARN outputs are these qualified ARNs.
     """
 
-    mode: str = ""  # set by each mode's class, with its Pulumi type token
-    type_token: str = ""
-
     def __init__(self, name: str, args: WorkflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(self.type_token, name, None, opts)
+        super().__init__(WORKFLOW_TYPE, name, None, opts)
         self._name = name
+        self._label = args.name_prefix  # what each Name tag starts with
+        self.mode = args.mode
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self.state_machine_name = naming.state_machine_name(args.name_prefix, args.stack)
@@ -139,16 +147,21 @@ class Workflow(pulumi.ComponentResource):
             outputs["check_metrics_function_arn"] = self.check_metrics.qualified_arn
         self.register_outputs(outputs)
 
-    # --- overridden by the mode ---
-
     def _create_mode_functions(self) -> aws.lambda_.Function | None:
         """The CheckMetrics function in autoexport; nothing in taskexport."""
-        return None
-
-    # --- shared ---
+        if self.mode != AUTO_EXPORT:
+            return None
+        return self._create_function(
+            "check-metrics",
+            handler=lambda_package.handler("check_metrics"),
+            code=lambda_package.archive("check_metrics"),
+            environment={},
+            timeout=WAIT_FOR_TIMEOUT_SECONDS,  # it waits between reads as WaitFor does (lambda/check_metrics.py)
+            extra_policy=check_metrics_policy(),
+        )
 
     def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
-        return named(self._args.tags, f"{self._name}-{suffix}")
+        return named(self._args.tags, f"{self._label}-{suffix}")
 
     def _create_function(
         self,
@@ -347,31 +360,3 @@ def check_metrics_policy() -> dict:
             {"Sid": "ReadExportQueueMetric", "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"}
         ],
     }
-
-
-class TaskExportWorkflow(Workflow):
-    """The taskexport workflow: results are exported by an explicit data repository task."""
-
-    mode = TASK_EXPORT
-    type_token = "batchlustre:index:TaskExportWorkflow"
-
-
-class AutoExportWorkflow(Workflow):
-    """The autoexport workflow: auto export runs during the job; the CheckMetrics Lambda
-    reads the export-queue metric, waiting between reads, until it shows the queue drained (or cannot prove it)."""
-
-    mode = AUTO_EXPORT
-    type_token = "batchlustre:index:AutoExportWorkflow"
-
-    def _create_mode_functions(self) -> aws.lambda_.Function:
-        return self._create_function(
-            "check-metrics",
-            handler=lambda_package.handler("check_metrics"),
-            code=lambda_package.archive("check_metrics"),
-            environment={},
-            timeout=WAIT_FOR_TIMEOUT_SECONDS,  # it waits between reads as WaitFor does (lambda/check_metrics.py)
-            extra_policy=check_metrics_policy(),
-        )
-
-
-WORKFLOWS: Mapping[str, type[Workflow]] = {TASK_EXPORT: TaskExportWorkflow, AUTO_EXPORT: AutoExportWorkflow}

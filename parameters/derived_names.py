@@ -1,12 +1,14 @@
 """The names derived from ``envName`` and the AWS limit each must fit: the source of ``envName``'s longest accepted
 length (``ENV_NAME_MAX_LENGTH``), which the parameter table's rule and words use.
 
-Every name the program gives a resource starts with ``envName`` in lower case. A resource declared without a name
-gets Pulumi's auto-name, its logical name followed by ``-`` and 7 random characters; a run's own resources (launch
-template, job definition, job) are named ``<envName>-<stack id>-<execution name>``. Each row below is, for one kind of name,
-the longest logical-name suffix the program declares after ``envName`` (a test runs the program under mocks and
-holds these rows to what it declares) and the AWS limit of that name (docs/aws-rules.md, "Names derived from
-envName").
+A resource declared without a name gets Pulumi's auto-name, its logical name followed by ``-`` and 7 random
+characters. Logical names are fixed (``batch-lustre`` and what each component appends: no stack config value renames
+a resource), so an auto-name does not depend on ``envName``: each auto-named row below is the longest logical name
+the program declares for a kind of name (a test runs the program under mocks and holds these rows to what it
+declares), which must fit its AWS limit whatever ``envName`` is. A stack deployed by the previous release keeps the
+auto-names it has (built from ``envName``, within these limits when it was deployed): Pulumi's aliases carry them
+over. A run's own resources (launch template, job definition, job) are named
+``<envName>-<stack id>-<execution name>``: these bound ``envName`` (docs/aws-rules.md, "Names derived from envName").
 """
 
 from __future__ import annotations
@@ -25,30 +27,39 @@ RUN_NAME_ADDED = 1 + STACK_ID_LENGTH + 1 + EXECUTION_NAME_MAX_LENGTH
 
 @dataclass(frozen=True)
 class DerivedName:
-    """One kind of name derived from ``envName``: ``<envName><suffix>`` and ``added`` more characters."""
+    """One kind of name: ``<envName><suffix>`` (``from_env_name``) or ``<suffix>``, and ``added`` more characters."""
 
     what: str  # the name, in words ("IAM role name")
     resource_type: str  # the Pulumi type token of the resource (or "run" for a run's own resources)
-    suffix: str  # what follows envName in the logical name (the longest the program declares)
+    suffix: str  # the longest logical name the program declares (after envName, for a run's names)
     added: int  # characters Pulumi or the run add after the suffix
     limit: int  # the AWS limit of the name, in characters
+    from_env_name: bool = False  # whether the name starts with envName
 
     def length(self, env_name_length: int) -> int:
-        return env_name_length + len(self.suffix) + self.added
+        return (env_name_length if self.from_env_name else 0) + len(self.suffix) + self.added
 
     @property
     def longest_env_name(self) -> int:
-        return self.limit - len(self.suffix) - self.added
+        """The longest envName this name can hold (a name that does not start with envName holds any, or none)."""
+        room = self.limit - len(self.suffix) - self.added
+        if self.from_env_name or room < 0:
+            return room
+        return NO_BOUND
 
     @property
     def shape(self) -> str:
-        """The name as a pattern: ``<envName>-run-cleanup-...-role-<7 random characters>``."""
+        """The name as a pattern: ``<envName>-<execution name, ...>``, ``batch-lustre-...-role-<7 random ...>``."""
         if self.resource_type == "run":
             return (
                 f"<envName>{self.suffix}-<stack id, {STACK_ID_LENGTH} hex digits>-<execution name, up to "
                 f"{EXECUTION_NAME_MAX_LENGTH} characters>"
             )
-        return f"<envName>{self.suffix}-<7 random characters>"
+        return f"{self.suffix}-<7 random characters>"
+
+
+# What longest_env_name says of a name that does not hold envName and fits its limit.
+NO_BOUND = 10**6
 
 
 def _auto(what: str, resource_type: str, suffix: str, limit: int) -> DerivedName:
@@ -56,19 +67,26 @@ def _auto(what: str, resource_type: str, suffix: str, limit: int) -> DerivedName
 
 
 DERIVED_NAMES: tuple[DerivedName, ...] = (
-    _auto("IAM role name", "aws:iam/role:Role", "-run-cleanup-find-run-resources-role", 64),
-    _auto("IAM inline policy name", "aws:iam/rolePolicy:RolePolicy", "-run-cleanup-find-run-resources-policy", 128),
-    _auto("IAM instance profile name", "aws:iam/instanceProfile:InstanceProfile", "-instance-profile", 128),
-    _auto("Lambda function name", "aws:lambda/function:Function", "-run-cleanup-find-run-resources", 64),
-    _auto("log group name", "aws:cloudwatch/logGroup:LogGroup", "-run-cleanup-find-run-resources-logs", 512),
-    _auto("security group name", "aws:ec2/securityGroup:SecurityGroup", "-lustre", 255),
-    _auto("launch template name", "aws:ec2/launchTemplate:LaunchTemplate", "-baseline", 128),
-    _auto("S3 bucket name", "aws:s3/bucket:Bucket", "-data", 63),
-    _auto("secret name", "aws:secretsmanager/secret:Secret", "-runtime-parameters", 512),
-    _auto("compute environment name", "aws:batch/computeEnvironment:ComputeEnvironment", "-ce", 128),
-    _auto("job queue name", "aws:batch/jobQueue:JobQueue", "-queue", 128),
-    _auto("EventBridge rule name", "aws:cloudwatch/eventRule:EventRule", "-run-cleanup-rule", 64),
-    DerivedName("a run's launch template, job definition and job name", "run", "", RUN_NAME_ADDED, 128),
+    _auto("IAM role name", "aws:iam/role:Role", "batch-lustre-run-cleanup-find-run-resources-role", 64),
+    _auto(
+        "IAM inline policy name",
+        "aws:iam/rolePolicy:RolePolicy",
+        "batch-lustre-run-cleanup-find-run-resources-policy",
+        128,
+    ),
+    _auto("IAM instance profile name", "aws:iam/instanceProfile:InstanceProfile", "batch-lustre-instance-profile", 128),
+    _auto("Lambda function name", "aws:lambda/function:Function", "batch-lustre-run-cleanup-find-run-resources", 64),
+    _auto(
+        "log group name", "aws:cloudwatch/logGroup:LogGroup", "batch-lustre-run-cleanup-find-run-resources-logs", 512
+    ),
+    _auto("security group name", "aws:ec2/securityGroup:SecurityGroup", "batch-lustre-lustre", 255),
+    _auto("launch template name", "aws:ec2/launchTemplate:LaunchTemplate", "batch-lustre-baseline", 128),
+    _auto("S3 bucket name", "aws:s3/bucket:Bucket", "batch-lustre-data", 63),
+    _auto("secret name", "aws:secretsmanager/secret:Secret", "batch-lustre-runtime-parameters", 512),
+    _auto("compute environment name", "aws:batch/computeEnvironment:ComputeEnvironment", "batch-lustre-ce", 128),
+    _auto("job queue name", "aws:batch/jobQueue:JobQueue", "batch-lustre-queue", 128),
+    _auto("EventBridge rule name", "aws:cloudwatch/eventRule:EventRule", "batch-lustre-run-cleanup-rule", 64),
+    DerivedName("name of a run's launch template, job definition and job", "run", "", RUN_NAME_ADDED, 128, True),
 )
 
 # The derived name that bounds envName the most, and that bound.

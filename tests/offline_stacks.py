@@ -24,8 +24,9 @@ from typing import Any
 import pulumi
 
 from batch_lustre.emulation import program as program_runner
-from batch_lustre.emulation.program import RANDOM_ID, plain, random_id_outputs
+from batch_lustre.emulation.program import RANDOM_ID, plain, random_id_outputs, stack_outputs_answer
 from batch_lustre.program import settings
+from batch_lustre.program.asl import naming
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACKS = ("taskexport", "autoexport")
@@ -123,6 +124,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.resources: list[RecordedResource] = []
         self.protected: set[str] = set()  # logical names of the resources declared with protect
         self.dependencies: dict[str, tuple[str, ...]] = {}  # logical name -> the logical names it depends on
+        self.urns: dict[str, tuple[str, ...]] = {}  # URN -> the URNs of its aliases
+        self.deployed_outputs: dict[str, Any] = {}  # the stack's outputs of its last deploy: none, never deployed
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         # (result, failures): the mock monitor iterates the failures, so never None.
@@ -143,6 +146,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "zoneIds": [f"use1-az{i + 1}" for i in range(len(AVAILABILITY_ZONES))],
                 "groupNames": [REGION],
             }, []
+        if args.token == naming.READ_STACK_OUTPUTS:
+            return stack_outputs_answer(args, pulumi.get_stack(), self.deployed_outputs), []
         raise NotImplementedError(f"offline mocks have no answer for invoke {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
@@ -174,6 +179,7 @@ class OfflineRun:
     outputs: dict[str, Any] = field(default_factory=dict)
     protected: set[str] = field(default_factory=set)  # logical names of the resources declared with protect
     dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> names it depends on
+    urns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # URN -> the URNs of its aliases
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -218,6 +224,7 @@ def run_program(
         outputs=outputs,
         protected=mocks.protected,
         dependencies=mocks.dependencies,
+        urns=mocks.urns,
     )
 
 

@@ -168,6 +168,7 @@ def test_the_package_exports_every_public_function_and_class_its_modules_define(
         "history",
         "leftovers",
         "parameters",
+        "repository_guard",
         "runs",
         "stacks",
         "teardown",

@@ -37,7 +37,7 @@ def test_a_run_that_goes_well_passes_with_its_result_in_s3_nothing_left_and_its_
     assert "  - " not in out  # no reason
     assert re.search(r"run: SUCCEEDED in \d:\d\d:\d\d", out)
     # the bucket the program deployed: Pulumi names it <envName>-data-<7 characters>
-    assert re.search(rf"s3://taskexport-data-[0-9a-f]{{7}}/{MARKER} is in the bucket, as the job wrote it", out), out
+    assert re.search(rf"s3://batch-lustre-data-[0-9a-f]{{7}}/{MARKER} is in the bucket, as the job wrote it", out), out
     assert "left behind: nothing" in out
     cost = re.search(
         r"cost: file system (fs-\w+) \(1200 GiB\) lived (\d+\.\d) min until its deletion was accepted = "

@@ -89,15 +89,23 @@ def test_the_deploy_flow_on_the_automation_layer_previews_asks_then_deploys(monk
         calls.append(f"guard {action} {stack}")
         return []
 
+    def fake_repository_check(stack, *, force=False):
+        calls.append(f"repository {stack}")
+
     monkeypatch.setattr("batch_lustre.automation.guard_stack", fake_guard)
+    monkeypatch.setattr("batch_lustre.automation.repository_check", fake_repository_check)
     monkeypatch.setattr("batch_lustre.automation.preview", fake_preview)
     monkeypatch.setattr("batch_lustre.automation.deploy", fake_deploy)
     refused = runner.invoke(app, ["deploy", "-s", "autoexport"], input="n\n")
-    assert refused.exit_code == 1 and calls == ["guard deploy autoexport", "preview autoexport"]
+    assert refused.exit_code == 1 and calls == [
+        "guard deploy autoexport",
+        "repository autoexport",
+        "preview autoexport",
+    ]
     assert "preview of autoexport: 3 to create" in refused.output
     accepted = runner.invoke(app, ["deploy", "-s", "autoexport"], input="y\n")
     assert accepted.exit_code == 0, accepted.output
-    assert calls[2:] == ["guard deploy autoexport", "preview autoexport", "deploy autoexport"]
+    assert calls[3:] == ["guard deploy autoexport", "repository autoexport", "preview autoexport", "deploy autoexport"]
     assert "bucketName" in accepted.output
 
 

@@ -4,7 +4,6 @@ a confirmation that says plainly that a file system's data may not be in S3."""
 from __future__ import annotations
 
 import json
-import time
 
 import boto3
 import pytest
@@ -89,10 +88,11 @@ def stack_with_leftovers(tmp_path):
         emu.hold_waits()
         handle = automation.start_run("taskexport", stack_outputs=outputs, name="busy")
         wait_until_held(handle.execution_arn)  # its own file system exists by then
-        # The busy run puts the compute environment on its own launch template while its file system is created
-        # (in parallel): once it has, point it at run gone's, which a sweep must then leave alone.
+        # The busy run is held in its waits (its file system's creation, and the compute environment's idle wait
+        # before its update), so the compute environment is still on its baseline: point it at run gone's launch
+        # template, which a sweep must then leave alone.
         batch = boto3.client("batch", region_name=REGION)
-        until_switched(batch, outputs["computeEnvironment"], stack.refs.baseline_launch_template_id)
+        assert launch_template_of(batch, outputs["computeEnvironment"]) == stack.refs.baseline_launch_template_id
         batch.update_compute_environment(
             computeEnvironment=outputs["computeEnvironment"],
             computeResources={"launchTemplate": {"launchTemplateId": made["gone"]["launch_template"], "version": "1"}},
@@ -104,14 +104,9 @@ def stack_with_leftovers(tmp_path):
         stop_held_runs(emu)
 
 
-def until_switched(batch, compute_environment: str, baseline_id: str, seconds: float = 10.0) -> None:
-    """Until the compute environment is on another launch template than its baseline (bounded)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        env = batch.describe_compute_environments(computeEnvironments=[compute_environment])["computeEnvironments"][0]
-        if env["computeResources"]["launchTemplate"]["launchTemplateId"] != baseline_id:
-            return
-        time.sleep(0.01)
+def launch_template_of(batch, compute_environment: str) -> str:
+    env = batch.describe_compute_environments(computeEnvironments=[compute_environment])["computeEnvironments"][0]
+    return env["computeResources"]["launchTemplate"]["launchTemplateId"]
 
 
 def sweep(outputs: str, *args: str, answer: str | None = None):

@@ -76,6 +76,9 @@ CUSTOM = {
     "batch-lustre:jobLogRetentionDays": "365",
 }
 
+# The workflow state machine's logical name: fixed, whatever envName and the mode.
+WORKFLOW_MACHINE = "batch-lustre-state-machine"
+
 
 @pytest.fixture(scope="session")
 def runs():
@@ -319,7 +322,7 @@ def test_jobs_log_to_the_stacks_own_log_group_kept_for_the_configured_days(run, 
     assert group.inputs["name"] == f"/batch-lustre/{run.stack}-{run.stack}/jobs"
     assert group.inputs["retentionInDays"] == 90  # the default of jobLogRetentionDays
     assert custom.one(LOG_GROUP, "-batch-job-logs").inputs["retentionInDays"] == 365
-    machine = run.one(STATE_MACHINE, f"{run.stack}-state-machine")
+    machine = run.one(STATE_MACHINE, WORKFLOW_MACHINE)
     register = all_states(json.loads(machine.inputs["definition"]))["CreateJobDefinition"]
     assert register["Parameters"]["ContainerProperties"]["LogConfiguration"] == {
         "LogDriver": "awslogs",
@@ -439,10 +442,10 @@ def test_summarize_job_reads_failed_jobs_only(runs):
 
 def test_check_metrics_exists_only_in_autoexport_and_may_read_metrics(runs):
     assert sorted(f.name for f in runs[TASK_EXPORT].of_type(FUNCTION)) == [
-        "taskexport-extract-parameters",
-        "taskexport-run-cleanup-find-run-resources",
-        "taskexport-summarize-job",
-        "taskexport-wait-for",
+        "batch-lustre-extract-parameters",
+        "batch-lustre-run-cleanup-find-run-resources",
+        "batch-lustre-summarize-job",
+        "batch-lustre-wait-for",
     ]
     run = runs[AUTO_EXPORT]
     function = run.one(FUNCTION, "check-metrics")
@@ -498,7 +501,7 @@ def _expected_refs(run):
 
 
 def test_the_compute_environment_launches_only_in_the_file_systems_subnet(run):
-    definition = json.loads(run.one(STATE_MACHINE, f"{run.stack}-state-machine").inputs["definition"])
+    definition = json.loads(run.one(STATE_MACHINE, WORKFLOW_MACHINE).inputs["definition"])
     (create,) = [s for s in asl.states.all_states(definition).values() if s.get("Resource", "").endswith(
         ":fsx:createFileSystem")]  # fmt: skip
     subnets = run.one(COMPUTE_ENVIRONMENT).inputs["computeResources"]["subnets"]
@@ -506,7 +509,7 @@ def test_the_compute_environment_launches_only_in_the_file_systems_subnet(run):
 
 
 def test_state_machine_definition_is_the_asl_builders_output_for_the_stacks_resources(run):
-    machine = run.one(STATE_MACHINE, f"{run.stack}-state-machine")
+    machine = run.one(STATE_MACHINE, WORKFLOW_MACHINE)
     definition = json.loads(machine.inputs["definition"])
     assert "CreateLustreFileSystem" in definition["States"]
     assert definition == asl.build_definition(_expected_refs(run))
@@ -539,7 +542,7 @@ def test_every_function_publishes_versions_and_each_state_machine_invokes_the_ve
 
 
 def test_state_machine_role_policy_is_the_asl_iam_policy_of_its_definition(run):
-    machine = run.one(STATE_MACHINE, f"{run.stack}-state-machine")
+    machine = run.one(STATE_MACHINE, WORKFLOW_MACHINE)
     role = next(r for r in run.of_type(ROLE) if r.state["arn"] == machine.inputs["roleArn"])
     assert _policy(role, "assumeRolePolicy")["Statement"][0]["Principal"] == {"Service": "states.amazonaws.com"}
     [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
@@ -548,8 +551,8 @@ def test_state_machine_role_policy_is_the_asl_iam_policy_of_its_definition(run):
 
 
 def test_state_machine_is_standard_named_for_the_stack_and_logs_everything(run):
-    machine = run.one(STATE_MACHINE, f"{run.stack}-state-machine")
-    log_group = run.one(LOG_GROUP, f"{run.stack}-state-machine-logs")
+    machine = run.one(STATE_MACHINE, WORKFLOW_MACHINE)
+    log_group = run.one(LOG_GROUP, f"{WORKFLOW_MACHINE}-logs")
     assert machine.inputs["type"] == "STANDARD"
     assert machine.inputs["name"] == naming.state_machine_name(run.stack, run.stack)
     assert machine.inputs["loggingConfiguration"] == {
@@ -562,10 +565,11 @@ def test_state_machine_is_standard_named_for_the_stack_and_logs_everything(run):
     assert log_group.inputs["name"].startswith("/aws/vendedlogs/states/")
 
 
-def test_workflow_component_type_matches_the_mode(runs):
-    assert runs[TASK_EXPORT].one("batchlustre:index:TaskExportWorkflow").name == "taskexport"
-    assert runs[AUTO_EXPORT].one("batchlustre:index:AutoExportWorkflow").name == "autoexport"
-    assert not runs[TASK_EXPORT].of_type("batchlustre:index:AutoExportWorkflow")
+def test_one_workflow_component_type_serves_both_modes_the_mode_an_input(runs):
+    for mode, run in runs.items():
+        workflow = run.one("batchlustre:index:Workflow")
+        assert workflow.name == "batch-lustre"
+        assert run.one(FUNCTION, "-extract-parameters").inputs["environment"]["variables"]["MODE"] == mode
 
 
 # --- Stack outputs and tags ---
@@ -574,7 +578,7 @@ def test_workflow_component_type_matches_the_mode(runs):
 def test_stack_outputs_name_the_resources_users_need(run):
     assert run.outputs == {
         "mode": run.stack,
-        "stateMachineArn": run.one(STATE_MACHINE, f"{run.stack}-state-machine").state["arn"],
+        "stateMachineArn": run.one(STATE_MACHINE, WORKFLOW_MACHINE).state["arn"],
         "runCleanupStateMachineArn": run.one(STATE_MACHINE, "run-cleanup-state-machine").state["arn"],
         "secretName": run.one(SECRET).state["name"],
         "bucketName": run.one(BUCKET).state["bucket"],
@@ -583,6 +587,8 @@ def test_stack_outputs_name_the_resources_users_need(run):
         "computeEnvironment": run.one(COMPUTE_ENVIRONMENT).state["name"],
         "jobLogGroup": run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
         "stackId": run.one(RANDOM_ID).state["hex"],
+        "envName": load_stack_config(run.stack)["batch-lustre:envName"],
+        "region": load_stack_config(run.stack)["aws:region"],
     }
     assert tuple(run.outputs) == naming.STACK_OUTPUTS  # the names the tools read them by
 

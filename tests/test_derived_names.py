@@ -24,6 +24,7 @@ from batch_lustre.program.parameters import (
     validate_value,
 )
 from batch_lustre.program.settings import check_stack_names, settings_from_config
+from batch_lustre.program.stack import COMPONENT_NAME
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
 
@@ -68,19 +69,17 @@ def test_every_name_of_the_longest_accepted_env_name_fits_its_limit(longest_run)
         if not hasattr(_args_class(resource.type), _snake(prop)):
             continue  # a resource that has no name (VPC, subnet, attachment, ...)
         physical = auto_name(longest_run.stack, resource.name)
-        row = ROWS[resource.type]  # an auto-named resource type without a row: envName's limit ignores it
-        assert resource.name.startswith(prefix)
+        row = ROWS[resource.type]  # an auto-named resource type without a row: the rows ignore it
+        assert resource.name.startswith(COMPONENT_NAME) and prefix not in resource.name
         assert len(physical) <= row.limit, (resource.type, physical, row.limit)
-        assert len(resource.name) - len(prefix) <= len(row.suffix), (resource.name, row.suffix)
+        assert len(resource.name) <= len(row.suffix), (resource.name, row.suffix)
 
 
 def test_each_row_is_the_longest_name_the_program_declares(longest_run):
-    prefix = LONGEST.lower()
     longest: dict[str, str] = {}
     for resource in (r for r in longest_run.resources if r.custom and r.type in ROWS):
         if resource.inputs.get(NAME_PROPERTY.get(resource.type, "name")) is None:
-            suffix = resource.name[len(prefix) :]
-            longest[resource.type] = max(longest.get(resource.type, ""), suffix, key=len)
+            longest[resource.type] = max(longest.get(resource.type, ""), resource.name, key=len)
     assert longest == {t: row.suffix for t, row in ROWS.items() if t in longest}
     assert set(longest) == {t for t in ROWS if t != "run"}
 
@@ -102,8 +101,13 @@ def test_one_more_character_is_refused_naming_the_limit_and_the_name():
     assert settings_from_config({**config, "batch-lustre:envName": LONGEST}).env_name == LONGEST
 
 
-def test_the_binding_name_is_the_iam_role_at_20_characters():
-    assert (BINDING_NAME.what, BINDING_NAME.limit, ENV_NAME_MAX_LENGTH) == ("IAM role name", 64, 20)
+def test_the_binding_name_is_a_runs_name_at_38_characters_auto_names_holding_no_env_name():
+    assert (BINDING_NAME.resource_type, BINDING_NAME.limit, ENV_NAME_MAX_LENGTH) == ("run", 128, 38)
+    assert all(
+        row.length(1) == row.length(ENV_NAME_MAX_LENGTH) <= row.limit
+        for row in DERIVED_NAMES
+        if row is not BINDING_NAME
+    )
 
 
 @pytest.mark.parametrize(
@@ -130,7 +134,7 @@ def test_a_state_machine_name_over_80_characters_is_refused_naming_envname_and_s
         check_stack_names(settings, fits + "x")
 
 
-@given(st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,40}", fullmatch=True))
+@given(st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,60}", fullmatch=True))
 def test_env_name_is_refused_exactly_when_a_derived_name_would_exceed_its_limit(env_name):
     fits = all(row.length(len(env_name)) <= row.limit for row in DERIVED_NAMES)
     try:
@@ -140,7 +144,7 @@ def test_env_name_is_refused_exactly_when_a_derived_name_would_exceed_its_limit(
         accepted = False
         assert str(err).startswith(f'envName="{env_name}" is not accepted')
     assert accepted == fits
-    assert accepted == (len(env_name) <= 20)
+    assert accepted == (len(env_name) <= 38)
 
 
 def test_pulumi_aws_is_the_one_the_rows_were_read_from():

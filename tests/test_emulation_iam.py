@@ -581,8 +581,8 @@ def test_the_stacks_lambda_roles_carry_their_handlers_policies():
     with Emulation() as emu:
         setup_stack(emu, "autoexport")
         functions = client("lambda").list_functions()["Functions"]
-        # deployed names: <envName>-<function>-<7 characters>
-        roles = {f["FunctionName"].removeprefix("autoexport-").rsplit("-", 1)[0]: f["Role"] for f in functions}
+        # deployed names: batch-lustre-<function>-<7 characters>
+        roles = {f["FunctionName"].removeprefix("batch-lustre-").rsplit("-", 1)[0]: f["Role"] for f in functions}
         assert len(set(roles.values())) == len(roles)  # one role per function
         with pytest.raises(ClientError):
             authorize_call(emu, roles["extract-parameters"], "cloudwatch", "GetMetricData", {})

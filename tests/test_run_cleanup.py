@@ -394,7 +394,8 @@ def wait_until_waiting(execution_arn: str, count: int, seconds: float = 10.0) ->
     from batch_lustre.emulation.sfn import held
 
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and held(execution_arn) < count:
+    while held(execution_arn) < count:
+        assert time.monotonic() < deadline, f"{execution_arn}: fewer than {count} held waits within {seconds} s"
         time.sleep(0.01)
 
 
@@ -592,6 +593,7 @@ def component(name: str = "taskexport"):
     account, region = "123456789012", "us-east-1"
     workflow = WorkflowArgs(
         stack="taskexport",
+        mode="taskexport",
         stack_id="5eed0001",
         name_prefix="taskexport",
         max_vcpus=256,

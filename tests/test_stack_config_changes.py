@@ -28,13 +28,14 @@ from hypothesis import strategies as st
 
 from batch_lustre.program.parameters import AUTO_EXPORT, MODES, TASK_EXPORT, parameters_for
 from batch_lustre.program.settings import CONFIG_PREFIX, accepted_allocation_strategies
+from batch_lustre.program.settings import IDENTITY_KEYS as REFUSED_KEYS
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
-# Changing these makes another stack: the program refuses them on a deployed stack.
-IDENTITY_KEYS = ("envName", "mode", "aws:region")
+# Changing these makes another stack: the program refuses them on a deployed stack (settings.check_identity).
+IDENTITY_KEYS = tuple(key.removeprefix(CONFIG_PREFIX) for key, _ in REFUSED_KEYS)
 # What no stack config key but the identity keys may replace or delete: the data, the edited run-time parameters,
 # the workflow runs execute, and the compute running jobs.
 KEPT = (

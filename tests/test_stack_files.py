@@ -96,7 +96,7 @@ def test_main_module_runs_the_whole_program():
     run = run_program("autoexport", program=lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
     assert run.outputs["mode"] == "autoexport"
     assert (
-        run.one("aws:sfn/stateMachine:StateMachine", "autoexport-state-machine").inputs["name"]
+        run.one("aws:sfn/stateMachine:StateMachine", "batch-lustre-state-machine").inputs["name"]
         == "autoexport-autoexport-workflow"
     )
 

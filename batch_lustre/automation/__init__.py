@@ -20,6 +20,10 @@ This module is the one to import: every public name of the modules below is here
   ``poll_seconds``, timed by ``time_source``) and ``force`` (go ahead anyway) are the CLI's ``--wait`` and
   ``--force``. A ``pulumi up`` during a run can put the compute environment back on its baseline launch
   template under the run's jobs (README, "Real use").
+- ``repository_guard``: ``deploy`` then checks that the stack config names the deployed ECR repository
+  (``check_repository_change``, or ``repository_check`` for a stack): a change of ``ecrRepositoryName`` while the
+  deployed repository holds images raises ``RepositoryHoldsImages``, naming both repositories, the images and how
+  to move them, unless ``force`` (README, "Changing a live stack").
 - ``runs``: run operations (``start_run``, ``follow_run``, ``wait_for_run``, ``run``, ``list_runs``,
   ``run_cleanup_of``, ``objects_since``), with boto3 against the resources the stack outputs name;
   ``history``: a run's execution history read into ``RunEvent``s and its ``RunOutcome``.
@@ -109,6 +113,7 @@ from batch_lustre.automation.errors import (
     PulumiCliMissing,
     PulumiCliTooOld,
     PulumiCommandFailed,
+    RepositoryHoldsImages,
     RunFailed,
     RunRefused,
     RunStillRunning,
@@ -156,6 +161,14 @@ from batch_lustre.automation.parameters import (
     reset_parameters,
     update_parameters,
 )
+from batch_lustre.automation.repository_guard import (
+    RepositoryChange,
+    RepositoryImages,
+    check_repository_change,
+    repository_change,
+    repository_images,
+    split_repository_url,
+)
 from batch_lustre.automation.runs import (
     RunHandle,
     RunSummary,
@@ -189,6 +202,7 @@ from batch_lustre.automation.stacks import (
     project_root,
     pulumi_stack,
     refresh,
+    repository_check,
     required_output,
     stack_config,
     stack_region,
@@ -234,6 +248,9 @@ __all__ = [
     "PulumiCliTooOld",
     "PulumiCommandFailed",
     "RealTime",
+    "RepositoryChange",
+    "RepositoryHoldsImages",
+    "RepositoryImages",
     "RunEvent",
     "RunFailed",
     "RunHandle",
@@ -263,6 +280,7 @@ __all__ = [
     "check_assignments",
     "check_destroy",
     "check_no_run",
+    "check_repository_change",
     "check_run_input",
     "check_stack",
     "check_wait_minutes",
@@ -299,6 +317,9 @@ __all__ = [
     "refresh",
     "region_of",
     "repository_blocker",
+    "repository_change",
+    "repository_check",
+    "repository_images",
     "required_output",
     "reset_parameters",
     "run",
@@ -309,6 +330,7 @@ __all__ = [
     "running_executions",
     "running_runs",
     "runs_by_name",
+    "split_repository_url",
     "stack_config",
     "stack_max_vcpus",
     "stack_region",

@@ -86,6 +86,11 @@ class StackBusy(AutomationError):
     """A deploy, refresh or destroy was refused: a run of the stack is RUNNING (``guard.check_no_run``)."""
 
 
+class RepositoryHoldsImages(AutomationError):
+    """A deploy was refused: it would move the stack to another ECR repository while the deployed one holds images
+    (``repository_guard.check_repository_change``); nothing was changed."""
+
+
 class RunStillRunning(AutomationError):
     """``wait_for_run`` gave up waiting; the run goes on."""
 

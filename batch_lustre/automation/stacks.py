@@ -1,5 +1,6 @@
 """The stacks of the Pulumi program, through the Automation API: their config and settings, deploy, preview,
-refresh, destroy (the last three refused during a run: ``guard``), and their outputs (from Pulumi, or from a ``pulumi stack output --json`` file).
+refresh, destroy (the last three refused during a run: ``guard``; a deploy that would move the stack off an ECR
+repository holding images refused too: ``repository_guard``), and their outputs (from Pulumi, or from a ``pulumi stack output --json`` file).
 
 Every operation takes ``work_dir``, the project directory (``Pulumi.yaml``, ``Pulumi.<stack>.yaml``,
 ``__main__.py``); by default the one ``batch_lustre.project`` finds when the operation runs.
@@ -24,14 +25,17 @@ from batch_lustre.automation.guard import (
     stack_state_machines,
 )
 from batch_lustre.automation.pulumi_cli import INSTALL_HINT, check_pulumi_cli
+from batch_lustre.automation.repository_guard import RepositoryChange, check_repository_change
 from batch_lustre.automation.teardown import BUCKET, REPOSITORY, Blocker, TeardownClients, check_destroy
 from batch_lustre.program.asl.naming import OUTPUT_BUCKET_NAME, OUTPUT_SECRET_NAME, OUTPUT_STATE_MACHINE_ARN
 from batch_lustre.program.settings import (
     REGION_KEY,
     Settings,
+    check_identity,
     check_stack_names,
     load_stack_config,
     settings_from_config,
+    stack_identity,
 )
 from batch_lustre.project import find_project_dir
 
@@ -169,16 +173,38 @@ def guard_stack(
     except UnknownStack:
         check_no_run(stack, action, {}, wait_minutes=wait_minutes)  # the value is still checked
         return []
-    return _guarded(pulumi, stack, action, locals(), on_wait)
+    return _guarded(pulumi, stack, action, locals(), on_wait)[0]
 
 
 def _guarded(
     pulumi: Any, stack: str, action: str, given: Mapping[str, Any], on_wait: Callable[[str], Any] | None
-) -> list[RunningExecution]:
-    """``guard.check_no_run`` for ``action`` of the stack, with its outputs as the deployed stack has them."""
+) -> tuple[list[RunningExecution], dict[str, Any]]:
+    """``guard.check_no_run`` for ``action`` of the stack, with its outputs as the deployed stack has them; returns
+    what it went ahead under and those outputs. For a deploy, first the program's own refusal of a change of the
+    stack's identity (``settings.check_identity``: ``ParameterError``), so that it comes before any preview or
+    question."""
     found = _plain_outputs(_pulumi_call("stack output", stack, pulumi.outputs))
+    if action == "deploy":
+        work_dir = given["work_dir"]
+        check_identity(stack, found, stack_identity(stack_settings(stack, work_dir), stack_config(stack, work_dir)))
     keys = ("wait_minutes", "force", "sfn", "time_source", "poll_seconds")
-    return check_no_run(stack, action, found, on_wait=on_wait, **{key: given[key] for key in keys})
+    return check_no_run(stack, action, found, on_wait=on_wait, **{key: given[key] for key in keys}), found
+
+
+@operation
+def repository_check(
+    stack: str, *, force: bool = False, work_dir: Path | None = None, ecr: Any | None = None
+) -> RepositoryChange | None:
+    """``repository_guard.check_repository_change`` for a deploy of ``stack``: its stack config against the
+    deployed stack's outputs (a stack not deployed yet: None). ``deploy`` makes this check itself; a tool that asks
+    its user before it acts (``batch-lustre deploy``) makes it first too."""
+    settings = stack_settings(stack, work_dir)
+    try:
+        pulumi = pulumi_stack(stack, work_dir=work_dir)
+    except UnknownStack:
+        return None
+    found = _plain_outputs(_pulumi_call("stack output", stack, pulumi.outputs))
+    return check_repository_change(stack, settings, found, force=force, ecr=ecr)
 
 
 @operation
@@ -192,18 +218,23 @@ def deploy(
     sfn: Any | None = None,
     time_source: TimeSource | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
+    ecr: Any | None = None,
 ) -> dict[str, Any]:
     """``pulumi up`` of ``stack`` (created if new); returns the stack outputs. Output lines go to ``on_output``.
 
     Refused (``StackBusy``, naming the run) while a run of the stack is RUNNING, unless ``wait_minutes`` (1 to
     ``guard.MAX_WAIT_MINUTES``: wait for the runs to end, looking every ``poll_seconds`` with ``sfn``, timed by
-    ``time_source``) or ``force`` (deploy anyway). See ``guard``.
+    ``time_source``) or ``force`` (deploy anyway). See ``guard``. Then refused (``RepositoryHoldsImages``, naming
+    both repositories and how to move the images) when the stack config names another ECR repository than the
+    deployed one while that one holds images (read with ``ecr``), unless ``force``. See ``repository_guard``.
 
-    A stack config the program would refuse raises its ``ParameterError`` first, before any Pulumi call.
+    A stack config the program would refuse raises its ``ParameterError`` first, before any Pulumi call; a change
+    of the deployed stack's ``envName``, ``mode`` or ``aws:region`` raises it before ``pulumi up``.
     """
-    stack_settings(stack, work_dir)
+    settings = stack_settings(stack, work_dir)
     pulumi = pulumi_stack(stack, create=True, work_dir=work_dir)
-    _guarded(pulumi, stack, "deploy", locals(), on_output)
+    _, found = _guarded(pulumi, stack, "deploy", locals(), on_output)
+    check_repository_change(stack, settings, found, force=force, ecr=ecr)
     result = _pulumi_call("up", stack, lambda: pulumi.up(on_output=on_output))
     return _plain_outputs(result.outputs)
 

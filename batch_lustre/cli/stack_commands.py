@@ -1,5 +1,6 @@
 """``deploy``, ``preview``, ``refresh``, ``destroy``, ``outputs``: the stack through the Pulumi Automation API
-(``deploy``, ``refresh`` and ``destroy`` refused while a run of the stack is RUNNING: ``automation.guard``)."""
+(``deploy``, ``refresh`` and ``destroy`` refused while a run of the stack is RUNNING: ``automation.guard``;
+``deploy`` also while it would leave an ECR repository that holds images: ``automation.repository_guard``)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,11 @@ WaitOption = Annotated[
 ]
 ForceOption = Annotated[
     bool,
-    typer.Option("--force", help="Go ahead even while a run of the stack is RUNNING (it may lose its results)."),
+    typer.Option(
+        "--force",
+        help="Go ahead even while a run of the stack is RUNNING (it may lose its results), or over what the refusal "
+        "names (the images of an ECR repository the deploy would leave).",
+    ),
 ]
 
 
@@ -45,6 +50,18 @@ def _guard(stack: str, action: str, wait: str | None, force: bool) -> dict[str, 
     return {"wait_minutes": minutes, "force": force}
 
 
+def _repository_guard(stack: str, force: bool) -> None:
+    """Refuse a deploy that would leave an ECR repository holding images (or say what it is forced over)."""
+    forced = automation.repository_check(stack, force=force)
+    if forced is not None:
+        out().print(
+            f"[bold yellow]warning:[/] deploy forced over {escape(forced.describe())}: runs find no image in "
+            f"{escape(forced.configured)} until you push them there, and this deploy and every later one fail to "
+            f"delete {escape(forced.deployed)} until it is empty",
+            soft_wrap=True,
+        )
+
+
 def _summary(changes: dict[str, int]) -> str:
     return ", ".join(f"{count} to {op}" for op, count in sorted(changes.items()) if count and op != "same") or (
         "no changes"
@@ -53,10 +70,12 @@ def _summary(changes: dict[str, int]) -> str:
 
 def deploy(stack: StackOption, yes: YesOption = False, wait: WaitOption = None, force: ForceOption = False) -> None:
     """Deploy the stack (`pulumi up`): show the preview, ask, apply, then show the outputs. --yes: do not ask.
-    Refused while a run of the stack is RUNNING (--wait MINUTES, --force)."""
+    Refused while a run of the stack is RUNNING (--wait MINUTES, --force), and while a change of ecrRepositoryName
+    would leave a repository that holds images (--force; the refusal says how to move them)."""
     with one_line_errors():
         automation.stack_settings(stack)  # a stack config the program refuses: refused before any Pulumi call
         guard = _guard(stack, "deploy", wait, force)
+        _repository_guard(stack, force)
         changes = automation.preview(stack, on_output=_echo)
     out().print(f"[bold]preview of {stack}:[/] {_summary(changes)}")
     if not yes and not typer.confirm(f"Apply these changes to stack {stack}?", default=False):

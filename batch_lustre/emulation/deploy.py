@@ -9,6 +9,7 @@ a trust policy, a subnet) changes what the emulation runs.
 from __future__ import annotations
 
 import threading
+import weakref
 import zlib
 from collections import Counter
 from collections.abc import Mapping
@@ -17,11 +18,13 @@ from typing import Any
 
 import pulumi
 
+from batch_lustre.emulation import active_emulation
 from batch_lustre.emulation import program as program_runner
 from batch_lustre.emulation.clients import client
 from batch_lustre.emulation.core import ID_SEED
 from batch_lustre.emulation.deploy_resources import Declared, create
 from batch_lustre.emulation.moto_seam import mock_random
+from batch_lustre.program.asl import naming
 
 # The engine registers resources from several threads, in an order that varies: creating one at a time, each with
 # moto's id generator seeded from its own logical name, gives every resource the same ids in every deploy
@@ -51,6 +54,9 @@ class DeployingMocks(pulumi.runtime.Mocks):
     resources: list[DeployedResource] = field(default_factory=list)
     declared: list[tuple[Declared, str]] = field(default_factory=list)  # in creation order, with the id each got
     ignore_changes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # logical name -> the option's paths
+    # The stack's last deploy in this emulation (Pulumi's state of it): the engine answers the program's read of
+    # its outputs with it, and each resource the program declares with what the state holds (nothing is created).
+    previous: Deployment | None = None
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         # (result, failures): the mock monitor iterates the failures, so never None.
@@ -79,12 +85,18 @@ class DeployingMocks(pulumi.runtime.Mocks):
                 "zoneIds": [z["ZoneId"] for z in zones],
                 "groupNames": sorted({z.get("GroupName", self.region) for z in zones}),
             }, []
+        if args.token == naming.READ_STACK_OUTPUTS:
+            return program_runner.stack_outputs_answer(
+                args, self.stack, self.previous.outputs if self.previous else {}
+            ), []
         raise NotImplementedError(f"the emulation has no answer for invoke {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = program_runner.plain(dict(args.inputs))
         if not args.custom:  # a ComponentResource: nothing to create
             return args.name, {}
+        if self.previous is not None:
+            return self._in_state(args, inputs)
         declared = Declared(args.typ, args.name, program_runner.auto_name(self.stack, args.name), inputs)
         with _CREATING:
             mock_random.seed(zlib.crc32(f"{self.stack}/{args.name}".encode()))
@@ -94,6 +106,23 @@ class DeployingMocks(pulumi.runtime.Mocks):
         ignored = self.ignore_changes.get(args.name, ())
         self.resources.append(DeployedResource(args.typ, args.name, resource_id, state, inputs, ignored))
         return resource_id, state
+
+    def _in_state(self, args: pulumi.runtime.MockResourceArgs, inputs: dict[str, Any]) -> tuple[str | None, dict]:
+        """A resource of a stack deployed before: its id and outputs from the state, with the inputs declared now
+        (``_update`` then sends what differs)."""
+        assert self.previous is not None
+        known = {(r.type, r.name): r for r in self.previous.resources}
+        deployed = known.get((args.typ, args.name))
+        if deployed is None:
+            raise NotImplementedError(
+                f"the emulated pulumi up of deployed stack {self.stack} creates no new resource ({args.typ} {args.name})"
+            )
+        # What the provider derived (an id, an ARN, a document as JSON text) stays; the declared inputs are new.
+        derived = {k: v for k, v in deployed.outputs.items() if k not in deployed.inputs or deployed.inputs[k] != v}
+        state = {**inputs, **derived}
+        ignored = self.ignore_changes.get(args.name, ())
+        self.resources.append(DeployedResource(args.typ, args.name, deployed.id, state, inputs, ignored))
+        return deployed.id, state
 
 
 @dataclass
@@ -150,13 +179,36 @@ def forget_deployments() -> None:
     _RECORDED.clear()
 
 
+# Per emulation (the active one): each stack's last deploy there, as Pulumi's state of the stack holds it.
+_DEPLOYED: weakref.WeakKeyDictionary[Any, dict[str, Deployment]] = weakref.WeakKeyDictionary()
+
+
+def _deployed_stacks() -> dict[str, Deployment]:
+    """The stacks deployed in the active emulation (none outside one: every deploy is a first one)."""
+    try:
+        emulation = active_emulation.active()
+    except RuntimeError:
+        return {}
+    return _DEPLOYED.setdefault(emulation, {})
+
+
 def deploy(region: str, stack: str, config: Mapping[str, str]) -> Deployment:
     """Run the Pulumi program as stack ``stack`` with ``config`` (full keys, as ``Pulumi.<stack>.yaml`` holds
     them) against the emulated AWS of the active emulation in ``region``; return what it created.
 
     A config the program refuses raises its ``pulumi.RunError``; an AWS refusal raises the botocore error.
-    The same program and config deployed again in this process replays the recorded creations.
+    The same program and config deployed again in this process replays the recorded creations. A stack deployed
+    before in the active emulation is updated (``_update``): the program reads its outputs of that deploy, and
+    refuses a change of its identity (``settings.check_identity``) before it declares anything.
     """
+    stacks = _deployed_stacks()
+    previous = stacks.get(stack)
+    deployment = _update(region, stack, config, previous) if previous is not None else _create(region, stack, config)
+    stacks[stack] = deployment
+    return deployment
+
+
+def _create(region: str, stack: str, config: Mapping[str, str]) -> Deployment:
     key = (region, stack, tuple(sorted(config.items())))
     recorded = _RECORDED.get(key)
     if recorded is not None:
@@ -173,6 +225,25 @@ def deploy(region: str, stack: str, config: Mapping[str, str]) -> Deployment:
     mock_random.seed(ID_SEED)  # the runs' ids (file systems, jobs) as in every emulation, whatever was deployed
     _RECORDED[key] = _Recorded(mocks.declared, deployment)
     return deployment
+
+
+def _update(region: str, stack: str, config: Mapping[str, str], previous: Deployment) -> Deployment:
+    """``pulumi up`` of a stack deployed before: the program runs against its state (each declared resource
+    answered with what the state holds), then each input that differs is sent to the emulated AWS as Pulumi
+    would (``pulumi_state.PulumiState.up``)."""
+    from batch_lustre.emulation.pulumi_state import PulumiState  # it reads this module's Deployment
+    from batch_lustre.program import stack as stack_module
+
+    account = _prepare(region)
+    mocks = DeployingMocks(stack=stack, region=region, account=account, previous=previous)
+    built: list[Any] = []
+    outputs = program_runner.run_program(stack, config, mocks, lambda: built.append(stack_module.main()))
+    desired = {(r.type, r.name): r.inputs for r in mocks.resources}
+    gone = sorted(f"{r.type} {r.name}" for r in previous.resources if (r.type, r.name) not in desired)
+    if gone:
+        raise NotImplementedError(f"the emulated pulumi up of deployed stack {stack} deletes no resource ({gone})")
+    PulumiState(previous, region).up(desired)
+    return Deployment(stack=stack, resources=mocks.resources, outputs=outputs, facts=_facts(built[0]))
 
 
 # Types whose id holds a random UUID that moto draws outside its seeded generator; no input refers to them.

@@ -20,6 +20,7 @@ import pulumi
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -47,7 +48,27 @@ def auto_name(stack: str, logical_name: str) -> str:
     return f"{logical_name}-{digest}"
 
 
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def engine_urn(mock_urn: str) -> str:
+    """A URN as the Pulumi engine writes it: a resource parented to the stack has no ``pulumi:pulumi:Stack$`` in
+    its type (the mock monitor and the SDK add it, as for any other parent)."""
+    return mock_urn.replace(f"::{ROOT_STACK_TYPE}$", "::", 1)
+
+
 RANDOM_ID = "random:index/randomId:RandomId"
+
+
+def stack_outputs_answer(args: pulumi.runtime.MockCallArgs, stack: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine's answer to ``readStackOutputs`` (``naming.READ_STACK_OUTPUTS``) when the program reads its own
+    stack, ``stack``: the outputs of its last deploy (``outputs``, empty for a stack never deployed). The program
+    names its stack in full, ``<organization>/<project>/<stack>``; any other name is refused."""
+    name = args.args.get("name")
+    expected = f"{naming.DIY_ORGANIZATION}/{naming.PROJECT}/{stack}"
+    if name != expected:
+        raise ValueError(f"{naming.READ_STACK_OUTPUTS} of {name!r}: the program reads its own stack, {expected}")
+    return {"name": name, "outputs": dict(outputs), "secretOutputNames": []}
 
 
 def random_id_outputs(physical: str, byte_length: int) -> tuple[str, dict[str, Any]]:
@@ -68,10 +89,25 @@ def random_id_outputs(physical: str, byte_length: int) -> tuple[str, dict[str, A
 class OptionsRecordingMonitor(MockMonitor):
     """Pulumi's mock monitor, also recording each resource's options as the engine receives them, into the mocks'
     ``ignore_changes`` (logical name -> Pulumi property paths; the emulated ``pulumi up`` honours them,
-    ``emulation.pulumi_state``), ``protected`` (the logical names of the protected resources) and ``dependencies``
-    (logical name -> the logical names it depends on, its inputs' and its ``depends_on``), when they keep them."""
+    ``emulation.pulumi_state``), ``protected`` (the logical names of the protected resources), ``dependencies``
+    (logical name -> the logical names it depends on, its inputs' and its ``depends_on``) and ``urns`` (each
+    resource's URN -> the URNs of its aliases, as the engine writes them), when they keep them.
+
+    The monitor does not take alias specifications, so the SDK itself turns each alias, and each alias a child
+    inherits from its parent's, into a full URN (``pulumi.runtime.resource.all_aliases``): what is recorded is what
+    the engine would match against the previous state.
+    """
+
+    def GetDeploymentInfo(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        info = super().GetDeploymentInfo(request)
+        features = [f for f in info.supportedFeatures if f != resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS]
+        return resource_pb2.DeploymentInfo(supportedFeatures=features)
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        urns = getattr(self.mocks, "urns", None)
+        if isinstance(urns, dict):
+            urn = engine_urn(self.make_urn(request.parent, request.type, request.name))
+            urns[urn] = tuple(sorted({engine_urn(alias) for alias in request.aliasURNs}))
         recorded = getattr(self.mocks, "ignore_changes", None)
         if isinstance(recorded, dict):
             recorded[request.name] = tuple(request.ignoreChanges)
@@ -99,7 +135,12 @@ def run_program(
     runtime_settings.ROOT.set(None)  # a fresh root Stack resource for each run
     pulumi.runtime.set_all_config(dict(config))
     pulumi.runtime.set_mocks(
-        mocks, project=naming.PROJECT, stack=stack, preview=False, monitor=OptionsRecordingMonitor(mocks)
+        mocks,
+        project=naming.PROJECT,
+        stack=stack,
+        preview=False,
+        monitor=OptionsRecordingMonitor(mocks),
+        organization=naming.DIY_ORGANIZATION,
     )
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pulumi
 from botocore.exceptions import ClientError
 
 from batch_lustre.emulation.clients import client
@@ -86,8 +87,22 @@ def _copied(data: Any) -> Any:
     return data
 
 
+def _held(value: Any) -> Any:
+    """An asset or archive as what it holds (Pulumi compares them by content: two deploys' archives of one file are
+    the same); any other value as it is."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {key: _held(member) for key, member in value.assets.items()}}
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        return {"file": str(value.path)}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    return value
+
+
 def _same(a: Any, b: Any) -> bool:
-    return a is b or a == b or (isinstance(a, (str, int, float)) and str(a) == str(b))
+    if a is b or a == b or (isinstance(a, (str, int, float)) and str(a) == str(b)):
+        return True
+    return isinstance(a, pulumi.Asset | pulumi.Archive) and _held(a) == _held(b)
 
 
 def _leaves(data: Any, prefix: str = "") -> dict[str, Any]:
