@@ -14,12 +14,17 @@ from typer.testing import CliRunner
 from batch_lustre import automation
 from batch_lustre.cli.app import app
 from batch_lustre.emulation.moto_seam import mock_aws
-from batch_lustre.program.asl.naming import TAG_KEPT, TAG_RUN, TAG_STACK
+from batch_lustre.program.asl.naming import TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK, TAG_STACK_ID
 
 REGION = "us-east-1"
 REPOSITORY = "batch-job-with-lustre-task-export"
 MANIFEST = '{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}'
+STACK_ID = "5eed1d00"
+# Another stack named taskexport too (another project's, or a copy of the stack file): only its id differs.
+OTHER_STACK_ID = "0feedfac"
 OUTPUTS = {
+    "mode": "taskexport",
+    "stackId": STACK_ID,
     "bucketName": "taskexport-data",
     "ecrRepositoryUrl": f"123456789012.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}",
     "secretName": "s",
@@ -52,16 +57,38 @@ def account():
         yield automation.TeardownClients.for_region(REGION)
 
 
+def ours(run: str, stack_id: str = STACK_ID, **more: str) -> dict[str, str]:
+    """The tags a run of stack taskexport (id ``stack_id``) puts on its file system."""
+    return {TAG_STACK: "taskexport", TAG_STACK_ID: stack_id, TAG_MODE: "taskexport", TAG_RUN: run, **more}
+
+
 def test_an_empty_stack_has_nothing_to_leave_behind(account):
-    file_system({TAG_STACK: "other-stack", TAG_RUN: "theirs", TAG_KEPT: "deleteLustre=false"})
+    file_system({**ours("theirs", "other-stack"), TAG_STACK: "other-stack", TAG_KEPT: "deleteLustre=false"})
     assert automation.check_destroy("taskexport", OUTPUTS, account) == []
 
 
+def test_another_stacks_file_system_is_not_listed_even_under_the_same_stack_name(account):
+    file_system(ours("run-a", OTHER_STACK_ID, **{TAG_KEPT: "deleteLustre=false"}))
+    file_system(ours("run-b", OTHER_STACK_ID))
+    assert automation.check_destroy("taskexport", OUTPUTS, account) == []
+
+
+def test_a_file_system_from_before_the_stack_id_is_listed_with_how_to_adopt_it(account):
+    old = file_system({TAG_STACK: "taskexport", TAG_MODE: "taskexport", TAG_RUN: "run-old", TAG_KEPT: "true"})
+    file_system({TAG_STACK: "taskexport", TAG_MODE: "autoexport", TAG_RUN: "run-x"})  # the other mode's stack
+    file_system({TAG_STACK: "taskexport", TAG_MODE: "taskexport"})  # no run made it
+    found = automation.check_destroy("taskexport", OUTPUTS, account, force=True)
+    assert [b.line() for b in found] == [
+        f"file system {old} (from before the stack id: run run-old): `batch-lustre sweep -s taskexport "
+        "--adopt` tags it with this stack's id, then sweep deletes it (copy what you need from it first)"
+    ]
+
+
 def test_each_file_system_of_the_stack_is_named_with_its_next_step_in_one_line(account):
-    kept = file_system({TAG_STACK: "taskexport", TAG_RUN: "run-a", TAG_KEPT: "deleteLustre=false"})
-    busy = file_system({TAG_STACK: "taskexport", TAG_RUN: "run-b"})
-    left = file_system({TAG_STACK: "taskexport", TAG_RUN: "run-c"})
-    theirs = file_system({TAG_STACK: "other-stack", TAG_RUN: "run-a", TAG_KEPT: "deleteLustre=false"})
+    kept = file_system(ours("run-a", **{TAG_KEPT: "deleteLustre=false"}))
+    busy = file_system(ours("run-b"))
+    left = file_system(ours("run-c"))
+    theirs = file_system(ours("run-a", OTHER_STACK_ID, **{TAG_KEPT: "deleteLustre=false"}))
     with pytest.raises(automation.DestroyBlocked) as refused:
         automation.check_destroy("taskexport", OUTPUTS, account, running={"run-b"})
     message = str(refused.value)
@@ -93,9 +120,9 @@ def test_a_file_system_being_deleted_is_waited_for():
     deleting = {
         "FileSystemId": "fs-0123456789abcdef0",
         "Lifecycle": "DELETING",
-        "Tags": [{"Key": TAG_STACK, "Value": "taskexport"}, {"Key": TAG_RUN, "Value": "run-a"}],
+        "Tags": [{"Key": k, "Value": v} for k, v in ours("run-a").items()],
     }
-    found = automation.file_system_blockers("taskexport", DescribedFileSystems(deleting))
+    found = automation.file_system_blockers("taskexport", STACK_ID, DescribedFileSystems(deleting))
     assert [b.line() for b in found] == [
         "file system fs-0123456789abcdef0 (DELETING): wait until it is gone (a few minutes), then destroy"
     ]
@@ -127,7 +154,7 @@ def test_a_repository_or_bucket_already_gone_blocks_nothing(account):
 def deployed(tmp_path, monkeypatch, account):
     fake = FakePulumi(tmp_path).install(monkeypatch, empty_account=False)  # moto's account, with the stack's things
     fake.deployed("taskexport", outputs=OUTPUTS)
-    kept = file_system({TAG_STACK: "taskexport", TAG_RUN: "run-a", TAG_KEPT: "deleteLustre=false"})
+    kept = file_system(ours("run-a", **{TAG_KEPT: "deleteLustre=false"}))
     return fake, kept
 
 

@@ -42,7 +42,8 @@ This module is the one to import: every public name of the modules below is here
   ECR repository, objects in its bucket; ``DestroyBlocked`` names each with its next step, unless ``force``.
 - ``acceptance``: the budget-guarded end-to-end check of a deployed stack (``run_acceptance`` -> an
   ``AcceptanceReport``; ``batch-lustre acceptance`` draws it); ``leftovers``: the per-run resources a run left
-  behind (``find_leftovers``, ``delete_leftover``; ``batch-lustre sweep``).
+  behind (``find_leftovers``, ``to_delete``, ``delete_leftover``; ``batch-lustre sweep``); ``adoption``: file
+  systems from before the stack id (``from_before_stack_id``, ``adopt``; ``batch-lustre sweep --adopt``).
 - ``clients``: the boto3 clients (``aws_client``); patch ``batch_lustre.automation.clients.aws_client`` to hand
   every operation another client.
 - ``errors``: ``AutomationError`` and its subclasses; ``boundary``: the decorator that makes every public
@@ -92,6 +93,7 @@ from batch_lustre.automation.acceptance import (
     new_acceptance_name,
     run_acceptance,
 )
+from batch_lustre.automation.adoption import NotAdoptable, OldFileSystem, adopt, from_before_stack_id
 from batch_lustre.automation.clients import aws_client, region_of
 from batch_lustre.automation.emulated import (
     EmulatedDeployment,
@@ -142,7 +144,14 @@ from batch_lustre.automation.history import (
     execution_name,
     run_error,
 )
-from batch_lustre.automation.leftovers import Leftover, LeftoverClients, delete_leftover, find_leftovers, runs_by_name
+from batch_lustre.automation.leftovers import (
+    Leftover,
+    LeftoverClients,
+    delete_leftover,
+    find_leftovers,
+    runs_by_name,
+    to_delete,
+)
 from batch_lustre.automation.parameters import (
     RuntimeParameters,
     check_assignment,
@@ -232,6 +241,8 @@ __all__ = [
     "LeftoverClients",
     "MissingOutput",
     "NoCredentials",
+    "NotAdoptable",
+    "OldFileSystem",
     "ParameterError",
     "PulumiCliMissing",
     "PulumiCliTooOld",
@@ -252,8 +263,8 @@ __all__ = [
     "RuntimeParameters",
     "StackBusy",
     "SteppedEmulatedTime",
-    "TeardownClients",
     "StoredObject",
+    "TeardownClients",
     "Throttled",
     "TimeSource",
     "UnknownStack",
@@ -261,6 +272,7 @@ __all__ = [
     "acceptance_marker_content",
     "acceptance_marker_key",
     "acceptance_overrides",
+    "adopt",
     "aws_client",
     "bucket_blocker",
     "check_acceptance_secret",
@@ -285,6 +297,7 @@ __all__ = [
     "file_system_blockers",
     "find_leftovers",
     "follow_run",
+    "from_before_stack_id",
     "guard_stack",
     "iter_executions",
     "known_stacks",
@@ -292,16 +305,15 @@ __all__ = [
     "load_outputs",
     "new_acceptance_name",
     "new_run_name",
-    "protection_blockers",
     "objects_since",
     "one_line",
     "outputs",
     "parse_assignment",
     "preview",
     "project_root",
+    "protection_blockers",
     "pulumi_stack",
     "read_parameters",
-    "reset_parameters",
     "refresh",
     "region_of",
     "repository_blocker",
@@ -309,6 +321,7 @@ __all__ = [
     "repository_check",
     "repository_images",
     "required_output",
+    "reset_parameters",
     "run",
     "run_acceptance",
     "run_cleanup_of",
@@ -324,6 +337,7 @@ __all__ = [
     "stack_settings",
     "stack_state_machines",
     "start_run",
+    "to_delete",
     "update_parameters",
     "wait_for_run",
 ]

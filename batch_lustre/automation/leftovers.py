@@ -182,6 +182,12 @@ def _launch_templates_in_use(compute_environment: Any, batch: Any) -> dict[str, 
 
 
 @operation
+def to_delete(ended: list[Leftover], *, force: bool = False) -> list[Leftover]:
+    """What a sweep deletes of ``ended``: what is not in use, and (unless ``force``) not deleted only with force."""
+    return [item for item in ended if not item.in_use and (force or not item.needs_force)]
+
+
+@operation
 def delete_leftover(item: Leftover, clients: LeftoverClients) -> None:
     """Delete one leftover (a file system's deletion only starts: it is DELETING when this returns)."""
     if item.kind == FILE_SYSTEM:

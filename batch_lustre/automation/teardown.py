@@ -2,8 +2,10 @@
 
 ``pulumi destroy`` deletes only the stack's Pulumi resources. What it cannot delete, or what outlives it:
 
-- **file systems of the stack** (tagged ``batch-lustre:stack``: a run's, kept on purpose or in flight, or one a
-  run left): not Pulumi resources. Each holds network interfaces in the stack's subnet and its Lustre security
+- **file systems of the stack** (tagged with its id, ``batch-lustre:stack-id``, the output ``stackId``: a run's,
+  kept on purpose or in flight, or one a run left; and those from before the stack id, with this stack's old tags
+  and no id, which ``batch-lustre sweep --adopt`` adopts): not Pulumi resources. Another stack's, even of the same
+  name, are not listed. Each holds network interfaces in the stack's subnet and its Lustre security
   group, so the destroy fails on those after its timeouts while the file system keeps billing;
 - **images in the ECR repository**: the repository is not ``force_delete``, and ECR refuses to delete a
   repository that holds images;
@@ -28,9 +30,13 @@ from batch_lustre.automation.errors import AutomationError
 from batch_lustre.program.asl.naming import (
     OUTPUT_BUCKET_NAME,
     OUTPUT_ECR_REPOSITORY_URL,
+    OUTPUT_MODE,
+    OUTPUT_STACK_ID,
     TAG_KEPT,
+    TAG_MODE,
     TAG_RUN,
     TAG_STACK,
+    TAG_STACK_ID,
 )
 
 FILE_SYSTEM = "file system"
@@ -78,20 +84,39 @@ def _error_code(err: Exception) -> str:
     return str(getattr(err, "response", {}).get("Error", {}).get("Code", ""))
 
 
+def _of_the_stack(tags: Mapping[str, str], stack: str, stack_id: str, mode: str) -> tuple[bool, bool]:
+    """(the file system carries ``stack_id``, it is one of ``stack``'s from before the stack id: its old tags and
+    no id)."""
+    if TAG_STACK_ID in tags:
+        return bool(stack_id) and tags[TAG_STACK_ID] == stack_id, False
+    old = tags.get(TAG_STACK) == stack and TAG_RUN in tags and (not mode or tags.get(TAG_MODE) == mode)
+    return False, old
+
+
 @operation
-def file_system_blockers(stack: str, fsx: Any, running: Collection[str] = ()) -> list[Blocker]:
-    """Every file system tagged ``batch-lustre:stack`` = ``stack`` (DescribeFileSystems, every page), with the
-    next step by what it is: kept by its run, of a run still RUNNING (``running``: execution names), being
-    deleted, or left by an ended run."""
+def file_system_blockers(
+    stack: str, stack_id: str, fsx: Any, running: Collection[str] = (), mode: str = ""
+) -> list[Blocker]:
+    """Every file system tagged ``batch-lustre:stack-id`` = ``stack_id`` (DescribeFileSystems, every page), and
+    every one from before the stack id (``batch-lustre:stack`` = ``stack``, a run tag, ``batch-lustre:mode`` =
+    ``mode`` when given, no stack id), with the next step by what it is: kept by its run, of a run still RUNNING
+    (``running``: execution names), being deleted, left by an ended run, or to be adopted."""
     found = []
     for page in fsx.get_paginator("describe_file_systems").paginate():
         for fs in page.get("FileSystems", []):
             tags = _tags(fs.get("Tags"))
-            if tags.get(TAG_STACK) != stack:
+            ours, old = _of_the_stack(tags, stack, stack_id, mode)
+            if not (ours or old):
                 continue
             run, lifecycle = tags.get(TAG_RUN, "unknown"), fs.get("Lifecycle") or "?"
             if lifecycle == "DELETING":
                 why, step = "DELETING", "wait until it is gone (a few minutes), then destroy"
+            elif old:
+                why = f"from before the stack id: run {run}"
+                step = (
+                    f"`batch-lustre sweep -s {stack} --adopt` tags it with this stack's id, then sweep deletes it "
+                    "(copy what you need from it first)"
+                )
             elif run in running:
                 why, step = f"of run {run}, RUNNING", "wait for the run to end (--wait MINUTES), then destroy"
             elif TAG_KEPT in tags:  # the value: why (run cleanup), or "true" (the run's own Cleanup)
@@ -181,10 +206,18 @@ def destroy_blockers(
     running: Collection[str] = (),
     protected: Mapping[str, bool] | None = None,
 ) -> list[Blocker]:
-    """What a destroy of ``stack`` would leave billing or fail on: its file systems, then the images in its
+    """What a destroy of ``stack`` would leave billing or fail on: its file systems (by its id, output ``stackId``,
+    and those from before the stack id), then the images in its
     repository and the objects in its bucket (from the stack outputs; an output missing: not checked), and what
     the stack protects (``protected``: kind -> the value of its key in ``PROTECT_KEYS``)."""
-    found = file_system_blockers(stack, clients.fsx, running)
+    stack_id, mode = stack_outputs.get(OUTPUT_STACK_ID), stack_outputs.get(OUTPUT_MODE)
+    found = file_system_blockers(
+        stack,
+        stack_id if isinstance(stack_id, str) else "",
+        clients.fsx,
+        running,
+        mode if isinstance(mode, str) else "",
+    )
     repository = stack_outputs.get(OUTPUT_ECR_REPOSITORY_URL)
     if isinstance(repository, str) and repository:
         found += [b for b in [repository_blocker(repository, clients.ecr)] if b is not None]

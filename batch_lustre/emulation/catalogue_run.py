@@ -41,6 +41,8 @@ from batch_lustre.emulation.catalogue import (
     REFUSED,
     SCENARIOS,
     SECOND_WHILE_FIRST_RUNS,
+    SWEEP_BESIDE_ANOTHER_STACK,
+    TWO_STACKS,
     UPDATING_AT_START,
     Expected,
     NamedScenario,
@@ -61,6 +63,7 @@ from batch_lustre.emulation.runner import (
     finish_workflow,
     leftovers,
     lustre_lifetime,
+    run_jobs,
     start_workflow,
     stop_workflow,
     transitions,
@@ -77,6 +80,8 @@ from batch_lustre.emulation.stack import (
 from batch_lustre.program.asl import build_definition
 
 REGION = "us-east-1"
+# Scenarios of two stacks in one account (emulation.catalogue_stacks).
+PAIR_RUNS = (TWO_STACKS, SWEEP_BESIDE_ANOTHER_STACK)
 # Statuses of a run that did not reach its own Cleanup, whatever its Error.
 ENDED_WITHOUT_CLEANUP = ("ABORTED", "TIMED_OUT")
 DELETE_REFUSED = "DeleteFileSystem was refused"
@@ -100,6 +105,7 @@ class ExecutionReport:
     leftovers: Leftovers
     job_attempts: int | None  # attempts of this run's Batch job (None: no job)
     files_seen: list[str] = field(default_factory=list)  # on the file system when the job started
+    stack_id: str = ""  # of the stack the run belongs to ("": any)
 
     @property
     def got(self) -> str:
@@ -166,6 +172,10 @@ def run_scenario(
     entry = SCENARIOS[name]
     if mode not in entry.modes:
         raise ValueError(f"scenario {name!r} does not apply to mode {mode!r}: it applies to {', '.join(entry.modes)}")
+    if entry.runs in PAIR_RUNS:
+        from batch_lustre.emulation.catalogue_stacks import run_pair  # it judges with this module's rules
+
+        return run_pair(name, mode, entry, timeout_seconds=timeout_seconds)
     real_start = time.monotonic()
     with (
         offline_environment(REGION),
@@ -201,7 +211,7 @@ def run_scenario(
             if cleanup is not None
             else []
         )
-        reports = [_report(emu, stack, run) for run in runs]
+        reports = [execution_report(emu, stack, run) for run in runs]
         ahead = _went_ahead(reports)
         result = ScenarioResult(
             name=name,
@@ -214,9 +224,9 @@ def run_scenario(
             error=ahead.result.error,
             cause=ahead.result.cause,
             executions=reports,
-            leftovers=_leftover_lines(emu, stack, reports),
+            leftovers=leftover_lines(emu, stack, reports),
             transitions=sum(transitions(r.result.events) for r in reports),
-            calls=_merged_calls(reports),
+            calls=merged_calls(reports),
             lustre=lustre_lifetime(emu, started_at) if ahead.file_system_id else None,
             timeline=ahead.result.timeline,
             emulated_seconds=emu.now() - started_at,
@@ -400,13 +410,15 @@ def _dig(data: Any, dotted: str) -> Any:
 _MISSING = object()
 
 
-def _report(emu: Emulation, stack: EmulatedStack, result: RunResult) -> ExecutionReport:
+def execution_report(emu: Emulation, stack: EmulatedStack, result: RunResult) -> ExecutionReport:
+    """What the emulation saw of one execution of ``stack``: its file system, leftovers and job."""
     name = result.execution_arn.rsplit(":", 1)[-1]
     fs_ids = [_dig(out, "fs.FileSystemId") for out in state_outputs(result, "CreateLustreFileSystem")]
     fs_id = next((f for f in fs_ids if isinstance(f, str)), None)
-    jobs = [j for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == name]
+    jobs = run_jobs(emu, name, stack.refs.stack_id)
     return ExecutionReport(
         name=name,
+        stack_id=stack.refs.stack_id,
         result=result,
         file_system_id=fs_id,
         leftovers=leftovers(emu, stack, name),
@@ -420,7 +432,8 @@ def _went_ahead(reports: list[ExecutionReport]) -> ExecutionReport:
     return next((r for r in reports if r.result.error != REFUSED), reports[0])
 
 
-def _merged_calls(reports: list[ExecutionReport]) -> dict[str, int]:
+def merged_calls(reports: list[ExecutionReport]) -> dict[str, int]:
+    """AWS calls by operation, all executions together."""
     calls: dict[str, int] = {}
     for report in reports:
         for operation, count in report.result.calls.items():
@@ -428,7 +441,8 @@ def _merged_calls(reports: list[ExecutionReport]) -> dict[str, int]:
     return dict(sorted(calls.items()))
 
 
-def _leftover_lines(emu: Emulation, stack: EmulatedStack, reports: list[ExecutionReport]) -> list[str]:
+def leftover_lines(emu: Emulation, stack: EmulatedStack, reports: list[ExecutionReport]) -> list[str]:
+    """What ``stack``'s executions left, one line per resource ([]: nothing)."""
     lines: list[str] = []
     left = reports[0].leftovers  # file systems and the compute environment are stack-wide
     lines += [f"file system {fs_id} ({lifecycle})" for fs_id, lifecycle in left.file_systems]
@@ -543,7 +557,7 @@ def _file_system_rules(
         if not _unsafe_files(emu, owner, fs_id):
             problems.append(f"file system {fs_id} kept although every file the job wrote is in S3")
     for report in reports:
-        jobs = [j for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == report.name]
+        jobs = run_jobs(emu, report.name, report.stack_id)
         for job in jobs:
             if job.files_lost:
                 problems.append(f"{report.name}: the job's files {job.files_lost} did not land on Lustre")
@@ -554,7 +568,7 @@ def _file_system_rules(
                 problems.append(
                     f"{report.name}: DeleteFileSystem {fs.file_system_id} accepted while {', '.join(missing)} not in S3"
                 )
-        if report.result.status == "SUCCEEDED" and fs is not None:
+        if report.result.status == "SUCCEEDED" and fs is not None and fs.in_s3_at_delete is None:  # else: as above
             missing = sorted({p for j in jobs for p in j.files_written if not emu.fsx.in_s3(fs, p)})
             if missing:
                 problems.append(f"{report.name}: succeeded while {', '.join(missing)} not in S3")
@@ -566,9 +580,7 @@ def _unsafe_files(emu: Emulation, report: ExecutionReport, fs_id: str) -> list[s
     fs = emu.fsx.file_systems.get(fs_id)
     if fs is None:
         return []
-    written = {
-        p for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == report.name for p in j.files_written
-    }
+    written = {p for j in run_jobs(emu, report.name, report.stack_id) for p in j.files_written}
     return sorted(p for p in written if not emu.fsx.in_s3(fs, p))
 
 

@@ -83,6 +83,9 @@ def authorize_call(
         decision = decide(policies, check.action, check.resource, check.context)
         if decision == "allow":
             authorizer.allowed.append((role_arn, check.action, check.resource))
+            authorizer.resource_tags.setdefault(check.resource, _resource_tags(check.context))
+            if check.resource == "*":  # no resource-level permission: what the request names says what it reads
+                authorizer.named.append((role_arn, check.action, tuple(_strings(parameters))))
             continue
         if check.error is not None:
             code, message = check.error
@@ -100,6 +103,27 @@ def authorize_call(
     for check in checks:
         if check.action == "iam:CreateServiceLinkedRole":
             authorizer.service_linked_roles.add(check.resource)
+
+
+RESOURCE_TAG = "aws:resourcetag/"
+
+
+def _resource_tags(context: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """The resource's tags as the request context holds them (``aws:ResourceTag/<key>``, keys in lower case)."""
+    return {
+        key.removeprefix(RESOURCE_TAG): values[0] for key, values in context.items() if key.startswith(RESOURCE_TAG)
+    }
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a request's parameters (ids, names, ARNs), however deep."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 @cache

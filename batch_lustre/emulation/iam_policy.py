@@ -112,6 +112,10 @@ class IamAuthorizer:
     enforce: bool = True
     denials: list[Denial] = field(default_factory=list)
     allowed: list[tuple[str, str, str]] = field(default_factory=list)  # (role ARN, action, resource) checked
+    # Resource ARN -> its tags (keys in lower case) when a call on it was first allowed: whose it was then.
+    resource_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    # (role ARN, action, every string of the request) of the allowed requests on "*" (describes, lists).
+    named: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     service_linked_roles: set[str] = field(default_factory=set)  # ARNs of service-linked roles created
     # Calls the Lambda handlers made: (emulated second, function name, "service:Operation" in botocore's names).
     function_calls: list[tuple[float, str, str]] = field(default_factory=list)

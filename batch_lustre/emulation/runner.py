@@ -33,6 +33,7 @@ from batch_lustre.emulation.core import Emulation
 from batch_lustre.emulation.figures import RunFigures
 from batch_lustre.emulation.moto_seam import batch_backends, ec2_backends, fsx_backends, stepfunctions_parser_backends
 from batch_lustre.emulation.stack import EmulatedStack
+from batch_lustre.program.asl.naming import TAG_RUN, TAG_STACK_ID
 
 
 @dataclass
@@ -218,7 +219,7 @@ def finish_workflow(
         history_events=len(events),
         transitions=transitions(events),
     )
-    result.figures = run_figures(emu, result, started.started_at)
+    result.figures = run_figures(emu, result, started.started_at, stack.refs.stack_id if stack is not None else "")
     return result
 
 
@@ -381,12 +382,18 @@ def _timeline(emu: Emulation, events: list[dict[str, Any]], started_at: float) -
 
 
 def leftovers(emu: Emulation, stack: EmulatedStack, execution_name: str) -> Leftovers:
-    """What a run left behind: per-run resources still there, and the compute environment's launch template."""
+    """What a run left behind: per-run resources still there, and the compute environment's launch template.
+
+    File systems and jobs are looked at account-wide (one the run made untagged counts), except those tagged with
+    another stack's id (``TAG_STACK_ID``): another stack deployed in the same account, whose resources are its own.
+    """
     emu.clock.settle()
     run_prefix = f"{stack.refs.name_prefix}-{execution_name}"
     fsx = fsx_backends[emu.account_id][emu.region]
     file_systems = []
-    for fs_id in fsx.file_systems:
+    for fs_id, found in fsx.file_systems.items():
+        if _of_another_stack(_tag_dict(fsx.list_tags_for_resource(found.resource_arn)), stack):
+            continue
         state = emu.fsx.file_systems.get(fs_id)
         lifecycle = state.lifecycle if state is not None else "AVAILABLE"
         if lifecycle != "DELETING":
@@ -408,8 +415,21 @@ def leftovers(emu: Emulation, stack: EmulatedStack, execution_name: str) -> Left
             "launchTemplateId": stack.refs.baseline_launch_template_id,
             "version": stack.refs.baseline_launch_template_version,
         },
-        unfinished_jobs=[j.job_id for j in emu.batch.jobs.values() if j.status not in ("SUCCEEDED", "FAILED")],
+        unfinished_jobs=[
+            j.job_id
+            for j in emu.batch.jobs.values()
+            if j.status not in ("SUCCEEDED", "FAILED") and not _of_another_stack(j.tags, stack)
+        ],
     )
+
+
+def _tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def _of_another_stack(tags: dict[str, str], stack: EmulatedStack) -> bool:
+    """The resource carries another stack's id (a resource without the tag is not another stack's)."""
+    return tags.get(TAG_STACK_ID, stack.refs.stack_id) != stack.refs.stack_id
 
 
 def lustre_lifetime(emu: Emulation, since: float = 0.0) -> LustreLifetime | None:
@@ -465,11 +485,11 @@ def figures(result: RunResult, emulation: Emulation | None = None) -> dict[str, 
     return dataclasses.asdict(found)
 
 
-def run_figures(emu: Emulation, result: RunResult, started_at: float) -> RunFigures:
+def run_figures(emu: Emulation, result: RunResult, started_at: float, stack_id: str = "") -> RunFigures:
     """Compute a run's figures from the emulation's records (file systems, associations, tasks, jobs) and history."""
     name = result.execution_arn.rsplit(":", 1)[-1]
     fs = _run_file_system(emu, result, started_at)
-    parent, job_running = _run_job(emu, name, started_at)
+    parent, job_running = _run_job(emu, name, started_at, stack_id)
     job_end = parent.stopped_at if parent is not None else None
 
     def span(a: float | None, b: float | None) -> float | None:
@@ -544,14 +564,25 @@ def _run_file_system(emu: Emulation, result: RunResult, started_at: float) -> An
     return created[0] if created else None
 
 
-def _run_jobs(emu: Emulation, execution_name: str, started_at: float) -> list[Any]:
-    jobs = [j for j in emu.batch.jobs.values() if j.tags.get("batch-lustre:run") == execution_name]
-    return jobs or [j for j in emu.batch.jobs.values() if j.created_at >= started_at]
+def stack_jobs(emu: Emulation, stack_id: str = "") -> list[Any]:
+    """The Batch jobs of stack ``stack_id`` (and untagged ones); every job when ``stack_id`` is ""."""
+    return [j for j in emu.batch.jobs.values() if not stack_id or j.tags.get(TAG_STACK_ID, stack_id) == stack_id]
 
 
-def _run_job(emu: Emulation, execution_name: str, started_at: float) -> tuple[Any, float | None]:
+def run_jobs(emu: Emulation, execution_name: str, stack_id: str = "") -> list[Any]:
+    """The Batch jobs of run ``execution_name`` of stack ``stack_id`` (another stack may name a run alike)."""
+    return [j for j in stack_jobs(emu, stack_id) if j.tags.get(TAG_RUN) == execution_name]
+
+
+def _run_jobs(emu: Emulation, execution_name: str, started_at: float, stack_id: str = "") -> list[Any]:
+    """The jobs of run ``execution_name``; else those created since it started."""
+    jobs = run_jobs(emu, execution_name, stack_id)
+    return jobs or [j for j in stack_jobs(emu, stack_id) if j.created_at >= started_at]
+
+
+def _run_job(emu: Emulation, execution_name: str, started_at: float, stack_id: str = "") -> tuple[Any, float | None]:
     """The run's (parent) job and when its first attempt, or first array child, was RUNNING."""
-    jobs = _run_jobs(emu, execution_name, started_at)
+    jobs = _run_jobs(emu, execution_name, started_at, stack_id)
     parents = [
         j
         for j in jobs
