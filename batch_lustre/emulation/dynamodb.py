@@ -243,12 +243,9 @@ def install(stack: ExitStack, rules_for: Callable[[], DynamoDbRules]) -> None:
             )
         failure = original_from_error(self, env, ex)
         if isinstance(ex, ClientError):
-            name = error_names.dynamodb_optimized_error_name(ex.response["Error"]["Code"])
-            # Why mypy is told to ignore the next line: moto declares FailureEvent.error_name Final.
-            failure.error_name = CustomErrorName(name)  # type: ignore[misc]
-            details = failure.event_details.get("taskFailedEventDetails") if failure.event_details else None
-            if details is not None:
-                details["error"] = name
+            return moto_seam.renamed_failure(
+                failure, error_names.dynamodb_optimized_error_name(ex.response["Error"]["Code"])
+            )
         return failure
 
     moto_seam.patch(stack, StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_definition))

@@ -79,7 +79,6 @@ from batch_lustre.emulation.iam import authorize_state_task
 from batch_lustre.emulation.moto_seam import (
     ActionResult,
     AmazonStateLanguageParser,
-    CustomErrorName,
     Environment,
     ErrorEqualsDecl,
     EvalComponent,
@@ -545,12 +544,9 @@ def _install_error_names(stack: ExitStack) -> None:
     def batch_from_error(self: StateTaskServiceBatch, env: Any, ex: Exception) -> FailureEvent:
         failure = original_batch(self, env, ex)
         if isinstance(ex, ClientError):
-            name = error_names.batch_optimized_error_name(ex.response["Error"]["Code"])
-            # Why mypy is told to ignore the next line: moto declares FailureEvent.error_name Final; the Batch error's name must be replaced.
-            failure.error_name = CustomErrorName(name)  # type: ignore[misc]
-            details = failure.event_details.get("taskFailedEventDetails") if failure.event_details else None
-            if details is not None:
-                details["error"] = name
+            return moto_seam.renamed_failure(
+                failure, error_names.batch_optimized_error_name(ex.response["Error"]["Code"])
+            )
         return failure
 
     moto_seam.patch(stack, StateTaskServiceBatch, "_from_error", batch_from_error)
