@@ -1,0 +1,92 @@
+"""The run queue's rule: which lane a run may take, if any (docs/design.md, "The run queue").
+
+A stack has ``lanes`` lanes (0 .. lanes-1); the lane table holds one item per lane held (lane, owner: the
+execution ARN, since). The RUNNING executions of the stack's state machine, ordered by (start time, execution
+ARN), are the line. A lane is free when no item holds it, or its owner has ended (an owner the caller confirmed
+is not RUNNING: ListExecutions is eventually consistent, so an owner missing from its list is described first).
+A RUNNING execution that holds no lane and comes before me in the line is "ahead" of me. I may take a lane when
+there are more free lanes than runs ahead of me; I take ``free[len(ahead)]`` (free lanes in index order), so
+callers that see the same table and the same line never choose the same lane, and no run takes a lane while an
+older lane-less run could.
+
+Plain standard-library Python: the WaitFor Lambda ships it (``lane_queue.py``, asl/naming.py LAMBDA_FILES) and
+the tools import it (``batch_lustre.program.asl.lane_queue``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+# ``:ended`` when the lane taken is free (no item): no execution ARN is "-", so the condition's second half
+# (``#owner = :ended``) can only hold for an ended owner being taken over.
+NO_OWNER = "-"
+
+
+@dataclass(frozen=True, order=True)
+class Execution:
+    """A run in the line: ordered by its start time, then its ARN (two runs may start in the same millisecond)."""
+
+    start: datetime
+    arn: str
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A lane table item: ``lane`` is held by the execution ``owner`` since ``since`` (ISO-8601)."""
+
+    lane: int
+    owner: str
+    since: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a run sees in line: the lane it may take (``None``: wait), the ``:ended`` value of its conditional
+    write (``NO_OWNER``, or the ended owner it takes over; itself when it already holds the lane), the free lanes,
+    the runs ahead of it, and each held lane's owner."""
+
+    lane: int | None
+    ended: str
+    free: tuple[int, ...]
+    ahead: tuple[str, ...]
+    owners: Mapping[int, str]
+
+
+def owners_to_describe(running: Iterable[Execution], holders: Iterable[Holder]) -> list[str]:
+    """The owners whose status the list of RUNNING executions does not tell (not in it): ended, or started so
+    recently that the list does not show them yet. Sorted, each once."""
+    listed = {execution.arn for execution in running}
+    return sorted({holder.owner for holder in holders} - listed)
+
+
+def choose_lane(
+    me: Execution,
+    lanes: int,
+    running: Iterable[Execution],
+    holders: Iterable[Holder],
+    ended: Collection[str],
+) -> Choice:
+    """The lane ``me`` may take now. ``lanes``: the stack's number of lanes; ``running``: the RUNNING executions
+    listed (``me`` among them or not); ``holders``: the lane table's items (items of lanes >= ``lanes``, left
+    by a stack that had more, hold no lane of this stack, but their owners are not waiting); ``ended``: the owners confirmed not RUNNING."""
+    if lanes < 1:
+        raise ValueError(f"lanes={lanes}: a stack has at least one lane")
+    holders = list(holders)
+    held = {holder.lane: holder.owner for holder in holders if 0 <= holder.lane < lanes}
+    mine = sorted(lane for lane, owner in held.items() if owner == me.arn)
+    # An owner of a lane the stack no longer has is not waiting either: it is not ahead of anyone.
+    live_owners = {holder.owner for holder in holders if holder.owner not in ended}
+    free = tuple(lane for lane in range(lanes) if lane not in held or held[lane] in ended)
+    ahead = tuple(
+        execution.arn
+        for execution in sorted(set(running))
+        if execution < me and execution.arn != me.arn and execution.arn not in live_owners
+    )
+    if mine:  # a run that took its lane and lost the answer: take it again (``:ended`` = itself)
+        return Choice(mine[0], me.arn, free, ahead, held)
+    if len(free) > len(ahead):
+        lane = free[len(ahead)]
+        return Choice(lane, held.get(lane, NO_OWNER), free, ahead, held)
+    return Choice(None, NO_OWNER, free, ahead, held)
