@@ -398,6 +398,18 @@ PARAMETERS: tuple[Parameter, ...] = (
         "a job (every child of an array) that has not started this long after submission is terminated (no "
         "capacity, hosts failing the mount): the watchdog",
     ),
+    # A run waiting in line checks every LANE_WAIT_SECONDS (parameters/history_budget.py) and each check may cost a
+    # turn of the lane loop in the history (a lost race goes back to the check): 6 hours is 366 checks, about 16,000
+    # events at most, which with the other loops at their defaults stays under the 25,000-event history.
+    Parameter(
+        "laneWaitTimeoutMinutes",
+        "int",
+        _both(120),
+        _BOTH,
+        *_int_range(1, 360),
+        "how long a run waits in line for a lane (every lane held by another run) before it fails with "
+        "NoLaneAvailable, having created nothing",
+    ),
     # autoexport checks the metric every waitForCheckMetricsSeconds (60 s): 240 minutes is 245 checks, in about 35
     # CheckMetrics invocations (parameters.history_costs).
     Parameter(
