@@ -50,10 +50,10 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                         "HttpPutResponseHopLimit": 2,
                     },
                     "TagSpecifications": [
-                        {"ResourceType": kind, "Tags": tag_list(refs)} for kind in ("instance", "volume")
+                        {"ResourceType": kind, "Tags": tag_list(refs, lane=True)} for kind in ("instance", "volume")
                     ],
                 },
-                "TagSpecifications": [{"ResourceType": "launch-template", "Tags": tag_list(refs)}],
+                "TagSpecifications": [{"ResourceType": "launch-template", "Tags": tag_list(refs, lane=True)}],
             },
             next_state="CheckComputeEnvironmentIdle",
             result_path="$.lt",

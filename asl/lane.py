@@ -65,7 +65,12 @@ def lane_list(refs: WorkflowRefs) -> list[dict[str, Any]]:
 
 def _retry_dynamodb(attempts: int, interval: int, backoff: float) -> list[dict[str, Any]]:
     return [
-        {"ErrorEquals": DYNAMODB_TRANSIENT, "IntervalSeconds": interval, "MaxAttempts": attempts, "BackoffRate": backoff}
+        {
+            "ErrorEquals": DYNAMODB_TRANSIENT,
+            "IntervalSeconds": interval,
+            "MaxAttempts": attempts,
+            "BackoffRate": backoff,
+        }
     ]
 
 
