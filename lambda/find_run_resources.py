@@ -114,7 +114,16 @@ class Run:
         lanes = event.get("lanes")
         if not isinstance(lanes, list) or not lanes:
             raise ConfigurationError(f"event key lanes is {lanes!r}: expected a non-empty list of lanes")
-        return cls(*(event[key] for key in EVENT_KEYS), tuple(_lane(lane, i) for i, lane in enumerate(lanes)))
+        return cls(
+            execution_name=event["executionName"],
+            execution_arn=event["executionArn"],
+            stack=event["stack"],
+            stack_id=event["stackId"],
+            mode=event["mode"],
+            name_prefix=event["namePrefix"],
+            lane_table=event["laneTable"],
+            lanes=tuple(_lane(lane, i) for i, lane in enumerate(lanes)),
+        )
 
 
 def _lane(lane: Any, position: int) -> Lane:

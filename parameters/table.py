@@ -399,12 +399,14 @@ PARAMETERS: tuple[Parameter, ...] = (
         "capacity, hosts failing the mount): the watchdog",
     ),
     # A run waiting in line checks every LANE_WAIT_SECONDS (parameters/history_budget.py) and each check may cost a
-    # turn of the lane loop in the history (a lost race goes back to the check): 6 hours is 366 checks, about 16,000
-    # events at most, which with the other loops at their defaults stays under the 25,000-event history.
+    # turn of the lane loop in the history (a lost race goes back to the check): 6 hours is 365 checks, at most about
+    # 16,800 events, which with the other loops at their defaults stays under the 25,000-event history (taskexport's
+    # worst case 23,750). The default, an hour (64 checks), keeps the defaults' worst case under 10,000 events and
+    # leaves room for the other loops' longer bounds.
     Parameter(
         "laneWaitTimeoutMinutes",
         "int",
-        _both(120),
+        _both(60),
         _BOTH,
         *_int_range(1, 360),
         "how long a run waits in line for a lane (every lane held by another run) before it fails with "
