@@ -86,6 +86,10 @@ LOG_RETENTION_DAYS = (
 )
 # fmt: on
 
+# AWS Batch User Guide, "AWS Batch service quotas": 50 compute environments and 50 job queues per Region, not
+# adjustable. Each lane (maxConcurrentRuns) is one of each.
+MAX_LANES = 50
+
 _wait = _int_range(1, 3600)
 _timeout = _int_range(1, 10080)
 
@@ -194,6 +198,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         *_int_range(0, 100000),
         "vCPUs the compute environment asks for when it is created; then Batch scales "
         "it (and each run's warm capacity raises it), and pulumi up leaves it alone",
+    ),
+    Parameter(
+        "maxConcurrentRuns",
+        "int",
+        _both(1),
+        _NONE,
+        f"an integer from 1 to {MAX_LANES} (AWS Batch allows at most {MAX_LANES} compute environments and "
+        f"{MAX_LANES} job queues per Region, a quota that cannot be raised)",
+        lambda v: 1 <= v <= MAX_LANES,
+        "runs that go at once: the stack deploys this many lanes, each a compute environment (with the settings "
+        "above) and its job queue; a run that finds every lane taken waits for one",
     ),
     Parameter(
         "dataRepositoryInputPrefix",
