@@ -128,9 +128,9 @@ def test_a_run_that_lost_the_race_for_a_lane_looks_again(emu):
         if ready and not lane_items(stack):
             emu.iam.enforce = False  # the test writes, not the function's role
             try:
-                client("dynamodb").put_item(
-                    TableName=stack.refs.lane_table_name, Item={"lane": {"N": "0"}, "owner": {"S": phantom}}
-                )
+                # An owner Step Functions does not know, long since: ended (lambda/wait_for.py).
+                item = {"lane": {"N": "0"}, "owner": {"S": phantom}, "since": {"S": "2026-01-01T00:00:00+00:00"}}
+                client("dynamodb").put_item(TableName=stack.refs.lane_table_name, Item=item)
             finally:
                 emu.iam.enforce = True
         return ready, description
