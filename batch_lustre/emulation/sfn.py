@@ -722,7 +722,7 @@ STOP_WAIT_SECONDS = 5.0  # real seconds StopExecution waits for the execution to
 
 def _install_running_when_listed(stack: ExitStack) -> None:
     """An execution is RUNNING from the moment ListExecutions can see it. moto adds it to the state machine's
-    executions before it sets its status, so a ListExecutions at that moment (another run's CheckNoOtherRun, two
+    executions before it sets its status, so a ListExecutions at that moment (another run's lane check, two
     runs started at once) failed with ``'NoneType' object has no attribute 'value'``."""
     original = execution_module.Execution.__init__
 
