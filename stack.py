@@ -18,10 +18,11 @@ import pulumi_random
 from batch_lustre.program.asl import naming
 from batch_lustre.program.components.compute_environment import ComputeEnvironment, ComputeEnvironmentArgs
 from batch_lustre.program.components.data_bucket import DataBucket, DataBucketArgs
+from batch_lustre.program.components.lane_table import LaneTable, LaneTableArgs
 from batch_lustre.program.components.network import Network, NetworkArgs
 from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupArgs
 from batch_lustre.program.components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
-from batch_lustre.program.components.workflow import PREVIOUS_WORKFLOW_TYPES, Workflow, WorkflowArgs
+from batch_lustre.program.components.workflow import PREVIOUS_WORKFLOW_TYPES, LaneArgs, Workflow, WorkflowArgs
 from batch_lustre.program.parameters import BY_NAME, ParameterError
 from batch_lustre.program.settings import (
     CONFIG_PREFIX,
@@ -70,6 +71,7 @@ class BuiltStack:
     network: Network
     bucket: DataBucket
     compute: ComputeEnvironment
+    lane_table: LaneTable
     secret: RuntimeSecret
     workflow: Workflow
     run_cleanup: RunCleanup
@@ -179,6 +181,8 @@ def build_stack(settings: Settings, stack: str, config: Mapping[str, str] | None
         ),
         previous_name(settings),
     )
+    # A new component (no previous release declared it): no alias.
+    lane_table = LaneTable(name, LaneTableArgs(stack_id=stack_id, label=prefix, tags=tags))
     secret = RuntimeSecret(
         name,
         RuntimeSecretArgs(values=settings.runtime_defaults, label=prefix, tags=tags),
@@ -194,10 +198,15 @@ def build_stack(settings: Settings, stack: str, config: Mapping[str, str] | None
         bucket_name=bucket.bucket_name,
         private_subnet_ids=scratch_subnet_ids,
         lustre_security_group_id=compute.lustre_security_group_id,
-        compute_environment_arn=compute.compute_environment_arn,
-        baseline_launch_template_id=compute.baseline_launch_template_id,
-        baseline_launch_template_version=compute.baseline_launch_template_version,
-        job_queue_arn=compute.job_queue_arn,
+        lanes=[
+            LaneArgs(
+                compute_environment_arn=compute.compute_environment_arn,
+                job_queue_arn=compute.job_queue_arn,
+                baseline_launch_template_id=compute.baseline_launch_template_id,
+                baseline_launch_template_version=compute.baseline_launch_template_version,
+            )
+        ],
+        lane_table_name=lane_table.table_name,
         repository_url=compute.repository_url,
         job_log_group_name=compute.job_log_group_name,
         data_layout=settings.data_layout,
@@ -228,11 +237,16 @@ def build_stack(settings: Settings, stack: str, config: Mapping[str, str] | None
     pulumi.export(naming.OUTPUT_JOB_QUEUE, compute.job_queue_name)
     pulumi.export(naming.OUTPUT_COMPUTE_ENVIRONMENT, compute.compute_environment_name)
     pulumi.export(naming.OUTPUT_JOB_LOG_GROUP, compute.job_log_group_name)
+    pulumi.export(
+        naming.OUTPUT_LANES,
+        [{"computeEnvironment": compute.compute_environment_name, "jobQueue": compute.job_queue_name}],
+    )
+    pulumi.export(naming.OUTPUT_LANE_TABLE, lane_table.table_name)
     pulumi.export(naming.OUTPUT_STACK_ID, stack_id)
     for output, value in stack_identity(settings, config or {}).items():
         if output != naming.OUTPUT_MODE:  # exported first, above
             pulumi.export(output, value)
-    return BuiltStack(settings, network, bucket, compute, secret, workflow, run_cleanup)
+    return BuiltStack(settings, network, bucket, compute, lane_table, secret, workflow, run_cleanup)
 
 
 def main() -> BuiltStack:

@@ -8,6 +8,17 @@ from batch_lustre.program.asl.data_layout import DataLayout
 
 
 @dataclass(frozen=True)
+class LaneRefs:
+    """One lane (stack config maxConcurrentRuns): a compute environment, its baseline launch template (the version
+    its runs' Cleanup restores) and its job queue."""
+
+    compute_environment_arn: str
+    job_queue_arn: str
+    baseline_launch_template_id: str
+    baseline_launch_template_version: str
+
+
+@dataclass(frozen=True)
 class WorkflowRefs:
     """Everything the state machine definition refers to, as resolved strings.
 
@@ -30,6 +41,8 @@ class WorkflowRefs:
     baseline_launch_template_id: str
     baseline_launch_template_version: str
     job_queue_arn: str
+    lanes: tuple[LaneRefs, ...]  # lane k at index k (lane 0's are also the four fields above)
+    lane_table_name: str  # the DynamoDB table of the lanes' holders (asl.naming.lane_table_name)
     # The job image is <job_repository_url>@<digest>: the digest <imageTag> (default "latest") names at run start.
     job_repository_url: str
     job_log_group_name: str  # the stack's log group of the jobs' logs (asl.naming.job_log_group_name)

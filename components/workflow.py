@@ -13,7 +13,7 @@ import pulumi_aws as aws
 from batch_lustre.program import asl
 from batch_lustre.program.asl import iam, naming
 from batch_lustre.program.asl.data_layout import DataLayout
-from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.refs import LaneRefs, WorkflowRefs
 from batch_lustre.program.asl.states import WAIT_FOR_TIMEOUT_SECONDS
 from batch_lustre.program.components import Tags, assume_role_policy, lambda_package, named
 from batch_lustre.program.components.state_machine import (
@@ -32,6 +32,16 @@ PREVIOUS_WORKFLOW_TYPES: Mapping[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class LaneArgs:
+    """One lane's resources as a workflow refers to them (a ``ComputeEnvironment``'s outputs)."""
+
+    compute_environment_arn: pulumi.Input[str]
+    job_queue_arn: pulumi.Input[str]
+    baseline_launch_template_id: pulumi.Input[str]
+    baseline_launch_template_version: pulumi.Input[str]
+
+
 @dataclass
 class WorkflowArgs:
     """Inputs of a workflow: names from settings and the other components' outputs."""
@@ -45,10 +55,8 @@ class WorkflowArgs:
     bucket_name: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[Sequence[str]]
     lustre_security_group_id: pulumi.Input[str]
-    compute_environment_arn: pulumi.Input[str]
-    baseline_launch_template_id: pulumi.Input[str]
-    baseline_launch_template_version: pulumi.Input[str]
-    job_queue_arn: pulumi.Input[str]
+    lanes: Sequence[LaneArgs]  # lane k at index k
+    lane_table_name: pulumi.Input[str]
     repository_url: pulumi.Input[str]
     job_log_group_name: pulumi.Input[str]  # where each run's job definition sends the job's logs
     data_layout: DataLayout = field(default_factory=DataLayout)
@@ -273,6 +281,15 @@ def workflow_refs(
     region = aws.get_region_output(opts=invoke_opts)
 
     def make(values: dict[str, Any]) -> WorkflowRefs:
+        lanes = tuple(
+            LaneRefs(
+                compute_environment_arn=lane["compute_environment_arn"],
+                job_queue_arn=lane["job_queue_arn"],
+                baseline_launch_template_id=lane["baseline_launch_template_id"],
+                baseline_launch_template_version=str(lane["baseline_launch_template_version"]),
+            )
+            for lane in values["lanes"]
+        )
         return WorkflowRefs(
             mode=mode,
             stack=args.stack,
@@ -285,10 +302,12 @@ def workflow_refs(
             bucket_name=values["bucket_name"],
             subnet_id=values["private_subnet_ids"][0],
             lustre_security_group_id=values["lustre_security_group_id"],
-            compute_environment_arn=values["compute_environment_arn"],
-            baseline_launch_template_id=values["baseline_launch_template_id"],
-            baseline_launch_template_version=str(values["baseline_launch_template_version"]),
-            job_queue_arn=values["job_queue_arn"],
+            compute_environment_arn=lanes[0].compute_environment_arn,
+            baseline_launch_template_id=lanes[0].baseline_launch_template_id,
+            baseline_launch_template_version=lanes[0].baseline_launch_template_version,
+            job_queue_arn=lanes[0].job_queue_arn,
+            lanes=lanes,
+            lane_table_name=values["lane_table_name"],
             job_repository_url=values["repository_url"],
             job_log_group_name=values["job_log_group_name"],
             extract_parameters_function_arn=values["extract_parameters_function_arn"],
@@ -306,10 +325,8 @@ def workflow_refs(
         bucket_name=args.bucket_name,
         private_subnet_ids=args.private_subnet_ids,
         lustre_security_group_id=args.lustre_security_group_id,
-        compute_environment_arn=args.compute_environment_arn,
-        baseline_launch_template_id=args.baseline_launch_template_id,
-        baseline_launch_template_version=args.baseline_launch_template_version,
-        job_queue_arn=args.job_queue_arn,
+        lanes=[vars(lane) for lane in args.lanes],
+        lane_table_name=args.lane_table_name,
         repository_url=args.repository_url,
         job_log_group_name=args.job_log_group_name,
         extract_parameters_function_arn=extract_parameters_function_arn,

@@ -9,6 +9,8 @@ declares), which must fit its AWS limit whatever ``envName`` is. A stack deploye
 auto-names it has (built from ``envName``, within these limits when it was deployed): Pulumi's aliases carry them
 over. A run's own resources (launch template, job definition, job) are named
 ``<envName>-<stack id>-<execution name>``: these bound ``envName`` (docs/aws-rules.md, "Names derived from envName").
+The lane table is named ``<envName>-<stack id>-lanes`` (a DynamoDB table name: 3 to 255 of letters, digits and
+``_.-``, botocore's dynamodb model, TableName).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ STACK_ID_LENGTH = 2 * STACK_ID_BYTES
 # A run's resource names: "<envName>-<stack id>-<execution name>", an execution name being at most 80 characters.
 EXECUTION_NAME_MAX_LENGTH = 80
 RUN_NAME_ADDED = 1 + STACK_ID_LENGTH + 1 + EXECUTION_NAME_MAX_LENGTH
+# The lane table's name: "<envName>-<stack id>-lanes" (asl/naming.py lane_table_name).
+LANE_TABLE_SUFFIX = "-lanes"
+LANE_TABLE_TYPE = "aws:dynamodb/table:Table"
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class DerivedName:
                 f"<envName>{self.suffix}-<stack id, {STACK_ID_LENGTH} hex digits>-<execution name, up to "
                 f"{EXECUTION_NAME_MAX_LENGTH} characters>"
             )
+        if self.resource_type == LANE_TABLE_TYPE:
+            return f"<envName>-<stack id, {STACK_ID_LENGTH} hex digits>{LANE_TABLE_SUFFIX}"
         return f"{self.suffix}-<7 random characters>"
 
 
@@ -87,6 +94,7 @@ DERIVED_NAMES: tuple[DerivedName, ...] = (
     _auto("job queue name", "aws:batch/jobQueue:JobQueue", "batch-lustre-queue", 128),
     _auto("EventBridge rule name", "aws:cloudwatch/eventRule:EventRule", "batch-lustre-run-cleanup-rule", 64),
     DerivedName("name of a run's launch template, job definition and job", "run", "", RUN_NAME_ADDED, 128, True),
+    DerivedName("DynamoDB table name", LANE_TABLE_TYPE, "", 1 + STACK_ID_LENGTH + len(LANE_TABLE_SUFFIX), 255, True),
 )
 
 # The derived name that bounds envName the most, and that bound.

@@ -85,6 +85,7 @@ REPLACE_FORCING: dict[str, tuple[ForceNew, ...]] = {
         "internal/service/events/target.go", "rule", "targetId", assumed=True
     ),
     "aws:cloudwatch/logGroup:LogGroup": _rows("internal/service/logs/group.go", "name", "namePrefix", "logGroupClass"),
+    "aws:dynamodb/table:Table": _rows("internal/service/dynamodb/table.go", "name", "hashKey", "rangeKey"),
     "aws:ec2/eip:Eip": _rows("internal/service/ec2/ec2_eip.go", "domain", assumed=True),
     "aws:ec2/internetGateway:InternetGateway": _rows("internal/service/ec2/vpc_internet_gateway.go", assumed=True),
     LAUNCH_TEMPLATE: _rows("internal/service/ec2/ec2_launch_template.go", "name", "namePrefix", assumed=True),

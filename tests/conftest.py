@@ -92,9 +92,15 @@ def pytest_sessionfinish(session) -> None:
 
 def sample_refs(mode: str):
     """WorkflowRefs with realistic ARNs, for tests of the pure builders."""
-    from batch_lustre.program.asl.refs import WorkflowRefs
+    from batch_lustre.program.asl.refs import LaneRefs, WorkflowRefs
 
     account, region = "123456789012", "us-east-1"
+    lane = LaneRefs(
+        compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/{mode}-ce",
+        job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{mode}-queue",
+        baseline_launch_template_id="lt-0123456789abcdef0",
+        baseline_launch_template_version="1",
+    )
     return WorkflowRefs(
         mode=mode,
         stack=mode,
@@ -107,10 +113,12 @@ def sample_refs(mode: str):
         bucket_name=f"{mode}-data-0123abcd",
         subnet_id="subnet-0123456789abcdef0",
         lustre_security_group_id="sg-0123456789abcdef0",
-        compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/{mode}-ce",
-        baseline_launch_template_id="lt-0123456789abcdef0",
-        baseline_launch_template_version="1",
-        job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{mode}-queue",
+        compute_environment_arn=lane.compute_environment_arn,
+        baseline_launch_template_id=lane.baseline_launch_template_id,
+        baseline_launch_template_version=lane.baseline_launch_template_version,
+        job_queue_arn=lane.job_queue_arn,
+        lanes=(lane,),
+        lane_table_name=f"{mode}-5eed0001-lanes",
         job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/batch-job",
         job_log_group_name=f"/batch-lustre/{mode}-{mode}/jobs",
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-extract-parameters",

@@ -78,6 +78,24 @@ def test_the_deployed_compute_environment_uses_batchs_service_linked_role():
     assert environment["serviceRole"].lower().endswith("/awsserviceroleforbatch")
 
 
+def test_the_deployed_lane_table_is_the_declared_one_keyed_by_lane_number_on_demand_and_tagged():
+    with offline_environment(REGION), Emulation(region=REGION) as emu:
+        stack = setup_stack(emu, "taskexport")
+        dynamodb = client("dynamodb", REGION)
+        name = stack.refs.lane_table_name
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        tags = dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
+        assert stack.deployment is not None
+        outputs = stack.deployment.outputs
+    assert name == f"taskexport-{stack.refs.stack_id}-lanes" == outputs["laneTable"]
+    assert table["KeySchema"] == [{"AttributeName": "lane", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "lane", "AttributeType": "N"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["DeletionProtectionEnabled"] is False
+    assert {t["Key"]: t["Value"] for t in tags}["batch-lustre:stack-id"] == stack.refs.stack_id
+    assert outputs["lanes"] == [{"computeEnvironment": stack.compute_environment_name, "jobQueue": outputs["jobQueue"]}]
+
+
 def test_wait_for_without_describe_file_systems_fails_the_run_with_access_denied(monkeypatch, fresh_deploys):
     full = workflow_module.wait_for_policy()
 

@@ -588,7 +588,7 @@ def mocks():
 
 def component(name: str = "taskexport"):
     from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupArgs
-    from batch_lustre.program.components.workflow import WorkflowArgs
+    from batch_lustre.program.components.workflow import LaneArgs, WorkflowArgs
 
     account, region = "123456789012", "us-east-1"
     workflow = WorkflowArgs(
@@ -601,10 +601,15 @@ def component(name: str = "taskexport"):
         bucket_name="data-bucket",
         private_subnet_ids=["subnet-0123456789abcdef0"],
         lustre_security_group_id="sg-0123456789abcdef0",
-        compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/ce",
-        baseline_launch_template_id="lt-0123456789abcdef0",
-        baseline_launch_template_version="1",
-        job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/queue",
+        lanes=[
+            LaneArgs(
+                compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/ce",
+                job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/queue",
+                baseline_launch_template_id="lt-0123456789abcdef0",
+                baseline_launch_template_version="1",
+            )
+        ],
+        lane_table_name="taskexport-5eed0001-lanes",
         repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/job",
         job_log_group_name="/batch-lustre/taskexport-taskexport/jobs",
         tags={"batch-lustre:stack": "taskexport"},
