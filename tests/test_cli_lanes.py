@@ -112,7 +112,9 @@ def test_sweep_frees_the_lane_of_an_ended_run_only_and_a_no_frees_nothing(line):
     table = outputs["laneTable"]
     refused = runner.invoke(app, ["sweep", "taskexport", "--outputs-file", path], input="n\n")
     assert refused.exit_code == 1
-    assert "lanes of stack taskexport held by ended runs" in refused.output and "Free these 1 lane(s)?" in refused.output
+    assert (
+        "lanes of stack taskexport held by ended runs" in refused.output and "Free these 1 lane(s)?" in refused.output
+    )
     assert items(table) == {0: arns["a"], 1: arns["gone"]}
     swept = runner.invoke(app, ["sweep", "taskexport", "--outputs-file", path, "--yes"])
     assert swept.exit_code == 0, swept.output
