@@ -1,9 +1,10 @@
 """Failures before the job (``NothingToExport``), ``MarkDataSafe``, and ``Cleanup``: undo every per-run change
-on every path (compute environment back on its baseline, launch template, job definition); delete the file
-system only when its data is safe, else keep and tag it. Every path ends at ``Finish`` (asl/finish.py)."""
+on every path (compute environment back on its baseline, launch template, the lane, job definition); delete the
+file system only when its data is safe, else keep and tag it. Every path ends at ``Finish`` (asl/finish.py)."""
 
 from __future__ import annotations
 
+from batch_lustre.program.asl.lane import add_release_lane
 from batch_lustre.program.asl.paths import PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_resources import client_token, tag_file_system_kept
@@ -45,7 +46,7 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
         aws_sdk(
             "batch",
             "describeComputeEnvironments",
-            {"ComputeEnvironments": [refs.compute_environment_arn]},
+            {"ComputeEnvironments.$": "States.Array($.lane.computeEnvironmentArn)"},
             next_state="IsComputeEnvironmentOnRunTemplate",
             result_path="$.ceNow",
             result_selector={"ComputeEnvironments.$": "$.ComputeEnvironments"},
@@ -76,11 +77,11 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
             "batch",
             "updateComputeEnvironment",
             {
-                "ComputeEnvironment": refs.compute_environment_arn,
+                "ComputeEnvironment.$": "$.lane.computeEnvironmentArn",
                 "ComputeResources": {
                     "LaunchTemplate": {
-                        "LaunchTemplateId": refs.baseline_launch_template_id,
-                        "Version": refs.baseline_launch_template_version,
+                        "LaunchTemplateId.$": "$.lane.baselineLaunchTemplateId",
+                        "Version.$": "$.lane.baselineLaunchTemplateVersion",
                     }
                 },
             },
@@ -104,7 +105,7 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
                     "Next": "DeleteLaunchTemplate",
                 }
             ],
-            "CleanupJobDefinition",
+            "CleanupLane",
         ),
     )
     g.add(
@@ -113,13 +114,16 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
             "ec2",
             "deleteLaunchTemplate",
             {"LaunchTemplateId.$": "$.lt.LaunchTemplateId"},
-            next_state="CleanupJobDefinition",
+            next_state="CleanupLane",
             result_path=None,
             retry=RETRY_CLEANUP,
-            catch_to="CleanupJobDefinition",
+            catch_to="CleanupLane",
             catch_path="$.cleanupErrors.deleteLaunchTemplate",
         ),
     )
+    # The lane goes back once its compute environment is on its baseline again and the run's launch template is
+    # gone: the next run in line finds it as a run of its own would leave it.
+    add_release_lane(g, refs, "CleanupJobDefinition")
     g.add(
         "CleanupJobDefinition",
         choice(

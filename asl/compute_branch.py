@@ -50,10 +50,10 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                         "HttpPutResponseHopLimit": 2,
                     },
                     "TagSpecifications": [
-                        {"ResourceType": kind, "Tags": tag_list(refs)} for kind in ("instance", "volume")
+                        {"ResourceType": kind, "Tags": tag_list(refs, lane=True)} for kind in ("instance", "volume")
                     ],
                 },
-                "TagSpecifications": [{"ResourceType": "launch-template", "Tags": tag_list(refs)}],
+                "TagSpecifications": [{"ResourceType": "launch-template", "Tags": tag_list(refs, lane=True)}],
             },
             next_state="CheckComputeEnvironmentIdle",
             result_path="$.lt",
@@ -82,7 +82,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             "computeEnvironmentIdle",
             "computeEnvironment",
             "computeEnvironment",
-            {"computeEnvironment": refs.compute_environment_arn},
+            {"computeEnvironment.$": "$.lane.computeEnvironmentArn"},
             next_state="IsComputeEnvironmentIdle",
             catch_to=record_failure(b, "CheckComputeEnvironmentIdleFailed", None),
         ),
@@ -102,7 +102,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
         "batch",
         "updateComputeEnvironment",
         {
-            "ComputeEnvironment": refs.compute_environment_arn,
+            "ComputeEnvironment.$": "$.lane.computeEnvironmentArn",
             "ComputeResources.$": f"States.JsonMerge($.lt.ComputeResources, {DERIVED}.warmCapacity, false)",
         },
         next_state="CheckComputeEnvironment",
@@ -130,7 +130,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
         aws_sdk(
             "batch",
             "updateComputeEnvironment",
-            {"ComputeEnvironment": refs.compute_environment_arn, "ComputeResources.$": "$.lt.ComputeResources"},
+            {"ComputeEnvironment.$": "$.lane.computeEnvironmentArn", "ComputeResources.$": "$.lt.ComputeResources"},
             next_state="CheckComputeEnvironment",
             result_path="$.ceUpdate",
             result_selector={"ComputeEnvironmentArn.$": "$.ComputeEnvironmentArn"},
@@ -148,7 +148,10 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             "computeEnvironment",
             "computeEnvironment",
             "computeEnvironment",
-            {"computeEnvironment": refs.compute_environment_arn, "launchTemplateId.$": "$.lt.LaunchTemplateId"},
+            {
+                "computeEnvironment.$": "$.lane.computeEnvironmentArn",
+                "launchTemplateId.$": "$.lt.LaunchTemplateId",
+            },
             next_state="IsComputeEnvironmentValid",
             catch_to=record_failure(b, "CheckComputeEnvironmentFailed", None),
         ),

@@ -77,6 +77,10 @@ LAMBDA_ACTIONS: dict[str, tuple[str, ...]] = {
         "batch:DescribeComputeEnvironments",
         "batch:ListJobs",
         "batch:DescribeJobs",
+        # The lane check (docs/design.md, "The run queue").
+        "dynamodb:Scan",
+        "states:ListExecutions",
+        "states:DescribeExecution",
     ),
     "find_run_resources": (
         "fsx:DescribeFileSystems",
@@ -91,6 +95,7 @@ LAMBDA_ACTIONS: dict[str, tuple[str, ...]] = {
         "batch:DescribeComputeEnvironments",
         "batch:UpdateComputeEnvironment",
         "batch:DeregisterJobDefinition",
+        "dynamodb:Scan",
     ),
 }
 
@@ -166,10 +171,22 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
     bucket = f"arn:aws:s3:::{refs.bucket_name}"
     everything = ["*"]
     return {
+        # Service Authorization Reference, AWS Step Functions: ListExecutions on resource type "stateMachine",
+        # DescribeExecution on "execution" (execution:<state machine name>:<execution name>).
         "states:ListExecutions": [
             _statement(
                 ["states:ListExecutions"], [f"arn:aws:states:{region}:{account}:stateMachine:{refs.state_machine_name}"]
             )
+        ],
+        "states:DescribeExecution": [
+            _statement(
+                ["states:DescribeExecution"],
+                [f"arn:aws:states:{region}:{account}:execution:{refs.state_machine_name}:*"],
+            )
+        ],
+        # Service Authorization Reference, Amazon DynamoDB: Scan on resource type "table".
+        "dynamodb:Scan": [
+            _statement(["dynamodb:Scan"], [f"arn:aws:dynamodb:{region}:{account}:table/{refs.lane_table_name}"])
         ],
         "secretsmanager:GetSecretValue": [_statement(["secretsmanager:GetSecretValue"], [refs.secret_arn])],
         "ecr:DescribeImages": [
@@ -235,8 +252,9 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
         ],
         "ec2:DeleteLaunchTemplate": [_statement(["ec2:DeleteLaunchTemplate"], [launch_templates], this_stack_resource)],
         "ec2:DescribeLaunchTemplates": [_statement(["ec2:DescribeLaunchTemplates"], everything)],
+        # Each lane's compute environment and job queue, by ARN (the stack's only).
         "batch:UpdateComputeEnvironment": [
-            _statement(["batch:UpdateComputeEnvironment"], [refs.compute_environment_arn])
+            _statement(["batch:UpdateComputeEnvironment"], [lane.compute_environment_arn for lane in refs.lanes])
         ],
         "batch:DescribeComputeEnvironments": [_statement(["batch:DescribeComputeEnvironments"], everything)],
         "batch:RegisterJobDefinition": [_statement(["batch:RegisterJobDefinition"], [job_definitions])],
@@ -244,7 +262,9 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
         # Tags on create: RegisterJobDefinition (the new revision) and SubmitJob (the job; AWS has also been
         # seen to name the job definition revision).
         "batch:TagResource": [_statement(["batch:TagResource"], [job_definition_revisions, jobs])],
-        "batch:SubmitJob": [_statement(["batch:SubmitJob"], [refs.job_queue_arn, job_definitions, jobs])],
+        "batch:SubmitJob": [
+            _statement(["batch:SubmitJob"], [*(lane.job_queue_arn for lane in refs.lanes), job_definitions, jobs])
+        ],
         "batch:DescribeJobs": [_statement(["batch:DescribeJobs"], everything)],
         "batch:ListJobs": [_statement(["batch:ListJobs"], everything)],
         "batch:TerminateJob": [_statement(["batch:TerminateJob"], [jobs])],

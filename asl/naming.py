@@ -110,10 +110,16 @@ LAMBDA_FILES: Mapping[str, Mapping[str, str]] = {
         "check_metrics.py": "lambda/check_metrics.py",
         "wait_for.py": "lambda/wait_for.py",
         "aws_calls.py": "lambda/aws_calls.py",
+        "lane_queue.py": "asl/lane_queue.py",
     },
     "summarize_job": {"summarize_job.py": "lambda/summarize_job.py"},
     "find_run_resources": {"find_run_resources.py": "lambda/find_run_resources.py"},
-    "wait_for": {"wait_for.py": "lambda/wait_for.py", "aws_calls.py": "lambda/aws_calls.py"},
+    # The run queue's rule is one module (asl/lane_queue.py), shipped with WaitFor and imported by the tools.
+    "wait_for": {
+        "wait_for.py": "lambda/wait_for.py",
+        "aws_calls.py": "lambda/aws_calls.py",
+        "lane_queue.py": "asl/lane_queue.py",
+    },
 }
 
 

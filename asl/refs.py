@@ -37,11 +37,7 @@ class WorkflowRefs:
     bucket_name: str
     subnet_id: str  # where the SCRATCH_2 file system lives
     lustre_security_group_id: str
-    compute_environment_arn: str
-    baseline_launch_template_id: str
-    baseline_launch_template_version: str
-    job_queue_arn: str
-    lanes: tuple[LaneRefs, ...]  # lane k at index k (lane 0's are also the four fields above)
+    lanes: tuple[LaneRefs, ...]  # lane k at index k: each run takes one (asl/lane.py)
     lane_table_name: str  # the DynamoDB table of the lanes' holders (asl.naming.lane_table_name)
     # The job image is <job_repository_url>@<digest>: the digest <imageTag> (default "latest") names at run start.
     job_repository_url: str

@@ -7,9 +7,10 @@ Change" event of such a run as its input (``detail.name`` is the run's execution
 
 1. reads the run-time parameters as the run did (GetSecret + ExtractParameters with the RUN's execution
    name), and uses its own client request token for what it creates (``UseOwnClientToken``);
-2. calls the FindRunResources Lambda, which terminates the run's jobs, puts the compute environment back
-   on its baseline, deletes the run's launch template and job definitions, and returns the run's file
-   system (never deleting it);
+2. calls the FindRunResources Lambda, which terminates the run's jobs, puts the compute environment of the
+   run's lane back on its baseline, deletes the run's launch template and job definitions, and returns the run's
+   file system (never deleting it) and the lane the run still holds, which it then releases (``ReleaseRunLane``,
+   conditioned on the run still owning it);
 3. for a file system that the run neither deleted nor kept on purpose (tag ``batch-lustre:kept``): keeps it
    if the parameters are unreadable (deleteLustre unknown); waits (bounded, by the workflow's schedules
    ``jobStop`` and ``fileSystem``) for the terminated jobs to end and for a CREATING file system; if a job
@@ -40,6 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 from batch_lustre.program.asl.cleanup import add_failure_before_job
+from batch_lustre.program.asl.lane import lane_list, release_lane
 from batch_lustre.program.asl.naming import TAG_KEPT
 from batch_lustre.program.asl.paths import PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
@@ -275,14 +277,13 @@ def _find_run_resources(
         function_arn,
         {
             "executionName.$": "$.run.executionName",
+            "executionArn.$": "$.run.executionArn",
             "stack": refs.stack,
             "stackId": refs.stack_id,
             "mode": refs.mode,
             "namePrefix": refs.name_prefix,
-            "computeEnvironmentArn": refs.compute_environment_arn,
-            "baselineLaunchTemplateId": refs.baseline_launch_template_id,
-            "baselineLaunchTemplateVersion": refs.baseline_launch_template_version,
-            "jobQueueArn": refs.job_queue_arn,
+            "laneTable": refs.lane_table_name,
+            "lanes": lane_list(refs),
         },
         next_state=next_state,
         result_path=result_path,
@@ -290,6 +291,7 @@ def _find_run_resources(
             "fileSystem.$": "$.Payload.fileSystem",
             "jobsRan.$": "$.Payload.jobsRan",
             "jobsUnfinished.$": "$.Payload.jobsUnfinished",
+            "lane.$": "$.Payload.lane",
             "actions.$": "$.Payload.actions",
             "errors.$": "$.Payload.errors",
         },
@@ -301,7 +303,24 @@ def _find_run_resources(
 def _add_find_run_resources(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
     g.add(
         "FindRunResources",
-        _find_run_resources(refs, function_arn, "IsFileSystemLeft", "$.found", "FindRunResourcesFailed"),
+        _find_run_resources(refs, function_arn, "CleanupRunLane", "$.found", "FindRunResourcesFailed"),
+    )
+    # The run's compute environment is back on its baseline (FindRunResources): the lane the run still holds goes
+    # back, only while the run owns it (a run that took it over since keeps it). Its jobs were asked to stop; the
+    # next run's own job comes only after its file system is AVAILABLE, minutes later.
+    g.add(
+        "CleanupRunLane",
+        choice([{"Variable": "$.found.lane", "IsNumeric": True, "Next": "ReleaseRunLane"}], "IsFileSystemLeft"),
+    )
+    g.add(
+        "ReleaseRunLane",
+        release_lane(
+            refs.lane_table_name,
+            "$.found.lane",
+            "$.run.executionArn",
+            next_state="IsFileSystemLeft",
+            catch_path="$.cleanupErrors.releaseLane",
+        ),
     )
     g.add(
         "FindRunResourcesFailed",
@@ -701,6 +720,7 @@ def _outcome_rules() -> list[dict[str, Any]]:
         {"Variable": "$.found.errors[0]", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
         {"Variable": "$.cleanupErrors.tagFileSystemKept", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
         {"Variable": "$.cleanupErrors.findRunResourcesAgain", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
+        {"Variable": "$.cleanupErrors.releaseLane", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
     ]
 
 

@@ -35,7 +35,7 @@ def watchdog_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             "jobStarted",
             "runnable",
             "runnable",
-            {"jobQueue": refs.job_queue_arn, "jobName.$": f"{DERIVED}.jobName"},
+            {"jobQueue.$": "$.lane.jobQueueArn", "jobName.$": f"{DERIVED}.jobName"},
             next_state="HasJobStarted",
             catch_to="WatchdogStopped",
             catch_path="$.watchdogError",

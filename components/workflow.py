@@ -89,6 +89,7 @@ class Workflow(pulumi.ComponentResource):
         self.mode = args.mode
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
+        self._roles: dict[str, aws.iam.Role] = {}  # each function's role, by its suffix
         self.state_machine_name = naming.state_machine_name(args.name_prefix, args.stack)
 
         self.log_group = state_machine_log_group(
@@ -127,12 +128,19 @@ class Workflow(pulumi.ComponentResource):
             code=lambda_package.archive("wait_for"),
             environment={},
             timeout=WAIT_FOR_TIMEOUT_SECONDS,
-            extra_policy=wait_for_policy(),
         )
         self.check_metrics = self._create_mode_functions()
 
         # (refs, definition dict): the policy is derived from the definition it must allow.
         self.refs = self._refs()
+        # WaitFor's calls (asl/iam.py LAMBDA_ACTIONS["wait_for"]): the describe calls, and the lane check's calls
+        # scoped to this stack's lane table and state machine, so derived from the refs (made after the function).
+        self.wait_for_policy = aws.iam.RolePolicy(
+            f"{name}-wait-for-policy",
+            role=self._roles["wait-for"].id,
+            policy=self.refs.apply(lambda refs: json.dumps(iam.lambda_policy(refs, "wait_for"))),
+            opts=self._child,
+        )
         built = self.refs.apply(lambda refs: (refs, asl.build_definition(refs)))
         self.definition = built.apply(lambda rd: json.dumps(rd[1]))
         self.role = self._create_state_machine_role(
@@ -183,7 +191,7 @@ class Workflow(pulumi.ComponentResource):
     ) -> aws.lambda_.Function:
         """A Lambda function with its own role (basic logging, plus ``extra_policy``) and log group, publishing a
         version at each change."""
-        role = aws.iam.Role(
+        role = self._roles[suffix] = aws.iam.Role(
             f"{self._name}-{suffix}-role",
             assume_role_policy=json.dumps(assume_role_policy("lambda.amazonaws.com")),
             tags=self._tags(f"{suffix}-role"),
@@ -302,10 +310,6 @@ def workflow_refs(
             bucket_name=values["bucket_name"],
             subnet_id=values["private_subnet_ids"][0],
             lustre_security_group_id=values["lustre_security_group_id"],
-            compute_environment_arn=lanes[0].compute_environment_arn,
-            baseline_launch_template_id=lanes[0].baseline_launch_template_id,
-            baseline_launch_template_version=lanes[0].baseline_launch_template_version,
-            job_queue_arn=lanes[0].job_queue_arn,
             lanes=lanes,
             lane_table_name=values["lane_table_name"],
             job_repository_url=values["repository_url"],
@@ -346,23 +350,6 @@ def summarize_job_policy() -> dict:
                 "Sid": "ReadFailedJobs",
                 "Effect": "Allow",
                 "Action": ["batch:DescribeJobs", "batch:ListJobs"],
-                "Resource": "*",
-            }
-        ],
-    }
-
-
-def wait_for_policy() -> dict:
-    """WaitFor's describe and list calls (asl/iam.py LAMBDA_ACTIONS["wait_for"]): read-only, on every resource
-    (Batch's DescribeComputeEnvironments, ListJobs and DescribeJobs have no resource-level permissions, Service
-    Authorization Reference, AWS Batch)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DescribeWaitedResources",
-                "Effect": "Allow",
-                "Action": list(iam.LAMBDA_ACTIONS["wait_for"]),
                 "Resource": "*",
             }
         ],

@@ -2,10 +2,12 @@
 
 Contract (docs/workflow-v2.md, "Run cleanup after an abnormal end"):
 
-- event ``{"executionName", "stack", "stackId", "mode", "namePrefix", "computeEnvironmentArn",
-  "baselineLaunchTemplateId", "baselineLaunchTemplateVersion", "jobQueueArn"}`` (every value a string);
+- event ``{"executionName", "executionArn", "stack", "stackId", "mode", "namePrefix", "laneTable"}`` (every value
+  a string) and ``"lanes"``: the stack's lanes, each ``{"index", "computeEnvironmentArn", "jobQueueArn",
+  "baselineLaunchTemplateId", "baselineLaunchTemplateVersion"}`` (asl/lane.py ``lane_list``);
 - returns ``{"fileSystem": {"FileSystemId", "ResourceARN", "Lifecycle", "AssociationId", "Kept"} | None,
-  "jobsRan": bool, "jobsUnfinished": [job ids], "actions": [one line each], "errors": [one line each]}``.
+  "jobsRan": bool, "jobsUnfinished": [job ids], "lane": the index of the lane the run still holds in the lane
+  table | None, "actions": [one line each], "errors": [one line each]}``.
 
 What it does, in order (each step goes on after the previous one failed; a failure is one line in ``errors``):
 
@@ -13,11 +15,16 @@ What it does, in order (each step goes on after the previous one failed; a failu
    stack's id (DescribeFileSystems has no tag filter: every page is read), its lifecycle, its data repository
    association, and whether it carries ``batch-lustre:kept`` (the run kept it on purpose). Never deleted here:
    the run-cleanup state machine exports first.
-2. the run's jobs (ListJobs on the queue, JOB_NAME = ``<namePrefix>-<executionName>``): whether any of them ran
-   (a container reached RUNNING, in any attempt; so something may have been written), and TerminateJob for
-   those not ended (for an array job, the parent and its STARTING/RUNNING children).
-3. the compute environment: put back on the baseline launch template if it is still on the run's.
-4. the run's launch template (unless the compute environment still uses it) and ACTIVE job definitions.
+2. the run's jobs (ListJobs on every lane's queue, JOB_NAME = ``<namePrefix>-<executionName>``): whether any of
+   them ran (a container reached RUNNING, in any attempt; so something may have been written), and TerminateJob
+   for those not ended (for an array job, the parent and its STARTING/RUNNING children).
+3. the compute environments: every lane's is described (one call), and each one still on the run's launch
+   template is put back on its baseline. Neither the run's tags nor the lane table are needed for that (a run
+   may end before it wrote either), and a lane another run has taken over since is on that run's template, so
+   it is left alone.
+4. the run's launch template (unless a compute environment still uses it) and ACTIVE job definitions.
+5. the lane the run still holds (the lane table's item whose owner is the run; Scan, ConsistentRead): returned,
+   for the state machine to release it with a write conditioned on that owner.
 
 Idempotent: a second call finds nothing left to do and reports no action. Quick work only: a few API calls
 per resource, nothing waited for (the state machine does the waiting).
@@ -56,17 +63,9 @@ LAUNCH_TEMPLATE_NOT_FOUND = (
     "InvalidLaunchTemplateId.NotFoundException",
 )
 
-EVENT_KEYS = (
-    "executionName",
-    "stack",
-    "stackId",
-    "mode",
-    "namePrefix",
-    "computeEnvironmentArn",
-    "baselineLaunchTemplateId",
-    "baselineLaunchTemplateVersion",
-    "jobQueueArn",
-)
+EVENT_KEYS = ("executionName", "executionArn", "stack", "stackId", "mode", "namePrefix", "laneTable")
+LANE_KEYS = ("computeEnvironmentArn", "jobQueueArn", "baselineLaunchTemplateId", "baselineLaunchTemplateVersion")
+DESCRIBE_COMPUTE_ENVIRONMENTS_MAX = 100  # DescribeComputeEnvironments takes at most 100 names or ARNs
 
 # Throttling is retried by the SDK, longer than its default.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
@@ -77,18 +76,28 @@ class ConfigurationError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Lane:
+    """One lane of the stack: its compute environment, job queue and baseline launch template."""
+
+    index: int
+    compute_environment_arn: str
+    job_queue_arn: str
+    baseline_launch_template_id: str
+    baseline_launch_template_version: str
+
+
+@dataclass(frozen=True)
 class Run:
     """The run whose resources are looked for, and the stack's resources it may have changed."""
 
     execution_name: str
+    execution_arn: str
     stack: str
     stack_id: str  # the stack's generated id: what tells this stack's resources from another's
     mode: str
     name_prefix: str
-    compute_environment_arn: str
-    baseline_launch_template_id: str
-    baseline_launch_template_version: str
-    job_queue_arn: str
+    lane_table: str
+    lanes: tuple[Lane, ...]
 
     @property
     def resource_name(self) -> str:
@@ -102,7 +111,28 @@ class Run:
         problems = [key for key in EVENT_KEYS if not isinstance(event.get(key), str) or not event.get(key)]
         if problems:
             raise ConfigurationError(f"event keys {problems} are missing or not non-empty strings")
-        return cls(*(event[key] for key in EVENT_KEYS))
+        lanes = event.get("lanes")
+        if not isinstance(lanes, list) or not lanes:
+            raise ConfigurationError(f"event key lanes is {lanes!r}: expected a non-empty list of lanes")
+        return cls(
+            execution_name=event["executionName"],
+            execution_arn=event["executionArn"],
+            stack=event["stack"],
+            stack_id=event["stackId"],
+            mode=event["mode"],
+            name_prefix=event["namePrefix"],
+            lane_table=event["laneTable"],
+            lanes=tuple(_lane(lane, i) for i, lane in enumerate(lanes)),
+        )
+
+
+def _lane(lane: Any, position: int) -> Lane:
+    if not isinstance(lane, Mapping) or lane.get("index") != position:
+        raise ConfigurationError(f"lanes[{position}] is {lane!r}: expected an object with index {position}")
+    problems = [key for key in LANE_KEYS if not isinstance(lane.get(key), str) or not lane.get(key)]
+    if problems:
+        raise ConfigurationError(f"lanes[{position}] keys {problems} are missing or not non-empty strings")
+    return Lane(position, *(lane[key] for key in LANE_KEYS))
 
 
 @dataclass
@@ -136,21 +166,22 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         fsx=boto3.client("fsx", config=_CLIENT_CONFIG),
         batch=boto3.client("batch", config=_CLIENT_CONFIG),
         ec2=boto3.client("ec2", config=_CLIENT_CONFIG),
+        dynamodb=boto3.client("dynamodb", config=_CLIENT_CONFIG),
     )
 
 
-def clean_up_run(run: Run, *, fsx: Any, batch: Any, ec2: Any) -> dict[str, Any]:
+def clean_up_run(run: Run, *, fsx: Any, batch: Any, ec2: Any, dynamodb: Any) -> dict[str, Any]:
     """The handler's work, on the given clients."""
     report = Report()
     file_system = find_file_system(fsx, run, report)
     jobs = stop_jobs(batch, run, report)
     template = find_launch_template(ec2, run, report)
-    still_on_run_template = restore_compute_environment(batch, run, template, report)
+    still_using = restore_compute_environments(batch, run, template, report)
     if template is not None:
-        if still_on_run_template:
+        if still_using:
             report.problem(
                 f"launch template {template['LaunchTemplateId']} ({run.resource_name}) was not deleted: "
-                f"compute environment {run.compute_environment_arn} still uses it"
+                f"compute environment {', '.join(still_using)} still uses it"
             )
         else:
             delete_launch_template(ec2, template, report)
@@ -159,6 +190,7 @@ def clean_up_run(run: Run, *, fsx: Any, batch: Any, ec2: Any) -> dict[str, Any]:
         "fileSystem": file_system,
         "jobsRan": jobs.ran,
         "jobsUnfinished": jobs.unfinished,
+        "lane": held_lane(dynamodb, run, report),
         "actions": report.actions,
         "errors": report.errors,
     }
@@ -245,20 +277,23 @@ def find_association(fsx: Any, file_system_id: str, report: Report) -> str | Non
 
 
 def stop_jobs(batch: Any, run: Run, report: Report) -> Jobs:
-    """Whether the run's job ran, and TerminateJob for those not ended (their ids are returned)."""
-    try:
-        summaries = [
-            job
-            for page in batch.get_paginator("list_jobs").paginate(
-                jobQueue=run.job_queue_arn, filters=[{"name": "JOB_NAME", "values": [run.resource_name]}]
-            )
-            for job in page.get("jobSummaryList", [])
-            # The JOB_NAME filter is case-insensitive: only this run's exact name.
-            if job.get("jobName") == run.resource_name
-        ]
-    except (ClientError, BotoCoreError) as err:
-        report.failed(f"ListJobs {run.resource_name}", err)
-        return Jobs(ran=True, unfinished=[])  # unknown: assume it ran, so its data is exported first
+    """Whether the run's job ran, and TerminateJob for those not ended (their ids are returned). The job is in its
+    lane's queue: every lane's is looked at."""
+    summaries = []
+    for lane in run.lanes:
+        try:
+            summaries += [
+                job
+                for page in batch.get_paginator("list_jobs").paginate(
+                    jobQueue=lane.job_queue_arn, filters=[{"name": "JOB_NAME", "values": [run.resource_name]}]
+                )
+                for job in page.get("jobSummaryList", [])
+                # The JOB_NAME filter is case-insensitive: only this run's exact name.
+                if job.get("jobName") == run.resource_name
+            ]
+        except (ClientError, BotoCoreError) as err:
+            report.failed(f"ListJobs {run.resource_name} on {lane.job_queue_arn}", err)
+            return Jobs(ran=True, unfinished=[])  # unknown: assume it ran, so its data is exported first
     described = describe_jobs(batch, [job["jobId"] for job in summaries], report)
     ran = False
     unfinished: list[str] = []
@@ -346,51 +381,63 @@ def find_launch_template(ec2: Any, run: Run, report: Report) -> dict[str, Any] |
     return ours[0] if ours else None
 
 
-def restore_compute_environment(batch: Any, run: Run, template: Mapping[str, Any] | None, report: Report) -> bool:
-    """Put the compute environment back on the baseline if it is on the run's launch template.
+def restore_compute_environments(batch: Any, run: Run, template: Mapping[str, Any] | None, report: Report) -> list[str]:
+    """Put each lane's compute environment that is on the run's launch template back on its baseline.
 
     Not waited for while it is UPDATING (whether Batch then refuses an update is not documented): a refusal is
     an error line, and the run-cleanup state machine calls this Lambda once more a few minutes later.
-    Returns whether it (still, or as far as is known) uses the run's launch template.
+    Returns the compute environments that (still, or as far as is known) use the run's launch template.
     """
-    environment = _describe_compute_environment(batch, run, report)
-    if environment is None:
-        return True  # unknown: the launch template is not deleted
-    current = (environment.get("computeResources") or {}).get("launchTemplate") or {}
-    if not _is_run_template(current, run, template):
-        return False
-    baseline = {"launchTemplateId": run.baseline_launch_template_id, "version": run.baseline_launch_template_version}
+    environments = _describe_compute_environments(batch, run, report)
+    if environments is None:
+        return [lane.compute_environment_arn for lane in run.lanes]  # unknown: the launch template is not deleted
+    still_using = []
+    for lane in run.lanes:
+        environment = environments.get(lane.compute_environment_arn)
+        if environment is None:
+            report.problem(f"compute environment {lane.compute_environment_arn} was not found")
+            continue
+        current = (environment.get("computeResources") or {}).get("launchTemplate") or {}
+        if _is_run_template(current, run, template) and not _restore(batch, lane, current, report):
+            still_using.append(lane.compute_environment_arn)
+    return still_using
+
+
+def _restore(batch: Any, lane: Lane, current: Mapping[str, Any], report: Report) -> bool:
+    """UpdateComputeEnvironment of ``lane``'s back to its baseline; whether it was asked."""
+    baseline = {"launchTemplateId": lane.baseline_launch_template_id, "version": lane.baseline_launch_template_version}
     try:
         batch.update_compute_environment(
-            computeEnvironment=run.compute_environment_arn, computeResources={"launchTemplate": baseline}
+            computeEnvironment=lane.compute_environment_arn, computeResources={"launchTemplate": baseline}
         )
     except (ClientError, BotoCoreError) as err:
         report.failed(
-            f"UpdateComputeEnvironment {run.compute_environment_arn} back to "
-            f"{run.baseline_launch_template_id} version {run.baseline_launch_template_version}",
+            f"UpdateComputeEnvironment {lane.compute_environment_arn} back to "
+            f"{lane.baseline_launch_template_id} version {lane.baseline_launch_template_version}",
             err,
         )
-        return True
+        return False
     report.did(
-        f"compute environment {run.compute_environment_arn} put back on launch template "
-        f"{run.baseline_launch_template_id} version {run.baseline_launch_template_version} "
+        f"compute environment {lane.compute_environment_arn} (lane {lane.index}) put back on launch template "
+        f"{lane.baseline_launch_template_id} version {lane.baseline_launch_template_version} "
         f"(was on the run's {current.get('launchTemplateId') or current.get('launchTemplateName')})"
     )
-    return False
+    return True
 
 
-def _describe_compute_environment(batch: Any, run: Run, report: Report) -> dict[str, Any] | None:
-    try:
-        environments = batch.describe_compute_environments(computeEnvironments=[run.compute_environment_arn]).get(
-            "computeEnvironments", []
-        )
-    except (ClientError, BotoCoreError) as err:
-        report.failed(f"DescribeComputeEnvironments {run.compute_environment_arn}", err)
-        return None
-    if not environments:
-        report.problem(f"compute environment {run.compute_environment_arn} was not found")
-        return None
-    return dict(environments[0])
+def _describe_compute_environments(batch: Any, run: Run, report: Report) -> dict[str, dict[str, Any]] | None:
+    """Every lane's compute environment by ARN (None: not known)."""
+    arns = [lane.compute_environment_arn for lane in run.lanes]
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(arns), DESCRIBE_COMPUTE_ENVIRONMENTS_MAX):
+        chunk = arns[start : start + DESCRIBE_COMPUTE_ENVIRONMENTS_MAX]
+        try:
+            environments = batch.describe_compute_environments(computeEnvironments=chunk).get("computeEnvironments", [])
+        except (ClientError, BotoCoreError) as err:
+            report.failed(f"DescribeComputeEnvironments {', '.join(chunk)}", err)
+            return None
+        found.update({env["computeEnvironmentArn"]: dict(env) for env in environments})
+    return found
 
 
 def _is_run_template(current: Mapping[str, Any], run: Run, template: Mapping[str, Any] | None) -> bool:
@@ -436,6 +483,35 @@ def deregister_job_definitions(batch: Any, run: Run, report: Report) -> None:
             report.failed(f"DeregisterJobDefinition {arn}", err)
             continue
         report.did(f"job definition {arn} deregistered")
+
+
+# --- lane ----------------------------------------------------------------------------------------
+
+
+def held_lane(dynamodb: Any, run: Run, report: Report) -> int | None:
+    """The lane the run still holds: the lane table's item whose owner is the run (a consistent read), or None."""
+    request: dict[str, Any] = {
+        "TableName": run.lane_table,
+        "ConsistentRead": True,
+        "FilterExpression": "#owner = :run",
+        "ExpressionAttributeNames": {"#owner": "owner"},
+        "ExpressionAttributeValues": {":run": {"S": run.execution_arn}},
+    }
+    held: list[int] = []
+    try:
+        while True:
+            page = dynamodb.scan(**request)
+            held += [int(item["lane"]["N"]) for item in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    except (ClientError, BotoCoreError) as err:
+        report.failed(f"Scan {run.lane_table}", err)
+        return None
+    if not held:
+        return None
+    report.did(f"lane {min(held)} is still held by the run: to be released")
+    return min(held)
 
 
 # --- helpers -------------------------------------------------------------------------------------

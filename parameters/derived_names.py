@@ -73,6 +73,10 @@ def _auto(what: str, resource_type: str, suffix: str, limit: int) -> DerivedName
     return DerivedName(what, resource_type, suffix, AUTO_NAME_ADDED, limit)
 
 
+# The component of the last lane (stack config maxConcurrentRuns at its most, 50: stack.lane_name): the longest
+# logical names of the lanes' launch templates, compute environments and job queues start with it.
+_LAST_LANE = "batch-lustre-lane-49"
+
 DERIVED_NAMES: tuple[DerivedName, ...] = (
     _auto("IAM role name", "aws:iam/role:Role", "batch-lustre-run-cleanup-find-run-resources-role", 64),
     _auto(
@@ -87,11 +91,11 @@ DERIVED_NAMES: tuple[DerivedName, ...] = (
         "log group name", "aws:cloudwatch/logGroup:LogGroup", "batch-lustre-run-cleanup-find-run-resources-logs", 512
     ),
     _auto("security group name", "aws:ec2/securityGroup:SecurityGroup", "batch-lustre-lustre", 255),
-    _auto("launch template name", "aws:ec2/launchTemplate:LaunchTemplate", "batch-lustre-baseline", 128),
+    _auto("launch template name", "aws:ec2/launchTemplate:LaunchTemplate", f"{_LAST_LANE}-baseline", 128),
     _auto("S3 bucket name", "aws:s3/bucket:Bucket", "batch-lustre-data", 63),
     _auto("secret name", "aws:secretsmanager/secret:Secret", "batch-lustre-runtime-parameters", 512),
-    _auto("compute environment name", "aws:batch/computeEnvironment:ComputeEnvironment", "batch-lustre-ce", 128),
-    _auto("job queue name", "aws:batch/jobQueue:JobQueue", "batch-lustre-queue", 128),
+    _auto("compute environment name", "aws:batch/computeEnvironment:ComputeEnvironment", f"{_LAST_LANE}-ce", 128),
+    _auto("job queue name", "aws:batch/jobQueue:JobQueue", f"{_LAST_LANE}-queue", 128),
     _auto("EventBridge rule name", "aws:cloudwatch/eventRule:EventRule", "batch-lustre-run-cleanup-rule", 64),
     DerivedName("name of a run's launch template, job definition and job", "run", "", RUN_NAME_ADDED, 128, True),
     DerivedName("DynamoDB table name", LANE_TABLE_TYPE, "", 1 + STACK_ID_LENGTH + len(LANE_TABLE_SUFFIX), 255, True),

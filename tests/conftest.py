@@ -1,4 +1,5 @@
-"""Shared test setup: the repository root and lambda/ are importable; no AWS credentials leak in."""
+"""Shared test setup: the repository root, lambda/ and the Lambdas' other modules are importable; no AWS credentials
+leak in."""
 
 import ast
 import gc
@@ -27,6 +28,12 @@ for path in (ROOT, ROOT / "lambda"):
 from batch_lustre.emulation.moto_version import check_moto_version  # noqa: E402
 
 check_moto_version()  # another moto release stops the whole suite here, in one line naming both versions
+
+from batch_lustre.emulation.lambdas import archive_directories  # noqa: E402
+
+# A handler imports its archive's other top-level modules (asl/lane_queue.py ships as lane_queue.py): after the
+# rest, so they shadow nothing.
+sys.path.extend(str(path) for path in archive_directories(ROOT) if str(path) not in sys.path)
 
 # Tests never talk to AWS: fake credentials and a fixed region for boto3 and moto.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -113,10 +120,6 @@ def sample_refs(mode: str):
         bucket_name=f"{mode}-data-0123abcd",
         subnet_id="subnet-0123456789abcdef0",
         lustre_security_group_id="sg-0123456789abcdef0",
-        compute_environment_arn=lane.compute_environment_arn,
-        baseline_launch_template_id=lane.baseline_launch_template_id,
-        baseline_launch_template_version=lane.baseline_launch_template_version,
-        job_queue_arn=lane.job_queue_arn,
         lanes=(lane,),
         lane_table_name=f"{mode}-5eed0001-lanes",
         job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/batch-job",

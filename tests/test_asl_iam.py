@@ -228,7 +228,7 @@ def test_submit_job_sync_grants_what_step_functions_needs_for_it():
     refs = sample_refs("taskexport")
     defn = one_task(
         BATCH_SUBMIT_JOB_SYNC,
-        {"JobName": "j", "JobQueue": refs.job_queue_arn, "JobDefinition": "taskexport-j", "Tags": {"a": "b"}},
+        {"JobName": "j", "JobQueue": refs.lanes[0].job_queue_arn, "JobDefinition": "taskexport-j", "Tags": {"a": "b"}},
         parallel=True,
     )
     doc = state_machine_policy(refs, defn)
@@ -238,7 +238,7 @@ def test_submit_job_sync_grants_what_step_functions_needs_for_it():
     assert statements_of(doc, "batch:DescribeJobs")[0]["Resource"] == ["*"]
     assert statements_of(doc, "batch:TerminateJob")[0]["Resource"] == ["arn:aws:batch:us-east-1:123456789012:job/*"]
     assert statements_of(doc, "batch:TagResource")  # the job's tags on create
-    assert refs.job_queue_arn in statements_of(doc, "batch:SubmitJob")[0]["Resource"]
+    assert refs.lanes[0].job_queue_arn in statements_of(doc, "batch:SubmitJob")[0]["Resource"]
 
 
 def test_a_create_without_tags_does_not_need_tag_resource():

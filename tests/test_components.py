@@ -488,10 +488,6 @@ def _expected_refs(run):
         bucket_name=run.one(BUCKET).state["bucket"],
         subnet_id=run.one(SUBNET, "private-0").id,
         lustre_security_group_id=run.one(SECURITY_GROUP).id,
-        compute_environment_arn=run.one(COMPUTE_ENVIRONMENT).state["arn"],
-        baseline_launch_template_id=run.one(LAUNCH_TEMPLATE).id,
-        baseline_launch_template_version="1",
-        job_queue_arn=run.one(JOB_QUEUE).state["arn"],
         lanes=(
             LaneRefs(
                 compute_environment_arn=run.one(COMPUTE_ENVIRONMENT).state["arn"],

@@ -20,6 +20,7 @@ from batch_lustre.program.parameters import (
     BY_NAME,
     DERIVED_NAMES,
     ENV_NAME_MAX_LENGTH,
+    MAX_LANES,
     TASK_EXPORT,
     ParameterError,
     validate_value,
@@ -54,7 +55,14 @@ def _snake(name: str) -> str:
 
 @pytest.fixture(scope="module", params=[TASK_EXPORT, AUTO_EXPORT])
 def longest_run(request):
-    config = {**load_stack_config(request.param), "batch-lustre:envName": LONGEST}
+    """The program with the longest accepted envName and the most lanes (the longest logical names)."""
+    most_lanes = BY_NAME["maxConcurrentRuns"].check
+    assert most_lanes is not None and most_lanes(MAX_LANES) and not most_lanes(MAX_LANES + 1)
+    config = {
+        **load_stack_config(request.param),
+        "batch-lustre:envName": LONGEST,
+        "batch-lustre:maxConcurrentRuns": str(MAX_LANES),
+    }
     return run_program(request.param, config=config)
 
 
@@ -80,7 +88,7 @@ def test_each_row_is_the_longest_name_the_program_declares(longest_run):
     longest: dict[str, str] = {}
     for resource in (r for r in longest_run.resources if r.custom and r.type in ROWS):
         if resource.inputs.get(NAME_PROPERTY.get(resource.type, "name")) is None:
-            longest[resource.type] = max(longest.get(resource.type, ""), resource.name, key=len)
+            longest[resource.type] = max(longest.get(resource.type, ""), resource.name, key=lambda n: (len(n), n))
     assert longest == {t: row.suffix for t, row in ROWS.items() if t in longest}
     assert set(longest) == {t for t, row in ROWS.items() if not row.from_env_name}  # the others: explicit names
 

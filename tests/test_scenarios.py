@@ -43,8 +43,6 @@ REQUIRED_SCENARIOS = {  # the scenarios the catalogue must hold, by name, with t
     "throttled-describe": 2,
     "throttled-waits": 2,
     "submit-rejected": 2,
-    "second-run-refused": 2,
-    "two-runs-at-once": 2,
     "deploy-during-run": 2,
     "refresh-during-run": 2,
     "job-on-baseline-host": 2,

@@ -42,7 +42,6 @@ DESTROY_DURING_AND_AFTER = "destroy-during-and-after"
 TWO_STACKS = "two-stacks"
 SWEEP_BESIDE_ANOTHER_STACK = "sweep-beside-another-stack"
 
-REFUSED = "ConcurrentRunRefused"
 FS = "{fs}"  # in ``says``: the file system id of the run
 
 
@@ -106,13 +105,13 @@ class NamedScenario:
     def expected_label(self, mode: str) -> str:
         """The expected outcome in one line, as the scenario table shows it."""
         if self.runs == SECOND_WHILE_FIRST_RUNS:
-            return f"first {self.expectation(mode).label}; second FAILED: {REFUSED}"
+            return f"both {self.expectation(mode).label}, the second after waiting for the lane"
         if self.runs == TWO_STACKS:
             return f"both stacks' runs {self.expectation(mode).label}; neither touches the other's resources"
         if self.runs == SWEEP_BESIDE_ANOTHER_STACK:
             return f"{self.expectation(mode).label}; sweep deletes nothing of the other stack's"
         if self.runs == BOTH_AT_ONCE:
-            return f"at most one {self.expectation(mode).label}; the other(s) FAILED: {REFUSED}"
+            return f"both {self.expectation(mode).label}, one after the other on the lane"
         expected = self.expectation(mode)
         if expected.run_cleanup:
             return f"{expected.label}; run cleanup {expected.run_cleanup}"

@@ -38,7 +38,6 @@ from batch_lustre.emulation.catalogue import (
     DESTROY_DURING_AND_AFTER,
     FS,
     REFRESH_DURING_JOB,
-    REFUSED,
     SCENARIOS,
     SECOND_WHILE_FIRST_RUNS,
     SWEEP_BESIDE_ANOTHER_STACK,
@@ -428,8 +427,8 @@ def execution_report(emu: Emulation, stack: EmulatedStack, result: RunResult) ->
 
 
 def _went_ahead(reports: list[ExecutionReport]) -> ExecutionReport:
-    """The execution that was not refused (the first, if all were)."""
-    return next((r for r in reports if r.result.error != REFUSED), reports[0])
+    """The execution the scenario's single-run checks look at: the first."""
+    return reports[0]
 
 
 def merged_calls(reports: list[ExecutionReport]) -> dict[str, int]:
@@ -524,13 +523,6 @@ def rule_violations(
     for run in cleanups:
         if run.status not in ("SUCCEEDED", "FAILED") or (run.status == "FAILED" and not (run.cause or "").strip()):
             problems.append(f"run cleanup {run.execution_arn.rsplit(':', 1)[-1]} ended {run.status} ({run.error})")
-    if len(reports) > 1:
-        ahead = [r for r in reports if r.result.error != REFUSED]
-        if len(ahead) > 1:
-            problems.append(f"{len(ahead)} runs went ahead at once: {', '.join(r.name for r in ahead)}")
-        for report in reports:
-            if report.result.error == REFUSED and set(report.result.calls) - {"sfn:listExecutions"}:
-                problems.append(f"{report.name} was refused but called {', '.join(report.result.calls)}")
     return problems
 
 
@@ -600,18 +592,9 @@ def expectation_mismatches(
         text = fragment.replace("{run}", reports[0].name).replace(FS, reports[0].file_system_id or "<no file system>")
         if text not in said:
             problems.append(f"the operator's actions lack {text!r} (they said: {said or 'nothing'})")
-    if entry.runs == SECOND_WHILE_FIRST_RUNS:
-        first, second = reports
-        if second.result.error != REFUSED:
-            problems.append(f"second: expected FAILED: {REFUSED}, got {second.got}")
-        return problems + _single_mismatches(expected, first, "first: ")
-    if entry.runs == BOTH_AT_ONCE:
-        refused = [r for r in reports if r.result.error == REFUSED]
-        if not refused:
-            problems.append(f"neither run was refused: {'; '.join(r.name + ' ' + r.got for r in reports)}")
+    if entry.runs in (SECOND_WHILE_FIRST_RUNS, BOTH_AT_ONCE):  # each run waits in line for the lane, then goes
         for report in reports:
-            if report not in refused:
-                problems += _single_mismatches(expected, report, f"{report.name}: ")
+            problems += _single_mismatches(expected, report, f"{report.name}: ")
         return problems
     return problems + _single_mismatches(expected, reports[0])
 
