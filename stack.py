@@ -256,7 +256,13 @@ def build_stack(settings: Settings, stack: str, config: Mapping[str, str] | None
     pulumi.export(naming.OUTPUT_JOB_LOG_GROUP, compute.job_log_group_name)
     pulumi.export(
         naming.OUTPUT_LANES,
-        [{"computeEnvironment": lane.compute_environment_name, "jobQueue": lane.job_queue_name} for lane in lanes],
+        [
+            {
+                naming.OUTPUT_COMPUTE_ENVIRONMENT: lane.compute_environment_name,
+                naming.OUTPUT_JOB_QUEUE: lane.job_queue_name,
+            }
+            for lane in lanes
+        ],
     )
     pulumi.export(naming.OUTPUT_LANE_TABLE, lane_table.table_name)
     pulumi.export(naming.OUTPUT_STACK_ID, stack_id)

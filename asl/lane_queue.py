@@ -69,10 +69,14 @@ def choose_lane(
     ended: Collection[str],
 ) -> Choice:
     """The lane ``me`` may take now. ``lanes``: the stack's number of lanes; ``running``: the RUNNING executions
-    listed (``me`` among them or not); ``holders``: the lane table's items (items of lanes >= ``lanes``, left
+    listed (``me`` among them or not: when it is, its listed start time counts); ``holders``: the lane table's items (items of lanes >= ``lanes``, left
     by a stack that had more, hold no lane of this stack, but their owners are not waiting); ``ended``: the owners confirmed not RUNNING."""
     if lanes < 1:
         raise ValueError(f"lanes={lanes}: a stack has at least one lane")
+    running = list(running)
+    # Where the list shows me, its start time is the one every other caller compares me by: mine from elsewhere
+    # (the execution's context object) may be written with another precision.
+    me = next((execution for execution in running if execution.arn == me.arn), me)
     holders = list(holders)
     held = {holder.lane: holder.owner for holder in holders if 0 <= holder.lane < lanes}
     mine = sorted(lane for lane, owner in held.items() if owner == me.arn)

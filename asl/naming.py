@@ -55,8 +55,8 @@ OUTPUT_STACK_ID = "stackId"
 # The stack's identity, fixed once deployed (settings.check_identity): its envName and its Region (and the mode).
 OUTPUT_ENV_NAME = "envName"
 OUTPUT_REGION = "region"
-# The lanes: index k -> {"computeEnvironment": <name>, "jobQueue": <name>} (lane 0's also as computeEnvironment and
-# jobQueue); and the name of the lane table (which run holds which lane).
+# The lanes: index k -> {OUTPUT_COMPUTE_ENVIRONMENT: <name>, OUTPUT_JOB_QUEUE: <name>} (lane 0's are also those two
+# outputs); and the name of the lane table (which run holds which lane).
 OUTPUT_LANES = "lanes"
 OUTPUT_LANE_TABLE = "laneTable"
 STACK_OUTPUTS = (

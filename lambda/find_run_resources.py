@@ -394,8 +394,9 @@ def restore_compute_environments(batch: Any, run: Run, template: Mapping[str, An
     still_using = []
     for lane in run.lanes:
         environment = environments.get(lane.compute_environment_arn)
-        if environment is None:
+        if environment is None:  # unknown: the launch template is not deleted
             report.problem(f"compute environment {lane.compute_environment_arn} was not found")
+            still_using.append(lane.compute_environment_arn)
             continue
         current = (environment.get("computeResources") or {}).get("launchTemplate") or {}
         if _is_run_template(current, run, template) and not _restore(batch, lane, current, report):

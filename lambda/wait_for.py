@@ -198,14 +198,25 @@ def _running(state_machine_arn: str) -> list[lane_queue.Execution]:
         request["nextToken"] = page["nextToken"]
 
 
-def _has_ended(execution_arn: str) -> bool:
-    """Whether an execution is no longer RUNNING (one that does not exist holds nothing either)."""
+# DescribeExecution is eventually consistent too (Step Functions API Reference): an execution that started moments
+# ago (and took its lane at once) may not exist for it yet. An owner it does not know has ended only once it has
+# held its lane this long; one it shows RUNNING may have ended since, which only delays the take-over.
+UNKNOWN_OWNER_GRACE_SECONDS = 600
+
+
+def _has_ended(holder: lane_queue.Holder) -> bool:
+    """Whether a lane's owner is no longer RUNNING (one that does not exist, long after it took the lane, holds
+    nothing either: Step Functions forgets an execution 90 days after it ended)."""
     try:
-        status = _client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+        status = _client("stepfunctions").describe_execution(executionArn=holder.owner)["status"]
     except aws_calls.AWS_ERRORS as err:
-        if aws_calls.error_code(err) == "ExecutionDoesNotExist":
-            return True
-        raise
+        if aws_calls.error_code(err) != "ExecutionDoesNotExist":
+            raise
+        try:
+            since = datetime.fromisoformat(holder.since).timestamp()
+        except ValueError:
+            return False
+        return time.time() - since > UNKNOWN_OWNER_GRACE_SECONDS
     return bool(status != "RUNNING")
 
 
@@ -234,7 +245,8 @@ def _lane(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     me = lane_queue.Execution(datetime.fromisoformat(event["startTime"]), event["executionArn"])
     holders = _lane_holders(event["laneTable"])
     running = _running(event["stateMachineArn"])
-    ended = {owner for owner in lane_queue.owners_to_describe(running, holders) if _has_ended(owner)}
+    unlisted = set(lane_queue.owners_to_describe(running, holders))
+    ended = {holder.owner for holder in holders if holder.owner in unlisted and _has_ended(holder)}
     choice = lane_queue.choose_lane(me, len(lanes), running, holders, ended)
     ready = choice.lane is not None
     return ready, {

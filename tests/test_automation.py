@@ -443,7 +443,7 @@ def test_start_run_starts_a_second_run_while_another_is_running_and_it_waits_in_
         ]
         stop_held_runs(emu)
     assert status == "RUNNING"
-    assert "WaitForLane" in entered and "TakeLane" not in entered
+    assert "FindLane" in entered and "TakeLane" not in entered  # waiting in line, inside WaitFor
 
 
 def test_list_runs_reports_outcome_duration_and_error_newest_first():

@@ -457,6 +457,7 @@ def test_check_metrics_exists_only_in_autoexport_and_may_read_metrics(runs):
         "check_metrics.py": ROOT / "lambda" / "check_metrics.py",
         "wait_for.py": ROOT / "lambda" / "wait_for.py",  # its waiting loop
         "aws_calls.py": ROOT / "lambda" / "aws_calls.py",  # clients and error classes
+        "lane_queue.py": ROOT / "asl" / "lane_queue.py",  # imported by wait_for.py
     }
     role = _role_of_function(run, function)
     [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]

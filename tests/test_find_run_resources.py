@@ -11,6 +11,7 @@ import ast
 import base64
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import find_run_resources as frr
@@ -22,6 +23,7 @@ from batch_lustre.emulation import BatchScenario, Emulation, JobAttempt, Scenari
 from batch_lustre.emulation.scenario import ATTEMPT_HOST_EC2
 from batch_lustre.emulation.stack import EmulatedStack
 from batch_lustre.program.asl import iam
+from batch_lustre.program.asl.lane import lane_list
 from batch_lustre.program.asl.naming import HOST_SCRATCH_DIR, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK, TAG_STACK_ID
 from batch_lustre.program.asl.user_data import render
 
@@ -136,7 +138,7 @@ def leave_run(
     )["LaunchTemplate"]["LaunchTemplateId"]
     if on_compute_environment:
         batch.update_compute_environment(
-            computeEnvironment=refs.compute_environment_arn,
+            computeEnvironment=refs.lanes[0].compute_environment_arn,
             computeResources={"launchTemplate": {"launchTemplateId": left.launch_template_id, "version": "1"}},
         )
     batch_tags = {k: v for k, v in tags.items() if k != "Name"}
@@ -160,7 +162,7 @@ def leave_run(
     array = {"arrayProperties": {"size": array_size}} if array_size else {}
     left.job_id = batch.submit_job(
         jobName=name,
-        jobQueue=refs.job_queue_arn,
+        jobQueue=refs.lanes[0].job_queue_arn,
         jobDefinition=left.job_definition_arn,
         propagateTags=True,
         tags=batch_tags,
@@ -187,31 +189,30 @@ def leave_run(
     return left
 
 
-def event(stack: EmulatedStack, execution_name: str = RUN, **changes: str) -> dict[str, str]:
+def event(stack: EmulatedStack, execution_name: str = RUN, **changes: Any) -> dict[str, Any]:
     """FindRunResources' event, as run-cleanup sends it."""
     refs = stack.refs
     return {
         "executionName": execution_name,
+        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:{refs.state_machine_name}:{execution_name}",
         "stack": refs.stack,
         "stackId": refs.stack_id,
         "mode": refs.mode,
         "namePrefix": refs.name_prefix,
-        "computeEnvironmentArn": refs.compute_environment_arn,
-        "baselineLaunchTemplateId": refs.baseline_launch_template_id,
-        "baselineLaunchTemplateVersion": refs.baseline_launch_template_version,
-        "jobQueueArn": refs.job_queue_arn,
+        "laneTable": refs.lane_table_name,
+        "lanes": lane_list(refs),
         **changes,
     }
 
 
-def find(stack: EmulatedStack, execution_name: str = RUN, **changes: str) -> dict:
+def find(stack: EmulatedStack, execution_name: str = RUN, **changes: Any) -> dict:
     return frr.handler(event(stack, execution_name, **changes), None)
 
 
 def compute_environment_template(stack: EmulatedStack) -> dict:
-    ce = client("batch").describe_compute_environments(computeEnvironments=[stack.refs.compute_environment_arn])[
-        "computeEnvironments"
-    ][0]
+    ce = client("batch").describe_compute_environments(
+        computeEnvironments=[stack.refs.lanes[0].compute_environment_arn]
+    )["computeEnvironments"][0]
     return ce["computeResources"]["launchTemplate"]
 
 
@@ -255,7 +256,28 @@ def test_a_run_that_left_nothing_finds_nothing_and_does_nothing():
     with Emulation() as emu:
         stack = setup_stack(emu, "taskexport")
         leave_run(emu, stack, "run-2")
-        assert find(stack) == {"fileSystem": None, "jobsRan": False, "jobsUnfinished": [], "actions": [], "errors": []}
+        assert find(stack) == {
+            "fileSystem": None,
+            "jobsRan": False,
+            "jobsUnfinished": [],
+            "lane": None,
+            "actions": [],
+            "errors": [],
+        }
+
+
+def test_the_lane_the_run_still_holds_is_found_and_a_lane_another_run_holds_is_not():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        mine = event(stack)["executionArn"]
+        table = client("dynamodb")
+        item = {"lane": {"N": "0"}, "since": {"S": "2026-01-01T00:00:00Z"}}
+        table.put_item(TableName=stack.refs.lane_table_name, Item={**item, "owner": {"S": mine + "-other"}})
+        assert find(stack)["lane"] is None
+        table.put_item(TableName=stack.refs.lane_table_name, Item={**item, "owner": {"S": mine}})
+        found = find(stack)
+        assert found["lane"] == 0
+        assert found["actions"] == ["lane 0 is still held by the run: to be released"]
 
 
 def test_a_file_system_without_association_is_found_with_none():
@@ -420,8 +442,8 @@ def test_the_compute_environment_is_put_back_when_it_is_on_the_runs_template():
         assert compute_environment_template(stack)["launchTemplateId"] == left.launch_template_id
         found = find(stack)
         assert compute_environment_template(stack) == {
-            "launchTemplateId": stack.refs.baseline_launch_template_id,
-            "version": stack.refs.baseline_launch_template_version,
+            "launchTemplateId": stack.refs.lanes[0].baseline_launch_template_id,
+            "version": stack.refs.lanes[0].baseline_launch_template_version,
         }
         assert not launch_template_exists(left.launch_template_id)
         assert any(a.startswith("compute environment") for a in found["actions"])
@@ -510,8 +532,8 @@ def test_a_failed_step_is_one_error_line_and_the_other_steps_go_on():
     with Emulation(Scenario(batch=LONG_JOB)) as emu:
         stack = setup_stack(emu, "taskexport")
         left = leave_run(emu, stack)
-        missing = stack.refs.compute_environment_arn.replace(stack.compute_environment_name, "no-such-ce")
-        found = find(stack, computeEnvironmentArn=missing)
+        missing = stack.refs.lanes[0].compute_environment_arn.replace(stack.compute_environment_name, "no-such-ce")
+        found = find(stack, lanes=[{**lane_list(stack.refs)[0], "computeEnvironmentArn": missing}])
         assert found["errors"] == [
             f"compute environment {missing} was not found",
             (
@@ -525,23 +547,39 @@ def test_a_failed_step_is_one_error_line_and_the_other_steps_go_on():
 
 
 def test_an_event_without_the_runs_names_is_refused():
-    with pytest.raises(frr.ConfigurationError, match="jobQueueArn"):
-        frr.Run.from_event({k: v for k, v in event_example().items() if k != "jobQueueArn"})
+    with pytest.raises(frr.ConfigurationError, match="laneTable"):
+        frr.Run.from_event({k: v for k, v in event_example().items() if k != "laneTable"})
     with pytest.raises(frr.ConfigurationError, match="executionName"):
         frr.Run.from_event({**event_example(), "executionName": ""})
 
 
-def event_example() -> dict[str, str]:
+def test_an_event_without_the_stacks_lanes_is_refused_naming_what_is_missing():
+    with pytest.raises(frr.ConfigurationError, match="lanes"):
+        frr.Run.from_event({**event_example(), "lanes": []})
+    with pytest.raises(frr.ConfigurationError, match=r"lanes\[0\] keys \['jobQueueArn'\]"):
+        frr.Run.from_event({**event_example(), "lanes": [{**event_example()["lanes"][0], "jobQueueArn": ""}]})
+    with pytest.raises(frr.ConfigurationError, match="index 1"):
+        frr.Run.from_event({**event_example(), "lanes": event_example()["lanes"] * 2})
+
+
+def event_example() -> dict[str, Any]:
     return {
         "executionName": RUN,
+        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:m:{RUN}",
         "stack": "s",
         "stackId": "5eed0001",
         "mode": "taskexport",
         "namePrefix": "p",
-        "computeEnvironmentArn": "arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
-        "baselineLaunchTemplateId": "lt-0",
-        "baselineLaunchTemplateVersion": "1",
-        "jobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/q",
+        "laneTable": "p-lanes",
+        "lanes": [
+            {
+                "index": 0,
+                "computeEnvironmentArn": "arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
+                "jobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/q",
+                "baselineLaunchTemplateId": "lt-0",
+                "baselineLaunchTemplateVersion": "1",
+            }
+        ],
     }
 
 
@@ -556,7 +594,7 @@ def test_the_run_names_are_those_of_the_workflow():
 def _called_operations() -> set[str]:
     """boto3 operations the handler calls: ``<client>.<operation>(...)``, paginators, and ``_pages(<client>.<op>``."""
     tree = ast.parse(HANDLER.read_text())
-    clients = {"fsx", "batch", "ec2"}
+    clients = {"fsx", "batch", "ec2", "dynamodb"}
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in clients:

@@ -67,6 +67,14 @@ def test_a_run_that_already_holds_a_lane_takes_it_again_naming_itself():
     assert (choice.lane, choice.ended) == (1, me.arn)
 
 
+def test_a_listed_run_is_ordered_by_its_listed_start_whatever_start_it_was_given():
+    other, listed_me = run(1, seconds=5.5), run(2, seconds=5.7)
+    me_truncated = Execution(T0 + timedelta(seconds=5), listed_me.arn)  # e.g. a start time without milliseconds
+    choice = choose_lane(me_truncated, 1, [other, listed_me], [], ended=())
+    assert (choice.lane, choice.ahead) == (None, (other.arn,))
+    assert choose_lane(other, 1, [other, listed_me], [], ended=()).lane == 0
+
+
 def test_a_run_not_yet_listed_still_counts_the_runs_before_it():
     older, me = run(1), run(2)
     assert choose_lane(me, 1, [older], [], ended=()).ahead == (older.arn,)

@@ -265,14 +265,21 @@ def test_the_finder_is_called_with_the_runs_names_and_the_stacks_resources():
     payload = definition("taskexport")["States"]["FindRunResources"]["Parameters"]["Payload"]
     assert payload == {
         "executionName.$": "$.run.executionName",
+        "executionArn.$": "$.run.executionArn",
         "stack": refs.stack,
         "stackId": refs.stack_id,
         "mode": refs.mode,
         "namePrefix": refs.name_prefix,
-        "computeEnvironmentArn": refs.compute_environment_arn,
-        "baselineLaunchTemplateId": refs.baseline_launch_template_id,
-        "baselineLaunchTemplateVersion": refs.baseline_launch_template_version,
-        "jobQueueArn": refs.job_queue_arn,
+        "laneTable": refs.lane_table_name,
+        "lanes": [
+            {
+                "index": 0,
+                "computeEnvironmentArn": refs.lanes[0].compute_environment_arn,
+                "jobQueueArn": refs.lanes[0].job_queue_arn,
+                "baselineLaunchTemplateId": refs.lanes[0].baseline_launch_template_id,
+                "baselineLaunchTemplateVersion": refs.lanes[0].baseline_launch_template_version,
+            }
+        ],
     }
 
 
