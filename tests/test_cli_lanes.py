@@ -173,3 +173,21 @@ def test_run_shows_waiting_for_a_lane_with_the_runs_ahead_when_it_changes_then_t
         "waiting for a lane (1 ahead)",
         "took lane 1",
     ]
+
+
+def test_run_waits_in_line_while_every_lane_is_held_and_says_so(tmp_path):
+    """One lane, taken by run holder for longer than laneWaitTimeoutMinutes=5: ``batch-lustre run`` of the next run
+    shows "waiting for a lane (0 ahead)", then the run fails with NoLaneAvailable naming the owner."""
+    with Emulation(Scenario()) as emu:
+        _, outputs = deploy_emulated(emu, "taskexport", runtime_params={"laneWaitTimeoutMinutes": 5})
+        holder = automation.start_run("taskexport", stack_outputs=outputs, name="holder")
+        path = tmp_path / "outputs.json"
+        path.write_text(json.dumps(outputs))
+        result = runner.invoke(
+            app, ["run", "taskexport", "--outputs-file", str(path), "--name", "queued", "--poll-seconds", "0.01"]
+        )
+        assert result.exit_code == 1, result.output
+        assert "waiting for a lane (0 ahead)" in result.output
+        assert "Error: NoLaneAvailable" in result.output and "holder" in result.output
+        assert "took lane" not in result.output
+        assert automation.wait_for_run(holder.execution_arn, poll_seconds=0.01, timeout_seconds=120).succeeded

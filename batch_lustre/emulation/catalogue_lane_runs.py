@@ -20,7 +20,7 @@ import dataclasses
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -37,6 +37,7 @@ from batch_lustre.emulation.catalogue_base import (
 from batch_lustre.emulation.catalogue_lanes import MANY_RUNS, SUCCEEDS
 from batch_lustre.emulation.core import Emulation
 from batch_lustre.emulation.environment import offline_environment
+from batch_lustre.emulation.figures import LINE_KEYS
 from batch_lustre.emulation.runner import (
     RunResult,
     StartedRun,
@@ -76,16 +77,18 @@ def run_lanes(
     *,
     timeout_seconds: float = 180.0,
     transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    stack_config: Mapping[str, Any] | None = None,
 ) -> judged.ScenarioResult:
     """Run scenario ``name`` (runs in line for lanes) in ``mode``; judge every run, the lanes and the line.
-    ``transform`` changes the generated definition before it runs (to show that the rules catch a defect)."""
+    ``transform`` changes the generated definition before it runs (to show that the rules catch a defect);
+    ``stack_config``: the stack config instead of the scenario's own (e.g. as many lanes as runs)."""
     real_start = time.monotonic()
     with offline_environment(REGION), Emulation(entry.scenario(), region=REGION) as emu:
         stack = setup_stack(
             emu,
             mode,
             runtime_params=dict(entry.runtime_params),
-            config_changes=entry.stack_config,
+            config_changes=entry.stack_config if stack_config is None else stack_config,
             job_image_tags=entry.job_image_tags,
         )
         definition = build_definition(stack.refs)
@@ -226,14 +229,15 @@ def line_figures(results: list[RunResult]) -> dict[str, Any]:
     succeeded = [r for r in results if r.status == "SUCCEEDED"]
     one_run = min(((_bounds(r)[1] - _bounds(r)[0]).total_seconds() for r in succeeded), default=0.0)
     waits = [w for w in (lane_wait(r) for r in results) if w is not None]
-    return {
-        "runs_succeeded": len(succeeded),
-        "runs_refused": sum(1 for r in results if r.error == "NoLaneAvailable"),
-        "makespan_s": makespan,
-        "one_run_s": one_run,
-        "makespan_over_one_run": round(makespan / one_run, 2) if one_run else None,
-        "longest_lane_wait_s": max(waits, default=0.0),
-    }
+    values = (
+        len(succeeded),
+        sum(1 for r in results if r.error == "NoLaneAvailable"),
+        makespan,
+        one_run,
+        round(makespan / one_run, 2) if one_run else None,
+        max(waits, default=0.0),
+    )
+    return dict(zip(LINE_KEYS, values, strict=True))
 
 
 def _periods(emu: Emulation, stack: EmulatedStack) -> dict[int, list[tuple[float, float | None, str]]]:

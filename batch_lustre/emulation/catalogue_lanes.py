@@ -23,14 +23,18 @@ SUCCEEDS = Expected(says=('"FileSystemDeleted": true',), lands_at=OWN_RESULTS, r
 # The holder's lane is held about 25 emulated minutes (file system, job of 10 minutes, export); the next run in
 # line waits 10.
 SHORT_LANE_WAIT = {"laneWaitTimeoutMinutes": 10}
+# The last of 10 runs on 3 lanes waits 3 rounds of about 30 emulated minutes each: longer than the default bound
+# (60 minutes), as a user who starts that many runs at once sets it.
+LONG_LANE_WAIT = {"laneWaitTimeoutMinutes": 180}
 
 LANE_SCENARIOS: dict[str, NamedScenario] = {
     "many-runs-at-once": NamedScenario(
-        f"{MANY_RUNS} runs start in the same second on {MANY_LANES} lanes (maxConcurrentRuns={MANY_LANES}): they "
-        "wait in line and go as lanes free up; every run succeeds with its results in S3, none is refused, no two "
+        f"{MANY_RUNS} runs start in the same second on {MANY_LANES} lanes (maxConcurrentRuns={MANY_LANES}, "
+        "laneWaitTimeoutMinutes=180): they wait in line and go as lanes free up; every run succeeds with its results in S3, none is refused, no two "
         "runs are ever on one lane at once (from Batch's records), nothing is left",
         Scenario,
         stack_config={**PREFIX_LAYOUT, "maxConcurrentRuns": MANY_LANES},
+        runtime_params=LONG_LANE_WAIT,
         runs=MANY_AT_ONCE,
         expected=SUCCEEDS,
         label=f"all {MANY_RUNS} SUCCEEDED, at most {MANY_LANES} at once, one per lane",

@@ -175,7 +175,9 @@ def run_scenario(
     if entry.runs in LANE_RUNS:
         from batch_lustre.emulation.catalogue_lane_runs import run_lanes  # it judges with this module's rules
 
-        return run_lanes(name, mode, entry, timeout_seconds=timeout_seconds, transform=transform)
+        return run_lanes(
+            name, mode, entry, timeout_seconds=timeout_seconds, transform=transform, stack_config=stack_config
+        )
     if entry.runs in PAIR_RUNS:
         from batch_lustre.emulation.catalogue_stacks import run_pair  # it judges with this module's rules
 
