@@ -165,8 +165,10 @@ def follow_run(
     poll_seconds: float = 5.0,
     timeout_seconds: float | None = None,
     sleep: Callable[[float], Any] = time.sleep,
+    on_poll: Callable[[RunOutcome], Any] | None = None,
 ) -> RunOutcome:
-    """Read the run's history until it ends (or ``timeout_seconds`` pass); call ``on_event`` for each event.
+    """Read the run's history until it ends (or ``timeout_seconds`` pass); call ``on_event`` for each event, and
+    ``on_poll`` with the outcome so far after each look while the run goes on (e.g. to show its place in line).
 
     Returns the outcome whatever it is (``status`` stays RUNNING on timeout); never raises for a failed run.
     """
@@ -181,6 +183,8 @@ def follow_run(
                 on_event(run_event, tracker.outcome)
         if tracker.outcome.status != "RUNNING":
             return tracker.outcome
+        if on_poll is not None:
+            on_poll(tracker.outcome)
         if deadline is not None and time.monotonic() >= deadline:
             return tracker.outcome
         sleep(poll_seconds)

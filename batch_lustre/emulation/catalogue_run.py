@@ -37,6 +37,7 @@ from batch_lustre.emulation.catalogue import (
     DEPLOY_DURING_JOB,
     DESTROY_DURING_AND_AFTER,
     FS,
+    LANE_RUNS,
     REFRESH_DURING_JOB,
     SCENARIOS,
     SECOND_WHILE_FIRST_RUNS,
@@ -171,6 +172,12 @@ def run_scenario(
     entry = SCENARIOS[name]
     if mode not in entry.modes:
         raise ValueError(f"scenario {name!r} does not apply to mode {mode!r}: it applies to {', '.join(entry.modes)}")
+    if entry.runs in LANE_RUNS:
+        from batch_lustre.emulation.catalogue_lane_runs import run_lanes  # it judges with this module's rules
+
+        return run_lanes(
+            name, mode, entry, timeout_seconds=timeout_seconds, transform=transform, stack_config=stack_config
+        )
     if entry.runs in PAIR_RUNS:
         from batch_lustre.emulation.catalogue_stacks import run_pair  # it judges with this module's rules
 
@@ -260,7 +267,7 @@ def _history_limit(limit: int | None) -> Iterator[None]:
 STOP_DURING_JOB_AT = 1080.0
 
 
-def _stop_at(emu: Emulation, started: StartedRun, seconds: float) -> None:
+def stop_at(emu: Emulation, started: StartedRun, seconds: float) -> None:
     """StopExecution of ``started`` at emulated second ``started + seconds``, as a person would."""
     backend = stepfunctions_parser_backends[emu.account_id][emu.region]
 
@@ -346,7 +353,7 @@ def _execute(
         return [ended]
     if entry.runs == ABORT_DURING_JOB:
         started = start("run-1")
-        _stop_at(emu, started, STOP_DURING_JOB_AT)
+        stop_at(emu, started, STOP_DURING_JOB_AT)
         return [finish_workflow(started, stack=stack, timeout_seconds=timeout_seconds)]
 
     if entry.runs == SECOND_WHILE_FIRST_RUNS:
