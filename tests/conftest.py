@@ -192,7 +192,9 @@ def run_lambda_under_python_312(script: str) -> subprocess.CompletedProcess[str]
         pytest.skip("no Python 3.12 interpreter on this machine (set PYTHON312 to one)")
     environment = {
         "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda"), sysconfig.get_paths()["purelib"]]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT / "lambda"), *map(str, archive_directories(ROOT)), sysconfig.get_paths()["purelib"]]
+        ),
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",

@@ -125,7 +125,9 @@ def test_the_emulated_deploy_of_three_lanes_creates_three_environments_three_que
         )
         (queue,) = [q for q in queues if q["jobQueueArn"] == lane.job_queue_arn]
         assert queue["computeEnvironmentOrder"][0]["computeEnvironment"] == lane.compute_environment_arn
-    assert stack.refs.lanes[0].compute_environment_arn == stack.refs.compute_environment_arn
+    names = [by_arn[lane.compute_environment_arn]["computeEnvironmentName"] for lane in stack.refs.lanes]
+    assert "lane" not in names[0]  # lane 0 is the stack's compute environment of before lanes
+    assert all(f"lane-{k}" in names[k] for k in range(1, LANES)), names
     assert len({lane.compute_environment_arn for lane in stack.refs.lanes}) == LANES
 
 

@@ -87,6 +87,7 @@ OTHER_VALUES: dict[str, str | dict[str, str | None]] = {
     "jobTimeoutMinutes": "2880",
     "jobRunnableTimeoutMinutes": "40",
     "exportTimeoutMinutes": "120",
+    "laneWaitTimeoutMinutes": "120",
     "lustrePricePerGibMonthUsd": "0.154",
     "jobLogRetentionDays": "30",
     "maxConcurrentRuns": "3",

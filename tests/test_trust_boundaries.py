@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from batch_lustre.automation import check_assignment, parse_assignment, run_input
 from batch_lustre.cli.overrides import from_flags
 from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.lane import lane_list
 from batch_lustre.program.asl.states import all_states
 from batch_lustre.program.parameters import (
     BY_NAME,
@@ -464,13 +465,15 @@ def test_every_accepted_run_makes_job_requests_botocore_accepts(mode, execution_
             execution_input
         ), result["error"]
         return
+    refs = sample_refs(mode)
     data = {
         "config": {"params": result["params"], "derived": result["derived"]},
+        "lane": lane_list(refs)[-1],  # the lane the run took (FindLane ... TakeLane)
         "jobDefinition": {"JobDefinitionArn": "arn:aws:batch:us-east-1:123456789012:job-definition/x:1"},
         "image": {"digest": DIGEST},
         "$": {"Execution": {"Name": name}},
     }
-    machine = all_states(build_definition(sample_refs(mode)))
+    machine = all_states(build_definition(refs))
     array = result["derived"]["arraySize"] > 1
     for state, operation in (
         ("CreateJobDefinition", "RegisterJobDefinition"),
