@@ -45,6 +45,7 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
         region="us-east-1",
         account_id="123456789012",
         state_machine_name=f"{mode}-workflow",
+        run_cleanup_state_machine_name=f"{mode}-run-cleanup",
         secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:params",
         bucket_name="bucket",
         subnet_id="subnet-0",

@@ -96,6 +96,7 @@ LAMBDA_ACTIONS: dict[str, tuple[str, ...]] = {
         "batch:UpdateComputeEnvironment",
         "batch:DeregisterJobDefinition",
         "dynamodb:Scan",
+        "dynamodb:UpdateItem",
     ),
 }
 
@@ -178,11 +179,19 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
                 ["states:ListExecutions"], [f"arn:aws:states:{region}:{account}:stateMachine:{refs.state_machine_name}"]
             )
         ],
+        # The lane check describes a lane's owner: a run, or the run cleanup that took an ended run's lane for itself.
         "states:DescribeExecution": [
             _statement(
                 ["states:DescribeExecution"],
-                [f"arn:aws:states:{region}:{account}:execution:{refs.state_machine_name}:*"],
+                [
+                    f"arn:aws:states:{region}:{account}:execution:{machine}:*"
+                    for machine in (refs.state_machine_name, refs.run_cleanup_state_machine_name)
+                ],
             )
+        ],
+        # The run cleanup takes an ended run's lane for itself (lambda/find_run_resources.py): UpdateItem, "table".
+        "dynamodb:UpdateItem": [
+            _statement(["dynamodb:UpdateItem"], [f"arn:aws:dynamodb:{region}:{account}:table/{refs.lane_table_name}"])
         ],
         # Service Authorization Reference, Amazon DynamoDB: Scan on resource type "table".
         "dynamodb:Scan": [

@@ -19,6 +19,15 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+# A lane whose owner has ended is taken over only this long after the owner stopped (an owner Step Functions does
+# not know: this long after it took the lane). The run cleanup that EventBridge starts for a run that ended without
+# its own Cleanup takes the run's lane for itself first (lambda/find_run_resources.py), puts the lane's compute
+# environment back on its baseline, then gives the lane back: the grace leaves it the time to arrive. EventBridge
+# documents no bound on its delivery (docs/aws-rules.md, "EventBridge delivers status changes, with no stated
+# bound"): a later run cleanup finds the lane taken over and leaves that lane's compute environment alone.
+TAKEOVER_GRACE_SECONDS = 900
+RUNNING = "RUNNING"
+
 # ``:ended`` when the lane taken is free (no item): no execution ARN is "-", so the condition's second half
 # (``#owner = :ended``) can only hold for an ended owner being taken over.
 NO_OWNER = "-"
@@ -52,6 +61,24 @@ class Choice:
     free: tuple[int, ...]
     ahead: tuple[str, ...]
     owners: Mapping[int, str]
+
+
+def owner_has_ended(status: str | None, stopped: datetime | None, since: str, now: float) -> bool:
+    """Whether a lane's owner may be taken over: not RUNNING, and stopped more than ``TAKEOVER_GRACE_SECONDS``
+    before ``now`` (epoch seconds). ``status`` None: Step Functions does not know the execution (it forgets one 90
+    days after it ended; a brand-new one may not show yet, DescribeExecution being eventually consistent): then
+    counted from ``since``, when it took the lane; an unreadable ``since`` never ends."""
+    if status == RUNNING:
+        return False
+    if status is not None and stopped is not None:
+        return now - stopped.timestamp() > TAKEOVER_GRACE_SECONDS
+    try:
+        taken = datetime.fromisoformat(since)
+    except ValueError:
+        return False
+    if taken.tzinfo is None:
+        return False
+    return now - taken.timestamp() > TAKEOVER_GRACE_SECONDS
 
 
 def owners_to_describe(running: Iterable[Execution], holders: Iterable[Holder]) -> list[str]:

@@ -162,3 +162,8 @@ def job_log_group_name(name_prefix: str, stack: str) -> str:
 def state_machine_name(name_prefix: str, stack: str) -> str:
     """The state machine's fixed name (the role's policy names its executions)."""
     return f"{name_prefix}-{stack}-workflow"[:80]
+
+
+def run_cleanup_state_machine_name(name_prefix: str, stack: str) -> str:
+    """The run-cleanup state machine's fixed name, ``<prefix>-<stack>-run-cleanup``."""
+    return f"{name_prefix}-{stack}-run-cleanup"[:80]

@@ -33,6 +33,9 @@ class WorkflowRefs:
     region: str
     account_id: str
     state_machine_name: str  # fixed name, so the role's policy can name the machine's executions
+    # The run-cleanup machine's fixed name: the lane check describes its executions (a run cleanup holds the lane
+    # of the run it cleans up after: asl/lane_queue.py).
+    run_cleanup_state_machine_name: str
     secret_arn: str
     bucket_name: str
     subnet_id: str  # where the SCRATCH_2 file system lives

@@ -96,11 +96,6 @@ KEPT_TAG_NOT_SAFE = (
 )
 
 
-def run_cleanup_state_machine_name(name_prefix: str, stack: str) -> str:
-    """The run-cleanup state machine's fixed name, ``<prefix>-<stack>-run-cleanup``."""
-    return f"{name_prefix}-{stack}-run-cleanup"[:80]
-
-
 def status_change_event_pattern(workflow_state_machine_arn: str) -> dict[str, Any]:
     """EventBridge pattern: a run of ``workflow_state_machine_arn`` ended FAILED, TIMED_OUT or ABORTED."""
     return {
@@ -278,6 +273,7 @@ def _find_run_resources(
         {
             "executionName.$": "$.run.executionName",
             "executionArn.$": "$.run.executionArn",
+            "cleanupExecutionArn.$": "$$.Execution.Id",
             "stack": refs.stack,
             "stackId": refs.stack_id,
             "mode": refs.mode,
@@ -300,28 +296,45 @@ def _find_run_resources(
     )
 
 
+def _lane_back_if_put_back(release: str, next_state: str) -> dict[str, Any]:
+    """Whether the lane this execution holds for the run goes back now: FindRunResources' latest result names it
+    and reports no failed or put-off step (a lane whose compute could not be put back stays held, and is taken
+    over only after the take-over grace: asl/lane_queue.py)."""
+    return choice(
+        [
+            {
+                "And": [
+                    {"Variable": "$.found.lane", "IsNumeric": True},
+                    {"Not": {"Variable": "$.found.errors[0]", "IsPresent": True}},
+                ],
+                "Next": release,
+            }
+        ],
+        next_state,
+    )
+
+
+def _release_run_lane(refs: WorkflowRefs, next_state: str) -> dict[str, Any]:
+    """The lane goes back by a write conditioned on this execution as its owner."""
+    return release_lane(
+        refs.lane_table_name,
+        "$.found.lane",
+        "$$.Execution.Id",
+        next_state=next_state,
+        catch_path="$.cleanupErrors.releaseLane",
+    )
+
+
 def _add_find_run_resources(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
     g.add(
         "FindRunResources",
         _find_run_resources(refs, function_arn, "CleanupRunLane", "$.found", "FindRunResourcesFailed"),
     )
-    # The run's compute environment is back on its baseline (FindRunResources): the lane the run still holds goes
-    # back, only while the run owns it (a run that took it over since keeps it). Its jobs were asked to stop; the
-    # next run's own job comes only after its file system is AVAILABLE, minutes later.
-    g.add(
-        "CleanupRunLane",
-        choice([{"Variable": "$.found.lane", "IsNumeric": True, "Next": "ReleaseRunLane"}], "IsFileSystemLeft"),
-    )
-    g.add(
-        "ReleaseRunLane",
-        release_lane(
-            refs.lane_table_name,
-            "$.found.lane",
-            "$.run.executionArn",
-            next_state="IsFileSystemLeft",
-            catch_path="$.cleanupErrors.releaseLane",
-        ),
-    )
+    # The run's lane is held by this execution now (FindRunResources took it from the run). Once its compute
+    # environment is back on its baseline (no step of FindRunResources failed or was put off: a job still ending
+    # puts the restore off), it goes back at once; else after FindRunResources is called again, at the end.
+    g.add("CleanupRunLane", _lane_back_if_put_back("ReleaseRunLane", "IsFileSystemLeft"))
+    g.add("ReleaseRunLane", _release_run_lane(refs, "IsFileSystemLeft"))
     g.add(
         "FindRunResourcesFailed",
         pass_parameters(
@@ -730,8 +743,8 @@ def _add_finish(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
     g.add(
         "FinishRunCleanup",
         choice(
-            [{"Variable": "$.found.errors[0]", "IsPresent": True, "Next": "KeepEarlierFindings"}, *_outcome_rules()],
-            "SummarizeRunCleanup",
+            [{"Variable": "$.found.errors[0]", "IsPresent": True, "Next": "KeepEarlierFindings"}],
+            "RunCleanupOutcome",
         ),
     )
     g.add(
@@ -756,7 +769,9 @@ def _add_finish(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
             catch_path="$.cleanupErrors.findRunResourcesAgain",
         ),
     )
-    g.add("FinishAfterFindingAgain", choice(_outcome_rules(), "SummarizeRunCleanup"))
+    g.add("FinishAfterFindingAgain", _lane_back_if_put_back("ReleaseRunLaneAtEnd", "RunCleanupOutcome"))
+    g.add("ReleaseRunLaneAtEnd", _release_run_lane(refs, "RunCleanupOutcome"))
+    g.add("RunCleanupOutcome", choice(_outcome_rules(), "SummarizeRunCleanup"))
     g.add(
         "ReportFileSystemKept",
         pass_parameters(

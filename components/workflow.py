@@ -306,6 +306,7 @@ def workflow_refs(
             region=values["region"],
             account_id=values["account_id"],
             state_machine_name=state_machine_name,
+            run_cleanup_state_machine_name=naming.run_cleanup_state_machine_name(args.name_prefix, args.stack),
             secret_arn=values["secret_arn"],
             bucket_name=values["bucket_name"],
             subnet_id=values["private_subnet_ids"][0],

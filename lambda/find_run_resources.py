@@ -2,15 +2,20 @@
 
 Contract (docs/workflow-v2.md, "Run cleanup after an abnormal end"):
 
-- event ``{"executionName", "executionArn", "stack", "stackId", "mode", "namePrefix", "laneTable"}`` (every value
-  a string) and ``"lanes"``: the stack's lanes, each ``{"index", "computeEnvironmentArn", "jobQueueArn",
+- event ``{"executionName", "executionArn", "cleanupExecutionArn", "stack", "stackId", "mode", "namePrefix",
+  "laneTable"}`` (every value a string; ``cleanupExecutionArn``: the run-cleanup execution calling it) and ``"lanes"``: the stack's lanes, each ``{"index", "computeEnvironmentArn", "jobQueueArn",
   "baselineLaunchTemplateId", "baselineLaunchTemplateVersion"}`` (asl/lane.py ``lane_list``);
 - returns ``{"fileSystem": {"FileSystemId", "ResourceARN", "Lifecycle", "AssociationId", "Kept"} | None,
-  "jobsRan": bool, "jobsUnfinished": [job ids], "lane": the index of the lane the run still holds in the lane
-  table | None, "actions": [one line each], "errors": [one line each]}``.
+  "jobsRan": bool, "jobsUnfinished": [job ids], "lane": the index of the lane the run cleanup now holds for the
+  run in the lane table | None, "actions": [one line each], "errors": [one line each]}``.
 
 What it does, in order (each step goes on after the previous one failed; a failure is one line in ``errors``):
 
+0. the lane the run still holds (the lane table's item whose owner is the run; Scan, ConsistentRead) is taken
+   for the run cleanup itself (UpdateItem conditioned on that owner: ``owner`` becomes ``cleanupExecutionArn``),
+   before anything of the lane is touched: a run in line takes over a lane whose owner ended only some minutes
+   after it stopped (asl/lane_queue.py ``TAKEOVER_GRACE_SECONDS``), and never one a RUNNING run cleanup holds.
+   A lane already taken over (this run cleanup came too late) stays with its new owner.
 1. the run's file system: tagged ``batch-lustre:run`` = the execution name and ``batch-lustre:stack-id`` = the
    stack's id (DescribeFileSystems has no tag filter: every page is read), its lifecycle, its data repository
    association, and whether it carries ``batch-lustre:kept`` (the run kept it on purpose). Never deleted here:
@@ -18,13 +23,14 @@ What it does, in order (each step goes on after the previous one failed; a failu
 2. the run's jobs (ListJobs on every lane's queue, JOB_NAME = ``<namePrefix>-<executionName>``): whether any of
    them ran (a container reached RUNNING, in any attempt; so something may have been written), and TerminateJob
    for those not ended (for an array job, the parent and its STARTING/RUNNING children).
-3. the compute environments: every lane's is described (one call), and each one still on the run's launch
-   template is put back on its baseline. Neither the run's tags nor the lane table are needed for that (a run
+3. the compute environments, once none of the run's jobs is left unfinished (else put off, one line in
+   ``errors``: the run cleanup calls again minutes later): every lane's is described (one call), and each one
+   still on the run's launch template is put back on its baseline. Neither the run's tags nor the lane table are needed for that (a run
    may end before it wrote either), and a lane another run has taken over since is on that run's template, so
    it is left alone.
 4. the run's launch template (unless a compute environment still uses it) and ACTIVE job definitions.
-5. the lane the run still holds (the lane table's item whose owner is the run; Scan, ConsistentRead): returned,
-   for the state machine to release it with a write conditioned on that owner.
+5. the lane the run cleanup holds for the run (step 0; a second call finds it under its own ARN): returned, for
+   the state machine to release it with a write conditioned on the run cleanup as owner.
 
 Idempotent: a second call finds nothing left to do and reports no action. Quick work only: a few API calls
 per resource, nothing waited for (the state machine does the waiting).
@@ -33,8 +39,10 @@ A bad event is a deployment bug: it raises. boto3 and the standard library only;
 
 # No ``from __future__ import annotations``: dataclasses then look their module up in sys.modules, which a
 # handler loaded from a file (the emulation's Lambda runner) is not in. The annotations below run on 3.11+.
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -63,7 +71,16 @@ LAUNCH_TEMPLATE_NOT_FOUND = (
     "InvalidLaunchTemplateId.NotFoundException",
 )
 
-EVENT_KEYS = ("executionName", "executionArn", "stack", "stackId", "mode", "namePrefix", "laneTable")
+EVENT_KEYS = (
+    "executionName",
+    "executionArn",
+    "cleanupExecutionArn",
+    "stack",
+    "stackId",
+    "mode",
+    "namePrefix",
+    "laneTable",
+)
 LANE_KEYS = ("computeEnvironmentArn", "jobQueueArn", "baselineLaunchTemplateId", "baselineLaunchTemplateVersion")
 DESCRIBE_COMPUTE_ENVIRONMENTS_MAX = 100  # DescribeComputeEnvironments takes at most 100 names or ARNs
 
@@ -92,6 +109,7 @@ class Run:
 
     execution_name: str
     execution_arn: str
+    cleanup_execution_arn: str  # the run-cleanup execution that cleans up after the run
     stack: str
     stack_id: str  # the stack's generated id: what tells this stack's resources from another's
     mode: str
@@ -117,6 +135,7 @@ class Run:
         return cls(
             execution_name=event["executionName"],
             execution_arn=event["executionArn"],
+            cleanup_execution_arn=event["cleanupExecutionArn"],
             stack=event["stack"],
             stack_id=event["stackId"],
             mode=event["mode"],
@@ -173,24 +192,32 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
 def clean_up_run(run: Run, *, fsx: Any, batch: Any, ec2: Any, dynamodb: Any) -> dict[str, Any]:
     """The handler's work, on the given clients."""
     report = Report()
+    lane = take_run_lane(dynamodb, run, report)
     file_system = find_file_system(fsx, run, report)
     jobs = stop_jobs(batch, run, report)
     template = find_launch_template(ec2, run, report)
-    still_using = restore_compute_environments(batch, run, template, report)
-    if template is not None:
-        if still_using:
+    if jobs.unfinished:
+        # A job asked to terminate still runs on hosts of the run's launch template: the lane's compute stays as it
+        # is until the job has ended, and is put back by the next call (the run cleanup calls again).
+        report.problem(
+            f"the compute environment is put back on its baseline only once job(s) {', '.join(jobs.unfinished)}, "
+            "asked to terminate, have ended"
+        )
+    else:
+        still_using = restore_compute_environments(batch, run, template, report)
+        if template is not None and still_using:
             report.problem(
                 f"launch template {template['LaunchTemplateId']} ({run.resource_name}) was not deleted: "
                 f"compute environment {', '.join(still_using)} still uses it"
             )
-        else:
+        elif template is not None:
             delete_launch_template(ec2, template, report)
     deregister_job_definitions(batch, run, report)
     return {
         "fileSystem": file_system,
         "jobsRan": jobs.ran,
         "jobsUnfinished": jobs.unfinished,
-        "lane": held_lane(dynamodb, run, report),
+        "lane": lane,
         "actions": report.actions,
         "errors": report.errors,
     }
@@ -489,30 +516,62 @@ def deregister_job_definitions(batch: Any, run: Run, report: Report) -> None:
 # --- lane ----------------------------------------------------------------------------------------
 
 
-def held_lane(dynamodb: Any, run: Run, report: Report) -> int | None:
-    """The lane the run still holds: the lane table's item whose owner is the run (a consistent read), or None."""
+def take_run_lane(dynamodb: Any, run: Run, report: Report) -> int | None:
+    """Take the lane the run still holds for the run cleanup (step 0 of the module docstring); the lane it holds
+    now, or None (the run held none, or another run took it over first, or the table could not be read)."""
+    held = _lanes_of(dynamodb, run, (run.execution_arn, run.cleanup_execution_arn), report)
+    if held is None:
+        return None
+    ours = sorted(lane for lane, owner in held if owner == run.cleanup_execution_arn)
+    for lane in sorted(lane for lane, owner in held if owner == run.execution_arn):
+        try:
+            dynamodb.update_item(
+                TableName=run.lane_table,
+                Key={"lane": {"N": str(lane)}},
+                UpdateExpression="SET #owner = :cleanup, #since = :now",
+                ConditionExpression="#owner = :run",
+                ExpressionAttributeNames={"#owner": "owner", "#since": "since"},
+                ExpressionAttributeValues={
+                    ":cleanup": {"S": run.cleanup_execution_arn},
+                    ":run": {"S": run.execution_arn},
+                    ":now": {"S": datetime.fromtimestamp(time.time(), UTC).isoformat()},
+                },
+            )
+        except ClientError as err:
+            if _code(err) == "ConditionalCheckFailedException":
+                report.did(f"lane {lane} was taken over by another run meanwhile: its compute is left to it")
+                continue
+            report.failed(f"UpdateItem lane {lane} of {run.lane_table}", err)
+            continue
+        except BotoCoreError as err:
+            report.failed(f"UpdateItem lane {lane} of {run.lane_table}", err)
+            continue
+        report.did(f"lane {lane}, still held by the run, is held by the run cleanup until it is put back")
+        ours.append(lane)
+    return min(ours) if ours else None
+
+
+def _lanes_of(dynamodb: Any, run: Run, owners: Iterable[str], report: Report) -> list[tuple[int, str]] | None:
+    """(lane, owner) of the lane table's items owned by one of ``owners`` (a consistent read); None: unknown."""
+    values = {f":o{i}": {"S": owner} for i, owner in enumerate(owners)}
     request: dict[str, Any] = {
         "TableName": run.lane_table,
         "ConsistentRead": True,
-        "FilterExpression": "#owner = :run",
+        "FilterExpression": f"#owner IN ({', '.join(values)})",
         "ExpressionAttributeNames": {"#owner": "owner"},
-        "ExpressionAttributeValues": {":run": {"S": run.execution_arn}},
+        "ExpressionAttributeValues": values,
     }
-    held: list[int] = []
+    held: list[tuple[int, str]] = []
     try:
         while True:
             page = dynamodb.scan(**request)
-            held += [int(item["lane"]["N"]) for item in page.get("Items", [])]
+            held += [(int(item["lane"]["N"]), item["owner"]["S"]) for item in page.get("Items", [])]
             if not page.get("LastEvaluatedKey"):
-                break
+                return held
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     except (ClientError, BotoCoreError) as err:
         report.failed(f"Scan {run.lane_table}", err)
         return None
-    if not held:
-        return None
-    report.did(f"lane {min(held)} is still held by the run: to be released")
-    return min(held)
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -198,26 +198,15 @@ def _running(state_machine_arn: str) -> list[lane_queue.Execution]:
         request["nextToken"] = page["nextToken"]
 
 
-# DescribeExecution is eventually consistent too (Step Functions API Reference): an execution that started moments
-# ago (and took its lane at once) may not exist for it yet. An owner it does not know has ended only once it has
-# held its lane this long; one it shows RUNNING may have ended since, which only delays the take-over.
-UNKNOWN_OWNER_GRACE_SECONDS = 600
-
-
 def _has_ended(holder: lane_queue.Holder) -> bool:
-    """Whether a lane's owner is no longer RUNNING (one that does not exist, long after it took the lane, holds
-    nothing either: Step Functions forgets an execution 90 days after it ended)."""
+    """Whether a lane's owner may be taken over (lane_queue.owner_has_ended: ended, past the take-over grace)."""
     try:
-        status = _client("stepfunctions").describe_execution(executionArn=holder.owner)["status"]
+        found = _client("stepfunctions").describe_execution(executionArn=holder.owner)
     except aws_calls.AWS_ERRORS as err:
         if aws_calls.error_code(err) != "ExecutionDoesNotExist":
             raise
-        try:
-            since = datetime.fromisoformat(holder.since).timestamp()
-        except ValueError:
-            return False
-        return time.time() - since > UNKNOWN_OWNER_GRACE_SECONDS
-    return bool(status != "RUNNING")
+        return lane_queue.owner_has_ended(None, None, holder.since, time.time())
+    return lane_queue.owner_has_ended(found["status"], found.get("stopDate"), holder.since, time.time())
 
 
 def _name(execution_arn: str) -> str:

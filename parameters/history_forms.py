@@ -26,7 +26,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
         ),
         "run-cleanup": (
             (
-                467,
+                498,
                 (
                     ("associationUpdate.invocations", 27),
                     ("export.invocations", 27),
@@ -56,7 +56,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
         ),
         "run-cleanup": (
             (
-                467,
+                498,
                 (
                     ("associationUpdate.invocations", 27),
                     ("export.invocations", 27),

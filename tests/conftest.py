@@ -116,6 +116,7 @@ def sample_refs(mode: str):
         region=region,
         account_id=account,
         state_machine_name=f"{mode}-{mode}-workflow",
+        run_cleanup_state_machine_name=f"{mode}-{mode}-run-cleanup",
         secret_arn=f"arn:aws:secretsmanager:{region}:{account}:secret:{mode}-params-AbCdEf",
         bucket_name=f"{mode}-data-0123abcd",
         subnet_id="subnet-0123456789abcdef0",

@@ -485,6 +485,9 @@ def _expected_refs(run):
         region=REGION,
         account_id=ACCOUNT_ID,
         state_machine_name=naming.state_machine_name(prefix.removesuffix(f"-{stack_id}"), run.stack),
+        run_cleanup_state_machine_name=naming.run_cleanup_state_machine_name(
+            prefix.removesuffix(f"-{stack_id}"), run.stack
+        ),
         secret_arn=run.one(SECRET).state["arn"],
         bucket_name=run.one(BUCKET).state["bucket"],
         subnet_id=run.one(SUBNET, "private-0").id,

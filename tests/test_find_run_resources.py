@@ -195,6 +195,7 @@ def event(stack: EmulatedStack, execution_name: str = RUN, **changes: Any) -> di
     return {
         "executionName": execution_name,
         "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:{refs.state_machine_name}:{execution_name}",
+        "cleanupExecutionArn": f"arn:aws:states:us-east-1:123456789012:execution:{refs.run_cleanup_state_machine_name}:c1",
         "stack": refs.stack,
         "stackId": refs.stack_id,
         "mode": refs.mode,
@@ -266,18 +267,53 @@ def test_a_run_that_left_nothing_finds_nothing_and_does_nothing():
         }
 
 
-def test_the_lane_the_run_still_holds_is_found_and_a_lane_another_run_holds_is_not():
+def owner_of(stack: EmulatedStack, lane: int) -> str | None:
+    item = client("dynamodb").get_item(
+        TableName=stack.refs.lane_table_name, Key={"lane": {"N": str(lane)}}, ConsistentRead=True
+    )
+    return item["Item"]["owner"]["S"] if "Item" in item else None
+
+
+def test_the_lane_the_run_still_holds_is_taken_for_the_run_cleanup_and_a_lane_another_run_holds_is_not():
     with Emulation() as emu:
         stack = setup_stack(emu, "taskexport")
-        mine = event(stack)["executionArn"]
+        mine, cleanup = event(stack)["executionArn"], event(stack)["cleanupExecutionArn"]
         table = client("dynamodb")
         item = {"lane": {"N": "0"}, "since": {"S": "2026-01-01T00:00:00Z"}}
         table.put_item(TableName=stack.refs.lane_table_name, Item={**item, "owner": {"S": mine + "-other"}})
         assert find(stack)["lane"] is None
+        assert owner_of(stack, 0) == mine + "-other"  # another run's lane: untouched
         table.put_item(TableName=stack.refs.lane_table_name, Item={**item, "owner": {"S": mine}})
         found = find(stack)
         assert found["lane"] == 0
-        assert found["actions"] == ["lane 0 is still held by the run: to be released"]
+        assert owner_of(stack, 0) == cleanup  # before anything of the lane is touched, the run cleanup holds it
+        assert found["actions"] == ["lane 0, still held by the run, is held by the run cleanup until it is put back"]
+        again = find(stack)  # a second call finds the lane under the run cleanup and changes nothing
+        assert (again["lane"], again["actions"], owner_of(stack, 0)) == (0, [], cleanup)
+
+
+def test_a_lane_taken_over_between_the_scan_and_the_write_is_left_to_its_new_owner():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        run = frr.Run.from_event(event(stack))
+        table = client("dynamodb")
+        item = {"lane": {"N": "0"}, "since": {"S": "2026-01-01T00:00:00Z"}}
+        table.put_item(TableName=stack.refs.lane_table_name, Item={**item, "owner": {"S": run.execution_arn}})
+
+        class TakenOverAfterScan:
+            def scan(self, **kwargs: Any) -> Any:
+                page = table.scan(**kwargs)
+                table.put_item(TableName=stack.refs.lane_table_name, Item={**item, "owner": {"S": "new-run"}})
+                return page
+
+            def update_item(self, **kwargs: Any) -> Any:
+                return table.update_item(**kwargs)
+
+        report = frr.Report()
+        assert frr.take_run_lane(TakenOverAfterScan(), run, report) is None
+        assert owner_of(stack, 0) == "new-run"
+        assert report.actions == ["lane 0 was taken over by another run meanwhile: its compute is left to it"]
+        assert report.errors == []
 
 
 def test_a_file_system_without_association_is_found_with_none():
@@ -435,11 +471,19 @@ def test_whether_a_job_ran_is_read_from_its_status_start_attempts_or_array_summa
 # --- compute environment, launch template, job definitions --------------------------------------
 
 
-def test_the_compute_environment_is_put_back_when_it_is_on_the_runs_template():
+def test_the_compute_environment_is_put_back_only_once_the_runs_jobs_have_ended():
     with Emulation(Scenario(batch=LONG_JOB)) as emu:
         stack = setup_stack(emu, "taskexport")
         left = leave_run(emu, stack)
         assert compute_environment_template(stack)["launchTemplateId"] == left.launch_template_id
+        first = find(stack)  # the job is asked to terminate, and still runs on the run's hosts: put off
+        assert compute_environment_template(stack)["launchTemplateId"] == left.launch_template_id
+        assert launch_template_exists(left.launch_template_id)
+        assert first["errors"] == [
+            f"the compute environment is put back on its baseline only once job(s) {left.job_id}, asked to "
+            "terminate, have ended"
+        ]
+        advance_until(emu, lambda: job_status(left.job_id)["status"] == "FAILED", "terminated job FAILED")
         found = find(stack)
         assert compute_environment_template(stack) == {
             "launchTemplateId": stack.refs.lanes[0].baseline_launch_template_id,
@@ -520,18 +564,20 @@ def test_a_second_call_does_nothing():
         stack = setup_stack(emu, "taskexport")
         left = leave_run(emu, stack)
         first = find(stack)
-        assert len(first["actions"]) == 4, first["actions"]  # job, compute environment, template, definition
+        assert len(first["actions"]) == 2, first["actions"]  # job, definition (the compute: once the job ended)
         advance_until(emu, lambda: job_status(left.job_id)["status"] == "FAILED", "terminated job FAILED")
         second = find(stack)
-        assert second["actions"] == [] and second["errors"] == []
-        assert second["jobsUnfinished"] == []
-        assert second["fileSystem"] == first["fileSystem"]
+        assert len(second["actions"]) == 2, second["actions"]  # compute environment, template
+        third = find(stack)
+        assert third["actions"] == [] and third["errors"] == []
+        assert third["jobsUnfinished"] == []
+        assert third["fileSystem"] == first["fileSystem"]
 
 
 def test_a_failed_step_is_one_error_line_and_the_other_steps_go_on():
     with Emulation(Scenario(batch=LONG_JOB)) as emu:
         stack = setup_stack(emu, "taskexport")
-        left = leave_run(emu, stack)
+        left = leave_run(emu, stack, job="ended")
         missing = stack.refs.lanes[0].compute_environment_arn.replace(stack.compute_environment_name, "no-such-ce")
         found = find(stack, lanes=[{**lane_list(stack.refs)[0], "computeEnvironmentArn": missing}])
         assert found["errors"] == [
@@ -543,7 +589,7 @@ def test_a_failed_step_is_one_error_line_and_the_other_steps_go_on():
         ]
         assert found["fileSystem"]["FileSystemId"] == left.file_system_id
         assert job_definition_status(left.job_definition_arn) == "INACTIVE"
-        assert found["jobsUnfinished"] == [left.job_id]
+        assert found["jobsUnfinished"] == []
 
 
 def test_an_event_without_the_runs_names_is_refused():
@@ -566,6 +612,7 @@ def event_example() -> dict[str, Any]:
     return {
         "executionName": RUN,
         "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:m:{RUN}",
+        "cleanupExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:m-run-cleanup:c1",
         "stack": "s",
         "stackId": "5eed0001",
         "mode": "taskexport",
@@ -625,5 +672,5 @@ def test_the_lambda_role_allows_every_call_the_handler_makes():
 
 def test_the_handler_runs_on_the_lambda_runtime():
     imported, removed_or_deprecated = python312_scan(HANDLER)
-    assert imported <= {"boto3", "botocore", "collections", "dataclasses", "typing"}
+    assert imported <= {"boto3", "botocore", "collections", "dataclasses", "datetime", "time", "typing"}
     assert removed_or_deprecated == set()

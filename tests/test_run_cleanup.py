@@ -35,12 +35,11 @@ from batch_lustre.emulation.stack import (
 from batch_lustre.program import asl
 from batch_lustre.program.asl import iam
 from batch_lustre.program.asl.history import HISTORY_LIMIT, loops, poll_loop_of, worst_case_events
-from batch_lustre.program.asl.naming import TAG_KEPT, TAG_RUN
+from batch_lustre.program.asl.naming import TAG_KEPT, TAG_RUN, run_cleanup_state_machine_name
 from batch_lustre.program.asl.run_cleanup import (
     STATUS_CHANGE_DETAIL_TYPE,
     STATUS_CHANGE_SOURCE,
     build_run_cleanup,
-    run_cleanup_state_machine_name,
     start_run_cleanup_policy,
     status_change_event_pattern,
 )
@@ -266,6 +265,7 @@ def test_the_finder_is_called_with_the_runs_names_and_the_stacks_resources():
     assert payload == {
         "executionName.$": "$.run.executionName",
         "executionArn.$": "$.run.executionArn",
+        "cleanupExecutionArn.$": "$$.Execution.Id",  # it takes the run's lane for this execution
         "stack": refs.stack,
         "stackId": refs.stack_id,
         "mode": refs.mode,
@@ -454,7 +454,8 @@ def test_a_run_stopped_while_its_job_ran_is_exported_then_deleted():
         assert exported == FILES
         # The export ran after the job had ended (nothing written after the export), then the delete.
         job_end = emu.batch.jobs[left.job_id].stopped_at
-        export = next(t for t in emu.fsx.tasks.values() if t.task_type == "EXPORT_TO_REPOSITORY")
+        tasks = [*emu.fsx.tasks.values(), *emu.fsx.removed_tasks.values()]  # the deleted file system's too
+        export = next(t for t in tasks if t.task_type == "EXPORT_TO_REPOSITORY")
         assert export.created_at >= job_end
         assert emu.fsx.file_systems[left.file_system_id].delete_requested_at >= export.end_time
         assert export.tags and {"Key": TAG_RUN, "Value": RUN} in export.tags

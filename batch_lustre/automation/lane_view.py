@@ -10,8 +10,9 @@ is waiting when it is RUNNING and holds no lane, and the runs ahead of it are th
 
 An owner missing from the list of RUNNING executions is described (``DescribeExecution``), as the workflow does:
 ListExecutions is eventually consistent. A lane whose owner has ended is free for the next run in line, which takes
-it over; until one does, the item stays, and ``free_lane`` deletes it on the condition that this owner still holds
-it, so a lane a new run took meanwhile is left alone.
+it over once the owner has been stopped ``TAKEOVER_GRACE_SECONDS`` (the time its run cleanup has to take the lane
+for itself first: ``ending`` until then); until one does, the item stays, and ``free_lane`` deletes it on the
+condition that this owner still holds it, so a lane a new run took meanwhile is left alone.
 """
 
 from __future__ import annotations
@@ -26,16 +27,24 @@ from botocore.exceptions import ClientError
 from batch_lustre.automation import clients as aws
 from batch_lustre.automation.boundary import operation
 from batch_lustre.automation.errors import MissingOutput
+from batch_lustre.automation.guard import RealTime, TimeSource
 from batch_lustre.automation.history import execution_name
 from batch_lustre.automation.stacks import required_output
-from batch_lustre.program.asl.lane_queue import Execution, Holder, choose_lane, owners_to_describe
+from batch_lustre.program.asl.lane_queue import (
+    RUNNING,
+    Execution,
+    Holder,
+    choose_lane,
+    owner_has_ended,
+    owners_to_describe,
+)
 from batch_lustre.program.asl.naming import OUTPUT_LANE_TABLE, OUTPUT_LANES, OUTPUT_STATE_MACHINE_ARN
 
-RUNNING = "RUNNING"
 OWNER_NOT_FOUND = "NOT_FOUND"  # the owner's execution is unknown to Step Functions (its history expired)
 FREE = "free"
 HELD = "held"
 OWNER_ENDED = "owner ended"
+ENDING = "owner ending"  # ended less than TAKEOVER_GRACE_SECONDS ago: left to its run cleanup
 
 
 @dataclass(frozen=True)
@@ -49,14 +58,18 @@ class Lane:
     owner: str | None = None  # execution ARN (None: no item, the lane is free)
     since: dt.datetime | None = None
     owner_status: str | None = None  # RUNNING, SUCCEEDED, FAILED, ABORTED, TIMED_OUT or OWNER_NOT_FOUND
+    owner_ended: bool = False  # ended TAKEOVER_GRACE_SECONDS ago or more (lane_queue.owner_has_ended)
 
     @property
     def state(self) -> str:
-        """``free`` (no item), ``held`` (by a RUNNING run) or ``owner ended`` (the next run in line takes it over;
-        ``batch-lustre sweep`` frees it)."""
+        """``free`` (no item), ``held`` (by a RUNNING run), ``owner ending`` (its owner ended less than
+        ``TAKEOVER_GRACE_SECONDS`` ago: its run cleanup takes it first) or ``owner ended`` (the next run in line
+        takes it over; ``batch-lustre sweep`` frees it)."""
         if self.owner is None:
             return FREE
-        return HELD if self.owner_status == RUNNING else OWNER_ENDED
+        if self.owner_status == RUNNING:
+            return HELD
+        return OWNER_ENDED if self.owner_ended else ENDING
 
     @property
     def run(self) -> str | None:
@@ -140,12 +153,22 @@ def _holders(table: str, dynamodb: Any) -> list[Holder]:
 @operation
 def execution_status(execution_arn: str, sfn: Any) -> str:
     """An execution's status (``DescribeExecution``); ``OWNER_NOT_FOUND`` when Step Functions does not know it."""
+    return _describe(execution_arn, sfn)[0]
+
+
+def _describe(execution_arn: str, sfn: Any) -> tuple[str, dt.datetime | None]:
+    """An execution's status and when it stopped (None: running, or unknown)."""
     try:
-        return str(sfn.describe_execution(executionArn=execution_arn)["status"])
+        found = sfn.describe_execution(executionArn=execution_arn)
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-            return OWNER_NOT_FOUND
+            return OWNER_NOT_FOUND, None
         raise
+    return str(found["status"]), found.get("stopDate")
+
+
+def _known(status: str) -> str | None:
+    return None if status == OWNER_NOT_FOUND else status
 
 
 def _since(text: str) -> dt.datetime | None:
@@ -156,19 +179,31 @@ def _since(text: str) -> dt.datetime | None:
 
 
 @operation
-def lanes(stack: str, stack_outputs: Mapping[str, Any], clients: LaneClients | None = None) -> LaneView:
+def lanes(
+    stack: str,
+    stack_outputs: Mapping[str, Any],
+    clients: LaneClients | None = None,
+    time_source: TimeSource | None = None,
+) -> LaneView:
     """The lanes of ``stack`` (from its outputs ``lanes``, ``laneTable`` and ``stateMachineArn``): each lane's
     owner and since when, and the runs waiting in line with how many are ahead of each (the workflow's rule,
-    ``asl.lane_queue``). ``MissingOutput`` for a stack deployed without lanes."""
+    ``asl.lane_queue``; ``time_source``: whose now the take-over grace is counted to, the real clock unless
+    given). ``MissingOutput`` for a stack deployed without lanes."""
     machine = required_output(stack_outputs, OUTPUT_STATE_MACHINE_ARN, stack)
     table = required_output(stack_outputs, OUTPUT_LANE_TABLE, stack)
     deployed = _lane_outputs(stack, stack_outputs)
     clients = clients or LaneClients.for_region(aws.region_of(machine))
     holders = _holders(table, clients.dynamodb)
     running = sorted(set(_running(machine, clients.sfn)))
-    status = {execution.arn: RUNNING for execution in running}
-    status |= {owner: execution_status(owner, clients.sfn) for owner in owners_to_describe(running, holders)}
-    ended = {owner for owner, found in status.items() if found != RUNNING}
+    described = {owner: _describe(owner, clients.sfn) for owner in owners_to_describe(running, holders)}
+    status = {execution.arn: RUNNING for execution in running} | {o: found[0] for o, found in described.items()}
+    now = (time_source or RealTime()).now().timestamp()
+    ended = {
+        holder.owner
+        for holder in holders
+        if holder.owner in described
+        and owner_has_ended(_known(described[holder.owner][0]), described[holder.owner][1], holder.since, now)
+    }
     by_lane = {holder.lane: holder for holder in holders}
     view = []
     for index in sorted(set(range(len(deployed))) | set(by_lane)):
@@ -182,6 +217,7 @@ def lanes(stack: str, stack_outputs: Mapping[str, Any], clients: LaneClients | N
                 holder.owner if holder else None,
                 _since(holder.since) if holder else None,
                 status[holder.owner] if holder else None,
+                holder is not None and holder.owner in ended,
             )
         )
     live_owners = {holder.owner for holder in holders if holder.owner not in ended}

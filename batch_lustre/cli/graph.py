@@ -20,6 +20,7 @@ from batch_lustre.program.asl.naming import (
     STACK_ID_LENGTH,
     job_log_group_name,
     lane_table_name,
+    run_cleanup_state_machine_name,
     run_name_prefix,
     state_machine_name,
 )
@@ -64,6 +65,7 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
         region=region,
         account_id=account,
         state_machine_name=state_machine_name(prefix, mode),
+        run_cleanup_state_machine_name=run_cleanup_state_machine_name(prefix, mode),
         secret_arn=f"arn:aws:secretsmanager:{region}:{account}:secret:{prefix}-runtime-parameters",
         bucket_name=f"{prefix}-data",
         subnet_id="subnet-00000000000000000",

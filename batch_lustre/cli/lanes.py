@@ -61,7 +61,10 @@ def show_lanes(stack: str, view: lane_view.LaneView, console: Console) -> None:
         title=f"lanes of stack {stack}",
     )
     for lane in view.lanes:
-        state = lane.state if lane.state != lane_view.OWNER_ENDED else f"owner {lane.owner_status}"
+        state = {
+            lane_view.OWNER_ENDED: f"owner {lane.owner_status}",
+            lane_view.ENDING: f"owner {lane.owner_status}, its cleanup due",
+        }.get(lane.state, lane.state)
         listing.add_row(str(lane.index), state, lane.run or "-", when(lane.since), lane.compute_environment or "-")
     show(listing, console)
     if not view.waiting:

@@ -56,6 +56,7 @@ from batch_lustre.program.asl.naming import TAG_LANE
 REGION = judged.REGION
 ABORTED = Expected("ABORTED", "StoppedByOperator", run_cleanup="SUCCEEDED")
 # Run-1 of LANE_HELD_TOO_LONG: it holds the lane and succeeds; run-2's run cleanup (it FAILED) may follow.
+HOLDER_CLEANUP_LATENCY_SECONDS = 300.0  # less than lane_queue.TAKEOVER_GRACE_SECONDS: the run cleanup comes first
 HOLDER_SUCCEEDS = dataclasses.replace(SUCCEEDS, run_cleanup="")
 TAKE_LANE = "TakeLane"
 FIND_LANE = "FindLane"
@@ -172,6 +173,9 @@ def _many(
 def _holder_aborted(
     emu: Emulation, stack: EmulatedStack, definition: dict[str, Any], entry: NamedScenario, _timeout: float
 ) -> Started:
+    # EventBridge starts the run cleanup HOLDER_CLEANUP_LATENCY_SECONDS after run-1 stops, well past a lane check
+    # of run-2 (one a minute): a run in line must not take the lane of a run whose cleanup is still to come.
+    emu.events.latency_seconds = HOLDER_CLEANUP_LATENCY_SECONDS
     first, second = (_start(emu, stack, definition, name) for name in ("run-1", "run-2"))
     judged.stop_at(emu, first, judged.STOP_DURING_JOB_AT)
     return Started([(first, ABORTED), (second, entry.expected)])
@@ -332,4 +336,15 @@ def _line_mismatches(
         began = _bounds(second.result)[0]
         if not take or began + dt.timedelta(seconds=take[-1]) < stopped:
             problems.append(f"{second.name} took the lane before {first.name} ended")
+        released = [
+            _bounds(cleanup)[0] + dt.timedelta(seconds=visit.exited)
+            for cleanup in _cleanups_of(first.name, cleanups)
+            for state in ("ReleaseRunLane", "ReleaseRunLaneAtEnd")
+            for visit in cleanup.visits(state)
+            if visit.exited is not None
+        ]
+        if not released:
+            problems.append(f"{first.name}'s run cleanup did not give its lane back")
+        elif take and began + dt.timedelta(seconds=take[-1]) < max(released):
+            problems.append(f"{second.name} took the lane before {first.name}'s run cleanup gave it back")
     return problems

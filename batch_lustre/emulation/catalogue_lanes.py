@@ -40,8 +40,9 @@ LANE_SCENARIOS: dict[str, NamedScenario] = {
         label=f"all {MANY_RUNS} SUCCEEDED, at most {MANY_LANES} at once, one per lane",
     ),
     "lane-freed-after-abort": NamedScenario(
-        "one lane: run-1 takes it, run-2 waits in line; a person stops run-1 during its job; the run cleanup "
-        "cleans up after it and frees the lane (only while run-1 still holds it), and run-2 takes it and succeeds",
+        "one lane: run-1 takes it, run-2 waits in line; a person stops run-1 during its job, and EventBridge starts "
+        "the run cleanup 5 minutes later: run-2 leaves the lane to it meanwhile; the run cleanup takes the lane for "
+        "itself, puts its compute environment back and frees it, and run-2 takes it and succeeds",
         Scenario,
         stack_config=PREFIX_LAYOUT,
         runs=HOLDER_ABORTED,
