@@ -4,8 +4,8 @@ file system only when its data is safe, else keep and tag it. Every path ends at
 
 from __future__ import annotations
 
-from batch_lustre.program.asl.lane import add_release_lane
-from batch_lustre.program.asl.paths import PARAMS
+from batch_lustre.program.asl.lane import release_run_lane
+from batch_lustre.program.asl.paths import LANE, PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_resources import client_token, tag_file_system_kept
 from batch_lustre.program.asl.sections import CLEANUP, MARK_DATA_SAFE
@@ -46,7 +46,7 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
         aws_sdk(
             "batch",
             "describeComputeEnvironments",
-            {"ComputeEnvironments.$": "States.Array($.lane.computeEnvironmentArn)"},
+            {"ComputeEnvironments.$": f"States.Array({LANE}.computeEnvironmentArn)"},
             next_state="IsComputeEnvironmentOnRunTemplate",
             result_path="$.ceNow",
             result_selector={"ComputeEnvironments.$": "$.ComputeEnvironments"},
@@ -77,11 +77,11 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
             "batch",
             "updateComputeEnvironment",
             {
-                "ComputeEnvironment.$": "$.lane.computeEnvironmentArn",
+                "ComputeEnvironment.$": f"{LANE}.computeEnvironmentArn",
                 "ComputeResources": {
                     "LaunchTemplate": {
-                        "LaunchTemplateId.$": "$.lane.baselineLaunchTemplateId",
-                        "Version.$": "$.lane.baselineLaunchTemplateVersion",
+                        "LaunchTemplateId.$": f"{LANE}.baselineLaunchTemplateId",
+                        "Version.$": f"{LANE}.baselineLaunchTemplateVersion",
                     }
                 },
             },
@@ -92,7 +92,9 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
             catch_path="$.cleanupErrors.restoreComputeEnvironment",
         ),
     )
-    # A launch template the compute environment may still use is not deleted.
+    # A launch template the compute environment may still use is not deleted. A run made its launch template only
+    # after it took its lane: DeleteLaunchTemplate goes on to ReleaseLane, and without a template to delete the lane
+    # is released here when the run chose one.
     g.add(
         "CleanupLaunchTemplate",
         choice(
@@ -103,9 +105,10 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
                         {"Variable": "$.cleanupErrors.restoreComputeEnvironment", "IsPresent": False},
                     ],
                     "Next": "DeleteLaunchTemplate",
-                }
+                },
+                {"Variable": f"{LANE}.index", "IsPresent": True, "Next": "ReleaseLane"},
             ],
-            "CleanupLane",
+            "CleanupJobDefinition",
         ),
     )
     g.add(
@@ -114,16 +117,16 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
             "ec2",
             "deleteLaunchTemplate",
             {"LaunchTemplateId.$": "$.lt.LaunchTemplateId"},
-            next_state="CleanupLane",
+            next_state="ReleaseLane",
             result_path=None,
             retry=RETRY_CLEANUP,
-            catch_to="CleanupLane",
+            catch_to="ReleaseLane",
             catch_path="$.cleanupErrors.deleteLaunchTemplate",
         ),
     )
     # The lane goes back once its compute environment is on its baseline again and the run's launch template is
     # gone: the next run in line finds it as a run of its own would leave it.
-    add_release_lane(g, refs, "CleanupJobDefinition")
+    g.add("ReleaseLane", release_run_lane(refs, "CleanupJobDefinition"))
     g.add(
         "CleanupJobDefinition",
         choice(

@@ -5,14 +5,15 @@ A lane is one compute environment with its baseline launch template and its job 
 the lane table holds an item per lane held: ``{lane: N, owner: <execution ARN>, since: <time taken>}``. WaitFor's
 ``lane`` check (lambda/wait_for.py, with asl/lane_queue.py's rule) says when this run may take which lane;
 ``TakeLane`` takes it with a conditional write (free, or its owner ended), and a write another run won first sends
-the run back to look again. ``$.lane`` then holds the lane's refs, which every later state uses.
+the run back to look again. The check's last answer (``paths.LANE``) holds the lane's refs, which every later state
+uses: no state copies them elsewhere.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from batch_lustre.program.asl.paths import PARAMS
+from batch_lustre.program.asl.paths import LANE, PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.sections import record_failure
 from batch_lustre.program.asl.states import (
@@ -46,11 +47,11 @@ LANE_FIELDS = (
     "baselineLaunchTemplateVersion",
 )
 # The lane item's key, as the conditional writes name it.
-LANE_KEY = {"lane": {"N.$": "States.Format('{}', $.lane.index)"}}
+LANE_KEY = {"lane": {"N.$": f"States.Format('{{}}', {LANE}.index)"}}
 
 
 def lane_list(refs: WorkflowRefs) -> list[dict[str, Any]]:
-    """The stack's lanes as the WaitFor Lambda returns the chosen one (``$.lane``: ``LANE_FIELDS``)."""
+    """The stack's lanes as the WaitFor Lambda returns the chosen one (``paths.LANE``: ``LANE_FIELDS``)."""
     return [
         {
             "index": index,
@@ -75,7 +76,7 @@ def _retry_dynamodb(attempts: int, interval: int, backoff: float) -> list[dict[s
 
 
 def add_find_lane(g: Graph, refs: WorkflowRefs, next_state: str) -> str:
-    """``FindLane`` -> ``IsLaneFree`` -> ``LaneChosen`` -> ``TakeLane`` -> ``next_state``; waiting in line
+    """``FindLane`` -> ``IsLaneFree`` -> ``TakeLane`` -> ``next_state``; waiting in line
     (``WaitForLane``), bounded by laneWaitTimeoutMinutes (``NoLaneAvailable``). Returns the first state."""
     g.add(
         "FindLane",
@@ -96,13 +97,9 @@ def add_find_lane(g: Graph, refs: WorkflowRefs, next_state: str) -> str:
         ),
     )
     g.add("WaitForLane", wait_for_next("lane", "FindLane"))
-    g.add("IsLaneFree", choice(waiting_rules("lane", "WaitForLane", "NoLaneAvailable"), "LaneChosen"))
-    # Before the write: a write whose answer was lost may still have taken the lane, and Cleanup releases the lane
-    # it finds here (only if this run owns it).
-    g.add(
-        "LaneChosen",
-        pass_parameters({f"{key}.$": f"{last('lane', 'Lane')}.{key}" for key in LANE_FIELDS}, "$.lane", "TakeLane"),
-    )
+    # The chosen lane stays in the check's answer (LANE) from here on: a write whose answer was lost may still have
+    # taken it, and Cleanup releases the lane it finds there (only if this run owns it).
+    g.add("IsLaneFree", choice(waiting_rules("lane", "WaitForLane", "NoLaneAvailable"), "TakeLane"))
     g.add("TakeLane", _take_lane(refs, next_state))
     record_failure(g, "TakeLaneFailed", "NothingToExport")
     g.add(
@@ -172,21 +169,13 @@ def release_lane(table_name: str, lane_index: str, owner: str, *, next_state: st
     }
 
 
-def add_release_lane(g: Graph, refs: WorkflowRefs, next_state: str) -> str:
-    """``CleanupLane`` -> ``ReleaseLane`` -> ``next_state``: whenever the run chose a lane (``$.lane``), even if
-    it never learnt that its write took it. Returns the first state."""
-    g.add(
-        "CleanupLane",
-        choice([{"Variable": "$.lane", "IsPresent": True, "Next": "ReleaseLane"}], next_state),
+def release_run_lane(refs: WorkflowRefs, next_state: str) -> State:
+    """Cleanup's ``ReleaseLane``: the lane the run chose (``paths.LANE``, even if it never learnt that its write took
+    it) goes back, only while the run owns it."""
+    return release_lane(
+        refs.lane_table_name,
+        f"{LANE}.index",
+        "$$.Execution.Id",
+        next_state=next_state,
+        catch_path="$.cleanupErrors.releaseLane",
     )
-    g.add(
-        "ReleaseLane",
-        release_lane(
-            refs.lane_table_name,
-            "$.lane.index",
-            "$$.Execution.Id",
-            next_state=next_state,
-            catch_path="$.cleanupErrors.releaseLane",
-        ),
-    )
-    return "CleanupLane"

@@ -4,7 +4,7 @@ name built from its id; the data repository association's settings."""
 from __future__ import annotations
 
 from batch_lustre.program.asl.naming import TAG_KEPT, TAG_LANE, TAG_MODE, TAG_RUN, TAG_STACK, TAG_STACK_ID
-from batch_lustre.program.asl.paths import DERIVED
+from batch_lustre.program.asl.paths import DERIVED, LANE
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.states import RetryPolicy, State, aws_sdk
 from batch_lustre.program.parameters import DATA_REPOSITORY_EVENTS
@@ -12,8 +12,8 @@ from batch_lustre.program.parameters import DATA_REPOSITORY_EVENTS
 AUTO_IMPORT_EVENTS = list(DATA_REPOSITORY_EVENTS)
 
 
-# The run's lane (``$.lane.index``, a number) as a tag value.
-LANE_TAG_VALUE = "States.Format('{}', $.lane.index)"
+# The run's lane (``LANE``'s index, a number) as a tag value.
+LANE_TAG_VALUE = f"States.Format('{{}}', {LANE}.index)"
 
 
 def client_token(suffix: str) -> str:

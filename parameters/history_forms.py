@@ -11,14 +11,14 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "taskexport": {
         "workflow": (
             (
-                1067,
+                1061,
                 (
                     ("associationUpdate.invocations", 27),
                     ("computeEnvironment.invocations", 27),
                     ("export.invocations", 27),
                     ("fileSystem.invocations", 27),
                     ("jobStop.checks", 17),
-                    ("lane.checks", 46),
+                    ("lane.checks", 44),
                     ("otherTask.checks", 23),
                     ("runnable.invocations", 27),
                 ),
@@ -40,14 +40,14 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "autoexport": {
         "workflow": (
             (
-                1123,
+                1117,
                 (
                     ("associationUpdate.invocations", 27),
                     ("computeEnvironment.invocations", 27),
                     ("export.invocations", 27),
                     ("fileSystem.invocations", 27),
                     ("jobStop.checks", 17),
-                    ("lane.checks", 46),
+                    ("lane.checks", 44),
                     ("metrics.invocations", 27),
                     ("otherTask.checks", 23),
                     ("runnable.invocations", 27),

@@ -20,6 +20,8 @@ from batch_lustre.emulation.stack import EmulatedStack
 from batch_lustre.program import asl
 from batch_lustre.program.asl.lane import CONDITION_FAILED
 from batch_lustre.program.asl.lane_queue import TAKEOVER_GRACE_SECONDS
+from batch_lustre.program.asl.paths import LANE
+from batch_lustre.program.asl.states import last
 
 REGION = "us-east-1"
 # Short waits, so the emulated runs take few checks.
@@ -190,3 +192,7 @@ def test_the_run_cleanup_leaves_a_lane_another_run_has_taken_over_since(emu):
     assert cleanup.status == "SUCCEEDED", cleanup.cause
     assert "ReleaseRunLane" not in cleanup.states()
     assert [item["owner"]["S"] for item in lane_items(stack)] == [other]
+
+
+def test_the_lane_path_every_state_reads_is_the_lane_checks_last_answer():
+    assert LANE == last("lane", "Lane")  # one path: no state copies the lane elsewhere

@@ -76,7 +76,7 @@ def _sent_request(mode: str, overrides: dict, name: str) -> dict:
     state = {
         "config": {"derived": derived},
         "jobDefinition": {"JobDefinitionArn": f"arn:aws:batch:us-east-1:123456789012:job-definition/{name}:1"},
-        "lane": lane_list(refs)[0],
+        "polls": {"lane": {"Last": {"Lane": lane_list(refs)[0]}}},  # paths.LANE
     }
     task = all_states(build_definition(refs))["SubmitArrayJob" if array else "SubmitJob"]
     return api_request(resolve(task["Parameters"], state, {"Execution": {"Name": name}}))
@@ -131,7 +131,7 @@ def test_a_run_accepted_at_the_very_edge_fits_a_stack_whose_names_and_tags_are_t
         state = {
             "config": {"derived": derived},
             "jobDefinition": {"JobDefinitionArn": arn.replace("queue", "def")},
-            "lane": lane_list(refs)[-1],
+            "polls": {"lane": {"Last": {"Lane": lane_list(refs)[-1]}}},  # paths.LANE
         }
         task = all_states(build_definition(refs))["SubmitJob"]
         sent = api_request(resolve(task["Parameters"], state, {"Execution": {"Name": "e" * 80}}))

@@ -303,7 +303,7 @@ def test_the_lane_rules_catch_runs_that_share_a_lane():
         states["FindLane"].update(
             {"Type": "Pass", "Result": {"Last": {"Lane": lane, "Ended": "-"}}, "ResultPath": "$.polls.lane"}
         )
-        states["FindLane"]["Next"] = "LaneChosen"
+        states["FindLane"]["Next"] = "TakeLane"
         take = states["TakeLane"]["Parameters"]
         take["ConditionExpression"] = "attribute_not_exists(#nothing) OR #owner = :ended"
         take["ExpressionAttributeNames"] = {"#nothing": "nothing", "#owner": "owner"}

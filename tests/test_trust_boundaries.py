@@ -468,7 +468,7 @@ def test_every_accepted_run_makes_job_requests_botocore_accepts(mode, execution_
     refs = sample_refs(mode)
     data = {
         "config": {"params": result["params"], "derived": result["derived"]},
-        "lane": lane_list(refs)[-1],  # the lane the run took (FindLane ... TakeLane)
+        "polls": {"lane": {"Last": {"Lane": lane_list(refs)[-1]}}},  # the lane the run took (paths.LANE)
         "jobDefinition": {"JobDefinitionArn": "arn:aws:batch:us-east-1:123456789012:job-definition/x:1"},
         "image": {"digest": DIGEST},
         "$": {"Execution": {"Name": name}},
