@@ -261,9 +261,13 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
         ],
         "ec2:DeleteLaunchTemplate": [_statement(["ec2:DeleteLaunchTemplate"], [launch_templates], this_stack_resource)],
         "ec2:DescribeLaunchTemplates": [_statement(["ec2:DescribeLaunchTemplates"], everything)],
-        # Each lane's compute environment and job queue, by ARN (the stack's only).
+        # Each lane's compute environment and job queue: the stack's only, by their stack-id tag rather than by
+        # ARN, so the policy does not grow with the lanes (50 lanes of ARNs would outgrow IAM's 10,240 characters
+        # for a role's inline policies). AWS Batch User Guide, "Supported resource-level permissions for AWS Batch
+        # API actions" (UpdateComputeEnvironment and SubmitJob: aws:ResourceTag) and "Restrict job submission by
+        # resource tags on job definition and job queue" (one statement per resource type).
         "batch:UpdateComputeEnvironment": [
-            _statement(["batch:UpdateComputeEnvironment"], [lane.compute_environment_arn for lane in refs.lanes])
+            _statement(["batch:UpdateComputeEnvironment"], [f"{batch}:compute-environment/*"], this_stack_resource)
         ],
         "batch:DescribeComputeEnvironments": [_statement(["batch:DescribeComputeEnvironments"], everything)],
         "batch:RegisterJobDefinition": [_statement(["batch:RegisterJobDefinition"], [job_definitions])],
@@ -272,7 +276,8 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
         # seen to name the job definition revision).
         "batch:TagResource": [_statement(["batch:TagResource"], [job_definition_revisions, jobs])],
         "batch:SubmitJob": [
-            _statement(["batch:SubmitJob"], [*(lane.job_queue_arn for lane in refs.lanes), job_definitions, jobs])
+            _statement(["batch:SubmitJob"], [f"{batch}:job-queue/*"], this_stack_resource),
+            _statement(["batch:SubmitJob"], [job_definitions, jobs]),
         ],
         "batch:DescribeJobs": [_statement(["batch:DescribeJobs"], everything)],
         "batch:ListJobs": [_statement(["batch:ListJobs"], everything)],
