@@ -537,14 +537,11 @@ def take_run_lane(dynamodb: Any, run: Run, report: Report) -> int | None:
                     ":now": {"S": datetime.fromtimestamp(time.time(), UTC).isoformat()},
                 },
             )
-        except ClientError as err:
-            if _code(err) == "ConditionalCheckFailedException":
+        except (ClientError, BotoCoreError) as err:
+            if isinstance(err, ClientError) and _code(err) == "ConditionalCheckFailedException":
                 report.did(f"lane {lane} was taken over by another run meanwhile: its compute is left to it")
-                continue
-            report.failed(f"UpdateItem lane {lane} of {run.lane_table}", err)
-            continue
-        except BotoCoreError as err:
-            report.failed(f"UpdateItem lane {lane} of {run.lane_table}", err)
+            else:
+                report.failed(f"UpdateItem lane {lane} of {run.lane_table}", err)
             continue
         report.did(f"lane {lane}, still held by the run, is held by the run cleanup until it is put back")
         ours.append(lane)
