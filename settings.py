@@ -153,6 +153,11 @@ class Settings:
         return int(self.values["computeEnvironmentDesiredvCpus"])
 
     @property
+    def max_concurrent_runs(self) -> int:
+        """How many lanes the stack deploys (a compute environment and its job queue each)."""
+        return int(self.values["maxConcurrentRuns"])
+
+    @property
     def job_log_retention_days(self) -> int:
         return int(self.values["jobLogRetentionDays"])
 

@@ -8,7 +8,7 @@ so a bad value stops the program with one line naming key, value and what is acc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,11 @@ import pulumi_random
 from batch_lustre.program.asl import naming
 from batch_lustre.program.components.compute_environment import ComputeEnvironment, ComputeEnvironmentArgs
 from batch_lustre.program.components.data_bucket import DataBucket, DataBucketArgs
+from batch_lustre.program.components.lane_table import LaneTable, LaneTableArgs
 from batch_lustre.program.components.network import Network, NetworkArgs
 from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupArgs
 from batch_lustre.program.components.runtime_secret import RuntimeSecret, RuntimeSecretArgs
-from batch_lustre.program.components.workflow import PREVIOUS_WORKFLOW_TYPES, Workflow, WorkflowArgs
+from batch_lustre.program.components.workflow import PREVIOUS_WORKFLOW_TYPES, LaneArgs, Workflow, WorkflowArgs
 from batch_lustre.program.parameters import BY_NAME, ParameterError
 from batch_lustre.program.settings import (
     CONFIG_PREFIX,
@@ -62,6 +63,13 @@ def program_config(project_dir: Path | None = None) -> dict[str, str]:
 COMPONENT_NAME = naming.PROJECT
 
 
+def lane_name(lane: int) -> str:
+    """The name of lane ``lane``'s ``ComputeEnvironment`` component, the start of its resources' logical names: lane
+    0 keeps the stack's one name (a stack deployed with one lane is updated in place), lane k >= 1 is
+    ``batch-lustre-lane-<k>``."""
+    return COMPONENT_NAME if lane == 0 else f"{COMPONENT_NAME}-lane-{lane}"
+
+
 @dataclass(frozen=True)
 class BuiltStack:
     """The components of a stack, as declared (their outputs resolve as the engine creates the resources)."""
@@ -69,10 +77,17 @@ class BuiltStack:
     settings: Settings
     network: Network
     bucket: DataBucket
-    compute: ComputeEnvironment
+    lanes: tuple[ComputeEnvironment, ...]  # lane k at index k (stack config maxConcurrentRuns)
+    lane_table: LaneTable
     secret: RuntimeSecret
     workflow: Workflow
     run_cleanup: RunCleanup
+
+    @property
+    def compute(self) -> ComputeEnvironment:
+        """Lane 0's component: it holds what every lane shares (repository, instance role, security group, log
+        group)."""
+        return self.lanes[0]
 
 
 def stack_id_resource() -> pulumi_random.RandomId:
@@ -154,31 +169,36 @@ def build_stack(settings: Settings, stack: str, config: Mapping[str, str] | None
         previous_name(settings),
     )
     # A Lustre file system lives in the one subnet it is created in (FSx API, CreateFileSystem SubnetIds): the first
-    # private subnet. The compute environment launches there only, so no job's I/O crosses Availability Zones
+    # private subnet. Every lane's compute environment launches there only, so no job's I/O crosses Availability Zones
     # (billed both ways, and slower). docs/aws-rules.md, "The file system's Availability Zone".
     scratch_subnet_ids = network.private_subnet_ids.apply(lambda ids: ids[:1])
-    compute = ComputeEnvironment(
-        name,
-        ComputeEnvironmentArgs(
-            label=prefix,
-            vpc_id=network.vpc_id,
-            private_subnet_ids=scratch_subnet_ids,
-            ecr_repository_name=settings.ecr_repository_name(stack),
-            compute_type=settings.compute_environment_type,
-            allocation_strategy=settings.compute_environment_allocation_strategy,
-            instance_types=settings.compute_environment_instance_types,
-            min_vcpus=settings.compute_environment_min_vcpus,
-            max_vcpus=settings.compute_environment_max_vcpus,
-            desired_vcpus=settings.compute_environment_desired_vcpus,
-            job_log_group_name=naming.job_log_group_name(prefix, stack),
-            job_log_retention_days=settings.job_log_retention_days,
-            untagged_image_expiry_days=settings.ecr_untagged_image_expiry_days,
-            job_timeout_minutes=int(settings.values["jobTimeoutMinutes"]),
-            tags=tags,
-            protect_repository=settings.protect_repository,
-        ),
-        previous_name(settings),
+    compute_args = ComputeEnvironmentArgs(
+        label=prefix,
+        vpc_id=network.vpc_id,
+        private_subnet_ids=scratch_subnet_ids,
+        ecr_repository_name=settings.ecr_repository_name(stack),
+        compute_type=settings.compute_environment_type,
+        allocation_strategy=settings.compute_environment_allocation_strategy,
+        instance_types=settings.compute_environment_instance_types,
+        min_vcpus=settings.compute_environment_min_vcpus,
+        max_vcpus=settings.compute_environment_max_vcpus,
+        desired_vcpus=settings.compute_environment_desired_vcpus,
+        job_log_group_name=naming.job_log_group_name(prefix, stack),
+        job_log_retention_days=settings.job_log_retention_days,
+        untagged_image_expiry_days=settings.ecr_untagged_image_expiry_days,
+        job_timeout_minutes=int(settings.values["jobTimeoutMinutes"]),
+        tags=tags,
+        protect_repository=settings.protect_repository,
     )
+    compute = ComputeEnvironment(name, compute_args, previous_name(settings))
+    # Lanes k >= 1 are new (no alias) and share lane 0's repository, instance role, security group and log group;
+    # every lane launches in the file system's subnet.
+    lanes = (compute,) + tuple(
+        ComputeEnvironment(lane_name(k), replace(compute_args, label=f"{prefix}-lane-{k}", shared=compute.shared))
+        for k in range(1, settings.max_concurrent_runs)
+    )
+    # A new component (no previous release declared it): no alias.
+    lane_table = LaneTable(name, LaneTableArgs(stack_id=stack_id, label=prefix, tags=tags))
     secret = RuntimeSecret(
         name,
         RuntimeSecretArgs(values=settings.runtime_defaults, label=prefix, tags=tags),
@@ -194,10 +214,16 @@ def build_stack(settings: Settings, stack: str, config: Mapping[str, str] | None
         bucket_name=bucket.bucket_name,
         private_subnet_ids=scratch_subnet_ids,
         lustre_security_group_id=compute.lustre_security_group_id,
-        compute_environment_arn=compute.compute_environment_arn,
-        baseline_launch_template_id=compute.baseline_launch_template_id,
-        baseline_launch_template_version=compute.baseline_launch_template_version,
-        job_queue_arn=compute.job_queue_arn,
+        lanes=[
+            LaneArgs(
+                compute_environment_arn=lane.compute_environment_arn,
+                job_queue_arn=lane.job_queue_arn,
+                baseline_launch_template_id=lane.baseline_launch_template_id,
+                baseline_launch_template_version=lane.baseline_launch_template_version,
+            )
+            for lane in lanes
+        ],
+        lane_table_name=lane_table.table_name,
         repository_url=compute.repository_url,
         job_log_group_name=compute.job_log_group_name,
         data_layout=settings.data_layout,
@@ -228,11 +254,22 @@ def build_stack(settings: Settings, stack: str, config: Mapping[str, str] | None
     pulumi.export(naming.OUTPUT_JOB_QUEUE, compute.job_queue_name)
     pulumi.export(naming.OUTPUT_COMPUTE_ENVIRONMENT, compute.compute_environment_name)
     pulumi.export(naming.OUTPUT_JOB_LOG_GROUP, compute.job_log_group_name)
+    pulumi.export(
+        naming.OUTPUT_LANES,
+        [
+            {
+                naming.OUTPUT_COMPUTE_ENVIRONMENT: lane.compute_environment_name,
+                naming.OUTPUT_JOB_QUEUE: lane.job_queue_name,
+            }
+            for lane in lanes
+        ],
+    )
+    pulumi.export(naming.OUTPUT_LANE_TABLE, lane_table.table_name)
     pulumi.export(naming.OUTPUT_STACK_ID, stack_id)
     for output, value in stack_identity(settings, config or {}).items():
         if output != naming.OUTPUT_MODE:  # exported first, above
             pulumi.export(output, value)
-    return BuiltStack(settings, network, bucket, compute, secret, workflow, run_cleanup)
+    return BuiltStack(settings, network, bucket, lanes, lane_table, secret, workflow, run_cleanup)
 
 
 def main() -> BuiltStack:

@@ -1,10 +1,11 @@
 """Failures before the job (``NothingToExport``), ``MarkDataSafe``, and ``Cleanup``: undo every per-run change
-on every path (compute environment back on its baseline, launch template, job definition); delete the file
-system only when its data is safe, else keep and tag it. Every path ends at ``Finish`` (asl/finish.py)."""
+on every path (compute environment back on its baseline, launch template, the lane, job definition); delete the
+file system only when its data is safe, else keep and tag it. Every path ends at ``Finish`` (asl/finish.py)."""
 
 from __future__ import annotations
 
-from batch_lustre.program.asl.paths import PARAMS
+from batch_lustre.program.asl.lane import release_run_lane
+from batch_lustre.program.asl.paths import LANE, PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_resources import client_token, tag_file_system_kept
 from batch_lustre.program.asl.sections import CLEANUP, MARK_DATA_SAFE
@@ -45,7 +46,7 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
         aws_sdk(
             "batch",
             "describeComputeEnvironments",
-            {"ComputeEnvironments": [refs.compute_environment_arn]},
+            {"ComputeEnvironments.$": f"States.Array({LANE}.computeEnvironmentArn)"},
             next_state="IsComputeEnvironmentOnRunTemplate",
             result_path="$.ceNow",
             result_selector={"ComputeEnvironments.$": "$.ComputeEnvironments"},
@@ -76,11 +77,11 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
             "batch",
             "updateComputeEnvironment",
             {
-                "ComputeEnvironment": refs.compute_environment_arn,
+                "ComputeEnvironment.$": f"{LANE}.computeEnvironmentArn",
                 "ComputeResources": {
                     "LaunchTemplate": {
-                        "LaunchTemplateId": refs.baseline_launch_template_id,
-                        "Version": refs.baseline_launch_template_version,
+                        "LaunchTemplateId.$": f"{LANE}.baselineLaunchTemplateId",
+                        "Version.$": f"{LANE}.baselineLaunchTemplateVersion",
                     }
                 },
             },
@@ -91,7 +92,9 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
             catch_path="$.cleanupErrors.restoreComputeEnvironment",
         ),
     )
-    # A launch template the compute environment may still use is not deleted.
+    # A launch template the compute environment may still use is not deleted. A run made its launch template only
+    # after it took its lane: DeleteLaunchTemplate goes on to ReleaseLane, and without a template to delete the lane
+    # is released here when the run chose one.
     g.add(
         "CleanupLaunchTemplate",
         choice(
@@ -102,7 +105,8 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
                         {"Variable": "$.cleanupErrors.restoreComputeEnvironment", "IsPresent": False},
                     ],
                     "Next": "DeleteLaunchTemplate",
-                }
+                },
+                {"Variable": f"{LANE}.index", "IsPresent": True, "Next": "ReleaseLane"},
             ],
             "CleanupJobDefinition",
         ),
@@ -113,13 +117,16 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
             "ec2",
             "deleteLaunchTemplate",
             {"LaunchTemplateId.$": "$.lt.LaunchTemplateId"},
-            next_state="CleanupJobDefinition",
+            next_state="ReleaseLane",
             result_path=None,
             retry=RETRY_CLEANUP,
-            catch_to="CleanupJobDefinition",
+            catch_to="ReleaseLane",
             catch_path="$.cleanupErrors.deleteLaunchTemplate",
         ),
     )
+    # The lane goes back once its compute environment is on its baseline again and the run's launch template is
+    # gone: the next run in line finds it as a run of its own would leave it.
+    g.add("ReleaseLane", release_run_lane(refs, "CleanupJobDefinition"))
     g.add(
         "CleanupJobDefinition",
         choice(

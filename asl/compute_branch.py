@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from batch_lustre.program.asl.naming import CONTAINER_SCRATCH_DIR, HOST_SCRATCH_DIR
-from batch_lustre.program.asl.paths import DERIVED, PARAMS
+from batch_lustre.program.asl.paths import DERIVED, LANE, PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_resources import client_token, dns_name_expression, tag_list, tag_map
 from batch_lustre.program.asl.sections import record_failure
@@ -20,7 +20,6 @@ from batch_lustre.program.asl.states import (
     failure_record,
     last,
     pass_parameters,
-    succeed,
     wait_for,
     wait_for_next,
     waiting_rules,
@@ -50,10 +49,10 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
                         "HttpPutResponseHopLimit": 2,
                     },
                     "TagSpecifications": [
-                        {"ResourceType": kind, "Tags": tag_list(refs)} for kind in ("instance", "volume")
+                        {"ResourceType": kind, "Tags": tag_list(refs, lane=True)} for kind in ("instance", "volume")
                     ],
                 },
-                "TagSpecifications": [{"ResourceType": "launch-template", "Tags": tag_list(refs)}],
+                "TagSpecifications": [{"ResourceType": "launch-template", "Tags": tag_list(refs, lane=True)}],
             },
             next_state="CheckComputeEnvironmentIdle",
             result_path="$.lt",
@@ -82,7 +81,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             "computeEnvironmentIdle",
             "computeEnvironment",
             "computeEnvironment",
-            {"computeEnvironment": refs.compute_environment_arn},
+            {"computeEnvironment.$": f"{LANE}.computeEnvironmentArn"},
             next_state="IsComputeEnvironmentIdle",
             catch_to=record_failure(b, "CheckComputeEnvironmentIdleFailed", None),
         ),
@@ -102,7 +101,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
         "batch",
         "updateComputeEnvironment",
         {
-            "ComputeEnvironment": refs.compute_environment_arn,
+            "ComputeEnvironment.$": f"{LANE}.computeEnvironmentArn",
             "ComputeResources.$": f"States.JsonMerge($.lt.ComputeResources, {DERIVED}.warmCapacity, false)",
         },
         next_state="CheckComputeEnvironment",
@@ -130,7 +129,7 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
         aws_sdk(
             "batch",
             "updateComputeEnvironment",
-            {"ComputeEnvironment": refs.compute_environment_arn, "ComputeResources.$": "$.lt.ComputeResources"},
+            {"ComputeEnvironment.$": f"{LANE}.computeEnvironmentArn", "ComputeResources.$": "$.lt.ComputeResources"},
             next_state="CheckComputeEnvironment",
             result_path="$.ceUpdate",
             result_selector={"ComputeEnvironmentArn.$": "$.ComputeEnvironmentArn"},
@@ -148,7 +147,10 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             "computeEnvironment",
             "computeEnvironment",
             "computeEnvironment",
-            {"computeEnvironment": refs.compute_environment_arn, "launchTemplateId.$": "$.lt.LaunchTemplateId"},
+            {
+                "computeEnvironment.$": f"{LANE}.computeEnvironmentArn",
+                "launchTemplateId.$": "$.lt.LaunchTemplateId",
+            },
             next_state="IsComputeEnvironmentValid",
             catch_to=record_failure(b, "CheckComputeEnvironmentFailed", None),
         ),
@@ -196,49 +198,50 @@ def compute_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             )
         ),
     )
-    b.add(
+    b.add(  # the last step: the branch ends ready
         "CreateJobDefinition",
-        aws_sdk(
-            "batch",
-            "registerJobDefinition",
-            {
-                "JobDefinitionName.$": f"{DERIVED}.jobDefinitionName",
-                "Type": "container",
-                "PlatformCapabilities": ["EC2"],
-                "ContainerProperties": {
-                    # The digest ResolveJobImage read at run start: a push to the tag during the run changes nothing.
-                    "Image.$": f"States.Format('{refs.job_repository_url}@{{}}', $.image.digest)",
-                    "ResourceRequirements": [
-                        {"Type": "VCPU", "Value.$": f"{DERIVED}.jobVcpus"},
-                        {"Type": "MEMORY", "Value.$": f"{DERIVED}.jobMemory"},
-                    ],
-                    "Volumes": [{"Name": "scratch", "Host": {"SourcePath": HOST_SCRATCH_DIR}}],
-                    "MountPoints": [
-                        {"SourceVolume": "scratch", "ContainerPath": CONTAINER_SCRATCH_DIR, "ReadOnly": False}
-                    ],
-                    # The stack's log group, with its retention (not Batch's default /aws/batch/job, kept forever).
-                    "LogConfiguration": {
-                        "LogDriver": "awslogs",
-                        "Options": {"awslogs-group": refs.job_log_group_name, "awslogs-region": refs.region},
+        ends_branch(
+            aws_sdk(
+                "batch",
+                "registerJobDefinition",
+                {
+                    "JobDefinitionName.$": f"{DERIVED}.jobDefinitionName",
+                    "Type": "container",
+                    "PlatformCapabilities": ["EC2"],
+                    "ContainerProperties": {
+                        # The digest ResolveJobImage read at run start: a push to the tag during the run changes nothing.
+                        "Image.$": f"States.Format('{refs.job_repository_url}@{{}}', $.image.digest)",
+                        "ResourceRequirements": [
+                            {"Type": "VCPU", "Value.$": f"{DERIVED}.jobVcpus"},
+                            {"Type": "MEMORY", "Value.$": f"{DERIVED}.jobMemory"},
+                        ],
+                        "Volumes": [{"Name": "scratch", "Host": {"SourcePath": HOST_SCRATCH_DIR}}],
+                        "MountPoints": [
+                            {"SourceVolume": "scratch", "ContainerPath": CONTAINER_SCRATCH_DIR, "ReadOnly": False}
+                        ],
+                        # The stack's log group, with its retention (not Batch's default /aws/batch/job, kept forever).
+                        "LogConfiguration": {
+                            "LogDriver": "awslogs",
+                            "Options": {"awslogs-group": refs.job_log_group_name, "awslogs-region": refs.region},
+                        },
                     },
+                    # Retry only when the host went away (Spot reclaim, host failure); exit on the job's own errors.
+                    "RetryStrategy": {
+                        "Attempts.$": f"{PARAMS}.jobDefinitionRetryAttempts",
+                        "EvaluateOnExit": [
+                            {"OnStatusReason": "Host EC2*", "Action": "RETRY"},
+                            {"OnReason": "*", "Action": "EXIT"},
+                        ],
+                    },
+                    "PropagateTags": True,
+                    "Tags": tag_map(refs),
                 },
-                # Retry only when the host went away (Spot reclaim, host failure); exit on the job's own errors.
-                "RetryStrategy": {
-                    "Attempts.$": f"{PARAMS}.jobDefinitionRetryAttempts",
-                    "EvaluateOnExit": [
-                        {"OnStatusReason": "Host EC2*", "Action": "RETRY"},
-                        {"OnReason": "*", "Action": "EXIT"},
-                    ],
-                },
-                "PropagateTags": True,
-                "Tags": tag_map(refs),
-            },
-            next_state="ComputeReady",
-            result_path="$.jobDefinition",
-            result_selector={"JobDefinitionArn.$": "$.JobDefinitionArn"},
-            retry=RETRY_THROTTLED,
-            catch_to=record_failure(b, "CreateJobDefinitionFailed", None),
+                next_state="",
+                result_path="$.jobDefinition",
+                result_selector={"JobDefinitionArn.$": "$.JobDefinitionArn"},
+                retry=RETRY_THROTTLED,
+                catch_to=record_failure(b, "CreateJobDefinitionFailed", None),
+            )
         ),
     )
-    b.add("ComputeReady", succeed())
     return b.branch("CreateLaunchTemplate")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from batch_lustre.program.asl.paths import DERIVED
 from batch_lustre.program.asl.refs import WorkflowRefs
-from batch_lustre.program.asl.states import Graph, choice, fail_from, pass_parameters
+from batch_lustre.program.asl.states import Graph, choice, ends_branch, fail_from, pass_parameters
 
 
 def add_finish(g: Graph, refs: WorkflowRefs) -> None:
@@ -103,19 +103,20 @@ def add_finish(g: Graph, refs: WorkflowRefs) -> None:
     )
     g.add("RunFailed", fail_from("$.failure.Error", "$.failure.Cause"))
     g.add("JobFailed", fail_from("$.jobFailure.Error", "$.jobFailure.Cause"))
-    g.add(
+    g.add(  # the run succeeds with its summary
         "SummarizeRun",
-        pass_parameters(
-            {
-                "mode": refs.mode,
-                "bucket": refs.bucket_name,
-                "fileSystemId.$": "$.fs.FileSystemId",
-                "fileSystem.$": "$.fileSystemOutcome",
-                "jobId.$": "$.job.JobId",
-                "arraySize.$": f"{DERIVED}.arraySize",
-            },
-            "$",
-            "RunSucceeded",
+        ends_branch(
+            pass_parameters(
+                {
+                    "mode": refs.mode,
+                    "bucket": refs.bucket_name,
+                    "fileSystemId.$": "$.fs.FileSystemId",
+                    "fileSystem.$": "$.fileSystemOutcome",
+                    "jobId.$": "$.job.JobId",
+                    "arraySize.$": f"{DERIVED}.arraySize",
+                },
+                "$",
+                "",
+            )
         ),
     )
-    g.add("RunSucceeded", {"Type": "Succeed"})

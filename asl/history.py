@@ -12,7 +12,8 @@ each loop may turn:
   by a Pass turns once per check: at most ``<schedule>.checks + 1`` times (``parameters.checks_of``). A loop
   around a WaitFor Task (asl/states.py ``wait_for``) turns once per invocation of the function, which makes up
   to 14 minutes of checks: at most ``<schedule>.invocations + 1`` times (``parameters.invocations_of``), one more
-  per WaitFor loop sharing the record (its first invocation may end without a check);
+  per WaitFor loop sharing the record (its first invocation may end without a check); a WaitFor loop that also
+  goes through another Task (the lane loop: TakeLane, whose lost race asks WaitFor again) turns once per check;
 - a Parallel costs the sum of its branches' worst cases (they all run);
 - the worst case is the costliest path from the start to an end through the loops so bounded.
 
@@ -222,7 +223,12 @@ def history_form(definition: Mapping[str, Any], *, whole_execution: bool = True)
         waiter_loops = sum(1 for loop in record_loops if any(is_waiter(states[n]) for n in loop))
         if waiter_loops not in (0, len(record_loops)):
             raise ValueError(f"poll record {record} is advanced by both a WaitFor Task and a Pass")
-        variable = invocations_of(schedule) if waiter_loops else checks_of(schedule)
+        # A WaitFor loop that goes back to its Task through another Task (the lane loop: a lost race at TakeLane
+        # looks again) may end an invocation after one check: it turns once per check, not per invocation.
+        per_check = any(
+            states[n].get("Type") == "Task" and not is_waiter(states[n]) for loop in record_loops for n in loop
+        )
+        variable = invocations_of(schedule) if waiter_loops and not per_check else checks_of(schedule)
         # At most turns + 1 visits of each loop state; a WaitFor loop's first invocation may end without a check.
         form: Form = ((turn * (1 + waiter_loops), ((variable, turn),)),)
         for n in between:

@@ -15,8 +15,8 @@ from typing import Any
 from batch_lustre.program.asl import build_definition
 from batch_lustre.program.asl.data_layout import DataLayout
 from batch_lustre.program.asl.history import Form, history_form
-from batch_lustre.program.asl.naming import STACK_ID_LENGTH, run_name_prefix
-from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.naming import STACK_ID_LENGTH, lane_table_name, run_name_prefix
+from batch_lustre.program.asl.refs import LaneRefs, WorkflowRefs
 from batch_lustre.program.asl.run_cleanup import build_run_cleanup
 from batch_lustre.program.parameters import MODES
 
@@ -31,6 +31,12 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
     prefix layout, the one that writes more (its two associations: asl/data_layout.py), so the bounds hold in
     either layout."""
     arn = "arn:aws:lambda:us-east-1:123456789012:function:"
+    lane = LaneRefs(
+        compute_environment_arn="arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
+        job_queue_arn="arn:aws:batch:us-east-1:123456789012:job-queue/queue",
+        baseline_launch_template_id="lt-0",
+        baseline_launch_template_version="1",
+    )
     return WorkflowRefs(
         mode=mode,
         stack=mode,
@@ -39,14 +45,13 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
         region="us-east-1",
         account_id="123456789012",
         state_machine_name=f"{mode}-workflow",
+        run_cleanup_state_machine_name=f"{mode}-run-cleanup",
         secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:params",
         bucket_name="bucket",
         subnet_id="subnet-0",
         lustre_security_group_id="sg-0",
-        compute_environment_arn="arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
-        baseline_launch_template_id="lt-0",
-        baseline_launch_template_version="1",
-        job_queue_arn="arn:aws:batch:us-east-1:123456789012:job-queue/queue",
+        lanes=(lane,),
+        lane_table_name=lane_table_name(run_name_prefix(mode, PLACEHOLDER_STACK_ID)),
         job_repository_url="123456789012.dkr.ecr.us-east-1.amazonaws.com/job",
         job_log_group_name="/batch-lustre/jobs",
         extract_parameters_function_arn=f"{arn}extract-parameters",

@@ -77,6 +77,10 @@ LAMBDA_ACTIONS: dict[str, tuple[str, ...]] = {
         "batch:DescribeComputeEnvironments",
         "batch:ListJobs",
         "batch:DescribeJobs",
+        # The lane check (docs/design.md, "The run queue").
+        "dynamodb:Scan",
+        "states:ListExecutions",
+        "states:DescribeExecution",
     ),
     "find_run_resources": (
         "fsx:DescribeFileSystems",
@@ -91,6 +95,8 @@ LAMBDA_ACTIONS: dict[str, tuple[str, ...]] = {
         "batch:DescribeComputeEnvironments",
         "batch:UpdateComputeEnvironment",
         "batch:DeregisterJobDefinition",
+        "dynamodb:Scan",
+        "dynamodb:UpdateItem",
     ),
 }
 
@@ -166,10 +172,30 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
     bucket = f"arn:aws:s3:::{refs.bucket_name}"
     everything = ["*"]
     return {
+        # Service Authorization Reference, AWS Step Functions: ListExecutions on resource type "stateMachine",
+        # DescribeExecution on "execution" (execution:<state machine name>:<execution name>).
         "states:ListExecutions": [
             _statement(
                 ["states:ListExecutions"], [f"arn:aws:states:{region}:{account}:stateMachine:{refs.state_machine_name}"]
             )
+        ],
+        # The lane check describes a lane's owner: a run, or the run cleanup that took an ended run's lane for itself.
+        "states:DescribeExecution": [
+            _statement(
+                ["states:DescribeExecution"],
+                [
+                    f"arn:aws:states:{region}:{account}:execution:{machine}:*"
+                    for machine in (refs.state_machine_name, refs.run_cleanup_state_machine_name)
+                ],
+            )
+        ],
+        # The run cleanup takes an ended run's lane for itself (lambda/find_run_resources.py): UpdateItem, "table".
+        "dynamodb:UpdateItem": [
+            _statement(["dynamodb:UpdateItem"], [f"arn:aws:dynamodb:{region}:{account}:table/{refs.lane_table_name}"])
+        ],
+        # Service Authorization Reference, Amazon DynamoDB: Scan on resource type "table".
+        "dynamodb:Scan": [
+            _statement(["dynamodb:Scan"], [f"arn:aws:dynamodb:{region}:{account}:table/{refs.lane_table_name}"])
         ],
         "secretsmanager:GetSecretValue": [_statement(["secretsmanager:GetSecretValue"], [refs.secret_arn])],
         "ecr:DescribeImages": [
@@ -235,8 +261,13 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
         ],
         "ec2:DeleteLaunchTemplate": [_statement(["ec2:DeleteLaunchTemplate"], [launch_templates], this_stack_resource)],
         "ec2:DescribeLaunchTemplates": [_statement(["ec2:DescribeLaunchTemplates"], everything)],
+        # Each lane's compute environment and job queue: the stack's only, by their stack-id tag rather than by
+        # ARN, so the policy does not grow with the lanes (50 lanes of ARNs would outgrow IAM's 10,240 characters
+        # for a role's inline policies). AWS Batch User Guide, "Supported resource-level permissions for AWS Batch
+        # API actions" (UpdateComputeEnvironment and SubmitJob: aws:ResourceTag) and "Restrict job submission by
+        # resource tags on job definition and job queue" (one statement per resource type).
         "batch:UpdateComputeEnvironment": [
-            _statement(["batch:UpdateComputeEnvironment"], [refs.compute_environment_arn])
+            _statement(["batch:UpdateComputeEnvironment"], [f"{batch}:compute-environment/*"], this_stack_resource)
         ],
         "batch:DescribeComputeEnvironments": [_statement(["batch:DescribeComputeEnvironments"], everything)],
         "batch:RegisterJobDefinition": [_statement(["batch:RegisterJobDefinition"], [job_definitions])],
@@ -244,7 +275,10 @@ def _grants(refs: WorkflowRefs) -> dict[str, list[dict[str, Any]]]:
         # Tags on create: RegisterJobDefinition (the new revision) and SubmitJob (the job; AWS has also been
         # seen to name the job definition revision).
         "batch:TagResource": [_statement(["batch:TagResource"], [job_definition_revisions, jobs])],
-        "batch:SubmitJob": [_statement(["batch:SubmitJob"], [refs.job_queue_arn, job_definitions, jobs])],
+        "batch:SubmitJob": [
+            _statement(["batch:SubmitJob"], [f"{batch}:job-queue/*"], this_stack_resource),
+            _statement(["batch:SubmitJob"], [job_definitions, jobs]),
+        ],
         "batch:DescribeJobs": [_statement(["batch:DescribeJobs"], everything)],
         "batch:ListJobs": [_statement(["batch:ListJobs"], everything)],
         "batch:TerminateJob": [_statement(["batch:TerminateJob"], [jobs])],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from batch_lustre.program.asl.paths import DERIVED, PARAMS
+from batch_lustre.program.asl.paths import DERIVED, LANE, PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_resources import tag_map
 from batch_lustre.program.asl.sections import AFTER_JOB, CLEANUP
@@ -60,7 +60,7 @@ def _submit_job(refs: WorkflowRefs, *, array: bool) -> State:
     parameters = submit_job_parameters(
         derived=DERIVED,
         job_definition_arn="$.jobDefinition.JobDefinitionArn",
-        job_queue_arn=refs.job_queue_arn,
+        job_queue_arn=f"{LANE}.jobQueueArn",
         tags=tag_map(refs),
         array=array,
     )
@@ -173,7 +173,7 @@ def _job_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
         "SummarizeJobFailure",
         invoke_lambda(
             refs.summarize_job_function_arn,
-            {"jobName.$": f"{DERIVED}.jobName", "jobQueue": refs.job_queue_arn, "cause.$": "$.error.Cause"},
+            {"jobName.$": f"{DERIVED}.jobName", "jobQueue.$": f"{LANE}.jobQueueArn", "cause.$": "$.error.Cause"},
             next_state="RecordJobFailure",
             result_path="$.jobSummary",
             result_selector={"summary.$": "$.Payload.summary", "jobId.$": "$.Payload.jobId"},
@@ -221,7 +221,7 @@ def _job_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             "batch",
             "listJobs",
             {
-                "JobQueue": refs.job_queue_arn,
+                "JobQueue.$": f"{LANE}.jobQueueArn",
                 "Filters": [{"Name": "JOB_NAME", "Values.$": f"States.Array({DERIVED}.jobName)"}],
             },
             next_state="IsTimedOutJobFound",

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 # Re-exported: the program and the tools read them here, with the tags.
+from batch_lustre.program.parameters.derived_names import LANE_TABLE_SUFFIX
 from batch_lustre.program.parameters.derived_names import STACK_ID_BYTES as STACK_ID_BYTES
 from batch_lustre.program.parameters.derived_names import STACK_ID_LENGTH as STACK_ID_LENGTH
 
@@ -30,6 +31,9 @@ TAG_RUN = f"{PROJECT}:run"
 # On a file system a run kept (data not provably in S3, deleteLustre=false, delete refused): the run-cleanup
 # state machine leaves it to the user.
 TAG_KEPT = f"{PROJECT}:kept"
+# On every per-run resource (launch template, job definition, job): the index of the lane (one compute environment
+# and its job queue, stack config maxConcurrentRuns) the run holds.
+TAG_LANE = f"{PROJECT}:lane"
 
 # Where the job sees the file system, and where the host mounts it.
 HOST_MOUNT_DIR = "/fsx"
@@ -51,6 +55,10 @@ OUTPUT_STACK_ID = "stackId"
 # The stack's identity, fixed once deployed (settings.check_identity): its envName and its Region (and the mode).
 OUTPUT_ENV_NAME = "envName"
 OUTPUT_REGION = "region"
+# The lanes: index k -> {OUTPUT_COMPUTE_ENVIRONMENT: <name>, OUTPUT_JOB_QUEUE: <name>} (lane 0's are also those two
+# outputs); and the name of the lane table (which run holds which lane).
+OUTPUT_LANES = "lanes"
+OUTPUT_LANE_TABLE = "laneTable"
 STACK_OUTPUTS = (
     OUTPUT_MODE,
     OUTPUT_STATE_MACHINE_ARN,
@@ -61,6 +69,8 @@ STACK_OUTPUTS = (
     OUTPUT_JOB_QUEUE,
     OUTPUT_COMPUTE_ENVIRONMENT,
     OUTPUT_JOB_LOG_GROUP,
+    OUTPUT_LANES,
+    OUTPUT_LANE_TABLE,
     OUTPUT_STACK_ID,
     OUTPUT_ENV_NAME,
     OUTPUT_REGION,
@@ -100,10 +110,16 @@ LAMBDA_FILES: Mapping[str, Mapping[str, str]] = {
         "check_metrics.py": "lambda/check_metrics.py",
         "wait_for.py": "lambda/wait_for.py",
         "aws_calls.py": "lambda/aws_calls.py",
+        "lane_queue.py": "asl/lane_queue.py",
     },
     "summarize_job": {"summarize_job.py": "lambda/summarize_job.py"},
     "find_run_resources": {"find_run_resources.py": "lambda/find_run_resources.py"},
-    "wait_for": {"wait_for.py": "lambda/wait_for.py", "aws_calls.py": "lambda/aws_calls.py"},
+    # The run queue's rule is one module (asl/lane_queue.py), shipped with WaitFor and imported by the tools.
+    "wait_for": {
+        "wait_for.py": "lambda/wait_for.py",
+        "aws_calls.py": "lambda/aws_calls.py",
+        "lane_queue.py": "asl/lane_queue.py",
+    },
 }
 
 
@@ -128,6 +144,12 @@ def run_name_prefix(name_prefix: str, stack_id: str) -> str:
     return f"{name_prefix}-{stack_id}"
 
 
+def lane_table_name(name_prefix: str) -> str:
+    """The lane table's name: ``<envName lower>-<stack id>-lanes`` (``name_prefix``: what ``run_name_prefix``
+    gives). DynamoDB table names: 3-255 of letters, digits and ``_.-`` (parameters/derived_names.py)."""
+    return f"{name_prefix}{LANE_TABLE_SUFFIX}"
+
+
 # CloudWatch Logs log group names: 1-512 of letters, digits and ``._-/#`` (botocore's logs model, CreateLogGroup).
 JOB_LOG_GROUP_PREFIX = f"/{PROJECT}/"
 
@@ -140,3 +162,8 @@ def job_log_group_name(name_prefix: str, stack: str) -> str:
 def state_machine_name(name_prefix: str, stack: str) -> str:
     """The state machine's fixed name (the role's policy names its executions)."""
     return f"{name_prefix}-{stack}-workflow"[:80]
+
+
+def run_cleanup_state_machine_name(name_prefix: str, stack: str) -> str:
+    """The run-cleanup state machine's fixed name, ``<prefix>-<stack>-run-cleanup``."""
+    return f"{name_prefix}-{stack}-run-cleanup"[:80]

@@ -4,7 +4,7 @@ State data layout of a run (all under ``$``):
   polls.<loop>         the record of every waiting loop (bounded; schedules in config.derived.waits): {count, wait,
                        limit} of a Wait/Check/Count loop (run cleanup), or what WaitFor returns: {count, wait,
                        waited, Outcome, Last, Seen}; Last holds the last status read (lambda/wait_for.py)
-  concurrency          running executions of this state machine
+  polls.lane.Last.Lane the lane the run chose (``LANE``: its index and refs, asl/lane.py); {} while it waits
   secret / config      the secret's string / ExtractParameters' result (ok, error, params, derived)
   fs                   {FileSystemId, MountName} from CreateFileSystem (its status: polls.fileSystem.Last)
   dra                  CreateDataRepositoryAssociation result (its status: polls.fileSystem.Last)
@@ -25,3 +25,6 @@ from __future__ import annotations
 
 PARAMS = "$.config.params"  # ExtractParameters' run-time parameters, typed
 DERIVED = "$.config.derived"  # and what it derived from them (names, schedules, job overrides)
+# The lane the run chose: the last answer of WaitFor's lane check (asl.states.last("lane", "Lane")), read by every
+# state that names the lane's compute environment, queue or baseline, and by TakeLane and ReleaseLane.
+LANE = "$.polls.lane.Last.Lane"

@@ -8,6 +8,17 @@ from batch_lustre.program.asl.data_layout import DataLayout
 
 
 @dataclass(frozen=True)
+class LaneRefs:
+    """One lane (stack config maxConcurrentRuns): a compute environment, its baseline launch template (the version
+    its runs' Cleanup restores) and its job queue."""
+
+    compute_environment_arn: str
+    job_queue_arn: str
+    baseline_launch_template_id: str
+    baseline_launch_template_version: str
+
+
+@dataclass(frozen=True)
 class WorkflowRefs:
     """Everything the state machine definition refers to, as resolved strings.
 
@@ -22,14 +33,15 @@ class WorkflowRefs:
     region: str
     account_id: str
     state_machine_name: str  # fixed name, so the role's policy can name the machine's executions
+    # The run-cleanup machine's fixed name: the lane check describes its executions (a run cleanup holds the lane
+    # of the run it cleans up after: asl/lane_queue.py).
+    run_cleanup_state_machine_name: str
     secret_arn: str
     bucket_name: str
     subnet_id: str  # where the SCRATCH_2 file system lives
     lustre_security_group_id: str
-    compute_environment_arn: str
-    baseline_launch_template_id: str
-    baseline_launch_template_version: str
-    job_queue_arn: str
+    lanes: tuple[LaneRefs, ...]  # lane k at index k: each run takes one (asl/lane.py)
+    lane_table_name: str  # the DynamoDB table of the lanes' holders (asl.naming.lane_table_name)
     # The job image is <job_repository_url>@<digest>: the digest <imageTag> (default "latest") names at run start.
     job_repository_url: str
     job_log_group_name: str  # the stack's log group of the jobs' logs (asl.naming.job_log_group_name)

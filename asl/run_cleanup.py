@@ -7,9 +7,10 @@ Change" event of such a run as its input (``detail.name`` is the run's execution
 
 1. reads the run-time parameters as the run did (GetSecret + ExtractParameters with the RUN's execution
    name), and uses its own client request token for what it creates (``UseOwnClientToken``);
-2. calls the FindRunResources Lambda, which terminates the run's jobs, puts the compute environment back
-   on its baseline, deletes the run's launch template and job definitions, and returns the run's file
-   system (never deleting it);
+2. calls the FindRunResources Lambda, which terminates the run's jobs, puts the compute environment of the
+   run's lane back on its baseline, deletes the run's launch template and job definitions, and returns the run's
+   file system (never deleting it) and the lane the run still holds, which it then releases (``ReleaseRunLane``,
+   conditioned on the run still owning it);
 3. for a file system that the run neither deleted nor kept on purpose (tag ``batch-lustre:kept``): keeps it
    if the parameters are unreadable (deleteLustre unknown); waits (bounded, by the workflow's schedules
    ``jobStop`` and ``fileSystem``) for the terminated jobs to end and for a CREATING file system; if a job
@@ -40,6 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 from batch_lustre.program.asl.cleanup import add_failure_before_job
+from batch_lustre.program.asl.lane import lane_list, release_lane
 from batch_lustre.program.asl.naming import TAG_KEPT
 from batch_lustre.program.asl.paths import PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
@@ -92,11 +94,6 @@ GONE_LIFECYCLES = ("DELETING", "DELETED")  # DELETED: DescribeFileSystems no lon
 KEPT_TAG_NOT_SAFE = (
     "States.Format('run {} ended {}: its data is not provably in S3', $.run.executionName, $.run.status)"
 )
-
-
-def run_cleanup_state_machine_name(name_prefix: str, stack: str) -> str:
-    """The run-cleanup state machine's fixed name, ``<prefix>-<stack>-run-cleanup``."""
-    return f"{name_prefix}-{stack}-run-cleanup"[:80]
 
 
 def status_change_event_pattern(workflow_state_machine_arn: str) -> dict[str, Any]:
@@ -275,14 +272,14 @@ def _find_run_resources(
         function_arn,
         {
             "executionName.$": "$.run.executionName",
+            "executionArn.$": "$.run.executionArn",
+            "cleanupExecutionArn.$": "$$.Execution.Id",
             "stack": refs.stack,
             "stackId": refs.stack_id,
             "mode": refs.mode,
             "namePrefix": refs.name_prefix,
-            "computeEnvironmentArn": refs.compute_environment_arn,
-            "baselineLaunchTemplateId": refs.baseline_launch_template_id,
-            "baselineLaunchTemplateVersion": refs.baseline_launch_template_version,
-            "jobQueueArn": refs.job_queue_arn,
+            "laneTable": refs.lane_table_name,
+            "lanes": lane_list(refs),
         },
         next_state=next_state,
         result_path=result_path,
@@ -290,6 +287,7 @@ def _find_run_resources(
             "fileSystem.$": "$.Payload.fileSystem",
             "jobsRan.$": "$.Payload.jobsRan",
             "jobsUnfinished.$": "$.Payload.jobsUnfinished",
+            "lane.$": "$.Payload.lane",
             "actions.$": "$.Payload.actions",
             "errors.$": "$.Payload.errors",
         },
@@ -298,11 +296,45 @@ def _find_run_resources(
     )
 
 
+def _lane_back_if_put_back(release: str, next_state: str) -> dict[str, Any]:
+    """Whether the lane this execution holds for the run goes back now: FindRunResources' latest result names it
+    and reports no failed or put-off step (a lane whose compute could not be put back stays held, and is taken
+    over only after the take-over grace: asl/lane_queue.py)."""
+    return choice(
+        [
+            {
+                "And": [
+                    {"Variable": "$.found.lane", "IsNumeric": True},
+                    {"Not": {"Variable": "$.found.errors[0]", "IsPresent": True}},
+                ],
+                "Next": release,
+            }
+        ],
+        next_state,
+    )
+
+
+def _release_run_lane(refs: WorkflowRefs, next_state: str) -> dict[str, Any]:
+    """The lane goes back by a write conditioned on this execution as its owner."""
+    return release_lane(
+        refs.lane_table_name,
+        "$.found.lane",
+        "$$.Execution.Id",
+        next_state=next_state,
+        catch_path="$.cleanupErrors.releaseLane",
+    )
+
+
 def _add_find_run_resources(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
     g.add(
         "FindRunResources",
-        _find_run_resources(refs, function_arn, "IsFileSystemLeft", "$.found", "FindRunResourcesFailed"),
+        _find_run_resources(refs, function_arn, "CleanupRunLane", "$.found", "FindRunResourcesFailed"),
     )
+    # The run's lane is held by this execution now (FindRunResources took it from the run). Once its compute
+    # environment is back on its baseline (no step of FindRunResources failed or was put off: a job still ending
+    # puts the restore off), it goes back at once; else after FindRunResources is called again, at the end.
+    g.add("CleanupRunLane", _lane_back_if_put_back("ReleaseRunLane", "IsFileSystemLeft"))
+    g.add("ReleaseRunLane", _release_run_lane(refs, "IsFileSystemLeft"))
     g.add(
         "FindRunResourcesFailed",
         pass_parameters(
@@ -701,6 +733,7 @@ def _outcome_rules() -> list[dict[str, Any]]:
         {"Variable": "$.found.errors[0]", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
         {"Variable": "$.cleanupErrors.tagFileSystemKept", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
         {"Variable": "$.cleanupErrors.findRunResourcesAgain", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
+        {"Variable": "$.cleanupErrors.releaseLane", "IsPresent": True, "Next": "ReportRunCleanupIncomplete"},
     ]
 
 
@@ -710,8 +743,8 @@ def _add_finish(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
     g.add(
         "FinishRunCleanup",
         choice(
-            [{"Variable": "$.found.errors[0]", "IsPresent": True, "Next": "KeepEarlierFindings"}, *_outcome_rules()],
-            "SummarizeRunCleanup",
+            [{"Variable": "$.found.errors[0]", "IsPresent": True, "Next": "KeepEarlierFindings"}],
+            "RunCleanupOutcome",
         ),
     )
     g.add(
@@ -736,7 +769,9 @@ def _add_finish(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
             catch_path="$.cleanupErrors.findRunResourcesAgain",
         ),
     )
-    g.add("FinishAfterFindingAgain", choice(_outcome_rules(), "SummarizeRunCleanup"))
+    g.add("FinishAfterFindingAgain", _lane_back_if_put_back("ReleaseRunLaneAtEnd", "RunCleanupOutcome"))
+    g.add("ReleaseRunLaneAtEnd", _release_run_lane(refs, "RunCleanupOutcome"))
+    g.add("RunCleanupOutcome", choice(_outcome_rules(), "SummarizeRunCleanup"))
     g.add(
         "ReportFileSystemKept",
         pass_parameters(

@@ -3,8 +3,8 @@ name built from its id; the data repository association's settings."""
 
 from __future__ import annotations
 
-from batch_lustre.program.asl.naming import TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK, TAG_STACK_ID
-from batch_lustre.program.asl.paths import DERIVED
+from batch_lustre.program.asl.naming import TAG_KEPT, TAG_LANE, TAG_MODE, TAG_RUN, TAG_STACK, TAG_STACK_ID
+from batch_lustre.program.asl.paths import DERIVED, LANE
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.states import RetryPolicy, State, aws_sdk
 from batch_lustre.program.parameters import DATA_REPOSITORY_EVENTS
@@ -12,29 +12,36 @@ from batch_lustre.program.parameters import DATA_REPOSITORY_EVENTS
 AUTO_IMPORT_EVENTS = list(DATA_REPOSITORY_EVENTS)
 
 
+# The run's lane (``LANE``'s index, a number) as a tag value.
+LANE_TAG_VALUE = f"States.Format('{{}}', {LANE}.index)"
+
+
 def client_token(suffix: str) -> str:
     """An idempotency token per run and per operation (so a retried create never makes a second resource)."""
     return f"States.Format('{{}}-{suffix}', $.config.derived.clientRequestToken)"
 
 
-def tag_list(refs: WorkflowRefs) -> list[dict[str, str]]:
-    """Key/Value tags (FSx, EC2) of every per-run resource."""
-    return [
+def tag_list(refs: WorkflowRefs, *, lane: bool = False) -> list[dict[str, str]]:
+    """Key/Value tags (FSx, EC2) of every per-run resource; ``lane``: also the run's lane (its compute: the launch
+    template and the hosts it starts)."""
+    tags = [
         {"Key": TAG_STACK, "Value": refs.stack},
         {"Key": TAG_STACK_ID, "Value": refs.stack_id},
         {"Key": TAG_MODE, "Value": refs.mode},
         {"Key": TAG_RUN, "Value.$": "$$.Execution.Name"},
         {"Key": "Name", "Value.$": f"{DERIVED}.jobName"},
     ]
+    return [*tags, {"Key": TAG_LANE, "Value.$": LANE_TAG_VALUE}] if lane else tags
 
 
 def tag_map(refs: WorkflowRefs) -> dict[str, str]:
-    """Map tags (Batch) of every per-run resource."""
+    """Map tags (Batch: the job definition and the job) of every per-run resource, the run's lane among them."""
     return {
         TAG_STACK: refs.stack,
         TAG_STACK_ID: refs.stack_id,
         TAG_MODE: refs.mode,
         f"{TAG_RUN}.$": "$$.Execution.Name",
+        f"{TAG_LANE}.$": LANE_TAG_VALUE,
     }
 
 

@@ -1,12 +1,13 @@
-"""Run start: refuse a concurrent run, read the secret, extract and validate the run-time parameters and the
-run's input (``InitializeRun`` ... ``AreParametersValid``), and resolve the job image's digest
-(``ResolveJobImage``)."""
+"""Run start: read the secret, extract and validate the run-time parameters and the run's input
+(``InitializeRun`` ... ``AreParametersValid``), resolve the job image's digest (``ResolveJobImage``) and wait in
+line for a lane (asl/lane.py: ``FindLane`` ... ``TakeLane``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from batch_lustre.program.asl.lane import add_find_lane
 from batch_lustre.program.asl.paths import DERIVED
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.sections import record_failure
@@ -16,7 +17,6 @@ from batch_lustre.program.asl.states import (
     aws_sdk,
     choice,
     error_names,
-    fail,
     failure_record,
     invoke_lambda,
     pass_parameters,
@@ -29,36 +29,9 @@ IMAGE_NOT_FOUND = "ImageNotFoundException"
 
 
 def add_run_start(g: Graph, refs: WorkflowRefs) -> str:
-    """Refuse a concurrent run, read and validate the parameters and the run's input. Returns the start state."""
-    g.add("InitializeRun", pass_result({}, "$.polls", "CheckNoOtherRun"))
-    g.add(
-        "CheckNoOtherRun",
-        aws_sdk(
-            "sfn",
-            "listExecutions",
-            {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 2},
-            next_state="IsOnlyRun",
-            result_path="$.concurrency",
-            result_selector={"running.$": "States.ArrayLength($.Executions)"},
-            retry=RETRY_READ,
-            catch_to=record_failure(g, "CheckNoOtherRunFailed", "NothingToExport"),
-        ),
-    )
-    g.add(
-        "IsOnlyRun",
-        choice(
-            [{"Variable": "$.concurrency.running", "NumericGreaterThan": 1, "Next": "ConcurrentRunRefused"}],
-            "GetSecret",
-        ),
-    )
-    g.add(
-        "ConcurrentRunRefused",
-        fail(
-            "ConcurrentRunRefused",
-            "Another run of this state machine is RUNNING. Runs share the compute environment and its launch "
-            "template, so this run was refused before creating anything. Start it again when the other run has ended.",
-        ),
-    )
+    """Read and validate the parameters and the run's input, resolve the image, take a lane. Returns the start
+    state."""
+    g.add("InitializeRun", pass_result({}, "$.polls", "GetSecret"))
     add_read_parameters(
         g,
         refs.secret_arn,
@@ -80,6 +53,7 @@ def add_run_start(g: Graph, refs: WorkflowRefs) -> str:
     )
     g.add("ParametersInvalid", {"Type": "Fail", "Error": "InvalidParameters", "CausePath": "$.config.error"})
     add_resolve_job_image(g, refs)
+    add_find_lane(g, refs, "CreateLustreFileSystem")
     return "InitializeRun"
 
 
@@ -91,7 +65,7 @@ def add_resolve_job_image(g: Graph, refs: WorkflowRefs) -> None:
         "ecr",
         "describeImages",
         {"RepositoryName": refs.job_repository_name, "ImageIds": [{"ImageTag.$": f"{DERIVED}.imageTag"}]},
-        next_state="CreateLustreFileSystem",
+        next_state="FindLane",
         result_path="$.image",
         result_selector={"digest.$": "$.ImageDetails[0].ImageDigest"},
         retry=RETRY_READ,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from batch_lustre.program.asl.paths import DERIVED
+from batch_lustre.program.asl.paths import DERIVED, LANE
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.states import (
     OVER,
@@ -35,7 +35,7 @@ def watchdog_branch(g: Graph, refs: WorkflowRefs) -> dict[str, Any]:
             "jobStarted",
             "runnable",
             "runnable",
-            {"jobQueue": refs.job_queue_arn, "jobName.$": f"{DERIVED}.jobName"},
+            {"jobQueue.$": f"{LANE}.jobQueueArn", "jobName.$": f"{DERIVED}.jobName"},
             next_state="HasJobStarted",
             catch_to="WatchdogStopped",
             catch_path="$.watchdogError",

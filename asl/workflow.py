@@ -13,7 +13,7 @@ that ends a job stuck before starting. Sections, in order (each module adds its 
     asl/watchdog.py            its branch Watchdog: a job stuck before starting is terminated
   AfterJob                   the variant's section (asl/task_export.py, asl/auto_export.py)
   asl/cleanup.py             NothingToExport, MarkDataSafe, Cleanup ... TagFileSystemKept
-  asl/finish.py              Finish ... RunFailed, JobFailed, RunSucceeded
+  asl/finish.py              Finish ... RunFailed, JobFailed, SummarizeRun
 
 Shared by the sections: asl/paths.py (the state data's layout), asl/sections.py (the states where sections
 meet), asl/run_resources.py (tokens and tags of per-run resources), asl/states.py (state builders).

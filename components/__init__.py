@@ -3,6 +3,7 @@
 - ``network.Network``: VPC, subnets, NAT.
 - ``data_bucket.DataBucket``: the results bucket.
 - ``compute_environment.ComputeEnvironment``: ECR, Batch compute environment, job queue.
+- ``lane_table.LaneTable``: the DynamoDB table of the lanes' holders.
 - ``runtime_secret.RuntimeSecret``: the secret of run-time parameters.
 - ``workflow.TaskExportWorkflow`` / ``workflow.AutoExportWorkflow``: Lambdas and state machine.
 - ``run_cleanup.RunCleanup``: the run-cleanup state machine, its FindRunResources Lambda and the EventBridge

@@ -51,6 +51,20 @@ echo "batch-lustre: baseline host, no file system: $MOUNT_DIR is immutable, a jo
 """
 
 
+@dataclass(frozen=True)
+class SharedCompute:
+    """What every lane of a stack shares, made once by lane 0's component: the job image repository, the
+    instances' role and profile (and its policy attachments, which each compute environment depends on), the Lustre
+    security group and the jobs' log group."""
+
+    repository: aws.ecr.Repository
+    instance_role: aws.iam.Role
+    instance_role_attachments: Sequence[aws.iam.RolePolicyAttachment]
+    instance_profile: aws.iam.InstanceProfile
+    lustre_security_group: aws.ec2.SecurityGroup
+    job_log_group: aws.cloudwatch.LogGroup
+
+
 @dataclass
 class ComputeEnvironmentArgs:
     """Inputs of :class:`ComputeEnvironment` (values from validated stack settings)."""
@@ -71,10 +85,16 @@ class ComputeEnvironmentArgs:
     label: str = ""  # what each Name tag starts with (envName in lower case); the component's name when empty
     tags: Tags = field(default_factory=dict)
     protect_repository: bool = False  # Pulumi's protect option on the ECR repository (stack config protectRepository)
+    # Another lane's shared resources (lanes k >= 1, stack config maxConcurrentRuns): used, not made (the repository,
+    # log group and expiry inputs above are then not read). None: this component makes them (lane 0).
+    shared: SharedCompute | None = None
 
 
 class ComputeEnvironment(pulumi.ComponentResource):
-    """The Batch side of the stack.
+    """The Batch side of one lane of the stack (stack config maxConcurrentRuns; one component per lane). Per lane:
+    the baseline launch template, the compute environment and its job queue. Shared by the lanes
+    (``SharedCompute``, made by lane 0's component and given to the others in ``args.shared``): the repository, the
+    instance role and profile, the Lustre security group and the jobs' log group.
 
     - ECR repository named ``ecrRepositoryName``, scanned on push. Not ``force_delete``:
       ``pulumi destroy`` fails while it still holds images, so job images are never lost
@@ -122,14 +142,15 @@ class ComputeEnvironment(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
 
-        self.repository = self._create_repository()
-        self.repository_lifecycle_policy = self._create_repository_lifecycle_policy()
-        self.instance_role, self.instance_profile = self._create_instance_role()
-        self.lustre_security_group = self._create_lustre_security_group()
+        self.shared = args.shared or self._create_shared()
+        self.repository = self.shared.repository
+        self.instance_role = self.shared.instance_role
+        self.instance_profile = self.shared.instance_profile
+        self.lustre_security_group = self.shared.lustre_security_group
+        self.job_log_group = self.shared.job_log_group
         self.baseline_launch_template = self._create_baseline_launch_template()
         self.compute_environment = self._create_compute_environment()
         self.job_queue = self._create_job_queue()
-        self.job_log_group = self._create_job_log_group()
 
         self.repository_url = self.repository.repository_url
         self.compute_environment_arn = self.compute_environment.arn
@@ -159,6 +180,21 @@ class ComputeEnvironment(pulumi.ComponentResource):
     def _tags(self, suffix: str) -> dict[str, pulumi.Input[str]]:
         return named(self._args.tags, f"{self._label}-{suffix}")
 
+    def _create_shared(self) -> SharedCompute:
+        """The resources every lane shares, declared in the order (and with the names) of a stack of one lane."""
+        repository = self._create_repository()
+        self._create_repository_lifecycle_policy(repository)
+        instance_role, attachments, instance_profile = self._create_instance_role()
+        lustre_security_group = self._create_lustre_security_group()
+        return SharedCompute(
+            repository=repository,
+            instance_role=instance_role,
+            instance_role_attachments=attachments,
+            instance_profile=instance_profile,
+            lustre_security_group=lustre_security_group,
+            job_log_group=self._create_job_log_group(),
+        )
+
     def _create_repository(self) -> aws.ecr.Repository:
         return aws.ecr.Repository(
             f"{self._name}-repository",
@@ -170,22 +206,24 @@ class ComputeEnvironment(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect_repository),
         )
 
-    def _create_repository_lifecycle_policy(self) -> aws.ecr.LifecyclePolicy:
+    def _create_repository_lifecycle_policy(self, repository: aws.ecr.Repository) -> aws.ecr.LifecyclePolicy:
         return aws.ecr.LifecyclePolicy(
             f"{self._name}-repository-lifecycle",
-            repository=self.repository.name,
+            repository=repository.name,
             policy=untagged_image_expiry(self._args.untagged_image_expiry_days),
             opts=self._child,
         )
 
-    def _create_instance_role(self) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
+    def _create_instance_role(
+        self,
+    ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment], aws.iam.InstanceProfile]:
         role = aws.iam.Role(
             f"{self._name}-instance-role",
             assume_role_policy=json.dumps(assume_role_policy("ec2.amazonaws.com")),
             tags=self._tags("instance-role"),
             opts=self._child,
         )
-        self.instance_role_attachments = [
+        attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{self._name}-instance-role-{suffix}", role=role.name, policy_arn=policy_arn, opts=self._child
             )
@@ -197,7 +235,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
         profile = aws.iam.InstanceProfile(
             f"{self._name}-instance-profile", role=role.name, tags=self._tags("instance-profile"), opts=self._child
         )
-        return role, profile
+        return role, attachments, profile
 
     def _create_lustre_security_group(self) -> aws.ec2.SecurityGroup:
         group = aws.ec2.SecurityGroup(
@@ -291,7 +329,7 @@ class ComputeEnvironment(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 ignore_changes=list(IGNORED_COMPUTE_CHANGES),
-                depends_on=[*self.instance_role_attachments, self.instance_profile],
+                depends_on=[*self.shared.instance_role_attachments, self.instance_profile],
             ),
         )
 

@@ -17,10 +17,10 @@ import pulumi
 import pulumi_aws as aws
 
 from batch_lustre.program.asl import iam
+from batch_lustre.program.asl.naming import run_cleanup_state_machine_name
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_cleanup import (
     build_run_cleanup,
-    run_cleanup_state_machine_name,
     start_run_cleanup_policy,
     status_change_event_pattern,
 )

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 from batch_lustre.program import asl
 from batch_lustre.program.asl import iam, naming
 from batch_lustre.program.asl.data_layout import DataLayout
-from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.refs import LaneRefs, WorkflowRefs
 from batch_lustre.program.asl.states import WAIT_FOR_TIMEOUT_SECONDS
 from batch_lustre.program.components import Tags, assume_role_policy, lambda_package, named
 from batch_lustre.program.components.state_machine import (
@@ -32,6 +32,16 @@ PREVIOUS_WORKFLOW_TYPES: Mapping[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class LaneArgs:
+    """One lane's resources as a workflow refers to them (a ``ComputeEnvironment``'s outputs)."""
+
+    compute_environment_arn: pulumi.Input[str]
+    job_queue_arn: pulumi.Input[str]
+    baseline_launch_template_id: pulumi.Input[str]
+    baseline_launch_template_version: pulumi.Input[str]
+
+
 @dataclass
 class WorkflowArgs:
     """Inputs of a workflow: names from settings and the other components' outputs."""
@@ -45,10 +55,8 @@ class WorkflowArgs:
     bucket_name: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[Sequence[str]]
     lustre_security_group_id: pulumi.Input[str]
-    compute_environment_arn: pulumi.Input[str]
-    baseline_launch_template_id: pulumi.Input[str]
-    baseline_launch_template_version: pulumi.Input[str]
-    job_queue_arn: pulumi.Input[str]
+    lanes: Sequence[LaneArgs]  # lane k at index k
+    lane_table_name: pulumi.Input[str]
     repository_url: pulumi.Input[str]
     job_log_group_name: pulumi.Input[str]  # where each run's job definition sends the job's logs
     data_layout: DataLayout = field(default_factory=DataLayout)
@@ -81,6 +89,7 @@ class Workflow(pulumi.ComponentResource):
         self.mode = args.mode
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
+        self._roles: dict[str, aws.iam.Role] = {}  # each function's role, by its suffix
         self.state_machine_name = naming.state_machine_name(args.name_prefix, args.stack)
 
         self.log_group = state_machine_log_group(
@@ -119,12 +128,19 @@ class Workflow(pulumi.ComponentResource):
             code=lambda_package.archive("wait_for"),
             environment={},
             timeout=WAIT_FOR_TIMEOUT_SECONDS,
-            extra_policy=wait_for_policy(),
         )
         self.check_metrics = self._create_mode_functions()
 
         # (refs, definition dict): the policy is derived from the definition it must allow.
         self.refs = self._refs()
+        # WaitFor's calls (asl/iam.py LAMBDA_ACTIONS["wait_for"]): the describe calls, and the lane check's calls
+        # scoped to this stack's lane table and state machine, so derived from the refs (made after the function).
+        self.wait_for_policy = aws.iam.RolePolicy(
+            f"{name}-wait-for-policy",
+            role=self._roles["wait-for"].id,
+            policy=self.refs.apply(lambda refs: json.dumps(iam.lambda_policy(refs, "wait_for"))),
+            opts=self._child,
+        )
         built = self.refs.apply(lambda refs: (refs, asl.build_definition(refs)))
         self.definition = built.apply(lambda rd: json.dumps(rd[1]))
         self.role = self._create_state_machine_role(
@@ -175,7 +191,7 @@ class Workflow(pulumi.ComponentResource):
     ) -> aws.lambda_.Function:
         """A Lambda function with its own role (basic logging, plus ``extra_policy``) and log group, publishing a
         version at each change."""
-        role = aws.iam.Role(
+        role = self._roles[suffix] = aws.iam.Role(
             f"{self._name}-{suffix}-role",
             assume_role_policy=json.dumps(assume_role_policy("lambda.amazonaws.com")),
             tags=self._tags(f"{suffix}-role"),
@@ -273,6 +289,15 @@ def workflow_refs(
     region = aws.get_region_output(opts=invoke_opts)
 
     def make(values: dict[str, Any]) -> WorkflowRefs:
+        lanes = tuple(
+            LaneRefs(
+                compute_environment_arn=lane["compute_environment_arn"],
+                job_queue_arn=lane["job_queue_arn"],
+                baseline_launch_template_id=lane["baseline_launch_template_id"],
+                baseline_launch_template_version=str(lane["baseline_launch_template_version"]),
+            )
+            for lane in values["lanes"]
+        )
         return WorkflowRefs(
             mode=mode,
             stack=args.stack,
@@ -281,14 +306,13 @@ def workflow_refs(
             region=values["region"],
             account_id=values["account_id"],
             state_machine_name=state_machine_name,
+            run_cleanup_state_machine_name=naming.run_cleanup_state_machine_name(args.name_prefix, args.stack),
             secret_arn=values["secret_arn"],
             bucket_name=values["bucket_name"],
             subnet_id=values["private_subnet_ids"][0],
             lustre_security_group_id=values["lustre_security_group_id"],
-            compute_environment_arn=values["compute_environment_arn"],
-            baseline_launch_template_id=values["baseline_launch_template_id"],
-            baseline_launch_template_version=str(values["baseline_launch_template_version"]),
-            job_queue_arn=values["job_queue_arn"],
+            lanes=lanes,
+            lane_table_name=values["lane_table_name"],
             job_repository_url=values["repository_url"],
             job_log_group_name=values["job_log_group_name"],
             extract_parameters_function_arn=values["extract_parameters_function_arn"],
@@ -306,10 +330,8 @@ def workflow_refs(
         bucket_name=args.bucket_name,
         private_subnet_ids=args.private_subnet_ids,
         lustre_security_group_id=args.lustre_security_group_id,
-        compute_environment_arn=args.compute_environment_arn,
-        baseline_launch_template_id=args.baseline_launch_template_id,
-        baseline_launch_template_version=args.baseline_launch_template_version,
-        job_queue_arn=args.job_queue_arn,
+        lanes=[vars(lane) for lane in args.lanes],
+        lane_table_name=args.lane_table_name,
         repository_url=args.repository_url,
         job_log_group_name=args.job_log_group_name,
         extract_parameters_function_arn=extract_parameters_function_arn,
@@ -329,23 +351,6 @@ def summarize_job_policy() -> dict:
                 "Sid": "ReadFailedJobs",
                 "Effect": "Allow",
                 "Action": ["batch:DescribeJobs", "batch:ListJobs"],
-                "Resource": "*",
-            }
-        ],
-    }
-
-
-def wait_for_policy() -> dict:
-    """WaitFor's describe and list calls (asl/iam.py LAMBDA_ACTIONS["wait_for"]): read-only, on every resource
-    (Batch's DescribeComputeEnvironments, ListJobs and DescribeJobs have no resource-level permissions, Service
-    Authorization Reference, AWS Batch)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DescribeWaitedResources",
-                "Effect": "Allow",
-                "Action": list(iam.LAMBDA_ACTIONS["wait_for"]),
                 "Resource": "*",
             }
         ],

@@ -2,22 +2,35 @@
 
 Contract (docs/workflow-v2.md, "Run cleanup after an abnormal end"):
 
-- event ``{"executionName", "stack", "stackId", "mode", "namePrefix", "computeEnvironmentArn",
-  "baselineLaunchTemplateId", "baselineLaunchTemplateVersion", "jobQueueArn"}`` (every value a string);
+- event ``{"executionName", "executionArn", "cleanupExecutionArn", "stack", "stackId", "mode", "namePrefix",
+  "laneTable"}`` (every value a string; ``cleanupExecutionArn``: the run-cleanup execution calling it) and ``"lanes"``: the stack's lanes, each ``{"index", "computeEnvironmentArn", "jobQueueArn",
+  "baselineLaunchTemplateId", "baselineLaunchTemplateVersion"}`` (asl/lane.py ``lane_list``);
 - returns ``{"fileSystem": {"FileSystemId", "ResourceARN", "Lifecycle", "AssociationId", "Kept"} | None,
-  "jobsRan": bool, "jobsUnfinished": [job ids], "actions": [one line each], "errors": [one line each]}``.
+  "jobsRan": bool, "jobsUnfinished": [job ids], "lane": the index of the lane the run cleanup now holds for the
+  run in the lane table | None, "actions": [one line each], "errors": [one line each]}``.
 
 What it does, in order (each step goes on after the previous one failed; a failure is one line in ``errors``):
 
+0. the lane the run still holds (the lane table's item whose owner is the run; Scan, ConsistentRead) is taken
+   for the run cleanup itself (UpdateItem conditioned on that owner: ``owner`` becomes ``cleanupExecutionArn``),
+   before anything of the lane is touched: a run in line takes over a lane whose owner ended only some minutes
+   after it stopped (asl/lane_queue.py ``TAKEOVER_GRACE_SECONDS``), and never one a RUNNING run cleanup holds.
+   A lane already taken over (this run cleanup came too late) stays with its new owner.
 1. the run's file system: tagged ``batch-lustre:run`` = the execution name and ``batch-lustre:stack-id`` = the
    stack's id (DescribeFileSystems has no tag filter: every page is read), its lifecycle, its data repository
    association, and whether it carries ``batch-lustre:kept`` (the run kept it on purpose). Never deleted here:
    the run-cleanup state machine exports first.
-2. the run's jobs (ListJobs on the queue, JOB_NAME = ``<namePrefix>-<executionName>``): whether any of them ran
-   (a container reached RUNNING, in any attempt; so something may have been written), and TerminateJob for
-   those not ended (for an array job, the parent and its STARTING/RUNNING children).
-3. the compute environment: put back on the baseline launch template if it is still on the run's.
-4. the run's launch template (unless the compute environment still uses it) and ACTIVE job definitions.
+2. the run's jobs (ListJobs on every lane's queue, JOB_NAME = ``<namePrefix>-<executionName>``): whether any of
+   them ran (a container reached RUNNING, in any attempt; so something may have been written), and TerminateJob
+   for those not ended (for an array job, the parent and its STARTING/RUNNING children).
+3. the compute environments, once none of the run's jobs is left unfinished (else put off, one line in
+   ``errors``: the run cleanup calls again minutes later): every lane's is described (one call), and each one
+   still on the run's launch template is put back on its baseline. Neither the run's tags nor the lane table are needed for that (a run
+   may end before it wrote either), and a lane another run has taken over since is on that run's template, so
+   it is left alone.
+4. the run's launch template (unless a compute environment still uses it) and ACTIVE job definitions.
+5. the lane the run cleanup holds for the run (step 0; a second call finds it under its own ARN): returned, for
+   the state machine to release it with a write conditioned on the run cleanup as owner.
 
 Idempotent: a second call finds nothing left to do and reports no action. Quick work only: a few API calls
 per resource, nothing waited for (the state machine does the waiting).
@@ -26,8 +39,10 @@ A bad event is a deployment bug: it raises. boto3 and the standard library only;
 
 # No ``from __future__ import annotations``: dataclasses then look their module up in sys.modules, which a
 # handler loaded from a file (the emulation's Lambda runner) is not in. The annotations below run on 3.11+.
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -58,15 +73,16 @@ LAUNCH_TEMPLATE_NOT_FOUND = (
 
 EVENT_KEYS = (
     "executionName",
+    "executionArn",
+    "cleanupExecutionArn",
     "stack",
     "stackId",
     "mode",
     "namePrefix",
-    "computeEnvironmentArn",
-    "baselineLaunchTemplateId",
-    "baselineLaunchTemplateVersion",
-    "jobQueueArn",
+    "laneTable",
 )
+LANE_KEYS = ("computeEnvironmentArn", "jobQueueArn", "baselineLaunchTemplateId", "baselineLaunchTemplateVersion")
+DESCRIBE_COMPUTE_ENVIRONMENTS_MAX = 100  # DescribeComputeEnvironments takes at most 100 names or ARNs
 
 # Throttling is retried by the SDK, longer than its default.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
@@ -77,18 +93,29 @@ class ConfigurationError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Lane:
+    """One lane of the stack: its compute environment, job queue and baseline launch template."""
+
+    index: int
+    compute_environment_arn: str
+    job_queue_arn: str
+    baseline_launch_template_id: str
+    baseline_launch_template_version: str
+
+
+@dataclass(frozen=True)
 class Run:
     """The run whose resources are looked for, and the stack's resources it may have changed."""
 
     execution_name: str
+    execution_arn: str
+    cleanup_execution_arn: str  # the run-cleanup execution that cleans up after the run
     stack: str
     stack_id: str  # the stack's generated id: what tells this stack's resources from another's
     mode: str
     name_prefix: str
-    compute_environment_arn: str
-    baseline_launch_template_id: str
-    baseline_launch_template_version: str
-    job_queue_arn: str
+    lane_table: str
+    lanes: tuple[Lane, ...]
 
     @property
     def resource_name(self) -> str:
@@ -102,7 +129,29 @@ class Run:
         problems = [key for key in EVENT_KEYS if not isinstance(event.get(key), str) or not event.get(key)]
         if problems:
             raise ConfigurationError(f"event keys {problems} are missing or not non-empty strings")
-        return cls(*(event[key] for key in EVENT_KEYS))
+        lanes = event.get("lanes")
+        if not isinstance(lanes, list) or not lanes:
+            raise ConfigurationError(f"event key lanes is {lanes!r}: expected a non-empty list of lanes")
+        return cls(
+            execution_name=event["executionName"],
+            execution_arn=event["executionArn"],
+            cleanup_execution_arn=event["cleanupExecutionArn"],
+            stack=event["stack"],
+            stack_id=event["stackId"],
+            mode=event["mode"],
+            name_prefix=event["namePrefix"],
+            lane_table=event["laneTable"],
+            lanes=tuple(_lane(lane, i) for i, lane in enumerate(lanes)),
+        )
+
+
+def _lane(lane: Any, position: int) -> Lane:
+    if not isinstance(lane, Mapping) or lane.get("index") != position:
+        raise ConfigurationError(f"lanes[{position}] is {lane!r}: expected an object with index {position}")
+    problems = [key for key in LANE_KEYS if not isinstance(lane.get(key), str) or not lane.get(key)]
+    if problems:
+        raise ConfigurationError(f"lanes[{position}] keys {problems} are missing or not non-empty strings")
+    return Lane(position, *(lane[key] for key in LANE_KEYS))
 
 
 @dataclass
@@ -136,29 +185,39 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         fsx=boto3.client("fsx", config=_CLIENT_CONFIG),
         batch=boto3.client("batch", config=_CLIENT_CONFIG),
         ec2=boto3.client("ec2", config=_CLIENT_CONFIG),
+        dynamodb=boto3.client("dynamodb", config=_CLIENT_CONFIG),
     )
 
 
-def clean_up_run(run: Run, *, fsx: Any, batch: Any, ec2: Any) -> dict[str, Any]:
+def clean_up_run(run: Run, *, fsx: Any, batch: Any, ec2: Any, dynamodb: Any) -> dict[str, Any]:
     """The handler's work, on the given clients."""
     report = Report()
+    lane = take_run_lane(dynamodb, run, report)
     file_system = find_file_system(fsx, run, report)
     jobs = stop_jobs(batch, run, report)
     template = find_launch_template(ec2, run, report)
-    still_on_run_template = restore_compute_environment(batch, run, template, report)
-    if template is not None:
-        if still_on_run_template:
+    if jobs.unfinished:
+        # A job asked to terminate still runs on hosts of the run's launch template: the lane's compute stays as it
+        # is until the job has ended, and is put back by the next call (the run cleanup calls again).
+        report.problem(
+            f"the compute environment is put back on its baseline only once job(s) {', '.join(jobs.unfinished)}, "
+            "asked to terminate, have ended"
+        )
+    else:
+        still_using = restore_compute_environments(batch, run, template, report)
+        if template is not None and still_using:
             report.problem(
                 f"launch template {template['LaunchTemplateId']} ({run.resource_name}) was not deleted: "
-                f"compute environment {run.compute_environment_arn} still uses it"
+                f"compute environment {', '.join(still_using)} still uses it"
             )
-        else:
+        elif template is not None:
             delete_launch_template(ec2, template, report)
     deregister_job_definitions(batch, run, report)
     return {
         "fileSystem": file_system,
         "jobsRan": jobs.ran,
         "jobsUnfinished": jobs.unfinished,
+        "lane": lane,
         "actions": report.actions,
         "errors": report.errors,
     }
@@ -245,20 +304,23 @@ def find_association(fsx: Any, file_system_id: str, report: Report) -> str | Non
 
 
 def stop_jobs(batch: Any, run: Run, report: Report) -> Jobs:
-    """Whether the run's job ran, and TerminateJob for those not ended (their ids are returned)."""
-    try:
-        summaries = [
-            job
-            for page in batch.get_paginator("list_jobs").paginate(
-                jobQueue=run.job_queue_arn, filters=[{"name": "JOB_NAME", "values": [run.resource_name]}]
-            )
-            for job in page.get("jobSummaryList", [])
-            # The JOB_NAME filter is case-insensitive: only this run's exact name.
-            if job.get("jobName") == run.resource_name
-        ]
-    except (ClientError, BotoCoreError) as err:
-        report.failed(f"ListJobs {run.resource_name}", err)
-        return Jobs(ran=True, unfinished=[])  # unknown: assume it ran, so its data is exported first
+    """Whether the run's job ran, and TerminateJob for those not ended (their ids are returned). The job is in its
+    lane's queue: every lane's is looked at."""
+    summaries = []
+    for lane in run.lanes:
+        try:
+            summaries += [
+                job
+                for page in batch.get_paginator("list_jobs").paginate(
+                    jobQueue=lane.job_queue_arn, filters=[{"name": "JOB_NAME", "values": [run.resource_name]}]
+                )
+                for job in page.get("jobSummaryList", [])
+                # The JOB_NAME filter is case-insensitive: only this run's exact name.
+                if job.get("jobName") == run.resource_name
+            ]
+        except (ClientError, BotoCoreError) as err:
+            report.failed(f"ListJobs {run.resource_name} on {lane.job_queue_arn}", err)
+            return Jobs(ran=True, unfinished=[])  # unknown: assume it ran, so its data is exported first
     described = describe_jobs(batch, [job["jobId"] for job in summaries], report)
     ran = False
     unfinished: list[str] = []
@@ -346,51 +408,64 @@ def find_launch_template(ec2: Any, run: Run, report: Report) -> dict[str, Any] |
     return ours[0] if ours else None
 
 
-def restore_compute_environment(batch: Any, run: Run, template: Mapping[str, Any] | None, report: Report) -> bool:
-    """Put the compute environment back on the baseline if it is on the run's launch template.
+def restore_compute_environments(batch: Any, run: Run, template: Mapping[str, Any] | None, report: Report) -> list[str]:
+    """Put each lane's compute environment that is on the run's launch template back on its baseline.
 
     Not waited for while it is UPDATING (whether Batch then refuses an update is not documented): a refusal is
     an error line, and the run-cleanup state machine calls this Lambda once more a few minutes later.
-    Returns whether it (still, or as far as is known) uses the run's launch template.
+    Returns the compute environments that (still, or as far as is known) use the run's launch template.
     """
-    environment = _describe_compute_environment(batch, run, report)
-    if environment is None:
-        return True  # unknown: the launch template is not deleted
-    current = (environment.get("computeResources") or {}).get("launchTemplate") or {}
-    if not _is_run_template(current, run, template):
-        return False
-    baseline = {"launchTemplateId": run.baseline_launch_template_id, "version": run.baseline_launch_template_version}
+    environments = _describe_compute_environments(batch, run, report)
+    if environments is None:
+        return [lane.compute_environment_arn for lane in run.lanes]  # unknown: the launch template is not deleted
+    still_using = []
+    for lane in run.lanes:
+        environment = environments.get(lane.compute_environment_arn)
+        if environment is None:  # unknown: the launch template is not deleted
+            report.problem(f"compute environment {lane.compute_environment_arn} was not found")
+            still_using.append(lane.compute_environment_arn)
+            continue
+        current = (environment.get("computeResources") or {}).get("launchTemplate") or {}
+        if _is_run_template(current, run, template) and not _restore(batch, lane, current, report):
+            still_using.append(lane.compute_environment_arn)
+    return still_using
+
+
+def _restore(batch: Any, lane: Lane, current: Mapping[str, Any], report: Report) -> bool:
+    """UpdateComputeEnvironment of ``lane``'s back to its baseline; whether it was asked."""
+    baseline = {"launchTemplateId": lane.baseline_launch_template_id, "version": lane.baseline_launch_template_version}
     try:
         batch.update_compute_environment(
-            computeEnvironment=run.compute_environment_arn, computeResources={"launchTemplate": baseline}
+            computeEnvironment=lane.compute_environment_arn, computeResources={"launchTemplate": baseline}
         )
     except (ClientError, BotoCoreError) as err:
         report.failed(
-            f"UpdateComputeEnvironment {run.compute_environment_arn} back to "
-            f"{run.baseline_launch_template_id} version {run.baseline_launch_template_version}",
+            f"UpdateComputeEnvironment {lane.compute_environment_arn} back to "
+            f"{lane.baseline_launch_template_id} version {lane.baseline_launch_template_version}",
             err,
         )
-        return True
+        return False
     report.did(
-        f"compute environment {run.compute_environment_arn} put back on launch template "
-        f"{run.baseline_launch_template_id} version {run.baseline_launch_template_version} "
+        f"compute environment {lane.compute_environment_arn} (lane {lane.index}) put back on launch template "
+        f"{lane.baseline_launch_template_id} version {lane.baseline_launch_template_version} "
         f"(was on the run's {current.get('launchTemplateId') or current.get('launchTemplateName')})"
     )
-    return False
+    return True
 
 
-def _describe_compute_environment(batch: Any, run: Run, report: Report) -> dict[str, Any] | None:
-    try:
-        environments = batch.describe_compute_environments(computeEnvironments=[run.compute_environment_arn]).get(
-            "computeEnvironments", []
-        )
-    except (ClientError, BotoCoreError) as err:
-        report.failed(f"DescribeComputeEnvironments {run.compute_environment_arn}", err)
-        return None
-    if not environments:
-        report.problem(f"compute environment {run.compute_environment_arn} was not found")
-        return None
-    return dict(environments[0])
+def _describe_compute_environments(batch: Any, run: Run, report: Report) -> dict[str, dict[str, Any]] | None:
+    """Every lane's compute environment by ARN (None: not known)."""
+    arns = [lane.compute_environment_arn for lane in run.lanes]
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(arns), DESCRIBE_COMPUTE_ENVIRONMENTS_MAX):
+        chunk = arns[start : start + DESCRIBE_COMPUTE_ENVIRONMENTS_MAX]
+        try:
+            environments = batch.describe_compute_environments(computeEnvironments=chunk).get("computeEnvironments", [])
+        except (ClientError, BotoCoreError) as err:
+            report.failed(f"DescribeComputeEnvironments {', '.join(chunk)}", err)
+            return None
+        found.update({env["computeEnvironmentArn"]: dict(env) for env in environments})
+    return found
 
 
 def _is_run_template(current: Mapping[str, Any], run: Run, template: Mapping[str, Any] | None) -> bool:
@@ -436,6 +511,64 @@ def deregister_job_definitions(batch: Any, run: Run, report: Report) -> None:
             report.failed(f"DeregisterJobDefinition {arn}", err)
             continue
         report.did(f"job definition {arn} deregistered")
+
+
+# --- lane ----------------------------------------------------------------------------------------
+
+
+def take_run_lane(dynamodb: Any, run: Run, report: Report) -> int | None:
+    """Take the lane the run still holds for the run cleanup (step 0 of the module docstring); the lane it holds
+    now, or None (the run held none, or another run took it over first, or the table could not be read)."""
+    held = _lanes_of(dynamodb, run, (run.execution_arn, run.cleanup_execution_arn), report)
+    if held is None:
+        return None
+    ours = sorted(lane for lane, owner in held if owner == run.cleanup_execution_arn)
+    for lane in sorted(lane for lane, owner in held if owner == run.execution_arn):
+        try:
+            dynamodb.update_item(
+                TableName=run.lane_table,
+                Key={"lane": {"N": str(lane)}},
+                UpdateExpression="SET #owner = :cleanup, #since = :now",
+                ConditionExpression="#owner = :run",
+                ExpressionAttributeNames={"#owner": "owner", "#since": "since"},
+                ExpressionAttributeValues={
+                    ":cleanup": {"S": run.cleanup_execution_arn},
+                    ":run": {"S": run.execution_arn},
+                    ":now": {"S": datetime.fromtimestamp(time.time(), UTC).isoformat()},
+                },
+            )
+        except (ClientError, BotoCoreError) as err:
+            if isinstance(err, ClientError) and _code(err) == "ConditionalCheckFailedException":
+                report.did(f"lane {lane} was taken over by another run meanwhile: its compute is left to it")
+            else:
+                report.failed(f"UpdateItem lane {lane} of {run.lane_table}", err)
+            continue
+        report.did(f"lane {lane}, still held by the run, is held by the run cleanup until it is put back")
+        ours.append(lane)
+    return min(ours) if ours else None
+
+
+def _lanes_of(dynamodb: Any, run: Run, owners: Iterable[str], report: Report) -> list[tuple[int, str]] | None:
+    """(lane, owner) of the lane table's items owned by one of ``owners`` (a consistent read); None: unknown."""
+    values = {f":o{i}": {"S": owner} for i, owner in enumerate(owners)}
+    request: dict[str, Any] = {
+        "TableName": run.lane_table,
+        "ConsistentRead": True,
+        "FilterExpression": f"#owner IN ({', '.join(values)})",
+        "ExpressionAttributeNames": {"#owner": "owner"},
+        "ExpressionAttributeValues": values,
+    }
+    held: list[tuple[int, str]] = []
+    try:
+        while True:
+            page = dynamodb.scan(**request)
+            held += [(int(item["lane"]["N"]), item["owner"]["S"]) for item in page.get("Items", [])]
+            if not page.get("LastEvaluatedKey"):
+                return held
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    except (ClientError, BotoCoreError) as err:
+        report.failed(f"Scan {run.lane_table}", err)
+        return None
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -24,17 +24,24 @@ costs checks, never the run; a loop whose bound is reached after only transient 
 that reached its bound. Any other error ends the loop at once with a named error (``aws_calls.AccessDenied``,
 ``ResourceGone``, ``RequestRefused``): asking again cannot heal it.
 
-Every call is a describe/list call (boto3 only): plain standard-library Python otherwise, for Lambda's Python 3.12
-and the emulation's 3.11.
+The ``lane`` check waits in line for a lane of the stack (docs/design.md, "The run queue"): it reads the lane
+table (Scan, ConsistentRead), the state machine's RUNNING executions (ListExecutions) and the status of each lane's
+owner the list does not show (DescribeExecution: ListExecutions is eventually consistent), and applies the queue's
+rule (lane_queue.py, packaged with this module): done when the run may take a lane.
+
+Every call is a read (describe, list, scan; boto3 only): plain standard-library Python otherwise, for Lambda's
+Python 3.12 and the emulation's 3.11.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import aws_calls  # packaged with this function (asl/naming.py LAMBDA_FILES): clients and error classes
+import lane_queue  # packaged with this function: the run queue's rule (asl/lane_queue.py)
 
 # Left unused before the function's timeout: one more check and the return, with room (one describe call takes
 # at most aws_calls.WORST_CALL_SECONDS, all boto3's attempts included).
@@ -165,6 +172,82 @@ def _import_task(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     return lifecycle in TASK_ENDED, out
 
 
+def _lane_holders(table: str) -> list[lane_queue.Holder]:
+    """Every item of the lane table, read consistently (a Scan is eventually consistent unless asked)."""
+    request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    holders = []
+    while True:
+        page = _client("dynamodb").scan(**request)
+        for item in page.get("Items") or []:
+            since = (item.get("since") or {}).get("S", "")
+            holders.append(lane_queue.Holder(int(item["lane"]["N"]), item["owner"]["S"], since))
+        if not page.get("LastEvaluatedKey"):
+            return holders
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _running(state_machine_arn: str) -> list[lane_queue.Execution]:
+    """The state machine's RUNNING executions, every page."""
+    request: dict[str, Any] = {"stateMachineArn": state_machine_arn, "statusFilter": "RUNNING"}
+    running = []
+    while True:
+        page = _client("stepfunctions").list_executions(**request)
+        running += [lane_queue.Execution(e["startDate"], e["executionArn"]) for e in page.get("executions") or []]
+        if not page.get("nextToken"):
+            return running
+        request["nextToken"] = page["nextToken"]
+
+
+def _has_ended(holder: lane_queue.Holder) -> bool:
+    """Whether a lane's owner may be taken over (lane_queue.owner_has_ended: ended, past the take-over grace)."""
+    try:
+        found = _client("stepfunctions").describe_execution(executionArn=holder.owner)
+    except aws_calls.AWS_ERRORS as err:
+        if aws_calls.error_code(err) != "ExecutionDoesNotExist":
+            raise
+        return lane_queue.owner_has_ended(None, None, holder.since, time.time())
+    return lane_queue.owner_has_ended(found["status"], found.get("stopDate"), holder.since, time.time())
+
+
+def _name(execution_arn: str) -> str:
+    return execution_arn.rsplit(":", 1)[-1]
+
+
+def _owners_line(lanes: int, choice: lane_queue.Choice, holders: list[lane_queue.Holder], ended: set[str]) -> str:
+    """Each lane's owner on one line (``lane 0: run-a since <time>; lane 1: free``), for operators and the Cause."""
+    since = {holder.lane: holder.since for holder in holders}
+    parts = []
+    for lane in range(lanes):
+        owner = choice.owners.get(lane)
+        if owner is None:
+            parts.append(f"lane {lane}: free")
+        else:
+            state = " (ended)" if owner in ended else ""
+            parts.append(f"lane {lane}: {_name(owner)}{state} since {since.get(lane, '?')}")
+    return "; ".join(parts)
+
+
+def _lane(event: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """Ready when the run may take a lane (``Lane``: that lane's refs from ``lanes``, ``Ended``: the owner it
+    takes over, or lane_queue.NO_OWNER); else waiting, with the runs ahead of it and the lanes' owners."""
+    lanes = event["lanes"]
+    me = lane_queue.Execution(datetime.fromisoformat(event["startTime"]), event["executionArn"])
+    holders = _lane_holders(event["laneTable"])
+    running = _running(event["stateMachineArn"])
+    unlisted = set(lane_queue.owners_to_describe(running, holders))
+    ended = {holder.owner for holder in holders if holder.owner in unlisted and _has_ended(holder)}
+    choice = lane_queue.choose_lane(me, len(lanes), running, holders, ended)
+    ready = choice.lane is not None
+    return ready, {
+        "Status": "READY" if ready else "WAITING",
+        "Ready": ready,
+        "Lane": lanes[choice.lane] if choice.lane is not None else {},
+        "Ended": choice.ended,
+        "Ahead": len(choice.ahead),
+        "Owners": _owners_line(len(lanes), choice, holders, ended),
+    }
+
+
 # The status each check reports, remembered in the record's ``Seen`` (what the loop went through, e.g. an
 # association MISCONFIGURED before it became AVAILABLE; the newest last, at most SEEN_LIMIT per check).
 STATUS_KEYS = {
@@ -176,6 +259,7 @@ STATUS_KEYS = {
     "jobStarted": "Status",
     "exportTask": "Lifecycle",
     "importTask": "ImportLifecycle",
+    "lane": "Status",
 }
 SEEN_LIMIT = 10
 
@@ -200,6 +284,14 @@ UNKNOWN: dict[str, dict[str, Any]] = {
     "jobStarted": {"Listed": False, "Started": False, "JobIds": [], "Status": NOT_KNOWN},
     "exportTask": {"Lifecycle": NOT_KNOWN, "Type": ""},
     "importTask": {"ImportLifecycle": NOT_KNOWN, "ImportTaskId": "", "ImportFailure": ""},
+    "lane": {
+        "Status": NOT_KNOWN,
+        "Ready": False,
+        "Lane": {},
+        "Ended": lane_queue.NO_OWNER,
+        "Ahead": 0,
+        "Owners": "not known (no check answered)",
+    },
 }
 
 CHECKS: dict[str, Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]] = {
@@ -211,11 +303,12 @@ CHECKS: dict[str, Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]] = {
     "jobStarted": _job_started,
     "exportTask": _export_task,
     "importTask": _import_task,
+    "lane": _lane,
 }
 # Checks whose first invocation checks at once, before any wait: the import (it has usually ended by the time the
-# association is AVAILABLE) and the compute environment's idleness (it is usually idle already): a wait first
-# would only delay the job.
-CHECK_AT_ONCE_AFTER_ANOTHER = ("importTask", "computeEnvironmentIdle")
+# association is AVAILABLE), the compute environment's idleness (it is usually idle already) and the lane (usually
+# free): a wait first would only delay the job.
+CHECK_AT_ONCE_AFTER_ANOTHER = ("importTask", "computeEnvironmentIdle", "lane")
 
 
 Check = Callable[[dict[str, Any]], tuple[bool, dict[str, Any]]]

@@ -9,6 +9,8 @@ declares), which must fit its AWS limit whatever ``envName`` is. A stack deploye
 auto-names it has (built from ``envName``, within these limits when it was deployed): Pulumi's aliases carry them
 over. A run's own resources (launch template, job definition, job) are named
 ``<envName>-<stack id>-<execution name>``: these bound ``envName`` (docs/aws-rules.md, "Names derived from envName").
+The lane table is named ``<envName>-<stack id>-lanes`` (a DynamoDB table name: 3 to 255 of letters, digits and
+``_.-``, botocore's dynamodb model, TableName).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ STACK_ID_LENGTH = 2 * STACK_ID_BYTES
 # A run's resource names: "<envName>-<stack id>-<execution name>", an execution name being at most 80 characters.
 EXECUTION_NAME_MAX_LENGTH = 80
 RUN_NAME_ADDED = 1 + STACK_ID_LENGTH + 1 + EXECUTION_NAME_MAX_LENGTH
+# The lane table's name: "<envName>-<stack id>-lanes" (asl/naming.py lane_table_name).
+LANE_TABLE_SUFFIX = "-lanes"
+LANE_TABLE_TYPE = "aws:dynamodb/table:Table"
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class DerivedName:
                 f"<envName>{self.suffix}-<stack id, {STACK_ID_LENGTH} hex digits>-<execution name, up to "
                 f"{EXECUTION_NAME_MAX_LENGTH} characters>"
             )
+        if self.resource_type == LANE_TABLE_TYPE:
+            return f"<envName>-<stack id, {STACK_ID_LENGTH} hex digits>{LANE_TABLE_SUFFIX}"
         return f"{self.suffix}-<7 random characters>"
 
 
@@ -65,6 +72,10 @@ NO_BOUND = 10**6
 def _auto(what: str, resource_type: str, suffix: str, limit: int) -> DerivedName:
     return DerivedName(what, resource_type, suffix, AUTO_NAME_ADDED, limit)
 
+
+# The component of the last lane (stack config maxConcurrentRuns at its most, 50: stack.lane_name): the longest
+# logical names of the lanes' launch templates, compute environments and job queues start with it.
+_LAST_LANE = "batch-lustre-lane-49"
 
 DERIVED_NAMES: tuple[DerivedName, ...] = (
     _auto("IAM role name", "aws:iam/role:Role", "batch-lustre-run-cleanup-find-run-resources-role", 64),
@@ -80,13 +91,14 @@ DERIVED_NAMES: tuple[DerivedName, ...] = (
         "log group name", "aws:cloudwatch/logGroup:LogGroup", "batch-lustre-run-cleanup-find-run-resources-logs", 512
     ),
     _auto("security group name", "aws:ec2/securityGroup:SecurityGroup", "batch-lustre-lustre", 255),
-    _auto("launch template name", "aws:ec2/launchTemplate:LaunchTemplate", "batch-lustre-baseline", 128),
+    _auto("launch template name", "aws:ec2/launchTemplate:LaunchTemplate", f"{_LAST_LANE}-baseline", 128),
     _auto("S3 bucket name", "aws:s3/bucket:Bucket", "batch-lustre-data", 63),
     _auto("secret name", "aws:secretsmanager/secret:Secret", "batch-lustre-runtime-parameters", 512),
-    _auto("compute environment name", "aws:batch/computeEnvironment:ComputeEnvironment", "batch-lustre-ce", 128),
-    _auto("job queue name", "aws:batch/jobQueue:JobQueue", "batch-lustre-queue", 128),
+    _auto("compute environment name", "aws:batch/computeEnvironment:ComputeEnvironment", f"{_LAST_LANE}-ce", 128),
+    _auto("job queue name", "aws:batch/jobQueue:JobQueue", f"{_LAST_LANE}-queue", 128),
     _auto("EventBridge rule name", "aws:cloudwatch/eventRule:EventRule", "batch-lustre-run-cleanup-rule", 64),
     DerivedName("name of a run's launch template, job definition and job", "run", "", RUN_NAME_ADDED, 128, True),
+    DerivedName("DynamoDB table name", LANE_TABLE_TYPE, "", 1 + STACK_ID_LENGTH + len(LANE_TABLE_SUFFIX), 255, True),
 )
 
 # The derived name that bounds envName the most, and that bound.

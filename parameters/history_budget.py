@@ -24,6 +24,10 @@ BACKOFF_GROWTH = 1.5
 COMPUTE_ENVIRONMENT_TIMEOUT_MINUTES = 30
 ASSOCIATION_UPDATE_TIMEOUT_MINUTES = 30
 JOB_STOP_TIMEOUT_MINUTES = 10
+# The longest wait between two looks at the lane table of a run waiting in line (docs/design.md, "The run queue"):
+# a lane is held for a whole run (a file system's creation alone takes 5-12 minutes), so a minute is a small part
+# of the wait, and each look may cost a turn of the lane loop in the history.
+LANE_WAIT_SECONDS = 60
 
 # --- History budget -----------------------------------------------------------------------------------------------
 # A STANDARD execution fails, uncaught, when its history reaches 25,000 events (Step Functions service quotas). The
@@ -65,8 +69,10 @@ _EXPORT_TASK_WAIT = {TASK_EXPORT: "waitForDataRepositoryTaskSeconds"}
 _AUTO_EXPORT_TASK_WAIT = {AUTO_EXPORT: AUTO_EXPORT_TASK_WAIT_SECONDS}
 _METRICS_WAIT = {AUTO_EXPORT: "waitForCheckMetricsSeconds"}
 _JOB_WAIT = dict.fromkeys(MODES, "waitForJobCompletionSeconds")
+_LANE_WAIT = dict.fromkeys(MODES, LANE_WAIT_SECONDS)
 
 LOOPS: tuple[Loop, ...] = (
+    Loop("lane", {}, "laneWaitTimeoutMinutes", fixed_wait=_LANE_WAIT),
     Loop("fileSystem", _LUSTRE_WAIT, "lustreCreationTimeoutMinutes"),
     Loop(
         "computeEnvironment",

@@ -11,13 +11,14 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "taskexport": {
         "workflow": (
             (
-                957,
+                1061,
                 (
                     ("associationUpdate.invocations", 27),
                     ("computeEnvironment.invocations", 27),
                     ("export.invocations", 27),
                     ("fileSystem.invocations", 27),
                     ("jobStop.checks", 17),
+                    ("lane.checks", 44),
                     ("otherTask.checks", 23),
                     ("runnable.invocations", 27),
                 ),
@@ -25,7 +26,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
         ),
         "run-cleanup": (
             (
-                436,
+                498,
                 (
                     ("associationUpdate.invocations", 27),
                     ("export.invocations", 27),
@@ -39,13 +40,14 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
     "autoexport": {
         "workflow": (
             (
-                1013,
+                1117,
                 (
                     ("associationUpdate.invocations", 27),
                     ("computeEnvironment.invocations", 27),
                     ("export.invocations", 27),
                     ("fileSystem.invocations", 27),
                     ("jobStop.checks", 17),
+                    ("lane.checks", 44),
                     ("metrics.invocations", 27),
                     ("otherTask.checks", 23),
                     ("runnable.invocations", 27),
@@ -54,7 +56,7 @@ FORMS: dict[str, dict[str, tuple[Term, ...]]] = {
         ),
         "run-cleanup": (
             (
-                436,
+                498,
                 (
                     ("associationUpdate.invocations", 27),
                     ("export.invocations", 27),

@@ -11,6 +11,7 @@ whatever the stack's names are. Sources: docs/aws-rules.md, "AWS Batch: what a r
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +41,7 @@ WORST_EXECUTION_NAME = "e" * 80  # Step Functions execution names: at most 80 ch
 # Where the worst-case request's values sit in the state data it is resolved on.
 _DERIVED = "$.derived"
 _JOB_DEFINITION_ARN = "$.jobDefinitionArn"
+_JOB_QUEUE_ARN = "$.jobQueueArn"
 
 
 def container_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,11 +58,11 @@ def container_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
 def submit_job_parameters(
     *, derived: str, job_definition_arn: str, job_queue_arn: str, tags: Mapping[str, str], array: bool
 ) -> dict[str, Any]:
-    """The SubmitJob Task's Parameters: ``derived`` and ``job_definition_arn`` are JSONPaths into the state data;
-    ``tags`` may hold ``key.$`` paths."""
+    """The SubmitJob Task's Parameters: ``derived``, ``job_definition_arn`` and ``job_queue_arn`` (the run's lane's
+    queue) are JSONPaths into the state data; ``tags`` may hold ``key.$`` paths."""
     parameters: dict[str, Any] = {
         "JobName.$": f"{derived}.jobName",
-        "JobQueue": job_queue_arn,
+        "JobQueue.$": job_queue_arn,
         "JobDefinition.$": job_definition_arn,
         "ContainerOverrides.$": f"{derived}.containerOverrides",
         # Batch ends an attempt that runs longer (for an array: each child's attempt).
@@ -75,7 +77,8 @@ def submit_job_parameters(
 
 def resolve(template: Any, state: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
     """``template`` with each ``key.$`` replaced by ``key`` and the value its plain JSONPath selects (``$.a.b`` in
-    ``state``, ``$$.a.b`` in ``context``), as Step Functions does for Parameters without intrinsic functions."""
+    ``state``, ``$$.a.b`` in ``context``), as Step Functions does for Parameters without intrinsic functions (but
+    ``States.Format('{}', <plain path>)``: the value as a string)."""
     if isinstance(template, list):
         return [resolve(item, state, context) for item in template]
     if not isinstance(template, Mapping):
@@ -89,7 +92,14 @@ def resolve(template: Any, state: Mapping[str, Any], context: Mapping[str, Any])
     return out
 
 
+# The one intrinsic function a Parameters template here may hold: a number as a string (a lane's index in a tag).
+_AS_STRING = re.compile(r"States\.Format\('\{\}', (\$[^()\[\]]*)\)")
+
+
 def _select(path: str, state: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+    as_string = _AS_STRING.fullmatch(path)
+    if as_string is not None:
+        return str(_select(as_string.group(1), state, context))
     root, rest = (context, path[3:]) if path.startswith("$$.") else (state, path[2:])
     if not path.startswith("$") or "(" in path or "[" in path:
         raise ValueError(f"{path!r} is not a plain JSONPath")
@@ -134,11 +144,11 @@ def worst_case_request(overrides: Mapping[str, Any], job_timeout_seconds: int) -
     parameters = submit_job_parameters(
         derived=_DERIVED,
         job_definition_arn=_JOB_DEFINITION_ARN,
-        job_queue_arn=WORST_JOB_QUEUE_ARN,
+        job_queue_arn=_JOB_QUEUE_ARN,
         tags=WORST_TAGS,
         array=array_size >= 2,
     )
-    state = {"derived": derived, "jobDefinitionArn": WORST_JOB_DEFINITION_ARN}
+    state = {"derived": derived, "jobDefinitionArn": WORST_JOB_DEFINITION_ARN, "jobQueueArn": WORST_JOB_QUEUE_ARN}
     return api_request(resolve(parameters, state, {"Execution": {"Name": WORST_EXECUTION_NAME}}))
 
 

@@ -86,6 +86,10 @@ LOG_RETENTION_DAYS = (
 )
 # fmt: on
 
+# AWS Batch User Guide, "AWS Batch service quotas": 50 compute environments and 50 job queues per Region, not
+# adjustable. Each lane (maxConcurrentRuns) is one of each.
+MAX_LANES = 50
+
 _wait = _int_range(1, 3600)
 _timeout = _int_range(1, 10080)
 
@@ -194,6 +198,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         *_int_range(0, 100000),
         "vCPUs the compute environment asks for when it is created; then Batch scales "
         "it (and each run's warm capacity raises it), and pulumi up leaves it alone",
+    ),
+    Parameter(
+        "maxConcurrentRuns",
+        "int",
+        _both(1),
+        _NONE,
+        f"an integer from 1 to {MAX_LANES} (AWS Batch allows at most {MAX_LANES} compute environments and "
+        f"{MAX_LANES} job queues per Region, a quota that cannot be raised)",
+        lambda v: 1 <= v <= MAX_LANES,
+        "runs that go at once: the stack deploys this many lanes, each a compute environment (with the settings "
+        "above) and its job queue; a run that finds every lane taken waits for one",
     ),
     Parameter(
         "dataRepositoryInputPrefix",
@@ -397,6 +412,20 @@ PARAMETERS: tuple[Parameter, ...] = (
         *_int_range(5, 1440),
         "a job (every child of an array) that has not started this long after submission is terminated (no "
         "capacity, hosts failing the mount): the watchdog",
+    ),
+    # A run waiting in line checks every LANE_WAIT_SECONDS (parameters/history_budget.py) and each check may cost a
+    # turn of the lane loop in the history (a lost race goes back to the check): 6 hours is 365 checks, at most about
+    # 16,800 events, which with the other loops at their defaults stays under the 25,000-event history (taskexport's
+    # worst case 23,750). The default, an hour (64 checks), keeps the defaults' worst case under 10,000 events and
+    # leaves room for the other loops' longer bounds.
+    Parameter(
+        "laneWaitTimeoutMinutes",
+        "int",
+        _both(60),
+        _BOTH,
+        *_int_range(1, 360),
+        "how long a run waits in line for a lane (every lane held by another run) before it fails with "
+        "NoLaneAvailable, having created nothing",
     ),
     # autoexport checks the metric every waitForCheckMetricsSeconds (60 s): 240 minutes is 245 checks, in about 35
     # CheckMetrics invocations (parameters.history_costs).

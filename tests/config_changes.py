@@ -85,6 +85,7 @@ REPLACE_FORCING: dict[str, tuple[ForceNew, ...]] = {
         "internal/service/events/target.go", "rule", "targetId", assumed=True
     ),
     "aws:cloudwatch/logGroup:LogGroup": _rows("internal/service/logs/group.go", "name", "namePrefix", "logGroupClass"),
+    "aws:dynamodb/table:Table": _rows("internal/service/dynamodb/table.go", "name", "hashKey", "rangeKey"),
     "aws:ec2/eip:Eip": _rows("internal/service/ec2/ec2_eip.go", "domain", assumed=True),
     "aws:ec2/internetGateway:InternetGateway": _rows("internal/service/ec2/vpc_internet_gateway.go", assumed=True),
     LAUNCH_TEMPLATE: _rows("internal/service/ec2/ec2_launch_template.go", "name", "namePrefix", assumed=True),
@@ -168,11 +169,13 @@ class Change:
 
 @dataclass
 class Plan:
-    """Every resource's ``Change`` under one stack config change, and the protected resources before and after."""
+    """Every resource's ``Change`` under one stack config change, the protected resources before and after, and the
+    stack as the change deploys it (``after``: the base of a change back)."""
 
     changes: list[Change] = field(default_factory=list)
     protected_before: set[str] = field(default_factory=set)
     protected_after: set[str] = field(default_factory=set)
+    after: Deployed | None = None
 
     def acting(self) -> list[Change]:
         return [c for c in self.changes if c.action != UNCHANGED]
@@ -308,10 +311,12 @@ def deployed(stack: str, overrides: Mapping[str, str] | None = None) -> Deployed
 def plan(base: Deployed, changed: Mapping[str, str]) -> Plan:
     """What ``pulumi up`` does to ``base`` with the stack config keys ``changed`` (full keys) set."""
     mocks = ChangeMocks(base.resources)
-    run = run_program(base.stack, config={**base.config, **changed}, mocks=mocks)
+    config = {**base.config, **changed}
+    run = run_program(base.stack, config=config, mocks=mocks)
     declared = {(c.type, c.name) for c in mocks.changes}
     deleted = [Change(t, n, DELETED) for (t, n) in base.resources if (t, n) not in declared]
-    return Plan(mocks.changes + deleted, base.protected, run.protected)
+    after = Deployed(base.stack, config, {(r.type, r.name): r for r in run.resources if r.custom}, run.protected)
+    return Plan(mocks.changes + deleted, base.protected, run.protected, after)
 
 
 # --- what a change does, in words (the README's table) ---
@@ -372,7 +377,23 @@ def _word_order(item: tuple[str, int]) -> str:
 
 
 def wait_for_runs(plan: Plan) -> bool:
-    """Whether ``plan`` is one to run only when no run is going: it changes the jobs' compute, or replaces or
-    deletes anything a run may be using."""
+    """Whether ``plan`` is one to run only when no run is going: it changes the jobs' compute (a compute environment
+    or job queue created is no run's: a new lane), or replaces or deletes anything a run may be using."""
     removed = [c for c in plan.of(REPLACED) + plan.of(DELETED) if c.type not in NOT_USED_BY_RUNS]
-    return any(c.type in RUN_TOUCHING for c in plan.acting()) or bool(removed)
+    touched = [c for c in plan.acting() if c.type in RUN_TOUCHING and c.action != CREATED]
+    return bool(touched) or bool(removed)
+
+
+# A lane's resources (stack config maxConcurrentRuns; components/compute_environment.py): its compute environment,
+# the baseline launch template it starts from and its job queue. (A run's own launch templates are no resource of
+# the stack.)
+LANE_TYPES = (COMPUTE_ENVIRONMENT, "aws:batch/jobQueue:JobQueue", LAUNCH_TEMPLATE)
+_LANE_WORDS = ((REPLACED, "replaced"), (DELETED, "removed"), (CREATED, "added"), (UPDATED, "updated in place"))
+LANES_KEPT = "kept"
+
+
+def lanes_effect(plan: Plan) -> str:
+    """What ``plan`` does to the lanes, in words: a lane replaced or removed ends the jobs of the run that holds it;
+    a lane updated in place is a Batch infrastructure update (running jobs get jobTimeoutMinutes)."""
+    found = [words for action, words in _LANE_WORDS if any(c.type in LANE_TYPES for c in plan.of(action))]
+    return ", ".join(found) or LANES_KEPT

@@ -1,4 +1,5 @@
-"""Shared test setup: the repository root and lambda/ are importable; no AWS credentials leak in."""
+"""Shared test setup: the repository root, lambda/ and the Lambdas' other modules are importable; no AWS credentials
+leak in."""
 
 import ast
 import gc
@@ -27,6 +28,12 @@ for path in (ROOT, ROOT / "lambda"):
 from batch_lustre.emulation.moto_version import check_moto_version  # noqa: E402
 
 check_moto_version()  # another moto release stops the whole suite here, in one line naming both versions
+
+from batch_lustre.emulation.lambdas import archive_directories  # noqa: E402
+
+# A handler imports its archive's other top-level modules (asl/lane_queue.py ships as lane_queue.py): after the
+# rest, so they shadow nothing.
+sys.path.extend(str(path) for path in archive_directories(ROOT) if str(path) not in sys.path)
 
 # Tests never talk to AWS: fake credentials and a fixed region for boto3 and moto.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -92,9 +99,15 @@ def pytest_sessionfinish(session) -> None:
 
 def sample_refs(mode: str):
     """WorkflowRefs with realistic ARNs, for tests of the pure builders."""
-    from batch_lustre.program.asl.refs import WorkflowRefs
+    from batch_lustre.program.asl.refs import LaneRefs, WorkflowRefs
 
     account, region = "123456789012", "us-east-1"
+    lane = LaneRefs(
+        compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/{mode}-ce",
+        job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{mode}-queue",
+        baseline_launch_template_id="lt-0123456789abcdef0",
+        baseline_launch_template_version="1",
+    )
     return WorkflowRefs(
         mode=mode,
         stack=mode,
@@ -103,14 +116,13 @@ def sample_refs(mode: str):
         region=region,
         account_id=account,
         state_machine_name=f"{mode}-{mode}-workflow",
+        run_cleanup_state_machine_name=f"{mode}-{mode}-run-cleanup",
         secret_arn=f"arn:aws:secretsmanager:{region}:{account}:secret:{mode}-params-AbCdEf",
         bucket_name=f"{mode}-data-0123abcd",
         subnet_id="subnet-0123456789abcdef0",
         lustre_security_group_id="sg-0123456789abcdef0",
-        compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/{mode}-ce",
-        baseline_launch_template_id="lt-0123456789abcdef0",
-        baseline_launch_template_version="1",
-        job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{mode}-queue",
+        lanes=(lane,),
+        lane_table_name=f"{mode}-5eed0001-lanes",
         job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/batch-job",
         job_log_group_name=f"/batch-lustre/{mode}-{mode}/jobs",
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{mode}-extract-parameters",
@@ -181,7 +193,9 @@ def run_lambda_under_python_312(script: str) -> subprocess.CompletedProcess[str]
         pytest.skip("no Python 3.12 interpreter on this machine (set PYTHON312 to one)")
     environment = {
         "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda"), sysconfig.get_paths()["purelib"]]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT / "lambda"), *map(str, archive_directories(ROOT)), sysconfig.get_paths()["purelib"]]
+        ),
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",

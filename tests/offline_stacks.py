@@ -95,6 +95,7 @@ _OUTPUT_ONLY: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
     ),
     "aws:batch/jobQueue:JobQueue": ("", lambda n: {"arn": _arn("batch", f"job-queue/{n}")}),
     "aws:secretsmanager/secret:Secret": ("", lambda n: {"arn": _arn("secretsmanager", f"secret:{n}-AbCdEf")}),
+    "aws:dynamodb/table:Table": ("", lambda n: {"arn": _arn("dynamodb", f"table/{n}")}),
     "aws:lambda/function:Function": (
         "",
         lambda n: {

@@ -82,9 +82,10 @@ BOUND = st.integers(1, 600) | st.integers(1, 10080)
     lustre_bound=BOUND,
     export_bound=BOUND,
     runnable_bound=st.integers(5, 60) | st.integers(5, 1440),
+    lane_bound=st.integers(1, 360),
 )
 def test_every_accepted_parameter_set_stays_under_the_history_limit_and_only_the_others_are_refused(
-    mode, lustre_wait, job_wait, export_wait, lustre_bound, export_bound, runnable_bound
+    mode, lustre_wait, job_wait, export_wait, lustre_bound, export_bound, runnable_bound, lane_bound
 ):
     values = {p.name: p.defaults[mode] for p in parameters_for(mode, runtime=True)} | {
         "waitForLustreCreationSeconds": lustre_wait,
@@ -93,11 +94,26 @@ def test_every_accepted_parameter_set_stays_under_the_history_limit_and_only_the
         "lustreCreationTimeoutMinutes": lustre_bound,
         "exportTimeoutMinutes": export_bound,
         "jobRunnableTimeoutMinutes": runnable_bound,
+        "laneWaitTimeoutMinutes": lane_bound,
     }
     turns = loop_turns(values, mode)
     worst = {name: evaluate(form, turns) for name, form in real_forms(mode).items()}
     accepted = not cross_field_problems(values, mode)
     assert accepted == all(events < HISTORY_LIMIT for events in worst.values()), (worst, values)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_waiting_in_line_is_counted_per_check_because_a_lost_race_asks_wait_for_again(mode):
+    variables = {variable for _, coefficients in real_forms(mode)["workflow"] for variable, _ in coefficients}
+    assert "lane.checks" in variables and "lane.invocations" not in variables
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_run_that_waits_in_line_its_longest_bound_stays_under_the_history_limit(mode):
+    values = {p.name: p.defaults[mode] for p in parameters_for(mode, runtime=True)} | {"laneWaitTimeoutMinutes": 360}
+    assert not cross_field_problems(values, mode)
+    turns = loop_turns(values, mode)
+    assert max(evaluate(form, turns) for form in real_forms(mode).values()) < HISTORY_LIMIT
 
 
 @pytest.mark.parametrize("mode", MODES)

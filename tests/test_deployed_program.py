@@ -78,19 +78,55 @@ def test_the_deployed_compute_environment_uses_batchs_service_linked_role():
     assert environment["serviceRole"].lower().endswith("/awsserviceroleforbatch")
 
 
-def test_wait_for_without_describe_file_systems_fails_the_run_with_access_denied(monkeypatch, fresh_deploys):
-    full = workflow_module.wait_for_policy()
+def test_the_deployed_lane_table_is_the_declared_one_keyed_by_lane_number_on_demand_and_tagged():
+    with offline_environment(REGION), Emulation(region=REGION) as emu:
+        stack = setup_stack(emu, "taskexport")
+        dynamodb = client("dynamodb", REGION)
+        name = stack.refs.lane_table_name
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        tags = dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
+        assert stack.deployment is not None
+        outputs = stack.deployment.outputs
+    assert name == f"taskexport-{stack.refs.stack_id}-lanes" == outputs["laneTable"]
+    assert table["KeySchema"] == [{"AttributeName": "lane", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "lane", "AttributeType": "N"}]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["DeletionProtectionEnabled"] is False
+    assert {t["Key"]: t["Value"] for t in tags}["batch-lustre:stack-id"] == stack.refs.stack_id
+    assert outputs["lanes"] == [{"computeEnvironment": stack.compute_environment_name, "jobQueue": outputs["jobQueue"]}]
 
-    def without_describe_file_systems() -> dict:
-        document = json.loads(json.dumps(full))
-        for statement in document["Statement"]:
-            statement["Action"] = [a for a in statement["Action"] if a != "fsx:DescribeFileSystems"]
+
+def test_wait_for_without_describe_file_systems_fails_the_run_with_access_denied(monkeypatch, fresh_deploys):
+    full = workflow_module.iam.lambda_policy
+
+    def without_describe_file_systems(refs, module: str) -> dict:
+        document = json.loads(json.dumps(full(refs, module)))
+        if module == "wait_for":
+            for statement in document["Statement"]:
+                statement["Action"] = [a for a in statement["Action"] if a != "fsx:DescribeFileSystems"]
+            document["Statement"] = [s for s in document["Statement"] if s["Action"]]
         return document
 
-    monkeypatch.setattr(workflow_module, "wait_for_policy", without_describe_file_systems)
+    monkeypatch.setattr(workflow_module.iam, "lambda_policy", without_describe_file_systems)
     result = run_scenario("success", "taskexport", timeout_seconds=120)
     assert result.status == "FAILED"
     assert "fsx:DescribeFileSystems" in (result.cause or "") or "AccessDenied" in (result.cause or "")
+
+
+def test_wait_for_without_the_lane_checks_actions_ends_the_run_before_it_creates_anything(monkeypatch, fresh_deploys):
+    full = workflow_module.iam.lambda_policy
+
+    def without_describe_execution(refs, module: str) -> dict:
+        document = json.loads(json.dumps(full(refs, module)))
+        if module == "wait_for":
+            document["Statement"] = [s for s in document["Statement"] if s["Action"] != ["dynamodb:Scan"]]
+        return document
+
+    monkeypatch.setattr(workflow_module.iam, "lambda_policy", without_describe_execution)
+    result = run_scenario("success", "taskexport", timeout_seconds=120)
+    assert (result.status, result.error) == ("FAILED", "FindLaneFailed"), result.cause
+    assert "dynamodb:Scan" in (result.cause or "")
+    assert "fsx:createFileSystem" not in result.calls
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 the longest accepted envName, gives every resource a name within its AWS limit, and one more character is refused."""
 
 import importlib
+import re
 
 import botocore.loaders
 import pulumi_aws
@@ -19,6 +20,7 @@ from batch_lustre.program.parameters import (
     BY_NAME,
     DERIVED_NAMES,
     ENV_NAME_MAX_LENGTH,
+    MAX_LANES,
     TASK_EXPORT,
     ParameterError,
     validate_value,
@@ -53,7 +55,14 @@ def _snake(name: str) -> str:
 
 @pytest.fixture(scope="module", params=[TASK_EXPORT, AUTO_EXPORT])
 def longest_run(request):
-    config = {**load_stack_config(request.param), "batch-lustre:envName": LONGEST}
+    """The program with the longest accepted envName and the most lanes (the longest logical names)."""
+    most_lanes = BY_NAME["maxConcurrentRuns"].check
+    assert most_lanes is not None and most_lanes(MAX_LANES) and not most_lanes(MAX_LANES + 1)
+    config = {
+        **load_stack_config(request.param),
+        "batch-lustre:envName": LONGEST,
+        "batch-lustre:maxConcurrentRuns": str(MAX_LANES),
+    }
     return run_program(request.param, config=config)
 
 
@@ -79,9 +88,9 @@ def test_each_row_is_the_longest_name_the_program_declares(longest_run):
     longest: dict[str, str] = {}
     for resource in (r for r in longest_run.resources if r.custom and r.type in ROWS):
         if resource.inputs.get(NAME_PROPERTY.get(resource.type, "name")) is None:
-            longest[resource.type] = max(longest.get(resource.type, ""), resource.name, key=len)
+            longest[resource.type] = max(longest.get(resource.type, ""), resource.name, key=lambda n: (len(n), n))
     assert longest == {t: row.suffix for t, row in ROWS.items() if t in longest}
-    assert set(longest) == {t for t in ROWS if t != "run"}
+    assert set(longest) == {t for t, row in ROWS.items() if not row.from_env_name}  # the others: explicit names
 
 
 def test_the_bucket_name_is_lower_case(longest_run):
@@ -104,10 +113,19 @@ def test_one_more_character_is_refused_naming_the_limit_and_the_name():
 def test_the_binding_name_is_a_runs_name_at_38_characters_auto_names_holding_no_env_name():
     assert (BINDING_NAME.resource_type, BINDING_NAME.limit, ENV_NAME_MAX_LENGTH) == ("run", 128, 38)
     assert all(
-        row.length(1) == row.length(ENV_NAME_MAX_LENGTH) <= row.limit
-        for row in DERIVED_NAMES
-        if row is not BINDING_NAME
+        row.length(1) == row.length(ENV_NAME_MAX_LENGTH) <= row.limit for row in DERIVED_NAMES if not row.from_env_name
     )
+
+
+def test_the_lane_table_is_named_from_env_name_and_the_stack_id_within_dynamodbs_limit(longest_run):
+    (row,) = [row for row in DERIVED_NAMES if row.resource_type == "aws:dynamodb/table:Table"]
+    stack_id = longest_run.one("random:index/randomId:RandomId").state["hex"]
+    name = longest_run.one(row.resource_type).inputs["name"]
+    assert name == f"{LONGEST.lower()}-{stack_id}-lanes"
+    assert row.from_env_name and len(name) == row.length(ENV_NAME_MAX_LENGTH) <= row.limit
+    assert row.shape == "<envName>-<stack id, 8 hex digits>-lanes"
+    model = botocore.loaders.Loader().load_service_model("dynamodb", "service-2")["shapes"]["TableName"]
+    assert re.fullmatch(model["pattern"], name) and model["min"] <= len(name)
 
 
 @pytest.mark.parametrize(
@@ -119,6 +137,7 @@ def test_the_binding_name_is_a_runs_name_at_38_characters_auto_names_holding_no_
         ("logs", "LogGroupName", "aws:cloudwatch/logGroup:LogGroup"),
         ("secretsmanager", "NameType", "aws:secretsmanager/secret:Secret"),
         ("events", "RuleName", "aws:cloudwatch/eventRule:EventRule"),
+        ("dynamodb", "TableName", "aws:dynamodb/table:Table"),
     ],
 )
 def test_each_limit_botocore_models_is_the_models(service, shape, row_type):

@@ -711,7 +711,7 @@ def test_held_waits_keep_an_execution_running_while_another_starts():
                 "Choices": [{"Variable": "$.others.running", "NumericGreaterThan": 1, "Next": "Refused"}],
                 "Default": "Wait",
             },
-            "Refused": {"Type": "Fail", "Error": "ConcurrentRunRefused"},
+            "Refused": {"Type": "Fail", "Error": "NotAlone"},
             "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Done"},
             **DONE,
         },
@@ -729,7 +729,7 @@ def test_held_waits_keep_an_execution_running_while_another_starts():
         second = run(definition)
         emu.release_waits()
         first_result = finish_workflow(first)
-        assert (second.status, second.error) == ("FAILED", "ConcurrentRunRefused")
+        assert (second.status, second.error) == ("FAILED", "NotAlone")
         assert first_result.status == "SUCCEEDED"
         assert first_result.calls == second.calls == {"sfn:listExecutions": 1}
 

@@ -43,7 +43,16 @@ DERIVED_KEYS = {
     "waits",
 }
 # derived.waits keys per mode (docs/workflow-v2.md, "ExtractParameters"): the metric loop is autoexport's only.
-BOTH_LOOPS = {"fileSystem", "computeEnvironment", "associationUpdate", "otherTask", "export", "runnable", "jobStop"}
+BOTH_LOOPS = {
+    "fileSystem",
+    "computeEnvironment",
+    "associationUpdate",
+    "otherTask",
+    "export",
+    "runnable",
+    "jobStop",
+    "lane",
+}
 LOOP_NAMES = {TASK_EXPORT: BOTH_LOOPS, AUTO_EXPORT: BOTH_LOOPS | {"metrics"}}
 GROWTH_TO_300 = [5, 8, 11, 17, 25, 38, 57, 85, 128, 192, 288]  # 854 s
 
@@ -720,6 +729,7 @@ def test_every_wait_list_covers_its_bound(env, mode):
         "export": 30,
         "runnable": 45,
         "jobStop": 10,
+        "lane": 60,
     } | ({"metrics": 30} if mode == AUTO_EXPORT else {})
     assert set(waits) == set(bounds)
     for loop, minutes in bounds.items():

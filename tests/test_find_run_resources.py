@@ -11,6 +11,7 @@ import ast
 import base64
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import find_run_resources as frr
@@ -22,6 +23,7 @@ from batch_lustre.emulation import BatchScenario, Emulation, JobAttempt, Scenari
 from batch_lustre.emulation.scenario import ATTEMPT_HOST_EC2
 from batch_lustre.emulation.stack import EmulatedStack
 from batch_lustre.program.asl import iam
+from batch_lustre.program.asl.lane import lane_list
 from batch_lustre.program.asl.naming import HOST_SCRATCH_DIR, TAG_KEPT, TAG_MODE, TAG_RUN, TAG_STACK, TAG_STACK_ID
 from batch_lustre.program.asl.user_data import render
 
@@ -136,7 +138,7 @@ def leave_run(
     )["LaunchTemplate"]["LaunchTemplateId"]
     if on_compute_environment:
         batch.update_compute_environment(
-            computeEnvironment=refs.compute_environment_arn,
+            computeEnvironment=refs.lanes[0].compute_environment_arn,
             computeResources={"launchTemplate": {"launchTemplateId": left.launch_template_id, "version": "1"}},
         )
     batch_tags = {k: v for k, v in tags.items() if k != "Name"}
@@ -160,7 +162,7 @@ def leave_run(
     array = {"arrayProperties": {"size": array_size}} if array_size else {}
     left.job_id = batch.submit_job(
         jobName=name,
-        jobQueue=refs.job_queue_arn,
+        jobQueue=refs.lanes[0].job_queue_arn,
         jobDefinition=left.job_definition_arn,
         propagateTags=True,
         tags=batch_tags,
@@ -187,31 +189,31 @@ def leave_run(
     return left
 
 
-def event(stack: EmulatedStack, execution_name: str = RUN, **changes: str) -> dict[str, str]:
+def event(stack: EmulatedStack, execution_name: str = RUN, **changes: Any) -> dict[str, Any]:
     """FindRunResources' event, as run-cleanup sends it."""
     refs = stack.refs
     return {
         "executionName": execution_name,
+        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:{refs.state_machine_name}:{execution_name}",
+        "cleanupExecutionArn": f"arn:aws:states:us-east-1:123456789012:execution:{refs.run_cleanup_state_machine_name}:c1",
         "stack": refs.stack,
         "stackId": refs.stack_id,
         "mode": refs.mode,
         "namePrefix": refs.name_prefix,
-        "computeEnvironmentArn": refs.compute_environment_arn,
-        "baselineLaunchTemplateId": refs.baseline_launch_template_id,
-        "baselineLaunchTemplateVersion": refs.baseline_launch_template_version,
-        "jobQueueArn": refs.job_queue_arn,
+        "laneTable": refs.lane_table_name,
+        "lanes": lane_list(refs),
         **changes,
     }
 
 
-def find(stack: EmulatedStack, execution_name: str = RUN, **changes: str) -> dict:
+def find(stack: EmulatedStack, execution_name: str = RUN, **changes: Any) -> dict:
     return frr.handler(event(stack, execution_name, **changes), None)
 
 
 def compute_environment_template(stack: EmulatedStack) -> dict:
-    ce = client("batch").describe_compute_environments(computeEnvironments=[stack.refs.compute_environment_arn])[
-        "computeEnvironments"
-    ][0]
+    ce = client("batch").describe_compute_environments(
+        computeEnvironments=[stack.refs.lanes[0].compute_environment_arn]
+    )["computeEnvironments"][0]
     return ce["computeResources"]["launchTemplate"]
 
 
@@ -255,7 +257,63 @@ def test_a_run_that_left_nothing_finds_nothing_and_does_nothing():
     with Emulation() as emu:
         stack = setup_stack(emu, "taskexport")
         leave_run(emu, stack, "run-2")
-        assert find(stack) == {"fileSystem": None, "jobsRan": False, "jobsUnfinished": [], "actions": [], "errors": []}
+        assert find(stack) == {
+            "fileSystem": None,
+            "jobsRan": False,
+            "jobsUnfinished": [],
+            "lane": None,
+            "actions": [],
+            "errors": [],
+        }
+
+
+def owner_of(stack: EmulatedStack, lane: int) -> str | None:
+    item = client("dynamodb").get_item(
+        TableName=stack.refs.lane_table_name, Key={"lane": {"N": str(lane)}}, ConsistentRead=True
+    )
+    return item["Item"]["owner"]["S"] if "Item" in item else None
+
+
+def test_the_lane_the_run_still_holds_is_taken_for_the_run_cleanup_and_a_lane_another_run_holds_is_not():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        mine, cleanup = event(stack)["executionArn"], event(stack)["cleanupExecutionArn"]
+        table = client("dynamodb")
+        item = {"lane": {"N": "0"}, "since": {"S": "2026-01-01T00:00:00Z"}}
+        table.put_item(TableName=stack.refs.lane_table_name, Item={**item, "owner": {"S": mine + "-other"}})
+        assert find(stack)["lane"] is None
+        assert owner_of(stack, 0) == mine + "-other"  # another run's lane: untouched
+        table.put_item(TableName=stack.refs.lane_table_name, Item={**item, "owner": {"S": mine}})
+        found = find(stack)
+        assert found["lane"] == 0
+        assert owner_of(stack, 0) == cleanup  # before anything of the lane is touched, the run cleanup holds it
+        assert found["actions"] == ["lane 0, still held by the run, is held by the run cleanup until it is put back"]
+        again = find(stack)  # a second call finds the lane under the run cleanup and changes nothing
+        assert (again["lane"], again["actions"], owner_of(stack, 0)) == (0, [], cleanup)
+
+
+def test_a_lane_taken_over_between_the_scan_and_the_write_is_left_to_its_new_owner():
+    with Emulation() as emu:
+        stack = setup_stack(emu, "taskexport")
+        run = frr.Run.from_event(event(stack))
+        table = client("dynamodb")
+        item = {"lane": {"N": "0"}, "since": {"S": "2026-01-01T00:00:00Z"}}
+        table.put_item(TableName=stack.refs.lane_table_name, Item={**item, "owner": {"S": run.execution_arn}})
+
+        class TakenOverAfterScan:
+            def scan(self, **kwargs: Any) -> Any:
+                page = table.scan(**kwargs)
+                table.put_item(TableName=stack.refs.lane_table_name, Item={**item, "owner": {"S": "new-run"}})
+                return page
+
+            def update_item(self, **kwargs: Any) -> Any:
+                return table.update_item(**kwargs)
+
+        report = frr.Report()
+        assert frr.take_run_lane(TakenOverAfterScan(), run, report) is None
+        assert owner_of(stack, 0) == "new-run"
+        assert report.actions == ["lane 0 was taken over by another run meanwhile: its compute is left to it"]
+        assert report.errors == []
 
 
 def test_a_file_system_without_association_is_found_with_none():
@@ -413,15 +471,23 @@ def test_whether_a_job_ran_is_read_from_its_status_start_attempts_or_array_summa
 # --- compute environment, launch template, job definitions --------------------------------------
 
 
-def test_the_compute_environment_is_put_back_when_it_is_on_the_runs_template():
+def test_the_compute_environment_is_put_back_only_once_the_runs_jobs_have_ended():
     with Emulation(Scenario(batch=LONG_JOB)) as emu:
         stack = setup_stack(emu, "taskexport")
         left = leave_run(emu, stack)
         assert compute_environment_template(stack)["launchTemplateId"] == left.launch_template_id
+        first = find(stack)  # the job is asked to terminate, and still runs on the run's hosts: put off
+        assert compute_environment_template(stack)["launchTemplateId"] == left.launch_template_id
+        assert launch_template_exists(left.launch_template_id)
+        assert first["errors"] == [
+            f"the compute environment is put back on its baseline only once job(s) {left.job_id}, asked to "
+            "terminate, have ended"
+        ]
+        advance_until(emu, lambda: job_status(left.job_id)["status"] == "FAILED", "terminated job FAILED")
         found = find(stack)
         assert compute_environment_template(stack) == {
-            "launchTemplateId": stack.refs.baseline_launch_template_id,
-            "version": stack.refs.baseline_launch_template_version,
+            "launchTemplateId": stack.refs.lanes[0].baseline_launch_template_id,
+            "version": stack.refs.lanes[0].baseline_launch_template_version,
         }
         assert not launch_template_exists(left.launch_template_id)
         assert any(a.startswith("compute environment") for a in found["actions"])
@@ -498,20 +564,22 @@ def test_a_second_call_does_nothing():
         stack = setup_stack(emu, "taskexport")
         left = leave_run(emu, stack)
         first = find(stack)
-        assert len(first["actions"]) == 4, first["actions"]  # job, compute environment, template, definition
+        assert len(first["actions"]) == 2, first["actions"]  # job, definition (the compute: once the job ended)
         advance_until(emu, lambda: job_status(left.job_id)["status"] == "FAILED", "terminated job FAILED")
         second = find(stack)
-        assert second["actions"] == [] and second["errors"] == []
-        assert second["jobsUnfinished"] == []
-        assert second["fileSystem"] == first["fileSystem"]
+        assert len(second["actions"]) == 2, second["actions"]  # compute environment, template
+        third = find(stack)
+        assert third["actions"] == [] and third["errors"] == []
+        assert third["jobsUnfinished"] == []
+        assert third["fileSystem"] == first["fileSystem"]
 
 
 def test_a_failed_step_is_one_error_line_and_the_other_steps_go_on():
     with Emulation(Scenario(batch=LONG_JOB)) as emu:
         stack = setup_stack(emu, "taskexport")
-        left = leave_run(emu, stack)
-        missing = stack.refs.compute_environment_arn.replace(stack.compute_environment_name, "no-such-ce")
-        found = find(stack, computeEnvironmentArn=missing)
+        left = leave_run(emu, stack, job="ended")
+        missing = stack.refs.lanes[0].compute_environment_arn.replace(stack.compute_environment_name, "no-such-ce")
+        found = find(stack, lanes=[{**lane_list(stack.refs)[0], "computeEnvironmentArn": missing}])
         assert found["errors"] == [
             f"compute environment {missing} was not found",
             (
@@ -521,27 +589,44 @@ def test_a_failed_step_is_one_error_line_and_the_other_steps_go_on():
         ]
         assert found["fileSystem"]["FileSystemId"] == left.file_system_id
         assert job_definition_status(left.job_definition_arn) == "INACTIVE"
-        assert found["jobsUnfinished"] == [left.job_id]
+        assert found["jobsUnfinished"] == []
 
 
 def test_an_event_without_the_runs_names_is_refused():
-    with pytest.raises(frr.ConfigurationError, match="jobQueueArn"):
-        frr.Run.from_event({k: v for k, v in event_example().items() if k != "jobQueueArn"})
+    with pytest.raises(frr.ConfigurationError, match="laneTable"):
+        frr.Run.from_event({k: v for k, v in event_example().items() if k != "laneTable"})
     with pytest.raises(frr.ConfigurationError, match="executionName"):
         frr.Run.from_event({**event_example(), "executionName": ""})
 
 
-def event_example() -> dict[str, str]:
+def test_an_event_without_the_stacks_lanes_is_refused_naming_what_is_missing():
+    with pytest.raises(frr.ConfigurationError, match="lanes"):
+        frr.Run.from_event({**event_example(), "lanes": []})
+    with pytest.raises(frr.ConfigurationError, match=r"lanes\[0\] keys \['jobQueueArn'\]"):
+        frr.Run.from_event({**event_example(), "lanes": [{**event_example()["lanes"][0], "jobQueueArn": ""}]})
+    with pytest.raises(frr.ConfigurationError, match="index 1"):
+        frr.Run.from_event({**event_example(), "lanes": event_example()["lanes"] * 2})
+
+
+def event_example() -> dict[str, Any]:
     return {
         "executionName": RUN,
+        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:m:{RUN}",
+        "cleanupExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:m-run-cleanup:c1",
         "stack": "s",
         "stackId": "5eed0001",
         "mode": "taskexport",
         "namePrefix": "p",
-        "computeEnvironmentArn": "arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
-        "baselineLaunchTemplateId": "lt-0",
-        "baselineLaunchTemplateVersion": "1",
-        "jobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/q",
+        "laneTable": "p-lanes",
+        "lanes": [
+            {
+                "index": 0,
+                "computeEnvironmentArn": "arn:aws:batch:us-east-1:123456789012:compute-environment/ce",
+                "jobQueueArn": "arn:aws:batch:us-east-1:123456789012:job-queue/q",
+                "baselineLaunchTemplateId": "lt-0",
+                "baselineLaunchTemplateVersion": "1",
+            }
+        ],
     }
 
 
@@ -556,7 +641,7 @@ def test_the_run_names_are_those_of_the_workflow():
 def _called_operations() -> set[str]:
     """boto3 operations the handler calls: ``<client>.<operation>(...)``, paginators, and ``_pages(<client>.<op>``."""
     tree = ast.parse(HANDLER.read_text())
-    clients = {"fsx", "batch", "ec2"}
+    clients = {"fsx", "batch", "ec2", "dynamodb"}
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in clients:
@@ -587,5 +672,5 @@ def test_the_lambda_role_allows_every_call_the_handler_makes():
 
 def test_the_handler_runs_on_the_lambda_runtime():
     imported, removed_or_deprecated = python312_scan(HANDLER)
-    assert imported <= {"boto3", "botocore", "collections", "dataclasses", "typing"}
+    assert imported <= {"boto3", "botocore", "collections", "dataclasses", "datetime", "time", "typing"}
     assert removed_or_deprecated == set()

@@ -43,11 +43,13 @@ CONTRACT_LOOPS = {
     "metrics": ("exportTimeoutMinutes", {AUTO_EXPORT: "waitForCheckMetricsSeconds"}),
     "runnable": ("jobRunnableTimeoutMinutes", JOB_WAIT),
     "jobStop": (10, JOB_WAIT),
+    "lane": ("laneWaitTimeoutMinutes", dict.fromkeys(MODES, 60)),
 }
 BOUND_RANGES = {
     "lustreCreationTimeoutMinutes": (1, 10080),
     "exportTimeoutMinutes": (1, 10080),
     "jobRunnableTimeoutMinutes": (5, 1440),
+    "laneWaitTimeoutMinutes": (1, 360),
 }
 HISTORY = "an execution could outgrow Step Functions' 25,000-event history"
 

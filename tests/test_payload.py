@@ -15,8 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batch_lustre.emulation.batch_api import refuse_oversize_payload
+from batch_lustre.emulation.batch_quotas import MAX_COMPUTE_ENVIRONMENTS
 from batch_lustre.emulation.moto_seam import ClientException
 from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.lane import lane_list
 from batch_lustre.program.asl.states import all_states
 from batch_lustre.program.parameters import MODES, ParameterError, parameters_for, validate_overrides
 from batch_lustre.program.parameters.payload import (
@@ -70,11 +72,13 @@ def _sent_request(mode: str, overrides: dict, name: str) -> dict:
     """The SubmitJob request the generated definition sends for a run with these overrides (the sample stack)."""
     derived = extract_parameters.derive(runtime_defaults(mode), mode, f"batch-lustre-{name}", overrides, max_vcpus=256)
     array = derived["arraySize"] >= 2
+    refs = sample_refs(mode)
     state = {
         "config": {"derived": derived},
         "jobDefinition": {"JobDefinitionArn": f"arn:aws:batch:us-east-1:123456789012:job-definition/{name}:1"},
+        "polls": {"lane": {"Last": {"Lane": lane_list(refs)[0]}}},  # paths.LANE
     }
-    task = all_states(build_definition(sample_refs(mode)))["SubmitArrayJob" if array else "SubmitJob"]
+    task = all_states(build_definition(refs))["SubmitArrayJob" if array else "SubmitJob"]
     return api_request(resolve(task["Parameters"], state, {"Execution": {"Name": name}}))
 
 
@@ -116,10 +120,19 @@ def test_a_run_accepted_at_the_very_edge_fits_a_stack_whose_names_and_tags_are_t
         validate_overrides({"command": [*items[:-1], items[-1] + "x"]}, MAX_VCPUS)
     arn = "arn:aws:batch:ap-southeast-5:123456789012:job-queue/" + "q" * 128
     for mode in MODES:
-        refs = dataclasses.replace(sample_refs(mode), job_queue_arn=arn, stack="s" * 256)
+        sample = sample_refs(mode)
+        # The 50th lane (the most a stack has: Batch's quota), on a queue with the longest name.
+        lanes = sample.lanes * (MAX_COMPUTE_ENVIRONMENTS - 1) + (
+            dataclasses.replace(sample.lanes[0], job_queue_arn=arn),
+        )
+        refs = dataclasses.replace(sample, lanes=lanes, stack="s" * 256)
         derived = extract_parameters.derive(runtime_defaults(mode), mode, "r" * 128, accepted, max_vcpus=256)
         derived["jobTimeoutSeconds"] = 604_800
-        state = {"config": {"derived": derived}, "jobDefinition": {"JobDefinitionArn": arn.replace("queue", "def")}}
+        state = {
+            "config": {"derived": derived},
+            "jobDefinition": {"JobDefinitionArn": arn.replace("queue", "def")},
+            "polls": {"lane": {"Last": {"Lane": lane_list(refs)[-1]}}},  # paths.LANE
+        }
         task = all_states(build_definition(refs))["SubmitJob"]
         sent = api_request(resolve(task["Parameters"], state, {"Execution": {"Name": "e" * 80}}))
         refuse_oversize_payload(json.dumps(sent))

@@ -35,12 +35,11 @@ from batch_lustre.emulation.stack import (
 from batch_lustre.program import asl
 from batch_lustre.program.asl import iam
 from batch_lustre.program.asl.history import HISTORY_LIMIT, loops, poll_loop_of, worst_case_events
-from batch_lustre.program.asl.naming import TAG_KEPT, TAG_RUN
+from batch_lustre.program.asl.naming import TAG_KEPT, TAG_RUN, run_cleanup_state_machine_name
 from batch_lustre.program.asl.run_cleanup import (
     STATUS_CHANGE_DETAIL_TYPE,
     STATUS_CHANGE_SOURCE,
     build_run_cleanup,
-    run_cleanup_state_machine_name,
     start_run_cleanup_policy,
     status_change_event_pattern,
 )
@@ -265,14 +264,22 @@ def test_the_finder_is_called_with_the_runs_names_and_the_stacks_resources():
     payload = definition("taskexport")["States"]["FindRunResources"]["Parameters"]["Payload"]
     assert payload == {
         "executionName.$": "$.run.executionName",
+        "executionArn.$": "$.run.executionArn",
+        "cleanupExecutionArn.$": "$$.Execution.Id",  # it takes the run's lane for this execution
         "stack": refs.stack,
         "stackId": refs.stack_id,
         "mode": refs.mode,
         "namePrefix": refs.name_prefix,
-        "computeEnvironmentArn": refs.compute_environment_arn,
-        "baselineLaunchTemplateId": refs.baseline_launch_template_id,
-        "baselineLaunchTemplateVersion": refs.baseline_launch_template_version,
-        "jobQueueArn": refs.job_queue_arn,
+        "laneTable": refs.lane_table_name,
+        "lanes": [
+            {
+                "index": 0,
+                "computeEnvironmentArn": refs.lanes[0].compute_environment_arn,
+                "jobQueueArn": refs.lanes[0].job_queue_arn,
+                "baselineLaunchTemplateId": refs.lanes[0].baseline_launch_template_id,
+                "baselineLaunchTemplateVersion": refs.lanes[0].baseline_launch_template_version,
+            }
+        ],
     }
 
 
@@ -447,7 +454,8 @@ def test_a_run_stopped_while_its_job_ran_is_exported_then_deleted():
         assert exported == FILES
         # The export ran after the job had ended (nothing written after the export), then the delete.
         job_end = emu.batch.jobs[left.job_id].stopped_at
-        export = next(t for t in emu.fsx.tasks.values() if t.task_type == "EXPORT_TO_REPOSITORY")
+        tasks = [*emu.fsx.tasks.values(), *emu.fsx.removed_tasks.values()]  # the deleted file system's too
+        export = next(t for t in tasks if t.task_type == "EXPORT_TO_REPOSITORY")
         assert export.created_at >= job_end
         assert emu.fsx.file_systems[left.file_system_id].delete_requested_at >= export.end_time
         assert export.tags and {"Key": TAG_RUN, "Value": RUN} in export.tags
@@ -588,7 +596,7 @@ def mocks():
 
 def component(name: str = "taskexport"):
     from batch_lustre.program.components.run_cleanup import RunCleanup, RunCleanupArgs
-    from batch_lustre.program.components.workflow import WorkflowArgs
+    from batch_lustre.program.components.workflow import LaneArgs, WorkflowArgs
 
     account, region = "123456789012", "us-east-1"
     workflow = WorkflowArgs(
@@ -601,10 +609,15 @@ def component(name: str = "taskexport"):
         bucket_name="data-bucket",
         private_subnet_ids=["subnet-0123456789abcdef0"],
         lustre_security_group_id="sg-0123456789abcdef0",
-        compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/ce",
-        baseline_launch_template_id="lt-0123456789abcdef0",
-        baseline_launch_template_version="1",
-        job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/queue",
+        lanes=[
+            LaneArgs(
+                compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/ce",
+                job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/queue",
+                baseline_launch_template_id="lt-0123456789abcdef0",
+                baseline_launch_template_version="1",
+            )
+        ],
+        lane_table_name="taskexport-5eed0001-lanes",
         repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/job",
         job_log_group_name="/batch-lustre/taskexport-taskexport/jobs",
         tags={"batch-lustre:stack": "taskexport"},

@@ -43,12 +43,14 @@ REQUIRED_SCENARIOS = {  # the scenarios the catalogue must hold, by name, with t
     "throttled-describe": 2,
     "throttled-waits": 2,
     "submit-rejected": 2,
-    "second-run-refused": 2,
-    "two-runs-at-once": 2,
     "deploy-during-run": 2,
     "refresh-during-run": 2,
     "job-on-baseline-host": 2,
     "destroy-leaves-nothing-billing": 2,
+    "many-runs-at-once": 2,
+    "lane-freed-after-abort": 2,
+    "lane-owner-ended-without-release": 2,
+    "no-lane-available": 2,
 }
 
 
@@ -281,3 +283,33 @@ def test_a_refused_submit_stops_the_watchdog_and_deletes_the_file_system_within_
     ]
     assert not [at for at in watchdog if at > refused_at + 1], (refused_at, watchdog)
     assert "AfterJob" not in visits  # nothing ran: no export of nothing
+
+
+# --- the lanes (emulation/catalogue_lane_runs.py) ----------------------------------------------------------------
+
+
+def test_many_runs_at_once_reports_the_line_s_figures():
+    figures = _as_catalogued("many-runs-at-once", TASK_EXPORT).figures
+    assert (figures["runs_succeeded"], figures["runs_refused"]) == (10, 0)
+    # 10 runs on 3 lanes go in at least 4 rounds: the line takes at least 4 runs' time, and some run waited.
+    assert figures["makespan_s"] >= 4 * figures["one_run_s"] * 0.9 and figures["longest_lane_wait_s"] > 0
+
+
+def test_the_lane_rules_catch_runs_that_share_a_lane():
+    def no_line(states: dict[str, Any]) -> None:
+        # Every run goes straight to lane 0 (no look at the table), and its write takes the lane whoever holds it.
+        lane = states["FindLane"]["Parameters"]["Payload"]["lanes"][0]
+        states["FindLane"].clear()
+        states["FindLane"].update(
+            {"Type": "Pass", "Result": {"Last": {"Lane": lane, "Ended": "-"}}, "ResultPath": "$.polls.lane"}
+        )
+        states["FindLane"]["Next"] = "TakeLane"
+        take = states["TakeLane"]["Parameters"]
+        take["ConditionExpression"] = "attribute_not_exists(#nothing) OR #owner = :ended"
+        take["ExpressionAttributeNames"] = {"#nothing": "nothing", "#owner": "owner"}
+
+    result = run_scenario("many-runs-at-once", TASK_EXPORT, transform=_nested(no_line))
+    assert not result.passed
+    assert any(
+        "with no restore between" in v or "was not on the run's launch template" in v for v in result.violations
+    ), result.violations

@@ -165,6 +165,13 @@ BAD_CONFIGS = {
         [("jobLogRetentionDays", "100")],
         ["a CloudWatch Logs retention (days)", "90, 120", "3653"],
     ),
+    "more lanes than Batch allows in a Region": (
+        TASK_EXPORT,
+        {"maxConcurrentRuns": 51},
+        [("maxConcurrentRuns", "51")],
+        ["an integer from 1 to 50", "50 compute environments and 50 job queues per Region", "cannot be raised"],
+    ),
+    "no lane": (TASK_EXPORT, {"maxConcurrentRuns": 0}, [("maxConcurrentRuns", "0")], ["an integer from 1 to 50"]),
     "parameter of the other mode": (
         TASK_EXPORT,
         {"waitForCheckMetricsSeconds": 60},
@@ -250,8 +257,10 @@ def test_the_typed_properties_hold_the_typed_values():
             "computeEnvironmentDesiredvCpus": "4",
             "computeEnvironmentMaxvCpus": "64",
             "jobDefinitionVcpus": "8",
+            "maxConcurrentRuns": "3",
         },
     )
+    assert settings.max_concurrent_runs == 3
     assert (settings.env_name, settings.resource_prefix, settings.ecr_repository_name("prod")) == (
         "Batch-1",
         "batch-1",

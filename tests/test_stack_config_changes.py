@@ -1,6 +1,7 @@
 """What ``pulumi up`` does to a deployed stack for each stack config key changed from its default (the program run
 under mocks, each resource classified by the provider's replace rules: ``config_changes``), and the README's table
-of it: no key but the identity keys replaces the bucket, the secret, a state machine or a compute environment."""
+of it, with what each key does to the lanes: no key but the identity keys replaces the bucket, the secret, a state
+machine or a compute environment, and only fewer lanes (maxConcurrentRuns) remove compute environments."""
 
 import re
 from pathlib import Path
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 from config_changes import (
     COMPUTE_ENVIRONMENT,
+    CREATED,
     DELETED,
+    LANE_TYPES,
     NEW_STACK,
     NO_CHANGE,
     REPLACE_FORCING,
@@ -20,13 +23,14 @@ from config_changes import (
     classify,
     deployed,
     effect,
+    lanes_effect,
     plan,
     wait_for_runs,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batch_lustre.program.parameters import AUTO_EXPORT, MODES, TASK_EXPORT, parameters_for
+from batch_lustre.program.parameters import AUTO_EXPORT, BY_NAME, MODES, TASK_EXPORT, parameters_for
 from batch_lustre.program.settings import CONFIG_PREFIX, accepted_allocation_strategies
 from batch_lustre.program.settings import IDENTITY_KEYS as REFUSED_KEYS
 
@@ -44,8 +48,10 @@ KEPT = (
     "aws:sfn/stateMachine:StateMachine",
     COMPUTE_ENVIRONMENT,
 )
-# (key, type token) -> why AWS cannot do otherwise: a key allowed to replace or delete a kept resource. None today.
-KEPT_EXCEPTIONS: dict[tuple[str, str], str] = {}
+# (key, type token) -> why AWS cannot do otherwise: a key allowed to replace or delete a kept resource.
+KEPT_EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("maxConcurrentRuns", COMPUTE_ENVIRONMENT): "fewer lanes: the lanes past the new number are removed",
+}
 
 # key -> another accepted value (stack config text), per mode where it differs; None: no other accepted value.
 OTHER_VALUES: dict[str, str | dict[str, str | None]] = {
@@ -81,9 +87,14 @@ OTHER_VALUES: dict[str, str | dict[str, str | None]] = {
     "jobTimeoutMinutes": "2880",
     "jobRunnableTimeoutMinutes": "40",
     "exportTimeoutMinutes": "120",
+    "laneWaitTimeoutMinutes": "120",
     "lustrePricePerGibMonthUsd": "0.154",
     "jobLogRetentionDays": "30",
+    "maxConcurrentRuns": "3",
 }
+# Keys whose change back to the default does another thing than the change (more lanes are added, fewer removed):
+# their row says both, "to <other value>: ...; back to <default>: ...".
+BOTH_WAYS = ("maxConcurrentRuns",)
 # Set beside a key whose other value needs it (min <= desired vCPUs); desiredvCpus is ignored after creation.
 ALONGSIDE = {"computeEnvironmentMinvCpus": {"computeEnvironmentDesiredvCpus": "2"}}
 # A key that does something only beside another's non-default value: changed on a stack deployed with it.
@@ -104,31 +115,46 @@ def changed_config(key: str, mode: str) -> dict[str, str]:
 
 # --- the README's table ---
 
-ROW = re.compile(r"^\| `(?P<key>[^`]+)` \| (?P<effect>[^|]+?) \| (?P<wait>[^|]+?) \|", re.MULTILINE)
+ROW = re.compile(
+    r"^\| `(?P<key>[^`]+)` \| (?P<effect>[^|]+?) \| (?P<wait>[^|]+?) \| (?P<lanes>[^|]+?) \|$", re.MULTILINE
+)
+Row = tuple[str, str, str]  # what ``pulumi up`` does, wait for runs, what it does to the lanes
 
 
-def readme_rows() -> dict[str, tuple[str, str]]:
-    """The README table's rows: key -> (what ``pulumi up`` does, wait for runs)."""
+def readme_rows() -> dict[str, Row]:
+    """The README table's rows: key -> (what ``pulumi up`` does, wait for runs, lanes)."""
     text = README.read_text(encoding="utf-8")
     section = text.split("#### What `pulumi up` does when a stack config key changes", 1)[1].split("\n#", 1)[0]
-    return {m["key"]: (m["effect"].strip(), m["wait"].strip()) for m in ROW.finditer(section)}
+    return {m["key"]: (m["effect"].strip(), m["wait"].strip(), m["lanes"].strip()) for m in ROW.finditer(section)}
 
 
-def expected_row(plans: dict[str, Plan]) -> tuple[str, str]:
-    """A key's row from its plans per mode: one text when every mode agrees, else each mode's."""
-    effects = {mode: effect(p) for mode, p in plans.items()}
-    waits = {mode: "yes" if wait_for_runs(p) else "no" for mode, p in plans.items()}
-    if len(set(effects.values())) == 1 and len(set(waits.values())) == 1:
-        return next(iter(effects.values())), next(iter(waits.values()))
-    text = "; ".join(f"{mode}: {e}" for mode, e in effects.items())
-    wait = "; ".join(f"{mode}: {w}" for mode, w in waits.items())
-    return text, wait
+def expected_row(plans: dict[str, Plan]) -> Row:
+    """A key's row from its plans per mode: in each column, one text when every mode agrees, else each mode's."""
+    columns = (
+        {mode: effect(p) for mode, p in plans.items()},
+        {mode: "yes" if wait_for_runs(p) else "no" for mode, p in plans.items()},
+        {mode: lanes_effect(p) for mode, p in plans.items()},
+    )
+    if all(len(set(column.values())) == 1 for column in columns):
+        effects, waits, lanes = (next(iter(column.values())) for column in columns)
+        return effects, waits, lanes
+    effects, waits, lanes = ("; ".join(f"{mode}: {text}" for mode, text in column.items()) for column in columns)
+    return effects, waits, lanes
+
+
+def both_ways_row(key: str, there: dict[str, Plan], back: dict[str, Plan]) -> Row:
+    """The row of a ``BOTH_WAYS`` key: each column says the change and the change back."""
+    mode = next(iter(there))
+    to, default = other_value(key, mode), BY_NAME[key].defaults[mode]
+    pairs = zip(expected_row(there), expected_row(back), strict=True)
+    effects, waits, lanes = (f"to {to}: {a}; back to {default}: {b}" for a, b in pairs)
+    return effects, waits, lanes
 
 
 def quiet_keys() -> set[str]:
     """The keys the README says change nothing: each mode's are checked together in one run, and one by one only
     when that run changes something."""
-    return {key for key, (text, _) in readme_rows().items() if text == NO_CHANGE}
+    return {key for key, (text, _, _) in readme_rows().items() if text == NO_CHANGE}
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +183,19 @@ def plans(bases) -> dict[str, dict[str, Plan]]:
     return found
 
 
+@pytest.fixture(scope="module")
+def plans_back(plans) -> dict[str, dict[str, Plan]]:
+    """key -> mode -> what ``pulumi up`` does when a ``BOTH_WAYS`` key changed goes back to its default (from the
+    stack its change deployed: no more program runs than the change back)."""
+    found: dict[str, dict[str, Plan]] = {}
+    for key in BOTH_WAYS:
+        for mode, there in plans[key].items():
+            assert there.after is not None
+            default = {f"{CONFIG_PREFIX}{key}": str(BY_NAME[key].defaults[mode])}
+            found.setdefault(key, {})[mode] = plan(there.after, default)
+    return found
+
+
 def test_every_parameter_has_another_accepted_value_or_says_why_not():
     names = {p.name for mode in MODES for p in parameters_for(mode)} - set(IDENTITY_KEYS)
     assert set(OTHER_VALUES) == names
@@ -166,10 +205,11 @@ def test_every_parameter_has_another_accepted_value_or_says_why_not():
     assert missing == {("autoExport", AUTO_EXPORT)}
 
 
-def test_no_key_but_the_identity_keys_replaces_or_deletes_what_runs_and_data_rely_on(plans):
+def test_no_key_but_the_identity_keys_replaces_or_deletes_what_runs_and_data_rely_on(plans, plans_back):
     found = {
         (key, change.type): f"{mode}: {change.name} {change.action} ({', '.join(change.paths)})"
-        for key, by_mode in plans.items()
+        for every in (plans, plans_back)
+        for key, by_mode in every.items()
         for mode, p in by_mode.items()
         for change in p.of(REPLACED) + p.of(DELETED)
         if change.type in KEPT
@@ -177,13 +217,29 @@ def test_no_key_but_the_identity_keys_replaces_or_deletes_what_runs_and_data_rel
     assert set(found) == set(KEPT_EXCEPTIONS), found
 
 
-def test_the_readme_table_says_what_pulumi_up_does_for_each_key(plans):
-    expected = {key: (NEW_STACK, "-") for key in IDENTITY_KEYS}
+def test_the_readme_table_says_what_pulumi_up_does_for_each_key(plans, plans_back):
+    expected: dict[str, Row] = {key: (NEW_STACK, "-", "-") for key in IDENTITY_KEYS}
     expected.update({key: expected_row(by_mode) for key, by_mode in plans.items()})
+    expected.update({key: both_ways_row(key, plans[key], back) for key, back in plans_back.items()})
     rows = readme_rows()
     stale = {key: row for key, row in expected.items() if rows.get(key) != row}
-    table = "\n".join(f"| `{key}` | {text} | {wait} |" for key, (text, wait) in expected.items())
+    table = "\n".join(f"| `{key}` | {text} | {wait} | {lanes} |" for key, (text, wait, lanes) in expected.items())
     assert not stale and set(rows) == set(expected), f"README table is stale; the rows as they are now:\n{table}"
+
+
+def test_more_lanes_are_added_and_fewer_removed_the_other_lanes_and_everything_else_kept(plans, plans_back):
+    for mode in MODES:
+        there, back = plans["maxConcurrentRuns"][mode], plans_back["maxConcurrentRuns"][mode]
+        for p, action in ((there, CREATED), (back, DELETED)):
+            lanes = sorted((c.type, c.name) for c in p.acting() if c.type in LANE_TYPES)
+            assert lanes == sorted(
+                (t, f"batch-lustre-lane-{k}-{suffix}")
+                for k in (1, 2)
+                for t, suffix in zip(LANE_TYPES, ("ce", "queue", "baseline"), strict=True)
+            )
+            assert {c.action for c in p.acting() if c.type in LANE_TYPES} == {action}
+        assert (lanes_effect(there), lanes_effect(back)) == ("added", "removed")
+        assert (wait_for_runs(there), wait_for_runs(back)) == (False, True)  # a removed lane may be a run's
 
 
 def test_compute_changes_update_the_compute_environment_in_place_without_replacing_anything(plans):

@@ -59,11 +59,19 @@ def test_every_resource_of_the_previous_release_is_one_resource_of_this_one(upgr
         assert len(claimed.get(old, [])) == 1, (old, claimed.get(old))
 
 
-def test_the_upgrade_creates_nothing_and_deletes_nothing(upgrade):
+# What this release adds to a stack of the previous one (type and name of each URN): the lane table, in its component.
+NEW_IN_THIS_RELEASE = (
+    "batchlustre:index:LaneTable::batch-lustre",
+    "batchlustre:index:LaneTable$aws:dynamodb/table:Table::batch-lustre-lanes",
+)
+
+
+def test_the_upgrade_creates_the_lane_table_alone_and_deletes_nothing(upgrade):
     previous, urns = upgrade
+    stack = next(iter(previous)).split("::", 2)[0]  # urn:pulumi:<stack>
     matched = {urn for urn, aliases in urns.items() if urn in previous or previous & set(aliases)}
-    assert matched == set(urns)  # nothing created
-    assert len(urns) == len(previous)  # and, each old URN claimed by one resource, nothing deleted
+    assert set(urns) - matched == {f"{stack}::batch-lustre::{new}" for new in NEW_IN_THIS_RELEASE}  # created
+    assert len(matched) == len(previous)  # and, each old URN claimed by one resource, nothing deleted
 
 
 @pytest.mark.parametrize("mode", [TASK_EXPORT, AUTO_EXPORT])

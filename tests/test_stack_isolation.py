@@ -87,7 +87,7 @@ def test_a_stacks_role_cannot_register_deregister_or_submit_another_stacks_job_d
     register = {"JobDefinitionName": f"{b.refs.name_prefix}-run-2", "Type": "container"}
     refused(lambda: authorize_task(emu, a.role_arn, "batch", "registerJobDefinition", register))
     refused(lambda: authorize_task(emu, a.role_arn, "batch", "deregisterJobDefinition", {"JobDefinition": theirs}))
-    submit = {"JobName": "j", "JobQueue": a.refs.job_queue_arn}
+    submit = {"JobName": "j", "JobQueue": a.refs.lanes[0].job_queue_arn}
     refused(lambda: authorize_task(emu, a.role_arn, "batch", "submitJob", {**submit, "JobDefinition": theirs}))
     authorize_task(emu, a.role_arn, "batch", "deregisterJobDefinition", {"JobDefinition": ours})
     authorize_task(emu, a.role_arn, "batch", "submitJob", {**submit, "JobDefinition": ours})

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from batch_lustre.automation import check_assignment, parse_assignment, run_input
 from batch_lustre.cli.overrides import from_flags
 from batch_lustre.program.asl import build_definition
+from batch_lustre.program.asl.lane import lane_list
 from batch_lustre.program.asl.states import all_states
 from batch_lustre.program.parameters import (
     BY_NAME,
@@ -464,13 +465,15 @@ def test_every_accepted_run_makes_job_requests_botocore_accepts(mode, execution_
             execution_input
         ), result["error"]
         return
+    refs = sample_refs(mode)
     data = {
         "config": {"params": result["params"], "derived": result["derived"]},
+        "polls": {"lane": {"Last": {"Lane": lane_list(refs)[-1]}}},  # the lane the run took (paths.LANE)
         "jobDefinition": {"JobDefinitionArn": "arn:aws:batch:us-east-1:123456789012:job-definition/x:1"},
         "image": {"digest": DIGEST},
         "$": {"Execution": {"Name": name}},
     }
-    machine = all_states(build_definition(sample_refs(mode)))
+    machine = all_states(build_definition(refs))
     array = result["derived"]["arraySize"] > 1
     for state, operation in (
         ("CreateJobDefinition", "RegisterJobDefinition"),
@@ -517,3 +520,20 @@ def test_job_log_retention_is_accepted_exactly_when_cloudwatch_logs_takes_it(sta
         assert value not in CLOUDWATCH_LOGS_RETENTIONS
         return
     assert days in CLOUDWATCH_LOGS_RETENTIONS and str(days) == str(value).strip()
+
+
+# --- the stack config's lanes: as many as Batch's Region quotas allow ------------------------------------------
+
+
+@given(value=st.integers(-5, 60) | st.sampled_from([1, 50, 51]) | near_text | st.text(max_size=8))
+def test_max_concurrent_runs_is_accepted_exactly_from_1_to_batchs_50_per_region(stack_configs, value):
+    config = {**stack_configs[MODES[0]], "batch-lustre:maxConcurrentRuns": str(value)}
+    try:
+        lanes = settings_from_config(config).max_concurrent_runs
+    except ParameterError as err:
+        line = one_line_refusal(err)
+        assert line.startswith("maxConcurrentRuns=") and "an integer from 1 to 50" in line, line
+        assert "50 compute environments and 50 job queues per Region" in line, line
+        assert not (isinstance(value, int) and 1 <= value <= 50)
+        return
+    assert type(lanes) is int and 1 <= lanes <= 50 and str(lanes) == str(value).strip()

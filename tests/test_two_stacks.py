@@ -31,17 +31,20 @@ def update(emu, stack, compute_environment: str) -> None:
 
 def test_requests_on_the_stacks_own_resources_are_no_crossing(two_stacks):
     emu, dev, prod = two_stacks
-    update(emu, dev, dev.refs.compute_environment_arn)
+    update(emu, dev, dev.refs.lanes[0].compute_environment_arn)
     assert crossings(emu, dev, prod, []) == []
 
 
 def test_a_denied_request_on_the_other_stacks_resource_is_reported(two_stacks):
     emu, dev, prod = two_stacks
     with pytest.raises(ClientError):
-        update(emu, dev, prod.refs.compute_environment_arn)
+        update(emu, dev, prod.refs.lanes[0].compute_environment_arn)
     found = crossings(emu, dev, prod, [])
     assert len(found) == 1
-    assert "(stack dev) was denied batch:UpdateComputeEnvironment on " + prod.refs.compute_environment_arn in found[0]
+    assert (
+        "(stack dev) was denied batch:UpdateComputeEnvironment on " + prod.refs.lanes[0].compute_environment_arn
+        in found[0]
+    )
     assert crossings(emu, prod, dev, []) == []  # prod's roles did nothing
     emu.iam.denials.clear()
 
@@ -49,10 +52,10 @@ def test_a_denied_request_on_the_other_stacks_resource_is_reported(two_stacks):
 def test_an_allowed_request_on_the_other_stacks_resource_is_reported(two_stacks):
     emu, dev, prod = two_stacks
     put_role_policy(emu, dev.role_arn, "workflow", EVERYTHING)  # a policy that does not scope by stack
-    update(emu, dev, prod.refs.compute_environment_arn)
+    update(emu, dev, prod.refs.lanes[0].compute_environment_arn)
     assert crossings(emu, dev, prod, []) == [
         f"{dev.role_arn.rsplit('/', 1)[-1]} (stack dev) was allowed batch:UpdateComputeEnvironment on "
-        f"{prod.refs.compute_environment_arn}, stack prod's"
+        f"{prod.refs.lanes[0].compute_environment_arn}, stack prod's"
     ]
 
 

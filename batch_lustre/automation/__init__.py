@@ -44,6 +44,10 @@ This module is the one to import: every public name of the modules below is here
   ``AcceptanceReport``; ``batch-lustre acceptance`` draws it); ``leftovers``: the per-run resources a run left
   behind (``find_leftovers``, ``to_delete``, ``delete_leftover``; ``batch-lustre sweep``); ``adoption``: file
   systems from before the stack id (``from_before_stack_id``, ``adopt``; ``batch-lustre sweep --adopt``).
+- ``lane_view``: the stack's lanes (``lanes`` -> a ``LaneView``: each ``Lane``, free or held by which run since when,
+  and the ``WaitingRun``s in line with how many are ahead of each, by the workflow's own queue rule); ``free_lane``
+  frees a lane whose owner has ended, only if that owner still holds it (``batch-lustre lanes``, ``status``,
+  ``sweep``).
 - ``clients``: the boto3 clients (``aws_client``); patch ``batch_lustre.automation.clients.aws_client`` to hand
   every operation another client.
 - ``errors``: ``AutomationError`` and its subclasses; ``boundary``: the decorator that makes every public
@@ -115,7 +119,6 @@ from batch_lustre.automation.errors import (
     PulumiCommandFailed,
     RepositoryHoldsImages,
     RunFailed,
-    RunRefused,
     RunStillRunning,
     StackBusy,
     Throttled,
@@ -143,6 +146,15 @@ from batch_lustre.automation.history import (
     execution_input,
     execution_name,
     run_error,
+)
+from batch_lustre.automation.lane_view import (
+    Lane,
+    LaneClients,
+    LaneView,
+    WaitingRun,
+    execution_status,
+    free_lane,
+    lanes,
 )
 from batch_lustre.automation.leftovers import (
     Leftover,
@@ -221,6 +233,13 @@ from batch_lustre.automation.teardown import (
 )
 
 __all__ = [
+    "lanes",
+    "free_lane",
+    "execution_status",
+    "WaitingRun",
+    "LaneView",
+    "LaneClients",
+    "Lane",
     "DEFAULT_POLL_SECONDS",
     "FACT_PATHS",
     "MAX_WAIT_MINUTES",
@@ -255,7 +274,6 @@ __all__ = [
     "RunFailed",
     "RunHandle",
     "RunOutcome",
-    "RunRefused",
     "RunStillRunning",
     "RunSummary",
     "RunTracker",

@@ -212,7 +212,7 @@ def run_acceptance(
     on_started: Callable[[RunHandle], Any] | None = None,
 ) -> AcceptanceReport:
     """The acceptance check of ``stack`` (module docstring). Refusals before the start raise ``ParameterError``
-    (nothing started) or ``RunRefused``; whatever happens after the start is in the ``AcceptanceReport``."""
+    (nothing started); whatever happens after the start is in the ``AcceptanceReport``."""
     bucket = required_output(stack_outputs, OUTPUT_BUCKET_NAME, stack)
     capacity = check_acceptance_secret(stack, stack_outputs, clients.secrets)
     run = name or new_acceptance_name()

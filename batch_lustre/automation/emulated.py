@@ -63,7 +63,7 @@ def deploy_emulated(
     run_cleanup: bool = False,
     stack_config: Mapping[str, Any] | None = None,
     job_image_tags: Sequence[str] = ("latest",),
-) -> tuple[EmulatedStack, dict[str, str]]:
+) -> tuple[EmulatedStack, dict[str, Any]]:
     """``pulumi up`` of stack ``stack`` (default: ``mode``) in the emulation ``emu``: the Pulumi program run under
     mocks that create every resource it declares (``emulation.deploy``).
 
@@ -89,7 +89,11 @@ def deploy_emulated(
         job_image_tags=job_image_tags,
     )
     assert emulated_stack.deployment is not None  # setup_stack deploys the Pulumi program
-    outputs = {name: str(value) for name, value in emulated_stack.deployment.outputs.items()}
+    # As `pulumi stack output --json` gives them: strings, and the lists and objects (``lanes``) as JSON values.
+    outputs = {
+        name: value if isinstance(value, (list, dict)) else str(value)
+        for name, value in emulated_stack.deployment.outputs.items()
+    }
     if not run_cleanup:
         from batch_lustre.emulation.stack import remove_run_cleanup
 
@@ -108,7 +112,7 @@ class EmulatedDeployment:
 
     stack: str
     mode: str
-    outputs: dict[str, str]
+    outputs: dict[str, Any]
     emulation: Emulation
     resources: EmulatedStack
     region: str = REGION

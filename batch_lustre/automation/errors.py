@@ -78,10 +78,6 @@ class MissingOutput(AutomationError):
     """The stack outputs lack a value this operation needs."""
 
 
-class RunRefused(AutomationError):
-    """A run was not started (another one is RUNNING)."""
-
-
 class StackBusy(AutomationError):
     """A deploy, refresh or destroy was refused: a run of the stack is RUNNING (``guard.check_no_run``)."""
 

@@ -22,6 +22,7 @@ from batch_lustre.automation.runs import iter_executions
 from batch_lustre.automation.stacks import required_output
 from batch_lustre.program.asl.naming import (
     OUTPUT_COMPUTE_ENVIRONMENT,
+    OUTPUT_LANES,
     OUTPUT_STACK_ID,
     OUTPUT_STATE_MACHINE_ARN,
     TAG_RUN,
@@ -86,7 +87,7 @@ def find_leftovers(
         + _launch_templates(stack_id, clients.ec2)
         + _job_definitions(stack_id, clients.batch)
     )
-    in_use = _launch_templates_in_use(stack_outputs.get(OUTPUT_COMPUTE_ENVIRONMENT), clients.batch)
+    in_use = _launch_templates_in_use(_compute_environments(stack_outputs), clients.batch)
     errors: dict[str, str | None] = {}
     ended: list[Leftover] = []
     running: list[Leftover] = []
@@ -165,11 +166,23 @@ def _job_definitions(stack_id: str, batch: Any) -> list[tuple[str, str, str, str
     return found
 
 
-def _launch_templates_in_use(compute_environment: Any, batch: Any) -> dict[str, str]:
-    """Launch template id -> why it is in use (the compute environment still points at it)."""
-    if not isinstance(compute_environment, str) or not compute_environment:
+def _compute_environments(stack_outputs: Mapping[str, Any]) -> list[str]:
+    """Every lane's compute environment (output ``lanes``; a stack deployed before lanes: ``computeEnvironment``)."""
+    lanes = stack_outputs.get(OUTPUT_LANES)
+    names = (
+        [lane.get("computeEnvironment") for lane in lanes if isinstance(lane, Mapping)]
+        if isinstance(lanes, list)
+        else []
+    )
+    names = names or [stack_outputs.get(OUTPUT_COMPUTE_ENVIRONMENT)]
+    return [name for name in names if isinstance(name, str) and name]
+
+
+def _launch_templates_in_use(compute_environments: list[str], batch: Any) -> dict[str, str]:
+    """Launch template id -> why it is in use (a lane's compute environment still points at it)."""
+    if not compute_environments:
         return {}
-    described = batch.describe_compute_environments(computeEnvironments=[compute_environment])
+    described = batch.describe_compute_environments(computeEnvironments=compute_environments)
     in_use = {}
     for env in described.get("computeEnvironments", []):
         template = (env.get("computeResources") or {}).get("launchTemplate") or {}

@@ -14,7 +14,7 @@ from typing import Any
 
 from batch_lustre.automation import clients
 from batch_lustre.automation.boundary import operation
-from batch_lustre.automation.errors import RunFailed, RunRefused, RunStillRunning
+from batch_lustre.automation.errors import RunFailed, RunStillRunning
 from batch_lustre.automation.history import (
     HistoryReader,
     RunEvent,
@@ -118,7 +118,8 @@ def start_run(
     check_overrides: bool = True,
     work_dir: Path | None = None,
 ) -> RunHandle:
-    """Start a run of the stack's state machine, unless one is RUNNING (``RunRefused``).
+    """Start a run of the stack's state machine. Runs of one stack may overlap: each waits in line for a lane
+    (a compute environment of its own; docs/design.md, "The run queue").
 
     ``overrides``: per-run overrides (keys ``command``, ``environment``, ``vcpus``, ``memory``, ``imageTag``,
     ``arraySize``, ``warmComputeCapacity``; see the package docstring), sent as the execution input. They are
@@ -129,9 +130,6 @@ def start_run(
     ``max_vcpus`` is given. A refused one raises ``ParameterError`` and nothing is started. None or ``{}``
     sends ``{}``: the secret's values apply. ``check_overrides=False`` sends them unchecked, to see the
     workflow refuse them itself (the demo's scenarios of a bad input). The handle holds the input sent.
-
-    The state machine refuses a concurrent run itself too (ConcurrentRunRefused); this check
-    refuses it before an execution is even created.
     """
     name = name or new_run_name()
     check_execution_name(name)
@@ -148,13 +146,6 @@ def start_run(
             max_vcpus = compute_environment_max_vcpus(stack, found, batch=batch, work_dir=work_dir)
         execution_input = run_input(overrides, max_vcpus)
     sfn = sfn or clients.aws_client("stepfunctions", clients.region_of(machine))
-    running = running_executions(machine, sfn)
-    if running:
-        names = ", ".join(e["name"] for e in running)
-        raise RunRefused(
-            f"run refused: run {names} of stack {stack} is RUNNING and runs share the compute "
-            f"environment; wait for it to end (batch-lustre status {stack})"
-        )
     sent = dict(execution_input) if isinstance(execution_input, Mapping) else execution_input
     arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(sent, sort_keys=True))[
         "executionArn"
@@ -174,8 +165,10 @@ def follow_run(
     poll_seconds: float = 5.0,
     timeout_seconds: float | None = None,
     sleep: Callable[[float], Any] = time.sleep,
+    on_poll: Callable[[RunOutcome], Any] | None = None,
 ) -> RunOutcome:
-    """Read the run's history until it ends (or ``timeout_seconds`` pass); call ``on_event`` for each event.
+    """Read the run's history until it ends (or ``timeout_seconds`` pass); call ``on_event`` for each event, and
+    ``on_poll`` with the outcome so far after each look while the run goes on (e.g. to show its place in line).
 
     Returns the outcome whatever it is (``status`` stays RUNNING on timeout); never raises for a failed run.
     """
@@ -190,6 +183,8 @@ def follow_run(
                 on_event(run_event, tracker.outcome)
         if tracker.outcome.status != "RUNNING":
             return tracker.outcome
+        if on_poll is not None:
+            on_poll(tracker.outcome)
         if deadline is not None and time.monotonic() >= deadline:
             return tracker.outcome
         sleep(poll_seconds)

@@ -12,7 +12,17 @@ from typing import Annotated
 import typer
 
 from batch_lustre import __version__
-from batch_lustre.cli import acceptance, demo, graph, params, runs, scenario_commands, stack_commands, sweep
+from batch_lustre.cli import (
+    acceptance,
+    demo,
+    graph,
+    lanes,
+    params,
+    runs,
+    scenario_commands,
+    stack_commands,
+    sweep,
+)
 from batch_lustre.cli.common import start_output
 from batch_lustre.cli.usage import ConsoleGroup
 
@@ -20,8 +30,8 @@ app = typer.Typer(
     name="batch-lustre",
     help="Operate the batch-lustre stacks: deploy them, edit runtime parameters, start and follow runs, "
     "clean up leftovers, draw the workflow, or try it all offline (demo, scenarios). On a terminal, tables fit "
-    "its width; piped, the output is plain lines. --json (errors too) on outputs, params show, run, status, demo "
-    "and scenarios.",
+    "its width; piped, the output is plain lines. --json (errors too) on outputs, params show, run, status, lanes, "
+    "demo and scenarios.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -54,6 +64,7 @@ def _every_command(
 stack_commands.register(app)
 app.add_typer(params.app, name="params")
 runs.register(app)
+lanes.register(app)
 acceptance.register(app)
 sweep.register(app)
 graph.register(app)

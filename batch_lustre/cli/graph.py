@@ -16,8 +16,15 @@ import typer
 from batch_lustre.cli.common import EXIT_BAD_INPUT, fail, one_line_errors, out
 from batch_lustre.cli.workflow_layout import CATCH, CHOICE, DEFAULT, Edge, Layout, layout
 from batch_lustre.program.asl import build_definition
-from batch_lustre.program.asl.naming import STACK_ID_LENGTH, job_log_group_name, run_name_prefix, state_machine_name
-from batch_lustre.program.asl.refs import WorkflowRefs
+from batch_lustre.program.asl.naming import (
+    STACK_ID_LENGTH,
+    job_log_group_name,
+    lane_table_name,
+    run_cleanup_state_machine_name,
+    run_name_prefix,
+    state_machine_name,
+)
+from batch_lustre.program.asl.refs import LaneRefs, WorkflowRefs
 from batch_lustre.program.parameters import AUTO_EXPORT, MODES, check_mode
 
 FORMATS = ("svg", "png")
@@ -44,6 +51,12 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
     """WorkflowRefs with placeholder ARNs: the definition's shape does not depend on them."""
     check_mode(mode)
     account, region, prefix = "123456789012", "us-east-1", mode
+    lane = LaneRefs(
+        compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/{prefix}-ce",
+        job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{prefix}-queue",
+        baseline_launch_template_id="lt-00000000000000000",
+        baseline_launch_template_version="1",
+    )
     return WorkflowRefs(
         mode=mode,
         stack=mode,
@@ -52,14 +65,13 @@ def placeholder_refs(mode: str) -> WorkflowRefs:
         region=region,
         account_id=account,
         state_machine_name=state_machine_name(prefix, mode),
+        run_cleanup_state_machine_name=run_cleanup_state_machine_name(prefix, mode),
         secret_arn=f"arn:aws:secretsmanager:{region}:{account}:secret:{prefix}-runtime-parameters",
         bucket_name=f"{prefix}-data",
         subnet_id="subnet-00000000000000000",
         lustre_security_group_id="sg-00000000000000000",
-        compute_environment_arn=f"arn:aws:batch:{region}:{account}:compute-environment/{prefix}-ce",
-        baseline_launch_template_id="lt-00000000000000000",
-        baseline_launch_template_version="1",
-        job_queue_arn=f"arn:aws:batch:{region}:{account}:job-queue/{prefix}-queue",
+        lanes=(lane,),
+        lane_table_name=lane_table_name(run_name_prefix(prefix, "0" * STACK_ID_LENGTH)),
         job_repository_url=f"{account}.dkr.ecr.{region}.amazonaws.com/{prefix}",
         job_log_group_name=job_log_group_name(prefix, mode),
         extract_parameters_function_arn=f"arn:aws:lambda:{region}:{account}:function:{prefix}-extract-parameters",

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from batch_lustre import automation
 from batch_lustre.automation import RunEvent, RunHandle, RunOutcome, StoredObject
+from batch_lustre.automation.lane_view import LaneView
 from batch_lustre.cli.common import clock, elapsed, is_plain
 from batch_lustre.cli.export_queue import ObservationLog
 from batch_lustre.cli.job_summary import summarize_cause
@@ -51,8 +52,17 @@ class RunProgress:
     elapsed time, the current state and the file system; piped, there is no live line.
     """
 
-    def __init__(self, console: Console, handle: RunHandle, now: Callable[[], dt.datetime] | None = real_now) -> None:
+    def __init__(
+        self,
+        console: Console,
+        handle: RunHandle,
+        now: Callable[[], dt.datetime] | None = real_now,
+        lanes: Callable[[], LaneView | None] | None = None,
+    ) -> None:
         self.console = console
+        self.lanes = lanes  # the stack's lanes now (``automation.lane_view.lanes``); None: not shown
+        self.lane: int | None = None  # the lane the run took
+        self.ahead: int | None = None  # while it waits for a lane: runs ahead of it
         self.handle = handle
         self.now = now  # None: the elapsed time is that of the latest event (a replay, e.g. the demo)
         self.started_at: dt.datetime | None = None
@@ -93,6 +103,27 @@ class RunProgress:
                 self._fact(event.timestamp, FACT_LABELS[fact].format(value))
             self.facts[fact] = value
 
+    def on_poll(self, _outcome: RunOutcome) -> None:
+        """After each look at the history, until the run holds a lane: its place in line (the lane table and the
+        RUNNING executions, judged by the workflow's own rule), printed when it changes; then the lane it took."""
+        if self.lanes is None or self.lane is not None:
+            return
+        view = self.lanes()
+        if view is None:  # a stack deployed before lanes
+            self.lanes = None
+            return
+        moment = self.latest or real_now()
+        held = next((lane.index for lane in view.lanes if lane.owner == self.handle.execution_arn), None)
+        if held is not None:
+            self.lane, self.ahead = held, None
+            self._fact(moment, f"took lane {held}")
+            return
+        waiting = view.waiting_run(self.handle.execution_arn)
+        ahead = waiting.ahead if waiting is not None else None
+        if ahead is not None and ahead != self.ahead:
+            self._fact(moment, waiting_text(ahead))
+        self.ahead = ahead
+
     def _fact(self, moment: dt.datetime, text: str) -> None:
         self.console.print(Text(f"  {self._at(moment):>6}    {text}", style="cyan"))
 
@@ -101,6 +132,10 @@ class RunProgress:
         since = elapsed(current - self.started_at) if self.started_at is not None and current else elapsed(0)
         state = self.state + (f" (turn {self.visit})" if self.visit > 1 else "")
         parts = [f"run {self.handle.name}", since, state]
+        if self.ahead is not None:
+            parts.append(waiting_text(self.ahead))
+        elif self.lane is not None:
+            parts.append(f"lane {self.lane}")
         if "fileSystemId" in self.facts:
             parts.append(f"{self.facts['fileSystemId']} {self.facts.get('fileSystem', '')}".strip())
         if "job" in self.facts:
@@ -110,6 +145,11 @@ class RunProgress:
         line.add_column(no_wrap=True, overflow="ellipsis")
         line.add_row(self._spinner, Text("  |  ".join(parts)))
         return line
+
+
+def waiting_text(ahead: int) -> str:
+    """``waiting for a lane (N ahead)``."""
+    return f"waiting for a lane ({ahead} ahead)"
 
 
 def follow_and_report(
@@ -123,16 +163,19 @@ def follow_and_report(
     now: Callable[[], dt.datetime] | None = real_now,
     timeout_seconds: float | None = None,
     verbose: bool = False,
+    lanes: Callable[[], LaneView | None] | None = None,
 ) -> RunOutcome:
     """Follow the run live, then print its outcome and what it exported; return the outcome.
 
-    ``verbose``: a failed run's whole Cause, not its one-line summary."""
+    ``verbose``: a failed run's whole Cause, not its one-line summary. ``lanes``: the stack's lanes now, to show
+    "waiting for a lane (N ahead)" while the run waits in line, then the lane it took."""
     console.print(f"[bold]run {handle.name}[/] of {handle.state_machine_arn.rsplit(':', 1)[-1]}")
-    with RunProgress(console, handle, now) as progress:
+    with RunProgress(console, handle, now, lanes) as progress:
         outcome = automation.follow_run(
             handle.execution_arn,
             sfn=sfn,
             on_event=progress.on_event,
+            on_poll=progress.on_poll,
             poll_seconds=poll_seconds,
             timeout_seconds=timeout_seconds,
         )

@@ -9,6 +9,7 @@ import typer
 from rich.text import Text
 
 from batch_lustre import automation
+from batch_lustre.automation import lane_view
 from batch_lustre.cli import fs_cost
 from batch_lustre.cli.common import (
     EXIT_FAILED,
@@ -25,6 +26,7 @@ from batch_lustre.cli.common import (
     progress_console,
     when,
 )
+from batch_lustre.cli.lanes import read_lanes, show_lanes
 from batch_lustre.cli.listing import Column, Listing, show
 from batch_lustre.cli.overrides import (
     ArraySizeOption,
@@ -104,6 +106,7 @@ def run(
                 bucket=bucket,
                 poll_seconds=poll_seconds,
                 verbose=verbose,
+                lanes=lambda: read_lanes(stack, found),
             )
         except KeyboardInterrupt:
             fail(f"stopped following; run {handle.name} goes on (batch-lustre status {stack})", 130)
@@ -163,10 +166,15 @@ def _seconds(delta: dt.timedelta | None) -> float | None:
 
 
 def run_json(
-    item: automation.RunSummary, cause: str | None, use: fs_cost.FileSystemUse | None = None
+    item: automation.RunSummary,
+    cause: str | None,
+    use: fs_cost.FileSystemUse | None = None,
+    view: lane_view.LaneView | None = None,
 ) -> dict[str, Any]:
     """One run as ``status --json`` prints it (keys documented in the README); ``fs_cost_usd`` null without a file
-    system."""
+    system; ``lane`` the lane it holds and ``ahead`` the runs ahead of it while it waits for one (else null)."""
+    lanes = view.lanes if view is not None else ()
+    waiting = view.waiting_run(item.execution_arn) if view is not None else None
     return {
         "run": item.name,
         "execution_arn": item.execution_arn,
@@ -178,6 +186,8 @@ def run_json(
         "cause": cause,
         "cause_summary": cause_line(cause) if cause else None,
         "fs_cost_usd": use.usd if use is not None else None,
+        "lane": next((lane.index for lane in lanes if lane.owner == item.execution_arn), None),
+        "ahead": waiting.ahead if waiting is not None else None,
     }
 
 
@@ -188,7 +198,8 @@ def status(
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Recent runs of the stack, newest first: outcome, start, duration, error (--verbose: and the whole Cause)."""
+    """Recent runs of the stack, newest first: outcome, start, duration, error (--verbose: and the whole Cause); then
+    its lanes (free, or which run holds each since when) and the runs waiting in line."""
     with one_line_errors():
         found = automation.load_outputs(stack, outputs_file)
         machine = automation.required_output(found, "stateMachineArn", stack)
@@ -200,8 +211,9 @@ def status(
             causes = {r.execution_arn: run_cause(r.execution_arn, sfn) for r in runs if r.error is not None}
         price = fs_cost.stack_price(stack)
         uses = {r.execution_arn: fs_cost.run_use(r.execution_arn, sfn, price) for r in runs}
+        view = read_lanes(stack, found)
     if as_json:
-        print_json([run_json(r, causes.get(r.execution_arn), uses.get(r.execution_arn)) for r in runs])
+        print_json([run_json(r, causes.get(r.execution_arn), uses.get(r.execution_arn), view) for r in runs])
         return
     console = out()
     if not runs:
@@ -235,6 +247,8 @@ def status(
             console.print(
                 Text.assemble((f"{item.name}: {item.error}: ", "bold red"), causes[item.execution_arn] or "-")
             )
+    if view is not None:
+        show_lanes(stack, view, console)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,7 @@ The catalogue is ``emulation/catalogue.py``; the run and the rules are ``emulati
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -38,9 +38,9 @@ from batch_lustre.cli.common import (
 from batch_lustre.cli.listing import Column, Listing, show
 from batch_lustre.cli.progress import cause_line
 from batch_lustre.emulation.environment import offline_environment
-from batch_lustre.emulation.figures import FIGURE_KEYS
+from batch_lustre.emulation.figures import FIGURE_KEYS, LINE_KEYS
 from batch_lustre.program.asl import run_cleanup_output
-from batch_lustre.program.parameters import MODES, check_mode
+from batch_lustre.program.parameters import MAX_LANES, MODES, check_mode
 
 if TYPE_CHECKING:
     from batch_lustre.emulation.catalogue_run import ScenarioResult
@@ -51,7 +51,7 @@ LONGEST_LOOP = 12  # states in the longest polling loop folded into one timeline
 # ``--json``: the verdict, then the figures of the run that went ahead (emulation.figures.RunFigures, emulated
 # seconds), then the file system's cost in US dollars (null without a deleted file system: its lifetime, the
 # capacity of the scenario's secret, the mode's stack price, batch_lustre/pricing.py). These keys, exactly, in
-# this order: what tools may rely on.
+# this order: what tools may rely on. A scenario of many runs in line for lanes adds ``LINE_KEYS`` at the end.
 JSON_KEYS = ("scenario", "mode", "passed", "problems", *FIGURE_KEYS, "fs_cost_usd")
 
 
@@ -94,6 +94,17 @@ def scenarios(
             "when the phase did not happen).",
         ),
     ] = False,
+    lanes: Annotated[
+        int | None,
+        typer.Option(
+            "--lanes",
+            min=1,
+            max=MAX_LANES,
+            show_default=False,
+            help="Deploy NAME's stack with this many lanes (maxConcurrentRuns), over the scenario's own stack config "
+            "(e.g. many-runs-at-once --lanes 10: each run on its own lane).",
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Run the scenarios on an emulated AWS (no credentials, no network) and judge them. Exit code 0 only if all pass.
@@ -120,6 +131,8 @@ def scenarios(
             show(catalogue_listing(catalogue), out())
         return
     if name is None:
+        if lanes is not None:
+            fail(f"--lanes={lanes} is not accepted without NAME: accepted with one scenario's NAME", EXIT_BAD_INPUT)
         cases = [(n, m) for n, m in catalogue.cases() if mode is None or m == mode]
         if as_json:
             results = _run(catalogue_run, cases, err_out())
@@ -145,6 +158,7 @@ def scenarios(
     if name not in catalogue.SCENARIOS:
         fail(f"scenario={name!r} is not accepted: accepted {', '.join(catalogue.SCENARIOS)}", EXIT_BAD_INPUT)
     entry = catalogue.SCENARIOS[name]
+    config = None if lanes is None else {**entry.stack_config, "maxConcurrentRuns": lanes}
     if mode is not None and mode not in entry.modes:
         fail(
             f"scenario={name!r} is not accepted with --mode={mode}: it applies to {' and '.join(entry.modes)}",
@@ -152,10 +166,12 @@ def scenarios(
         )
     cases = [(name, m) for m in entry.modes if mode is None or m == mode]
     if as_json:
-        results = _run(catalogue_run, cases, err_out())
+        results = _run(catalogue_run, cases, err_out(), stack_config=config)
         print_json(result_json(results[0]) if mode is not None else [result_json(r) for r in results])
     else:
-        results = _run(catalogue_run, cases, out(), lambda r: show_result(out(), r, verbose=verbose))
+        results = _run(
+            catalogue_run, cases, out(), lambda r: show_result(out(), r, verbose=verbose), stack_config=config
+        )
     if not all(r.passed for r in results):
         raise typer.Exit(EXIT_FAILED)
 
@@ -165,15 +181,17 @@ def _run(
     cases: Sequence[tuple[str, str]],
     console: Console,
     on_result: Callable[[ScenarioResult], Any] | None = None,
+    stack_config: Mapping[str, Any] | None = None,
 ) -> list[ScenarioResult]:
-    """Run the cases, calling ``on_result`` as each ends; on a terminal, a live line says which one runs."""
+    """Run the cases (with ``stack_config`` instead of each scenario's own, if given), calling ``on_result`` as
+    each ends; on a terminal, a live line says which one runs."""
     results = []
     for i, (name, mode) in enumerate(cases, 1):
         if is_plain(console):
-            result = catalogue_run.run_scenario(name, mode)
+            result = catalogue_run.run_scenario(name, mode, stack_config=stack_config)
         else:
             with console.status(f"scenario {i}/{len(cases)}: {name} ({mode})"):
-                result = catalogue_run.run_scenario(name, mode)
+                result = catalogue_run.run_scenario(name, mode, stack_config=stack_config)
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -181,7 +199,7 @@ def _run(
 
 
 def result_json(result: ScenarioResult) -> dict[str, Any]:
-    """One scenario run as ``--json`` prints it: exactly ``JSON_KEYS``."""
+    """One scenario run as ``--json`` prints it: exactly ``JSON_KEYS`` (and ``LINE_KEYS`` for runs in line)."""
     found = result.figures or {}
     return {
         "scenario": result.name,
@@ -190,6 +208,7 @@ def result_json(result: ScenarioResult) -> dict[str, Any]:
         "problems": list(result.problems),
         **{key: found.get(key) for key in FIGURE_KEYS},
         "fs_cost_usd": scenario_cost(result),
+        **{key: found[key] for key in LINE_KEYS if key in found},
     }
 
 
@@ -379,6 +398,9 @@ def figures_listing(result: ScenarioResult) -> Listing:
         table.add_row(label, clock(value) if value is not None else "-")
     if "history_events" in found:
         table.add_row("history events (of the run that went ahead)", str(found["history_events"]))
+    for key in LINE_KEYS:
+        if key in found:
+            table.add_row(key.removesuffix("_s").replace("_", " "), str(found[key]))
     table.add_row("state transitions", str(result.transitions))
     table.add_row("emulated duration", clock(result.emulated_seconds))
     table.add_row("AWS calls", str(sum(result.calls.values())))

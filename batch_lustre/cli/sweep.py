@@ -1,5 +1,6 @@
-"""``sweep``: find and delete what ended runs left behind (file systems, launch templates, job definitions); list
-the file systems from before the stack id and adopt them on request (``automation.adoption``)."""
+"""``sweep``: find and delete what ended runs left behind (file systems, launch templates, job definitions), and free
+the lanes an ended run still holds (``automation.lane_view``); list the file systems from before the stack id and
+adopt them on request (``automation.adoption``)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import typer
 from rich.markup import escape
 
 from batch_lustre import automation
-from batch_lustre.automation import adoption, leftovers
-from batch_lustre.cli.common import EXIT_FAILED, OutputsFileOption, StackOption, fail, one_line_errors, out
+from batch_lustre.automation import adoption, lane_view, leftovers
+from batch_lustre.cli.common import EXIT_FAILED, OutputsFileOption, StackOption, fail, one_line_errors, out, when
+from batch_lustre.cli.lanes import read_lanes
 from batch_lustre.cli.listing import Column, Listing, show
 from batch_lustre.program.asl import naming
 
@@ -40,9 +42,10 @@ def sweep(
     ] = False,
     outputs_file: OutputsFileOption = None,
 ) -> None:
-    """Find per-run resources of ended runs (tagged with the stack's id, output stackId) and delete them, after
-    confirmation. Another stack's resources are never looked at. File systems from before the stack id (this
-    stack's old tags, no id) are listed; --adopt tags them with the stack's id, after confirmation."""
+    """Find per-run resources of ended runs (tagged with the stack's id, output stackId) and delete them, and the
+    lanes an ended run still holds and free them, after confirmation. Another stack's resources are never looked
+    at; a lane another run took meanwhile is left alone. File systems from before the stack id (this stack's old
+    tags, no id) are listed; --adopt tags them with the stack's id, after confirmation."""
     with one_line_errors():
         found = automation.load_outputs(stack, outputs_file)
         bucket = found.get(naming.OUTPUT_BUCKET_NAME, "the bucket")
@@ -52,6 +55,8 @@ def sweep(
             _adopt(stack, found, old, clients, yes)
             old = []
         ended, running = leftovers.find_leftovers(stack, found, clients)
+        view = read_lanes(stack, found)
+    held = view.owner_ended if view is not None else ()
     console = out()
     for before in old:
         console.print(
@@ -62,17 +67,20 @@ def sweep(
         )
     for item in running:
         console.print(f"left alone: {item.kind} {item.name} of run {item.run}, which is RUNNING")
-    if not ended:
-        console.print(f"nothing to sweep: no per-run resource of an ended run of stack {stack}")
+    if not ended and not held:
+        console.print(f"nothing to sweep: no per-run resource of an ended run of stack {stack}, no lane held by one")
         return
     ended.sort(key=lambda i: (ORDER[i.kind], i.run, i.name))
-    show(_listing(stack, ended), console)
+    if ended:
+        show(_listing(stack, ended), console)
     for item in ended:
         why = item.in_use or (None if force else item.needs_force)
         if why:
             console.print(f"[yellow]left alone:[/] {item.kind} {item.name}: {escape(why)}", soft_wrap=True)
+    if held:
+        show(_lane_listing(stack, held), console)
     doomed = leftovers.to_delete(ended, force=force)
-    if not doomed:
+    if not doomed and not held:
         return
     file_systems = [i for i in doomed if i.kind == leftovers.FILE_SYSTEM]
     if file_systems:
@@ -82,13 +90,11 @@ def sweep(
             f"so files on them may be missing from s3://{bucket} and would be lost. Copy what you need first.",
             soft_wrap=True,
         )
-    question = f"Delete these {len(doomed)} resource(s)"
-    question += (
-        f", including {len(file_systems)} file system(s) and any data on them not in S3?" if file_systems else "?"
-    )
-    if not yes and not typer.confirm(question, default=False):
+    if not yes and not typer.confirm(_question(doomed, file_systems, held), default=False):
         fail("sweep cancelled: nothing was deleted")
     failures = 0
+    if view is not None:
+        failures += _free_lanes(view.table, held, automation.aws_client("dynamodb", automation.stack_region(stack)))
     for item in doomed:
         try:
             leftovers.delete_leftover(item, clients)
@@ -100,6 +106,49 @@ def sweep(
             console.print(f"[red]could not delete {item.kind} {item.name}:[/] {escape(str(err))}")
     if failures:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _question(
+    doomed: list[leftovers.Leftover], file_systems: list[leftovers.Leftover], held: tuple[lane_view.Lane, ...]
+) -> str:
+    parts = []
+    if doomed:
+        part = f"delete these {len(doomed)} resource(s)"
+        if file_systems:
+            part += f", including {len(file_systems)} file system(s) and any data on them not in S3"
+        parts.append(part)
+    if held:
+        parts.append(f"free these {len(held)} lane(s)")
+    question = " and ".join(parts)
+    return question[0].upper() + question[1:] + "?"
+
+
+def _free_lanes(table: str, held: tuple[lane_view.Lane, ...], dynamodb: Any) -> int:
+    """Free each lane on the condition that its ended owner still holds it; the number of lanes that failed."""
+    console = out()
+    failures = 0
+    for lane in held:
+        try:
+            freed = lane_view.free_lane(table, lane, dynamodb)
+        except automation.AwsError as err:
+            failures += 1
+            console.print(f"[red]could not free lane {lane.index}:[/] {escape(str(err))}")
+            continue
+        if freed:
+            console.print(f"freed lane {lane.index} (held by run {lane.run}, {lane.owner_status})")
+        else:
+            console.print(f"[yellow]left alone:[/] lane {lane.index}: another run took it over meanwhile")
+    return failures
+
+
+def _lane_listing(stack: str, held: tuple[lane_view.Lane, ...]) -> Listing:
+    listing = Listing(
+        [Column("lane", key=True), Column("run"), Column("run status"), Column("since")],
+        title=f"lanes of stack {stack} held by ended runs",
+    )
+    for lane in held:
+        listing.add_row(str(lane.index), lane.run or "-", lane.owner_status or "-", when(lane.since))
+    return listing
 
 
 def _adopt(

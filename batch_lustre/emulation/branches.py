@@ -1,4 +1,5 @@
-"""Emulated time across the Parallel branches of an execution: the clock moves only when every branch waits.
+"""Emulated time across the Parallel branches of an execution, and across executions: the clock moves only when
+every branch of every running execution waits.
 
 AWS runs the branches of a Parallel state at once, each taking its steps within milliseconds; only a Wait
 state, or a task waiting for something (``batch:submitJob.sync``), takes time. The emulation has one clock,
@@ -11,6 +12,11 @@ with the emulated second it waits for. While another branch of the execution is 
 only watches the clock. When every branch of the execution waits, the clock moves to the earliest second any
 waiter waits for (or the next scheduled event, whichever is first): each branch then sees every state of the
 others in order, and the figures do not depend on which thread the machine ran first.
+
+Executions run at once too (runs waiting in line for a lane while another holds it, a run cleanup beside a run):
+each is counted from its start to its end, and a waiter moves the clock only when no running execution has a
+thread still taking steps, for the same reason as a branch: a run that acts while another waits must not see the
+other's minutes pass between two of its states.
 
 Branches are counted when their Parallel starts them (all at once, before the first runs) and uncounted when
 each ends; a Parallel nested in a branch blocks that branch until its own branches end. A branch that fails stays
@@ -56,6 +62,7 @@ class Activity:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.executions: Counter[str] = Counter()  # running executions (their top-level program)
         self.branches: Counter[str] = Counter()
         self.parallels: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()  # failed branches whose Parallel has not stopped the others yet
@@ -70,11 +77,21 @@ class Activity:
             self.waiters.remove(waiter)
 
     def others_active(self, execution: str) -> bool:
-        """Whether a branch of ``execution`` that is not waiting may still act (and must be let act first)."""
+        """Whether a thread of ``execution``, or of another running execution, that is not waiting may still act
+        (and must be let act first)."""
         with self.lock:
-            waiting = sum(1 for w in self.waiters if w.execution == execution)
-            nested = max(0, self.parallels[execution] - 1)
-            return self.branches[execution] - waiting - nested > 0
+            running = {e for e, count in self.executions.items() if count > 0} | {execution}
+            return any(self._acting(e) for e in running)
+
+    def _acting(self, execution: str) -> bool:
+        """Whether a thread of ``execution`` is taking steps: its top-level program (no Parallel running) or a
+        branch (a branch running a nested Parallel waits on it), less its waiters. Call with the lock held."""
+        waiting = sum(1 for w in self.waiters if w.execution == execution)
+        if self.parallels[execution] > 0:
+            actors = self.branches[execution] - (self.parallels[execution] - 1)
+        else:
+            actors = 1 if self.executions[execution] > 0 or waiting else 0
+        return actors - waiting > 0
 
     def earliest_wake(self) -> float | None:
         with self.lock:

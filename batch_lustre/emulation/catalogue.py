@@ -8,8 +8,8 @@ what is expected: final status, Error, fragments of the Cause (or of the output)
 file system is kept, and what the run must have seen on its way.
 
 The entries live in themed modules (``catalogue_preparation``, ``catalogue_results``, ``catalogue_compute``,
-``catalogue_operations``), their building blocks in ``catalogue_base``; this module puts them in one table, in
-that order.
+``catalogue_operations``, ``catalogue_lanes``), their building blocks in ``catalogue_base``; this module puts them
+in one table, in that order.
 
 The rules every run must keep whatever its scenario (no per-run launch template or job
 definition left, compute environment back on its baseline, a file system kept only when
@@ -35,9 +35,9 @@ from batch_lustre.emulation.catalogue_base import (
     FS,
     INPUTS,
     KEPT,
+    LANE_RUNS,
     PREFIX_LAYOUT,
     REFRESH_DURING_JOB,
-    REFUSED,
     SECOND_WHILE_FIRST_RUNS,
     SINGLE,
     SWEEP_BESIDE_ANOTHER_STACK,
@@ -49,6 +49,7 @@ from batch_lustre.emulation.catalogue_base import (
     default_secret,
 )
 from batch_lustre.emulation.catalogue_compute import COMPUTE_SCENARIOS, wrong_mount_name
+from batch_lustre.emulation.catalogue_lanes import LANE_SCENARIOS
 from batch_lustre.emulation.catalogue_operations import OPERATIONS_SCENARIOS
 from batch_lustre.emulation.catalogue_preparation import PREPARATION_SCENARIOS
 from batch_lustre.emulation.catalogue_results import RESULTS_SCENARIOS
@@ -66,9 +67,9 @@ __all__ = [
     "FS",
     "INPUTS",
     "KEPT",
+    "LANE_RUNS",
     "PREFIX_LAYOUT",
     "REFRESH_DURING_JOB",
-    "REFUSED",
     "SCENARIOS",
     "SECOND_WHILE_FIRST_RUNS",
     "SINGLE",
@@ -89,6 +90,7 @@ SCENARIOS: dict[str, NamedScenario] = {
     **RESULTS_SCENARIOS,
     **COMPUTE_SCENARIOS,
     **OPERATIONS_SCENARIOS,
+    **LANE_SCENARIOS,
 }
 
 

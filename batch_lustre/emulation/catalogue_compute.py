@@ -31,16 +31,17 @@ from batch_lustre.program.asl.states import LAMBDA_RETRY_ATTEMPTS, all_states
 COMPUTE_SCENARIOS: dict[str, NamedScenario] = {
     # --- transient errors -----------------------------------------------------------------------
     "throttled-describe": NamedScenario(
-        "the state machine's reads, ListExecutions and GetSecretValue, are throttled twice each: the states' Retry "
-        "gets through (the status checks are WaitFor's describe calls, retried by boto3 itself)",
+        "the state machine's own calls, GetSecretValue and the lane's conditional write (TakeLane), are throttled "
+        "twice each: the states' Retry gets through (the status checks are WaitFor's "
+        "describe calls, retried by boto3 itself)",
         lambda: Scenario(
             faults=[
-                Fault("sfn:listExecutions", "ThrottlingException", times=2),
+                Fault("dynamodb:putItem", "ThrottlingException", times=2),
                 Fault("secretsmanager:getSecretValue", "ThrottlingException", times=2),
             ]
         ),
         expected=Expected(
-            call_errors=("sfn:listExecutions:ThrottlingException", "secretsmanager:getSecretValue:ThrottlingException")
+            call_errors=("dynamodb:putItem:ThrottlingException", "secretsmanager:getSecretValue:ThrottlingException")
         ),
     ),
     "throttled-create": NamedScenario(

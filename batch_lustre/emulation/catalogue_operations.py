@@ -8,12 +8,10 @@ from batch_lustre.emulation.catalogue_base import (
     ABORT_DURING_JOB,
     ABORT_WHILE_CREATING,
     BASELINE_WHILE_PREPARING,
-    BOTH_AT_ONCE,
     DEPLOY_DURING_JOB,
     DESTROY_DURING_AND_AFTER,
     FS,
     REFRESH_DURING_JOB,
-    SECOND_WHILE_FIRST_RUNS,
     SWEEP_BESIDE_ANOTHER_STACK,
     TWO_STACKS,
     Expected,
@@ -113,19 +111,6 @@ OPERATIONS_SCENARIOS: dict[str, NamedScenario] = {
             job_attempts=1,
             operator_says=("manual edit: compute environment back on its baseline launch template",),
         ),
-    ),
-    # --- two runs on the same stack -------------------------------------------------------------
-    "second-run-refused": NamedScenario(
-        "a second run starts while the first waits for its file system: the second is refused before creating "
-        "anything, the first goes on undisturbed",
-        Scenario,
-        runs=SECOND_WHILE_FIRST_RUNS,
-    ),
-    "two-runs-at-once": NamedScenario(
-        "two runs start at the same moment: at most one goes ahead (both may be refused), neither clobbers the "
-        "other, nothing leaks",
-        Scenario,
-        runs=BOTH_AT_ONCE,
     ),
     # --- two stacks in one account ---------------------------------------------------------------
     "two-stacks-one-account": NamedScenario(

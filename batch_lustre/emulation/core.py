@@ -41,7 +41,7 @@ from batch_lustre.emulation.clock import EmulatedClock
 from batch_lustre.emulation.environment import environment_variables
 from batch_lustre.emulation.fsx import FsxModel
 from batch_lustre.emulation.iam import IamAuthorizer
-from batch_lustre.emulation.lambdas import LambdaRunner
+from batch_lustre.emulation.lambdas import LambdaRunner, archive_directories
 from batch_lustre.emulation.metrics import ExportQueueMetric
 from batch_lustre.emulation.moto_seam import default_user_config, mock_aws, mock_random, s3_backends
 from batch_lustre.emulation.scenario import METRIC_NEVER_ZERO, Scenario
@@ -92,7 +92,9 @@ class Emulation:
             self.account_id,
         )
         self.lambdas = LambdaRunner(
-            lambda_source_dir or PROJECT_DIR / "lambda", extra_paths=[PROJECT_DIR], clock=self.clock
+            lambda_source_dir or PROJECT_DIR / "lambda",
+            extra_paths=[PROJECT_DIR, *archive_directories(PROJECT_DIR)],
+            clock=self.clock,
         )
         self.iam = IamAuthorizer(self.account_id, region)  # every call authorised against its role's policies
         self.dynamodb = dynamodb.DynamoDbRules()  # Step Functions' DynamoDB integration: rules a test may switch off

@@ -452,6 +452,25 @@ def _job_queue(r: Declared, region: str, account: str) -> Created:
     return arn, {"name": name, "arn": arn}
 
 
+# --- DynamoDB ---
+
+
+def _table(r: Declared, region: str, account: str) -> Created:
+    name = r.get("name") or r.physical
+    keys = [("HASH", r.get("hashKey")), ("RANGE", r.get("rangeKey"))]
+    request: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": r.get("billingMode"),
+        "AttributeDefinitions": [{"AttributeName": a["name"], "AttributeType": a["type"]} for a in r.get("attributes")],
+        "KeySchema": [{"AttributeName": key, "KeyType": kind} for kind, key in keys if key],
+        "DeletionProtectionEnabled": bool(r.get("deletionProtectionEnabled", False)),
+    }
+    if r.get("tags"):
+        request["Tags"] = _tag_list(r.get("tags"))
+    arn = client("dynamodb", region).create_table(**request)["TableDescription"]["TableArn"]
+    return name, {"name": name, "arn": arn}
+
+
 # --- Secrets Manager, Lambda, logs, Step Functions, EventBridge ---
 
 
@@ -602,6 +621,7 @@ CREATORS: Mapping[str, Creator] = {
     "aws:iam/instanceProfile:InstanceProfile": _instance_profile,
     "aws:batch/computeEnvironment:ComputeEnvironment": _compute_environment,
     "aws:batch/jobQueue:JobQueue": _job_queue,
+    "aws:dynamodb/table:Table": _table,
     "aws:secretsmanager/secret:Secret": _secret,
     "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
     "aws:lambda/function:Function": _function,

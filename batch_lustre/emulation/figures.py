@@ -30,3 +30,15 @@ class RunFigures:
 
 
 FIGURE_KEYS = tuple(field.name for field in dataclasses.fields(RunFigures))
+
+# The line's figures of a scenario of many runs in line for lanes (emulation.catalogue_lane_runs.line_figures):
+# runs that succeeded, runs refused (NoLaneAvailable), first start to last end, the quickest run's own time, their
+# ratio, and the longest wait for a lane (emulated seconds). ``scenarios --json`` adds them after FIGURE_KEYS.
+LINE_KEYS = (
+    "runs_succeeded",
+    "runs_refused",
+    "makespan_s",
+    "one_run_s",
+    "makespan_over_one_run",
+    "longest_lane_wait_s",
+)

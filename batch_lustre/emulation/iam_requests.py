@@ -136,6 +136,12 @@ def _list_executions(c: _Call) -> list[Check]:
     return [c.check("states:ListExecutions", str(c.get("stateMachineArn")))]
 
 
+@_resolves("stepfunctions", "DescribeExecution")
+def _describe_execution(c: _Call) -> list[Check]:
+    # Service Authorization Reference, AWS Step Functions: DescribeExecution on resource type "execution".
+    return [c.check("states:DescribeExecution", str(c.get("executionArn")))]
+
+
 @_resolves("ecr", "DescribeImages")
 def _describe_images(c: _Call) -> list[Check]:
     # Service Authorization Reference, Amazon ECR: DescribeImages on resource type "repository".
@@ -168,6 +174,16 @@ def _invoke(c: _Call) -> list[Check]:
 
 
 # --- DynamoDB ------------------------------------------------------------------------------------
+
+
+@_resolves("dynamodb", "Scan")
+def _dynamodb_scan(c: _Call) -> list[Check]:
+    # Service Authorization Reference, Amazon DynamoDB: Scan on resource type "table" (or "index").
+    name = str(c.get("TableName"))
+    arn = name if name.startswith("arn:") else c.arn("dynamodb", f"table/{name}")
+    exists = arn.rsplit("/", 1)[-1] in c.backend("dynamodb").tables
+    index = c.get("IndexName")
+    return [c.check("dynamodb:Scan", f"{arn}/index/{index}" if index else arn, exists=exists)]
 
 
 @_resolves("dynamodb", "GetItem", "PutItem", "UpdateItem", "DeleteItem")

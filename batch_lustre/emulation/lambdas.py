@@ -44,6 +44,7 @@ from batch_lustre.emulation.clock import EmulatedClock
 from batch_lustre.emulation.iam import acting_as
 from batch_lustre.emulation.moto_seam import LambdaFunction
 from batch_lustre.emulation.sfn import current_task_env, emulated_wait
+from batch_lustre.program.asl.naming import LAMBDA_FILES
 
 _ENV_LOCK = threading.Lock()  # os.environ is process-wide: one handler at a time
 
@@ -314,6 +315,18 @@ class _on_path:
         for p in self.added:
             if p in sys.path:
                 sys.path.remove(p)
+
+
+def archive_directories(project: Path) -> list[Path]:
+    """The directories, besides ``lambda/``, that the Lambda archives' top-level modules come from (asl/lane_queue.py
+    ships as ``lane_queue.py``: asl.naming.LAMBDA_FILES), so a handler imports them as it does in its archive."""
+    found = {
+        project / Path(source).parent
+        for files in LAMBDA_FILES.values()
+        for member, source in files.items()
+        if "/" not in member and Path(source).parent != Path("lambda")
+    }
+    return sorted(found)
 
 
 def install(stack: ExitStack, runner_for: Callable[[], LambdaRunner]) -> None:

@@ -53,6 +53,7 @@ class Leftovers:
     file_systems: list[tuple[str, str]]  # (id, lifecycle) of file systems neither DELETING nor deleted
     launch_templates: list[str]  # names starting with the run prefix
     active_job_definitions: list[str]  # ARNs of ACTIVE job definitions named with the run prefix
+    # A lane's compute environment's launch template and its baseline: the first lane not restored, else lane 0.
     compute_environment_launch_template: dict[str, Any] | None
     baseline_launch_template: dict[str, Any] | None
     unfinished_jobs: list[str]  # job ids not SUCCEEDED/FAILED
@@ -404,17 +405,26 @@ def leftovers(emu: Emulation, stack: EmulatedStack, execution_name: str) -> Left
     job_defs = sorted(
         d.arn for d in batch._job_definitions.values() if d.status == "ACTIVE" and d.name.startswith(run_prefix)
     )
-    env = batch.get_compute_environment(stack.refs.compute_environment_arn)
-    current = dict((env.compute_resources or {}).get("launchTemplate") or {}) if env is not None else None
+    # Every lane's compute environment: the first one not back on its baseline (else lane 0's) is reported.
+    on_templates = []
+    for lane in stack.refs.lanes:
+        env = batch.get_compute_environment(lane.compute_environment_arn)
+        current = dict((env.compute_resources or {}).get("launchTemplate") or {}) if env is not None else None
+        baseline = {
+            "launchTemplateId": lane.baseline_launch_template_id,
+            "version": lane.baseline_launch_template_version,
+        }
+        on_templates.append((current, baseline))
+    current, baseline = next(
+        (pair for pair in on_templates if not Leftovers([], [], [], *pair, []).compute_environment_restored),
+        on_templates[0],
+    )
     return Leftovers(
         file_systems=file_systems,
         launch_templates=templates,
         active_job_definitions=job_defs,
         compute_environment_launch_template=current,
-        baseline_launch_template={
-            "launchTemplateId": stack.refs.baseline_launch_template_id,
-            "version": stack.refs.baseline_launch_template_version,
-        },
+        baseline_launch_template=baseline,
         unfinished_jobs=[
             j.job_id
             for j in emu.batch.jobs.values()

@@ -493,16 +493,20 @@ def _hold(clock: EmulatedClock, env: Any) -> None:
     deadline = time.monotonic() + HOLD_LIMIT_SECONDS
     execution = branches.execution_arn(env)
     counted = False
+    # A held wait waits (for its release): the clock may move for the other executions meanwhile.
+    waiter = branches.Waiter(execution)
     try:
         while not clock.waits_released.wait(timeout=0.01):
             if not counted:
                 with _HELD_LOCK:
                     _HELD[execution] += 1
+                branches.ACTIVITY.add(waiter)
                 counted = True
             if not env.is_running() or time.monotonic() > deadline:
                 return
     finally:
         if counted:
+            branches.ACTIVITY.remove(waiter)
             with _HELD_LOCK:
                 _HELD[execution] -= 1
 
@@ -682,8 +686,22 @@ def _install_execution_timeout(stack: ExitStack, clock_for: Callable[[], Emulate
     original = Program.eval
 
     def program_eval(self: Program, env: Environment) -> None:
+        if env.is_frame():
+            original(self, env)
+            return
+        # A running execution: the clock waits for its steps as for a Parallel branch's (emulation.branches).
+        execution = branches.execution_arn(env)
+        with branches.ACTIVITY.lock:
+            branches.ACTIVITY.executions[execution] += 1
+        try:
+            timed_eval(self, env)
+        finally:
+            with branches.ACTIVITY.lock:
+                branches.ACTIVITY.executions[execution] -= 1
+
+    def timed_eval(self: Program, env: Environment) -> None:
         timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
-        if timeout is None or env.is_frame():
+        if timeout is None:
             original(self, env)
             return
         clock = clock_for()
@@ -704,7 +722,7 @@ STOP_WAIT_SECONDS = 5.0  # real seconds StopExecution waits for the execution to
 
 def _install_running_when_listed(stack: ExitStack) -> None:
     """An execution is RUNNING from the moment ListExecutions can see it. moto adds it to the state machine's
-    executions before it sets its status, so a ListExecutions at that moment (another run's CheckNoOtherRun, two
+    executions before it sets its status, so a ListExecutions at that moment (another run's lane check, two
     runs started at once) failed with ``'NoneType' object has no attribute 'value'``."""
     original = execution_module.Execution.__init__
 
