@@ -13,10 +13,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from batch_lustre import automation
-from batch_lustre.automation import RunHandle, RunOutcome, deploy_emulated
+from batch_lustre.automation import RunHandle, RunOutcome, deploy_emulated, lane_view
 from batch_lustre.cli.app import app
 from batch_lustre.cli.progress import RunProgress
 from batch_lustre.emulation import Emulation, Scenario
+from batch_lustre.program.asl.lane_queue import TAKEOVER_GRACE_SECONDS
 from batch_lustre.program.asl.naming import OUTPUT_LANES, OUTPUT_STATE_MACHINE_ARN
 
 runner = CliRunner()
@@ -191,3 +192,33 @@ def test_run_waits_in_line_while_every_lane_is_held_and_says_so(tmp_path):
         assert "Error: NoLaneAvailable" in result.output and "holder" in result.output
         assert "took lane" not in result.output
         assert automation.wait_for_run(holder.execution_arn, poll_seconds=0.01, timeout_seconds=120).succeeded
+
+
+class At:
+    """A time source (``automation.TimeSource``) fixed at ``when``."""
+
+    def __init__(self, when: dt.datetime) -> None:
+        self.when = when
+
+    def now(self) -> dt.datetime:
+        return self.when
+
+    def pause(self, seconds: float) -> None:
+        raise AssertionError("lanes does not wait")
+
+
+def test_a_lane_whose_owner_just_ended_is_left_to_its_run_cleanup_until_the_take_over_grace_has_passed(line):
+    _, outputs, arns = line
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    sfn.stop_execution(executionArn=arns["e"], error="Stopped", cause="by the test")
+    stopped = sfn.describe_execution(executionArn=arns["e"])["stopDate"]
+    hold(outputs["laneTable"], 2, arns["e"])
+    soon = automation.lanes("taskexport", outputs, time_source=At(stopped + dt.timedelta(seconds=60)))
+    assert (soon.lanes[2].state, soon.lanes[2].owner_status) == (lane_view.ENDING, "ABORTED")
+    assert [lane.index for lane in soon.owner_ended] == [1]  # sweep leaves it to the run cleanup
+    assert [run.next_lane for run in soon.waiting] == [1, None, None]  # b may take lane 1 only
+    later = stopped + dt.timedelta(seconds=TAKEOVER_GRACE_SECONDS + 1)
+    past = automation.lanes("taskexport", outputs, time_source=At(later))
+    assert past.lanes[2].state == lane_view.OWNER_ENDED
+    assert [lane.index for lane in past.owner_ended] == [1, 2]
+    assert [run.next_lane for run in past.waiting] == [1, 2, None]
