@@ -38,7 +38,7 @@ from batch_lustre.emulation import moto_seam
 from batch_lustre.emulation.clock import EmulatedClock
 from batch_lustre.emulation.moto_seam import BranchesDecl, BranchWorker, ProgramError
 
-WATCH_SECONDS = 0.001  # real seconds between two looks at the clock while another branch acts
+WATCH_SECONDS = 0.005  # real seconds between two looks at the clock while another branch acts
 
 
 def execution_arn(env: Any) -> str:
