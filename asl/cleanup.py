@@ -4,7 +4,7 @@ file system only when its data is safe, else keep and tag it. Every path ends at
 
 from __future__ import annotations
 
-from batch_lustre.program.asl.lane import release_run_lane
+from batch_lustre.program.asl.lane import release_lane
 from batch_lustre.program.asl.paths import LANE, PARAMS
 from batch_lustre.program.asl.refs import WorkflowRefs
 from batch_lustre.program.asl.run_resources import client_token, tag_file_system_kept
@@ -126,7 +126,8 @@ def add_cleanup(g: Graph, refs: WorkflowRefs) -> None:
     )
     # The lane goes back once its compute environment is on its baseline again and the run's launch template is
     # gone: the next run in line finds it as a run of its own would leave it.
-    g.add("ReleaseLane", release_run_lane(refs, "CleanupJobDefinition"))
+    # The lane the run chose (even if it never learnt that its write took it) goes back, only while the run owns it.
+    g.add("ReleaseLane", release_lane(refs.lane_table_name, f"{LANE}.index", next_state="CleanupJobDefinition"))
     g.add(
         "CleanupJobDefinition",
         choice(

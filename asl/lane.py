@@ -144,11 +144,12 @@ def _take_lane(refs: WorkflowRefs, next_state: str) -> State:
     }
 
 
-def release_lane(table_name: str, lane_index: str, owner: str, *, next_state: str, catch_path: str) -> State:
-    """deleteItem of the lane ``lane_index`` (a path to its index) only while ``owner`` (a path to an execution ARN)
-    holds it. A failed condition (the lane is not, or no longer, its) is no error: the cleanup goes on. Any other
-    error is recorded at ``catch_path`` and the cleanup goes on too; transient errors are retried first, as the
-    cleanup's other steps do."""
+def release_lane(table_name: str, lane_index: str, *, next_state: str) -> State:
+    """deleteItem of the lane ``lane_index`` (a path to its index) only while this execution holds it (the run's
+    own ``ReleaseLane``, with ``paths.LANE``; the run cleanup's, which took the ended run's lane for itself). A
+    failed condition (the lane is not, or no longer, its) is no error: the cleanup goes on. Any other error is
+    recorded at ``$.cleanupErrors.releaseLane`` and the cleanup goes on too; transient errors are retried first, as
+    the cleanup's other steps do."""
     return {
         "Type": "Task",
         "Resource": DYNAMODB_DELETE_ITEM,
@@ -157,25 +158,13 @@ def release_lane(table_name: str, lane_index: str, owner: str, *, next_state: st
             "Key": {"lane": {"N.$": f"States.Format('{{}}', {lane_index})"}},
             "ConditionExpression": "#owner = :owner",
             "ExpressionAttributeNames": {"#owner": "owner"},
-            "ExpressionAttributeValues": {":owner": {"S.$": owner}},
+            "ExpressionAttributeValues": {":owner": {"S.$": "$$.Execution.Id"}},
         },
         "ResultPath": None,
         "Retry": _retry_dynamodb(8, 15, 1.5),
         "Catch": [
             {"ErrorEquals": [CONDITION_FAILED], "ResultPath": "$.laneNotOwned", "Next": next_state},
-            {"ErrorEquals": ["States.ALL"], "ResultPath": catch_path, "Next": next_state},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.cleanupErrors.releaseLane", "Next": next_state},
         ],
         "Next": next_state,
     }
-
-
-def release_run_lane(refs: WorkflowRefs, next_state: str) -> State:
-    """Cleanup's ``ReleaseLane``: the lane the run chose (``paths.LANE``, even if it never learnt that its write took
-    it) goes back, only while the run owns it."""
-    return release_lane(
-        refs.lane_table_name,
-        f"{LANE}.index",
-        "$$.Execution.Id",
-        next_state=next_state,
-        catch_path="$.cleanupErrors.releaseLane",
-    )

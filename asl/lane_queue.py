@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 # A lane whose owner has ended is taken over only this long after the owner stopped (an owner Step Functions does
 # not know: this long after it took the lane). The run cleanup that EventBridge starts for a run that ended without
@@ -63,15 +64,18 @@ class Choice:
     owners: Mapping[int, str]
 
 
-def owner_has_ended(status: str | None, stopped: datetime | None, since: str, now: float) -> bool:
-    """Whether a lane's owner may be taken over: not RUNNING, and stopped more than ``TAKEOVER_GRACE_SECONDS``
-    before ``now`` (epoch seconds). ``status`` None: Step Functions does not know the execution (it forgets one 90
-    days after it ended; a brand-new one may not show yet, DescribeExecution being eventually consistent): then
-    counted from ``since``, when it took the lane; an unreadable ``since`` never ends."""
-    if status == RUNNING:
-        return False
-    if status is not None and stopped is not None:
-        return now - stopped.timestamp() > TAKEOVER_GRACE_SECONDS
+def owner_has_ended(described: Mapping[str, Any] | None, since: str, now: float) -> bool:
+    """Whether a lane's owner may be taken over, from DescribeExecution's answer for it (``status``, ``stopDate``):
+    not RUNNING, and stopped more than ``TAKEOVER_GRACE_SECONDS`` before ``now`` (epoch seconds). ``described``
+    None: Step Functions does not know the execution (it forgets one 90 days after it ended; a brand-new one may not
+    show yet, DescribeExecution being eventually consistent): then counted from ``since``, when it took the lane; an
+    unreadable ``since`` never ends."""
+    if described is not None:
+        if described.get("status") == RUNNING:
+            return False
+        stopped = described.get("stopDate")
+        if isinstance(stopped, datetime):
+            return now - stopped.timestamp() > TAKEOVER_GRACE_SECONDS
     try:
         taken = datetime.fromisoformat(since)
     except ValueError:

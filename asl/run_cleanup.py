@@ -314,17 +314,6 @@ def _lane_back_if_put_back(release: str, next_state: str) -> dict[str, Any]:
     )
 
 
-def _release_run_lane(refs: WorkflowRefs, next_state: str) -> dict[str, Any]:
-    """The lane goes back by a write conditioned on this execution as its owner."""
-    return release_lane(
-        refs.lane_table_name,
-        "$.found.lane",
-        "$$.Execution.Id",
-        next_state=next_state,
-        catch_path="$.cleanupErrors.releaseLane",
-    )
-
-
 def _add_find_run_resources(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
     g.add(
         "FindRunResources",
@@ -334,7 +323,7 @@ def _add_find_run_resources(g: Graph, refs: WorkflowRefs, function_arn: str) -> 
     # environment is back on its baseline (no step of FindRunResources failed or was put off: a job still ending
     # puts the restore off), it goes back at once; else after FindRunResources is called again, at the end.
     g.add("CleanupRunLane", _lane_back_if_put_back("ReleaseRunLane", "IsFileSystemLeft"))
-    g.add("ReleaseRunLane", _release_run_lane(refs, "IsFileSystemLeft"))
+    g.add("ReleaseRunLane", release_lane(refs.lane_table_name, "$.found.lane", next_state="IsFileSystemLeft"))
     g.add(
         "FindRunResourcesFailed",
         pass_parameters(
@@ -770,7 +759,7 @@ def _add_finish(g: Graph, refs: WorkflowRefs, function_arn: str) -> None:
         ),
     )
     g.add("FinishAfterFindingAgain", _lane_back_if_put_back("ReleaseRunLaneAtEnd", "RunCleanupOutcome"))
-    g.add("ReleaseRunLaneAtEnd", _release_run_lane(refs, "RunCleanupOutcome"))
+    g.add("ReleaseRunLaneAtEnd", release_lane(refs.lane_table_name, "$.found.lane", next_state="RunCleanupOutcome"))
     g.add("RunCleanupOutcome", choice(_outcome_rules(), "SummarizeRunCleanup"))
     g.add(
         "ReportFileSystemKept",

@@ -3,7 +3,8 @@
 Contract (docs/workflow-v2.md, "Run cleanup after an abnormal end"):
 
 - event ``{"executionName", "executionArn", "cleanupExecutionArn", "stack", "stackId", "mode", "namePrefix",
-  "laneTable"}`` (every value a string; ``cleanupExecutionArn``: the run-cleanup execution calling it) and ``"lanes"``: the stack's lanes, each ``{"index", "computeEnvironmentArn", "jobQueueArn",
+  "laneTable"}`` (every value a string; ``cleanupExecutionArn``: the run-cleanup execution calling it) and
+  ``"lanes"``: the stack's lanes, each ``{"index", "computeEnvironmentArn", "jobQueueArn",
   "baselineLaunchTemplateId", "baselineLaunchTemplateVersion"}`` (asl/lane.py ``lane_list``);
 - returns ``{"fileSystem": {"FileSystemId", "ResourceARN", "Lifecycle", "AssociationId", "Kept"} | None,
   "jobsRan": bool, "jobsUnfinished": [job ids], "lane": the index of the lane the run cleanup now holds for the
@@ -25,8 +26,8 @@ What it does, in order (each step goes on after the previous one failed; a failu
    for those not ended (for an array job, the parent and its STARTING/RUNNING children).
 3. the compute environments, once none of the run's jobs is left unfinished (else put off, one line in
    ``errors``: the run cleanup calls again minutes later): every lane's is described (one call), and each one
-   still on the run's launch template is put back on its baseline. Neither the run's tags nor the lane table are needed for that (a run
-   may end before it wrote either), and a lane another run has taken over since is on that run's template, so
+   still on the run's launch template is put back on its baseline. Neither the run's tags nor the lane table are
+   needed for that (a run may end before it wrote either), and a lane another run has taken over since is on that run's template, so
    it is left alone.
 4. the run's launch template (unless a compute environment still uses it) and ACTIVE job definitions.
 5. the lane the run cleanup holds for the run (step 0; a second call finds it under its own ARN): returned, for

@@ -205,8 +205,8 @@ def _has_ended(holder: lane_queue.Holder) -> bool:
     except aws_calls.AWS_ERRORS as err:
         if aws_calls.error_code(err) != "ExecutionDoesNotExist":
             raise
-        return lane_queue.owner_has_ended(None, None, holder.since, time.time())
-    return lane_queue.owner_has_ended(found["status"], found.get("stopDate"), holder.since, time.time())
+        found = None
+    return lane_queue.owner_has_ended(found, holder.since, time.time())
 
 
 def _name(execution_arn: str) -> str:

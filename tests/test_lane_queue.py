@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batch_lustre.program.asl.lane_queue import NO_OWNER, Execution, Holder, choose_lane, owners_to_describe
+from batch_lustre.program.asl.lane_queue import (
+    NO_OWNER,
+    TAKEOVER_GRACE_SECONDS,
+    Execution,
+    Holder,
+    choose_lane,
+    owner_has_ended,
+    owners_to_describe,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ARN = "arn:aws:states:us-east-1:123456789012:execution:m:"
@@ -156,3 +164,23 @@ def test_free_lanes_are_used_as_long_as_runs_wait(view):
     free = choose_lane(running[0], lanes, running, holders, ended).free
     chosen = [choose_lane(me, lanes, running, holders, ended).lane for me in waiting]
     assert len([lane for lane in chosen if lane is not None]) == min(len(free), len(waiting))
+
+
+# --- when an ended owner's lane may be taken over (owner_has_ended) ------------------------------------------
+
+NOW = 2_000_000_000.0
+STOPS = st.floats(min_value=0, max_value=3 * TAKEOVER_GRACE_SECONDS, allow_nan=False)
+
+
+@given(STOPS, st.sampled_from(["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "RUNNING"]))
+def test_an_owner_is_taken_over_only_past_the_grace_after_its_stop_and_never_while_running(ago, status):
+    stopped = datetime.fromtimestamp(NOW - ago, UTC)
+    ended = owner_has_ended({"status": status, "stopDate": stopped}, "not a time", NOW)
+    assert ended == (status != "RUNNING" and ago > TAKEOVER_GRACE_SECONDS)
+
+
+@given(STOPS)
+def test_an_owner_step_functions_does_not_know_counts_from_when_it_took_the_lane(ago):
+    since = datetime.fromtimestamp(NOW - ago, UTC).isoformat()
+    assert owner_has_ended(None, since, NOW) == (ago > TAKEOVER_GRACE_SECONDS)
+    assert owner_has_ended(None, "garbled", NOW) is False  # an unreadable item never frees a lane

@@ -153,22 +153,21 @@ def _holders(table: str, dynamodb: Any) -> list[Holder]:
 @operation
 def execution_status(execution_arn: str, sfn: Any) -> str:
     """An execution's status (``DescribeExecution``); ``OWNER_NOT_FOUND`` when Step Functions does not know it."""
-    return _describe(execution_arn, sfn)[0]
+    return _status(_describe(execution_arn, sfn))
 
 
-def _describe(execution_arn: str, sfn: Any) -> tuple[str, dt.datetime | None]:
-    """An execution's status and when it stopped (None: running, or unknown)."""
+def _status(described: Mapping[str, Any] | None) -> str:
+    return str(described["status"]) if described is not None else OWNER_NOT_FOUND
+
+
+def _describe(execution_arn: str, sfn: Any) -> dict[str, Any] | None:
+    """DescribeExecution's answer (None: Step Functions does not know the execution)."""
     try:
-        found = sfn.describe_execution(executionArn=execution_arn)
+        return dict(sfn.describe_execution(executionArn=execution_arn))
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-            return OWNER_NOT_FOUND, None
+            return None
         raise
-    return str(found["status"]), found.get("stopDate")
-
-
-def _known(status: str) -> str | None:
-    return None if status == OWNER_NOT_FOUND else status
 
 
 def _since(text: str) -> dt.datetime | None:
@@ -196,13 +195,13 @@ def lanes(
     holders = _holders(table, clients.dynamodb)
     running = sorted(set(_running(machine, clients.sfn)))
     described = {owner: _describe(owner, clients.sfn) for owner in owners_to_describe(running, holders)}
-    status = {execution.arn: RUNNING for execution in running} | {o: found[0] for o, found in described.items()}
+    status = {execution.arn: RUNNING for execution in running}
+    status |= {owner: _status(found) for owner, found in described.items()}
     now = (time_source or RealTime()).now().timestamp()
     ended = {
         holder.owner
         for holder in holders
-        if holder.owner in described
-        and owner_has_ended(_known(described[holder.owner][0]), described[holder.owner][1], holder.since, now)
+        if holder.owner in described and owner_has_ended(described[holder.owner], holder.since, now)
     }
     by_lane = {holder.lane: holder for holder in holders}
     view = []
